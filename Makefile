@@ -1,0 +1,107 @@
+# karpenter-c build. `make` builds build/karpenter; `make test` runs unit,
+# scenario and malformed-input tests, then the unit tests again under
+# ASan+UBSan; `make demo` runs the main job; `make bench` prints figures.
+# Every target that needs Debian packages first runs scripts/install-deps.
+
+CC      ?= cc
+O       ?= build
+PKGS    := yaml-0.1 jansson
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter
+CSTD    := -std=c11 -D_GNU_SOURCE
+OPT     ?= -O2 -g
+SANFLAGS :=
+ifeq ($(SAN),1)
+O       := build/san
+OPT     := -O1 -g -fno-omit-frame-pointer
+SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all
+endif
+
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CFLAGS  += $(CSTD) $(OPT) $(WARN) $(SANFLAGS) -Iinclude -Isrc $(PKG_CFLAGS) -MMD -MP
+LDFLAGS += $(SANFLAGS)
+LDLIBS  += $(PKG_LIBS) -lm -lpthread
+
+LIB_SRC  := $(sort $(filter-out src/cli/%,$(wildcard src/*/*.c src/*/*/*.c)))
+CLI_SRC  := $(sort $(wildcard src/cli/*.c))
+UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
+TOOL_SRC := $(sort $(wildcard tests/tools/*.c))
+BENCH_SRC:= $(sort $(wildcard bench/*.c))
+
+LIB_OBJ  := $(LIB_SRC:%.c=$(O)/obj/%.o)
+CLI_OBJ  := $(CLI_SRC:%.c=$(O)/obj/%.o)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(O)/tests/%)
+TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(O)/tools/%)
+BENCH_BIN:= $(BENCH_SRC:bench/%.c=$(O)/bench/%)
+
+.PHONY: all deps test unit unit-san scenarios malformed demo bench clean check-banned valgrind
+
+all: deps $(O)/karpenter
+
+deps:
+	@./scripts/install-deps
+
+$(O)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(O)/libkarpenter.a: $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	ar rcs $@ $^
+
+$(O)/karpenter: $(CLI_OBJ) $(O)/libkarpenter.a
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(O)/libkarpenter.a $(LDLIBS)
+
+$(O)/tests/%: tests/unit/%.c $(O)/libkarpenter.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(shell pkg-config --cflags cmocka) -o $@ $< $(O)/libkarpenter.a $(LDFLAGS) $(LDLIBS) $(shell pkg-config --libs cmocka)
+
+$(O)/tools/%: tests/tools/%.c $(O)/libkarpenter.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(O)/libkarpenter.a $(LDFLAGS) $(LDLIBS)
+
+$(O)/bench/%: bench/%.c $(O)/libkarpenter.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(O)/libkarpenter.a $(LDFLAGS) $(LDLIBS)
+
+# ---- tests ----
+test: deps
+	@./scripts/run-tests reset
+	@$(MAKE) --no-print-directory all $(UNIT_BIN) $(TOOL_BIN)
+	@$(MAKE) --no-print-directory check-banned
+	@./scripts/run-tests unit $(O)
+	@./scripts/run-tests scenarios $(O)
+	@./scripts/run-tests malformed $(O)
+	@$(MAKE) --no-print-directory SAN=1 unit-san
+	@./scripts/run-tests summary
+
+unit: deps $(O)/karpenter $(UNIT_BIN)
+	@./scripts/run-tests unit $(O)
+
+unit-san: $(UNIT_BIN) $(O)/karpenter $(TOOL_BIN)
+	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ./scripts/run-tests unit $(O) san
+	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ./scripts/run-tests malformed $(O) san
+
+scenarios: all $(TOOL_BIN)
+	@./scripts/run-tests scenarios $(O)
+
+malformed: all $(TOOL_BIN)
+	@./scripts/run-tests malformed $(O)
+
+valgrind: all $(UNIT_BIN)
+	@./scripts/run-tests valgrind $(O)
+
+check-banned:
+	@./scripts/check-banned
+
+demo: all
+	@./scripts/demo
+
+bench: deps
+	@$(MAKE) --no-print-directory OPT="-O2 -g -DNDEBUG" all $(BENCH_BIN)
+	@./scripts/run-bench $(O)
+
+clean:
+	rm -rf build
+
+-include $(shell find $(O)/obj -name '*.d' 2>/dev/null)

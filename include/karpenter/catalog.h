@@ -1,0 +1,87 @@
+/*
+ * catalog.h - instance types and their offerings (the cloud's menu).
+ *
+ * An instance type has requirements derived from its labels (each label a
+ * single-value In requirement) plus zone and capacity-type requirements over
+ * its offerings, a capacity, an overhead and the allocatable that follows
+ * (capacity - kubeReserved - systemReserved - evictionThreshold). Offerings
+ * are (zone, capacity type, price, available). A catalog owns an arena that
+ * holds all of it. Types are sorted by name.
+ */
+#ifndef KARPENTER_CATALOG_H
+#define KARPENTER_CATALOG_H
+
+#include "karpenter/base.h"
+#include "karpenter/labels.h"
+#include "karpenter/objects.h"
+#include "karpenter/requirements.h"
+#include "karpenter/resources.h"
+
+struct kp_offering {
+	const char *zone;
+	enum kp_captype captype;
+	double price;                 /* USD per hour */
+	bool available;
+};
+
+struct kp_overhead {
+	struct kp_res kube_reserved;
+	struct kp_res system_reserved;
+	struct kp_res eviction_threshold;
+};
+
+struct kp_itype {
+	const char *name;
+	struct kp_labels labels;      /* instance-type, arch, os, karpenter.k8s.aws/... */
+	struct kp_reqs reqs;          /* labels as In + zone In [...] + capacity-type In [...] */
+	struct kp_res capacity;
+	struct kp_overhead overhead;
+	struct kp_res allocatable;    /* capacity - overhead, floored at 0 */
+	int noff;
+	struct kp_offering *off;      /* sorted by (price, zone, captype) */
+};
+
+struct kp_catalog {
+	struct kp_arena arena;
+	const char *name;             /* "aws-us-east-1", "kwok", or the file path */
+	const char *region;
+	int n;
+	struct kp_itype **types;      /* sorted by name */
+};
+
+void kp_catalog_init(struct kp_catalog *cat);
+void kp_catalog_free(struct kp_catalog *cat);
+/* Looks a type up by name (binary search); NULL if absent. */
+const struct kp_itype *kp_catalog_find(const struct kp_catalog *cat, const char *name);
+/* Completes a type after its fields are set: allocatable = capacity -
+ * overhead, requirements from labels and offerings, offerings sorted.
+ * Call once per type before use. */
+kp_err kp_itype_finish(struct kp_itype *it, struct kp_arena *a, struct kp_errbuf *eb);
+/* Sorts types by name; call after adding types. */
+void kp_catalog_sort(struct kp_catalog *cat);
+/* Appends a type (allocated in cat->arena). */
+kp_err kp_catalog_add(struct kp_catalog *cat, struct kp_itype *it);
+
+/* Cheapest available offering compatible with reqs (zone and capacity type
+ * requirements; a missing key allows all); ties by zone then capacity type.
+ * NULL if none. */
+const struct kp_offering *kp_itype_cheapest(const struct kp_itype *it, const struct kp_reqs *reqs);
+/* True iff offering o satisfies reqs' zone and capacity-type requirements. */
+bool kp_offering_compatible(const struct kp_offering *o, const struct kp_reqs *reqs);
+
+/* ---- builders (src/catalog/) ---- */
+/* Built-in AWS catalog for a region from the data directory (data/aws/...).
+ * datadir is the directory holding the CSV files. */
+kp_err kp_catalog_load_aws(struct kp_catalog *cat, struct kp_resnames *rn, const char *datadir,
+			   const char *region, struct kp_errbuf *eb);
+/* Karpenter's kwok catalog (144 types, zones test-zone-a..d). */
+kp_err kp_catalog_build_kwok(struct kp_catalog *cat, struct kp_resnames *rn, struct kp_errbuf *eb);
+/* Catalog from a JSON file in the `karpenter catalog -o json` shape. */
+kp_err kp_catalog_load_json(struct kp_catalog *cat, struct kp_resnames *rn, const char *path,
+			    struct kp_errbuf *eb);
+/* Resolves NAME|FILE: "aws" / "aws-us-east-1" (default when NULL), "kwok",
+ * else a JSON file path. datadir locates the built-in data. */
+kp_err kp_catalog_open(struct kp_catalog *cat, struct kp_resnames *rn, const char *name_or_file,
+		       const char *datadir, struct kp_errbuf *eb);
+
+#endif

@@ -1,0 +1,66 @@
+/*
+ * labels.h - label maps and the well-known label keys.
+ *
+ * A struct kp_labels is an array of key/value pairs sorted by key with unique
+ * keys; lookups are binary searches. Storage belongs to an arena passed to
+ * the mutating calls. Keys are normalized on insert by the loaders: the beta
+ * keys (beta.kubernetes.io/arch, failure-domain.beta.kubernetes.io/zone, ...)
+ * become their stable names (see kp_label_normalize).
+ */
+#ifndef KARPENTER_LABELS_H
+#define KARPENTER_LABELS_H
+
+#include "karpenter/base.h"
+
+#define KP_LABEL_ZONE          "topology.kubernetes.io/zone"
+#define KP_LABEL_REGION        "topology.kubernetes.io/region"
+#define KP_LABEL_ZONE_ID       "topology.k8s.aws/zone-id"
+#define KP_LABEL_INSTANCE_TYPE "node.kubernetes.io/instance-type"
+#define KP_LABEL_ARCH          "kubernetes.io/arch"
+#define KP_LABEL_OS            "kubernetes.io/os"
+#define KP_LABEL_HOSTNAME      "kubernetes.io/hostname"
+#define KP_LABEL_WINDOWS_BUILD "node.kubernetes.io/windows-build"
+#define KP_LABEL_CAPACITY_TYPE "karpenter.sh/capacity-type"
+#define KP_LABEL_NODEPOOL      "karpenter.sh/nodepool"
+#define KP_LABEL_REGISTERED    "karpenter.sh/registered"
+#define KP_LABEL_INITIALIZED   "karpenter.sh/initialized"
+#define KP_ANN_DO_NOT_DISRUPT  "karpenter.sh/do-not-disrupt"
+
+#define KP_CT_ON_DEMAND "on-demand"
+#define KP_CT_SPOT      "spot"
+#define KP_CT_RESERVED  "reserved"
+
+struct kp_kv {
+	const char *key;
+	const char *value;
+};
+
+struct kp_labels {
+	int n;
+	int cap;
+	struct kp_kv *kv;   /* sorted by key */
+};
+
+/* Value for key, or NULL. */
+const char *kp_labels_get(const struct kp_labels *l, const char *key);
+bool kp_labels_has(const struct kp_labels *l, const char *key);
+/* Inserts or replaces; strings are borrowed (caller keeps them alive, e.g. in
+ * the same arena). Returns KP_ERR_NOMEM on allocation failure. */
+kp_err kp_labels_set(struct kp_labels *l, struct kp_arena *a, const char *key, const char *value);
+/* Deep copy of src into dst (strings shared). */
+kp_err kp_labels_copy(struct kp_labels *dst, struct kp_arena *a, const struct kp_labels *src);
+
+/* Stable key for a deprecated beta key, or key itself. */
+const char *kp_label_normalize(const char *key);
+/* Keys Karpenter treats as well known (may be undefined on a NodePool).
+ * Includes the AWS provider's karpenter.k8s.aws/ instance labels and the
+ * kwok provider's karpenter.kwok.sh/ labels. */
+bool kp_label_is_well_known(const char *key);
+/* Keys a NodePool may not set or require (kubernetes.io/hostname,
+ * karpenter.sh/ domain except capacity-type; karpenter.sh/nodepool itself). */
+bool kp_label_is_restricted(const char *key);
+/* Syntax checks as Kubernetes validates them; false with a reason in eb. */
+bool kp_label_key_valid(const char *key, struct kp_errbuf *eb);
+bool kp_label_value_valid(const char *value, struct kp_errbuf *eb);
+
+#endif

@@ -1,0 +1,292 @@
+/*
+ * objects.h - the Kubernetes and Karpenter objects the engine reasons about,
+ * decoded into plain structs (no JSON or YAML types).
+ *
+ * Everything here lives in the arena of the struct kp_cluster that holds it;
+ * strings and arrays are borrowed from that arena. Times are unix seconds,
+ * durations milliseconds (KP_NEVER for "Never"/unset where noted).
+ */
+#ifndef KARPENTER_OBJECTS_H
+#define KARPENTER_OBJECTS_H
+
+#include "karpenter/base.h"
+#include "karpenter/labels.h"
+#include "karpenter/requirements.h"
+#include "karpenter/resources.h"
+#include "karpenter/selector.h"
+#include "karpenter/taints.h"
+
+#define KP_NEVER INT64_MAX
+
+/* ---- pods ---- */
+
+struct kp_node_selector_term {          /* one term: AND of requirements */
+	struct kp_reqs reqs;
+};
+
+struct kp_preferred_term {
+	int weight;
+	struct kp_reqs reqs;
+};
+
+struct kp_pod_affinity_term {
+	int weight;                         /* preferred terms only, else 0 */
+	const struct kp_selector *selector; /* NULL = matches nothing */
+	int nnamespaces;
+	const char **namespaces;            /* empty + no ns_selector = pod's own namespace */
+	const struct kp_selector *ns_selector;  /* NULL = not set; empty = all namespaces */
+	const char *topology_key;
+	int nmatch_label_keys;
+	const char **match_label_keys;
+	int nmismatch_label_keys;
+	const char **mismatch_label_keys;
+};
+
+enum kp_when_unsat { KP_DO_NOT_SCHEDULE = 0, KP_SCHEDULE_ANYWAY };
+enum kp_inclusion_policy { KP_POLICY_HONOR = 0, KP_POLICY_IGNORE };
+
+struct kp_tsc {                         /* topologySpreadConstraints[] */
+	int max_skew;
+	const char *topology_key;
+	enum kp_when_unsat when_unsatisfiable;
+	const struct kp_selector *selector; /* NULL = matches nothing */
+	int min_domains;                    /* 0 = unset */
+	int nmatch_label_keys;
+	const char **match_label_keys;
+	enum kp_inclusion_policy node_affinity_policy;  /* default Honor */
+	enum kp_inclusion_policy node_taints_policy;    /* default Ignore */
+};
+
+struct kp_pod {
+	const char *ns;
+	const char *name;
+	const char *uid;
+	int64_t created;                    /* creationTimestamp */
+	int64_t deleting;                   /* deletionTimestamp, 0 = not deleting */
+	struct kp_labels labels;
+	struct kp_labels annotations;
+	const char *node_name;              /* spec.nodeName, NULL = pending */
+	const char *phase;                  /* status.phase, NULL = Pending */
+	const char *owner_kind;             /* controller ownerReference kind, or NULL */
+	const char *owner_name;
+	bool is_daemon;                     /* owned by a DaemonSet */
+	bool is_mirror;                     /* kubernetes.io/config.mirror annotation */
+	int32_t priority;
+	const char *priority_class;
+	int64_t deletion_cost;              /* controller.kubernetes.io/pod-deletion-cost */
+	int64_t termination_grace_s;        /* spec.terminationGracePeriodSeconds, default 30 */
+
+	struct kp_res requests;             /* effective requests incl. overhead, without pods:1 */
+	struct kp_res limits;
+
+	struct kp_labels node_selector;
+	int nrequired_terms;                /* requiredDuringScheduling nodeSelectorTerms (OR) */
+	struct kp_node_selector_term *required_terms;
+	int npreferred_terms;
+	struct kp_preferred_term *preferred_terms;
+
+	struct kp_tolerations tolerations;
+	struct kp_hostports host_ports;
+
+	int naffinity, npref_affinity, nanti, npref_anti;
+	struct kp_pod_affinity_term *affinity;        /* required pod affinity */
+	struct kp_pod_affinity_term *pref_affinity;   /* preferred, weight set */
+	struct kp_pod_affinity_term *anti;            /* required anti-affinity */
+	struct kp_pod_affinity_term *pref_anti;       /* preferred anti-affinity */
+
+	int ntsc;
+	struct kp_tsc *tsc;
+};
+
+/* One container's resources, for computing a pod's effective requests. */
+struct kp_container_res {
+	struct kp_res requests;
+	struct kp_res limits;
+	bool restartable;                   /* init container with restartPolicy Always (sidecar) */
+};
+
+/* Effective requests as k8s resourcehelper.PodRequests computes them: each
+ * container's request defaults to its limit when only the limit is set;
+ * result = max(sum(containers) + sum(sidecars), for each init container i in
+ * order: its request + sum of sidecars started before it) + overhead.
+ * Returns false on overflow. */
+bool kp_pod_effective_requests(const struct kp_container_res *containers, int ncontainers,
+			       const struct kp_container_res *inits, int ninits,
+			       const struct kp_res *overhead, struct kp_res *out);
+
+/* True for a pod the provisioner must find room for: no nodeName, not a
+ * DaemonSet pod, not a mirror pod, not terminal, not deleting. */
+bool kp_pod_is_pending(const struct kp_pod *p);
+/* True if phase is Succeeded or Failed. */
+bool kp_pod_is_terminal(const struct kp_pod *p);
+/* "ns/name" into buf. */
+const char *kp_pod_key(const struct kp_pod *p, char *buf, size_t n);
+
+/* ---- namespaces ---- */
+struct kp_namespace {
+	const char *name;
+	struct kp_labels labels;
+};
+
+/* ---- nodes and NodeClaims ---- */
+
+enum kp_captype { KP_CAP_ON_DEMAND = 0, KP_CAP_SPOT, KP_CAP_RESERVED, KP_CAP_COUNT };
+const char *kp_captype_name(enum kp_captype c);
+int kp_captype_parse(const char *s);   /* -1 if unknown */
+
+struct kp_nodeclaim;
+
+struct kp_node {
+	const char *name;
+	const char *provider_id;
+	int64_t created;
+	int64_t deleting;                   /* deletionTimestamp, 0 = not */
+	struct kp_labels labels;
+	struct kp_labels annotations;
+	struct kp_taints taints;
+	struct kp_res capacity;
+	struct kp_res allocatable;
+	bool ready;                         /* Ready condition True (default true if absent) */
+	bool unschedulable;                 /* spec.unschedulable */
+	struct kp_nodeclaim *claim;         /* resolved by kp_cluster_link, may be NULL */
+};
+
+struct kp_nodeclaim {
+	const char *name;
+	const char *nodepool;               /* karpenter.sh/nodepool label */
+	int64_t created;
+	int64_t deleting;
+	struct kp_labels labels;
+	struct kp_labels annotations;
+	struct kp_reqs reqs;
+	struct kp_res requests;             /* spec.resources.requests */
+	struct kp_taints taints;
+	struct kp_taints startup_taints;
+	int64_t expire_after_ms;            /* KP_NEVER = never */
+	/* status */
+	const char *node_name;
+	const char *provider_id;
+	struct kp_res capacity;
+	struct kp_res allocatable;
+	bool launched, registered, initialized;
+	int64_t last_pod_event;             /* status.lastPodEventTime, 0 = unset */
+	struct kp_node *node;               /* resolved by kp_cluster_link, may be NULL */
+};
+
+/* ---- NodePools ---- */
+
+enum kp_consolidation_policy {
+	KP_CONSOLIDATE_WHEN_EMPTY_OR_UNDERUTILIZED = 0,
+	KP_CONSOLIDATE_WHEN_EMPTY,
+	KP_CONSOLIDATE_BALANCED,
+};
+
+enum { KP_REASON_EMPTY = 1, KP_REASON_UNDERUTILIZED = 2, KP_REASON_DRIFTED = 4, KP_REASON_ALL = 7 };
+
+struct kp_budget {
+	bool percent;                       /* nodes is a percentage */
+	int64_t nodes;
+	const char *schedule;               /* cron, NULL = always active */
+	int64_t duration_ms;                /* with schedule */
+	unsigned reasons;                   /* KP_REASON_* mask; 0 = all */
+};
+
+struct kp_nodeclass_ref {
+	const char *group;                  /* v1 group or derived from v1beta1 apiVersion */
+	const char *kind;
+	const char *name;
+};
+
+struct kp_nodepool {
+	const char *name;
+	const char *api_version;            /* "karpenter.sh/v1" or "karpenter.sh/v1beta1" */
+	int64_t created;
+	int32_t weight;                     /* 0 when unset */
+	struct kp_labels labels;            /* spec.template.metadata.labels */
+	struct kp_labels annotations;
+	struct kp_reqs reqs;                /* spec.template.spec.requirements (with minValues) */
+	struct kp_taints taints;
+	struct kp_taints startup_taints;
+	struct kp_nodeclass_ref node_class;
+	int64_t expire_after_ms;            /* v1 template expireAfter; KP_NEVER = Never */
+	int64_t termination_grace_ms;       /* KP_NEVER = unset */
+	/* limits: limit_mask bit i = resources.v[i] is limited; nodes separately */
+	struct kp_res limits;
+	uint32_t limit_mask;
+	bool has_node_limit;
+	int64_t node_limit;
+	/* disruption */
+	enum kp_consolidation_policy policy;
+	int64_t consolidate_after_ms;       /* KP_NEVER = Never */
+	bool v1beta1_expiry;                /* expireAfter came from v1beta1 disruption.expireAfter */
+	int nbudgets;
+	struct kp_budget *budgets;          /* none given = default 10% */
+	/* v1beta1 kubelet settings that change allocatable (0 = unset) */
+	int64_t kubelet_max_pods;
+	const char *hash;                   /* template hash for drift detection */
+	/* status, if present in input */
+	struct kp_res status_resources;
+};
+
+/* ---- other inputs ---- */
+
+struct kp_daemonset {
+	const char *ns;
+	const char *name;
+	struct kp_pod tmpl;                 /* decoded pod template (requests, affinity, tolerations) */
+};
+
+struct kp_pdb {
+	const char *ns;
+	const char *name;
+	const struct kp_selector *selector; /* NULL matches nothing */
+	bool has_min_available, has_max_unavailable;
+	bool min_percent, max_percent;
+	int64_t min_available, max_unavailable;
+	bool has_status;                    /* status.disruptionsAllowed given */
+	int64_t disruptions_allowed;
+};
+
+struct kp_nodeclass {
+	const char *name;
+	const char *api_version;
+	const char *ami_family;
+	int64_t kubelet_max_pods;           /* v1 spec.kubelet.maxPods, 0 = unset */
+	int64_t pods_per_core;
+};
+
+/* The world one simulation sees. Owns its arena; kp_cluster_free releases all. */
+struct kp_cluster {
+	struct kp_arena arena;
+	struct kp_resnames resnames;
+	int npods, nnodes, nclaims, npools, ndaemonsets, npdbs, nnamespaces, nnodeclasses;
+	struct kp_pod **pods;
+	struct kp_node **nodes;
+	struct kp_nodeclaim **claims;
+	struct kp_nodepool **pools;
+	struct kp_daemonset **daemonsets;
+	struct kp_pdb **pdbs;
+	struct kp_namespace **namespaces;
+	struct kp_nodeclass **nodeclasses;
+	int cap_pods, cap_nodes, cap_claims, cap_pools, cap_daemonsets, cap_pdbs, cap_namespaces, cap_nodeclasses;
+};
+
+void kp_cluster_init(struct kp_cluster *c);
+void kp_cluster_free(struct kp_cluster *c);
+/* Append objects (allocated by the caller in c->arena). */
+kp_err kp_cluster_add_pod(struct kp_cluster *c, struct kp_pod *p);
+kp_err kp_cluster_add_node(struct kp_cluster *c, struct kp_node *n);
+kp_err kp_cluster_add_claim(struct kp_cluster *c, struct kp_nodeclaim *nc);
+kp_err kp_cluster_add_pool(struct kp_cluster *c, struct kp_nodepool *np);
+kp_err kp_cluster_add_daemonset(struct kp_cluster *c, struct kp_daemonset *ds);
+kp_err kp_cluster_add_pdb(struct kp_cluster *c, struct kp_pdb *pdb);
+kp_err kp_cluster_add_namespace(struct kp_cluster *c, struct kp_namespace *ns);
+kp_err kp_cluster_add_nodeclass(struct kp_cluster *c, struct kp_nodeclass *nc);
+/* Lookups (linear or indexed; NULL if absent). */
+struct kp_node *kp_cluster_node(const struct kp_cluster *c, const char *name);
+struct kp_nodepool *kp_cluster_pool(const struct kp_cluster *c, const char *name);
+const struct kp_namespace *kp_cluster_namespace(const struct kp_cluster *c, const char *name);
+/* Resolves node <-> NodeClaim links (by providerID, then node name). */
+void kp_cluster_link(struct kp_cluster *c);
+
+#endif

@@ -1,0 +1,185 @@
+/*
+ * cmd_simulate.c - `karpenter simulate`: offline what-if over manifests.
+ *
+ * Loads the catalog and the manifests into one world (they share the
+ * resource-name table), runs the scheduling engine once and prints the plan
+ * as a table or as JSON. Exit 0 when a plan was computed (even with
+ * unschedulable pods), 2 on bad usage or bad input, 1 on internal failure.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli/commands.h"
+#include "cli/render.h"
+#include "karpenter/catalog.h"
+#include "karpenter/sched.h"
+#include "load/load.h"
+
+#define SIM_MAX_PATHS 256
+
+static void sim_usage(FILE *f)
+{
+	fputs("usage: karpenter simulate -f PATH [-f PATH ...] [--catalog NAME|FILE] [-o json|table]\n"
+	      "\n"
+	      "  -f, --filename PATH   manifest file (multi-document YAML or JSON) or directory of\n"
+	      "                        *.yaml, *.yml, *.json files; repeatable\n"
+	      "  --catalog NAME|FILE   instance types: aws (default, us-east-1), kwok, or a JSON file\n"
+	      "  -o, --output FORMAT   table (default) or json\n"
+	      "  --preference-policy   Respect (default) or Ignore\n"
+	      "  --max-instance-types  N  launch list truncation (default 600)\n", f);
+}
+
+struct sim_args {
+	const char *paths[SIM_MAX_PATHS];
+	int npaths;
+	const char *catalog;
+	bool json;
+	struct kp_sched_opts sopts;
+};
+
+/* Returns 0 or an exit status. */
+static int sim_parse(int argc, char **argv, struct sim_args *a)
+{
+	kp_sched_opts_default(&a->sopts);
+	for (int i = 1; i < argc; i++) {
+		const char *arg = argv[i];
+		const char *val = NULL;
+		const char *eq = strchr(arg, '=');
+		char name[64];
+
+		if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
+			sim_usage(stdout);
+			return -1;
+		}
+		if (arg[0] == '-' && arg[1] == '-' && eq && (size_t)(eq - arg) < sizeof(name)) {
+			memcpy(name, arg, (size_t)(eq - arg));
+			name[eq - arg] = '\0';
+			val = eq + 1;
+			arg = name;
+		}
+#define NEXTVAL()                                                                        \
+	do {                                                                             \
+		if (!val) {                                                              \
+			if (i + 1 >= argc) {                                             \
+				fprintf(stderr, "karpenter simulate: %s needs a value\n", arg); \
+				return KP_EXIT_USAGE;                                    \
+			}                                                                \
+			val = argv[++i];                                                 \
+		}                                                                        \
+	} while (0)
+		if (strcmp(arg, "-f") == 0 || strcmp(arg, "--filename") == 0) {
+			NEXTVAL();
+			if (a->npaths >= SIM_MAX_PATHS) {
+				fprintf(stderr, "karpenter simulate: too many -f paths (max %d)\n", SIM_MAX_PATHS);
+				return KP_EXIT_USAGE;
+			}
+			a->paths[a->npaths++] = val;
+		} else if (strcmp(arg, "--catalog") == 0) {
+			NEXTVAL();
+			a->catalog = val;
+		} else if (strcmp(arg, "-o") == 0 || strcmp(arg, "--output") == 0) {
+			NEXTVAL();
+			if (strcmp(val, "json") == 0)
+				a->json = true;
+			else if (strcmp(val, "table") == 0)
+				a->json = false;
+			else {
+				fprintf(stderr, "karpenter simulate: unknown output format \"%s\" (json or table)\n", val);
+				return KP_EXIT_USAGE;
+			}
+		} else if (strcmp(arg, "--preference-policy") == 0) {
+			NEXTVAL();
+			if (strcmp(val, "Ignore") == 0)
+				a->sopts.ignore_preferences = true;
+			else if (strcmp(val, "Respect") == 0)
+				a->sopts.ignore_preferences = false;
+			else {
+				fprintf(stderr, "karpenter simulate: --preference-policy must be Respect or Ignore\n");
+				return KP_EXIT_USAGE;
+			}
+		} else if (strcmp(arg, "--max-instance-types") == 0) {
+			int64_t v;
+			NEXTVAL();
+			if (kp_parse_i64(val, &v) || v < 1 || v > 100000) {
+				fprintf(stderr, "karpenter simulate: --max-instance-types must be 1..100000\n");
+				return KP_EXIT_USAGE;
+			}
+			a->sopts.max_instance_types = (int)v;
+		} else {
+			fprintf(stderr, "karpenter simulate: unknown option \"%s\"\n", argv[i]);
+			sim_usage(stderr);
+			return KP_EXIT_USAGE;
+		}
+#undef NEXTVAL
+	}
+	if (a->npaths == 0) {
+		fprintf(stderr, "karpenter simulate: at least one -f PATH is required\n");
+		sim_usage(stderr);
+		return KP_EXIT_USAGE;
+	}
+	return 0;
+}
+
+int kp_cmd_simulate(int argc, char **argv, const char *datadir)
+{
+	struct sim_args args;
+	struct kp_cluster cluster;
+	struct kp_catalog catalog;
+	struct kp_plan plan;
+	struct kp_errbuf eb = { 0 };
+	struct kp_load_opts lopts = { .warn = stderr, .now = (int64_t)time(NULL) };
+	struct kp_sched_input in;
+	int status = KP_EXIT_OK, rc;
+	kp_err err;
+
+	memset(&args, 0, sizeof(args));
+	rc = sim_parse(argc, argv, &args);
+	if (rc)
+		return rc < 0 ? KP_EXIT_OK : rc;
+
+	kp_cluster_init(&cluster);
+	kp_catalog_init(&catalog);
+	memset(&plan, 0, sizeof(plan));
+
+	err = kp_catalog_open(&catalog, &cluster.resnames, args.catalog, datadir, &eb);
+	if (err) {
+		fprintf(stderr, "karpenter simulate: catalog: %s\n", eb.msg);
+		status = err == KP_ERR_NOMEM ? KP_EXIT_FAIL : KP_EXIT_USAGE;
+		goto out;
+	}
+	err = kp_load_paths(&cluster, args.paths, args.npaths, &lopts, &eb);
+	if (err) {
+		fprintf(stderr, "karpenter simulate: %s\n", eb.msg);
+		status = err == KP_ERR_NOMEM ? KP_EXIT_FAIL : KP_EXIT_USAGE;
+		goto out;
+	}
+	kp_cluster_link(&cluster);
+
+	memset(&in, 0, sizeof(in));
+	in.cluster = &cluster;
+	in.catalog = &catalog;
+	err = kp_sched_solve(&in, &args.sopts, &plan, &eb);
+	if (err) {
+		fprintf(stderr, "karpenter simulate: scheduling: %s\n", eb.msg);
+		status = err == KP_ERR_INVALID ? KP_EXIT_USAGE : KP_EXIT_FAIL;
+		goto out;
+	}
+	if (args.json) {
+		json_t *j = kp_render_plan_json(&plan, &cluster.resnames);
+		if (!j || json_dumpf(j, stdout, JSON_INDENT(2)) != 0) {
+			fprintf(stderr, "karpenter simulate: cannot write JSON output\n");
+			status = KP_EXIT_FAIL;
+		}
+		fputc('\n', stdout);
+		json_decref(j);
+	} else {
+		kp_render_plan_table(stdout, &plan, &cluster.resnames);
+	}
+out:
+	kp_plan_free(&plan);
+	kp_catalog_free(&catalog);
+	kp_cluster_free(&cluster);
+	return status;
+}

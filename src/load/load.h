@@ -1,0 +1,33 @@
+/*
+ * load.h - reads Kubernetes manifests (multi-document YAML or JSON, files or
+ * directories of *.yaml/*.yml/*.json) into a struct kp_cluster.
+ *
+ * Kinds read: NodePool (karpenter.sh/v1, v1beta1), EC2NodeClass
+ * (karpenter.k8s.aws/v1, v1beta1), Pod, Deployment, ReplicaSet, StatefulSet,
+ * Job, DaemonSet, Node, NodeClaim, PodDisruptionBudget, RuntimeClass,
+ * Namespace. Other kinds are skipped with a warning. Workload controllers
+ * expand to `replicas` pods named <name>-<i>; Jobs to `parallelism` pods.
+ * Errors name the file, the object (Kind/name) and the field path.
+ */
+#ifndef KARPENTER_LOAD_H
+#define KARPENTER_LOAD_H
+
+#include <stdio.h>
+
+#include "karpenter/base.h"
+#include "karpenter/objects.h"
+
+struct kp_load_opts {
+	FILE *warn;                 /* warnings (skipped kinds); NULL = silent */
+	int64_t now;                /* creation time for objects without one (unix s) */
+};
+
+/* Loads every path (file or directory) into c. On error c may hold part of
+ * the input; the caller frees it. */
+kp_err kp_load_paths(struct kp_cluster *c, const char *const *paths, int npaths,
+		     const struct kp_load_opts *opts, struct kp_errbuf *eb);
+/* Loads one in-memory document stream; name is used in messages. */
+kp_err kp_load_buffer(struct kp_cluster *c, const char *name, const char *data, size_t len,
+		      const struct kp_load_opts *opts, struct kp_errbuf *eb);
+
+#endif
