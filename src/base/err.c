@@ -32,7 +32,16 @@ void kp_err_prefix(struct kp_errbuf *eb, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(pre, sizeof(pre), fmt, ap);
 	va_end(ap);
-	snprintf(tmp, sizeof(tmp), "%s%s", pre, eb->msg);
+	size_t lp = strnlen(pre, sizeof(pre));
+	size_t lm = strnlen(eb->msg, sizeof(eb->msg) - 1);
+
+	if (lp > sizeof(tmp) - 1)
+		lp = sizeof(tmp) - 1;
+	if (lm > sizeof(tmp) - 1 - lp)
+		lm = sizeof(tmp) - 1 - lp;
+	memcpy(tmp, pre, lp);
+	memcpy(tmp + lp, eb->msg, lm);
+	tmp[lp + lm] = '\0';
 	memcpy(eb->msg, tmp, sizeof(eb->msg));
 }
 

@@ -1,6 +1,6 @@
 /*
  * load.h - reads Kubernetes manifests (multi-document YAML or JSON, files or
- * directories of *.yaml/*.yml/*.json) into a struct kp_cluster.
+ * directories of .yaml, .yml and .json files) into a struct kp_cluster.
  *
  * Kinds read: NodePool (karpenter.sh/v1, v1beta1), EC2NodeClass
  * (karpenter.k8s.aws/v1, v1beta1), Pod, Deployment, ReplicaSet, StatefulSet,

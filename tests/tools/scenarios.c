@@ -32,6 +32,7 @@
 #include <math.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,6 +74,17 @@ struct match_ctx {
 };
 
 /* ---- small file helpers ---- */
+
+/* snprintf into a message buffer; truncation is fine (messages are capped). */
+static void msgf(char *out, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void msgf(char *out, size_t n, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(out, n, fmt, ap);
+	va_end(ap);
+}
 
 /* Reads a whole file into b (capped at max). KP_ERR_NOTFOUND if absent. */
 static kp_err read_file(const char *path, size_t max, struct kp_buf *b)
@@ -310,11 +322,11 @@ static bool mismatch(struct match_ctx *m, const char *what, const json_t *exp, c
 	if (exp) {
 		show(e, sizeof(e), exp);
 		show(a, sizeof(a), act);
-		snprintf(m->msg, sizeof(m->msg), "%s: %s: expected %s, got %s",
+		msgf(m->msg, sizeof(m->msg), "%s: %s: expected %s, got %s",
 			 m->len ? m->path : "$", what, e, a);
 	} else {
 		show(a, sizeof(a), act);
-		snprintf(m->msg, sizeof(m->msg), "%s: %s, got %s", m->len ? m->path : "$", what, a);
+		msgf(m->msg, sizeof(m->msg), "%s: %s, got %s", m->len ? m->path : "$", what, a);
 	}
 	return false;
 }
@@ -369,7 +381,7 @@ static bool match_unordered(const json_t *exp, const json_t *act, struct match_c
 		return mismatch(m, "not an array", exp, act);
 	if (json_array_size(act) != n) {
 		char what[64];
-		snprintf(what, sizeof(what), "array length %zu, expected %zu",
+		msgf(what, sizeof(what), "array length %zu, expected %zu",
 			 json_array_size(act), n);
 		return mismatch(m, what, NULL, act);
 	}
@@ -394,7 +406,7 @@ static bool match_unordered(const json_t *exp, const json_t *act, struct match_c
 		if (!augment(ok, n, i, seen, owner)) {
 			char what[SCN_SHOW_MAX + 64], e[SCN_SHOW_MAX + 8];
 			show(e, sizeof(e), json_array_get(exp, i));
-			snprintf(what, sizeof(what),
+			msgf(what, sizeof(what),
 				 "no distinct element matches expected $unordered[%zu] %s", i, e);
 			good = mismatch(m, what, NULL, act);
 		}
@@ -418,7 +430,7 @@ static bool match_special(const char *key, const json_t *arg, const json_t *act,
 			return mismatch(m, "not an array", arg, act);
 		if ((json_int_t)json_array_size(act) != json_integer_value(arg)) {
 			char what[64];
-			snprintf(what, sizeof(what), "array length %zu, expected %lld",
+			msgf(what, sizeof(what), "array length %zu, expected %lld",
 				 json_array_size(act), (long long)json_integer_value(arg));
 			return mismatch(m, what, NULL, act);
 		}
@@ -477,7 +489,7 @@ static bool match_array(const json_t *exp, const json_t *act, struct match_ctx *
 		return mismatch(m, "not an array", exp, act);
 	if (json_array_size(act) != n) {
 		char what[64];
-		snprintf(what, sizeof(what), "array length %zu, expected %zu",
+		msgf(what, sizeof(what), "array length %zu, expected %zu",
 			 json_array_size(act), n);
 		return mismatch(m, what, NULL, act);
 	}
@@ -562,7 +574,7 @@ static bool expected_exit(const char *dir, int *out, char *msg, size_t n)
 
 	*out = 0;
 	if (!join(path, sizeof(path), dir, "exit")) {
-		snprintf(msg, n, "path too long");
+		msgf(msg, n, "path too long");
 		return false;
 	}
 	rc = read_file(path, SCN_FILE_MAX, &b);
@@ -570,11 +582,11 @@ static bool expected_exit(const char *dir, int *out, char *msg, size_t n)
 		return true;
 	if (rc) {
 		kp_buf_free(&b);
-		snprintf(msg, n, "read exit: %s", kp_err_str(rc));
+		msgf(msg, n, "read exit: %s", kp_err_str(rc));
 		return false;
 	}
 	if (!b.data) {
-		snprintf(msg, n, "exit file: empty");
+		msgf(msg, n, "exit file: empty");
 		return false;
 	}
 	s = b.data;
@@ -585,7 +597,7 @@ static bool expected_exit(const char *dir, int *out, char *msg, size_t n)
 		*--e = '\0';
 	rc = kp_parse_i64(s, &v);
 	if (rc || v < 0 || v > 255) {
-		snprintf(msg, n, "exit file: bad status \"%s\"", s);
+		msgf(msg, n, "exit file: bad status \"%s\"", s);
 		kp_buf_free(&b);
 		return false;
 	}
@@ -597,7 +609,8 @@ static bool expected_exit(const char *dir, int *out, char *msg, size_t n)
 /* Runs the scenario in dir; on failure fills msg (one line) and returns false. */
 static bool run_scenario(const char *karpenter, const char *dir, char *msg, size_t msgn)
 {
-	char manifests[SCN_PATH_MAX], catalog[SCN_PATH_MAX], path[SCN_PATH_MAX];
+	char manifests[SCN_PATH_MAX], catalog[SCN_PATH_MAX];
+	char argspath[SCN_PATH_MAX], exppath[SCN_PATH_MAX];
 	char errline[SCN_SHOW_MAX + 8];
 	char *argv[SCN_MAX_ARGS + 12];
 	struct kp_buf args, expbuf;
@@ -613,8 +626,10 @@ static bool run_scenario(const char *karpenter, const char *dir, char *msg, size
 	kp_buf_init(&expbuf, SCN_FILE_MAX);
 	memset(&r, 0, sizeof(r));
 	if (!join(manifests, sizeof(manifests), dir, "manifests.yaml") ||
-	    !join(catalog, sizeof(catalog), dir, "catalog.json")) {
-		snprintf(msg, msgn, "path too long");
+	    !join(catalog, sizeof(catalog), dir, "catalog.json") ||
+	    !join(argspath, sizeof(argspath), dir, "args") ||
+	    !join(exppath, sizeof(exppath), dir, "expected.json")) {
+		msgf(msg, msgn, "path too long");
 		goto out;
 	}
 	if (!expected_exit(dir, &want_exit, msg, msgn))
@@ -628,16 +643,15 @@ static bool run_scenario(const char *karpenter, const char *dir, char *msg, size
 		argv[argc++] = "--catalog";
 		argv[argc++] = catalog;
 	}
-	join(path, sizeof(path), dir, "args");
-	rc = read_file(path, SCN_FILE_MAX, &args);
+	rc = read_file(argspath, SCN_FILE_MAX, &args);
 	if (rc && rc != KP_ERR_NOTFOUND) {
-		snprintf(msg, msgn, "read args: %s", kp_err_str(rc));
+		msgf(msg, msgn, "read args: %s", kp_err_str(rc));
 		goto out;
 	}
 	if (!rc && args.data) {
 		nwords = split_words(args.data, argv + argc, SCN_MAX_ARGS);
 		if (nwords < 0) {
-			snprintf(msg, msgn, "args: more than %d words", SCN_MAX_ARGS);
+			msgf(msg, msgn, "args: more than %d words", SCN_MAX_ARGS);
 			goto out;
 		}
 		argc += nwords;
@@ -646,45 +660,44 @@ static bool run_scenario(const char *karpenter, const char *dir, char *msg, size
 	argv[argc++] = "json";
 	argv[argc] = NULL;
 
-	join(path, sizeof(path), dir, "expected.json");
-	rc = read_file(path, SCN_FILE_MAX, &expbuf);
+	rc = read_file(exppath, SCN_FILE_MAX, &expbuf);
 	have_expected = rc == KP_OK;
 	if (rc && rc != KP_ERR_NOTFOUND) {
-		snprintf(msg, msgn, "read expected.json: %s", kp_err_str(rc));
+		msgf(msg, msgn, "read expected.json: %s", kp_err_str(rc));
 		goto out;
 	}
 	if (!have_expected && want_exit == 0) {
-		snprintf(msg, msgn, "missing expected.json");
+		msgf(msg, msgn, "missing expected.json");
 		goto out;
 	}
 	if (have_expected) {
 		exp = json_loadb(expbuf.data ? expbuf.data : "", expbuf.len, 0, &jerr);
 		if (!exp) {
-			snprintf(msg, msgn, "expected.json:%d: %s", jerr.line, jerr.text);
+			msgf(msg, msgn, "expected.json:%d: %s", jerr.line, jerr.text);
 			goto out;
 		}
 	}
 
 	if (run(argv, &r) < 0) {
-		snprintf(msg, msgn, "cannot run %s: %s", karpenter, strerror(errno));
+		msgf(msg, msgn, "cannot run %s: %s", karpenter, strerror(errno));
 		goto out;
 	}
 	one_line(errline, sizeof(errline), r.err.data ? r.err.data : "", SCN_SHOW_MAX);
 	if (r.timed_out) {
-		snprintf(msg, msgn, "timed out after %d s", SCN_TIMEOUT_MS / 1000);
+		msgf(msg, msgn, "timed out after %d s", SCN_TIMEOUT_MS / 1000);
 		goto out;
 	}
 	if (r.out_overflow) {
-		snprintf(msg, msgn, "stdout exceeds %u bytes", SCN_STDOUT_MAX);
+		msgf(msg, msgn, "stdout exceeds %u bytes", SCN_STDOUT_MAX);
 		goto out;
 	}
 	if (r.signal) {
-		snprintf(msg, msgn, "killed by signal %d (%s): %s", r.signal, strsignal(r.signal),
+		msgf(msg, msgn, "killed by signal %d (%s): %s", r.signal, strsignal(r.signal),
 			 errline);
 		goto out;
 	}
 	if (r.status != want_exit) {
-		snprintf(msg, msgn, "exit status %d, expected %d: %s", r.status, want_exit, errline);
+		msgf(msg, msgn, "exit status %d, expected %d: %s", r.status, want_exit, errline);
 		goto out;
 	}
 	if (!exp) {
@@ -693,18 +706,18 @@ static bool run_scenario(const char *karpenter, const char *dir, char *msg, size
 	}
 	act = json_loadb(r.out.data ? r.out.data : "", r.out.len, 0, &jerr);
 	if (!act) {
-		snprintf(msg, msgn, "stdout is not JSON (line %d: %s); stderr: %s", jerr.line,
+		msgf(msg, msgn, "stdout is not JSON (line %d: %s); stderr: %s", jerr.line,
 			 jerr.text, errline);
 		goto out;
 	}
 	mc = calloc(1, sizeof(*mc));
 	if (!mc) {
-		snprintf(msg, msgn, "out of memory");
+		msgf(msg, msgn, "out of memory");
 		goto out;
 	}
 	ok = match(exp, act, mc);
 	if (!ok)
-		snprintf(msg, msgn, "%s", mc->msg);
+		msgf(msg, msgn, "%s", mc->msg);
 out:
 	free(mc);
 	json_decref(act);
