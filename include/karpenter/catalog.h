@@ -46,6 +46,7 @@ struct kp_catalog {
 	const char *name;             /* "aws-us-east-1", "kwok", or the file path */
 	const char *region;
 	int n;
+	int cap;                      /* allocated slots in types (kp_catalog_add) */
 	struct kp_itype **types;      /* sorted by name */
 };
 
@@ -54,10 +55,15 @@ void kp_catalog_free(struct kp_catalog *cat);
 /* Looks a type up by name (binary search); NULL if absent. */
 const struct kp_itype *kp_catalog_find(const struct kp_catalog *cat, const char *name);
 /* Completes a type after its fields are set: allocatable = capacity -
- * overhead, requirements from labels and offerings, offerings sorted.
- * Call once per type before use. */
+ * overhead, floored at 0 per entry, and memory also minus the hugepages-2Mi
+ * and hugepages-1Gi capacity (Karpenter's computeAllocatable); requirements
+ * rebuilt from scratch: "key In [value]" per label (normalized key), zone In
+ * [zones of all offerings] and capacity-type In [capacity types of all
+ * offerings], available or not (DoesNotExist when there are no offerings);
+ * offerings sorted by (price, zone, capacity type). Allocates in a.
+ * Call once per type before use; calling it again is harmless. */
 kp_err kp_itype_finish(struct kp_itype *it, struct kp_arena *a, struct kp_errbuf *eb);
-/* Sorts types by name; call after adding types. */
+/* Sorts types by name (kp_catalog_find needs it); call after adding types. */
 void kp_catalog_sort(struct kp_catalog *cat);
 /* Appends a type (allocated in cat->arena). */
 kp_err kp_catalog_add(struct kp_catalog *cat, struct kp_itype *it);

@@ -59,6 +59,18 @@ bool kp_label_is_well_known(const char *key);
 /* Keys a NodePool may not set or require (kubernetes.io/hostname,
  * karpenter.sh/ domain except capacity-type; karpenter.sh/nodepool itself). */
 bool kp_label_is_restricted(const char *key);
+/* Karpenter's IsRestrictedLabel exactly, as applied to pod nodeSelector and
+ * node affinity: like kp_label_is_restricted but allows karpenter.sh/nodepool
+ * (a well-known key). Restricted domains: karpenter.sh, karpenter.k8s.aws,
+ * karpenter.kwok.sh and their subdomains, minus well-known keys. */
+bool kp_label_is_restricted_for_pod(const char *key);
+/* The well-known keys in precedence order (core's first, then the AWS
+ * provider's and kwok's), for typo hints and tests; *n gets the count. */
+const char *const *kp_label_well_known_keys(int *n);
+/* WellKnownValuesForRequirements: the valid values of a well-known key
+ * (capacity-type: on-demand reserved spot; instance-tenancy: dedicated
+ * default), sorted; NULL and *n = 0 when the key has no fixed set. */
+const char *const *kp_label_known_values(const char *key, int *n);
 /* Syntax checks as Kubernetes validates them; false with a reason in eb. */
 bool kp_label_key_valid(const char *key, struct kp_errbuf *eb);
 bool kp_label_value_valid(const char *value, struct kp_errbuf *eb);

@@ -105,11 +105,16 @@ struct kp_container_res {
 	bool restartable;                   /* init container with restartPolicy Always (sidecar) */
 };
 
-/* Effective requests as k8s resourcehelper.PodRequests computes them: each
- * container's request defaults to its limit when only the limit is set;
- * result = max(sum(containers) + sum(sidecars), for each init container i in
- * order: its request + sum of sidecars started before it) + overhead.
- * Returns false on overflow. */
+/* Effective requests as k8s resourcehelper.PodRequests computes them
+ * (without pod-level resources):
+ *   - per container and resource, the request defaults to the limit when the
+ *     request is 0 (unset) and a limit is set;
+ *   - running = sum(containers) + sum(sidecars), a sidecar being an init
+ *     container with restartable set;
+ *   - for each init container i in order: a regular one needs its request +
+ *     the sidecars before it; a sidecar needs the sidecars up to itself;
+ *   - result = entrywise max(running, every init need) + overhead (NULL = none).
+ * pods:1 is not added. Returns false on overflow (entries saturate). */
 bool kp_pod_effective_requests(const struct kp_container_res *containers, int ncontainers,
 			       const struct kp_container_res *inits, int ninits,
 			       const struct kp_res *overhead, struct kp_res *out);
@@ -119,7 +124,7 @@ bool kp_pod_effective_requests(const struct kp_container_res *containers, int nc
 bool kp_pod_is_pending(const struct kp_pod *p);
 /* True if phase is Succeeded or Failed. */
 bool kp_pod_is_terminal(const struct kp_pod *p);
-/* "ns/name" into buf. */
+/* "ns/name" into buf (just "name" when ns is NULL or empty); returns buf. */
 const char *kp_pod_key(const struct kp_pod *p, char *buf, size_t n);
 
 /* ---- namespaces ---- */
@@ -286,7 +291,10 @@ kp_err kp_cluster_add_nodeclass(struct kp_cluster *c, struct kp_nodeclass *nc);
 struct kp_node *kp_cluster_node(const struct kp_cluster *c, const char *name);
 struct kp_nodepool *kp_cluster_pool(const struct kp_cluster *c, const char *name);
 const struct kp_namespace *kp_cluster_namespace(const struct kp_cluster *c, const char *name);
-/* Resolves node <-> NodeClaim links (by providerID, then node name). */
+/* Resolves node <-> NodeClaim links: clears every link, then pairs each
+ * claim (in order) with the first unlinked node of equal providerID, then
+ * the remaining claims by status.nodeName == node name, unless both sides
+ * carry (different) providerIDs. Sets node->claim and claim->node. */
 void kp_cluster_link(struct kp_cluster *c);
 
 #endif

@@ -97,5 +97,11 @@ bool kp_reqs_match_labels(const struct kp_reqs *rs, const struct kp_labels *l, s
 /* Adds to out a label for every non-complement requirement with exactly
  * one value (how a NodeClaim's labels follow from its requirements). */
 kp_err kp_reqs_single_value_labels(const struct kp_reqs *rs, struct kp_arena *a, struct kp_labels *out);
+/* Karpenter's resolveCustomLabelsFromRequirements, made deterministic: for
+ * every key that is not well known, kubernetes.io/hostname, or
+ * karpenter.sh/registered|initialized, a label with the smallest allowed
+ * value (In: first sorted value; NotIn/Exists: smallest integer >= 0 within
+ * the bounds and not excluded; DoesNotExist: none). */
+kp_err kp_reqs_custom_labels(const struct kp_reqs *rs, struct kp_arena *a, struct kp_labels *out);
 
 #endif

@@ -63,7 +63,9 @@ bool kp_taints_tolerated(const struct kp_taints *taints, const struct kp_tolerat
  * node.cloudprovider.kubernetes.io/uninitialized, karpenter.sh/unregistered,
  * and any key with prefix readiness.k8s.io/. */
 bool kp_taint_is_ephemeral(const struct kp_taint *t);
-bool kp_taint_equal(const struct kp_taint *a, const struct kp_taint *b);  /* key+effect (+value) */
+/* corev1 Taint.MatchTaint: same key and effect; the value is ignored (as
+ * Karpenter uses it for merging, duplicates and the ephemeral list). */
+bool kp_taint_equal(const struct kp_taint *a, const struct kp_taint *b);
 
 /* ---- host ports ---- */
 struct kp_hostport {
