@@ -56,8 +56,14 @@ const char *kp_label_normalize(const char *key);
  * Includes the AWS provider's karpenter.k8s.aws/ instance labels and the
  * kwok provider's karpenter.kwok.sh/ labels. */
 bool kp_label_is_well_known(const char *key);
+/* The canonical static copy of a well-known key (so that equal keys are
+ * equal pointers and kp_label_is_well_known is O(1) on it); any other key
+ * is returned unchanged. kp_req_make and kp_reqs_from_labels intern keys. */
+const char *kp_label_intern(const char *key);
 /* Keys a NodePool may not set or require (kubernetes.io/hostname,
- * karpenter.sh/ domain except capacity-type; karpenter.sh/nodepool itself). */
+ * karpenter.sh/ domain except capacity-type; karpenter.sh/nodepool itself;
+ * the providers' karpenter.k8s.aws/ and karpenter.kwok.sh/ domains except
+ * their well-known keys, e.g. karpenter.k8s.aws/ec2nodeclass). */
 bool kp_label_is_restricted(const char *key);
 /* Karpenter's IsRestrictedLabel exactly, as applied to pod nodeSelector and
  * node affinity: like kp_label_is_restricted but allows karpenter.sh/nodepool
@@ -74,5 +80,16 @@ const char *const *kp_label_known_values(const char *key, int *n);
 /* Syntax checks as Kubernetes validates them; false with a reason in eb. */
 bool kp_label_key_valid(const char *key, struct kp_errbuf *eb);
 bool kp_label_value_valid(const char *value, struct kp_errbuf *eb);
+
+/* ---- internal: the interned well-known keys ----
+ * Rows sorted by strcmp in one block, so interned keys compare by address
+ * (requirements.c uses this in its inner loops). Not for other modules. */
+#define KP__WK_ROW 64
+extern const char kp__well_known[][KP__WK_ROW];
+extern const int kp__well_known_n;
+static inline bool kp__is_interned(const char *key)
+{
+	return (uintptr_t)key - (uintptr_t)kp__well_known < (size_t)kp__well_known_n * KP__WK_ROW;
+}
 
 #endif

@@ -52,7 +52,11 @@ const char *kp_op_name(enum kp_op op);
 
 /* Builds a requirement from a manifest's key/operator/values. Normalizes the
  * key; validates value counts (In needs >= 1, Gt/Lt/Gte/Lte exactly one
- * non-negative integer, Exists/DoesNotExist none). Strings are copied into a. */
+ * non-negative integer, Exists/DoesNotExist none), min_values (0 = unset,
+ * else 1..50, and In needs that many values), key syntax and In/NotIn value
+ * syntax (kp_label_key_valid/kp_label_value_valid). Restricted keys are the
+ * caller's check. Strings are copied into a; well-known keys are interned
+ * (kp_label_intern) instead, which makes key comparisons O(1). */
 kp_err kp_req_make(struct kp_req *out, struct kp_arena *a, const char *key, enum kp_op op,
 		   const char *const *values, int nvalues, int min_values, struct kp_errbuf *eb);
 /* The operator this requirement reads as (In, NotIn, Exists, DoesNotExist). */
@@ -61,7 +65,8 @@ enum kp_op kp_req_op(const struct kp_req *r);
 bool kp_req_has(const struct kp_req *r, const char *value);
 /* True iff the two allow at least one common value (HasIntersection). */
 bool kp_req_intersects(const struct kp_req *a, const struct kp_req *b);
-/* out = a ∩ b (Intersection), allocated in arena. */
+/* out = a ∩ b (Intersection), allocated in arena; out may share a's or b's
+ * value array when it equals it, and takes a's key. */
 kp_err kp_req_intersect(struct kp_req *out, struct kp_arena *arena, const struct kp_req *a, const struct kp_req *b);
 /* Number of allowed values; INT64_MAX-ish for complements. */
 int64_t kp_req_len(const struct kp_req *r);
@@ -71,7 +76,8 @@ char *kp_req_str(const struct kp_req *r, char *buf, size_t n);
 void kp_reqs_init(struct kp_reqs *rs);
 /* Requirement for key, or NULL. */
 const struct kp_req *kp_reqs_get(const struct kp_reqs *rs, const char *key);
-/* Adds r: if the key exists, replaces it by the intersection (Requirements.Add). */
+/* Adds r: if the key exists, replaces it by the intersection (Requirements.Add).
+ * r's key and values are borrowed (kept by pointer). */
 kp_err kp_reqs_add(struct kp_reqs *rs, struct kp_arena *a, const struct kp_req *r);
 /* Adds every requirement of src into dst (intersecting on shared keys). */
 kp_err kp_reqs_add_all(struct kp_reqs *dst, struct kp_arena *a, const struct kp_reqs *src);
@@ -92,7 +98,8 @@ bool kp_reqs_compatible_strict(const struct kp_reqs *rs, const struct kp_reqs *i
  * NotIn/DoesNotExist. */
 bool kp_reqs_intersects(const struct kp_reqs *rs, const struct kp_reqs *in, struct kp_errbuf *eb);
 /* True iff labels satisfy every requirement (a missing label satisfies only
- * NotIn/DoesNotExist). Used for nodes and for drift. */
+ * NotIn/DoesNotExist). Used for nodes and for drift. Label keys are looked
+ * up as stored (loaders normalize beta keys on insert). */
 bool kp_reqs_match_labels(const struct kp_reqs *rs, const struct kp_labels *l, struct kp_errbuf *eb);
 /* Adds to out a label for every non-complement requirement with exactly
  * one value (how a NodeClaim's labels follow from its requirements). */

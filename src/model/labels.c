@@ -10,6 +10,9 @@
  * Cost: get/has O(log n); set O(n) worst case (insertion shift), amortized
  * growth by doubling in the arena; table lookups O(log 40).
  */
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -109,8 +112,9 @@ static const struct kp_kv normalized[] = {   /* sorted by key */
 
 /* Core WellKnownLabels, then the AWS provider's and kwok's init() additions.
  * Sorted by strcmp (checked by the unit test). kubernetes.io/hostname is not
- * here: Karpenter lists it in RestrictedLabels instead. */
-static const char *const well_known[] = {
+ * here: Karpenter lists it in RestrictedLabels instead. Rows of one block, so
+ * that an interned key (kp_label_intern) is recognized by its address. */
+const char kp__well_known[][KP__WK_ROW] = {
 	"karpenter.k8s.aws/capacity-reservation-id",
 	"karpenter.k8s.aws/capacity-reservation-interruptible",
 	"karpenter.k8s.aws/capacity-reservation-type",
@@ -153,6 +157,7 @@ static const char *const well_known[] = {
 	KP_LABEL_REGION,
 	KP_LABEL_ZONE,
 };
+const int kp__well_known_n = (int)KP_ARRAY_LEN(kp__well_known);
 
 /* Karpenter's RestrictedLabelDomains: core's plus the two providers'. */
 static const char *const restricted_domains[] = {
@@ -164,28 +169,11 @@ static const char *const restricted_domains[] = {
 static const char *const ct_values[] = { KP_CT_ON_DEMAND, KP_CT_RESERVED, KP_CT_SPOT };
 static const char *const tenancy_values[] = { "dedicated", "default" };
 
-static int bsearch_str(const char *const *v, int n, const char *s)
-{
-	int lo = 0, hi = n;
-
-	while (lo < hi) {
-		int mid = lo + (hi - lo) / 2;
-		int c = strcmp(v[mid], s);
-		if (c == 0)
-			return mid;
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return -1;
-}
-
 const char *kp_label_normalize(const char *key)
 {
 	int lo = 0, hi = (int)KP_ARRAY_LEN(normalized);
 
-	if (!key || key[0] != 'b' && key[0] != 'f')
+	if (!key || (key[0] != 'b' && key[0] != 'f'))
 		return key;   /* fast path: every beta key starts with b or f */
 	while (lo < hi) {
 		int mid = lo + (hi - lo) / 2;
@@ -200,15 +188,93 @@ const char *kp_label_normalize(const char *key)
 	return key;
 }
 
+static int well_known_find(const char *key)
+{
+	int lo = 0, hi = (int)KP_ARRAY_LEN(kp__well_known);
+
+	while (lo < hi) {
+		int mid = lo + (hi - lo) / 2;
+		int c = strcmp(kp__well_known[mid], key);
+		if (c == 0)
+			return mid;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
+}
+
 bool kp_label_is_well_known(const char *key)
 {
-	return key && bsearch_str(well_known, (int)KP_ARRAY_LEN(well_known), key) >= 0;
+	if (!key)
+		return false;
+	return kp__is_interned(key) || well_known_find(key) >= 0;
 }
+
+const char *kp_label_intern(const char *key)
+{
+	int i;
+
+	if (!key || kp__is_interned(key))
+		return key;
+	i = well_known_find(key);
+	return i >= 0 ? kp__well_known[i] : key;
+}
+
+/* The same keys in precedence order: core's first, as Karpenter declares
+ * them, then the providers'. Typo hints try them in this order so that
+ * "zone" suggests topology.kubernetes.io/zone before topology.k8s.aws/zone-id. */
+static const char *const well_known_ordered[] = {
+	KP_LABEL_NODEPOOL,
+	KP_LABEL_ZONE,
+	KP_LABEL_REGION,
+	KP_LABEL_INSTANCE_TYPE,
+	KP_LABEL_ARCH,
+	KP_LABEL_OS,
+	KP_LABEL_CAPACITY_TYPE,
+	KP_LABEL_WINDOWS_BUILD,
+	"karpenter.k8s.aws/capacity-reservation-id",
+	"karpenter.k8s.aws/capacity-reservation-type",
+	"karpenter.k8s.aws/capacity-reservation-interruptible",
+	"karpenter.k8s.aws/instance-hypervisor",
+	"karpenter.k8s.aws/instance-encryption-in-transit-supported",
+	"karpenter.k8s.aws/nitro-sandbox",
+	"karpenter.k8s.aws/instance-category",
+	"karpenter.k8s.aws/instance-capability-flex",
+	"karpenter.k8s.aws/instance-family",
+	"karpenter.k8s.aws/instance-generation",
+	"karpenter.k8s.aws/instance-size",
+	"karpenter.k8s.aws/instance-local-nvme",
+	"karpenter.k8s.aws/instance-cpu",
+	"karpenter.k8s.aws/instance-cpu-manufacturer",
+	"karpenter.k8s.aws/instance-cpu-sustained-clock-speed-mhz",
+	"karpenter.k8s.aws/instance-memory",
+	"karpenter.k8s.aws/instance-ebs-bandwidth",
+	"karpenter.k8s.aws/instance-network-bandwidth",
+	"karpenter.k8s.aws/instance-gpu-name",
+	"karpenter.k8s.aws/instance-gpu-manufacturer",
+	"karpenter.k8s.aws/instance-gpu-count",
+	"karpenter.k8s.aws/instance-gpu-memory",
+	"karpenter.k8s.aws/instance-accelerator-name",
+	"karpenter.k8s.aws/instance-accelerator-manufacturer",
+	"karpenter.k8s.aws/instance-accelerator-count",
+	KP_LABEL_ZONE_ID,
+	"karpenter.k8s.aws/instance-tenancy",
+	"karpenter.k8s.aws/placement-group-id",
+	"karpenter.k8s.aws/placement-group-partition",
+	"karpenter.kwok.sh/instance-size",
+	"karpenter.kwok.sh/instance-family",
+	"karpenter.kwok.sh/instance-cpu",
+	"karpenter.kwok.sh/instance-memory",
+};
+
+_Static_assert(KP_ARRAY_LEN(well_known_ordered) == KP_ARRAY_LEN(kp__well_known), "well-known tables differ");
 
 const char *const *kp_label_well_known_keys(int *n)
 {
-	*n = (int)KP_ARRAY_LEN(well_known);
-	return well_known;
+	*n = (int)KP_ARRAY_LEN(well_known_ordered);
+	return well_known_ordered;
 }
 
 const char *const *kp_label_known_values(const char *key, int *n)
@@ -306,39 +372,52 @@ static bool dns1123_subdomain_ok(const char *s, size_t n)
 	return true;
 }
 
+/* Writes the reason into eb; returns false for `return invalid(...)`. */
+static bool invalid(struct kp_errbuf *eb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static bool invalid(struct kp_errbuf *eb, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (eb) {
+		va_start(ap, fmt);
+		vsnprintf(eb->msg, sizeof(eb->msg), fmt, ap);
+		va_end(ap);
+		eb->code = KP_ERR_INVALID;
+	}
+	return false;
+}
+
 bool kp_label_key_valid(const char *key, struct kp_errbuf *eb)
 {
 	const char *slash, *name;
 	size_t nlen;
 
 	if (!key || !*key)
-		return kp_errf(eb, KP_ERR_INVALID, "label key is empty"), false;
+		return invalid(eb, "label key is empty");
 	slash = strchr(key, '/');
 	name = slash ? slash + 1 : key;
 	if (slash) {
 		size_t plen = (size_t)(slash - key);
 		if (strchr(name, '/'))
-			return kp_errf(eb, KP_ERR_INVALID, "label key \"%s\" has more than one '/'", key), false;
+			return invalid(eb, "label key \"%s\" has more than one '/'", key);
 		if (plen == 0)
-			return kp_errf(eb, KP_ERR_INVALID, "label key \"%s\" has an empty prefix", key), false;
+			return invalid(eb, "label key \"%s\" has an empty prefix", key);
 		if (plen > QNAME_PREFIX_MAX)
-			return kp_errf(eb, KP_ERR_INVALID, "label key prefix is longer than %d characters",
-				       QNAME_PREFIX_MAX), false;
+			return invalid(eb, "label key prefix is longer than %d characters",
+				       QNAME_PREFIX_MAX);
 		if (!dns1123_subdomain_ok(key, plen))
-			return kp_errf(eb, KP_ERR_INVALID,
-				       "label key prefix \"%.*s\" is not a DNS-1123 subdomain (lower case alphanumerics, '-' and '.')",
-				       (int)plen, key), false;
+			return invalid(eb, "label key prefix \"%.*s\" is not a DNS-1123 subdomain (lower case alphanumerics, '-' and '.')",
+				       (int)plen, key);
 	}
 	nlen = strlen(name);
 	if (nlen == 0)
-		return kp_errf(eb, KP_ERR_INVALID, "label key \"%s\" has an empty name part", key), false;
+		return invalid(eb, "label key \"%s\" has an empty name part", key);
 	if (nlen > QNAME_NAME_MAX)
-		return kp_errf(eb, KP_ERR_INVALID, "label key name part is longer than %d characters",
-			       QNAME_NAME_MAX), false;
+		return invalid(eb, "label key name part is longer than %d characters",
+			       QNAME_NAME_MAX);
 	if (!name_chars_ok(name, nlen))
-		return kp_errf(eb, KP_ERR_INVALID,
-			       "label key \"%s\": name part must be alphanumerics, '-', '_' or '.', starting and ending with an alphanumeric",
-			       key), false;
+		return invalid(eb, "label key \"%s\": name part must be alphanumerics, '-', '_' or '.', starting and ending with an alphanumeric",
+			       key);
 	return true;
 }
 
@@ -352,10 +431,9 @@ bool kp_label_value_valid(const char *value, struct kp_errbuf *eb)
 	if (n == 0)
 		return true;
 	if (n > LABEL_VALUE_MAX)
-		return kp_errf(eb, KP_ERR_INVALID, "label value is longer than %d characters", LABEL_VALUE_MAX), false;
+		return invalid(eb, "label value is longer than %d characters", LABEL_VALUE_MAX);
 	if (!name_chars_ok(value, n))
-		return kp_errf(eb, KP_ERR_INVALID,
-			       "label value \"%s\" must be alphanumerics, '-', '_' or '.', starting and ending with an alphanumeric",
-			       value), false;
+		return invalid(eb, "label value \"%s\" must be alphanumerics, '-', '_' or '.', starting and ending with an alphanumeric",
+			       value);
 	return true;
 }

@@ -88,9 +88,15 @@ static inline bool within_bounds(const char *v, bool has_gte, int64_t gte, bool 
 	return (!has_gte || x >= gte) && (!has_lte || x <= lte);
 }
 
+/* strcmp order; interned well-known keys compare by address (their rows are
+ * sorted), so the common case needs no string walk. */
 static inline int keycmp(const char *a, const char *b)
 {
-	return a == b ? 0 : strcmp(a, b);
+	if (a == b)
+		return 0;
+	if (kp__is_interned(a) && kp__is_interned(b))
+		return (uintptr_t)a < (uintptr_t)b ? -1 : 1;
+	return strcmp(a, b);
 }
 
 /* Binary search for value in a sorted array. */
@@ -253,7 +259,9 @@ kp_err kp_req_make(struct kp_req *out, struct kp_arena *a, const char *key, enum
 		break;
 	}
 
-	r.key = kp_arena_strdup(a, key);
+	r.key = kp_label_intern(key);
+	if (r.key == key)
+		r.key = kp_arena_strdup(a, key);
 	if (!r.key)
 		return kp_errf(eb, KP_ERR_NOMEM, "out of memory");
 	if (nvalues > 0) {
@@ -581,7 +589,7 @@ kp_err kp_reqs_from_labels(struct kp_reqs *out, struct kp_arena *a, const struct
 		if (!v)
 			return KP_ERR_NOMEM;
 		v[0] = l->kv[i].value ? l->kv[i].value : "";
-		r.key = kp_label_normalize(l->kv[i].key);
+		r.key = kp_label_intern(kp_label_normalize(l->kv[i].key));
 		r.n = 1;
 		r.values = v;
 		rc = kp_reqs_add(out, a, &r);
