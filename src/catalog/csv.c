@@ -21,6 +21,7 @@ static kp_err csv_start(struct kp_csv *c, struct kp_errbuf *eb)
 	kp_err rc;
 
 	c->line = 1;
+	c->next_line = 1;
 	rc = csv_split(c, c->header, &c->ncols, eb);
 	if (rc)
 		return rc;
@@ -87,8 +88,8 @@ kp_err kp_csv_open_mem(struct kp_csv *c, const char *name, const char *text, siz
 	return csv_start(c, eb);
 }
 
-/* Splits one record starting at c->pos into out[], advancing c->pos past
- * its line end. A NUL byte inside the data ends the input. */
+/* Splits one record starting at c->pos (on line c->line) into out[],
+ * advancing c->pos past its line end and c->next_line past its lines. */
 static kp_err csv_split(struct kp_csv *c, char **out, int *nout, struct kp_errbuf *eb)
 {
 	char *p = c->data + c->pos, *end = c->data + c->len;
@@ -150,7 +151,7 @@ static kp_err csv_split(struct kp_csv *c, char **out, int *nout, struct kp_errbu
 		break;
 	}
 	c->pos = (size_t)(p - c->data);
-	c->line += lines;
+	c->next_line = c->line + lines + 1;
 	*nout = n;
 	return KP_OK;
 }
@@ -163,18 +164,20 @@ kp_err kp_csv_next(struct kp_csv *c, bool *got, struct kp_errbuf *eb)
 	for (;;) {
 		if (c->pos >= c->len)
 			return KP_OK;
-		c->line++;
 		/* blank lines (including a final CRLF) are skipped */
 		if (c->data[c->pos] == '\n') {
 			c->pos++;
+			c->next_line++;
 			continue;
 		}
 		if (c->data[c->pos] == '\r' && c->pos + 1 < c->len && c->data[c->pos + 1] == '\n') {
 			c->pos += 2;
+			c->next_line++;
 			continue;
 		}
 		break;
 	}
+	c->line = c->next_line;
 	rc = csv_split(c, c->field, &c->nfields, eb);
 	if (rc)
 		return rc;

@@ -30,6 +30,7 @@ struct kp_csv {
 	size_t len;
 	size_t pos;                    /* parse position */
 	int line;                      /* line number where the current record starts */
+	int next_line;                 /* where the next one would */
 	int ncols;                     /* header fields */
 	char *header[KP_CSV_MAX_COLS];
 	int nfields;                   /* fields in the current record */
