@@ -160,6 +160,7 @@ static void run_child(char *const argv[], int outfd, int errfd)
 {
 	int nullfd = open("/dev/null", O_RDONLY);
 
+	setpgid(0, 0);	/* its own group, so a timeout kills its children too */
 	if (nullfd >= 0)
 		dup2(nullfd, STDIN_FILENO);
 	if (dup2(outfd, STDOUT_FILENO) < 0 || dup2(errfd, STDERR_FILENO) < 0)
@@ -209,6 +210,7 @@ static int run(char *const argv[], struct run_result *r)
 		goto close_err;
 	if (pid == 0)
 		run_child(argv, outp[1], errp[1]);
+	setpgid(pid, pid);	/* also here, so the group exists before any kill */
 	close(outp[1]);
 	close(errp[1]);
 
@@ -244,8 +246,10 @@ static int run(char *const argv[], struct run_result *r)
 	for (int i = 0; i < 2; i++)
 		if (pf[i].fd >= 0)
 			close(pf[i].fd);
-	if (r->timed_out || r->out_overflow)
+	if (r->timed_out || r->out_overflow) {
+		kill(-pid, SIGKILL);
 		kill(pid, SIGKILL);
+	}
 	while (waitpid(pid, &wst, 0) < 0) {
 		if (errno != EINTR) {
 			wst = 0;
@@ -307,7 +311,7 @@ static void show(char *out, size_t n, const json_t *v)
 		snprintf(out, n, "(absent)");
 		return;
 	}
-	s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_SORT_KEYS);
+	s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_SORT_KEYS | JSON_REAL_PRECISION(12));
 	one_line(out, n, s ? s : "(unprintable)", SCN_SHOW_MAX);
 	free(s);
 }
@@ -322,11 +326,10 @@ static bool mismatch(struct match_ctx *m, const char *what, const json_t *exp, c
 	if (exp) {
 		show(e, sizeof(e), exp);
 		show(a, sizeof(a), act);
-		msgf(m->msg, sizeof(m->msg), "%s: %s: expected %s, got %s",
-			 m->len ? m->path : "$", what, e, a);
+		msgf(m->msg, sizeof(m->msg), "$%s: %s: expected %s, got %s", m->path, what, e, a);
 	} else {
 		show(a, sizeof(a), act);
-		msgf(m->msg, sizeof(m->msg), "%s: %s, got %s", m->len ? m->path : "$", what, a);
+		msgf(m->msg, sizeof(m->msg), "$%s: %s, got %s", m->path, what, a);
 	}
 	return false;
 }
@@ -369,6 +372,33 @@ static bool augment(const bool *ok, size_t n, size_t i, bool *seen, size_t *owne
 	return false;
 }
 
+/* After $unordered[i] found no partner, replaces m->msg with why: the
+ * first mismatch against the first actual element it does not match, or
+ * that every element it matches is taken by another expected element. */
+static void explain_unmatched(const json_t *e, const json_t *act, const bool *ok, size_t n,
+			      size_t i, const char *what, struct match_ctx *m)
+{
+	struct match_ctx *sub;
+	size_t saved;
+
+	for (size_t j = 0; j < n; j++) {
+		if (ok[i * n + j])
+			continue;
+		sub = calloc(1, sizeof(*sub));
+		if (!sub)
+			return;
+		memcpy(sub->path, m->path, m->len + 1);
+		sub->len = m->len;
+		path_push(sub, &saved, "[%zu]", NULL, j);
+		match(e, json_array_get(act, j), sub);
+		msgf(m->msg, sizeof(m->msg), "$%s: %s; e.g. %s", m->path, what, sub->msg);
+		free(sub);
+		return;
+	}
+	msgf(m->msg, sizeof(m->msg), "$%s: %s; the elements it matches are taken by other expected ones",
+	     m->path, what);
+}
+
 static bool match_unordered(const json_t *exp, const json_t *act, struct match_ctx *m)
 {
 	size_t n = json_array_size(exp), i, j;
@@ -407,8 +437,10 @@ static bool match_unordered(const json_t *exp, const json_t *act, struct match_c
 			char what[SCN_SHOW_MAX + 64], e[SCN_SHOW_MAX + 8];
 			show(e, sizeof(e), json_array_get(exp, i));
 			msgf(what, sizeof(what),
-				 "no distinct element matches expected $unordered[%zu] %s", i, e);
+			     "no distinct element matches expected $unordered[%zu] %s", i, e);
 			good = mismatch(m, what, NULL, act);
+			if (!m->quiet)
+				explain_unmatched(json_array_get(exp, i), act, ok, n, i, what, m);
 		}
 	}
 out:
@@ -446,7 +478,11 @@ static bool match_special(const char *key, const json_t *arg, const json_t *act,
 	if (strcmp(key, "$absent") == 0)
 		return mismatch(m, "bad expected: $absent is only valid as an object member",
 				NULL, arg);
-	return mismatch(m, "bad expected: unknown matcher", NULL, arg);
+	{
+		char what[128];
+		msgf(what, sizeof(what), "bad expected: unknown matcher %s", key);
+		return mismatch(m, what, NULL, arg);
+	}
 }
 
 static bool match_object(const json_t *exp, const json_t *act, struct match_ctx *m)
