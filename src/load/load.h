@@ -6,8 +6,16 @@
  * (karpenter.k8s.aws/v1, v1beta1), Pod, Deployment, ReplicaSet, StatefulSet,
  * Job, DaemonSet, Node, NodeClaim, PodDisruptionBudget, RuntimeClass,
  * Namespace. Other kinds are skipped with a warning. Workload controllers
- * expand to `replicas` pods named <name>-<i>; Jobs to `parallelism` pods.
- * Errors name the file, the object (Kind/name) and the field path.
+ * expand to `replicas` pods named <name>-<i>; Jobs to `parallelism` pods
+ * (at most `completions`).
+ * Errors name the file, the object (Kind/name) and the field path:
+ *   "FILE: NodePool/default: spec.template.spec.requirements[1].operator: unknown operator \"Inn\""
+ * and syntax errors the position: "FILE:LINE:COL: yaml: ...". Empty and
+ * null documents, empty files and directories without manifests are not
+ * errors. Caps: 64 MiB per file, nesting depth 128, 16M values per document
+ * (aliases expanded). See load.c for the rules applied after all documents
+ * (RuntimeClass overhead, implicit namespaces); the objects are read-only
+ * input (pods expanded from one template share arrays).
  */
 #ifndef KARPENTER_LOAD_H
 #define KARPENTER_LOAD_H
