@@ -12,6 +12,15 @@
  * Pure: no I/O. The plan owns an arena holding everything it points to,
  * except objects borrowed from the input cluster and catalog, which must
  * outlive the plan.
+ *
+ * Life cycle: kp_sched_solve() is one simulation. For many simulations on
+ * one cluster (the disruption planner), kp_sched_prepare() builds a struct
+ * kp_sched once (templates, instance types, daemon overhead, existing
+ * nodes, topology domains and counts, per-pod-class data) and
+ * kp_sched_run() simulates a set of pods with some nodes removed, cheaply,
+ * any number of times. A kp_sched borrows the cluster and catalog (they
+ * must outlive it and not change), caches pod classes as runs meet them,
+ * and is not thread-safe; kp_sched_free(NULL) is a no-op.
  */
 #ifndef KARPENTER_SCHED_H
 #define KARPENTER_SCHED_H
@@ -24,7 +33,9 @@ struct kp_sched_opts {
 	bool ignore_preferences;    /* --preference-policy=Ignore */
 	int max_instance_types;     /* launch list truncation; 0 = 600 (Karpenter's MaxInstanceTypes) */
 	bool min_values_best_effort;/* --min-values-policy=BestEffort */
-	bool consolidation;         /* disruption simulation: pods landing on uninitialized nodes fail */
+	bool consolidation;         /* disruption simulation: pods landing on uninitialized nodes fail
+				     * ("would schedule against uninitialized node"); they stay listed
+				     * on that node in plan->existing, as Karpenter keeps them */
 };
 
 struct kp_sched_input {
@@ -37,7 +48,8 @@ struct kp_sched_input {
 	 * cluster->nodes; NULL = none. Their bound pods leave topology counts. */
 	const bool *node_removed;
 	/* Optional: offerings marked unavailable (e.g. insufficient capacity):
-	 * returns true to hide the offering. NULL = none. */
+	 * returns true to hide the offering. NULL = none. Read by
+	 * kp_sched_prepare (once per offering and template). */
 	bool (*offering_hidden)(void *ctx, const struct kp_itype *it, const struct kp_offering *o);
 	void *offering_ctx;
 };
@@ -47,8 +59,11 @@ struct kp_plan_claim {
 	const char *hostname;               /* placeholder hostname used during the solve */
 	int nitypes;
 	const struct kp_itype **itypes;     /* remaining options, cheapest first, truncated */
-	struct kp_reqs reqs;                /* final requirements (no hostname) */
-	struct kp_labels labels;            /* template labels + nodepool + single-value reqs */
+	struct kp_reqs reqs;                /* final requirements: no hostname nor registered/initialized;
+					     * instance-type In [itypes], capacity-type In [their offerings'] */
+	struct kp_labels labels;            /* what the Node will carry: launch type labels, zone,
+					     * capacity type, custom requirement values, template
+					     * labels and karpenter.sh/nodepool (template wins) */
 	struct kp_taints taints;
 	struct kp_taints startup_taints;
 	struct kp_res requests;             /* pods' requests + minimum daemon overhead */
@@ -86,9 +101,26 @@ struct kp_plan {
 
 void kp_sched_opts_default(struct kp_sched_opts *o);
 /* Solves placement for the input. On success fills *plan (caller frees with
- * kp_plan_free). Unschedulable pods are not an error. */
+ * kp_plan_free). Unschedulable pods are not an error. opts NULL = defaults. */
 kp_err kp_sched_solve(const struct kp_sched_input *in, const struct kp_sched_opts *opts,
 		      struct kp_plan *plan, struct kp_errbuf *eb);
+/* kp_plan_free on a zeroed or freed plan is a no-op. */
 void kp_plan_free(struct kp_plan *plan);
+
+/* Prepared scheduler for many runs on one cluster (see the life cycle
+ * above). Uses in->cluster, in->catalog and in->offering_hidden; ignores
+ * in->pods and in->node_removed. *out is NULL on failure. */
+struct kp_sched;
+kp_err kp_sched_prepare(const struct kp_sched_input *in, const struct kp_sched_opts *opts,
+			struct kp_sched **out, struct kp_errbuf *eb);
+/* One simulation: places pods (NULL = every pending pod of the cluster)
+ * with the nodes flagged in node_removed (indexed like cluster->nodes; NULL
+ * = none) gone: their capacity is returned to their pool's limits and their
+ * pods leave topology counts. Pods bound to a node that stays are not
+ * counted there either (they are being moved). Fills *plan like
+ * kp_sched_solve. */
+kp_err kp_sched_run(struct kp_sched *s, const bool *node_removed, const struct kp_pod *const *pods,
+		    int npods, struct kp_plan *plan, struct kp_errbuf *eb);
+void kp_sched_free(struct kp_sched *s);
 
 #endif

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "cli/commands.h"
+#include "cli/consolidate.h"
 #include "cli/render.h"
 #include "karpenter/catalog.h"
 #include "karpenter/sched.h"
@@ -29,6 +30,7 @@ static void sim_usage(FILE *f)
 	      "  -o, --output FORMAT   table (default) or json\n"
 	      "  --preference-policy   Respect (default) or Ignore\n"
 	      "  --max-instance-types  N  launch list truncation (default 600)\n", f);
+	kp_consolidate_usage(f);
 }
 
 struct sim_args {
@@ -37,12 +39,16 @@ struct sim_args {
 	const char *catalog;
 	bool json;
 	struct kp_sched_opts sopts;
+	struct kp_consolidate_args cons;   /* --consolidate and its flags */
 };
 
 /* Returns 0 or an exit status. */
 static int sim_parse(int argc, char **argv, struct sim_args *a)
 {
+	int rc;
+
 	kp_sched_opts_default(&a->sopts);
+	kp_consolidate_args_init(&a->cons);
 	for (int i = 1; i < argc; i++) {
 		const char *arg = argv[i];
 		const char *val = NULL;
@@ -107,6 +113,9 @@ static int sim_parse(int argc, char **argv, struct sim_args *a)
 				return KP_EXIT_USAGE;
 			}
 			a->sopts.max_instance_types = (int)v;
+		} else if ((rc = kp_consolidate_option(&a->cons, arg, val, argc, argv, &i)) != 0) {
+			if (rc < 0)
+				return KP_EXIT_USAGE;
 		} else {
 			fprintf(stderr, "karpenter simulate: unknown option \"%s\"\n", argv[i]);
 			sim_usage(stderr);
@@ -131,13 +140,17 @@ int kp_cmd_simulate(int argc, char **argv, const char *datadir)
 	struct kp_errbuf eb = { 0 };
 	struct kp_load_opts lopts = { .warn = stderr, .now = (int64_t)time(NULL) };
 	struct kp_sched_input in;
+	struct kp_disrupt_result dres;
 	int status = KP_EXIT_OK, rc;
 	kp_err err;
 
 	memset(&args, 0, sizeof(args));
+	memset(&dres, 0, sizeof(dres));
 	rc = sim_parse(argc, argv, &args);
 	if (rc)
 		return rc < 0 ? KP_EXIT_OK : rc;
+	if (args.cons.now_set)
+		lopts.now = args.cons.now;
 
 	kp_cluster_init(&cluster);
 	kp_catalog_init(&catalog);
@@ -166,8 +179,20 @@ int kp_cmd_simulate(int argc, char **argv, const char *datadir)
 		status = err == KP_ERR_INVALID ? KP_EXIT_USAGE : KP_EXIT_FAIL;
 		goto out;
 	}
+	if (args.cons.enabled) {
+		err = kp_consolidate_run(&cluster, &catalog, &args.cons, lopts.now, &args.sopts, &dres, &eb);
+		if (err) {
+			fprintf(stderr, "karpenter simulate: disruption: %s\n", eb.msg);
+			status = err == KP_ERR_INVALID ? KP_EXIT_USAGE : KP_EXIT_FAIL;
+			goto out;
+		}
+	}
 	if (args.json) {
 		json_t *j = kp_render_plan_json(&plan, &cluster.resnames);
+		if (j && args.cons.enabled && kp_consolidate_json(j, &dres) != 0) {
+			json_decref(j);
+			j = NULL;
+		}
 		if (!j || json_dumpf(j, stdout, JSON_INDENT(2)) != 0) {
 			fprintf(stderr, "karpenter simulate: cannot write JSON output\n");
 			status = KP_EXIT_FAIL;
@@ -176,8 +201,11 @@ int kp_cmd_simulate(int argc, char **argv, const char *datadir)
 		json_decref(j);
 	} else {
 		kp_render_plan_table(stdout, &plan, &cluster.resnames);
+		if (args.cons.enabled)
+			kp_consolidate_table(stdout, &dres);
 	}
 out:
+	kp_disrupt_result_free(&dres);
 	kp_plan_free(&plan);
 	kp_catalog_free(&catalog);
 	kp_cluster_free(&cluster);

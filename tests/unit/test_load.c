@@ -81,7 +81,7 @@ static int res_idx(const struct kp_cluster *c, const char *name)
 
 static const char *shared_dir(void)
 {
-	static const char *const cands[] = { "../shared", "/work/shared" };
+	static const char *const cands[] = { "../shared" };
 	struct stat st;
 	const char *env = getenv("KP_SHARED_DIR");
 
