@@ -1,0 +1,217 @@
+/*
+ * cmd_up.c - `karpenter up`: runs the local control plane until SIGINT or
+ * SIGTERM, after writing a kubeconfig (mode 0600) that kubectl and the
+ * official clients use unchanged.
+ *
+ * The listen address must be loopback unless --allow-remote is given. The
+ * signals are blocked before any thread starts, so only the main thread
+ * receives them (sigwait); shutdown then stops the listener, wakes every
+ * watch and closes the store. Exit status: 0 after a clean stop, 1 when the
+ * server cannot start, 2 on bad usage.
+ */
+#include <arpa/inet.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli/commands.h"
+#include "local/server.h"
+
+static void up_usage(FILE *f)
+{
+	fputs("usage: karpenter up [--listen ADDR:PORT] [--kubeconfig PATH] [--data-dir DIR]\n"
+	      "                    [--catalog NAME|FILE] [--launch-delay DURATION] [--allow-remote]\n"
+	      "\n"
+	      "  --listen ADDR:PORT       address to serve the Kubernetes API on (default 127.0.0.1:6443;\n"
+	      "                           port 0 picks a free port)\n"
+	      "  --kubeconfig PATH        where to write the kubeconfig (default DATA_DIR/kubeconfig)\n"
+	      "  --data-dir DIR           store, certificates and token (default ~/.karpenter/up)\n"
+	      "  --catalog NAME|FILE      instance-type catalog for the simulated cloud (default aws)\n"
+	      "  --launch-delay DURATION  how long simulated instances take to launch (default 0s)\n"
+	      "  --allow-remote           allow a non-loopback listen address\n", f);
+}
+
+struct up_args {
+	char host[INET6_ADDRSTRLEN];
+	int port;
+	const char *kubeconfig;
+	const char *data_dir;
+	const char *catalog;
+	int64_t launch_delay_ms;
+	bool allow_remote;
+};
+
+static bool parse_listen(const char *s, struct up_args *a)
+{
+	const char *colon = strrchr(s, ':');
+	const char *h = s;
+	size_t hl;
+	int64_t port;
+
+	if (!colon)
+		return false;
+	hl = (size_t)(colon - s);
+	if (hl >= 2 && s[0] == '[' && s[hl - 1] == ']') {
+		h = s + 1;
+		hl -= 2;
+	}
+	if (hl == 0 || hl >= sizeof(a->host) || kp_parse_i64(colon + 1, &port) || port < 0 || port > 65535)
+		return false;
+	memcpy(a->host, h, hl);
+	a->host[hl] = '\0';
+	if (strcmp(a->host, "localhost") == 0)
+		snprintf(a->host, sizeof(a->host), "127.0.0.1");
+	a->port = (int)port;
+	return true;
+}
+
+static bool is_loopback(const char *host)
+{
+	struct in_addr a4;
+	struct in6_addr a6;
+
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	if (inet_pton(AF_INET6, host, &a6) == 1)
+		return IN6_IS_ADDR_LOOPBACK(&a6);
+	return false;
+}
+
+/* Returns 0 to go on, -1 after --help, or an exit status. */
+static int up_parse(int argc, char **argv, struct up_args *a)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *arg = argv[i], *val = NULL, *eq = strchr(arg, '=');
+		char name[32];
+
+		if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
+			up_usage(stdout);
+			return -1;
+		}
+		if (strcmp(arg, "--allow-remote") == 0) {
+			a->allow_remote = true;
+			continue;
+		}
+		if (arg[0] == '-' && arg[1] == '-' && eq && (size_t)(eq - arg) < sizeof(name)) {
+			memcpy(name, arg, (size_t)(eq - arg));
+			name[eq - arg] = '\0';
+			val = eq + 1;
+			arg = name;
+		}
+		if (strcmp(arg, "--listen") != 0 && strcmp(arg, "--kubeconfig") != 0 && strcmp(arg, "--data-dir") != 0 &&
+		    strcmp(arg, "--catalog") != 0 && strcmp(arg, "--launch-delay") != 0) {
+			fprintf(stderr, "karpenter up: unknown option \"%s\"\n", argv[i]);
+			up_usage(stderr);
+			return KP_EXIT_USAGE;
+		}
+		if (!val) {
+			if (i + 1 >= argc) {
+				fprintf(stderr, "karpenter up: %s needs a value\n", arg);
+				return KP_EXIT_USAGE;
+			}
+			val = argv[++i];
+		}
+		if (strcmp(arg, "--listen") == 0) {
+			if (!parse_listen(val, a)) {
+				fprintf(stderr, "karpenter up: --listen: expected ADDR:PORT, got \"%s\"\n", val);
+				return KP_EXIT_USAGE;
+			}
+		} else if (strcmp(arg, "--kubeconfig") == 0) {
+			a->kubeconfig = val;
+		} else if (strcmp(arg, "--data-dir") == 0) {
+			a->data_dir = val;
+		} else if (strcmp(arg, "--catalog") == 0) {
+			a->catalog = val;
+		} else if (kp_parse_duration_ms(val, &a->launch_delay_ms) || a->launch_delay_ms < 0) {
+			fprintf(stderr, "karpenter up: --launch-delay: bad duration \"%s\"\n", val);
+			return KP_EXIT_USAGE;
+		}
+	}
+	if (!a->allow_remote && !is_loopback(a->host)) {
+		fprintf(stderr, "karpenter up: refusing to listen on non-loopback address %s (use --allow-remote)\n",
+			a->host);
+		return KP_EXIT_USAGE;
+	}
+	return 0;
+}
+
+static bool is_dir(const char *p)
+{
+	struct stat st;
+	return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+int kp_cmd_up(int argc, char **argv, const char *datadir)
+{
+	struct up_args a = { .port = 6443, .catalog = "aws" };
+	struct kp_local_config cfg = { 0 };
+	struct kp_errbuf eb = { 0 };
+	struct kp_local *L = NULL;
+	char ddir[PATH_MAX], kcfg[PATH_MAX + 16], crds[PATH_MAX + 32];
+	sigset_t set;
+	int sig = 0, rc;
+
+	snprintf(a.host, sizeof(a.host), "127.0.0.1");
+	rc = up_parse(argc, argv, &a);
+	if (rc)
+		return rc < 0 ? KP_EXIT_OK : rc;
+	if (a.data_dir) {
+		snprintf(ddir, sizeof(ddir), "%s", a.data_dir);
+	} else {
+		const char *home = getenv("HOME");
+		snprintf(ddir, sizeof(ddir), "%s/.karpenter/up", home && *home ? home : ".");
+	}
+	if (a.kubeconfig)
+		snprintf(kcfg, sizeof(kcfg), "%s", a.kubeconfig);
+	else
+		snprintf(kcfg, sizeof(kcfg), "%s/kubeconfig", ddir);
+	if ((size_t)snprintf(crds, sizeof(crds), "%s/../deploy/crds", datadir) >= sizeof(crds))
+		crds[0] = '\0';
+	cfg.listen_host = a.host;
+	cfg.port = a.port;
+	cfg.data_dir = ddir;
+	cfg.crd_dir = crds[0] && is_dir(crds) ? crds : NULL;
+	cfg.allow_remote = a.allow_remote;
+	{
+		const char *bm = getenv("KARPENTER_UP_BOOKMARK_MS");
+		int64_t v = 0;
+		if (bm && !kp_parse_i64(bm, &v) && v > 0)
+			cfg.bookmark_ms = v;
+		bm = getenv("KARPENTER_UP_EVENT_WINDOW");
+		if (bm && !kp_parse_i64(bm, &v) && v > 0)
+			cfg.event_window = v;
+	}
+
+	/* every thread started from here on inherits the blocked signals */
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (kp_local_start(&L, &cfg, &eb)) {
+		fprintf(stderr, "karpenter up: %s\n", eb.msg);
+		return KP_EXIT_FAIL;
+	}
+	if (kp_local_write_kubeconfig(L, kcfg, &eb)) {
+		fprintf(stderr, "karpenter up: %s\n", eb.msg);
+		kp_local_stop(L);
+		return KP_EXIT_FAIL;
+	}
+	printf("karpenter up: serving the Kubernetes API on https://%s:%d (data in %s)\n", a.host, L->port, ddir);
+	printf("karpenter up: catalog %s, launch delay %lldms\n", a.catalog, (long long)a.launch_delay_ms);
+	printf("karpenter up: kubeconfig written to %s; use it with:\n\n    export KUBECONFIG=%s\n    kubectl get nodes\n\n",
+	       kcfg, kcfg);
+	printf("karpenter up: ready (Ctrl-C to stop)\n");
+	fflush(stdout);
+	while (sigwait(&set, &sig) != 0 || (sig != SIGINT && sig != SIGTERM))
+		;
+	printf("karpenter up: %s received, shutting down\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+	fflush(stdout);
+	kp_local_stop(L);
+	printf("karpenter up: stopped\n");
+	return KP_EXIT_OK;
+}

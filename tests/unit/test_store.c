@@ -1,0 +1,364 @@
+/*
+ * test_store.c - the local control plane's object store without HTTP:
+ * versions, optimistic concurrency, list snapshots, the event window,
+ * watch resume and durability across reopen.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <pthread.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "local/store.h"
+
+struct fx {
+	char dir[64];
+	char path[96];
+	struct kp_store *st;
+};
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	snprintf(f->dir, sizeof(f->dir), "/tmp/kp-store-XXXXXX");
+	if (!mkdtemp(f->dir))
+		return -1;
+	snprintf(f->path, sizeof(f->path), "%s/store.db", f->dir);
+	if (kp_store_open(&f->st, f->path, 50, NULL) != KP_STORE_OK)
+		return -1;
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+	char p[128];
+	kp_store_close(f->st);
+	const char *sfx[] = { "", "-wal", "-shm" };
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(p, sizeof(p), "%s%s", f->path, sfx[i]);
+		unlink(p);
+	}
+	rmdir(f->dir);
+	free(f);
+	return 0;
+}
+
+static json_t *pod(const char *name, const char *uid)
+{
+	return json_pack("{s:s, s:s, s:{s:s, s:s, s:s}}", "apiVersion", "v1", "kind", "Pod", "metadata", "name", name,
+			 "namespace", "default", "uid", uid);
+}
+
+static int64_t rv_of(const char *json)
+{
+	json_t *o = json_loads(json, 0, NULL);
+	int64_t v = -1;
+	const char *s = json_string_value(json_object_get(json_object_get(o, "metadata"), "resourceVersion"));
+	if (s)
+		v = strtoll(s, NULL, 10);
+	json_decref(o);
+	return v;
+}
+
+static void test_create_get_update_conflict(void **state)
+{
+	struct fx *f = *state;
+	struct kp_store_key k = { "", "pods", "default", "a" };
+	int64_t rv1 = 0, rv2 = 0, got = 0;
+	char *j = NULL;
+	json_t *o = pod("a", "u-a");
+
+	assert_int_equal(kp_store_create(f->st, &k, o, &rv1, NULL), KP_STORE_OK);
+	assert_int_equal(rv1, 1);
+	assert_int_equal(kp_store_create(f->st, &k, o, NULL, NULL), KP_STORE_EXISTS);
+	assert_int_equal(kp_store_get(f->st, &k, &j, &got, NULL), KP_STORE_OK);
+	assert_int_equal(got, rv1);
+	assert_int_equal(rv_of(j), rv1);
+	free(j);
+
+	json_object_set_new(o, "spec", json_pack("{s:s}", "nodeName", "n1"));
+	assert_int_equal(kp_store_update(f->st, &k, o, rv1, &rv2, NULL), KP_STORE_OK);
+	assert_int_equal(rv2, 2);
+	/* stale precondition */
+	assert_int_equal(kp_store_update(f->st, &k, o, rv1, NULL, NULL), KP_STORE_CONFLICT);
+	assert_int_equal(kp_store_delete(f->st, &k, rv1, NULL, NULL, NULL), KP_STORE_CONFLICT);
+	/* unconditional update still works */
+	assert_int_equal(kp_store_update(f->st, &k, o, 0, &rv2, NULL), KP_STORE_OK);
+	assert_int_equal(rv2, 3);
+	assert_int_equal(kp_store_rv(f->st), 3);
+	json_decref(o);
+
+	struct kp_store_key missing = { "", "pods", "default", "zz" };
+	o = pod("zz", "u-zz");
+	assert_int_equal(kp_store_update(f->st, &missing, o, 0, NULL, NULL), KP_STORE_NOTFOUND);
+	assert_int_equal(kp_store_get(f->st, &missing, &j, NULL, NULL), KP_STORE_NOTFOUND);
+	json_decref(o);
+}
+
+struct collect {
+	int n;
+	char names[16][16];
+};
+
+static int collect_fn(void *ud, const char *json, size_t len, int64_t rv)
+{
+	struct collect *c = ud;
+	json_t *o = json_loadb(json, len, 0, NULL);
+	const char *nm = json_string_value(json_object_get(json_object_get(o, "metadata"), "name"));
+	assert_non_null(nm);
+	assert_int_equal(rv_of(json), rv);
+	snprintf(c->names[c->n++], 16, "%s", nm);
+	json_decref(o);
+	return 0;
+}
+
+static void test_list_order_and_namespace(void **state)
+{
+	struct fx *f = *state;
+	const char *names[] = { "c", "a", "b" };
+	int64_t lrv = 0;
+	struct collect c = { 0 };
+
+	for (int i = 0; i < 3; i++) {
+		struct kp_store_key k = { "", "pods", i == 2 ? "other" : "default", names[i] };
+		json_t *o = pod(names[i], names[i]);
+		assert_int_equal(kp_store_create(f->st, &k, o, NULL, NULL), KP_STORE_OK);
+		json_decref(o);
+	}
+	assert_int_equal(kp_store_list(f->st, "", "pods", NULL, collect_fn, &c, &lrv, NULL), KP_STORE_OK);
+	assert_int_equal(c.n, 3);
+	assert_string_equal(c.names[0], "a");   /* default/a, default/c, other/b */
+	assert_string_equal(c.names[1], "c");
+	assert_string_equal(c.names[2], "b");
+	assert_int_equal(lrv, 3);
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(kp_store_list(f->st, "", "pods", "other", collect_fn, &c, NULL, NULL), KP_STORE_OK);
+	assert_int_equal(c.n, 1);
+	assert_string_equal(c.names[0], "b");
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(kp_store_list(f->st, "apps", "pods", NULL, collect_fn, &c, NULL, NULL), KP_STORE_OK);
+	assert_int_equal(c.n, 0);
+	int64_t n = 0;
+	assert_int_equal(kp_store_count(f->st, "", "pods", "default", &n, NULL), KP_STORE_OK);
+	assert_int_equal(n, 2);
+}
+
+static void test_watch_resume_and_gone(void **state)
+{
+	struct fx *f = *state;
+	struct kp_store_watch *w = NULL;
+	struct kp_store_event ev;
+	char name[16];
+
+	for (int i = 0; i < 10; i++) {
+		snprintf(name, sizeof(name), "p%d", i);
+		struct kp_store_key k = { "", "pods", "default", name };
+		json_t *o = pod(name, name);
+		assert_int_equal(kp_store_create(f->st, &k, o, NULL, NULL), KP_STORE_OK);
+		json_decref(o);
+	}
+	struct kp_store_key cm = { "", "configmaps", "default", "x" };
+	json_t *o = json_pack("{s:{s:s}}", "metadata", "name", "x");
+	assert_int_equal(kp_store_create(f->st, &cm, o, NULL, NULL), KP_STORE_OK);   /* rv 11 */
+	json_decref(o);
+	struct kp_store_key p3 = { "", "pods", "default", "p3" };
+	assert_int_equal(kp_store_delete(f->st, &p3, 0, NULL, NULL, NULL), KP_STORE_OK);   /* rv 12 */
+
+	/* resume from 8: pods p8 (9), p9 (10), the delete (12); the configmap is filtered */
+	assert_int_equal(kp_store_watch_open(f->st, "", "pods", NULL, 8, &w, NULL), KP_STORE_OK);
+	assert_int_equal(kp_store_watch_next(w, 0, &ev, NULL), KP_STORE_OK);
+	assert_int_equal(ev.rv, 9);
+	assert_int_equal(ev.type, KP_EV_ADDED);
+	assert_string_equal(ev.name, "p8");
+	assert_int_equal(kp_store_watch_next(w, 0, &ev, NULL), KP_STORE_OK);
+	assert_int_equal(ev.rv, 10);
+	assert_int_equal(kp_store_watch_next(w, 0, &ev, NULL), KP_STORE_OK);
+	assert_int_equal(ev.rv, 12);
+	assert_int_equal(ev.type, KP_EV_DELETED);
+	assert_string_equal(ev.name, "p3");
+	assert_int_equal(rv_of(ev.json), 12);   /* last state carries the deletion's version */
+	assert_int_equal(kp_store_watch_next(w, 50, &ev, NULL), KP_STORE_TIMEOUT);
+	assert_int_equal(kp_store_watch_rv(w), 12);
+	kp_store_watch_close(w);
+
+	/* push the window (50) past version 8 */
+	for (int i = 0; i < 300; i++) {
+		struct kp_store_key k = { "", "configmaps", "default", "x" };
+		json_t *u = json_pack("{s:{s:s}, s:i}", "metadata", "name", "x", "i", i);
+		assert_int_equal(kp_store_update(f->st, &k, u, 0, NULL, NULL), KP_STORE_OK);
+		json_decref(u);
+	}
+	assert_true(kp_store_oldest_rv(f->st) > 8);
+	assert_int_equal(kp_store_watch_open(f->st, "", "pods", NULL, 8, &w, NULL), KP_STORE_GONE);
+	assert_null(w);
+	/* a recent version still resumes */
+	assert_int_equal(kp_store_watch_open(f->st, "", "configmaps", NULL, kp_store_rv(f->st) - 1, &w, NULL),
+			 KP_STORE_OK);
+	assert_int_equal(kp_store_watch_next(w, 0, &ev, NULL), KP_STORE_OK);
+	assert_int_equal(ev.rv, kp_store_rv(f->st));
+	kp_store_watch_close(w);
+}
+
+static void test_reopen_keeps_writes_and_versions(void **state)
+{
+	struct fx *f = *state;
+	struct kp_store_key k = { "karpenter.sh", "nodepools", "", "default" };
+	json_t *o = json_pack("{s:{s:s, s:s}}", "metadata", "name", "default", "uid", "np-uid");
+	int64_t rv = 0, got = 0;
+	char *j = NULL;
+
+	assert_int_equal(kp_store_create(f->st, &k, o, &rv, NULL), KP_STORE_OK);
+	json_decref(o);
+	kp_store_close(f->st);
+	assert_int_equal(kp_store_open(&f->st, f->path, 50, NULL), KP_STORE_OK);
+	assert_int_equal(kp_store_rv(f->st), rv);
+	assert_int_equal(kp_store_get(f->st, &k, &j, &got, NULL), KP_STORE_OK);
+	assert_int_equal(got, rv);
+	free(j);
+	/* versions keep increasing after reopen */
+	o = json_pack("{s:{s:s}}", "metadata", "name", "default");
+	int64_t rv2 = 0;
+	assert_int_equal(kp_store_update(f->st, &k, o, rv, &rv2, NULL), KP_STORE_OK);
+	assert_int_equal(rv2, rv + 1);
+	json_decref(o);
+}
+
+struct keys {
+	int n;
+	char names[8][16];
+};
+
+static int key_fn(void *ud, const struct kp_store_key *k)
+{
+	struct keys *ks = ud;
+	snprintf(ks->names[ks->n++], 16, "%s", k->name);
+	return 0;
+}
+
+struct uidlist {
+	int n;
+	char uids[4][16];
+};
+
+static int uid_fn(void *ud, const char *uid)
+{
+	struct uidlist *ul = ud;
+	snprintf(ul->uids[ul->n++], 16, "%s", uid);
+	return ul->n == 4;
+}
+
+static void test_owner_index(void **state)
+{
+	struct fx *f = *state;
+	struct kp_store_key rs = { "apps", "replicasets", "default", "web" };
+	json_t *o = json_pack("{s:{s:s, s:s}}", "metadata", "name", "web", "uid", "rs-uid");
+	struct keys ks = { 0 };
+	struct kp_store_key found;
+
+	assert_int_equal(kp_store_create(f->st, &rs, o, NULL, NULL), KP_STORE_OK);
+	json_decref(o);
+	for (int i = 0; i < 2; i++) {
+		char nm[16];
+		snprintf(nm, sizeof(nm), "web-%d", i);
+		struct kp_store_key k = { "", "pods", "default", nm };
+		o = json_pack("{s:{s:s, s:[{s:s}]}}", "metadata", "name", nm, "ownerReferences", "uid", "rs-uid");
+		assert_int_equal(kp_store_create(f->st, &k, o, NULL, NULL), KP_STORE_OK);
+		json_decref(o);
+	}
+	assert_int_equal(kp_store_dependents(f->st, "rs-uid", key_fn, &ks, NULL), KP_STORE_OK);
+	assert_int_equal(ks.n, 2);
+	assert_string_equal(ks.names[0], "web-0");
+	/* an update dropping the reference removes it from the index */
+	struct kp_store_key k0 = { "", "pods", "default", "web-0" };
+	o = json_pack("{s:{s:s}}", "metadata", "name", "web-0");
+	assert_int_equal(kp_store_update(f->st, &k0, o, 0, NULL, NULL), KP_STORE_OK);
+	json_decref(o);
+	memset(&ks, 0, sizeof(ks));
+	assert_int_equal(kp_store_dependents(f->st, "rs-uid", key_fn, &ks, NULL), KP_STORE_OK);
+	assert_int_equal(ks.n, 1);
+	assert_string_equal(ks.names[0], "web-1");
+
+	assert_int_equal(kp_store_find_uid(f->st, "rs-uid", &found, NULL), KP_STORE_OK);
+	assert_string_equal(found.resource, "replicasets");
+	assert_string_equal(found.name, "web");
+	kp_store_key_free(&found);
+	assert_int_equal(kp_store_find_uid(f->st, "nope", &found, NULL), KP_STORE_NOTFOUND);
+
+	/* the owner goes away: its uid is dangling until web-1 is collected */
+	struct uidlist ul = { 0 };
+	assert_int_equal(kp_store_dangling_owners(f->st, uid_fn, &ul, NULL), KP_STORE_OK);
+	assert_int_equal(ul.n, 0);
+	assert_int_equal(kp_store_delete(f->st, &rs, 0, NULL, NULL, NULL), KP_STORE_OK);
+	assert_int_equal(kp_store_dangling_owners(f->st, uid_fn, &ul, NULL), KP_STORE_OK);
+	assert_int_equal(ul.n, 1);
+	assert_string_equal(ul.uids[0], "rs-uid");
+	struct kp_store_key k1 = { "", "pods", "default", "web-1" };
+	assert_int_equal(kp_store_delete(f->st, &k1, 0, NULL, NULL, NULL), KP_STORE_OK);
+	memset(&ul, 0, sizeof(ul));
+	assert_int_equal(kp_store_dangling_owners(f->st, uid_fn, &ul, NULL), KP_STORE_OK);
+	assert_int_equal(ul.n, 0);
+}
+
+struct waiter {
+	struct kp_store_watch *w;
+	enum kp_store_rc rc1, rc2;
+	int64_t rv1;
+};
+
+static void *wait_thread(void *arg)
+{
+	struct waiter *wt = arg;
+	struct kp_store_event ev;
+	wt->rc1 = kp_store_watch_next(wt->w, 5000, &ev, NULL);
+	wt->rv1 = wt->rc1 == KP_STORE_OK ? ev.rv : -1;
+	wt->rc2 = kp_store_watch_next(wt->w, -1, &ev, NULL);   /* until shutdown */
+	return NULL;
+}
+
+static void test_watch_wakes_on_write_and_shutdown(void **state)
+{
+	struct fx *f = *state;
+	struct waiter wt = { 0 };
+	struct kp_store_key k = { "", "pods", "default", "late" };
+	pthread_t th;
+	json_t *o = pod("late", "u-late");
+
+	assert_int_equal(kp_store_watch_open(f->st, "", "pods", "default", kp_store_rv(f->st), &wt.w, NULL), KP_STORE_OK);
+	assert_int_equal(pthread_create(&th, NULL, wait_thread, &wt), 0);
+	usleep(100 * 1000);
+	assert_int_equal(kp_store_create(f->st, &k, o, NULL, NULL), KP_STORE_OK);
+	json_decref(o);
+	usleep(100 * 1000);
+	kp_store_shutdown(f->st);
+	pthread_join(th, NULL);
+	assert_int_equal(wt.rc1, KP_STORE_OK);
+	assert_int_equal(wt.rv1, 1);
+	assert_int_equal(wt.rc2, KP_STORE_CLOSED);
+	kp_store_watch_close(wt.w);
+	/* writes after shutdown are refused */
+	o = pod("after", "u-after");
+	struct kp_store_key k2 = { "", "pods", "default", "after" };
+	assert_int_equal(kp_store_create(f->st, &k2, o, NULL, NULL), KP_STORE_CLOSED);
+	json_decref(o);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_create_get_update_conflict, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_list_order_and_namespace, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_watch_resume_and_gone, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reopen_keeps_writes_and_versions, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_owner_index, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_watch_wakes_on_write_and_shutdown, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
