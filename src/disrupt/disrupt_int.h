@@ -1,0 +1,205 @@
+/*
+ * disrupt_int.h - internals of the disruption engine shared by the files of
+ * src/disrupt/. Not a public header: unit tests include it to reach the
+ * per-pass state.
+ *
+ * Shape of one run:
+ *   world    a private copy of the input cluster (nodes, claims and pods
+ *            copied so commands can be applied; everything else shared);
+ *   pass     per-node facts (dd_node), budgets and the simulation state,
+ *            built once per pass in a scratch arena and thrown away after;
+ *   methods  expiration, emptiness, drift, multi-node, single-node: each
+ *            reads the pass and may fill one dd_cmd;
+ *   apply    the winning command changes the world; the next pass starts.
+ */
+#ifndef KARPENTER_DISRUPT_INT_H
+#define KARPENTER_DISRUPT_INT_H
+
+#include "karpenter/disrupt.h"
+#include "karpenter/sched.h"
+
+/* Budget reasons, as indices. DR_EXPIRED is v1beta1 expiration, which had
+ * no budget reasons: every budget applies to it. */
+enum { DR_EMPTY = 0, DR_UNDERUTILIZED, DR_DRIFTED, DR_EXPIRED, DR_COUNT };
+
+#define DD_MULTI_MAX_DEFAULT 100
+#define DD_PASSES_DEFAULT 1000
+#define DD_SPOT_TO_SPOT_MIN_TYPES 15
+#define DD_REASON_MAX 512
+
+/* ---- world ---- */
+
+struct dd_world {
+	struct kp_cluster cl;               /* own arena; nodes, claims, pods are copies */
+	const struct kp_cluster *in;
+	int nlaunched;                      /* replacement nodes created so far */
+};
+
+kp_err dd_world_init(struct dd_world *w, const struct kp_cluster *in, struct kp_errbuf *eb);
+void dd_world_free(struct dd_world *w);
+
+/* ---- per-pass node facts ---- */
+
+struct dd_node {
+	struct kp_node *node;               /* world copy */
+	struct kp_nodeclaim *claim;         /* may be NULL */
+	const struct kp_nodepool *pool;     /* NULL when unmanaged or the pool is unknown */
+	int pool_idx;                       /* index in world pools, -1 if none */
+	const char *pool_name;              /* karpenter.sh/nodepool value, NULL if unmanaged */
+	const struct kp_itype *itype;       /* NULL if not in the catalog */
+	const struct kp_offering *off;      /* offering of the node's zone and capacity type */
+	double price;                       /* off->price, 0 when unknown */
+	int captype;                        /* enum kp_captype, -1 when unlabelled */
+	int64_t created;                    /* NodeClaim (else Node) creationTimestamp */
+	int64_t last_event;                 /* last pod event */
+	bool managed, initialized, deleting, disrupting, nominated;
+	int npods;
+	struct kp_pod **pods;               /* every pod bound to the node */
+	int nresched;
+	struct kp_pod **resched;            /* the ones that must move */
+	double cost;                        /* Karpenter's DisruptionCost */
+	double resched_cost;                /* 1 + sum of positive eviction costs */
+	/* why the node cannot be disrupted ("code: detail"), NULL if it can */
+	const char *node_block;             /* every method */
+	const char *pod_block;              /* graceful methods; drift ignores it with a TGP */
+	const char *cons_block;             /* emptiness and consolidation filters */
+	const char *drift;                  /* drift reason, NULL when not drifted */
+	bool expired_v1, expired_beta;
+	int64_t expire_at;                  /* created + expireAfter (KP_NEVER when none) */
+	const char *recorded;               /* first reason a method gave (blocked report) */
+	bool in_cmd;
+};
+
+struct dd_pass;
+
+/* ---- simulation (simulate.c) ---- */
+
+/* Result of removing candidates and re-placing their pods. */
+struct dd_sim_result {
+	struct kp_plan plan;                /* the scheduler's answer; free with dd_sim_result_free */
+	bool have_plan;
+	const char *fail;                   /* first reason a bound pod found no place, or NULL */
+};
+
+/* Builds the per-pass simulation state (pending pods, pods of deleting
+ * nodes, removal mask). */
+kp_err dd_sim_prepare(struct dd_pass *p, struct kp_errbuf *eb);
+void dd_sim_release(struct dd_pass *p);
+/* Removes the candidates (indices into p->nodes) and re-places their
+ * reschedulable pods with the pending pods and the pods of deleting nodes.
+ * consolidation: pods may not land on uninitialized nodes (a disruption
+ * simulation); false runs it as the provisioner would. */
+kp_err dd_simulate(struct dd_pass *p, const int *cand, int ncand, bool consolidation,
+		   struct dd_sim_result *r, struct kp_errbuf *eb);
+/* Places every pending pod (the provisioner), no node removed. */
+kp_err dd_provision(struct dd_pass *p, struct dd_sim_result *r, struct kp_errbuf *eb);
+void dd_sim_result_free(struct dd_sim_result *r);
+
+/* ---- commands ---- */
+
+struct dd_claim {
+	const struct kp_plan_claim *pc;     /* borrowed from the command's plan */
+	int nopt;
+	const struct kp_itype **opt;        /* after the price rules, cheapest first */
+	const struct kp_itype *it;          /* launched: opt[0] */
+	const struct kp_offering *off;
+	int pin;                            /* capacity type pinned by the price rules, -1 none */
+};
+
+struct dd_cmd {
+	enum kp_disrupt_method method;
+	enum kp_disrupt_action action;
+	int ncand;
+	int *cand;                          /* indices into p->nodes */
+	int nclaims;
+	struct dd_claim *claims;
+	struct dd_sim_result *sim;          /* NULL when nothing was simulated */
+	int npods;
+	double price, repl_price, savings;
+	const char *reason;
+	bool provisioning;                  /* settling pending pods: new nodes are named
+					     * "<nodepool>-<n>" like simulate's nodeClaims */
+};
+
+/* Releases the command's simulation (the rest is in the pass arena). */
+void dd_cmd_clear(struct dd_cmd *c);
+
+/* ---- the pass ---- */
+
+struct dd_pass {
+	struct kp_arena arena;              /* scratch, freed with the pass */
+	const struct kp_disrupt_opts *opts;
+	struct dd_world *w;
+	const struct kp_catalog *cat;
+	int64_t now;
+	int index;                          /* pass number, 0 first */
+	int nnodes;
+	struct dd_node *nodes;              /* parallel to w->cl.nodes */
+	int npools;
+	int64_t (*budget)[DR_COUNT];        /* allowed per world pool and reason, already
+					     * reduced by the nodes disrupting; methods take from it */
+	int64_t (*budget0)[DR_COUNT];       /* the same at the start of the pass, read only */
+	int npending;
+	const struct kp_pod **pending;      /* pods waiting for a node */
+	int ndelpods;
+	const struct kp_pod **delpods;      /* reschedulable pods of deleting nodes */
+	/* simulation scratch */
+	bool *removed;                      /* node_removed mask, all false between runs */
+	const struct kp_pod **simpods;      /* pods handed to the scheduler */
+	int simpods_cap;
+	struct kp_sched *sched_state;       /* prepared scheduler, built on first use */
+	int64_t evaluated;                  /* candidates simulated */
+	int64_t simulations;                /* scheduler runs */
+};
+
+/* candidate.c: builds p->nodes and the budgets for the world as it is now. */
+kp_err dd_pass_build(struct dd_pass *p, struct dd_world *w, const struct kp_catalog *cat,
+		     const struct kp_disrupt_opts *opts, int index, struct kp_errbuf *eb);
+void dd_pass_free(struct dd_pass *p);
+/* Records the first reason a method gives for not disrupting node i. */
+void dd_record(struct dd_pass *p, int i, const char *reason);
+/* The reason the blocked report gives for node i, or NULL. */
+const char *dd_blocked_reason(const struct dd_pass *p, int i);
+/* Budget left for node i's pool and reason; 0 for unmanaged nodes. */
+int64_t dd_budget(const struct dd_pass *p, int i, int reason);
+/* The budget at the start of the pass. */
+int64_t dd_budget0(const struct dd_pass *p, int i, int reason);
+void dd_budget_take(struct dd_pass *p, int i, int reason);
+/* "budget: nodepool X allows 0 disruptions for R now" in the pass arena
+ * (or "allows N ..., all taken in this pass" when the pass used them up). */
+const char *dd_budget_reason(struct dd_pass *p, int i, int reason);
+const char *dd_reason_name(int reason);
+/* Sorts candidate indices by Karpenter's consolidation order: savings ratio
+ * (price / reschedule cost) descending, disruption cost, then name. */
+void dd_sort_consolidation(struct dd_pass *p, int *idx, int n);
+/* Formats into the pass arena; never NULL (falls back to a static string). */
+const char *dd_fmt(struct dd_pass *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Offering helpers (consolidation.c). pin = -1 allows any capacity type. */
+bool dd_offering_ok(const struct kp_offering *o, const struct kp_reqs *reqs, int pin);
+const struct kp_offering *dd_cheapest(const struct kp_itype *it, const struct kp_reqs *reqs, int pin);
+/* Karpenter's WorstLaunchPrice: the most expensive compatible available
+ * offering of the first capacity type present in reserved, spot, on-demand. */
+double dd_worst_launch_price(const struct kp_itype *it, const struct kp_reqs *reqs, int pin);
+
+/* Methods: each fills *cmd and sets *found, or leaves *found false. */
+kp_err dd_expiration_v1(struct dd_pass *p, struct dd_cmd *cmd, bool *found, struct kp_errbuf *eb);
+kp_err dd_expiration_beta(struct dd_pass *p, struct dd_cmd *cmd, bool *found, struct kp_errbuf *eb);
+kp_err dd_emptiness(struct dd_pass *p, struct dd_cmd *cmd, bool *found, struct kp_errbuf *eb);
+kp_err dd_drift(struct dd_pass *p, struct dd_cmd *cmd, bool *found, struct kp_errbuf *eb);
+kp_err dd_multi(struct dd_pass *p, struct dd_cmd *cmd, bool *found, struct kp_errbuf *eb);
+kp_err dd_single(struct dd_pass *p, struct dd_cmd *cmd, bool *found, struct kp_errbuf *eb);
+/* Shared by drift and v1beta1 expiration: one candidate at a time, empty
+ * ones first in a batch; replacements are whatever the scheduler needs. */
+kp_err dd_replace_each(struct dd_pass *p, enum kp_disrupt_method m, int reason, const int *cand, int n,
+		       const char *why, struct dd_cmd *cmd, bool *found, struct kp_errbuf *eb);
+/* Fills cmd's claims from its simulation without price rules (drift,
+ * expiration): every claim launches its cheapest option. */
+kp_err dd_claims_unfiltered(struct dd_pass *p, struct dd_cmd *cmd, struct kp_errbuf *eb);
+
+/* world.c: applies a command to the world; names[i] receives the name of
+ * replacement i (in the world arena). */
+kp_err dd_world_apply(struct dd_pass *p, const struct dd_cmd *cmd, const char **names,
+		      struct kp_errbuf *eb);
+
+#endif
