@@ -208,7 +208,8 @@ struct kp_nodepool {
 	int64_t created;
 	int32_t weight;                     /* 0 when unset */
 	struct kp_labels labels;            /* spec.template.metadata.labels */
-	struct kp_labels annotations;
+	struct kp_labels annotations;       /* spec.template.metadata.annotations */
+	struct kp_labels meta_annotations;  /* the NodePool's own metadata.annotations */
 	struct kp_reqs reqs;                /* spec.template.spec.requirements (with minValues) */
 	struct kp_taints taints;
 	struct kp_taints startup_taints;

@@ -215,7 +215,10 @@ static void launch_choice(struct dd_claim *c)
 
 static bool ann_double(const struct kp_nodepool *np, const char *key, double *out)
 {
-	const char *v = kp_labels_get(&np->annotations, key);
+	const char *v = kp_labels_get(&np->meta_annotations, key);
+
+	if (!v)
+		v = kp_labels_get(&np->annotations, key);  /* also accepted on the template */
 	char *end;
 	double d;
 

@@ -618,6 +618,17 @@ kp_err kp_load_nodepool(struct kp_load_dec *d, const struct kp_load_node *root, 
 
 	np->expire_after_ms = DEFAULT_EXPIRE_MS;
 	np->termination_grace_ms = KP_NEVER;
+	{
+		const struct kp_load_node *meta = NULL;
+		rc = kp_load_map(d, root, "metadata", &meta);
+		if (!rc && meta) {
+			mark = kp_load_push(d, "metadata");
+			rc = kp_load_labels(d, meta, "annotations", &np->meta_annotations, false, false);
+			kp_load_pop(d, mark);
+		}
+		if (rc)
+			return rc;
+	}
 	rc = kp_load_map(d, root, "spec", &spec);
 	if (!rc && !spec)
 		rc = kp_load_fail(d, KP_ERR_INVALID, "spec: required field is missing");
