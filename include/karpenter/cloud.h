@@ -1,0 +1,113 @@
+/*
+ * cloud.h - the cloud-provider interface: how karpenter-c launches and
+ * removes capacity. A provider is a table of functions (like SQLite's
+ * sqlite3_vfs) plus its private state; the simulated cloud of `karpenter up`
+ * is the first implementation, AWS (EC2 CreateFleet) the next.
+ *
+ * Mirrors Karpenter's pkg/cloudprovider/types.go CloudProvider: Create,
+ * Delete, Get, List, GetInstanceTypes, IsDrifted, Name, with typed errors
+ * (not found, insufficient capacity, node class not ready). Calls may block
+ * (network); the controller calls them from its worker, never while holding
+ * engine state. A call that fails writes the detail into eb.
+ */
+#ifndef KARPENTER_CLOUD_H
+#define KARPENTER_CLOUD_H
+
+#include "karpenter/base.h"
+#include "karpenter/catalog.h"
+#include "karpenter/objects.h"
+
+#define KP_CLOUD_VERSION 1
+
+enum kp_cloud_err {
+	KP_CLOUD_OK = 0,
+	KP_CLOUD_NOT_FOUND,             /* NodeClaimNotFoundError: the instance is gone */
+	KP_CLOUD_INSUFFICIENT_CAPACITY, /* InsufficientCapacityError: no offering could launch */
+	KP_CLOUD_NODECLASS_NOT_READY,   /* NodeClassNotReadyError */
+	KP_CLOUD_CREATE_ERROR,          /* other launch failure (reason in eb) */
+	KP_CLOUD_TRANSIENT,             /* throttled / network: retry later */
+	KP_CLOUD_INTERNAL,
+};
+
+/* A launched (or launching) instance, as Create/Get/List report it. Strings
+ * and arrays live in the arena passed to the call. */
+struct kp_instance {
+	const char *provider_id;       /* "aws:///us-east-1a/i-0123..." or "kwok://..." */
+	const char *nodeclaim;         /* name of the NodeClaim that launched it (tag) */
+	const char *nodepool;
+	const char *instance_type;
+	const char *zone;
+	enum kp_captype captype;
+	double price;
+	const char *image_id;
+	int64_t launched;              /* unix s */
+	enum kp_instance_state { KP_INSTANCE_PENDING, KP_INSTANCE_RUNNING, KP_INSTANCE_TERMINATING, KP_INSTANCE_TERMINATED } state;
+	struct kp_labels labels;       /* labels the Node will carry (type, zone, capacity type, ...) */
+	struct kp_res capacity;
+	struct kp_res allocatable;
+};
+
+struct kp_cloud;
+
+struct kp_cloud_ops {
+	int version;                   /* KP_CLOUD_VERSION */
+	const char *name;              /* "fake", "aws" */
+	/* Launches one instance for the claim: picks the cheapest available
+	 * offering among the claim's instance-type requirement values that is
+	 * compatible with its requirements (capacity type, zone, arch, ...). */
+	enum kp_cloud_err (*create)(struct kp_cloud *cp, const struct kp_nodeclaim *claim, struct kp_arena *a,
+				    struct kp_instance *out, struct kp_errbuf *eb);
+	/* Terminates; KP_CLOUD_NOT_FOUND once the instance is gone. */
+	enum kp_cloud_err (*delete)(struct kp_cloud *cp, const char *provider_id, struct kp_errbuf *eb);
+	enum kp_cloud_err (*get)(struct kp_cloud *cp, const char *provider_id, struct kp_arena *a,
+				 struct kp_instance *out, struct kp_errbuf *eb);
+	/* Every instance this cluster owns (for garbage collection). */
+	enum kp_cloud_err (*list)(struct kp_cloud *cp, struct kp_arena *a, struct kp_instance **out, int *n,
+				  struct kp_errbuf *eb);
+	/* Instance types (with offerings and availability) for a NodePool; the
+	 * catalog stays owned by the provider and valid until the next call. */
+	enum kp_cloud_err (*instance_types)(struct kp_cloud *cp, const struct kp_nodepool *np,
+					    const struct kp_catalog **out, struct kp_errbuf *eb);
+	/* Drift reason ("" = not drifted), written into reason (size n). */
+	enum kp_cloud_err (*is_drifted)(struct kp_cloud *cp, const struct kp_nodeclaim *claim, char *reason,
+					size_t n, struct kp_errbuf *eb);
+	void (*destroy)(struct kp_cloud *cp);
+};
+
+struct kp_cloud {
+	const struct kp_cloud_ops *ops;
+	void *impl;                    /* provider state */
+};
+
+const char *kp_cloud_err_str(enum kp_cloud_err e);
+
+/* ---- helpers shared by providers and callers (src/cloud/cloud.c) ---- */
+
+/* Writes a formatted message into eb (if not NULL; eb->code gets the
+ * nearest kp_err: not found -> KP_ERR_NOTFOUND, insufficient capacity ->
+ * KP_ERR_LIMIT, transient -> KP_ERR_IO, else KP_ERR_INVALID) and returns e. */
+enum kp_cloud_err kp_cloud_errf(struct kp_errbuf *eb, enum kp_cloud_err e, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* "pending", "running", "terminating", "terminated". */
+const char *kp_instance_state_name(enum kp_instance_state s);
+/* Deep copy of src into dst: strings, the label array and its strings are
+ * allocated in a. KP_ERR_NOMEM (dst then zeroed). */
+kp_err kp_instance_copy(struct kp_instance *dst, struct kp_arena *a, const struct kp_instance *src);
+
+/* Calls through cp->ops. On failure eb always holds a message (the
+ * provider's, or the error's name when the provider wrote none). */
+enum kp_cloud_err kp_cloud_create(struct kp_cloud *cp, const struct kp_nodeclaim *claim, struct kp_arena *a,
+				  struct kp_instance *out, struct kp_errbuf *eb);
+enum kp_cloud_err kp_cloud_delete(struct kp_cloud *cp, const char *provider_id, struct kp_errbuf *eb);
+enum kp_cloud_err kp_cloud_get(struct kp_cloud *cp, const char *provider_id, struct kp_arena *a,
+			       struct kp_instance *out, struct kp_errbuf *eb);
+enum kp_cloud_err kp_cloud_list(struct kp_cloud *cp, struct kp_arena *a, struct kp_instance **out, int *n,
+				struct kp_errbuf *eb);
+enum kp_cloud_err kp_cloud_instance_types(struct kp_cloud *cp, const struct kp_nodepool *np,
+					  const struct kp_catalog **out, struct kp_errbuf *eb);
+enum kp_cloud_err kp_cloud_is_drifted(struct kp_cloud *cp, const struct kp_nodeclaim *claim, char *reason, size_t n,
+				      struct kp_errbuf *eb);
+/* Releases the provider and cp itself; NULL is a no-op. */
+void kp_cloud_destroy(struct kp_cloud *cp);
+
+#endif
