@@ -5,7 +5,7 @@
  * pods are queued by cpu desc, memory desc, creation time, uid; each pod goes
  * to an existing node if one fits, else to an in-flight new claim (fewest
  * pods first), else to a new claim from the NodePools by weight (desc, then
- * name). A claim keeps the instance types still compatible with its pods and
+ * name descending, as Karpenter's OrderByWeight). A claim keeps the instance types still compatible with its pods and
  * narrows them as pods join. Preferences are tried as required and relaxed
  * one at a time. Topology spread and pod (anti-)affinity count existing pods.
  *
@@ -34,22 +34,26 @@ struct kp_sched_opts {
 	int max_instance_types;     /* launch list truncation; 0 = 600 (Karpenter's MaxInstanceTypes) */
 	bool min_values_best_effort;/* --min-values-policy=BestEffort */
 	bool consolidation;         /* disruption simulation: pods landing on uninitialized nodes fail
-				     * ("would schedule against uninitialized node"); they stay listed
-				     * on that node in plan->existing, as Karpenter keeps them */
+				     * ("would schedule against uninitialized node"), except pods of
+				     * nodes being deleted; they stay listed on that node in
+				     * plan->existing, as Karpenter keeps them */
 };
 
 struct kp_sched_input {
 	const struct kp_cluster *cluster;   /* pools, nodes, claims, pods, daemonsets, namespaces */
 	const struct kp_catalog *catalog;   /* instance types offered to every pool */
-	/* Pods to place. NULL = every pending pod of the cluster (kp_pod_is_pending). */
+	/* Pods to place. NULL = every pending pod of the cluster (kp_pod_is_pending)
+	 * plus the reschedulable pods of nodes being deleted, as the provisioner
+	 * adds them (active or terminating StatefulSet pods, not DaemonSet or
+	 * mirror pods, not karpenter.sh/do-not-disrupt). */
 	int npods;
 	const struct kp_pod *const *pods;
 	/* Optional: nodes treated as gone (disruption candidates), indexed like
 	 * cluster->nodes; NULL = none. Their bound pods leave topology counts. */
 	const bool *node_removed;
 	/* Optional: offerings marked unavailable (e.g. insufficient capacity):
-	 * returns true to hide the offering. NULL = none. Read by
-	 * kp_sched_prepare (once per offering and template). */
+	 * returns true to hide the offering. NULL = none. Called by
+	 * kp_sched_prepare and by runs, so ctx must outlive a kp_sched. */
 	bool (*offering_hidden)(void *ctx, const struct kp_itype *it, const struct kp_offering *o);
 	void *offering_ctx;
 };
@@ -58,7 +62,9 @@ struct kp_plan_claim {
 	const struct kp_nodepool *pool;
 	const char *hostname;               /* placeholder hostname used during the solve */
 	int nitypes;
-	const struct kp_itype **itypes;     /* remaining options, cheapest first, truncated */
+	const struct kp_itype **itypes;     /* remaining options, cheapest first, truncated to
+					     * max_instance_types (read-only: claims keeping the same
+					     * list share one array) */
 	struct kp_reqs reqs;                /* final requirements: no hostname nor registered/initialized;
 					     * instance-type In [itypes], capacity-type In [their offerings'] */
 	struct kp_labels labels;            /* what the Node will carry: launch type labels, zone,
@@ -66,8 +72,10 @@ struct kp_plan_claim {
 					     * labels and karpenter.sh/nodepool (template wins) */
 	struct kp_taints taints;
 	struct kp_taints startup_taints;
-	struct kp_res requests;             /* pods' requests + minimum daemon overhead */
-	const struct kp_itype *launch_type; /* the cheapest available compatible offering... */
+	struct kp_res requests;             /* pods' requests (with pods: 1 each) + the smallest
+					     * daemon overhead among the remaining types */
+	const struct kp_itype *launch_type; /* the cheapest available compatible offering (ties by
+					     * type name, zone, capacity type)... */
 	const struct kp_offering *launch;   /* ...and the offering itself */
 	int npods;
 	const struct kp_pod **pods;         /* in placement order */
@@ -92,9 +100,11 @@ struct kp_plan {
 	int nexisting;
 	struct kp_plan_existing *existing;  /* only nodes that received pods */
 	int nunsched;
-	struct kp_plan_unsched *unsched;
-	/* Explanations for people, one line each (why a type was picked, why a
-	 * pool was skipped); in the plan's arena. */
+	struct kp_plan_unsched *unsched;    /* in input order */
+	/* Explanations for people, one line each, in the plan's arena: pools
+	 * skipped and why, each claim's launch choice ("claim 1 (default):
+	 * c6g.2xlarge spot in us-east-1d at $0.1234/h is the cheapest of 37
+	 * compatible types"), pods placed only after relaxing preferences. */
 	int nnotes;
 	const char **notes;
 };
@@ -113,8 +123,8 @@ void kp_plan_free(struct kp_plan *plan);
 struct kp_sched;
 kp_err kp_sched_prepare(const struct kp_sched_input *in, const struct kp_sched_opts *opts,
 			struct kp_sched **out, struct kp_errbuf *eb);
-/* One simulation: places pods (NULL = every pending pod of the cluster)
- * with the nodes flagged in node_removed (indexed like cluster->nodes; NULL
+/* One simulation: places pods (NULL = as kp_sched_input.pods NULL) with
+ * the nodes flagged in node_removed (indexed like cluster->nodes; NULL
  * = none) gone: their capacity is returned to their pool's limits and their
  * pods leave topology counts. Pods bound to a node that stays are not
  * counted there either (they are being moved). Fills *plan like

@@ -1,0 +1,357 @@
+/*
+ * plan.c - turning the packed claims into the plan (Karpenter's
+ * FinalizeScheduling, TruncateInstanceTypes and ToNodeClaim).
+ *
+ * Per claim: its remaining types are ordered by their cheapest available
+ * offering compatible with the claim's requirements (ties keep name order)
+ * and cut to max_instance_types; under the Strict minValues policy a cut
+ * that breaks minValues fails the claim's pods. The launch choice is the
+ * cheapest such offering of the first type (ties by zone, then capacity
+ * type). The plan's requirements drop the hostname placeholder and the
+ * simulation-only keys and gain instance-type In [the kept types] and
+ * capacity-type In [their offerings' capacity types]. Labels are what the
+ * Node will carry: the launch type's labels, zone and capacity type, one
+ * value for each custom requirement, then the template labels (which win).
+ * Requests add the smallest daemon overhead among the remaining types.
+ *
+ * Cost: O(types x offerings) per claim.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sched/sched_int.h"
+
+static int int_cmp(void *ctx, int a, int b);
+static int cmp_str(const void *a, const void *b);
+
+/* Type lists shared between claims that keep the same types (the plan
+ * holds one copy of each distinct list). */
+struct shared {
+	int tpl, n;
+	uint64_t hash;
+	int *kept;
+	const struct kp_itype **itypes;
+	const char **names;             /* sorted */
+	struct shared *next;
+};
+
+#define SHARED_BUCKETS 1024
+
+static uint64_t kept_hash(int tpl, const int *kept, int n)
+{
+	uint64_t h = 1469598103934665603ull ^ (uint64_t)tpl;
+
+	for (int i = 0; i < n; i++)
+		h = (h ^ (uint64_t)(unsigned)kept[i]) * 1099511628211ull;
+	return h ^ (uint64_t)n;
+}
+
+static kp_err shared_get(struct kps_run *r, struct shared **tab, int tpl, const int *kept, int n,
+			 struct shared **out)
+{
+	const struct kps_tpl *t = &r->s->tpl[tpl];
+	uint64_t h = kept_hash(tpl, kept, n);
+	struct shared *e;
+	int *ix;
+
+	for (e = tab[h % SHARED_BUCKETS]; e; e = e->next) {
+		if (e->hash == h && e->tpl == tpl && e->n == n && memcmp(e->kept, kept, (size_t)n * sizeof(int)) == 0) {
+			*out = e;
+			return KP_OK;
+		}
+	}
+	e = kp_arena_alloc(r->a, sizeof(*e));
+	if (!e)
+		return KP_ERR_NOMEM;
+	e->tpl = tpl;
+	e->n = n;
+	e->hash = h;
+	e->kept = kp_arena_memdup(r->a, kept, (size_t)n * sizeof(int) + 1);
+	e->itypes = kp_arena_calloc(r->a, (size_t)n + 1, sizeof(*e->itypes));
+	e->names = kp_arena_calloc(r->a, (size_t)n + 1, sizeof(*e->names));
+	ix = kp_arena_calloc(r->scratch, (size_t)n * 2 + 1, sizeof(int));
+	if (!e->kept || !e->itypes || !e->names || !ix)
+		return KP_ERR_NOMEM;
+	for (int i = 0; i < n; i++)
+		e->itypes[i] = t->types[kept[i]].it;
+	/* the catalog's own strings, in name order: template types are sorted
+	 * by name, so ascending indices give sorted names */
+	memcpy(ix, kept, (size_t)n * sizeof(int));
+	kps_sort_ints(ix, n, int_cmp, NULL, ix + n);
+	for (int i = 0; i < n; i++)
+		e->names[i] = t->types[ix[i]].it->name;
+	if (!t->name_sorted)
+		qsort(e->names, (size_t)n, sizeof(*e->names), cmp_str);
+	e->next = tab[h % SHARED_BUCKETS];
+	tab[h % SHARED_BUCKETS] = e;
+	*out = e;
+	return KP_OK;
+}
+
+struct priced {
+	int idx;            /* into tpl->types */
+	double price;
+};
+
+static int priced_cmp(void *ctx, int a, int b)
+{
+	const struct priced *p = ctx;
+	if (p[a].price != p[b].price)
+		return p[a].price < p[b].price ? -1 : 1;
+	return 0;
+}
+
+static bool sim_key(const char *key)
+{
+	return strcmp(key, KP_LABEL_HOSTNAME) == 0 || strcmp(key, KP_LABEL_REGISTERED) == 0 ||
+	       strcmp(key, KP_LABEL_INITIALIZED) == 0;
+}
+
+/* minValues of req, lowered to the distinct values the types offer. */
+static int min_values_met(struct kps_run *r, const struct kp_itype **its, int n, const struct kp_req *req)
+{
+	struct kps_strmap seen = { 0 };
+	int distinct = 0;
+
+	for (int i = 0; i < n && distinct < req->min_values; i++) {
+		const struct kp_req *tr = kp_reqs_get(&its[i]->reqs, req->key);
+		for (int v = 0; tr && v < tr->n; v++) {
+			if (kps_strmap_get(&seen, tr->values[v]) >= 0)
+				continue;
+			if (kps_strmap_put(&seen, r->scratch, tr->values[v], 1))
+				return req->min_values;
+			distinct++;
+		}
+	}
+	return distinct < req->min_values ? distinct : req->min_values;
+}
+
+static int int_cmp(void *ctx, int a, int b)
+{
+	(void)ctx;
+	return a < b ? -1 : a > b;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static kp_err final_reqs(struct kps_run *r, const struct kps_claim *c, const struct kp_itype **its,
+			 const int *kept, const char **names, int n, struct kp_reqs *out, struct kp_errbuf *eb)
+{
+	const struct kps_tpl *t = &r->s->tpl[c->tpl];
+	const char *cts[KP_CAP_COUNT];
+	bool seen[KP_CAP_COUNT] = { false };
+	int ncts = 0;
+	struct kp_req q;
+	kp_err rc = KP_OK;
+
+	kp_reqs_init(out);
+	for (int i = 0; !rc && i < c->reqs.n; i++)
+		if (!sim_key(c->reqs.r[i].key))
+			rc = kp_reqs_add(out, r->a, &c->reqs.r[i]);
+	for (int i = 0; i < n; i++) {
+		const struct kps_itype *ti = &t->types[kept[i]];
+
+		for (int k = 0; k < KP_CAP_COUNT; k++) {
+			if (seen[k] || !(c->cmask >> k & 1))
+				continue;
+			if (r->s->zone_fast) {
+				seen[k] = (ti->avail[k] & c->zmask) != 0;
+				continue;
+			}
+			for (int j = 0; j < its[i]->noff && !seen[k]; j++) {
+				const struct kp_offering *o = &its[i]->off[j];
+				seen[k] = (int)o->captype == k && kps_offering_visible(r->s, its[i], o) &&
+					  kp_offering_compatible(o, &c->reqs);
+			}
+		}
+	}
+	for (int k = 0; k < KP_CAP_COUNT; k++)
+		if (seen[k])
+			cts[ncts++] = kp_captype_name((enum kp_captype)k);
+	if (!rc && n) {
+		const struct kp_req *cur = kp_reqs_get(out, KP_LABEL_INSTANCE_TYPE);
+		int mv = cur ? cur->min_values : 0;
+
+		memset(&q, 0, sizeof(q));
+		q.key = KP_LABEL_INSTANCE_TYPE;
+		q.n = n;
+		q.values = names;
+		/* BestEffort lowers an unmet minValues to what the types give */
+		q.min_values = mv > n ? n : mv;
+		rc = kp_reqs_add(out, r->a, &q);
+	}
+	if (!rc && ncts) {
+		rc = kp_req_make(&q, r->a, KP_LABEL_CAPACITY_TYPE, KP_OP_IN, cts, ncts, 0, eb);
+		if (!rc)
+			rc = kp_reqs_add(out, r->a, &q);
+	}
+	for (int i = 0; !rc && i < out->n; i++) {
+		struct kp_req *q2 = &out->r[i];
+
+		if (q2->min_values > 0)
+			q2->min_values = min_values_met(r, its, n, q2);
+		/* value arrays may live in the prep or the scratch arena: the
+		 * plan gets its own (the strings belong to the cluster and catalog) */
+		if (q2->n && q2->values != names) {
+			q2->values = kp_arena_memdup(r->a, q2->values, (size_t)q2->n * sizeof(*q2->values));
+			if (!q2->values)
+				rc = KP_ERR_NOMEM;
+		}
+	}
+	return rc;
+}
+
+static kp_err final_labels(struct kps_run *r, const struct kps_claim *c, const struct kp_plan_claim *pc)
+{
+	const struct kps_tpl *t = &r->s->tpl[c->tpl];
+	struct kp_labels *l = (struct kp_labels *)&pc->labels;
+	kp_err rc = KP_OK;
+
+	if (pc->launch_type)
+		rc = kp_labels_copy(l, r->a, &pc->launch_type->labels);
+	if (!rc && pc->launch) {
+		rc = kp_labels_set(l, r->a, KP_LABEL_ZONE, pc->launch->zone);
+		if (!rc)
+			rc = kp_labels_set(l, r->a, KP_LABEL_CAPACITY_TYPE, kp_captype_name(pc->launch->captype));
+	}
+	if (!rc)
+		rc = kp_reqs_custom_labels(&pc->reqs, r->a, l);
+	for (int i = 0; !rc && i < t->labels.n; i++)
+		rc = kp_labels_set(l, r->a, t->labels.kv[i].key, t->labels.kv[i].value);
+	return rc;
+}
+
+static void min_daemon(const struct kps_run *r, const struct kps_claim *c, struct kp_res *out)
+{
+	const struct kps_tpl *t = &r->s->tpl[c->tpl];
+	bool *has = kp_arena_calloc(r->scratch, (size_t)t->ndg + 1, sizeof(bool));
+	bool first = true;
+
+	kp_res_zero(out);
+	if (!has)
+		return;
+	for (int i = 0; i < c->ntypes; i++)
+		has[t->types[c->types[i]].dgroup] = true;
+	for (int g = 0; g < t->ndg; g++) {
+		if (!has[g] || !t->dg[g].has_overhead)
+			continue;
+		if (first) {
+			*out = t->dg[g].overhead;
+			first = false;
+			continue;
+		}
+		/* resources.MinResources: the minimum among the groups that list it */
+		for (int k = 0; k < KP_RES_MAX; k++) {
+			int64_t v = t->dg[g].overhead.v[k];
+			if (v && (out->v[k] == 0 || v < out->v[k]))
+				out->v[k] = v;
+		}
+	}
+}
+
+static kp_err unsched_claim(struct kps_run *r, const struct kps_claim *c, const char *why)
+{
+	for (int i = 0; i < r->npods; i++) {
+		struct kps_pod *p = &r->pods[i];
+		for (int j = 0; j < c->npods; j++) {
+			if (c->pods[j] != p->pod)
+				continue;
+			p->placed = false;
+			p->err = kp_arena_printf(r->a, "nodepool \"%s\": %s", r->s->tpl[c->tpl].name, why);
+			if (!p->err)
+				return KP_ERR_NOMEM;
+		}
+	}
+	return KP_OK;
+}
+
+kp_err kps_claims_finalize(struct kps_run *r, struct kp_errbuf *eb)
+{
+	struct kp_sched *s = r->s;
+	struct kp_plan *plan = r->plan;
+	int maxit = s->opts.max_instance_types > 0 ? s->opts.max_instance_types : 600;
+
+	struct shared **tab = kp_arena_calloc(r->scratch, SHARED_BUCKETS, sizeof(*tab));
+
+	plan->claims = kp_arena_calloc(r->a, (size_t)r->nclaims + 1, sizeof(*plan->claims));
+	if (!plan->claims || !tab)
+		return KP_ERR_NOMEM;
+	for (int ci = 0; ci < r->nclaims; ci++) {
+		const struct kps_claim *c = r->claims[ci];
+		const struct kps_tpl *t = &s->tpl[c->tpl];
+		struct kp_plan_claim *pc = &plan->claims[plan->nclaims];
+		struct kp_arena_mark mark = kp_arena_mark(r->scratch);
+		struct shared *sh;
+		struct priced *pr = kp_arena_calloc(r->scratch, (size_t)c->ntypes + 1, sizeof(*pr));
+		int *ord = kp_arena_calloc(r->scratch, (size_t)c->ntypes * 2 + 1, sizeof(int));
+		int *kept = kp_arena_calloc(r->scratch, (size_t)c->ntypes + 1, sizeof(int));
+		int n;
+		kp_err rc;
+
+		if (!pr || !ord || !kept)
+			return KP_ERR_NOMEM;
+		for (int i = 0; i < c->ntypes; i++) {
+			const struct kp_offering *o = kps_type_cheapest(s, &t->types[c->types[i]], c->zmask, c->cmask,
+									&c->reqs);
+			pr[i].idx = c->types[i];
+			pr[i].price = o ? o->price : 1e300;
+			ord[i] = i;
+		}
+		kps_sort_ints(ord, c->ntypes, priced_cmp, pr, ord + c->ntypes);
+		n = c->ntypes < maxit ? c->ntypes : maxit;
+		for (int i = 0; i < n; i++)
+			kept[i] = pr[ord[i]].idx;
+		if (n < c->ntypes && t->has_min_values && !s->opts.min_values_best_effort) {
+			const char *bad = NULL;
+			if (!kps_min_values_ok(r->scratch, &c->reqs, t->types, kept, n, &bad)) {
+				char why[512];
+				snprintf(why, sizeof(why), "keeping the %d cheapest instance types breaks minValues for %s",
+					 n, bad ? bad : "?");
+				rc = unsched_claim(r, c, why);
+				if (rc)
+					return rc;
+				kp_arena_reset(r->scratch, mark);
+				continue;
+			}
+		}
+		memset(pc, 0, sizeof(*pc));
+		pc->pool = t->pool;
+		pc->hostname = c->hostname;
+		pc->nitypes = n;
+		rc = shared_get(r, tab, c->tpl, kept, n, &sh);
+		if (rc)
+			return rc;
+		pc->itypes = sh->itypes;
+		if (n) {
+			pc->launch_type = pc->itypes[0];
+			pc->launch = kps_type_cheapest(s, &t->types[kept[0]], c->zmask, c->cmask, &c->reqs);
+		}
+		rc = final_reqs(r, c, pc->itypes, kept, sh->names, n, &pc->reqs, eb);
+		if (!rc)
+			rc = final_labels(r, c, pc);
+		if (rc)
+			return rc;
+		pc->taints = t->pool->taints;
+		pc->startup_taints = t->pool->startup_taints;
+		min_daemon(r, c, &pc->requests);
+		kp_res_add(&pc->requests, &c->req);
+		pc->npods = c->npods;
+		pc->pods = c->pods;
+		plan->nclaims++;
+		kp_arena_reset(r->scratch, mark);
+		if (pc->launch) {
+			rc = kps_note(r, "claim %d (%s): %s %s in %s at $%.4f/h is the cheapest of %d compatible type%s",
+				      plan->nclaims, t->name, pc->launch_type->name, kp_captype_name(pc->launch->captype),
+				      pc->launch->zone ? pc->launch->zone : "?", pc->launch->price, c->ntypes,
+				      c->ntypes == 1 ? "" : "s");
+			if (rc)
+				return rc;
+		}
+	}
+	(void)eb;
+	return KP_OK;
+}

@@ -1,0 +1,513 @@
+/*
+ * sched_int.h - internals of the provisioning scheduler (src/sched/).
+ *
+ * Library-internal tier: everything here is prefixed kps_ and used only by
+ * the files of src/sched. The public contract is include/karpenter/sched.h.
+ *
+ * Two lifetimes:
+ *   - struct kp_sched (the "prep") is built once per cluster + catalog and
+ *     owns everything that does not change between simulations: templates,
+ *     instance-type data, daemon overhead groups, existing nodes, topology
+ *     keys and domains, topology groups with their counts from existing pods,
+ *     and a cache of pod classes (pods with identical constraints). Classes
+ *     and groups are created lazily, so a run may add to the prep: a
+ *     kp_sched is not thread-safe.
+ *   - struct kps_run lives for one kp_sched_run(): per-run copies of the
+ *     mutable state (existing nodes' remaining resources, new claims, group
+ *     counts, pool limits) in the plan's arena. Tries allocate in the
+ *     prep's scratch arena (warmed once) and reset it afterwards, so a
+ *     failed try leaves nothing behind and mallocs nothing.
+ *
+ * Domain indices: each topology key interns its domain values. Indices below
+ * key->ndom come from the prep; a run appends its own (claim hostnames) in
+ * a per-run overlay (struct kps_keyrun).
+ */
+#ifndef KP_SCHED_INT_H
+#define KP_SCHED_INT_H
+
+#include <stdint.h>
+
+#include "karpenter/sched.h"
+
+struct kps_run;
+
+#define KPS_HOSTNAME_FMT "hostname-placeholder-%04d"
+#define KPS_MAXOVER 32          /* topology keys one pod may touch in one try */
+
+/* ---- strmap.c: string -> int, open addressing, arena-backed ---- */
+struct kps_strmap {
+	uint32_t cap;               /* power of two, 0 = empty */
+	uint32_t n;
+	const char **keys;          /* borrowed */
+	int *vals;
+};
+
+uint32_t kps_hash(const char *s);
+/* Value for key, or -1. */
+int kps_strmap_get(const struct kps_strmap *m, const char *key);
+/* Inserts or replaces; KP_ERR_NOMEM on allocation failure. */
+kp_err kps_strmap_put(struct kps_strmap *m, struct kp_arena *a, const char *key, int val);
+
+/* ---- util.c: requirements and resources helpers ---- */
+bool kps_req_equal(const struct kp_req *a, const struct kp_req *b);
+/* One key of Requirements.Compatible(rs, in): existing may be NULL (key
+ * undefined in rs); allow_undef: key may be undefined (well known). */
+bool kps_req_compat_one(const struct kp_req *existing, const struct kp_req *incoming, bool allow_undef);
+/* Copy of rs with r set (added or replaced, not intersected). */
+kp_err kps_reqs_with(struct kp_reqs *out, struct kp_arena *a, const struct kp_reqs *rs,
+		     const struct kp_req *set, int nset);
+/* Karpenter's resources.Fits: no negative entry in avail, req <= avail. */
+bool kps_res_fits(const struct kp_res *req, const struct kp_res *avail, int nres, int *bad);
+/* "cpu 300m, memory 16Gi" (pods omitted) into buf. */
+const char *kps_res_str(const struct kp_res *r, const struct kp_resnames *rn, char *buf, size_t n);
+/* Stable merge sort of n ints by cmp(ctx, a, b). */
+void kps_sort_ints(int *v, int n, int (*cmp)(void *ctx, int a, int b), void *ctx, int *tmp);
+
+/* ---- template.c: NodePool -> NodeClaim template ---- */
+struct kps_dgroup {                 /* DaemonOverheadGroup */
+	struct kp_res overhead;         /* RequestsForPods(daemons) incl. pods: n */
+	bool has_overhead;
+	struct kp_hostports ports;
+	int ndaemons;
+	int *daemons;                   /* indices into sched->daemons */
+};
+
+struct kps_itype {                  /* one instance type of one template */
+	const struct kp_itype *it;
+	int dgroup;
+	struct kp_res free;             /* allocatable - daemon overhead */
+	bool never_fits;                /* some free entry < 0: overhead exceeds allocatable */
+	uint64_t avail[KP_CAP_COUNT];   /* zones with an available offering, per capacity type */
+	bool any_avail;
+	uint8_t *offz;                  /* per offering: zone index, 255 = none/hidden */
+};
+
+struct kps_tpl {
+	const struct kp_nodepool *pool;
+	int pool_idx;                   /* in cluster->pools */
+	const char *name;
+	struct kp_reqs pool_reqs;       /* pool requirements (+ capacity-type default) */
+	struct kp_reqs reqs;            /* + label requirements + registered/initialized */
+	struct kp_labels labels;        /* template labels + karpenter.sh/nodepool */
+	bool skipped;                   /* no compatible instance types */
+	int ntypes;
+	struct kps_itype *types;        /* compatible types, catalog (name) order */
+	int ndg;
+	struct kps_dgroup *dg;
+	bool has_min_values;
+	bool name_sorted;               /* types[] strictly ascending by name */
+	/* limits */
+	struct kp_res maxfree;          /* max over types of free */
+	struct kp_res maxcap;           /* max over types of capacity */
+	bool limited;                   /* any limit set */
+	struct kp_res limit_rem;        /* remaining at prep (limit - existing capacity) */
+	uint32_t limit_mask;
+	bool has_node_limit;
+	int64_t nodes_rem;
+};
+
+kp_err kps_templates_build(struct kp_sched *s, struct kp_errbuf *eb);
+/* SatisfiesMinValues over types[idx[0..n)] (idx NULL = the first n). */
+bool kps_min_values_ok(struct kp_arena *scratch, const struct kp_reqs *reqs, const struct kps_itype *types,
+		       const int *idx, int n, const char **bad_key);
+/* Zone bitmask allowed by reqs (all ones when the key is undefined). */
+uint64_t kps_zone_mask(const struct kp_sched *s, const struct kp_reqs *reqs);
+uint64_t kps_ct_mask(const struct kp_reqs *reqs);
+/* An available offering of t is compatible with the zone/capacity-type
+ * masks (fast path) or with reqs (slow path, many zones). */
+bool kps_type_has_offering(const struct kp_sched *s, const struct kps_itype *t, uint64_t zmask,
+			   uint64_t cmask, const struct kp_reqs *reqs);
+bool kps_offering_visible(const struct kp_sched *s, const struct kp_itype *it, const struct kp_offering *o);
+/* The cheapest visible offering of t allowed by the masks (fast path) or
+ * reqs; ties by zone then capacity type. NULL if none. */
+const struct kp_offering *kps_type_cheapest(const struct kp_sched *s, const struct kps_itype *t, uint64_t zmask,
+					    uint64_t cmask, const struct kp_reqs *reqs);
+
+/* ---- daemon.c ---- */
+kp_err kps_daemons_collect(struct kp_sched *s);
+kp_err kps_daemon_groups_build(struct kp_sched *s, struct kps_tpl *t);
+/* Daemon pods compatible with an existing node (taints, strict affinity). */
+bool kps_daemon_fits_node(const struct kp_sched *s, int d, const struct kp_taints *taints,
+			  const struct kp_reqs *labels);
+
+/* ---- podinfo.c: pod classes and relaxation variants ---- */
+struct kps_variant {                /* the pod after k relaxation steps */
+	struct kp_reqs reqs;            /* PodData.Requirements */
+	struct kp_reqs strict;          /* PodData.StrictRequirements */
+	bool tol_pns;                   /* tolerates PreferNoSchedule taints */
+	int ngroups;
+	int *groups;                    /* owned topology groups, in creation order */
+	int8_t *tol_tpl;                /* per template: -1 unknown, 0, 1 */
+	const char *relaxed;            /* what the step to this variant removed */
+};
+
+struct kps_class {
+	const struct kp_pod *rep;       /* first pod seen with these constraints */
+	int idx;
+	int nvar;
+	struct kps_variant *var;
+	int ninv;
+	int *inv;                       /* inverse anti-affinity groups it owns */
+	int nsel_cap;
+	int8_t *sel;                    /* per group: -1 unknown, 0, 1 (selects rep) */
+	bool has_ports;
+};
+
+/* Node selector + required term `term` (-1 = none) as requirements. */
+kp_err kps_pod_strict_reqs(struct kp_arena *a, const struct kp_pod *p, int term, struct kp_reqs *out);
+kp_err kps_class_for(struct kp_sched *s, const struct kp_pod *p, struct kps_class **out, struct kp_errbuf *eb);
+bool kps_class_selects(struct kp_sched *s, struct kps_class *c, int g);
+bool kps_variant_tolerates(struct kp_sched *s, struct kps_variant *v, const struct kp_pod *p, int tpl,
+			   struct kp_errbuf *eb);
+
+/* ---- existing.c: existing nodes and in-flight NodeClaims ---- */
+struct kps_node {
+	const struct kp_node *node;     /* NULL for an in-flight NodeClaim */
+	const struct kp_nodeclaim *claim;
+	int node_idx, claim_idx;        /* in the cluster, -1 if none */
+	const char *name;
+	const char *hostname;
+	const struct kp_labels *labels; /* StateNode.Labels() */
+	struct kp_taints taints;        /* StateNode.Taints() */
+	struct kp_reqs reqs;            /* labels + hostname In [hostname] */
+	struct kp_res avail;            /* allocatable - bound pods */
+	struct kp_res daemon_need;      /* compatible daemons not yet bound */
+	struct kp_res capacity;         /* incl. nodes: counted against limits */
+	struct kp_hostports ports;
+	bool initialized;
+	bool deleting;
+	int tpl;                        /* template of its pool, -1 if none */
+};
+
+kp_err kps_existing_build(struct kp_sched *s, struct kp_errbuf *eb);
+/* Cluster node index by name, -1. */
+int kps_node_index(const struct kp_sched *s, const char *name);
+
+/* ---- topology.c: keys, domains, groups ---- */
+enum kps_gtype { KPS_SPREAD = 0, KPS_AFFINITY, KPS_ANTI };
+
+struct kps_topokey {
+	const char *key;
+	bool hostname;
+	struct kps_strmap ix;           /* domain -> index */
+	int ndom, capdom;
+	const char **dom;
+	/* universe (buildDomainGroups): domains with pool taint sets */
+	int nuni;
+	int *uni;                       /* domain indices */
+	bool *uni_untainted;
+	uint64_t *uni_pools;            /* nuni x sched->tplwords bits */
+	int *slot_dom;                  /* per existing slot: HostName()/label domain, -1 */
+	int *reg_dom;                   /* per existing slot: label domain, -1 */
+	int *node_dom;                  /* per cluster node: raw label domain, -1 */
+};
+
+struct kps_contrib {                /* what one existing node adds to a group */
+	int node_idx;                   /* cluster node index */
+	int dom;                        /* domain its pods count in, -1 = none */
+	int count;                      /* pods counted */
+	int reg_dom;                    /* domain the node registers, -1 = none */
+	const struct kp_pod *owner;     /* inverse groups: the owning pod */
+};
+
+struct kps_group {
+	enum kps_gtype type;
+	bool inverse;
+	int key;                        /* topokey index */
+	int32_t max_skew;
+	int32_t min_domains;            /* 0 = unset */
+	int nns;
+	const char **ns;                /* sorted namespaces */
+	const struct kp_selector *sel;
+	int nextra;                     /* matchLabelKeys: label In|NotIn [value] */
+	struct kp_selector_expr *extra;
+	/* TopologyNodeFilter (spread only) */
+	bool filter;
+	bool honor_affinity, honor_taints;
+	int nterms;
+	struct kp_reqs *terms;
+	bool filter_trivial;
+	const struct kp_tolerations *tols;
+	bool tol_pns;
+	/* domains every run starts with (universe, filtered by creator's taints) */
+	int nuni;
+	int *uni;
+	/* counts from existing pods, per node */
+	int ncontrib;
+	struct kps_contrib *contrib;
+	int inv_owners;                 /* inverse: existing pods owning it */
+	const char *sig;
+};
+
+kp_err kps_topokey_get(struct kp_sched *s, const char *key, int *out);
+int kps_dom_find(const struct kp_sched *s, int key, const char *value);
+kp_err kps_dom_intern(struct kp_sched *s, int key, const char *value, int *out);
+/* Finds or creates the group for the given term; returns its index. */
+struct kps_gspec {
+	enum kps_gtype type;
+	bool inverse;
+	const char *key;
+	const struct kp_pod *pod;       /* creator: namespace, tolerations, node filter */
+	bool tol_pns;                   /* creator relaxed to tolerate PreferNoSchedule */
+	const struct kp_selector *sel;
+	int nextra;
+	struct kp_selector_expr *extra;
+	int nns;
+	const char **ns;                /* resolved namespaces */
+	int32_t max_skew, min_domains;
+	enum kp_inclusion_policy affinity_policy, taints_policy;
+	int nterms;                     /* creator's node filter terms */
+	struct kp_reqs *terms;
+};
+kp_err kps_group_get(struct kp_sched *s, const struct kps_gspec *g, int *out, struct kp_errbuf *eb);
+/* Namespaces of an affinity term (buildNamespaceList), sorted, in s->arena. */
+kp_err kps_term_namespaces(struct kp_sched *s, const struct kp_pod *p, const struct kp_pod_affinity_term *t,
+			   int *nns, const char ***ns);
+kp_err kps_inverse_existing(struct kp_sched *s, struct kp_errbuf *eb);
+bool kps_group_selects(const struct kps_group *g, const struct kp_pod *p);
+/* TopologyNodeFilter.Matches; strict = existing node (no undefined keys). */
+bool kps_filter_matches(const struct kps_group *g, const struct kp_taints *taints, const struct kp_reqs *reqs,
+			bool strict);
+
+/* ---- per-run state ---- */
+struct kps_keyrun {                 /* domains a run adds to a key */
+	struct kps_strmap ix;
+	int n, cap;
+	const char **dom;               /* index - key->ndom */
+	int *sorted;                    /* all domains sorted by name (cache) */
+	int nsorted;
+};
+
+struct kps_gstate {
+	bool active;
+	int cap;
+	int32_t *cnt;                   /* per domain: -1 absent, else pods counted */
+	int nonzero;                    /* domains with cnt > 0 */
+	int nzl, capzl;                 /* hostname anti-affinity: claims registered */
+	int *zl;                        /* with count 0 (stale entries dropped lazily) */
+};
+
+struct kps_nrun {                   /* an existing node during one run */
+	bool removed;
+	struct kp_reqs reqs;
+	struct kp_res rem;              /* remaining resources */
+	bool neg;                       /* some remaining entry < 0: nothing fits */
+	struct kp_hostports ports;
+	int npods, cap;
+	const struct kp_pod **pods;
+	int dom_host;                   /* hostname domain, -1 if no hostname key */
+	const struct kp_req **kq;       /* reqs per topology key (kps_keycache) */
+};
+
+struct kps_claim {                  /* a new NodeClaim being built */
+	int tpl;
+	int idx;                        /* creation order, 0-based */
+	const char *hostname;
+	int dom_host;
+	struct kp_reqs reqs;
+	int ntypes;
+	int *types;                     /* indices into tpl->types, ascending */
+	struct kp_res req;              /* pods' requests (daemons excluded) */
+	struct kp_res maxfree;          /* max over types of free */
+	struct kp_res maxcap;           /* max over types of capacity */
+	struct kp_hostports ports;      /* pods' host ports */
+	uint64_t zmask, cmask;
+	const struct kp_req **kq;       /* reqs per topology key (kps_keycache) */
+	int npods, cap;
+	const struct kp_pod **pods;
+};
+
+struct kps_pod {
+	const struct kp_pod *pod;
+	struct kps_class *cls;
+	struct kp_res req;              /* requests + pods: 1 */
+	int last_len;                   /* queue length at last push, -1 = never */
+	const char *err;                /* last failure (run arena) */
+	int var_used;                   /* variant that placed it, -1 = none */
+	bool placed;
+};
+
+/* Result of one placement try, before commit. */
+struct kps_try {
+	int nover, capover;
+	struct kp_req *over;            /* final requirement of every key that changes */
+	int ntypes;                     /* claims: surviving types (scratch) */
+	int *types;
+};
+kp_err kps_try_set(struct kps_run *r, struct kps_try *t, const struct kp_req *req);
+
+struct kps_run {
+	struct kp_sched *s;
+	struct kp_plan *plan;
+	struct kp_arena *a;             /* plan arena: survives the run */
+	struct kp_arena *scratch;       /* the prep's; reset after each try and at the end */
+	int nres;
+	int nres_used;
+	int res_used[KP_RES_MAX];
+	struct kps_keyrun *keys;        /* per topokey */
+	struct kps_gstate *gs;          /* per group */
+	int ngs;
+	int nkeys;                      /* topology keys at run start */
+	int nnotes_cap;
+	int nactive;
+	int *active;                    /* active group indices */
+	int ninv_active;
+	int *inv_active;                /* active inverse groups */
+	int host_key;                   /* topokey of kubernetes.io/hostname, -1 */
+	int zone_key;                   /* topokey of topology.kubernetes.io/zone, -1 */
+	int *zbit;                      /* zone-key domain -> bit in sched->zones, -1 */
+	int8_t *tol;                    /* per template, for the variant being tried */
+	struct kps_nrun *nodes;
+	int nclaims, capclaims;
+	struct kps_claim **claims;
+	int *order;                     /* claims by (npods, idx) */
+	struct kp_res *limit_rem;       /* per template */
+	int64_t *nodes_rem;
+	int npods;
+	struct kps_pod *pods;
+	const char *next_host;          /* placeholder hostname of the next claim */
+	const char **next_host_v;
+	const bool *removed;            /* cluster node index -> removed */
+	struct kp_buf err;              /* building one pod's failure reason */
+};
+
+/* topology.c (per run) */
+kp_err kps_topo_run_init(struct kps_run *r, struct kp_errbuf *eb);
+int kps_dom_find_run(const struct kps_run *r, int key, const char *value);
+kp_err kps_dom_add_run(struct kps_run *r, int key, const char *value, int *out);
+const char *kps_dom_name(const struct kps_run *r, int key, int dom);
+int kps_dom_total(const struct kps_run *r, int key);
+kp_err kps_gs_register(struct kps_run *r, int g, int dom);
+kp_err kps_gs_record(struct kps_run *r, int g, int dom, int delta);
+/* Registers a hostname domain in every active group on the hostname key. */
+kp_err kps_topo_register_host(struct kps_run *r, int dom, int claim);
+/* Claims a pod may join as far as hostname anti-affinity goes (sorted by
+ * try order, scratch), or NULL when every claim has to be tried. */
+int *kps_topo_host_candidates(struct kps_run *r, struct kps_pod *p, struct kps_variant *v, int *n);
+/* Zones (bits of sched->zones) the pod's zone topology allows at all. */
+uint64_t kps_topo_zone_premask(struct kps_run *r, struct kps_pod *p, struct kps_variant *v);
+const int *kps_key_sorted(struct kps_run *r, int key, int *n);
+
+/* topogroup.c */
+struct kps_slot {                   /* where a pod is being tried */
+	const struct kp_taints *taints;
+	bool strict;                    /* existing node: no undefined keys */
+	const char *hostname;           /* its hostname value (pointer identity) */
+	int dom_host;                   /* its hostname domain, -1 unknown/new */
+	int nkq;                        /* its requirement per topology key (NULL = */
+	const struct kp_req *const *kq; /* none), valid for the reqs passed with it */
+};
+/* Fills kq[0..nkeys) with reqs' requirement per topology key. */
+kp_err kps_keycache(struct kps_run *r, struct kp_arena *a, const struct kp_reqs *reqs, const struct kp_req ***kq);
+/* Topology.AddRequirements: on success fills t->over with the narrowed keys;
+ * on failure writes the reason into eb. */
+bool kps_topo_add_reqs(struct kps_run *r, struct kps_pod *p, struct kps_variant *v, const struct kps_slot *slot,
+		       const struct kp_reqs *node_reqs, struct kps_try *t, struct kp_errbuf *eb);
+/* Topology.Record after a pod landed with final requirements reqs. */
+kp_err kps_topo_record(struct kps_run *r, struct kps_pod *p, const struct kps_slot *slot,
+		       const struct kp_reqs *reqs);
+
+/* claim.c */
+bool kps_claim_try(struct kps_run *r, struct kps_claim *c, struct kps_pod *p, struct kps_variant *v,
+		   struct kps_try *t, struct kp_errbuf *eb);
+kp_err kps_claim_commit(struct kps_run *r, struct kps_claim *c, struct kps_pod *p, struct kps_try *t);
+/* A claim from template tpl that has not joined the run yet (scratch);
+ * *ok false with eb set when limits leave it no instance type. */
+kp_err kps_claim_candidate(struct kps_run *r, int tpl, struct kps_claim *c, struct kp_errbuf *eb, bool *ok);
+kp_err kps_claim_materialize(struct kps_run *r, const struct kps_claim *cand, struct kps_claim **out);
+void kps_claim_order_insert(struct kps_run *r, struct kps_claim *c);
+void kps_claim_order_bump(struct kps_run *r, struct kps_claim *c, int old_npods);
+kp_err kps_push_pod(struct kps_run *r, int *n, int *cap, const struct kp_pod ***pods, const struct kp_pod *p);
+/* Final requirements built from the claim's reqs and narrowed type set. */
+kp_err kps_claims_finalize(struct kps_run *r, struct kp_errbuf *eb);
+
+/* existing.c (per run) */
+kp_err kps_existing_run_init(struct kps_run *r);
+bool kps_node_try(struct kps_run *r, int n, struct kps_pod *p, struct kps_variant *v, struct kps_try *t);
+kp_err kps_node_commit(struct kps_run *r, int n, struct kps_pod *p, struct kps_try *t);
+
+/* limits.c */
+void kps_limits_prep(struct kp_sched *s);
+kp_err kps_limits_run_init(struct kps_run *r);
+/* Fails (eb) when the pool's node limit is exhausted. */
+bool kps_limits_allow_claim(struct kps_run *r, int tpl, struct kp_errbuf *eb);
+/* Every type of the template fits the remaining limits. */
+bool kps_limits_all_ok(const struct kps_run *r, int tpl);
+bool kps_limits_type_ok(const struct kps_run *r, int tpl, const struct kps_itype *t);
+void kps_limits_charge(struct kps_run *r, struct kps_claim *c);
+void kps_limits_explain(struct kps_run *r, int tpl, struct kp_errbuf *eb);
+
+/* queue.c */
+struct kps_queue {
+	int *ring;
+	int cap, head, len;
+};
+kp_err kps_queue_init(struct kps_queue *q, struct kps_run *r);
+int kps_queue_pop(struct kps_queue *q, struct kps_run *r);   /* -1 = done */
+void kps_queue_push(struct kps_queue *q, struct kps_run *r, int pod);
+
+/* explain.c */
+kp_err kps_note(struct kps_run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+kp_err kps_prep_note(struct kp_sched *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+kp_err kps_notes_prep(struct kps_run *r);
+kp_err kps_notes_relaxed(struct kps_run *r);
+/* Appends "nodepool "x": <eb>" to the pod's failure text. */
+void kps_reason_add(struct kps_run *r, const char *pool, const char *msg);
+/* Which of requirements (c), resources (f), offerings (o) no type met, alone
+ * or in pairs (cf: some type met c and f, ...); ports: daemon port clash. */
+void kps_filter_reason(struct kps_run *r, int tpl, const struct kp_res *requests, bool c, bool f, bool o,
+		       bool cf, bool co, bool fo, bool ports, struct kp_errbuf *eb);
+
+/* ---- the prepared scheduler ---- */
+struct kp_sched {
+	struct kp_arena arena;
+	const struct kp_cluster *cl;
+	const struct kp_catalog *cat;
+	struct kp_sched_opts opts;
+	bool (*hidden)(void *ctx, const struct kp_itype *it, const struct kp_offering *o);
+	void *hidden_ctx;
+	int nres;
+	/* zones of the catalog's offerings */
+	int nzones;
+	const char **zones;
+	struct kps_strmap zone_ix;
+	bool zone_fast;                 /* nzones <= 64: bitmask path */
+	/* templates, in weight order */
+	int ntpl;
+	struct kps_tpl *tpl;
+	int tplwords;                   /* uint64 words per pool bitset */
+	bool any_pns;                   /* some pool taint is PreferNoSchedule */
+	int nprep_notes;
+	const char **prep_notes;
+	/* daemon pods (one per DaemonSet) */
+	int ndaemons;
+	const struct kp_pod **daemons;
+	/* existing nodes and in-flight claims, initialized first then by name */
+	int nnodes;
+	struct kps_node *nodes;
+	int *slot_of_node;              /* cluster node index -> slot, -1 */
+	struct kps_strmap node_ix;      /* node name -> cluster node index */
+	/* topology */
+	int nkeys, capkeys;
+	struct kps_topokey *keys;
+	struct kps_strmap key_ix;
+	int ngroups, capgroups;
+	struct kps_group **groups;
+	struct kps_strmap group_ix;
+	int ninv_exist;
+	int *inv_exist;                 /* inverse groups from existing pods */
+	bool inv_done;
+	int host_key;                   /* topokey index of kubernetes.io/hostname, -1 */
+	struct kp_reqs **node_lreqs;    /* per cluster node: label requirements (lazy) */
+	int *pod_node;                  /* per cluster pod: node index, -1 */
+	/* pod classes */
+	int nclasses, capclasses;
+	struct kps_class **classes;
+	struct kps_strmap class_ix;
+	struct kp_buf sigbuf;           /* scratch for class signatures */
+	struct kp_arena scratch;        /* runs' scratch: warmed once, reset after every try */
+	struct kp_arena_mark scratch0;  /* its empty position */
+	const struct kp_reqs **daemon_reqs; /* per daemon: strict requirements per required term */
+};
+
+#endif

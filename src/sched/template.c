@@ -1,0 +1,356 @@
+/*
+ * template.c - NodePools turned into NodeClaim templates
+ * (Karpenter's NewNodeClaimTemplate and the pre-filter in NewScheduler).
+ *
+ * Pools are ordered by weight descending and, like Karpenter's
+ * OrderByWeight, ties by name DESCENDING. A template's requirements are the
+ * pool's requirements (plus capacity-type In [on-demand] when the pool does
+ * not constrain capacity type, as the AWS provider defaults it), the label
+ * requirements, and registered/initialized In [true] (simulation only). Its
+ * instance types are the catalog types whose requirements intersect, that
+ * have an available offering compatible with the template and satisfy
+ * minValues; a pool with none is skipped with a note.
+ *
+ * Also here: the zone index used for offering bitmasks, and minValues
+ * (Karpenter's SatisfiesMinValues). Cost: O(pools x types x keys) once.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sched/sched_int.h"
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static kp_err zones_build(struct kp_sched *s)
+{
+	struct kps_strmap seen = { 0 };
+	const char **z = NULL;
+	int n = 0, cap = 0;
+	kp_err rc;
+
+	for (int i = 0; i < s->cat->n; i++) {
+		const struct kp_itype *it = s->cat->types[i];
+		for (int j = 0; j < it->noff; j++) {
+			const char *zone = it->off[j].zone ? it->off[j].zone : "";
+			if (kps_strmap_get(&seen, zone) >= 0)
+				continue;
+			rc = kps_strmap_put(&seen, &s->arena, zone, n);
+			if (rc)
+				return rc;
+			if (n == cap) {
+				cap = cap ? cap * 2 : 16;
+				z = kp_arena_grow(&s->arena, z, (size_t)n, (size_t)cap, sizeof(*z));
+				if (!z)
+					return KP_ERR_NOMEM;
+			}
+			z[n++] = zone;
+		}
+	}
+	if (n > 1)
+		qsort(z, (size_t)n, sizeof(*z), cmp_str);
+	s->zones = z;
+	s->nzones = n;
+	s->zone_fast = n <= 64;
+	for (int i = 0; i < n; i++) {
+		rc = kps_strmap_put(&s->zone_ix, &s->arena, z[i], i);
+		if (rc)
+			return rc;
+	}
+	return KP_OK;
+}
+
+uint64_t kps_zone_mask(const struct kp_sched *s, const struct kp_reqs *reqs)
+{
+	const struct kp_req *r = kp_reqs_get(reqs, KP_LABEL_ZONE);
+	uint64_t m = 0;
+
+	if (!r)
+		return ~(uint64_t)0;
+	for (int i = 0; i < s->nzones && i < 64; i++)
+		if (kp_req_has(r, s->zones[i]))
+			m |= (uint64_t)1 << i;
+	return m;
+}
+
+uint64_t kps_ct_mask(const struct kp_reqs *reqs)
+{
+	const struct kp_req *r = kp_reqs_get(reqs, KP_LABEL_CAPACITY_TYPE);
+	uint64_t m = 0;
+
+	if (!r)
+		return ~(uint64_t)0;
+	for (int i = 0; i < KP_CAP_COUNT; i++)
+		if (kp_req_has(r, kp_captype_name((enum kp_captype)i)))
+			m |= (uint64_t)1 << i;
+	return m;
+}
+
+bool kps_offering_visible(const struct kp_sched *s, const struct kp_itype *it, const struct kp_offering *o)
+{
+	if (!o->available)
+		return false;
+	return !s->hidden || !s->hidden(s->hidden_ctx, it, o);
+}
+
+bool kps_type_has_offering(const struct kp_sched *s, const struct kps_itype *t, uint64_t zmask,
+			   uint64_t cmask, const struct kp_reqs *reqs)
+{
+	if (s->zone_fast) {
+		for (int c = 0; c < KP_CAP_COUNT; c++)
+			if ((cmask >> c & 1) && (t->avail[c] & zmask))
+				return true;
+		return false;
+	}
+	for (int i = 0; i < t->it->noff; i++) {
+		const struct kp_offering *o = &t->it->off[i];
+		if (kps_offering_visible(s, t->it, o) && kp_offering_compatible(o, reqs))
+			return true;
+	}
+	return false;
+}
+
+bool kps_min_values_ok(struct kp_arena *scratch, const struct kp_reqs *reqs, const struct kps_itype *types,
+		       const int *idx, int n, const char **bad_key)
+{
+	for (int k = 0; k < reqs->n; k++) {
+		const struct kp_req *r = &reqs->r[k];
+		struct kps_strmap seen = { 0 };
+		int distinct = 0;
+
+		if (r->min_values <= 0)
+			continue;
+		for (int i = 0; i < n && distinct < r->min_values; i++) {
+			const struct kp_itype *it = types[idx ? idx[i] : i].it;
+			const struct kp_req *tr = kp_reqs_get(&it->reqs, r->key);
+
+			for (int v = 0; tr && v < tr->n; v++) {
+				if (kps_strmap_get(&seen, tr->values[v]) >= 0)
+					continue;
+				if (kps_strmap_put(&seen, scratch, tr->values[v], 1))
+					return false;
+				distinct++;
+			}
+		}
+		if (distinct < r->min_values) {
+			if (bad_key)
+				*bad_key = r->key;
+			return false;
+		}
+	}
+	return true;
+}
+
+static int pool_cmp(const void *a, const void *b)
+{
+	const struct kp_nodepool *x = *(const struct kp_nodepool *const *)a;
+	const struct kp_nodepool *y = *(const struct kp_nodepool *const *)b;
+
+	if (x->weight != y->weight)
+		return x->weight > y->weight ? -1 : 1;
+	/* Karpenter's OrderByWeight breaks ties by name descending. */
+	return -strcmp(x->name, y->name);
+}
+
+/* Value arrays of the requirements a template adds. Static: plans keep
+ * pointing at them after the prep is freed. */
+static const char *ct_default[1] = { KP_CT_ON_DEMAND };
+static const char *yes[1] = { "true" };
+
+static kp_err tpl_reqs(struct kp_sched *s, struct kps_tpl *t, struct kp_errbuf *eb)
+{
+	const struct kp_nodepool *np = t->pool;
+	struct kp_reqs lr;
+	struct kp_req r = { .n = 1 };
+	kp_err rc;
+
+	(void)eb;
+	kp_reqs_init(&t->pool_reqs);
+	rc = kp_reqs_copy(&t->pool_reqs, &s->arena, &np->reqs);
+	if (rc)
+		return rc;
+	if (!kp_reqs_get(&t->pool_reqs, KP_LABEL_CAPACITY_TYPE)) {
+		r.key = KP_LABEL_CAPACITY_TYPE;
+		r.values = ct_default;
+		rc = kp_reqs_add(&t->pool_reqs, &s->arena, &r);
+		if (rc)
+			return rc;
+	}
+	kp_labels_copy(&t->labels, &s->arena, &np->labels);
+	rc = kp_labels_set(&t->labels, &s->arena, KP_LABEL_NODEPOOL, np->name);
+	if (rc)
+		return rc;
+	kp_reqs_init(&t->reqs);
+	rc = kp_reqs_copy(&t->reqs, &s->arena, &t->pool_reqs);
+	if (rc)
+		return rc;
+	kp_reqs_init(&lr);
+	rc = kp_reqs_from_labels(&lr, &s->arena, &t->labels);
+	if (!rc)
+		rc = kp_reqs_add_all(&t->reqs, &s->arena, &lr);
+	r.values = yes;
+	r.key = KP_LABEL_REGISTERED;
+	if (!rc)
+		rc = kp_reqs_add(&t->reqs, &s->arena, &r);
+	r.key = KP_LABEL_INITIALIZED;
+	if (!rc)
+		rc = kp_reqs_add(&t->reqs, &s->arena, &r);
+	for (int i = 0; !rc && i < t->reqs.n; i++)
+		if (t->reqs.r[i].min_values > 0)
+			t->has_min_values = true;
+	return rc;
+}
+
+static kp_err type_offerings(struct kp_sched *s, struct kps_itype *t)
+{
+	t->offz = kp_arena_alloc(&s->arena, (size_t)t->it->noff + 1);
+	if (!t->offz)
+		return KP_ERR_NOMEM;
+	for (int i = 0; i < t->it->noff; i++) {
+		const struct kp_offering *o = &t->it->off[i];
+		int z;
+
+		t->offz[i] = 255;
+		if (!kps_offering_visible(s, t->it, o))
+			continue;
+		t->any_avail = true;
+		z = kps_strmap_get(&s->zone_ix, o->zone ? o->zone : "");
+		if (z >= 0 && z < 64 && (int)o->captype >= 0 && o->captype < KP_CAP_COUNT) {
+			t->avail[o->captype] |= (uint64_t)1 << z;
+			t->offz[i] = (uint8_t)z;
+		}
+	}
+	return KP_OK;
+}
+
+const struct kp_offering *kps_type_cheapest(const struct kp_sched *s, const struct kps_itype *t, uint64_t zmask,
+					    uint64_t cmask, const struct kp_reqs *reqs)
+{
+	const struct kp_offering *best = NULL;
+
+	/* offerings are sorted by (price, zone, capacity type): the first wins */
+	for (int i = 0; i < t->it->noff && !best; i++) {
+		const struct kp_offering *o = &t->it->off[i];
+
+		if (s->zone_fast) {
+			if (t->offz[i] != 255 && (zmask >> t->offz[i] & 1) && (cmask >> o->captype & 1))
+				best = o;
+		} else if (kps_offering_visible(s, t->it, o) && kp_offering_compatible(o, reqs)) {
+			best = o;
+		}
+	}
+	return best;
+}
+
+static kp_err tpl_types(struct kp_sched *s, struct kps_tpl *t)
+{
+	struct kp_res zero;
+	struct kp_arena_mark m;
+	uint64_t zm = kps_zone_mask(s, &t->reqs), cm = kps_ct_mask(&t->reqs);
+	const char *bad = NULL;
+	int n = 0;
+
+	kp_res_zero(&zero);
+	t->types = kp_arena_calloc(&s->arena, (size_t)(s->cat->n ? s->cat->n : 1), sizeof(*t->types));
+	if (!t->types)
+		return KP_ERR_NOMEM;
+	for (int i = 0; i < s->cat->n; i++) {
+		struct kps_itype *ti = &t->types[n];
+
+		memset(ti, 0, sizeof(*ti));
+		ti->it = s->cat->types[i];
+		if (!kp_reqs_intersects(&ti->it->reqs, &t->reqs, NULL))
+			continue;
+		if (!kps_res_fits(&zero, &ti->it->allocatable, s->nres, NULL))
+			continue;
+		if (type_offerings(s, ti))
+			return KP_ERR_NOMEM;
+		if (!kps_type_has_offering(s, ti, zm, cm, &t->reqs))
+			continue;
+		n++;
+	}
+	t->ntypes = n;
+	t->name_sorted = true;
+	for (int i = 1; i < n; i++)
+		if (strcmp(t->types[i - 1].it->name, t->types[i].it->name) >= 0)
+			t->name_sorted = false;
+	if (n == 0) {
+		t->skipped = true;
+		return kps_prep_note(s, "nodepool \"%s\" skipped: none of the %d instance types satisfies its requirements",
+				     t->name, s->cat->n);
+	}
+	if (t->has_min_values && !s->opts.min_values_best_effort) {
+		m = kp_arena_mark(&s->arena);
+		if (!kps_min_values_ok(&s->arena, &t->reqs, t->types, NULL, n, &bad)) {
+			kp_arena_reset(&s->arena, m);
+			t->skipped = true;
+			t->ntypes = 0;
+			return kps_prep_note(s, "nodepool \"%s\" skipped: its %d compatible instance types cannot satisfy minValues for %s",
+					     t->name, n, bad);
+		}
+		kp_arena_reset(&s->arena, m);
+	}
+	return KP_OK;
+}
+
+static kp_err tpl_limits(struct kp_sched *s, struct kps_tpl *t)
+{
+	const struct kp_nodepool *np = t->pool;
+
+	t->limit_mask = np->limit_mask;
+	t->limit_rem = np->limits;
+	t->has_node_limit = np->has_node_limit;
+	t->nodes_rem = np->node_limit;
+	t->limited = np->limit_mask != 0 || np->has_node_limit;
+	return KP_OK;
+}
+
+kp_err kps_templates_build(struct kp_sched *s, struct kp_errbuf *eb)
+{
+	const struct kp_cluster *cl = s->cl;
+	const struct kp_nodepool **pools;
+	kp_err rc = zones_build(s);
+
+	if (rc)
+		return rc;
+	pools = kp_arena_calloc(&s->arena, (size_t)(cl->npools ? cl->npools : 1), sizeof(*pools));
+	s->tpl = kp_arena_calloc(&s->arena, (size_t)(cl->npools ? cl->npools : 1), sizeof(*s->tpl));
+	if (!pools || !s->tpl)
+		return KP_ERR_NOMEM;
+	for (int i = 0; i < cl->npools; i++)
+		pools[i] = cl->pools[i];
+	qsort(pools, (size_t)cl->npools, sizeof(*pools), pool_cmp);
+	s->ntpl = cl->npools;
+	s->tplwords = (cl->npools + 63) / 64;
+	if (s->tplwords == 0)
+		s->tplwords = 1;
+	for (int i = 0; i < s->ntpl; i++) {
+		struct kps_tpl *t = &s->tpl[i];
+
+		t->pool = pools[i];
+		t->name = pools[i]->name;
+		for (int j = 0; j < cl->npools; j++)
+			if (cl->pools[j] == pools[i])
+				t->pool_idx = j;
+		for (int j = 0; j < t->pool->taints.n; j++)
+			if (t->pool->taints.t[j].effect == KP_EFFECT_PREFERNOSCHEDULE)
+				s->any_pns = true;
+		rc = tpl_reqs(s, t, eb);
+		if (!rc)
+			rc = tpl_types(s, t);
+		if (!rc && !t->skipped)
+			rc = kps_daemon_groups_build(s, t);
+		if (!rc)
+			rc = tpl_limits(s, t);
+		if (rc) {
+			if (rc == KP_ERR_NOMEM)
+				return kp_errf(eb, rc, "nodepool \"%s\": out of memory", t->name);
+			kp_err_prefix(eb, "nodepool \"%s\": ", t->name);
+			return rc;
+		}
+	}
+	return KP_OK;
+}
