@@ -219,8 +219,8 @@ struct kp_kube_res {
 	const char *resource;   /* plural: "pods" */
 	bool namespaced;
 };
-extern const struct kp_kube_res KP_RES_PODS, KP_RES_NODES, KP_RES_CONFIGMAPS, KP_RES_EVENTS,
-	KP_RES_LEASES, KP_RES_NAMESPACES, KP_RES_NODECLAIMS, KP_RES_NODEPOOLS;
+extern const struct kp_kube_res KP_KUBE_PODS, KP_KUBE_NODES, KP_KUBE_CONFIGMAPS, KP_KUBE_EVENTS,
+	KP_KUBE_LEASES, KP_KUBE_NAMESPACES, KP_KUBE_NODECLAIMS, KP_KUBE_NODEPOOLS;
 
 /* Writes "/api/v1/namespaces/ns/pods/name/sub" (ns, name, sub may be NULL). */
 kp_err kp_kube_path(const struct kp_kube_res *r, const char *ns, const char *name, const char *sub, char *buf,

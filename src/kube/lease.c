@@ -138,7 +138,7 @@ static bool try_acquire_or_renew(struct kp_lease *le)
 	int64_t dur_s, trans;
 	bool ok = false;
 
-	if (kp_kube_get(c, &KP_RES_LEASES, le->ns, le->name, &lease, &st, &eb)) {
+	if (kp_kube_get(c, &KP_KUBE_LEASES, le->ns, le->name, &lease, &st, &eb)) {
 		if (!kp_kube_is_notfound(&st))
 			return false;
 		nspec = lease_spec(le, wall, NULL, 0, le->o.lease_ms / 1000, le->identity);
@@ -146,7 +146,7 @@ static bool try_acquire_or_renew(struct kp_lease *le)
 				  "Lease", "metadata", "name", le->name, "namespace", le->ns, "spec", nspec);
 		if (!lease)
 			return false;
-		ok = kp_kube_create(c, &KP_RES_LEASES, le->ns, lease, NULL, &st, &eb) == KP_OK;
+		ok = kp_kube_create(c, &KP_KUBE_LEASES, le->ns, lease, NULL, &st, &eb) == KP_OK;
 		if (ok) {
 			json_decref(le->observed);
 			le->observed = json_incref(json_object_get(lease, "spec"));
@@ -191,7 +191,7 @@ static bool try_acquire_or_renew(struct kp_lease *le)
 		return false;
 	}
 	json_object_set_new(lease, "spec", nspec);
-	ok = kp_kube_update(c, &KP_RES_LEASES, le->ns, lease, NULL, &upd, &st, &eb) == KP_OK;
+	ok = kp_kube_update(c, &KP_KUBE_LEASES, le->ns, lease, NULL, &upd, &st, &eb) == KP_OK;
 	if (ok) {
 		json_decref(le->observed);
 		le->observed = json_incref(json_object_get(upd, "spec") ? json_object_get(upd, "spec") : nspec);
@@ -247,14 +247,14 @@ kp_err kp_lease_release(struct kp_lease *le, struct kp_errbuf *eb)
 	kp_kube_timer_stop(le->l, &le->timer);
 	if (!le->leader)
 		return KP_OK;
-	rc = kp_kube_get(c, &KP_RES_LEASES, le->ns, le->name, &lease, &st, eb);
+	rc = kp_kube_get(c, &KP_KUBE_LEASES, le->ns, le->name, &lease, &st, eb);
 	if (!rc) {
 		spec = json_object_get(lease, "spec");
 		if (kp_strcmp0(json_string_value(json_object_get(spec, "holderIdentity")), le->identity) == 0) {
 			json_t *nspec = lease_spec(le, kp_kube_now_wall(c->clock), NULL,
 						   json_integer_value(json_object_get(spec, "leaseTransitions")), 1, "");
 			json_object_set_new(lease, "spec", nspec);
-			rc = kp_kube_update(c, &KP_RES_LEASES, le->ns, lease, NULL, NULL, &st, eb);
+			rc = kp_kube_update(c, &KP_KUBE_LEASES, le->ns, lease, NULL, NULL, &st, eb);
 		}
 	}
 	json_decref(lease);

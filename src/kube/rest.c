@@ -17,14 +17,14 @@
 
 #include "kube/kube_int.h"
 
-const struct kp_kube_res KP_RES_PODS = { "", "v1", "pods", true };
-const struct kp_kube_res KP_RES_NODES = { "", "v1", "nodes", false };
-const struct kp_kube_res KP_RES_CONFIGMAPS = { "", "v1", "configmaps", true };
-const struct kp_kube_res KP_RES_EVENTS = { "events.k8s.io", "v1", "events", true };
-const struct kp_kube_res KP_RES_LEASES = { "coordination.k8s.io", "v1", "leases", true };
-const struct kp_kube_res KP_RES_NAMESPACES = { "", "v1", "namespaces", false };
-const struct kp_kube_res KP_RES_NODECLAIMS = { "karpenter.sh", "v1", "nodeclaims", false };
-const struct kp_kube_res KP_RES_NODEPOOLS = { "karpenter.sh", "v1", "nodepools", false };
+const struct kp_kube_res KP_KUBE_PODS = { "", "v1", "pods", true };
+const struct kp_kube_res KP_KUBE_NODES = { "", "v1", "nodes", false };
+const struct kp_kube_res KP_KUBE_CONFIGMAPS = { "", "v1", "configmaps", true };
+const struct kp_kube_res KP_KUBE_EVENTS = { "events.k8s.io", "v1", "events", true };
+const struct kp_kube_res KP_KUBE_LEASES = { "coordination.k8s.io", "v1", "leases", true };
+const struct kp_kube_res KP_KUBE_NAMESPACES = { "", "v1", "namespaces", false };
+const struct kp_kube_res KP_KUBE_NODECLAIMS = { "karpenter.sh", "v1", "nodeclaims", false };
+const struct kp_kube_res KP_KUBE_NODEPOOLS = { "karpenter.sh", "v1", "nodepools", false };
 
 static const struct kp_kube_res CORE_EVENTS = { "", "v1", "events", true };
 
@@ -252,7 +252,7 @@ kp_err kp_kube_evict(struct kp_kube_client *c, const char *ns, const char *pod, 
 	json_t *ev;
 	kp_err rc;
 
-	rc = kp_kube_path(&KP_RES_PODS, ns, pod, "eviction", path, sizeof(path), eb);
+	rc = kp_kube_path(&KP_KUBE_PODS, ns, pod, "eviction", path, sizeof(path), eb);
 	if (rc)
 		return rc;
 	ev = json_pack("{s:s, s:s, s:{s:s, s:s}}", "apiVersion", "policy/v1", "kind", "Eviction", "metadata", "name",
@@ -325,7 +325,7 @@ kp_err kp_kube_event_emit(struct kp_kube_client *c, const struct kp_kube_event *
 	json_decref(ref);
 	if (!obj)
 		return kp_errf(eb, KP_ERR_NOMEM, "out of memory");
-	rc = kp_kube_create(c, ev->use_core ? &CORE_EVENTS : &KP_RES_EVENTS, ns, obj, NULL, st, eb);
+	rc = kp_kube_create(c, ev->use_core ? &CORE_EVENTS : &KP_KUBE_EVENTS, ns, obj, NULL, st, eb);
 	json_decref(obj);
 	return rc;
 }

@@ -543,17 +543,17 @@ static void test_paths(void **state)
 	char buf[256];
 	struct kp_errbuf eb = { 0 };
 	(void)state;
-	assert_int_equal(kp_kube_path(&KP_RES_PODS, "default", "p1", "eviction", buf, sizeof(buf), &eb), KP_OK);
+	assert_int_equal(kp_kube_path(&KP_KUBE_PODS, "default", "p1", "eviction", buf, sizeof(buf), &eb), KP_OK);
 	assert_string_equal(buf, "/api/v1/namespaces/default/pods/p1/eviction");
-	assert_int_equal(kp_kube_path(&KP_RES_PODS, NULL, NULL, NULL, buf, sizeof(buf), &eb), KP_OK);
+	assert_int_equal(kp_kube_path(&KP_KUBE_PODS, NULL, NULL, NULL, buf, sizeof(buf), &eb), KP_OK);
 	assert_string_equal(buf, "/api/v1/pods");
-	assert_int_equal(kp_kube_path(&KP_RES_LEASES, "kube-system", "l", NULL, buf, sizeof(buf), &eb), KP_OK);
+	assert_int_equal(kp_kube_path(&KP_KUBE_LEASES, "kube-system", "l", NULL, buf, sizeof(buf), &eb), KP_OK);
 	assert_string_equal(buf, "/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/l");
-	assert_int_equal(kp_kube_path(&KP_RES_NODECLAIMS, "ignored", "nc", "status", buf, sizeof(buf), &eb), KP_OK);
+	assert_int_equal(kp_kube_path(&KP_KUBE_NODECLAIMS, "ignored", "nc", "status", buf, sizeof(buf), &eb), KP_OK);
 	assert_string_equal(buf, "/apis/karpenter.sh/v1/nodeclaims/nc/status");
-	assert_int_equal(kp_kube_path(&KP_RES_PODS, "default", "../x", NULL, buf, sizeof(buf), &eb), KP_ERR_INVALID);
-	assert_int_equal(kp_kube_path(&KP_RES_PODS, "a?b", "x", NULL, buf, sizeof(buf), &eb), KP_ERR_INVALID);
-	assert_int_equal(kp_kube_path(&KP_RES_PODS, "default", "x", NULL, buf, 10, &eb), KP_ERR_RANGE);
+	assert_int_equal(kp_kube_path(&KP_KUBE_PODS, "default", "../x", NULL, buf, sizeof(buf), &eb), KP_ERR_INVALID);
+	assert_int_equal(kp_kube_path(&KP_KUBE_PODS, "a?b", "x", NULL, buf, sizeof(buf), &eb), KP_ERR_INVALID);
+	assert_int_equal(kp_kube_path(&KP_KUBE_PODS, "default", "x", NULL, buf, 10, &eb), KP_ERR_RANGE);
 }
 
 int main(void)

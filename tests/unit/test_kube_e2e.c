@@ -114,7 +114,7 @@ static void start_server(void)
 		}
 		if (kp_kubeconfig_load(kubeconfig, NULL, &cfg, &eb) == KP_OK &&
 		    kp_kube_client_new(cfg, NULL, &c, &eb) == KP_OK &&
-		    kp_kube_get(c, &KP_RES_NAMESPACES, NULL, "default", &ns, NULL, &eb) == KP_OK)
+		    kp_kube_get(c, &KP_KUBE_NAMESPACES, NULL, "default", &ns, NULL, &eb) == KP_OK)
 			up = true;
 		json_decref(ns);
 		kp_kube_client_free(c);
@@ -190,7 +190,7 @@ static void test_configmap_lifecycle(void **state)
 	assert_int_equal(kp_kube_loop_new(c, &l, &eb), KP_OK);
 	io.ns = "default";
 	io.label_selector = "e2e=kube-client";
-	assert_int_equal(kp_informer_new(l, &KP_RES_CONFIGMAPS, &io, &h, &s, &inf, &eb), KP_OK);
+	assert_int_equal(kp_informer_new(l, &KP_KUBE_CONFIGMAPS, &io, &h, &s, &inf, &eb), KP_OK);
 	kp_informer_start(inf);
 	end = kp_kube_now_mono(NULL) + 10000;
 	while (!kp_informer_synced(inf) && kp_kube_now_mono(NULL) < end)
@@ -199,29 +199,29 @@ static void test_configmap_lifecycle(void **state)
 
 	cm = json_pack("{s:s, s:s, s:{s:s, s:{s:s}}, s:{s:s}}", "apiVersion", "v1", "kind", "ConfigMap", "metadata",
 		       "name", "e2e-cm", "labels", "e2e", "kube-client", "data", "k", "v1");
-	if (kp_kube_create(c, &KP_RES_CONFIGMAPS, "default", cm, &out, &st, &eb))
+	if (kp_kube_create(c, &KP_KUBE_CONFIGMAPS, "default", cm, &out, &st, &eb))
 		fail_msg("create: %s", eb.msg);
 	assert_non_null(json_object_get(json_object_get(out, "metadata"), "uid"));
 	json_decref(out);
 	/* a second create is AlreadyExists, with the API's reason */
-	assert_int_not_equal(kp_kube_create(c, &KP_RES_CONFIGMAPS, "default", cm, NULL, &st, &eb), KP_OK);
+	assert_int_not_equal(kp_kube_create(c, &KP_KUBE_CONFIGMAPS, "default", cm, NULL, &st, &eb), KP_OK);
 	assert_true(kp_kube_is_already_exists(&st));
 	json_decref(cm);
 	assert_true(wait_log(l, &s, "add e2e-cm=v1;", 10000));
 
-	assert_int_equal(kp_kube_list(c, &KP_RES_CONFIGMAPS, "default", NULL, &list, NULL, &eb), KP_OK);
+	assert_int_equal(kp_kube_list(c, &KP_KUBE_CONFIGMAPS, "default", NULL, &list, NULL, &eb), KP_OK);
 	assert_true(json_array_size(json_object_get(list, "items")) >= 1);
 	json_decref(list);
 
 	patch = json_pack("{s:{s:s}}", "data", "k", "v2");
-	if (kp_kube_patch(c, &KP_RES_CONFIGMAPS, "default", "e2e-cm", KP_PATCH_MERGE, patch, NULL, &out, &st, &eb))
+	if (kp_kube_patch(c, &KP_KUBE_CONFIGMAPS, "default", "e2e-cm", KP_PATCH_MERGE, patch, NULL, &out, &st, &eb))
 		fail_msg("patch: %s", eb.msg);
 	json_decref(patch);
 	assert_string_equal(json_string_value(json_object_get(json_object_get(out, "data"), "k")), "v2");
 	json_decref(out);
 	assert_true(wait_log(l, &s, "upd e2e-cm=v2;", 10000));
 
-	if (kp_kube_retry_on_conflict(c, &KP_RES_CONFIGMAPS, "default", "e2e-cm", NULL, 0, set_v3, NULL, NULL, &st, &eb))
+	if (kp_kube_retry_on_conflict(c, &KP_KUBE_CONFIGMAPS, "default", "e2e-cm", NULL, 0, set_v3, NULL, NULL, &st, &eb))
 		fail_msg("update: %s", eb.msg);
 	assert_true(wait_log(l, &s, "upd e2e-cm=v3;", 10000));
 	assert_string_equal(json_string_value(json_object_get(json_object_get(kp_informer_get(inf, "default", "e2e-cm"), "data"), "k")), "v3");
@@ -229,15 +229,15 @@ static void test_configmap_lifecycle(void **state)
 	/* a stale resourceVersion is a 409 Conflict */
 	cm = json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:s}}", "apiVersion", "v1", "kind", "ConfigMap", "metadata", "name",
 		       "e2e-cm", "resourceVersion", "1", "data", "k", "stale");
-	assert_int_not_equal(kp_kube_update(c, &KP_RES_CONFIGMAPS, "default", cm, NULL, NULL, &st, &eb), KP_OK);
+	assert_int_not_equal(kp_kube_update(c, &KP_KUBE_CONFIGMAPS, "default", cm, NULL, NULL, &st, &eb), KP_OK);
 	assert_true(kp_kube_is_conflict(&st));
 	json_decref(cm);
 
-	if (kp_kube_delete(c, &KP_RES_CONFIGMAPS, "default", "e2e-cm", KP_PROPAGATE_BACKGROUND, NULL, &st, &eb))
+	if (kp_kube_delete(c, &KP_KUBE_CONFIGMAPS, "default", "e2e-cm", KP_PROPAGATE_BACKGROUND, NULL, &st, &eb))
 		fail_msg("delete: %s", eb.msg);
 	assert_true(wait_log(l, &s, "del e2e-cm=v3;", 10000));
 	assert_null(kp_informer_get(inf, "default", "e2e-cm"));
-	assert_int_equal(kp_kube_get(c, &KP_RES_CONFIGMAPS, "default", "e2e-cm", &out, &st, &eb), KP_ERR_NOTFOUND);
+	assert_int_equal(kp_kube_get(c, &KP_KUBE_CONFIGMAPS, "default", "e2e-cm", &out, &st, &eb), KP_ERR_NOTFOUND);
 	assert_string_equal(st.reason, "NotFound");
 	assert_true(st.message[0] != '\0');
 	assert_int_equal(kp_informer_stats(inf).errors, 0);
@@ -284,7 +284,7 @@ static void test_leader_election(void **state)
 		kp_kube_loop_run_once(l, 50, &eb);
 	assert_true(kp_lease_is_leader(a));
 	assert_false(kp_lease_is_leader(b));
-	assert_int_equal(kp_kube_get(c, &KP_RES_LEASES, "kube-system", "e2e-leader", &lease, NULL, &eb), KP_OK);
+	assert_int_equal(kp_kube_get(c, &KP_KUBE_LEASES, "kube-system", "e2e-leader", &lease, NULL, &eb), KP_OK);
 	assert_string_equal(json_string_value(json_object_get(json_object_get(lease, "spec"), "holderIdentity")), "a");
 	json_decref(lease);
 
@@ -295,7 +295,7 @@ static void test_leader_election(void **state)
 		kp_kube_loop_run_once(l, 50, &eb);
 	assert_true(kp_lease_is_leader(b));
 	assert_int_equal(sb.started, 1);
-	assert_int_equal(kp_kube_get(c, &KP_RES_LEASES, "kube-system", "e2e-leader", &lease, NULL, &eb), KP_OK);
+	assert_int_equal(kp_kube_get(c, &KP_KUBE_LEASES, "kube-system", "e2e-leader", &lease, NULL, &eb), KP_OK);
 	assert_string_equal(json_string_value(json_object_get(json_object_get(lease, "spec"), "holderIdentity")), "b");
 	json_decref(lease);
 	assert_int_equal(kp_lease_release(b, &eb), KP_OK);

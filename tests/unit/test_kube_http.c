@@ -265,7 +265,7 @@ static void test_get_tls_token_status(void **state)
 	(void)state;
 	set_mode("basic");
 	c = client_with("s3cret", NULL);
-	assert_int_equal(kp_kube_get(c, &KP_RES_CONFIGMAPS, "default", "a", &obj, &st, &eb), KP_OK);
+	assert_int_equal(kp_kube_get(c, &KP_KUBE_CONFIGMAPS, "default", "a", &obj, &st, &eb), KP_OK);
 	assert_int_equal(st.code, 200);
 	assert_string_equal(json_string_value(json_object_get(json_object_get(obj, "metadata"), "name")), "a");
 	json_decref(obj);
@@ -275,17 +275,17 @@ static void test_get_tls_token_status(void **state)
 	assert_string_equal(last.auth, "Bearer s3cret");
 
 	/* Status errors carry reason and message, not just a code */
-	assert_int_equal(kp_kube_get(c, &KP_RES_CONFIGMAPS, "default", "missing", &obj, &st, &eb), KP_ERR_NOTFOUND);
+	assert_int_equal(kp_kube_get(c, &KP_KUBE_CONFIGMAPS, "default", "missing", &obj, &st, &eb), KP_ERR_NOTFOUND);
 	assert_null(obj);
 	assert_true(kp_kube_is_notfound(&st));
 	assert_string_equal(st.reason, "NotFound");
 	assert_string_equal(st.message, "configmaps \"missing\" not found");
 	assert_non_null(strstr(eb.msg, "404 NotFound: configmaps \"missing\" not found"));
-	assert_int_equal(kp_kube_get(c, &KP_RES_CONFIGMAPS, "default", "bad", &obj, &st, &eb), KP_ERR_IO);
+	assert_int_equal(kp_kube_get(c, &KP_KUBE_CONFIGMAPS, "default", "bad", &obj, &st, &eb), KP_ERR_IO);
 	assert_int_equal(st.code, 422);
 	assert_string_equal(st.reason, "Invalid");
 	assert_non_null(strstr(eb.msg, "is invalid: data: Too long"));
-	assert_int_equal(kp_kube_get(c, &KP_RES_CONFIGMAPS, "default", "notjson", &obj, &st, &eb), KP_ERR_INVALID);
+	assert_int_equal(kp_kube_get(c, &KP_KUBE_CONFIGMAPS, "default", "notjson", &obj, &st, &eb), KP_ERR_INVALID);
 	assert_non_null(strstr(eb.msg, "decode response"));
 	kp_kube_client_free(c);
 
@@ -294,7 +294,7 @@ static void test_get_tls_token_status(void **state)
 		struct kp_kube_client_opts o = { 0 };
 		o.max_response = 1024;
 		c = client_with("s3cret", &o);
-		assert_int_equal(kp_kube_get(c, &KP_RES_CONFIGMAPS, "default", "big", &obj, &st, &eb), KP_ERR_LIMIT);
+		assert_int_equal(kp_kube_get(c, &KP_KUBE_CONFIGMAPS, "default", "big", &obj, &st, &eb), KP_ERR_LIMIT);
 		assert_non_null(strstr(eb.msg, "larger than 1024 bytes"));
 		kp_kube_client_free(c);
 	}
@@ -318,7 +318,7 @@ static void test_tls_verified(void **state)
 	cfg->ca_len = strlen(other);
 	assert_int_equal(kp_kube_client_new(cfg, NULL, &c, &eb), KP_OK);
 	before = ts_count(&srv, NULL, NULL);
-	assert_int_equal(kp_kube_get(c, &KP_RES_CONFIGMAPS, "default", "a", &obj, NULL, &eb), KP_ERR_IO);
+	assert_int_equal(kp_kube_get(c, &KP_KUBE_CONFIGMAPS, "default", "a", &obj, NULL, &eb), KP_ERR_IO);
 	assert_true(strstr(eb.msg, "certificate") || strstr(eb.msg, "SSL"));
 	assert_int_equal(ts_count(&srv, NULL, NULL), before);   /* no request got through */
 	kp_kube_client_free(c);
@@ -352,7 +352,7 @@ static void test_conflict_retry(void **state)
 	set_mode("conflict");
 	sc.conflicts_left = 2;
 	c = client_with("t", NULL);
-	assert_int_equal(kp_kube_retry_on_conflict(c, &KP_RES_CONFIGMAPS, "default", "a", NULL, 5, bump, &calls, &out,
+	assert_int_equal(kp_kube_retry_on_conflict(c, &KP_KUBE_CONFIGMAPS, "default", "a", NULL, 5, bump, &calls, &out,
 						   &st, &eb),
 			 KP_OK);
 	assert_int_equal(calls, 3);
@@ -366,7 +366,7 @@ static void test_conflict_retry(void **state)
 	set_mode("conflict");
 	sc.conflicts_left = 100;
 	calls = 0;
-	assert_int_equal(kp_kube_retry_on_conflict(c, &KP_RES_CONFIGMAPS, "default", "a", NULL, 3, bump, &calls, NULL,
+	assert_int_equal(kp_kube_retry_on_conflict(c, &KP_KUBE_CONFIGMAPS, "default", "a", NULL, 3, bump, &calls, NULL,
 						   &st, &eb),
 			 KP_ERR_IO);
 	assert_int_equal(calls, 3);
@@ -385,7 +385,7 @@ static void test_429_retry_and_eviction(void **state)
 	(void)state;
 	set_mode("429");
 	c = client_with("t", NULL);
-	assert_int_equal(kp_kube_get(c, &KP_RES_CONFIGMAPS, "default", "a", &obj, &st, &eb), KP_OK);
+	assert_int_equal(kp_kube_get(c, &KP_KUBE_CONFIGMAPS, "default", "a", &obj, &st, &eb), KP_OK);
 	assert_int_equal(sc.calls, 2);
 	json_decref(obj);
 	/* an eviction blocked by a PDB is reported, not retried */
@@ -415,7 +415,7 @@ static void test_list_paging_patch_delete(void **state)
 	(void)state;
 	set_mode("paging");
 	c = client_with("t", NULL);
-	assert_int_equal(kp_kube_list(c, &KP_RES_CONFIGMAPS, "default", &lo, &list, NULL, &eb), KP_OK);
+	assert_int_equal(kp_kube_list(c, &KP_KUBE_CONFIGMAPS, "default", &lo, &list, NULL, &eb), KP_OK);
 	assert_int_equal(json_array_size(json_object_get(list, "items")), 3);
 	assert_string_equal(json_string_value(json_object_get(json_object_get(list, "metadata"), "resourceVersion")), "50");
 	assert_null(json_object_get(json_object_get(list, "metadata"), "continue"));
@@ -423,30 +423,30 @@ static void test_list_paging_patch_delete(void **state)
 	ts_last(&srv, &last);
 	assert_string_equal(last.path, "/api/v1/namespaces/default/configmaps?limit=2&labelSelector=app%3Dweb&continue=tok%2B%2F%3D");
 	lo.max_items = 2;
-	assert_int_equal(kp_kube_list(c, &KP_RES_CONFIGMAPS, "default", &lo, &list, NULL, &eb), KP_ERR_LIMIT);
+	assert_int_equal(kp_kube_list(c, &KP_KUBE_CONFIGMAPS, "default", &lo, &list, NULL, &eb), KP_ERR_LIMIT);
 	assert_null(list);
 
 	set_mode("basic");
 	p = json_pack("{s:{s:{s:s}}}", "metadata", "labels", "k", "v");
-	assert_int_equal(kp_kube_patch(c, &KP_RES_CONFIGMAPS, "default", "a", KP_PATCH_MERGE, p, NULL, NULL, NULL, &eb), KP_OK);
+	assert_int_equal(kp_kube_patch(c, &KP_KUBE_CONFIGMAPS, "default", "a", KP_PATCH_MERGE, p, NULL, NULL, NULL, &eb), KP_OK);
 	ts_last(&srv, &last);
 	assert_string_equal(last.method, "PATCH");
 	assert_string_equal(last.ctype, "application/merge-patch+json");
 	assert_string_equal(last.body, "{\"metadata\":{\"labels\":{\"k\":\"v\"}}}");
-	assert_int_equal(kp_kube_patch(c, &KP_RES_NODECLAIMS, NULL, "nc", KP_PATCH_STRATEGIC, p, "status", NULL, NULL, &eb), KP_OK);
+	assert_int_equal(kp_kube_patch(c, &KP_KUBE_NODECLAIMS, NULL, "nc", KP_PATCH_STRATEGIC, p, "status", NULL, NULL, &eb), KP_OK);
 	ts_last(&srv, &last);
 	assert_string_equal(last.ctype, "application/strategic-merge-patch+json");
 	assert_string_equal(last.path, "/apis/karpenter.sh/v1/nodeclaims/nc/status");
 	/* a JSON patch must be an array */
-	assert_int_equal(kp_kube_patch(c, &KP_RES_CONFIGMAPS, "default", "a", KP_PATCH_JSON, p, NULL, NULL, NULL, &eb), KP_ERR_INVALID);
+	assert_int_equal(kp_kube_patch(c, &KP_KUBE_CONFIGMAPS, "default", "a", KP_PATCH_JSON, p, NULL, NULL, NULL, &eb), KP_ERR_INVALID);
 	json_decref(p);
 	p = json_pack("[{s:s, s:s}]", "op", "remove", "path", "/metadata/finalizers/0");
-	assert_int_equal(kp_kube_patch(c, &KP_RES_CONFIGMAPS, "default", "a", KP_PATCH_JSON, p, NULL, NULL, NULL, &eb), KP_OK);
+	assert_int_equal(kp_kube_patch(c, &KP_KUBE_CONFIGMAPS, "default", "a", KP_PATCH_JSON, p, NULL, NULL, NULL, &eb), KP_OK);
 	ts_last(&srv, &last);
 	assert_string_equal(last.ctype, "application/json-patch+json");
 	json_decref(p);
 
-	assert_int_equal(kp_kube_delete(c, &KP_RES_PODS, "default", "p1", KP_PROPAGATE_FOREGROUND, "uid-1", NULL, &eb), KP_OK);
+	assert_int_equal(kp_kube_delete(c, &KP_KUBE_PODS, "default", "p1", KP_PROPAGATE_FOREGROUND, "uid-1", NULL, &eb), KP_OK);
 	ts_last(&srv, &last);
 	assert_string_equal(last.method, "DELETE");
 	b = json_loads(last.body, 0, NULL);
@@ -494,18 +494,18 @@ static void test_token_file_reread_and_401(void **state)
 	snprintf(path, sizeof(path), "%s/token", tmpdir);
 	cfg->token_file = ts_strdup(path);
 	assert_int_equal(kp_kube_client_new(cfg, &o, &c, &eb), KP_OK);
-	assert_int_equal(kp_kube_get(c, &KP_RES_CONFIGMAPS, "default", "a", &obj, NULL, &eb), KP_OK);
+	assert_int_equal(kp_kube_get(c, &KP_KUBE_CONFIGMAPS, "default", "a", &obj, NULL, &eb), KP_OK);
 	json_decref(obj);
 	ts_last(&srv, &last);
 	assert_string_equal(last.auth, "Bearer old");
 	write_file("token", "new\n", 0600);
 	fc.now += 30000;   /* before the re-read period: still the cached token */
-	assert_int_equal(kp_kube_get(c, &KP_RES_CONFIGMAPS, "default", "a", &obj, NULL, &eb), KP_OK);
+	assert_int_equal(kp_kube_get(c, &KP_KUBE_CONFIGMAPS, "default", "a", &obj, NULL, &eb), KP_OK);
 	json_decref(obj);
 	ts_last(&srv, &last);
 	assert_string_equal(last.auth, "Bearer old");
 	fc.now += 30000;   /* a minute after the first read */
-	assert_int_equal(kp_kube_get(c, &KP_RES_CONFIGMAPS, "default", "a", &obj, NULL, &eb), KP_OK);
+	assert_int_equal(kp_kube_get(c, &KP_KUBE_CONFIGMAPS, "default", "a", &obj, NULL, &eb), KP_OK);
 	json_decref(obj);
 	ts_last(&srv, &last);
 	assert_string_equal(last.auth, "Bearer new");
@@ -515,10 +515,10 @@ static void test_token_file_reread_and_401(void **state)
 	set_mode("auth");
 	write_file("token", "old\n", 0600);
 	assert_int_equal(kp_kube_client_new(cfg, &o, &c, &eb), KP_OK);
-	assert_int_equal(kp_kube_get(c, &KP_RES_CONFIGMAPS, "default", "a", &obj, NULL, &eb), KP_ERR_IO);
+	assert_int_equal(kp_kube_get(c, &KP_KUBE_CONFIGMAPS, "default", "a", &obj, NULL, &eb), KP_ERR_IO);
 	assert_non_null(strstr(eb.msg, "401 Unauthorized"));
 	write_file("token", "new\n", 0600);
-	assert_int_equal(kp_kube_get(c, &KP_RES_CONFIGMAPS, "default", "a", &obj, NULL, &eb), KP_OK);
+	assert_int_equal(kp_kube_get(c, &KP_KUBE_CONFIGMAPS, "default", "a", &obj, NULL, &eb), KP_OK);
 	json_decref(obj);
 	kp_kube_client_free(c);
 	kp_kube_config_free(cfg);
@@ -559,11 +559,11 @@ static void test_exec_plugin_cached(void **state)
 	assert_int_equal(kp_kube_client_new(cfg, &o, &c, &eb), KP_OK);
 	cfg->exec = NULL;
 	for (i = 0; i < 3; i++) {
-		assert_int_equal(kp_kube_get(c, &KP_RES_CONFIGMAPS, "default", "a", &obj, NULL, &eb), KP_OK);
+		assert_int_equal(kp_kube_get(c, &KP_KUBE_CONFIGMAPS, "default", "a", &obj, NULL, &eb), KP_OK);
 		json_decref(obj);
 	}
 	fc.now += 20000;   /* past expirationTimestamp: run again */
-	assert_int_equal(kp_kube_get(c, &KP_RES_CONFIGMAPS, "default", "a", &obj, NULL, &eb), KP_OK);
+	assert_int_equal(kp_kube_get(c, &KP_KUBE_CONFIGMAPS, "default", "a", &obj, NULL, &eb), KP_OK);
 	json_decref(obj);
 	f = fopen(count, "r");
 	assert_non_null(f);
@@ -591,7 +591,7 @@ static void test_client_rate_limit(void **state)
 	o.burst = 2;
 	c = client_with("t", &o);
 	for (i = 0; i < 5; i++) {
-		assert_int_equal(kp_kube_get(c, &KP_RES_CONFIGMAPS, "default", "a", &obj, NULL, &eb), KP_OK);
+		assert_int_equal(kp_kube_get(c, &KP_KUBE_CONFIGMAPS, "default", "a", &obj, NULL, &eb), KP_OK);
 		json_decref(obj);
 	}
 	/* two from the burst, then three at 10/s */
@@ -651,7 +651,7 @@ static void test_watch_stream(void **state)
 	set_mode("watch");
 	c = client_with("wtok", NULL);
 	assert_int_equal(kp_kube_loop_new(c, &l, &eb), KP_OK);
-	assert_int_equal(kp_watch_start(l, &KP_RES_CONFIGMAPS, &o, wev, wdone, &ws, &w, &eb), KP_OK);
+	assert_int_equal(kp_watch_start(l, &KP_KUBE_CONFIGMAPS, &o, wev, wdone, &ws, &w, &eb), KP_OK);
 	assert_string_equal(kp_watch_rv(w), "100");
 	run_until(l, &ws.done, 5000);
 	assert_true(ws.done);
@@ -667,7 +667,7 @@ static void test_watch_stream(void **state)
 	/* HTTP 410 on the watch request */
 	set_mode("watch410");
 	memset(&ws, 0, sizeof(ws));
-	assert_int_equal(kp_watch_start(l, &KP_RES_CONFIGMAPS, &o, wev, wdone, &ws, &w, &eb), KP_OK);
+	assert_int_equal(kp_watch_start(l, &KP_KUBE_CONFIGMAPS, &o, wev, wdone, &ws, &w, &eb), KP_OK);
 	run_until(l, &ws.done, 5000);
 	assert_true(ws.done);
 	assert_int_equal(ws.rc, KP_ERR_IO);
@@ -678,7 +678,7 @@ static void test_watch_stream(void **state)
 	/* a stopped watch never calls back */
 	set_mode("watch");
 	memset(&ws, 0, sizeof(ws));
-	assert_int_equal(kp_watch_start(l, &KP_RES_CONFIGMAPS, &o, wev, wdone, &ws, &w, &eb), KP_OK);
+	assert_int_equal(kp_watch_start(l, &KP_KUBE_CONFIGMAPS, &o, wev, wdone, &ws, &w, &eb), KP_OK);
 	kp_watch_stop(w);
 	{
 		int i;
@@ -734,7 +734,7 @@ static void test_watch_fd_hook(void **state)
 	c = client_with("t", NULL);
 	assert_int_equal(kp_kube_loop_new(c, &l, &eb), KP_OK);
 	kp_kube_loop_set_fd_hook(l, host_hook, &h);
-	assert_int_equal(kp_watch_start(l, &KP_RES_CONFIGMAPS, &o, wev, wdone, &ws, &w, &eb), KP_OK);
+	assert_int_equal(kp_watch_start(l, &KP_KUBE_CONFIGMAPS, &o, wev, wdone, &ws, &w, &eb), KP_OK);
 	end = kp_kube_now_mono(NULL) + 5000;
 	while (!ws.done && kp_kube_now_mono(NULL) < end) {
 		struct pollfd pf[16];
@@ -810,7 +810,7 @@ static void test_informer_cycle(void **state)
 	o.seed = 42;
 	c = client_with("t", NULL);
 	assert_int_equal(kp_kube_loop_new(c, &l, &eb), KP_OK);
-	assert_int_equal(kp_informer_new(l, &KP_RES_CONFIGMAPS, &o, &h, &is, &inf, &eb), KP_OK);
+	assert_int_equal(kp_informer_new(l, &KP_KUBE_CONFIGMAPS, &o, &h, &is, &inf, &eb), KP_OK);
 	kp_informer_start(inf);
 	end = kp_kube_now_mono(NULL) + 10000;
 	while (!have_d && kp_kube_now_mono(NULL) < end) {
