@@ -270,7 +270,10 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
 		int n = only ? only : sizes[i];
 		int runs = n <= 1000 ? 11 : n <= 5000 ? 7 : 5;
-		pid_t pid = fork();
+		pid_t pid;
+
+		fflush(stdout);  /* the child must not inherit unflushed lines */
+		pid = fork();
 		if (pid < 0)
 			DIE("fork failed");
 		if (pid == 0) {
