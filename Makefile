@@ -16,6 +16,13 @@ OPT     := -O1 -g -fno-omit-frame-pointer
 SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all
 endif
 
+# V=1 shows the full commands
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS  += $(CSTD) $(OPT) $(WARN) $(SANFLAGS) -Iinclude -Isrc $(PKG_CFLAGS) -MMD -MP
@@ -43,26 +50,32 @@ deps:
 
 $(O)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c $< -o $@
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
 $(O)/libkarpenter.a: $(LIB_OBJ)
 	@mkdir -p $(dir $@)
-	ar rcs $@ $^
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)ar rcs $@ $^
 
 $(O)/karpenter: $(CLI_OBJ) $(O)/libkarpenter.a
-	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(O)/libkarpenter.a $(LDLIBS)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(O)/libkarpenter.a $(LDLIBS)
 
 $(O)/tests/%: tests/unit/%.c $(O)/libkarpenter.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(shell pkg-config --cflags cmocka) -o $@ $< $(O)/libkarpenter.a $(LDFLAGS) $(LDLIBS) $(shell pkg-config --libs cmocka)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) $(shell pkg-config --cflags cmocka) -o $@ $< $(O)/libkarpenter.a $(LDFLAGS) $(LDLIBS) $(shell pkg-config --libs cmocka)
 
 $(O)/tools/%: tests/tools/%.c $(O)/libkarpenter.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(O)/libkarpenter.a $(LDFLAGS) $(LDLIBS)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) -o $@ $< $(O)/libkarpenter.a $(LDFLAGS) $(LDLIBS)
 
 $(O)/bench/%: bench/%.c $(O)/libkarpenter.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(O)/libkarpenter.a $(LDFLAGS) $(LDLIBS)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) -o $@ $< $(O)/libkarpenter.a $(LDFLAGS) $(LDLIBS)
 
 # ---- tests ----
 test: deps
