@@ -56,7 +56,7 @@ $(O)/obj/%.o: %.c
 $(O)/libkarpenter.a: $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  AR      $@")
-	$(Q)ar rcs $@ $^
+	$(Q)rm -f $@ && ar rcs $@ $^
 
 $(O)/karpenter: $(CLI_OBJ) $(O)/libkarpenter.a
 	@$(if $(Q),echo "  LD      $@")

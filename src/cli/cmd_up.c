@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 
 #include "cli/commands.h"
+#include "ctrl/ctrl.h"
 #include "local/server.h"
 
 static void up_usage(FILE *f)
@@ -150,6 +151,7 @@ int kp_cmd_up(int argc, char **argv, const char *datadir)
 	struct kp_local_config cfg = { 0 };
 	struct kp_errbuf eb = { 0 };
 	struct kp_local *L = NULL;
+	struct kp_local_karpenter *karp = NULL;
 	char ddir[PATH_MAX], kcfg[PATH_MAX + 16], crds[PATH_MAX + 32];
 	sigset_t set;
 	int sig = 0, rc;
@@ -201,6 +203,20 @@ int kp_cmd_up(int argc, char **argv, const char *datadir)
 		kp_local_stop(L);
 		return KP_EXIT_FAIL;
 	}
+	/* ---- the Karpenter controller, in-process through HTTP (src/ctrl);
+	 * KARPENTER_UP_CONTROLLER=off leaves it out (to run `karpenter
+	 * controller` against this server instead) ---- */
+	if (!getenv("KARPENTER_UP_CONTROLLER") || strcmp(getenv("KARPENTER_UP_CONTROLLER"), "off") != 0) {
+		struct kp_local_karpenter_opts ko = { a.catalog, datadir, a.launch_delay_ms, KP_LOG_INFO, 0, 0, true };
+		const char *lv = getenv("KARPENTER_UP_LOG_LEVEL");
+		if (lv)
+			kp_log_parse_level(lv, &ko.log_level, NULL);
+		if (kp_local_karpenter_start(L, &ko, &karp, &eb)) {
+			fprintf(stderr, "karpenter up: controller: %s\n", eb.msg);
+			kp_local_stop(L);
+			return KP_EXIT_FAIL;
+		}
+	}
 	printf("karpenter up: serving the Kubernetes API on https://%s:%d (data in %s)\n", a.host, L->port, ddir);
 	printf("karpenter up: catalog %s, launch delay %lldms\n", a.catalog, (long long)a.launch_delay_ms);
 	printf("karpenter up: kubeconfig written to %s; use it with:\n\n    export KUBECONFIG=%s\n    kubectl get nodes\n\n",
@@ -211,6 +227,7 @@ int kp_cmd_up(int argc, char **argv, const char *datadir)
 		;
 	printf("karpenter up: %s received, shutting down\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
 	fflush(stdout);
+	kp_local_karpenter_stop(L, karp);
 	kp_local_stop(L);
 	printf("karpenter up: stopped\n");
 	return KP_EXIT_OK;

@@ -16,6 +16,8 @@ int kp_cmd_catalog(int argc, char **argv, const char *datadir);
 int kp_cmd_simulate(int argc, char **argv, const char *datadir);
 /* `karpenter up [--listen ADDR:PORT] [--kubeconfig PATH] [--data-dir DIR] ...`: the local control plane */
 int kp_cmd_up(int argc, char **argv, const char *datadir);
+/* `karpenter controller [--kubeconfig PATH] [--cloud-provider fake] ...`: the Karpenter controller */
+int kp_cmd_controller(int argc, char **argv, const char *datadir);
 
 /* Directory holding the built-in data (data/aws/...), found at run time:
  * $KARPENTER_DATA_DIR, else <dir of the executable>/../data, else

@@ -26,6 +26,7 @@ static void usage(FILE *f)
 	      "  simulate    plan the nodes Karpenter would launch for a set of manifests\n"
 	      "  catalog     list the instance types, capacity, allocatable and prices\n"
 	      "  up          run a local Kubernetes control plane (kubectl works against it)\n"
+	      "  controller  run the Karpenter controller against a cluster\n"
 	      "  version     print the version\n"
 	      "\n"
 	      "run `karpenter <command> --help` for a command's options\n", f);
@@ -86,6 +87,8 @@ int main(int argc, char **argv)
 		return kp_cmd_catalog(argc - 1, argv + 1, kp_cli_datadir());
 	if (strcmp(cmd, "up") == 0)
 		return kp_cmd_up(argc - 1, argv + 1, kp_cli_datadir());
+	if (strcmp(cmd, "controller") == 0)
+		return kp_cmd_controller(argc - 1, argv + 1, kp_cli_datadir());
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
 		printf("karpenter-c %s\n", KP_VERSION);
 		return KP_EXIT_OK;

@@ -86,6 +86,11 @@ kp_err kp_load_parse_yaml(const char *name, const char *data, size_t len, struct
 /* Parses a stream of concatenated JSON values (json.c); same contract. */
 kp_err kp_load_parse_json(const char *name, const char *data, size_t len, struct kp_arena *tmp,
 			  kp_load_doc_fn fn, void *ctx, struct kp_errbuf *eb);
+/* Converts one jansson value (borrowed) into a document tree in tmp, with
+ * the same caps as kp_load_parse_json; *out is valid until tmp is reset
+ * (json.c). Used by kp_load_object. */
+kp_err kp_load_json_tree(const char *name, const struct json_t *j, struct kp_arena *tmp,
+			 struct kp_load_node **out, struct kp_errbuf *eb);
 /* Picks JSON when the first significant byte is '{' (as kubectl does), else YAML. */
 kp_err kp_load_parse_stream(const char *name, const char *data, size_t len, struct kp_arena *tmp,
 			    kp_load_doc_fn fn, void *ctx, struct kp_errbuf *eb);

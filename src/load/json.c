@@ -129,6 +129,16 @@ static kp_err convert(struct conv *cv, json_t *j, int depth, struct kp_load_node
 	return KP_OK;
 }
 
+kp_err kp_load_json_tree(const char *name, const struct json_t *j, struct kp_arena *tmp,
+			 struct kp_load_node **out, struct kp_errbuf *eb)
+{
+	struct conv cv = { name, tmp, eb, 0 };
+
+	*out = NULL;
+	/* convert() only reads j; jansson's getters take non-const pointers */
+	return convert(&cv, (json_t *)(uintptr_t)j, 0, out);
+}
+
 kp_err kp_load_parse_json(const char *name, const char *data, size_t len, struct kp_arena *tmp,
 			  kp_load_doc_fn fn, void *ctx, struct kp_errbuf *eb)
 {

@@ -1040,3 +1040,29 @@ kp_err kp_load_buffer(struct kp_cluster *c, const char *name, const char *data, 
 	loader_free(&L);
 	return rc;
 }
+
+kp_err kp_load_object(struct kp_cluster *c, const struct json_t *obj, const char *def_kind,
+		      const char *def_api_version, const char *name, const struct kp_load_opts *opts,
+		      struct kp_errbuf *eb)
+{
+	struct kp_load_node *root = NULL;
+	struct loader L;
+	kp_err rc;
+
+	loader_init(&L, c, opts, eb);
+	L.file = kp_arena_strdup(&L.la, name ? name : "object");
+	if (!L.file) {
+		loader_free(&L);
+		return kp_errf(eb, KP_ERR_NOMEM, "out of memory");
+	}
+	rc = kp_load_json_tree(L.file, obj, &L.tmp, &root, eb);
+	if (!rc && (!root || root->type != KP_LN_MAP))
+		rc = kp_errf(eb, KP_ERR_INVALID, "%s: expected a Kubernetes object (a mapping), got %s", L.file,
+			     root ? kp_load_type_name(root) : "nothing");
+	if (!rc)
+		rc = decode_object(&L, root, 1, 0, def_kind, def_api_version, 0);
+	if (!rc)
+		fix_v1beta1_claims(&L);
+	loader_free(&L);
+	return rc;
+}

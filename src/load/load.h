@@ -34,6 +34,21 @@ struct kp_load_opts {
  * the input; the caller frees it. */
 kp_err kp_load_paths(struct kp_cluster *c, const char *const *paths, int npaths,
 		     const struct kp_load_opts *opts, struct kp_errbuf *eb);
+/* Decodes one API object (a jansson json_t, borrowed; e.g. from an informer)
+ * into c with the decoders kp_load_paths uses, so a controller's snapshot
+ * matches what `simulate` reads from the same manifests. def_kind and
+ * def_api_version stand in when the object carries no kind/apiVersion (List
+ * items); NULL = required in the object. Workloads expand as in files; a
+ * "...List" object decodes its items. Unlike kp_load_paths, nothing runs
+ * after the object: no implicit namespaces, no RuntimeClass overhead (a pod
+ * from the API already carries spec.overhead), no kp_cluster_link (call it
+ * once after the last object). Duplicates are not detected across calls.
+ * name (may be NULL) prefixes messages. On error c is unchanged except for
+ * arena memory. Cost: O(object size). */
+struct json_t;
+kp_err kp_load_object(struct kp_cluster *c, const struct json_t *obj, const char *def_kind,
+		      const char *def_api_version, const char *name, const struct kp_load_opts *opts,
+		      struct kp_errbuf *eb);
 /* Loads one in-memory document stream; name is used in messages. */
 kp_err kp_load_buffer(struct kp_cluster *c, const char *name, const char *data, size_t len,
 		      const struct kp_load_opts *opts, struct kp_errbuf *eb);

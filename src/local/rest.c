@@ -27,6 +27,7 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "local/ctl.h"
 #include "local/server.h"
 
 #define LIST_MAX ((size_t)1 << 30)
@@ -757,6 +758,7 @@ struct kp_watch_stream {
 	struct kp_buf pend;
 	size_t off;
 	bool done;                   /* end once pend is flushed */
+	struct kp_ctl_log_follow *follow;  /* pods/log?follow=true (ctl_log.c) instead of a watch */
 };
 
 static void stream_line(struct kp_watch_stream *s, const char *type, json_t *obj)
@@ -835,6 +837,8 @@ static bool hung_up(int fd)
 
 ssize_t kp_rest_stream_read(struct kp_watch_stream *s, int fd, char *buf, size_t max)
 {
+	if (s->follow && s->off >= s->pend.len)
+		return kp_ctl_log_follow_read(s->follow, fd, buf, max);
 	for (;;) {
 		struct kp_store_event ev;
 		struct kp_errbuf eb = { 0 };
@@ -897,6 +901,7 @@ void kp_rest_stream_free(struct kp_watch_stream *s)
 	if (!s)
 		return;
 	kp_store_watch_close(s->w);
+	kp_ctl_log_follow_close(s->follow);
 	kp_buf_free(&s->pend);
 	kp_arena_free(&s->arena);
 	free(s->group);
@@ -1939,6 +1944,49 @@ static bool is_health(const char *p)
 	return strncmp(p, "/healthz", 8) == 0 || strncmp(p, "/livez", 6) == 0 || strncmp(p, "/readyz", 7) == 0;
 }
 
+/* GET pods/NAME/log: the log file ctl_log.c keeps for the pod (empty for
+ * pods without one); tailLines, limitBytes, follow. */
+static void do_log(struct reqctx *c)
+{
+	const char *t = arg(c->rq, "tailLines"), *lb = arg(c->rq, "limitBytes");
+	int64_t tail = -1, limit = 0, end = 0;
+	struct kp_errbuf eb = { 0 };
+	char *text = NULL;
+	size_t len = 0;
+
+	if ((t && *t && (kp_parse_i64(t, &tail) || tail < 0)) || (lb && *lb && (kp_parse_i64(lb, &limit) || limit <= 0))) {
+		kp_rest_status(c->rs, 400, "BadRequest", "tailLines and limitBytes must be positive integers");
+		return;
+	}
+	if (kp_ctl_log_read(c->L, c->r.ns, c->r.name, tail, limit, &text, &len, &end, &eb)) {
+		kp_rest_status(c->rs, 500, "InternalError", eb.msg);
+		return;
+	}
+	if (!truthy(arg(c->rq, "follow"))) {
+		c->rs->status = 200;
+		c->rs->body = text;
+		c->rs->len = len;
+		c->rs->content_type = CT_TEXT;
+		return;
+	}
+	struct kp_watch_stream *s = calloc(1, sizeof(*s));
+	if (!s || !(s->follow = kp_ctl_log_follow_open(c->L, c->r.ns, c->r.name, end))) {
+		free(s);
+		free(text);
+		kp_rest_status(c->rs, 500, "InternalError", "out of memory");
+		return;
+	}
+	s->L = c->L;
+	kp_buf_init(&s->pend, LIST_MAX);
+	kp_arena_init(&s->arena);
+	if (len)
+		kp_buf_add(&s->pend, text, len);
+	free(text);
+	c->rs->status = 200;
+	c->rs->content_type = CT_TEXT;
+	c->rs->stream = s;
+}
+
 static void dispatch(struct reqctx *c)
 {
 	const char *m = c->rq->method;
@@ -1989,7 +2037,7 @@ static void dispatch(struct reqctx *c)
 			int64_t rv;
 			if (load(c, &k, &o, &rv)) {
 				json_decref(o);
-				resp_text(c->rs, 200, "", CT_TEXT);
+				do_log(c);
 			}
 		} else if (r->sub && strcmp(r->sub, "scale") == 0) {
 			c->scale_resp = true;

@@ -20,6 +20,7 @@
 
 #include <openssl/evp.h>
 
+#include "local/ctl.h"
 #include "local/server.h"
 
 static const char *const DEFAULT_NAMESPACES[] = { "default", "kube-system", "kube-public", "kube-node-lease" };
@@ -120,8 +121,16 @@ kp_err kp_local_start(struct kp_local **out, const struct kp_local_config *cfg, 
 		goto fail;
 	if ((rc = kp_gc_start(L, eb)))
 		goto fail;
+	/* ---- built-in controllers (ctl_*.c) ---- */
+	if ((rc = kp_ctl_start(L, eb))) {
+		kp_err_prefix(eb, "controllers");
+		goto fail;
+	}
+	/* ---- end of the controllers' hook ---- */
 	if ((rc = kp_server_start(L, eb)))
 		goto fail;
+	kp_local_logf(L, "started the local control plane on %s:%d (data %s)", cfg->listen_host, L->port, cfg->data_dir);
+	kp_local_logf(L, "controllers running: deployment, replicaset, statefulset, daemonset, job, scheduler, kubelet");
 	*out = L;
 	return KP_OK;
 fail:
@@ -135,6 +144,7 @@ void kp_local_stop(struct kp_local *L)
 		return;
 	L->stopping = 1;
 	kp_store_shutdown(L->store);
+	kp_ctl_stop(L);   /* controllers' hook: joins their thread (woken by the shutdown) */
 	kp_server_stop(L);
 	kp_gc_stop(L);
 	kp_store_close(L->store);
@@ -208,4 +218,117 @@ kp_err kp_local_write_kubeconfig(const struct kp_local *L, const char *path, str
 		return kp_errf(eb, KP_ERR_IO, "rename %s: %s", tmp, strerror(errno));
 	}
 	return KP_OK;
+}
+
+/* ---- the Karpenter controller in-process (hook owned by src/ctrl; see
+ * docs/controller.md). Self-contained: nothing above depends on it. The
+ * controller talks to this server through HTTP with its own kubeconfig,
+ * never through the store, so `up` exercises exactly the code that runs
+ * against a real cluster. ---- */
+
+#include "cloud/fake.h"
+#include "ctrl/ctrl.h"
+#include "local/ctl.h"
+
+struct kp_local_karpenter {
+	struct kp_local *L;
+	struct kp_catalog cat;
+	struct kp_resnames rn;
+	struct kp_cloud *cloud;
+	FILE *log;                       /* fopencookie stream into the pod's log */
+	char line[16384];                /* partial line being assembled */
+	size_t len;
+	struct kp_ctrl_thread *th;
+};
+
+static ssize_t karpenter_log_write(void *cookie, const char *buf, size_t n)
+{
+	struct kp_local_karpenter *k = cookie;
+
+	for (size_t i = 0; i < n; i++) {
+		if (buf[i] == '\n' || k->len == sizeof(k->line) - 1) {
+			k->line[k->len] = '\0';
+			kp_local_log_sink(k->L, k->line);
+			k->len = 0;
+			if (buf[i] == '\n')
+				continue;
+		}
+		k->line[k->len++] = buf[i];
+	}
+	return (ssize_t)n;
+}
+
+kp_err kp_local_karpenter_start(struct kp_local *L, const struct kp_local_karpenter_opts *o,
+				struct kp_local_karpenter **out, struct kp_errbuf *eb)
+{
+	cookie_io_functions_t io = { NULL, karpenter_log_write, NULL, NULL };
+	struct kp_local_karpenter *k;
+	struct kp_cloud_fake_opts fo;
+	struct kp_ctrl_opts co;
+	char kcfg[4200];
+	kp_err rc;
+
+	*out = NULL;
+	k = calloc(1, sizeof(*k));
+	if (!k)
+		return kp_errf(eb, KP_ERR_NOMEM, "out of memory");
+	k->L = L;
+	kp_catalog_init(&k->cat);
+	kp_resnames_init(&k->rn);
+	if ((rc = kp_ctrl_global_init(eb)))
+		goto fail;
+	if ((rc = kp_catalog_open(&k->cat, &k->rn, o->catalog ? o->catalog : "aws", o->datadir, eb))) {
+		kp_err_prefix(eb, "catalog: ");
+		goto fail;
+	}
+	kp_cloud_fake_opts_init(&fo);
+	fo.launch_delay_ms = o->launch_delay_ms;
+	fo.resnames = &k->rn;
+	if ((rc = kp_cloud_fake_new(&k->cat, &fo, &k->cloud, eb)))
+		goto fail;
+	if ((size_t)snprintf(kcfg, sizeof(kcfg), "%s/karpenter-controller.kubeconfig", L->cfg.data_dir) >= sizeof(kcfg)) {
+		rc = kp_errf(eb, KP_ERR_RANGE, "data dir path too long");
+		goto fail;
+	}
+	if ((rc = kp_local_write_kubeconfig(L, kcfg, eb)))
+		goto fail;
+	k->log = fopencookie(k, "w", io);
+	if (!k->log) {
+		rc = kp_errf(eb, KP_ERR_IO, "cannot open the controller's log");
+		goto fail;
+	}
+	setvbuf(k->log, NULL, _IOLBF, 0);
+	kp_ctl_set_cloud(L, k->cloud);
+	kp_ctrl_opts_init(&co);
+	co.kubeconfig = kcfg;
+	co.cloud = k->cloud;
+	co.resnames = &k->rn;
+	co.log_out = k->log;
+	co.log_level = o->log_level;
+	co.leader_elect = o->leader_elect;
+	if (o->batch_idle_ms > 0)
+		co.batch_idle_ms = o->batch_idle_ms;
+	if (o->batch_max_ms > 0)
+		co.batch_max_ms = o->batch_max_ms;
+	if ((rc = kp_ctrl_thread_start(&co, &k->th, eb)))
+		goto fail;
+	*out = k;
+	return KP_OK;
+fail:
+	kp_local_karpenter_stop(L, k);
+	return rc;
+}
+
+void kp_local_karpenter_stop(struct kp_local *L, struct kp_local_karpenter *k)
+{
+	if (!k)
+		return;
+	kp_ctrl_thread_stop(k->th);
+	if (k->cloud)
+		kp_ctl_set_cloud(L, NULL);
+	kp_cloud_destroy(k->cloud);
+	if (k->log)
+		fclose(k->log);
+	kp_catalog_free(&k->cat);
+	free(k);
 }

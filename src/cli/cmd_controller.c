@@ -1,0 +1,242 @@
+/*
+ * cmd_controller.c - `karpenter controller`: the Karpenter controller
+ * against any cluster (kubeconfig or in-cluster), with the health and
+ * metrics listeners Karpenter's operator serves.
+ *
+ * Cloud providers: "fake" (the simulated cloud over --catalog; instances
+ * live in this process) for now; "aws" is refused with a clear message
+ * until the EC2 provider lands. Leader election is on by default, as in
+ * Karpenter. SIGINT/SIGTERM stop the loop, release the Lease and exit 0;
+ * losing the Lease exits 1 (a restart re-joins the election). Exit status
+ * 2 on bad usage.
+ */
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/commands.h"
+#include "cloud/fake.h"
+#include "ctrl/ctrl.h"
+#include "karpenter/catalog.h"
+#include "metrics/karpenter.h"
+#include "metrics/metrics.h"
+
+#ifndef KP_VERSION
+#define KP_VERSION "0.1.0-dev"
+#endif
+
+static void ctl_usage(FILE *f)
+{
+	fputs("usage: karpenter controller [--kubeconfig PATH] [--context NAME] [--cloud-provider fake|aws]\n"
+	      "                            [--catalog NAME|FILE] [options]\n"
+	      "\n"
+	      "  --kubeconfig PATH              kubeconfig (default: $KUBECONFIG, in-cluster, ~/.kube/config)\n"
+	      "  --context NAME                 kubeconfig context (default: current-context)\n"
+	      "  --cloud-provider NAME          fake (simulated cloud, default) or aws (not available yet)\n"
+	      "  --catalog NAME|FILE            instance types of the fake cloud (default aws)\n"
+	      "  --launch-delay DURATION        fake cloud: create -> running (default 2s)\n"
+	      "  --log-level LEVEL              debug, info, warn, error (default info)\n"
+	      "  --metrics-listen ADDR:PORT     Prometheus metrics (default :8080; \"\" = off)\n"
+	      "  --health-listen ADDR:PORT      /healthz and /readyz (default :8081; \"\" = off)\n"
+	      "  --leader-elect[=BOOL]          Lease leader election (default true)\n"
+	      "  --leader-election-namespace NS Lease namespace (default kube-system)\n"
+	      "  --batch-idle-duration DURATION provisioning batch idle window (default 1s)\n"
+	      "  --batch-max-duration DURATION  provisioning batch maximum window (default 10s)\n", f);
+}
+
+static struct kp_ctrl *volatile g_ctrl;   /* for the signal handler only */
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	if (g_ctrl)
+		kp_ctrl_stop(g_ctrl);
+}
+
+static bool parse_bool(const char *s, bool *out)
+{
+	if (strcmp(s, "true") == 0 || strcmp(s, "1") == 0) {
+		*out = true;
+		return true;
+	}
+	if (strcmp(s, "false") == 0 || strcmp(s, "0") == 0) {
+		*out = false;
+		return true;
+	}
+	return false;
+}
+
+struct ctl_args {
+	const char *provider, *catalog, *metrics, *health;
+	int64_t launch_delay_ms;
+};
+
+static const char *const VALUED[] = { "--kubeconfig", "--context", "--cloud-provider", "--catalog", "--launch-delay",
+				      "--log-level", "--metrics-listen", "--health-listen",
+				      "--leader-election-namespace", "--batch-idle-duration", "--batch-max-duration" };
+
+static int ctl_parse(int argc, char **argv, struct kp_ctrl_opts *o, struct ctl_args *a)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *arg = argv[i], *val = NULL, *eq = strchr(arg, '=');
+		char name[64];
+		bool valued = false;
+
+		if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
+			ctl_usage(stdout);
+			return -1;
+		}
+		if (arg[0] == '-' && arg[1] == '-' && eq && (size_t)(eq - arg) < sizeof(name)) {
+			memcpy(name, arg, (size_t)(eq - arg));
+			name[eq - arg] = '\0';
+			val = eq + 1;
+			arg = name;
+		}
+		if (strcmp(arg, "--leader-elect") == 0) {
+			bool b = true;
+			if (val && !parse_bool(val, &b)) {
+				fprintf(stderr, "karpenter controller: --leader-elect: expected true or false, got \"%s\"\n", val);
+				return KP_EXIT_USAGE;
+			}
+			o->leader_elect = b;
+			continue;
+		}
+		for (size_t k = 0; k < KP_ARRAY_LEN(VALUED); k++)
+			valued = valued || strcmp(arg, VALUED[k]) == 0;
+		if (!valued) {
+			fprintf(stderr, "karpenter controller: unknown option \"%s\"\n", argv[i]);
+			ctl_usage(stderr);
+			return KP_EXIT_USAGE;
+		}
+		if (!val) {
+			if (i + 1 >= argc) {
+				fprintf(stderr, "karpenter controller: %s needs a value\n", arg);
+				return KP_EXIT_USAGE;
+			}
+			val = argv[++i];
+		}
+		if (strcmp(arg, "--kubeconfig") == 0) {
+			o->kubeconfig = val;
+		} else if (strcmp(arg, "--context") == 0) {
+			o->context = val;
+		} else if (strcmp(arg, "--cloud-provider") == 0) {
+			a->provider = val;
+		} else if (strcmp(arg, "--catalog") == 0) {
+			a->catalog = val;
+		} else if (strcmp(arg, "--metrics-listen") == 0) {
+			a->metrics = val;
+		} else if (strcmp(arg, "--health-listen") == 0) {
+			a->health = val;
+		} else if (strcmp(arg, "--leader-election-namespace") == 0) {
+			o->lease_ns = val;
+		} else if (strcmp(arg, "--log-level") == 0) {
+			struct kp_errbuf eb = { 0 };
+			if (kp_log_parse_level(val, &o->log_level, &eb)) {
+				fprintf(stderr, "karpenter controller: --log-level: %s\n", eb.msg);
+				return KP_EXIT_USAGE;
+			}
+		} else {
+			int64_t ms = 0;
+			if (kp_parse_duration_ms(val, &ms) || ms < 0 ||
+			    (strcmp(arg, "--launch-delay") != 0 && ms == 0)) {
+				fprintf(stderr, "karpenter controller: %s: bad duration \"%s\"\n", arg, val);
+				return KP_EXIT_USAGE;
+			}
+			if (strcmp(arg, "--launch-delay") == 0)
+				a->launch_delay_ms = ms;
+			else if (strcmp(arg, "--batch-idle-duration") == 0)
+				o->batch_idle_ms = ms;
+			else
+				o->batch_max_ms = ms;
+		}
+	}
+	return 0;
+}
+
+int kp_cmd_controller(int argc, char **argv, const char *datadir)
+{
+	struct kp_ctrl_opts o;
+	struct ctl_args a = { "fake", "aws", ":8080", ":8081", 2000 };
+	struct kp_errbuf eb = { 0 };
+	struct kp_catalog cat;
+	struct kp_resnames rn;
+	struct kp_cloud *cloud = NULL;
+	struct kp_cloud_fake_opts fo;
+	struct kp_ctrl *c = NULL;
+	struct kp_ctrl_http *http = NULL;
+	struct kp_karpenter_metrics km;
+	struct sigaction sa;
+	int rc, status = KP_EXIT_FAIL;
+
+	kp_ctrl_opts_init(&o);
+	o.leader_elect = true;
+	rc = ctl_parse(argc, argv, &o, &a);
+	if (rc)
+		return rc < 0 ? KP_EXIT_OK : rc;
+	if (strcmp(a.provider, "aws") == 0) {
+		fprintf(stderr, "karpenter controller: --cloud-provider aws is not available yet in karpenter-c "
+				"(use --cloud-provider fake)\n");
+		return KP_EXIT_USAGE;
+	}
+	if (strcmp(a.provider, "fake") != 0) {
+		fprintf(stderr, "karpenter controller: unknown cloud provider \"%s\" (want fake or aws)\n", a.provider);
+		return KP_EXIT_USAGE;
+	}
+	if (kp_ctrl_global_init(&eb)) {
+		fprintf(stderr, "karpenter controller: %s\n", eb.msg);
+		return KP_EXIT_FAIL;
+	}
+	kp_catalog_init(&cat);
+	kp_resnames_init(&rn);
+	if (kp_catalog_open(&cat, &rn, a.catalog, datadir, &eb)) {
+		fprintf(stderr, "karpenter controller: catalog: %s\n", eb.msg);
+		status = KP_EXIT_USAGE;
+		goto out;
+	}
+	kp_cloud_fake_opts_init(&fo);
+	fo.launch_delay_ms = a.launch_delay_ms;
+	fo.resnames = &rn;
+	if (kp_cloud_fake_new(&cat, &fo, &cloud, &eb)) {
+		fprintf(stderr, "karpenter controller: fake cloud: %s\n", eb.msg);
+		goto out;
+	}
+	o.cloud = cloud;
+	o.resnames = &rn;
+	o.log_out = stderr;
+	o.metrics = kp_metrics_default();
+	if (kp_metrics_register_karpenter(o.metrics, NULL, &km, &eb) == KP_OK)
+		kp_metrics_set_build_info(&km, KP_VERSION, "");
+	if (kp_ctrl_new(&o, &c, &eb)) {
+		fprintf(stderr, "karpenter controller: %s\n", eb.msg);
+		goto out;
+	}
+	if (kp_ctrl_http_start(c, o.metrics, a.metrics, a.health, &http, &eb)) {
+		fprintf(stderr, "karpenter controller: %s\n", eb.msg);
+		goto out;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	g_ctrl = c;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if (kp_ctrl_run(c, &eb)) {
+		fprintf(stderr, "karpenter controller: %s\n", eb.msg);
+		status = KP_EXIT_FAIL;
+	} else {
+		status = KP_EXIT_OK;
+	}
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	g_ctrl = NULL;
+out:
+	kp_ctrl_http_stop(http);
+	kp_ctrl_free(c);
+	kp_cloud_destroy(cloud);
+	kp_catalog_free(&cat);
+	kp_ctrl_global_cleanup();
+	return status;
+}

@@ -1,0 +1,198 @@
+/*
+ * ctrl_int.h - internals shared by the files of src/ctrl (not for callers).
+ *
+ * Extension points for the controllers still to come (disruption,
+ * termination, garbage collection):
+ *   - timers: kp_kube_timer_start(c->loop, &t, ms, fn, ud) on the one loop;
+ *   - the keyed work queue (struct kpc_queue): kpc_queue_add(q, key, delay)
+ *     de-duplicates keys and keeps the earliest due time; a queue's
+ *     reconcile function returns the delay before the next visit (-1: none);
+ *   - the snapshot builder: kpc_snapshot() turns the informer caches (plus
+ *     NodeClaims created but not yet seen by the informer) into a struct
+ *     kp_cluster for the engine;
+ *   - informer callbacks fan out in operator.c (kpc_on_*).
+ */
+#ifndef KARPENTER_CTRL_INT_H
+#define KARPENTER_CTRL_INT_H
+
+#include <jansson.h>
+#include <stdatomic.h>
+
+#include "ctrl/ctrl.h"
+#include "karpenter/catalog.h"
+#include "karpenter/objects.h"
+#include "kube/kube.h"
+#include "metrics/karpenter.h"
+#include "metrics/metrics.h"
+
+#define KPC_TERMINATION_FINALIZER "karpenter.sh/termination"
+#define KPC_UNREGISTERED_TAINT "karpenter.sh/unregistered"
+#define KPC_NODEPOOL_HASH_ANN "karpenter.sh/nodepool-hash"
+#define KPC_NODEPOOL_HASH_VERSION_ANN "karpenter.sh/nodepool-hash-version"
+#define KPC_NODEPOOL_HASH_VERSION "v3"
+#define KPC_KEY_MAX 320
+
+enum kpc_inf {
+	KPC_PODS = 0,
+	KPC_NODES,
+	KPC_NODECLAIMS,
+	KPC_NODEPOOLS,
+	KPC_DAEMONSETS,
+	KPC_PDBS,
+	KPC_NAMESPACES,
+	KPC_NODECLASSES,
+	KPC_NINF,
+};
+
+/* ---- keyed work queue (queue.c) ---- */
+struct kpc_item {
+	char key[KPC_KEY_MAX];
+	int64_t due_ms;                 /* monotonic */
+};
+struct kp_ctrl;
+struct kpc_ext;
+/* Returns the delay in ms before the key is visited again, or -1. */
+typedef int64_t (*kpc_reconcile_fn)(struct kp_ctrl *c, const char *key);
+struct kpc_queue {
+	const char *name;               /* "nodeclaim.lifecycle" (logs) */
+	struct kpc_item *items;
+	int n, cap;
+	kpc_reconcile_fn fn;
+	struct kp_kube_timer timer;
+	struct kp_ctrl *c;
+	bool running;                   /* inside kpc_queue_process */
+};
+void kpc_queue_init(struct kpc_queue *q, struct kp_ctrl *c, const char *name, kpc_reconcile_fn fn);
+/* Schedules key after delay_ms (an earlier due time wins). */
+void kpc_queue_add(struct kpc_queue *q, const char *key, int64_t delay_ms);
+void kpc_queue_free(struct kpc_queue *q);
+
+/* ---- unavailable offerings (ice.c) ---- */
+struct kpc_ice_entry {
+	char itype[96];
+	char zone[64];
+	int captype;
+	int64_t until_ms;               /* monotonic */
+};
+struct kpc_ice {
+	struct kpc_ice_entry *e;
+	int n, cap;
+	int64_t ttl_ms;
+};
+/* Marks (itype, zone, captype) unavailable for ttl from now. */
+void kpc_ice_mark(struct kpc_ice *ice, const char *itype, const char *zone, int captype, int64_t now_ms);
+bool kpc_ice_has(const struct kpc_ice *ice, const char *itype, const char *zone, int captype, int64_t now_ms);
+/* True if an entry expired in (since_ms, now_ms]: hidden offerings came back. */
+bool kpc_ice_expired_since(const struct kpc_ice *ice, int64_t since_ms, int64_t now_ms);
+struct kpc_ice_ctx {
+	const struct kpc_ice *ice;
+	int64_t now_ms;
+};
+/* kp_sched_input.offering_hidden with ctx a struct kpc_ice_ctx. */
+bool kpc_ice_hidden(void *ctx, const struct kp_itype *it, const struct kp_offering *o);
+void kpc_ice_free(struct kpc_ice *ice);
+
+/* ---- the controller ---- */
+struct kp_ctrl {
+	struct kp_ctrl_opts o;
+	struct kp_resnames rn;
+	struct kp_log log;                          /* logger "controller" */
+	struct kp_log_field lf_prov[1], lf_life[1], lf_op[1];
+	struct kp_log log_prov, log_life, log_op;   /* with a "controller" base field */
+	struct kp_kube_config *cfg;
+	struct kp_kube_client *kc;
+	struct kp_kube_loop *loop;
+	struct kp_informer *inf[KPC_NINF];
+	void *inf_ud[KPC_NINF];                     /* handler contexts, owned */
+	bool inf_started;
+	struct kp_lease *lease;
+	char identity[256];
+	bool controllers_on;                        /* leading (or no election) */
+	atomic_int stop;
+	atomic_int ready;
+	atomic_int leading;
+	bool lost;                                  /* leadership lost: exit */
+	struct kp_karpenter_metrics m;
+	struct kp_metrics *reg;
+	struct kp_kube_timer tick;                  /* 1 s housekeeping */
+	/* provisioner batcher */
+	struct kp_kube_timer batch_timer;
+	bool batch_open;
+	int64_t batch_start_ms, batch_last_ms;
+	bool unsched_left;                          /* the last pass left pods unplaced */
+	int64_t last_pass_ms;
+	int64_t last_tick_ms;
+	/* NodeClaims created and not yet seen by the informer (json array) */
+	json_t *created;
+	/* name -> providerID of instances launched whose status write the
+	 * informer has not shown yet (Karpenter's launch cache) */
+	json_t *launched;
+	/* lifecycle */
+	struct kpc_queue lifecycle;
+	struct kpc_ice ice;
+	uint64_t seq;
+	/* the controllers beside the provisioner and lifecycle (disruption,
+	 * termination, GC, ...): ext_int.h; NULL until they are wired in */
+	struct kpc_ext *ext;
+};
+
+int64_t kpc_now(const struct kp_ctrl *c);           /* monotonic ms */
+int64_t kpc_wall(const struct kp_ctrl *c);          /* unix ms */
+
+/* ---- snapshot (snapshot.c) ---- */
+/* Builds an engine view of the cluster from the caches into out (initialized
+ * here; the caller frees it with kp_cluster_free). Objects that fail to
+ * decode are logged and left out. When provisionable is not NULL it gets an
+ * array (in out's arena) of the pods that are provisionable, and *nprov its
+ * length. Cost: O(objects) decoding. */
+kp_err kpc_snapshot(struct kp_ctrl *c, struct kp_cluster *out, const struct kp_pod ***provisionable, int *nprov,
+		    struct kp_errbuf *eb);
+/* Karpenter's pod.IsProvisionable on the API object. */
+bool kpc_pod_provisionable(const json_t *pod);
+/* The NodeClaim object named name: the informer's, else a just-created one. Borrowed. */
+json_t *kpc_claim_get(struct kp_ctrl *c, const char *name);
+/* Forgets just-created claims the informer has seen (or that are older
+ * than KPC_CREATED_WINDOW_MS); kpc_created_forget drops one by name (it was
+ * deleted). Entries carry their creation time (monotonic ms) under the
+ * key KPC_CREATED_AT, outside the object's own fields. */
+void kpc_created_gc(struct kp_ctrl *c);
+void kpc_created_forget(struct kp_ctrl *c, const char *name);
+#define KPC_CREATED_AT "x-karpenter-c-created-ms"
+#define KPC_CREATED_WINDOW_MS 60000
+
+/* ---- provisioner (provision.c) ---- */
+struct kp_plan_claim;
+/* The NodeClaim object Karpenter's ToNodeClaim writes for plan claim pc of
+ * NodePool object pool_obj, with instance types itypes (cheapest first);
+ * new reference, NULL when out of memory. Strings it needs live in a. */
+json_t *kpc_prov_nodeclaim_json(struct kp_ctrl *c, const struct kp_plan_claim *pc, const json_t *pool_obj,
+				const struct kp_itype *const *itypes, int nitypes, struct kp_arena *a);
+/* A provisionable pod or a relevant change arrived: open or extend the batch. */
+void kpc_prov_trigger(struct kp_ctrl *c);
+void kpc_prov_stop(struct kp_ctrl *c);
+
+/* ---- NodeClaim lifecycle (lifecycle.c) ---- */
+int64_t kpc_lifecycle_reconcile(struct kp_ctrl *c, const char *name);
+/* Enqueues the NodeClaims that a Node (by providerID or name) belongs to. */
+void kpc_lifecycle_node_event(struct kp_ctrl *c, const json_t *node);
+
+/* ---- small JSON helpers (util.c) ---- */
+/* String at a dotted path ("metadata.name"); NULL if absent or not a string. */
+const char *kpc_jstr(const json_t *o, const char *path);
+json_t *kpc_jget(const json_t *o, const char *path);
+/* Condition of type in obj's status.conditions, or NULL. */
+json_t *kpc_condition(const json_t *obj, const char *type);
+bool kpc_condition_true(const json_t *obj, const char *type);
+/* Sets condition type in the array conds (new reference kept by conds):
+ * lastTransitionTime changes only when status changes. */
+void kpc_condition_set(json_t *conds, const char *type, const char *status, const char *reason,
+		       const char *message, int64_t generation, int64_t wall_ms);
+/* RFC 3339 UTC with seconds for wall_ms into buf (>= 32 bytes). */
+void kpc_time(int64_t wall_ms, char *buf, size_t n);
+/* Resource list {name: quantity} from r (non-zero entries). */
+json_t *kpc_reslist(const struct kp_resnames *rn, const struct kp_res *r);
+/* Emits a core/v1 Event about an object (best effort, logged at debug on failure). */
+void kpc_event(struct kp_ctrl *c, const char *kind, const char *api_version, const char *ns, const char *name,
+	       const char *uid, const char *type, const char *reason, const char *note);
+
+#endif

@@ -1,0 +1,478 @@
+/*
+ * operator.c - the controller's operator: configuration, the kube loop,
+ * informers, leader election, the housekeeping tick and shutdown.
+ *
+ * Mirrors Karpenter v1 pkg/operator (operator.go: manager, leader election
+ * with the "karpenter-leader-election" Lease in kube-system, health and
+ * readiness) and controller-runtime's cache start / WaitForCacheSync.
+ *
+ * The loop's phases: kp_kube_loop_run_once() waits at most 200 ms for watch
+ * traffic or a timer; informer callbacks fan out to the provisioner trigger
+ * and the lifecycle queue; timers run the batcher, the queue and the 1 s
+ * tick (metrics, forgetting seen just-created claims). kp_ctrl_stop() sets
+ * an atomic flag the loop checks after every turn, so a stop takes effect
+ * within 200 ms plus at most one blocking API call.
+ *
+ * Invariants: informers run on every replica (a standby has warm caches,
+ * as controller-runtime does); controllers run only while leading; losing
+ * the lease makes kp_ctrl_run return an error. Readiness = every informer
+ * synced at least once. Cost: the loop itself is O(1) per turn; see the
+ * controllers' files for theirs.
+ */
+#include <openssl/crypto.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ctrl/ctrl_int.h"
+#include "ctrl/ext_int.h"   /* ext: disruption, termination, GC, nodepool, podevents */
+
+#define LOOP_WAIT_MS 200
+#define TICK_MS 1000
+#define RETRY_UNSCHED_MS 30000     /* re-run provisioning for pods left unplaced */
+
+static const struct kp_kube_res RES_DAEMONSETS = { "apps", "v1", "daemonsets", true };
+static const struct kp_kube_res RES_PDBS = { "policy", "v1", "poddisruptionbudgets", true };
+static const struct kp_kube_res RES_EC2NODECLASSES = { "karpenter.k8s.aws", "v1", "ec2nodeclasses", false };
+
+int64_t kpc_now(const struct kp_ctrl *c)
+{
+	(void)c;
+	return kp_kube_now_mono(NULL);
+}
+
+int64_t kpc_wall(const struct kp_ctrl *c)
+{
+	(void)c;
+	return kp_kube_now_wall(NULL);
+}
+
+kp_err kp_ctrl_global_init(struct kp_errbuf *eb)
+{
+	return kp_kube_global_init(eb);
+}
+
+void kp_ctrl_global_cleanup(void)
+{
+	kp_kube_global_cleanup();
+}
+
+void kp_ctrl_opts_init(struct kp_ctrl_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->log_level = KP_LOG_INFO;
+	o->lease_ns = "kube-system";
+	o->lease_name = "karpenter-leader-election";
+	o->batch_idle_ms = 1000;
+	o->batch_max_ms = 10000;
+	o->launch_ttl_ms = 5 * 60 * 1000;
+	o->registration_ttl_ms = 15 * 60 * 1000;
+	o->ice_ttl_ms = 3 * 60 * 1000;
+}
+
+/* ---- informer callbacks ---- */
+
+struct inf_ud {
+	struct kp_ctrl *c;
+	enum kpc_inf kind;
+};
+
+static void check_synced(struct kp_ctrl *c)
+{
+	bool all = true;
+
+	for (int i = 0; i < KPC_NINF; i++)
+		if (c->inf[i] && !kp_informer_synced(c->inf[i]))
+			all = false;
+	if (all && !atomic_load(&c->ready)) {
+		atomic_store(&c->ready, 1);
+		kp_log_info(&c->log_op, "cluster state synced", NULL, 0);
+		if (c->m.cluster_state_synced)
+			kp_metrics_set(c->m.cluster_state_synced, NULL, 0, 1);
+		kpc_prov_trigger(c);
+	}
+}
+
+static void on_obj(struct kp_ctrl *c, enum kpc_inf kind, json_t *obj, bool deleted)
+{
+	const char *name = kpc_jstr(obj, "metadata.name");
+
+	switch (kind) {
+	case KPC_PODS:
+		if (!deleted && kpc_pod_provisionable(obj))
+			kpc_prov_trigger(c);
+		break;
+	case KPC_NODES:
+		if (c->controllers_on)
+			kpc_lifecycle_node_event(c, obj);
+		break;
+	case KPC_NODECLAIMS:
+		if (deleted) {
+			if (name) {
+				json_object_del(c->launched, name);
+				kpc_created_forget(c, name);
+			}
+			kpc_prov_trigger(c);
+		} else if (name && c->controllers_on) {
+			kpc_queue_add(&c->lifecycle, name, 0);
+		}
+		break;
+	case KPC_NODEPOOLS:
+		if (!deleted)
+			kpc_prov_trigger(c);
+		break;
+	default:
+		break;
+	}
+}
+
+static void h_add(void *ud, json_t *obj)
+{
+	struct inf_ud *u = ud;
+	on_obj(u->c, u->kind, obj, false);
+	kpc_ext_event(u->c, u->kind, NULL, obj, false);   /* ext */
+}
+
+static void h_update(void *ud, json_t *old_obj, json_t *new_obj)
+{
+	struct inf_ud *u = ud;
+	(void)old_obj;
+	on_obj(u->c, u->kind, new_obj, false);
+	kpc_ext_event(u->c, u->kind, old_obj, new_obj, false);   /* ext */
+}
+
+static void h_delete(void *ud, json_t *obj)
+{
+	struct inf_ud *u = ud;
+	on_obj(u->c, u->kind, obj, true);
+	kpc_ext_event(u->c, u->kind, NULL, obj, true);   /* ext */
+}
+
+static void h_synced(void *ud)
+{
+	struct inf_ud *u = ud;
+	check_synced(u->c);
+}
+
+/* ---- controllers on/off (leadership) ---- */
+
+static void requeue_all_claims(struct kp_ctrl *c)
+{
+	json_t **all = NULL;
+	size_t n = 0;
+
+	if (kp_informer_list(c->inf[KPC_NODECLAIMS], NULL, &all, &n, NULL))
+		return;
+	for (size_t i = 0; i < n; i++)
+		kpc_queue_add(&c->lifecycle, kpc_jstr(all[i], "metadata.name"), 0);
+	free(all);
+}
+
+static void controllers_start(struct kp_ctrl *c)
+{
+	if (c->controllers_on)
+		return;
+	c->controllers_on = true;
+	atomic_store(&c->leading, 1);
+	kp_log_info(&c->log_op, "starting controllers",
+		    KP_LOG_FIELDS(kp_log_str("controllers", "provisioner, nodeclaim.lifecycle")));
+	requeue_all_claims(c);
+	kpc_prov_trigger(c);
+	kpc_ext_start(c);   /* ext */
+}
+
+static void controllers_stop(struct kp_ctrl *c)
+{
+	if (!c->controllers_on)
+		return;
+	c->controllers_on = false;
+	atomic_store(&c->leading, 0);
+	kpc_prov_stop(c);
+	kpc_ext_stop(c);   /* ext */
+}
+
+static void on_started(void *ud)
+{
+	struct kp_ctrl *c = ud;
+	kp_log_info(&c->log_op, "successfully acquired lease",
+		    KP_LOG_FIELDS(kp_log_str("lease", c->o.lease_name), kp_log_str("identity", c->identity)));
+	controllers_start(c);
+}
+
+static void on_stopped(void *ud)
+{
+	struct kp_ctrl *c = ud;
+	if (!c->controllers_on)
+		return;
+	controllers_stop(c);
+	if (!atomic_load(&c->stop)) {
+		kp_log_error(&c->log_op, "leader election lost", KP_LOG_FIELDS(kp_log_str("lease", c->o.lease_name)));
+		c->lost = true;
+	}
+}
+
+static void on_new_leader(void *ud, const char *identity)
+{
+	struct kp_ctrl *c = ud;
+	if (identity && *identity && strcmp(identity, c->identity) != 0)
+		kp_log_info(&c->log_op, "new leader elected", KP_LOG_FIELDS(kp_log_str("identity", identity)));
+}
+
+/* ---- tick ---- */
+
+static void tick(void *ud)
+{
+	struct kp_ctrl *c = ud;
+	int64_t now = kpc_now(c);
+
+	kpc_created_gc(c);
+	/* Provisioning retries without a pod event: offerings hidden after an
+	 * insufficient-capacity error are back, or pods were left unplaced
+	 * (limits, no capacity) and the periodic retry is due. */
+	if (c->controllers_on && c->last_tick_ms && kpc_ice_expired_since(&c->ice, c->last_tick_ms, now))
+		kpc_prov_trigger(c);
+	else if (c->controllers_on && c->unsched_left && now - c->last_pass_ms >= RETRY_UNSCHED_MS)
+		kpc_prov_trigger(c);
+	c->last_tick_ms = now;
+	if (c->m.cluster_state_node_count && c->inf[KPC_NODES])
+		kp_metrics_set(c->m.cluster_state_node_count, NULL, 0, (double)kp_informer_size(c->inf[KPC_NODES]));
+	kp_kube_timer_start(c->loop, &c->tick, TICK_MS, tick, c);
+}
+
+/* ---- life cycle ---- */
+
+static kp_err add_informer(struct kp_ctrl *c, enum kpc_inf kind, const struct kp_kube_res *res,
+			   struct kp_errbuf *eb)
+{
+	static const struct kp_informer_handlers h = { h_add, h_update, h_delete, h_synced };
+	struct kp_informer_opts io = { 0 };
+	struct inf_ud *u = malloc(sizeof(*u));
+
+	if (!u)
+		return kp_errf(eb, KP_ERR_NOMEM, "out of memory");
+	u->c = c;
+	u->kind = kind;
+	io.seed = (uint64_t)kpc_wall(c) + (uint64_t)kind;
+	if (kp_informer_new(c->loop, res, &io, &h, u, &c->inf[kind], eb)) {
+		free(u);
+		return eb ? eb->code : KP_ERR_INVALID;
+	}
+	/* the informer keeps u as its ud; kp_ctrl_free releases it */
+	c->inf_ud[kind] = u;
+	return KP_OK;
+}
+
+kp_err kp_ctrl_new(const struct kp_ctrl_opts *o, struct kp_ctrl **out, struct kp_errbuf *eb)
+{
+	struct kp_ctrl *c;
+	struct kp_kube_client_opts co = { 0 };
+	kp_err rc;
+
+	*out = NULL;
+	if (!o->cloud)
+		return kp_errf(eb, KP_ERR_INVALID, "controller: no cloud provider");
+	if (o->batch_idle_ms <= 0 || o->batch_max_ms <= 0)
+		return kp_errf(eb, KP_ERR_INVALID, "controller: batch durations must be positive");
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return kp_errf(eb, KP_ERR_NOMEM, "out of memory");
+	c->o = *o;
+	if (o->resnames)
+		c->rn = *o->resnames;
+	else
+		kp_resnames_init(&c->rn);
+	c->created = json_array();
+	c->launched = json_object();
+	c->ice.ttl_ms = o->ice_ttl_ms > 0 ? o->ice_ttl_ms : 180000;
+	kp_log_init(&c->log, o->log_out ? o->log_out : stderr, "controller");
+	c->log.level = o->log_level;
+	c->lf_prov[0] = kp_log_str("controller", "provisioner");
+	c->lf_life[0] = kp_log_str("controller", "nodeclaim.lifecycle");
+	c->lf_op[0] = kp_log_str("controller", "operator");
+	c->log_prov = c->log;
+	c->log_prov.base = c->lf_prov;
+	c->log_prov.nbase = 1;
+	c->log_life = c->log;
+	c->log_life.base = c->lf_life;
+	c->log_life.nbase = 1;
+	c->log_op = c->log;
+	c->log_op.base = c->lf_op;
+	c->log_op.nbase = 1;
+	c->reg = o->metrics ? o->metrics : kp_metrics_default();
+	if (!c->created || !c->launched || !c->reg) {
+		rc = kp_errf(eb, KP_ERR_NOMEM, "out of memory");
+		goto fail;
+	}
+	if ((rc = kp_metrics_register_karpenter(c->reg, NULL, &c->m, eb)))
+		goto fail;
+	if (o->identity)
+		snprintf(c->identity, sizeof(c->identity), "%s", o->identity);
+	else if ((rc = kp_lease_default_identity(c->identity, sizeof(c->identity), eb)))
+		goto fail;
+	if ((rc = kp_kube_config_default(o->kubeconfig, o->context, &c->cfg, eb)))
+		goto fail;
+	co.qps = o->kube_qps;
+	co.burst = o->kube_burst;
+	co.user_agent = "karpenter-c/controller";
+	if ((rc = kp_kube_client_new(c->cfg, &co, &c->kc, eb)))
+		goto fail;
+	if ((rc = kp_kube_loop_new(c->kc, &c->loop, eb)))
+		goto fail;
+	kpc_queue_init(&c->lifecycle, c, "nodeclaim.lifecycle", kpc_lifecycle_reconcile);
+	if ((rc = kpc_ext_new(c, eb)))   /* ext */
+		goto fail;
+	if ((rc = add_informer(c, KPC_PODS, &KP_KUBE_PODS, eb)) || (rc = add_informer(c, KPC_NODES, &KP_KUBE_NODES, eb)) ||
+	    (rc = add_informer(c, KPC_NODECLAIMS, &KP_KUBE_NODECLAIMS, eb)) ||
+	    (rc = add_informer(c, KPC_NODEPOOLS, &KP_KUBE_NODEPOOLS, eb)) ||
+	    (rc = add_informer(c, KPC_DAEMONSETS, &RES_DAEMONSETS, eb)) ||
+	    (rc = add_informer(c, KPC_PDBS, &RES_PDBS, eb)) ||
+	    (rc = add_informer(c, KPC_NAMESPACES, &KP_KUBE_NAMESPACES, eb)) ||
+	    (rc = add_informer(c, KPC_NODECLASSES, &RES_EC2NODECLASSES, eb)))
+		goto fail;
+	if (o->leader_elect) {
+		struct kp_lease_opts lo = { 0 };
+		lo.ns = o->lease_ns;
+		lo.name = o->lease_name;
+		lo.identity = c->identity;
+		lo.on_started = on_started;
+		lo.on_stopped = on_stopped;
+		lo.on_new_leader = on_new_leader;
+		lo.ud = c;
+		if ((rc = kp_lease_new(c->loop, &lo, &c->lease, eb)))
+			goto fail;
+	}
+	*out = c;
+	return KP_OK;
+fail:
+	kp_err_prefix(eb, "controller: ");
+	kp_ctrl_free(c);
+	return rc;
+}
+
+kp_err kp_ctrl_run(struct kp_ctrl *c, struct kp_errbuf *eb)
+{
+	kp_err rc = KP_OK;
+
+	kp_log_info(&c->log_op, "starting karpenter controller",
+		    KP_LOG_FIELDS(kp_log_str("server", c->cfg->server), kp_log_str("cloud-provider", c->o.cloud->ops->name),
+				  kp_log_bool("leader-elect", c->o.leader_elect), kp_log_str("identity", c->identity)));
+	for (int i = 0; i < KPC_NINF; i++)
+		kp_informer_start(c->inf[i]);
+	c->inf_started = true;
+	kp_kube_timer_start(c->loop, &c->tick, TICK_MS, tick, c);
+	if (c->lease)
+		kp_lease_start(c->lease);
+	else
+		controllers_start(c);
+	while (!atomic_load(&c->stop) && !c->lost) {
+		struct kp_errbuf leb = { 0 };
+		if (kp_kube_loop_run_once(c->loop, LOOP_WAIT_MS, &leb)) {
+			kp_log_error(&c->log_op, "event loop", KP_LOG_FIELDS(kp_log_errmsg(leb.msg)));
+			struct timespec ts = { 0, 100 * 1000000L };
+			nanosleep(&ts, NULL);
+		}
+	}
+	controllers_stop(c);
+	if (c->lease && kp_lease_is_leader(c->lease)) {
+		struct kp_errbuf leb = { 0 };
+		if (kp_lease_release(c->lease, &leb))
+			kp_log_warn(&c->log_op, "failed to release lease", KP_LOG_FIELDS(kp_log_errmsg(leb.msg)));
+	}
+	if (c->lost)
+		rc = kp_errf(eb, KP_ERR_IO, "leader election lost");
+	kp_log_info(&c->log_op, "stopped karpenter controller", NULL, 0);
+	return rc;
+}
+
+void kp_ctrl_stop(struct kp_ctrl *c)
+{
+	if (c)
+		atomic_store(&c->stop, 1);
+}
+
+bool kp_ctrl_ready(const struct kp_ctrl *c)
+{
+	return c && atomic_load(&((struct kp_ctrl *)(uintptr_t)c)->ready);
+}
+
+bool kp_ctrl_leading(const struct kp_ctrl *c)
+{
+	return c && atomic_load(&((struct kp_ctrl *)(uintptr_t)c)->leading);
+}
+
+void kp_ctrl_free(struct kp_ctrl *c)
+{
+	if (!c)
+		return;
+	kp_lease_free(c->lease);
+	for (int i = 0; i < KPC_NINF; i++) {
+		kp_informer_free(c->inf[i]);
+		free(c->inf_ud[i]);
+	}
+	if (c->loop) {
+		kp_kube_timer_stop(c->loop, &c->tick);
+		kp_kube_timer_stop(c->loop, &c->batch_timer);
+	}
+	kpc_ext_free(c);   /* ext: before the loop its timers are on */
+	kpc_queue_free(&c->lifecycle);
+	kp_kube_loop_free(c->loop);
+	kp_kube_client_free(c->kc);
+	kp_kube_config_free(c->cfg);
+	kpc_ice_free(&c->ice);
+	json_decref(c->created);
+	json_decref(c->launched);
+	free(c);
+}
+
+/* ---- thread ---- */
+
+struct kp_ctrl_thread {
+	struct kp_ctrl *c;
+	pthread_t th;
+};
+
+static void *thread_main(void *arg)
+{
+	struct kp_ctrl_thread *t = arg;
+	struct kp_errbuf eb = { 0 };
+
+	if (kp_ctrl_run(t->c, &eb))
+		kp_log_error(&t->c->log_op, "controller stopped", KP_LOG_FIELDS(kp_log_errmsg(eb.msg)));
+	/* the client is freed on the joining thread: release this thread's
+	 * OpenSSL state (error queue, DRBGs) here, or it outlives the thread */
+	OPENSSL_thread_stop();
+	return NULL;
+}
+
+kp_err kp_ctrl_thread_start(const struct kp_ctrl_opts *o, struct kp_ctrl_thread **out, struct kp_errbuf *eb)
+{
+	struct kp_ctrl_thread *t = calloc(1, sizeof(*t));
+	kp_err rc;
+
+	*out = NULL;
+	if (!t)
+		return kp_errf(eb, KP_ERR_NOMEM, "out of memory");
+	if ((rc = kp_ctrl_new(o, &t->c, eb))) {
+		free(t);
+		return rc;
+	}
+	if (pthread_create(&t->th, NULL, thread_main, t) != 0) {
+		kp_ctrl_free(t->c);
+		free(t);
+		return kp_errf(eb, KP_ERR_IO, "controller: cannot start thread");
+	}
+	*out = t;
+	return KP_OK;
+}
+
+void kp_ctrl_thread_stop(struct kp_ctrl_thread *t)
+{
+	if (!t)
+		return;
+	kp_ctrl_stop(t->c);
+	pthread_join(t->th, NULL);
+	kp_ctrl_free(t->c);
+	free(t);
+}

@@ -1,0 +1,181 @@
+/*
+ * snapshot.c - the cluster-state cache as the engine sees it: turns the
+ * informers' objects into a struct kp_cluster (Karpenter's state.Cluster
+ * plus the scheduler's view of it, pkg/controllers/state).
+ *
+ * The informer stores are the cache; a snapshot decodes them on demand
+ * with kp_load_object (the same decoders `simulate` uses), so nothing is
+ * kept in sync by hand and a snapshot is never stale relative to the
+ * caches. NodeClaims the provisioner created but the NodeClaim informer
+ * has not delivered yet are added from c->created, so two passes in a row
+ * never provision twice for the same pods. Nodes are decoded before pods
+ * (Karpenter snapshots nodes before listing pods, so capacity is never
+ * under-counted).
+ *
+ * Invariants: the snapshot owns everything (its arena); objects that fail
+ * to decode are logged at warn and left out, never fatal. Decisions made
+ * from a snapshot are deterministic: the informer lists are sorted by key.
+ * Cost: O(objects) decoding per snapshot, taken only when the provisioner
+ * (or later, disruption) runs, never per event.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctrl/ctrl_int.h"
+#include "load/load.h"
+
+bool kpc_pod_provisionable(const json_t *pod)
+{
+	const char *nn = kpc_jstr(pod, "spec.nodeName"), *phase = kpc_jstr(pod, "status.phase");
+	const char *nominated = kpc_jstr(pod, "status.nominatedNodeName");
+	json_t *cond = kpc_condition(pod, "PodScheduled"), *owners, *o;
+	const char *reason = json_string_value(json_object_get(cond, "reason"));
+	const char *status = json_string_value(json_object_get(cond, "status"));
+	size_t i;
+
+	if ((nn && *nn) || (nominated && *nominated) || kpc_jget(pod, "metadata.deletionTimestamp"))
+		return false;
+	if (phase && (strcmp(phase, "Succeeded") == 0 || strcmp(phase, "Failed") == 0))
+		return false;
+	if (!reason || strcmp(reason, "Unschedulable") != 0 || !status || strcmp(status, "False") != 0)
+		return false;
+	if (json_object_get(kpc_jget(pod, "metadata.annotations"), "kubernetes.io/config.mirror"))
+		return false;
+	owners = kpc_jget(pod, "metadata.ownerReferences");
+	json_array_foreach(owners, i, o) {
+		const char *k = json_string_value(json_object_get(o, "kind"));
+		if (k && strcmp(k, "DaemonSet") == 0)
+			return false;
+	}
+	return true;
+}
+
+json_t *kpc_claim_get(struct kp_ctrl *c, const char *name)
+{
+	json_t *o = kp_informer_get(c->inf[KPC_NODECLAIMS], NULL, name), *e;
+	size_t i;
+
+	if (o)
+		return o;
+	json_array_foreach(c->created, i, e) {
+		const char *n = kpc_jstr(e, "metadata.name");
+		if (n && strcmp(n, name) == 0)
+			return e;
+	}
+	return NULL;
+}
+
+void kpc_created_forget(struct kp_ctrl *c, const char *name)
+{
+	size_t i = 0;
+
+	while (i < json_array_size(c->created)) {
+		const char *n = kpc_jstr(json_array_get(c->created, i), "metadata.name");
+		if (!n || strcmp(n, name) == 0)
+			json_array_remove(c->created, i);
+		else
+			i++;
+	}
+}
+
+void kpc_created_gc(struct kp_ctrl *c)
+{
+	size_t i = 0;
+	int64_t now = kpc_now(c);
+
+	while (i < json_array_size(c->created)) {
+		json_t *e = json_array_get(c->created, i);
+		const char *n = kpc_jstr(e, "metadata.name");
+		json_t *seen = n ? kp_informer_get(c->inf[KPC_NODECLAIMS], NULL, n) : NULL;
+		int64_t at = json_integer_value(json_object_get(e, KPC_CREATED_AT));
+
+		/* seen by the informer, or never seen within the window (deleted
+		 * before its watch event came, or the watch lags badly) */
+		if (!n || seen || now - at > KPC_CREATED_WINDOW_MS)
+			json_array_remove(c->created, i);
+		else
+			i++;
+	}
+}
+
+static const struct {
+	enum kpc_inf inf;
+	const char *kind, *apiv;
+} ORDER[] = {
+	{ KPC_NAMESPACES, "Namespace", "v1" },
+	{ KPC_NODECLASSES, "EC2NodeClass", "karpenter.k8s.aws/v1" },
+	{ KPC_NODEPOOLS, "NodePool", "karpenter.sh/v1" },
+	{ KPC_NODES, "Node", "v1" },
+	{ KPC_NODECLAIMS, "NodeClaim", "karpenter.sh/v1" },
+	{ KPC_DAEMONSETS, "DaemonSet", "apps/v1" },
+	{ KPC_PDBS, "PodDisruptionBudget", "policy/v1" },
+	{ KPC_PODS, "Pod", "v1" },
+};
+
+static void decode_one(struct kp_ctrl *c, struct kp_cluster *out, const json_t *o, const char *kind,
+		       const char *apiv)
+{
+	struct kp_load_opts lo = { NULL, kpc_wall(c) / 1000 };
+	struct kp_errbuf eb = { 0 };
+	const char *ns = kpc_jstr(o, "metadata.namespace"), *name = kpc_jstr(o, "metadata.name");
+	char label[400];
+
+	snprintf(label, sizeof(label), "%s/%s%s%s", kind, ns ? ns : "", ns ? "/" : "", name ? name : "?");
+	if (kp_load_object(out, o, kind, apiv, label, &lo, &eb))
+		kp_log_warn(&c->log, "ignoring object that does not decode", KP_LOG_FIELDS(kp_log_errmsg(eb.msg)));
+}
+
+kp_err kpc_snapshot(struct kp_ctrl *c, struct kp_cluster *out, const struct kp_pod ***provisionable, int *nprov,
+		    struct kp_errbuf *eb)
+{
+	const struct kp_pod **prov = NULL;
+	int np = 0;
+	kp_err rc = KP_OK;
+
+	kp_cluster_init(out);
+	out->resnames = c->rn;
+	kpc_created_gc(c);
+	for (size_t k = 0; k < KP_ARRAY_LEN(ORDER) && !rc; k++) {
+		struct kp_informer *inf = c->inf[ORDER[k].inf];
+		json_t **objs = NULL;
+		size_t n = 0;
+
+		if (!inf)
+			continue;
+		rc = kp_informer_list(inf, NULL, &objs, &n, eb);
+		if (rc)
+			break;
+		if (ORDER[k].inf == KPC_PODS && provisionable) {
+			prov = kp_arena_calloc(&out->arena, n + 1, sizeof(*prov));
+			if (!prov) {
+				free(objs);
+				rc = kp_errf(eb, KP_ERR_NOMEM, "snapshot: out of memory");
+				break;
+			}
+		}
+		for (size_t i = 0; i < n; i++) {
+			int before = out->npods;
+			decode_one(c, out, objs[i], ORDER[k].kind, ORDER[k].apiv);
+			if (prov && ORDER[k].inf == KPC_PODS && out->npods == before + 1 &&
+			    kpc_pod_provisionable(objs[i]))
+				prov[np++] = out->pods[before];
+		}
+		free(objs);
+		if (ORDER[k].inf == KPC_NODECLAIMS) {
+			size_t i;
+			json_t *e;
+			json_array_foreach(c->created, i, e)
+				decode_one(c, out, e, "NodeClaim", "karpenter.sh/v1");
+		}
+	}
+	if (rc) {
+		kp_cluster_free(out);
+		return rc;
+	}
+	kp_cluster_link(out);
+	if (provisionable) {
+		*provisionable = prov;
+		*nprov = np;
+	}
+	return KP_OK;
+}

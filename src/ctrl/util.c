@@ -1,0 +1,321 @@
+/*
+ * util.c - small helpers of the controller: JSON paths into API objects,
+ * status conditions (operatorpkg's shape: type, status, reason, message,
+ * lastTransitionTime, observedGeneration), resource lists, events, the
+ * keyed work queue and the insufficient-capacity cache.
+ *
+ * Invariants: the work queue holds each key once with its earliest due
+ * time and visits due keys in key order (deterministic); a reconcile may
+ * re-add its own key. The ICE cache holds at most 4096 entries, expired
+ * ones are reused first. Cost: JSON paths O(depth); queue add O(n); queue
+ * pass O(n log n); ICE lookups O(entries).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ctrl/ctrl_int.h"
+#include "karpenter/quantity.h"
+
+#define ICE_MAX 4096
+#define QUEUE_MAX 100000
+
+json_t *kpc_jget(const json_t *o, const char *path)
+{
+	const char *p = path;
+	json_t *cur = (json_t *)(uintptr_t)o;
+
+	while (cur && *p) {
+		const char *dot = strchr(p, '.');
+		size_t n = dot ? (size_t)(dot - p) : strlen(p);
+		char key[128];
+
+		if (!json_is_object(cur) || n >= sizeof(key))
+			return NULL;
+		memcpy(key, p, n);
+		key[n] = '\0';
+		cur = json_object_get(cur, key);
+		p += n + (dot ? 1 : 0);
+	}
+	return cur;
+}
+
+const char *kpc_jstr(const json_t *o, const char *path)
+{
+	return json_string_value(kpc_jget(o, path));
+}
+
+json_t *kpc_condition(const json_t *obj, const char *type)
+{
+	json_t *conds = kpc_jget(obj, "status.conditions"), *c;
+	size_t i;
+
+	json_array_foreach(conds, i, c) {
+		const char *t = json_string_value(json_object_get(c, "type"));
+		if (t && strcmp(t, type) == 0)
+			return c;
+	}
+	return NULL;
+}
+
+bool kpc_condition_true(const json_t *obj, const char *type)
+{
+	const char *s = json_string_value(json_object_get(kpc_condition(obj, type), "status"));
+	return s && strcmp(s, "True") == 0;
+}
+
+void kpc_time(int64_t wall_ms, char *buf, size_t n)
+{
+	kp_format_rfc3339(wall_ms / 1000, buf, n);
+}
+
+void kpc_condition_set(json_t *conds, const char *type, const char *status, const char *reason,
+		       const char *message, int64_t generation, int64_t wall_ms)
+{
+	json_t *c = NULL, *e;
+	size_t i;
+	char ts[40];
+
+	json_array_foreach(conds, i, e) {
+		const char *t = json_string_value(json_object_get(e, "type"));
+		if (t && strcmp(t, type) == 0) {
+			c = e;
+			break;
+		}
+	}
+	if (!c) {
+		c = json_object();
+		if (!c || json_array_append_new(conds, c))
+			return;
+	}
+	{
+		const char *old = json_string_value(json_object_get(c, "status"));
+		if (!old || strcmp(old, status) != 0 || !json_object_get(c, "lastTransitionTime")) {
+			kpc_time(wall_ms, ts, sizeof(ts));
+			json_object_set_new(c, "lastTransitionTime", json_string(ts));
+		}
+	}
+	json_object_set_new(c, "type", json_string(type));
+	json_object_set_new(c, "status", json_string(status));
+	json_object_set_new(c, "reason", json_string(reason ? reason : type));
+	json_object_set_new(c, "message", json_string(message ? message : ""));
+	json_object_set_new(c, "observedGeneration", json_integer(generation));
+}
+
+json_t *kpc_reslist(const struct kp_resnames *rn, const struct kp_res *r)
+{
+	json_t *o = json_object();
+
+	for (int k = 0; o && k < rn->n && k < KP_RES_MAX; k++) {
+		char q[64];
+		if (!r->v[k] || !rn->name[k][0])
+			continue;
+		kp_qty_format(r->v[k], kp_res_scale(k), kp_res_style(rn, k), q, sizeof(q));
+		json_object_set_new(o, rn->name[k], json_string(q));
+	}
+	return o;
+}
+
+void kpc_event(struct kp_ctrl *c, const char *kind, const char *api_version, const char *ns, const char *name,
+	       const char *uid, const char *type, const char *reason, const char *note)
+{
+	struct kp_errbuf eb = { 0 };
+	struct kp_kube_event ev = { 0 };
+	json_t *meta = json_pack("{s:s}", "name", name), *reg;
+
+	if (!meta)
+		return;
+	if (ns)
+		json_object_set_new(meta, "namespace", json_string(ns));
+	if (uid)
+		json_object_set_new(meta, "uid", json_string(uid));
+	reg = json_pack("{s:s, s:s, s:o}", "kind", kind, "apiVersion", api_version, "metadata", meta);
+	if (!reg)
+		return;
+	ev.regarding = reg;
+	ev.type = type;
+	ev.reason = reason;
+	ev.note = note;
+	ev.reporting_controller = "karpenter";
+	ev.reporting_instance = c->identity;
+	ev.use_core = true;
+	if (kp_kube_event_emit(c->kc, &ev, NULL, &eb))
+		kp_log_debug(&c->log, "failed to emit event",
+			     KP_LOG_FIELDS(kp_log_str("reason", reason), kp_log_errmsg(eb.msg)));
+	json_decref(reg);
+}
+
+/* ---- work queue ---- */
+
+static void queue_arm(struct kpc_queue *q);
+
+static int item_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct kpc_item *)a)->key, ((const struct kpc_item *)b)->key);
+}
+
+static void queue_fire(void *ud)
+{
+	struct kpc_queue *q = ud;
+	struct kp_ctrl *c = q->c;
+	int64_t now = kpc_now(c);
+	struct kpc_item *due = NULL;
+	int ndue = 0;
+
+	if (!c->controllers_on)
+		return;   /* re-armed when the controllers start */
+	for (int i = 0; i < q->n; i++)
+		ndue += q->items[i].due_ms <= now;
+	if (ndue)
+		due = malloc((size_t)ndue * sizeof(*due));
+	if (due) {
+		int j = 0, k = 0;
+		for (int i = 0; i < q->n; i++) {
+			if (q->items[i].due_ms <= now)
+				due[j++] = q->items[i];
+			else
+				q->items[k++] = q->items[i];
+		}
+		q->n = k;
+		qsort(due, (size_t)ndue, sizeof(*due), item_cmp);
+		q->running = true;
+		for (int i = 0; i < ndue && !atomic_load(&c->stop); i++) {
+			int64_t again = q->fn(c, due[i].key);
+			if (again >= 0)
+				kpc_queue_add(q, due[i].key, again);
+		}
+		q->running = false;
+		free(due);
+	}
+	queue_arm(q);
+}
+
+static void queue_arm(struct kpc_queue *q)
+{
+	int64_t first = INT64_MAX, now = kpc_now(q->c);
+
+	if (q->running)
+		return;
+	for (int i = 0; i < q->n; i++)
+		if (q->items[i].due_ms < first)
+			first = q->items[i].due_ms;
+	if (first == INT64_MAX) {
+		kp_kube_timer_stop(q->c->loop, &q->timer);
+		return;
+	}
+	kp_kube_timer_start(q->c->loop, &q->timer, first > now ? first - now : 0, queue_fire, q);
+}
+
+void kpc_queue_init(struct kpc_queue *q, struct kp_ctrl *c, const char *name, kpc_reconcile_fn fn)
+{
+	memset(q, 0, sizeof(*q));
+	q->c = c;
+	q->name = name;
+	q->fn = fn;
+}
+
+void kpc_queue_add(struct kpc_queue *q, const char *key, int64_t delay_ms)
+{
+	int64_t due = kpc_now(q->c) + (delay_ms > 0 ? delay_ms : 0);
+
+	if (strlen(key) >= KPC_KEY_MAX)
+		return;
+	for (int i = 0; i < q->n; i++) {
+		if (strcmp(q->items[i].key, key) == 0) {
+			if (due < q->items[i].due_ms) {
+				q->items[i].due_ms = due;
+				queue_arm(q);
+			}
+			return;
+		}
+	}
+	if (q->n == q->cap) {
+		int ncap = q->cap ? q->cap * 2 : 64;
+		struct kpc_item *ni;
+		if (ncap > QUEUE_MAX || !(ni = realloc(q->items, (size_t)ncap * sizeof(*ni)))) {
+			kp_log_error(&q->c->log, "work queue full, dropping key",
+				     KP_LOG_FIELDS(kp_log_str("queue", q->name), kp_log_str("key", key)));
+			return;
+		}
+		q->items = ni;
+		q->cap = ncap;
+	}
+	memcpy(q->items[q->n].key, key, strlen(key) + 1);
+	q->items[q->n].due_ms = due;
+	q->n++;
+	queue_arm(q);
+}
+
+void kpc_queue_free(struct kpc_queue *q)
+{
+	if (q->c && q->c->loop)
+		kp_kube_timer_stop(q->c->loop, &q->timer);
+	free(q->items);
+	q->items = NULL;
+	q->n = q->cap = 0;
+}
+
+/* ---- insufficient-capacity cache ---- */
+
+static bool ice_match(const struct kpc_ice_entry *e, const char *itype, const char *zone, int captype)
+{
+	return e->captype == captype && strcmp(e->itype, itype) == 0 && strcmp(e->zone, zone ? zone : "") == 0;
+}
+
+void kpc_ice_mark(struct kpc_ice *ice, const char *itype, const char *zone, int captype, int64_t now_ms)
+{
+	struct kpc_ice_entry *slot = NULL;
+
+	for (int i = 0; i < ice->n; i++) {
+		if (ice_match(&ice->e[i], itype, zone, captype) || ice->e[i].until_ms <= now_ms) {
+			slot = &ice->e[i];
+			if (ice_match(slot, itype, zone, captype))
+				break;
+		}
+	}
+	if (!slot) {
+		if (ice->n == ice->cap) {
+			int ncap = ice->cap ? ice->cap * 2 : 64;
+			struct kpc_ice_entry *ne;
+			if (ncap > ICE_MAX || !(ne = realloc(ice->e, (size_t)ncap * sizeof(*ne))))
+				return;
+			ice->e = ne;
+			ice->cap = ncap;
+		}
+		slot = &ice->e[ice->n++];
+	}
+	snprintf(slot->itype, sizeof(slot->itype), "%s", itype);
+	snprintf(slot->zone, sizeof(slot->zone), "%s", zone ? zone : "");
+	slot->captype = captype;
+	slot->until_ms = now_ms + ice->ttl_ms;
+}
+
+bool kpc_ice_has(const struct kpc_ice *ice, const char *itype, const char *zone, int captype, int64_t now_ms)
+{
+	for (int i = 0; i < ice->n; i++)
+		if (ice->e[i].until_ms > now_ms && ice_match(&ice->e[i], itype, zone, captype))
+			return true;
+	return false;
+}
+
+bool kpc_ice_expired_since(const struct kpc_ice *ice, int64_t since_ms, int64_t now_ms)
+{
+	for (int i = 0; i < ice->n; i++)
+		if (ice->e[i].until_ms > since_ms && ice->e[i].until_ms <= now_ms)
+			return true;
+	return false;
+}
+
+bool kpc_ice_hidden(void *ctx, const struct kp_itype *it, const struct kp_offering *o)
+{
+	const struct kpc_ice_ctx *x = ctx;
+	return kpc_ice_has(x->ice, it->name, o->zone, (int)o->captype, x->now_ms);
+}
+
+void kpc_ice_free(struct kpc_ice *ice)
+{
+	free(ice->e);
+	ice->e = NULL;
+	ice->n = ice->cap = 0;
+}

@@ -1,0 +1,1620 @@
+/*
+ * ctl_main.c - the controllers' loop of `karpenter up` and the workload
+ * controllers: Deployment -> ReplicaSet, ReplicaSet -> Pods, StatefulSet ->
+ * Pods <name>-<i>, DaemonSet -> one Pod per eligible Node, Job -> Pods.
+ *
+ * One thread follows the store's event stream (every resource) into
+ * in-memory caches: pods as compact structs, nodes decoded by the engine's
+ * loader, workload objects as JSON. Events mark keys dirty; after a batch
+ * (no event for BATCH_IDLE_MS, or BATCH_MAX_MS since the first) each dirty
+ * key is reconciled once, in sorted order, then the scheduler and the
+ * kubelet stand-in run (ctl_sched.c). A watch that falls behind the event
+ * window is replaced by a full resync.
+ *
+ * Invariants: every write goes through kp_store_create (with the REST
+ * layer's uid, timestamps and defaulting), kp_local_mutate or
+ * kp_local_delete; own writes are fed to the caches at once with their
+ * resourceVersion, and events not newer than what a cache holds are
+ * ignored (tombstones cover own deletions), so a reconcile never acts on a
+ * state older than its own last write. Reconcilers are idempotent: a
+ * status or spec write that changes nothing is skipped.
+ *
+ * Deployments roll out Recreate-like: a template change creates the new
+ * ReplicaSet at full size and scales every older one to 0 at once.
+ *
+ * Cost: per event one JSON parse plus O(1) map work; per reconcile of a
+ * workload O(its pods); DaemonSets O(nodes) each when nodes change.
+ */
+#define KP_CTL_INTERNAL
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "load/load.h"
+#include "local/ctl.h"
+
+#define BATCH_IDLE_MS 20
+#define BATCH_MAX_MS 200
+#define CREATE_PER_PASS 500
+#define MAX_CTLS 16
+
+/* ------------------------------------------------------------ hash map */
+
+static uint64_t hash_str(const char *s)
+{
+	uint64_t h = 1469598103934665603ull;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ull;
+	return h;
+}
+
+void *kp_ctl_map_get(const struct kp_ctl_map *m, const char *key)
+{
+	if (!m->nb)
+		return NULL;
+	for (struct kp_ctl_ment *e = m->b[hash_str(key) % m->nb]; e; e = e->next)
+		if (strcmp(e->key, key) == 0)
+			return e->val;
+	return NULL;
+}
+
+static void map_grow(struct kp_ctl_map *m)
+{
+	size_t nb = m->nb ? m->nb * 2 : 64;
+	struct kp_ctl_ment **b = calloc(nb, sizeof(*b));
+	if (!b)
+		return;
+	for (size_t i = 0; i < m->nb; i++) {
+		struct kp_ctl_ment *e = m->b[i], *next;
+		for (; e; e = next) {
+			next = e->next;
+			size_t j = hash_str(e->key) % nb;
+			e->next = b[j];
+			b[j] = e;
+		}
+	}
+	free(m->b);
+	m->b = b;
+	m->nb = nb;
+}
+
+void *kp_ctl_map_put(struct kp_ctl_map *m, const char *key, void *val)
+{
+	struct kp_ctl_ment *e;
+	size_t i;
+
+	if (m->n >= m->nb)
+		map_grow(m);
+	if (!m->nb)
+		return NULL;
+	i = hash_str(key) % m->nb;
+	for (e = m->b[i]; e; e = e->next)
+		if (strcmp(e->key, key) == 0) {
+			void *old = e->val;
+			e->val = val;
+			return old;
+		}
+	e = malloc(sizeof(*e));
+	if (!e || !(e->key = strdup(key))) {
+		free(e);
+		return NULL;
+	}
+	e->val = val;
+	e->next = m->b[i];
+	m->b[i] = e;
+	m->n++;
+	return NULL;
+}
+
+void *kp_ctl_map_del(struct kp_ctl_map *m, const char *key)
+{
+	if (!m->nb)
+		return NULL;
+	for (struct kp_ctl_ment **pp = &m->b[hash_str(key) % m->nb]; *pp; pp = &(*pp)->next)
+		if (strcmp((*pp)->key, key) == 0) {
+			struct kp_ctl_ment *e = *pp;
+			void *v = e->val;
+			*pp = e->next;
+			free(e->key);
+			free(e);
+			m->n--;
+			return v;
+		}
+	return NULL;
+}
+
+static int cmp_strp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+const char **kp_ctl_map_keys(const struct kp_ctl_map *m, size_t *n)
+{
+	const char **v = malloc((m->n + 1) * sizeof(*v));
+	size_t k = 0;
+
+	*n = 0;
+	if (!v)
+		return NULL;
+	for (size_t i = 0; i < m->nb; i++)
+		for (struct kp_ctl_ment *e = m->b[i]; e; e = e->next)
+			v[k++] = e->key;
+	qsort(v, k, sizeof(*v), cmp_strp);
+	*n = k;
+	return v;
+}
+
+void kp_ctl_map_free(struct kp_ctl_map *m)
+{
+	for (size_t i = 0; i < m->nb; i++) {
+		struct kp_ctl_ment *e = m->b[i], *next;
+		for (; e; e = next) {
+			next = e->next;
+			free(e->key);
+			free(e);
+		}
+	}
+	free(m->b);
+	memset(m, 0, sizeof(*m));
+}
+
+void kp_ctl_mark(struct kp_ctl *C, struct kp_ctl_map *set, const char *key)
+{
+	(void)C;
+	kp_ctl_map_put(set, key, (void *)1);
+}
+
+static void set_add(struct kp_ctl_map *idx, const char *owner, const char *key)
+{
+	struct kp_ctl_map *s = kp_ctl_map_get(idx, owner);
+	if (!s) {
+		s = calloc(1, sizeof(*s));
+		if (!s)
+			return;
+		kp_ctl_map_put(idx, owner, s);
+	}
+	kp_ctl_map_put(s, key, (void *)1);
+}
+
+static void set_del(struct kp_ctl_map *idx, const char *owner, const char *key)
+{
+	struct kp_ctl_map *s = kp_ctl_map_get(idx, owner);
+	if (!s)
+		return;
+	kp_ctl_map_del(s, key);
+	if (s->n == 0) {
+		kp_ctl_map_del(idx, owner);
+		kp_ctl_map_free(s);
+		free(s);
+	}
+}
+
+static void index_free(struct kp_ctl_map *idx)
+{
+	for (size_t i = 0; i < idx->nb; i++)
+		for (struct kp_ctl_ment *e = idx->b[i]; e; e = e->next) {
+			kp_ctl_map_free(e->val);
+			free(e->val);
+		}
+	kp_ctl_map_free(idx);
+}
+
+/* --------------------------------------------------------------- utils */
+
+int64_t kp_ctl_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static const char *jstr(const json_t *o, const char *k)
+{
+	return json_string_value(json_object_get(o, k));
+}
+
+static json_t *obj_at(json_t *o, const char *k)
+{
+	json_t *v = json_object_get(o, k);
+	if (!json_is_object(v)) {
+		v = json_object();
+		json_object_set_new(o, k, v);
+	}
+	return v;
+}
+
+static int64_t int_or(const json_t *o, const char *k, int64_t dflt)
+{
+	const json_t *v = json_object_get(o, k);
+	return json_is_integer(v) ? json_integer_value(v) : dflt;
+}
+
+static int64_t rv_of(const json_t *o)
+{
+	const char *s = jstr(json_object_get(o, "metadata"), "resourceVersion");
+	int64_t v = 0;
+	if (!s || kp_parse_i64(s, &v))
+		return 0;
+	return v;
+}
+
+static void now_rfc3339(char *buf, size_t n)
+{
+	kp_format_rfc3339((int64_t)time(NULL), buf, n);
+}
+
+static void new_uid(char out[37])
+{
+	unsigned char b[16];
+	if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b))
+		for (size_t i = 0; i < sizeof(b); i++)
+			b[i] = (unsigned char)rand();
+	b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2],
+		 b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+}
+
+static const char ALNUM[] = "bcdfghjklmnpqrstvwxz2456789";
+
+static void random_suffix(char out[6])
+{
+	unsigned char b[5];
+	if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b))
+		for (size_t i = 0; i < sizeof(b); i++)
+			b[i] = (unsigned char)rand();
+	for (int i = 0; i < 5; i++)
+		out[i] = ALNUM[b[i] % (sizeof(ALNUM) - 1)];
+	out[5] = '\0';
+}
+
+static void key_of(char *buf, size_t n, const char *ns, const char *name)
+{
+	snprintf(buf, n, "%s/%s", ns ? ns : "", name ? name : "");
+}
+
+static const char *const KIND_NAME[CK_NKINDS] = { "Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Job" };
+static const char *const KIND_GROUP[CK_NKINDS] = { "apps", "apps", "apps", "apps", "batch" };
+static const char *const KIND_RES[CK_NKINDS] = { "deployments", "replicasets", "statefulsets", "daemonsets", "jobs" };
+
+static int kind_of(const char *group, const char *resource)
+{
+	for (int i = 0; i < CK_NKINDS; i++)
+		if (strcmp(group, KIND_GROUP[i]) == 0 && strcmp(resource, KIND_RES[i]) == 0)
+			return i;
+	return -1;
+}
+
+static int kind_by_name(const char *kind)
+{
+	for (int i = 0; kind && i < CK_NKINDS; i++)
+		if (strcmp(kind, KIND_NAME[i]) == 0)
+			return i;
+	return -1;
+}
+
+/* The controller ownerReference of o, or NULL. */
+static const json_t *controller_ref(const json_t *o)
+{
+	const json_t *refs = json_object_get(json_object_get(o, "metadata"), "ownerReferences"), *r;
+	size_t i;
+	json_array_foreach(refs, i, r)
+		if (json_is_true(json_object_get(r, "controller")))
+			return r;
+	return NULL;
+}
+
+static json_t *owner_ref(const char *api_version, const char *kind, const json_t *owner)
+{
+	const json_t *md = json_object_get(owner, "metadata");
+	return json_pack("{s:s, s:s, s:s, s:s, s:b, s:b}", "apiVersion", api_version, "kind", kind, "name",
+			 jstr(md, "name") ? jstr(md, "name") : "", "uid", jstr(md, "uid") ? jstr(md, "uid") : "",
+			 "controller", 1, "blockOwnerDeletion", 1);
+}
+
+/* ------------------------------------------------------------- caches */
+
+static void pod_free(struct kp_ctl_pod *p)
+{
+	if (!p)
+		return;
+	free(p->key);
+	free(p->ns);
+	free(p->name);
+	free(p->uid);
+	free(p->owner_kind);
+	free(p->owner_name);
+	free(p->owner_uid);
+	free(p->node);
+	free(p->text);
+	free(p->unsched_msg);
+	free(p->acct_node);
+	for (int i = 0; i < p->nports; i++)
+		free((char *)p->ports[i].ip);
+	free(p->ports);
+	free(p);
+}
+
+static struct kp_ctl_node *node_get(struct kp_ctl *C, const char *name, bool create)
+{
+	struct kp_ctl_node *n = kp_ctl_map_get(&C->nodes, name);
+	if (n || !create)
+		return n;
+	n = calloc(1, sizeof(*n));
+	if (!n || !(n->name = strdup(name))) {
+		free(n);
+		return NULL;
+	}
+	kp_cluster_init(&n->c);
+	kp_ctl_map_put(&C->nodes, name, n);
+	return n;
+}
+
+static void node_maybe_free(struct kp_ctl *C, struct kp_ctl_node *n)
+{
+	if (n->n || n->pods.n)
+		return;
+	kp_ctl_map_del(&C->nodes, n->name);
+	kp_cluster_free(&n->c);
+	kp_ctl_map_free(&n->pods);
+	free(n->host_ip);
+	free(n->name);
+	free(n);
+}
+
+static void unaccount(struct kp_ctl *C, struct kp_ctl_pod *p)
+{
+	struct kp_ctl_node *n;
+	if (!p->acct_node)
+		return;
+	n = node_get(C, p->acct_node, false);
+	if (n) {
+		kp_res_sub(&n->used, &p->req);
+		kp_ctl_map_del(&n->pods, p->key);
+		node_maybe_free(C, n);
+	}
+	free(p->acct_node);
+	p->acct_node = NULL;
+}
+
+static void account(struct kp_ctl *C, struct kp_ctl_pod *p)
+{
+	struct kp_ctl_node *n;
+	if (!p->node || p->terminal || !(n = node_get(C, p->node, true)))
+		return;
+	kp_res_add(&n->used, &p->req);
+	kp_ctl_map_put(&n->pods, p->key, p);
+	p->acct_node = strdup(p->node);
+}
+
+static void mark_owner(struct kp_ctl *C, const char *ns, const char *kind, const char *name)
+{
+	int k = kind_by_name(kind);
+	char key[600];
+	if (k < 0 || !name)
+		return;
+	key_of(key, sizeof(key), ns, name);
+	kp_ctl_mark(C, &C->dirty[k], key);
+}
+
+static void pod_forget(struct kp_ctl *C, struct kp_ctl_pod *p)
+{
+	unaccount(C, p);
+	kp_ctl_map_del(&C->pending, p->key);
+	if (p->owner_uid)
+		set_del(&C->owned, p->owner_uid, p->key);
+	mark_owner(C, p->ns, p->owner_kind, p->owner_name);
+}
+
+static char *dup0(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+static void observe_pod(struct kp_ctl *C, enum kp_store_evtype type, const char *text, size_t len, int64_t rv)
+{
+	json_t *o = json_loadb(text, len, 0, NULL), *md, *spec, *st, *v;
+	struct kp_ctl_pod *p, *old;
+	const json_t *ref;
+	char key[600];
+	size_t i;
+
+	if (!o)
+		return;
+	md = json_object_get(o, "metadata");
+	spec = json_object_get(o, "spec");
+	st = json_object_get(o, "status");
+	key_of(key, sizeof(key), jstr(md, "namespace"), jstr(md, "name"));
+	old = kp_ctl_map_get(&C->pods, key);
+	if (type == KP_EV_DELETED) {
+		if (old) {
+			if (old->acct_node)
+				C->sched_all = true;   /* its resources are free again */
+			kp_ctl_map_del(&C->pods, key);
+			pod_forget(C, old);
+			pod_free(old);
+		}
+		json_decref(o);
+		return;
+	}
+	if (old && rv <= old->rv) {
+		json_decref(o);
+		return;
+	}
+	p = calloc(1, sizeof(*p));
+	if (!p) {
+		json_decref(o);
+		return;
+	}
+	p->key = strdup(key);
+	p->ns = dup0(jstr(md, "namespace"));
+	p->name = dup0(jstr(md, "name"));
+	p->uid = dup0(jstr(md, "uid"));
+	p->rv = rv;
+	if ((ref = controller_ref(o))) {
+		p->owner_kind = dup0(jstr(ref, "kind"));
+		p->owner_name = dup0(jstr(ref, "name"));
+		p->owner_uid = dup0(jstr(ref, "uid"));
+	}
+	if (jstr(spec, "nodeName") && *jstr(spec, "nodeName"))
+		p->node = strdup(jstr(spec, "nodeName"));
+	p->deleting = json_object_get(md, "deletionTimestamp") != NULL;
+	if (jstr(md, "creationTimestamp"))
+		kp_parse_rfc3339(jstr(md, "creationTimestamp"), &p->created);
+	p->prio = (int32_t)int_or(spec, "priority", 0);
+	const char *phase = jstr(st, "phase");
+	p->terminal = phase && (!strcmp(phase, "Succeeded") || !strcmp(phase, "Failed"));
+	p->running = phase && !strcmp(phase, "Running");
+	const char *sn = jstr(spec, "schedulerName");
+	p->other_sched = sn && *sn && strcmp(sn, "default-scheduler") != 0;
+	json_array_foreach(json_object_get(st, "conditions"), i, v) {
+		const char *t = jstr(v, "type"), *s = jstr(v, "status");
+		if (!t || !s)
+			continue;
+		if (!strcmp(t, "Ready"))
+			p->ready = !strcmp(s, "True");
+		else if (!strcmp(t, "PodScheduled") && !strcmp(s, "False") && jstr(v, "message"))
+			p->unsched_msg = strdup(jstr(v, "message"));
+	}
+	kp_ctl_pod_decode(p, text, len);
+	if (old) {
+		if (old->acct_node && (!p->node || p->terminal || strcmp(old->acct_node, p->node) != 0))
+			C->sched_all = true;
+		kp_ctl_map_del(&C->pods, key);
+		pod_forget(C, old);
+		pod_free(old);
+	}
+	kp_ctl_map_put(&C->pods, key, p);
+	if (p->owner_uid)
+		set_add(&C->owned, p->owner_uid, key);
+	account(C, p);
+	const char *mirror = jstr(json_object_get(md, "annotations"), "kubernetes.io/config.mirror");
+	if (!p->node && !p->deleting && !p->terminal && !p->other_sched && !mirror) {
+		if (!p->text)
+			p->text = strndup(text, len);
+		kp_ctl_map_put(&C->pending, key, p);
+		kp_ctl_mark(C, &C->sched_dirty, key);
+	}
+	if (p->node && !p->deleting && !p->terminal && !(p->running && p->ready))
+		kp_ctl_mark(C, &C->kubelet_dirty, key);
+	mark_owner(C, p->ns, p->owner_kind, p->owner_name);
+	json_decref(o);
+}
+
+static void delete_pods_on(struct kp_ctl *C, struct kp_ctl_node *n);
+
+void kp_ctl_pod_bound(struct kp_ctl *C, struct kp_ctl_pod *p, const char *node)
+{
+	kp_ctl_map_del(&C->pending, p->key);
+	free(p->node);
+	p->node = strdup(node);
+	free(p->text);
+	p->text = NULL;
+	unaccount(C, p);
+	account(C, p);
+	kp_ctl_mark(C, &C->kubelet_dirty, p->key);
+}
+
+static void observe_node(struct kp_ctl *C, enum kp_store_evtype type, const char *text, size_t len, int64_t rv)
+{
+	json_t *o = json_loadb(text, len, 0, NULL);
+	const char *name = o ? jstr(json_object_get(o, "metadata"), "name") : NULL;
+	struct kp_ctl_node *n;
+	bool was_ready;
+
+	if (!name) {
+		json_decref(o);
+		return;
+	}
+	n = node_get(C, name, type != KP_EV_DELETED);
+	if (!n || (type != KP_EV_DELETED && n->n && rv <= n->rv)) {
+		json_decref(o);
+		return;
+	}
+	was_ready = n->n && n->n->ready;
+	kp_cluster_free(&n->c);
+	kp_cluster_init(&n->c);
+	n->n = NULL;
+	free(n->host_ip);
+	n->host_ip = NULL;
+	n->rv = rv;
+	C->sched_all = true;
+	for (size_t i = 0; i < C->objs[CK_DS].nb; i++)
+		for (struct kp_ctl_ment *e = C->objs[CK_DS].b[i]; e; e = e->next)
+			kp_ctl_mark(C, &C->dirty[CK_DS], e->key);
+	if (type == KP_EV_DELETED) {
+		delete_pods_on(C, n);
+		node_maybe_free(C, n);
+		json_decref(o);
+		return;
+	}
+	struct kp_load_opts opts = { NULL, (int64_t)time(NULL) };
+	struct kp_errbuf eb = { 0 };
+	if (kp_load_buffer(&n->c, "node", text, len, &opts, &eb) == KP_OK && n->c.nnodes == 1)
+		n->n = n->c.nodes[0];
+	else
+		fprintf(stderr, "karpenter up: node %s: %s\n", name, eb.msg);
+	const json_t *a;
+	size_t i;
+	json_array_foreach(json_object_get(json_object_get(o, "status"), "addresses"), i, a)
+		if (jstr(a, "type") && !strcmp(jstr(a, "type"), "InternalIP") && jstr(a, "address") && !n->host_ip)
+			n->host_ip = strdup(jstr(a, "address"));
+	if (n->n && n->n->ready && !was_ready)
+		for (size_t b = 0; b < n->pods.nb; b++)
+			for (struct kp_ctl_ment *e = n->pods.b[b]; e; e = e->next)
+				kp_ctl_mark(C, &C->kubelet_dirty, e->key);
+	json_decref(o);
+}
+
+static void observe_obj(struct kp_ctl *C, int kind, enum kp_store_evtype type, const char *text, size_t len,
+			int64_t rv)
+{
+	json_t *o = json_loadb(text, len, 0, NULL), *md;
+	struct kp_ctl_obj *e, *old;
+	const json_t *ref;
+	char key[600];
+
+	if (!o)
+		return;
+	md = json_object_get(o, "metadata");
+	key_of(key, sizeof(key), jstr(md, "namespace"), jstr(md, "name"));
+	old = kp_ctl_map_get(&C->objs[kind], key);
+	if (old && type != KP_EV_DELETED && rv <= old->rv) {
+		json_decref(o);
+		return;
+	}
+	kp_ctl_mark(C, &C->dirty[kind], key);
+	if (old) {
+		const char *uid;
+		if (kind == CK_RS && (ref = controller_ref(old->o)) && (uid = jstr(ref, "uid")))
+			set_del(&C->owned_rs, uid, key);
+		kp_ctl_map_del(&C->objs[kind], key);
+		json_decref(old->o);
+		free(old);
+	}
+	if (kind == CK_RS && (ref = controller_ref(o)))
+		mark_owner(C, jstr(md, "namespace"), jstr(ref, "kind"), jstr(ref, "name"));
+	if (type == KP_EV_DELETED) {
+		json_decref(o);
+		return;
+	}
+	e = malloc(sizeof(*e));
+	if (!e) {
+		json_decref(o);
+		return;
+	}
+	e->o = o;
+	e->rv = rv;
+	kp_ctl_map_put(&C->objs[kind], key, e);
+	if (kind == CK_RS && (ref = controller_ref(o)) && jstr(ref, "uid"))
+		set_add(&C->owned_rs, jstr(ref, "uid"), key);
+}
+
+static void observe(struct kp_ctl *C, enum kp_store_evtype type, const char *group, const char *resource,
+		    const char *ns, const char *name, const char *text, size_t len, int64_t rv)
+{
+	char tk[800];
+	int64_t *tomb;
+	int k;
+
+	snprintf(tk, sizeof(tk), "%s/%s/%s/%s", group, resource, ns ? ns : "", name ? name : "");
+	if ((tomb = kp_ctl_map_get(&C->tomb, tk))) {
+		if (rv <= *tomb) {
+			if (type == KP_EV_DELETED && rv == *tomb)
+				free(kp_ctl_map_del(&C->tomb, tk));
+			return;
+		}
+		free(kp_ctl_map_del(&C->tomb, tk));
+	}
+	if (!*group && !strcmp(resource, "pods"))
+		observe_pod(C, type, text, len, rv);
+	else if (!*group && !strcmp(resource, "nodes"))
+		observe_node(C, type, text, len, rv);
+	else if ((k = kind_of(group, resource)) >= 0)
+		observe_obj(C, k, type, text, len, rv);
+}
+
+/* ------------------------------------------------------------- writes */
+
+enum kp_store_rc kp_ctl_create(struct kp_ctl *C, const char *group, const char *version, const char *resource,
+			       json_t *obj, struct kp_errbuf *eb)
+{
+	json_t *md = obj_at(obj, "metadata");
+	const char *gen = jstr(md, "generateName");
+	bool named = jstr(md, "name") != NULL;
+	char uid[37], ts[40];
+	enum kp_store_rc rc = KP_STORE_FAIL;
+
+	new_uid(uid);
+	now_rfc3339(ts, sizeof(ts));
+	json_object_set_new(md, "uid", json_string(uid));
+	json_object_set_new(md, "creationTimestamp", json_string(ts));
+	json_object_set_new(md, "generation", json_integer(1));
+	pthread_rwlock_rdlock(&C->L->reg_lock);
+	const struct kp_apires *res = kp_apireg_find(C->L->reg, group, version, resource);
+	if (res)
+		kp_apireg_default(C->L->reg, res, obj);
+	pthread_rwlock_unlock(&C->L->reg_lock);
+	for (int attempt = 0; attempt < 5; attempt++) {
+		int64_t rv = 0;
+		if (!named) {
+			char name[300], sfx[6];
+			random_suffix(sfx);
+			snprintf(name, sizeof(name), "%.*s%s", 58, gen ? gen : "x-", sfx);
+			json_object_set_new(md, "name", json_string(name));
+		}
+		struct kp_store_key k = { group, resource, jstr(md, "namespace") ? jstr(md, "namespace") : "",
+					  jstr(md, "name") };
+		rc = kp_store_create(C->L->store, &k, obj, &rv, eb);
+		if (rc == KP_STORE_EXISTS && !named)
+			continue;
+		if (rc == KP_STORE_OK) {
+			char *text = json_dumps(obj, JSON_COMPACT);
+			if (text)
+				observe(C, KP_EV_ADDED, group, resource, k.ns, k.name, text, strlen(text), rv);
+			free(text);
+		}
+		break;
+	}
+	return rc;
+}
+
+enum kp_store_rc kp_ctl_delete(struct kp_ctl *C, const char *group, const char *resource, const char *ns,
+			       const char *name, struct kp_errbuf *eb)
+{
+	struct kp_store_key k = { group, resource, ns ? ns : "", name };
+	json_t *out = NULL;
+	enum kp_store_rc rc = kp_local_delete(C->L, &k, KP_PROP_BACKGROUND, 0, NULL, &out, eb);
+
+	if (rc == KP_STORE_OK && out) {
+		bool gone = !json_object_get(json_object_get(out, "metadata"), "deletionTimestamp") ||
+			    !json_array_size(json_object_get(json_object_get(out, "metadata"), "finalizers"));
+		int64_t rv = rv_of(out);
+		char *text = json_dumps(out, JSON_COMPACT);
+		if (gone && rv > 0) {
+			char tk[800];
+			int64_t *t = malloc(sizeof(*t));
+			snprintf(tk, sizeof(tk), "%s/%s/%s/%s", group, resource, k.ns, name);
+			if (t) {
+				*t = rv;
+				free(kp_ctl_map_put(&C->tomb, tk, t));
+			}
+		}
+		if (text)
+			observe(C, gone ? KP_EV_DELETED : KP_EV_MODIFIED, group, resource, k.ns, name, text, strlen(text),
+				rv);
+		free(text);
+	}
+	json_decref(out);
+	return rc;
+}
+
+static void delete_pods_on(struct kp_ctl *C, struct kp_ctl_node *n)
+{
+	size_t nk;
+	const char **keys = kp_ctl_map_keys(&n->pods, &nk);
+	char **copy = calloc(nk + 1, sizeof(*copy));
+
+	for (size_t i = 0; keys && copy && i < nk; i++)
+		copy[i] = strdup(keys[i]);
+	free(keys);
+	for (size_t i = 0; copy && i < nk; i++) {
+		struct kp_ctl_pod *p = copy[i] ? kp_ctl_map_get(&C->pods, copy[i]) : NULL;
+		struct kp_errbuf eb = { 0 };
+		if (p && !p->deleting)
+			kp_ctl_delete(C, "", "pods", p->ns, p->name, &eb);
+		free(copy[i]);
+	}
+	free(copy);
+}
+
+/* Sets a condition in status.conditions, keeping lastTransitionTime when
+ * the status does not change. */
+static void set_cond(json_t *status, const char *type, const char *st, const char *reason, const char *msg,
+		     bool update_time)
+{
+	json_t *arr = json_object_get(status, "conditions"), *c = NULL, *v;
+	char ts[40];
+	size_t i;
+
+	now_rfc3339(ts, sizeof(ts));
+	if (!json_is_array(arr)) {
+		arr = json_array();
+		json_object_set_new(status, "conditions", arr);
+	}
+	json_array_foreach(arr, i, v)
+		if (jstr(v, "type") && !strcmp(jstr(v, "type"), type))
+			c = v;
+	if (!c) {
+		c = json_object();
+		json_object_set_new(c, "type", json_string(type));
+		json_array_append_new(arr, c);
+	}
+	bool same = jstr(c, "status") && !strcmp(jstr(c, "status"), st);
+	bool same_text = same && jstr(c, "reason") && !strcmp(jstr(c, "reason"), reason) && jstr(c, "message") &&
+			 !strcmp(jstr(c, "message"), msg);
+	if (!same)
+		json_object_set_new(c, "lastTransitionTime", json_string(ts));
+	if (update_time && !same_text)
+		json_object_set_new(c, "lastUpdateTime", json_string(ts));
+	json_object_set_new(c, "status", json_string(st));
+	json_object_set_new(c, "reason", json_string(reason));
+	json_object_set_new(c, "message", json_string(msg));
+}
+
+struct cond_spec {
+	const char *type, *status, *reason;
+	char message[300];
+};
+
+struct status_upd {
+	json_t *set;            /* fields merged into status */
+	int ncond;
+	struct cond_spec cond[2];
+	bool update_time;       /* Deployment conditions carry lastUpdateTime */
+};
+
+static int status_fn(void *ud, json_t *obj)
+{
+	struct status_upd *u = ud;
+	json_t *old = json_object_get(obj, "status");
+	json_t *nw = json_is_object(old) ? json_deep_copy(old) : json_object();
+
+	if (!nw)
+		return -1;
+	json_object_update(nw, u->set);
+	for (int i = 0; i < u->ncond; i++)
+		set_cond(nw, u->cond[i].type, u->cond[i].status, u->cond[i].reason, u->cond[i].message, u->update_time);
+	if (json_is_object(old) && json_equal(old, nw)) {
+		json_decref(nw);
+		return 1;
+	}
+	json_object_set_new(obj, "status", nw);
+	return 0;
+}
+
+static void write_status(struct kp_ctl *C, int kind, const char *ns, const char *name, struct status_upd *u)
+{
+	struct kp_store_key k = { KIND_GROUP[kind], KIND_RES[kind], ns, name };
+	struct kp_errbuf eb = { 0 };
+	enum kp_store_rc rc = kp_local_mutate(C->L, &k, status_fn, u, &eb);
+	if (rc && rc != KP_STORE_NOTFOUND)
+		fprintf(stderr, "karpenter up: %s %s/%s status: %s\n", KIND_NAME[kind], ns, name, eb.msg);
+	json_decref(u->set);
+}
+
+static int replicas_fn(void *ud, json_t *obj)
+{
+	int64_t want = *(const int64_t *)ud;
+	json_t *spec = obj_at(obj, "spec"), *md = obj_at(obj, "metadata");
+	if (json_object_get(md, "deletionTimestamp") || int_or(spec, "replicas", 1) == want)
+		return 1;
+	json_object_set_new(spec, "replicas", json_integer(want));
+	json_object_set_new(md, "generation", json_integer(int_or(md, "generation", 1) + 1));
+	return 0;
+}
+
+static void scale_rs(struct kp_ctl *C, const json_t *rs, int64_t want)
+{
+	const json_t *md = json_object_get(rs, "metadata");
+	struct kp_store_key k = { "apps", "replicasets", jstr(md, "namespace"), jstr(md, "name") };
+	struct kp_errbuf eb = { 0 };
+	if (int_or(json_object_get(rs, "spec"), "replicas", 1) == want)
+		return;
+	if (kp_local_mutate(C->L, &k, replicas_fn, &want, &eb) && eb.msg[0])
+		fprintf(stderr, "karpenter up: scale replicaset %s: %s\n", k.name, eb.msg);
+}
+
+/* ------------------------------------------------------- owned pods */
+
+struct podlist {
+	struct kp_ctl_pod **v;
+	size_t n;
+};
+
+/* Active (not deleting, not terminal) pods whose controller is uid, by key. */
+static void owned_pods(struct kp_ctl *C, const char *uid, struct podlist *out, bool include_inactive)
+{
+	struct kp_ctl_map *s = uid ? kp_ctl_map_get(&C->owned, uid) : NULL;
+	size_t nk = 0;
+	const char **keys = s ? kp_ctl_map_keys(s, &nk) : NULL;
+
+	out->v = calloc(nk + 1, sizeof(*out->v));
+	out->n = 0;
+	for (size_t i = 0; out->v && i < nk; i++) {
+		struct kp_ctl_pod *p = kp_ctl_map_get(&C->pods, keys[i]);
+		if (p && (include_inactive || (!p->deleting && !p->terminal)))
+			out->v[out->n++] = p;
+	}
+	free(keys);
+}
+
+/* A Pod object from a workload's template (new reference). */
+static json_t *pod_from_template(const json_t *owner, const char *api_version, const char *kind,
+				 const json_t *tmpl)
+{
+	const json_t *omd = json_object_get(owner, "metadata"), *tmd = json_object_get(tmpl, "metadata");
+	json_t *pod = json_object(), *md = json_object(), *spec;
+
+	json_object_set_new(pod, "apiVersion", json_string("v1"));
+	json_object_set_new(pod, "kind", json_string("Pod"));
+	json_object_set_new(md, "namespace", json_string(jstr(omd, "namespace") ? jstr(omd, "namespace") : "default"));
+	json_object_set_new(md, "labels",
+			    json_is_object(json_object_get(tmd, "labels")) ? json_deep_copy(json_object_get(tmd, "labels"))
+									   : json_object());
+	if (json_is_object(json_object_get(tmd, "annotations")))
+		json_object_set_new(md, "annotations", json_deep_copy(json_object_get(tmd, "annotations")));
+	json_object_set_new(md, "ownerReferences", json_pack("[o]", owner_ref(api_version, kind, owner)));
+	json_object_set_new(pod, "metadata", md);
+	spec = json_deep_copy(json_object_get(tmpl, "spec"));
+	json_object_set_new(pod, "spec", json_is_object(spec) ? spec : json_object());
+	if (!json_is_object(spec))
+		json_decref(spec);
+	json_object_set_new(pod, "status", json_pack("{s:s}", "phase", "Pending"));
+	return pod;
+}
+
+static void create_pod(struct kp_ctl *C, json_t *pod)
+{
+	struct kp_errbuf eb = { 0 };
+	if (kp_ctl_create(C, "", "v1", "pods", pod, &eb))
+		fprintf(stderr, "karpenter up: create pod: %s\n", eb.msg);
+	json_decref(pod);
+}
+
+static void delete_pod(struct kp_ctl *C, struct kp_ctl_pod *p)
+{
+	struct kp_errbuf eb = { 0 };
+	char *ns = strdup(p->ns), *name = strdup(p->name);
+	if (ns && name && kp_ctl_delete(C, "", "pods", ns, name, &eb) && eb.msg[0])
+		fprintf(stderr, "karpenter up: delete pod %s/%s: %s\n", ns, name, eb.msg);
+	free(ns);
+	free(name);
+}
+
+/* Deletion order of the ReplicaSet controller: unscheduled, then pending,
+ * then not ready, then the newest. */
+static int victim_cmp(const void *a, const void *b)
+{
+	const struct kp_ctl_pod *x = *(struct kp_ctl_pod *const *)a, *y = *(struct kp_ctl_pod *const *)b;
+	if (!x->node != !y->node)
+		return x->node ? 1 : -1;
+	if (x->running != y->running)
+		return x->running ? 1 : -1;
+	if (x->ready != y->ready)
+		return x->ready ? 1 : -1;
+	if (x->created != y->created)
+		return x->created > y->created ? -1 : 1;
+	return strcmp(x->key, y->key);
+}
+
+/* ------------------------------------------------------ reconcilers */
+
+static bool deleting(const json_t *o)
+{
+	return json_object_get(json_object_get(o, "metadata"), "deletionTimestamp") != NULL;
+}
+
+static void reconcile_rs(struct kp_ctl *C, const char *key)
+{
+	struct kp_ctl_obj *e = kp_ctl_map_get(&C->objs[CK_RS], key);
+	struct podlist pl;
+	int64_t want, ready = 0;
+	json_t *rs;
+
+	if (!e || deleting(e->o))
+		return;
+	rs = json_incref(e->o);
+	const json_t *md = json_object_get(rs, "metadata"), *spec = json_object_get(rs, "spec");
+	want = int_or(spec, "replicas", 1);
+	owned_pods(C, jstr(md, "uid"), &pl, false);
+	size_t have = pl.n;
+	if ((int64_t)have < want) {
+		int64_t n = want - (int64_t)have;
+		if (n > CREATE_PER_PASS) {
+			n = CREATE_PER_PASS;
+			kp_ctl_mark(C, &C->dirty[CK_RS], key);
+		}
+		char gen[300];
+		snprintf(gen, sizeof(gen), "%s-", jstr(md, "name"));
+		for (int64_t i = 0; i < n; i++) {
+			json_t *pod = pod_from_template(rs, "apps/v1", "ReplicaSet", json_object_get(spec, "template"));
+			json_object_set_new(json_object_get(pod, "metadata"), "generateName", json_string(gen));
+			create_pod(C, pod);
+		}
+		have += (size_t)n;
+	} else if ((int64_t)have > want) {
+		qsort(pl.v, pl.n, sizeof(*pl.v), victim_cmp);
+		for (size_t i = 0; (int64_t)i < (int64_t)pl.n - want; i++)
+			delete_pod(C, pl.v[i]);
+		have = (size_t)want;
+		free(pl.v);
+		owned_pods(C, jstr(md, "uid"), &pl, false);
+	}
+	for (size_t i = 0; i < pl.n; i++)
+		ready += pl.v[i]->ready;
+	free(pl.v);
+	struct status_upd u = { 0 };
+	u.set = json_pack("{s:I, s:I, s:I, s:I, s:I}", "replicas", (json_int_t)have, "fullyLabeledReplicas",
+			  (json_int_t)have, "readyReplicas", (json_int_t)ready, "availableReplicas", (json_int_t)ready,
+			  "observedGeneration", (json_int_t)int_or(md, "generation", 1));
+	write_status(C, CK_RS, jstr(md, "namespace"), jstr(md, "name"), &u);
+	json_decref(rs);
+}
+
+/* pod-template-hash: FNV-1a of the template's canonical JSON, its decimal
+ * digits mapped onto the alphabet Kubernetes' rand.SafeEncodeString uses. */
+static void template_hash(const json_t *tmpl, char out[16])
+{
+	char *text = json_dumps(tmpl, JSON_COMPACT | JSON_SORT_KEYS);
+	uint32_t h = 2166136261u;
+	char dec[16];
+
+	for (const char *p = text ? text : ""; *p; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	free(text);
+	snprintf(dec, sizeof(dec), "%u", h);
+	size_t i = 0;
+	for (; dec[i]; i++)
+		out[i] = ALNUM[(unsigned char)dec[i] % (sizeof(ALNUM) - 1)];
+	out[i] = '\0';
+}
+
+static void reconcile_deploy(struct kp_ctl *C, const char *key)
+{
+	struct kp_ctl_obj *e = kp_ctl_map_get(&C->objs[CK_DEPLOY], key);
+	char hash[16];
+	json_t *d;
+
+	if (!e || deleting(e->o))
+		return;
+	d = json_incref(e->o);
+	const json_t *md = json_object_get(d, "metadata"), *spec = json_object_get(d, "spec");
+	const char *ns = jstr(md, "namespace"), *name = jstr(md, "name"), *uid = jstr(md, "uid");
+	const json_t *tmpl = json_object_get(spec, "template");
+	int64_t want = int_or(spec, "replicas", 1);
+	template_hash(tmpl, hash);
+
+	struct kp_ctl_map *set = uid ? kp_ctl_map_get(&C->owned_rs, uid) : NULL;
+	size_t nk = 0;
+	const char **keys = set ? kp_ctl_map_keys(set, &nk) : NULL;
+	char *newkey = NULL;
+	for (size_t i = 0; i < nk; i++) {
+		struct kp_ctl_obj *r = kp_ctl_map_get(&C->objs[CK_RS], keys[i]);
+		const char *h;
+		if (!r || deleting(r->o))
+			continue;
+		h = jstr(json_object_get(json_object_get(r->o, "metadata"), "labels"), "pod-template-hash");
+		if (!newkey && h && !strcmp(h, hash))
+			newkey = strdup(keys[i]);
+		else
+			scale_rs(C, r->o, 0);
+	}
+	free(keys);
+	if (!newkey) {
+		json_t *rs = json_object(), *rmd = json_object(), *rspec = json_object();
+		json_t *t = json_deep_copy(tmpl), *sel = json_deep_copy(json_object_get(spec, "selector"));
+		char rname[300];
+		snprintf(rname, sizeof(rname), "%s-%s", name, hash);
+		if (!json_is_object(t)) {
+			json_decref(t);
+			t = json_object();
+		}
+		if (!json_is_object(sel)) {
+			json_decref(sel);
+			sel = json_object();
+		}
+		json_t *tl = obj_at(obj_at(t, "metadata"), "labels");
+		json_object_set_new(tl, "pod-template-hash", json_string(hash));
+		json_object_set_new(obj_at(sel, "matchLabels"), "pod-template-hash", json_string(hash));
+		json_object_set_new(rs, "apiVersion", json_string("apps/v1"));
+		json_object_set_new(rs, "kind", json_string("ReplicaSet"));
+		json_object_set_new(rmd, "name", json_string(rname));
+		json_object_set_new(rmd, "namespace", json_string(ns));
+		json_object_set_new(rmd, "labels", json_deep_copy(tl));
+		json_object_set_new(rmd, "ownerReferences", json_pack("[o]", owner_ref("apps/v1", "Deployment", d)));
+		json_object_set_new(rs, "metadata", rmd);
+		json_object_set_new(rspec, "replicas", json_integer(want));
+		json_object_set_new(rspec, "selector", sel);
+		json_object_set_new(rspec, "template", t);
+		json_object_set_new(rs, "spec", rspec);
+		struct kp_errbuf eb = { 0 };
+		enum kp_store_rc rc = kp_ctl_create(C, "apps", "v1", "replicasets", rs, &eb);
+		if (rc && rc != KP_STORE_EXISTS)
+			fprintf(stderr, "karpenter up: create replicaset %s: %s\n", rname, eb.msg);
+		json_decref(rs);
+		char k2[600];
+		key_of(k2, sizeof(k2), ns, rname);
+		if (kp_ctl_map_get(&C->objs[CK_RS], k2))
+			newkey = strdup(k2);
+	}
+	/* status from every owned ReplicaSet */
+	int64_t replicas = 0, ready = 0, avail = 0, updated = 0;
+	set = uid ? kp_ctl_map_get(&C->owned_rs, uid) : NULL;
+	keys = set ? kp_ctl_map_keys(set, &nk) : NULL;
+	for (size_t i = 0; keys && i < nk; i++) {
+		struct kp_ctl_obj *r = kp_ctl_map_get(&C->objs[CK_RS], keys[i]);
+		const json_t *st = r ? json_object_get(r->o, "status") : NULL;
+		if (!r)
+			continue;
+		if (newkey && !strcmp(keys[i], newkey)) {
+			scale_rs(C, r->o, want);
+			updated = int_or(st, "replicas", 0);
+		}
+		replicas += int_or(st, "replicas", 0);
+		ready += int_or(st, "readyReplicas", 0);
+		avail += int_or(st, "availableReplicas", 0);
+	}
+	free(keys);
+	int64_t max_unavail = want / 4;   /* default maxUnavailable 25%, rounded down */
+	const json_t *ru = json_object_get(json_object_get(spec, "strategy"), "rollingUpdate");
+	if (json_is_integer(json_object_get(ru, "maxUnavailable")))
+		max_unavail = json_integer_value(json_object_get(ru, "maxUnavailable"));
+	const char *rsname = newkey ? strchr(newkey, '/') + 1 : name;
+	struct status_upd u = { 0 };
+	u.update_time = true;
+	u.set = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "replicas", (json_int_t)replicas, "updatedReplicas",
+			  (json_int_t)updated, "readyReplicas", (json_int_t)ready, "availableReplicas", (json_int_t)avail,
+			  "unavailableReplicas", (json_int_t)(want > avail ? want - avail : 0), "observedGeneration",
+			  (json_int_t)int_or(md, "generation", 1));
+	u.ncond = 2;
+	u.cond[0].type = "Available";
+	if (avail >= want - max_unavail) {
+		u.cond[0].status = "True";
+		u.cond[0].reason = "MinimumReplicasAvailable";
+		snprintf(u.cond[0].message, sizeof(u.cond[0].message), "Deployment has minimum availability.");
+	} else {
+		u.cond[0].status = "False";
+		u.cond[0].reason = "MinimumReplicasUnavailable";
+		snprintf(u.cond[0].message, sizeof(u.cond[0].message), "Deployment does not have minimum availability.");
+	}
+	u.cond[1].type = "Progressing";
+	u.cond[1].status = "True";
+	if (updated == want && avail >= want && replicas == want) {
+		u.cond[1].reason = "NewReplicaSetAvailable";
+		snprintf(u.cond[1].message, sizeof(u.cond[1].message), "ReplicaSet \"%s\" has successfully progressed.",
+			 rsname);
+	} else {
+		u.cond[1].reason = "ReplicaSetUpdated";
+		snprintf(u.cond[1].message, sizeof(u.cond[1].message), "ReplicaSet \"%s\" is progressing.", rsname);
+	}
+	write_status(C, CK_DEPLOY, ns, name, &u);
+	free(newkey);
+	json_decref(d);
+}
+
+static void reconcile_ss(struct kp_ctl *C, const char *key)
+{
+	struct kp_ctl_obj *e = kp_ctl_map_get(&C->objs[CK_SS], key);
+	struct podlist pl;
+	int64_t ready = 0, have = 0;
+	json_t *ss;
+
+	if (!e || deleting(e->o))
+		return;
+	ss = json_incref(e->o);
+	const json_t *md = json_object_get(ss, "metadata"), *spec = json_object_get(ss, "spec");
+	const char *ns = jstr(md, "namespace"), *name = jstr(md, "name");
+	int64_t want = int_or(spec, "replicas", 1);
+	for (int64_t i = 0; i < want && i < 100000; i++) {
+		char pname[300], pkey[600], idx[24];
+		snprintf(pname, sizeof(pname), "%s-%lld", name, (long long)i);
+		key_of(pkey, sizeof(pkey), ns, pname);
+		if (kp_ctl_map_get(&C->pods, pkey))
+			continue;
+		json_t *pod = pod_from_template(ss, "apps/v1", "StatefulSet", json_object_get(spec, "template"));
+		json_t *pmd = json_object_get(pod, "metadata"), *pspec = json_object_get(pod, "spec");
+		snprintf(idx, sizeof(idx), "%lld", (long long)i);
+		json_object_set_new(pmd, "name", json_string(pname));
+		json_object_set_new(obj_at(pmd, "labels"), "statefulset.kubernetes.io/pod-name", json_string(pname));
+		json_object_set_new(obj_at(pmd, "labels"), "apps.kubernetes.io/pod-index", json_string(idx));
+		json_object_set_new(pspec, "hostname", json_string(pname));
+		if (jstr(spec, "serviceName"))
+			json_object_set_new(pspec, "subdomain", json_string(jstr(spec, "serviceName")));
+		create_pod(C, pod);
+	}
+	owned_pods(C, jstr(md, "uid"), &pl, false);
+	size_t plen = strlen(name);
+	for (size_t i = 0; i < pl.n; i++) {
+		struct kp_ctl_pod *p = pl.v[i];
+		int64_t ord = -1;
+		if (strncmp(p->name, name, plen) == 0 && p->name[plen] == '-' && kp_parse_i64(p->name + plen + 1, &ord))
+			ord = -1;
+		if (ord < 0 || ord >= want) {
+			delete_pod(C, p);
+			continue;
+		}
+		have++;
+		ready += p->ready;
+	}
+	free(pl.v);
+	struct status_upd u = { 0 };
+	u.set = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "replicas", (json_int_t)have, "readyReplicas",
+			  (json_int_t)ready, "availableReplicas", (json_int_t)ready, "currentReplicas", (json_int_t)have,
+			  "updatedReplicas", (json_int_t)have, "observedGeneration", (json_int_t)int_or(md, "generation", 1));
+	write_status(C, CK_SS, ns, name, &u);
+	json_decref(ss);
+}
+
+/* Tolerations the DaemonSet controller adds to its pods. */
+static const struct {
+	const char *key;
+	enum kp_effect effect;
+} DS_TOLS[] = {
+	{ "node.kubernetes.io/not-ready", KP_EFFECT_NOEXECUTE },
+	{ "node.kubernetes.io/unreachable", KP_EFFECT_NOEXECUTE },
+	{ "node.kubernetes.io/disk-pressure", KP_EFFECT_NOSCHEDULE },
+	{ "node.kubernetes.io/memory-pressure", KP_EFFECT_NOSCHEDULE },
+	{ "node.kubernetes.io/pid-pressure", KP_EFFECT_NOSCHEDULE },
+	{ "node.kubernetes.io/unschedulable", KP_EFFECT_NOSCHEDULE },
+};
+
+static bool ds_eligible(const struct kp_pod *t, const struct kp_tolerations *tols, const struct kp_node *n)
+{
+	for (int i = 0; i < t->node_selector.n; i++) {
+		const char *v = kp_labels_get(&n->labels, t->node_selector.kv[i].key);
+		if (!v || strcmp(v, t->node_selector.kv[i].value) != 0)
+			return false;
+	}
+	if (t->nrequired_terms > 0) {
+		bool any = false;
+		for (int i = 0; i < t->nrequired_terms && !any; i++)
+			any = kp_reqs_match_labels(&t->required_terms[i].reqs, &n->labels, NULL);
+		if (!any)
+			return false;
+	}
+	for (int i = 0; i < n->taints.n; i++) {
+		const struct kp_taint *tt = &n->taints.t[i];
+		if (tt->effect == KP_EFFECT_PREFERNOSCHEDULE)
+			continue;
+		if (!kp_tolerates(tols, tt))
+			return false;
+	}
+	return true;
+}
+
+static void reconcile_ds(struct kp_ctl *C, const char *key)
+{
+	struct kp_ctl_obj *e = kp_ctl_map_get(&C->objs[CK_DS], key);
+	struct kp_cluster dc;
+	struct kp_errbuf eb = { 0 };
+	struct podlist pl;
+	json_t *ds;
+	char *text;
+
+	if (!e || deleting(e->o))
+		return;
+	ds = json_incref(e->o);
+	const json_t *md = json_object_get(ds, "metadata"), *spec = json_object_get(ds, "spec");
+	const char *ns = jstr(md, "namespace"), *name = jstr(md, "name");
+	kp_cluster_init(&dc);
+	text = json_dumps(ds, JSON_COMPACT);
+	struct kp_load_opts opts = { NULL, (int64_t)time(NULL) };
+	if (!text || kp_load_buffer(&dc, "daemonset", text, strlen(text), &opts, &eb) || dc.ndaemonsets != 1) {
+		fprintf(stderr, "karpenter up: daemonset %s: %s\n", key, eb.msg);
+		free(text);
+		kp_cluster_free(&dc);
+		json_decref(ds);
+		return;
+	}
+	free(text);
+	const struct kp_pod *t = &dc.daemonsets[0]->tmpl;
+	struct kp_tolerations tols = { 0 };
+	tols.t = kp_arena_calloc(&dc.arena, (size_t)t->tolerations.n + KP_ARRAY_LEN(DS_TOLS), sizeof(*tols.t));
+	if (tols.t) {
+		for (int i = 0; i < t->tolerations.n; i++)
+			tols.t[tols.n++] = t->tolerations.t[i];
+		for (size_t i = 0; i < KP_ARRAY_LEN(DS_TOLS); i++) {
+			struct kp_toleration *x = &tols.t[tols.n++];
+			x->key = DS_TOLS[i].key;
+			x->op = KP_TOL_EXISTS;
+			x->effect = DS_TOLS[i].effect;
+		}
+	}
+	/* existing pods by node; extras and misplaced ones go */
+	struct kp_ctl_map by_node = { 0 };
+	int64_t desired = 0, current = 0, ready = 0;
+	owned_pods(C, jstr(md, "uid"), &pl, false);
+	for (size_t i = 0; i < pl.n; i++) {
+		struct kp_ctl_pod *p = pl.v[i];
+		struct kp_ctl_node *n = p->node ? node_get(C, p->node, false) : NULL;
+		if (!n || !n->n || n->n->deleting || !ds_eligible(t, &tols, n->n) || kp_ctl_map_get(&by_node, p->node)) {
+			delete_pod(C, p);
+			continue;
+		}
+		kp_ctl_map_put(&by_node, p->node, p);
+		current++;
+		ready += p->ready;
+	}
+	free(pl.v);
+	size_t nn;
+	const char **names = kp_ctl_map_keys(&C->nodes, &nn);
+	for (size_t i = 0; names && i < nn; i++) {
+		struct kp_ctl_node *n = kp_ctl_map_get(&C->nodes, names[i]);
+		if (!n || !n->n || n->n->deleting || !ds_eligible(t, &tols, n->n))
+			continue;
+		desired++;
+		if (kp_ctl_map_get(&by_node, names[i]))
+			continue;
+		json_t *pod = pod_from_template(ds, "apps/v1", "DaemonSet", json_object_get(spec, "template"));
+		json_t *pmd = json_object_get(pod, "metadata"), *pspec = json_object_get(pod, "spec");
+		char gen[300];
+		snprintf(gen, sizeof(gen), "%s-", name);
+		json_object_set_new(pmd, "generateName", json_string(gen));
+		json_object_set_new(pspec, "nodeName", json_string(names[i]));
+		json_t *ptols = json_object_get(pspec, "tolerations");
+		if (!json_is_array(ptols)) {
+			ptols = json_array();
+			json_object_set_new(pspec, "tolerations", ptols);
+		}
+		for (size_t j = 0; j < KP_ARRAY_LEN(DS_TOLS); j++)
+			json_array_append_new(ptols, json_pack("{s:s, s:s, s:s}", "key", DS_TOLS[j].key, "operator", "Exists",
+							       "effect", kp_effect_name(DS_TOLS[j].effect)));
+		create_pod(C, pod);
+	}
+	free(names);
+	kp_ctl_map_free(&by_node);
+	kp_cluster_free(&dc);
+	struct status_upd u = { 0 };
+	u.set = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "desiredNumberScheduled", (json_int_t)desired,
+			  "currentNumberScheduled", (json_int_t)current, "numberReady", (json_int_t)ready,
+			  "numberAvailable", (json_int_t)ready, "updatedNumberScheduled", (json_int_t)current,
+			  "numberMisscheduled", (json_int_t)0, "observedGeneration", (json_int_t)int_or(md, "generation", 1));
+	write_status(C, CK_DS, ns, name, &u);
+	json_decref(ds);
+}
+
+static void reconcile_job(struct kp_ctl *C, const char *key)
+{
+	struct kp_ctl_obj *e = kp_ctl_map_get(&C->objs[CK_JOB], key);
+	struct podlist pl;
+	int64_t ready = 0;
+	json_t *job;
+
+	if (!e || deleting(e->o))
+		return;
+	job = json_incref(e->o);
+	const json_t *md = json_object_get(job, "metadata"), *spec = json_object_get(job, "spec");
+	const char *ns = jstr(md, "namespace"), *name = jstr(md, "name");
+	int64_t par = int_or(spec, "parallelism", 1);
+	int64_t comp = int_or(spec, "completions", par);
+	int64_t succeeded = int_or(json_object_get(job, "status"), "succeeded", 0);
+	int64_t want = par < comp - succeeded ? par : comp - succeeded;
+	if (json_is_true(json_object_get(spec, "suspend")) || want < 0)
+		want = 0;
+	owned_pods(C, jstr(md, "uid"), &pl, false);
+	int64_t have = (int64_t)pl.n;
+	for (int64_t i = have; i < want; i++) {
+		json_t *pod = pod_from_template(job, "batch/v1", "Job", json_object_get(spec, "template"));
+		json_t *pmd = json_object_get(pod, "metadata"), *labels = obj_at(pmd, "labels");
+		char gen[300];
+		snprintf(gen, sizeof(gen), "%s-", name);
+		json_object_set_new(pmd, "generateName", json_string(gen));
+		json_object_set_new(labels, "job-name", json_string(name));
+		json_object_set_new(labels, "batch.kubernetes.io/job-name", json_string(name));
+		json_object_set_new(labels, "controller-uid", json_string(jstr(md, "uid") ? jstr(md, "uid") : ""));
+		json_object_set_new(labels, "batch.kubernetes.io/controller-uid",
+				    json_string(jstr(md, "uid") ? jstr(md, "uid") : ""));
+		create_pod(C, pod);
+	}
+	if (have > want) {
+		qsort(pl.v, pl.n, sizeof(*pl.v), victim_cmp);
+		for (int64_t i = 0; i < have - want; i++)
+			delete_pod(C, pl.v[i]);
+	}
+	for (size_t i = 0; i < pl.n; i++)
+		ready += pl.v[i]->ready;
+	free(pl.v);
+	struct status_upd u = { 0 };
+	const json_t *st = json_object_get(job, "status");
+	char ts[40];
+	now_rfc3339(ts, sizeof(ts));
+	u.set = json_pack("{s:I, s:I, s:s}", "active", (json_int_t)(have > want ? want : want > have ? want : have),
+			  "ready", (json_int_t)ready, "startTime", jstr(st, "startTime") ? jstr(st, "startTime") : ts);
+	write_status(C, CK_JOB, ns, name, &u);
+	json_decref(job);
+}
+
+typedef void (*reconcile_fn)(struct kp_ctl *C, const char *key);
+static const reconcile_fn RECONCILE[CK_NKINDS] = { reconcile_deploy, reconcile_rs, reconcile_ss, reconcile_ds,
+						   reconcile_job };
+
+static void reconcile_all(struct kp_ctl *C)
+{
+	for (int k = 0; k < CK_NKINDS; k++) {
+		struct kp_ctl_map work = C->dirty[k];
+		size_t n;
+		memset(&C->dirty[k], 0, sizeof(C->dirty[k]));
+		const char **keys = kp_ctl_map_keys(&work, &n);
+		for (size_t i = 0; keys && i < n; i++)
+			RECONCILE[k](C, keys[i]);
+		free(keys);
+		kp_ctl_map_free(&work);
+	}
+	kp_ctl_schedule(C);
+	kp_ctl_kubelet(C);
+	/* pods created or scaled above changed ReplicaSets: one more round
+	 * for their owners happens with the next batch */
+}
+
+static bool has_work(const struct kp_ctl *C)
+{
+	for (int k = 0; k < CK_NKINDS; k++)
+		if (C->dirty[k].n)
+			return true;
+	return C->sched_dirty.n || (C->sched_all && C->pending.n) || C->kubelet_dirty.n;
+}
+
+/* ---------------------------------------------------------- the loop */
+
+static void clear_caches(struct kp_ctl *C)
+{
+	for (size_t i = 0; i < C->pods.nb; i++)
+		for (struct kp_ctl_ment *e = C->pods.b[i]; e; e = e->next)
+			pod_free(e->val);
+	kp_ctl_map_free(&C->pods);
+	for (size_t i = 0; i < C->nodes.nb; i++)
+		for (struct kp_ctl_ment *e = C->nodes.b[i]; e; e = e->next) {
+			struct kp_ctl_node *n = e->val;
+			kp_cluster_free(&n->c);
+			kp_ctl_map_free(&n->pods);
+			free(n->host_ip);
+			free(n->name);
+			free(n);
+		}
+	kp_ctl_map_free(&C->nodes);
+	for (size_t i = 0; i < C->tomb.nb; i++)
+		for (struct kp_ctl_ment *e = C->tomb.b[i]; e; e = e->next)
+			free(e->val);
+	kp_ctl_map_free(&C->tomb);
+	for (int k = 0; k < CK_NKINDS; k++) {
+		for (size_t i = 0; i < C->objs[k].nb; i++)
+			for (struct kp_ctl_ment *e = C->objs[k].b[i]; e; e = e->next) {
+				struct kp_ctl_obj *o = e->val;
+				json_decref(o->o);
+				free(o);
+			}
+		kp_ctl_map_free(&C->objs[k]);
+		kp_ctl_map_free(&C->dirty[k]);
+	}
+	index_free(&C->owned);
+	index_free(&C->owned_rs);
+	kp_ctl_map_free(&C->pending);
+	kp_ctl_map_free(&C->sched_dirty);
+	kp_ctl_map_free(&C->kubelet_dirty);
+}
+
+struct list_ud {
+	struct kp_ctl *C;
+	const char *group, *resource;
+};
+
+static int list_fn(void *ud, const char *json, size_t len, int64_t rv)
+{
+	struct list_ud *u = ud;
+	json_t *o = json_loadb(json, len, 0, NULL);
+	const json_t *md = json_object_get(o, "metadata");
+	(void)rv;
+	if (md)
+		observe(u->C, KP_EV_ADDED, u->group, u->resource, jstr(md, "namespace"), jstr(md, "name"), json, len,
+			rv_of(o));
+	json_decref(o);
+	return 0;
+}
+
+static enum kp_store_rc sync_all(struct kp_ctl *C, struct kp_errbuf *eb)
+{
+	static const char *const RES[][2] = { { "", "nodes" }, { "", "pods" }, { "apps", "deployments" },
+					      { "apps", "replicasets" }, { "apps", "statefulsets" },
+					      { "apps", "daemonsets" }, { "batch", "jobs" } };
+	int64_t rv0 = kp_store_rv(C->L->store);
+
+	clear_caches(C);
+	kp_store_watch_close(C->w);
+	C->w = NULL;
+	for (size_t i = 0; i < KP_ARRAY_LEN(RES); i++) {
+		struct list_ud u = { C, RES[i][0], RES[i][1] };
+		kp_store_list(C->L->store, RES[i][0], RES[i][1], NULL, list_fn, &u, NULL, NULL);
+	}
+	C->sched_all = true;
+	return kp_store_watch_open(C->L->store, NULL, NULL, NULL, rv0, &C->w, eb);
+}
+
+static void *ctl_main(void *arg)
+{
+	struct kp_ctl *C = arg;
+	int64_t batch_start = 0;
+
+	for (;;) {
+		struct kp_store_event ev;
+		struct kp_errbuf eb = { 0 };
+		int64_t now = kp_ctl_now_ms(), wait = 500;
+		bool work = has_work(C);
+
+		if (C->L->stopping)
+			break;
+		if (work) {
+			if (!batch_start)
+				batch_start = now;
+			wait = BATCH_IDLE_MS;
+			if (now - batch_start >= BATCH_MAX_MS)
+				wait = 0;
+		}
+		if (C->cloud && C->next_cloud_poll - now < wait)
+			wait = C->next_cloud_poll > now ? C->next_cloud_poll - now : 0;
+		enum kp_store_rc rc = wait > 0 || !work ? kp_store_watch_next(C->w, wait, &ev, &eb) : KP_STORE_TIMEOUT;
+		if (rc == KP_STORE_OK) {
+			observe(C, ev.type, ev.group, ev.resource, ev.ns, ev.name, ev.json, ev.len, ev.rv);
+			if (!work || kp_ctl_now_ms() - batch_start < BATCH_MAX_MS)
+				continue;
+		} else if (rc == KP_STORE_CLOSED) {
+			break;
+		} else if (rc == KP_STORE_GONE) {
+			if (sync_all(C, &eb)) {
+				fprintf(stderr, "karpenter up: controllers: resync: %s\n", eb.msg);
+				break;
+			}
+			continue;
+		} else if (rc != KP_STORE_TIMEOUT) {
+			fprintf(stderr, "karpenter up: controllers: watch: %s\n", eb.msg);
+			struct timespec ts = { 0, 100 * 1000 * 1000 };
+			nanosleep(&ts, NULL);
+		}
+		if (C->cloud && kp_ctl_now_ms() >= C->next_cloud_poll) {
+			kp_ctl_node_lifecycle(C);
+			C->next_cloud_poll = kp_ctl_now_ms() + 500;
+		}
+		if (has_work(C)) {
+			reconcile_all(C);
+			batch_start = 0;
+		}
+	}
+	return NULL;
+}
+
+/* ------------------------------------------------------ life cycle */
+
+static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct kp_ctl *REG[MAX_CTLS];
+
+static struct kp_ctl *find_ctl(const struct kp_local *L)
+{
+	for (int i = 0; i < MAX_CTLS; i++)
+		if (REG[i] && REG[i]->L == L)
+			return REG[i];
+	return NULL;
+}
+
+static void ensure_log_pod(struct kp_ctl *C)
+{
+	struct kp_store_key nk = { "", "namespaces", "", KP_CTL_LOG_NS };
+	struct kp_store_key pk = { "", "pods", KP_CTL_LOG_NS, KP_CTL_LOG_POD };
+	struct kp_errbuf eb = { 0 };
+	char *have = NULL, ts[40];
+
+	if (kp_store_get(C->L->store, &nk, &have, NULL, NULL) != KP_STORE_OK) {
+		json_t *ns = json_pack("{s:s, s:s, s:{s:s, s:{s:s}}, s:{s:[s]}, s:{s:s}}", "apiVersion", "v1", "kind",
+				       "Namespace", "metadata", "name", KP_CTL_LOG_NS, "labels", "kubernetes.io/metadata.name",
+				       KP_CTL_LOG_NS, "spec", "finalizers", "kubernetes", "status", "phase", "Active");
+		kp_ctl_create(C, "", "v1", "namespaces", ns, &eb);
+		json_decref(ns);
+	}
+	free(have);
+	have = NULL;
+	if (kp_store_get(C->L->store, &pk, &have, NULL, NULL) == KP_STORE_OK) {
+		free(have);
+		return;
+	}
+	now_rfc3339(ts, sizeof(ts));
+	json_t *pod = json_pack(
+		"{s:s, s:s,"
+		" s:{s:s, s:s, s:{s:s, s:s}, s:{s:s, s:s}},"
+		" s:{s:[{s:s, s:s}], s:s},"
+		" s:{s:s, s:s, s:s, s:s, s:s,"
+		"    s:[{s:s, s:s, s:s}, {s:s, s:s, s:s}, {s:s, s:s, s:s}, {s:s, s:s, s:s}],"
+		"    s:[{s:s, s:s, s:b, s:b, s:i, s:{s:{s:s}}}]}}",
+		"apiVersion", "v1", "kind", "Pod",
+		"metadata", "name", KP_CTL_LOG_POD, "namespace", KP_CTL_LOG_NS,
+		"labels", "app.kubernetes.io/name", KP_CTL_LOG_APP, "app.kubernetes.io/instance", KP_CTL_LOG_APP,
+		"annotations", "kubernetes.io/config.mirror", "karpenter-up", "kubernetes.io/config.source", "karpenter-up",
+		"spec", "containers", "name", "controller", "image", "karpenter-c", "schedulerName", "karpenter-up-static",
+		"status", "phase", "Running", "podIP", "127.0.0.1", "hostIP", "127.0.0.1", "startTime", ts, "qosClass",
+		"BestEffort",
+		"conditions", "type", "Initialized", "status", "True", "lastTransitionTime", ts, "type", "Ready", "status",
+		"True", "lastTransitionTime", ts, "type", "ContainersReady", "status", "True", "lastTransitionTime", ts,
+		"type", "PodScheduled", "status", "True", "lastTransitionTime", ts,
+		"containerStatuses", "name", "controller", "image", "karpenter-c", "ready", 1, "started", 1,
+		"restartCount", 0, "state", "running", "startedAt", ts);
+	if (pod && kp_ctl_create(C, "", "v1", "pods", pod, &eb))
+		fprintf(stderr, "karpenter up: controller pod: %s\n", eb.msg);
+	json_decref(pod);
+}
+
+kp_err kp_ctl_start(struct kp_local *L, struct kp_errbuf *eb)
+{
+	struct kp_ctl *C = calloc(1, sizeof(*C));
+	int slot = -1;
+
+	if (!C)
+		return kp_errf(eb, KP_ERR_NOMEM, "out of memory");
+	C->L = L;
+	pthread_mutex_init(&C->cloud_mu, NULL);
+	pthread_mutex_lock(&reg_mu);
+	for (int i = 0; i < MAX_CTLS && slot < 0; i++)
+		if (!REG[i])
+			slot = i;
+	if (slot >= 0)
+		REG[slot] = C;
+	pthread_mutex_unlock(&reg_mu);
+	if (slot < 0) {
+		free(C);
+		return kp_errf(eb, KP_ERR_LIMIT, "too many control planes in one process");
+	}
+	ensure_log_pod(C);
+	if (sync_all(C, eb)) {
+		kp_ctl_stop(L);
+		return KP_ERR_IO;
+	}
+	if (pthread_create(&C->th, NULL, ctl_main, C) != 0) {
+		kp_ctl_stop(L);
+		return kp_errf(eb, KP_ERR_IO, "controllers: cannot start thread");
+	}
+	C->running = true;
+	return KP_OK;
+}
+
+void kp_ctl_stop(struct kp_local *L)
+{
+	struct kp_ctl *C;
+
+	pthread_mutex_lock(&reg_mu);
+	C = find_ctl(L);
+	for (int i = 0; C && i < MAX_CTLS; i++)
+		if (REG[i] == C)
+			REG[i] = NULL;
+	pthread_mutex_unlock(&reg_mu);
+	if (!C)
+		return;
+	if (C->running)
+		pthread_join(C->th, NULL);
+	kp_store_watch_close(C->w);
+	clear_caches(C);
+	pthread_mutex_destroy(&C->cloud_mu);
+	free(C);
+}
+
+void kp_ctl_set_cloud(struct kp_local *L, struct kp_cloud *cloud)
+{
+	struct kp_ctl *C;
+	pthread_mutex_lock(&reg_mu);
+	C = find_ctl(L);
+	if (C) {
+		pthread_mutex_lock(&C->cloud_mu);
+		C->cloud = cloud;
+		pthread_mutex_unlock(&C->cloud_mu);
+	}
+	pthread_mutex_unlock(&reg_mu);
+}
