@@ -133,6 +133,7 @@ static void h_add(void *ud, json_t *obj)
 	struct inf_ud *u = ud;
 	on_obj(u->c, u->kind, obj, false);
 	kpc_ext_event(u->c, u->kind, NULL, obj, false);   /* ext */
+	kpc_ms_event(u->c, u->kind, obj, false);   /* metrics */
 }
 
 static void h_update(void *ud, json_t *old_obj, json_t *new_obj)
@@ -141,6 +142,7 @@ static void h_update(void *ud, json_t *old_obj, json_t *new_obj)
 	(void)old_obj;
 	on_obj(u->c, u->kind, new_obj, false);
 	kpc_ext_event(u->c, u->kind, old_obj, new_obj, false);   /* ext */
+	kpc_ms_event(u->c, u->kind, new_obj, false);   /* metrics */
 }
 
 static void h_delete(void *ud, json_t *obj)
@@ -148,6 +150,7 @@ static void h_delete(void *ud, json_t *obj)
 	struct inf_ud *u = ud;
 	on_obj(u->c, u->kind, obj, true);
 	kpc_ext_event(u->c, u->kind, NULL, obj, true);   /* ext */
+	kpc_ms_event(u->c, u->kind, obj, true);   /* metrics */
 }
 
 static void h_synced(void *ud)
@@ -236,8 +239,7 @@ static void tick(void *ud)
 	else if (c->controllers_on && c->unsched_left && now - c->last_pass_ms >= RETRY_UNSCHED_MS)
 		kpc_prov_trigger(c);
 	c->last_tick_ms = now;
-	if (c->m.cluster_state_node_count && c->inf[KPC_NODES])
-		kp_metrics_set(c->m.cluster_state_node_count, NULL, 0, (double)kp_informer_size(c->inf[KPC_NODES]));
+	kpc_ms_tick(c);   /* metrics: node gauges, cluster_state_node_count, utilization */
 	kp_kube_timer_start(c->loop, &c->tick, TICK_MS, tick, c);
 }
 
@@ -307,6 +309,17 @@ kp_err kp_ctrl_new(const struct kp_ctrl_opts *o, struct kp_ctrl **out, struct kp
 	}
 	if ((rc = kp_metrics_register_karpenter(c->reg, NULL, &c->m, eb)))
 		goto fail;
+	/* metrics: state gauges, and Karpenter's cloudprovider decorator around
+	 * the cloud; the decorator owns the two cloudprovider families (their
+	 * handles in c->m are cleared so no call is recorded twice) */
+	if ((rc = kpc_ms_new(c, eb)))
+		goto fail;
+	c->cloud_raw = o->cloud;
+	if ((rc = kpc_cloud_metrics_new(o->cloud, c->m.cloudprovider_duration_seconds, c->m.cloudprovider_errors_total,
+					kpc_ms_caller, c, &c->o.cloud, eb)))
+		goto fail;
+	c->m.cloudprovider_duration_seconds = NULL;
+	c->m.cloudprovider_errors_total = NULL;
 	if (o->identity)
 		snprintf(c->identity, sizeof(c->identity), "%s", o->identity);
 	else if ((rc = kp_lease_default_identity(c->identity, sizeof(c->identity), eb)))
@@ -421,6 +434,9 @@ void kp_ctrl_free(struct kp_ctrl *c)
 	kp_kube_client_free(c->kc);
 	kp_kube_config_free(c->cfg);
 	kpc_ice_free(&c->ice);
+	kpc_ms_free(c);   /* metrics */
+	if (c->cloud_raw && c->o.cloud != c->cloud_raw)
+		kp_cloud_destroy(c->o.cloud);   /* metrics: the decorator only */
 	json_decref(c->created);
 	json_decref(c->launched);
 	free(c);

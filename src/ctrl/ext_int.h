@@ -1,0 +1,110 @@
+/*
+ * ext_int.h - internals of the controllers that run beside the provisioner
+ * and the NodeClaim lifecycle (not for callers outside src/ctrl):
+ *   disruption.c  disruption loop, orchestration, nodeclaim.expiration
+ *   termination.c the Node finalizer (taint, drain, instance, finalizer)
+ *   gc.c          nodeclaim.garbagecollection and orphaned instances
+ *   nodepool.c    NodePool status (counter, validation, readiness, hash)
+ *   podevents.c   NodeClaim status.lastPodEventTime
+ * hooks.c wires them to the operator: one struct kpc_ext hangs off struct
+ * kp_ctrl (c->ext), created in kp_ctrl_new, started and stopped with the
+ * controllers, fed by the informer callbacks, freed before the loop.
+ *
+ * Timings: Karpenter's defaults; each may be shortened for tests through
+ * the environment of the process (read once, in kpc_ext_new):
+ *   KARPENTER_DISRUPTION_POLL              10s   disruption pass period
+ *   KARPENTER_DISRUPTION_VALIDATION_DELAY  15s   consolidation/emptiness re-check
+ *   KARPENTER_DISRUPTION_REPLACE_TIMEOUT   10m   replacements must initialize
+ *   KARPENTER_GC_PERIOD                    2m    garbage collection period
+ *   KARPENTER_GC_INSTANCE_GRACE            30s   age before an unowned instance goes
+ */
+#ifndef KARPENTER_CTRL_EXT_INT_H
+#define KARPENTER_CTRL_EXT_INT_H
+
+#include "ctrl/ctrl_int.h"
+
+#define KPC_DISRUPTED_TAINT "karpenter.sh/disrupted"
+#define KPC_TERMINATION_TS_ANN "karpenter.sh/nodeclaim-termination-timestamp"
+#define KPC_DO_NOT_DISRUPT_ANN "karpenter.sh/do-not-disrupt"
+
+struct kpc_disruption;   /* disruption.c */
+
+struct kpc_ext {
+	/* timings (ms) */
+	int64_t disrupt_poll_ms, validation_ms, replace_timeout_ms, gc_period_ms, gc_grace_ms;
+	/* loggers with their "controller" field */
+	struct kp_log_field lf_dis[1], lf_exp[1], lf_term[1], lf_gc[1], lf_np[1], lf_pe[1];
+	struct kp_log log_dis, log_exp, log_term, log_gc, log_np, log_pe;
+	/* disruption */
+	struct kpc_disruption *dis;
+	struct kpc_queue expiration;       /* NodeClaim names */
+	/* termination */
+	struct kpc_queue termination;      /* Node names */
+	json_t *evict_backoff;             /* pod uid -> [next_ms, attempt] */
+	json_t *drain_start;               /* node name -> mono ms drain began */
+	/* garbage collection */
+	struct kp_kube_timer gc_timer;
+	/* nodepool status */
+	struct kpc_queue nodepools;        /* NodePool names */
+	struct kp_kube_timer np_timer;
+	/* podevents */
+	struct kpc_queue podevents;        /* NodeClaim names */
+};
+
+/* ---- hooks.c: called by operator.c ---- */
+kp_err kpc_ext_new(struct kp_ctrl *c, struct kp_errbuf *eb);
+void kpc_ext_start(struct kp_ctrl *c);
+void kpc_ext_stop(struct kp_ctrl *c);
+/* Before the loop is freed; NULL c->ext is a no-op. */
+void kpc_ext_free(struct kp_ctrl *c);
+/* An informer event: old is NULL for adds and deletes. */
+void kpc_ext_event(struct kp_ctrl *c, enum kpc_inf kind, const json_t *old, json_t *obj, bool deleted);
+
+/* ---- hooks.c: helpers shared by the controllers ---- */
+/* The NodeClaim (informer's, borrowed) whose status.providerID is the Node's
+ * spec.providerID, else whose status.nodeName is its name; NULL if none. */
+json_t *kpc_ext_claim_for_node(struct kp_ctrl *c, const json_t *node);
+/* The Node (borrowed) of a NodeClaim by providerID; NULL if none. */
+json_t *kpc_ext_node_for_claim(struct kp_ctrl *c, const json_t *claim);
+/* Adds (or removes) karpenter.sh/disrupted:NoSchedule on Node name; also
+ * labels node.kubernetes.io/exclude-from-external-load-balancers when
+ * exclude_lb. Conflict-retried. 0 done, 1 Node gone, -1 error (logged). */
+int kpc_ext_taint(struct kp_ctrl *c, const struct kp_log *log, const char *node, bool add, bool exclude_lb);
+/* Sets (status != NULL) or removes (status NULL) condition type on the
+ * NodeClaim's status, conflict-retried. 0 done, 1 gone, -1 error (logged). */
+int kpc_ext_claim_condition(struct kp_ctrl *c, const struct kp_log *log, const char *claim, const char *type,
+			    const char *status, const char *reason, const char *message);
+/* True if obj carries finalizer fin. */
+bool kpc_ext_has_finalizer(const json_t *obj, const char *fin);
+/* RFC 3339 timestamp at path as unix ms; 0 when absent or bad. */
+int64_t kpc_ext_time_ms(const json_t *obj, const char *path);
+/* True if the Node has taint key:effect. */
+bool kpc_ext_node_has_taint(const json_t *node, const char *key, const char *effect);
+/* metadata.name of an object ("" when absent). */
+const char *kpc_ext_name(const json_t *obj);
+
+/* ---- the controllers ---- */
+kp_err kpc_dis_new(struct kp_ctrl *c, struct kp_errbuf *eb);
+void kpc_dis_start(struct kp_ctrl *c);
+void kpc_dis_stop(struct kp_ctrl *c);
+void kpc_dis_free(struct kp_ctrl *c);
+/* The cluster changed: run a pass soon (rate-limited to one a second). */
+void kpc_dis_trigger(struct kp_ctrl *c);
+int64_t kpc_expiration_reconcile(struct kp_ctrl *c, const char *claim);
+
+int64_t kpc_term_reconcile(struct kp_ctrl *c, const char *node);
+/* A pod changed: if it is on a deleting Node, visit that Node. */
+void kpc_term_pod_event(struct kp_ctrl *c, const json_t *pod);
+
+void kpc_gc_start(struct kp_ctrl *c);
+void kpc_gc_stop(struct kp_ctrl *c);
+
+int64_t kpc_np_reconcile(struct kp_ctrl *c, const char *pool);
+void kpc_np_start(struct kp_ctrl *c);
+void kpc_np_stop(struct kp_ctrl *c);
+
+/* Pod update filter (bound, terminal, terminating; adds and deletes of bound pods). */
+void kpc_pe_pod_event(struct kp_ctrl *c, const json_t *old, const json_t *pod, bool deleted);
+int64_t kpc_pe_reconcile(struct kp_ctrl *c, const char *claim);
+
+#endif

@@ -1,0 +1,85 @@
+/*
+ * podevents.c - NodeClaim status.lastPodEventTime, the clock of
+ * consolidateAfter.
+ *
+ * Mirrors Karpenter v1 pkg/controllers/nodeclaim/podevents: a pod that is
+ * not a DaemonSet pod and is bound to a Node counts when it is added,
+ * deleted, becomes bound, becomes terminal or starts terminating; the
+ * NodeClaim of its Node then gets lastPodEventTime = now, unless the
+ * current value is less than 10 s old (dedupe).
+ *
+ * Invariants: only status.lastPodEventTime is written (a merge patch of
+ * the status subresource), so no other field can be clobbered. Cost: per
+ * relevant pod event one Node lookup and an O(claims) match; at most one
+ * write per NodeClaim every 10 s.
+ */
+#include <string.h>
+
+#include "ctrl/ext_int.h"
+
+#define DEDUPE_MS 10000
+
+static bool terminal(const json_t *p)
+{
+	const char *ph = kpc_jstr(p, "status.phase");
+	return ph && (strcmp(ph, "Succeeded") == 0 || strcmp(ph, "Failed") == 0);
+}
+
+static bool daemon(const json_t *p)
+{
+	json_t *o;
+	size_t i;
+
+	json_array_foreach(kpc_jget(p, "metadata.ownerReferences"), i, o) {
+		const char *k = json_string_value(json_object_get(o, "kind"));
+		if (k && strcmp(k, "DaemonSet") == 0)
+			return true;
+	}
+	return false;
+}
+
+void kpc_pe_pod_event(struct kp_ctrl *c, const json_t *old, const json_t *pod, bool deleted)
+{
+	const char *nn = kpc_jstr(pod, "spec.nodeName");
+	bool relevant;
+	json_t *node, *nc;
+
+	if (!nn || !*nn || daemon(pod))
+		return;
+	if (deleted || !old) {
+		relevant = true;
+	} else {
+		const char *on = kpc_jstr(old, "spec.nodeName");
+		relevant = (!on || !*on) || (!terminal(old) && terminal(pod)) ||
+			   (!kpc_jget(old, "metadata.deletionTimestamp") && kpc_jget(pod, "metadata.deletionTimestamp"));
+	}
+	if (!relevant)
+		return;
+	node = kp_informer_get(c->inf[KPC_NODES], NULL, nn);
+	nc = node ? kpc_ext_claim_for_node(c, node) : NULL;
+	if (nc)
+		kpc_queue_add(&c->ext->podevents, kpc_ext_name(nc), 0);
+}
+
+int64_t kpc_pe_reconcile(struct kp_ctrl *c, const char *name)
+{
+	json_t *nc = kp_informer_get(c->inf[KPC_NODECLAIMS], NULL, name), *patch;
+	int64_t last, wall = kpc_wall(c);
+	struct kp_kube_status ks;
+	struct kp_errbuf eb = { 0 };
+	char ts[40];
+
+	if (!nc || kpc_jget(nc, "metadata.deletionTimestamp"))
+		return -1;
+	last = kpc_ext_time_ms(nc, "status.lastPodEventTime");
+	if (last && wall - last < DEDUPE_MS)
+		return -1;
+	kpc_time(wall, ts, sizeof(ts));
+	patch = json_pack("{s:{s:s}}", "status", "lastPodEventTime", ts);
+	if (kp_kube_patch(c->kc, &KP_KUBE_NODECLAIMS, NULL, name, KP_PATCH_MERGE, patch, "status", NULL, &ks, &eb) &&
+	    !kp_kube_is_notfound(&ks))
+		kp_log_error(&c->ext->log_pe, "failed to update nodeclaim status",
+			     KP_LOG_FIELDS(kp_log_object("NodeClaim", name), kp_log_errmsg(eb.msg)));
+	json_decref(patch);
+	return -1;
+}
