@@ -20,6 +20,7 @@
 #include "cli/commands.h"
 #include "ctrl/ctrl.h"
 #include "local/server.h"
+#include "metrics/metrics.h"   /* kp_metrics_default for --metrics-listen */
 
 static void up_usage(FILE *f)
 {
@@ -32,7 +33,9 @@ static void up_usage(FILE *f)
 	      "  --data-dir DIR           store, certificates and token (default ~/.karpenter/up)\n"
 	      "  --catalog NAME|FILE      instance-type catalog for the simulated cloud (default aws)\n"
 	      "  --launch-delay DURATION  how long simulated instances take to launch (default 0s)\n"
-	      "  --allow-remote           allow a non-loopback listen address\n", f);
+	      "  --allow-remote           allow a non-loopback listen address\n"
+	      "  --metrics-listen ADDR:PORT  serve the controller's Prometheus /metrics (default off)\n"
+	      "  --health-listen ADDR:PORT   serve /healthz and /readyz (default off)\n", f);
 }
 
 struct up_args {
@@ -43,6 +46,7 @@ struct up_args {
 	const char *catalog;
 	int64_t launch_delay_ms;
 	bool allow_remote;
+	const char *metrics_listen, *health_listen;   /* metrics listeners (src/ctrl/http.c); NULL = off */
 };
 
 static bool parse_listen(const char *s, struct up_args *a)
@@ -103,7 +107,8 @@ static int up_parse(int argc, char **argv, struct up_args *a)
 			arg = name;
 		}
 		if (strcmp(arg, "--listen") != 0 && strcmp(arg, "--kubeconfig") != 0 && strcmp(arg, "--data-dir") != 0 &&
-		    strcmp(arg, "--catalog") != 0 && strcmp(arg, "--launch-delay") != 0) {
+		    strcmp(arg, "--catalog") != 0 && strcmp(arg, "--launch-delay") != 0 &&
+		    strcmp(arg, "--metrics-listen") != 0 && strcmp(arg, "--health-listen") != 0) {
 			fprintf(stderr, "karpenter up: unknown option \"%s\"\n", argv[i]);
 			up_usage(stderr);
 			return KP_EXIT_USAGE;
@@ -126,6 +131,13 @@ static int up_parse(int argc, char **argv, struct up_args *a)
 			a->data_dir = val;
 		} else if (strcmp(arg, "--catalog") == 0) {
 			a->catalog = val;
+		} else if (strcmp(arg, "--metrics-listen") == 0 || strcmp(arg, "--health-listen") == 0) {
+			struct up_args t = { 0 };
+			if (!parse_listen(val, &t) || (!a->allow_remote && !is_loopback(t.host))) {
+				fprintf(stderr, "karpenter up: %s: expected a loopback ADDR:PORT, got \"%s\"\n", arg, val);
+				return KP_EXIT_USAGE;
+			}
+			*(strcmp(arg, "--metrics-listen") == 0 ? &a->metrics_listen : &a->health_listen) = val;
 		} else if (kp_parse_duration_ms(val, &a->launch_delay_ms) || a->launch_delay_ms < 0) {
 			fprintf(stderr, "karpenter up: --launch-delay: bad duration \"%s\"\n", val);
 			return KP_EXIT_USAGE;
@@ -152,6 +164,7 @@ int kp_cmd_up(int argc, char **argv, const char *datadir)
 	struct kp_errbuf eb = { 0 };
 	struct kp_local *L = NULL;
 	struct kp_local_karpenter *karp = NULL;
+	struct kp_ctrl_http *http = NULL;
 	char ddir[PATH_MAX], kcfg[PATH_MAX + 16], crds[PATH_MAX + 32];
 	sigset_t set;
 	int sig = 0, rc;
@@ -185,6 +198,10 @@ int kp_cmd_up(int argc, char **argv, const char *datadir)
 		bm = getenv("KARPENTER_UP_EVENT_WINDOW");
 		if (bm && !kp_parse_i64(bm, &v) && v > 0)
 			cfg.event_window = v;
+		/* kubelet stand-in: longest wait of a terminating pod (ms; < 0: its whole grace) */
+		bm = getenv("KARPENTER_UP_GRACE_CAP_MS");
+		if (bm && !kp_parse_i64(bm, &v))
+			cfg.grace_cap_ms = v;
 	}
 
 	/* every thread started from here on inherits the blocked signals */
@@ -217,6 +234,14 @@ int kp_cmd_up(int argc, char **argv, const char *datadir)
 			return KP_EXIT_FAIL;
 		}
 	}
+	/* ---- metrics and health listeners (off unless asked for) ---- */
+	if ((a.metrics_listen || a.health_listen) &&
+	    kp_ctrl_http_start(NULL, kp_metrics_default(), a.metrics_listen, a.health_listen, &http, &eb)) {
+		fprintf(stderr, "karpenter up: %s\n", eb.msg);
+		kp_local_karpenter_stop(L, karp);
+		kp_local_stop(L);
+		return KP_EXIT_FAIL;
+	}
 	printf("karpenter up: serving the Kubernetes API on https://%s:%d (data in %s)\n", a.host, L->port, ddir);
 	printf("karpenter up: catalog %s, launch delay %lldms\n", a.catalog, (long long)a.launch_delay_ms);
 	printf("karpenter up: kubeconfig written to %s; use it with:\n\n    export KUBECONFIG=%s\n    kubectl get nodes\n\n",
@@ -227,6 +252,7 @@ int kp_cmd_up(int argc, char **argv, const char *datadir)
 		;
 	printf("karpenter up: %s received, shutting down\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
 	fflush(stdout);
+	kp_ctrl_http_stop(http);
 	kp_local_karpenter_stop(L, karp);
 	kp_local_stop(L);
 	printf("karpenter up: stopped\n");

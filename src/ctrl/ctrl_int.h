@@ -134,6 +134,14 @@ struct kp_ctrl {
 	/* the controllers beside the provisioner and lifecycle (disruption,
 	 * termination, GC, ...): ext_int.h; NULL until they are wired in */
 	struct kpc_ext *ext;
+	/* metrics (cloud_metrics.c, metrics_state.c): o.cloud is Karpenter's
+	 * cloudprovider metrics decorator around cloud_raw, the provider as
+	 * given (use cloud_raw for kp_cloud_is_fake and the like); a
+	 * controller may name itself in cloud_caller around its cloud calls
+	 * (the "controller" label; queues are named automatically) */
+	struct kp_cloud *cloud_raw;
+	const char *cloud_caller;
+	struct kpc_ms *ms;
 };
 
 int64_t kpc_now(const struct kp_ctrl *c);           /* monotonic ms */
@@ -194,5 +202,32 @@ json_t *kpc_reslist(const struct kp_resnames *rn, const struct kp_res *r);
 /* Emits a core/v1 Event about an object (best effort, logged at debug on failure). */
 void kpc_event(struct kp_ctrl *c, const char *kind, const char *api_version, const char *ns, const char *name,
 	       const char *uid, const char *type, const char *reason, const char *note);
+
+/* ---- metrics (cloud_metrics.c, metrics_state.c) ---- */
+/* The controller label of a cloud call of method ("Create", ...). */
+typedef const char *(*kpc_caller_fn)(void *ud, const char *method);
+/* A provider forwarding every call to inner (borrowed) and recording
+ * karpenter_cloudprovider_duration_seconds{controller,method,provider} and
+ * _errors_total{...,error} (either family may be NULL); caller(ud, method)
+ * names the controller. kp_cloud_destroy(*out) frees the decorator only. */
+kp_err kpc_cloud_metrics_new(struct kp_cloud *inner, struct kp_metric *duration, struct kp_metric *errors,
+			     kpc_caller_fn caller, void *ud, struct kp_cloud **out, struct kp_errbuf *eb);
+/* The provider a decorator wraps; cp itself when it is not a decorator. */
+struct kp_cloud *kpc_cloud_metrics_inner(struct kp_cloud *cp);
+/* Karpenter's error label: InsufficientCapacityError, NodeClaimNotFoundError,
+ * NodeClassNotReadyError, or "". */
+const char *kpc_cloud_error_label(enum kp_cloud_err e);
+/* kpc_caller_fn for ud = struct kp_ctrl: c->cloud_caller, else the running
+ * queue's name, else the usual timer-driven caller of method. */
+const char *kpc_ms_caller(void *ud, const char *method);
+/* State gauges (pods_state, node resource gauges, cluster state) kept from
+ * informer events; needs c->m registered. kpc_ms_free(NULL c->ms) is a no-op. */
+kp_err kpc_ms_new(struct kp_ctrl *c, struct kp_errbuf *eb);
+void kpc_ms_event(struct kp_ctrl *c, enum kpc_inf kind, const json_t *obj, bool deleted);
+/* Writes changed node gauges, lifetimes (every 5 s), utilization, node count. */
+void kpc_ms_tick(struct kp_ctrl *c);
+void kpc_ms_free(struct kp_ctrl *c);
+/* Tracked pods (which 0), Nodes (1), state nodes (2), orphan pods (3). */
+size_t kpc_ms_count(const struct kp_ctrl *c, int which);
 
 #endif
