@@ -35,7 +35,19 @@ static void up_usage(FILE *f)
 	      "  --launch-delay DURATION  how long simulated instances take to launch (default 0s)\n"
 	      "  --allow-remote           allow a non-loopback listen address\n"
 	      "  --metrics-listen ADDR:PORT  serve the controller's Prometheus /metrics (default off)\n"
-	      "  --health-listen ADDR:PORT   serve /healthz and /readyz (default off)\n", f);
+	      "  --health-listen ADDR:PORT   serve /healthz and /readyz (default off)\n"
+	      /* ---- cloud persistence and fault injection (resilience work) ---- */
+	      "  --fault FILE             inject faults into the simulated cloud from a JSON file (default\n"
+	      "                           $KARPENTER_UP_FAULTS), re-read whenever it changes:\n"
+	      "                             {\"insufficientCapacity\": [{\"instanceType\": T, \"zone\": Z,\n"
+	      "                                                      \"capacityType\": \"spot\"}],\n"
+	      "                              \"failNext\": [{\"ops\": [\"create\"], \"count\": 1,\n"
+	      "                                            \"error\": \"InsufficientCapacity\"}],\n"
+	      "                              \"bootDelay\": {\"delay\": \"30s\"|\"never\", \"count\": N}}\n"
+	      "                           (omitted keys match anything; see docs/controller.md)\n"
+	      "\n"
+	      "The simulated cloud's instances are kept in DATA_DIR/cloud.json, saved on every change and\n"
+	      "restored at start, so a restart neither forgets nor duplicates an instance.\n", f);
 }
 
 struct up_args {
@@ -47,6 +59,7 @@ struct up_args {
 	int64_t launch_delay_ms;
 	bool allow_remote;
 	const char *metrics_listen, *health_listen;   /* metrics listeners (src/ctrl/http.c); NULL = off */
+	const char *fault_file;          /* --fault or $KARPENTER_UP_FAULTS; NULL = none */
 };
 
 static bool parse_listen(const char *s, struct up_args *a)
@@ -108,7 +121,8 @@ static int up_parse(int argc, char **argv, struct up_args *a)
 		}
 		if (strcmp(arg, "--listen") != 0 && strcmp(arg, "--kubeconfig") != 0 && strcmp(arg, "--data-dir") != 0 &&
 		    strcmp(arg, "--catalog") != 0 && strcmp(arg, "--launch-delay") != 0 &&
-		    strcmp(arg, "--metrics-listen") != 0 && strcmp(arg, "--health-listen") != 0) {
+		    strcmp(arg, "--metrics-listen") != 0 && strcmp(arg, "--health-listen") != 0 &&
+		    strcmp(arg, "--fault") != 0) {
 			fprintf(stderr, "karpenter up: unknown option \"%s\"\n", argv[i]);
 			up_usage(stderr);
 			return KP_EXIT_USAGE;
@@ -131,6 +145,8 @@ static int up_parse(int argc, char **argv, struct up_args *a)
 			a->data_dir = val;
 		} else if (strcmp(arg, "--catalog") == 0) {
 			a->catalog = val;
+		} else if (strcmp(arg, "--fault") == 0) {
+			a->fault_file = val;
 		} else if (strcmp(arg, "--metrics-listen") == 0 || strcmp(arg, "--health-listen") == 0) {
 			struct up_args t = { 0 };
 			if (!parse_listen(val, &t) || (!a->allow_remote && !is_loopback(t.host))) {
@@ -224,8 +240,10 @@ int kp_cmd_up(int argc, char **argv, const char *datadir)
 	 * KARPENTER_UP_CONTROLLER=off leaves it out (to run `karpenter
 	 * controller` against this server instead) ---- */
 	if (!getenv("KARPENTER_UP_CONTROLLER") || strcmp(getenv("KARPENTER_UP_CONTROLLER"), "off") != 0) {
-		struct kp_local_karpenter_opts ko = { a.catalog, datadir, a.launch_delay_ms, KP_LOG_INFO, 0, 0, true };
+		struct kp_local_karpenter_opts ko = { a.catalog, datadir, a.launch_delay_ms, KP_LOG_INFO, 0, 0, true, NULL };
 		const char *lv = getenv("KARPENTER_UP_LOG_LEVEL");
+		const char *ff = getenv("KARPENTER_UP_FAULTS");   /* fault injection (resilience work) */
+		ko.fault_file = a.fault_file ? a.fault_file : ff && *ff ? ff : NULL;
 		if (lv)
 			kp_log_parse_level(lv, &ko.log_level, NULL);
 		if (kp_local_karpenter_start(L, &ko, &karp, &eb)) {

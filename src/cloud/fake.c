@@ -2,7 +2,8 @@
  * fake.c - the simulated cloud (see fake.h): instances in memory that boot
  * on a clock, with offering choice as the AWS and kwok providers make it,
  * fault injection for tests, a poll hook for `karpenter up`, and its state
- * saved to and restored from JSON.
+ * saved to and restored from JSON (with a change hook that lets `up` save
+ * it before a create or delete returns).
  *
  * Choosing an offering for a NodeClaim (create):
  *   1. candidates: the claim's node.kubernetes.io/instance-type values (or
@@ -106,6 +107,8 @@ struct fake {
 	int next_boot_count;
 	int64_t next_boot_extra_ms;
 	int calls[FAKE_NOPS];
+	kp_cloud_fake_change_fn on_change;    /* persistence hook (karpenter up); NULL = none */
+	void *on_change_arg;
 };
 
 static const struct kp_cloud_ops fake_ops;
@@ -388,6 +391,36 @@ static bool iced(const struct fake *f, const char *itype, const struct kp_offeri
 	return false;
 }
 
+/* ---- change hook (karpenter up's persistence; see fake.h) ---- */
+
+/* Calls the hook, without the lock, after a successful create or delete;
+ * a hook that cannot persist the change turns the call into a transient
+ * error (the caller retries, and finds the instance by its tag). */
+static enum kp_cloud_err notify_change(struct fake *f, enum kp_cloud_fake_change what, struct kp_errbuf *eb)
+{
+	kp_cloud_fake_change_fn fn;
+	void *arg;
+
+	lock(f);
+	fn = f->on_change;
+	arg = f->on_change_arg;
+	unlock(f);
+	if (fn && fn(arg, &f->cloud, what) != 0)
+		return kp_cloud_errf(eb, KP_CLOUD_TRANSIENT, "%s: the change could not be saved",
+				     what == KP_CLOUD_FAKE_CHANGED_CREATE ? "create" : "delete");
+	return KP_CLOUD_OK;
+}
+
+void kp_cloud_fake_set_change_hook(struct kp_cloud *cp, kp_cloud_fake_change_fn fn, void *arg)
+{
+	struct fake *f = fake_of(cp);
+
+	lock(f);
+	f->on_change = fn;
+	f->on_change_arg = arg;
+	unlock(f);
+}
+
 /* ---- the view catalog ---- */
 
 /* Each view type is a shallow copy of a catalog type with its own offering
@@ -637,6 +670,8 @@ nomem:
 			  claim->name ? claim->name : "(unnamed)");
 out:
 	unlock(f);
+	if (e == KP_CLOUD_OK)
+		e = notify_change(f, KP_CLOUD_FAKE_CHANGED_CREATE, eb);
 	return e;
 }
 
@@ -648,6 +683,7 @@ static enum kp_cloud_err fake_delete(struct kp_cloud *cp, const char *provider_i
 	struct rec *r;
 	int64_t now;
 	enum kp_cloud_err e;
+	bool changed = false;
 
 	lock(f);
 	e = fault_check(f, KP_CLOUD_FAKE_OP_DELETE, "delete", eb);
@@ -662,9 +698,12 @@ static enum kp_cloud_err fake_delete(struct kp_cloud *cp, const char *provider_i
 	if (!r->deleting) {
 		r->deleting = true;
 		r->terminated_ms = add_sat(now, f->terminate_delay_ms);
+		changed = true;
 	}
 out:
 	unlock(f);
+	if (changed)
+		e = notify_change(f, KP_CLOUD_FAKE_CHANGED_DELETE, eb);
 	return e;
 }
 
@@ -1108,6 +1147,8 @@ int kp_cloud_fake_poll(struct kp_cloud *cp, int64_t now_ms, kp_cloud_fake_poll_f
 	if (nev)
 		poll_settle(f, gen, ev, nev);
 	kp_arena_free(&a);
+	if (handled > 0)
+		notify_change(f, KP_CLOUD_FAKE_CHANGED_POLL, NULL);
 	return nomem ? -1 : handled;
 }
 

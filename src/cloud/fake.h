@@ -103,6 +103,22 @@ char *kp_cloud_fake_save(struct kp_cloud *cp, struct kp_errbuf *eb);
  * injections are left as they are. */
 kp_err kp_cloud_fake_restore(struct kp_cloud *cp, const char *json, struct kp_errbuf *eb);
 
+/* Persistence hook: what changed. */
+enum kp_cloud_fake_change {
+	KP_CLOUD_FAKE_CHANGED_CREATE = 1, /* an instance was created */
+	KP_CLOUD_FAKE_CHANGED_DELETE,     /* an instance started terminating */
+	KP_CLOUD_FAKE_CHANGED_POLL,       /* a poll handled transitions */
+};
+/* Called without the cloud's lock (it may call kp_cloud_fake_save) after a
+ * successful create, a delete that changed an instance, and a poll that
+ * handled at least one transition, before that call returns. Returns 0
+ * when the state is saved; nonzero turns a create or delete into
+ * KP_CLOUD_TRANSIENT (the change stays in memory: a retried create finds
+ * the instance through list, by its NodeClaim tag); a poll ignores it. */
+typedef int (*kp_cloud_fake_change_fn)(void *arg, struct kp_cloud *cp, enum kp_cloud_fake_change what);
+/* Installs (fn NULL: removes) the hook; thread-safe. */
+void kp_cloud_fake_set_change_hook(struct kp_cloud *cp, kp_cloud_fake_change_fn fn, void *arg);
+
 /* ---- failure injection (tests) ---- */
 
 enum kp_cloud_fake_op {

@@ -123,6 +123,7 @@ struct kp_local_karpenter_opts {
 	enum kp_log_level log_level;
 	int64_t batch_idle_ms, batch_max_ms;   /* 0 = defaults */
 	bool leader_elect;
+	const char *fault_file;          /* fault-injection JSON, re-read on change; NULL = none (up.c) */
 };
 kp_err kp_local_karpenter_start(struct kp_local *L, const struct kp_local_karpenter_opts *o,
 				struct kp_local_karpenter **out, struct kp_errbuf *eb);

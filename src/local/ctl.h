@@ -107,6 +107,8 @@ struct kp_ctl_pod {
 	char *unsched_msg;          /* PodScheduled=False message we last wrote/saw */
 	char *acct_node;            /* node its requests are counted on */
 	int64_t rv, created;
+	int64_t grace;              /* deletionGracePeriodSeconds while terminating, else 0 */
+	int64_t term_at;            /* kp_ctl_now_ms() the kubelet stand-in deletes it at (0: not due) */
 	int32_t prio;
 	bool deleting, terminal, running, ready, other_sched;
 	struct kp_res req;          /* well-known resources, pods:1 included */
@@ -145,6 +147,9 @@ struct kp_ctl {
 	struct kp_ctl_map owned_rs; /* deployment uid -> set of ReplicaSet keys */
 	struct kp_ctl_map pending;  /* pods waiting for a node */
 	struct kp_ctl_map sched_dirty, kubelet_dirty;
+	struct kp_ctl_map terminating;   /* pods with a term_at (kubelet stand-in) */
+	int64_t next_term;          /* the earliest term_at (0: none) */
+	int64_t grace_cap_ms;       /* longest wait of a terminating pod (INT64_MAX: none) */
 	bool sched_all;
 	uint32_t ip_seq;
 	int64_t next_cloud_poll;

@@ -22,6 +22,12 @@
  * Deployments roll out Recreate-like: a template change creates the new
  * ReplicaSet at full size and scales every older one to 0 at once.
  *
+ * Pod termination (the kubelet's part of a graceful deletion): a pod seen
+ * with deletionGracePeriodSeconds > 0 is deleted with grace 0 once its
+ * grace period is over, but at most grace_cap_ms (2 s by default) after it
+ * was seen terminating, whatever its node's state; pods of a deleted Node
+ * are deleted with grace 0 at once (the pod garbage collector's job).
+ *
  * Cost: per event one JSON parse plus O(1) map work; per reconcile of a
  * workload O(its pods); DaemonSets O(nodes) each when nodes change.
  */
@@ -35,6 +41,7 @@
 
 #include "load/load.h"
 #include "local/ctl.h"
+#include "local/pdb.h"
 
 #define BATCH_IDLE_MS 20
 #define BATCH_MAX_MS 200
@@ -414,6 +421,26 @@ static char *dup0(const char *s)
 	return s ? strdup(s) : NULL;
 }
 
+/* Schedules the end of p's graceful termination: the end of its grace
+ * period (deletionTimestamp dts), at most grace_cap_ms from now, never
+ * later than already scheduled for old. */
+static void pod_terminating(struct kp_ctl *C, struct kp_ctl_pod *p, const struct kp_ctl_pod *old, const char *dts)
+{
+	int64_t wall = (int64_t)time(NULL), end = wall, left;
+
+	if (dts)
+		kp_parse_rfc3339(dts, &end);
+	left = end > wall ? (end - wall) * 1000 : 0;
+	if (left > C->grace_cap_ms)
+		left = C->grace_cap_ms;
+	p->term_at = kp_ctl_now_ms() + left;
+	if (old && old->term_at && old->term_at < p->term_at)
+		p->term_at = old->term_at;
+	kp_ctl_mark(C, &C->terminating, p->key);
+	if (!C->next_term || p->term_at < C->next_term)
+		C->next_term = p->term_at;
+}
+
 static void observe_pod(struct kp_ctl *C, enum kp_store_evtype type, const char *text, size_t len, int64_t rv)
 {
 	json_t *o = json_loadb(text, len, 0, NULL), *md, *spec, *st, *v;
@@ -430,6 +457,7 @@ static void observe_pod(struct kp_ctl *C, enum kp_store_evtype type, const char 
 	key_of(key, sizeof(key), jstr(md, "namespace"), jstr(md, "name"));
 	old = kp_ctl_map_get(&C->pods, key);
 	if (type == KP_EV_DELETED) {
+		kp_ctl_map_del(&C->terminating, key);
 		if (old) {
 			if (old->acct_node)
 				C->sched_all = true;   /* its resources are free again */
@@ -462,6 +490,12 @@ static void observe_pod(struct kp_ctl *C, enum kp_store_evtype type, const char 
 	if (jstr(spec, "nodeName") && *jstr(spec, "nodeName"))
 		p->node = strdup(jstr(spec, "nodeName"));
 	p->deleting = json_object_get(md, "deletionTimestamp") != NULL;
+	if (p->deleting)
+		p->grace = int_or(md, "deletionGracePeriodSeconds", 0);
+	if (p->grace > 0)
+		pod_terminating(C, p, old, jstr(md, "deletionTimestamp"));
+	else
+		kp_ctl_map_del(&C->terminating, key);
 	if (jstr(md, "creationTimestamp"))
 		kp_parse_rfc3339(jstr(md, "creationTimestamp"), &p->created);
 	p->prio = (int32_t)int_or(spec, "priority", 0);
@@ -682,16 +716,17 @@ enum kp_store_rc kp_ctl_create(struct kp_ctl *C, const char *group, const char *
 	return rc;
 }
 
-enum kp_store_rc kp_ctl_delete(struct kp_ctl *C, const char *group, const char *resource, const char *ns,
-			       const char *name, struct kp_errbuf *eb)
+/* kp_ctl_delete with a grace period (pods; < 0: the pod's own) and a uid
+ * precondition (may be NULL). */
+static enum kp_store_rc ctl_delete_grace(struct kp_ctl *C, const char *group, const char *resource, const char *ns,
+					 const char *name, int64_t grace, const char *uid, struct kp_errbuf *eb)
 {
 	struct kp_store_key k = { group, resource, ns ? ns : "", name };
 	json_t *out = NULL;
-	enum kp_store_rc rc = kp_local_delete(C->L, &k, KP_PROP_BACKGROUND, 0, NULL, &out, eb);
+	bool gone = false;
+	enum kp_store_rc rc = kp_local_delete_grace(C->L, &k, KP_PROP_BACKGROUND, grace, 0, uid, &out, &gone, eb);
 
 	if (rc == KP_STORE_OK && out) {
-		bool gone = !json_object_get(json_object_get(out, "metadata"), "deletionTimestamp") ||
-			    !json_array_size(json_object_get(json_object_get(out, "metadata"), "finalizers"));
 		int64_t rv = rv_of(out);
 		char *text = json_dumps(out, JSON_COMPACT);
 		if (gone && rv > 0) {
@@ -712,6 +747,68 @@ enum kp_store_rc kp_ctl_delete(struct kp_ctl *C, const char *group, const char *
 	return rc;
 }
 
+enum kp_store_rc kp_ctl_delete(struct kp_ctl *C, const char *group, const char *resource, const char *ns,
+			       const char *name, struct kp_errbuf *eb)
+{
+	return ctl_delete_grace(C, group, resource, ns, name, -1, NULL, eb);
+}
+
+/* The kubelet stand-in's end of graceful deletions: every terminating pod
+ * whose term_at has come is deleted with grace 0 (uid precondition); a
+ * failure is retried 500 ms later. */
+static void kubelet_terminate(struct kp_ctl *C)
+{
+	int64_t now = kp_ctl_now_ms(), next = 0;
+	size_t n;
+	const char **keys = kp_ctl_map_keys(&C->terminating, &n);
+	char **due = calloc(n + 1, sizeof(*due));
+	size_t nd = 0;
+
+	for (size_t i = 0; keys && due && i < n; i++) {
+		struct kp_ctl_pod *p = kp_ctl_map_get(&C->pods, keys[i]);
+		if (p && p->term_at && p->term_at <= now)
+			due[nd++] = strdup(keys[i]);
+	}
+	free(keys);
+	for (size_t i = 0; due && i < nd; i++) {
+		struct kp_ctl_pod *p = due[i] ? kp_ctl_map_get(&C->pods, due[i]) : NULL;
+		struct kp_errbuf eb = { 0 };
+		char *ns, *name, *uid;
+		enum kp_store_rc rc;
+		if (!p || !p->term_at) {
+			free(due[i]);
+			continue;
+		}
+		ns = strdup(p->ns);
+		name = strdup(p->name);
+		uid = p->uid ? strdup(p->uid) : NULL;
+		rc = ns && name ? ctl_delete_grace(C, "", "pods", ns, name, 0, uid, &eb) : KP_STORE_FAIL;
+		if (rc == KP_STORE_NOTFOUND) {
+			kp_ctl_map_del(&C->terminating, due[i]);
+		} else if (rc != KP_STORE_OK && (p = kp_ctl_map_get(&C->pods, due[i])) && p->term_at) {
+			p->term_at = now + 500;
+			if (rc != KP_STORE_CONFLICT)
+				fprintf(stderr, "karpenter up: kubelet: delete pod %s: %s\n", due[i], eb.msg);
+		}
+		free(ns);
+		free(name);
+		free(uid);
+		free(due[i]);
+	}
+	free(due);
+	/* what is left, and what the deletes above scheduled */
+	keys = kp_ctl_map_keys(&C->terminating, &n);
+	for (size_t i = 0; keys && i < n; i++) {
+		struct kp_ctl_pod *p = kp_ctl_map_get(&C->pods, keys[i]);
+		if (!p || !p->term_at)
+			kp_ctl_map_del(&C->terminating, keys[i]);
+		else if (!next || p->term_at < next)
+			next = p->term_at;
+	}
+	free(keys);
+	C->next_term = next;
+}
+
 static void delete_pods_on(struct kp_ctl *C, struct kp_ctl_node *n)
 {
 	size_t nk;
@@ -724,8 +821,8 @@ static void delete_pods_on(struct kp_ctl *C, struct kp_ctl_node *n)
 	for (size_t i = 0; copy && i < nk; i++) {
 		struct kp_ctl_pod *p = copy[i] ? kp_ctl_map_get(&C->pods, copy[i]) : NULL;
 		struct kp_errbuf eb = { 0 };
-		if (p && !p->deleting)
-			kp_ctl_delete(C, "", "pods", p->ns, p->name, &eb);
+		if (p && (!p->deleting || p->grace > 0))
+			ctl_delete_grace(C, "", "pods", p->ns, p->name, 0, NULL, &eb);
 		free(copy[i]);
 	}
 	free(copy);
@@ -1405,6 +1502,8 @@ static void clear_caches(struct kp_ctl *C)
 	kp_ctl_map_free(&C->pending);
 	kp_ctl_map_free(&C->sched_dirty);
 	kp_ctl_map_free(&C->kubelet_dirty);
+	kp_ctl_map_free(&C->terminating);
+	C->next_term = 0;
 }
 
 struct list_ud {
@@ -1465,10 +1564,13 @@ static void *ctl_main(void *arg)
 		}
 		if (C->cloud && C->next_cloud_poll - now < wait)
 			wait = C->next_cloud_poll > now ? C->next_cloud_poll - now : 0;
+		if (C->next_term && C->next_term - now < wait)
+			wait = C->next_term > now ? C->next_term - now : 0;
 		enum kp_store_rc rc = wait > 0 || !work ? kp_store_watch_next(C->w, wait, &ev, &eb) : KP_STORE_TIMEOUT;
 		if (rc == KP_STORE_OK) {
 			observe(C, ev.type, ev.group, ev.resource, ev.ns, ev.name, ev.json, ev.len, ev.rv);
-			if (!work || kp_ctl_now_ms() - batch_start < BATCH_MAX_MS)
+			if ((!work || kp_ctl_now_ms() - batch_start < BATCH_MAX_MS) &&
+			    !(C->next_term && kp_ctl_now_ms() >= C->next_term))
 				continue;
 		} else if (rc == KP_STORE_CLOSED) {
 			break;
@@ -1487,6 +1589,8 @@ static void *ctl_main(void *arg)
 			kp_ctl_node_lifecycle(C);
 			C->next_cloud_poll = kp_ctl_now_ms() + 500;
 		}
+		if (C->next_term && kp_ctl_now_ms() >= C->next_term)
+			kubelet_terminate(C);
 		if (has_work(C)) {
 			reconcile_all(C);
 			batch_start = 0;
@@ -1573,8 +1677,9 @@ kp_err kp_ctl_start(struct kp_local *L, struct kp_errbuf *eb)
 		free(C);
 		return kp_errf(eb, KP_ERR_LIMIT, "too many control planes in one process");
 	}
+	C->grace_cap_ms = L->cfg.grace_cap_ms == 0 ? 2000 : L->cfg.grace_cap_ms < 0 ? INT64_MAX : L->cfg.grace_cap_ms;
 	ensure_log_pod(C);
-	if (sync_all(C, eb)) {
+	if (sync_all(C, eb) || kp_pdb_start(L, eb)) {
 		kp_ctl_stop(L);
 		return KP_ERR_IO;
 	}
@@ -1590,6 +1695,7 @@ void kp_ctl_stop(struct kp_local *L)
 {
 	struct kp_ctl *C;
 
+	kp_pdb_stop(L);
 	pthread_mutex_lock(&reg_mu);
 	C = find_ctl(L);
 	for (int i = 0; C && i < MAX_CTLS; i++)

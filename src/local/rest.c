@@ -4,7 +4,10 @@
  * patch, delete, deletecollection), subresources (status, scale, binding,
  * eviction, log), selectors, dry run, Table responses and metav1 Status
  * errors. Kind-specific knowledge (discovery, OpenAPI, validation,
- * defaulting, conversion, patches, tables) comes from apires.h.
+ * defaulting, conversion, patches, tables) comes from apires.h. Pods are
+ * deleted gracefully as by the real API server (kp_local_delete_grace; the
+ * kubelet stand-in in ctl_main.c finishes the deletion) and evictions
+ * respect PodDisruptionBudgets (do_eviction, ctl_pdb.c).
  *
  * Invariants: objects are stored in their resource's storage version and
  * converted to the requested version on the way out; every response body
@@ -28,6 +31,7 @@
 #include <time.h>
 
 #include "local/ctl.h"
+#include "local/pdb.h"
 #include "local/server.h"
 
 #define LIST_MAX ((size_t)1 << 30)
@@ -1061,19 +1065,70 @@ static int64_t rv_of_obj(const json_t *obj)
 	return v;
 }
 
+static bool is_pod(const struct kp_store_key *k)
+{
+	return !*k->group && strcmp(k->resource, "pods") == 0;
+}
+
+/* The grace period a DELETE gives pod (the pod strategy's
+ * CheckGracefulDelete): the request's (grace >= 0), else
+ * spec.terminationGracePeriodSeconds, else 30; 0 for a pod that is not
+ * bound to a node or has terminated. */
+static int64_t pod_grace(const json_t *pod, int64_t grace)
+{
+	const json_t *spec = json_object_get(pod, "spec"), *t = json_object_get(spec, "terminationGracePeriodSeconds");
+	const char *node = jstr(spec, "nodeName"), *phase = jstr(json_object_get(pod, "status"), "phase");
+
+	if (grace < 0)
+		grace = json_is_integer(t) ? json_integer_value(t) : 30;
+	if (grace < 0)
+		grace = 1;
+	if (!node || !*node || (phase && (!strcmp(phase, "Succeeded") || !strcmp(phase, "Failed"))))
+		return 0;
+	return grace;
+}
+
+/* metadata.deletionGracePeriodSeconds (0 when missing). */
+static int64_t deletion_grace(const json_t *obj)
+{
+	const json_t *g = json_object_get(json_object_get(obj, "metadata"), "deletionGracePeriodSeconds");
+	return json_is_integer(g) ? json_integer_value(g) : 0;
+}
+
+/* Starts (when=now) or shortens a graceful deletion: deletionTimestamp is
+ * the moment the grace period ends, as the API server writes it. */
+static void set_deletion(json_t *obj, int64_t when, int64_t grace)
+{
+	json_t *md = meta_of(obj);
+	char ts[40];
+	kp_format_rfc3339(when + grace, ts, sizeof(ts));
+	json_object_set_new(md, "deletionTimestamp", json_string(ts));
+	json_object_set_new(md, "deletionGracePeriodSeconds", json_integer(grace));
+}
+
 enum kp_store_rc kp_local_delete(struct kp_local *L, const struct kp_store_key *k, enum kp_propagation prop,
 				 int64_t expect_rv, const char *expect_uid, json_t **out, struct kp_errbuf *eb)
+{
+	return kp_local_delete_grace(L, k, prop, -1, expect_rv, expect_uid, out, NULL, eb);
+}
+
+enum kp_store_rc kp_local_delete_grace(struct kp_local *L, const struct kp_store_key *k, enum kp_propagation prop,
+				       int64_t grace, int64_t expect_rv, const char *expect_uid, json_t **out,
+				       bool *gone, struct kp_errbuf *eb)
 {
 	const char *fin = prop == KP_PROP_FOREGROUND ? "foregroundDeletion" : prop == KP_PROP_ORPHAN ? "orphan" : NULL;
 
 	if (out)
 		*out = NULL;
+	if (gone)
+		*gone = false;
 	for (int attempt = 0; attempt < MUTATE_RETRIES; attempt++) {
 		enum kp_store_rc rc;
 		char *text = NULL;
-		int64_t rv = 0;
+		int64_t rv = 0, cur, g = 0;
 		json_t *obj;
 		const char *uid;
+		bool terminating, removed = false;
 
 		rc = kp_store_get(L->store, k, &text, &rv, eb);
 		if (rc)
@@ -1090,8 +1145,30 @@ enum kp_store_rc kp_local_delete(struct kp_local *L, const struct kp_store_key *
 			kp_errf(eb, KP_ERR_INVALID, "precondition failed");
 			return KP_STORE_CONFLICT;
 		}
-		if (is_namespace(k) || nfinalizers(obj) > 0 || fin) {
-			bool changed = !json_object_get(json_object_get(obj, "metadata"), "deletionTimestamp");
+		terminating = json_object_get(json_object_get(obj, "metadata"), "deletionTimestamp") != NULL;
+		cur = deletion_grace(obj);
+		if (is_pod(k) && terminating && cur > 0) {
+			/* a graceful deletion is under way: only a shorter period
+			 * changes it (finalizers can no longer be added) */
+			rc = KP_STORE_OK;
+			if (grace >= 0 && grace < cur) {
+				int64_t end = 0;
+				if (kp_parse_rfc3339(meta_str(obj, "deletionTimestamp"), &end))
+					end = (int64_t)time(NULL) + cur;
+				set_deletion(obj, end - cur, grace);
+				if (grace == 0 && nfinalizers(obj) == 0) {
+					removed = true;
+				} else {
+					rc = kp_store_update(L->store, k, obj, rv, NULL, eb);
+				}
+			}
+		} else if (is_pod(k) && !terminating && (g = pod_grace(obj, grace)) > 0) {
+			set_deletion(obj, (int64_t)time(NULL), g);
+			if (fin)
+				add_finalizer(obj, fin);
+			rc = kp_store_update(L->store, k, obj, rv, NULL, eb);
+		} else if (is_namespace(k) || nfinalizers(obj) > 0 || fin) {
+			bool changed = !terminating;
 			mark_deleting(obj);
 			if (fin && !has_finalizer(obj, fin)) {
 				add_finalizer(obj, fin);
@@ -1110,6 +1187,9 @@ enum kp_store_rc kp_local_delete(struct kp_local *L, const struct kp_store_key *
 			}
 			rc = changed ? kp_store_update(L->store, k, obj, rv, NULL, eb) : KP_STORE_OK;
 		} else {
+			removed = true;
+		}
+		if (removed) {
 			char *last = NULL;
 			rc = kp_store_delete(L->store, k, rv, &last, NULL, eb);
 			if (rc == KP_STORE_OK && last) {
@@ -1120,6 +1200,8 @@ enum kp_store_rc kp_local_delete(struct kp_local *L, const struct kp_store_key *
 				}
 			}
 			free(last);
+			if (rc == KP_STORE_OK && gone)
+				*gone = true;
 		}
 		if (rc == KP_STORE_CONFLICT && expect_rv <= 0) {
 			json_decref(obj);
@@ -1136,13 +1218,14 @@ enum kp_store_rc kp_local_delete(struct kp_local *L, const struct kp_store_key *
 }
 
 /* Stores obj (already at version rv in the store): deletes it instead when
- * it is being deleted and no finalizer is left. */
+ * it is being deleted, no finalizer is left and no grace period runs (a
+ * terminating pod goes when the kubelet deletes it with grace 0). */
 static enum kp_store_rc write_back(struct kp_local *L, const struct kp_store_key *k, json_t *obj, int64_t rv,
 				   bool *deleted, struct kp_errbuf *eb)
 {
 	*deleted = false;
 	if (json_object_get(json_object_get(obj, "metadata"), "deletionTimestamp") && nfinalizers(obj) == 0 &&
-	    !is_namespace(k)) {
+	    deletion_grace(obj) == 0 && !is_namespace(k)) {
 		char *last = NULL;
 		enum kp_store_rc rc = kp_store_delete(L->store, k, rv, &last, NULL, eb);
 		if (rc == KP_STORE_OK && last) {
@@ -1724,8 +1807,23 @@ static void do_binding(struct reqctx *c)
 
 /* --------------------------------------------------------------- delete */
 
+/* gracePeriodSeconds of DeleteOptions o (or the query): -1 when absent;
+ * a negative value means 1, as in the API server. */
+static int64_t grace_option(struct reqctx *c, const json_t *o)
+{
+	const json_t *g = json_object_get(o, "gracePeriodSeconds");
+	const char *q = arg(c->rq, "gracePeriodSeconds");
+	int64_t v = -1;
+
+	if (json_is_integer(g))
+		v = json_integer_value(g);
+	else if (!q || !*q || kp_parse_i64(q, &v))
+		return -1;
+	return v < 0 ? 1 : v;
+}
+
 static bool delete_options(struct reqctx *c, enum kp_propagation *prop, int64_t *rv, const char **uid,
-			   json_t **opts)
+			   int64_t *grace, json_t **opts)
 {
 	const char *p = arg(c->rq, "propagationPolicy");
 	json_t *o = NULL;
@@ -1734,6 +1832,7 @@ static bool delete_options(struct reqctx *c, enum kp_propagation *prop, int64_t 
 	*rv = 0;
 	*uid = NULL;
 	*opts = NULL;
+	*grace = grace_option(c, NULL);
 	if (c->rq->body_len > 0 && !(c->rq->content_type && strstr(c->rq->content_type, "protobuf"))) {
 		o = json_loadb(c->rq->body, c->rq->body_len, 0, NULL);
 		if (!json_is_object(o)) {
@@ -1751,6 +1850,8 @@ static bool delete_options(struct reqctx *c, enum kp_propagation *prop, int64_t 
 		*uid = jstr(pre, "uid");
 		if (jstr(pre, "resourceVersion") && kp_parse_i64(jstr(pre, "resourceVersion"), rv))
 			*rv = -1;
+		if (json_object_get(o, "gracePeriodSeconds"))
+			*grace = grace_option(c, o);
 		*opts = o;
 	}
 	if (p && strcmp(p, "Foreground") == 0)
@@ -1776,9 +1877,9 @@ static void do_delete(struct reqctx *c)
 	enum kp_store_rc rc;
 	const char *uid;
 	json_t *opts, *out = NULL;
-	int64_t rv;
+	int64_t rv, grace;
 
-	if (!delete_options(c, &prop, &rv, &uid, &opts))
+	if (!delete_options(c, &prop, &rv, &uid, &grace, &opts))
 		return;
 	if (c->dry_run) {
 		json_t *obj;
@@ -1790,7 +1891,7 @@ static void do_delete(struct reqctx *c)
 		json_decref(opts);
 		return;
 	}
-	rc = kp_local_delete(c->L, &k, prop, rv, uid, &out, &eb);
+	rc = kp_local_delete_grace(c->L, &k, prop, grace, rv, uid, &out, NULL, &eb);
 	json_decref(opts);
 	if (rc) {
 		err_store(c, rc, c->r.name, &eb);
@@ -1810,12 +1911,12 @@ static void do_deletecollection(struct reqctx *c)
 	const char *uid;
 	json_t *opts, *deleted, *item;
 	enum kp_store_rc rc;
-	int64_t rv, lrv = 0;
+	int64_t rv, lrv = 0, grace;
 	size_t i;
 
 	if (!parse_selectors(c, &lc.ls, &lc.fs))
 		return;
-	if (!delete_options(c, &prop, &rv, &uid, &opts))
+	if (!delete_options(c, &prop, &rv, &uid, &grace, &opts))
 		return;
 	json_decref(opts);
 	lc.items = json_array();
@@ -1840,7 +1941,7 @@ static void do_deletecollection(struct reqctx *c)
 			json_array_append(deleted, item);
 			continue;
 		}
-		if (kp_local_delete(c->L, &k, prop, 0, NULL, &out, &eb) == KP_STORE_OK && out) {
+		if (kp_local_delete_grace(c->L, &k, prop, grace, 0, NULL, &out, NULL, &eb) == KP_STORE_OK && out) {
 			json_t *served = to_served(c, out);
 			if (served)
 				json_array_append_new(deleted, served);
@@ -1852,6 +1953,171 @@ static void do_deletecollection(struct reqctx *c)
 	json_decref(lc.items);
 	resp_json(c->rs, 200, json_pack("{s:s, s:s, s:{}, s:o}", "kind", c->res->list_kind, "apiVersion", c->r.gv,
 					"metadata", "items", deleted), CT_JSON);
+}
+
+/* ------------------------------------------------------------- eviction */
+
+/*
+ * POST pods/NAME/eviction, after k8s pkg/registry/core/pod/storage/
+ * eviction.go:
+ *  - the body is an Eviction (policy/v1 or v1beta1; an empty body is taken
+ *    as one without options) whose metadata.name, when given, must be the
+ *    URL's; its deleteOptions (gracePeriodSeconds, preconditions uid and
+ *    resourceVersion, dryRun) apply to the deletion;
+ *  - a pod that is Pending, Succeeded, Failed or already terminating is
+ *    deleted without looking at budgets;
+ *  - otherwise kp_pdb_evict_check (ctl_pdb.c) decides: more than one
+ *    budget -> 500; one whose status predates its generation -> 429 (retry
+ *    after 10 s); disruptionsAllowed 0 -> 429 TooManyRequests with a
+ *    DisruptionBudget cause; negative or too many unconfirmed evictions ->
+ *    403; else the budget is decremented and the pod recorded in its
+ *    disruptedPods (an unready pod goes without a decrement when the
+ *    budget is satisfied or its unhealthyPodEvictionPolicy is AlwaysAllow);
+ *  - the pod gets the DisruptionTarget condition (EvictionByEvictionAPI;
+ *    a failed precondition answers 409 here) and is deleted gracefully
+ *    (kp_local_delete_grace); the answer is a 201 Status Success.
+ */
+struct evict_ud {
+	const char *uid, *rv;     /* preconditions, may be NULL */
+	char msg[700];
+};
+
+static int disruption_fn(void *ud, json_t *pod)
+{
+	struct evict_ud *e = ud;
+	const char *uid = meta_str(pod, "uid"), *rv = meta_str(pod, "resourceVersion");
+	json_t *st, *conds, *c = NULL, *x;
+	char ts[40];
+	size_t i;
+
+	if (e->uid && *e->uid && (!uid || strcmp(uid, e->uid) != 0)) {
+		snprintf(e->msg, sizeof(e->msg), "the UID in the precondition (%s) does not match the UID in record (%s). "
+			 "The object might have been deleted and then recreated", e->uid, uid ? uid : "");
+		return -1;
+	}
+	if (e->rv && *e->rv && (!rv || strcmp(rv, e->rv) != 0)) {
+		snprintf(e->msg, sizeof(e->msg), "the ResourceVersion in the precondition (%s) does not match the "
+			 "ResourceVersion in record (%s). The object might have been modified", e->rv, rv ? rv : "");
+		return -1;
+	}
+	st = json_object_get(pod, "status");
+	if (!json_is_object(st)) {
+		st = json_object();
+		json_object_set_new(pod, "status", st);
+	}
+	conds = json_object_get(st, "conditions");
+	if (!json_is_array(conds)) {
+		conds = json_array();
+		json_object_set_new(st, "conditions", conds);
+	}
+	json_array_foreach(conds, i, x)
+		if (jstr(x, "type") && !strcmp(jstr(x, "type"), "DisruptionTarget"))
+			c = x;
+	if (c && jstr(c, "status") && !strcmp(jstr(c, "status"), "True") && jstr(c, "reason") &&
+	    !strcmp(jstr(c, "reason"), "EvictionByEvictionAPI"))
+		return 1;
+	if (!c) {
+		c = json_object();
+		json_array_append_new(conds, c);
+	}
+	now_rfc3339(ts, sizeof(ts));
+	json_object_set_new(c, "type", json_string("DisruptionTarget"));
+	json_object_set_new(c, "status", json_string("True"));
+	json_object_set_new(c, "lastProbeTime", json_null());
+	json_object_set_new(c, "lastTransitionTime", json_string(ts));
+	json_object_set_new(c, "reason", json_string("EvictionByEvictionAPI"));
+	json_object_set_new(c, "message", json_string("Eviction API: evicting"));
+	return 0;
+}
+
+static void evict_refused(struct reqctx *c, enum kp_pdb_verdict v, const char *pdb, const char *msg)
+{
+	json_t *st;
+	char m[1000];
+
+	switch (v) {
+	case KP_PDB_MULTI:
+		st = status_obj(500, NULL, msg);
+		json_object_del(st, "reason");
+		resp_json(c->rs, 500, st, CT_JSON);
+		return;
+	case KP_PDB_FORBIDDEN:
+		snprintf(m, sizeof(m), "poddisruptionbudget.policy \"%s\" is forbidden: %s", pdb, msg);
+		status_details(c->rs, 403, "Forbidden", m, pdb, "policy", "poddisruptionbudget");
+		return;
+	default:
+		st = status_obj(429, "TooManyRequests", "Cannot evict pod as it would violate the pod's disruption budget.");
+		json_object_set_new(st, "details", json_pack("{s:[{s:s, s:s}]}", "causes", "reason", "DisruptionBudget",
+							     "message", msg));
+		if (v == KP_PDB_STALE)
+			json_object_set_new(json_object_get(st, "details"), "retryAfterSeconds", json_integer(10));
+		resp_json(c->rs, 429, st, CT_JSON);
+		return;
+	}
+}
+
+static void do_eviction(struct reqctx *c)
+{
+	struct kp_store_key k = key_of(c, c->r.name);
+	struct kp_errbuf eb = { 0 };
+	struct evict_ud e = { 0 };
+	json_t *body = NULL, *opts, *pod;
+	const char *phase, *nm;
+	enum kp_store_rc rc;
+	int64_t rv, grace;
+	char pdb[256] = "", msg[600] = "";
+
+	if (c->rq->body_len > 0 && !(body = body_object(c)))
+		return;
+	nm = meta_str(body, "name");
+	if (nm && *nm && strcmp(nm, c->r.name) != 0) {
+		kp_rest_status(c->rs, 400, "BadRequest", "name in URL does not match name in Eviction object");
+		json_decref(body);
+		return;
+	}
+	opts = json_object_get(body, "deleteOptions");
+	if (json_is_array(json_object_get(opts, "dryRun")) && json_array_size(json_object_get(opts, "dryRun")))
+		c->dry_run = true;
+	e.uid = jstr(json_object_get(opts, "preconditions"), "uid");
+	e.rv = jstr(json_object_get(opts, "preconditions"), "resourceVersion");
+	grace = json_object_get(opts, "gracePeriodSeconds") ? grace_option(c, opts) : -1;
+	if (!load(c, &k, &pod, &rv)) {
+		json_decref(body);
+		return;
+	}
+	phase = jstr(json_object_get(pod, "status"), "phase");
+	if (!(!phase || !strcmp(phase, "Pending") || !strcmp(phase, "Succeeded") || !strcmp(phase, "Failed") ||
+	      json_object_get(json_object_get(pod, "metadata"), "deletionTimestamp"))) {
+		enum kp_pdb_verdict v = kp_pdb_evict_check(c->L, pod, c->dry_run, pdb, sizeof(pdb), msg, sizeof(msg), &eb);
+		if (v == KP_PDB_FAIL) {
+			kp_rest_status(c->rs, 500, "InternalError", eb.msg[0] ? eb.msg : "cannot read the disruption budgets");
+			goto out;
+		}
+		if (v != KP_PDB_ALLOW) {
+			evict_refused(c, v, pdb, msg);
+			goto out;
+		}
+	}
+	if (!c->dry_run) {
+		rc = kp_local_mutate(c->L, &k, disruption_fn, &e, &eb);
+		if (rc == KP_STORE_FAIL && e.msg[0]) {
+			char m[900];
+			snprintf(m, sizeof(m), "Operation cannot be fulfilled on Pod \"%s\": %s", c->r.name, e.msg);
+			status_details(c->rs, 409, "Conflict", m, c->r.name, NULL, "Pod");
+			goto out;
+		}
+		if (!rc)
+			rc = kp_local_delete_grace(c->L, &k, KP_PROP_BACKGROUND, grace, 0, e.uid && *e.uid ? e.uid : NULL,
+						   NULL, NULL, &eb);
+		if (rc) {
+			err_store(c, rc, c->r.name, &eb);
+			goto out;
+		}
+	}
+	kp_rest_status(c->rs, 201, NULL, "");
+out:
+	json_decref(pod);
+	json_decref(body);
 }
 
 /* ------------------------------------------------------------ discovery */
@@ -2049,15 +2315,9 @@ static void dispatch(struct reqctx *c)
 			do_create(c);
 		else if (r->sub && strcmp(r->sub, "binding") == 0)
 			do_binding(c);
-		else if (r->sub && strcmp(r->sub, "eviction") == 0) {
-			struct kp_store_key k = key_of(c, r->name);
-			struct kp_errbuf eb = { 0 };
-			enum kp_store_rc rc = c->dry_run ? KP_STORE_OK : kp_local_delete(c->L, &k, KP_PROP_BACKGROUND, 0, NULL, NULL, &eb);
-			if (rc)
-				err_store(c, rc, r->name, &eb);
-			else
-				kp_rest_status(c->rs, 201, NULL, "");
-		} else
+		else if (r->sub && strcmp(r->sub, "eviction") == 0)
+			do_eviction(c);
+		else
 			kp_rest_status(c->rs, 405, "MethodNotAllowed", "the server does not allow this method on the requested resource");
 	} else if (strcmp(m, "PUT") == 0 && r->name) {
 		do_update(c, r->sub);

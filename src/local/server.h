@@ -37,6 +37,8 @@ struct kp_local_config {
 	bool allow_remote;           /* allow a non-loopback listen address */
 	int64_t bookmark_ms;         /* BOOKMARK period for watches (0 = 60s) */
 	int64_t event_window;        /* store events kept for watch resume (0 = default) */
+	int64_t grace_cap_ms;        /* kubelet stand-in: longest wait of a terminating pod
+	                              * (0 = 2000; < 0 = its whole grace period) */
 };
 
 struct kp_gc;
@@ -108,10 +110,21 @@ void kp_rest_stream_free(struct kp_watch_stream *s);
 enum kp_propagation { KP_PROP_BACKGROUND, KP_PROP_FOREGROUND, KP_PROP_ORPHAN };
 /* Deletes one object with Kubernetes semantics: finalizers keep it (with a
  * deletionTimestamp) until they are removed; Foreground/Orphan add their
- * finalizer for the garbage collector. *out (may be NULL) receives the
+ * finalizer for the garbage collector; pods are deleted gracefully (see
+ * kp_local_delete_grace, default period). *out (may be NULL) receives the
  * object's final or current state. */
 enum kp_store_rc kp_local_delete(struct kp_local *L, const struct kp_store_key *k, enum kp_propagation prop,
 				 int64_t expect_rv, const char *expect_uid, json_t **out, struct kp_errbuf *eb);
+/* The same with a grace period, for pods (others ignore it): grace < 0
+ * takes spec.terminationGracePeriodSeconds (default 30). A pod bound to a
+ * node and not terminated is kept with deletionTimestamp (the end of the
+ * grace period) and deletionGracePeriodSeconds until the kubelet deletes
+ * it with grace 0; an unbound or terminated pod, or grace 0, goes at once
+ * (finalizers permitting); a pod already terminating only accepts a shorter
+ * period. *gone (may be NULL): the object was removed from the store. */
+enum kp_store_rc kp_local_delete_grace(struct kp_local *L, const struct kp_store_key *k, enum kp_propagation prop,
+				       int64_t grace, int64_t expect_rv, const char *expect_uid, json_t **out,
+				       bool *gone, struct kp_errbuf *eb);
 /* Read-modify-write with retries on conflict: fn edits obj and returns 0 to
  * write, 1 to leave it unchanged, -1 to fail. An object whose
  * deletionTimestamp is set and whose finalizers become empty is deleted. */

@@ -370,8 +370,14 @@ static json_t *claims_of(const char *pool)
 }
 
 /* Waits up to ms for pred; returns true when it held. */
+/* KP_TEST_TIMEOUT_SCALE stretches every wait (valgrind runs ~20x slower). */
 static bool wait_for(int ms, bool (*pred)(const char *), const char *arg)
 {
+	const char *scale = getenv("KP_TEST_TIMEOUT_SCALE");
+	int64_t k = 1;
+
+	if (scale && kp_parse_i64(scale, &k) == KP_OK && k > 1 && k <= 100)
+		ms *= (int)k;
 	for (int t = 0; t < ms; t += 100) {
 		if (pred(arg))
 			return true;

@@ -1,0 +1,943 @@
+/*
+ * ctl_pdb.c - PodDisruptionBudgets in `karpenter up`: the disruption
+ * controller of kube-controller-manager and the budget check of the
+ * eviction subresource (see pdb.h).
+ *
+ * The controller is one thread following the store's event stream into
+ * two caches (pods: labels, controller reference, Ready, terminating;
+ * budgets: their stored JSON). A pod, budget or workload event marks its
+ * namespace dirty when the namespace has budgets; once events pause
+ * (PDB_IDLE_MS, at most PDB_MAX_MS after the first) every budget of every
+ * dirty namespace is recomputed, in key order, and its status written when
+ * it changed:
+ *  - expectedPods: the matching pods' count when minAvailable is an
+ *    integer; otherwise (maxUnavailable, or a percentage) the sum of the
+ *    spec.replicas of their controllers (a ReplicaSet's Deployment, a
+ *    ReplicaSet, StatefulSet, ReplicationController), each counted once; a
+ *    pod without such a controller counts as 1 (where the real controller
+ *    would fail and allow no disruption);
+ *  - currentHealthy: matching pods with Ready=True, not terminating and not
+ *    in status.disruptedPods (an eviction that is not visible yet);
+ *  - desiredHealthy: minAvailable, or expectedPods - maxUnavailable (>= 0);
+ *    percentages rounded up;
+ *  - disruptionsAllowed: currentHealthy - desiredHealthy, 0 when negative
+ *    or when no pod is expected;
+ *  - disruptedPods: entries whose pod still matches, is not terminating and
+ *    was evicted less than 2 minutes ago; the controller wakes up when the
+ *    oldest one expires;
+ *  - the DisruptionAllowed condition (SufficientPods / InsufficientPods)
+ *    and observedGeneration.
+ * The status is computed inside a read-modify-write of the stored budget,
+ * so an eviction's decrement is never overwritten by an older view.
+ *
+ * The eviction check (kp_pdb_evict_check, called on the REST threads)
+ * reads only the store; it mirrors k8s pkg/registry/core/pod/storage/
+ * eviction.go, see rest.c for the parts before and after it.
+ *
+ * Cost: per event one JSON parse and O(1) map work; per reconcile of a
+ * namespace O(budgets + pods) plus one store read per distinct controller
+ * when a budget needs the scale.
+ */
+#define KP_CTL_INTERNAL
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "local/ctl.h"
+#include "local/pdb.h"
+#include "local/server.h"
+
+#define PDB_IDLE_MS 50
+#define PDB_MAX_MS 250
+#define DISRUPTED_TIMEOUT_S 120   /* the controller's DeletionTimeout */
+#define MAX_DISRUPTED 2000        /* the eviction subresource's MaxDisruptedPodSize */
+#define MAX_PDBCS 16
+
+/* -------------------------------------------------------------- helpers */
+
+static const char *jstr(const json_t *o, const char *k)
+{
+	return json_string_value(json_object_get(o, k));
+}
+
+static int64_t jint(const json_t *o, const char *k)
+{
+	const json_t *v = json_object_get(o, k);
+	return json_is_integer(v) ? json_integer_value(v) : 0;
+}
+
+static int64_t wall_s(void)
+{
+	return (int64_t)time(NULL);
+}
+
+static bool in_values(const json_t *values, const char *v)
+{
+	const json_t *x;
+	size_t i;
+	json_array_foreach(values, i, x)
+		if (json_is_string(x) && strcmp(json_string_value(x), v) == 0)
+			return true;
+	return false;
+}
+
+bool kp_pdb_selector_matches(const json_t *selector, const json_t *labels)
+{
+	const json_t *ml, *me, *v, *x;
+	const char *k;
+	size_t i;
+
+	if (!json_is_object(selector))
+		return false;
+	ml = json_object_get(selector, "matchLabels");
+	me = json_object_get(selector, "matchExpressions");
+	if ((ml && !json_is_object(ml) && !json_is_null(ml)) || (me && !json_is_array(me) && !json_is_null(me)))
+		return false;
+	json_object_foreach((json_t *)ml, k, v) {
+		const char *have = jstr(labels, k);
+		if (!json_is_string(v) || !have || strcmp(have, json_string_value(v)) != 0)
+			return false;
+	}
+	json_array_foreach(me, i, x) {
+		const char *key = jstr(x, "key"), *op = jstr(x, "operator");
+		const json_t *vals = json_object_get(x, "values");
+		const char *have;
+		if (!key || !op)
+			return false;
+		have = jstr(labels, key);
+		if (!strcmp(op, "In")) {
+			if (!have || !in_values(vals, have))
+				return false;
+		} else if (!strcmp(op, "NotIn")) {
+			if (have && in_values(vals, have))
+				return false;
+		} else if (!strcmp(op, "Exists")) {
+			if (!have)
+				return false;
+		} else if (!strcmp(op, "DoesNotExist")) {
+			if (have)
+				return false;
+		} else {
+			return false;
+		}
+	}
+	return true;
+}
+
+kp_err kp_pdb_scaled(const json_t *v, int64_t total, int64_t *out)
+{
+	const char *s;
+	size_t n;
+	int64_t pct;
+	char num[32];
+
+	if (json_is_integer(v)) {
+		*out = json_integer_value(v);
+		return KP_OK;
+	}
+	s = json_string_value(v);
+	if (!s || (n = strlen(s)) < 2 || s[n - 1] != '%' || n - 1 >= sizeof(num))
+		return KP_ERR_INVALID;
+	memcpy(num, s, n - 1);
+	num[n - 1] = '\0';
+	if (kp_parse_i64(num, &pct) || pct < 0 || pct > 1000000)
+		return KP_ERR_INVALID;
+	if (total < 0)
+		total = 0;
+	*out = (pct * total + 99) / 100;
+	return KP_OK;
+}
+
+bool kp_pdb_needs_scale(const json_t *spec)
+{
+	const json_t *mu = json_object_get(spec, "maxUnavailable"), *ma = json_object_get(spec, "minAvailable");
+	if (mu && !json_is_null(mu))
+		return true;
+	return ma && json_is_string(ma);
+}
+
+kp_err kp_pdb_compute(const json_t *spec, int64_t expected, int64_t healthy, int64_t *desired, int64_t *allowed)
+{
+	const json_t *mu = json_object_get(spec, "maxUnavailable"), *ma = json_object_get(spec, "minAvailable");
+	int64_t d = 0, v;
+
+	*desired = 0;
+	*allowed = 0;
+	if (mu && !json_is_null(mu)) {
+		if (kp_pdb_scaled(mu, expected, &v))
+			return KP_ERR_INVALID;
+		d = expected - v;
+		if (d < 0)
+			d = 0;
+	} else if (ma && !json_is_null(ma)) {
+		if (kp_pdb_scaled(ma, expected, &d))
+			return KP_ERR_INVALID;
+	}
+	*desired = d;
+	*allowed = healthy - d;
+	if (expected <= 0 || *allowed < 0)
+		*allowed = 0;
+	return KP_OK;
+}
+
+bool kp_pdb_pod_ready(const json_t *pod)
+{
+	const json_t *c;
+	size_t i;
+	json_array_foreach(json_object_get(json_object_get(pod, "status"), "conditions"), i, c) {
+		const char *t = jstr(c, "type"), *s = jstr(c, "status");
+		if (t && s && !strcmp(t, "Ready"))
+			return !strcmp(s, "True");
+	}
+	return false;
+}
+
+/* The controller reference of o (an ownerReference with controller true). */
+static const json_t *controller_ref(const json_t *o)
+{
+	const json_t *r;
+	size_t i;
+	json_array_foreach(json_object_get(json_object_get(o, "metadata"), "ownerReferences"), i, r)
+		if (json_is_true(json_object_get(r, "controller")))
+			return r;
+	return NULL;
+}
+
+/* Sets the DisruptionAllowed condition of status; keeps lastTransitionTime
+ * while the condition's status does not change. */
+static void set_allowed_cond(json_t *status, bool ok, int64_t gen, const char *reason, const char *msg)
+{
+	json_t *arr = json_object_get(status, "conditions"), *c = NULL, *x;
+	const char *want = ok ? "True" : "False";
+	char ts[40];
+	size_t i;
+
+	if (!json_is_array(arr)) {
+		arr = json_array();
+		json_object_set_new(status, "conditions", arr);
+	}
+	json_array_foreach(arr, i, x)
+		if (jstr(x, "type") && !strcmp(jstr(x, "type"), "DisruptionAllowed"))
+			c = x;
+	if (!c) {
+		c = json_object();
+		json_array_append_new(arr, c);
+	}
+	if (!jstr(c, "status") || strcmp(jstr(c, "status"), want) != 0 || !jstr(c, "lastTransitionTime")) {
+		kp_format_rfc3339(wall_s(), ts, sizeof(ts));
+		json_object_set_new(c, "lastTransitionTime", json_string(ts));
+	}
+	json_object_set_new(c, "type", json_string("DisruptionAllowed"));
+	json_object_set_new(c, "status", json_string(want));
+	json_object_set_new(c, "reason", json_string(reason ? reason : ok ? "SufficientPods" : "InsufficientPods"));
+	json_object_set_new(c, "message", json_string(msg ? msg : ""));
+	json_object_set_new(c, "observedGeneration", json_integer(gen));
+}
+
+/* ------------------------------------------------------ eviction check */
+
+struct find_ctx {
+	const json_t *labels;
+	int n;
+	char name[256];
+	json_t *first;    /* the first matching budget */
+};
+
+static int find_fn(void *ud, const char *text, size_t len, int64_t rv)
+{
+	struct find_ctx *f = ud;
+	json_t *o = json_loadb(text, len, 0, NULL);
+	(void)rv;
+	if (o && kp_pdb_selector_matches(json_object_get(json_object_get(o, "spec"), "selector"), f->labels)) {
+		if (f->n++ == 0) {
+			snprintf(f->name, sizeof(f->name), "%s", jstr(json_object_get(o, "metadata"), "name") ?
+				 jstr(json_object_get(o, "metadata"), "name") : "");
+			f->first = json_incref(o);
+		}
+	}
+	json_decref(o);
+	return 0;
+}
+
+struct take_ctx {
+	const char *pod, *pdb;
+	bool dry_run;
+	enum kp_pdb_verdict v;
+	char *msg;
+	size_t mn;
+};
+
+/* checkAndDecrement of eviction.go on the freshly read budget. */
+static int take_fn(void *ud, json_t *pdb)
+{
+	struct take_ctx *t = ud;
+	json_t *st = json_object_get(pdb, "status"), *dp;
+	int64_t gen = jint(json_object_get(pdb, "metadata"), "generation"), allowed;
+	char ts[40];
+
+	if (!json_is_object(st)) {
+		st = json_object();
+		json_object_set_new(pdb, "status", st);
+	}
+	allowed = jint(st, "disruptionsAllowed");
+	dp = json_object_get(st, "disruptedPods");
+	if (jint(st, "observedGeneration") < gen) {
+		t->v = KP_PDB_STALE;
+		snprintf(t->msg, t->mn, "The disruption budget %s is still being processed by the server.", t->pdb);
+		return 1;
+	}
+	if (allowed < 0) {
+		t->v = KP_PDB_FORBIDDEN;
+		snprintf(t->msg, t->mn, "pdb disruptions allowed is negative");
+		return 1;
+	}
+	if (json_object_size(dp) > MAX_DISRUPTED) {
+		t->v = KP_PDB_FORBIDDEN;
+		snprintf(t->msg, t->mn, "DisruptedPods map too big - too many evictions not confirmed by PDB controller");
+		return 1;
+	}
+	if (allowed == 0) {
+		t->v = KP_PDB_DENY;
+		snprintf(t->msg, t->mn, "The disruption budget %s needs %lld healthy pods and has %lld currently", t->pdb,
+			 (long long)jint(st, "desiredHealthy"), (long long)jint(st, "currentHealthy"));
+		return 1;
+	}
+	t->v = KP_PDB_ALLOW;
+	if (t->dry_run)
+		return 1;
+	json_object_set_new(st, "disruptionsAllowed", json_integer(allowed - 1));
+	if (allowed - 1 == 0)
+		set_allowed_cond(st, false, jint(st, "observedGeneration"), NULL, NULL);
+	if (!json_is_object(dp)) {
+		dp = json_object();
+		json_object_set_new(st, "disruptedPods", dp);
+	}
+	kp_format_rfc3339(wall_s(), ts, sizeof(ts));
+	json_object_set_new(dp, t->pod, json_string(ts));
+	return 0;
+}
+
+enum kp_pdb_verdict kp_pdb_evict_check(struct kp_local *L, const json_t *pod, bool dry_run, char *name, size_t nn,
+				       char *msg, size_t mn, struct kp_errbuf *eb)
+{
+	const json_t *md = json_object_get(pod, "metadata");
+	const char *ns = jstr(md, "namespace") ? jstr(md, "namespace") : "";
+	struct find_ctx f = { json_object_get(md, "labels"), 0, "", NULL };
+	struct take_ctx t = { jstr(md, "name"), NULL, dry_run, KP_PDB_ALLOW, msg, mn };
+	enum kp_store_rc rc;
+
+	if (nn)
+		name[0] = '\0';
+	if (mn)
+		msg[0] = '\0';
+	rc = kp_store_list(L->store, "policy", "poddisruptionbudgets", ns, find_fn, &f, NULL, eb);
+	if (rc) {
+		json_decref(f.first);
+		return KP_PDB_FAIL;
+	}
+	snprintf(name, nn, "%s", f.name);
+	if (f.n == 0)
+		return KP_PDB_ALLOW;
+	if (f.n > 1) {
+		json_decref(f.first);
+		snprintf(msg, mn, "This pod has more than one PodDisruptionBudget, which the eviction subresource does not "
+			 "support.");
+		return KP_PDB_MULTI;
+	}
+	if (!kp_pdb_pod_ready(pod)) {
+		const json_t *st = json_object_get(f.first, "status");
+		const char *pol = jstr(json_object_get(f.first, "spec"), "unhealthyPodEvictionPolicy");
+		bool go = (pol && !strcmp(pol, "AlwaysAllow")) ||
+			  (jint(st, "currentHealthy") >= jint(st, "desiredHealthy") && jint(st, "desiredHealthy") > 0);
+		if (go) {
+			json_decref(f.first);
+			return KP_PDB_ALLOW;
+		}
+	}
+	json_decref(f.first);
+	t.pdb = name;
+	struct kp_store_key k = { "policy", "poddisruptionbudgets", ns, name };
+	rc = kp_local_mutate(L, &k, take_fn, &t, eb);
+	if (rc == KP_STORE_NOTFOUND) {
+		/* deleted meanwhile: nothing protects the pod any more */
+		return KP_PDB_ALLOW;
+	}
+	if (rc)
+		return KP_PDB_FAIL;
+	return t.v;
+}
+
+/* ----------------------------------------------------------- controller */
+
+struct pdb_pod {
+	char *ns, *name;
+	json_t *labels;                          /* owned, may be NULL */
+	char *ctl_kind, *ctl_name, *ctl_uid;     /* controller reference, or NULL */
+	bool ready, deleting;
+	int64_t rv;
+};
+
+struct pdbc {
+	struct kp_local *L;
+	pthread_t th;
+	bool running;
+	struct kp_store_watch *w;
+	struct kp_ctl_map pods;     /* "ns/name" -> struct pdb_pod */
+	struct kp_ctl_map pdbs;     /* "ns/name" -> json_t (stored budget, owned) */
+	struct kp_ctl_map nscount;  /* namespace -> number of budgets (an intptr_t) */
+	struct kp_ctl_map dirty;    /* namespaces to reconcile */
+	int64_t batch_start, last_ev;
+	int64_t recheck_at;         /* wall seconds: a disruptedPods entry expires (0: none) */
+};
+
+static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct pdbc *REG[MAX_PDBCS];
+
+static void pod_free(struct pdb_pod *p)
+{
+	if (!p)
+		return;
+	free(p->ns);
+	free(p->name);
+	json_decref(p->labels);
+	free(p->ctl_kind);
+	free(p->ctl_name);
+	free(p->ctl_uid);
+	free(p);
+}
+
+static char *dup0(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+static bool has_budgets(const struct pdbc *P, const char *ns)
+{
+	return kp_ctl_map_get(&P->nscount, ns ? ns : "") != NULL;
+}
+
+static void mark(struct pdbc *P, const char *ns)
+{
+	if (!has_budgets(P, ns))
+		return;
+	if (!P->dirty.n)
+		P->batch_start = kp_ctl_now_ms();
+	kp_ctl_map_put(&P->dirty, ns ? ns : "", (void *)1);
+}
+
+static void nscount_add(struct pdbc *P, const char *ns, intptr_t d)
+{
+	intptr_t n = (intptr_t)kp_ctl_map_get(&P->nscount, ns) + d;
+	if (n > 0)
+		kp_ctl_map_put(&P->nscount, ns, (void *)n);
+	else
+		kp_ctl_map_del(&P->nscount, ns);
+}
+
+static bool same_str(const char *a, const char *b)
+{
+	return kp_strcmp0(a, b) == 0;
+}
+
+static void observe_pod(struct pdbc *P, enum kp_store_evtype type, const char *ns, const char *name,
+			const char *text, size_t len, int64_t rv)
+{
+	char key[600];
+	struct pdb_pod *old, *p;
+	json_t *o, *md;
+	const json_t *ref;
+
+	snprintf(key, sizeof(key), "%s/%s", ns ? ns : "", name ? name : "");
+	old = kp_ctl_map_get(&P->pods, key);
+	if (type == KP_EV_DELETED) {
+		if (old) {
+			pod_free(kp_ctl_map_del(&P->pods, key));
+			mark(P, ns);
+		}
+		return;
+	}
+	if (old && rv <= old->rv)
+		return;
+	if (!(o = json_loadb(text, len, 0, NULL)))
+		return;
+	if (!(p = calloc(1, sizeof(*p)))) {
+		json_decref(o);
+		return;
+	}
+	md = json_object_get(o, "metadata");
+	p->ns = strdup(ns ? ns : "");
+	p->name = strdup(name ? name : "");
+	p->labels = json_incref(json_object_get(md, "labels"));
+	if ((ref = controller_ref(o))) {
+		p->ctl_kind = dup0(jstr(ref, "kind"));
+		p->ctl_name = dup0(jstr(ref, "name"));
+		p->ctl_uid = dup0(jstr(ref, "uid"));
+	}
+	p->ready = kp_pdb_pod_ready(o);
+	p->deleting = json_object_get(md, "deletionTimestamp") != NULL;
+	p->rv = rv;
+	json_decref(o);
+	if (!p->ns || !p->name) {
+		pod_free(p);
+		return;
+	}
+	bool same_labels = old && (old->labels && p->labels ? json_equal(old->labels, p->labels) != 0
+							       : !old->labels && !p->labels);
+	bool changed = !old || !same_labels || old->ready != p->ready || old->deleting != p->deleting ||
+		       !same_str(old->ctl_uid, p->ctl_uid);
+	pod_free(kp_ctl_map_put(&P->pods, key, p));
+	if (changed)
+		mark(P, ns);
+}
+
+static void observe_pdb(struct pdbc *P, enum kp_store_evtype type, const char *ns, const char *name,
+			const char *text, size_t len)
+{
+	char key[600];
+	json_t *old, *o = NULL;
+
+	snprintf(key, sizeof(key), "%s/%s", ns ? ns : "", name ? name : "");
+	if (type != KP_EV_DELETED && !(o = json_loadb(text, len, 0, NULL)))
+		return;
+	old = o ? kp_ctl_map_put(&P->pdbs, key, o) : kp_ctl_map_del(&P->pdbs, key);
+	if (!old && o)
+		nscount_add(P, ns ? ns : "", 1);
+	else if (old && !o)
+		nscount_add(P, ns ? ns : "", -1);
+	json_decref(old);
+	if (o)
+		mark(P, ns);
+}
+
+static void observe(struct pdbc *P, enum kp_store_evtype type, const char *group, const char *resource,
+		    const char *ns, const char *name, const char *text, size_t len, int64_t rv)
+{
+	if (!*group && !strcmp(resource, "pods"))
+		observe_pod(P, type, ns, name, text, len, rv);
+	else if (!strcmp(group, "policy") && !strcmp(resource, "poddisruptionbudgets"))
+		observe_pdb(P, type, ns, name, text, len);
+	else if ((!strcmp(group, "apps") && (!strcmp(resource, "replicasets") || !strcmp(resource, "deployments") ||
+					      !strcmp(resource, "statefulsets"))) ||
+		 (!*group && !strcmp(resource, "replicationcontrollers")))
+		mark(P, ns);   /* the expected scale may change */
+}
+
+/* ---- one budget ---- */
+
+struct scale_ent {
+	char *uid;
+	int64_t scale;      /* < 0: the controller has no scale we know */
+};
+
+struct recon {
+	struct pdbc *P;
+	const char *ns;
+	int64_t now;        /* wall seconds */
+	int64_t recheck;    /* earliest expiry of a kept disruptedPods entry (0: none) */
+	struct kp_ctl_map scales;   /* controller "kind/name" -> struct scale_ent */
+};
+
+/* spec.replicas (default 1) of the stored object, if its uid is uid. */
+static bool replicas_of(struct kp_local *L, const char *group, const char *resource, const char *ns, const char *name,
+			const char *uid, int64_t *rep, json_t **obj)
+{
+	struct kp_store_key k = { group, resource, ns, name };
+	char *text = NULL;
+	json_t *o;
+	const json_t *r;
+
+	*obj = NULL;
+	if (!name || kp_store_get(L->store, &k, &text, NULL, NULL) != KP_STORE_OK)
+		return false;
+	o = json_loads(text, 0, NULL);
+	free(text);
+	if (!o || (uid && !same_str(jstr(json_object_get(o, "metadata"), "uid"), uid))) {
+		json_decref(o);
+		return false;
+	}
+	r = json_object_get(json_object_get(o, "spec"), "replicas");
+	*rep = json_is_integer(r) ? json_integer_value(r) : 1;
+	*obj = o;
+	return true;
+}
+
+/* The controller (its uid into *uid, malloc'ed) and scale of pod p, like
+ * the disruption controller's finders; false when it has none we know. */
+static bool find_scale(struct recon *R, const struct pdb_pod *p, char **uid, int64_t *scale)
+{
+	struct kp_local *L = R->P->L;
+	json_t *o = NULL;
+	bool ok = false;
+
+	*uid = NULL;
+	if (!p->ctl_kind || !p->ctl_name)
+		return false;
+	if (!strcmp(p->ctl_kind, "ReplicaSet")) {
+		if (replicas_of(L, "apps", "replicasets", p->ns, p->ctl_name, p->ctl_uid, scale, &o)) {
+			const json_t *ref = controller_ref(o);
+			json_t *d = NULL;
+			if (ref && same_str(jstr(ref, "kind"), "Deployment")) {
+				if (replicas_of(L, "apps", "deployments", p->ns, jstr(ref, "name"), jstr(ref, "uid"), scale, &d)) {
+					*uid = dup0(jstr(ref, "uid"));
+					ok = true;
+				}
+				json_decref(d);
+			} else {
+				*uid = dup0(p->ctl_uid);
+				ok = true;
+			}
+		}
+	} else if (!strcmp(p->ctl_kind, "StatefulSet")) {
+		ok = replicas_of(L, "apps", "statefulsets", p->ns, p->ctl_name, p->ctl_uid, scale, &o);
+		*uid = ok ? dup0(p->ctl_uid) : NULL;
+	} else if (!strcmp(p->ctl_kind, "ReplicationController")) {
+		ok = replicas_of(L, "", "replicationcontrollers", p->ns, p->ctl_name, p->ctl_uid, scale, &o);
+		*uid = ok ? dup0(p->ctl_uid) : NULL;
+	}
+	json_decref(o);
+	if (ok && !*uid)
+		*uid = strdup("");
+	return ok && *uid;
+}
+
+/* The expected pod count of a scale-based budget over pods (n of them). */
+static int64_t expected_scale(struct recon *R, struct pdb_pod **pods, size_t n)
+{
+	struct kp_ctl_map seen = { 0 };
+	int64_t total = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct pdb_pod *p = pods[i];
+		char ck[700];
+		struct scale_ent *e;
+
+		snprintf(ck, sizeof(ck), "%s/%s/%s", p->ctl_kind ? p->ctl_kind : "", p->ctl_name ? p->ctl_name : "",
+			 p->ctl_uid ? p->ctl_uid : "");
+		e = p->ctl_kind ? kp_ctl_map_get(&R->scales, ck) : NULL;
+		if (!e && p->ctl_kind && (e = calloc(1, sizeof(*e)))) {
+			if (!find_scale(R, p, &e->uid, &e->scale)) {
+				free(e->uid);
+				e->uid = NULL;
+				e->scale = -1;
+			}
+			kp_ctl_map_put(&R->scales, ck, e);
+		}
+		if (!e || e->scale < 0) {
+			total++;    /* no controller with a scale: the pod itself */
+			continue;
+		}
+		if (!kp_ctl_map_get(&seen, e->uid)) {
+			kp_ctl_map_put(&seen, e->uid, (void *)1);
+			total += e->scale;
+		}
+	}
+	kp_ctl_map_free(&seen);
+	return total;
+}
+
+/* Recomputes the status of the freshly read budget pdb; 0 to write, 1 when
+ * nothing changed. */
+static int status_fn(void *ud, json_t *pdb)
+{
+	struct recon *R = ud;
+	struct pdbc *P = R->P;
+	const json_t *md = json_object_get(pdb, "metadata"), *spec = json_object_get(pdb, "spec");
+	const json_t *sel = json_object_get(spec, "selector"), *oldst = json_object_get(pdb, "status");
+	json_t *olddp = json_object_get(oldst, "disruptedPods"), *v, *st, *dp = json_object();
+	struct pdb_pod **pods = NULL;
+	size_t n = 0, nk;
+	const char **keys = kp_ctl_map_keys(&P->pods, &nk);
+	int64_t expected, healthy = 0, desired, allowed, gen = jint(md, "generation");
+	const char *k;
+	char prefix[300], errmsg[300] = "";
+	size_t pl;
+
+	snprintf(prefix, sizeof(prefix), "%s/", R->ns);
+	pl = strlen(prefix);
+	pods = calloc(nk + 1, sizeof(*pods));
+	for (size_t i = 0; pods && keys && i < nk; i++) {
+		struct pdb_pod *p;
+		if (strncmp(keys[i], prefix, pl) != 0)
+			continue;
+		p = kp_ctl_map_get(&P->pods, keys[i]);
+		if (p && kp_pdb_selector_matches(sel, p->labels))
+			pods[n++] = p;
+	}
+	free(keys);
+	/* disruptedPods: still matching, not terminating, not expired */
+	json_object_foreach(olddp, k, v) {
+		char pk[600];
+		struct pdb_pod *p;
+		int64_t t;
+		bool match = false;
+		snprintf(pk, sizeof(pk), "%s%s", prefix, k);
+		p = kp_ctl_map_get(&P->pods, pk);
+		for (size_t i = 0; p && i < n && !match; i++)
+			match = pods[i] == p;
+		if (!match || p->deleting || !json_is_string(v) || kp_parse_rfc3339(json_string_value(v), &t))
+			continue;
+		if (t + DISRUPTED_TIMEOUT_S < R->now)
+			continue;
+		json_object_set(dp, k, v);
+		if (!R->recheck || t + DISRUPTED_TIMEOUT_S + 1 < R->recheck)
+			R->recheck = t + DISRUPTED_TIMEOUT_S + 1;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (pods[i]->ready && !pods[i]->deleting && !json_object_get(dp, pods[i]->name))
+			healthy++;
+	expected = kp_pdb_needs_scale(spec) ? expected_scale(R, pods, n) : (int64_t)n;
+	free(pods);
+	if (kp_pdb_compute(spec, expected, healthy, &desired, &allowed))
+		snprintf(errmsg, sizeof(errmsg), "invalid minAvailable or maxUnavailable");
+
+	st = json_object();
+	json_object_set_new(st, "observedGeneration", json_integer(gen));
+	json_object_set_new(st, "disruptionsAllowed", json_integer(allowed));
+	json_object_set_new(st, "currentHealthy", json_integer(healthy));
+	json_object_set_new(st, "desiredHealthy", json_integer(desired));
+	json_object_set_new(st, "expectedPods", json_integer(expected));
+	if (json_object_size(dp))
+		json_object_set(st, "disruptedPods", dp);
+	json_decref(dp);
+	if (json_is_array(json_object_get(oldst, "conditions")))
+		json_object_set_new(st, "conditions", json_deep_copy(json_object_get(oldst, "conditions")));
+	set_allowed_cond(st, allowed > 0 && !errmsg[0], gen, errmsg[0] ? "SyncFailed" : NULL, errmsg);
+	if (json_equal(st, oldst)) {
+		json_decref(st);
+		return 1;
+	}
+	json_object_set_new(pdb, "status", st);
+	return 0;
+}
+
+static void reconcile_ns(struct pdbc *P, const char *ns)
+{
+	struct recon R = { P, ns, wall_s(), 0, { 0 } };
+	size_t nk, pl;
+	const char **keys = kp_ctl_map_keys(&P->pdbs, &nk);
+	char prefix[300];
+
+	snprintf(prefix, sizeof(prefix), "%s/", ns);
+	pl = strlen(prefix);
+	for (size_t i = 0; keys && i < nk; i++) {
+		struct kp_errbuf eb = { 0 };
+		const char *name;
+		if (strncmp(keys[i], prefix, pl) != 0 || strchr(keys[i] + pl, '/'))
+			continue;
+		name = keys[i] + pl;
+		struct kp_store_key k = { "policy", "poddisruptionbudgets", ns, name };
+		enum kp_store_rc rc = kp_local_mutate(P->L, &k, status_fn, &R, &eb);
+		if (rc && rc != KP_STORE_NOTFOUND && rc != KP_STORE_CLOSED)
+			fprintf(stderr, "karpenter up: poddisruptionbudget %s/%s: %s\n", ns, name, eb.msg);
+	}
+	free(keys);
+	for (size_t i = 0; i < R.scales.nb; i++)
+		for (struct kp_ctl_ment *e = R.scales.b[i]; e; e = e->next) {
+			struct scale_ent *s = e->val;
+			free(s->uid);
+			free(s);
+		}
+	kp_ctl_map_free(&R.scales);
+	if (R.recheck && (!P->recheck_at || R.recheck < P->recheck_at))
+		P->recheck_at = R.recheck;
+}
+
+static void reconcile_dirty(struct pdbc *P)
+{
+	struct kp_ctl_map work = P->dirty;
+	size_t n;
+	const char **keys;
+
+	memset(&P->dirty, 0, sizeof(P->dirty));
+	keys = kp_ctl_map_keys(&work, &n);
+	for (size_t i = 0; keys && i < n; i++)
+		reconcile_ns(P, keys[i]);
+	free(keys);
+	kp_ctl_map_free(&work);
+}
+
+static void mark_all(struct pdbc *P)
+{
+	size_t n;
+	const char **keys = kp_ctl_map_keys(&P->nscount, &n);
+	for (size_t i = 0; keys && i < n; i++)
+		mark(P, keys[i]);
+	free(keys);
+}
+
+/* ---- the loop ---- */
+
+static void clear(struct pdbc *P)
+{
+	for (size_t i = 0; i < P->pods.nb; i++)
+		for (struct kp_ctl_ment *e = P->pods.b[i]; e; e = e->next)
+			pod_free(e->val);
+	kp_ctl_map_free(&P->pods);
+	for (size_t i = 0; i < P->pdbs.nb; i++)
+		for (struct kp_ctl_ment *e = P->pdbs.b[i]; e; e = e->next)
+			json_decref(e->val);
+	kp_ctl_map_free(&P->pdbs);
+	kp_ctl_map_free(&P->nscount);
+	kp_ctl_map_free(&P->dirty);
+}
+
+struct list_ud {
+	struct pdbc *P;
+	const char *group, *resource;
+};
+
+static int list_fn(void *ud, const char *text, size_t len, int64_t rv)
+{
+	struct list_ud *u = ud;
+	json_t *o = json_loadb(text, len, 0, NULL);
+	const json_t *md = json_object_get(o, "metadata");
+	const char *srv = jstr(md, "resourceVersion");
+	int64_t orv = 0;
+
+	(void)rv;
+	if (srv)
+		kp_parse_i64(srv, &orv);
+	if (md)
+		observe(u->P, KP_EV_ADDED, u->group, u->resource, jstr(md, "namespace"), jstr(md, "name"), text, len, orv);
+	json_decref(o);
+	return 0;
+}
+
+static enum kp_store_rc sync_all(struct pdbc *P, struct kp_errbuf *eb)
+{
+	int64_t rv0 = kp_store_rv(P->L->store);
+	struct list_ud lp = { P, "policy", "poddisruptionbudgets" }, lo = { P, "", "pods" };
+
+	clear(P);
+	kp_store_watch_close(P->w);
+	P->w = NULL;
+	kp_store_list(P->L->store, lp.group, lp.resource, NULL, list_fn, &lp, NULL, NULL);
+	kp_store_list(P->L->store, lo.group, lo.resource, NULL, list_fn, &lo, NULL, NULL);
+	mark_all(P);
+	return kp_store_watch_open(P->L->store, NULL, NULL, NULL, rv0, &P->w, eb);
+}
+
+static void *pdb_main(void *arg)
+{
+	struct pdbc *P = arg;
+
+	for (;;) {
+		struct kp_store_event ev;
+		struct kp_errbuf eb = { 0 };
+		int64_t now = kp_ctl_now_ms(), wait = 1000, due = 0;
+		enum kp_store_rc rc;
+
+		if (P->L->stopping)
+			break;
+		if (P->dirty.n) {
+			due = P->last_ev + PDB_IDLE_MS;
+			if (P->batch_start + PDB_MAX_MS < due)
+				due = P->batch_start + PDB_MAX_MS;
+			wait = due > now ? due - now : 0;
+		}
+		if (P->recheck_at) {
+			int64_t left = (P->recheck_at - wall_s()) * 1000;
+			if (left < wait)
+				wait = left > 0 ? left : 0;
+		}
+		rc = kp_store_watch_next(P->w, wait, &ev, &eb);
+		if (rc == KP_STORE_OK) {
+			observe(P, ev.type, ev.group, ev.resource, ev.ns, ev.name, ev.json, ev.len, ev.rv);
+			P->last_ev = kp_ctl_now_ms();
+			if (!P->dirty.n || P->last_ev < P->batch_start + PDB_MAX_MS)
+				continue;
+		} else if (rc == KP_STORE_CLOSED) {
+			break;
+		} else if (rc == KP_STORE_GONE) {
+			if (sync_all(P, &eb)) {
+				fprintf(stderr, "karpenter up: disruption controller: resync: %s\n", eb.msg);
+				break;
+			}
+			continue;
+		} else if (rc != KP_STORE_TIMEOUT) {
+			struct timespec ts = { 0, 100 * 1000 * 1000 };
+			fprintf(stderr, "karpenter up: disruption controller: watch: %s\n", eb.msg);
+			nanosleep(&ts, NULL);
+		}
+		if (P->recheck_at && wall_s() >= P->recheck_at) {
+			P->recheck_at = 0;
+			mark_all(P);
+		}
+		now = kp_ctl_now_ms();
+		if (P->dirty.n && (now >= P->last_ev + PDB_IDLE_MS || now >= P->batch_start + PDB_MAX_MS))
+			reconcile_dirty(P);
+	}
+	return NULL;
+}
+
+/* ----------------------------------------------------------- life cycle */
+
+static struct pdbc *find_pdbc(const struct kp_local *L)
+{
+	for (int i = 0; i < MAX_PDBCS; i++)
+		if (REG[i] && REG[i]->L == L)
+			return REG[i];
+	return NULL;
+}
+
+static void pdbc_free(struct pdbc *P)
+{
+	kp_store_watch_close(P->w);
+	clear(P);
+	free(P);
+}
+
+kp_err kp_pdb_start(struct kp_local *L, struct kp_errbuf *eb)
+{
+	struct pdbc *P;
+	int slot = -1;
+
+	pthread_mutex_lock(&reg_mu);
+	P = find_pdbc(L);
+	pthread_mutex_unlock(&reg_mu);
+	if (P)
+		return KP_OK;
+	if (!(P = calloc(1, sizeof(*P))))
+		return kp_errf(eb, KP_ERR_NOMEM, "out of memory");
+	P->L = L;
+	if (sync_all(P, eb)) {
+		pdbc_free(P);
+		return KP_ERR_IO;
+	}
+	pthread_mutex_lock(&reg_mu);
+	for (int i = 0; i < MAX_PDBCS && slot < 0; i++)
+		if (!REG[i])
+			slot = i;
+	if (slot >= 0)
+		REG[slot] = P;
+	pthread_mutex_unlock(&reg_mu);
+	if (slot < 0) {
+		pdbc_free(P);
+		return kp_errf(eb, KP_ERR_LIMIT, "too many control planes in one process");
+	}
+	if (pthread_create(&P->th, NULL, pdb_main, P) != 0) {
+		kp_pdb_stop(L);
+		return kp_errf(eb, KP_ERR_IO, "disruption controller: cannot start thread");
+	}
+	P->running = true;
+	return KP_OK;
+}
+
+void kp_pdb_stop(struct kp_local *L)
+{
+	struct pdbc *P;
+
+	pthread_mutex_lock(&reg_mu);
+	P = find_pdbc(L);
+	for (int i = 0; P && i < MAX_PDBCS; i++)
+		if (REG[i] == P)
+			REG[i] = NULL;
+	pthread_mutex_unlock(&reg_mu);
+	if (!P)
+		return;
+	if (P->running)
+		pthread_join(P->th, NULL);
+	pdbc_free(P);
+}
