@@ -32,7 +32,7 @@ static void up_usage(FILE *f)
 	      "  --kubeconfig PATH        where to write the kubeconfig (default DATA_DIR/kubeconfig)\n"
 	      "  --data-dir DIR           store, certificates and token (default ~/.karpenter/up)\n"
 	      "  --catalog NAME|FILE      instance-type catalog for the simulated cloud (default aws)\n"
-	      "  --launch-delay DURATION  how long simulated instances take to launch (default 0s)\n"
+	      "  --launch-delay DURATION  how long simulated instances take to boot (default 2s)\n"
 	      "  --allow-remote           allow a non-loopback listen address\n"
 	      "  --metrics-listen ADDR:PORT  serve the controller's Prometheus /metrics (default off)\n"
 	      "  --health-listen ADDR:PORT   serve /healthz and /readyz (default off)\n"
@@ -175,7 +175,7 @@ static bool is_dir(const char *p)
 
 int kp_cmd_up(int argc, char **argv, const char *datadir)
 {
-	struct up_args a = { .port = 6443, .catalog = "aws" };
+	struct up_args a = { .port = 6443, .catalog = "aws", .launch_delay_ms = 2000 };
 	struct kp_local_config cfg = { 0 };
 	struct kp_errbuf eb = { 0 };
 	struct kp_local *L = NULL;

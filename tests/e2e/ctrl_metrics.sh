@@ -46,7 +46,7 @@ CM_MP=$(free_port)
 CM_D=$TMP/ctrl-metrics
 CM_OUT=""
 mkdir -p "$CM_D"
-env "$BIN" up --listen "127.0.0.1:$CM_PORT" --data-dir "$CM_D" --metrics-listen "127.0.0.1:$CM_MP" >"$CM_D.log" 2>&1 &
+env "$BIN" up --listen "127.0.0.1:$CM_PORT" --data-dir "$CM_D" --launch-delay 0s --metrics-listen "127.0.0.1:$CM_MP" >"$CM_D.log" 2>&1 &
 CM_PID=$!
 PIDS="$PIDS $CM_PID"
 if cm_until 20 sh -c "[ -f '$CM_D/kubeconfig' ] && curl -sk -o /dev/null 'https://127.0.0.1:$CM_PORT/readyz' && curl -sf -o /dev/null 'http://127.0.0.1:$CM_MP/metrics'"; then
