@@ -243,6 +243,101 @@ static void tick(void *ud)
 	kp_kube_timer_start(c->loop, &c->tick, TICK_MS, tick, c);
 }
 
+/* ---- informer transforms (memory): what the controller never reads ----
+ *
+ * Every cached object loses metadata.managedFields and the
+ * kubectl.kubernetes.io/last-applied-configuration annotation (nothing
+ * reads either; every other annotation stays: do-not-disrupt, the
+ * nodepool hash, pod-deletion-cost, config.mirror ... are read). Pods and
+ * Nodes are cut further with the keep-lists below, each field named with
+ * its readers. A field a controller starts reading must be added here. The
+ * cached objects are read-only: writes go through get/patch, never a PUT of
+ * a cached object, so nothing dropped here is written back. Pods are kept
+ * as compact JSON text (kp_informer_opts.compact), about 1/9 of a tree. */
+
+/* Pod spec.containers[*] / initContainers[*] / ephemeralContainers[*]:
+ * src/load/pod.c load_container (resources, restartPolicy, ports),
+ * metrics_state.c containers() (resources, restartPolicy); name for logs. */
+static const char *const POD_CONTAINER_KEEP[] = { "name", "resources", "ports", "restartPolicy", NULL };
+/* Pod status: phase (snapshot.c kpc_pod_provisionable, src/load/load.c,
+ * metrics_state.c, termination.c, podevents.c), conditions (PodScheduled:
+ * snapshot.c, metrics_state.c; Ready: metrics_state.c), nominatedNodeName
+ * (snapshot.c). Dropped: containerStatuses, podIPs, hostIPs, qosClass, ... */
+static const char *const POD_STATUS_KEEP[] = { "phase", "conditions", "nominatedNodeName", NULL };
+/* Pod status.conditions: the types read (PodScheduled: snapshot.c,
+ * metrics_state.c; Ready: metrics_state.c) with type, status, reason
+ * (snapshot.c) and lastTransitionTime (metrics_state.c durations). */
+static const char *const POD_COND_TYPES[] = { "PodScheduled", "Ready", NULL };
+static const char *const POD_COND_KEEP[] = { "type", "status", "reason", "lastTransitionTime", NULL };
+/* Node status: capacity, allocatable (src/load/objects.c, metrics_state.c),
+ * conditions (objects.c Ready, lifecycle.c, termination.c), phase
+ * (metrics_state.c). Dropped: images, nodeInfo, addresses, volumes*, ... */
+static const char *const NODE_STATUS_KEEP[] = { "capacity", "allocatable", "conditions", "phase", NULL };
+
+static void keep_only(json_t *obj, const char *const *keep)
+{
+	const char *k;
+	json_t *v;
+	void *tmp;
+
+	json_object_foreach_safe(obj, tmp, k, v) {
+		size_t i = 0;
+		while (keep[i] && strcmp(keep[i], k) != 0)
+			i++;
+		if (!keep[i])
+			json_object_del(obj, k);
+	}
+}
+
+static void tf_common(void *ud, json_t *obj)
+{
+	json_t *meta = json_object_get(obj, "metadata");
+
+	(void)ud;
+	json_object_del(meta, "managedFields");
+	json_object_del(json_object_get(meta, "annotations"), "kubectl.kubernetes.io/last-applied-configuration");
+}
+
+static void tf_pod(void *ud, json_t *obj)
+{
+	static const char *const lists[] = { "containers", "initContainers", "ephemeralContainers" };
+	json_t *spec = json_object_get(obj, "spec"), *ct, *st = json_object_get(obj, "status"), *conds;
+	size_t i;
+
+	tf_common(ud, obj);
+	json_object_del(spec, "volumes");   /* no reader */
+	for (size_t l = 0; l < KP_ARRAY_LEN(lists); l++)
+		json_array_foreach(json_object_get(spec, lists[l]), i, ct)
+			if (json_is_object(ct))
+				keep_only(ct, POD_CONTAINER_KEEP);
+	if (!json_is_object(st))
+		return;
+	keep_only(st, POD_STATUS_KEEP);
+	conds = json_object_get(st, "conditions");
+	for (i = 0; i < json_array_size(conds);) {
+		json_t *cd = json_array_get(conds, i);
+		const char *t = json_string_value(json_object_get(cd, "type"));
+		size_t k = 0;
+		while (t && POD_COND_TYPES[k] && strcmp(POD_COND_TYPES[k], t) != 0)
+			k++;
+		if (!json_is_object(cd) || !t || !POD_COND_TYPES[k]) {
+			json_array_remove(conds, i);
+			continue;
+		}
+		keep_only(cd, POD_COND_KEEP);
+		i++;
+	}
+}
+
+static void tf_node(void *ud, json_t *obj)
+{
+	json_t *st = json_object_get(obj, "status");
+
+	tf_common(ud, obj);
+	if (json_is_object(st))
+		keep_only(st, NODE_STATUS_KEEP);
+}
+
 /* ---- life cycle ---- */
 
 static kp_err add_informer(struct kp_ctrl *c, enum kpc_inf kind, const struct kp_kube_res *res,
@@ -257,6 +352,9 @@ static kp_err add_informer(struct kp_ctrl *c, enum kpc_inf kind, const struct kp
 	u->c = c;
 	u->kind = kind;
 	io.seed = (uint64_t)kpc_wall(c) + (uint64_t)kind;
+	/* memory: informer transforms (above); pods cached as compact text */
+	io.transform = kind == KPC_PODS ? tf_pod : kind == KPC_NODES ? tf_node : tf_common;
+	io.compact = kind == KPC_PODS;
 	if (kp_informer_new(c->loop, res, &io, &h, u, &c->inf[kind], eb)) {
 		free(u);
 		return eb ? eb->code : KP_ERR_INVALID;

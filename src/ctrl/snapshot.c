@@ -125,6 +125,28 @@ static void decode_one(struct kp_ctrl *c, struct kp_cluster *out, const json_t *
 		kp_log_warn(&c->log, "ignoring object that does not decode", KP_LOG_FIELDS(kp_log_errmsg(eb.msg)));
 }
 
+/* memory: objects are decoded one at a time with kp_informer_foreach (the
+ * pod informer keeps compact text; listing all pods at once would hold
+ * every decoded tree until the pass returns to the loop) */
+struct snap_each {
+	struct kp_ctrl *c;
+	struct kp_cluster *out;
+	const char *kind, *apiv;
+	const struct kp_pod **prov;     /* NULL: not collecting */
+	int np, cap;
+};
+
+static int snap_one(void *ud, json_t *o)
+{
+	struct snap_each *e = ud;
+	int before = e->out->npods;
+
+	decode_one(e->c, e->out, o, e->kind, e->apiv);
+	if (e->prov && e->np < e->cap && e->out->npods == before + 1 && kpc_pod_provisionable(o))
+		e->prov[e->np++] = e->out->pods[before];
+	return 0;
+}
+
 kp_err kpc_snapshot(struct kp_ctrl *c, struct kp_cluster *out, const struct kp_pod ***provisionable, int *nprov,
 		    struct kp_errbuf *eb)
 {
@@ -137,30 +159,26 @@ kp_err kpc_snapshot(struct kp_ctrl *c, struct kp_cluster *out, const struct kp_p
 	kpc_created_gc(c);
 	for (size_t k = 0; k < KP_ARRAY_LEN(ORDER) && !rc; k++) {
 		struct kp_informer *inf = c->inf[ORDER[k].inf];
-		json_t **objs = NULL;
-		size_t n = 0;
+		struct snap_each se = { c, out, ORDER[k].kind, ORDER[k].apiv, NULL, 0, 0 };
+		size_t n;
 
 		if (!inf)
 			continue;
-		rc = kp_informer_list(inf, NULL, &objs, &n, eb);
-		if (rc)
-			break;
+		n = kp_informer_size(inf);
 		if (ORDER[k].inf == KPC_PODS && provisionable) {
 			prov = kp_arena_calloc(&out->arena, n + 1, sizeof(*prov));
 			if (!prov) {
-				free(objs);
 				rc = kp_errf(eb, KP_ERR_NOMEM, "snapshot: out of memory");
 				break;
 			}
+			se.prov = prov;
+			se.cap = (int)n;
 		}
-		for (size_t i = 0; i < n; i++) {
-			int before = out->npods;
-			decode_one(c, out, objs[i], ORDER[k].kind, ORDER[k].apiv);
-			if (prov && ORDER[k].inf == KPC_PODS && out->npods == before + 1 &&
-			    kpc_pod_provisionable(objs[i]))
-				prov[np++] = out->pods[before];
-		}
-		free(objs);
+		rc = kp_informer_foreach(inf, NULL, snap_one, &se, eb);
+		if (rc)
+			break;
+		if (se.prov)
+			np = se.np;
 		if (ORDER[k].inf == KPC_NODECLAIMS) {
 			size_t i;
 			json_t *e;

@@ -39,8 +39,10 @@
  *    conflict mutators) are borrowed for the duration of the call; a callback
  *    that keeps one takes json_incref(). A mutator edits its argument in place.
  *  - kp_informer_get()/kp_informer_list() return borrowed references owned by
- *    the informer's store; they stay valid until control returns to the loop
- *    (the next kp_kube_loop_* call), or longer with json_incref().
+ *    the informer (its store, or for a compact informer a tree decoded for
+ *    the call); they stay valid until control returns to the loop (the next
+ *    kp_kube_loop_* call), or longer with json_incref(). Treat them as
+ *    read-only.
  *
  * Errors. Functions return a kp_err and write a message into the caller's
  * kp_errbuf. An API error (HTTP >= 300) returns KP_ERR_NOTFOUND for 404 and
@@ -374,6 +376,11 @@ struct kp_informer_handlers {
 	void (*on_delete)(void *ud, json_t *obj);
 	void (*on_synced)(void *ud);           /* after each complete (re)list */
 };
+/* Edits obj in place before it is cached or handed to a handler (client-go's
+ * SetTransform), on every listed item and watch event (deletes included):
+ * drop what the program never reads. It must leave metadata.name,
+ * metadata.namespace and metadata.resourceVersion alone. */
+typedef void (*kp_informer_transform_fn)(void *ud, json_t *obj);
 struct kp_informer_opts {
 	const char *ns;                 /* NULL = all namespaces */
 	const char *label_selector;
@@ -383,9 +390,19 @@ struct kp_informer_opts {
 	int64_t backoff_max_ms;         /* 0 = 30 s */
 	int watch_timeout_s;            /* 0 = random in [300, 600) as client-go */
 	uint64_t seed;                  /* jitter seed; 0 = from the clock */
+	kp_informer_transform_fn transform;   /* NULL = cache objects as received */
+	void *transform_ud;
+	/* Keep each cached object as compact JSON text (about a tenth of a
+	 * jansson tree's memory) and decode it on access: kp_informer_get and
+	 * kp_informer_list then cost a decode per object, and the trees they
+	 * return are released when control returns to the loop (a timer).
+	 * Meant for large caches read in bulk; use kp_informer_foreach to read
+	 * one object at a time. */
+	bool compact;
 };
 struct kp_informer_stats {
 	uint64_t lists, watches, relists_gone, errors;
+	uint64_t stored_bytes;          /* compact: bytes of JSON text held (else 0) */
 };
 /* Copies opts strings; handlers and ud are kept. */
 kp_err kp_informer_new(struct kp_kube_loop *l, const struct kp_kube_res *r, const struct kp_informer_opts *o,
@@ -395,12 +412,20 @@ kp_err kp_informer_new(struct kp_kube_loop *l, const struct kp_kube_res *r, cons
 void kp_informer_start(struct kp_informer *inf);
 void kp_informer_free(struct kp_informer *inf);
 bool kp_informer_synced(const struct kp_informer *inf);
-/* Borrowed; ns "" or NULL for cluster-scoped objects. */
+/* Borrowed; ns "" or NULL for cluster-scoped objects. NULL when absent
+ * (or, compact, when out of memory). */
 json_t *kp_informer_get(const struct kp_informer *inf, const char *ns, const char *name);
 /* Objects of namespace ns (NULL = all) sorted by namespace/name, into a
  * malloc'ed array of borrowed references (caller frees the array). */
 kp_err kp_informer_list(const struct kp_informer *inf, const char *ns, json_t ***out, size_t *n,
 			struct kp_errbuf *eb);
+/* Calls fn for the objects of namespace ns (NULL = all) in namespace/name
+ * order until it returns non-zero. obj is borrowed for the call only (a
+ * compact informer decodes one object at a time and releases it after the
+ * call); fn must not run the loop. Fails only when out of memory. */
+typedef int (*kp_informer_each_fn)(void *ud, json_t *obj);
+kp_err kp_informer_foreach(const struct kp_informer *inf, const char *ns, kp_informer_each_fn fn, void *ud,
+			   struct kp_errbuf *eb);
 size_t kp_informer_size(const struct kp_informer *inf);
 struct kp_informer_stats kp_informer_stats(const struct kp_informer *inf);
 const char *kp_informer_last_rv(const struct kp_informer *inf);

@@ -5,9 +5,11 @@
  * paging, response cap, patch/delete bodies, token file re-read, exec
  * credential caching, client-side rate limit, watch streams (chunks split
  * mid-event, bookmarks, ERROR 410, HTTP 410), the informer's list/watch/
- * relist cycle and leader election between two contenders.
+ * relist cycle, its transform hook, paged lists and compact (text) store,
+ * and leader election between two contenders.
  */
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -105,6 +107,46 @@ static void lease_route(const struct ts_req *rq, struct ts_resp *rs)
 	json_decref(body);
 }
 
+/* Objects with every kind of JSON value the compact store must give back
+ * exactly: escapes, a surrogate pair, a long key, numbers, nesting, empty
+ * containers; "junk" is what the test's transform drops. */
+#define CX_A "{\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"a\",\"namespace\":\"default\",\"resourceVersion\":\"1\"," \
+	"\"annotations\":{\"q\":\"say \\\"hi\\\"\\\\ tab\\t nl\\n \\u00e9 \\u20ac \\ud83d\\ude00 \\/ \\u0001\"}}," \
+	"\"data\":{\"n\":42,\"neg\":-7,\"big\":9007199254740993,\"r\":0.1,\"e\":1e300,\"t\":true,\"f\":false,\"z\":null," \
+	"\"eo\":{},\"ea\":[],\"deep\":[[{\"x\":[1,2.5,\"s\"]}]]," \
+	"\"kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk" \
+	"kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk\":\"long key\"}," \
+	"\"junk\":{\"big\":\"dropped\"}}"
+#define CX_B "{\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"b\",\"namespace\":\"default\",\"resourceVersion\":\"2\"},\"junk\":[1]}"
+#define CX_C "{\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"c\",\"namespace\":\"other\",\"resourceVersion\":\"3\"},\"data\":{\"k\":\"v\"}}"
+#define CX_A2 "{\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"a\",\"namespace\":\"default\",\"resourceVersion\":\"11\"},\"data\":{\"n\":43},\"junk\":0}"
+
+static void informer_compact_route(const struct ts_req *rq, struct ts_resp *rs)
+{
+	if (!strstr(rq->path, "watch=1")) {   /* two pages: a, b then c */
+		sc.list_n++;
+		if (!strstr(rq->path, "continue="))
+			ts_json(rs, 200, "{\"kind\":\"ConfigMapList\",\"metadata\":{\"resourceVersion\":\"10\",\"continue\":\"p2\"},"
+					 "\"items\":[" CX_A "," CX_B "]}");
+		else
+			ts_json(rs, 200, "{\"kind\":\"ConfigMapList\",\"metadata\":{\"resourceVersion\":\"10\"},\"items\":[" CX_C "]}");
+		return;
+	}
+	/* by resourceVersion, not by count: a late watch of the previous test
+	 * (resuming from 11) must not take the events */
+	if (strstr(rq->path, "resourceVersion=10&")) {   /* modify a, delete b, end */
+		char b[512];
+		snprintf(b, sizeof(b), "{\"type\":\"MODIFIED\",\"object\":%s}\n", CX_A2);
+		rs->chunks[0] = ts_strdup(b);
+		snprintf(b, sizeof(b), "{\"type\":\"DELETED\",\"object\":%s}\n", CX_B);
+		rs->chunks[1] = ts_strdup(b);
+		rs->nchunks = 2;
+		rs->chunk_delay_ms = 20;
+	} else {
+		ts_status(rs, 500, "InternalError", "no more");
+	}
+}
+
 static void route(struct ts_srv *s, const struct ts_req *rq, struct ts_resp *rs)
 {
 	const char *m = sc.mode ? sc.mode : "";
@@ -196,6 +238,8 @@ static void route(struct ts_srv *s, const struct ts_req *rq, struct ts_resp *rs)
 			rs->nchunks = 1;
 			rs->chunk_delay_ms = 50;
 		}
+	} else if (strcmp(m, "informer_compact") == 0) {
+		informer_compact_route(rq, rs);
 	} else if (strcmp(m, "lease") == 0) {
 		lease_route(rq, rs);
 	} else {
@@ -850,6 +894,165 @@ static void test_informer_cycle(void **state)
 	kp_kube_client_free(c);
 }
 
+/* ---- informer: transform, pages, compact store ---- */
+
+struct cstate {
+	struct istate is;       /* first: i_sync and ilog take it */
+	int transforms;
+	json_t *old_a;          /* the old object of a's update (a copy) */
+	json_t *deleted;        /* the object of the delete (a copy) */
+};
+
+static void c_transform(void *ud, json_t *obj)
+{
+	((struct cstate *)ud)->transforms++;
+	json_object_del(obj, "junk");
+}
+static void c_add(void *ud, json_t *o) { ilog(&((struct cstate *)ud)->is, "add", o); }
+static void c_upd(void *ud, json_t *o, json_t *n)
+{
+	struct cstate *cs = ud;
+	ilog(&cs->is, "upd", n);
+	cs->old_a = json_deep_copy(o);
+}
+static void c_del(void *ud, json_t *o)
+{
+	struct cstate *cs = ud;
+	ilog(&cs->is, "del", o);
+	cs->deleted = json_deep_copy(o);
+}
+
+static int c_each(void *ud, json_t *obj)
+{
+	char *log = ud;
+	size_t n = strlen(log);
+	snprintf(log + n, 256 - n, "%s;", json_string_value(json_object_get(json_object_get(obj, "metadata"), "name")));
+	return strcmp(json_string_value(json_object_get(json_object_get(obj, "metadata"), "name")), "a") == 0 &&
+	       strstr(log, "stop") != NULL;
+}
+
+/* The object literal as the transform leaves it. */
+static json_t *expect(const char *lit)
+{
+	json_t *o = json_loads(lit, 0, NULL);
+	assert_non_null(o);
+	json_object_del(o, "junk");
+	return o;
+}
+
+static size_t text_len(const char *lit)
+{
+	json_t *o = expect(lit);
+	char *t = json_dumps(o, JSON_COMPACT);
+	size_t n = strlen(t);
+	free(t);
+	json_decref(o);
+	return n;
+}
+
+static void informer_compact_run(bool compact)
+{
+	struct kp_kube_client *c;
+	struct kp_kube_loop *l = NULL;
+	struct kp_informer *inf = NULL;
+	struct kp_informer_opts o = { 0 };
+	struct kp_informer_handlers h = { c_add, c_upd, c_del, i_sync };
+	struct kp_errbuf eb = { 0 };
+	struct cstate st;
+	json_t **items = NULL, *want, *a1, *a2;
+	char each[256] = "";
+	size_t n = 0;
+	int64_t end;
+	int pages0 = ts_count(&srv, "GET", "/api/v1/configmaps?limit=2");
+	int conts0 = ts_count(&srv, "GET", "/api/v1/configmaps?limit=2&continue=p2");
+
+	/* the informer is freed while the server may be answering a watch */
+	signal(SIGPIPE, SIG_IGN);
+	memset(&st, 0, sizeof(st));
+	set_mode("informer_compact");
+	o.page_size = 2;
+	o.backoff_base_ms = 10;
+	o.backoff_max_ms = 50;
+	o.watch_timeout_s = 30;
+	o.seed = 7;
+	o.transform = c_transform;
+	o.transform_ud = &st;
+	o.compact = compact;
+	c = client_with("t", NULL);
+	assert_int_equal(kp_kube_loop_new(c, &l, &eb), KP_OK);
+	assert_int_equal(kp_informer_new(l, &KP_KUBE_CONFIGMAPS, &o, &h, &st, &inf, &eb), KP_OK);
+	kp_informer_start(inf);
+	end = kp_kube_now_mono(NULL) + 10000;
+	while (!strstr(st.is.log, "del b@2;") && kp_kube_now_mono(NULL) < end)
+		assert_int_equal(kp_kube_loop_run_once(l, 50, &eb), KP_OK);
+	assert_string_equal(st.is.log, "add a@1;add b@2;add c@3;synced;upd a@11;del b@2;");
+	/* the list came in two pages of at most 2 items */
+	assert_int_equal(ts_count(&srv, "GET", "/api/v1/configmaps?limit=2") - pages0, 2);
+	assert_int_equal(ts_count(&srv, "GET", "/api/v1/configmaps?limit=2&continue=p2") - conts0, 1);
+	/* every listed item and watch event went through the transform */
+	assert_int_equal(st.transforms, 5);
+	/* the old object of the update is the stored (transformed) a, exactly */
+	want = expect(CX_A);
+	assert_non_null(st.old_a);
+	assert_true(json_equal(st.old_a, want));
+	json_decref(want);
+	want = expect(CX_B);
+	assert_true(json_equal(st.deleted, want));
+	json_decref(want);
+	/* get gives back the transformed object, value for value */
+	want = expect(CX_A2);
+	a1 = kp_informer_get(inf, "default", "a");
+	assert_non_null(a1);
+	assert_true(json_equal(a1, want));
+	json_decref(want);
+	want = expect(CX_C);
+	assert_true(json_equal(kp_informer_get(inf, "other", "c"), want));
+	json_decref(want);
+	assert_null(kp_informer_get(inf, "default", "b"));
+	/* a compact store decodes per access (distinct trees), a tree store
+	 * hands out the stored object */
+	a2 = kp_informer_get(inf, "default", "a");
+	if (compact)
+		assert_ptr_not_equal(a1, a2);
+	else
+		assert_ptr_equal(a1, a2);
+	assert_int_equal(kp_informer_stats(inf).stored_bytes, compact ? text_len(CX_A2) + text_len(CX_C) : 0);
+	assert_int_equal(kp_informer_size(inf), 2);
+	assert_int_equal(kp_informer_list(inf, NULL, &items, &n, &eb), KP_OK);
+	assert_int_equal(n, 2);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(items[0], "metadata"), "name")), "a");
+	assert_string_equal(json_string_value(json_object_get(json_object_get(items[1], "metadata"), "name")), "c");
+	free(items);
+	/* foreach: key order, namespace filter, early stop */
+	assert_int_equal(kp_informer_foreach(inf, NULL, c_each, each, &eb), KP_OK);
+	assert_string_equal(each, "a;c;");
+	snprintf(each, sizeof(each), "stop:");
+	assert_int_equal(kp_informer_foreach(inf, NULL, c_each, each, &eb), KP_OK);
+	assert_string_equal(each, "stop:a;");
+	each[0] = '\0';
+	assert_int_equal(kp_informer_foreach(inf, "other", c_each, each, &eb), KP_OK);
+	assert_string_equal(each, "c;");
+	/* a loop turn releases what get/list lent (ASan checks the frees) */
+	assert_int_equal(kp_kube_loop_run_once(l, 0, &eb), KP_OK);
+	json_decref(st.old_a);
+	json_decref(st.deleted);
+	kp_informer_free(inf);
+	kp_kube_loop_free(l);
+	kp_kube_client_free(c);
+}
+
+static void test_informer_transform_tree(void **state)
+{
+	(void)state;
+	informer_compact_run(false);
+}
+
+static void test_informer_transform_compact(void **state)
+{
+	(void)state;
+	informer_compact_run(true);
+}
+
 /* ---- leader election ---- */
 
 struct lstate {
@@ -961,6 +1164,8 @@ int main(void)
 		cmocka_unit_test(test_watch_stream),
 		cmocka_unit_test(test_watch_fd_hook),
 		cmocka_unit_test(test_informer_cycle),
+		cmocka_unit_test(test_informer_transform_tree),
+		cmocka_unit_test(test_informer_transform_compact),
 		cmocka_unit_test(test_lease_two_contenders),
 	};
 	snprintf(tmpdir, sizeof(tmpdir), "/tmp/test_kube_http.XXXXXX");
