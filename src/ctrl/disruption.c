@@ -701,6 +701,12 @@ static void pass(void *ud)
 	}
 	prune_marked(c);
 	clear_stale(c);
+	/* nothing to disrupt without NodePools and NodeClaims: skip decoding
+	 * every pod into a snapshot (the pod cache may be compact text) */
+	if (kp_informer_size(c->inf[KPC_NODEPOOLS]) == 0 || kp_informer_size(c->inf[KPC_NODECLAIMS]) == 0) {
+		rearm(c, delay);
+		return;
+	}
 	if (kpc_snapshot(c, &cl, NULL, NULL, &eb)) {
 		kp_log_error(&c->ext->log_dis, "could not snapshot cluster state", KP_LOG_FIELDS(kp_log_errmsg(eb.msg)));
 		rearm(c, delay);

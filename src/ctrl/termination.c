@@ -226,23 +226,65 @@ static int64_t evict(struct kp_ctrl *c, const json_t *p, const char *why)
 	return wait;
 }
 
+/* Collects (with a reference) the cached pods bound to one node: the pod
+ * cache may be compact, so only this node's pods are decoded and held. */
+struct node_pods {
+	const char *node;
+	json_t **v;
+	size_t n, cap;
+	bool oom;
+};
+
+static int collect_node_pod(void *ud, json_t *pod)
+{
+	struct node_pods *np = ud;
+	const char *pn = kpc_jstr(pod, "spec.nodeName");
+
+	if (!pn || strcmp(pn, np->node) != 0)
+		return 0;
+	if (np->n == np->cap) {
+		size_t cap = np->cap ? np->cap * 2 : 16;
+		json_t **v = realloc(np->v, cap * sizeof(*v));
+		if (!v) {
+			np->oom = true;
+			return 1;
+		}
+		np->v = v;
+		np->cap = cap;
+	}
+	np->v[np->n++] = json_incref(pod);
+	return 0;
+}
+
+static void node_pods_free(struct node_pods *np)
+{
+	for (size_t i = 0; i < np->n; i++)
+		json_decref(np->v[i]);
+	free(np->v);
+}
+
 /* Drains node: 0 when every pod waited for is gone, else the delay
  * before the next look. */
 static int64_t drain(struct kp_ctrl *c, const json_t *node, int64_t deadline, const char *why, int *nwaiting)
 {
 	const char *nname = kpc_ext_name(node);
-	json_t **all = NULL;
-	size_t n = 0;
+	struct node_pods np = { nname, NULL, 0, 0, false };
+	json_t **all;
+	size_t n;
 	int64_t wall = kpc_wall(c), delay = 0;
 	int waiting = 0, first = -1;
 	unsigned char *group = NULL;
 
 	*nwaiting = 0;
-	if (kp_informer_list(c->inf[KPC_PODS], NULL, &all, &n, NULL))
+	if (kp_informer_foreach(c->inf[KPC_PODS], NULL, collect_node_pod, &np, NULL) || np.oom) {
+		node_pods_free(&np);
 		return DRAIN_POLL_MS;
+	}
+	all = np.v;
+	n = np.n;
 	group = calloc(n + 1, 1);
 	if (!group) {
-		free(all);
+		node_pods_free(&np);
 		return DRAIN_POLL_MS;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -277,7 +319,7 @@ static int64_t drain(struct kp_ctrl *c, const json_t *node, int64_t deadline, co
 			delay = d;
 	}
 	free(group);
-	free(all);
+	node_pods_free(&np);
 	*nwaiting = waiting;
 	if (!waiting)
 		return 0;
