@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "catalog/catalog_io.h"
+#include "cli/args.h"
 #include "cli/commands.h"
 
 static void catalog_usage(FILE *f)
@@ -31,34 +32,28 @@ struct catalog_args {
 static int catalog_parse(int argc, char **argv, struct catalog_args *a)
 {
 	for (int i = 1; i < argc; i++) {
-		const char *arg = argv[i], *val = NULL, *eq = strchr(arg, '=');
-		char name[32];
+		struct kp_cli_arg o;
+		const char *arg, *val;
+
+		kp_cli_arg_split(argv[i], &o);
+		arg = o.name;
+		val = o.val;
 
 		if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
 			catalog_usage(stdout);
 			return -1;
 		}
-		if (arg[0] == '-' && arg[1] == '-' && eq && (size_t)(eq - arg) < sizeof(name)) {
-			memcpy(name, arg, (size_t)(eq - arg));
-			name[eq - arg] = '\0';
-			val = eq + 1;
-			arg = name;
-		} else if (strncmp(arg, "-o", 2) == 0 && arg[2]) {
-			val = arg[2] == '=' ? arg + 3 : arg + 2;   /* -ojson, -o=json */
-			arg = "-o";
+		if (!val && strncmp(arg, "-o", 2) == 0 && arg[2]) {
+			o.val = arg[2] == '=' ? arg + 3 : arg + 2;   /* -ojson, -o=json */
+			o.name = arg = "-o";
 		}
 		if (strcmp(arg, "--catalog") != 0 && strcmp(arg, "-o") != 0 && strcmp(arg, "--output") != 0) {
 			fprintf(stderr, "karpenter catalog: unknown option \"%s\"\n", argv[i]);
 			catalog_usage(stderr);
 			return KP_EXIT_USAGE;
 		}
-		if (!val) {
-			if (i + 1 >= argc) {
-				fprintf(stderr, "karpenter catalog: %s needs a value\n", arg);
-				return KP_EXIT_USAGE;
-			}
-			val = argv[++i];
-		}
+		if (!(val = kp_cli_arg_value("catalog", &o, argc, argv, &i)))
+			return KP_EXIT_USAGE;
 		if (strcmp(arg, "--catalog") == 0) {
 			if (!*val) {
 				fprintf(stderr, "karpenter catalog: --catalog needs a value\n");

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/args.h"
 #include "cli/commands.h"
 #include "cloud/fake.h"
 #include "ctrl/ctrl.h"
@@ -80,19 +81,17 @@ static const char *const VALUED[] = { "--kubeconfig", "--context", "--cloud-prov
 static int ctl_parse(int argc, char **argv, struct kp_ctrl_opts *o, struct ctl_args *a)
 {
 	for (int i = 1; i < argc; i++) {
-		const char *arg = argv[i], *val = NULL, *eq = strchr(arg, '=');
-		char name[64];
+		struct kp_cli_arg opt;
+		const char *arg, *val;
 		bool valued = false;
+
+		kp_cli_arg_split(argv[i], &opt);
+		arg = opt.name;
+		val = opt.val;
 
 		if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
 			ctl_usage(stdout);
 			return -1;
-		}
-		if (arg[0] == '-' && arg[1] == '-' && eq && (size_t)(eq - arg) < sizeof(name)) {
-			memcpy(name, arg, (size_t)(eq - arg));
-			name[eq - arg] = '\0';
-			val = eq + 1;
-			arg = name;
 		}
 		if (strcmp(arg, "--leader-elect") == 0) {
 			bool b = true;
@@ -110,13 +109,8 @@ static int ctl_parse(int argc, char **argv, struct kp_ctrl_opts *o, struct ctl_a
 			ctl_usage(stderr);
 			return KP_EXIT_USAGE;
 		}
-		if (!val) {
-			if (i + 1 >= argc) {
-				fprintf(stderr, "karpenter controller: %s needs a value\n", arg);
-				return KP_EXIT_USAGE;
-			}
-			val = argv[++i];
-		}
+		if (!(val = kp_cli_arg_value("controller", &opt, argc, argv, &i)))
+			return KP_EXIT_USAGE;
 		if (strcmp(arg, "--kubeconfig") == 0) {
 			o->kubeconfig = val;
 		} else if (strcmp(arg, "--context") == 0) {

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/consolidate.h"
 #include "cli/render.h"
@@ -50,30 +51,20 @@ static int sim_parse(int argc, char **argv, struct sim_args *a)
 	kp_sched_opts_default(&a->sopts);
 	kp_consolidate_args_init(&a->cons);
 	for (int i = 1; i < argc; i++) {
-		const char *arg = argv[i];
-		const char *val = NULL;
-		const char *eq = strchr(arg, '=');
-		char name[64];
+		struct kp_cli_arg o;
+		const char *arg, *val;
 
+		kp_cli_arg_split(argv[i], &o);
+		arg = o.name;
+		val = o.val;
 		if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
 			sim_usage(stdout);
 			return -1;
 		}
-		if (arg[0] == '-' && arg[1] == '-' && eq && (size_t)(eq - arg) < sizeof(name)) {
-			memcpy(name, arg, (size_t)(eq - arg));
-			name[eq - arg] = '\0';
-			val = eq + 1;
-			arg = name;
-		}
-#define NEXTVAL()                                                                        \
-	do {                                                                             \
-		if (!val) {                                                              \
-			if (i + 1 >= argc) {                                             \
-				fprintf(stderr, "karpenter simulate: %s needs a value\n", arg); \
-				return KP_EXIT_USAGE;                                    \
-			}                                                                \
-			val = argv[++i];                                                 \
-		}                                                                        \
+#define NEXTVAL()                                                          \
+	do {                                                               \
+		if (!(val = kp_cli_arg_value("simulate", &o, argc, argv, &i))) \
+			return KP_EXIT_USAGE;                              \
 	} while (0)
 		if (strcmp(arg, "-f") == 0 || strcmp(arg, "--filename") == 0) {
 			NEXTVAL();

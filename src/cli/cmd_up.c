@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cli/args.h"
 #include "cli/commands.h"
 #include "ctrl/ctrl.h"
 #include "local/server.h"
@@ -102,8 +103,12 @@ static bool is_loopback(const char *host)
 static int up_parse(int argc, char **argv, struct up_args *a)
 {
 	for (int i = 1; i < argc; i++) {
-		const char *arg = argv[i], *val = NULL, *eq = strchr(arg, '=');
-		char name[32];
+		struct kp_cli_arg o;
+		const char *arg, *val;
+
+		kp_cli_arg_split(argv[i], &o);
+		arg = o.name;
+		val = o.val;
 
 		if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
 			up_usage(stdout);
@@ -113,12 +118,6 @@ static int up_parse(int argc, char **argv, struct up_args *a)
 			a->allow_remote = true;
 			continue;
 		}
-		if (arg[0] == '-' && arg[1] == '-' && eq && (size_t)(eq - arg) < sizeof(name)) {
-			memcpy(name, arg, (size_t)(eq - arg));
-			name[eq - arg] = '\0';
-			val = eq + 1;
-			arg = name;
-		}
 		if (strcmp(arg, "--listen") != 0 && strcmp(arg, "--kubeconfig") != 0 && strcmp(arg, "--data-dir") != 0 &&
 		    strcmp(arg, "--catalog") != 0 && strcmp(arg, "--launch-delay") != 0 &&
 		    strcmp(arg, "--metrics-listen") != 0 && strcmp(arg, "--health-listen") != 0 &&
@@ -127,13 +126,8 @@ static int up_parse(int argc, char **argv, struct up_args *a)
 			up_usage(stderr);
 			return KP_EXIT_USAGE;
 		}
-		if (!val) {
-			if (i + 1 >= argc) {
-				fprintf(stderr, "karpenter up: %s needs a value\n", arg);
-				return KP_EXIT_USAGE;
-			}
-			val = argv[++i];
-		}
+		if (!(val = kp_cli_arg_value("up", &o, argc, argv, &i)))
+			return KP_EXIT_USAGE;
 		if (strcmp(arg, "--listen") == 0) {
 			if (!parse_listen(val, a)) {
 				fprintf(stderr, "karpenter up: --listen: expected ADDR:PORT, got \"%s\"\n", val);
