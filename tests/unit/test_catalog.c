@@ -23,6 +23,7 @@
 #include "cli/commands.h"
 
 /* The command lives outside the library; compile it in here. */
+#include "cli/args.c"
 #include "cli/cmd_catalog.c"
 
 #define MI ((int64_t)1024 * 1024)
