@@ -187,6 +187,15 @@ void kpc_lifecycle_node_event(struct kp_ctrl *c, const json_t *node);
 /* ---- small JSON helpers (util.c) ---- */
 /* String at a dotted path ("metadata.name"); NULL if absent or not a string. */
 const char *kpc_jstr(const json_t *o, const char *path);
+/* Pod phase Succeeded or Failed. */
+bool kpc_pod_terminal(const json_t *pod);
+/* Pod owned by a DaemonSet. */
+bool kpc_pod_daemon(const json_t *pod);
+/* metadata.finalizers holds fin. */
+bool kpc_has_finalizer(const json_t *obj, const char *fin);
+/* kp_kube_retry_on_conflict mutation: removes karpenter.sh/termination
+ * from metadata.finalizers; 1 (nothing to write) when it is not there. */
+int kpc_drop_termination_finalizer(void *ud, json_t *obj, struct kp_errbuf *eb);
 json_t *kpc_jget(const json_t *o, const char *path);
 /* Condition of type in obj's status.conditions, or NULL. */
 json_t *kpc_condition(const json_t *obj, const char *type);

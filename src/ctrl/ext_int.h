@@ -74,8 +74,6 @@ int kpc_ext_taint(struct kp_ctrl *c, const struct kp_log *log, const char *node,
  * NodeClaim's status, conflict-retried. 0 done, 1 gone, -1 error (logged). */
 int kpc_ext_claim_condition(struct kp_ctrl *c, const struct kp_log *log, const char *claim, const char *type,
 			    const char *status, const char *reason, const char *message);
-/* True if obj carries finalizer fin. */
-bool kpc_ext_has_finalizer(const json_t *obj, const char *fin);
 /* RFC 3339 timestamp at path as unix ms; 0 when absent or bad. */
 int64_t kpc_ext_time_ms(const json_t *obj, const char *path);
 /* True if the Node has taint key:effect. */

@@ -177,17 +177,6 @@ const char *kpc_ext_name(const json_t *obj)
 	return n ? n : "";
 }
 
-bool kpc_ext_has_finalizer(const json_t *obj, const char *fin)
-{
-	json_t *a = kpc_jget(obj, "metadata.finalizers"), *e;
-	size_t i;
-
-	json_array_foreach(a, i, e)
-		if (json_is_string(e) && strcmp(json_string_value(e), fin) == 0)
-			return true;
-	return false;
-}
-
 int64_t kpc_ext_time_ms(const json_t *obj, const char *path)
 {
 	const char *s = kpc_jstr(obj, path);

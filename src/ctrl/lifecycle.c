@@ -76,17 +76,6 @@ static int64_t cond_time_ms(const json_t *obj, const char *type)
 	return t * 1000;
 }
 
-static bool has_finalizer(const json_t *obj, const char *fin)
-{
-	json_t *a = kpc_jget(obj, "metadata.finalizers"), *e;
-	size_t i;
-
-	json_array_foreach(a, i, e)
-		if (json_is_string(e) && strcmp(json_string_value(e), fin) == 0)
-			return true;
-	return false;
-}
-
 /* ---- status writes ---- */
 
 static void root_ready(json_t *conds, int64_t gen, int64_t wall)
@@ -464,7 +453,7 @@ static int sync_node_fn(void *ud, json_t *node, struct kp_errbuf *eb)
 	fins = json_object_get(meta, "finalizers");
 	owners = json_object_get(meta, "ownerReferences");
 	s->first = !json_object_get(labels, KP_LABEL_REGISTERED);
-	if (!has_finalizer(node, KPC_TERMINATION_FINALIZER))
+	if (!kpc_has_finalizer(node, KPC_TERMINATION_FINALIZER))
 		json_array_append_new(fins, json_string(KPC_TERMINATION_FINALIZER));
 	json_array_foreach(owners, i, t) {
 		const char *uid = json_string_value(json_object_get(t, "uid"));
@@ -654,33 +643,13 @@ out:
 
 /* ---- finalizer ---- */
 
-static int remove_finalizer_fn(void *ud, json_t *obj, struct kp_errbuf *eb)
-{
-	json_t *a = kpc_jget(obj, "metadata.finalizers");
-	size_t i = 0;
-	bool changed = false;
-
-	(void)ud;
-	(void)eb;
-	while (i < json_array_size(a)) {
-		const char *f = json_string_value(json_array_get(a, i));
-		if (f && strcmp(f, KPC_TERMINATION_FINALIZER) == 0) {
-			json_array_remove(a, i);
-			changed = true;
-		} else {
-			i++;
-		}
-	}
-	return changed ? 0 : 1;
-}
-
 static int add_finalizer_fn(void *ud, json_t *obj, struct kp_errbuf *eb)
 {
 	json_t *meta = json_object_get(obj, "metadata");
 
 	(void)ud;
 	(void)eb;
-	if (has_finalizer(obj, KPC_TERMINATION_FINALIZER) || json_object_get(meta, "deletionTimestamp"))
+	if (kpc_has_finalizer(obj, KPC_TERMINATION_FINALIZER) || json_object_get(meta, "deletionTimestamp"))
 		return 1;
 	if (!json_is_array(json_object_get(meta, "finalizers")))
 		json_object_set_new(meta, "finalizers", json_array());
@@ -701,7 +670,7 @@ static int64_t finalize(struct visit *v)
 	int n;
 	enum kp_cloud_err e;
 
-	if (!has_finalizer(v->obj, KPC_TERMINATION_FINALIZER))
+	if (!kpc_has_finalizer(v->obj, KPC_TERMINATION_FINALIZER))
 		return -1;
 	node = node_for(c, pid, &n);
 	if (node) {
@@ -736,7 +705,7 @@ static int64_t finalize(struct visit *v)
 		}
 	}
 	kp_arena_free(&a);
-	if (kp_kube_retry_on_conflict(c->kc, &KP_KUBE_NODECLAIMS, NULL, v->name, NULL, 0, remove_finalizer_fn, NULL,
+	if (kp_kube_retry_on_conflict(c->kc, &KP_KUBE_NODECLAIMS, NULL, v->name, NULL, 0, kpc_drop_termination_finalizer, NULL,
 				      NULL, &ks, &eb) &&
 	    !kp_kube_is_notfound(&ks)) {
 		kp_log_error(v->log, "failed to remove finalizer", KP_LOG_FIELDS(kp_log_errmsg(eb.msg)));
@@ -787,7 +756,7 @@ int64_t kpc_lifecycle_reconcile(struct kp_ctrl *c, const char *name)
 		ret = finalize(&v);
 		goto out;
 	}
-	if (!has_finalizer(v.obj, KPC_TERMINATION_FINALIZER)) {
+	if (!kpc_has_finalizer(v.obj, KPC_TERMINATION_FINALIZER)) {
 		struct kp_kube_status ks;
 		if (kp_kube_retry_on_conflict(c->kc, &KP_KUBE_NODECLAIMS, NULL, name, NULL, 0, add_finalizer_fn, NULL, NULL,
 					      &ks, &eb) && !kp_kube_is_notfound(&ks)) {

@@ -522,18 +522,6 @@ static void owner_link(const json_t *pod, const char *ns, char *out, size_t n)
 	snprintf(out, n, "/apis/%s/namespaces/%s/%ss/%s", av ? av : "", ns, lk, name ? name : "");
 }
 
-static bool owned_by_daemonset(const json_t *pod)
-{
-	const json_t *refs = kpc_jget(pod, "metadata.ownerReferences");
-	size_t i;
-	json_t *o;
-
-	json_array_foreach(refs, i, o)
-		if (kp_strcmp0(json_string_value(json_object_get(o, "kind")), "DaemonSet") == 0)
-			return true;
-	return false;
-}
-
 static void pod_event(struct kp_ctrl *c, const json_t *pod, bool deleted)
 {
 	struct kpc_ms *s = c->ms;
@@ -567,7 +555,7 @@ static void pod_event(struct kp_ctrl *c, const json_t *pod, bool deleted)
 	if (pod_terminal(phase) || !node) {
 		pod_uncount(c, p);
 	} else {
-		daemon = owned_by_daemonset(pod);
+		daemon = kpc_pod_daemon(pod);
 		pod_resources(s, &c->rn, pod, &req, &lim);
 		if (!p->bound || strcmp(p->bound, node) != 0 || daemon != p->daemon ||
 		    memcmp(&req, &p->req, sizeof(req)) != 0 || memcmp(&lim, &p->lim, sizeof(lim)) != 0) {

@@ -19,38 +19,19 @@
 
 #define DEDUPE_MS 10000
 
-static bool terminal(const json_t *p)
-{
-	const char *ph = kpc_jstr(p, "status.phase");
-	return ph && (strcmp(ph, "Succeeded") == 0 || strcmp(ph, "Failed") == 0);
-}
-
-static bool daemon(const json_t *p)
-{
-	json_t *o;
-	size_t i;
-
-	json_array_foreach(kpc_jget(p, "metadata.ownerReferences"), i, o) {
-		const char *k = json_string_value(json_object_get(o, "kind"));
-		if (k && strcmp(k, "DaemonSet") == 0)
-			return true;
-	}
-	return false;
-}
-
 void kpc_pe_pod_event(struct kp_ctrl *c, const json_t *old, const json_t *pod, bool deleted)
 {
 	const char *nn = kpc_jstr(pod, "spec.nodeName");
 	bool relevant;
 	json_t *node, *nc;
 
-	if (!nn || !*nn || daemon(pod))
+	if (!nn || !*nn || kpc_pod_daemon(pod))
 		return;
 	if (deleted || !old) {
 		relevant = true;
 	} else {
 		const char *on = kpc_jstr(old, "spec.nodeName");
-		relevant = (!on || !*on) || (!terminal(old) && terminal(pod)) ||
+		relevant = (!on || !*on) || (!kpc_pod_terminal(old) && kpc_pod_terminal(pod)) ||
 			   (!kpc_jget(old, "metadata.deletionTimestamp") && kpc_jget(pod, "metadata.deletionTimestamp"));
 	}
 	if (!relevant)

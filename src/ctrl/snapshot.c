@@ -26,28 +26,21 @@
 
 bool kpc_pod_provisionable(const json_t *pod)
 {
-	const char *nn = kpc_jstr(pod, "spec.nodeName"), *phase = kpc_jstr(pod, "status.phase");
+	const char *nn = kpc_jstr(pod, "spec.nodeName");
 	const char *nominated = kpc_jstr(pod, "status.nominatedNodeName");
-	json_t *cond = kpc_condition(pod, "PodScheduled"), *owners, *o;
+	json_t *cond = kpc_condition(pod, "PodScheduled");
 	const char *reason = json_string_value(json_object_get(cond, "reason"));
 	const char *status = json_string_value(json_object_get(cond, "status"));
-	size_t i;
 
 	if ((nn && *nn) || (nominated && *nominated) || kpc_jget(pod, "metadata.deletionTimestamp"))
 		return false;
-	if (phase && (strcmp(phase, "Succeeded") == 0 || strcmp(phase, "Failed") == 0))
+	if (kpc_pod_terminal(pod))
 		return false;
 	if (!reason || strcmp(reason, "Unschedulable") != 0 || !status || strcmp(status, "False") != 0)
 		return false;
 	if (json_object_get(kpc_jget(pod, "metadata.annotations"), "kubernetes.io/config.mirror"))
 		return false;
-	owners = kpc_jget(pod, "metadata.ownerReferences");
-	json_array_foreach(owners, i, o) {
-		const char *k = json_string_value(json_object_get(o, "kind"));
-		if (k && strcmp(k, "DaemonSet") == 0)
-			return false;
-	}
-	return true;
+	return !kpc_pod_daemon(pod);
 }
 
 json_t *kpc_claim_get(struct kp_ctrl *c, const char *name)

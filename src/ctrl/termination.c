@@ -47,12 +47,6 @@
 
 /* ---- pods ---- */
 
-static bool pod_terminal(const json_t *p)
-{
-	const char *ph = kpc_jstr(p, "status.phase");
-	return ph && (strcmp(ph, "Succeeded") == 0 || strcmp(ph, "Failed") == 0);
-}
-
 static bool pod_tolerates_disrupted(const json_t *p)
 {
 	json_t *t;
@@ -80,19 +74,6 @@ static bool pod_tolerates_disrupted(const json_t *p)
 static bool pod_mirror(const json_t *p)
 {
 	return json_object_get(kpc_jget(p, "metadata.annotations"), "kubernetes.io/config.mirror") != NULL;
-}
-
-static bool pod_daemon(const json_t *p)
-{
-	json_t *o;
-	size_t i;
-
-	json_array_foreach(kpc_jget(p, "metadata.ownerReferences"), i, o) {
-		const char *k = json_string_value(json_object_get(o, "kind"));
-		if (k && strcmp(k, "DaemonSet") == 0)
-			return true;
-	}
-	return false;
 }
 
 static bool pod_critical(const json_t *p)
@@ -292,7 +273,7 @@ static int64_t drain(struct kp_ctrl *c, const json_t *node, int64_t deadline, co
 		const char *pn = kpc_jstr(p, "spec.nodeName");
 		int64_t dts;
 		group[i] = 0xff;
-		if (!pn || strcmp(pn, nname) != 0 || pod_terminal(p) || pod_tolerates_disrupted(p) || pod_mirror(p))
+		if (!pn || strcmp(pn, nname) != 0 || kpc_pod_terminal(p) || pod_tolerates_disrupted(p) || pod_mirror(p))
 			continue;
 		dts = kpc_ext_time_ms(p, "metadata.deletionTimestamp");
 		if (dts && wall > dts + STUCK_TERMINATING_MS)
@@ -303,7 +284,7 @@ static int64_t drain(struct kp_ctrl *c, const json_t *node, int64_t deadline, co
 				force_delete(c, p, deadline);
 			continue;
 		}
-		group[i] = (unsigned char)((pod_critical(p) ? 2 : 0) + (pod_daemon(p) ? 1 : 0));
+		group[i] = (unsigned char)((pod_critical(p) ? 2 : 0) + (kpc_pod_daemon(p) ? 1 : 0));
 		if (first < 0 || group[i] < first)
 			first = group[i];
 	}
@@ -328,26 +309,6 @@ static int64_t drain(struct kp_ctrl *c, const json_t *node, int64_t deadline, co
 
 /* ---- finalizer ---- */
 
-static int remove_finalizer_fn(void *ud, json_t *obj, struct kp_errbuf *eb)
-{
-	json_t *a = kpc_jget(obj, "metadata.finalizers");
-	bool changed = false;
-	size_t i = 0;
-
-	(void)ud;
-	(void)eb;
-	while (i < json_array_size(a)) {
-		const char *f = json_string_value(json_array_get(a, i));
-		if (f && strcmp(f, KPC_TERMINATION_FINALIZER) == 0) {
-			json_array_remove(a, i);
-			changed = true;
-		} else {
-			i++;
-		}
-	}
-	return changed ? 0 : 1;
-}
-
 static int64_t done(struct kp_ctrl *c, const json_t *node, const char *why)
 {
 	const char *name = kpc_ext_name(node);
@@ -358,7 +319,7 @@ static int64_t done(struct kp_ctrl *c, const json_t *node, const char *why)
 	struct kp_kube_status ks = { 0 };
 	struct kp_errbuf eb = { 0 };
 
-	if (kp_kube_retry_on_conflict(c->kc, &KP_KUBE_NODES, NULL, name, NULL, 0, remove_finalizer_fn, NULL, NULL, &ks, &eb) &&
+	if (kp_kube_retry_on_conflict(c->kc, &KP_KUBE_NODES, NULL, name, NULL, 0, kpc_drop_termination_finalizer, NULL, NULL, &ks, &eb) &&
 	    !kp_kube_is_notfound(&ks)) {
 		kp_log_error(&c->ext->log_term, "failed to remove finalizer",
 			     KP_LOG_FIELDS(kp_log_object("Node", name), kp_log_errmsg(eb.msg)));
@@ -418,7 +379,7 @@ int64_t kpc_term_reconcile(struct kp_ctrl *c, const char *name)
 		json_object_del(x->drain_start, name);
 		return -1;
 	}
-	if (!kpc_jget(node, "metadata.deletionTimestamp") || !kpc_ext_has_finalizer(node, KPC_TERMINATION_FINALIZER))
+	if (!kpc_jget(node, "metadata.deletionTimestamp") || !kpc_has_finalizer(node, KPC_TERMINATION_FINALIZER))
 		return -1;
 	node = json_incref(node);
 	claim = kpc_ext_claim_for_node(c, node);

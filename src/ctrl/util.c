@@ -319,3 +319,53 @@ void kpc_ice_free(struct kpc_ice *ice)
 	ice->e = NULL;
 	ice->n = ice->cap = 0;
 }
+
+/* ---- pods and finalizers (shared by the loops) ---- */
+
+bool kpc_pod_terminal(const json_t *pod)
+{
+	const char *ph = kpc_jstr(pod, "status.phase");
+	return ph && (strcmp(ph, "Succeeded") == 0 || strcmp(ph, "Failed") == 0);
+}
+
+bool kpc_pod_daemon(const json_t *pod)
+{
+	json_t *o;
+	size_t i;
+
+	json_array_foreach(kpc_jget(pod, "metadata.ownerReferences"), i, o)
+		if (kp_strcmp0(json_string_value(json_object_get(o, "kind")), "DaemonSet") == 0)
+			return true;
+	return false;
+}
+
+bool kpc_has_finalizer(const json_t *obj, const char *fin)
+{
+	json_t *a = kpc_jget(obj, "metadata.finalizers"), *e;
+	size_t i;
+
+	json_array_foreach(a, i, e)
+		if (json_is_string(e) && strcmp(json_string_value(e), fin) == 0)
+			return true;
+	return false;
+}
+
+int kpc_drop_termination_finalizer(void *ud, json_t *obj, struct kp_errbuf *eb)
+{
+	json_t *a = kpc_jget(obj, "metadata.finalizers");
+	bool changed = false;
+	size_t i = 0;
+
+	(void)ud;
+	(void)eb;
+	while (i < json_array_size(a)) {
+		const char *f = json_string_value(json_array_get(a, i));
+		if (f && strcmp(f, KPC_TERMINATION_FINALIZER) == 0) {
+			json_array_remove(a, i);
+			changed = true;
+		} else {
+			i++;
+		}
+	}
+	return changed ? 0 : 1;
+}

@@ -172,6 +172,10 @@ void kp_ctl_pod_decode(struct kp_ctl_pod *p, const char *json, size_t len);
 void kp_ctl_schedule(struct kp_ctl *C);
 void kp_ctl_kubelet(struct kp_ctl *C);
 void kp_ctl_node_lifecycle(struct kp_ctl *C);
+/* ctl_main.c: JSON helpers. String member k of o, or NULL. */
+const char *kp_ctl_jstr(const json_t *o, const char *k);
+/* Object member k of o, created empty when missing or not an object. */
+json_t *kp_ctl_obj_at(json_t *o, const char *k);
 #endif
 
 #endif

@@ -218,12 +218,12 @@ int64_t kp_ctl_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static const char *jstr(const json_t *o, const char *k)
+const char *kp_ctl_jstr(const json_t *o, const char *k)
 {
 	return json_string_value(json_object_get(o, k));
 }
 
-static json_t *obj_at(json_t *o, const char *k)
+json_t *kp_ctl_obj_at(json_t *o, const char *k)
 {
 	json_t *v = json_object_get(o, k);
 	if (!json_is_object(v)) {
@@ -241,7 +241,7 @@ static int64_t int_or(const json_t *o, const char *k, int64_t dflt)
 
 static int64_t rv_of(const json_t *o)
 {
-	const char *s = jstr(json_object_get(o, "metadata"), "resourceVersion");
+	const char *s = kp_ctl_jstr(json_object_get(o, "metadata"), "resourceVersion");
 	int64_t v = 0;
 	if (!s || kp_parse_i64(s, &v))
 		return 0;
@@ -318,7 +318,7 @@ static json_t *owner_ref(const char *api_version, const char *kind, const json_t
 {
 	const json_t *md = json_object_get(owner, "metadata");
 	return json_pack("{s:s, s:s, s:s, s:s, s:b, s:b}", "apiVersion", api_version, "kind", kind, "name",
-			 jstr(md, "name") ? jstr(md, "name") : "", "uid", jstr(md, "uid") ? jstr(md, "uid") : "",
+			 kp_ctl_jstr(md, "name") ? kp_ctl_jstr(md, "name") : "", "uid", kp_ctl_jstr(md, "uid") ? kp_ctl_jstr(md, "uid") : "",
 			 "controller", 1, "blockOwnerDeletion", 1);
 }
 
@@ -454,7 +454,7 @@ static void observe_pod(struct kp_ctl *C, enum kp_store_evtype type, const char 
 	md = json_object_get(o, "metadata");
 	spec = json_object_get(o, "spec");
 	st = json_object_get(o, "status");
-	key_of(key, sizeof(key), jstr(md, "namespace"), jstr(md, "name"));
+	key_of(key, sizeof(key), kp_ctl_jstr(md, "namespace"), kp_ctl_jstr(md, "name"));
 	old = kp_ctl_map_get(&C->pods, key);
 	if (type == KP_EV_DELETED) {
 		kp_ctl_map_del(&C->terminating, key);
@@ -478,40 +478,40 @@ static void observe_pod(struct kp_ctl *C, enum kp_store_evtype type, const char 
 		return;
 	}
 	p->key = strdup(key);
-	p->ns = dup0(jstr(md, "namespace"));
-	p->name = dup0(jstr(md, "name"));
-	p->uid = dup0(jstr(md, "uid"));
+	p->ns = dup0(kp_ctl_jstr(md, "namespace"));
+	p->name = dup0(kp_ctl_jstr(md, "name"));
+	p->uid = dup0(kp_ctl_jstr(md, "uid"));
 	p->rv = rv;
 	if ((ref = controller_ref(o))) {
-		p->owner_kind = dup0(jstr(ref, "kind"));
-		p->owner_name = dup0(jstr(ref, "name"));
-		p->owner_uid = dup0(jstr(ref, "uid"));
+		p->owner_kind = dup0(kp_ctl_jstr(ref, "kind"));
+		p->owner_name = dup0(kp_ctl_jstr(ref, "name"));
+		p->owner_uid = dup0(kp_ctl_jstr(ref, "uid"));
 	}
-	if (jstr(spec, "nodeName") && *jstr(spec, "nodeName"))
-		p->node = strdup(jstr(spec, "nodeName"));
+	if (kp_ctl_jstr(spec, "nodeName") && *kp_ctl_jstr(spec, "nodeName"))
+		p->node = strdup(kp_ctl_jstr(spec, "nodeName"));
 	p->deleting = json_object_get(md, "deletionTimestamp") != NULL;
 	if (p->deleting)
 		p->grace = int_or(md, "deletionGracePeriodSeconds", 0);
 	if (p->grace > 0)
-		pod_terminating(C, p, old, jstr(md, "deletionTimestamp"));
+		pod_terminating(C, p, old, kp_ctl_jstr(md, "deletionTimestamp"));
 	else
 		kp_ctl_map_del(&C->terminating, key);
-	if (jstr(md, "creationTimestamp"))
-		kp_parse_rfc3339(jstr(md, "creationTimestamp"), &p->created);
+	if (kp_ctl_jstr(md, "creationTimestamp"))
+		kp_parse_rfc3339(kp_ctl_jstr(md, "creationTimestamp"), &p->created);
 	p->prio = (int32_t)int_or(spec, "priority", 0);
-	const char *phase = jstr(st, "phase");
+	const char *phase = kp_ctl_jstr(st, "phase");
 	p->terminal = phase && (!strcmp(phase, "Succeeded") || !strcmp(phase, "Failed"));
 	p->running = phase && !strcmp(phase, "Running");
-	const char *sn = jstr(spec, "schedulerName");
+	const char *sn = kp_ctl_jstr(spec, "schedulerName");
 	p->other_sched = sn && *sn && strcmp(sn, "default-scheduler") != 0;
 	json_array_foreach(json_object_get(st, "conditions"), i, v) {
-		const char *t = jstr(v, "type"), *s = jstr(v, "status");
+		const char *t = kp_ctl_jstr(v, "type"), *s = kp_ctl_jstr(v, "status");
 		if (!t || !s)
 			continue;
 		if (!strcmp(t, "Ready"))
 			p->ready = !strcmp(s, "True");
-		else if (!strcmp(t, "PodScheduled") && !strcmp(s, "False") && jstr(v, "message"))
-			p->unsched_msg = strdup(jstr(v, "message"));
+		else if (!strcmp(t, "PodScheduled") && !strcmp(s, "False") && kp_ctl_jstr(v, "message"))
+			p->unsched_msg = strdup(kp_ctl_jstr(v, "message"));
 	}
 	kp_ctl_pod_decode(p, text, len);
 	if (old) {
@@ -525,7 +525,7 @@ static void observe_pod(struct kp_ctl *C, enum kp_store_evtype type, const char 
 	if (p->owner_uid)
 		set_add(&C->owned, p->owner_uid, key);
 	account(C, p);
-	const char *mirror = jstr(json_object_get(md, "annotations"), "kubernetes.io/config.mirror");
+	const char *mirror = kp_ctl_jstr(json_object_get(md, "annotations"), "kubernetes.io/config.mirror");
 	if (!p->node && !p->deleting && !p->terminal && !p->other_sched && !mirror) {
 		if (!p->text)
 			p->text = strndup(text, len);
@@ -555,7 +555,7 @@ void kp_ctl_pod_bound(struct kp_ctl *C, struct kp_ctl_pod *p, const char *node)
 static void observe_node(struct kp_ctl *C, enum kp_store_evtype type, const char *text, size_t len, int64_t rv)
 {
 	json_t *o = json_loadb(text, len, 0, NULL);
-	const char *name = o ? jstr(json_object_get(o, "metadata"), "name") : NULL;
+	const char *name = o ? kp_ctl_jstr(json_object_get(o, "metadata"), "name") : NULL;
 	struct kp_ctl_node *n;
 	bool was_ready;
 
@@ -594,8 +594,8 @@ static void observe_node(struct kp_ctl *C, enum kp_store_evtype type, const char
 	const json_t *a;
 	size_t i;
 	json_array_foreach(json_object_get(json_object_get(o, "status"), "addresses"), i, a)
-		if (jstr(a, "type") && !strcmp(jstr(a, "type"), "InternalIP") && jstr(a, "address") && !n->host_ip)
-			n->host_ip = strdup(jstr(a, "address"));
+		if (kp_ctl_jstr(a, "type") && !strcmp(kp_ctl_jstr(a, "type"), "InternalIP") && kp_ctl_jstr(a, "address") && !n->host_ip)
+			n->host_ip = strdup(kp_ctl_jstr(a, "address"));
 	if (n->n && n->n->ready && !was_ready)
 		for (size_t b = 0; b < n->pods.nb; b++)
 			for (struct kp_ctl_ment *e = n->pods.b[b]; e; e = e->next)
@@ -614,7 +614,7 @@ static void observe_obj(struct kp_ctl *C, int kind, enum kp_store_evtype type, c
 	if (!o)
 		return;
 	md = json_object_get(o, "metadata");
-	key_of(key, sizeof(key), jstr(md, "namespace"), jstr(md, "name"));
+	key_of(key, sizeof(key), kp_ctl_jstr(md, "namespace"), kp_ctl_jstr(md, "name"));
 	old = kp_ctl_map_get(&C->objs[kind], key);
 	if (old && type != KP_EV_DELETED && rv <= old->rv) {
 		json_decref(o);
@@ -623,14 +623,14 @@ static void observe_obj(struct kp_ctl *C, int kind, enum kp_store_evtype type, c
 	kp_ctl_mark(C, &C->dirty[kind], key);
 	if (old) {
 		const char *uid;
-		if (kind == CK_RS && (ref = controller_ref(old->o)) && (uid = jstr(ref, "uid")))
+		if (kind == CK_RS && (ref = controller_ref(old->o)) && (uid = kp_ctl_jstr(ref, "uid")))
 			set_del(&C->owned_rs, uid, key);
 		kp_ctl_map_del(&C->objs[kind], key);
 		json_decref(old->o);
 		free(old);
 	}
 	if (kind == CK_RS && (ref = controller_ref(o)))
-		mark_owner(C, jstr(md, "namespace"), jstr(ref, "kind"), jstr(ref, "name"));
+		mark_owner(C, kp_ctl_jstr(md, "namespace"), kp_ctl_jstr(ref, "kind"), kp_ctl_jstr(ref, "name"));
 	if (type == KP_EV_DELETED) {
 		json_decref(o);
 		return;
@@ -643,8 +643,8 @@ static void observe_obj(struct kp_ctl *C, int kind, enum kp_store_evtype type, c
 	e->o = o;
 	e->rv = rv;
 	kp_ctl_map_put(&C->objs[kind], key, e);
-	if (kind == CK_RS && (ref = controller_ref(o)) && jstr(ref, "uid"))
-		set_add(&C->owned_rs, jstr(ref, "uid"), key);
+	if (kind == CK_RS && (ref = controller_ref(o)) && kp_ctl_jstr(ref, "uid"))
+		set_add(&C->owned_rs, kp_ctl_jstr(ref, "uid"), key);
 }
 
 static void observe(struct kp_ctl *C, enum kp_store_evtype type, const char *group, const char *resource,
@@ -676,9 +676,9 @@ static void observe(struct kp_ctl *C, enum kp_store_evtype type, const char *gro
 enum kp_store_rc kp_ctl_create(struct kp_ctl *C, const char *group, const char *version, const char *resource,
 			       json_t *obj, struct kp_errbuf *eb)
 {
-	json_t *md = obj_at(obj, "metadata");
-	const char *gen = jstr(md, "generateName");
-	bool named = jstr(md, "name") != NULL;
+	json_t *md = kp_ctl_obj_at(obj, "metadata");
+	const char *gen = kp_ctl_jstr(md, "generateName");
+	bool named = kp_ctl_jstr(md, "name") != NULL;
 	char uid[37], ts[40];
 	enum kp_store_rc rc = KP_STORE_FAIL;
 
@@ -700,8 +700,8 @@ enum kp_store_rc kp_ctl_create(struct kp_ctl *C, const char *group, const char *
 			snprintf(name, sizeof(name), "%.*s%s", 58, gen ? gen : "x-", sfx);
 			json_object_set_new(md, "name", json_string(name));
 		}
-		struct kp_store_key k = { group, resource, jstr(md, "namespace") ? jstr(md, "namespace") : "",
-					  jstr(md, "name") };
+		struct kp_store_key k = { group, resource, kp_ctl_jstr(md, "namespace") ? kp_ctl_jstr(md, "namespace") : "",
+					  kp_ctl_jstr(md, "name") };
 		rc = kp_store_create(C->L->store, &k, obj, &rv, eb);
 		if (rc == KP_STORE_EXISTS && !named)
 			continue;
@@ -843,16 +843,16 @@ static void set_cond(json_t *status, const char *type, const char *st, const cha
 		json_object_set_new(status, "conditions", arr);
 	}
 	json_array_foreach(arr, i, v)
-		if (jstr(v, "type") && !strcmp(jstr(v, "type"), type))
+		if (kp_ctl_jstr(v, "type") && !strcmp(kp_ctl_jstr(v, "type"), type))
 			c = v;
 	if (!c) {
 		c = json_object();
 		json_object_set_new(c, "type", json_string(type));
 		json_array_append_new(arr, c);
 	}
-	bool same = jstr(c, "status") && !strcmp(jstr(c, "status"), st);
-	bool same_text = same && jstr(c, "reason") && !strcmp(jstr(c, "reason"), reason) && jstr(c, "message") &&
-			 !strcmp(jstr(c, "message"), msg);
+	bool same = kp_ctl_jstr(c, "status") && !strcmp(kp_ctl_jstr(c, "status"), st);
+	bool same_text = same && kp_ctl_jstr(c, "reason") && !strcmp(kp_ctl_jstr(c, "reason"), reason) && kp_ctl_jstr(c, "message") &&
+			 !strcmp(kp_ctl_jstr(c, "message"), msg);
 	if (!same)
 		json_object_set_new(c, "lastTransitionTime", json_string(ts));
 	if (update_time && !same_text)
@@ -906,7 +906,7 @@ static void write_status(struct kp_ctl *C, int kind, const char *ns, const char 
 static int replicas_fn(void *ud, json_t *obj)
 {
 	int64_t want = *(const int64_t *)ud;
-	json_t *spec = obj_at(obj, "spec"), *md = obj_at(obj, "metadata");
+	json_t *spec = kp_ctl_obj_at(obj, "spec"), *md = kp_ctl_obj_at(obj, "metadata");
 	if (json_object_get(md, "deletionTimestamp") || int_or(spec, "replicas", 1) == want)
 		return 1;
 	json_object_set_new(spec, "replicas", json_integer(want));
@@ -917,7 +917,7 @@ static int replicas_fn(void *ud, json_t *obj)
 static void scale_rs(struct kp_ctl *C, const json_t *rs, int64_t want)
 {
 	const json_t *md = json_object_get(rs, "metadata");
-	struct kp_store_key k = { "apps", "replicasets", jstr(md, "namespace"), jstr(md, "name") };
+	struct kp_store_key k = { "apps", "replicasets", kp_ctl_jstr(md, "namespace"), kp_ctl_jstr(md, "name") };
 	struct kp_errbuf eb = { 0 };
 	if (int_or(json_object_get(rs, "spec"), "replicas", 1) == want)
 		return;
@@ -958,7 +958,7 @@ static json_t *pod_from_template(const json_t *owner, const char *api_version, c
 
 	json_object_set_new(pod, "apiVersion", json_string("v1"));
 	json_object_set_new(pod, "kind", json_string("Pod"));
-	json_object_set_new(md, "namespace", json_string(jstr(omd, "namespace") ? jstr(omd, "namespace") : "default"));
+	json_object_set_new(md, "namespace", json_string(kp_ctl_jstr(omd, "namespace") ? kp_ctl_jstr(omd, "namespace") : "default"));
 	json_object_set_new(md, "labels",
 			    json_is_object(json_object_get(tmd, "labels")) ? json_deep_copy(json_object_get(tmd, "labels"))
 									   : json_object());
@@ -1027,7 +1027,7 @@ static void reconcile_rs(struct kp_ctl *C, const char *key)
 	rs = json_incref(e->o);
 	const json_t *md = json_object_get(rs, "metadata"), *spec = json_object_get(rs, "spec");
 	want = int_or(spec, "replicas", 1);
-	owned_pods(C, jstr(md, "uid"), &pl, false);
+	owned_pods(C, kp_ctl_jstr(md, "uid"), &pl, false);
 	size_t have = pl.n;
 	if ((int64_t)have < want) {
 		int64_t n = want - (int64_t)have;
@@ -1036,7 +1036,7 @@ static void reconcile_rs(struct kp_ctl *C, const char *key)
 			kp_ctl_mark(C, &C->dirty[CK_RS], key);
 		}
 		char gen[300];
-		snprintf(gen, sizeof(gen), "%s-", jstr(md, "name"));
+		snprintf(gen, sizeof(gen), "%s-", kp_ctl_jstr(md, "name"));
 		for (int64_t i = 0; i < n; i++) {
 			json_t *pod = pod_from_template(rs, "apps/v1", "ReplicaSet", json_object_get(spec, "template"));
 			json_object_set_new(json_object_get(pod, "metadata"), "generateName", json_string(gen));
@@ -1049,7 +1049,7 @@ static void reconcile_rs(struct kp_ctl *C, const char *key)
 			delete_pod(C, pl.v[i]);
 		have = (size_t)want;
 		free(pl.v);
-		owned_pods(C, jstr(md, "uid"), &pl, false);
+		owned_pods(C, kp_ctl_jstr(md, "uid"), &pl, false);
 	}
 	for (size_t i = 0; i < pl.n; i++)
 		ready += pl.v[i]->ready;
@@ -1058,7 +1058,7 @@ static void reconcile_rs(struct kp_ctl *C, const char *key)
 	u.set = json_pack("{s:I, s:I, s:I, s:I, s:I}", "replicas", (json_int_t)have, "fullyLabeledReplicas",
 			  (json_int_t)have, "readyReplicas", (json_int_t)ready, "availableReplicas", (json_int_t)ready,
 			  "observedGeneration", (json_int_t)int_or(md, "generation", 1));
-	write_status(C, CK_RS, jstr(md, "namespace"), jstr(md, "name"), &u);
+	write_status(C, CK_RS, kp_ctl_jstr(md, "namespace"), kp_ctl_jstr(md, "name"), &u);
 	json_decref(rs);
 }
 
@@ -1090,7 +1090,7 @@ static void reconcile_deploy(struct kp_ctl *C, const char *key)
 		return;
 	d = json_incref(e->o);
 	const json_t *md = json_object_get(d, "metadata"), *spec = json_object_get(d, "spec");
-	const char *ns = jstr(md, "namespace"), *name = jstr(md, "name"), *uid = jstr(md, "uid");
+	const char *ns = kp_ctl_jstr(md, "namespace"), *name = kp_ctl_jstr(md, "name"), *uid = kp_ctl_jstr(md, "uid");
 	const json_t *tmpl = json_object_get(spec, "template");
 	int64_t want = int_or(spec, "replicas", 1);
 	template_hash(tmpl, hash);
@@ -1104,7 +1104,7 @@ static void reconcile_deploy(struct kp_ctl *C, const char *key)
 		const char *h;
 		if (!r || deleting(r->o))
 			continue;
-		h = jstr(json_object_get(json_object_get(r->o, "metadata"), "labels"), "pod-template-hash");
+		h = kp_ctl_jstr(json_object_get(json_object_get(r->o, "metadata"), "labels"), "pod-template-hash");
 		if (!newkey && h && !strcmp(h, hash))
 			newkey = strdup(keys[i]);
 		else
@@ -1124,9 +1124,9 @@ static void reconcile_deploy(struct kp_ctl *C, const char *key)
 			json_decref(sel);
 			sel = json_object();
 		}
-		json_t *tl = obj_at(obj_at(t, "metadata"), "labels");
+		json_t *tl = kp_ctl_obj_at(kp_ctl_obj_at(t, "metadata"), "labels");
 		json_object_set_new(tl, "pod-template-hash", json_string(hash));
-		json_object_set_new(obj_at(sel, "matchLabels"), "pod-template-hash", json_string(hash));
+		json_object_set_new(kp_ctl_obj_at(sel, "matchLabels"), "pod-template-hash", json_string(hash));
 		json_object_set_new(rs, "apiVersion", json_string("apps/v1"));
 		json_object_set_new(rs, "kind", json_string("ReplicaSet"));
 		json_object_set_new(rmd, "name", json_string(rname));
@@ -1214,7 +1214,7 @@ static void reconcile_ss(struct kp_ctl *C, const char *key)
 		return;
 	ss = json_incref(e->o);
 	const json_t *md = json_object_get(ss, "metadata"), *spec = json_object_get(ss, "spec");
-	const char *ns = jstr(md, "namespace"), *name = jstr(md, "name");
+	const char *ns = kp_ctl_jstr(md, "namespace"), *name = kp_ctl_jstr(md, "name");
 	int64_t want = int_or(spec, "replicas", 1);
 	for (int64_t i = 0; i < want && i < 100000; i++) {
 		char pname[300], pkey[600], idx[24];
@@ -1226,14 +1226,14 @@ static void reconcile_ss(struct kp_ctl *C, const char *key)
 		json_t *pmd = json_object_get(pod, "metadata"), *pspec = json_object_get(pod, "spec");
 		snprintf(idx, sizeof(idx), "%lld", (long long)i);
 		json_object_set_new(pmd, "name", json_string(pname));
-		json_object_set_new(obj_at(pmd, "labels"), "statefulset.kubernetes.io/pod-name", json_string(pname));
-		json_object_set_new(obj_at(pmd, "labels"), "apps.kubernetes.io/pod-index", json_string(idx));
+		json_object_set_new(kp_ctl_obj_at(pmd, "labels"), "statefulset.kubernetes.io/pod-name", json_string(pname));
+		json_object_set_new(kp_ctl_obj_at(pmd, "labels"), "apps.kubernetes.io/pod-index", json_string(idx));
 		json_object_set_new(pspec, "hostname", json_string(pname));
-		if (jstr(spec, "serviceName"))
-			json_object_set_new(pspec, "subdomain", json_string(jstr(spec, "serviceName")));
+		if (kp_ctl_jstr(spec, "serviceName"))
+			json_object_set_new(pspec, "subdomain", json_string(kp_ctl_jstr(spec, "serviceName")));
 		create_pod(C, pod);
 	}
-	owned_pods(C, jstr(md, "uid"), &pl, false);
+	owned_pods(C, kp_ctl_jstr(md, "uid"), &pl, false);
 	size_t plen = strlen(name);
 	for (size_t i = 0; i < pl.n; i++) {
 		struct kp_ctl_pod *p = pl.v[i];
@@ -1306,7 +1306,7 @@ static void reconcile_ds(struct kp_ctl *C, const char *key)
 		return;
 	ds = json_incref(e->o);
 	const json_t *md = json_object_get(ds, "metadata"), *spec = json_object_get(ds, "spec");
-	const char *ns = jstr(md, "namespace"), *name = jstr(md, "name");
+	const char *ns = kp_ctl_jstr(md, "namespace"), *name = kp_ctl_jstr(md, "name");
 	kp_cluster_init(&dc);
 	text = json_dumps(ds, JSON_COMPACT);
 	struct kp_load_opts opts = { NULL, (int64_t)time(NULL) };
@@ -1334,7 +1334,7 @@ static void reconcile_ds(struct kp_ctl *C, const char *key)
 	/* existing pods by node; extras and misplaced ones go */
 	struct kp_ctl_map by_node = { 0 };
 	int64_t desired = 0, current = 0, ready = 0;
-	owned_pods(C, jstr(md, "uid"), &pl, false);
+	owned_pods(C, kp_ctl_jstr(md, "uid"), &pl, false);
 	for (size_t i = 0; i < pl.n; i++) {
 		struct kp_ctl_pod *p = pl.v[i];
 		struct kp_ctl_node *n = p->node ? node_get(C, p->node, false) : NULL;
@@ -1395,26 +1395,26 @@ static void reconcile_job(struct kp_ctl *C, const char *key)
 		return;
 	job = json_incref(e->o);
 	const json_t *md = json_object_get(job, "metadata"), *spec = json_object_get(job, "spec");
-	const char *ns = jstr(md, "namespace"), *name = jstr(md, "name");
+	const char *ns = kp_ctl_jstr(md, "namespace"), *name = kp_ctl_jstr(md, "name");
 	int64_t par = int_or(spec, "parallelism", 1);
 	int64_t comp = int_or(spec, "completions", par);
 	int64_t succeeded = int_or(json_object_get(job, "status"), "succeeded", 0);
 	int64_t want = par < comp - succeeded ? par : comp - succeeded;
 	if (json_is_true(json_object_get(spec, "suspend")) || want < 0)
 		want = 0;
-	owned_pods(C, jstr(md, "uid"), &pl, false);
+	owned_pods(C, kp_ctl_jstr(md, "uid"), &pl, false);
 	int64_t have = (int64_t)pl.n;
 	for (int64_t i = have; i < want; i++) {
 		json_t *pod = pod_from_template(job, "batch/v1", "Job", json_object_get(spec, "template"));
-		json_t *pmd = json_object_get(pod, "metadata"), *labels = obj_at(pmd, "labels");
+		json_t *pmd = json_object_get(pod, "metadata"), *labels = kp_ctl_obj_at(pmd, "labels");
 		char gen[300];
 		snprintf(gen, sizeof(gen), "%s-", name);
 		json_object_set_new(pmd, "generateName", json_string(gen));
 		json_object_set_new(labels, "job-name", json_string(name));
 		json_object_set_new(labels, "batch.kubernetes.io/job-name", json_string(name));
-		json_object_set_new(labels, "controller-uid", json_string(jstr(md, "uid") ? jstr(md, "uid") : ""));
+		json_object_set_new(labels, "controller-uid", json_string(kp_ctl_jstr(md, "uid") ? kp_ctl_jstr(md, "uid") : ""));
 		json_object_set_new(labels, "batch.kubernetes.io/controller-uid",
-				    json_string(jstr(md, "uid") ? jstr(md, "uid") : ""));
+				    json_string(kp_ctl_jstr(md, "uid") ? kp_ctl_jstr(md, "uid") : ""));
 		create_pod(C, pod);
 	}
 	if (have > want) {
@@ -1430,7 +1430,7 @@ static void reconcile_job(struct kp_ctl *C, const char *key)
 	char ts[40];
 	now_rfc3339(ts, sizeof(ts));
 	u.set = json_pack("{s:I, s:I, s:s}", "active", (json_int_t)(have > want ? want : want > have ? want : have),
-			  "ready", (json_int_t)ready, "startTime", jstr(st, "startTime") ? jstr(st, "startTime") : ts);
+			  "ready", (json_int_t)ready, "startTime", kp_ctl_jstr(st, "startTime") ? kp_ctl_jstr(st, "startTime") : ts);
 	write_status(C, CK_JOB, ns, name, &u);
 	json_decref(job);
 }
@@ -1518,7 +1518,7 @@ static int list_fn(void *ud, const char *json, size_t len, int64_t rv)
 	const json_t *md = json_object_get(o, "metadata");
 	(void)rv;
 	if (md)
-		observe(u->C, KP_EV_ADDED, u->group, u->resource, jstr(md, "namespace"), jstr(md, "name"), json, len,
+		observe(u->C, KP_EV_ADDED, u->group, u->resource, kp_ctl_jstr(md, "namespace"), kp_ctl_jstr(md, "name"), json, len,
 			rv_of(o));
 	json_decref(o);
 	return 0;

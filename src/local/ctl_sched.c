@@ -43,21 +43,6 @@
 #define KUBELET_PER_PASS 2000
 #define MAX_REASONS 24
 
-static const char *jstr(const json_t *o, const char *k)
-{
-	return json_string_value(json_object_get(o, k));
-}
-
-static json_t *obj_at(json_t *o, const char *k)
-{
-	json_t *v = json_object_get(o, k);
-	if (!json_is_object(v)) {
-		v = json_object();
-		json_object_set_new(o, k, v);
-	}
-	return v;
-}
-
 static void now_rfc3339(char *buf, size_t n)
 {
 	kp_format_rfc3339((int64_t)time(NULL), buf, n);
@@ -224,14 +209,14 @@ static void set_cond(json_t *status, const char *type, const char *st, const cha
 		json_object_set_new(status, "conditions", arr);
 	}
 	json_array_foreach(arr, i, v)
-		if (jstr(v, "type") && !strcmp(jstr(v, "type"), type))
+		if (kp_ctl_jstr(v, "type") && !strcmp(kp_ctl_jstr(v, "type"), type))
 			c = v;
 	if (!c) {
 		c = json_object();
 		json_object_set_new(c, "type", json_string(type));
 		json_array_append_new(arr, c);
 	}
-	if (!jstr(c, "status") || strcmp(jstr(c, "status"), st) != 0) {
+	if (!kp_ctl_jstr(c, "status") || strcmp(kp_ctl_jstr(c, "status"), st) != 0) {
 		now_rfc3339(ts, sizeof(ts));
 		json_object_set_new(c, "lastTransitionTime", json_string(ts));
 	}
@@ -255,13 +240,13 @@ struct bind_ud {
 static int bind_fn(void *ud, json_t *pod)
 {
 	struct bind_ud *b = ud;
-	json_t *spec = obj_at(pod, "spec");
-	const char *cur = jstr(spec, "nodeName");
+	json_t *spec = kp_ctl_obj_at(pod, "spec");
+	const char *cur = kp_ctl_jstr(spec, "nodeName");
 
 	if ((cur && *cur) || json_object_get(json_object_get(pod, "metadata"), "deletionTimestamp"))
 		return 1;
 	json_object_set_new(spec, "nodeName", json_string(b->node));
-	set_cond(obj_at(pod, "status"), "PodScheduled", "True", NULL, NULL);
+	set_cond(kp_ctl_obj_at(pod, "status"), "PodScheduled", "True", NULL, NULL);
 	b->done = true;
 	return 0;
 }
@@ -269,20 +254,20 @@ static int bind_fn(void *ud, json_t *pod)
 static int unsched_fn(void *ud, json_t *pod)
 {
 	const char *msg = ud;
-	json_t *spec = json_object_get(pod, "spec"), *st = obj_at(pod, "status"), *c, *v;
+	json_t *spec = json_object_get(pod, "spec"), *st = kp_ctl_obj_at(pod, "status"), *c, *v;
 	size_t i;
 
-	if ((jstr(spec, "nodeName") && *jstr(spec, "nodeName")) ||
+	if ((kp_ctl_jstr(spec, "nodeName") && *kp_ctl_jstr(spec, "nodeName")) ||
 	    json_object_get(json_object_get(pod, "metadata"), "deletionTimestamp"))
 		return 1;
 	c = NULL;
 	json_array_foreach(json_object_get(st, "conditions"), i, v)
-		if (jstr(v, "type") && !strcmp(jstr(v, "type"), "PodScheduled"))
+		if (kp_ctl_jstr(v, "type") && !strcmp(kp_ctl_jstr(v, "type"), "PodScheduled"))
 			c = v;
-	if (c && jstr(c, "status") && !strcmp(jstr(c, "status"), "False") && jstr(c, "message") &&
-	    !strcmp(jstr(c, "message"), msg) && jstr(c, "reason") && !strcmp(jstr(c, "reason"), "Unschedulable"))
+	if (c && kp_ctl_jstr(c, "status") && !strcmp(kp_ctl_jstr(c, "status"), "False") && kp_ctl_jstr(c, "message") &&
+	    !strcmp(kp_ctl_jstr(c, "message"), msg) && kp_ctl_jstr(c, "reason") && !strcmp(kp_ctl_jstr(c, "reason"), "Unschedulable"))
 		return 1;
-	if (!jstr(st, "phase"))
+	if (!kp_ctl_jstr(st, "phase"))
 		json_object_set_new(st, "phase", json_string("Pending"));
 	set_cond(st, "PodScheduled", "False", "Unschedulable", msg);
 	return 0;
@@ -430,14 +415,14 @@ struct run_ud {
 static int run_fn(void *ud, json_t *pod)
 {
 	struct run_ud *u = ud;
-	json_t *spec = json_object_get(pod, "spec"), *st = obj_at(pod, "status"), *c;
-	const char *node = jstr(spec, "nodeName");
+	json_t *spec = json_object_get(pod, "spec"), *st = kp_ctl_obj_at(pod, "status"), *c;
+	const char *node = kp_ctl_jstr(spec, "nodeName");
 	char ts[40], cid[80];
 	size_t i;
 
 	if (!node || strcmp(node, u->node) != 0 || json_object_get(json_object_get(pod, "metadata"), "deletionTimestamp"))
 		return 1;
-	if (jstr(st, "phase") && !strcmp(jstr(st, "phase"), "Running") && jstr(st, "podIP"))
+	if (kp_ctl_jstr(st, "phase") && !strcmp(kp_ctl_jstr(st, "phase"), "Running") && kp_ctl_jstr(st, "podIP"))
 		return 1;
 	now_rfc3339(ts, sizeof(ts));
 	json_object_set_new(st, "phase", json_string("Running"));
@@ -445,9 +430,9 @@ static int run_fn(void *ud, json_t *pod)
 	json_object_set_new(st, "hostIPs", json_pack("[{s:s}]", "ip", u->host_ip));
 	json_object_set_new(st, "podIP", json_string(u->pod_ip));
 	json_object_set_new(st, "podIPs", json_pack("[{s:s}]", "ip", u->pod_ip));
-	if (!jstr(st, "startTime"))
+	if (!kp_ctl_jstr(st, "startTime"))
 		json_object_set_new(st, "startTime", json_string(ts));
-	if (!jstr(st, "qosClass"))
+	if (!kp_ctl_jstr(st, "qosClass"))
 		json_object_set_new(st, "qosClass", json_string("BestEffort"));
 	set_cond(st, "PodReadyToStartContainers", "True", NULL, NULL);
 	set_cond(st, "Initialized", "True", NULL, NULL);
@@ -458,8 +443,8 @@ static int run_fn(void *ud, json_t *pod)
 	json_array_foreach(json_object_get(spec, "containers"), i, c) {
 		snprintf(cid, sizeof(cid), "containerd://%016llx%04zx", (unsigned long long)time(NULL), i);
 		json_array_append_new(cs, json_pack("{s:s, s:s, s:s, s:s, s:b, s:b, s:i, s:{s:{s:s}}}", "name",
-						    jstr(c, "name") ? jstr(c, "name") : "", "image",
-						    jstr(c, "image") ? jstr(c, "image") : "", "imageID", "", "containerID",
+						    kp_ctl_jstr(c, "name") ? kp_ctl_jstr(c, "name") : "", "image",
+						    kp_ctl_jstr(c, "image") ? kp_ctl_jstr(c, "image") : "", "imageID", "", "containerID",
 						    cid, "ready", 1, "started", 1, "restartCount", 0, "state", "running",
 						    "startedAt", ts));
 	}
