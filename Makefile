@@ -87,10 +87,12 @@ test: deps
 	@./scripts/run-tests unit $(O)
 	@./scripts/run-tests scenarios $(O)
 	@./scripts/run-tests malformed $(O)
+	@./scripts/run-tests nosignal $(O)
 	@./scripts/run-tests promtool $(O)
-	@./scripts/run-tests e2e $(O)
 	@./scripts/run-tests aws $(O)
 	@$(MAKE) --no-print-directory SAN=1 unit-san
+	@./scripts/run-tests e2e build/san   # on the sanitizer build: its "no sanitizer reports" check can fail
+	@$(MAKE) --no-print-directory fuzz-check
 	@./scripts/run-tests summary
 
 unit: deps $(O)/karpenter $(UNIT_BIN)
@@ -99,6 +101,7 @@ unit: deps $(O)/karpenter $(UNIT_BIN)
 unit-san: $(UNIT_BIN) $(O)/karpenter $(TOOL_BIN)
 	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ./scripts/run-tests unit $(O) san
 	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ./scripts/run-tests malformed $(O) san
+	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ./scripts/run-tests nosignal $(O) san
 
 scenarios: all $(TOOL_BIN)
 	@./scripts/run-tests scenarios $(O)

@@ -7,6 +7,9 @@ import glob, json, os, yaml
 
 ROOT = "tests/fuzz/corpus"
 
+for old in glob.glob(os.path.join(ROOT, "*", "seed-*")):
+    os.remove(old)
+
 def put(harness, name, data):
     d = os.path.join(ROOT, harness)
     os.makedirs(d, exist_ok=True)
@@ -136,3 +139,31 @@ put("watch", "crlf", bytes([255]) + ("\r\n".join(events[:2]) + "\r\n\n\n").encod
 put("watch", "error", bytes([0]) + (events[0] + "\n" + ev("ERROR", {"kind": "Status", "code": 410,
     "reason": "Expired", "message": "too old resource version"}) + "\n").encode())
 put("watch", "partial", bytes([31]) + events[2][:-5].encode())
+
+# EC2 Query protocol answers (hand-written in the shape EC2 returns)
+NS = ' xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"'
+put("ec2_xml", "fleet.xml", '<?xml version="1.0" encoding="UTF-8"?>\n<CreateFleetResponse' + NS + '>'
+    '<requestId>r1</requestId><fleetId>fleet-9</fleetId><errorSet><item><launchTemplateAndOverrides>'
+    '<overrides><instanceType>c5.large</instanceType><availabilityZone>us-east-1b</availabilityZone>'
+    '</overrides></launchTemplateAndOverrides><lifecycle>spot</lifecycle>'
+    '<errorCode>InsufficientInstanceCapacity</errorCode><errorMessage>no c5.large</errorMessage></item>'
+    '</errorSet><fleetInstanceSet><item><instanceIds><item>i-0abc</item></instanceIds>'
+    '<instanceType>m5.large</instanceType><lifecycle>on-demand</lifecycle></item></fleetInstanceSet>'
+    '</CreateFleetResponse>')
+put("ec2_xml", "instances.xml", '<?xml version="1.0" encoding="UTF-8"?>\n<DescribeInstancesResponse' + NS + '>'
+    '<requestId>r2</requestId><reservationSet><item><reservationId>r-1</reservationId><instancesSet><item>'
+    '<instanceId>i-0abc</instanceId><instanceType>m5.large</instanceType><instanceState><code>16</code>'
+    '<name>running</name></instanceState><placement><availabilityZone>us-east-1a</availabilityZone>'
+    '</placement><tagSet><item><key>karpenter.sh/nodepool</key><value>default</value></item></tagSet>'
+    '<launchTime>2024-01-01T00:00:00.000Z</launchTime></item></instancesSet></item></reservationSet>'
+    '<nextToken>abc</nextToken></DescribeInstancesResponse>')
+put("ec2_xml", "types.xml", '<DescribeInstanceTypesResponse' + NS + '><instanceTypeSet><item>'
+    '<instanceType>c6g.xlarge</instanceType><vCpuInfo><defaultVCpus>4</defaultVCpus></vCpuInfo>'
+    '<memoryInfo><sizeInMiB>8192</sizeInMiB></memoryInfo><processorInfo><supportedArchitectures>'
+    '<item>arm64</item></supportedArchitectures></processorInfo></item></instanceTypeSet>'
+    '</DescribeInstanceTypesResponse>')
+put("ec2_xml", "error.xml", '<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error>'
+    '<Code>RequestLimitExceeded</Code><Message>Request limit exceeded.</Message></Error></Errors>'
+    '<RequestID>x</RequestID></Response>')
+put("ec2_xml", "entities.xml", '<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaa">'
+    '<!ENTITY b "&a;&a;&a;">]><r a="1">&b;<![CDATA[x<y]]>&amp;&#65;<!-- c --><?pi x?></r>')
