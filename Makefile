@@ -5,7 +5,7 @@
 
 CC      ?= cc
 O       ?= build
-PKGS    := yaml-0.1 jansson libmicrohttpd openssl sqlite3 libcurl
+PKGS    := yaml-0.1 jansson libmicrohttpd openssl sqlite3 libcurl clp
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter
 CSTD    := -std=c11 -D_GNU_SOURCE
 OPT     ?= -O2 -g
