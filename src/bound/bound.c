@@ -57,6 +57,7 @@ struct cg {
 	double *key;                /* scratch */
 	int *rowbuf;                /* scratch: one column's rows... */
 	double *elbuf;              /* ...and elements */
+	long bb_nodes;              /* branch-and-bound budget per kind */
 };
 
 static bool compat(const struct kp_bound_class *c, int k)
@@ -347,6 +348,225 @@ static kp_err price_round(struct cg *g, struct kp_arena *scratch, int *added)
 	return KP_OK;
 }
 
+
+/* ---- exact pricing: branch and bound ---- */
+
+static double surrogate_ub(struct cg *g, int k, double *w);
+static double knap_lp(struct cg *g, int k);
+
+#define BB_NODES 2000000       /* search nodes per kind for the bound's proof */
+#define BB_NODES_FLEET 20000   /* ...and when planning a fleet */
+
+struct bb {
+	struct cg *g;
+	int k;
+	int n;
+	int *items;                 /* classes by dual value per normalised size, desc */
+	double *w;                  /* normalised size per class */
+	int *pos;                   /* per class: position in items */
+	int *dimord;                /* per dimension: items by value per unit of it, desc */
+	int64_t *ub;                /* per class: most pods one node holds */
+	int64_t left[KP_BOUND_DIMS];
+	int32_t *cur, *best;
+	double bestv;
+	long nodes;
+	bool aborted;
+};
+
+/* Upper bound on what items[j..n) add within b->left: the least of the
+ * fractional knapsacks on each dimension alone and on the normalised sum. */
+static double bb_bound(const struct bb *b, int j)
+{
+	const struct cg *g = b->g;
+	const struct kp_bound_kind *kd = &g->p->kinds[b->k];
+	double cap = 0, v = 0, best = HUGE_VAL;
+
+	for (int r = 0; r < g->D; r++) {
+		const int *ord = &b->dimord[(size_t)r * (size_t)b->n];
+		double c = (double)b->left[r], dv = 0;
+		for (int q = 0; q < b->n; q++) {
+			int i = ord[q];
+			double u, take;
+			int64_t rq = g->p->classes[i].req[r];
+			if (b->pos[i] < j)
+				continue;
+			u = (double)b->ub[i];
+			if (rq <= 0) {
+				dv += u * g->y[i];
+				continue;
+			}
+			if (c <= 0)
+				continue;   /* zero-size items later in the order still count */
+			take = c / (double)rq;
+			if (take > u)
+				take = u;
+			dv += take * g->y[i];
+			c -= take * (double)rq;
+		}
+		if (dv < best)
+			best = dv;
+	}
+	for (int r = 0; r < g->D; r++)
+		if (kd->free[r] > 0)
+			cap += (double)b->left[r] / (double)kd->free[r];
+	for (int q = j; q < b->n; q++) {
+		int i = b->items[q];
+		double u = (double)b->ub[i], take;
+		if (b->w[i] <= 0) {
+			v += u * g->y[i];
+			continue;
+		}
+		if (cap <= 0)
+			continue;
+		take = cap / b->w[i];
+		if (take > u)
+			take = u;
+		v += take * g->y[i];
+		cap -= take * b->w[i];
+	}
+	return v < best ? v : best;
+}
+
+static void bb_dfs(struct bb *b, int j, double val)
+{
+	const struct cg *g = b->g;
+	int i;
+	int64_t m;
+
+	if (val > b->bestv + 1e-12) {
+		b->bestv = val;
+		memcpy(b->best, b->cur, (size_t)g->C * sizeof(int32_t));
+	}
+	if (j == b->n || b->aborted)
+		return;
+	if (++b->nodes > b->g->bb_nodes) {
+		b->aborted = true;
+		return;
+	}
+	if (val + bb_bound(b, j) <= b->bestv * (1 + 1e-12) + 1e-12)
+		return;
+	i = b->items[j];
+	m = g->dem[i];
+	for (int r = 0; r < g->D; r++) {
+		int64_t q = g->p->classes[i].req[r];
+		if (q > 0 && b->left[r] / q < m)
+			m = b->left[r] / q;
+	}
+	for (; m >= 0 && !b->aborted; m--) {
+		for (int r = 0; r < g->D; r++)
+			b->left[r] -= m * g->p->classes[i].req[r];
+		b->cur[i] = (int32_t)m;
+		bb_dfs(b, j + 1, val + (double)m * g->y[i]);
+		b->cur[i] = 0;
+		for (int r = 0; r < g->D; r++)
+			b->left[r] += m * g->p->classes[i].req[r];
+	}
+}
+
+/* Best pattern of kind k if it beats target (*found), and an upper bound on
+ * every pattern's value (exact unless the search gave up). */
+static double bb_price(struct cg *g, int k, double target, int32_t *best, bool *found, struct kp_arena *scratch)
+{
+	const struct kp_bound_kind *kd = &g->p->kinds[k];
+	struct bb b;
+	double ub;
+
+	memset(&b, 0, sizeof(b));
+	b.g = g;
+	b.k = k;
+	b.items = kp_arena_calloc(scratch, (size_t)g->C + 1, sizeof(int));
+	b.w = kp_arena_calloc(scratch, (size_t)g->C + 1, sizeof(double));
+	b.cur = kp_arena_calloc(scratch, (size_t)g->C + 1, sizeof(int32_t));
+	b.best = best;
+	*found = false;
+	if (!b.items || !b.w || !b.cur)
+		return HUGE_VAL;
+	for (int i = 0; i < g->C; i++) {
+		if (g->y[i] <= 0 || !g->maxfit[(size_t)i * g->K + k] || !g->dem[i])
+			continue;
+		for (int r = 0; r < g->D; r++)
+			if (g->p->classes[i].req[r] > 0 && kd->free[r] > 0)
+				b.w[i] += (double)g->p->classes[i].req[r] / (double)kd->free[r];
+		g->key[i] = g->y[i] / (b.w[i] > 0 ? b.w[i] : 1e-12);
+		b.items[b.n++] = i;
+	}
+	qsort_r(b.items, (size_t)b.n, sizeof(int), cmp_key_desc, g->key);
+	b.pos = kp_arena_calloc(scratch, (size_t)g->C + 1, sizeof(int));
+	b.ub = kp_arena_calloc(scratch, (size_t)g->C + 1, sizeof(int64_t));
+	b.dimord = kp_arena_calloc(scratch, (size_t)g->D * (size_t)b.n + 1, sizeof(int));
+	if (!b.pos || !b.ub || !b.dimord)
+		return HUGE_VAL;
+	for (int q = 0; q < b.n; q++) {
+		int i = b.items[q];
+		b.pos[i] = q;
+		b.ub[i] = g->maxfit[(size_t)i * g->K + k] < g->dem[i] ? g->maxfit[(size_t)i * g->K + k] : g->dem[i];
+	}
+	for (int r = 0; r < g->D; r++) {
+		int *ord = &b.dimord[(size_t)r * (size_t)b.n];
+		for (int q = 0; q < b.n; q++) {
+			int i = b.items[q];
+			int64_t rq = g->p->classes[i].req[r];
+			ord[q] = i;
+			g->key[i] = rq > 0 ? g->y[i] / (double)rq : HUGE_VAL;
+		}
+		qsort_r(ord, (size_t)b.n, sizeof(int), cmp_key_desc, g->key);
+	}
+	for (int r = 0; r < g->D; r++)
+		b.left[r] = kd->free[r];
+	ub = bb_bound(&b, 0);
+	b.bestv = target;
+	memset(best, 0, (size_t)g->C * sizeof(int32_t));
+	bb_dfs(&b, 0, 0);
+	*found = b.bestv > target;
+	if (b.aborted) {
+		double lp = knap_lp(g, k);
+		return lp < ub ? lp : ub;
+	}
+	return b.bestv;             /* max(target, best pattern): a valid upper bound */
+}
+
+
+/* Exact pricing round: kinds whose surrogate bound beats their price get a
+ * branch and bound; improving patterns join the master. ubk[k] receives an
+ * upper bound on every kind-k pattern's value. */
+static kp_err exact_round(struct cg *g, struct kp_arena *scratch, double *ubk, int *added)
+{
+	struct cand *cands = kp_arena_calloc(scratch, (size_t)g->K + 1, sizeof(*cands));
+	double *w = kp_arena_calloc(scratch, (size_t)g->C + 1, sizeof(double));
+	int32_t *best = kp_arena_calloc(scratch, (size_t)g->C + 1, sizeof(int32_t));
+	int nc = 0;
+	kp_err rc;
+
+	*added = 0;
+	if (!cands || !w || !best)
+		return KP_ERR_NOMEM;
+	for (int k = 0; k < g->K; k++) {
+		double price = g->p->kinds[k].price;
+		bool found;
+
+		ubk[k] = surrogate_ub(g, k, w);
+		if (ubk[k] <= price * (1 + RC_EPS))
+			continue;
+		ubk[k] = bb_price(g, k, price * (1 + RC_EPS), best, &found, scratch);
+		if (!found)
+			continue;
+		cands[nc].kind = k;
+		cands[nc].ratio = price > 0 ? ubk[k] / price : 1e300;
+		cands[nc].count = kp_arena_memdup(scratch, best, (size_t)g->C * sizeof(int32_t));
+		if (!cands[nc].count)
+			return KP_ERR_NOMEM;
+		nc++;
+	}
+	qsort(cands, (size_t)nc, sizeof(*cands), cmp_cand);
+	for (int j = 0; j < nc && j < MAX_ADD; j++) {
+		rc = add_column(g, cands[j].kind, cands[j].count, true);
+		if (rc)
+			return rc;
+		(*added)++;
+	}
+	return KP_OK;
+}
+
 /* ---- Farley's bound ---- */
 
 /* Fractional knapsack of kind k with item weights w (per class) and
@@ -483,7 +703,7 @@ static void fix_z_duals(struct cg *g)
 	}
 }
 
-static double farley(struct cg *g, struct kp_arena *scratch)
+static double farley(struct cg *g, struct kp_arena *scratch, const double *ubk)
 {
 	double *w = kp_arena_calloc(scratch, (size_t)g->C + 1, sizeof(double));
 	double rho = 1, obj = 0;
@@ -492,8 +712,8 @@ static double farley(struct cg *g, struct kp_arena *scratch)
 		return 0;
 	fix_z_duals(g);
 	for (int k = 0; k < g->K; k++) {
-		double price = g->p->kinds[k].price, u = surrogate_ub(g, k, w);
-		if (u > price * (1 + 1e-9))
+		double price = g->p->kinds[k].price, u = ubk ? ubk[k] : surrogate_ub(g, k, w);
+		if (!ubk && u > price * (1 + 1e-9))
 			u = knap_lp(g, k);
 		if (price <= 0) {
 			if (u > 1e-12)
@@ -553,16 +773,24 @@ static kp_err cg_init(struct cg *g, const struct kp_bound_problem *p, const int6
 	return KP_OK;
 }
 
-static kp_err cg_run(struct cg *g, int max_iters, int *iters, double *lower, double *lp)
+static kp_err cg_run(struct cg *g, int max_iters, long exact, int *iters, double *lower, double *lp)
 {
 	struct kp_arena scratch;
+	double *ubk;
+	bool proven = false;
 	kp_err rc = master_build(g);
 
 	*iters = 0;
 	*lower = *lp = 0;
 	if (rc)
 		return rc;
+	g->bb_nodes = exact;
 	kp_arena_init(&scratch);
+	ubk = kp_arena_calloc(&scratch, (size_t)g->K + 1, sizeof(double));
+	if (!ubk) {
+		kp_arena_free(&scratch);
+		return KP_ERR_NOMEM;
+	}
 	for (;;) {
 		struct kp_arena_mark m = kp_arena_mark(&scratch);
 		int added = 0;
@@ -574,14 +802,18 @@ static kp_err cg_run(struct cg *g, int max_iters, int *iters, double *lower, dou
 		if (*iters >= max_iters)
 			break;
 		rc = price_round(g, &scratch, &added);
+		if (!rc && !added && exact)
+			rc = exact_round(g, &scratch, ubk, &added);
 		kp_arena_reset(&scratch, m);
 		if (rc) {
 			kp_arena_free(&scratch);
 			return rc;
 		}
 		(*iters)++;
-		if (!added)
+		if (!added) {
+			proven = exact > 0;
 			break;
+		}
 	}
 	*lp = Clp_objectiveValue(g->lp);
 	{
@@ -589,7 +821,7 @@ static kp_err cg_run(struct cg *g, int max_iters, int *iters, double *lower, dou
 		for (int j = 0; j < g->ncols; j++)
 			g->cols[j].x = x[g->nz + j];
 	}
-	*lower = farley(g, &scratch);
+	*lower = farley(g, &scratch, proven ? ubk : NULL);
 	if (*lower > *lp)
 		*lower = *lp;
 	kp_arena_free(&scratch);
@@ -618,7 +850,7 @@ kp_err kp_bound_solve(const struct kp_bound_problem *p, struct kp_bound_result *
 	d = demands(p, &out->arena);
 	rc = d ? cg_init(&g, p, d, &out->arena, &out->ninfeasible) : KP_ERR_NOMEM;
 	if (!rc)
-		rc = cg_run(&g, p->max_iters > 0 ? p->max_iters : 400, &out->iters, &out->lower, &out->lp);
+		rc = cg_run(&g, p->max_iters > 0 ? p->max_iters : 400, BB_NODES, &out->iters, &out->lower, &out->lp);
 	if (g.lp)
 		Clp_deleteModel(g.lp);
 	if (rc) {
@@ -730,7 +962,7 @@ kp_err kp_bound_fleet(const struct kp_bound_problem *p0, struct kp_bound_fleet *
 			if (!g.live[i])
 				res[i] = g.dem[i] = 0;  /* nothing holds them: not ours to place */
 		if (!rc)
-			rc = cg_run(&g, p.max_iters > 0 ? p.max_iters : 400, &iters, &lower, &lp);
+			rc = cg_run(&g, p.max_iters > 0 ? p.max_iters : 400, round == 0 ? BB_NODES_FLEET : 0, &iters, &lower, &lp);
 		if (!rc && round == 0)
 			out->lower = lower;
 		any = false;
