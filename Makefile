@@ -5,7 +5,7 @@
 
 CC      ?= cc
 O       ?= build
-PKGS    := yaml-0.1 jansson libmicrohttpd openssl sqlite3 libcurl libxml-2.0
+PKGS    := yaml-0.1 jansson libmicrohttpd openssl sqlite3 libcurl libxml-2.0 clp
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter
 CSTD    := -std=c11 -D_GNU_SOURCE
 OPT     ?= -O2 -g
