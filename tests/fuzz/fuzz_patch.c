@@ -5,9 +5,7 @@
  *
  * Input: byte 0 picks the patch type (mod 3) and byte 1 the resource (for a
  * strategic merge patch); the rest is the original object, a NUL byte, then
- * the patch document (both JSON). A result must serialize. The prototypes
- * are declared here rather than taken from the server's private header, so
- * the harness links against whichever module of the library holds them.
+ * the patch document (both JSON). A result must serialize.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -16,22 +14,12 @@
 
 #include <jansson.h>
 
-#include "karpenter/base.h"
+#include "apiserver/apires.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* the library's patch and registry entry points (see the API server's apires.h) */
-struct kp_apireg;
-struct kp_apires;
-kp_err kp_apireg_new(struct kp_apireg **out, const char *crd_dir, struct kp_errbuf *eb);
-const struct kp_apires *kp_apireg_at(const struct kp_apireg *reg, int i);
-json_t *kp_patch_merge(const json_t *orig, const json_t *patch);
-json_t *kp_patch_json(const json_t *orig, const json_t *patch, struct kp_errbuf *eb);
-json_t *kp_patch_strategic(const struct kp_apires *res, const json_t *orig, const json_t *patch,
-			   struct kp_errbuf *eb);
-
-static struct kp_apireg *reg;
+static struct kp_apiserver__reg *reg;
 static int nres;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -40,9 +28,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 	(void)argc;
 	(void)argv;
-	if (kp_apireg_new(&reg, NULL, &eb))
+	if (kp_apiserver__reg_new(&reg, NULL, &eb))
 		abort();
-	while (kp_apireg_at(reg, nres))
+	while (kp_apiserver__reg_at(reg, nres))
 		nres++;
 	return 0;
 }
@@ -64,13 +52,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (orig && patch) {
 		switch (data[0] % 3) {
 		case 0:
-			out = kp_patch_merge(orig, patch);
+			out = kp_apiserver__patch_merge(orig, patch);
 			break;
 		case 1:
-			out = kp_patch_json(orig, patch, &eb);
+			out = kp_apiserver__patch_json(orig, patch, &eb);
 			break;
 		default:
-			out = kp_patch_strategic(kp_apireg_at(reg, data[1] % nres), orig, patch, &eb);
+			out = kp_apiserver__patch_strategic(kp_apiserver__reg_at(reg, data[1] % nres), orig, patch, &eb);
 			break;
 		}
 	}

@@ -167,3 +167,10 @@ put("ec2_xml", "error.xml", '<?xml version="1.0" encoding="UTF-8"?>\n<Response><
     '<RequestID>x</RequestID></Response>')
 put("ec2_xml", "entities.xml", '<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaa">'
     '<!ENTITY b "&a;&a;&a;">]><r a="1">&b;<![CDATA[x<y]]>&amp;&#65;<!-- c --><?pi x?></r>')
+
+# label and field selectors of list/watch requests (NUL, then an object to match)
+for i, s in enumerate(["app=web", "app==web,tier!=2", "app in (web, db),!canary", "tier notin (1,2)",
+                       "tier>2,tier<10", "app", "!app", "metadata.name=p,spec.nodeName!=n2",
+                       "status.phase=Running", "metadata.namespace==default", "a in ((b),c)", "x=,y",
+                       "(", "!", "app=web\0" + pod]):
+    put("selector", "%02d" % i, s)
