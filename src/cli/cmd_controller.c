@@ -4,8 +4,8 @@
  * metrics listeners Karpenter's operator serves.
  *
  * Cloud providers: "fake" (the simulated cloud over --catalog; instances
- * live in this process) for now; "aws" is refused with a clear message
- * until the EC2 provider lands. Leader election is on by default, as in
+ * live in this process) and "aws" (EC2 through src/cloud/aws; the catalog
+ * gives labels and allocatable, the API the types, zones and spot prices). Leader election is on by default, as in
  * Karpenter. SIGINT/SIGTERM stop the loop, release the Lease and exit 0;
  * losing the Lease exits 1 (a restart re-joins the election). Exit status
  * 2 on bad usage.
@@ -18,6 +18,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cloud/aws/provider.h"
 #include "cloud/fake.h"
 #include "ctrl/ctrl.h"
 #include "karpenter/catalog.h"
@@ -35,8 +36,15 @@ static void ctl_usage(FILE *f)
 	      "\n"
 	      "  --kubeconfig PATH              kubeconfig (default: $KUBECONFIG, in-cluster, ~/.kube/config)\n"
 	      "  --context NAME                 kubeconfig context (default: current-context)\n"
-	      "  --cloud-provider NAME          fake (simulated cloud, default) or aws (not available yet)\n"
-	      "  --catalog NAME|FILE            instance types of the fake cloud (default aws)\n"
+	      "  --cloud-provider NAME          fake (simulated cloud, default) or aws (EC2)\n"
+	      "  --catalog NAME|FILE            instance types of the fake cloud; labels/allocatable for aws (default aws)\n"
+	      "  --cluster-name NAME            aws: cluster name for tags and launch templates ($CLUSTER_NAME)\n"
+	      "  --cluster-endpoint URL         aws: API server URL written into user data ($CLUSTER_ENDPOINT)\n"
+	      "  --aws-endpoint URL             aws: endpoint of every AWS service (default: AWS_ENDPOINT_URL*, AWS)\n"
+	      "  --aws-region REGION            aws: region (default: AWS_REGION, profile, IMDS)\n"
+	      "  --aws-profile NAME             aws: shared config profile (default: AWS_PROFILE, default)\n"
+	      "  --interruption-queue NAME      aws: SQS queue of EventBridge interruption events ($INTERRUPTION_QUEUE)\n"
+	      "  --kubernetes-version X.Y       aws: version in AMI alias SSM paths (default 1.32)\n"
 	      "  --launch-delay DURATION        fake cloud: create -> running (default 2s)\n"
 	      "  --log-level LEVEL              debug, info, warn, error (default info)\n"
 	      "  --metrics-listen ADDR:PORT     Prometheus metrics (default :8080; \"\" = off)\n"
@@ -72,11 +80,14 @@ static bool parse_bool(const char *s, bool *out)
 struct ctl_args {
 	const char *provider, *catalog, *metrics, *health;
 	int64_t launch_delay_ms;
+	const char *cluster, *cluster_endpoint, *aws_endpoint, *aws_region, *aws_profile, *queue, *k8s_version;
 };
 
 static const char *const VALUED[] = { "--kubeconfig", "--context", "--cloud-provider", "--catalog", "--launch-delay",
 				      "--log-level", "--metrics-listen", "--health-listen",
-				      "--leader-election-namespace", "--batch-idle-duration", "--batch-max-duration" };
+				      "--leader-election-namespace", "--batch-idle-duration", "--batch-max-duration",
+				      "--cluster-name", "--cluster-endpoint", "--aws-endpoint", "--aws-region", "--aws-profile",
+				      "--interruption-queue", "--kubernetes-version" };
 
 static int ctl_parse(int argc, char **argv, struct kp_ctrl_opts *o, struct ctl_args *a)
 {
@@ -123,6 +134,20 @@ static int ctl_parse(int argc, char **argv, struct kp_ctrl_opts *o, struct ctl_a
 			a->metrics = val;
 		} else if (strcmp(arg, "--health-listen") == 0) {
 			a->health = val;
+		} else if (strcmp(arg, "--cluster-name") == 0) {
+			a->cluster = val;
+		} else if (strcmp(arg, "--cluster-endpoint") == 0) {
+			a->cluster_endpoint = val;
+		} else if (strcmp(arg, "--aws-endpoint") == 0) {
+			a->aws_endpoint = val;
+		} else if (strcmp(arg, "--aws-region") == 0) {
+			a->aws_region = val;
+		} else if (strcmp(arg, "--aws-profile") == 0) {
+			a->aws_profile = val;
+		} else if (strcmp(arg, "--interruption-queue") == 0) {
+			a->queue = val;
+		} else if (strcmp(arg, "--kubernetes-version") == 0) {
+			a->k8s_version = val;
 		} else if (strcmp(arg, "--leader-election-namespace") == 0) {
 			o->lease_ns = val;
 		} else if (strcmp(arg, "--log-level") == 0) {
@@ -152,7 +177,7 @@ static int ctl_parse(int argc, char **argv, struct kp_ctrl_opts *o, struct ctl_a
 int kp_cmd_controller(int argc, char **argv, const char *datadir)
 {
 	struct kp_ctrl_opts o;
-	struct ctl_args a = { "fake", "aws", ":8080", ":8081", 2000 };
+	struct ctl_args a = { "fake", "aws", ":8080", ":8081", 2000, NULL, NULL, NULL, NULL, NULL, NULL, NULL };
 	struct kp_errbuf eb = { 0 };
 	struct kp_catalog cat;
 	struct kp_resnames rn;
@@ -169,12 +194,17 @@ int kp_cmd_controller(int argc, char **argv, const char *datadir)
 	rc = ctl_parse(argc, argv, &o, &a);
 	if (rc)
 		return rc < 0 ? KP_EXIT_OK : rc;
-	if (strcmp(a.provider, "aws") == 0) {
-		fprintf(stderr, "karpenter controller: --cloud-provider aws is not available yet in karpenter-c "
-				"(use --cloud-provider fake)\n");
+	if (!a.cluster)
+		a.cluster = getenv("CLUSTER_NAME");
+	if (!a.queue)
+		a.queue = getenv("INTERRUPTION_QUEUE");
+	if (!a.cluster_endpoint)
+		a.cluster_endpoint = getenv("CLUSTER_ENDPOINT");
+	if (strcmp(a.provider, "aws") == 0 && (!a.cluster || !*a.cluster)) {
+		fprintf(stderr, "karpenter controller: --cloud-provider aws needs --cluster-name (or CLUSTER_NAME)\n");
 		return KP_EXIT_USAGE;
 	}
-	if (strcmp(a.provider, "fake") != 0) {
+	if (strcmp(a.provider, "fake") != 0 && strcmp(a.provider, "aws") != 0) {
 		fprintf(stderr, "karpenter controller: unknown cloud provider \"%s\" (want fake or aws)\n", a.provider);
 		return KP_EXIT_USAGE;
 	}
@@ -189,12 +219,32 @@ int kp_cmd_controller(int argc, char **argv, const char *datadir)
 		status = KP_EXIT_USAGE;
 		goto out;
 	}
-	kp_cloud_fake_opts_init(&fo);
-	fo.launch_delay_ms = a.launch_delay_ms;
-	fo.resnames = &rn;
-	if (kp_cloud_fake_new(&cat, &fo, &cloud, &eb)) {
-		fprintf(stderr, "karpenter controller: fake cloud: %s\n", eb.msg);
-		goto out;
+	if (strcmp(a.provider, "aws") == 0) {
+		struct kp_cloud_aws_opts ao;
+
+		kp_cloud_aws_opts_init(&ao);
+		ao.cluster = a.cluster;
+		ao.cluster_endpoint = a.cluster_endpoint;
+		ao.endpoint = a.aws_endpoint;
+		ao.region = a.aws_region;
+		ao.profile = a.aws_profile;
+		ao.interruption_queue = a.queue;
+		if (a.k8s_version)
+			ao.k8s_version = a.k8s_version;
+		ao.base = &cat;
+		if (kp_cloud_aws_new(&ao, &cloud, &eb)) {
+			fprintf(stderr, "karpenter controller: aws: %s\n", eb.msg);
+			status = eb.code == KP_ERR_INVALID ? KP_EXIT_USAGE : KP_EXIT_FAIL;
+			goto out;
+		}
+	} else {
+		kp_cloud_fake_opts_init(&fo);
+		fo.launch_delay_ms = a.launch_delay_ms;
+		fo.resnames = &rn;
+		if (kp_cloud_fake_new(&cat, &fo, &cloud, &eb)) {
+			fprintf(stderr, "karpenter controller: fake cloud: %s\n", eb.msg);
+			goto out;
+		}
 	}
 	o.cloud = cloud;
 	o.resnames = &rn;
