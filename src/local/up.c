@@ -871,6 +871,7 @@ kp_err kp_local_karpenter_start(struct kp_local *L, const struct kp_local_karpen
 		co.batch_idle_ms = o->batch_idle_ms;
 	if (o->batch_max_ms > 0)
 		co.batch_max_ms = o->batch_max_ms;
+	co.packing = o->packing;
 	if ((rc = kp_ctrl_thread_start(&co, &k->th, eb)))
 		goto fail;
 	*out = k;
