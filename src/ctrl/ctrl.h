@@ -61,6 +61,7 @@ struct kp_ctrl_opts {
 	struct kp_metrics *metrics;      /* NULL = kp_metrics_default() */
 	double kube_qps;                 /* client rate limit; 0 = client default */
 	int kube_burst;
+	bool spot_to_spot;               /* SpotToSpotConsolidation feature gate (default false) */
 };
 
 struct kp_ctrl;
