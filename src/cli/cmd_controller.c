@@ -45,10 +45,8 @@ static void ctl_usage(FILE *f)
 	      "  --leader-elect[=BOOL]          Lease leader election (default true)\n"
 	      "  --leader-election-namespace NS Lease namespace (default kube-system)\n"
 	      "  --batch-idle-duration DURATION provisioning batch idle window (default 1s)\n"
-	      "  --batch-max-duration DURATION  provisioning batch maximum window (default 10s)
-"
-	      "  --packing MODE                 karpenter (default) or cost (docs/packing.md)
-", f);
+	      "  --batch-max-duration DURATION  provisioning batch maximum window (default 10s)\n"
+	      "  --packing MODE                 karpenter (default) or cost (docs/packing.md)\n", f);
 	fputs(kp_cli_settings_usage, f);
 }
 
