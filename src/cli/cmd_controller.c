@@ -18,6 +18,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/settings.h"
 #include "cloud/aws/provider.h"
 #include "cloud/fake.h"
 #include "ctrl/ctrl.h"
@@ -36,14 +37,11 @@ static void ctl_usage(FILE *f)
 	      "\n"
 	      "  --kubeconfig PATH              kubeconfig (default: $KUBECONFIG, in-cluster, ~/.kube/config)\n"
 	      "  --context NAME                 kubeconfig context (default: current-context)\n"
-	      "  --cloud-provider NAME          fake (simulated cloud, default) or aws (EC2)\n"
+	      "  --cloud-provider NAME          fake (simulated cloud, default) or aws (EC2, docs/aws.md)\n"
 	      "  --catalog NAME|FILE            instance types of the fake cloud; labels/allocatable for aws (default aws)\n"
-	      "  --cluster-name NAME            aws: cluster name for tags and launch templates ($CLUSTER_NAME)\n"
-	      "  --cluster-endpoint URL         aws: API server URL written into user data ($CLUSTER_ENDPOINT)\n"
 	      "  --aws-endpoint URL             aws: endpoint of every AWS service (default: AWS_ENDPOINT_URL*, AWS)\n"
 	      "  --aws-region REGION            aws: region (default: AWS_REGION, profile, IMDS)\n"
 	      "  --aws-profile NAME             aws: shared config profile (default: AWS_PROFILE, default)\n"
-	      "  --interruption-queue NAME      aws: SQS queue of EventBridge interruption events ($INTERRUPTION_QUEUE)\n"
 	      "  --kubernetes-version X.Y       aws: version in AMI alias SSM paths (default 1.32)\n"
 	      "  --launch-delay DURATION        fake cloud: create -> running (default 2s)\n"
 	      "  --log-level LEVEL              debug, info, warn, error (default info)\n"
@@ -52,7 +50,9 @@ static void ctl_usage(FILE *f)
 	      "  --leader-elect[=BOOL]          Lease leader election (default true)\n"
 	      "  --leader-election-namespace NS Lease namespace (default kube-system)\n"
 	      "  --batch-idle-duration DURATION provisioning batch idle window (default 1s)\n"
-	      "  --batch-max-duration DURATION  provisioning batch maximum window (default 10s)\n", f);
+	      "  --batch-max-duration DURATION  provisioning batch maximum window (default 10s)\n"
+	      "  --packing MODE                 karpenter (default) or cost (docs/packing.md)\n", f);
+	fputs(kp_cli_settings_usage, f);
 }
 
 static struct kp_ctrl *volatile g_ctrl;   /* for the signal handler only */
@@ -80,14 +80,14 @@ static bool parse_bool(const char *s, bool *out)
 struct ctl_args {
 	const char *provider, *catalog, *metrics, *health;
 	int64_t launch_delay_ms;
-	const char *cluster, *cluster_endpoint, *aws_endpoint, *aws_region, *aws_profile, *queue, *k8s_version;
+	struct kp_cli_settings settings;   /* Karpenter's settings variables and flags */
+	const char *aws_endpoint, *aws_region, *aws_profile, *k8s_version;
 };
 
 static const char *const VALUED[] = { "--kubeconfig", "--context", "--cloud-provider", "--catalog", "--launch-delay",
 				      "--log-level", "--metrics-listen", "--health-listen",
 				      "--leader-election-namespace", "--batch-idle-duration", "--batch-max-duration",
-				      "--cluster-name", "--cluster-endpoint", "--aws-endpoint", "--aws-region", "--aws-profile",
-				      "--interruption-queue", "--kubernetes-version" };
+				      "--packing", "--aws-endpoint", "--aws-region", "--aws-profile", "--kubernetes-version" };
 
 static int ctl_parse(int argc, char **argv, struct kp_ctrl_opts *o, struct ctl_args *a)
 {
@@ -113,6 +113,12 @@ static int ctl_parse(int argc, char **argv, struct kp_ctrl_opts *o, struct ctl_a
 			o->leader_elect = b;
 			continue;
 		}
+		switch (kp_cli_settings_flag(&a->settings, o, &opt, argc, argv, &i)) {
+		case 1:
+			continue;
+		case -1:
+			return KP_EXIT_USAGE;
+		}
 		for (size_t k = 0; k < KP_ARRAY_LEN(VALUED); k++)
 			valued = valued || strcmp(arg, VALUED[k]) == 0;
 		if (!valued) {
@@ -134,20 +140,20 @@ static int ctl_parse(int argc, char **argv, struct kp_ctrl_opts *o, struct ctl_a
 			a->metrics = val;
 		} else if (strcmp(arg, "--health-listen") == 0) {
 			a->health = val;
-		} else if (strcmp(arg, "--cluster-name") == 0) {
-			a->cluster = val;
-		} else if (strcmp(arg, "--cluster-endpoint") == 0) {
-			a->cluster_endpoint = val;
 		} else if (strcmp(arg, "--aws-endpoint") == 0) {
 			a->aws_endpoint = val;
 		} else if (strcmp(arg, "--aws-region") == 0) {
 			a->aws_region = val;
 		} else if (strcmp(arg, "--aws-profile") == 0) {
 			a->aws_profile = val;
-		} else if (strcmp(arg, "--interruption-queue") == 0) {
-			a->queue = val;
 		} else if (strcmp(arg, "--kubernetes-version") == 0) {
 			a->k8s_version = val;
+		} else if (strcmp(arg, "--packing") == 0) {
+			if (strcmp(val, "cost") != 0 && strcmp(val, "karpenter") != 0) {
+				fprintf(stderr, "karpenter controller: --packing must be karpenter or cost\n");
+				return KP_EXIT_USAGE;
+			}
+			o->packing = strcmp(val, "cost") == 0;
 		} else if (strcmp(arg, "--leader-election-namespace") == 0) {
 			o->lease_ns = val;
 		} else if (strcmp(arg, "--log-level") == 0) {
@@ -177,7 +183,7 @@ static int ctl_parse(int argc, char **argv, struct kp_ctrl_opts *o, struct ctl_a
 int kp_cmd_controller(int argc, char **argv, const char *datadir)
 {
 	struct kp_ctrl_opts o;
-	struct ctl_args a = { "fake", "aws", ":8080", ":8081", 2000, NULL, NULL, NULL, NULL, NULL, NULL, NULL };
+	struct ctl_args a = { .provider = "fake", .catalog = "aws", .metrics = ":8080", .health = ":8081", .launch_delay_ms = 2000 };
 	struct kp_errbuf eb = { 0 };
 	struct kp_catalog cat;
 	struct kp_resnames rn;
@@ -191,16 +197,17 @@ int kp_cmd_controller(int argc, char **argv, const char *datadir)
 
 	kp_ctrl_opts_init(&o);
 	o.leader_elect = true;
+	kp_cli_settings_init(&a.settings);
+	if ((rc = kp_cli_settings_env(&a.settings, &o)))
+		return rc;
+	if (a.settings.metrics_listen[0])
+		a.metrics = a.settings.metrics_listen;
+	if (a.settings.health_listen[0])
+		a.health = a.settings.health_listen;
 	rc = ctl_parse(argc, argv, &o, &a);
 	if (rc)
 		return rc < 0 ? KP_EXIT_OK : rc;
-	if (!a.cluster)
-		a.cluster = getenv("CLUSTER_NAME");
-	if (!a.queue)
-		a.queue = getenv("INTERRUPTION_QUEUE");
-	if (!a.cluster_endpoint)
-		a.cluster_endpoint = getenv("CLUSTER_ENDPOINT");
-	if (strcmp(a.provider, "aws") == 0 && (!a.cluster || !*a.cluster)) {
+	if (strcmp(a.provider, "aws") == 0 && (!a.settings.cluster_name || !*a.settings.cluster_name)) {
 		fprintf(stderr, "karpenter controller: --cloud-provider aws needs --cluster-name (or CLUSTER_NAME)\n");
 		return KP_EXIT_USAGE;
 	}
@@ -223,12 +230,13 @@ int kp_cmd_controller(int argc, char **argv, const char *datadir)
 		struct kp_cloud_aws_opts ao;
 
 		kp_cloud_aws_opts_init(&ao);
-		ao.cluster = a.cluster;
-		ao.cluster_endpoint = a.cluster_endpoint;
+		ao.cluster = a.settings.cluster_name;
+		ao.cluster_endpoint = a.settings.cluster_endpoint;
+		ao.cluster_ca = a.settings.cluster_ca_bundle;
+		ao.interruption_queue = a.settings.interruption_queue;
 		ao.endpoint = a.aws_endpoint;
 		ao.region = a.aws_region;
 		ao.profile = a.aws_profile;
-		ao.interruption_queue = a.queue;
 		if (a.k8s_version)
 			ao.k8s_version = a.k8s_version;
 		ao.base = &cat;
