@@ -560,6 +560,92 @@ int main(int argc, char **argv)
 		check(e == KP_CLOUD_OK && strcmp(reason, "AMIDrift") == 0, "AMI changed in the class: AMIDrift", reason);
 	}
 
+	/* ---- interruption: each EventBridge kind through a moto SQS queue ---- */
+	{
+		static const char *const tmpl[] = {
+			"{\"version\":\"0\",\"id\":\"1\",\"detail-type\":\"EC2 Spot Instance Interruption Warning\",\"source\":\"aws.ec2\","
+			"\"account\":\"123456789012\",\"time\":\"2026-11-27T20:00:00Z\",\"region\":\"us-east-1\",\"resources\":[],"
+			"\"detail\":{\"instance-id\":\"%s\",\"instance-action\":\"terminate\"}}",
+			"{\"version\":\"0\",\"id\":\"2\",\"detail-type\":\"EC2 Instance Rebalance Recommendation\",\"source\":\"aws.ec2\","
+			"\"detail\":{\"instance-id\":\"%s\"}}",
+			"{\"version\":\"0\",\"id\":\"3\",\"detail-type\":\"AWS Health Event\",\"source\":\"aws.health\",\"detail\":{"
+			"\"service\":\"EC2\",\"eventTypeCategory\":\"scheduledChange\",\"eventTypeCode\":\"AWS_EC2_INSTANCE_RETIREMENT_SCHEDULED\","
+			"\"affectedEntities\":[{\"entityValue\":\"%s\"}]}}",
+			"{\"version\":\"0\",\"id\":\"4\",\"detail-type\":\"EC2 Instance State-change Notification\",\"source\":\"aws.ec2\","
+			"\"detail\":{\"instance-id\":\"%s\",\"state\":\"stopping\"}}",
+			"{\"version\":\"0\",\"id\":\"5\",\"detail-type\":\"EC2 Capacity Reservation Instance Interruption Warning\","
+			"\"source\":\"aws.ec2\",\"detail\":{\"instance-id\":\"%s\",\"instance-action\":\"terminate\"}}",
+			"{\"version\":\"0\",\"id\":\"6\",\"detail-type\":\"EC2 Instance State-change Notification\",\"source\":\"aws.ec2\","
+			"\"detail\":{\"instance-id\":\"%s\",\"state\":\"running\"}}",
+			"this is not json %s",
+		};
+		static const char *const want[] = { "spot_interrupted", "rebalance_recommendation", "scheduled_change",
+						    "instance_stopped", "capacity_reservation_interrupted", "unparseable" };
+		struct kp_aws_resp r;
+		const char *iid = strrchr(spot_in.provider_id, '/') + 1, *qurl;
+		struct kp_cloud *pq;
+		struct kp_cloud_event *ev;
+		bool seen[6] = { false }, drain_ok = true;
+		int got = 0, n;
+		char key[128];
+
+		kp_aws_json(CL, "sqs", "AmazonSQS.CreateQueue", "1.0", "{\"QueueName\":\"check-q\"}", &r, &eb);
+		qurl = kp_arena_strdup(&A, json_string_value(json_object_get(r.json, "QueueUrl")));
+		kp_aws_resp_clear(&r);
+		for (size_t i = 0; qurl && i < sizeof(tmpl) / sizeof(tmpl[0]); i++) {
+			char m[1024];
+			json_t *body;
+			char *text;
+
+			snprintf(m, sizeof(m), tmpl[i], iid);
+			body = json_pack("{s:s,s:s}", "QueueUrl", qurl, "MessageBody", m);
+			text = json_dumps(body, JSON_COMPACT);
+			kp_aws_json(CL, "sqs", "AmazonSQS.SendMessage", "1.0", text, &r, &eb);
+			kp_aws_resp_clear(&r);
+			free(text);
+			json_decref(body);
+		}
+		pq = provider(MOTO, "check-q");
+		for (int t = 0; pq && t < 100 && got < 6; t++) {
+			struct timespec ts = { 0, 100 * 1000000L };
+
+			ev = NULL;
+			n = 0;
+			kp_cloud_poll_events(pq, &A, &ev, &n, &eb);
+			for (int i = 0; i < n; i++) {
+				for (int k = 0; k < 6; k++)
+					if (strcmp(ev[i].kind_name, want[k]) == 0 && !seen[k]) {
+						seen[k] = true;
+						got++;
+						if (k < 5 && strcmp(ev[i].instance_id, iid) != 0)
+							drain_ok = false;
+						if (ev[i].drain != (k != 1 && k != 5))
+							drain_ok = false;
+					}
+			}
+			nanosleep(&ts, NULL);
+		}
+		for (int k = 0; k < 6; k++) {
+			snprintf(buf, sizeof(buf), "interruption: %s message received and classified", want[k]);
+			check(seen[k], buf, NULL);
+		}
+		check(drain_ok, "interruption: instance ids from detail/affectedEntities; drain for all but rebalance", NULL);
+		snprintf(key, sizeof(key), "spot:%s:%s", spot_in.instance_type, spot_in.zone);
+		check(pq && kp_cloud_aws_ice_has(pq, key), "spot interruption marks its offering unavailable", key);
+		/* every message was deleted (the running-state one too, as a no-op) */
+		if (qurl) {
+			json_t *body = json_pack("{s:s,s:i,s:i}", "QueueUrl", qurl, "MaxNumberOfMessages", 10, "VisibilityTimeout", 0);
+			char *text = json_dumps(body, JSON_COMPACT);
+
+			kp_aws_json(CL, "sqs", "AmazonSQS.ReceiveMessage", "1.0", text, &r, &eb);
+			check(json_array_size(json_object_get(r.json, "Messages")) == 0, "every message deleted from the queue", NULL);
+			kp_aws_resp_clear(&r);
+			free(text);
+			json_decref(body);
+		}
+		kp_cloud_destroy(pq);
+	}
+
 	/* ---- AuthFailure surfaced as a launch error, not a crash ---- */
 	proxy_rules("{\"auth_fail\":true}");
 	e = kp_cloud_create(px, claim("claim-auth", "default", types, 3, od, 1), &A, &in, &eb);
