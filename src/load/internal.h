@@ -193,6 +193,10 @@ kp_err kp_load_taints(struct kp_load_dec *d, const struct kp_load_node *m, const
 kp_err kp_load_selector(struct kp_load_dec *d, const struct kp_load_node *m, const char *key,
 			const struct kp_selector **out);
 /* Condition list: status of condition type (true iff "True"); *found false if absent. */
+/* lastTransitionTime (unix seconds, 0 when absent) of the condition
+ * of the given type in the sequence m[key]. */
+kp_err kp_load_condition_time(struct kp_load_dec *d, const struct kp_load_node *m, const char *key,
+			      const char *type, int64_t *out);
 kp_err kp_load_condition(struct kp_load_dec *d, const struct kp_load_node *m, const char *key,
 			 const char *type, bool *is_true, bool *found);
 

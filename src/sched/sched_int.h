@@ -466,6 +466,7 @@ struct kp_sched {
 	struct kp_sched_opts opts;
 	bool (*hidden)(void *ctx, const struct kp_itype *it, const struct kp_offering *o);
 	void *hidden_ctx;
+	const bool *no_moves;           /* kp_sched_input.node_no_moves */
 	int nres;
 	/* zones of the catalog's offerings */
 	int nzones;
