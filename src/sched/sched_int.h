@@ -86,7 +86,7 @@ struct kps_tpl {
 	const struct kp_nodepool *pool;
 	int pool_idx;                   /* in cluster->pools */
 	const char *name;
-	struct kp_reqs pool_reqs;       /* pool requirements (+ capacity-type default) */
+	struct kp_reqs pool_reqs;       /* pool requirements */
 	struct kp_reqs reqs;            /* + label requirements + registered/initialized */
 	struct kp_labels labels;        /* template labels + karpenter.sh/nodepool */
 	bool skipped;                   /* no compatible instance types */
