@@ -237,6 +237,9 @@ kp_err kp_load_pdb(struct kp_load_dec *d, const struct kp_load_node *root, bool 
 		   struct kp_pdb *pdb);
 kp_err kp_load_namespace(struct kp_load_dec *d, const struct kp_load_node *root,
 			 struct kp_namespace *ns);
+kp_err kp_load_storageclass(struct kp_load_dec *d, const struct kp_load_node *root, struct kp_storageclass *sc);
+kp_err kp_load_pvc(struct kp_load_dec *d, const struct kp_load_node *root, struct kp_pvc *pvc);
+kp_err kp_load_pv(struct kp_load_dec *d, const struct kp_load_node *root, struct kp_pv *pv);
 kp_err kp_load_nodeclass(struct kp_load_dec *d, const struct kp_load_node *root,
 			 struct kp_nodeclass *nc);
 /* DaemonSet: spec.template decoded into ds->tmpl (ds->ns, ds->name set by

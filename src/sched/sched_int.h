@@ -151,6 +151,8 @@ struct kps_class {
 	int nsel_cap;
 	int8_t *sel;                    /* per group: -1 unknown, 0, 1 (selects rep) */
 	bool has_ports;
+	struct kp_reqs vol;             /* volume topology requirements (volumetopology.go) */
+	const char *vol_err;            /* a claim, volume or class it needs is missing */
 };
 
 /* Node selector + required term `term` (-1 = none) as requirements. */

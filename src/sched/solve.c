@@ -239,6 +239,10 @@ static kp_err try_schedule(struct kps_run *r, struct kps_pod *p, bool *placed)
 	kp_err rc = KP_OK;
 
 	*placed = false;
+	if (p->cls->vol_err) {
+		p->err = p->cls->vol_err;
+		return KP_OK;
+	}
 	for (int v = 0; v < p->cls->nvar; v++) {
 		struct kps_variant *var = &p->cls->var[v];
 
