@@ -509,3 +509,28 @@ int kp_fieldval_decide(const json_t *crd_schema, const char *kind, const char *v
 	kp_fieldval_result_free(&r);
 	return code;
 }
+
+int kp_fieldval_rv(const char *rv, uint64_t *out, char *msg, size_t n)
+{
+	uint64_t v = 0;
+	const char *p = rv;
+	*out = 0;
+	if (!rv || !*rv)
+		return 0;
+	for (; *p; p++) {
+		if (*p < '0' || *p > '9') {
+			/* APIObjectVersioner.ParseResourceVersion: strconv.ParseUint's error */
+			snprintf(msg, n, "resourceVersion: Invalid value: \"%s\": strconv.ParseUint: parsing \"%s\": "
+				 "invalid syntax", rv, rv);
+			return -1;
+		}
+		if (v > (UINT64_MAX - (uint64_t)(*p - '0')) / 10) {
+			snprintf(msg, n, "resourceVersion: Invalid value: \"%s\": strconv.ParseUint: parsing \"%s\": "
+				 "value out of range", rv, rv);
+			return -1;
+		}
+		v = v * 10 + (uint64_t)(*p - '0');
+	}
+	*out = v;
+	return 0;
+}

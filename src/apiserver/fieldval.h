@@ -23,6 +23,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -58,5 +59,11 @@ void kp_fieldval_result_free(struct kp_fieldval_result *r);
  * out of memory. */
 int kp_fieldval_decide(const json_t *crd_schema, const char *kind, const char *version, json_t *obj,
 		       enum kp_fieldval_mode mode, json_t **warnings, char *msg, size_t n);
+
+/* Parses a resourceVersion precondition: "" means none (*out = 0); else a
+ * decimal (strconv.ParseUint). Returns -1 with msg set to the field error
+ * the API server reports as 422 (`resourceVersion: Invalid value: "abc":
+ * strconv.ParseUint: parsing "abc": invalid syntax`). */
+int kp_fieldval_rv(const char *rv, uint64_t *out, char *msg, size_t n);
 
 #endif

@@ -203,6 +203,23 @@ static void mode_parse(void **state)
 	assert_string_equal(msg, "fieldValidation must be one of \"Ignore\", \"Warn\", or \"Strict\", got \"strict\"");
 }
 
+static void resource_versions(void **state)
+{
+	(void)state;
+	uint64_t v;
+	char msg[256];
+	assert_int_equal(kp_fieldval_rv("", &v, msg, sizeof(msg)), 0);
+	assert_int_equal(v, 0);
+	assert_int_equal(kp_fieldval_rv("12345", &v, msg, sizeof(msg)), 0);
+	assert_int_equal(v, 12345);
+	assert_int_equal(kp_fieldval_rv("abc", &v, msg, sizeof(msg)), -1);
+	assert_string_equal(msg, "resourceVersion: Invalid value: \"abc\": strconv.ParseUint: parsing \"abc\": invalid syntax");
+	assert_int_equal(kp_fieldval_rv("-1", &v, msg, sizeof(msg)), -1);
+	assert_string_equal(msg, "resourceVersion: Invalid value: \"-1\": strconv.ParseUint: parsing \"-1\": invalid syntax");
+	assert_int_equal(kp_fieldval_rv("99999999999999999999", &v, msg, sizeof(msg)), -1);
+	assert_non_null(strstr(msg, "value out of range"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -211,6 +228,7 @@ int main(void)
 		cmocka_unit_test(unknown_in_builtins),
 		cmocka_unit_test(unknown_in_nodepool),
 		cmocka_unit_test(mode_parse),
+		cmocka_unit_test(resource_versions),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
