@@ -684,9 +684,30 @@ static void print_manager(const json_t *e, char *buf, size_t n)
 	}
 }
 
+/* drops null members of objects, recursively: a null in an applied
+ * configuration applies nothing (and a non-nullable field's null is pruned) */
+static void strip_nulls(json_t *v)
+{
+	if (json_is_object(v)) {
+		const char *k;
+		json_t *c;
+		void *tmp;
+		json_object_foreach_safe(v, tmp, k, c) {
+			if (json_is_null(c))
+				json_object_del(v, k);
+			else
+				strip_nulls(c);
+		}
+	} else if (json_is_array(v)) {
+		for (size_t i = 0; i < json_array_size(v); i++)
+			strip_nulls(json_array_get(v, i));
+	}
+}
+
 static json_t *strip_applied(const json_t *applied)
 {
 	json_t *a = json_deep_copy(applied);
+	strip_nulls(a);
 	json_t *meta = json_object_get(a, "metadata");
 	if (json_is_object(meta)) {
 		json_object_del(meta, "managedFields");
