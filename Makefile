@@ -5,7 +5,7 @@
 
 CC      ?= cc
 O       ?= build
-PKGS    := yaml-0.1 jansson libmicrohttpd openssl sqlite3 libcurl
+PKGS    := yaml-0.1 jansson libmicrohttpd openssl sqlite3 libcurl libxml-2.0 clp
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter
 CSTD    := -std=c11 -D_GNU_SOURCE
 OPT     ?= -O2 -g
@@ -41,7 +41,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(O)/tests/%)
 TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(O)/tools/%)
 BENCH_BIN:= $(BENCH_SRC:bench/%.c=$(O)/bench/%)
 
-.PHONY: all deps test unit unit-san scenarios malformed e2e demo bench clean check-banned valgrind
+.PHONY: all deps test unit unit-san scenarios malformed e2e aws demo bench clean check-banned valgrind image install-test
 
 all: deps $(O)/karpenter
 
@@ -87,6 +87,8 @@ test: deps
 	@./scripts/run-tests malformed $(O)
 	@./scripts/run-tests promtool $(O)
 	@./scripts/run-tests e2e $(O)
+	@./scripts/run-tests aws $(O)
+	@./scripts/run-tests install $(O)
 	@$(MAKE) --no-print-directory SAN=1 unit-san
 	@./scripts/run-tests summary
 
@@ -105,6 +107,17 @@ malformed: all $(TOOL_BIN)
 
 e2e: all
 	@./scripts/run-tests e2e $(O)
+
+aws: all $(TOOL_BIN)
+	@./scripts/run-tests aws $(O)
+
+# The OCI image (scripts/build-image): $(O)/karpenter-c.oci.tar
+image: all
+	@./scripts/install-deps image
+	@./scripts/build-image $(O)
+
+install-test: all
+	@./scripts/run-tests install $(O)
 
 valgrind: all $(UNIT_BIN)
 	@./scripts/run-tests valgrind $(O)

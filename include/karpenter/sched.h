@@ -29,6 +29,11 @@
 #include "karpenter/catalog.h"
 #include "karpenter/objects.h"
 
+enum kp_packing {
+	KP_PACKING_KARPENTER = 0,   /* Karpenter's scheduler, exactly */
+	KP_PACKING_COST,            /* every NodePool packs for cost (docs/packing.md) */
+};
+
 struct kp_sched_opts {
 	bool ignore_preferences;    /* --preference-policy=Ignore */
 	int max_instance_types;     /* launch list truncation; 0 = 600 (Karpenter's MaxInstanceTypes) */
@@ -37,6 +42,8 @@ struct kp_sched_opts {
 				     * ("would schedule against uninitialized node"), except pods of
 				     * nodes being deleted; they stay listed on that node in
 				     * plan->existing, as Karpenter keeps them */
+	enum kp_packing packing;    /* KARPENTER unless set; NodePools annotated
+				     * karpenter-c.sh/packing: cost pack for cost anyway */
 };
 
 struct kp_sched_input {

@@ -18,6 +18,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/settings.h"
 #include "cloud/fake.h"
 #include "ctrl/ctrl.h"
 #include "karpenter/catalog.h"
@@ -45,6 +46,7 @@ static void ctl_usage(FILE *f)
 	      "  --leader-election-namespace NS Lease namespace (default kube-system)\n"
 	      "  --batch-idle-duration DURATION provisioning batch idle window (default 1s)\n"
 	      "  --batch-max-duration DURATION  provisioning batch maximum window (default 10s)\n", f);
+	fputs(kp_cli_settings_usage, f);
 }
 
 static struct kp_ctrl *volatile g_ctrl;   /* for the signal handler only */
@@ -72,6 +74,7 @@ static bool parse_bool(const char *s, bool *out)
 struct ctl_args {
 	const char *provider, *catalog, *metrics, *health;
 	int64_t launch_delay_ms;
+	struct kp_cli_settings settings;   /* Karpenter's settings variables and flags */
 };
 
 static const char *const VALUED[] = { "--kubeconfig", "--context", "--cloud-provider", "--catalog", "--launch-delay",
@@ -101,6 +104,12 @@ static int ctl_parse(int argc, char **argv, struct kp_ctrl_opts *o, struct ctl_a
 			}
 			o->leader_elect = b;
 			continue;
+		}
+		switch (kp_cli_settings_flag(&a->settings, o, &opt, argc, argv, &i)) {
+		case 1:
+			continue;
+		case -1:
+			return KP_EXIT_USAGE;
 		}
 		for (size_t k = 0; k < KP_ARRAY_LEN(VALUED); k++)
 			valued = valued || strcmp(arg, VALUED[k]) == 0;
@@ -152,7 +161,7 @@ static int ctl_parse(int argc, char **argv, struct kp_ctrl_opts *o, struct ctl_a
 int kp_cmd_controller(int argc, char **argv, const char *datadir)
 {
 	struct kp_ctrl_opts o;
-	struct ctl_args a = { "fake", "aws", ":8080", ":8081", 2000 };
+	struct ctl_args a = { .provider = "fake", .catalog = "aws", .metrics = ":8080", .health = ":8081", .launch_delay_ms = 2000 };
 	struct kp_errbuf eb = { 0 };
 	struct kp_catalog cat;
 	struct kp_resnames rn;
@@ -166,6 +175,13 @@ int kp_cmd_controller(int argc, char **argv, const char *datadir)
 
 	kp_ctrl_opts_init(&o);
 	o.leader_elect = true;
+	kp_cli_settings_init(&a.settings);
+	if ((rc = kp_cli_settings_env(&a.settings, &o)))
+		return rc;
+	if (a.settings.metrics_listen[0])
+		a.metrics = a.settings.metrics_listen;
+	if (a.settings.health_listen[0])
+		a.health = a.settings.health_listen;
 	rc = ctl_parse(argc, argv, &o, &a);
 	if (rc)
 		return rc < 0 ? KP_EXIT_OK : rc;

@@ -16,6 +16,7 @@
 #include "cli/consolidate.h"
 #include "cli/render.h"
 #include "karpenter/catalog.h"
+#include "karpenter/pack.h"
 #include "karpenter/sched.h"
 #include "load/load.h"
 
@@ -30,7 +31,9 @@ static void sim_usage(FILE *f)
 	      "  --catalog NAME|FILE   instance types: aws (default, us-east-1), kwok, or a JSON file\n"
 	      "  -o, --output FORMAT   table (default) or json\n"
 	      "  --preference-policy   Respect (default) or Ignore\n"
-	      "  --max-instance-types  N  launch list truncation (default 600)\n", f);
+	      "  --max-instance-types  N  launch list truncation (default 600)\n"
+	      "  --packing MODE        karpenter (default) or cost (docs/packing.md)\n"
+	      "  --bound               add costBound: a lower bound on the plan's cost and the gap\n", f);
 	kp_consolidate_usage(f);
 }
 
@@ -39,6 +42,7 @@ struct sim_args {
 	int npaths;
 	const char *catalog;
 	bool json;
+	bool bound;                        /* --bound */
 	struct kp_sched_opts sopts;
 	struct kp_consolidate_args cons;   /* --consolidate and its flags */
 };
@@ -104,6 +108,18 @@ static int sim_parse(int argc, char **argv, struct sim_args *a)
 				return KP_EXIT_USAGE;
 			}
 			a->sopts.max_instance_types = (int)v;
+		} else if (strcmp(arg, "--packing") == 0) {
+			NEXTVAL();
+			if (strcmp(val, "cost") == 0)
+				a->sopts.packing = KP_PACKING_COST;
+			else if (strcmp(val, "karpenter") == 0)
+				a->sopts.packing = KP_PACKING_KARPENTER;
+			else {
+				fprintf(stderr, "karpenter simulate: --packing must be karpenter or cost\n");
+				return KP_EXIT_USAGE;
+			}
+		} else if (strcmp(arg, "--bound") == 0) {
+			a->bound = true;
 		} else if ((rc = kp_consolidate_option(&a->cons, arg, val, argc, argv, &i)) != 0) {
 			if (rc < 0)
 				return KP_EXIT_USAGE;
@@ -132,6 +148,7 @@ int kp_cmd_simulate(int argc, char **argv, const char *datadir)
 	struct kp_load_opts lopts = { .warn = stderr, .now = (int64_t)time(NULL) };
 	struct kp_sched_input in;
 	struct kp_disrupt_result dres;
+	struct kp_cost_bound bound = { 0 };
 	int status = KP_EXIT_OK, rc;
 	kp_err err;
 
@@ -170,6 +187,14 @@ int kp_cmd_simulate(int argc, char **argv, const char *datadir)
 		status = err == KP_ERR_INVALID ? KP_EXIT_USAGE : KP_EXIT_FAIL;
 		goto out;
 	}
+	if (args.bound) {
+		err = kp_sched_cost_bound(&in, &args.sopts, &plan, &bound, &eb);
+		if (err) {
+			fprintf(stderr, "karpenter simulate: bound: %s\n", eb.msg);
+			status = KP_EXIT_FAIL;
+			goto out;
+		}
+	}
 	if (args.cons.enabled) {
 		err = kp_consolidate_run(&cluster, &catalog, &args.cons, lopts.now, &args.sopts, &dres, &eb);
 		if (err) {
@@ -184,6 +209,10 @@ int kp_cmd_simulate(int argc, char **argv, const char *datadir)
 			json_decref(j);
 			j = NULL;
 		}
+		if (j && args.bound && kp_render_bound_json(j, &bound) != 0) {
+			json_decref(j);
+			j = NULL;
+		}
 		if (!j || json_dumpf(j, stdout, JSON_INDENT(2)) != 0) {
 			fprintf(stderr, "karpenter simulate: cannot write JSON output\n");
 			status = KP_EXIT_FAIL;
@@ -192,6 +221,8 @@ int kp_cmd_simulate(int argc, char **argv, const char *datadir)
 		json_decref(j);
 	} else {
 		kp_render_plan_table(stdout, &plan, &cluster.resnames);
+		if (args.bound)
+			kp_render_bound_table(stdout, &bound);
 		if (args.cons.enabled)
 			kp_consolidate_table(stdout, &dres);
 	}

@@ -169,3 +169,18 @@ void kp_render_plan_table(FILE *f, const struct kp_plan *plan, const struct kp_r
 			fprintf(f, "  %s\n", plan->notes[i]);
 	}
 }
+
+int kp_render_bound_json(json_t *plan, const struct kp_cost_bound *b)
+{
+	json_t *o = json_pack("{s:f, s:f, s:f, s:f, s:i, s:i, s:i, s:i}", "lowerBoundPerHour", b->lower, "planPerHour",
+			      b->plan, "gap", b->gap, "ratio", b->lower > 0 ? b->plan / b->lower : 0.0, "pods", b->pods,
+			      "podClasses", b->classes, "nodeKinds", b->kinds, "iterations", b->iters);
+
+	return o ? json_object_set_new(plan, "costBound", o) : -1;
+}
+
+void kp_render_bound_table(FILE *f, const struct kp_cost_bound *b)
+{
+	fprintf(f, "\ncost bound: plan $%.4f/h, lower bound $%.4f/h, gap %.1f%% (%d pods, %d classes, %d node kinds)\n",
+		b->plan, b->lower, b->gap * 100, b->pods, b->classes, b->kinds);
+}

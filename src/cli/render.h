@@ -9,6 +9,7 @@
 
 #include <jansson.h>
 
+#include "karpenter/pack.h"
 #include "karpenter/sched.h"
 
 /* Resource list as {"cpu": "1500m", "memory": "16Gi", ...} (non-zero entries). */
@@ -20,5 +21,9 @@ json_t *kp_render_plan_json(const struct kp_plan *plan, const struct kp_resnames
 void kp_render_plan_table(FILE *f, const struct kp_plan *plan, const struct kp_resnames *rn);
 /* Name given to the i-th claim of a plan ("<nodepool>-<n>", n counted per pool from 1). */
 const char *kp_render_claim_name(const struct kp_plan *plan, int i, char *buf, size_t n);
+
+/* Adds "costBound": {"lowerBoundPerHour", "planPerHour", "gap", ...} to a plan object; 0 or -1. */
+int kp_render_bound_json(json_t *plan, const struct kp_cost_bound *b);
+void kp_render_bound_table(FILE *f, const struct kp_cost_bound *b);
 
 #endif

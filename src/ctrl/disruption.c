@@ -721,6 +721,7 @@ static void pass(void *ud)
 		goto out;
 	}
 	kp_disrupt_opts_default(&o);
+	o.spot_to_spot = c->o.spot_to_spot;
 	o.now = kpc_wall(c) / 1000;
 	{
 		const char *key;

@@ -338,7 +338,9 @@ static kp_err b_end_map(struct builder *b, struct frame *f, const yaml_mark_t *m
 			struct kp_load_node *n)
 {
 	size_t nkv = (b->nstack - f->base) / 2, nexp = 0, nmerge = 0, total;
-	struct kp_load_node **kv = b->stack + f->base;
+	/* b->stack is NULL until the first push: no pointer arithmetic on it
+	 * for an empty mapping ({} is NULL + 0 otherwise) */
+	struct kp_load_node **kv = nkv ? b->stack + f->base : NULL;
 	struct kp_load_pair *pairs;
 	const char *dup;
 
@@ -451,11 +453,14 @@ static kp_err b_end(struct builder *b, const yaml_mark_t *m)
 	n->line = f->line;
 	n->col = f->col;
 	if (f->type == KP_LN_SEQ) {
+		/* an empty sequence copies nothing: the stack may be NULL ([] as
+		 * the first value) or full (its slot past the end unallocated) */
 		n->n = (uint32_t)count;
-		n->u.items = kp_arena_memdup(b->tmp, b->stack + f->base,
-					     (count ? count : 1) * sizeof(*n->u.items));
+		n->u.items = kp_arena_calloc(b->tmp, count ? count : 1, sizeof(*n->u.items));
 		if (!n->u.items)
 			return kp_errf(b->eb, KP_ERR_NOMEM, "%s: out of memory", b->name);
+		if (count)
+			memcpy(n->u.items, b->stack + f->base, count * sizeof(*n->u.items));
 	} else {
 		rc = b_end_map(b, f, m, n);
 		if (rc)

@@ -269,6 +269,37 @@ static kp_err unsched_claim(struct kps_run *r, const struct kps_claim *c, const 
 	return KP_OK;
 }
 
+/* The offering the cloud would launch: capacity type by precedence
+ * reserved > spot > on-demand (the AWS provider's getCapacityType, also
+ * the simulated cloud's choose), then the cheapest offering of that type
+ * among the kept types; ties by type name, then zone. */
+static void launch_choice(const struct kp_sched *s, const struct kps_tpl *t, const struct kps_claim *c,
+			  const int *kept, int n, struct kp_plan_claim *pc)
+{
+	static const enum kp_captype order[] = { KP_CAP_RESERVED, KP_CAP_SPOT, KP_CAP_ON_DEMAND };
+
+	pc->launch_type = NULL;
+	pc->launch = NULL;
+	for (size_t k = 0; k < KP_ARRAY_LEN(order) && !pc->launch; k++) {
+		uint64_t cm = c->cmask & ((uint64_t)1 << order[k]);
+
+		if (!cm)
+			continue;
+		for (int i = 0; i < n; i++) {
+			const struct kps_itype *ti = &t->types[kept[i]];
+			const struct kp_offering *o = kps_type_cheapest(s, ti, c->zmask, cm, &c->reqs);
+
+			if (!o)
+				continue;
+			if (!pc->launch || o->price < pc->launch->price ||
+			    (o->price == pc->launch->price && strcmp(ti->it->name, pc->launch_type->name) < 0)) {
+				pc->launch = o;
+				pc->launch_type = ti->it;
+			}
+		}
+	}
+}
+
 kp_err kps_claims_finalize(struct kps_run *r, struct kp_errbuf *eb)
 {
 	struct kp_sched *s = r->s;
@@ -326,10 +357,8 @@ kp_err kps_claims_finalize(struct kps_run *r, struct kp_errbuf *eb)
 		if (rc)
 			return rc;
 		pc->itypes = sh->itypes;
-		if (n) {
-			pc->launch_type = pc->itypes[0];
-			pc->launch = kps_type_cheapest(s, &t->types[kept[0]], c->zmask, c->cmask, &c->reqs);
-		}
+		if (n)
+			launch_choice(s, t, c, kept, n, pc);
 		rc = final_reqs(r, c, pc->itypes, kept, sh->names, n, &pc->reqs, eb);
 		if (!rc)
 			rc = final_labels(r, c, pc);
@@ -344,7 +373,7 @@ kp_err kps_claims_finalize(struct kps_run *r, struct kp_errbuf *eb)
 		plan->nclaims++;
 		kp_arena_reset(r->scratch, mark);
 		if (pc->launch) {
-			rc = kps_note(r, "claim %d (%s): %s %s in %s at $%.4f/h is the cheapest of %d compatible type%s",
+			rc = kps_note(r, "claim %d (%s): %s %s in %s at $%.4f/h (capacity type by reserved > spot > on-demand, then the cheapest) among %d compatible type%s",
 				      plan->nclaims, t->name, pc->launch_type->name, kp_captype_name(pc->launch->captype),
 				      pc->launch->zone ? pc->launch->zone : "?", pc->launch->price, c->ntypes,
 				      c->ntypes == 1 ? "" : "s");

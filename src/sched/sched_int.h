@@ -369,6 +369,7 @@ struct kps_run {
 	const char **next_host_v;
 	const bool *removed;            /* cluster node index -> removed */
 	struct kp_buf err;              /* building one pod's failure reason */
+	struct kps_cost *cost;          /* cost packing mode state (pack_cost.c), NULL = Karpenter */
 };
 
 /* topology.c (per run) */
@@ -457,6 +458,16 @@ void kps_reason_add(struct kps_run *r, const char *pool, const char *msg);
  * or in pairs (cf: some type met c and f, ...); ports: daemon port clash. */
 void kps_filter_reason(struct kps_run *r, int tpl, const struct kp_res *requests, bool c, bool f, bool o,
 		       bool cf, bool co, bool fo, bool ports, struct kp_errbuf *eb);
+
+/* pack_cost.c: the cost packing mode (docs/packing.md) */
+struct kps_cost;
+kp_err kps_run_once(struct kp_sched *s, const bool *node_removed, const struct kp_pod *const *pods, int npods,
+		    struct kp_plan *plan, bool cost, struct kp_errbuf *eb);
+/* Plans the run's fleet and the pods' bins; leaves r->cost NULL when no
+ * NodePool packs for cost. */
+kp_err kps_cost_run_init(struct kps_run *r, struct kp_errbuf *eb);
+/* Places one pod in cost mode (replaces existing/in-flight/new tries). */
+bool kps_cost_place(struct kps_run *r, struct kps_pod *p, struct kps_variant *v, kp_err *rc);
 
 /* ---- the prepared scheduler ---- */
 struct kp_sched {

@@ -229,8 +229,9 @@ static kp_err try_schedule(struct kps_run *r, struct kps_pod *p, bool *placed)
 		struct kps_variant *var = &p->cls->var[v];
 
 		kp_buf_reset(&r->err);
-		if (try_existing(r, p, var, &rc) || (!rc && try_inflight(r, p, var, &rc)) ||
-		    (!rc && try_new(r, p, var, &rc))) {
+		if (r->cost ? kps_cost_place(r, p, var, &rc) :
+			      (try_existing(r, p, var, &rc) || (!rc && try_inflight(r, p, var, &rc)) ||
+			       (!rc && try_new(r, p, var, &rc)))) {
 			if (rc)
 				return rc;
 			p->placed = true;
@@ -387,8 +388,9 @@ static kp_err plan_unsched(struct kps_run *r)
 	return KP_OK;
 }
 
-kp_err kp_sched_run(struct kp_sched *s, const bool *node_removed, const struct kp_pod *const *pods, int npods,
-		    struct kp_plan *plan, struct kp_errbuf *eb)
+/* One run; cost: in cost packing mode (pack_cost.c's kp_sched_run decides). */
+kp_err kps_run_once(struct kp_sched *s, const bool *node_removed, const struct kp_pod *const *pods, int npods,
+		    struct kp_plan *plan, bool cost, struct kp_errbuf *eb)
 {
 	struct kps_run r;
 	struct kps_queue q;
@@ -416,6 +418,8 @@ kp_err kp_sched_run(struct kp_sched *s, const bool *node_removed, const struct k
 		rc = kps_existing_run_init(&r);
 	if (!rc)
 		rc = kps_limits_run_init(&r);
+	if (!rc && cost)
+		rc = kps_cost_run_init(&r, eb);
 	if (!rc)
 		rc = kps_queue_init(&q, &r);
 	while (!rc && (i = kps_queue_pop(&q, &r)) >= 0) {

@@ -4,9 +4,9 @@
  *
  * Pools are ordered by weight descending and, like Karpenter's
  * OrderByWeight, ties by name DESCENDING. A template's requirements are the
- * pool's requirements (plus capacity-type In [on-demand] when the pool does
- * not constrain capacity type, as the AWS provider defaults it), the label
- * requirements, and registered/initialized In [true] (simulation only). Its
+ * pool's requirements (no capacity-type default: a pool that does not
+ * constrain it allows every capacity type its offerings have, as in
+ * Karpenter v1 and v1beta1), the label requirements, and registered/initialized In [true] (simulation only). Its
  * instance types are the catalog types whose requirements intersect, that
  * have an available offering compatible with the template and satisfy
  * minValues; a pool with none is skipped with a note.
@@ -157,7 +157,6 @@ static int pool_cmp(const void *a, const void *b)
 
 /* Value arrays of the requirements a template adds. Static: plans keep
  * pointing at them after the prep is freed. */
-static const char *ct_default[1] = { KP_CT_ON_DEMAND };
 static const char *yes[1] = { "true" };
 
 static kp_err tpl_reqs(struct kp_sched *s, struct kps_tpl *t, struct kp_errbuf *eb)
@@ -172,13 +171,6 @@ static kp_err tpl_reqs(struct kp_sched *s, struct kps_tpl *t, struct kp_errbuf *
 	rc = kp_reqs_copy(&t->pool_reqs, &s->arena, &np->reqs);
 	if (rc)
 		return rc;
-	if (!kp_reqs_get(&t->pool_reqs, KP_LABEL_CAPACITY_TYPE)) {
-		r.key = KP_LABEL_CAPACITY_TYPE;
-		r.values = ct_default;
-		rc = kp_reqs_add(&t->pool_reqs, &s->arena, &r);
-		if (rc)
-			return rc;
-	}
 	kp_labels_copy(&t->labels, &s->arena, &np->labels);
 	rc = kp_labels_set(&t->labels, &s->arena, KP_LABEL_NODEPOOL, np->name);
 	if (rc)
@@ -238,7 +230,8 @@ const struct kp_offering *kps_type_cheapest(const struct kp_sched *s, const stru
 		if (s->zone_fast) {
 			if (t->offz[i] != 255 && (zmask >> t->offz[i] & 1) && (cmask >> o->captype & 1))
 				best = o;
-		} else if (kps_offering_visible(s, t->it, o) && kp_offering_compatible(o, reqs)) {
+		} else if ((cmask >> o->captype & 1) && kps_offering_visible(s, t->it, o) &&
+			   kp_offering_compatible(o, reqs)) {
 			best = o;
 		}
 	}

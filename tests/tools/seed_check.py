@@ -5,7 +5,9 @@
 must be the cheapest feasible offering that `karpenter catalog` lists: among
 the types the seed NodePool allows (arch amd64/arm64, os linux, categories
 c/m/r, the nine families) whose allocatable holds the 8 cpu / 16Gi pod, the
-cheapest available offering (ties by type name, then zone). Prints
+capacity type by the AWS precedence (spot before on-demand, the pool allows
+both), then the cheapest available offering of it (ties by type name, then
+zone). Prints
 "seed: N passed, M failed".
 """
 import json
@@ -43,7 +45,8 @@ def main():
         for o in it["offerings"]:
             if not o.get("available", True) or o["capacityType"] not in ("spot", "on-demand"):
                 continue
-            key = (o["price"], it["name"], o["zone"])
+            rank = 0 if o["capacityType"] == "spot" else 1
+            key = (rank, o["price"], it["name"], o["zone"])
             if best is None or key < best[0]:
                 best = (key, it["name"], o)
     plan = json.loads(subprocess.run([k, "simulate", "-f", "examples/seed", "-o", "json"], check=True,

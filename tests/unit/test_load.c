@@ -1320,6 +1320,32 @@ static void test_limits(void **state)
 	}
 }
 
+/* Empty containers (issue 13): `[]` as the first value crashed (the value
+ * stack was still NULL), an empty sequence opened just as the 256-slot value
+ * stack was full read past its end, `{}` did NULL + 0. */
+static void test_empty_containers(void **state)
+{
+	struct kp_buf b;
+	struct kp_cluster c;
+	char *s;
+
+	(void)state;
+	load_bad("[]\n", "expected a Kubernetes object (a mapping), got a list");
+	load_bad("{}\n", "kind: required field is missing");
+	load_bad("[[], {}, [[]]]\n", "expected a Kubernetes object (a mapping), got a list");
+	kp_buf_init(&b, 1 << 20);
+	assert_int_equal(kp_buf_addstr(&b, "["), KP_OK);
+	for (int i = 0; i < 256; i++)
+		assert_int_equal(kp_buf_addstr(&b, "1,"), KP_OK);
+	assert_int_equal(kp_buf_addstr(&b, "[]]\n"), KP_OK);
+	s = kp_buf_take(&b);
+	load_bad(s, "expected a Kubernetes object (a mapping), got a list");
+	free(s);
+	load_ok(&c, "apiVersion: v1\nkind: Pod\nmetadata: {name: p, labels: {}, annotations: {}}\n"
+		    "spec: {containers: [{name: a, env: [], ports: []}], tolerations: []}\n");
+	kp_cluster_free(&c);
+}
+
 /* Every prefix of a valid manifest must load or fail cleanly. */
 static void test_truncations(void **state)
 {
@@ -1394,6 +1420,7 @@ int main(void)
 		cmocka_unit_test(test_warnings),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_empty_containers),
 		cmocka_unit_test(test_truncations),
 		cmocka_unit_test(test_many_pods),
 	};

@@ -29,16 +29,17 @@ static void test_cheapest_type(void **state)
 	assert_int_equal(f.plan.nclaims, 1);
 	assert_int_equal(f.plan.nunsched, 0);
 	assert_string_equal(f.plan.claims[0].launch_type->name, "small");
-	/* the pool has no capacity-type requirement: on-demand by default */
-	assert_int_equal(f.plan.claims[0].launch->captype, KP_CAP_ON_DEMAND);
+	/* the pool has no capacity-type requirement: no default, so both are
+	 * allowed and spot wins (reserved > spot > on-demand) */
+	assert_int_equal(f.plan.claims[0].launch->captype, KP_CAP_SPOT);
 	assert_string_equal(f.plan.claims[0].launch->zone, "test-zone-a");
 	assert_string_equal(fx_claim_label(&f, 0, KP_LABEL_NODEPOOL), "default");
 	assert_string_equal(fx_claim_label(&f, 0, KP_LABEL_INSTANCE_TYPE), "small");
-	assert_string_equal(fx_claim_label(&f, 0, KP_LABEL_CAPACITY_TYPE), "on-demand");
+	assert_string_equal(fx_claim_label(&f, 0, KP_LABEL_CAPACITY_TYPE), "spot");
 	assert_int_equal(f.plan.claims[0].nitypes, 3);
 	assert_string_equal(f.plan.claims[0].itypes[2]->name, "large");
 	assert_true(f.plan.nnotes >= 1);
-	assert_non_null(strstr(f.plan.notes[0], "small on-demand in test-zone-a at $0.1000/h is the cheapest of 3"));
+	assert_non_null(strstr(f.plan.notes[0], "small spot in test-zone-a at $0.0500/h (capacity type by reserved > spot"));
 	fx_free(&f);
 }
 
