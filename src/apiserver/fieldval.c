@@ -20,18 +20,18 @@
 
 #include "apiserver/fieldval.h"
 
-struct kp_fv__field {
+struct fv_field {
 	const char *name;
 	const char *type;       /* Go type as encoding/json prints it */
 };
 
-struct kp_fv__struct {
+struct fv_struct {
 	const char *name;       /* Go struct name, "ObjectMeta" */
 	bool closed;            /* every field of the upstream type is listed */
-	const struct kp_fv__field *fields;   /* {NULL, NULL}-terminated */
+	const struct fv_field *fields;   /* {NULL, NULL}-terminated */
 };
 
-static const struct kp_fv__field f_objectmeta[] = {
+static const struct fv_field f_objectmeta[] = {
 	{"name", "string"}, {"generateName", "string"}, {"namespace", "string"}, {"selfLink", "string"},
 	{"uid", "types.UID"}, {"resourceVersion", "string"}, {"generation", "int64"},
 	{"creationTimestamp", "v1.Time"}, {"deletionTimestamp", "v1.Time"},
@@ -39,63 +39,63 @@ static const struct kp_fv__field f_objectmeta[] = {
 	{"annotations", "map[string]string"}, {"ownerReferences", "[]v1.OwnerReference"},
 	{"finalizers", "[]string"}, {"managedFields", "[]v1.ManagedFieldsEntry"}, {NULL, NULL},
 };
-static const struct kp_fv__field f_ownerref[] = {
+static const struct fv_field f_ownerref[] = {
 	{"apiVersion", "string"}, {"kind", "string"}, {"name", "string"}, {"uid", "types.UID"},
 	{"controller", "bool"}, {"blockOwnerDeletion", "bool"}, {NULL, NULL},
 };
-static const struct kp_fv__field f_mfe[] = {
+static const struct fv_field f_mfe[] = {
 	{"manager", "string"}, {"operation", "v1.ManagedFieldsOperationType"}, {"apiVersion", "string"},
 	{"time", "v1.Time"}, {"fieldsType", "string"}, {"fieldsV1", "v1.FieldsV1"},
 	{"subresource", "string"}, {NULL, NULL},
 };
-static const struct kp_fv__field f_toleration[] = {
+static const struct fv_field f_toleration[] = {
 	{"key", "string"}, {"operator", "v1.TolerationOperator"}, {"value", "string"},
 	{"effect", "v1.TaintEffect"}, {"tolerationSeconds", "int64"}, {NULL, NULL},
 };
-static const struct kp_fv__field f_taint[] = {
+static const struct fv_field f_taint[] = {
 	{"key", "string"}, {"value", "string"}, {"effect", "v1.TaintEffect"}, {"timeAdded", "v1.Time"},
 	{NULL, NULL},
 };
-static const struct kp_fv__field f_resreq[] = {
+static const struct fv_field f_resreq[] = {
 	{"limits", "v1.ResourceList"}, {"requests", "v1.ResourceList"}, {"claims", "[]v1.ResourceClaim"},
 	{NULL, NULL},
 };
-static const struct kp_fv__field f_resclaim[] = {
+static const struct fv_field f_resclaim[] = {
 	{"name", "string"}, {"request", "string"}, {NULL, NULL},
 };
-static const struct kp_fv__field f_podspec[] = {
+static const struct fv_field f_podspec[] = {
 	{"nodeName", "string"}, {"nodeSelector", "map[string]string"}, {"tolerations", "[]v1.Toleration"},
 	{"containers", "[]v1.Container"}, {"initContainers", "[]v1.Container"},
 	{"serviceAccountName", "string"}, {"schedulerName", "string"}, {"priorityClassName", "string"},
 	{"priority", "int32"}, {"terminationGracePeriodSeconds", "int64"}, {"overhead", "v1.ResourceList"},
 	{"resources", "v1.ResourceRequirements"}, {NULL, NULL},
 };
-static const struct kp_fv__field f_container[] = {
+static const struct fv_field f_container[] = {
 	{"name", "string"}, {"image", "string"}, {"resources", "v1.ResourceRequirements"},
 	{"command", "[]string"}, {"args", "[]string"}, {NULL, NULL},
 };
-static const struct kp_fv__field f_podtemplate[] = {
+static const struct fv_field f_podtemplate[] = {
 	{"metadata", "v1.ObjectMeta"}, {"spec", "v1.PodSpec"}, {NULL, NULL},
 };
-static const struct kp_fv__field f_withtemplate[] = {
+static const struct fv_field f_withtemplate[] = {
 	{"template", "v1.PodTemplateSpec"}, {NULL, NULL},
 };
-static const struct kp_fv__field f_cronjobspec[] = {
+static const struct fv_field f_cronjobspec[] = {
 	{"jobTemplate", "v1.JobTemplateSpec"}, {"schedule", "string"}, {NULL, NULL},
 };
-static const struct kp_fv__field f_jobtemplate[] = {
+static const struct fv_field f_jobtemplate[] = {
 	{"metadata", "v1.ObjectMeta"}, {"spec", "v1.JobSpec"}, {NULL, NULL},
 };
-static const struct kp_fv__field f_nodespec[] = {
+static const struct fv_field f_nodespec[] = {
 	{"taints", "[]v1.Taint"}, {"unschedulable", "bool"}, {"providerID", "string"}, {"podCIDR", "string"},
 	{NULL, NULL},
 };
-static const struct kp_fv__field f_nodestatus[] = {
+static const struct fv_field f_nodestatus[] = {
 	{"capacity", "v1.ResourceList"}, {"allocatable", "v1.ResourceList"}, {NULL, NULL},
 };
-static const struct kp_fv__field f_none[] = {{NULL, NULL}};
+static const struct fv_field f_none[] = {{NULL, NULL}};
 
-static const struct kp_fv__struct structs[] = {
+static const struct fv_struct structs[] = {
 	{"ObjectMeta", true, f_objectmeta},
 	{"OwnerReference", true, f_ownerref},
 	{"ManagedFieldsEntry", true, f_mfe},
@@ -133,7 +133,7 @@ static const struct {
 	{"CronJob", "v1.CronJobSpec", NULL, true},
 };
 
-static const struct kp_fv__struct *find_struct(const char *gotype)
+static const struct fv_struct *find_struct(const char *gotype)
 {
 	const char *dot = strrchr(gotype, '.');
 	const char *n = dot ? dot + 1 : gotype;
@@ -143,7 +143,7 @@ static const struct kp_fv__struct *find_struct(const char *gotype)
 	return NULL;
 }
 
-struct kp_fv__walk {
+struct fv_walk {
 	bool prune;
 	json_t *unknown;
 	char *err;              /* out->decode_err */
@@ -152,12 +152,12 @@ struct kp_fv__walk {
 };
 
 /* a path buffer that restores its length after each step */
-struct kp_fv__path {
+struct fv_path {
 	char s[1024];
 	size_t n;
 };
 
-static size_t path_push(struct kp_fv__path *p, const char *sep, const char *name)
+static size_t path_push(struct fv_path *p, const char *sep, const char *name)
 {
 	size_t old = p->n;
 	int w = snprintf(p->s + p->n, sizeof(p->s) - p->n, "%s%s", p->n ? sep : "", name);
@@ -166,7 +166,7 @@ static size_t path_push(struct kp_fv__path *p, const char *sep, const char *name
 	return old;
 }
 
-static size_t path_index(struct kp_fv__path *p, size_t i)
+static size_t path_index(struct fv_path *p, size_t i)
 {
 	size_t old = p->n;
 	int w = snprintf(p->s + p->n, sizeof(p->s) - p->n, "[%zu]", i);
@@ -175,7 +175,7 @@ static size_t path_index(struct kp_fv__path *p, size_t i)
 	return old;
 }
 
-static void path_pop(struct kp_fv__path *p, size_t old)
+static void path_pop(struct fv_path *p, size_t old)
 {
 	p->n = old;
 	p->s[old] = '\0';
@@ -193,7 +193,7 @@ static const char *json_kind(const json_t *v)
 	}
 }
 
-static void type_error(struct kp_fv__walk *w, const char *value, const char *st, const struct kp_fv__path *gp,
+static void type_error(struct fv_walk *w, const char *value, const char *st, const struct fv_path *gp,
 		       const char *type)
 {
 	if (w->err[0])
@@ -205,7 +205,7 @@ static void type_error(struct kp_fv__walk *w, const char *value, const char *st,
 		snprintf(w->err, w->errn, "json: cannot unmarshal %s into Go value of type %s", value, type);
 }
 
-static void add_unknown(struct kp_fv__walk *w, const struct kp_fv__path *p)
+static void add_unknown(struct fv_walk *w, const struct fv_path *p)
 {
 	if (json_array_append_new(w->unknown, json_string(p->s)))
 		w->oom = true;
@@ -231,11 +231,11 @@ static bool quantity_syntax(const char *s)
 	return *p == '\0';
 }
 
-static void walk_type(struct kp_fv__walk *w, const char *type, json_t *v, const char *st, struct kp_fv__path *p,
-		      struct kp_fv__path *gp);
+static void walk_type(struct fv_walk *w, const char *type, json_t *v, const char *st, struct fv_path *p,
+		      struct fv_path *gp);
 
-static void walk_struct(struct kp_fv__walk *w, const struct kp_fv__struct *s, const char *type, json_t *v,
-			const char *st, struct kp_fv__path *p, struct kp_fv__path *gp)
+static void walk_struct(struct fv_walk *w, const struct fv_struct *s, const char *type, json_t *v,
+			const char *st, struct fv_path *p, struct fv_path *gp)
 {
 	if (!json_is_object(v)) {
 		type_error(w, json_kind(v), st, gp, type);
@@ -245,7 +245,7 @@ static void walk_struct(struct kp_fv__walk *w, const struct kp_fv__struct *s, co
 	json_t *val;
 	void *tmp;
 	json_object_foreach_safe(v, tmp, key, val) {
-		const struct kp_fv__field *f = s->fields;
+		const struct fv_field *f = s->fields;
 		while (f->name && strcmp(f->name, key) != 0)
 			f++;
 		size_t o = path_push(p, ".", key);
@@ -262,8 +262,8 @@ static void walk_struct(struct kp_fv__walk *w, const struct kp_fv__struct *s, co
 	}
 }
 
-static void walk_type(struct kp_fv__walk *w, const char *type, json_t *v, const char *st, struct kp_fv__path *p,
-		      struct kp_fv__path *gp)
+static void walk_type(struct fv_walk *w, const char *type, json_t *v, const char *st, struct fv_path *p,
+		      struct fv_path *gp)
 {
 	if (json_is_null(v))
 		return;         /* null decodes into anything as the zero value */
@@ -326,7 +326,7 @@ static void walk_type(struct kp_fv__walk *w, const char *type, json_t *v, const 
 	}
 	if (strcmp(type, "v1.FieldsV1") == 0 || strcmp(type, "any") == 0)
 		return;
-	const struct kp_fv__struct *s = find_struct(type);
+	const struct fv_struct *s = find_struct(type);
 	if (s) {
 		walk_struct(w, s, type, v, st, p, gp);
 		return;
@@ -338,12 +338,12 @@ static void walk_type(struct kp_fv__walk *w, const char *type, json_t *v, const 
 
 /* ---- CRDs: the structural schema ---- */
 
-static void walk_schema(struct kp_fv__walk *w, const json_t *s, json_t *v, struct kp_fv__path *p, bool root,
+static void walk_schema(struct fv_walk *w, const json_t *s, json_t *v, struct fv_path *p, bool root,
 			const char *kind);
 
-static void walk_embedded_meta(struct kp_fv__walk *w, json_t *v, struct kp_fv__path *p, const char *kind)
+static void walk_embedded_meta(struct fv_walk *w, json_t *v, struct fv_path *p, const char *kind)
 {
-	struct kp_fv__path gp = {.s = "metadata", .n = 8};
+	struct fv_path gp = {.s = "metadata", .n = 8};
 	json_t *m = json_object_get(v, "metadata");
 	if (!m)
 		return;
@@ -352,7 +352,7 @@ static void walk_embedded_meta(struct kp_fv__walk *w, json_t *v, struct kp_fv__p
 	path_pop(p, o);
 }
 
-static void walk_schema(struct kp_fv__walk *w, const json_t *s, json_t *v, struct kp_fv__path *p, bool root,
+static void walk_schema(struct fv_walk *w, const json_t *s, json_t *v, struct fv_path *p, bool root,
 			const char *kind)
 {
 	if (!s || !json_is_object(s))
@@ -396,16 +396,16 @@ static void walk_schema(struct kp_fv__walk *w, const json_t *s, json_t *v, struc
 	}
 }
 
-int kp_fieldval_check(const json_t *crd_schema, const char *kind, json_t *obj, bool prune,
-		      struct kp_fieldval_result *out)
+int kp_apiserver__fieldval_check(const json_t *crd_schema, const char *kind, json_t *obj, bool prune,
+		      struct kp_apiserver__fieldval_result *out)
 {
 	memset(out, 0, sizeof(*out));
 	out->unknown = json_array();
 	if (!out->unknown)
 		return -1;
-	struct kp_fv__walk w = {.prune = prune, .unknown = out->unknown, .err = out->decode_err,
+	struct fv_walk w = {.prune = prune, .unknown = out->unknown, .err = out->decode_err,
 				.errn = sizeof(out->decode_err)};
-	struct kp_fv__path p = {.n = 0};
+	struct fv_path p = {.n = 0};
 	if (crd_schema) {
 		walk_schema(&w, crd_schema, obj, &p, true, kind);
 	} else if (json_is_object(obj)) {
@@ -428,7 +428,7 @@ int kp_fieldval_check(const json_t *crd_schema, const char *kind, json_t *obj, b
 				type = roots[r].status ? roots[r].status : "any";
 			size_t o = path_push(&p, ".", key);
 			if (type) {
-				struct kp_fv__path gp = {.n = 0};
+				struct fv_path gp = {.n = 0};
 				path_push(&gp, ".", key);
 				walk_type(&w, type, val, kind, &p, &gp);
 			} else if (known && roots[r].closed) {
@@ -440,26 +440,26 @@ int kp_fieldval_check(const json_t *crd_schema, const char *kind, json_t *obj, b
 		}
 	}
 	if (w.oom) {
-		kp_fieldval_result_free(out);
+		kp_apiserver__fieldval_result_free(out);
 		return -1;
 	}
 	return 0;
 }
 
-void kp_fieldval_result_free(struct kp_fieldval_result *r)
+void kp_apiserver__fieldval_result_free(struct kp_apiserver__fieldval_result *r)
 {
 	json_decref(r->unknown);
 	r->unknown = NULL;
 }
 
-int kp_fieldval_mode_parse(const char *s, enum kp_fieldval_mode *out, char *msg, size_t n)
+int kp_apiserver__fieldval_mode_parse(const char *s, enum kp_apiserver__fieldval_mode *out, char *msg, size_t n)
 {
 	if (!s || !*s || strcmp(s, "Warn") == 0)
-		*out = KP_FIELDVAL_WARN;
+		*out = KP_APISERVER_FIELDVAL_WARN;
 	else if (strcmp(s, "Strict") == 0)
-		*out = KP_FIELDVAL_STRICT;
+		*out = KP_APISERVER_FIELDVAL_STRICT;
 	else if (strcmp(s, "Ignore") == 0)
-		*out = KP_FIELDVAL_IGNORE;
+		*out = KP_APISERVER_FIELDVAL_IGNORE;
 	else {
 		/* apiserver/pkg/endpoints/handlers/rest.go fieldValidation() */
 		snprintf(msg, n, "fieldValidation must be one of \"Ignore\", \"Warn\", or \"Strict\", got \"%s\"", s);
@@ -468,19 +468,19 @@ int kp_fieldval_mode_parse(const char *s, enum kp_fieldval_mode *out, char *msg,
 	return 0;
 }
 
-int kp_fieldval_decide(const json_t *crd_schema, const char *kind, const char *version, json_t *obj,
-		       enum kp_fieldval_mode mode, json_t **warnings, char *msg, size_t n)
+int kp_apiserver__fieldval_decide(const json_t *crd_schema, const char *kind, const char *version, json_t *obj,
+		       enum kp_apiserver__fieldval_mode mode, json_t **warnings, char *msg, size_t n)
 {
-	struct kp_fieldval_result r;
+	struct kp_apiserver__fieldval_result r;
 	*warnings = NULL;
-	if (kp_fieldval_check(crd_schema, kind, obj, mode != KP_FIELDVAL_STRICT, &r) != 0)
+	if (kp_apiserver__fieldval_check(crd_schema, kind, obj, mode != KP_APISERVER_FIELDVAL_STRICT, &r) != 0)
 		return 500;
 	int code = 0;
 	if (r.decode_err[0]) {
 		snprintf(msg, n, "%s in version \"%s\" cannot be handled as a %s: %s", kind, version, kind,
 			 r.decode_err);
 		code = 400;
-	} else if (mode == KP_FIELDVAL_STRICT && json_array_size(r.unknown)) {
+	} else if (mode == KP_APISERVER_FIELDVAL_STRICT && json_array_size(r.unknown)) {
 		/* runtime.NewStrictDecodingError: "strict decoding error: " + errs joined by ", " */
 		size_t o = 0;
 		int w = snprintf(msg, n, "%s in version \"%s\" cannot be handled as a %s: strict decoding error: ",
@@ -492,7 +492,7 @@ int kp_fieldval_decide(const json_t *crd_schema, const char *kind, const char *v
 			o = w > 0 && (size_t)w < n - o ? o + (size_t)w : n - 1;
 		}
 		code = 400;
-	} else if (mode == KP_FIELDVAL_WARN) {
+	} else if (mode == KP_APISERVER_FIELDVAL_WARN) {
 		*warnings = json_array();
 		if (!*warnings) {
 			code = 500;
@@ -506,11 +506,11 @@ int kp_fieldval_decide(const json_t *crd_schema, const char *kind, const char *v
 	}
 	if (!*warnings)
 		*warnings = json_array();
-	kp_fieldval_result_free(&r);
+	kp_apiserver__fieldval_result_free(&r);
 	return code;
 }
 
-int kp_fieldval_rv(const char *rv, uint64_t *out, char *msg, size_t n)
+int kp_apiserver__fieldval_rv(const char *rv, uint64_t *out, char *msg, size_t n)
 {
 	uint64_t v = 0;
 	const char *p = rv;

@@ -27,17 +27,17 @@
 
 #include <jansson.h>
 
-enum kp_fieldval_mode {
-	KP_FIELDVAL_WARN = 0,   /* the API server's default when the parameter is absent */
-	KP_FIELDVAL_STRICT,     /* kubectl >= 1.27's default */
-	KP_FIELDVAL_IGNORE,
+enum kp_apiserver__fieldval_mode {
+	KP_APISERVER_FIELDVAL_WARN = 0,   /* the API server's default when the parameter is absent */
+	KP_APISERVER_FIELDVAL_STRICT,     /* kubectl >= 1.27's default */
+	KP_APISERVER_FIELDVAL_IGNORE,
 };
 
 /* Parses the fieldValidation query value (NULL or "" = Warn). Returns -1 for
  * anything else; *msg then gets the upstream 400 text. */
-int kp_fieldval_mode_parse(const char *s, enum kp_fieldval_mode *out, char *msg, size_t n);
+int kp_apiserver__fieldval_mode_parse(const char *s, enum kp_apiserver__fieldval_mode *out, char *msg, size_t n);
 
-struct kp_fieldval_result {
+struct kp_apiserver__fieldval_result {
 	json_t *unknown;        /* array of path strings, in document order (owned) */
 	char decode_err[512];   /* first Go type error, "" if none */
 };
@@ -45,10 +45,10 @@ struct kp_fieldval_result {
 /* Checks obj. crd_schema is the openAPIV3Schema of the CRD version written
  * (borrowed), or NULL for a built-in kind named by kind. prune removes the
  * unknown fields from obj. Returns 0, or -1 when out of memory. The caller
- * frees with kp_fieldval_result_free. */
-int kp_fieldval_check(const json_t *crd_schema, const char *kind, json_t *obj, bool prune,
-		      struct kp_fieldval_result *out);
-void kp_fieldval_result_free(struct kp_fieldval_result *r);
+ * frees with kp_apiserver__fieldval_result_free. */
+int kp_apiserver__fieldval_check(const json_t *crd_schema, const char *kind, json_t *obj, bool prune,
+		      struct kp_apiserver__fieldval_result *out);
+void kp_apiserver__fieldval_result_free(struct kp_apiserver__fieldval_result *r);
 
 /* The whole decision for one write: checks obj (pruning unless Strict) and
  * returns 0 when it may be stored, with *warnings (new array of warning
@@ -57,13 +57,13 @@ void kp_fieldval_result_free(struct kp_fieldval_result *r);
  * (`NodePool in version "v1" cannot be handled as a NodePool: strict
  * decoding error: unknown field "spec.disruption.expireAfter"`); or 500 when
  * out of memory. */
-int kp_fieldval_decide(const json_t *crd_schema, const char *kind, const char *version, json_t *obj,
-		       enum kp_fieldval_mode mode, json_t **warnings, char *msg, size_t n);
+int kp_apiserver__fieldval_decide(const json_t *crd_schema, const char *kind, const char *version, json_t *obj,
+		       enum kp_apiserver__fieldval_mode mode, json_t **warnings, char *msg, size_t n);
 
 /* Parses a resourceVersion precondition: "" means none (*out = 0); else a
  * decimal (strconv.ParseUint). Returns -1 with msg set to the field error
  * the API server reports as 422 (`resourceVersion: Invalid value: "abc":
  * strconv.ParseUint: parsing "abc": invalid syntax`). */
-int kp_fieldval_rv(const char *rv, uint64_t *out, char *msg, size_t n);
+int kp_apiserver__fieldval_rv(const char *rv, uint64_t *out, char *msg, size_t n);
 
 #endif

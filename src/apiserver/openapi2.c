@@ -46,11 +46,11 @@ static void rewrite_refs(json_t *v)
 	}
 }
 
-json_t *kp_openapi2_json(const struct kp_apireg *reg)
+json_t *kp_apiserver__openapi2_json(const struct kp_apiserver__reg *reg)
 {
 	json_t *doc = json_pack("{s:s, s:{s:s, s:s}, s:{}, s:{}}", "swagger", "2.0", "info", "title", "Kubernetes",
 				"version", "v1.32.0", "paths", "definitions");
-	json_t *idx = kp_apireg_openapi_index(reg);
+	json_t *idx = kp_apiserver__reg_openapi_index(reg);
 	json_t *defs = json_object_get(doc, "definitions");
 	const char *gv;
 	json_t *ent;
@@ -61,7 +61,7 @@ json_t *kp_openapi2_json(const struct kp_apireg *reg)
 	}
 	json_object_foreach(json_object_get(idx, "paths"), gv, ent) {
 		(void)ent;
-		json_t *d = kp_apireg_openapi_doc(reg, gv);
+		json_t *d = kp_apiserver__reg_openapi_doc(reg, gv);
 		json_t *schemas = json_object_get(json_object_get(d, "components"), "schemas");
 		const char *name;
 		json_t *s;
@@ -84,7 +84,7 @@ static const unsigned char pb_doc[] = {
 	0x12, 7, 'v', '1', '.', '3', '2', '.', '0',
 };
 
-const unsigned char *kp_openapi2_pb(size_t *len)
+const unsigned char *kp_apiserver__openapi2_pb(size_t *len)
 {
 	*len = sizeof(pb_doc);
 	return pb_doc;

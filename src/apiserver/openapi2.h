@@ -11,11 +11,11 @@
 
 #include <jansson.h>
 
-#include "local/apires.h"
+#include "apiserver/apires.h"
 
 /* The JSON document (new reference), NULL when out of memory. */
-json_t *kp_openapi2_json(const struct kp_apireg *reg);
+json_t *kp_apiserver__openapi2_json(const struct kp_apiserver__reg *reg);
 /* The protobuf document (static bytes). */
-const unsigned char *kp_openapi2_pb(size_t *len);
+const unsigned char *kp_apiserver__openapi2_pb(size_t *len);
 
 #endif

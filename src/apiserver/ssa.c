@@ -19,9 +19,9 @@
 
 /* ---- list types ---- */
 
-enum kp_ssa__lt { LT_ATOMIC, LT_MAP, LT_SET };
+enum ssa_lt { LT_ATOMIC, LT_MAP, LT_SET };
 
-struct kp_ssa__ctx {
+struct ssa_ctx {
 	const json_t *schema;       /* schema of the current value (CRDs), NULL for built-ins */
 	const char *field;          /* name of the field holding the current value */
 	const char *parent;         /* name of the field holding the enclosing object */
@@ -38,7 +38,7 @@ static const char *const keys_ip[] = {"ip", NULL};
 static const char *const keys_tsc[] = {"topologyKey", "whenUnsatisfiable", NULL};
 
 /* built-in list types: the upstream types' patch merge keys / listType */
-static enum kp_ssa__lt builtin_list(const char *field, const char *parent, const char *const **keys)
+static enum ssa_lt builtin_list(const char *field, const char *parent, const char *const **keys)
 {
 	static const struct {
 		const char *field;
@@ -75,7 +75,7 @@ static enum kp_ssa__lt builtin_list(const char *field, const char *parent, const
 }
 
 /* List type of the array at ctx; map keys into keys[] (up to 7) */
-static enum kp_ssa__lt list_type(const struct kp_ssa__ctx *c, const char **keys)
+static enum ssa_lt list_type(const struct ssa_ctx *c, const char **keys)
 {
 	keys[0] = NULL;
 	if (c->schema) {
@@ -93,7 +93,7 @@ static enum kp_ssa__lt list_type(const struct kp_ssa__ctx *c, const char **keys)
 		return LT_ATOMIC;
 	}
 	const char *const *bk = NULL;
-	enum kp_ssa__lt t = builtin_list(c->field, c->parent, &bk);
+	enum ssa_lt t = builtin_list(c->field, c->parent, &bk);
 	if (t == LT_MAP) {
 		size_t i;
 		for (i = 0; bk[i] && i < 7; i++)
@@ -103,15 +103,15 @@ static enum kp_ssa__lt list_type(const struct kp_ssa__ctx *c, const char **keys)
 	return t;
 }
 
-static bool atomic_map(const struct kp_ssa__ctx *c)
+static bool atomic_map(const struct ssa_ctx *c)
 {
 	const char *mt = c->schema ? json_string_value(json_object_get(c->schema, "x-kubernetes-map-type")) : NULL;
 	return mt && strcmp(mt, "atomic") == 0;
 }
 
-static struct kp_ssa__ctx child_ctx(const struct kp_ssa__ctx *c, const char *key)
+static struct ssa_ctx child_ctx(const struct ssa_ctx *c, const char *key)
 {
-	struct kp_ssa__ctx r = {NULL, key, c->field};
+	struct ssa_ctx r = {NULL, key, c->field};
 	if (c->schema) {
 		const json_t *p = json_object_get(json_object_get(c->schema, "properties"), key);
 		if (!p)
@@ -121,10 +121,10 @@ static struct kp_ssa__ctx child_ctx(const struct kp_ssa__ctx *c, const char *key
 	return r;
 }
 
-static struct kp_ssa__ctx item_ctx(const struct kp_ssa__ctx *c)
+static struct ssa_ctx item_ctx(const struct ssa_ctx *c)
 {
 	/* the element of list `field` is an object whose fields have parent `field` */
-	struct kp_ssa__ctx r = {NULL, c->field, c->parent};
+	struct ssa_ctx r = {NULL, c->field, c->parent};
 	if (c->schema) {
 		const json_t *it = json_object_get(c->schema, "items");
 		r.schema = json_is_object(it) ? it : NULL;
@@ -189,9 +189,9 @@ static int mark(json_t *node)
 	return json_object_set_new(node, ".", json_object());
 }
 
-static int fs_value(json_t *node, const json_t *v, const struct kp_ssa__ctx *c);
+static int fs_value(json_t *node, const json_t *v, const struct ssa_ctx *c);
 
-static int fs_object(json_t *node, const json_t *v, const struct kp_ssa__ctx *c, bool root, bool ignore_status)
+static int fs_object(json_t *node, const json_t *v, const struct ssa_ctx *c, bool root, bool ignore_status)
 {
 	const char *k;
 	const json_t *cv;
@@ -201,7 +201,7 @@ static int fs_object(json_t *node, const json_t *v, const struct kp_ssa__ctx *c,
 		if (root && (strcmp(k, "apiVersion") == 0 || strcmp(k, "kind") == 0 ||
 			     (ignore_status && strcmp(k, "status") == 0)))
 			continue;
-		struct kp_ssa__ctx cc = child_ctx(c, k);
+		struct ssa_ctx cc = child_ctx(c, k);
 		char fk[512];
 		snprintf(fk, sizeof(fk), "f:%s", k);
 		json_t *ch = node_child(node, fk);
@@ -223,7 +223,7 @@ static int fs_object(json_t *node, const json_t *v, const struct kp_ssa__ctx *c,
 				char mfk[512];
 				snprintf(mfk, sizeof(mfk), "f:%s", mk);
 				json_t *mch = node_child(ch, mfk);
-				struct kp_ssa__ctx mc = child_ctx(&cc, mk);
+				struct ssa_ctx mc = child_ctx(&cc, mk);
 				if (!mch || fs_value(mch, mv, &mc))
 					return -1;
 			}
@@ -237,15 +237,15 @@ static int fs_object(json_t *node, const json_t *v, const struct kp_ssa__ctx *c,
 	return 0;
 }
 
-static int fs_value(json_t *node, const json_t *v, const struct kp_ssa__ctx *c)
+static int fs_value(json_t *node, const json_t *v, const struct ssa_ctx *c)
 {
 	if (json_is_object(v) && json_object_size(v) && !atomic_map(c))
 		return fs_object(node, v, c, false, false);
 	if (json_is_array(v) && json_array_size(v)) {
 		const char *keys[8];
-		enum kp_ssa__lt lt = list_type(c, keys);
+		enum ssa_lt lt = list_type(c, keys);
 		if (lt == LT_MAP && list_keyed(v, keys)) {
-			struct kp_ssa__ctx ic = item_ctx(c);
+			struct ssa_ctx ic = item_ctx(c);
 			for (size_t i = 0; i < json_array_size(v); i++) {
 				const json_t *e = json_array_get(v, i);
 				char *k = elem_key(e, keys);
@@ -277,10 +277,10 @@ static int fs_value(json_t *node, const json_t *v, const struct kp_ssa__ctx *c)
 	return mark(node);
 }
 
-json_t *kp_ssa_fieldset(const json_t *obj, const json_t *schema, bool ignore_status)
+json_t *kp_apiserver__ssa_fieldset(const json_t *obj, const json_t *schema, bool ignore_status)
 {
 	json_t *t = json_object();
-	struct kp_ssa__ctx c = {schema, NULL, NULL};
+	struct ssa_ctx c = {schema, NULL, NULL};
 	if (!t)
 		return NULL;
 	if (json_is_object(obj) && fs_object(t, obj, &c, true, ignore_status)) {
@@ -513,7 +513,7 @@ static void remove_set(json_t *obj, const json_t *t)
 
 /* ---- merge of an applied configuration ---- */
 
-static json_t *merge(const json_t *live, const json_t *ap, const struct kp_ssa__ctx *c)
+static json_t *merge(const json_t *live, const json_t *ap, const struct ssa_ctx *c)
 {
 	if (json_is_object(live) && json_is_object(ap) && !atomic_map(c)) {
 		json_t *r = json_deep_copy(live);
@@ -526,7 +526,7 @@ static json_t *merge(const json_t *live, const json_t *ap, const struct kp_ssa__
 				json_object_del(r, k);
 				continue;
 			}
-			struct kp_ssa__ctx cc = child_ctx(c, k);
+			struct ssa_ctx cc = child_ctx(c, k);
 			json_t *x = json_object_get(r, k);
 			json_object_set_new(r, k, x ? merge(x, v, &cc) : json_deep_copy(v));
 		}
@@ -534,10 +534,10 @@ static json_t *merge(const json_t *live, const json_t *ap, const struct kp_ssa__
 	}
 	if (json_is_array(live) && json_is_array(ap)) {
 		const char *keys[8];
-		enum kp_ssa__lt lt = list_type(c, keys);
+		enum ssa_lt lt = list_type(c, keys);
 		if (lt == LT_MAP && list_keyed(ap, keys) && list_keyed(live, keys)) {
 			json_t *r = json_deep_copy(live);
-			struct kp_ssa__ctx ic = item_ctx(c);
+			struct ssa_ctx ic = item_ctx(c);
 			for (size_t i = 0; r && i < json_array_size(ap); i++) {
 				const json_t *e = json_array_get(ap, i);
 				char *k = elem_key(e, keys);
@@ -568,7 +568,7 @@ static json_t *merge(const json_t *live, const json_t *ap, const struct kp_ssa__
 
 /* ---- managedFields entries ---- */
 
-struct kp_ssa__mgr {
+struct ssa_mgr {
 	json_t *entry;              /* the entry as stored (held) */
 	json_t *set;                /* expanded field set (owned) */
 };
@@ -581,7 +581,7 @@ static bool entry_is(const json_t *e, const char *manager, const char *op)
 	return m && o && strcmp(m, manager) == 0 && strcmp(o, op) == 0 && (!sub || !*sub);
 }
 
-static int load_mgrs(const json_t *obj, struct kp_ssa__mgr **out, size_t *n)
+static int load_mgrs(const json_t *obj, struct ssa_mgr **out, size_t *n)
 {
 	const json_t *mf = json_object_get(json_object_get(obj, "metadata"), "managedFields");
 	size_t cnt = json_array_size(mf);
@@ -600,7 +600,7 @@ static int load_mgrs(const json_t *obj, struct kp_ssa__mgr **out, size_t *n)
 	return 0;
 }
 
-static void free_mgrs(struct kp_ssa__mgr *m, size_t n)
+static void free_mgrs(struct ssa_mgr *m, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		json_decref(m[i].entry);
@@ -609,7 +609,7 @@ static void free_mgrs(struct kp_ssa__mgr *m, size_t n)
 	free(m);
 }
 
-static json_t *new_entry(const struct kp_ssa_req *q, const char *op)
+static json_t *new_entry(const struct kp_apiserver__ssa_req *q, const char *op)
 {
 	return json_pack("{s:s, s:s, s:s, s:s, s:s}", "manager", q->manager, "operation", op, "apiVersion",
 			 q->api_version ? q->api_version : "v1", "time", q->now ? q->now : "1970-01-01T00:00:00Z",
@@ -618,7 +618,7 @@ static json_t *new_entry(const struct kp_ssa_req *q, const char *op)
 
 /* writes the managers back into obj's metadata.managedFields; mine (may be
  * NULL) replaces the entry of (manager, op) */
-static int store_mgrs(json_t *obj, struct kp_ssa__mgr *m, size_t n, const struct kp_ssa_req *q, const char *op,
+static int store_mgrs(json_t *obj, struct ssa_mgr *m, size_t n, const struct kp_apiserver__ssa_req *q, const char *op,
 		      json_t *mine_set)
 {
 	json_t *arr = json_array();
@@ -716,11 +716,11 @@ static json_t *strip_applied(const json_t *applied)
 	return a;
 }
 
-json_t *kp_ssa_apply(const struct kp_ssa_req *q, const json_t *applied, int *code, char *msg, size_t n,
+json_t *kp_apiserver__ssa_apply(const struct kp_apiserver__ssa_req *q, const json_t *applied, int *code, char *msg, size_t n,
 		     json_t **causes)
 {
-	struct kp_ssa__ctx root = {q->schema, NULL, NULL};
-	struct kp_ssa__mgr *m = NULL;
+	struct ssa_ctx root = {q->schema, NULL, NULL};
+	struct ssa_mgr *m = NULL;
 	size_t nm = 0;
 	json_t *ap = NULL, *aset = NULL, *out = NULL, *live = NULL, *conf = NULL;
 	*causes = NULL;
@@ -734,7 +734,7 @@ json_t *kp_ssa_apply(const struct kp_ssa_req *q, const json_t *applied, int *cod
 	ap = strip_applied(applied);
 	if (q->ignore_status && ap)
 		json_object_del(ap, "status");
-	aset = ap ? kp_ssa_fieldset(ap, q->schema, q->ignore_status) : NULL;
+	aset = ap ? kp_apiserver__ssa_fieldset(ap, q->schema, q->ignore_status) : NULL;
 	if (!aset)
 		goto out;
 	if (q->live) {
@@ -890,9 +890,9 @@ static int changed_set(const json_t *t, const json_t *a, const json_t *b, json_t
 	return got;
 }
 
-int kp_ssa_update(const struct kp_ssa_req *q, json_t *new_obj)
+int kp_apiserver__ssa_update(const struct kp_apiserver__ssa_req *q, json_t *new_obj)
 {
-	struct kp_ssa__mgr *m = NULL;
+	struct ssa_mgr *m = NULL;
 	size_t nm = 0;
 	int rc = -1;
 	json_t *nset = NULL, *oset = NULL, *changed = NULL, *removed = NULL, *mine = NULL;
@@ -912,8 +912,8 @@ int kp_ssa_update(const struct kp_ssa_req *q, json_t *new_obj)
 	json_t *nm_meta = json_object_get(new_obj, "metadata");
 	if (json_is_object(nm_meta))
 		json_object_del(nm_meta, "managedFields");
-	nset = kp_ssa_fieldset(new_obj, q->schema, q->ignore_status);
-	oset = old ? kp_ssa_fieldset(old, q->schema, q->ignore_status) : json_object();
+	nset = kp_apiserver__ssa_fieldset(new_obj, q->schema, q->ignore_status);
+	oset = old ? kp_apiserver__ssa_fieldset(old, q->schema, q->ignore_status) : json_object();
 	if (!nset || !oset)
 		goto out;
 	/* changed: new members, and members of both whose leaf value differs */

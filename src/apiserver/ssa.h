@@ -28,7 +28,7 @@
 
 #include <jansson.h>
 
-struct kp_ssa_req {
+struct kp_apiserver__ssa_req {
 	const json_t *live;         /* the stored object, NULL when creating (borrowed) */
 	const char *manager;        /* field manager */
 	const char *api_version;    /* "apps/v1", recorded in the managedFields entry */
@@ -42,16 +42,16 @@ struct kp_ssa_req {
  * its managedFields updated; or NULL with *code (400, 409, 500) and msg set,
  * and for 409 *causes (new array of StatusCause objects, type
  * FieldManagerConflict) — *causes is NULL otherwise. */
-json_t *kp_ssa_apply(const struct kp_ssa_req *q, const json_t *applied, int *code, char *msg, size_t n,
+json_t *kp_apiserver__ssa_apply(const struct kp_apiserver__ssa_req *q, const json_t *applied, int *code, char *msg, size_t n,
 		     json_t **causes);
 
 /* Records a non-apply write of new_obj (mutated: its managedFields) over
  * q->live (NULL on create) by q->manager. Managed fields the client sent in
  * new_obj are replaced by the server's. Returns 0, or -1 when out of memory. */
-int kp_ssa_update(const struct kp_ssa_req *q, json_t *new_obj);
+int kp_apiserver__ssa_update(const struct kp_apiserver__ssa_req *q, json_t *new_obj);
 
 /* The field set of obj as FieldsV1 (new reference), without the fields the
  * server owns (apiVersion, kind, metadata.name/namespace/uid/...). */
-json_t *kp_ssa_fieldset(const json_t *obj, const json_t *schema, bool ignore_status);
+json_t *kp_apiserver__ssa_fieldset(const json_t *obj, const json_t *schema, bool ignore_status);
 
 #endif

@@ -16,8 +16,8 @@
 
 #include "apiserver/fieldval.h"
 #include "karpenter/base.h"
-#include "local/apires.h"
-#include "local/apires_int.h"
+#include "apiserver/apires.h"
+#include "apiserver/apires_int.h"
 
 static json_t *parse(const char *text)
 {
@@ -30,12 +30,12 @@ static json_t *parse(const char *text)
 }
 
 /* decision for a built-in kind: returns the code, msg filled */
-static int decide(const char *kind, const char *text, enum kp_fieldval_mode mode, char *msg, size_t n)
+static int decide(const char *kind, const char *text, enum kp_apiserver__fieldval_mode mode, char *msg, size_t n)
 {
 	json_t *o = parse(text);
 	json_t *warn = NULL;
 	msg[0] = '\0';
-	int code = kp_fieldval_decide(NULL, kind, "v1", o, mode, &warn, msg, n);
+	int code = kp_apiserver__fieldval_decide(NULL, kind, "v1", o, mode, &warn, msg, n);
 	json_decref(warn);
 	json_decref(o);
 	return code;
@@ -44,7 +44,7 @@ static int decide(const char *kind, const char *text, enum kp_fieldval_mode mode
 static void expect_400(const char *kind, const char *text, const char *want)
 {
 	char msg[2048];
-	int code = decide(kind, text, KP_FIELDVAL_STRICT, msg, sizeof(msg));
+	int code = decide(kind, text, KP_APISERVER_FIELDVAL_STRICT, msg, sizeof(msg));
 	if (code != 400 || strcmp(msg, want) != 0)
 		fprintf(stderr, "object %s\n got %d %s\nwant 400 %s\n", text, code, msg, want);
 	assert_int_equal(code, 400);
@@ -107,7 +107,7 @@ static void types_of_pod_fields(void **state)
 				"\"b\"},\"finalizers\":[\"x/y\"],\"ownerReferences\":[{\"uid\":\"u\",\"controller\":true}]"
 				"},\"spec\":{\"nodeName\":\"n\",\"hostNetwork\":true,\"containers\":[{\"name\":\"c\","
 				"\"resources\":{\"requests\":{\"cpu\":1,\"memory\":\"1.5Gi\"}},\"ports\":[]}]}}",
-				KP_FIELDVAL_STRICT, msg, sizeof(msg)),
+				KP_APISERVER_FIELDVAL_STRICT, msg, sizeof(msg)),
 			 0);
 }
 
@@ -122,7 +122,7 @@ static void unknown_in_builtins(void **state)
 	json_t *o = parse("{\"metadata\":{\"name\":\"p\",\"label\":{}},\"data\":{\"a\":\"b\"}}");
 	json_t *warn = NULL;
 	char msg[256];
-	assert_int_equal(kp_fieldval_decide(NULL, "ConfigMap", "v1", o, KP_FIELDVAL_WARN, &warn, msg, sizeof(msg)), 0);
+	assert_int_equal(kp_apiserver__fieldval_decide(NULL, "ConfigMap", "v1", o, KP_APISERVER_FIELDVAL_WARN, &warn, msg, sizeof(msg)), 0);
 	assert_int_equal(json_array_size(warn), 1);
 	assert_string_equal(json_string_value(json_array_get(warn, 0)), "unknown field \"metadata.label\"");
 	assert_null(json_object_get(json_object_get(o, "metadata"), "label"));
@@ -131,13 +131,13 @@ static void unknown_in_builtins(void **state)
 	json_decref(o);
 }
 
-static const json_t *nodepool_schema(struct kp_apireg **reg)
+static const json_t *nodepool_schema(struct kp_apiserver__reg **reg)
 {
 	struct kp_errbuf eb = {0};
-	assert_int_equal(kp_apireg_new(reg, "deploy/crds", &eb), KP_OK);
-	const struct kp_apires *r = kp_apireg_find(*reg, "karpenter.sh", "v1", "nodepools");
+	assert_int_equal(kp_apiserver__reg_new(reg, "deploy/crds", &eb), KP_OK);
+	const struct kp_apiserver__res *r = kp_apiserver__reg_find(*reg, "karpenter.sh", "v1", "nodepools");
 	assert_non_null(r);
-	const json_t *s = kp_apires_entry_of(r)->schema;
+	const json_t *s = kp_apiserver__res_entry_of(r)->schema;
 	assert_non_null(s);
 	return s;
 }
@@ -145,7 +145,7 @@ static const json_t *nodepool_schema(struct kp_apireg **reg)
 static void unknown_in_nodepool(void **state)
 {
 	(void)state;
-	struct kp_apireg *reg = NULL;
+	struct kp_apiserver__reg *reg = NULL;
 	const json_t *s = nodepool_schema(&reg);
 	const char *np =
 		"{\"apiVersion\":\"karpenter.sh/v1\",\"kind\":\"NodePool\",\"metadata\":{\"name\":\"d\"},"
@@ -157,7 +157,7 @@ static void unknown_in_nodepool(void **state)
 	json_t *o = parse(np);
 	json_t *warn = NULL;
 	char msg[1024];
-	assert_int_equal(kp_fieldval_decide(s, "NodePool", "v1", o, KP_FIELDVAL_STRICT, &warn, msg, sizeof(msg)), 400);
+	assert_int_equal(kp_apiserver__fieldval_decide(s, "NodePool", "v1", o, KP_APISERVER_FIELDVAL_STRICT, &warn, msg, sizeof(msg)), 400);
 	assert_string_equal(msg, "NodePool in version \"v1\" cannot be handled as a NodePool: strict decoding error: "
 				 "unknown field \"spec.disruption.expireAfter\", unknown field "
 				 "\"spec.disruption.consolidateafter\", unknown field "
@@ -166,7 +166,7 @@ static void unknown_in_nodepool(void **state)
 	assert_non_null(json_object_get(json_object_get(json_object_get(o, "spec"), "disruption"), "expireAfter"));
 	json_decref(warn);
 	/* Ignore prunes: the v1 field stays, the misplaced ones go */
-	assert_int_equal(kp_fieldval_decide(s, "NodePool", "v1", o, KP_FIELDVAL_IGNORE, &warn, msg, sizeof(msg)), 0);
+	assert_int_equal(kp_apiserver__fieldval_decide(s, "NodePool", "v1", o, KP_APISERVER_FIELDVAL_IGNORE, &warn, msg, sizeof(msg)), 0);
 	assert_int_equal(json_array_size(warn), 0);
 	json_t *d = json_object_get(json_object_get(o, "spec"), "disruption");
 	assert_null(json_object_get(d, "expireAfter"));
@@ -180,26 +180,26 @@ static void unknown_in_nodepool(void **state)
 	/* metadata of a custom resource is an ObjectMeta */
 	o = parse("{\"apiVersion\":\"karpenter.sh/v1\",\"kind\":\"NodePool\",\"metadata\":{\"name\":\"d\","
 		  "\"finalizers\":[5]},\"spec\":{}}");
-	assert_int_equal(kp_fieldval_decide(s, "NodePool", "v1", o, KP_FIELDVAL_STRICT, &warn, msg, sizeof(msg)), 400);
+	assert_int_equal(kp_apiserver__fieldval_decide(s, "NodePool", "v1", o, KP_APISERVER_FIELDVAL_STRICT, &warn, msg, sizeof(msg)), 400);
 	assert_string_equal(msg, "NodePool in version \"v1\" cannot be handled as a NodePool: json: cannot unmarshal "
 				 "number into Go struct field ObjectMeta.metadata.finalizers of type string");
 	json_decref(warn);
 	json_decref(o);
-	kp_apireg_free(reg);
+	kp_apiserver__reg_free(reg);
 }
 
 static void mode_parse(void **state)
 {
 	(void)state;
-	enum kp_fieldval_mode m;
+	enum kp_apiserver__fieldval_mode m;
 	char msg[256];
-	assert_int_equal(kp_fieldval_mode_parse(NULL, &m, msg, sizeof(msg)), 0);
-	assert_int_equal(m, KP_FIELDVAL_WARN);
-	assert_int_equal(kp_fieldval_mode_parse("Strict", &m, msg, sizeof(msg)), 0);
-	assert_int_equal(m, KP_FIELDVAL_STRICT);
-	assert_int_equal(kp_fieldval_mode_parse("Ignore", &m, msg, sizeof(msg)), 0);
-	assert_int_equal(m, KP_FIELDVAL_IGNORE);
-	assert_int_equal(kp_fieldval_mode_parse("strict", &m, msg, sizeof(msg)), -1);
+	assert_int_equal(kp_apiserver__fieldval_mode_parse(NULL, &m, msg, sizeof(msg)), 0);
+	assert_int_equal(m, KP_APISERVER_FIELDVAL_WARN);
+	assert_int_equal(kp_apiserver__fieldval_mode_parse("Strict", &m, msg, sizeof(msg)), 0);
+	assert_int_equal(m, KP_APISERVER_FIELDVAL_STRICT);
+	assert_int_equal(kp_apiserver__fieldval_mode_parse("Ignore", &m, msg, sizeof(msg)), 0);
+	assert_int_equal(m, KP_APISERVER_FIELDVAL_IGNORE);
+	assert_int_equal(kp_apiserver__fieldval_mode_parse("strict", &m, msg, sizeof(msg)), -1);
 	assert_string_equal(msg, "fieldValidation must be one of \"Ignore\", \"Warn\", or \"Strict\", got \"strict\"");
 }
 
@@ -208,15 +208,15 @@ static void resource_versions(void **state)
 	(void)state;
 	uint64_t v;
 	char msg[256];
-	assert_int_equal(kp_fieldval_rv("", &v, msg, sizeof(msg)), 0);
+	assert_int_equal(kp_apiserver__fieldval_rv("", &v, msg, sizeof(msg)), 0);
 	assert_int_equal(v, 0);
-	assert_int_equal(kp_fieldval_rv("12345", &v, msg, sizeof(msg)), 0);
+	assert_int_equal(kp_apiserver__fieldval_rv("12345", &v, msg, sizeof(msg)), 0);
 	assert_int_equal(v, 12345);
-	assert_int_equal(kp_fieldval_rv("abc", &v, msg, sizeof(msg)), -1);
+	assert_int_equal(kp_apiserver__fieldval_rv("abc", &v, msg, sizeof(msg)), -1);
 	assert_string_equal(msg, "resourceVersion: Invalid value: \"abc\": strconv.ParseUint: parsing \"abc\": invalid syntax");
-	assert_int_equal(kp_fieldval_rv("-1", &v, msg, sizeof(msg)), -1);
+	assert_int_equal(kp_apiserver__fieldval_rv("-1", &v, msg, sizeof(msg)), -1);
 	assert_string_equal(msg, "resourceVersion: Invalid value: \"-1\": strconv.ParseUint: parsing \"-1\": invalid syntax");
-	assert_int_equal(kp_fieldval_rv("99999999999999999999", &v, msg, sizeof(msg)), -1);
+	assert_int_equal(kp_apiserver__fieldval_rv("99999999999999999999", &v, msg, sizeof(msg)), -1);
 	assert_non_null(strstr(msg, "value out of range"));
 }
 

@@ -43,11 +43,11 @@ static void assert_json(const json_t *got, const char *want)
 static int apply(json_t **live, const char *manager, const char *text, bool force, char *msg, size_t n,
 		 const json_t *schema)
 {
-	struct kp_ssa_req q = {*live, manager, "v1", schema, "2026-01-01T00:00:00Z", force, true};
+	struct kp_apiserver__ssa_req q = {*live, manager, "v1", schema, "2026-01-01T00:00:00Z", force, true};
 	json_t *a = parse(text);
 	json_t *causes = NULL;
 	int code = 0;
-	json_t *out = kp_ssa_apply(&q, a, &code, msg, n, &causes);
+	json_t *out = kp_apiserver__ssa_apply(&q, a, &code, msg, n, &causes);
 	json_decref(a);
 	if (out) {
 		assert_int_equal(code, 0);
@@ -220,8 +220,8 @@ static void updates_take_fields(void **state)
 	json_t *edited = json_deep_copy(live);
 	json_object_set_new(json_object_get(edited, "data"), "x", json_string("2"));
 	json_object_set_new(json_object_get(edited, "data"), "w", json_string("0"));
-	struct kp_ssa_req q = {live, "kubectl-edit", "v1", NULL, "2026-01-02T00:00:00Z", false, true};
-	assert_int_equal(kp_ssa_update(&q, edited), 0);
+	struct kp_apiserver__ssa_req q = {live, "kubectl-edit", "v1", NULL, "2026-01-02T00:00:00Z", false, true};
+	assert_int_equal(kp_apiserver__ssa_update(&q, edited), 0);
 	assert_json(json_object_get(entry(edited, "kubectl-edit", "Update"), "fieldsV1"),
 		    "{\"f:data\":{\"f:x\":{},\"f:w\":{}}}");
 	assert_json(json_object_get(entry(edited, "a", "Apply"), "fieldsV1"), "{\"f:data\":{\"f:y\":{}}}");
@@ -236,8 +236,8 @@ static void updates_take_fields(void **state)
 	/* a create records everything for its manager */
 	json_t *fresh = parse("{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"n\","
 			      "\"resourceVersion\":\"5\"},\"data\":{\"k\":\"v\"}}");
-	struct kp_ssa_req qc = {NULL, "kubectl-create", "v1", NULL, "2026-01-02T00:00:00Z", false, true};
-	assert_int_equal(kp_ssa_update(&qc, fresh), 0);
+	struct kp_apiserver__ssa_req qc = {NULL, "kubectl-create", "v1", NULL, "2026-01-02T00:00:00Z", false, true};
+	assert_int_equal(kp_apiserver__ssa_update(&qc, fresh), 0);
 	assert_json(json_object_get(entry(fresh, "kubectl-create", "Update"), "fieldsV1"), "{\"f:data\":{\"f:k\":{}}}");
 	json_decref(fresh);
 	json_decref(live);
