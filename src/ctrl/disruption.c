@@ -736,6 +736,7 @@ static void pass(void *ud)
 	}
 	o.max_passes = 1;
 	o.sched.max_instance_types = c->o.max_instance_types;
+	o.sched.packing = (enum kp_packing)c->o.packing;
 	if (kp_disrupt_run(&cl, cat, &o, &res, &eb)) {
 		kp_log_error(&c->ext->log_dis, "disruption pass failed", KP_LOG_FIELDS(kp_log_errmsg(eb.msg)));
 		goto out;
