@@ -47,7 +47,6 @@ static const char *const sn_pv[] = {"pv", NULL};
 static const char *const sn_limits[] = {"limits", NULL};
 static const char *const sn_quota[] = {"quota", NULL};
 static const char *const sn_hpa[] = {"hpa", NULL};
-static const char *const sn_cj[] = {"cj", NULL};
 static const char *const sn_netpol[] = {"netpol", NULL};
 static const char *const sn_ing[] = {"ing", NULL};
 static const char *const sn_sc[] = {"sc", NULL};
@@ -97,7 +96,6 @@ static const struct builtin builtins[] = {
 	{"apps", "v1", "ControllerRevision", "controllerrevisions", "controllerrevision", NULL, NULL, NULL, true},
 	{"autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", "horizontalpodautoscaler", sn_hpa,
 	 cat_all, sub_status, true},
-	{"batch", "v1", "CronJob", "cronjobs", "cronjob", sn_cj, cat_all, sub_status, true},
 	{"discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", "endpointslice", NULL, NULL, NULL, true},
 	{"networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies", "networkpolicy", sn_netpol, NULL, NULL, true},
 	{"networking.k8s.io", "v1", "Ingress", "ingresses", "ingress", sn_ing, NULL, sub_status, true},
