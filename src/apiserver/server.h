@@ -107,6 +107,7 @@ struct kp_apiserver__http_req {
 	const char *content_type;    /* may be NULL */
 	const char *body;            /* may be NULL */
 	size_t body_len;
+	const char *user_agent;      /* may be NULL */
 };
 
 struct kp_apiserver__watch_stream;
@@ -119,6 +120,7 @@ struct kp_apiserver__http_resp {
 	struct kp_apiserver__watch_stream *stream;   /* a watch: the server pulls from it */
 	struct kp_apiserver__limits *lim;            /* server.c: the watch counted against client */
 	char client[192];
+	char *warnings;              /* malloc'ed `Warning:` header values, one per line, or NULL */
 };
 
 void kp_apiserver__rest_handle(struct kp_apiserver *L, const struct kp_apiserver__http_req *rq, struct kp_apiserver__http_resp *rs);
