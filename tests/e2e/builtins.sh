@@ -195,7 +195,7 @@ spec: {containers: [{name: c, image: nginx}]}
 EOF
 	K apply -f "$TMP/bi-qos.yaml" >/dev/null 2>&1
 	bi_qos() { [ "$(K get pods qos-g qos-b qos-be -o jsonpath='{.items[*].status.qosClass}' 2>/dev/null)" = "Guaranteed Burstable BestEffort" ]; }
-	if bi_until 30 bi_qos; then ok "builtins: status.qosClass Guaranteed, Burstable, BestEffort"
+	if bi_qos; then ok "builtins: status.qosClass Guaranteed, Burstable, BestEffort, set at creation"
 	else bad "builtins: status.qosClass" "$(K get pods qos-g qos-b qos-be -o jsonpath='{.items[*].status.qosClass}' 2>&1)"; fi
 	bi_qos_run() { [ "$(K get pods qos-g qos-b qos-be -o jsonpath='{.items[*].status.phase}' 2>/dev/null)" = "Running Running Running" ]; }
 	bi_until 30 bi_qos_run
