@@ -1103,6 +1103,17 @@ static enum kp_store_rc sync_all(struct kp_kcm *C, struct kp_errbuf *eb)
 	return kp_store_watch_open(C->L->store, NULL, NULL, NULL, rv0, &C->w, eb);
 }
 
+/* True while a simulated cloud is attached (kp_kcm_set_cloud may change it
+ * from another thread, so it is read under cloud_mu). */
+static bool has_cloud(struct kp_kcm *C)
+{
+	bool on;
+	pthread_mutex_lock(&C->cloud_mu);
+	on = C->cloud != NULL;
+	pthread_mutex_unlock(&C->cloud_mu);
+	return on;
+}
+
 static void *ctl_main(void *arg)
 {
 	struct kp_kcm *C = arg;
@@ -1114,7 +1125,7 @@ static void *ctl_main(void *arg)
 		int64_t now = kp_kcm__now_ms(), wait = 500;
 		bool work = has_work(C);
 
-		if (C->L->stopping)
+		if (atomic_load(&C->L->stopping))
 			break;
 		if (work) {
 			if (!batch_start)
@@ -1123,7 +1134,8 @@ static void *ctl_main(void *arg)
 			if (now - batch_start >= BATCH_MAX_MS)
 				wait = 0;
 		}
-		if (C->cloud && C->next_cloud_poll - now < wait)
+		bool cloud = has_cloud(C);
+		if (cloud && C->next_cloud_poll - now < wait)
 			wait = C->next_cloud_poll > now ? C->next_cloud_poll - now : 0;
 		if (C->next_term && C->next_term - now < wait)
 			wait = C->next_term > now ? C->next_term - now : 0;
@@ -1146,7 +1158,7 @@ static void *ctl_main(void *arg)
 			struct timespec ts = { 0, 100 * 1000 * 1000 };
 			nanosleep(&ts, NULL);
 		}
-		if (C->cloud && kp_kcm__now_ms() >= C->next_cloud_poll) {
+		if (cloud && kp_kcm__now_ms() >= C->next_cloud_poll) {
 			kp_kcm__node_lifecycle(C);
 			C->next_cloud_poll = kp_kcm__now_ms() + 500;
 		}

@@ -544,7 +544,7 @@ static void *pdb_main(void *arg)
 		int64_t now = kp_kcm__now_ms(), wait = 1000, due = 0;
 		enum kp_store_rc rc;
 
-		if (P->L->stopping)
+		if (atomic_load(&P->L->stopping))
 			break;
 		if (P->dirty.n) {
 			due = P->last_ev + PDB_IDLE_MS;
