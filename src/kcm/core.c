@@ -48,135 +48,18 @@
 
 #include "kcm/kcm_int.h"
 
-/* ------------------------------------------------------------ hash map */
+/* ------------------------------------------------------------ sets */
 
-static uint64_t hash_str(const char *s)
-{
-	uint64_t h = 1469598103934665603ull;
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ull;
-	return h;
-}
 
-void *kp_kcm__map_get(const struct kp_kcm__map *m, const char *key)
-{
-	if (!m->nb)
-		return NULL;
-	for (struct kp_kcm__ment *e = m->b[hash_str(key) % m->nb]; e; e = e->next)
-		if (strcmp(e->key, key) == 0)
-			return e->val;
-	return NULL;
-}
-
-static void map_grow(struct kp_kcm__map *m)
-{
-	size_t nb = m->nb ? m->nb * 2 : 64;
-	struct kp_kcm__ment **b = calloc(nb, sizeof(*b));
-	if (!b)
-		return;
-	for (size_t i = 0; i < m->nb; i++) {
-		struct kp_kcm__ment *e = m->b[i], *next;
-		for (; e; e = next) {
-			next = e->next;
-			size_t j = hash_str(e->key) % nb;
-			e->next = b[j];
-			b[j] = e;
-		}
-	}
-	free(m->b);
-	m->b = b;
-	m->nb = nb;
-}
-
-void *kp_kcm__map_put(struct kp_kcm__map *m, const char *key, void *val)
-{
-	struct kp_kcm__ment *e;
-	size_t i;
-
-	if (m->n >= m->nb)
-		map_grow(m);
-	if (!m->nb)
-		return NULL;
-	i = hash_str(key) % m->nb;
-	for (e = m->b[i]; e; e = e->next)
-		if (strcmp(e->key, key) == 0) {
-			void *old = e->val;
-			e->val = val;
-			return old;
-		}
-	e = malloc(sizeof(*e));
-	if (!e || !(e->key = strdup(key))) {
-		free(e);
-		return NULL;
-	}
-	e->val = val;
-	e->next = m->b[i];
-	m->b[i] = e;
-	m->n++;
-	return NULL;
-}
-
-void *kp_kcm__map_del(struct kp_kcm__map *m, const char *key)
-{
-	if (!m->nb)
-		return NULL;
-	for (struct kp_kcm__ment **pp = &m->b[hash_str(key) % m->nb]; *pp; pp = &(*pp)->next)
-		if (strcmp((*pp)->key, key) == 0) {
-			struct kp_kcm__ment *e = *pp;
-			void *v = e->val;
-			*pp = e->next;
-			free(e->key);
-			free(e);
-			m->n--;
-			return v;
-		}
-	return NULL;
-}
-
-static int cmp_strp(const void *a, const void *b)
-{
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-const char **kp_kcm__map_keys(const struct kp_kcm__map *m, size_t *n)
-{
-	const char **v = malloc((m->n + 1) * sizeof(*v));
-	size_t k = 0;
-
-	*n = 0;
-	if (!v)
-		return NULL;
-	for (size_t i = 0; i < m->nb; i++)
-		for (struct kp_kcm__ment *e = m->b[i]; e; e = e->next)
-			v[k++] = e->key;
-	qsort(v, k, sizeof(*v), cmp_strp);
-	*n = k;
-	return v;
-}
-
-void kp_kcm__map_free(struct kp_kcm__map *m)
-{
-	for (size_t i = 0; i < m->nb; i++) {
-		struct kp_kcm__ment *e = m->b[i], *next;
-		for (; e; e = next) {
-			next = e->next;
-			free(e->key);
-			free(e);
-		}
-	}
-	free(m->b);
-	memset(m, 0, sizeof(*m));
-}
-
-void kp_kcm__mark(struct kp_kcm *C, struct kp_kcm__map *set, const char *key)
+void kp_kcm__mark(struct kp_kcm *C, struct kp_strmap *set, const char *key)
 {
 	(void)C;
 	kp_kcm__map_put(set, key, (void *)1);
 }
 
-static void set_add(struct kp_kcm__map *idx, const char *owner, const char *key)
+static void set_add(struct kp_strmap *idx, const char *owner, const char *key)
 {
-	struct kp_kcm__map *s = kp_kcm__map_get(idx, owner);
+	struct kp_strmap *s = kp_strmap_get(idx, owner);
 	if (!s) {
 		s = calloc(1, sizeof(*s));
 		if (!s)
@@ -186,27 +69,26 @@ static void set_add(struct kp_kcm__map *idx, const char *owner, const char *key)
 	kp_kcm__map_put(s, key, (void *)1);
 }
 
-static void set_del(struct kp_kcm__map *idx, const char *owner, const char *key)
+static void set_del(struct kp_strmap *idx, const char *owner, const char *key)
 {
-	struct kp_kcm__map *s = kp_kcm__map_get(idx, owner);
+	struct kp_strmap *s = kp_strmap_get(idx, owner);
 	if (!s)
 		return;
-	kp_kcm__map_del(s, key);
+	kp_strmap_del(s, key);
 	if (s->n == 0) {
-		kp_kcm__map_del(idx, owner);
-		kp_kcm__map_free(s);
+		kp_strmap_del(idx, owner);
+		kp_strmap_free(s);
 		free(s);
 	}
 }
 
-static void index_free(struct kp_kcm__map *idx)
+static void index_free(struct kp_strmap *idx)
 {
-	for (size_t i = 0; i < idx->nb; i++)
-		for (struct kp_kcm__ment *e = idx->b[i]; e; e = e->next) {
-			kp_kcm__map_free(e->val);
-			free(e->val);
-		}
-	kp_kcm__map_free(idx);
+	KP_STRMAP_FOREACH(idx, e) {
+		kp_strmap_free(e->val);
+		free(e->val);
+	}
+	kp_strmap_free(idx);
 }
 
 /* --------------------------------------------------------------- utils */
@@ -346,7 +228,7 @@ static void pod_free(struct kp_kcm__pod *p)
 
 struct kp_kcm__node *kp_kcm__node_get(struct kp_kcm *C, const char *name, bool create)
 {
-	struct kp_kcm__node *n = kp_kcm__map_get(&C->nodes, name);
+	struct kp_kcm__node *n = kp_strmap_get(&C->nodes, name);
 	if (n || !create)
 		return n;
 	n = calloc(1, sizeof(*n));
@@ -363,9 +245,9 @@ static void node_maybe_free(struct kp_kcm *C, struct kp_kcm__node *n)
 {
 	if (n->n || n->pods.n)
 		return;
-	kp_kcm__map_del(&C->nodes, n->name);
+	kp_strmap_del(&C->nodes, n->name);
 	kp_cluster_free(&n->c);
-	kp_kcm__map_free(&n->pods);
+	kp_strmap_free(&n->pods);
 	free(n->host_ip);
 	free(n->name);
 	free(n);
@@ -379,7 +261,7 @@ static void unaccount(struct kp_kcm *C, struct kp_kcm__pod *p)
 	n = kp_kcm__node_get(C, p->acct_node, false);
 	if (n) {
 		kp_res_sub(&n->used, &p->req);
-		kp_kcm__map_del(&n->pods, p->key);
+		kp_strmap_del(&n->pods, p->key);
 		node_maybe_free(C, n);
 	}
 	free(p->acct_node);
@@ -409,7 +291,7 @@ static void mark_owner(struct kp_kcm *C, const char *ns, const char *kind, const
 static void pod_forget(struct kp_kcm *C, struct kp_kcm__pod *p)
 {
 	unaccount(C, p);
-	kp_kcm__map_del(&C->pending, p->key);
+	kp_strmap_del(&C->pending, p->key);
 	if (p->owner_uid)
 		set_del(&C->owned, p->owner_uid, p->key);
 	mark_owner(C, p->ns, p->owner_kind, p->owner_name);
@@ -454,13 +336,13 @@ static void observe_pod(struct kp_kcm *C, enum kp_store_evtype type, const char 
 	spec = json_object_get(o, "spec");
 	st = json_object_get(o, "status");
 	kp_kcm__key_of(key, sizeof(key), kp_kcm__jstr(md, "namespace"), kp_kcm__jstr(md, "name"));
-	old = kp_kcm__map_get(&C->pods, key);
+	old = kp_strmap_get(&C->pods, key);
 	if (type == KP_EV_DELETED) {
-		kp_kcm__map_del(&C->terminating, key);
+		kp_strmap_del(&C->terminating, key);
 		if (old) {
 			if (old->acct_node)
 				C->sched_all = true;   /* its resources are free again */
-			kp_kcm__map_del(&C->pods, key);
+			kp_strmap_del(&C->pods, key);
 			pod_forget(C, old);
 			pod_free(old);
 		}
@@ -494,7 +376,7 @@ static void observe_pod(struct kp_kcm *C, enum kp_store_evtype type, const char 
 	if (p->grace > 0)
 		pod_terminating(C, p, old, kp_kcm__jstr(md, "deletionTimestamp"));
 	else
-		kp_kcm__map_del(&C->terminating, key);
+		kp_strmap_del(&C->terminating, key);
 	if (kp_kcm__jstr(md, "creationTimestamp"))
 		kp_parse_rfc3339(kp_kcm__jstr(md, "creationTimestamp"), &p->created);
 	p->prio = (int32_t)kp_kcm__int_or(spec, "priority", 0);
@@ -516,7 +398,7 @@ static void observe_pod(struct kp_kcm *C, enum kp_store_evtype type, const char 
 	if (old) {
 		if (old->acct_node && (!p->node || p->terminal || strcmp(old->acct_node, p->node) != 0))
 			C->sched_all = true;
-		kp_kcm__map_del(&C->pods, key);
+		kp_strmap_del(&C->pods, key);
 		pod_forget(C, old);
 		pod_free(old);
 	}
@@ -541,7 +423,7 @@ static void delete_pods_on(struct kp_kcm *C, struct kp_kcm__node *n);
 
 void kp_kcm__pod_bound(struct kp_kcm *C, struct kp_kcm__pod *p, const char *node)
 {
-	kp_kcm__map_del(&C->pending, p->key);
+	kp_strmap_del(&C->pending, p->key);
 	free(p->node);
 	p->node = strdup(node);
 	free(p->text);
@@ -575,9 +457,8 @@ static void observe_node(struct kp_kcm *C, enum kp_store_evtype type, const char
 	n->host_ip = NULL;
 	n->rv = rv;
 	C->sched_all = true;
-	for (size_t i = 0; i < C->objs[CK_DS].nb; i++)
-		for (struct kp_kcm__ment *e = C->objs[CK_DS].b[i]; e; e = e->next)
-			kp_kcm__mark(C, &C->dirty[CK_DS], e->key);
+	KP_STRMAP_FOREACH(&C->objs[CK_DS], e)
+		kp_kcm__mark(C, &C->dirty[CK_DS], e->key);
 	if (type == KP_EV_DELETED) {
 		delete_pods_on(C, n);
 		node_maybe_free(C, n);
@@ -596,9 +477,8 @@ static void observe_node(struct kp_kcm *C, enum kp_store_evtype type, const char
 		if (kp_kcm__jstr(a, "type") && !strcmp(kp_kcm__jstr(a, "type"), "InternalIP") && kp_kcm__jstr(a, "address") && !n->host_ip)
 			n->host_ip = strdup(kp_kcm__jstr(a, "address"));
 	if (n->n && n->n->ready && !was_ready)
-		for (size_t b = 0; b < n->pods.nb; b++)
-			for (struct kp_kcm__ment *e = n->pods.b[b]; e; e = e->next)
-				kp_kcm__mark(C, &C->kubelet_dirty, e->key);
+		KP_STRMAP_FOREACH(&n->pods, e)
+			kp_kcm__mark(C, &C->kubelet_dirty, e->key);
 	json_decref(o);
 }
 
@@ -614,7 +494,7 @@ static void observe_obj(struct kp_kcm *C, int kind, enum kp_store_evtype type, c
 		return;
 	md = json_object_get(o, "metadata");
 	kp_kcm__key_of(key, sizeof(key), kp_kcm__jstr(md, "namespace"), kp_kcm__jstr(md, "name"));
-	old = kp_kcm__map_get(&C->objs[kind], key);
+	old = kp_strmap_get(&C->objs[kind], key);
 	if (old && type != KP_EV_DELETED && rv <= old->rv) {
 		json_decref(o);
 		return;
@@ -624,7 +504,7 @@ static void observe_obj(struct kp_kcm *C, int kind, enum kp_store_evtype type, c
 		const char *uid;
 		if (kind == CK_RS && (ref = controller_ref(old->o)) && (uid = kp_kcm__jstr(ref, "uid")))
 			set_del(&C->owned_rs, uid, key);
-		kp_kcm__map_del(&C->objs[kind], key);
+		kp_strmap_del(&C->objs[kind], key);
 		json_decref(old->o);
 		free(old);
 	}
@@ -654,13 +534,13 @@ static void observe(struct kp_kcm *C, enum kp_store_evtype type, const char *gro
 	int k;
 
 	snprintf(tk, sizeof(tk), "%s/%s/%s/%s", group, resource, ns ? ns : "", name ? name : "");
-	if ((tomb = kp_kcm__map_get(&C->tomb, tk))) {
+	if ((tomb = kp_strmap_get(&C->tomb, tk))) {
 		if (rv <= *tomb) {
 			if (type == KP_EV_DELETED && rv == *tomb)
-				free(kp_kcm__map_del(&C->tomb, tk));
+				free(kp_strmap_del(&C->tomb, tk));
 			return;
 		}
-		free(kp_kcm__map_del(&C->tomb, tk));
+		free(kp_strmap_del(&C->tomb, tk));
 	}
 	if (!*group && !strcmp(resource, "pods"))
 		observe_pod(C, type, text, len, rv);
@@ -759,18 +639,18 @@ static void kubelet_terminate(struct kp_kcm *C)
 {
 	int64_t now = kp_kcm__now_ms(), next = 0;
 	size_t n;
-	const char **keys = kp_kcm__map_keys(&C->terminating, &n);
+	const char **keys = kp_strmap_keys(&C->terminating, &n);
 	char **due = calloc(n + 1, sizeof(*due));
 	size_t nd = 0;
 
 	for (size_t i = 0; keys && due && i < n; i++) {
-		struct kp_kcm__pod *p = kp_kcm__map_get(&C->pods, keys[i]);
+		struct kp_kcm__pod *p = kp_strmap_get(&C->pods, keys[i]);
 		if (p && p->term_at && p->term_at <= now)
 			due[nd++] = strdup(keys[i]);
 	}
 	free(keys);
 	for (size_t i = 0; due && i < nd; i++) {
-		struct kp_kcm__pod *p = due[i] ? kp_kcm__map_get(&C->pods, due[i]) : NULL;
+		struct kp_kcm__pod *p = due[i] ? kp_strmap_get(&C->pods, due[i]) : NULL;
 		struct kp_errbuf eb = { 0 };
 		char *ns, *name, *uid;
 		enum kp_store_rc rc;
@@ -783,8 +663,8 @@ static void kubelet_terminate(struct kp_kcm *C)
 		uid = p->uid ? strdup(p->uid) : NULL;
 		rc = ns && name ? ctl_delete_grace(C, "", "pods", ns, name, 0, uid, &eb) : KP_STORE_FAIL;
 		if (rc == KP_STORE_NOTFOUND) {
-			kp_kcm__map_del(&C->terminating, due[i]);
-		} else if (rc != KP_STORE_OK && (p = kp_kcm__map_get(&C->pods, due[i])) && p->term_at) {
+			kp_strmap_del(&C->terminating, due[i]);
+		} else if (rc != KP_STORE_OK && (p = kp_strmap_get(&C->pods, due[i])) && p->term_at) {
 			p->term_at = now + 500;
 			if (rc != KP_STORE_CONFLICT)
 				fprintf(stderr, "karpenter up: kubelet: delete pod %s: %s\n", due[i], eb.msg);
@@ -796,11 +676,11 @@ static void kubelet_terminate(struct kp_kcm *C)
 	}
 	free(due);
 	/* what is left, and what the deletes above scheduled */
-	keys = kp_kcm__map_keys(&C->terminating, &n);
+	keys = kp_strmap_keys(&C->terminating, &n);
 	for (size_t i = 0; keys && i < n; i++) {
-		struct kp_kcm__pod *p = kp_kcm__map_get(&C->pods, keys[i]);
+		struct kp_kcm__pod *p = kp_strmap_get(&C->pods, keys[i]);
 		if (!p || !p->term_at)
-			kp_kcm__map_del(&C->terminating, keys[i]);
+			kp_strmap_del(&C->terminating, keys[i]);
 		else if (!next || p->term_at < next)
 			next = p->term_at;
 	}
@@ -811,14 +691,14 @@ static void kubelet_terminate(struct kp_kcm *C)
 static void delete_pods_on(struct kp_kcm *C, struct kp_kcm__node *n)
 {
 	size_t nk;
-	const char **keys = kp_kcm__map_keys(&n->pods, &nk);
+	const char **keys = kp_strmap_keys(&n->pods, &nk);
 	char **copy = calloc(nk + 1, sizeof(*copy));
 
 	for (size_t i = 0; keys && copy && i < nk; i++)
 		copy[i] = strdup(keys[i]);
 	free(keys);
 	for (size_t i = 0; copy && i < nk; i++) {
-		struct kp_kcm__pod *p = copy[i] ? kp_kcm__map_get(&C->pods, copy[i]) : NULL;
+		struct kp_kcm__pod *p = copy[i] ? kp_strmap_get(&C->pods, copy[i]) : NULL;
 		struct kp_errbuf eb = { 0 };
 		if (p && (!p->deleting || p->grace > 0))
 			ctl_delete_grace(C, "", "pods", p->ns, p->name, 0, NULL, &eb);
@@ -917,14 +797,14 @@ void kp_kcm__scale_rs(struct kp_kcm *C, const json_t *rs, int64_t want)
 /* Active (not kp_kcm__deleting, not terminal) pods whose controller is uid, by key. */
 void kp_kcm__owned_pods(struct kp_kcm *C, const char *uid, struct kp_kcm__podlist *out, bool include_inactive)
 {
-	struct kp_kcm__map *s = uid ? kp_kcm__map_get(&C->owned, uid) : NULL;
+	struct kp_strmap *s = uid ? kp_strmap_get(&C->owned, uid) : NULL;
 	size_t nk = 0;
-	const char **keys = s ? kp_kcm__map_keys(s, &nk) : NULL;
+	const char **keys = s ? kp_strmap_keys(s, &nk) : NULL;
 
 	out->v = calloc(nk + 1, sizeof(*out->v));
 	out->n = 0;
 	for (size_t i = 0; out->v && i < nk; i++) {
-		struct kp_kcm__pod *p = kp_kcm__map_get(&C->pods, keys[i]);
+		struct kp_kcm__pod *p = kp_strmap_get(&C->pods, keys[i]);
 		if (p && (include_inactive || (!p->deleting && !p->terminal)))
 			out->v[out->n++] = p;
 	}
@@ -1003,14 +883,14 @@ static const reconcile_fn RECONCILE[CK_NKINDS] = { kp_kcm__reconcile_deploy, kp_
 static void reconcile_all(struct kp_kcm *C)
 {
 	for (int k = 0; k < CK_NKINDS; k++) {
-		struct kp_kcm__map work = C->dirty[k];
+		struct kp_strmap work = C->dirty[k];
 		size_t n;
 		memset(&C->dirty[k], 0, sizeof(C->dirty[k]));
-		const char **keys = kp_kcm__map_keys(&work, &n);
+		const char **keys = kp_strmap_keys(&work, &n);
 		for (size_t i = 0; keys && i < n; i++)
 			RECONCILE[k](C, keys[i]);
 		free(keys);
-		kp_kcm__map_free(&work);
+		kp_strmap_free(&work);
 	}
 	kp_kcm__schedule(C);
 	kp_kcm__kubelet(C);
@@ -1030,40 +910,36 @@ static bool has_work(const struct kp_kcm *C)
 
 static void clear_caches(struct kp_kcm *C)
 {
-	for (size_t i = 0; i < C->pods.nb; i++)
-		for (struct kp_kcm__ment *e = C->pods.b[i]; e; e = e->next)
-			pod_free(e->val);
-	kp_kcm__map_free(&C->pods);
-	for (size_t i = 0; i < C->nodes.nb; i++)
-		for (struct kp_kcm__ment *e = C->nodes.b[i]; e; e = e->next) {
-			struct kp_kcm__node *n = e->val;
-			kp_cluster_free(&n->c);
-			kp_kcm__map_free(&n->pods);
-			free(n->host_ip);
-			free(n->name);
-			free(n);
-		}
-	kp_kcm__map_free(&C->nodes);
-	for (size_t i = 0; i < C->tomb.nb; i++)
-		for (struct kp_kcm__ment *e = C->tomb.b[i]; e; e = e->next)
-			free(e->val);
-	kp_kcm__map_free(&C->tomb);
+	KP_STRMAP_FOREACH(&C->pods, e)
+		pod_free(e->val);
+	kp_strmap_free(&C->pods);
+	KP_STRMAP_FOREACH(&C->nodes, e) {
+		struct kp_kcm__node *n = e->val;
+		kp_cluster_free(&n->c);
+		kp_strmap_free(&n->pods);
+		free(n->host_ip);
+		free(n->name);
+		free(n);
+	}
+	kp_strmap_free(&C->nodes);
+	KP_STRMAP_FOREACH(&C->tomb, e)
+		free(e->val);
+	kp_strmap_free(&C->tomb);
 	for (int k = 0; k < CK_NKINDS; k++) {
-		for (size_t i = 0; i < C->objs[k].nb; i++)
-			for (struct kp_kcm__ment *e = C->objs[k].b[i]; e; e = e->next) {
-				struct kp_kcm__obj *o = e->val;
-				json_decref(o->o);
-				free(o);
-			}
-		kp_kcm__map_free(&C->objs[k]);
-		kp_kcm__map_free(&C->dirty[k]);
+		KP_STRMAP_FOREACH(&C->objs[k], e) {
+			struct kp_kcm__obj *o = e->val;
+			json_decref(o->o);
+			free(o);
+		}
+		kp_strmap_free(&C->objs[k]);
+		kp_strmap_free(&C->dirty[k]);
 	}
 	index_free(&C->owned);
 	index_free(&C->owned_rs);
-	kp_kcm__map_free(&C->pending);
-	kp_kcm__map_free(&C->sched_dirty);
-	kp_kcm__map_free(&C->kubelet_dirty);
-	kp_kcm__map_free(&C->terminating);
+	kp_strmap_free(&C->pending);
+	kp_strmap_free(&C->sched_dirty);
+	kp_strmap_free(&C->kubelet_dirty);
+	kp_strmap_free(&C->terminating);
 	C->next_term = 0;
 }
 

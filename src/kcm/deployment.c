@@ -30,7 +30,7 @@ static void template_hash(const json_t *tmpl, char out[16])
 
 void kp_kcm__reconcile_deploy(struct kp_kcm *C, const char *key)
 {
-	struct kp_kcm__obj *e = kp_kcm__map_get(&C->objs[CK_DEPLOY], key);
+	struct kp_kcm__obj *e = kp_strmap_get(&C->objs[CK_DEPLOY], key);
 	char hash[16];
 	json_t *d;
 
@@ -43,12 +43,12 @@ void kp_kcm__reconcile_deploy(struct kp_kcm *C, const char *key)
 	int64_t want = kp_kcm__int_or(spec, "replicas", 1);
 	template_hash(tmpl, hash);
 
-	struct kp_kcm__map *set = uid ? kp_kcm__map_get(&C->owned_rs, uid) : NULL;
+	struct kp_strmap *set = uid ? kp_strmap_get(&C->owned_rs, uid) : NULL;
 	size_t nk = 0;
-	const char **keys = set ? kp_kcm__map_keys(set, &nk) : NULL;
+	const char **keys = set ? kp_strmap_keys(set, &nk) : NULL;
 	char *newkey = NULL;
 	for (size_t i = 0; i < nk; i++) {
-		struct kp_kcm__obj *r = kp_kcm__map_get(&C->objs[CK_RS], keys[i]);
+		struct kp_kcm__obj *r = kp_strmap_get(&C->objs[CK_RS], keys[i]);
 		const char *h;
 		if (!r || kp_kcm__deleting(r->o))
 			continue;
@@ -93,15 +93,15 @@ void kp_kcm__reconcile_deploy(struct kp_kcm *C, const char *key)
 		json_decref(rs);
 		char k2[600];
 		kp_kcm__key_of(k2, sizeof(k2), ns, rname);
-		if (kp_kcm__map_get(&C->objs[CK_RS], k2))
+		if (kp_strmap_get(&C->objs[CK_RS], k2))
 			newkey = strdup(k2);
 	}
 	/* status from every owned ReplicaSet */
 	int64_t replicas = 0, ready = 0, avail = 0, updated = 0;
-	set = uid ? kp_kcm__map_get(&C->owned_rs, uid) : NULL;
-	keys = set ? kp_kcm__map_keys(set, &nk) : NULL;
+	set = uid ? kp_strmap_get(&C->owned_rs, uid) : NULL;
+	keys = set ? kp_strmap_keys(set, &nk) : NULL;
 	for (size_t i = 0; keys && i < nk; i++) {
-		struct kp_kcm__obj *r = kp_kcm__map_get(&C->objs[CK_RS], keys[i]);
+		struct kp_kcm__obj *r = kp_strmap_get(&C->objs[CK_RS], keys[i]);
 		const json_t *st = r ? json_object_get(r->o, "status") : NULL;
 		if (!r)
 			continue;

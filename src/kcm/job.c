@@ -11,7 +11,7 @@
 
 void kp_kcm__reconcile_job(struct kp_kcm *C, const char *key)
 {
-	struct kp_kcm__obj *e = kp_kcm__map_get(&C->objs[CK_JOB], key);
+	struct kp_kcm__obj *e = kp_strmap_get(&C->objs[CK_JOB], key);
 	struct kp_kcm__podlist pl;
 	int64_t ready = 0;
 	json_t *job;

@@ -99,10 +99,10 @@ struct pdbc {
 	pthread_t th;
 	bool running;
 	struct kp_store_watch *w;
-	struct kp_kcm__map pods;     /* "ns/name" -> struct pdb_pod */
-	struct kp_kcm__map pdbs;     /* "ns/name" -> json_t (stored budget, owned) */
-	struct kp_kcm__map nscount;  /* namespace -> number of budgets (an intptr_t) */
-	struct kp_kcm__map dirty;    /* namespaces to reconcile */
+	struct kp_strmap pods;     /* "ns/name" -> struct pdb_pod */
+	struct kp_strmap pdbs;     /* "ns/name" -> json_t (stored budget, owned) */
+	struct kp_strmap nscount;  /* namespace -> number of budgets (an intptr_t) */
+	struct kp_strmap dirty;    /* namespaces to reconcile */
 	int64_t batch_start, last_ev;
 	int64_t recheck_at;         /* wall seconds: a disruptedPods entry expires (0: none) */
 };
@@ -130,7 +130,7 @@ static char *dup0(const char *s)
 
 static bool has_budgets(const struct pdbc *P, const char *ns)
 {
-	return kp_kcm__map_get(&P->nscount, ns ? ns : "") != NULL;
+	return kp_strmap_get(&P->nscount, ns ? ns : "") != NULL;
 }
 
 static void mark(struct pdbc *P, const char *ns)
@@ -144,11 +144,11 @@ static void mark(struct pdbc *P, const char *ns)
 
 static void nscount_add(struct pdbc *P, const char *ns, intptr_t d)
 {
-	intptr_t n = (intptr_t)kp_kcm__map_get(&P->nscount, ns) + d;
+	intptr_t n = (intptr_t)kp_strmap_get(&P->nscount, ns) + d;
 	if (n > 0)
 		kp_kcm__map_put(&P->nscount, ns, (void *)n);
 	else
-		kp_kcm__map_del(&P->nscount, ns);
+		kp_strmap_del(&P->nscount, ns);
 }
 
 static bool same_str(const char *a, const char *b)
@@ -165,10 +165,10 @@ static void observe_pod(struct pdbc *P, enum kp_store_evtype type, const char *n
 	const json_t *ref;
 
 	snprintf(key, sizeof(key), "%s/%s", ns ? ns : "", name ? name : "");
-	old = kp_kcm__map_get(&P->pods, key);
+	old = kp_strmap_get(&P->pods, key);
 	if (type == KP_EV_DELETED) {
 		if (old) {
-			pod_free(kp_kcm__map_del(&P->pods, key));
+			pod_free(kp_strmap_del(&P->pods, key));
 			mark(P, ns);
 		}
 		return;
@@ -216,7 +216,7 @@ static void observe_pdb(struct pdbc *P, enum kp_store_evtype type, const char *n
 	snprintf(key, sizeof(key), "%s/%s", ns ? ns : "", name ? name : "");
 	if (type != KP_EV_DELETED && !(o = json_loadb(text, len, 0, NULL)))
 		return;
-	old = o ? kp_kcm__map_put(&P->pdbs, key, o) : kp_kcm__map_del(&P->pdbs, key);
+	old = o ? kp_kcm__map_put(&P->pdbs, key, o) : kp_strmap_del(&P->pdbs, key);
 	if (!old && o)
 		nscount_add(P, ns ? ns : "", 1);
 	else if (old && !o)
@@ -251,7 +251,7 @@ struct recon {
 	const char *ns;
 	int64_t now;        /* wall seconds */
 	int64_t recheck;    /* earliest expiry of a kept disruptedPods entry (0: none) */
-	struct kp_kcm__map scales;   /* controller "kind/name" -> struct scale_ent */
+	struct kp_strmap scales;   /* controller "kind/name" -> struct scale_ent */
 };
 
 /* spec.replicas (default 1) of the stored object, if its uid is uid. */
@@ -320,7 +320,7 @@ static bool find_scale(struct recon *R, const struct pdb_pod *p, char **uid, int
 /* The expected pod count of a scale-based budget over pods (n of them). */
 static int64_t expected_scale(struct recon *R, struct pdb_pod **pods, size_t n)
 {
-	struct kp_kcm__map seen = { 0 };
+	struct kp_strmap seen = { 0 };
 	int64_t total = 0;
 
 	for (size_t i = 0; i < n; i++) {
@@ -330,7 +330,7 @@ static int64_t expected_scale(struct recon *R, struct pdb_pod **pods, size_t n)
 
 		snprintf(ck, sizeof(ck), "%s/%s/%s", p->ctl_kind ? p->ctl_kind : "", p->ctl_name ? p->ctl_name : "",
 			 p->ctl_uid ? p->ctl_uid : "");
-		e = p->ctl_kind ? kp_kcm__map_get(&R->scales, ck) : NULL;
+		e = p->ctl_kind ? kp_strmap_get(&R->scales, ck) : NULL;
 		if (!e && p->ctl_kind && (e = calloc(1, sizeof(*e)))) {
 			if (!find_scale(R, p, &e->uid, &e->scale)) {
 				free(e->uid);
@@ -343,12 +343,12 @@ static int64_t expected_scale(struct recon *R, struct pdb_pod **pods, size_t n)
 			total++;    /* no controller with a scale: the pod itself */
 			continue;
 		}
-		if (!kp_kcm__map_get(&seen, e->uid)) {
+		if (!kp_strmap_get(&seen, e->uid)) {
 			kp_kcm__map_put(&seen, e->uid, (void *)1);
 			total += e->scale;
 		}
 	}
-	kp_kcm__map_free(&seen);
+	kp_strmap_free(&seen);
 	return total;
 }
 
@@ -363,7 +363,7 @@ static int status_fn(void *ud, json_t *pdb)
 	json_t *olddp = json_object_get(oldst, "disruptedPods"), *v, *st, *dp = json_object();
 	struct pdb_pod **pods = NULL;
 	size_t n = 0, nk;
-	const char **keys = kp_kcm__map_keys(&P->pods, &nk);
+	const char **keys = kp_strmap_keys(&P->pods, &nk);
 	int64_t expected, healthy = 0, desired, allowed, gen = jint(md, "generation");
 	const char *k;
 	char prefix[300], errmsg[300] = "";
@@ -376,7 +376,7 @@ static int status_fn(void *ud, json_t *pdb)
 		struct pdb_pod *p;
 		if (strncmp(keys[i], prefix, pl) != 0)
 			continue;
-		p = kp_kcm__map_get(&P->pods, keys[i]);
+		p = kp_strmap_get(&P->pods, keys[i]);
 		if (p && kp_apiserver_pdb_selector_matches(sel, p->labels))
 			pods[n++] = p;
 	}
@@ -388,7 +388,7 @@ static int status_fn(void *ud, json_t *pdb)
 		int64_t t;
 		bool match = false;
 		snprintf(pk, sizeof(pk), "%s%s", prefix, k);
-		p = kp_kcm__map_get(&P->pods, pk);
+		p = kp_strmap_get(&P->pods, pk);
 		for (size_t i = 0; p && i < n && !match; i++)
 			match = pods[i] == p;
 		if (!match || p->deleting || !json_is_string(v) || kp_parse_rfc3339(json_string_value(v), &t))
@@ -431,7 +431,7 @@ static void reconcile_ns(struct pdbc *P, const char *ns)
 {
 	struct recon R = { P, ns, wall_s(), 0, { 0 } };
 	size_t nk, pl;
-	const char **keys = kp_kcm__map_keys(&P->pdbs, &nk);
+	const char **keys = kp_strmap_keys(&P->pdbs, &nk);
 	char prefix[300];
 
 	snprintf(prefix, sizeof(prefix), "%s/", ns);
@@ -448,35 +448,34 @@ static void reconcile_ns(struct pdbc *P, const char *ns)
 			fprintf(stderr, "karpenter up: poddisruptionbudget %s/%s: %s\n", ns, name, eb.msg);
 	}
 	free(keys);
-	for (size_t i = 0; i < R.scales.nb; i++)
-		for (struct kp_kcm__ment *e = R.scales.b[i]; e; e = e->next) {
-			struct scale_ent *s = e->val;
-			free(s->uid);
-			free(s);
-		}
-	kp_kcm__map_free(&R.scales);
+	KP_STRMAP_FOREACH(&R.scales, e) {
+		struct scale_ent *s = e->val;
+		free(s->uid);
+		free(s);
+	}
+	kp_strmap_free(&R.scales);
 	if (R.recheck && (!P->recheck_at || R.recheck < P->recheck_at))
 		P->recheck_at = R.recheck;
 }
 
 static void reconcile_dirty(struct pdbc *P)
 {
-	struct kp_kcm__map work = P->dirty;
+	struct kp_strmap work = P->dirty;
 	size_t n;
 	const char **keys;
 
 	memset(&P->dirty, 0, sizeof(P->dirty));
-	keys = kp_kcm__map_keys(&work, &n);
+	keys = kp_strmap_keys(&work, &n);
 	for (size_t i = 0; keys && i < n; i++)
 		reconcile_ns(P, keys[i]);
 	free(keys);
-	kp_kcm__map_free(&work);
+	kp_strmap_free(&work);
 }
 
 static void mark_all(struct pdbc *P)
 {
 	size_t n;
-	const char **keys = kp_kcm__map_keys(&P->nscount, &n);
+	const char **keys = kp_strmap_keys(&P->nscount, &n);
 	for (size_t i = 0; keys && i < n; i++)
 		mark(P, keys[i]);
 	free(keys);
@@ -486,16 +485,14 @@ static void mark_all(struct pdbc *P)
 
 static void clear(struct pdbc *P)
 {
-	for (size_t i = 0; i < P->pods.nb; i++)
-		for (struct kp_kcm__ment *e = P->pods.b[i]; e; e = e->next)
-			pod_free(e->val);
-	kp_kcm__map_free(&P->pods);
-	for (size_t i = 0; i < P->pdbs.nb; i++)
-		for (struct kp_kcm__ment *e = P->pdbs.b[i]; e; e = e->next)
-			json_decref(e->val);
-	kp_kcm__map_free(&P->pdbs);
-	kp_kcm__map_free(&P->nscount);
-	kp_kcm__map_free(&P->dirty);
+	KP_STRMAP_FOREACH(&P->pods, e)
+		pod_free(e->val);
+	kp_strmap_free(&P->pods);
+	KP_STRMAP_FOREACH(&P->pdbs, e)
+		json_decref(e->val);
+	kp_strmap_free(&P->pdbs);
+	kp_strmap_free(&P->nscount);
+	kp_strmap_free(&P->dirty);
 }
 
 struct list_ud {

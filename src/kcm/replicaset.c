@@ -12,7 +12,7 @@
 
 void kp_kcm__reconcile_rs(struct kp_kcm *C, const char *key)
 {
-	struct kp_kcm__obj *e = kp_kcm__map_get(&C->objs[CK_RS], key);
+	struct kp_kcm__obj *e = kp_strmap_get(&C->objs[CK_RS], key);
 	struct kp_kcm__podlist pl;
 	int64_t want, ready = 0;
 	json_t *rs;

@@ -105,14 +105,13 @@ static bool ports_conflict(struct kp_kcm *C, const struct kp_kcm__pod *cp, struc
 {
 	if (!cp->nports)
 		return false;
-	for (size_t b = 0; b < cn->pods.nb; b++)
-		for (struct kp_kcm__ment *e = cn->pods.b[b]; e; e = e->next) {
-			const struct kp_kcm__pod *o = kp_kcm__map_get(&C->pods, e->key);
-			for (int i = 0; o && i < o->nports; i++)
-				for (int j = 0; j < cp->nports; j++)
-					if (kp_hostport_conflicts(&o->ports[i], &cp->ports[j]))
-						return true;
-		}
+	KP_STRMAP_FOREACH(&cn->pods, e) {
+		const struct kp_kcm__pod *o = kp_strmap_get(&C->pods, e->key);
+		for (int i = 0; o && i < o->nports; i++)
+			for (int j = 0; j < cp->nports; j++)
+				if (kp_hostport_conflicts(&o->ports[i], &cp->ports[j]))
+					return true;
+	}
 	return false;
 }
 
@@ -357,7 +356,7 @@ void kp_kcm__schedule(struct kp_kcm *C)
 	size_t nc = 0, nn = 0;
 
 	if (!C->pending.n) {
-		kp_kcm__map_free(&C->sched_dirty);
+		kp_strmap_free(&C->sched_dirty);
 		C->sched_all = false;
 		return;
 	}
@@ -368,18 +367,16 @@ void kp_kcm__schedule(struct kp_kcm *C)
 		free(nodes);
 		return;
 	}
-	for (size_t b = 0; b < C->pending.nb; b++)
-		for (struct kp_kcm__ment *e = C->pending.b[b]; e; e = e->next)
-			if (C->sched_all || kp_kcm__map_get(&C->sched_dirty, e->key))
-				cand[nc++] = e->val;
-	kp_kcm__map_free(&C->sched_dirty);
+	KP_STRMAP_FOREACH(&C->pending, e)
+		if (C->sched_all || kp_strmap_get(&C->sched_dirty, e->key))
+			cand[nc++] = e->val;
+	kp_strmap_free(&C->sched_dirty);
 	C->sched_all = false;
-	for (size_t b = 0; b < C->nodes.nb; b++)
-		for (struct kp_kcm__ment *e = C->nodes.b[b]; e; e = e->next) {
-			struct kp_kcm__node *n = e->val;
-			if (n->n)
-				nodes[nn++] = n;
-		}
+	KP_STRMAP_FOREACH(&C->nodes, e) {
+		struct kp_kcm__node *n = e->val;
+		if (n->n)
+			nodes[nn++] = n;
+	}
 	qsort(cand, nc, sizeof(*cand), pod_cmp);
 	qsort(nodes, nn, sizeof(*nodes), node_cmp);
 	kp_resnames_init(&rn);
@@ -388,7 +385,7 @@ void kp_kcm__schedule(struct kp_kcm *C)
 	for (size_t i = 0; keys && i < nc; i++)
 		keys[i] = strdup(cand[i]->key);
 	for (size_t i = 0; keys && i < nc; i++) {
-		struct kp_kcm__pod *p = keys[i] ? kp_kcm__map_get(&C->pending, keys[i]) : NULL;
+		struct kp_kcm__pod *p = keys[i] ? kp_strmap_get(&C->pending, keys[i]) : NULL;
 		if (i >= SCHED_PER_PASS) {
 			if (p)
 				kp_kcm__mark(C, &C->sched_dirty, keys[i]);
@@ -453,14 +450,14 @@ static int run_fn(void *ud, json_t *pod)
 
 void kp_kcm__kubelet(struct kp_kcm *C)
 {
-	struct kp_kcm__map work = C->kubelet_dirty;
+	struct kp_strmap work = C->kubelet_dirty;
 	size_t nk;
 	const char **keys;
 
 	memset(&C->kubelet_dirty, 0, sizeof(C->kubelet_dirty));
-	keys = kp_kcm__map_keys(&work, &nk);
+	keys = kp_strmap_keys(&work, &nk);
 	for (size_t i = 0; keys && i < nk; i++) {
-		struct kp_kcm__pod *p = kp_kcm__map_get(&C->pods, keys[i]);
+		struct kp_kcm__pod *p = kp_strmap_get(&C->pods, keys[i]);
 		struct kp_kcm__node *n;
 		struct kp_errbuf eb = { 0 };
 
@@ -470,7 +467,7 @@ void kp_kcm__kubelet(struct kp_kcm *C)
 			kp_kcm__mark(C, &C->kubelet_dirty, keys[i]);
 			continue;
 		}
-		n = kp_kcm__map_get(&C->nodes, p->node);
+		n = kp_strmap_get(&C->nodes, p->node);
 		if (!n || !n->n || !n->n->ready)
 			continue;   /* the node's next event re-marks its pods */
 		struct run_ud u = { p->node, n->host_ip ? n->host_ip : "10.0.0.1", "" };
@@ -482,7 +479,7 @@ void kp_kcm__kubelet(struct kp_kcm *C)
 			p->running = p->ready = true;
 	}
 	free(keys);
-	kp_kcm__map_free(&work);
+	kp_strmap_free(&work);
 }
 
 /* ----------------------------------------------------- node lifecycle */
@@ -518,16 +515,15 @@ static int cloud_fn(void *ctx, enum kp_cloud_fake_event ev, const struct kp_inst
 
 	kp_resnames_init(&rn);
 	if (ev == KP_CLOUD_FAKE_TERMINATED) {
-		for (size_t b = 0; b < C->nodes.nb; b++)
-			for (struct kp_kcm__ment *e = C->nodes.b[b]; e; e = e->next) {
-				struct kp_kcm__node *n = e->val;
-				if (n->n && n->n->provider_id && in->provider_id && !strcmp(n->n->provider_id, in->provider_id)) {
-					char *nm = strdup(n->name);
-					enum kp_store_rc rc = nm ? kp_kcm__delete(C, "", "nodes", "", nm, &eb) : KP_STORE_FAIL;
-					free(nm);
-					return rc == KP_STORE_OK || rc == KP_STORE_NOTFOUND ? 0 : 1;
-				}
+		KP_STRMAP_FOREACH(&C->nodes, e) {
+			struct kp_kcm__node *n = e->val;
+			if (n->n && n->n->provider_id && in->provider_id && !strcmp(n->n->provider_id, in->provider_id)) {
+				char *nm = strdup(n->name);
+				enum kp_store_rc rc = nm ? kp_kcm__delete(C, "", "nodes", "", nm, &eb) : KP_STORE_FAIL;
+				free(nm);
+				return rc == KP_STORE_OK || rc == KP_STORE_NOTFOUND ? 0 : 1;
 			}
+		}
 		return 0;
 	}
 	node_name_for(in, name, sizeof(name));

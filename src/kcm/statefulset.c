@@ -11,7 +11,7 @@
 
 void kp_kcm__reconcile_ss(struct kp_kcm *C, const char *key)
 {
-	struct kp_kcm__obj *e = kp_kcm__map_get(&C->objs[CK_SS], key);
+	struct kp_kcm__obj *e = kp_strmap_get(&C->objs[CK_SS], key);
 	struct kp_kcm__podlist pl;
 	int64_t ready = 0, have = 0;
 	json_t *ss;
@@ -26,7 +26,7 @@ void kp_kcm__reconcile_ss(struct kp_kcm *C, const char *key)
 		char pname[300], pkey[600], idx[24];
 		snprintf(pname, sizeof(pname), "%s-%lld", name, (long long)i);
 		kp_kcm__key_of(pkey, sizeof(pkey), ns, pname);
-		if (kp_kcm__map_get(&C->pods, pkey))
+		if (kp_strmap_get(&C->pods, pkey))
 			continue;
 		json_t *pod = kp_kcm__pod_from_template(ss, "apps/v1", "StatefulSet", json_object_get(spec, "template"));
 		json_t *pmd = json_object_get(pod, "metadata"), *pspec = json_object_get(pod, "spec");
