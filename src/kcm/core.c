@@ -100,39 +100,13 @@ int64_t kp_kcm__now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-const char *kp_kcm__jstr(const json_t *o, const char *k)
-{
-	return json_string_value(json_object_get(o, k));
-}
-
-json_t *kp_kcm__obj_at(json_t *o, const char *k)
-{
-	json_t *v = json_object_get(o, k);
-	if (!json_is_object(v)) {
-		v = json_object();
-		json_object_set_new(o, k, v);
-	}
-	return v;
-}
-
-int64_t kp_kcm__int_or(const json_t *o, const char *k, int64_t dflt)
-{
-	const json_t *v = json_object_get(o, k);
-	return json_is_integer(v) ? json_integer_value(v) : dflt;
-}
-
 static int64_t rv_of(const json_t *o)
 {
-	const char *s = kp_kcm__jstr(json_object_get(o, "metadata"), "resourceVersion");
+	const char *s = kp_kobj_str(json_object_get(o, "metadata"), "resourceVersion");
 	int64_t v = 0;
 	if (!s || kp_parse_i64(s, &v))
 		return 0;
 	return v;
-}
-
-void kp_kcm__now_rfc3339(char *buf, size_t n)
-{
-	kp_format_rfc3339((int64_t)time(NULL), buf, n);
 }
 
 static void new_uid(char out[37])
@@ -184,22 +158,11 @@ static int kind_by_name(const char *kind)
 	return -1;
 }
 
-/* The controller ownerReference of o, or NULL. */
-static const json_t *controller_ref(const json_t *o)
-{
-	const json_t *refs = json_object_get(json_object_get(o, "metadata"), "ownerReferences"), *r;
-	size_t i;
-	json_array_foreach(refs, i, r)
-		if (json_is_true(json_object_get(r, "controller")))
-			return r;
-	return NULL;
-}
-
 json_t *kp_kcm__owner_ref(const char *api_version, const char *kind, const json_t *owner)
 {
 	const json_t *md = json_object_get(owner, "metadata");
 	return json_pack("{s:s, s:s, s:s, s:s, s:b, s:b}", "apiVersion", api_version, "kind", kind, "name",
-			 kp_kcm__jstr(md, "name") ? kp_kcm__jstr(md, "name") : "", "uid", kp_kcm__jstr(md, "uid") ? kp_kcm__jstr(md, "uid") : "",
+			 kp_kobj_str(md, "name") ? kp_kobj_str(md, "name") : "", "uid", kp_kobj_str(md, "uid") ? kp_kobj_str(md, "uid") : "",
 			 "controller", 1, "blockOwnerDeletion", 1);
 }
 
@@ -335,7 +298,7 @@ static void observe_pod(struct kp_kcm *C, enum kp_store_evtype type, const char 
 	md = json_object_get(o, "metadata");
 	spec = json_object_get(o, "spec");
 	st = json_object_get(o, "status");
-	kp_kcm__key_of(key, sizeof(key), kp_kcm__jstr(md, "namespace"), kp_kcm__jstr(md, "name"));
+	kp_kcm__key_of(key, sizeof(key), kp_kobj_str(md, "namespace"), kp_kobj_str(md, "name"));
 	old = kp_strmap_get(&C->pods, key);
 	if (type == KP_EV_DELETED) {
 		kp_strmap_del(&C->terminating, key);
@@ -359,40 +322,40 @@ static void observe_pod(struct kp_kcm *C, enum kp_store_evtype type, const char 
 		return;
 	}
 	p->key = strdup(key);
-	p->ns = dup0(kp_kcm__jstr(md, "namespace"));
-	p->name = dup0(kp_kcm__jstr(md, "name"));
-	p->uid = dup0(kp_kcm__jstr(md, "uid"));
+	p->ns = dup0(kp_kobj_str(md, "namespace"));
+	p->name = dup0(kp_kobj_str(md, "name"));
+	p->uid = dup0(kp_kobj_str(md, "uid"));
 	p->rv = rv;
-	if ((ref = controller_ref(o))) {
-		p->owner_kind = dup0(kp_kcm__jstr(ref, "kind"));
-		p->owner_name = dup0(kp_kcm__jstr(ref, "name"));
-		p->owner_uid = dup0(kp_kcm__jstr(ref, "uid"));
+	if ((ref = kp_kobj_controller_ref(o))) {
+		p->owner_kind = dup0(kp_kobj_str(ref, "kind"));
+		p->owner_name = dup0(kp_kobj_str(ref, "name"));
+		p->owner_uid = dup0(kp_kobj_str(ref, "uid"));
 	}
-	if (kp_kcm__jstr(spec, "nodeName") && *kp_kcm__jstr(spec, "nodeName"))
-		p->node = strdup(kp_kcm__jstr(spec, "nodeName"));
+	if (kp_kobj_str(spec, "nodeName") && *kp_kobj_str(spec, "nodeName"))
+		p->node = strdup(kp_kobj_str(spec, "nodeName"));
 	p->deleting = json_object_get(md, "deletionTimestamp") != NULL;
 	if (p->deleting)
-		p->grace = kp_kcm__int_or(md, "deletionGracePeriodSeconds", 0);
+		p->grace = kp_kobj_int(md, "deletionGracePeriodSeconds", 0);
 	if (p->grace > 0)
-		pod_terminating(C, p, old, kp_kcm__jstr(md, "deletionTimestamp"));
+		pod_terminating(C, p, old, kp_kobj_str(md, "deletionTimestamp"));
 	else
 		kp_strmap_del(&C->terminating, key);
-	if (kp_kcm__jstr(md, "creationTimestamp"))
-		kp_parse_rfc3339(kp_kcm__jstr(md, "creationTimestamp"), &p->created);
-	p->prio = (int32_t)kp_kcm__int_or(spec, "priority", 0);
-	const char *phase = kp_kcm__jstr(st, "phase");
+	if (kp_kobj_str(md, "creationTimestamp"))
+		kp_parse_rfc3339(kp_kobj_str(md, "creationTimestamp"), &p->created);
+	p->prio = (int32_t)kp_kobj_int(spec, "priority", 0);
+	const char *phase = kp_kobj_str(st, "phase");
 	p->terminal = phase && (!strcmp(phase, "Succeeded") || !strcmp(phase, "Failed"));
 	p->running = phase && !strcmp(phase, "Running");
-	const char *sn = kp_kcm__jstr(spec, "schedulerName");
+	const char *sn = kp_kobj_str(spec, "schedulerName");
 	p->other_sched = sn && *sn && strcmp(sn, "default-scheduler") != 0;
 	json_array_foreach(json_object_get(st, "conditions"), i, v) {
-		const char *t = kp_kcm__jstr(v, "type"), *s = kp_kcm__jstr(v, "status");
+		const char *t = kp_kobj_str(v, "type"), *s = kp_kobj_str(v, "status");
 		if (!t || !s)
 			continue;
 		if (!strcmp(t, "Ready"))
 			p->ready = !strcmp(s, "True");
-		else if (!strcmp(t, "PodScheduled") && !strcmp(s, "False") && kp_kcm__jstr(v, "message"))
-			p->unsched_msg = strdup(kp_kcm__jstr(v, "message"));
+		else if (!strcmp(t, "PodScheduled") && !strcmp(s, "False") && kp_kobj_str(v, "message"))
+			p->unsched_msg = strdup(kp_kobj_str(v, "message"));
 	}
 	kp_kcm__pod_decode(p, text, len);
 	if (old) {
@@ -406,7 +369,7 @@ static void observe_pod(struct kp_kcm *C, enum kp_store_evtype type, const char 
 	if (p->owner_uid)
 		set_add(&C->owned, p->owner_uid, key);
 	account(C, p);
-	const char *mirror = kp_kcm__jstr(json_object_get(md, "annotations"), "kubernetes.io/config.mirror");
+	const char *mirror = kp_kobj_str(json_object_get(md, "annotations"), "kubernetes.io/config.mirror");
 	if (!p->node && !p->deleting && !p->terminal && !p->other_sched && !mirror) {
 		if (!p->text)
 			p->text = strndup(text, len);
@@ -436,7 +399,7 @@ void kp_kcm__pod_bound(struct kp_kcm *C, struct kp_kcm__pod *p, const char *node
 static void observe_node(struct kp_kcm *C, enum kp_store_evtype type, const char *text, size_t len, int64_t rv)
 {
 	json_t *o = json_loadb(text, len, 0, NULL);
-	const char *name = o ? kp_kcm__jstr(json_object_get(o, "metadata"), "name") : NULL;
+	const char *name = o ? kp_kobj_str(json_object_get(o, "metadata"), "name") : NULL;
 	struct kp_kcm__node *n;
 	bool was_ready;
 
@@ -474,8 +437,8 @@ static void observe_node(struct kp_kcm *C, enum kp_store_evtype type, const char
 	const json_t *a;
 	size_t i;
 	json_array_foreach(json_object_get(json_object_get(o, "status"), "addresses"), i, a)
-		if (kp_kcm__jstr(a, "type") && !strcmp(kp_kcm__jstr(a, "type"), "InternalIP") && kp_kcm__jstr(a, "address") && !n->host_ip)
-			n->host_ip = strdup(kp_kcm__jstr(a, "address"));
+		if (kp_kobj_str(a, "type") && !strcmp(kp_kobj_str(a, "type"), "InternalIP") && kp_kobj_str(a, "address") && !n->host_ip)
+			n->host_ip = strdup(kp_kobj_str(a, "address"));
 	if (n->n && n->n->ready && !was_ready)
 		KP_STRMAP_FOREACH(&n->pods, e)
 			kp_kcm__mark(C, &C->kubelet_dirty, e->key);
@@ -493,7 +456,7 @@ static void observe_obj(struct kp_kcm *C, int kind, enum kp_store_evtype type, c
 	if (!o)
 		return;
 	md = json_object_get(o, "metadata");
-	kp_kcm__key_of(key, sizeof(key), kp_kcm__jstr(md, "namespace"), kp_kcm__jstr(md, "name"));
+	kp_kcm__key_of(key, sizeof(key), kp_kobj_str(md, "namespace"), kp_kobj_str(md, "name"));
 	old = kp_strmap_get(&C->objs[kind], key);
 	if (old && type != KP_EV_DELETED && rv <= old->rv) {
 		json_decref(o);
@@ -502,14 +465,14 @@ static void observe_obj(struct kp_kcm *C, int kind, enum kp_store_evtype type, c
 	kp_kcm__mark(C, &C->dirty[kind], key);
 	if (old) {
 		const char *uid;
-		if (kind == CK_RS && (ref = controller_ref(old->o)) && (uid = kp_kcm__jstr(ref, "uid")))
+		if (kind == CK_RS && (ref = kp_kobj_controller_ref(old->o)) && (uid = kp_kobj_str(ref, "uid")))
 			set_del(&C->owned_rs, uid, key);
 		kp_strmap_del(&C->objs[kind], key);
 		json_decref(old->o);
 		free(old);
 	}
-	if (kind == CK_RS && (ref = controller_ref(o)))
-		mark_owner(C, kp_kcm__jstr(md, "namespace"), kp_kcm__jstr(ref, "kind"), kp_kcm__jstr(ref, "name"));
+	if (kind == CK_RS && (ref = kp_kobj_controller_ref(o)))
+		mark_owner(C, kp_kobj_str(md, "namespace"), kp_kobj_str(ref, "kind"), kp_kobj_str(ref, "name"));
 	if (type == KP_EV_DELETED) {
 		json_decref(o);
 		return;
@@ -522,8 +485,8 @@ static void observe_obj(struct kp_kcm *C, int kind, enum kp_store_evtype type, c
 	e->o = o;
 	e->rv = rv;
 	kp_kcm__map_put(&C->objs[kind], key, e);
-	if (kind == CK_RS && (ref = controller_ref(o)) && kp_kcm__jstr(ref, "uid"))
-		set_add(&C->owned_rs, kp_kcm__jstr(ref, "uid"), key);
+	if (kind == CK_RS && (ref = kp_kobj_controller_ref(o)) && kp_kobj_str(ref, "uid"))
+		set_add(&C->owned_rs, kp_kobj_str(ref, "uid"), key);
 }
 
 static void observe(struct kp_kcm *C, enum kp_store_evtype type, const char *group, const char *resource,
@@ -555,14 +518,14 @@ static void observe(struct kp_kcm *C, enum kp_store_evtype type, const char *gro
 enum kp_store_rc kp_kcm__create(struct kp_kcm *C, const char *group, const char *version, const char *resource,
 			       json_t *obj, struct kp_errbuf *eb)
 {
-	json_t *md = kp_kcm__obj_at(obj, "metadata");
-	const char *gen = kp_kcm__jstr(md, "generateName");
-	bool named = kp_kcm__jstr(md, "name") != NULL;
+	json_t *md = kp_kobj_child(obj, "metadata");
+	const char *gen = kp_kobj_str(md, "generateName");
+	bool named = kp_kobj_str(md, "name") != NULL;
 	char uid[37], ts[40];
 	enum kp_store_rc rc = KP_STORE_FAIL;
 
 	new_uid(uid);
-	kp_kcm__now_rfc3339(ts, sizeof(ts));
+	kp_kobj_now_rfc3339(ts, sizeof(ts));
 	json_object_set_new(md, "uid", json_string(uid));
 	json_object_set_new(md, "creationTimestamp", json_string(ts));
 	json_object_set_new(md, "generation", json_integer(1));
@@ -579,8 +542,8 @@ enum kp_store_rc kp_kcm__create(struct kp_kcm *C, const char *group, const char 
 			snprintf(name, sizeof(name), "%.*s%s", 58, gen ? gen : "x-", sfx);
 			json_object_set_new(md, "name", json_string(name));
 		}
-		struct kp_store_key k = { group, resource, kp_kcm__jstr(md, "namespace") ? kp_kcm__jstr(md, "namespace") : "",
-					  kp_kcm__jstr(md, "name") };
+		struct kp_store_key k = { group, resource, kp_kobj_str(md, "namespace") ? kp_kobj_str(md, "namespace") : "",
+					  kp_kobj_str(md, "name") };
 		rc = kp_store_create(C->L->store, &k, obj, &rv, eb);
 		if (rc == KP_STORE_EXISTS && !named)
 			continue;
@@ -716,22 +679,22 @@ static void set_cond(json_t *status, const char *type, const char *st, const cha
 	char ts[40];
 	size_t i;
 
-	kp_kcm__now_rfc3339(ts, sizeof(ts));
+	kp_kobj_now_rfc3339(ts, sizeof(ts));
 	if (!json_is_array(arr)) {
 		arr = json_array();
 		json_object_set_new(status, "conditions", arr);
 	}
 	json_array_foreach(arr, i, v)
-		if (kp_kcm__jstr(v, "type") && !strcmp(kp_kcm__jstr(v, "type"), type))
+		if (kp_kobj_str(v, "type") && !strcmp(kp_kobj_str(v, "type"), type))
 			c = v;
 	if (!c) {
 		c = json_object();
 		json_object_set_new(c, "type", json_string(type));
 		json_array_append_new(arr, c);
 	}
-	bool same = kp_kcm__jstr(c, "status") && !strcmp(kp_kcm__jstr(c, "status"), st);
-	bool same_text = same && kp_kcm__jstr(c, "reason") && !strcmp(kp_kcm__jstr(c, "reason"), reason) && kp_kcm__jstr(c, "message") &&
-			 !strcmp(kp_kcm__jstr(c, "message"), msg);
+	bool same = kp_kobj_str(c, "status") && !strcmp(kp_kobj_str(c, "status"), st);
+	bool same_text = same && kp_kobj_str(c, "reason") && !strcmp(kp_kobj_str(c, "reason"), reason) && kp_kobj_str(c, "message") &&
+			 !strcmp(kp_kobj_str(c, "message"), msg);
 	if (!same)
 		json_object_set_new(c, "lastTransitionTime", json_string(ts));
 	if (update_time && !same_text)
@@ -773,20 +736,20 @@ void kp_kcm__write_status(struct kp_kcm *C, int kind, const char *ns, const char
 static int replicas_fn(void *ud, json_t *obj)
 {
 	int64_t want = *(const int64_t *)ud;
-	json_t *spec = kp_kcm__obj_at(obj, "spec"), *md = kp_kcm__obj_at(obj, "metadata");
-	if (json_object_get(md, "deletionTimestamp") || kp_kcm__int_or(spec, "replicas", 1) == want)
+	json_t *spec = kp_kobj_child(obj, "spec"), *md = kp_kobj_child(obj, "metadata");
+	if (json_object_get(md, "deletionTimestamp") || kp_kobj_int(spec, "replicas", 1) == want)
 		return 1;
 	json_object_set_new(spec, "replicas", json_integer(want));
-	json_object_set_new(md, "generation", json_integer(kp_kcm__int_or(md, "generation", 1) + 1));
+	json_object_set_new(md, "generation", json_integer(kp_kobj_int(md, "generation", 1) + 1));
 	return 0;
 }
 
 void kp_kcm__scale_rs(struct kp_kcm *C, const json_t *rs, int64_t want)
 {
 	const json_t *md = json_object_get(rs, "metadata");
-	struct kp_store_key k = { "apps", "replicasets", kp_kcm__jstr(md, "namespace"), kp_kcm__jstr(md, "name") };
+	struct kp_store_key k = { "apps", "replicasets", kp_kobj_str(md, "namespace"), kp_kobj_str(md, "name") };
 	struct kp_errbuf eb = { 0 };
-	if (kp_kcm__int_or(json_object_get(rs, "spec"), "replicas", 1) == want)
+	if (kp_kobj_int(json_object_get(rs, "spec"), "replicas", 1) == want)
 		return;
 	if (kp_apiserver_mutate(C->L, &k, replicas_fn, &want, &eb) && eb.msg[0])
 		fprintf(stderr, "karpenter up: scale replicaset %s: %s\n", k.name, eb.msg);
@@ -820,7 +783,7 @@ json_t *kp_kcm__pod_from_template(const json_t *owner, const char *api_version, 
 
 	json_object_set_new(pod, "apiVersion", json_string("v1"));
 	json_object_set_new(pod, "kind", json_string("Pod"));
-	json_object_set_new(md, "namespace", json_string(kp_kcm__jstr(omd, "namespace") ? kp_kcm__jstr(omd, "namespace") : "default"));
+	json_object_set_new(md, "namespace", json_string(kp_kobj_str(omd, "namespace") ? kp_kobj_str(omd, "namespace") : "default"));
 	json_object_set_new(md, "labels",
 			    json_is_object(json_object_get(tmd, "labels")) ? json_deep_copy(json_object_get(tmd, "labels"))
 									   : json_object());
@@ -955,7 +918,7 @@ static int list_fn(void *ud, const char *json, size_t len, int64_t rv)
 	const json_t *md = json_object_get(o, "metadata");
 	(void)rv;
 	if (md)
-		observe(u->C, KP_EV_ADDED, u->group, u->resource, kp_kcm__jstr(md, "namespace"), kp_kcm__jstr(md, "name"), json, len,
+		observe(u->C, KP_EV_ADDED, u->group, u->resource, kp_kobj_str(md, "namespace"), kp_kobj_str(md, "name"), json, len,
 			rv_of(o));
 	json_decref(o);
 	return 0;
@@ -1070,7 +1033,7 @@ static void ensure_log_pod(struct kp_kcm *C)
 		free(have);
 		return;
 	}
-	kp_kcm__now_rfc3339(ts, sizeof(ts));
+	kp_kobj_now_rfc3339(ts, sizeof(ts));
 	json_t *pod = json_pack(
 		"{s:s, s:s,"
 		" s:{s:s, s:s, s:{s:s, s:s}, s:{s:s, s:s}},"

@@ -60,7 +60,7 @@ void kp_kcm__reconcile_ds(struct kp_kcm *C, const char *key)
 		return;
 	ds = json_incref(e->o);
 	const json_t *md = json_object_get(ds, "metadata"), *spec = json_object_get(ds, "spec");
-	const char *ns = kp_kcm__jstr(md, "namespace"), *name = kp_kcm__jstr(md, "name");
+	const char *ns = kp_kobj_str(md, "namespace"), *name = kp_kobj_str(md, "name");
 	kp_cluster_init(&dc);
 	text = json_dumps(ds, JSON_COMPACT);
 	struct kp_load_opts opts = { NULL, (int64_t)time(NULL) };
@@ -88,7 +88,7 @@ void kp_kcm__reconcile_ds(struct kp_kcm *C, const char *key)
 	/* existing pods by node; extras and misplaced ones go */
 	struct kp_strmap by_node = { 0 };
 	int64_t desired = 0, current = 0, ready = 0;
-	kp_kcm__owned_pods(C, kp_kcm__jstr(md, "uid"), &pl, false);
+	kp_kcm__owned_pods(C, kp_kobj_str(md, "uid"), &pl, false);
 	for (size_t i = 0; i < pl.n; i++) {
 		struct kp_kcm__pod *p = pl.v[i];
 		struct kp_kcm__node *n = p->node ? kp_kcm__node_get(C, p->node, false) : NULL;
@@ -133,7 +133,7 @@ void kp_kcm__reconcile_ds(struct kp_kcm *C, const char *key)
 	u.set = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "desiredNumberScheduled", (json_int_t)desired,
 			  "currentNumberScheduled", (json_int_t)current, "numberReady", (json_int_t)ready,
 			  "numberAvailable", (json_int_t)ready, "updatedNumberScheduled", (json_int_t)current,
-			  "numberMisscheduled", (json_int_t)0, "observedGeneration", (json_int_t)kp_kcm__int_or(md, "generation", 1));
+			  "numberMisscheduled", (json_int_t)0, "observedGeneration", (json_int_t)kp_kobj_int(md, "generation", 1));
 	kp_kcm__write_status(C, CK_DS, ns, name, &u);
 	json_decref(ds);
 }

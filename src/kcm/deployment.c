@@ -38,9 +38,9 @@ void kp_kcm__reconcile_deploy(struct kp_kcm *C, const char *key)
 		return;
 	d = json_incref(e->o);
 	const json_t *md = json_object_get(d, "metadata"), *spec = json_object_get(d, "spec");
-	const char *ns = kp_kcm__jstr(md, "namespace"), *name = kp_kcm__jstr(md, "name"), *uid = kp_kcm__jstr(md, "uid");
+	const char *ns = kp_kobj_str(md, "namespace"), *name = kp_kobj_str(md, "name"), *uid = kp_kobj_str(md, "uid");
 	const json_t *tmpl = json_object_get(spec, "template");
-	int64_t want = kp_kcm__int_or(spec, "replicas", 1);
+	int64_t want = kp_kobj_int(spec, "replicas", 1);
 	template_hash(tmpl, hash);
 
 	struct kp_strmap *set = uid ? kp_strmap_get(&C->owned_rs, uid) : NULL;
@@ -52,7 +52,7 @@ void kp_kcm__reconcile_deploy(struct kp_kcm *C, const char *key)
 		const char *h;
 		if (!r || kp_kcm__deleting(r->o))
 			continue;
-		h = kp_kcm__jstr(json_object_get(json_object_get(r->o, "metadata"), "labels"), "pod-template-hash");
+		h = kp_kobj_str(json_object_get(json_object_get(r->o, "metadata"), "labels"), "pod-template-hash");
 		if (!newkey && h && !strcmp(h, hash))
 			newkey = strdup(keys[i]);
 		else
@@ -72,9 +72,9 @@ void kp_kcm__reconcile_deploy(struct kp_kcm *C, const char *key)
 			json_decref(sel);
 			sel = json_object();
 		}
-		json_t *tl = kp_kcm__obj_at(kp_kcm__obj_at(t, "metadata"), "labels");
+		json_t *tl = kp_kobj_child(kp_kobj_child(t, "metadata"), "labels");
 		json_object_set_new(tl, "pod-template-hash", json_string(hash));
-		json_object_set_new(kp_kcm__obj_at(sel, "matchLabels"), "pod-template-hash", json_string(hash));
+		json_object_set_new(kp_kobj_child(sel, "matchLabels"), "pod-template-hash", json_string(hash));
 		json_object_set_new(rs, "apiVersion", json_string("apps/v1"));
 		json_object_set_new(rs, "kind", json_string("ReplicaSet"));
 		json_object_set_new(rmd, "name", json_string(rname));
@@ -107,11 +107,11 @@ void kp_kcm__reconcile_deploy(struct kp_kcm *C, const char *key)
 			continue;
 		if (newkey && !strcmp(keys[i], newkey)) {
 			kp_kcm__scale_rs(C, r->o, want);
-			updated = kp_kcm__int_or(st, "replicas", 0);
+			updated = kp_kobj_int(st, "replicas", 0);
 		}
-		replicas += kp_kcm__int_or(st, "replicas", 0);
-		ready += kp_kcm__int_or(st, "readyReplicas", 0);
-		avail += kp_kcm__int_or(st, "availableReplicas", 0);
+		replicas += kp_kobj_int(st, "replicas", 0);
+		ready += kp_kobj_int(st, "readyReplicas", 0);
+		avail += kp_kobj_int(st, "availableReplicas", 0);
 	}
 	free(keys);
 	int64_t max_unavail = want / 4;   /* default maxUnavailable 25%, rounded down */
@@ -124,7 +124,7 @@ void kp_kcm__reconcile_deploy(struct kp_kcm *C, const char *key)
 	u.set = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "replicas", (json_int_t)replicas, "updatedReplicas",
 			  (json_int_t)updated, "readyReplicas", (json_int_t)ready, "availableReplicas", (json_int_t)avail,
 			  "unavailableReplicas", (json_int_t)(want > avail ? want - avail : 0), "observedGeneration",
-			  (json_int_t)kp_kcm__int_or(md, "generation", 1));
+			  (json_int_t)kp_kobj_int(md, "generation", 1));
 	u.ncond = 2;
 	u.cond[0].type = "Available";
 	if (avail >= want - max_unavail) {

@@ -20,26 +20,26 @@ void kp_kcm__reconcile_job(struct kp_kcm *C, const char *key)
 		return;
 	job = json_incref(e->o);
 	const json_t *md = json_object_get(job, "metadata"), *spec = json_object_get(job, "spec");
-	const char *ns = kp_kcm__jstr(md, "namespace"), *name = kp_kcm__jstr(md, "name");
-	int64_t par = kp_kcm__int_or(spec, "parallelism", 1);
-	int64_t comp = kp_kcm__int_or(spec, "completions", par);
-	int64_t succeeded = kp_kcm__int_or(json_object_get(job, "status"), "succeeded", 0);
+	const char *ns = kp_kobj_str(md, "namespace"), *name = kp_kobj_str(md, "name");
+	int64_t par = kp_kobj_int(spec, "parallelism", 1);
+	int64_t comp = kp_kobj_int(spec, "completions", par);
+	int64_t succeeded = kp_kobj_int(json_object_get(job, "status"), "succeeded", 0);
 	int64_t want = par < comp - succeeded ? par : comp - succeeded;
 	if (json_is_true(json_object_get(spec, "suspend")) || want < 0)
 		want = 0;
-	kp_kcm__owned_pods(C, kp_kcm__jstr(md, "uid"), &pl, false);
+	kp_kcm__owned_pods(C, kp_kobj_str(md, "uid"), &pl, false);
 	int64_t have = (int64_t)pl.n;
 	for (int64_t i = have; i < want; i++) {
 		json_t *pod = kp_kcm__pod_from_template(job, "batch/v1", "Job", json_object_get(spec, "template"));
-		json_t *pmd = json_object_get(pod, "metadata"), *labels = kp_kcm__obj_at(pmd, "labels");
+		json_t *pmd = json_object_get(pod, "metadata"), *labels = kp_kobj_child(pmd, "labels");
 		char gen[300];
 		snprintf(gen, sizeof(gen), "%s-", name);
 		json_object_set_new(pmd, "generateName", json_string(gen));
 		json_object_set_new(labels, "job-name", json_string(name));
 		json_object_set_new(labels, "batch.kubernetes.io/job-name", json_string(name));
-		json_object_set_new(labels, "controller-uid", json_string(kp_kcm__jstr(md, "uid") ? kp_kcm__jstr(md, "uid") : ""));
+		json_object_set_new(labels, "controller-uid", json_string(kp_kobj_str(md, "uid") ? kp_kobj_str(md, "uid") : ""));
 		json_object_set_new(labels, "batch.kubernetes.io/controller-uid",
-				    json_string(kp_kcm__jstr(md, "uid") ? kp_kcm__jstr(md, "uid") : ""));
+				    json_string(kp_kobj_str(md, "uid") ? kp_kobj_str(md, "uid") : ""));
 		kp_kcm__create_pod(C, pod);
 	}
 	if (have > want) {
@@ -53,9 +53,9 @@ void kp_kcm__reconcile_job(struct kp_kcm *C, const char *key)
 	struct kp_kcm__status_upd u = { 0 };
 	const json_t *st = json_object_get(job, "status");
 	char ts[40];
-	kp_kcm__now_rfc3339(ts, sizeof(ts));
+	kp_kobj_now_rfc3339(ts, sizeof(ts));
 	u.set = json_pack("{s:I, s:I, s:s}", "active", (json_int_t)(have > want ? want : want > have ? want : have),
-			  "ready", (json_int_t)ready, "startTime", kp_kcm__jstr(st, "startTime") ? kp_kcm__jstr(st, "startTime") : ts);
+			  "ready", (json_int_t)ready, "startTime", kp_kobj_str(st, "startTime") ? kp_kobj_str(st, "startTime") : ts);
 	kp_kcm__write_status(C, CK_JOB, ns, name, &u);
 	json_decref(job);
 }

@@ -23,6 +23,7 @@
 #include "karpenter/objects.h"
 #include "karpenter/strmap.h"
 #include "kcm/kcm.h"
+#include "kobj/kobj.h"
 
 /* The caches are kept in base's string map (karpenter/strmap.h, malloc
  * mode: keys copied, values owned by the caches). kp_kcm__map_put sets key
@@ -110,10 +111,6 @@ void kp_kcm__pod_decode(struct kp_kcm__pod *p, const char *json, size_t len);
 void kp_kcm__schedule(struct kp_kcm *C);
 void kp_kcm__kubelet(struct kp_kcm *C);
 void kp_kcm__node_lifecycle(struct kp_kcm *C);
-/* core.c: JSON helpers. String member k of o, or NULL. */
-const char *kp_kcm__jstr(const json_t *o, const char *k);
-/* Object member k of o, created empty when missing or not an object. */
-json_t *kp_kcm__obj_at(json_t *o, const char *k);
 
 /* Starts / joins the disruption (PodDisruptionBudget) controller of L (pdb.c). */
 kp_err kp_kcm__pdb_start(struct kp_apiserver *L, struct kp_errbuf *eb);
@@ -143,10 +140,7 @@ struct kp_kcm__podlist {
 	size_t n;
 };
 
-/* ---- shared between the files of this group ---- */
-int64_t kp_kcm__int_or(const json_t *o, const char *k, int64_t dflt);
 
-void kp_kcm__now_rfc3339(char *buf, size_t n);
 
 void kp_kcm__key_of(char *buf, size_t n, const char *ns, const char *name);
 

@@ -52,13 +52,6 @@
 #define DISRUPTED_TIMEOUT_S 120   /* the controller's DeletionTimeout */
 #define MAX_PDBCS 16
 
-/* -------------------------------------------------------------- helpers */
-
-static const char *jstr(const json_t *o, const char *k)
-{
-	return json_string_value(json_object_get(o, k));
-}
-
 static int64_t jint(const json_t *o, const char *k)
 {
 	const json_t *v = json_object_get(o, k);
@@ -70,17 +63,6 @@ static int64_t wall_s(void)
 	return (int64_t)time(NULL);
 }
 
-
-/* The controller reference of o (an ownerReference with controller true). */
-static const json_t *controller_ref(const json_t *o)
-{
-	const json_t *r;
-	size_t i;
-	json_array_foreach(json_object_get(json_object_get(o, "metadata"), "ownerReferences"), i, r)
-		if (json_is_true(json_object_get(r, "controller")))
-			return r;
-	return NULL;
-}
 
 
 
@@ -185,10 +167,10 @@ static void observe_pod(struct pdbc *P, enum kp_store_evtype type, const char *n
 	p->ns = strdup(ns ? ns : "");
 	p->name = strdup(name ? name : "");
 	p->labels = json_incref(json_object_get(md, "labels"));
-	if ((ref = controller_ref(o))) {
-		p->ctl_kind = dup0(jstr(ref, "kind"));
-		p->ctl_name = dup0(jstr(ref, "name"));
-		p->ctl_uid = dup0(jstr(ref, "uid"));
+	if ((ref = kp_kobj_controller_ref(o))) {
+		p->ctl_kind = dup0(kp_kobj_str(ref, "kind"));
+		p->ctl_name = dup0(kp_kobj_str(ref, "name"));
+		p->ctl_uid = dup0(kp_kobj_str(ref, "uid"));
 	}
 	p->ready = kp_apiserver_pdb_pod_ready(o);
 	p->deleting = json_object_get(md, "deletionTimestamp") != NULL;
@@ -268,7 +250,7 @@ static bool replicas_of(struct kp_apiserver *L, const char *group, const char *r
 		return false;
 	o = json_loads(text, 0, NULL);
 	free(text);
-	if (!o || (uid && !same_str(jstr(json_object_get(o, "metadata"), "uid"), uid))) {
+	if (!o || (uid && !same_str(kp_kobj_str(json_object_get(o, "metadata"), "uid"), uid))) {
 		json_decref(o);
 		return false;
 	}
@@ -291,11 +273,11 @@ static bool find_scale(struct recon *R, const struct pdb_pod *p, char **uid, int
 		return false;
 	if (!strcmp(p->ctl_kind, "ReplicaSet")) {
 		if (replicas_of(L, "apps", "replicasets", p->ns, p->ctl_name, p->ctl_uid, scale, &o)) {
-			const json_t *ref = controller_ref(o);
+			const json_t *ref = kp_kobj_controller_ref(o);
 			json_t *d = NULL;
-			if (ref && same_str(jstr(ref, "kind"), "Deployment")) {
-				if (replicas_of(L, "apps", "deployments", p->ns, jstr(ref, "name"), jstr(ref, "uid"), scale, &d)) {
-					*uid = dup0(jstr(ref, "uid"));
+			if (ref && same_str(kp_kobj_str(ref, "kind"), "Deployment")) {
+				if (replicas_of(L, "apps", "deployments", p->ns, kp_kobj_str(ref, "name"), kp_kobj_str(ref, "uid"), scale, &d)) {
+					*uid = dup0(kp_kobj_str(ref, "uid"));
 					ok = true;
 				}
 				json_decref(d);
@@ -377,7 +359,7 @@ static int status_fn(void *ud, json_t *pdb)
 		if (strncmp(keys[i], prefix, pl) != 0)
 			continue;
 		p = kp_strmap_get(&P->pods, keys[i]);
-		if (p && kp_apiserver_pdb_selector_matches(sel, p->labels))
+		if (p && kp_kobj_selector_matches(sel, p->labels))
 			pods[n++] = p;
 	}
 	free(keys);
@@ -505,14 +487,14 @@ static int list_fn(void *ud, const char *text, size_t len, int64_t rv)
 	struct list_ud *u = ud;
 	json_t *o = json_loadb(text, len, 0, NULL);
 	const json_t *md = json_object_get(o, "metadata");
-	const char *srv = jstr(md, "resourceVersion");
+	const char *srv = kp_kobj_str(md, "resourceVersion");
 	int64_t orv = 0;
 
 	(void)rv;
 	if (srv)
 		kp_parse_i64(srv, &orv);
 	if (md)
-		observe(u->P, KP_EV_ADDED, u->group, u->resource, jstr(md, "namespace"), jstr(md, "name"), text, len, orv);
+		observe(u->P, KP_EV_ADDED, u->group, u->resource, kp_kobj_str(md, "namespace"), kp_kobj_str(md, "name"), text, len, orv);
 	json_decref(o);
 	return 0;
 }

@@ -42,11 +42,6 @@
 #define KUBELET_PER_PASS 2000
 #define MAX_REASONS 24
 
-static void now_rfc3339(char *buf, size_t n)
-{
-	kp_format_rfc3339((int64_t)time(NULL), buf, n);
-}
-
 /* ---------------------------------------------------------- decoding */
 
 void kp_kcm__pod_decode(struct kp_kcm__pod *p, const char *json, size_t len)
@@ -207,15 +202,15 @@ static void set_cond(json_t *status, const char *type, const char *st, const cha
 		json_object_set_new(status, "conditions", arr);
 	}
 	json_array_foreach(arr, i, v)
-		if (kp_kcm__jstr(v, "type") && !strcmp(kp_kcm__jstr(v, "type"), type))
+		if (kp_kobj_str(v, "type") && !strcmp(kp_kobj_str(v, "type"), type))
 			c = v;
 	if (!c) {
 		c = json_object();
 		json_object_set_new(c, "type", json_string(type));
 		json_array_append_new(arr, c);
 	}
-	if (!kp_kcm__jstr(c, "status") || strcmp(kp_kcm__jstr(c, "status"), st) != 0) {
-		now_rfc3339(ts, sizeof(ts));
+	if (!kp_kobj_str(c, "status") || strcmp(kp_kobj_str(c, "status"), st) != 0) {
+		kp_kobj_now_rfc3339(ts, sizeof(ts));
 		json_object_set_new(c, "lastTransitionTime", json_string(ts));
 	}
 	json_object_set_new(c, "status", json_string(st));
@@ -238,13 +233,13 @@ struct bind_ud {
 static int bind_fn(void *ud, json_t *pod)
 {
 	struct bind_ud *b = ud;
-	json_t *spec = kp_kcm__obj_at(pod, "spec");
-	const char *cur = kp_kcm__jstr(spec, "nodeName");
+	json_t *spec = kp_kobj_child(pod, "spec");
+	const char *cur = kp_kobj_str(spec, "nodeName");
 
 	if ((cur && *cur) || json_object_get(json_object_get(pod, "metadata"), "deletionTimestamp"))
 		return 1;
 	json_object_set_new(spec, "nodeName", json_string(b->node));
-	set_cond(kp_kcm__obj_at(pod, "status"), "PodScheduled", "True", NULL, NULL);
+	set_cond(kp_kobj_child(pod, "status"), "PodScheduled", "True", NULL, NULL);
 	b->done = true;
 	return 0;
 }
@@ -252,20 +247,20 @@ static int bind_fn(void *ud, json_t *pod)
 static int unsched_fn(void *ud, json_t *pod)
 {
 	const char *msg = ud;
-	json_t *spec = json_object_get(pod, "spec"), *st = kp_kcm__obj_at(pod, "status"), *c, *v;
+	json_t *spec = json_object_get(pod, "spec"), *st = kp_kobj_child(pod, "status"), *c, *v;
 	size_t i;
 
-	if ((kp_kcm__jstr(spec, "nodeName") && *kp_kcm__jstr(spec, "nodeName")) ||
+	if ((kp_kobj_str(spec, "nodeName") && *kp_kobj_str(spec, "nodeName")) ||
 	    json_object_get(json_object_get(pod, "metadata"), "deletionTimestamp"))
 		return 1;
 	c = NULL;
 	json_array_foreach(json_object_get(st, "conditions"), i, v)
-		if (kp_kcm__jstr(v, "type") && !strcmp(kp_kcm__jstr(v, "type"), "PodScheduled"))
+		if (kp_kobj_str(v, "type") && !strcmp(kp_kobj_str(v, "type"), "PodScheduled"))
 			c = v;
-	if (c && kp_kcm__jstr(c, "status") && !strcmp(kp_kcm__jstr(c, "status"), "False") && kp_kcm__jstr(c, "message") &&
-	    !strcmp(kp_kcm__jstr(c, "message"), msg) && kp_kcm__jstr(c, "reason") && !strcmp(kp_kcm__jstr(c, "reason"), "Unschedulable"))
+	if (c && kp_kobj_str(c, "status") && !strcmp(kp_kobj_str(c, "status"), "False") && kp_kobj_str(c, "message") &&
+	    !strcmp(kp_kobj_str(c, "message"), msg) && kp_kobj_str(c, "reason") && !strcmp(kp_kobj_str(c, "reason"), "Unschedulable"))
 		return 1;
-	if (!kp_kcm__jstr(st, "phase"))
+	if (!kp_kobj_str(st, "phase"))
 		json_object_set_new(st, "phase", json_string("Pending"));
 	set_cond(st, "PodScheduled", "False", "Unschedulable", msg);
 	return 0;
@@ -411,24 +406,24 @@ struct run_ud {
 static int run_fn(void *ud, json_t *pod)
 {
 	struct run_ud *u = ud;
-	json_t *spec = json_object_get(pod, "spec"), *st = kp_kcm__obj_at(pod, "status"), *c;
-	const char *node = kp_kcm__jstr(spec, "nodeName");
+	json_t *spec = json_object_get(pod, "spec"), *st = kp_kobj_child(pod, "status"), *c;
+	const char *node = kp_kobj_str(spec, "nodeName");
 	char ts[40], cid[80];
 	size_t i;
 
 	if (!node || strcmp(node, u->node) != 0 || json_object_get(json_object_get(pod, "metadata"), "deletionTimestamp"))
 		return 1;
-	if (kp_kcm__jstr(st, "phase") && !strcmp(kp_kcm__jstr(st, "phase"), "Running") && kp_kcm__jstr(st, "podIP"))
+	if (kp_kobj_str(st, "phase") && !strcmp(kp_kobj_str(st, "phase"), "Running") && kp_kobj_str(st, "podIP"))
 		return 1;
-	now_rfc3339(ts, sizeof(ts));
+	kp_kobj_now_rfc3339(ts, sizeof(ts));
 	json_object_set_new(st, "phase", json_string("Running"));
 	json_object_set_new(st, "hostIP", json_string(u->host_ip));
 	json_object_set_new(st, "hostIPs", json_pack("[{s:s}]", "ip", u->host_ip));
 	json_object_set_new(st, "podIP", json_string(u->pod_ip));
 	json_object_set_new(st, "podIPs", json_pack("[{s:s}]", "ip", u->pod_ip));
-	if (!kp_kcm__jstr(st, "startTime"))
+	if (!kp_kobj_str(st, "startTime"))
 		json_object_set_new(st, "startTime", json_string(ts));
-	if (!kp_kcm__jstr(st, "qosClass"))
+	if (!kp_kobj_str(st, "qosClass"))
 		json_object_set_new(st, "qosClass", json_string("BestEffort"));
 	set_cond(st, "PodReadyToStartContainers", "True", NULL, NULL);
 	set_cond(st, "Initialized", "True", NULL, NULL);
@@ -439,8 +434,8 @@ static int run_fn(void *ud, json_t *pod)
 	json_array_foreach(json_object_get(spec, "containers"), i, c) {
 		snprintf(cid, sizeof(cid), "containerd://%016llx%04zx", (unsigned long long)time(NULL), i);
 		json_array_append_new(cs, json_pack("{s:s, s:s, s:s, s:s, s:b, s:b, s:i, s:{s:{s:s}}}", "name",
-						    kp_kcm__jstr(c, "name") ? kp_kcm__jstr(c, "name") : "", "image",
-						    kp_kcm__jstr(c, "image") ? kp_kcm__jstr(c, "image") : "", "imageID", "", "containerID",
+						    kp_kobj_str(c, "name") ? kp_kobj_str(c, "name") : "", "image",
+						    kp_kobj_str(c, "image") ? kp_kobj_str(c, "image") : "", "imageID", "", "containerID",
 						    cid, "ready", 1, "started", 1, "restartCount", 0, "state", "running",
 						    "startedAt", ts));
 	}
@@ -527,7 +522,7 @@ static int cloud_fn(void *ctx, enum kp_cloud_fake_event ev, const struct kp_inst
 		return 0;
 	}
 	node_name_for(in, name, sizeof(name));
-	now_rfc3339(ts, sizeof(ts));
+	kp_kobj_now_rfc3339(ts, sizeof(ts));
 	json_t *labels = json_object();
 	for (int i = 0; i < in->labels.n; i++)
 		json_object_set_new(labels, in->labels.kv[i].key, json_string(in->labels.kv[i].value));
