@@ -391,7 +391,7 @@ void kp_kcm__reconcile_deploy(struct kp_kcm *C, const char *key)
 	/* templates that differ only by defaulting (objects written around
 	 * the API): the ReplicaSet this template's hash names */
 	for (size_t i = 0; i < n && !nw; i++) {
-		const char *h = kp_kcm__jstr(json_object_get(json_object_get(all[i].o, "metadata"), "labels"),
+		const char *h = kp_kobj_str(json_object_get(json_object_get(all[i].o, "metadata"), "labels"),
 					     "pod-template-hash");
 		if (h && !strcmp(h, hash))
 			nw = &all[i];
