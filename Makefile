@@ -15,6 +15,12 @@ O       := build/san
 OPT     := -O1 -g -fno-omit-frame-pointer
 SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all
 endif
+# TSAN=1: ThreadSanitizer build in build/tsan (the unit tests run under it in `make test`)
+ifeq ($(TSAN),1)
+O       := build/tsan
+OPT     := -O1 -g -fno-omit-frame-pointer
+SANFLAGS := -fsanitize=thread
+endif
 
 # V=1 shows the full commands
 ifeq ($(V),1)
@@ -43,7 +49,7 @@ BENCH_BIN:= $(BENCH_SRC:bench/%.c=$(O)/bench/%)
 
 # (fuzz targets: see the fuzzing section)
 .PHONY: fuzz fuzz-build fuzz-check
-.PHONY: all deps test unit unit-san scenarios malformed e2e aws demo bench clean check-banned valgrind image install-test
+.PHONY: all deps test unit unit-san unit-tsan scenarios malformed e2e aws demo bench clean check-banned valgrind image install-test
 
 all: deps $(O)/karpenter
 
@@ -92,6 +98,7 @@ test: deps
 	@./scripts/run-tests aws $(O)
 	@./scripts/run-tests install $(O)
 	@$(MAKE) --no-print-directory SAN=1 unit-san
+	@$(MAKE) --no-print-directory TSAN=1 unit-tsan
 	@./scripts/run-tests e2e build/san   # on the sanitizer build: its "no sanitizer reports" check can fail
 	@$(MAKE) --no-print-directory fuzz-check
 	@./scripts/run-tests summary
@@ -103,6 +110,10 @@ unit-san: $(UNIT_BIN) $(O)/karpenter $(TOOL_BIN)
 	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ./scripts/run-tests unit $(O) san
 	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ./scripts/run-tests malformed $(O) san
 	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ./scripts/run-tests nosignal $(O) san
+
+# halt_on_error: a data race fails the binary (and so the stage)
+unit-tsan: $(UNIT_BIN) $(O)/karpenter
+	@TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp" ./scripts/run-tests unit $(O) tsan
 
 scenarios: all $(TOOL_BIN)
 	@./scripts/run-tests scenarios $(O)
