@@ -824,7 +824,9 @@ static void test_nodes_and_bound_pods(void **state)
 	assert_string_equal(n->provider_id, "aws:///us-east-1a/i-123");
 	assert_true(n->unschedulable);
 	assert_false(n->ready);
-	assert_int_equal(n->taints.n, 1);
+	assert_int_equal(n->taints.n, 2);   /* cordoned: the unschedulable taint is added */
+	assert_string_equal(n->taints.t[1].key, KP_TAINT_UNSCHEDULABLE);
+	assert_int_equal(n->taints.t[1].effect, KP_EFFECT_NOSCHEDULE);
 	assert_int_equal(n->capacity.v[KP_RES_CPU], 2000);
 	assert_int_equal(n->capacity.v[KP_RES_PODS], 29);
 	assert_int_equal(n->allocatable.v[KP_RES_MEMORY], 8 * GI);   /* defaults to capacity */
