@@ -20,7 +20,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "ctrl/ctrl.h"
-#include "local/server.h"
+#include "up/up.h"
 #include "metrics/metrics.h"   /* kp_metrics_default for --metrics-listen */
 
 static void up_usage(FILE *f)
@@ -170,10 +170,9 @@ static bool is_dir(const char *p)
 int kp_cmd_up(int argc, char **argv, const char *datadir)
 {
 	struct up_args a = { .port = 6443, .catalog = "aws", .launch_delay_ms = 2000 };
-	struct kp_local_config cfg = { 0 };
+	struct kp_apiserver_config cfg = { 0 };
 	struct kp_errbuf eb = { 0 };
-	struct kp_local *L = NULL;
-	struct kp_local_karpenter *karp = NULL;
+	struct kp_up *U = NULL;
 	struct kp_ctrl_http *http = NULL;
 	char ddir[PATH_MAX], kcfg[PATH_MAX + 16], crds[PATH_MAX + 32];
 	sigset_t set;
@@ -221,28 +220,28 @@ int kp_cmd_up(int argc, char **argv, const char *datadir)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	if (kp_local_start(&L, &cfg, &eb)) {
+	if (kp_up_start(&U, &cfg, &eb)) {
 		fprintf(stderr, "karpenter up: %s\n", eb.msg);
 		return KP_EXIT_FAIL;
 	}
-	if (kp_local_write_kubeconfig(L, kcfg, &eb)) {
+	if (kp_apiserver_write_kubeconfig(U->api, kcfg, &eb)) {
 		fprintf(stderr, "karpenter up: %s\n", eb.msg);
-		kp_local_stop(L);
+		kp_up_stop(U);
 		return KP_EXIT_FAIL;
 	}
 	/* ---- the Karpenter controller, in-process through HTTP (src/ctrl);
 	 * KARPENTER_UP_CONTROLLER=off leaves it out (to run `karpenter
 	 * controller` against this server instead) ---- */
 	if (!getenv("KARPENTER_UP_CONTROLLER") || strcmp(getenv("KARPENTER_UP_CONTROLLER"), "off") != 0) {
-		struct kp_local_karpenter_opts ko = { a.catalog, datadir, a.launch_delay_ms, KP_LOG_INFO, 0, 0, true, NULL };
+		struct kp_up_karpenter_opts ko = { a.catalog, datadir, a.launch_delay_ms, KP_LOG_INFO, 0, 0, true, NULL };
 		const char *lv = getenv("KARPENTER_UP_LOG_LEVEL");
 		const char *ff = getenv("KARPENTER_UP_FAULTS");   /* fault injection (resilience work) */
 		ko.fault_file = a.fault_file ? a.fault_file : ff && *ff ? ff : NULL;
 		if (lv)
 			kp_log_parse_level(lv, &ko.log_level, NULL);
-		if (kp_local_karpenter_start(L, &ko, &karp, &eb)) {
+		if (kp_up_karpenter_start(U, &ko, &eb)) {
 			fprintf(stderr, "karpenter up: controller: %s\n", eb.msg);
-			kp_local_stop(L);
+			kp_up_stop(U);
 			return KP_EXIT_FAIL;
 		}
 	}
@@ -250,11 +249,10 @@ int kp_cmd_up(int argc, char **argv, const char *datadir)
 	if ((a.metrics_listen || a.health_listen) &&
 	    kp_ctrl_http_start(NULL, kp_metrics_default(), a.metrics_listen, a.health_listen, &http, &eb)) {
 		fprintf(stderr, "karpenter up: %s\n", eb.msg);
-		kp_local_karpenter_stop(L, karp);
-		kp_local_stop(L);
+		kp_up_stop(U);
 		return KP_EXIT_FAIL;
 	}
-	printf("karpenter up: serving the Kubernetes API on https://%s:%d (data in %s)\n", a.host, L->port, ddir);
+	printf("karpenter up: serving the Kubernetes API on https://%s:%d (data in %s)\n", a.host, U->api->port, ddir);
 	printf("karpenter up: catalog %s, launch delay %lldms\n", a.catalog, (long long)a.launch_delay_ms);
 	printf("karpenter up: kubeconfig written to %s; use it with:\n\n    export KUBECONFIG=%s\n    kubectl get nodes\n\n",
 	       kcfg, kcfg);
@@ -265,8 +263,7 @@ int kp_cmd_up(int argc, char **argv, const char *datadir)
 	printf("karpenter up: %s received, shutting down\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
 	fflush(stdout);
 	kp_ctrl_http_stop(http);
-	kp_local_karpenter_stop(L, karp);
-	kp_local_stop(L);
+	kp_up_stop(U);
 	printf("karpenter up: stopped\n");
 	return KP_EXIT_OK;
 }

@@ -2,7 +2,7 @@
  * ctrl.h - the Karpenter controller: control loops over the Kubernetes API,
  * run by `karpenter controller` against any cluster and by `karpenter up`
  * in-process (through the same HTTP client, with the kubeconfig `up`
- * writes). Internal to src/ctrl, src/cli and src/local.
+ * writes). Internal to src/ctrl, src/cli and src/up.
  *
  * What runs (mirroring Karpenter v1, pkg/controllers/...):
  *   - the operator (pkg/operator): one kube loop with timers, informers for
@@ -107,28 +107,6 @@ kp_err kp_ctrl_http_start(struct kp_ctrl *c, struct kp_metrics *reg, const char 
 int kp_ctrl_http_port(const struct kp_ctrl_http *h, int which);
 void kp_ctrl_http_stop(struct kp_ctrl_http *h);
 
-/* ---- `karpenter up`: the controller in-process (defined in src/local/up.c) ----
- * Opens the catalog, makes the simulated cloud (shared with up's node
- * controller through kp_ctl_set_cloud, so launched instances become Nodes),
- * writes DATA_DIR/karpenter-controller.kubeconfig and runs the controller on
- * its own thread through HTTP against up's API server, exactly as against
- * any cluster, with its JSON log lines going to the karpenter pod's log
- * (kubectl logs -n karpenter karpenter-0). Call after kp_local_start and
- * stop before kp_local_stop. */
-struct kp_local;
-struct kp_local_karpenter;
-struct kp_local_karpenter_opts {
-	const char *catalog;             /* NAME|FILE; NULL = "aws" */
-	const char *datadir;             /* built-in data (data/aws) */
-	int64_t launch_delay_ms;         /* simulated boot time */
-	enum kp_log_level log_level;
-	int64_t batch_idle_ms, batch_max_ms;   /* 0 = defaults */
-	bool leader_elect;
-	const char *fault_file;          /* fault-injection JSON, re-read on change; NULL = none (up.c) */
-};
-kp_err kp_local_karpenter_start(struct kp_local *L, const struct kp_local_karpenter_opts *o,
-				struct kp_local_karpenter **out, struct kp_errbuf *eb);
-/* Stops the controller, detaches and destroys the cloud; NULL is a no-op. */
-void kp_local_karpenter_stop(struct kp_local *L, struct kp_local_karpenter *k);
+/* `karpenter up` runs this controller in-process: see src/up/up.h. */
 
 #endif

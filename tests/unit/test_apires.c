@@ -14,8 +14,8 @@
 #include <cmocka.h>
 
 #include "karpenter/base.h"
-#include "local/apires.h"
-#include "local/apires_int.h"
+#include "apiserver/apires.h"
+#include "apiserver/apires_int.h"
 
 #define FIX "tests/fixtures/apires/"
 
@@ -26,15 +26,15 @@ static int64_t fixed_now(void *ctx)
 	return 1704070800;
 }
 
-static struct kp_apireg *reg_new(void)
+static struct kp_apiserver__reg *reg_new(void)
 {
 	struct kp_errbuf eb = {0};
-	struct kp_apireg *reg = NULL;
-	kp_err rc = kp_apireg_new(&reg, "deploy/crds", &eb);
+	struct kp_apiserver__reg *reg = NULL;
+	kp_err rc = kp_apiserver__reg_new(&reg, "deploy/crds", &eb);
 	if (rc)
 		fprintf(stderr, "registry: %s\n", eb.msg);
 	assert_int_equal(rc, KP_OK);
-	kp_apireg_set_clock(reg, fixed_now, NULL);
+	kp_apiserver__reg_set_clock(reg, fixed_now, NULL);
 	return reg;
 }
 
@@ -111,12 +111,12 @@ static const char *sp(const json_t *o, const char *dotted)
 
 static void test_registry_lookups(void **state)
 {
-	struct kp_apireg *reg = reg_new();
-	const struct kp_apires *np = kp_apireg_find(reg, "karpenter.sh", "v1", "nodepools");
-	const struct kp_apires *npb = kp_apireg_find(reg, "karpenter.sh", "v1beta1", "nodepools");
-	const struct kp_apires *nc = kp_apireg_find_kind(reg, "karpenter.k8s.aws", "v1", "EC2NodeClass");
-	const struct kp_apires *po = kp_apireg_find(reg, "", "v1", "pods");
-	const struct kp_apires *deploy = kp_apireg_find(reg, "apps", "v1", "deployments");
+	struct kp_apiserver__reg *reg = reg_new();
+	const struct kp_apiserver__res *np = kp_apiserver__reg_find(reg, "karpenter.sh", "v1", "nodepools");
+	const struct kp_apiserver__res *npb = kp_apiserver__reg_find(reg, "karpenter.sh", "v1beta1", "nodepools");
+	const struct kp_apiserver__res *nc = kp_apiserver__reg_find_kind(reg, "karpenter.k8s.aws", "v1", "EC2NodeClass");
+	const struct kp_apiserver__res *po = kp_apiserver__reg_find(reg, "", "v1", "pods");
+	const struct kp_apiserver__res *deploy = kp_apiserver__reg_find(reg, "apps", "v1", "deployments");
 	(void)state;
 
 	assert_non_null(np);
@@ -136,19 +136,19 @@ static void test_registry_lookups(void **state)
 	assert_true(po->namespaced && po->builtin);
 	assert_string_equal(deploy->list_kind, "DeploymentList");
 	assert_true(deploy->has_scale);
-	assert_null(kp_apireg_find(reg, "karpenter.sh", "v2", "nodepools"));
-	assert_null(kp_apireg_at(reg, 1000));
+	assert_null(kp_apiserver__reg_find(reg, "karpenter.sh", "v2", "nodepools"));
+	assert_null(kp_apiserver__reg_at(reg, 1000));
 
 	/* remove and re-add a CRD: its entries disappear and come back */
-	kp_apireg_remove_crd(reg, "nodepools.karpenter.sh");
-	assert_null(kp_apireg_find(reg, "karpenter.sh", "v1", "nodepools"));
-	assert_non_null(kp_apireg_find(reg, "karpenter.sh", "v1", "nodeclaims"));
-	kp_apireg_free(reg);
+	kp_apiserver__reg_remove_crd(reg, "nodepools.karpenter.sh");
+	assert_null(kp_apiserver__reg_find(reg, "karpenter.sh", "v1", "nodepools"));
+	assert_non_null(kp_apiserver__reg_find(reg, "karpenter.sh", "v1", "nodeclaims"));
+	kp_apiserver__reg_free(reg);
 }
 
 static void test_registry_add_crd(void **state)
 {
-	struct kp_apireg *reg = reg_new();
+	struct kp_apiserver__reg *reg = reg_new();
 	struct kp_errbuf eb = {0};
 	json_t *crd = parse("{\"apiVersion\":\"apiextensions.k8s.io/v1\",\"kind\":\"CustomResourceDefinition\","
 			    "\"metadata\":{\"name\":\"widgets.example.com\"},\"spec\":{\"group\":\"example.com\","
@@ -156,18 +156,18 @@ static void test_registry_add_crd(void **state)
 			    "\"shortNames\":[\"wg\"]},\"versions\":[{\"name\":\"v1alpha1\",\"served\":true,"
 			    "\"storage\":false},{\"name\":\"v1\",\"served\":true,\"storage\":true,"
 			    "\"schema\":{\"openAPIV3Schema\":{\"type\":\"object\"}}}]}}");
-	const struct kp_apires *w;
+	const struct kp_apiserver__res *w;
 	json_t *groups;
 	(void)state;
 
-	assert_int_equal(kp_apireg_add_crd(reg, crd, &eb), KP_OK);
-	w = kp_apireg_find(reg, "example.com", "v1alpha1", "widgets");
+	assert_int_equal(kp_apiserver__reg_add_crd(reg, crd, &eb), KP_OK);
+	w = kp_apiserver__reg_find(reg, "example.com", "v1alpha1", "widgets");
 	assert_non_null(w);
 	assert_string_equal(w->singular, "widget");
 	assert_string_equal(w->list_kind, "WidgetList");
 	assert_string_equal(w->storage_version, "v1");
 	assert_true(w->namespaced);
-	groups = kp_apireg_groups(reg);
+	groups = kp_apiserver__reg_groups(reg);
 	const json_t *gl = json_object_get(groups, "groups");
 	bool found = false;
 	for (size_t i = 0; i < json_array_size(gl); i++) {
@@ -183,11 +183,11 @@ static void test_registry_add_crd(void **state)
 	json_decref(groups);
 	/* a CRD without versions is refused with a message */
 	json_t *bad = parse("{\"metadata\":{\"name\":\"x.example.com\"},\"spec\":{\"versions\":[]}}");
-	assert_int_equal(kp_apireg_add_crd(reg, bad, &eb), KP_ERR_INVALID);
+	assert_int_equal(kp_apiserver__reg_add_crd(reg, bad, &eb), KP_ERR_INVALID);
 	assert_non_null(strstr(eb.msg, "spec.versions"));
 	json_decref(bad);
 	json_decref(crd);
-	kp_apireg_free(reg);
+	kp_apiserver__reg_free(reg);
 }
 
 /* ---- discovery ---- */
@@ -202,11 +202,11 @@ static const json_t *find_named(const json_t *arr, const char *field, const char
 
 static void test_discovery_documents(void **state)
 {
-	struct kp_apireg *reg = reg_new();
-	json_t *api = kp_apireg_core_versions(reg);
-	json_t *groups = kp_apireg_groups(reg);
-	json_t *core = kp_apireg_resource_list(reg, "", "v1");
-	json_t *ksh = kp_apireg_resource_list(reg, "karpenter.sh", "v1");
+	struct kp_apiserver__reg *reg = reg_new();
+	json_t *api = kp_apiserver__reg_core_versions(reg);
+	json_t *groups = kp_apiserver__reg_groups(reg);
+	json_t *core = kp_apiserver__reg_resource_list(reg, "", "v1");
+	json_t *ksh = kp_apiserver__reg_resource_list(reg, "karpenter.sh", "v1");
 	const json_t *r;
 	(void)state;
 
@@ -237,19 +237,19 @@ static void test_discovery_documents(void **state)
 	assert_non_null(r);
 	assert_string_equal(sat(r, "group"), "autoscaling");
 	assert_non_null(find_named(json_object_get(ksh, "resources"), "name", "nodeclaims/status"));
-	assert_null(kp_apireg_resource_list(reg, "karpenter.sh", "v9"));
+	assert_null(kp_apiserver__reg_resource_list(reg, "karpenter.sh", "v9"));
 	json_decref(api);
 	json_decref(groups);
 	json_decref(core);
 	json_decref(ksh);
-	kp_apireg_free(reg);
+	kp_apiserver__reg_free(reg);
 }
 
 static void test_discovery_aggregated(void **state)
 {
-	struct kp_apireg *reg = reg_new();
-	json_t *core = kp_apireg_aggregated(reg, true);
-	json_t *apis = kp_apireg_aggregated(reg, false);
+	struct kp_apiserver__reg *reg = reg_new();
+	json_t *core = kp_apiserver__reg_aggregated(reg, true);
+	json_t *apis = kp_apiserver__reg_aggregated(reg, false);
 	const json_t *it, *res, *sub;
 	(void)state;
 
@@ -283,15 +283,15 @@ static void test_discovery_aggregated(void **state)
 	assert_string_equal(sp(sub, "responseKind.kind"), "Scale");
 	json_decref(core);
 	json_decref(apis);
-	kp_apireg_free(reg);
+	kp_apiserver__reg_free(reg);
 }
 
 /* ---- OpenAPI ---- */
 
 static void test_openapi_index_and_doc(void **state)
 {
-	struct kp_apireg *reg = reg_new();
-	json_t *idx = kp_apireg_openapi_index(reg);
+	struct kp_apiserver__reg *reg = reg_new();
+	json_t *idx = kp_apiserver__reg_openapi_index(reg);
 	const char *url;
 	char before[256];
 	json_t *doc;
@@ -305,7 +305,7 @@ static void test_openapi_index_and_doc(void **state)
 	snprintf(before, sizeof(before), "%s", url);
 	assert_non_null(json_object_get(json_object_get(idx, "paths"), "api/v1"));
 
-	doc = kp_apireg_openapi_doc(reg, url); /* the query string is ignored */
+	doc = kp_apiserver__reg_openapi_doc(reg, url); /* the query string is ignored */
 	assert_non_null(doc);
 	assert_string_equal(sat(doc, "openapi"), "3.0.0");
 	np = json_object_get(json_object_get(json_object_get(doc, "components"), "schemas"), "sh.karpenter.v1.NodePool");
@@ -327,7 +327,7 @@ static void test_openapi_index_and_doc(void **state)
 	assert_null(json_object_get(at(patch, "requestBody.content"), "application/strategic-merge-patch+json"));
 	json_decref(doc);
 
-	doc = kp_apireg_openapi_doc(reg, "api/v1");
+	doc = kp_apiserver__reg_openapi_doc(reg, "api/v1");
 	assert_non_null(doc);
 	assert_string_equal(sp(json_object_get(json_object_get(json_object_get(doc, "components"), "schemas"),
 					       "io.k8s.api.core.v1.Pod"),
@@ -335,19 +335,19 @@ static void test_openapi_index_and_doc(void **state)
 			    "Pod");
 	assert_non_null(json_object_get(json_object_get(doc, "paths"), "/api/v1/namespaces/{namespace}/pods/{name}"));
 	json_decref(doc);
-	assert_null(kp_apireg_openapi_doc(reg, "apis/nope.example/v1"));
-	assert_null(kp_apireg_openapi_doc(reg, "garbage"));
+	assert_null(kp_apiserver__reg_openapi_doc(reg, "apis/nope.example/v1"));
+	assert_null(kp_apiserver__reg_openapi_doc(reg, "garbage"));
 
 	/* changing a CRD changes the hash kubectl caches by */
 	struct kp_errbuf eb = {0};
-	kp_apireg_remove_crd(reg, "nodeclaims.karpenter.sh");
+	kp_apiserver__reg_remove_crd(reg, "nodeclaims.karpenter.sh");
 	json_decref(idx);
-	idx = kp_apireg_openapi_index(reg);
+	idx = kp_apiserver__reg_openapi_index(reg);
 	url = sat(json_object_get(json_object_get(idx, "paths"), "apis/karpenter.sh/v1"), "serverRelativeURL");
 	assert_string_not_equal(url, before);
 	(void)eb;
 	json_decref(idx);
-	kp_apireg_free(reg);
+	kp_apiserver__reg_free(reg);
 }
 
 /* ---- tables ---- */
@@ -364,9 +364,9 @@ static const json_t *cell(const json_t *t, size_t row, size_t c)
 
 static void test_table_pod(void **state)
 {
-	struct kp_apireg *reg = reg_new();
+	struct kp_apiserver__reg *reg = reg_new();
 	json_t *pod = load("pod_running.json");
-	json_t *t = kp_apireg_table(reg, kp_apireg_find(reg, "", "v1", "pods"), pod, "Metadata");
+	json_t *t = kp_apiserver__reg_table(reg, kp_apiserver__reg_find(reg, "", "v1", "pods"), pod, "Metadata");
 	(void)state;
 
 	assert_string_equal(sat(t, "kind"), "Table");
@@ -399,27 +399,27 @@ static void test_table_pod(void **state)
 	json_object_set_new(json_array_get(at(pod, "status.containerStatuses"), 1), "ready", json_true());
 	json_t *list = json_pack("{s:s, s:{s:s}, s:[O]}", "kind", "PodList", "metadata", "resourceVersion", "9",
 				 "items", pod);
-	t = kp_apireg_table(reg, kp_apireg_find(reg, "", "v1", "pods"), list, "None");
+	t = kp_apiserver__reg_table(reg, kp_apiserver__reg_find(reg, "", "v1", "pods"), list, "None");
 	assert_string_equal(json_string_value(cell(t, 0, 1)), "2/2");
 	assert_string_equal(json_string_value(cell(t, 0, 2)), "Running");
 	assert_null(json_object_get(json_array_get(json_object_get(t, "rows"), 0), "object"));
 	assert_string_equal(sp(t, "metadata.resourceVersion"), "9");
 	json_decref(t);
 	json_object_set_new(json_object_get(pod, "metadata"), "deletionTimestamp", json_string("2024-01-01T00:59:00Z"));
-	t = kp_apireg_table(reg, kp_apireg_find(reg, "", "v1", "pods"), pod, "Object");
+	t = kp_apiserver__reg_table(reg, kp_apiserver__reg_find(reg, "", "v1", "pods"), pod, "Object");
 	assert_string_equal(json_string_value(cell(t, 0, 2)), "Terminating");
 	assert_string_equal(sp(t, "rows.0.object.kind"), "Pod");
 	json_decref(t);
 	json_decref(list);
 	json_decref(pod);
-	kp_apireg_free(reg);
+	kp_apiserver__reg_free(reg);
 }
 
 static void test_table_node_and_nodepool(void **state)
 {
-	struct kp_apireg *reg = reg_new();
+	struct kp_apiserver__reg *reg = reg_new();
 	json_t *node = load("node.json"), *np = load("nodepool_v1.json");
-	json_t *t = kp_apireg_table(reg, kp_apireg_find(reg, "", "v1", "nodes"), node, NULL);
+	json_t *t = kp_apiserver__reg_table(reg, kp_apiserver__reg_find(reg, "", "v1", "nodes"), node, NULL);
 	(void)state;
 
 	assert_string_equal(col_name(t, 1), "Status");
@@ -434,7 +434,7 @@ static void test_table_node_and_nodepool(void **state)
 	json_decref(t);
 
 	/* CRD kind: NAME plus additionalPrinterColumns */
-	t = kp_apireg_table(reg, kp_apireg_find(reg, "karpenter.sh", "v1", "nodepools"), np, NULL);
+	t = kp_apiserver__reg_table(reg, kp_apiserver__reg_find(reg, "karpenter.sh", "v1", "nodepools"), np, NULL);
 	assert_string_equal(col_name(t, 0), "Name");
 	assert_string_equal(col_name(t, 1), "NodeClass");
 	assert_string_equal(col_name(t, 2), "Nodes");
@@ -454,7 +454,7 @@ static void test_table_node_and_nodepool(void **state)
 	/* NodeClaim columns use escaped dots in label keys; absent values are null */
 	json_t *claim = parse("{\"metadata\":{\"name\":\"default-abc\",\"labels\":{\"node.kubernetes.io/instance-type\":"
 			      "\"m5.large\",\"karpenter.sh/capacity-type\":\"spot\"}},\"status\":{}}");
-	t = kp_apireg_table(reg, kp_apireg_find(reg, "karpenter.sh", "v1", "nodeclaims"), claim, NULL);
+	t = kp_apiserver__reg_table(reg, kp_apiserver__reg_find(reg, "karpenter.sh", "v1", "nodeclaims"), claim, NULL);
 	assert_string_equal(col_name(t, 1), "Type");
 	assert_string_equal(json_string_value(cell(t, 0, 1)), "m5.large");
 	assert_string_equal(json_string_value(cell(t, 0, 2)), "spot");
@@ -467,7 +467,7 @@ static void test_table_node_and_nodepool(void **state)
 			  "\"spec\":{\"replicas\":3,\"selector\":{\"matchLabels\":{\"app\":\"web\"}},"
 			  "\"template\":{\"spec\":{\"containers\":[{\"name\":\"a\",\"image\":\"nginx\"}]}}},"
 			  "\"status\":{\"readyReplicas\":2,\"updatedReplicas\":3,\"availableReplicas\":2}}");
-	t = kp_apireg_table(reg, kp_apireg_find(reg, "apps", "v1", "deployments"), d, NULL);
+	t = kp_apiserver__reg_table(reg, kp_apiserver__reg_find(reg, "apps", "v1", "deployments"), d, NULL);
 	assert_string_equal(col_name(t, 2), "Up-to-date");
 	assert_string_equal(json_string_value(cell(t, 0, 1)), "2/3");
 	assert_int_equal(json_integer_value(cell(t, 0, 2)), 3);
@@ -477,7 +477,7 @@ static void test_table_node_and_nodepool(void **state)
 	json_decref(d);
 	json_decref(node);
 	json_decref(np);
-	kp_apireg_free(reg);
+	kp_apiserver__reg_free(reg);
 }
 
 /* ---- patches ---- */
@@ -503,7 +503,7 @@ static void test_patch_merge_rfc7386(void **state)
 	(void)state;
 	for (size_t i = 0; i < KP_ARRAY_LEN(cases); i++) {
 		json_t *o = parse(cases[i][0]), *p = parse(cases[i][1]);
-		json_t *r = kp_patch_merge(o, p);
+		json_t *r = kp_apiserver__patch_merge(o, p);
 		assert_json_eq(r, cases[i][2]);
 		json_decref(o);
 		json_decref(p);
@@ -524,7 +524,7 @@ static void test_patch_json_rfc6902(void **state)
 			  "{\"op\":\"copy\",\"from\":\"/spec/x\",\"path\":\"/spec/x2\"},"
 			  "{\"op\":\"move\",\"from\":\"/metadata/labels/a~1b\",\"path\":\"/metadata/labels/c\"}"
 			  "]");
-	json_t *r = kp_patch_json(o, p, &eb);
+	json_t *r = kp_apiserver__patch_json(o, p, &eb);
 	(void)state;
 
 	assert_non_null(r);
@@ -546,7 +546,7 @@ static void test_patch_json_rfc6902(void **state)
 	for (size_t i = 0; i < KP_ARRAY_LEN(bad); i++) {
 		json_t *bp = parse(bad[i][0]);
 		eb.msg[0] = 0;
-		assert_null(kp_patch_json(o, bp, &eb));
+		assert_null(kp_apiserver__patch_json(o, bp, &eb));
 		if (!strstr(eb.msg, bad[i][1]))
 			assert_string_equal(eb.msg, bad[i][1]);
 		json_decref(bp);
@@ -556,10 +556,10 @@ static void test_patch_json_rfc6902(void **state)
 
 static void test_patch_strategic_apply(void **state)
 {
-	struct kp_apireg *reg = reg_new();
+	struct kp_apiserver__reg *reg = reg_new();
 	struct kp_errbuf eb = {0};
 	json_t *live = load("deploy_live.json"), *patch = load("deploy_apply_patch.json");
-	json_t *r = kp_patch_strategic(kp_apireg_find(reg, "apps", "v1", "deployments"), live, patch, &eb);
+	json_t *r = kp_apiserver__patch_strategic(kp_apiserver__reg_find(reg, "apps", "v1", "deployments"), live, patch, &eb);
 	const json_t *cs;
 	(void)state;
 
@@ -591,14 +591,14 @@ static void test_patch_strategic_apply(void **state)
 	json_decref(r);
 	json_decref(live);
 	json_decref(patch);
-	kp_apireg_free(reg);
+	kp_apiserver__reg_free(reg);
 }
 
 static void test_patch_strategic_directives(void **state)
 {
-	struct kp_apireg *reg = reg_new();
-	const struct kp_apires *svc = kp_apireg_find(reg, "", "v1", "services");
-	const struct kp_apires *pod = kp_apireg_find(reg, "", "v1", "pods");
+	struct kp_apiserver__reg *reg = reg_new();
+	const struct kp_apiserver__res *svc = kp_apiserver__reg_find(reg, "", "v1", "services");
+	const struct kp_apiserver__res *pod = kp_apiserver__reg_find(reg, "", "v1", "pods");
 	struct kp_errbuf eb = {0};
 	static const char *const cases[][4] = {
 		/* res, orig, patch, want */
@@ -640,7 +640,7 @@ static void test_patch_strategic_directives(void **state)
 
 	for (size_t i = 0; i < KP_ARRAY_LEN(cases); i++) {
 		json_t *o = parse(cases[i][1]), *p = parse(cases[i][2]);
-		json_t *r = kp_patch_strategic(!strcmp(cases[i][0], "svc") ? svc : pod, o, p, &eb);
+		json_t *r = kp_apiserver__patch_strategic(!strcmp(cases[i][0], "svc") ? svc : pod, o, p, &eb);
 		if (!r)
 			fprintf(stderr, "case %zu: %s\n", i, eb.msg);
 		assert_non_null(r);
@@ -651,40 +651,40 @@ static void test_patch_strategic_directives(void **state)
 	}
 	/* CRD kinds do not take strategic merge patches */
 	json_t *o = parse("{}"), *p = parse("{\"spec\":{}}");
-	assert_null(kp_patch_strategic(kp_apireg_find(reg, "karpenter.sh", "v1", "nodepools"), o, p, &eb));
+	assert_null(kp_apiserver__patch_strategic(kp_apiserver__reg_find(reg, "karpenter.sh", "v1", "nodepools"), o, p, &eb));
 	assert_non_null(strstr(eb.msg, "not supported"));
 	json_decref(o);
 	json_decref(p);
-	kp_apireg_free(reg);
+	kp_apiserver__reg_free(reg);
 }
 
 /* ---- validation ---- */
 
-static kp_err validate_np(struct kp_apireg *reg, const char *mutate_path, const char *value_json,
+static kp_err validate_np(struct kp_apiserver__reg *reg, const char *mutate_path, const char *value_json,
 			  struct kp_errbuf *eb)
 {
-	const struct kp_apires *np = kp_apireg_find(reg, "karpenter.sh", "v1", "nodepools");
+	const struct kp_apiserver__res *np = kp_apiserver__reg_find(reg, "karpenter.sh", "v1", "nodepools");
 	json_t *o = load("nodepool_v1.json");
 	kp_err rc;
 
 	if (mutate_path) {
 		json_t *p = json_pack("[{s:s, s:s, s:o}]", "op", "add", "path", mutate_path, "value",
 				      parse(value_json));
-		json_t *r = kp_patch_json(o, p, eb);
+		json_t *r = kp_apiserver__patch_json(o, p, eb);
 		assert_non_null(r);
 		json_decref(o);
 		json_decref(p);
 		o = r;
 	}
 	memset(eb, 0, sizeof(*eb));
-	rc = kp_apireg_validate(reg, np, o, eb);
+	rc = kp_apiserver__reg_validate(reg, np, o, eb);
 	json_decref(o);
 	return rc;
 }
 
 static void test_validate_nodepool(void **state)
 {
-	struct kp_apireg *reg = reg_new();
+	struct kp_apiserver__reg *reg = reg_new();
 	struct kp_errbuf eb = {0};
 	(void)state;
 
@@ -733,59 +733,59 @@ static void test_validate_nodepool(void **state)
 	/* the causes form for the REST core's Status details */
 	json_t *bad = load("nodepool_v1.json");
 	json_object_set_new(json_object_get(bad, "spec"), "weight", json_integer(500));
-	json_t *causes = kp_apireg_validate_causes(reg, kp_apireg_find(reg, "karpenter.sh", "v1", "nodepools"), bad);
+	json_t *causes = kp_apiserver__reg_validate_causes(reg, kp_apiserver__reg_find(reg, "karpenter.sh", "v1", "nodepools"), bad);
 	assert_int_equal(json_array_size(causes), 1);
 	assert_string_equal(sp(causes, "0.field"), "spec.weight");
 	assert_string_equal(sp(causes, "0.reason"), "FieldValueInvalid");
 	json_decref(causes);
 	json_decref(bad);
-	kp_apireg_free(reg);
+	kp_apiserver__reg_free(reg);
 }
 
 static void test_validate_builtin(void **state)
 {
-	struct kp_apireg *reg = reg_new();
+	struct kp_apiserver__reg *reg = reg_new();
 	struct kp_errbuf eb = {0};
-	const struct kp_apires *pod = kp_apireg_find(reg, "", "v1", "pods");
+	const struct kp_apiserver__res *pod = kp_apiserver__reg_find(reg, "", "v1", "pods");
 	json_t *o = parse("{\"metadata\":{\"name\":\"Web_0\"},\"spec\":{\"containers\":[{\"name\":\"a\","
 			  "\"resources\":{\"requests\":{\"cpu\":\"lots\"}}}]}}");
 	(void)state;
 
-	assert_int_equal(kp_apireg_validate(reg, pod, o, &eb), KP_ERR_INVALID);
+	assert_int_equal(kp_apiserver__reg_validate(reg, pod, o, &eb), KP_ERR_INVALID);
 	assert_non_null(strstr(eb.msg, "Pod \"Web_0\" is invalid: [metadata.name: Invalid value: \"Web_0\": a "
 				       "lowercase RFC 1123 subdomain"));
 	assert_non_null(strstr(eb.msg, "spec.containers[0].image: Required value"));
 	assert_non_null(strstr(eb.msg, "spec.containers[0].resources.requests[cpu]: Invalid value: \"lots\""));
 	json_decref(o);
 	o = parse("{\"metadata\":{\"name\":\"web\"},\"spec\":{}}");
-	assert_int_equal(kp_apireg_validate(reg, pod, o, &eb), KP_ERR_INVALID);
+	assert_int_equal(kp_apiserver__reg_validate(reg, pod, o, &eb), KP_ERR_INVALID);
 	assert_string_equal(eb.msg, "Pod \"web\" is invalid: spec.containers: Required value");
 	json_decref(o);
 	o = parse("{\"metadata\":{\"name\":\"web\"},\"spec\":{\"containers\":[{\"name\":\"a\",\"image\":\"x\","
 		  "\"resources\":{\"requests\":{\"cpu\":\"250m\",\"memory\":\"1Gi\"}}}]}}");
-	assert_int_equal(kp_apireg_validate(reg, pod, o, &eb), KP_OK);
+	assert_int_equal(kp_apiserver__reg_validate(reg, pod, o, &eb), KP_OK);
 	json_decref(o);
 	o = parse("{\"metadata\":{},\"spec\":{}}");
-	assert_int_equal(kp_apireg_validate(reg, kp_apireg_find(reg, "apps", "v1", "deployments"), o, &eb),
+	assert_int_equal(kp_apiserver__reg_validate(reg, kp_apiserver__reg_find(reg, "apps", "v1", "deployments"), o, &eb),
 			 KP_ERR_INVALID);
 	assert_non_null(strstr(eb.msg, "Deployment.apps \"\" is invalid: [metadata.name: Required value"));
 	assert_non_null(strstr(eb.msg, "spec.selector: Required value"));
 	json_decref(o);
-	kp_apireg_free(reg);
+	kp_apiserver__reg_free(reg);
 }
 
 /* ---- defaulting ---- */
 
 static void test_default_nodepool_and_pod(void **state)
 {
-	struct kp_apireg *reg = reg_new();
-	const struct kp_apires *np = kp_apireg_find(reg, "karpenter.sh", "v1", "nodepools");
+	struct kp_apiserver__reg *reg = reg_new();
+	const struct kp_apiserver__res *np = kp_apiserver__reg_find(reg, "karpenter.sh", "v1", "nodepools");
 	json_t *o = parse("{\"apiVersion\":\"karpenter.sh/v1\",\"kind\":\"NodePool\",\"metadata\":{\"name\":\"a\"},"
 			  "\"spec\":{\"template\":{\"spec\":{\"requirements\":[],\"nodeClassRef\":{\"group\":\"g\","
 			  "\"kind\":\"k\",\"name\":\"n\"}}}}}");
 	(void)state;
 
-	kp_apireg_default(reg, np, o);
+	kp_apiserver__reg_default(reg, np, o);
 	assert_string_equal(sp(o, "spec.disruption.consolidateAfter"), "0s");
 	assert_string_equal(sp(o, "spec.disruption.consolidationPolicy"), "WhenEmptyOrUnderutilized");
 	assert_json_eq(at(o, "spec.disruption.budgets"), "[{\"nodes\":\"10%\"}]");
@@ -797,7 +797,7 @@ static void test_default_nodepool_and_pod(void **state)
 	/* existing values are kept */
 	o = parse("{\"spec\":{\"disruption\":{\"consolidateAfter\":\"Never\",\"budgets\":[{\"nodes\":\"0\"}]},"
 		  "\"template\":{\"spec\":{\"expireAfter\":\"Never\"}}}}");
-	kp_apireg_default(reg, np, o);
+	kp_apiserver__reg_default(reg, np, o);
 	assert_string_equal(sp(o, "spec.disruption.consolidateAfter"), "Never");
 	assert_json_eq(at(o, "spec.disruption.budgets"), "[{\"nodes\":\"0\"}]");
 	assert_string_equal(sp(o, "spec.template.spec.expireAfter"), "Never");
@@ -805,7 +805,7 @@ static void test_default_nodepool_and_pod(void **state)
 
 	o = parse("{\"metadata\":{\"name\":\"p\"},\"spec\":{\"containers\":[{\"name\":\"a\",\"image\":\"nginx\"},"
 		  "{\"name\":\"b\",\"image\":\"reg:5000/app:1.2\",\"ports\":[{\"containerPort\":80}]}]}}");
-	kp_apireg_default(reg, kp_apireg_find(reg, "", "v1", "pods"), o);
+	kp_apiserver__reg_default(reg, kp_apiserver__reg_find(reg, "", "v1", "pods"), o);
 	assert_string_equal(sp(o, "spec.restartPolicy"), "Always");
 	assert_int_equal(json_integer_value(at(o, "spec.terminationGracePeriodSeconds")), 30);
 	assert_string_equal(sp(o, "spec.dnsPolicy"), "ClusterFirst");
@@ -818,23 +818,23 @@ static void test_default_nodepool_and_pod(void **state)
 	json_decref(o);
 
 	o = parse("{\"spec\":{\"template\":{\"spec\":{\"containers\":[{\"name\":\"a\",\"image\":\"x:1\"}]}}}}");
-	kp_apireg_default(reg, kp_apireg_find(reg, "apps", "v1", "deployments"), o);
+	kp_apiserver__reg_default(reg, kp_apiserver__reg_find(reg, "apps", "v1", "deployments"), o);
 	assert_int_equal(json_integer_value(at(o, "spec.replicas")), 1);
 	assert_string_equal(sp(o, "spec.strategy.type"), "RollingUpdate");
 	assert_string_equal(sp(o, "spec.template.spec.restartPolicy"), "Always");
 	json_decref(o);
-	kp_apireg_free(reg);
+	kp_apiserver__reg_free(reg);
 }
 
 /* ---- conversion ---- */
 
 static void test_convert_nodepool_round_trip(void **state)
 {
-	struct kp_apireg *reg = reg_new();
+	struct kp_apiserver__reg *reg = reg_new();
 	struct kp_errbuf eb = {0};
-	const struct kp_apires *np = kp_apireg_find(reg, "karpenter.sh", "v1", "nodepools");
+	const struct kp_apiserver__res *np = kp_apiserver__reg_find(reg, "karpenter.sh", "v1", "nodepools");
 	json_t *v1 = load("nodepool_v1.json");
-	json_t *beta = kp_apireg_convert(reg, np, v1, "v1beta1", &eb);
+	json_t *beta = kp_apiserver__reg_convert(reg, np, v1, "v1beta1", &eb);
 	json_t *back;
 	(void)state;
 
@@ -848,10 +848,10 @@ static void test_convert_nodepool_round_trip(void **state)
 	assert_null(at(beta, "status.nodes"));
 	assert_string_equal(sp(beta, "status.resources.cpu"), "12");
 	/* the v1beta1 form validates against the v1beta1 schema */
-	assert_int_equal(kp_apireg_validate(reg, kp_apireg_find(reg, "karpenter.sh", "v1beta1", "nodepools"), beta,
+	assert_int_equal(kp_apiserver__reg_validate(reg, kp_apiserver__reg_find(reg, "karpenter.sh", "v1beta1", "nodepools"), beta,
 					    &eb), KP_OK);
 
-	back = kp_apireg_convert(reg, np, beta, "v1", &eb);
+	back = kp_apiserver__reg_convert(reg, np, beta, "v1", &eb);
 	assert_non_null(back);
 	char *want = json_dumps(json_object_get(v1, "spec"), JSON_COMPACT);
 	assert_json_eq(json_object_get(back, "spec"), want);
@@ -860,16 +860,16 @@ static void test_convert_nodepool_round_trip(void **state)
 	json_decref(back);
 	json_decref(beta);
 	json_decref(v1);
-	kp_apireg_free(reg);
+	kp_apiserver__reg_free(reg);
 }
 
 static void test_convert_nodepool_from_v1beta1(void **state)
 {
-	struct kp_apireg *reg = reg_new();
+	struct kp_apiserver__reg *reg = reg_new();
 	struct kp_errbuf eb = {0};
-	const struct kp_apires *np = kp_apireg_find(reg, "karpenter.sh", "v1beta1", "nodepools");
+	const struct kp_apiserver__res *np = kp_apiserver__reg_find(reg, "karpenter.sh", "v1beta1", "nodepools");
 	json_t *beta = load("nodepool_v1beta1.json");
-	json_t *v1 = kp_apireg_convert(reg, np, beta, "v1", &eb);
+	json_t *v1 = kp_apiserver__reg_convert(reg, np, beta, "v1", &eb);
 	json_t *again;
 	(void)state;
 
@@ -887,12 +887,12 @@ static void test_convert_nodepool_from_v1beta1(void **state)
 	assert_string_equal(sat(ann, "compatibility.karpenter.sh/v1beta1-nodeclass-reference"),
 			    "{\"kind\":\"EC2NodeClass\",\"name\":\"default\",\"apiVersion\":\"karpenter.k8s.aws/v1beta1\"}");
 	/* stored v1 validates (after defaulting) */
-	kp_apireg_default(reg, kp_apireg_find(reg, "karpenter.sh", "v1", "nodepools"), v1);
-	assert_int_equal(kp_apireg_validate(reg, kp_apireg_find(reg, "karpenter.sh", "v1", "nodepools"), v1, &eb),
+	kp_apiserver__reg_default(reg, kp_apiserver__reg_find(reg, "karpenter.sh", "v1", "nodepools"), v1);
+	assert_int_equal(kp_apiserver__reg_validate(reg, kp_apiserver__reg_find(reg, "karpenter.sh", "v1", "nodepools"), v1, &eb),
 			 KP_OK);
 
 	/* and back: the original reference and kubelet come out of the annotations */
-	again = kp_apireg_convert(reg, np, v1, "v1beta1", &eb);
+	again = kp_apiserver__reg_convert(reg, np, v1, "v1beta1", &eb);
 	assert_non_null(again);
 	assert_json_eq(at(again, "spec.template.spec.nodeClassRef"), "{\"kind\":\"EC2NodeClass\",\"name\":\"default\","
 								   "\"apiVersion\":\"karpenter.k8s.aws/v1beta1\"}");
@@ -902,42 +902,42 @@ static void test_convert_nodepool_from_v1beta1(void **state)
 	json_decref(again);
 	json_decref(v1);
 	json_decref(beta);
-	kp_apireg_free(reg);
+	kp_apiserver__reg_free(reg);
 }
 
 static void test_convert_ec2nodeclass(void **state)
 {
-	struct kp_apireg *reg = reg_new();
+	struct kp_apiserver__reg *reg = reg_new();
 	struct kp_errbuf eb = {0};
-	const struct kp_apires *nc = kp_apireg_find(reg, "karpenter.k8s.aws", "v1", "ec2nodeclasses");
+	const struct kp_apiserver__res *nc = kp_apiserver__reg_find(reg, "karpenter.k8s.aws", "v1", "ec2nodeclasses");
 	json_t *v1 = parse("{\"apiVersion\":\"karpenter.k8s.aws/v1\",\"kind\":\"EC2NodeClass\",\"metadata\":{\"name\":"
 			   "\"default\"},\"spec\":{\"role\":\"r\",\"amiSelectorTerms\":[{\"alias\":\"al2023@latest\"}]}}");
-	json_t *beta = kp_apireg_convert(reg, nc, v1, "v1beta1", &eb), *back;
+	json_t *beta = kp_apiserver__reg_convert(reg, nc, v1, "v1beta1", &eb), *back;
 	(void)state;
 
 	assert_non_null(beta);
 	assert_string_equal(sp(beta, "spec.amiFamily"), "AL2023");
 	assert_int_equal(json_array_size(at(beta, "spec.amiSelectorTerms")), 0);
-	back = kp_apireg_convert(reg, nc, beta, "v1", &eb);
+	back = kp_apiserver__reg_convert(reg, nc, beta, "v1", &eb);
 	assert_json_eq(json_object_get(back, "spec"), "{\"role\":\"r\",\"amiSelectorTerms\":[{\"alias\":\"al2023@latest\"}]}");
 	json_decref(back);
 	json_decref(beta);
 	json_decref(v1);
-	kp_apireg_free(reg);
+	kp_apiserver__reg_free(reg);
 }
 
 static void test_yaml_docs(void **state)
 {
 	struct kp_errbuf eb = {0};
 	static const char y[] = "# c\n---\na: 1\nb: \"2\"\nc: true\nd: 1.5\ne: ~\nf: 10%\ng: 0s\nh: [x, 'y']\n---\nk: v\n";
-	json_t *d = kp_apires_yaml_docs(y, sizeof(y) - 1, &eb);
+	json_t *d = kp_apiserver__res_yaml_docs(y, sizeof(y) - 1, &eb);
 	(void)state;
 
 	assert_non_null(d);
 	assert_json_eq(d, "[{\"a\":1,\"b\":\"2\",\"c\":true,\"d\":1.5,\"e\":null,\"f\":\"10%\",\"g\":\"0s\","
 			  "\"h\":[\"x\",\"y\"]},{\"k\":\"v\"}]");
 	json_decref(d);
-	assert_null(kp_apires_yaml_docs("a: [\n", 5, &eb));
+	assert_null(kp_apiserver__res_yaml_docs("a: [\n", 5, &eb));
 	assert_non_null(strstr(eb.msg, "yaml"));
 }
 

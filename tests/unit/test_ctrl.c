@@ -5,7 +5,7 @@
  * provisionable-pod predicate, status conditions, the ICE cache.
  *
  * Integration part: the local control plane of `karpenter up` started in
- * this process (kp_local_start on a free port, temporary data dir, the
+ * this process (kp_up_start on a free port, temporary data dir, the
  * built-in scheduler/kubelet/node controllers), a simulated cloud shared
  * with it, and the controller on its own thread talking HTTP to it with
  * short batch windows and TTLs. Checks: pods -> NodeClaim -> launched ->
@@ -30,8 +30,9 @@
 #include "cloud/fake.h"
 #include "ctrl/ctrl_int.h"
 #include "load/load.h"
-#include "local/ctl.h"
-#include "local/server.h"
+#include "kcm/kcm.h"
+#include "up/up.h"
+#include "apiserver/server.h"
 
 /* LeakSanitizer: in this binary only (client on a thread, API server in the
  * same process), libcurl 7.88 / OpenSSL 3.0 leave the SSL_CTX of the
@@ -197,7 +198,8 @@ static void test_ice(void **state)
 /* ---------------------------------------------------------------- integration */
 
 struct env {
-	struct kp_local *L;
+	struct kp_up *U;
+	struct kp_apiserver *L;
 	char dir[128];
 	char kcfg[300];
 	struct kp_catalog cat;
@@ -219,7 +221,7 @@ static void env_teardown(void);
 static int env_up(void)
 {
 	static int state = 0;   /* 0 not tried, 1 up, -1 failed */
-	struct kp_local_config cfg = { 0 };
+	struct kp_apiserver_config cfg = { 0 };
 	struct kp_errbuf eb = { 0 };
 	struct kp_cloud_fake_opts fo;
 	struct kp_ctrl_opts co;
@@ -240,12 +242,13 @@ static int env_up(void)
 	cfg.port = 0;
 	cfg.data_dir = E.dir;
 	cfg.crd_dir = "deploy/crds";
-	if (kp_local_start(&E.L, &cfg, &eb)) {
-		fprintf(stderr, "test_ctrl: local start: %s\n", eb.msg);
+	if (kp_up_start(&E.U, &cfg, &eb)) {
+		fprintf(stderr, "test_ctrl: up start: %s\n", eb.msg);
 		return -1;
 	}
+	E.L = E.U->api;
 	snprintf(E.kcfg, sizeof(E.kcfg), "%s/kubeconfig", E.dir);
-	if (kp_local_write_kubeconfig(E.L, E.kcfg, &eb))
+	if (kp_apiserver_write_kubeconfig(E.L, E.kcfg, &eb))
 		return -1;
 	kp_catalog_init(&E.cat);
 	kp_resnames_init(&E.rn);
@@ -258,7 +261,7 @@ static int env_up(void)
 	fo.resnames = &E.rn;
 	if (kp_cloud_fake_new(&E.cat, &fo, &E.cloud, &eb))
 		return -1;
-	kp_ctl_set_cloud(E.L, E.cloud);
+	kp_kcm_set_cloud(E.U->kcm, E.cloud);
 	snprintf(E.logpath, sizeof(E.logpath), "%s/controller.log", E.dir);
 	E.log = fopen(E.logpath, "w+");
 	setvbuf(E.log, NULL, _IOLBF, 0);
@@ -291,9 +294,9 @@ static void env_teardown(void)
 	kp_ctrl_thread_stop(E.th);
 	kp_kube_client_free(E.kc);
 	kp_kube_config_free(E.cfg);
-	if (E.L)
-		kp_ctl_set_cloud(E.L, NULL);
-	kp_local_stop(E.L);
+	if (E.U)
+		kp_kcm_set_cloud(E.U->kcm, NULL);
+	kp_up_stop(E.U);
 	kp_cloud_destroy(E.cloud);
 	kp_catalog_free(&E.cat);
 	if (getenv("KP_TEST_CTRL_LOG") && E.log) {

@@ -1,9 +1,9 @@
 /*
  * test_pdb.c - graceful pod deletion, the eviction subresource and the
- * PodDisruptionBudget controller of `karpenter up` (rest.c, ctl_pdb.c):
+ * PodDisruptionBudget controller of `karpenter up` (src/apiserver/rest_evict.c, pdb.c; src/kcm/pdb.c):
  * the pure helpers (label selectors, IntOrString scaling, desired healthy
- * and allowed disruptions), kp_local_delete_grace on an in-process control
- * plane, and evictions through kp_rest_handle against budgets whose status
+ * and allowed disruptions), kp_apiserver_delete_grace on an in-process control
+ * plane, and evictions through kp_apiserver__rest_handle against budgets whose status
  * the controller computes.
  */
 #include <setjmp.h>
@@ -17,8 +17,9 @@
 
 #include <cmocka.h>
 
-#include "local/pdb.h"
-#include "local/server.h"
+#include "apiserver/pdb.h"
+#include "apiserver/server.h"
+#include "up/up.h"
 
 /* ---------------------------------------------------------- pure helpers */
 
@@ -32,7 +33,7 @@ static json_t *J(const char *text)
 static bool sel(const char *selector, const char *labels)
 {
 	json_t *s = selector ? J(selector) : NULL, *l = labels ? J(labels) : NULL;
-	bool r = kp_pdb_selector_matches(s, l);
+	bool r = kp_apiserver_pdb_selector_matches(s, l);
 	json_decref(s);
 	json_decref(l);
 	return r;
@@ -64,7 +65,7 @@ static int64_t scaled(const char *v, int64_t total)
 {
 	json_t *j = J(v);
 	int64_t out = -99;
-	kp_err e = kp_pdb_scaled(j, total, &out);
+	kp_err e = kp_apiserver_pdb_scaled(j, total, &out);
 	json_decref(j);
 	return e ? -1 : out;
 }
@@ -87,7 +88,7 @@ static void compute(const char *spec, int64_t expected, int64_t healthy, int64_t
 {
 	json_t *s = J(spec);
 	int64_t d = -1, a = -1;
-	assert_int_equal(kp_pdb_compute(s, expected, healthy, &d, &a), KP_OK);
+	assert_int_equal(kp_apiserver_pdb_compute(s, expected, healthy, &d, &a), KP_OK);
 	assert_int_equal(d, want_desired);
 	assert_int_equal(a, want_allowed);
 	json_decref(s);
@@ -109,23 +110,23 @@ static void test_compute(void **state)
 	compute("{\"minAvailable\":0}", 0, 0, 0, 0);           /* nothing expected: nothing allowed */
 	compute("{}", 3, 3, 0, 3);
 	s = J("{\"maxUnavailable\":\"x\"}");
-	assert_int_equal(kp_pdb_compute(s, 3, 3, &d, &a), KP_ERR_INVALID);
+	assert_int_equal(kp_apiserver_pdb_compute(s, 3, 3, &d, &a), KP_ERR_INVALID);
 	assert_int_equal(a, 0);
 	json_decref(s);
 	s = J("{\"maxUnavailable\":1}");
-	assert_true(kp_pdb_needs_scale(s));
+	assert_true(kp_apiserver_pdb_needs_scale(s));
 	json_decref(s);
 	s = J("{\"minAvailable\":\"10%\"}");
-	assert_true(kp_pdb_needs_scale(s));
+	assert_true(kp_apiserver_pdb_needs_scale(s));
 	json_decref(s);
 	s = J("{\"minAvailable\":1}");
-	assert_false(kp_pdb_needs_scale(s));
+	assert_false(kp_apiserver_pdb_needs_scale(s));
 	json_decref(s);
 	s = J("{\"status\":{\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}]}}");
-	assert_true(kp_pdb_pod_ready(s));
+	assert_true(kp_apiserver_pdb_pod_ready(s));
 	json_decref(s);
 	s = J("{\"status\":{\"conditions\":[{\"type\":\"Ready\",\"status\":\"False\"}]}}");
-	assert_false(kp_pdb_pod_ready(s));
+	assert_false(kp_apiserver_pdb_pod_ready(s));
 	json_decref(s);
 }
 
@@ -133,31 +134,34 @@ static void test_compute(void **state)
 
 static char tmpdir[64];
 
-static struct kp_local *start(void)
+static struct kp_up *UP;
+
+static struct kp_apiserver *start(void)
 {
-	struct kp_local_config cfg = { 0 };
+	struct kp_apiserver_config cfg = { 0 };
 	struct kp_errbuf eb = { 0 };
-	struct kp_local *L = NULL;
 
 	snprintf(tmpdir, sizeof(tmpdir), "/tmp/kp-test-pdb.XXXXXX");
 	assert_non_null(mkdtemp(tmpdir));
 	cfg.listen_host = "127.0.0.1";
 	cfg.data_dir = tmpdir;
 	cfg.grace_cap_ms = -1;     /* the kubelet stand-in waits out the whole grace period */
-	if (kp_local_start(&L, &cfg, &eb))
+	if (kp_up_start(&UP, &cfg, &eb))
 		fail_msg("start: %s", eb.msg);
-	return L;
+	return UP->api;
 }
 
-static void stop(struct kp_local *L)
+static void stop(struct kp_apiserver *L)
 {
 	char cmd[128];
-	kp_local_stop(L);
+	(void)L;
+	kp_up_stop(UP);
+	UP = NULL;
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
 	assert_int_equal(system(cmd), 0);
 }
 
-static void put(struct kp_local *L, const char *group, const char *res, const char *ns, const char *name,
+static void put(struct kp_apiserver *L, const char *group, const char *res, const char *ns, const char *name,
 		const char *json)
 {
 	struct kp_store_key k = { group, res, ns, name };
@@ -167,7 +171,7 @@ static void put(struct kp_local *L, const char *group, const char *res, const ch
 }
 
 /* The stored object, or NULL. */
-static json_t *get(struct kp_local *L, const char *group, const char *res, const char *ns, const char *name)
+static json_t *get(struct kp_apiserver *L, const char *group, const char *res, const char *ns, const char *name)
 {
 	struct kp_store_key k = { group, res, ns, name };
 	char *text = NULL;
@@ -196,7 +200,7 @@ static const char POD_FMT[] =
 	"\"containers\":[{\"name\":\"c\",\"image\":\"i\"}]},\"status\":{\"phase\":\"%s\",\"conditions\":"
 	"[{\"type\":\"Ready\",\"status\":\"%s\"}]}}";
 
-static void pod(struct kp_local *L, const char *name, const char *app, const char *extra_meta, const char *node,
+static void pod(struct kp_apiserver *L, const char *name, const char *app, const char *extra_meta, const char *node,
 		const char *phase, bool ready)
 {
 	char buf[1500];
@@ -220,7 +224,7 @@ static int add_label(void *ud, json_t *obj)
 
 static void test_graceful_delete(void **state)
 {
-	struct kp_local *L = start();
+	struct kp_apiserver *L = start();
 	struct kp_errbuf eb = { 0 };
 	struct kp_store_key gk = { "", "pods", "default", "gp" }, fk = { "", "pods", "default", "fp" };
 	struct kp_store_key uk = { "", "pods", "default", "up" };
@@ -233,7 +237,7 @@ static void test_graceful_delete(void **state)
 	pod(L, "up", "g", "", "", "Pending", false);
 
 	/* bound: kept with the pod's grace period */
-	assert_int_equal(kp_local_delete_grace(L, &gk, KP_PROP_BACKGROUND, -1, 0, NULL, &out, &gone, &eb), KP_STORE_OK);
+	assert_int_equal(kp_apiserver_delete_grace(L, &gk, KP_APISERVER_PROP_BACKGROUND, -1, 0, NULL, &out, &gone, &eb), KP_STORE_OK);
 	assert_false(gone);
 	assert_int_equal(ival(out, "metadata", "deletionGracePeriodSeconds"), 30);
 	assert_non_null(sval(out, "metadata", "deletionTimestamp"));
@@ -242,43 +246,43 @@ static void test_graceful_delete(void **state)
 	assert_true(end >= (int64_t)time(NULL) + 28);
 	json_decref(out);
 	/* only a shorter period changes it */
-	assert_int_equal(kp_local_delete_grace(L, &gk, KP_PROP_BACKGROUND, 5, 0, NULL, &out, &gone, &eb), KP_STORE_OK);
+	assert_int_equal(kp_apiserver_delete_grace(L, &gk, KP_APISERVER_PROP_BACKGROUND, 5, 0, NULL, &out, &gone, &eb), KP_STORE_OK);
 	assert_int_equal(ival(out, "metadata", "deletionGracePeriodSeconds"), 5);
 	json_decref(out);
-	assert_int_equal(kp_local_delete_grace(L, &gk, KP_PROP_BACKGROUND, 10, 0, NULL, &out, &gone, &eb), KP_STORE_OK);
+	assert_int_equal(kp_apiserver_delete_grace(L, &gk, KP_APISERVER_PROP_BACKGROUND, 10, 0, NULL, &out, &gone, &eb), KP_STORE_OK);
 	assert_int_equal(ival(out, "metadata", "deletionGracePeriodSeconds"), 5);
 	json_decref(out);
 	/* an update while terminating keeps it */
-	assert_int_equal(kp_local_mutate(L, &gk, add_label, NULL, &eb), KP_STORE_OK);
+	assert_int_equal(kp_apiserver_mutate(L, &gk, add_label, NULL, &eb), KP_STORE_OK);
 	assert_non_null(o = get(L, "", "pods", "default", "gp"));
 	json_decref(o);
 	/* the kubelet's final delete: grace 0 with the uid precondition */
-	assert_int_equal(kp_local_delete_grace(L, &gk, KP_PROP_BACKGROUND, 0, 0, "u-other", NULL, &gone, &eb),
+	assert_int_equal(kp_apiserver_delete_grace(L, &gk, KP_APISERVER_PROP_BACKGROUND, 0, 0, "u-other", NULL, &gone, &eb),
 			 KP_STORE_CONFLICT);
-	assert_int_equal(kp_local_delete_grace(L, &gk, KP_PROP_BACKGROUND, 0, 0, "u-gp", NULL, &gone, &eb), KP_STORE_OK);
+	assert_int_equal(kp_apiserver_delete_grace(L, &gk, KP_APISERVER_PROP_BACKGROUND, 0, 0, "u-gp", NULL, &gone, &eb), KP_STORE_OK);
 	assert_true(gone);
 	assert_null(get(L, "", "pods", "default", "gp"));
 
 	/* unbound: at once */
-	assert_int_equal(kp_local_delete(L, &uk, KP_PROP_BACKGROUND, 0, NULL, NULL, &eb), KP_STORE_OK);
+	assert_int_equal(kp_apiserver_delete(L, &uk, KP_APISERVER_PROP_BACKGROUND, 0, NULL, NULL, &eb), KP_STORE_OK);
 	assert_null(get(L, "", "pods", "default", "up"));
 
 	/* finalizers: removing them during the grace period does not delete;
 	 * grace 0 then waits for them */
-	assert_int_equal(kp_local_delete_grace(L, &fk, KP_PROP_BACKGROUND, -1, 0, NULL, NULL, &gone, &eb), KP_STORE_OK);
-	assert_int_equal(kp_local_mutate(L, &fk, drop_finalizers, NULL, &eb), KP_STORE_OK);
+	assert_int_equal(kp_apiserver_delete_grace(L, &fk, KP_APISERVER_PROP_BACKGROUND, -1, 0, NULL, NULL, &gone, &eb), KP_STORE_OK);
+	assert_int_equal(kp_apiserver_mutate(L, &fk, drop_finalizers, NULL, &eb), KP_STORE_OK);
 	assert_non_null(o = get(L, "", "pods", "default", "fp"));
 	json_decref(o);
 	struct kp_store_key fk2 = { "", "pods", "default", "fp2" };
 	pod(L, "fp2", "g", ",\"finalizers\":[\"example.com/hold\"]", "n9", "Running", true);
-	assert_int_equal(kp_local_delete_grace(L, &fk2, KP_PROP_BACKGROUND, 0, 0, NULL, &out, &gone, &eb), KP_STORE_OK);
+	assert_int_equal(kp_apiserver_delete_grace(L, &fk2, KP_APISERVER_PROP_BACKGROUND, 0, 0, NULL, &out, &gone, &eb), KP_STORE_OK);
 	assert_false(gone);
 	assert_int_equal(ival(out, "metadata", "deletionGracePeriodSeconds"), 0);
 	json_decref(out);
-	assert_int_equal(kp_local_mutate(L, &fk2, drop_finalizers, NULL, &eb), KP_STORE_OK);
+	assert_int_equal(kp_apiserver_mutate(L, &fk2, drop_finalizers, NULL, &eb), KP_STORE_OK);
 	assert_null(get(L, "", "pods", "default", "fp2"));
 	/* fp (grace 30, no finalizer) goes with the kubelet's grace-0 delete */
-	assert_int_equal(kp_local_delete_grace(L, &fk, KP_PROP_BACKGROUND, 0, 0, NULL, NULL, &gone, &eb), KP_STORE_OK);
+	assert_int_equal(kp_apiserver_delete_grace(L, &fk, KP_APISERVER_PROP_BACKGROUND, 0, 0, NULL, NULL, &gone, &eb), KP_STORE_OK);
 	assert_true(gone);
 	stop(L);
 }
@@ -293,10 +297,10 @@ static const char *no_arg(void *ctx, const char *key)
 }
 
 /* POSTs an Eviction of pod name; returns the status code, body in *out. */
-static int evict(struct kp_local *L, const char *name, const char *body_name, json_t **out)
+static int evict(struct kp_apiserver *L, const char *name, const char *body_name, json_t **out)
 {
-	struct kp_http_req rq = { 0 };
-	struct kp_http_resp rs;
+	struct kp_apiserver__http_req rq = { 0 };
+	struct kp_apiserver__http_resp rs;
 	char path[256], body[512];
 	int code;
 
@@ -309,7 +313,7 @@ static int evict(struct kp_local *L, const char *name, const char *body_name, js
 	rq.content_type = "application/json";
 	rq.body = body;
 	rq.body_len = strlen(body);
-	kp_rest_handle(L, &rq, &rs);
+	kp_apiserver__rest_handle(L, &rq, &rs);
 	code = rs.status;
 	*out = rs.body ? json_loadb(rs.body, rs.len, 0, NULL) : NULL;
 	free(rs.body);
@@ -324,7 +328,7 @@ static const char *cause_msg(const json_t *st)
 
 /* Waits (5 s at most) for budget name to report allowed/healthy/expected
  * and an empty disruptedPods; returns its last state. */
-static json_t *wait_pdb(struct kp_local *L, const char *name, int64_t gen, int64_t allowed, int64_t healthy,
+static json_t *wait_pdb(struct kp_apiserver *L, const char *name, int64_t gen, int64_t allowed, int64_t healthy,
 			int64_t expected)
 {
 	json_t *o = NULL;
@@ -352,7 +356,7 @@ static int to_percent(void *ud, json_t *obj)
 
 static void test_eviction(void **state)
 {
-	struct kp_local *L = start();
+	struct kp_apiserver *L = start();
 	struct kp_errbuf eb = { 0 };
 	json_t *st, *o;
 	const char *rc_ref = ",\"ownerReferences\":[{\"apiVersion\":\"v1\",\"kind\":\"ReplicationController\","
@@ -430,12 +434,12 @@ static void test_eviction(void **state)
 			    "This pod has more than one PodDisruptionBudget, which the eviction subresource does not support.");
 	json_decref(st);
 	struct kp_store_key k2 = { "policy", "poddisruptionbudgets", "default", "pg2" };
-	assert_int_equal(kp_local_delete(L, &k2, KP_PROP_BACKGROUND, 0, NULL, NULL, &eb), KP_STORE_OK);
+	assert_int_equal(kp_apiserver_delete(L, &k2, KP_APISERVER_PROP_BACKGROUND, 0, NULL, NULL, &eb), KP_STORE_OK);
 
 	/* maxUnavailable 50%: the expected count is the controller's scale (4),
 	 * 2 may be unavailable, 2 must be healthy, 1 is */
 	struct kp_store_key k = { "policy", "poddisruptionbudgets", "default", "pg" };
-	assert_int_equal(kp_local_mutate(L, &k, to_percent, NULL, &eb), KP_STORE_OK);
+	assert_int_equal(kp_apiserver_mutate(L, &k, to_percent, NULL, &eb), KP_STORE_OK);
 	o = wait_pdb(L, "pg", 2, 0, 1, 4);
 	assert_int_equal(ival(o, "status", "observedGeneration"), 2);
 	assert_int_equal(ival(o, "status", "expectedPods"), 4);

@@ -15,7 +15,7 @@
 
 #include <cmocka.h>
 
-#include "local/store.h"
+#include "store/store.h"
 
 struct fx {
 	char dir[64];

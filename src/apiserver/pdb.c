@@ -1,0 +1,325 @@
+/*
+ * pdb.c - PodDisruptionBudget arithmetic and the budget check of the
+ * eviction subresource (see pdb.h). The disruption controller that keeps
+ * the budgets' status current is src/kcm/pdb.c.
+ *
+ * The eviction check (kp_apiserver_pdb_evict_check, called on the REST threads)
+ * reads only the store; it mirrors k8s pkg/registry/core/pod/storage/
+ * eviction.go, see rest.c for the parts before and after it.
+ *
+ * Cost: per event one JSON parse and O(1) map work; per reconcile of a
+ * namespace O(budgets + pods) plus one store read per distinct controller
+ * when a budget needs the scale.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "apiserver/pdb.h"
+#include "apiserver/server.h"
+
+#define MAX_DISRUPTED 2000        /* the eviction subresource's MaxDisruptedPodSize */
+
+/* -------------------------------------------------------------- helpers */
+
+static const char *jstr(const json_t *o, const char *k)
+{
+	return json_string_value(json_object_get(o, k));
+}
+
+static int64_t jint(const json_t *o, const char *k)
+{
+	const json_t *v = json_object_get(o, k);
+	return json_is_integer(v) ? json_integer_value(v) : 0;
+}
+
+static int64_t wall_s(void)
+{
+	return (int64_t)time(NULL);
+}
+
+static bool in_values(const json_t *values, const char *v)
+{
+	const json_t *x;
+	size_t i;
+	json_array_foreach(values, i, x)
+		if (json_is_string(x) && strcmp(json_string_value(x), v) == 0)
+			return true;
+	return false;
+}
+
+bool kp_apiserver_pdb_selector_matches(const json_t *selector, const json_t *labels)
+{
+	const json_t *ml, *me, *v, *x;
+	const char *k;
+	size_t i;
+
+	if (!json_is_object(selector))
+		return false;
+	ml = json_object_get(selector, "matchLabels");
+	me = json_object_get(selector, "matchExpressions");
+	if ((ml && !json_is_object(ml) && !json_is_null(ml)) || (me && !json_is_array(me) && !json_is_null(me)))
+		return false;
+	json_object_foreach((json_t *)ml, k, v) {
+		const char *have = jstr(labels, k);
+		if (!json_is_string(v) || !have || strcmp(have, json_string_value(v)) != 0)
+			return false;
+	}
+	json_array_foreach(me, i, x) {
+		const char *key = jstr(x, "key"), *op = jstr(x, "operator");
+		const json_t *vals = json_object_get(x, "values");
+		const char *have;
+		if (!key || !op)
+			return false;
+		have = jstr(labels, key);
+		if (!strcmp(op, "In")) {
+			if (!have || !in_values(vals, have))
+				return false;
+		} else if (!strcmp(op, "NotIn")) {
+			if (have && in_values(vals, have))
+				return false;
+		} else if (!strcmp(op, "Exists")) {
+			if (!have)
+				return false;
+		} else if (!strcmp(op, "DoesNotExist")) {
+			if (have)
+				return false;
+		} else {
+			return false;
+		}
+	}
+	return true;
+}
+
+kp_err kp_apiserver_pdb_scaled(const json_t *v, int64_t total, int64_t *out)
+{
+	const char *s;
+	size_t n;
+	int64_t pct;
+	char num[32];
+
+	if (json_is_integer(v)) {
+		*out = json_integer_value(v);
+		return KP_OK;
+	}
+	s = json_string_value(v);
+	if (!s || (n = strlen(s)) < 2 || s[n - 1] != '%' || n - 1 >= sizeof(num))
+		return KP_ERR_INVALID;
+	memcpy(num, s, n - 1);
+	num[n - 1] = '\0';
+	if (kp_parse_i64(num, &pct) || pct < 0 || pct > 1000000)
+		return KP_ERR_INVALID;
+	if (total < 0)
+		total = 0;
+	*out = (pct * total + 99) / 100;
+	return KP_OK;
+}
+
+bool kp_apiserver_pdb_needs_scale(const json_t *spec)
+{
+	const json_t *mu = json_object_get(spec, "maxUnavailable"), *ma = json_object_get(spec, "minAvailable");
+	if (mu && !json_is_null(mu))
+		return true;
+	return ma && json_is_string(ma);
+}
+
+kp_err kp_apiserver_pdb_compute(const json_t *spec, int64_t expected, int64_t healthy, int64_t *desired, int64_t *allowed)
+{
+	const json_t *mu = json_object_get(spec, "maxUnavailable"), *ma = json_object_get(spec, "minAvailable");
+	int64_t d = 0, v;
+
+	*desired = 0;
+	*allowed = 0;
+	if (mu && !json_is_null(mu)) {
+		if (kp_apiserver_pdb_scaled(mu, expected, &v))
+			return KP_ERR_INVALID;
+		d = expected - v;
+		if (d < 0)
+			d = 0;
+	} else if (ma && !json_is_null(ma)) {
+		if (kp_apiserver_pdb_scaled(ma, expected, &d))
+			return KP_ERR_INVALID;
+	}
+	*desired = d;
+	*allowed = healthy - d;
+	if (expected <= 0 || *allowed < 0)
+		*allowed = 0;
+	return KP_OK;
+}
+
+bool kp_apiserver_pdb_pod_ready(const json_t *pod)
+{
+	const json_t *c;
+	size_t i;
+	json_array_foreach(json_object_get(json_object_get(pod, "status"), "conditions"), i, c) {
+		const char *t = jstr(c, "type"), *s = jstr(c, "status");
+		if (t && s && !strcmp(t, "Ready"))
+			return !strcmp(s, "True");
+	}
+	return false;
+}
+/* Sets the DisruptionAllowed condition of status; keeps lastTransitionTime
+ * while the condition's status does not change. */
+void kp_apiserver_pdb_set_allowed_cond(json_t *status, bool ok, int64_t gen, const char *reason, const char *msg)
+{
+	json_t *arr = json_object_get(status, "conditions"), *c = NULL, *x;
+	const char *want = ok ? "True" : "False";
+	char ts[40];
+	size_t i;
+
+	if (!json_is_array(arr)) {
+		arr = json_array();
+		json_object_set_new(status, "conditions", arr);
+	}
+	json_array_foreach(arr, i, x)
+		if (jstr(x, "type") && !strcmp(jstr(x, "type"), "DisruptionAllowed"))
+			c = x;
+	if (!c) {
+		c = json_object();
+		json_array_append_new(arr, c);
+	}
+	if (!jstr(c, "status") || strcmp(jstr(c, "status"), want) != 0 || !jstr(c, "lastTransitionTime")) {
+		kp_format_rfc3339(wall_s(), ts, sizeof(ts));
+		json_object_set_new(c, "lastTransitionTime", json_string(ts));
+	}
+	json_object_set_new(c, "type", json_string("DisruptionAllowed"));
+	json_object_set_new(c, "status", json_string(want));
+	json_object_set_new(c, "reason", json_string(reason ? reason : ok ? "SufficientPods" : "InsufficientPods"));
+	json_object_set_new(c, "message", json_string(msg ? msg : ""));
+	json_object_set_new(c, "observedGeneration", json_integer(gen));
+}
+
+/* ------------------------------------------------------ eviction check */
+
+struct find_ctx {
+	const json_t *labels;
+	int n;
+	char name[256];
+	json_t *first;    /* the first matching budget */
+};
+
+static int find_fn(void *ud, const char *text, size_t len, int64_t rv)
+{
+	struct find_ctx *f = ud;
+	json_t *o = json_loadb(text, len, 0, NULL);
+	(void)rv;
+	if (o && kp_apiserver_pdb_selector_matches(json_object_get(json_object_get(o, "spec"), "selector"), f->labels)) {
+		if (f->n++ == 0) {
+			snprintf(f->name, sizeof(f->name), "%s", jstr(json_object_get(o, "metadata"), "name") ?
+				 jstr(json_object_get(o, "metadata"), "name") : "");
+			f->first = json_incref(o);
+		}
+	}
+	json_decref(o);
+	return 0;
+}
+
+struct take_ctx {
+	const char *pod, *pdb;
+	bool dry_run;
+	enum kp_apiserver_pdb_verdict v;
+	char *msg;
+	size_t mn;
+};
+
+/* checkAndDecrement of eviction.go on the freshly read budget. */
+static int take_fn(void *ud, json_t *pdb)
+{
+	struct take_ctx *t = ud;
+	json_t *st = json_object_get(pdb, "status"), *dp;
+	int64_t gen = jint(json_object_get(pdb, "metadata"), "generation"), allowed;
+	char ts[40];
+
+	if (!json_is_object(st)) {
+		st = json_object();
+		json_object_set_new(pdb, "status", st);
+	}
+	allowed = jint(st, "disruptionsAllowed");
+	dp = json_object_get(st, "disruptedPods");
+	if (jint(st, "observedGeneration") < gen) {
+		t->v = KP_APISERVER_PDB_STALE;
+		snprintf(t->msg, t->mn, "The disruption budget %s is still being processed by the server.", t->pdb);
+		return 1;
+	}
+	if (allowed < 0) {
+		t->v = KP_APISERVER_PDB_FORBIDDEN;
+		snprintf(t->msg, t->mn, "pdb disruptions allowed is negative");
+		return 1;
+	}
+	if (json_object_size(dp) > MAX_DISRUPTED) {
+		t->v = KP_APISERVER_PDB_FORBIDDEN;
+		snprintf(t->msg, t->mn, "DisruptedPods map too big - too many evictions not confirmed by PDB controller");
+		return 1;
+	}
+	if (allowed == 0) {
+		t->v = KP_APISERVER_PDB_DENY;
+		snprintf(t->msg, t->mn, "The disruption budget %s needs %lld healthy pods and has %lld currently", t->pdb,
+			 (long long)jint(st, "desiredHealthy"), (long long)jint(st, "currentHealthy"));
+		return 1;
+	}
+	t->v = KP_APISERVER_PDB_ALLOW;
+	if (t->dry_run)
+		return 1;
+	json_object_set_new(st, "disruptionsAllowed", json_integer(allowed - 1));
+	if (allowed - 1 == 0)
+		kp_apiserver_pdb_set_allowed_cond(st, false, jint(st, "observedGeneration"), NULL, NULL);
+	if (!json_is_object(dp)) {
+		dp = json_object();
+		json_object_set_new(st, "disruptedPods", dp);
+	}
+	kp_format_rfc3339(wall_s(), ts, sizeof(ts));
+	json_object_set_new(dp, t->pod, json_string(ts));
+	return 0;
+}
+
+enum kp_apiserver_pdb_verdict kp_apiserver_pdb_evict_check(struct kp_apiserver *L, const json_t *pod, bool dry_run, char *name, size_t nn,
+				       char *msg, size_t mn, struct kp_errbuf *eb)
+{
+	const json_t *md = json_object_get(pod, "metadata");
+	const char *ns = jstr(md, "namespace") ? jstr(md, "namespace") : "";
+	struct find_ctx f = { json_object_get(md, "labels"), 0, "", NULL };
+	struct take_ctx t = { jstr(md, "name"), NULL, dry_run, KP_APISERVER_PDB_ALLOW, msg, mn };
+	enum kp_store_rc rc;
+
+	if (nn)
+		name[0] = '\0';
+	if (mn)
+		msg[0] = '\0';
+	rc = kp_store_list(L->store, "policy", "poddisruptionbudgets", ns, find_fn, &f, NULL, eb);
+	if (rc) {
+		json_decref(f.first);
+		return KP_APISERVER_PDB_FAIL;
+	}
+	snprintf(name, nn, "%s", f.name);
+	if (f.n == 0)
+		return KP_APISERVER_PDB_ALLOW;
+	if (f.n > 1) {
+		json_decref(f.first);
+		snprintf(msg, mn, "This pod has more than one PodDisruptionBudget, which the eviction subresource does not "
+			 "support.");
+		return KP_APISERVER_PDB_MULTI;
+	}
+	if (!kp_apiserver_pdb_pod_ready(pod)) {
+		const json_t *st = json_object_get(f.first, "status");
+		const char *pol = jstr(json_object_get(f.first, "spec"), "unhealthyPodEvictionPolicy");
+		bool go = (pol && !strcmp(pol, "AlwaysAllow")) ||
+			  (jint(st, "currentHealthy") >= jint(st, "desiredHealthy") && jint(st, "desiredHealthy") > 0);
+		if (go) {
+			json_decref(f.first);
+			return KP_APISERVER_PDB_ALLOW;
+		}
+	}
+	json_decref(f.first);
+	t.pdb = name;
+	struct kp_store_key k = { "policy", "poddisruptionbudgets", ns, name };
+	rc = kp_apiserver_mutate(L, &k, take_fn, &t, eb);
+	if (rc == KP_STORE_NOTFOUND) {
+		/* deleted meanwhile: nothing protects the pod any more */
+		return KP_APISERVER_PDB_ALLOW;
+	}
+	if (rc)
+		return KP_APISERVER_PDB_FAIL;
+	return t.v;
+}
+

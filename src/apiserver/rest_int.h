@@ -1,0 +1,192 @@
+/*
+ * rest_int.h - internals shared by the files of the REST layer: rest.c
+ * (routing, request context, responses, errors, discovery), rest_select.c
+ * (label and field selectors), rest_read.c (get, list), rest_watch.c (watch
+ * streams, pods/log follow), rest_write.c (create, update, patch, scale,
+ * binding), rest_delete.c (object life cycle, delete, deletecollection),
+ * rest_evict.c (the eviction subresource).
+ */
+#ifndef KARPENTER_APISERVER_REST_INT_H
+#define KARPENTER_APISERVER_REST_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "apiserver/server.h"
+
+#define LIST_MAX ((size_t)1 << 30)
+#define MAX_SEGS 12
+#define MAX_TERMS 32
+#define MAX_VALUES 32
+#define MUTATE_RETRIES 16
+
+static const char CT_JSON[] = "application/json";
+static const char CT_TABLE[] = "application/json;as=Table;v=v1;g=meta.k8s.io";
+static const char CT_AGG[] = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
+static const char CT_TEXT[] = "text/plain; charset=utf-8";
+
+enum kp_apiserver__sel_op { SEL_EQ, SEL_NEQ, SEL_IN, SEL_NOTIN, SEL_EXISTS, SEL_NOTEXISTS, SEL_GT, SEL_LT };
+
+struct kp_apiserver__sel_term {
+	char *key;
+	enum kp_apiserver__sel_op op;
+	int nv;
+	char *vals[MAX_VALUES];
+};
+
+struct kp_apiserver__selector {
+	int n;
+	struct kp_apiserver__sel_term t[MAX_TERMS];
+};
+
+struct kp_apiserver__route {
+	const char *group;      /* "" for core */
+	const char *version;
+	const char *ns;         /* NULL: not a namespaced request */
+	const char *plural;
+	const char *name;
+	const char *sub;
+	bool watch_path;
+	char gv[256];           /* apiVersion: "v1" or "apps/v1" */
+};
+
+struct kp_apiserver__req {
+	struct kp_apiserver *L;
+	const struct kp_apiserver__http_req *rq;
+	struct kp_apiserver__http_resp *rs;
+	struct kp_apiserver__route r;
+	const struct kp_apiserver__res *res;
+	struct kp_arena arena;
+	char qname[320];        /* "pods", "nodepools.karpenter.sh" */
+	bool dry_run;
+	bool scale_resp;        /* answer with the Scale of the object */
+	json_t *crd_add;        /* applied to the registry after the read lock is released */
+	char *crd_remove;
+};
+
+struct kp_apiserver__watch_stream {
+	struct kp_apiserver *L;
+	struct kp_store_watch *w;
+	char *group, *version, *plural;
+	char gv[256], kind[128];
+	struct kp_arena arena;
+	struct kp_apiserver__selector ls, fs;
+	bool table;
+	char include[16];
+	bool bookmarks;
+	int64_t bookmark_every, next_bookmark;
+	int64_t deadline;            /* monotonic ms; 0 = none */
+	struct kp_buf pend;
+	size_t off;
+	bool done;                   /* end once pend is flushed */
+	struct kp_apiserver_podlog_follow *follow;  /* pods/log?follow=true (podlog.c) instead of a watch */
+};
+
+
+enum kp_apiserver__upd_result { UPD_DONE, UPD_RETRY };
+
+struct kp_apiserver__list_ctx {
+	struct kp_apiserver__req *c;
+	struct kp_apiserver__selector ls, fs;
+	bool parse;               /* selectors, conversion or a Table need parsed objects */
+	json_t *items;            /* parsed, served objects (Table and deletecollection) */
+	struct kp_buf out;
+	int n;
+	kp_err err;
+};
+
+/* ---- shared between the files of this group ---- */
+void kp_apiserver__resp_json(struct kp_apiserver__http_resp *rs, int code, json_t *body, const char *ct);
+
+json_t *kp_apiserver__status_obj(int code, const char *reason, const char *message);
+
+void kp_apiserver__status_details(struct kp_apiserver__http_resp *rs, int code, const char *reason, const char *message,
+			   const char *name, const char *group, const char *kind);
+
+const char *kp_apiserver__jstr(const json_t *o, const char *k);
+
+json_t *kp_apiserver__meta_of(json_t *obj);
+
+const char *kp_apiserver__meta_str(const json_t *obj, const char *k);
+
+void kp_apiserver__now_rfc3339(char *buf, size_t n);
+
+void kp_apiserver__new_uid(char out[37]);
+
+void kp_apiserver__random_suffix(char out[6]);
+
+int64_t kp_apiserver__mono_ms(void);
+
+bool kp_apiserver__truthy(const char *v);
+
+const char *kp_apiserver__arg(const struct kp_apiserver__http_req *rq, const char *k);
+
+bool kp_apiserver__wants_table(const struct kp_apiserver__http_req *rq);
+
+json_t *kp_apiserver__to_served(struct kp_apiserver__req *c, const json_t *stored);
+
+json_t *kp_apiserver__to_storage(struct kp_apiserver__req *c, json_t *obj);
+
+void kp_apiserver__err_conflict(struct kp_apiserver__req *c, const char *name);
+
+void kp_apiserver__err_exists(struct kp_apiserver__req *c, const char *name);
+
+void kp_apiserver__err_store(struct kp_apiserver__req *c, enum kp_store_rc rc, const char *name, const struct kp_errbuf *eb);
+
+void kp_apiserver__err_invalid(struct kp_apiserver__req *c, const char *name, const char *detail, const json_t *obj);
+
+struct kp_store_key kp_apiserver__key_of(const struct kp_apiserver__req *c, const char *name);
+
+json_t *kp_apiserver__body_object(struct kp_apiserver__req *c);
+
+kp_err kp_apiserver__sel_parse(struct kp_apiserver__selector *sel, struct kp_arena *a, const char *text, bool labels,
+			struct kp_errbuf *eb);
+
+bool kp_apiserver__labels_match(const struct kp_apiserver__selector *sel, const json_t *obj);
+
+bool kp_apiserver__fields_match(const struct kp_apiserver__selector *sel, const json_t *obj);
+
+const char *kp_apiserver__include_object(const struct kp_apiserver__http_req *rq);
+
+void kp_apiserver__respond_object(struct kp_apiserver__req *c, int code, const json_t *stored);
+
+int kp_apiserver__load_obj(struct kp_apiserver__req *c, const struct kp_store_key *k, json_t **obj, int64_t *rv);
+
+void kp_apiserver__do_get(struct kp_apiserver__req *c);
+
+int kp_apiserver__list_fn(void *ud, const char *json, size_t len, int64_t rv);
+
+bool kp_apiserver__parse_selectors(struct kp_apiserver__req *c, struct kp_apiserver__selector *ls, struct kp_apiserver__selector *fs);
+
+void kp_apiserver__do_list(struct kp_apiserver__req *c);
+
+void kp_apiserver__do_watch(struct kp_apiserver__req *c);
+
+bool kp_apiserver__is_crd(const char *group, const char *plural);
+
+int64_t kp_apiserver__rv_of_obj(const json_t *obj);
+
+enum kp_store_rc kp_apiserver__write_back(struct kp_apiserver *L, const struct kp_store_key *k, json_t *obj, int64_t rv,
+				   bool *deleted, struct kp_errbuf *eb);
+
+int64_t kp_apiserver__grace_option(struct kp_apiserver__req *c, const json_t *o);
+
+void kp_apiserver__do_delete(struct kp_apiserver__req *c);
+
+void kp_apiserver__do_deletecollection(struct kp_apiserver__req *c);
+
+void kp_apiserver__do_create(struct kp_apiserver__req *c);
+
+json_t *kp_apiserver__scale_of(struct kp_apiserver__req *c, const json_t *obj);
+
+void kp_apiserver__do_update(struct kp_apiserver__req *c, const char *sub);
+
+void kp_apiserver__do_patch(struct kp_apiserver__req *c, const char *sub);
+
+void kp_apiserver__do_binding(struct kp_apiserver__req *c);
+
+void kp_apiserver__do_eviction(struct kp_apiserver__req *c);
+
+#endif

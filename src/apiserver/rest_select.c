@@ -1,0 +1,188 @@
+/*
+ * rest_select.c - label and field selectors of list and watch requests
+ * (labelSelector=, fieldSelector=): parsing into terms and matching
+ * against an object.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "apiserver/pdb.h"
+#include "apiserver/server.h"
+
+#include "apiserver/rest_int.h"
+
+/* ------------------------------------------------------------ selectors */
+
+static char *trim(char *s)
+{
+	char *e;
+	while (*s == ' ' || *s == '\t')
+		s++;
+	e = s + strlen(s);
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
+		*--e = '\0';
+	return s;
+}
+
+/* Parses a label (labels=true) or field selector into sel; strings live in a. */
+kp_err kp_apiserver__sel_parse(struct kp_apiserver__selector *sel, struct kp_arena *a, const char *text, bool labels,
+			struct kp_errbuf *eb)
+{
+	char *buf, *p;
+
+	memset(sel, 0, sizeof(*sel));
+	if (!text || !*text)
+		return KP_OK;
+	buf = kp_arena_strdup(a, text);
+	if (!buf)
+		return kp_errf(eb, KP_ERR_NOMEM, "out of memory");
+	p = buf;
+	while (*p) {
+		char *start = p, *term, *op;
+		int depth = 0;
+		struct kp_apiserver__sel_term *t;
+
+		while (*p && (depth || *p != ',')) {
+			if (*p == '(')
+				depth++;
+			else if (*p == ')')
+				depth--;
+			p++;
+		}
+		if (*p)
+			*p++ = '\0';
+		term = trim(start);
+		if (!*term)
+			continue;
+		if (sel->n == MAX_TERMS)
+			return kp_errf(eb, KP_ERR_LIMIT, "too many selector terms");
+		t = &sel->t[sel->n++];
+		if (labels && term[0] == '!') {
+			t->key = trim(term + 1);
+			t->op = SEL_NOTEXISTS;
+			continue;
+		}
+		if ((op = strstr(term, "!=")) != NULL) {
+			*op = '\0';
+			t->op = SEL_NEQ;
+			t->vals[t->nv++] = trim(op + 2);
+		} else if ((op = strstr(term, "==")) != NULL) {
+			*op = '\0';
+			t->op = SEL_EQ;
+			t->vals[t->nv++] = trim(op + 2);
+		} else if ((op = strchr(term, '=')) != NULL) {
+			*op = '\0';
+			t->op = SEL_EQ;
+			t->vals[t->nv++] = trim(op + 1);
+		} else if (labels && ((op = strchr(term, '>')) != NULL || (op = strchr(term, '<')) != NULL)) {
+			t->op = *op == '>' ? SEL_GT : SEL_LT;
+			*op = '\0';
+			t->vals[t->nv++] = trim(op + 1);
+		} else if (labels && ((op = strstr(term, " notin ")) != NULL || (op = strstr(term, " in ")) != NULL)) {
+			char *lp, *rp, *v;
+			t->op = op[1] == 'n' ? SEL_NOTIN : SEL_IN;
+			*op = '\0';
+			lp = strchr(op + 1, '(');
+			rp = lp ? strrchr(lp, ')') : NULL;
+			if (!lp || !rp)
+				return kp_errf(eb, KP_ERR_INVALID, "unable to parse requirement: found '%s'", op + 1);
+			*rp = '\0';
+			v = lp + 1;
+			while (v) {
+				char *c = strchr(v, ',');
+				if (c)
+					*c++ = '\0';
+				if (t->nv == MAX_VALUES)
+					return kp_errf(eb, KP_ERR_LIMIT, "too many selector values");
+				t->vals[t->nv++] = trim(v);
+				v = c;
+			}
+		} else if (labels) {
+			t->op = SEL_EXISTS;
+		} else {
+			return kp_errf(eb, KP_ERR_INVALID, "invalid selector: '%s'; can't understand '%s'", text, term);
+		}
+		t->key = trim(term);
+		if (!*t->key)
+			return kp_errf(eb, KP_ERR_INVALID, "invalid selector: '%s'", text);
+	}
+	return KP_OK;
+}
+
+static bool term_match(const struct kp_apiserver__sel_term *t, const char *v)
+{
+	int64_t a, b;
+
+	switch (t->op) {
+	case SEL_EXISTS: return v != NULL;
+	case SEL_NOTEXISTS: return v == NULL;
+	case SEL_EQ: return v && strcmp(v, t->vals[0]) == 0;
+	case SEL_NEQ: return !v || strcmp(v, t->vals[0]) != 0;
+	case SEL_IN:
+	case SEL_NOTIN: {
+		bool in = false;
+		for (int i = 0; v && i < t->nv; i++)
+			in = in || strcmp(v, t->vals[i]) == 0;
+		return t->op == SEL_IN ? in : !in;
+	}
+	case SEL_GT:
+	case SEL_LT:
+		if (!v || kp_parse_i64(v, &a) || kp_parse_i64(t->vals[0], &b))
+			return false;
+		return t->op == SEL_GT ? a > b : a < b;
+	}
+	return false;
+}
+
+bool kp_apiserver__labels_match(const struct kp_apiserver__selector *sel, const json_t *obj)
+{
+	const json_t *labels = json_object_get(json_object_get(obj, "metadata"), "labels");
+	for (int i = 0; i < sel->n; i++)
+		if (!term_match(&sel->t[i], json_string_value(json_object_get(labels, sel->t[i].key))))
+			return false;
+	return true;
+}
+
+/* Field value at a dotted path as text ("" if missing), for field selectors. */
+static const char *field_value(const json_t *obj, const char *path, char *buf, size_t n)
+{
+	const json_t *cur = obj;
+	const char *p = path;
+
+	while (*p && cur) {
+		const char *dot = strchr(p, '.');
+		size_t len = dot ? (size_t)(dot - p) : strlen(p);
+		char key[128];
+		if (len >= sizeof(key))
+			return "";
+		memcpy(key, p, len);
+		key[len] = '\0';
+		cur = json_object_get(cur, key);
+		p = dot ? dot + 1 : p + len;
+	}
+	if (!cur || json_is_null(cur))
+		return "";
+	if (json_is_string(cur))
+		return json_string_value(cur);
+	if (json_is_integer(cur)) {
+		snprintf(buf, n, "%lld", (long long)json_integer_value(cur));
+		return buf;
+	}
+	if (json_is_boolean(cur))
+		return json_is_true(cur) ? "true" : "false";
+	return "";
+}
+
+bool kp_apiserver__fields_match(const struct kp_apiserver__selector *sel, const json_t *obj)
+{
+	char buf[64];
+	for (int i = 0; i < sel->n; i++)
+		if (!term_match(&sel->t[i], field_value(obj, sel->t[i].key, buf, sizeof(buf))))
+			return false;
+	return true;
+}

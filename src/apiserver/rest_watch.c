@@ -1,0 +1,259 @@
+/*
+ * rest_watch.c - watch streams: the initial state, then the store's events
+ * as JSON lines (ADDED, MODIFIED, DELETED, BOOKMARK, ERROR), filtered by
+ * selectors; also the pods/log follow stream.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "apiserver/pdb.h"
+#include "apiserver/server.h"
+
+#include "apiserver/rest_int.h"
+
+/* ----------------------------------------------------------------- watch */
+static void stream_line(struct kp_apiserver__watch_stream *s, const char *type, json_t *obj)
+{
+	json_t *ev = json_pack("{s:s, s:o}", "type", type, "object", obj);
+	char *text = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
+
+	if (!text || kp_buf_addstr(&s->pend, text) || kp_buf_add(&s->pend, "\n", 1))
+		s->done = true;
+	free(text);
+	json_decref(ev);
+}
+
+/* Formats one stored object as a watch event if it passes the selectors. */
+static void stream_event(struct kp_apiserver__watch_stream *s, const char *type, const char *json, size_t len)
+{
+	json_t *obj = json_loadb(json, len, 0, NULL), *served = NULL, *t = NULL;
+	const struct kp_apiserver__res *res;
+
+	if (!obj)
+		return;
+	if (!kp_apiserver__labels_match(&s->ls, obj) || !kp_apiserver__fields_match(&s->fs, obj)) {
+		json_decref(obj);
+		return;
+	}
+	pthread_rwlock_rdlock(&s->L->reg_lock);
+	res = kp_apiserver__reg_find(s->L->reg, s->group, s->version, s->plural);
+	if (res) {
+		if (res->storage_version && strcmp(res->storage_version, res->version) != 0) {
+			struct kp_errbuf eb = { 0 };
+			served = kp_apiserver__reg_convert(s->L->reg, res, obj, res->version, &eb);
+		}
+		if (!served)
+			served = json_incref(obj);
+		json_object_set_new(served, "apiVersion", json_string(s->gv));
+		if (s->table)
+			t = kp_apiserver__reg_table(s->L->reg, res, served, s->include);
+	}
+	pthread_rwlock_unlock(&s->L->reg_lock);
+	json_decref(obj);
+	if (!res) {
+		s->done = true;   /* the resource went away (CRD deleted) */
+		return;
+	}
+	if (t) {
+		json_decref(served);
+		served = t;
+	}
+	stream_line(s, type, served);
+}
+
+static void stream_bookmark(struct kp_apiserver__watch_stream *s)
+{
+	char rvs[32];
+	snprintf(rvs, sizeof(rvs), "%lld", (long long)kp_store_watch_rv(s->w));
+	stream_line(s, "BOOKMARK", json_pack("{s:s, s:s, s:{s:s}}", "kind", s->kind, "apiVersion", s->gv, "metadata",
+					     "resourceVersion", rvs));
+}
+
+static void stream_expired(struct kp_apiserver__watch_stream *s, const char *msg)
+{
+	json_t *st = kp_apiserver__status_obj(410, "Expired", msg);
+	stream_line(s, "ERROR", st);
+	s->done = true;
+}
+
+static bool hung_up(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLRDHUP };
+	if (fd < 0)
+		return false;
+	if (poll(&p, 1, 0) <= 0)
+		return false;
+	return (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)) != 0;
+}
+
+ssize_t kp_apiserver__rest_stream_read(struct kp_apiserver__watch_stream *s, int fd, char *buf, size_t max)
+{
+	if (s->follow && s->off >= s->pend.len)
+		return kp_apiserver_podlog_follow_read(s->follow, fd, buf, max);
+	for (;;) {
+		struct kp_store_event ev;
+		struct kp_errbuf eb = { 0 };
+		enum kp_store_rc rc;
+		int64_t now, wait;
+
+		if (s->off < s->pend.len) {
+			size_t n = s->pend.len - s->off;
+			if (n > max)
+				n = max;
+			memcpy(buf, s->pend.data + s->off, n);
+			s->off += n;
+			if (s->off == s->pend.len) {
+				s->off = 0;
+				s->pend.len = 0;
+				if (s->pend.cap > 1024 * 1024)
+					kp_buf_free(&s->pend);
+			}
+			return (ssize_t)n;
+		}
+		if (s->done || !s->w)
+			return 0;
+		now = kp_apiserver__mono_ms();
+		wait = 1000;
+		if (s->deadline && s->deadline - now < wait)
+			wait = s->deadline - now;
+		if (s->bookmarks && s->next_bookmark - now < wait)
+			wait = s->next_bookmark - now;
+		if (wait < 0)
+			wait = 0;
+		rc = kp_store_watch_next(s->w, wait, &ev, &eb);
+		switch (rc) {
+		case KP_STORE_OK:
+			stream_event(s, kp_store_evtype_str(ev.type), ev.json, ev.len);
+			break;
+		case KP_STORE_TIMEOUT:
+			if (hung_up(fd))
+				return -1;
+			now = kp_apiserver__mono_ms();
+			if (s->deadline && now >= s->deadline)
+				return 0;
+			if (s->bookmarks && now >= s->next_bookmark) {
+				stream_bookmark(s);
+				s->next_bookmark = now + s->bookmark_every;
+			}
+			break;
+		case KP_STORE_GONE:
+			stream_expired(s, eb.msg);
+			break;
+		case KP_STORE_CLOSED:
+			return 0;
+		default:
+			return -1;
+		}
+	}
+}
+
+void kp_apiserver__rest_stream_free(struct kp_apiserver__watch_stream *s)
+{
+	if (!s)
+		return;
+	kp_store_watch_close(s->w);
+	kp_apiserver_podlog_follow_close(s->follow);
+	kp_buf_free(&s->pend);
+	kp_arena_free(&s->arena);
+	free(s->group);
+	free(s->version);
+	free(s->plural);
+	free(s);
+}
+
+static int initial_fn(void *ud, const char *json, size_t len, int64_t rv)
+{
+	struct kp_apiserver__watch_stream *s = ud;
+	(void)rv;
+	stream_event(s, "ADDED", json, len);
+	return s->done;
+}
+
+void kp_apiserver__do_watch(struct kp_apiserver__req *c)
+{
+	struct kp_apiserver__watch_stream *s = calloc(1, sizeof(*s));
+	struct kp_errbuf eb = { 0 };
+	const char *rvs = kp_apiserver__arg(c->rq, "resourceVersion");
+	const char *ts = kp_apiserver__arg(c->rq, "timeoutSeconds"), *tmo = kp_apiserver__arg(c->rq, "timeout");
+	const char *ns = c->res->namespaced ? c->r.ns : NULL;
+	int64_t from = 0, secs = 0;
+	enum kp_store_rc rc;
+	bool initial;
+
+	if (!s) {
+		kp_apiserver__rest_status(c->rs, 500, "InternalError", "out of memory");
+		return;
+	}
+	s->L = c->L;
+	kp_arena_init(&s->arena);
+	kp_buf_init(&s->pend, LIST_MAX);
+	s->group = strdup(c->r.group);
+	s->version = strdup(c->r.version);
+	s->plural = strdup(c->r.plural);
+	snprintf(s->gv, sizeof(s->gv), "%s", c->r.gv);
+	snprintf(s->kind, sizeof(s->kind), "%s", c->res->kind);
+	s->table = kp_apiserver__wants_table(c->rq);
+	snprintf(s->include, sizeof(s->include), "%s", kp_apiserver__include_object(c->rq));
+	s->bookmarks = kp_apiserver__truthy(kp_apiserver__arg(c->rq, "allowWatchBookmarks"));
+	s->bookmark_every = c->L->cfg.bookmark_ms > 0 ? c->L->cfg.bookmark_ms : 60000;
+	s->next_bookmark = kp_apiserver__mono_ms() + s->bookmark_every;
+	if (!s->group || !s->version || !s->plural) {
+		kp_apiserver__rest_stream_free(s);
+		kp_apiserver__rest_status(c->rs, 500, "InternalError", "out of memory");
+		return;
+	}
+	if (kp_apiserver__sel_parse(&s->ls, &s->arena, kp_apiserver__arg(c->rq, "labelSelector"), true, &eb) ||
+	    kp_apiserver__sel_parse(&s->fs, &s->arena, kp_apiserver__arg(c->rq, "fieldSelector"), false, &eb)) {
+		kp_apiserver__rest_stream_free(s);
+		kp_apiserver__rest_status(c->rs, 400, "BadRequest", eb.msg);
+		return;
+	}
+	if (ts && *ts) {
+		if (kp_parse_i64(ts, &secs) || secs < 0) {
+			kp_apiserver__rest_stream_free(s);
+			kp_apiserver__rest_status(c->rs, 400, "BadRequest", "invalid timeoutSeconds");
+			return;
+		}
+		if (secs > 0)
+			s->deadline = kp_apiserver__mono_ms() + secs * 1000;
+	} else if (tmo && *tmo) {
+		int64_t ms = 0;
+		if (kp_parse_duration_ms(tmo, &ms) || ms < 0) {
+			kp_apiserver__rest_stream_free(s);
+			kp_apiserver__rest_status(c->rs, 400, "BadRequest", "invalid timeout");
+			return;
+		}
+		if (ms > 0)
+			s->deadline = kp_apiserver__mono_ms() + ms;
+	}
+	initial = !rvs || !*rvs || strcmp(rvs, "0") == 0;
+	if (!initial && (kp_parse_i64(rvs, &from) || from < 0)) {
+		kp_apiserver__rest_stream_free(s);
+		kp_apiserver__rest_status(c->rs, 400, "BadRequest", "invalid resourceVersion");
+		return;
+	}
+	if (initial) {
+		rc = kp_store_list(c->L->store, c->r.group, c->r.plural, ns, initial_fn, s, &from, &eb);
+		if (rc) {
+			kp_apiserver__rest_stream_free(s);
+			kp_apiserver__err_store(c, rc, "", &eb);
+			return;
+		}
+	}
+	rc = kp_store_watch_open(c->L->store, c->r.group, c->r.plural, ns, from, &s->w, &eb);
+	if (rc == KP_STORE_GONE) {
+		stream_expired(s, eb.msg);
+	} else if (rc) {
+		kp_apiserver__rest_stream_free(s);
+		kp_apiserver__err_store(c, rc, "", &eb);
+		return;
+	}
+	c->rs->status = 200;
+	c->rs->content_type = s->table ? CT_TABLE : CT_JSON;
+	c->rs->stream = s;
+}

@@ -1,0 +1,191 @@
+/*
+ * kcm_int.h - internals shared by the files of src/kcm: the controllers'
+ * caches (pods, nodes, workload objects), the string map they are kept in,
+ * and the helpers every controller uses (writes, status updates, owned
+ * pods). core.c runs the loop; deployment.c, replicaset.c, statefulset.c,
+ * daemonset.c, job.c reconcile one kind each; sched.c binds pods (the
+ * scheduler), runs them (the kubelet stand-in) and makes Nodes for the
+ * simulated cloud's instances; pdb.c keeps PodDisruptionBudgets' status.
+ */
+#ifndef KARPENTER_KCM_INT_H
+#define KARPENTER_KCM_INT_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <jansson.h>
+
+#include "apiserver/server.h"
+#include "karpenter/base.h"
+#include "karpenter/cloud.h"
+#include "karpenter/objects.h"
+#include "kcm/kcm.h"
+
+/* String-keyed chained hash map; keys are copied, values borrowed. */
+struct kp_kcm__ment {
+	struct kp_kcm__ment *next;
+	char *key;
+	void *val;
+};
+struct kp_kcm__map {
+	struct kp_kcm__ment **b;
+	size_t nb, n;
+};
+void *kp_kcm__map_get(const struct kp_kcm__map *m, const char *key);
+/* Sets key to val; returns the previous value (or NULL). */
+void *kp_kcm__map_put(struct kp_kcm__map *m, const char *key, void *val);
+/* Removes key; returns its value (or NULL). */
+void *kp_kcm__map_del(struct kp_kcm__map *m, const char *key);
+/* The keys, sorted (strcmp); malloc'ed array of borrowed strings. */
+const char **kp_kcm__map_keys(const struct kp_kcm__map *m, size_t *n);
+void kp_kcm__map_free(struct kp_kcm__map *m);
+
+/* A pod as the controllers see it (compact: 10,000s of them). */
+struct kp_kcm__pod {
+	char *key;                  /* "ns/name" */
+	char *ns, *name, *uid;
+	char *owner_kind, *owner_name, *owner_uid;   /* controller ownerReference, or NULL */
+	char *node;                 /* spec.nodeName or NULL */
+	char *text;                 /* JSON, kept only while pending */
+	char *unsched_msg;          /* PodScheduled=False message we last wrote/saw */
+	char *acct_node;            /* node its requests are counted on */
+	int64_t rv, created;
+	int64_t grace;              /* deletionGracePeriodSeconds while terminating, else 0 */
+	int64_t term_at;            /* kp_kcm__now_ms() the kubelet stand-in deletes it at (0: not due) */
+	int32_t prio;
+	bool deleting, terminal, running, ready, other_sched;
+	struct kp_res req;          /* well-known resources, pods:1 included */
+	int nports;
+	struct kp_hostport *ports;  /* ip strings malloc'ed */
+};
+
+struct kp_kcm__node {
+	char *name;
+	struct kp_cluster c;        /* owns n */
+	struct kp_node *n;          /* NULL: pods name a Node that does not exist */
+	char *host_ip;
+	int64_t rv;
+	struct kp_res used;
+	struct kp_kcm__map pods;     /* keys of pods counted on it */
+};
+
+struct kp_kcm__obj {             /* deployments, replicasets, ... */
+	json_t *o;
+	int64_t rv;
+};
+
+enum kp_kcm__kind { CK_DEPLOY, CK_RS, CK_SS, CK_DS, CK_JOB, CK_NKINDS };
+
+struct kp_kcm {
+	struct kp_apiserver *L;
+	pthread_t th;
+	bool running;
+	struct kp_store_watch *w;
+	struct kp_cloud *cloud;
+	pthread_mutex_t cloud_mu;
+	struct kp_kcm__map pods, nodes, tomb;
+	struct kp_kcm__map objs[CK_NKINDS];
+	struct kp_kcm__map dirty[CK_NKINDS];
+	struct kp_kcm__map owned;    /* owner uid -> struct kp_kcm__map * (set of pod keys) */
+	struct kp_kcm__map owned_rs; /* deployment uid -> set of ReplicaSet keys */
+	struct kp_kcm__map pending;  /* pods waiting for a node */
+	struct kp_kcm__map sched_dirty, kubelet_dirty;
+	struct kp_kcm__map terminating;   /* pods with a term_at (kubelet stand-in) */
+	int64_t next_term;          /* the earliest term_at (0: none) */
+	int64_t grace_cap_ms;       /* longest wait of a terminating pod (INT64_MAX: none) */
+	bool sched_all;
+	uint32_t ip_seq;
+	int64_t next_cloud_poll;
+};
+
+/* core.c */
+int64_t kp_kcm__now_ms(void);
+void kp_kcm__mark(struct kp_kcm *C, struct kp_kcm__map *set, const char *key);
+/* Creates an object the way the REST layer does (uid, timestamps,
+ * generateName, defaulting) and feeds it to the caches. */
+enum kp_store_rc kp_kcm__create(struct kp_kcm *C, const char *group, const char *version, const char *resource,
+			       json_t *obj, struct kp_errbuf *eb);
+/* Deletes (Background) and forgets the object. */
+enum kp_store_rc kp_kcm__delete(struct kp_kcm *C, const char *group, const char *resource, const char *ns,
+			       const char *name, struct kp_errbuf *eb);
+/* Records that the scheduler bound p to node (before the event arrives). */
+void kp_kcm__pod_bound(struct kp_kcm *C, struct kp_kcm__pod *p, const char *node);
+/* sched.c */
+void kp_kcm__pod_decode(struct kp_kcm__pod *p, const char *json, size_t len);
+void kp_kcm__schedule(struct kp_kcm *C);
+void kp_kcm__kubelet(struct kp_kcm *C);
+void kp_kcm__node_lifecycle(struct kp_kcm *C);
+/* core.c: JSON helpers. String member k of o, or NULL. */
+const char *kp_kcm__jstr(const json_t *o, const char *k);
+/* Object member k of o, created empty when missing or not an object. */
+json_t *kp_kcm__obj_at(json_t *o, const char *k);
+
+/* Starts / joins the disruption (PodDisruptionBudget) controller of L (pdb.c). */
+kp_err kp_kcm__pdb_start(struct kp_apiserver *L, struct kp_errbuf *eb);
+void kp_kcm__pdb_stop(struct kp_apiserver *L);
+
+/* ---- core.c: shared by the controllers ---- */
+
+/* Most pods one reconcile creates; the rest wait for the next pass. */
+#define KP_KCM__CREATE_PER_PASS 500
+
+/* The alphabet of Kubernetes' rand.SafeEncodeString. */
+static const char KP_KCM__ALNUM[] = "bcdfghjklmnpqrstvwxz2456789";
+struct kp_kcm__cond_spec {
+	const char *type, *status, *reason;
+	char message[300];
+};
+
+struct kp_kcm__status_upd {
+	json_t *set;            /* fields merged into status */
+	int ncond;
+	struct kp_kcm__cond_spec cond[2];
+	bool update_time;       /* Deployment conditions carry lastUpdateTime */
+};
+
+struct kp_kcm__podlist {
+	struct kp_kcm__pod **v;
+	size_t n;
+};
+
+/* ---- shared between the files of this group ---- */
+int64_t kp_kcm__int_or(const json_t *o, const char *k, int64_t dflt);
+
+void kp_kcm__now_rfc3339(char *buf, size_t n);
+
+void kp_kcm__key_of(char *buf, size_t n, const char *ns, const char *name);
+
+json_t *kp_kcm__owner_ref(const char *api_version, const char *kind, const json_t *owner);
+
+struct kp_kcm__node *kp_kcm__node_get(struct kp_kcm *C, const char *name, bool create);
+
+void kp_kcm__write_status(struct kp_kcm *C, int kind, const char *ns, const char *name, struct kp_kcm__status_upd *u);
+
+void kp_kcm__scale_rs(struct kp_kcm *C, const json_t *rs, int64_t want);
+
+void kp_kcm__owned_pods(struct kp_kcm *C, const char *uid, struct kp_kcm__podlist *out, bool include_inactive);
+
+json_t *kp_kcm__pod_from_template(const json_t *owner, const char *api_version, const char *kind,
+				 const json_t *tmpl);
+
+void kp_kcm__create_pod(struct kp_kcm *C, json_t *pod);
+
+void kp_kcm__delete_pod(struct kp_kcm *C, struct kp_kcm__pod *p);
+
+int kp_kcm__victim_cmp(const void *a, const void *b);
+
+bool kp_kcm__deleting(const json_t *o);
+
+void kp_kcm__reconcile_rs(struct kp_kcm *C, const char *key);
+
+void kp_kcm__reconcile_deploy(struct kp_kcm *C, const char *key);
+
+void kp_kcm__reconcile_ss(struct kp_kcm *C, const char *key);
+
+void kp_kcm__reconcile_ds(struct kp_kcm *C, const char *key);
+
+void kp_kcm__reconcile_job(struct kp_kcm *C, const char *key);
+
+#endif

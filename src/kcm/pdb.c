@@ -1,0 +1,658 @@
+/*
+ * pdb.c - the disruption controller of kube-controller-manager in `karpenter
+ * up`: keeps every PodDisruptionBudget's status (expectedPods,
+ * currentHealthy, desiredHealthy, disruptionsAllowed, disruptedPods,
+ * observedGeneration, the DisruptionAllowed condition) current. The budget
+ * arithmetic it shares with the eviction subresource lives in
+ * src/apiserver/pdb.c (apiserver/pdb.h).
+ *
+ * The controller is one thread following the store's event stream into
+ * two caches (pods: labels, controller reference, Ready, terminating;
+ * budgets: their stored JSON). A pod, budget or workload event marks its
+ * namespace dirty when the namespace has budgets; once events pause
+ * (PDB_IDLE_MS, at most PDB_MAX_MS after the first) every budget of every
+ * dirty namespace is recomputed, in key order, and its status written when
+ * it changed:
+ *  - expectedPods: the matching pods' count when minAvailable is an
+ *    integer; otherwise (maxUnavailable, or a percentage) the sum of the
+ *    spec.replicas of their controllers (a ReplicaSet's Deployment, a
+ *    ReplicaSet, StatefulSet, ReplicationController), each counted once; a
+ *    pod without such a controller counts as 1 (where the real controller
+ *    would fail and allow no disruption);
+ *  - currentHealthy: matching pods with Ready=True, not terminating and not
+ *    in status.disruptedPods (an eviction that is not visible yet);
+ *  - desiredHealthy: minAvailable, or expectedPods - maxUnavailable (>= 0);
+ *    percentages rounded up;
+ *  - disruptionsAllowed: currentHealthy - desiredHealthy, 0 when negative
+ *    or when no pod is expected;
+ *  - disruptedPods: entries whose pod still matches, is not terminating and
+ *    was evicted less than 2 minutes ago; the controller wakes up when the
+ *    oldest one expires;
+ *  - the DisruptionAllowed condition (SufficientPods / InsufficientPods)
+ *    and observedGeneration.
+ * The status is computed inside a read-modify-write of the stored budget,
+ * so an eviction's decrement is never overwritten by an older view.
+ *
+ * Cost: per event one JSON parse and O(1) map work; per reconcile of a
+ * namespace O(budgets + pods) plus one store read per distinct controller
+ * when a budget needs the scale.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "apiserver/pdb.h"
+#include "apiserver/server.h"
+#include "kcm/kcm_int.h"
+
+#define PDB_IDLE_MS 50
+#define PDB_MAX_MS 250
+#define DISRUPTED_TIMEOUT_S 120   /* the controller's DeletionTimeout */
+#define MAX_PDBCS 16
+
+/* -------------------------------------------------------------- helpers */
+
+static const char *jstr(const json_t *o, const char *k)
+{
+	return json_string_value(json_object_get(o, k));
+}
+
+static int64_t jint(const json_t *o, const char *k)
+{
+	const json_t *v = json_object_get(o, k);
+	return json_is_integer(v) ? json_integer_value(v) : 0;
+}
+
+static int64_t wall_s(void)
+{
+	return (int64_t)time(NULL);
+}
+
+
+/* The controller reference of o (an ownerReference with controller true). */
+static const json_t *controller_ref(const json_t *o)
+{
+	const json_t *r;
+	size_t i;
+	json_array_foreach(json_object_get(json_object_get(o, "metadata"), "ownerReferences"), i, r)
+		if (json_is_true(json_object_get(r, "controller")))
+			return r;
+	return NULL;
+}
+
+
+
+/* ----------------------------------------------------------- controller */
+
+struct pdb_pod {
+	char *ns, *name;
+	json_t *labels;                          /* owned, may be NULL */
+	char *ctl_kind, *ctl_name, *ctl_uid;     /* controller reference, or NULL */
+	bool ready, deleting;
+	int64_t rv;
+};
+
+struct pdbc {
+	struct kp_apiserver *L;
+	pthread_t th;
+	bool running;
+	struct kp_store_watch *w;
+	struct kp_kcm__map pods;     /* "ns/name" -> struct pdb_pod */
+	struct kp_kcm__map pdbs;     /* "ns/name" -> json_t (stored budget, owned) */
+	struct kp_kcm__map nscount;  /* namespace -> number of budgets (an intptr_t) */
+	struct kp_kcm__map dirty;    /* namespaces to reconcile */
+	int64_t batch_start, last_ev;
+	int64_t recheck_at;         /* wall seconds: a disruptedPods entry expires (0: none) */
+};
+
+static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct pdbc *REG[MAX_PDBCS];
+
+static void pod_free(struct pdb_pod *p)
+{
+	if (!p)
+		return;
+	free(p->ns);
+	free(p->name);
+	json_decref(p->labels);
+	free(p->ctl_kind);
+	free(p->ctl_name);
+	free(p->ctl_uid);
+	free(p);
+}
+
+static char *dup0(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+static bool has_budgets(const struct pdbc *P, const char *ns)
+{
+	return kp_kcm__map_get(&P->nscount, ns ? ns : "") != NULL;
+}
+
+static void mark(struct pdbc *P, const char *ns)
+{
+	if (!has_budgets(P, ns))
+		return;
+	if (!P->dirty.n)
+		P->batch_start = kp_kcm__now_ms();
+	kp_kcm__map_put(&P->dirty, ns ? ns : "", (void *)1);
+}
+
+static void nscount_add(struct pdbc *P, const char *ns, intptr_t d)
+{
+	intptr_t n = (intptr_t)kp_kcm__map_get(&P->nscount, ns) + d;
+	if (n > 0)
+		kp_kcm__map_put(&P->nscount, ns, (void *)n);
+	else
+		kp_kcm__map_del(&P->nscount, ns);
+}
+
+static bool same_str(const char *a, const char *b)
+{
+	return kp_strcmp0(a, b) == 0;
+}
+
+static void observe_pod(struct pdbc *P, enum kp_store_evtype type, const char *ns, const char *name,
+			const char *text, size_t len, int64_t rv)
+{
+	char key[600];
+	struct pdb_pod *old, *p;
+	json_t *o, *md;
+	const json_t *ref;
+
+	snprintf(key, sizeof(key), "%s/%s", ns ? ns : "", name ? name : "");
+	old = kp_kcm__map_get(&P->pods, key);
+	if (type == KP_EV_DELETED) {
+		if (old) {
+			pod_free(kp_kcm__map_del(&P->pods, key));
+			mark(P, ns);
+		}
+		return;
+	}
+	if (old && rv <= old->rv)
+		return;
+	if (!(o = json_loadb(text, len, 0, NULL)))
+		return;
+	if (!(p = calloc(1, sizeof(*p)))) {
+		json_decref(o);
+		return;
+	}
+	md = json_object_get(o, "metadata");
+	p->ns = strdup(ns ? ns : "");
+	p->name = strdup(name ? name : "");
+	p->labels = json_incref(json_object_get(md, "labels"));
+	if ((ref = controller_ref(o))) {
+		p->ctl_kind = dup0(jstr(ref, "kind"));
+		p->ctl_name = dup0(jstr(ref, "name"));
+		p->ctl_uid = dup0(jstr(ref, "uid"));
+	}
+	p->ready = kp_apiserver_pdb_pod_ready(o);
+	p->deleting = json_object_get(md, "deletionTimestamp") != NULL;
+	p->rv = rv;
+	json_decref(o);
+	if (!p->ns || !p->name) {
+		pod_free(p);
+		return;
+	}
+	bool same_labels = old && (old->labels && p->labels ? json_equal(old->labels, p->labels) != 0
+							       : !old->labels && !p->labels);
+	bool changed = !old || !same_labels || old->ready != p->ready || old->deleting != p->deleting ||
+		       !same_str(old->ctl_uid, p->ctl_uid);
+	pod_free(kp_kcm__map_put(&P->pods, key, p));
+	if (changed)
+		mark(P, ns);
+}
+
+static void observe_pdb(struct pdbc *P, enum kp_store_evtype type, const char *ns, const char *name,
+			const char *text, size_t len)
+{
+	char key[600];
+	json_t *old, *o = NULL;
+
+	snprintf(key, sizeof(key), "%s/%s", ns ? ns : "", name ? name : "");
+	if (type != KP_EV_DELETED && !(o = json_loadb(text, len, 0, NULL)))
+		return;
+	old = o ? kp_kcm__map_put(&P->pdbs, key, o) : kp_kcm__map_del(&P->pdbs, key);
+	if (!old && o)
+		nscount_add(P, ns ? ns : "", 1);
+	else if (old && !o)
+		nscount_add(P, ns ? ns : "", -1);
+	json_decref(old);
+	if (o)
+		mark(P, ns);
+}
+
+static void observe(struct pdbc *P, enum kp_store_evtype type, const char *group, const char *resource,
+		    const char *ns, const char *name, const char *text, size_t len, int64_t rv)
+{
+	if (!*group && !strcmp(resource, "pods"))
+		observe_pod(P, type, ns, name, text, len, rv);
+	else if (!strcmp(group, "policy") && !strcmp(resource, "poddisruptionbudgets"))
+		observe_pdb(P, type, ns, name, text, len);
+	else if ((!strcmp(group, "apps") && (!strcmp(resource, "replicasets") || !strcmp(resource, "deployments") ||
+					      !strcmp(resource, "statefulsets"))) ||
+		 (!*group && !strcmp(resource, "replicationcontrollers")))
+		mark(P, ns);   /* the expected scale may change */
+}
+
+/* ---- one budget ---- */
+
+struct scale_ent {
+	char *uid;
+	int64_t scale;      /* < 0: the controller has no scale we know */
+};
+
+struct recon {
+	struct pdbc *P;
+	const char *ns;
+	int64_t now;        /* wall seconds */
+	int64_t recheck;    /* earliest expiry of a kept disruptedPods entry (0: none) */
+	struct kp_kcm__map scales;   /* controller "kind/name" -> struct scale_ent */
+};
+
+/* spec.replicas (default 1) of the stored object, if its uid is uid. */
+static bool replicas_of(struct kp_apiserver *L, const char *group, const char *resource, const char *ns, const char *name,
+			const char *uid, int64_t *rep, json_t **obj)
+{
+	struct kp_store_key k = { group, resource, ns, name };
+	char *text = NULL;
+	json_t *o;
+	const json_t *r;
+
+	*obj = NULL;
+	if (!name || kp_store_get(L->store, &k, &text, NULL, NULL) != KP_STORE_OK)
+		return false;
+	o = json_loads(text, 0, NULL);
+	free(text);
+	if (!o || (uid && !same_str(jstr(json_object_get(o, "metadata"), "uid"), uid))) {
+		json_decref(o);
+		return false;
+	}
+	r = json_object_get(json_object_get(o, "spec"), "replicas");
+	*rep = json_is_integer(r) ? json_integer_value(r) : 1;
+	*obj = o;
+	return true;
+}
+
+/* The controller (its uid into *uid, malloc'ed) and scale of pod p, like
+ * the disruption controller's finders; false when it has none we know. */
+static bool find_scale(struct recon *R, const struct pdb_pod *p, char **uid, int64_t *scale)
+{
+	struct kp_apiserver *L = R->P->L;
+	json_t *o = NULL;
+	bool ok = false;
+
+	*uid = NULL;
+	if (!p->ctl_kind || !p->ctl_name)
+		return false;
+	if (!strcmp(p->ctl_kind, "ReplicaSet")) {
+		if (replicas_of(L, "apps", "replicasets", p->ns, p->ctl_name, p->ctl_uid, scale, &o)) {
+			const json_t *ref = controller_ref(o);
+			json_t *d = NULL;
+			if (ref && same_str(jstr(ref, "kind"), "Deployment")) {
+				if (replicas_of(L, "apps", "deployments", p->ns, jstr(ref, "name"), jstr(ref, "uid"), scale, &d)) {
+					*uid = dup0(jstr(ref, "uid"));
+					ok = true;
+				}
+				json_decref(d);
+			} else {
+				*uid = dup0(p->ctl_uid);
+				ok = true;
+			}
+		}
+	} else if (!strcmp(p->ctl_kind, "StatefulSet")) {
+		ok = replicas_of(L, "apps", "statefulsets", p->ns, p->ctl_name, p->ctl_uid, scale, &o);
+		*uid = ok ? dup0(p->ctl_uid) : NULL;
+	} else if (!strcmp(p->ctl_kind, "ReplicationController")) {
+		ok = replicas_of(L, "", "replicationcontrollers", p->ns, p->ctl_name, p->ctl_uid, scale, &o);
+		*uid = ok ? dup0(p->ctl_uid) : NULL;
+	}
+	json_decref(o);
+	if (ok && !*uid)
+		*uid = strdup("");
+	return ok && *uid;
+}
+
+/* The expected pod count of a scale-based budget over pods (n of them). */
+static int64_t expected_scale(struct recon *R, struct pdb_pod **pods, size_t n)
+{
+	struct kp_kcm__map seen = { 0 };
+	int64_t total = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct pdb_pod *p = pods[i];
+		char ck[700];
+		struct scale_ent *e;
+
+		snprintf(ck, sizeof(ck), "%s/%s/%s", p->ctl_kind ? p->ctl_kind : "", p->ctl_name ? p->ctl_name : "",
+			 p->ctl_uid ? p->ctl_uid : "");
+		e = p->ctl_kind ? kp_kcm__map_get(&R->scales, ck) : NULL;
+		if (!e && p->ctl_kind && (e = calloc(1, sizeof(*e)))) {
+			if (!find_scale(R, p, &e->uid, &e->scale)) {
+				free(e->uid);
+				e->uid = NULL;
+				e->scale = -1;
+			}
+			kp_kcm__map_put(&R->scales, ck, e);
+		}
+		if (!e || e->scale < 0) {
+			total++;    /* no controller with a scale: the pod itself */
+			continue;
+		}
+		if (!kp_kcm__map_get(&seen, e->uid)) {
+			kp_kcm__map_put(&seen, e->uid, (void *)1);
+			total += e->scale;
+		}
+	}
+	kp_kcm__map_free(&seen);
+	return total;
+}
+
+/* Recomputes the status of the freshly read budget pdb; 0 to write, 1 when
+ * nothing changed. */
+static int status_fn(void *ud, json_t *pdb)
+{
+	struct recon *R = ud;
+	struct pdbc *P = R->P;
+	const json_t *md = json_object_get(pdb, "metadata"), *spec = json_object_get(pdb, "spec");
+	const json_t *sel = json_object_get(spec, "selector"), *oldst = json_object_get(pdb, "status");
+	json_t *olddp = json_object_get(oldst, "disruptedPods"), *v, *st, *dp = json_object();
+	struct pdb_pod **pods = NULL;
+	size_t n = 0, nk;
+	const char **keys = kp_kcm__map_keys(&P->pods, &nk);
+	int64_t expected, healthy = 0, desired, allowed, gen = jint(md, "generation");
+	const char *k;
+	char prefix[300], errmsg[300] = "";
+	size_t pl;
+
+	snprintf(prefix, sizeof(prefix), "%s/", R->ns);
+	pl = strlen(prefix);
+	pods = calloc(nk + 1, sizeof(*pods));
+	for (size_t i = 0; pods && keys && i < nk; i++) {
+		struct pdb_pod *p;
+		if (strncmp(keys[i], prefix, pl) != 0)
+			continue;
+		p = kp_kcm__map_get(&P->pods, keys[i]);
+		if (p && kp_apiserver_pdb_selector_matches(sel, p->labels))
+			pods[n++] = p;
+	}
+	free(keys);
+	/* disruptedPods: still matching, not terminating, not expired */
+	json_object_foreach(olddp, k, v) {
+		char pk[600];
+		struct pdb_pod *p;
+		int64_t t;
+		bool match = false;
+		snprintf(pk, sizeof(pk), "%s%s", prefix, k);
+		p = kp_kcm__map_get(&P->pods, pk);
+		for (size_t i = 0; p && i < n && !match; i++)
+			match = pods[i] == p;
+		if (!match || p->deleting || !json_is_string(v) || kp_parse_rfc3339(json_string_value(v), &t))
+			continue;
+		if (t + DISRUPTED_TIMEOUT_S < R->now)
+			continue;
+		json_object_set(dp, k, v);
+		if (!R->recheck || t + DISRUPTED_TIMEOUT_S + 1 < R->recheck)
+			R->recheck = t + DISRUPTED_TIMEOUT_S + 1;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (pods[i]->ready && !pods[i]->deleting && !json_object_get(dp, pods[i]->name))
+			healthy++;
+	expected = kp_apiserver_pdb_needs_scale(spec) ? expected_scale(R, pods, n) : (int64_t)n;
+	free(pods);
+	if (kp_apiserver_pdb_compute(spec, expected, healthy, &desired, &allowed))
+		snprintf(errmsg, sizeof(errmsg), "invalid minAvailable or maxUnavailable");
+
+	st = json_object();
+	json_object_set_new(st, "observedGeneration", json_integer(gen));
+	json_object_set_new(st, "disruptionsAllowed", json_integer(allowed));
+	json_object_set_new(st, "currentHealthy", json_integer(healthy));
+	json_object_set_new(st, "desiredHealthy", json_integer(desired));
+	json_object_set_new(st, "expectedPods", json_integer(expected));
+	if (json_object_size(dp))
+		json_object_set(st, "disruptedPods", dp);
+	json_decref(dp);
+	if (json_is_array(json_object_get(oldst, "conditions")))
+		json_object_set_new(st, "conditions", json_deep_copy(json_object_get(oldst, "conditions")));
+	kp_apiserver_pdb_set_allowed_cond(st, allowed > 0 && !errmsg[0], gen, errmsg[0] ? "SyncFailed" : NULL, errmsg);
+	if (json_equal(st, oldst)) {
+		json_decref(st);
+		return 1;
+	}
+	json_object_set_new(pdb, "status", st);
+	return 0;
+}
+
+static void reconcile_ns(struct pdbc *P, const char *ns)
+{
+	struct recon R = { P, ns, wall_s(), 0, { 0 } };
+	size_t nk, pl;
+	const char **keys = kp_kcm__map_keys(&P->pdbs, &nk);
+	char prefix[300];
+
+	snprintf(prefix, sizeof(prefix), "%s/", ns);
+	pl = strlen(prefix);
+	for (size_t i = 0; keys && i < nk; i++) {
+		struct kp_errbuf eb = { 0 };
+		const char *name;
+		if (strncmp(keys[i], prefix, pl) != 0 || strchr(keys[i] + pl, '/'))
+			continue;
+		name = keys[i] + pl;
+		struct kp_store_key k = { "policy", "poddisruptionbudgets", ns, name };
+		enum kp_store_rc rc = kp_apiserver_mutate(P->L, &k, status_fn, &R, &eb);
+		if (rc && rc != KP_STORE_NOTFOUND && rc != KP_STORE_CLOSED)
+			fprintf(stderr, "karpenter up: poddisruptionbudget %s/%s: %s\n", ns, name, eb.msg);
+	}
+	free(keys);
+	for (size_t i = 0; i < R.scales.nb; i++)
+		for (struct kp_kcm__ment *e = R.scales.b[i]; e; e = e->next) {
+			struct scale_ent *s = e->val;
+			free(s->uid);
+			free(s);
+		}
+	kp_kcm__map_free(&R.scales);
+	if (R.recheck && (!P->recheck_at || R.recheck < P->recheck_at))
+		P->recheck_at = R.recheck;
+}
+
+static void reconcile_dirty(struct pdbc *P)
+{
+	struct kp_kcm__map work = P->dirty;
+	size_t n;
+	const char **keys;
+
+	memset(&P->dirty, 0, sizeof(P->dirty));
+	keys = kp_kcm__map_keys(&work, &n);
+	for (size_t i = 0; keys && i < n; i++)
+		reconcile_ns(P, keys[i]);
+	free(keys);
+	kp_kcm__map_free(&work);
+}
+
+static void mark_all(struct pdbc *P)
+{
+	size_t n;
+	const char **keys = kp_kcm__map_keys(&P->nscount, &n);
+	for (size_t i = 0; keys && i < n; i++)
+		mark(P, keys[i]);
+	free(keys);
+}
+
+/* ---- the loop ---- */
+
+static void clear(struct pdbc *P)
+{
+	for (size_t i = 0; i < P->pods.nb; i++)
+		for (struct kp_kcm__ment *e = P->pods.b[i]; e; e = e->next)
+			pod_free(e->val);
+	kp_kcm__map_free(&P->pods);
+	for (size_t i = 0; i < P->pdbs.nb; i++)
+		for (struct kp_kcm__ment *e = P->pdbs.b[i]; e; e = e->next)
+			json_decref(e->val);
+	kp_kcm__map_free(&P->pdbs);
+	kp_kcm__map_free(&P->nscount);
+	kp_kcm__map_free(&P->dirty);
+}
+
+struct list_ud {
+	struct pdbc *P;
+	const char *group, *resource;
+};
+
+static int list_fn(void *ud, const char *text, size_t len, int64_t rv)
+{
+	struct list_ud *u = ud;
+	json_t *o = json_loadb(text, len, 0, NULL);
+	const json_t *md = json_object_get(o, "metadata");
+	const char *srv = jstr(md, "resourceVersion");
+	int64_t orv = 0;
+
+	(void)rv;
+	if (srv)
+		kp_parse_i64(srv, &orv);
+	if (md)
+		observe(u->P, KP_EV_ADDED, u->group, u->resource, jstr(md, "namespace"), jstr(md, "name"), text, len, orv);
+	json_decref(o);
+	return 0;
+}
+
+static enum kp_store_rc sync_all(struct pdbc *P, struct kp_errbuf *eb)
+{
+	int64_t rv0 = kp_store_rv(P->L->store);
+	struct list_ud lp = { P, "policy", "poddisruptionbudgets" }, lo = { P, "", "pods" };
+
+	clear(P);
+	kp_store_watch_close(P->w);
+	P->w = NULL;
+	kp_store_list(P->L->store, lp.group, lp.resource, NULL, list_fn, &lp, NULL, NULL);
+	kp_store_list(P->L->store, lo.group, lo.resource, NULL, list_fn, &lo, NULL, NULL);
+	mark_all(P);
+	return kp_store_watch_open(P->L->store, NULL, NULL, NULL, rv0, &P->w, eb);
+}
+
+static void *pdb_main(void *arg)
+{
+	struct pdbc *P = arg;
+
+	for (;;) {
+		struct kp_store_event ev;
+		struct kp_errbuf eb = { 0 };
+		int64_t now = kp_kcm__now_ms(), wait = 1000, due = 0;
+		enum kp_store_rc rc;
+
+		if (P->L->stopping)
+			break;
+		if (P->dirty.n) {
+			due = P->last_ev + PDB_IDLE_MS;
+			if (P->batch_start + PDB_MAX_MS < due)
+				due = P->batch_start + PDB_MAX_MS;
+			wait = due > now ? due - now : 0;
+		}
+		if (P->recheck_at) {
+			int64_t left = (P->recheck_at - wall_s()) * 1000;
+			if (left < wait)
+				wait = left > 0 ? left : 0;
+		}
+		rc = kp_store_watch_next(P->w, wait, &ev, &eb);
+		if (rc == KP_STORE_OK) {
+			observe(P, ev.type, ev.group, ev.resource, ev.ns, ev.name, ev.json, ev.len, ev.rv);
+			P->last_ev = kp_kcm__now_ms();
+			if (!P->dirty.n || P->last_ev < P->batch_start + PDB_MAX_MS)
+				continue;
+		} else if (rc == KP_STORE_CLOSED) {
+			break;
+		} else if (rc == KP_STORE_GONE) {
+			if (sync_all(P, &eb)) {
+				fprintf(stderr, "karpenter up: disruption controller: resync: %s\n", eb.msg);
+				break;
+			}
+			continue;
+		} else if (rc != KP_STORE_TIMEOUT) {
+			struct timespec ts = { 0, 100 * 1000 * 1000 };
+			fprintf(stderr, "karpenter up: disruption controller: watch: %s\n", eb.msg);
+			nanosleep(&ts, NULL);
+		}
+		if (P->recheck_at && wall_s() >= P->recheck_at) {
+			P->recheck_at = 0;
+			mark_all(P);
+		}
+		now = kp_kcm__now_ms();
+		if (P->dirty.n && (now >= P->last_ev + PDB_IDLE_MS || now >= P->batch_start + PDB_MAX_MS))
+			reconcile_dirty(P);
+	}
+	return NULL;
+}
+
+/* ----------------------------------------------------------- life cycle */
+
+static struct pdbc *find_pdbc(const struct kp_apiserver *L)
+{
+	for (int i = 0; i < MAX_PDBCS; i++)
+		if (REG[i] && REG[i]->L == L)
+			return REG[i];
+	return NULL;
+}
+
+static void pdbc_free(struct pdbc *P)
+{
+	kp_store_watch_close(P->w);
+	clear(P);
+	free(P);
+}
+
+kp_err kp_kcm__pdb_start(struct kp_apiserver *L, struct kp_errbuf *eb)
+{
+	struct pdbc *P;
+	int slot = -1;
+
+	pthread_mutex_lock(&reg_mu);
+	P = find_pdbc(L);
+	pthread_mutex_unlock(&reg_mu);
+	if (P)
+		return KP_OK;
+	if (!(P = calloc(1, sizeof(*P))))
+		return kp_errf(eb, KP_ERR_NOMEM, "out of memory");
+	P->L = L;
+	if (sync_all(P, eb)) {
+		pdbc_free(P);
+		return KP_ERR_IO;
+	}
+	pthread_mutex_lock(&reg_mu);
+	for (int i = 0; i < MAX_PDBCS && slot < 0; i++)
+		if (!REG[i])
+			slot = i;
+	if (slot >= 0)
+		REG[slot] = P;
+	pthread_mutex_unlock(&reg_mu);
+	if (slot < 0) {
+		pdbc_free(P);
+		return kp_errf(eb, KP_ERR_LIMIT, "too many control planes in one process");
+	}
+	if (pthread_create(&P->th, NULL, pdb_main, P) != 0) {
+		kp_kcm__pdb_stop(L);
+		return kp_errf(eb, KP_ERR_IO, "disruption controller: cannot start thread");
+	}
+	P->running = true;
+	return KP_OK;
+}
+
+void kp_kcm__pdb_stop(struct kp_apiserver *L)
+{
+	struct pdbc *P;
+
+	pthread_mutex_lock(&reg_mu);
+	P = find_pdbc(L);
+	for (int i = 0; P && i < MAX_PDBCS; i++)
+		if (REG[i] == P)
+			REG[i] = NULL;
+	pthread_mutex_unlock(&reg_mu);
+	if (!P)
+		return;
+	if (P->running)
+		pthread_join(P->th, NULL);
+	pdbc_free(P);
+}

@@ -1,0 +1,937 @@
+/*
+ * store.c - SQLite object store with a global resourceVersion and an event
+ * window for watch resume (see store.h for the contract).
+ *
+ * Tables: objects (one row per key: rv, uid, JSON), owners (owner uid ->
+ * dependent key, for garbage collection), events (rv -> type, key, JSON;
+ * bounded to the last `window` versions), meta (compacted version).
+ *
+ * Invariants: st->rv is the version of the last committed write and equals
+ * max(events.rv); events with rv <= st->compacted may be gone. Writers hold
+ * st->wmu for the whole transaction; st->mu guards rv/compacted/closed and
+ * the condition variable watchers sleep on. The writer publishes
+ * st->compacted before it deletes old events, so a reader that checks it
+ * after its query never misses a pruned event silently.
+ *
+ * Cost: a write is one transaction with one fsync (synchronous=FULL); get is
+ * a primary-key lookup; list is a range scan on the key index; a watch step
+ * is a range scan of the event window from the watcher's position.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sqlite3.h>
+
+#include "store/store.h"
+
+#define READERS_MAX 16
+#define WATCH_BATCH 128
+#define PRUNE_EVERY 256
+
+struct kp_store {
+	sqlite3 *db;                 /* the writer connection (under wmu) */
+	char *path;
+	pthread_mutex_t wmu;         /* serializes write transactions */
+	pthread_mutex_t mu;          /* guards the fields below */
+	pthread_cond_t cond;         /* broadcast on every commit and at shutdown */
+	int64_t rv;
+	int64_t compacted;
+	int64_t window;
+	int64_t writes_since_prune;
+	bool closed;
+	sqlite3 *readers[READERS_MAX];  /* idle read connections (under mu) */
+	int nreaders;
+};
+
+struct watch_item {
+	struct kp_store_event ev;
+	char *strs;                  /* group\0resource\0ns\0name\0json\0 */
+};
+
+struct kp_store_watch {
+	struct kp_store *st;
+	char *group, *resource, *ns; /* filters; NULL = any */
+	int64_t pos;                 /* every event <= pos was delivered or skipped */
+	struct watch_item items[WATCH_BATCH];
+	int nitems, next;
+	struct watch_item cur;       /* the event last returned (owned here) */
+};
+
+static const char SCHEMA[] =
+	"CREATE TABLE IF NOT EXISTS objects(grp TEXT NOT NULL, res TEXT NOT NULL, ns TEXT NOT NULL,"
+	" name TEXT NOT NULL, rv INTEGER NOT NULL, uid TEXT, json TEXT NOT NULL);"
+	"CREATE UNIQUE INDEX IF NOT EXISTS objects_key ON objects(grp, res, ns, name);"
+	"CREATE INDEX IF NOT EXISTS objects_uid ON objects(uid);"
+	"CREATE TABLE IF NOT EXISTS owners(owner TEXT NOT NULL, grp TEXT NOT NULL, res TEXT NOT NULL,"
+	" ns TEXT NOT NULL, name TEXT NOT NULL, PRIMARY KEY(owner, grp, res, ns, name)) WITHOUT ROWID;"
+	"CREATE INDEX IF NOT EXISTS owners_dep ON owners(grp, res, ns, name);"
+	"CREATE TABLE IF NOT EXISTS events(rv INTEGER PRIMARY KEY, type INTEGER NOT NULL, grp TEXT NOT NULL,"
+	" res TEXT NOT NULL, ns TEXT NOT NULL, name TEXT NOT NULL, json TEXT NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v INTEGER NOT NULL);";
+
+const char *kp_store_rc_str(enum kp_store_rc rc)
+{
+	switch (rc) {
+	case KP_STORE_OK: return "ok";
+	case KP_STORE_NOTFOUND: return "not found";
+	case KP_STORE_EXISTS: return "already exists";
+	case KP_STORE_CONFLICT: return "conflict";
+	case KP_STORE_GONE: return "too old resource version";
+	case KP_STORE_TIMEOUT: return "timeout";
+	case KP_STORE_CLOSED: return "store closed";
+	case KP_STORE_FAIL: return "store failure";
+	}
+	return "unknown";
+}
+
+const char *kp_store_evtype_str(enum kp_store_evtype t)
+{
+	switch (t) {
+	case KP_EV_ADDED: return "ADDED";
+	case KP_EV_MODIFIED: return "MODIFIED";
+	case KP_EV_DELETED: return "DELETED";
+	}
+	return "UNKNOWN";
+}
+
+static enum kp_store_rc dbfail(struct kp_errbuf *eb, sqlite3 *db, const char *what)
+{
+	kp_errf(eb, KP_ERR_IO, "%s: %s", what, db ? sqlite3_errmsg(db) : "no database");
+	return KP_STORE_FAIL;
+}
+
+static const char *nz(const char *s)
+{
+	return s ? s : "";
+}
+
+static int exec(sqlite3 *db, const char *sql)
+{
+	return sqlite3_exec(db, sql, NULL, NULL, NULL);
+}
+
+static sqlite3 *open_conn(const char *path, bool create)
+{
+	sqlite3 *db = NULL;
+	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
+
+	if (sqlite3_open_v2(path, &db, flags, NULL) != SQLITE_OK) {
+		sqlite3_close(db);
+		return NULL;
+	}
+	sqlite3_busy_timeout(db, 10000);
+	return db;
+}
+
+static int64_t query_i64(sqlite3 *db, const char *sql, int64_t dflt)
+{
+	sqlite3_stmt *s = NULL;
+	int64_t v = dflt;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW &&
+	    sqlite3_column_type(s, 0) != SQLITE_NULL)
+		v = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	return v;
+}
+
+enum kp_store_rc kp_store_open(struct kp_store **out, const char *path, int64_t window, struct kp_errbuf *eb)
+{
+	struct kp_store *st;
+	pthread_condattr_t ca;
+	int64_t a, b;
+
+	*out = NULL;
+	st = calloc(1, sizeof(*st));
+	if (!st || !(st->path = strdup(path))) {
+		free(st);
+		kp_errf(eb, KP_ERR_NOMEM, "store: out of memory");
+		return KP_STORE_FAIL;
+	}
+	st->window = window > 0 ? window : KP_STORE_DEFAULT_WINDOW;
+	st->db = open_conn(path, true);
+	if (!st->db) {
+		kp_errf(eb, KP_ERR_IO, "open %s: cannot open database", path);
+		free(st->path);
+		free(st);
+		return KP_STORE_FAIL;
+	}
+	if (exec(st->db, "PRAGMA journal_mode=WAL") || exec(st->db, "PRAGMA synchronous=FULL") ||
+	    exec(st->db, SCHEMA)) {
+		dbfail(eb, st->db, path);
+		sqlite3_close(st->db);
+		free(st->path);
+		free(st);
+		return KP_STORE_FAIL;
+	}
+	a = query_i64(st->db, "SELECT max(rv) FROM events", 0);
+	b = query_i64(st->db, "SELECT max(rv) FROM objects", 0);
+	st->rv = a > b ? a : b;
+	st->compacted = query_i64(st->db, "SELECT v FROM meta WHERE k='compacted'", 0);
+	if (st->compacted > st->rv)
+		st->rv = st->compacted;
+	pthread_mutex_init(&st->wmu, NULL);
+	pthread_mutex_init(&st->mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&st->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	*out = st;
+	return KP_STORE_OK;
+}
+
+void kp_store_shutdown(struct kp_store *st)
+{
+	if (!st)
+		return;
+	pthread_mutex_lock(&st->mu);
+	st->closed = true;
+	pthread_cond_broadcast(&st->cond);
+	pthread_mutex_unlock(&st->mu);
+}
+
+void kp_store_close(struct kp_store *st)
+{
+	if (!st)
+		return;
+	for (int i = 0; i < st->nreaders; i++)
+		sqlite3_close(st->readers[i]);
+	sqlite3_close(st->db);
+	pthread_cond_destroy(&st->cond);
+	pthread_mutex_destroy(&st->mu);
+	pthread_mutex_destroy(&st->wmu);
+	free(st->path);
+	free(st);
+}
+
+int64_t kp_store_rv(struct kp_store *st)
+{
+	int64_t v;
+	pthread_mutex_lock(&st->mu);
+	v = st->rv;
+	pthread_mutex_unlock(&st->mu);
+	return v;
+}
+
+int64_t kp_store_oldest_rv(struct kp_store *st)
+{
+	int64_t v;
+	pthread_mutex_lock(&st->mu);
+	v = st->compacted;
+	pthread_mutex_unlock(&st->mu);
+	return v;
+}
+
+/* ---- read connections ---- */
+
+static sqlite3 *reader_take(struct kp_store *st)
+{
+	sqlite3 *db = NULL;
+
+	pthread_mutex_lock(&st->mu);
+	if (st->nreaders > 0)
+		db = st->readers[--st->nreaders];
+	pthread_mutex_unlock(&st->mu);
+	if (!db) {
+		db = open_conn(st->path, false);
+		if (db)
+			exec(db, "PRAGMA query_only=1");
+	}
+	return db;
+}
+
+static void reader_give(struct kp_store *st, sqlite3 *db)
+{
+	if (!db)
+		return;
+	pthread_mutex_lock(&st->mu);
+	if (st->nreaders < READERS_MAX) {
+		st->readers[st->nreaders++] = db;
+		db = NULL;
+	}
+	pthread_mutex_unlock(&st->mu);
+	sqlite3_close(db);
+}
+
+static void bind_key(sqlite3_stmt *s, int first, const struct kp_store_key *k)
+{
+	sqlite3_bind_text(s, first, nz(k->group), -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, first + 1, nz(k->resource), -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, first + 2, nz(k->ns), -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, first + 3, nz(k->name), -1, SQLITE_STATIC);
+}
+
+enum kp_store_rc kp_store_get(struct kp_store *st, const struct kp_store_key *k, char **json, int64_t *rv,
+			      struct kp_errbuf *eb)
+{
+	sqlite3 *db = reader_take(st);
+	sqlite3_stmt *s = NULL;
+	enum kp_store_rc rc;
+	int r;
+
+	*json = NULL;
+	if (!db)
+		return dbfail(eb, NULL, "store get");
+	if (sqlite3_prepare_v2(db, "SELECT json, rv FROM objects WHERE grp=?1 AND res=?2 AND ns=?3 AND name=?4",
+			       -1, &s, NULL) != SQLITE_OK) {
+		rc = dbfail(eb, db, "store get");
+		goto out;
+	}
+	bind_key(s, 1, k);
+	r = sqlite3_step(s);
+	if (r == SQLITE_ROW) {
+		*json = strdup((const char *)sqlite3_column_text(s, 0));
+		if (rv)
+			*rv = sqlite3_column_int64(s, 1);
+		rc = *json ? KP_STORE_OK : KP_STORE_FAIL;
+		if (!*json)
+			kp_errf(eb, KP_ERR_NOMEM, "store get: out of memory");
+	} else if (r == SQLITE_DONE) {
+		rc = KP_STORE_NOTFOUND;
+	} else {
+		rc = dbfail(eb, db, "store get");
+	}
+out:
+	sqlite3_finalize(s);
+	reader_give(st, db);
+	return rc;
+}
+
+/* ---- writes ---- */
+
+static void set_rv(json_t *obj, int64_t rv)
+{
+	json_t *md = json_object_get(obj, "metadata");
+	char buf[32];
+
+	if (!json_is_object(md)) {
+		md = json_object();
+		json_object_set_new(obj, "metadata", md);
+	}
+	snprintf(buf, sizeof(buf), "%lld", (long long)rv);
+	json_object_set_new(md, "resourceVersion", json_string(buf));
+}
+
+static const char *obj_uid(const json_t *obj)
+{
+	return json_string_value(json_object_get(json_object_get(obj, "metadata"), "uid"));
+}
+
+/* Row state of a key inside the write transaction: 1 found, 0 not, -1 error. */
+static int cur_rv(sqlite3 *db, const struct kp_store_key *k, int64_t *rv, char **json)
+{
+	sqlite3_stmt *s = NULL;
+	int r, found = -1;
+
+	if (sqlite3_prepare_v2(db, "SELECT rv, json FROM objects WHERE grp=?1 AND res=?2 AND ns=?3 AND name=?4",
+			       -1, &s, NULL) != SQLITE_OK)
+		return -1;
+	bind_key(s, 1, k);
+	r = sqlite3_step(s);
+	if (r == SQLITE_ROW) {
+		*rv = sqlite3_column_int64(s, 0);
+		if (json)
+			*json = strdup((const char *)sqlite3_column_text(s, 1));
+		found = (json && !*json) ? -1 : 1;
+	} else if (r == SQLITE_DONE) {
+		found = 0;
+	}
+	sqlite3_finalize(s);
+	return found;
+}
+
+static int step_done(sqlite3 *db, const char *sql, const struct kp_store_key *k, int64_t rv, int type,
+		     const char *uid, const char *json)
+{
+	sqlite3_stmt *s = NULL;
+	int r;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
+		return -1;
+	bind_key(s, 1, k);
+	/* ?5 rv, ?6 type, ?7 uid, ?8 json; binding past the statement's count is a harmless SQLITE_RANGE */
+	int n = sqlite3_bind_parameter_count(s);
+	if (n >= 5)
+		sqlite3_bind_int64(s, 5, rv);
+	if (n >= 6)
+		sqlite3_bind_int(s, 6, type);
+	if (n >= 7)
+		sqlite3_bind_text(s, 7, uid, -1, SQLITE_STATIC);
+	if (n >= 8)
+		sqlite3_bind_text(s, 8, json, -1, SQLITE_STATIC);
+	r = sqlite3_step(s);
+	sqlite3_finalize(s);
+	return r == SQLITE_DONE ? 0 : -1;
+}
+
+static int write_owners(sqlite3 *db, const struct kp_store_key *k, const json_t *obj)
+{
+	json_t *refs, *ref;
+	size_t i;
+
+	if (step_done(db, "DELETE FROM owners WHERE grp=?1 AND res=?2 AND ns=?3 AND name=?4", k, 0, 0, NULL, NULL))
+		return -1;
+	if (!obj)
+		return 0;
+	refs = json_object_get(json_object_get(obj, "metadata"), "ownerReferences");
+	json_array_foreach(refs, i, ref) {
+		const char *u = json_string_value(json_object_get(ref, "uid"));
+		if (!u)
+			continue;
+		if (step_done(db, "INSERT OR IGNORE INTO owners(owner, grp, res, ns, name) VALUES(?7, ?1, ?2, ?3, ?4)",
+			      k, 0, 0, u, NULL))
+			return -1;
+	}
+	return 0;
+}
+
+static int prune(struct kp_store *st, int64_t rv)
+{
+	int64_t below = rv - st->window;
+	sqlite3_stmt *s = NULL;
+	int r;
+
+	if (below <= st->compacted)
+		return 0;
+	pthread_mutex_lock(&st->mu);
+	st->compacted = below;   /* published before the delete: see the file comment */
+	pthread_mutex_unlock(&st->mu);
+	if (sqlite3_prepare_v2(st->db, "DELETE FROM events WHERE rv <= ?1", -1, &s, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_int64(s, 1, below);
+	r = sqlite3_step(s);
+	sqlite3_finalize(s);
+	if (r != SQLITE_DONE)
+		return -1;
+	if (sqlite3_prepare_v2(st->db, "INSERT OR REPLACE INTO meta(k, v) VALUES('compacted', ?1)", -1, &s, NULL) !=
+	    SQLITE_OK)
+		return -1;
+	sqlite3_bind_int64(s, 1, below);
+	r = sqlite3_step(s);
+	sqlite3_finalize(s);
+	return r == SQLITE_DONE ? 0 : -1;
+}
+
+enum wop { OP_CREATE, OP_UPDATE, OP_DELETE };
+
+static enum kp_store_rc do_write(struct kp_store *st, enum wop op, const struct kp_store_key *k, json_t *obj,
+				 int64_t expect_rv, char **last, int64_t *rv_out, struct kp_errbuf *eb)
+{
+	enum kp_store_rc rc = KP_STORE_OK;
+	int64_t old_rv = 0, rv;
+	char *old = NULL, *text = NULL;
+	json_t *lastobj = NULL;
+	int found;
+
+	if (last)
+		*last = NULL;
+	pthread_mutex_lock(&st->wmu);
+	pthread_mutex_lock(&st->mu);
+	if (st->closed) {
+		pthread_mutex_unlock(&st->mu);
+		pthread_mutex_unlock(&st->wmu);
+		return KP_STORE_CLOSED;
+	}
+	rv = st->rv + 1;
+	pthread_mutex_unlock(&st->mu);
+
+	if (exec(st->db, "BEGIN IMMEDIATE")) {
+		rc = dbfail(eb, st->db, "store begin");
+		goto unlock;
+	}
+	found = cur_rv(st->db, k, &old_rv, op == OP_DELETE ? &old : NULL);
+	if (found < 0) {
+		rc = dbfail(eb, st->db, "store read");
+		goto rollback;
+	}
+	if (op == OP_CREATE && found) {
+		rc = KP_STORE_EXISTS;
+		goto rollback;
+	}
+	if (op != OP_CREATE && !found) {
+		rc = KP_STORE_NOTFOUND;
+		goto rollback;
+	}
+	if (op != OP_CREATE && expect_rv > 0 && expect_rv != old_rv) {
+		rc = KP_STORE_CONFLICT;
+		goto rollback;
+	}
+	if (op == OP_DELETE) {
+		lastobj = json_loads(old, 0, NULL);
+		if (!lastobj)
+			lastobj = json_object();
+		obj = lastobj;
+	}
+	set_rv(obj, rv);
+	text = json_dumps(obj, JSON_COMPACT);
+	if (!text) {
+		rc = KP_STORE_FAIL;
+		kp_errf(eb, KP_ERR_NOMEM, "store: cannot encode object");
+		goto rollback;
+	}
+	if (op == OP_CREATE) {
+		if (step_done(st->db, "INSERT INTO objects(grp, res, ns, name, rv, uid, json) "
+				      "VALUES(?1, ?2, ?3, ?4, ?5, ?7, ?8)", k, rv, 0, obj_uid(obj), text))
+			goto fail;
+	} else if (op == OP_UPDATE) {
+		if (step_done(st->db, "UPDATE objects SET rv=?5, uid=?7, json=?8 "
+				      "WHERE grp=?1 AND res=?2 AND ns=?3 AND name=?4", k, rv, 0, obj_uid(obj), text))
+			goto fail;
+	} else {
+		if (step_done(st->db, "DELETE FROM objects WHERE grp=?1 AND res=?2 AND ns=?3 AND name=?4",
+			      k, 0, 0, NULL, NULL))
+			goto fail;
+	}
+	if (write_owners(st->db, k, op == OP_DELETE ? NULL : obj))
+		goto fail;
+	if (step_done(st->db, "INSERT INTO events(rv, type, grp, res, ns, name, json) "
+			      "VALUES(?5, ?6, ?1, ?2, ?3, ?4, ?8)", k, rv,
+		      op == OP_CREATE ? KP_EV_ADDED : op == OP_UPDATE ? KP_EV_MODIFIED : KP_EV_DELETED, NULL, text))
+		goto fail;
+	if (++st->writes_since_prune >= PRUNE_EVERY || rv - st->compacted > st->window + PRUNE_EVERY) {
+		st->writes_since_prune = 0;
+		if (prune(st, rv))
+			goto fail;
+	}
+	if (exec(st->db, "COMMIT")) {
+		rc = dbfail(eb, st->db, "store commit");
+		goto rollback;
+	}
+	pthread_mutex_lock(&st->mu);
+	st->rv = rv;
+	pthread_cond_broadcast(&st->cond);
+	pthread_mutex_unlock(&st->mu);
+	if (rv_out)
+		*rv_out = rv;
+	if (last) {
+		*last = text;
+		text = NULL;
+	}
+	goto unlock;
+fail:
+	rc = dbfail(eb, st->db, "store write");
+rollback:
+	exec(st->db, "ROLLBACK");
+unlock:
+	pthread_mutex_unlock(&st->wmu);
+	free(old);
+	free(text);
+	json_decref(lastobj);
+	return rc;
+}
+
+enum kp_store_rc kp_store_create(struct kp_store *st, const struct kp_store_key *k, json_t *obj, int64_t *rv,
+				 struct kp_errbuf *eb)
+{
+	return do_write(st, OP_CREATE, k, obj, 0, NULL, rv, eb);
+}
+
+enum kp_store_rc kp_store_update(struct kp_store *st, const struct kp_store_key *k, json_t *obj,
+				 int64_t expect_rv, int64_t *rv, struct kp_errbuf *eb)
+{
+	return do_write(st, OP_UPDATE, k, obj, expect_rv, NULL, rv, eb);
+}
+
+enum kp_store_rc kp_store_delete(struct kp_store *st, const struct kp_store_key *k, int64_t expect_rv,
+				 char **last, int64_t *rv, struct kp_errbuf *eb)
+{
+	return do_write(st, OP_DELETE, k, NULL, expect_rv, last, rv, eb);
+}
+
+/* ---- list ---- */
+
+enum kp_store_rc kp_store_list(struct kp_store *st, const char *group, const char *resource, const char *ns,
+			       kp_store_list_fn fn, void *ud, int64_t *list_rv, struct kp_errbuf *eb)
+{
+	sqlite3 *db = reader_take(st);
+	sqlite3_stmt *s = NULL;
+	enum kp_store_rc rc = KP_STORE_OK;
+	bool all = !ns || !*ns;
+	int r;
+
+	if (!db)
+		return dbfail(eb, NULL, "store list");
+	if (exec(db, "BEGIN")) {
+		reader_give(st, db);
+		return dbfail(eb, db, "store list");
+	}
+	/* the snapshot's version: the newest event visible in this transaction */
+	if (list_rv) {
+		*list_rv = query_i64(db, "SELECT max(rv) FROM events", 0);
+		if (*list_rv == 0)
+			*list_rv = query_i64(db, "SELECT max(rv) FROM objects", 0);
+	}
+	if (sqlite3_prepare_v2(db, all ? "SELECT json, rv FROM objects WHERE grp=?1 AND res=?2 ORDER BY ns, name"
+				       : "SELECT json, rv FROM objects WHERE grp=?1 AND res=?2 AND ns=?3 ORDER BY name",
+			       -1, &s, NULL) != SQLITE_OK) {
+		rc = dbfail(eb, db, "store list");
+		goto out;
+	}
+	sqlite3_bind_text(s, 1, nz(group), -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, nz(resource), -1, SQLITE_STATIC);
+	if (!all)
+		sqlite3_bind_text(s, 3, ns, -1, SQLITE_STATIC);
+	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+		const char *j = (const char *)sqlite3_column_text(s, 0);
+		size_t n = (size_t)sqlite3_column_bytes(s, 0);
+		if (fn(ud, j, n, sqlite3_column_int64(s, 1)))
+			break;
+	}
+	if (r != SQLITE_ROW && r != SQLITE_DONE)
+		rc = dbfail(eb, db, "store list");
+out:
+	sqlite3_finalize(s);
+	exec(db, "COMMIT");
+	reader_give(st, db);
+	return rc;
+}
+
+enum kp_store_rc kp_store_count(struct kp_store *st, const char *group, const char *resource, const char *ns,
+				int64_t *n, struct kp_errbuf *eb)
+{
+	sqlite3 *db = reader_take(st);
+	sqlite3_stmt *s = NULL;
+	enum kp_store_rc rc = KP_STORE_OK;
+	bool all = !ns;
+
+	*n = 0;
+	if (!db)
+		return dbfail(eb, NULL, "store count");
+	if (sqlite3_prepare_v2(db, all ? "SELECT count(*) FROM objects WHERE grp=?1 AND res=?2"
+				       : "SELECT count(*) FROM objects WHERE grp=?1 AND res=?2 AND ns=?3",
+			       -1, &s, NULL) != SQLITE_OK) {
+		rc = dbfail(eb, db, "store count");
+	} else {
+		sqlite3_bind_text(s, 1, nz(group), -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 2, nz(resource), -1, SQLITE_STATIC);
+		if (!all)
+			sqlite3_bind_text(s, 3, ns, -1, SQLITE_STATIC);
+		if (sqlite3_step(s) == SQLITE_ROW)
+			*n = sqlite3_column_int64(s, 0);
+		else
+			rc = dbfail(eb, db, "store count");
+	}
+	sqlite3_finalize(s);
+	reader_give(st, db);
+	return rc;
+}
+
+/* ---- garbage-collector indexes ---- */
+
+void kp_store_key_free(struct kp_store_key *k)
+{
+	if (!k)
+		return;
+	free((char *)k->group);
+	free((char *)k->resource);
+	free((char *)k->ns);
+	free((char *)k->name);
+	memset(k, 0, sizeof(*k));
+}
+
+static int key_from_row(sqlite3_stmt *s, int first, struct kp_store_key *k)
+{
+	k->group = strdup((const char *)sqlite3_column_text(s, first));
+	k->resource = strdup((const char *)sqlite3_column_text(s, first + 1));
+	k->ns = strdup((const char *)sqlite3_column_text(s, first + 2));
+	k->name = strdup((const char *)sqlite3_column_text(s, first + 3));
+	if (!k->group || !k->resource || !k->ns || !k->name) {
+		kp_store_key_free(k);
+		return -1;
+	}
+	return 0;
+}
+
+enum kp_store_rc kp_store_find_uid(struct kp_store *st, const char *uid, struct kp_store_key *out,
+				   struct kp_errbuf *eb)
+{
+	sqlite3 *db = reader_take(st);
+	sqlite3_stmt *s = NULL;
+	enum kp_store_rc rc = KP_STORE_NOTFOUND;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	if (!db)
+		return dbfail(eb, NULL, "store find uid");
+	if (sqlite3_prepare_v2(db, "SELECT grp, res, ns, name FROM objects WHERE uid=?1", -1, &s, NULL) != SQLITE_OK) {
+		rc = dbfail(eb, db, "store find uid");
+	} else {
+		sqlite3_bind_text(s, 1, uid, -1, SQLITE_STATIC);
+		r = sqlite3_step(s);
+		if (r == SQLITE_ROW)
+			rc = key_from_row(s, 0, out) ? KP_STORE_FAIL : KP_STORE_OK;
+		else if (r != SQLITE_DONE)
+			rc = dbfail(eb, db, "store find uid");
+	}
+	sqlite3_finalize(s);
+	reader_give(st, db);
+	return rc;
+}
+
+enum kp_store_rc kp_store_dependents(struct kp_store *st, const char *owner_uid, kp_store_key_fn fn, void *ud,
+				     struct kp_errbuf *eb)
+{
+	sqlite3 *db = reader_take(st);
+	sqlite3_stmt *s = NULL;
+	enum kp_store_rc rc = KP_STORE_OK;
+	int r;
+
+	if (!db)
+		return dbfail(eb, NULL, "store dependents");
+	if (sqlite3_prepare_v2(db, "SELECT grp, res, ns, name FROM owners WHERE owner=?1 ORDER BY grp, res, ns, name",
+			       -1, &s, NULL) != SQLITE_OK) {
+		rc = dbfail(eb, db, "store dependents");
+		goto out;
+	}
+	sqlite3_bind_text(s, 1, owner_uid, -1, SQLITE_STATIC);
+	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+		struct kp_store_key k = {
+			(const char *)sqlite3_column_text(s, 0), (const char *)sqlite3_column_text(s, 1),
+			(const char *)sqlite3_column_text(s, 2), (const char *)sqlite3_column_text(s, 3),
+		};
+		if (fn(ud, &k))
+			break;
+	}
+	if (r != SQLITE_ROW && r != SQLITE_DONE)
+		rc = dbfail(eb, db, "store dependents");
+out:
+	sqlite3_finalize(s);
+	reader_give(st, db);
+	return rc;
+}
+
+enum kp_store_rc kp_store_dangling_owners(struct kp_store *st, kp_store_uid_fn fn, void *ud, struct kp_errbuf *eb)
+{
+	sqlite3 *db = reader_take(st);
+	sqlite3_stmt *s = NULL;
+	enum kp_store_rc rc = KP_STORE_OK;
+	int r;
+
+	if (!db)
+		return dbfail(eb, NULL, "store dangling owners");
+	if (sqlite3_prepare_v2(db, "SELECT DISTINCT owner FROM owners WHERE NOT EXISTS "
+				   "(SELECT 1 FROM objects WHERE objects.uid = owners.owner) ORDER BY owner",
+			       -1, &s, NULL) != SQLITE_OK) {
+		rc = dbfail(eb, db, "store dangling owners");
+		goto out;
+	}
+	while ((r = sqlite3_step(s)) == SQLITE_ROW)
+		if (fn(ud, (const char *)sqlite3_column_text(s, 0)))
+			break;
+	if (r != SQLITE_ROW && r != SQLITE_DONE)
+		rc = dbfail(eb, db, "store dangling owners");
+out:
+	sqlite3_finalize(s);
+	reader_give(st, db);
+	return rc;
+}
+
+/* ---- watches ---- */
+
+static void item_clear(struct watch_item *it)
+{
+	free(it->strs);
+	memset(it, 0, sizeof(*it));
+}
+
+static char *dupn(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+enum kp_store_rc kp_store_watch_open(struct kp_store *st, const char *group, const char *resource, const char *ns,
+				     int64_t from_rv, struct kp_store_watch **out, struct kp_errbuf *eb)
+{
+	struct kp_store_watch *w;
+
+	*out = NULL;
+	pthread_mutex_lock(&st->mu);
+	if (from_rv < st->compacted) {
+		int64_t oldest = st->compacted;
+		pthread_mutex_unlock(&st->mu);
+		kp_errf(eb, KP_ERR_RANGE, "too old resource version: %lld (%lld)", (long long)from_rv,
+			(long long)oldest);
+		return KP_STORE_GONE;
+	}
+	pthread_mutex_unlock(&st->mu);
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		goto nomem;
+	w->st = st;
+	w->pos = from_rv;
+	w->group = dupn(group);
+	w->resource = dupn(group ? resource : NULL);
+	w->ns = (ns && *ns) ? strdup(ns) : NULL;
+	if ((group && !w->group) || (group && resource && !w->resource) || (ns && *ns && !w->ns)) {
+		kp_store_watch_close(w);
+		goto nomem;
+	}
+	*out = w;
+	return KP_STORE_OK;
+nomem:
+	kp_errf(eb, KP_ERR_NOMEM, "store watch: out of memory");
+	return KP_STORE_FAIL;
+}
+
+int64_t kp_store_watch_rv(const struct kp_store_watch *w)
+{
+	return w->pos;
+}
+
+void kp_store_watch_close(struct kp_store_watch *w)
+{
+	if (!w)
+		return;
+	for (int i = w->next; i < w->nitems; i++)
+		item_clear(&w->items[i]);
+	item_clear(&w->cur);
+	free(w->group);
+	free(w->resource);
+	free(w->ns);
+	free(w);
+}
+
+/* Reads the events in (w->pos, upto] that pass the filters into w->items. */
+static enum kp_store_rc watch_fill(struct kp_store_watch *w, int64_t upto, struct kp_errbuf *eb)
+{
+	struct kp_store *st = w->st;
+	sqlite3 *db = reader_take(st);
+	sqlite3_stmt *s = NULL;
+	enum kp_store_rc rc = KP_STORE_OK;
+	int r, n = 0;
+
+	if (!db)
+		return dbfail(eb, NULL, "store watch");
+	if (sqlite3_prepare_v2(db, "SELECT rv, type, grp, res, ns, name, json FROM events WHERE rv > ?1 AND rv <= ?2"
+				   " AND (?3 IS NULL OR grp = ?3) AND (?4 IS NULL OR res = ?4)"
+				   " AND (?5 IS NULL OR ns = ?5) ORDER BY rv LIMIT ?6",
+			       -1, &s, NULL) != SQLITE_OK) {
+		rc = dbfail(eb, db, "store watch");
+		goto out;
+	}
+	sqlite3_bind_int64(s, 1, w->pos);
+	sqlite3_bind_int64(s, 2, upto);
+	if (w->group)
+		sqlite3_bind_text(s, 3, w->group, -1, SQLITE_STATIC);
+	if (w->resource)
+		sqlite3_bind_text(s, 4, w->resource, -1, SQLITE_STATIC);
+	if (w->ns)
+		sqlite3_bind_text(s, 5, w->ns, -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 6, WATCH_BATCH);
+	while (n < WATCH_BATCH && (r = sqlite3_step(s)) == SQLITE_ROW) {
+		struct watch_item *it = &w->items[n];
+		const char *f[5];
+		size_t len[5], total = 0, off = 0;
+
+		for (int i = 0; i < 5; i++) {
+			f[i] = (const char *)sqlite3_column_text(s, 2 + i);
+			len[i] = (size_t)sqlite3_column_bytes(s, 2 + i);
+			total += len[i] + 1;
+		}
+		it->strs = malloc(total);
+		if (!it->strs) {
+			rc = KP_STORE_FAIL;
+			kp_errf(eb, KP_ERR_NOMEM, "store watch: out of memory");
+			break;
+		}
+		for (int i = 0; i < 5; i++) {
+			memcpy(it->strs + off, f[i], len[i]);
+			it->strs[off + len[i]] = '\0';
+			off += len[i] + 1;
+		}
+		it->ev.rv = sqlite3_column_int64(s, 0);
+		it->ev.type = (enum kp_store_evtype)sqlite3_column_int(s, 1);
+		it->ev.group = it->strs;
+		it->ev.resource = it->ev.group + len[0] + 1;
+		it->ev.ns = it->ev.resource + len[1] + 1;
+		it->ev.name = it->ev.ns + len[2] + 1;
+		it->ev.json = it->ev.name + len[3] + 1;
+		it->ev.len = len[4];
+		n++;
+	}
+	w->nitems = n;
+	w->next = 0;
+out:
+	sqlite3_finalize(s);
+	reader_give(st, db);
+	if (rc == KP_STORE_OK) {
+		int64_t compacted;
+		pthread_mutex_lock(&st->mu);
+		compacted = st->compacted;
+		pthread_mutex_unlock(&st->mu);
+		if (w->pos < compacted) {
+			for (int i = 0; i < n; i++)
+				item_clear(&w->items[i]);
+			w->nitems = 0;
+			kp_errf(eb, KP_ERR_RANGE, "too old resource version: %lld (%lld)", (long long)w->pos,
+				(long long)compacted);
+			return KP_STORE_GONE;
+		}
+		/* a short batch means everything up to `upto` was seen */
+		if (n < WATCH_BATCH)
+			w->pos = upto;
+	}
+	return rc;
+}
+
+static void deadline_after(struct timespec *ts, int64_t ms)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	ts->tv_sec += ms / 1000;
+	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}
+
+enum kp_store_rc kp_store_watch_next(struct kp_store_watch *w, int64_t timeout_ms, struct kp_store_event *ev,
+				     struct kp_errbuf *eb)
+{
+	struct kp_store *st = w->st;
+	struct timespec dl;
+
+	item_clear(&w->cur);
+	if (timeout_ms >= 0)
+		deadline_after(&dl, timeout_ms);
+	for (;;) {
+		int64_t upto;
+		enum kp_store_rc rc;
+
+		if (w->next < w->nitems) {
+			w->cur = w->items[w->next];
+			memset(&w->items[w->next], 0, sizeof(w->items[0]));
+			w->next++;
+			if (w->cur.ev.rv > w->pos)
+				w->pos = w->cur.ev.rv;
+			*ev = w->cur.ev;
+			return KP_STORE_OK;
+		}
+		pthread_mutex_lock(&st->mu);
+		while (!st->closed && st->rv <= w->pos) {
+			int r;
+			if (timeout_ms < 0) {
+				pthread_cond_wait(&st->cond, &st->mu);
+				continue;
+			}
+			r = pthread_cond_timedwait(&st->cond, &st->mu, &dl);
+			if (r == ETIMEDOUT)
+				break;
+		}
+		if (st->closed) {
+			pthread_mutex_unlock(&st->mu);
+			return KP_STORE_CLOSED;
+		}
+		upto = st->rv;
+		pthread_mutex_unlock(&st->mu);
+		if (upto <= w->pos)
+			return KP_STORE_TIMEOUT;
+		rc = watch_fill(w, upto, eb);
+		if (rc)
+			return rc;
+	}
+}

@@ -1,0 +1,54 @@
+/*
+ * up.h - `karpenter up`: the API server (src/apiserver) with its store,
+ * the built-in controllers (src/kcm) and, optionally, the Karpenter
+ * controller in-process (src/ctrl) against a simulated cloud that is saved
+ * in the data directory and can be given faults.
+ *
+ * Life cycle: kp_up_start() -> [kp_up_karpenter_start()] -> kp_up_stop().
+ * U->api is the API server for in-process callers (its store, its object
+ * helpers) between the two.
+ */
+#ifndef KARPENTER_UP_UP_H
+#define KARPENTER_UP_UP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "apiserver/server.h"
+#include "karpenter/base.h"
+#include "karpenter/log.h"
+
+struct kp_kcm;
+struct kp_up_karpenter;
+
+struct kp_up {
+	struct kp_apiserver *api;          /* the API server and its store */
+	struct kp_kcm *kcm;                /* the built-in controllers */
+	struct kp_up_karpenter *karp;      /* the Karpenter controller, or NULL */
+};
+
+/* Starts the API server (cfg) and the built-in controllers. */
+kp_err kp_up_start(struct kp_up **out, const struct kp_apiserver_config *cfg, struct kp_errbuf *eb);
+/* Stops the Karpenter controller (if it runs), the built-in controllers
+ * and the API server, and frees U. NULL is a no-op. */
+void kp_up_stop(struct kp_up *U);
+
+/* The Karpenter controller in-process: opens the catalog, makes the
+ * simulated cloud (shared with the node-lifecycle controller through
+ * kp_kcm_set_cloud, so launched instances become Nodes), writes
+ * DATA_DIR/karpenter-controller.kubeconfig and runs the controller on its
+ * own thread through HTTP against the API server, exactly as against any
+ * cluster, with its JSON log lines going to the karpenter pod's log
+ * (kubectl logs -n karpenter karpenter-0). kp_up_stop stops it. */
+struct kp_up_karpenter_opts {
+	const char *catalog;             /* NAME|FILE; NULL = "aws" */
+	const char *datadir;             /* built-in data (data/aws) */
+	int64_t launch_delay_ms;         /* simulated boot time */
+	enum kp_log_level log_level;
+	int64_t batch_idle_ms, batch_max_ms;   /* 0 = defaults */
+	bool leader_elect;
+	const char *fault_file;          /* fault-injection JSON, re-read on change; NULL = none (up.c) */
+};
+kp_err kp_up_karpenter_start(struct kp_up *U, const struct kp_up_karpenter_opts *o, struct kp_errbuf *eb);
+
+#endif
