@@ -17,10 +17,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 
 #include <microhttpd.h>
 
+#include "apiserver/access.h"
 #include "apiserver/server.h"
 
 #define BODY_MAX (8u * 1024 * 1024)
@@ -39,6 +41,23 @@ struct stream_ctx {
 static const char *get_arg(void *ctx, const char *key)
 {
 	return MHD_lookup_connection_value((struct MHD_Connection *)ctx, MHD_GET_ARGUMENT_KIND, key);
+}
+
+/* Collects the Impersonate-* headers (Impersonate-Group may repeat). */
+static enum MHD_Result imp_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	struct kp_apiserver__access_in *in = cls;
+
+	(void)kind;
+	if (!value)
+		return MHD_YES;
+	if (strcasecmp(key, "Impersonate-User") == 0)
+		in->imp_user = value;
+	else if (strcasecmp(key, "Impersonate-Uid") == 0)
+		in->imp_uid = value;
+	else if (strcasecmp(key, "Impersonate-Group") == 0 && in->n_imp_groups < KP_AUTHZ_MAX_GROUPS - 4)
+		in->imp_groups[in->n_imp_groups++] = value;
+	return MHD_YES;
 }
 
 static ssize_t stream_cb(void *cls, uint64_t pos, char *buf, size_t max)
@@ -116,11 +135,6 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 		*upload_size = 0;
 		return MHD_YES;
 	}
-	if (!kp_apiserver__auth_exempt(url) &&
-	    !kp_apiserver__auth_check(L->token, MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization"))) {
-		kp_apiserver__rest_status(&rs, 401, "Unauthorized", "Unauthorized");
-		return send_resp(c, &rs);
-	}
 	if (cc->too_big) {
 		kp_apiserver__rest_status(&rs, 413, "RequestEntityTooLarge", "request entity too large");
 		return send_resp(c, &rs);
@@ -133,6 +147,16 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 	rq.content_type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
 	rq.body = cc->body.data;
 	rq.body_len = cc->body.len;
+	if (!kp_apiserver__auth_exempt(url)) {
+		struct kp_apiserver__access_in in = { 0 };
+		const char *w = get_arg(c, "watch");
+
+		in.authorization = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+		in.watch = w && (strcmp(w, "true") == 0 || strcmp(w, "1") == 0);
+		MHD_get_connection_values(c, MHD_HEADER_KIND, imp_header, &in);
+		if (!kp_apiserver__access(L, &in, &rq, &rs))
+			return send_resp(c, &rs);
+	}
 	kp_apiserver__rest_handle(L, &rq, &rs);
 	return send_resp(c, &rs);
 }
