@@ -48,7 +48,11 @@ struct kp_up_karpenter_opts {
 	int64_t batch_idle_ms, batch_max_ms;   /* 0 = defaults */
 	bool leader_elect;
 	const char *fault_file;          /* fault-injection JSON, re-read on change; NULL = none (up.c) */
+	bool controller_off;             /* the cloud only, no controller thread (with cloud_listen) */
+	const char *cloud_listen;        /* serve the cloud over HTTP there (cloudsrv.h); NULL = don't */
 };
+/* The port the cloud is served on (cloud_listen), 0 if it is not. */
+int kp_up_cloud_port(const struct kp_up *U);
 kp_err kp_up_karpenter_start(struct kp_up *U, const struct kp_up_karpenter_opts *o, struct kp_errbuf *eb);
 
 #endif
