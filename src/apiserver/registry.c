@@ -39,6 +39,7 @@ static const char *const sn_sts[] = {"sts", NULL};
 static const char *const sn_pdb[] = {"pdb", NULL};
 static const char *const sn_crd[] = {"crd", "crds", NULL};
 static const char *const sn_pc[] = {"pc", NULL};
+static const char *const sn_cj[] = {"cj", NULL};
 static const char *const cat_all[] = {"all", NULL};
 
 static const char *const sub_status[] = {"status", NULL};
@@ -66,6 +67,7 @@ static const struct builtin builtins[] = {
 	{"apps", "v1", "ReplicaSet", "replicasets", "replicaset", sn_rs, cat_all, sub_scale, true},
 	{"apps", "v1", "StatefulSet", "statefulsets", "statefulset", sn_sts, cat_all, sub_scale, true},
 	{"batch", "v1", "Job", "jobs", "job", NULL, cat_all, sub_status, true},
+	{"batch", "v1", "CronJob", "cronjobs", "cronjob", sn_cj, cat_all, sub_status, true},
 	{"policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", "poddisruptionbudget", sn_pdb, NULL,
 	 sub_status, true},
 	{"coordination.k8s.io", "v1", "Lease", "leases", "lease", NULL, NULL, NULL, true},

@@ -48,7 +48,8 @@ static void ctl_usage(FILE *f)
 	      "  --leader-elect[=BOOL]          Lease leader election (default true)\n"
 	      "  --leader-election-namespace NS Lease namespace (default kube-system)\n"
 	      "  --batch-idle-duration DURATION provisioning batch idle window (default 1s)\n"
-	      "  --batch-max-duration DURATION  provisioning batch maximum window (default 10s)\n", f);
+	      "  --batch-max-duration DURATION  provisioning batch maximum window (default 10s)\n"
+	      "  --packing MODE                 karpenter (default) or cost (docs/packing.md)\n", f);
 	fputs(kp_cli_settings_usage, f);
 }
 
@@ -83,7 +84,8 @@ struct ctl_args {
 
 static const char *const VALUED[] = { "--cloud-endpoint", "--kubeconfig", "--context", "--cloud-provider", "--catalog", "--launch-delay",
 				      "--log-level", "--metrics-listen", "--health-listen",
-				      "--leader-election-namespace", "--batch-idle-duration", "--batch-max-duration" };
+				      "--leader-election-namespace", "--batch-idle-duration", "--batch-max-duration",
+				      "--packing" };
 
 static int ctl_parse(int argc, char **argv, struct kp_ctrl_opts *o, struct ctl_args *a)
 {
@@ -142,6 +144,12 @@ static int ctl_parse(int argc, char **argv, struct kp_ctrl_opts *o, struct ctl_a
 			a->metrics = val;
 		} else if (strcmp(arg, "--health-listen") == 0) {
 			a->health = val;
+		} else if (strcmp(arg, "--packing") == 0) {
+			if (strcmp(val, "cost") != 0 && strcmp(val, "karpenter") != 0) {
+				fprintf(stderr, "karpenter controller: --packing must be karpenter or cost\n");
+				return KP_EXIT_USAGE;
+			}
+			o->packing = strcmp(val, "cost") == 0;
 		} else if (strcmp(arg, "--leader-election-namespace") == 0) {
 			o->lease_ns = val;
 		} else if (strcmp(arg, "--log-level") == 0) {

@@ -35,6 +35,7 @@ static void up_usage(FILE *f)
 	      "  --catalog NAME|FILE      instance-type catalog for the simulated cloud (default aws)\n"
 	      "  --launch-delay DURATION  how long simulated instances take to boot (default 2s)\n"
 	      "  --allow-remote           allow a non-loopback listen address\n"
+	      "  --packing MODE           karpenter (default) or cost (docs/packing.md)\n"
 	      "  --metrics-listen ADDR:PORT  serve the controller's Prometheus /metrics (default off)\n"
 	      "  --health-listen ADDR:PORT   serve /healthz and /readyz (default off)\n"
 	      "  --no-controller          do not run the Karpenter controller in-process (also\n"
@@ -62,6 +63,7 @@ struct up_args {
 	const char *data_dir;
 	const char *catalog;
 	int64_t launch_delay_ms;
+	int packing;                  /* --packing: 0 karpenter, 1 cost */
 	bool allow_remote;
 	const char *metrics_listen, *health_listen;   /* metrics listeners (src/ctrl/http.c); NULL = off */
 	const char *fault_file;          /* --fault or $KARPENTER_UP_FAULTS; NULL = none */
@@ -137,7 +139,7 @@ static int up_parse(int argc, char **argv, struct up_args *a)
 		if (strcmp(arg, "--listen") != 0 && strcmp(arg, "--kubeconfig") != 0 && strcmp(arg, "--data-dir") != 0 &&
 		    strcmp(arg, "--catalog") != 0 && strcmp(arg, "--launch-delay") != 0 &&
 		    strcmp(arg, "--metrics-listen") != 0 && strcmp(arg, "--health-listen") != 0 &&
-		    strcmp(arg, "--fault") != 0) {
+		    strcmp(arg, "--fault") != 0 && strcmp(arg, "--packing") != 0) {
 			fprintf(stderr, "karpenter up: unknown option \"%s\"\n", argv[i]);
 			up_usage(stderr);
 			return KP_EXIT_USAGE;
@@ -157,6 +159,12 @@ static int up_parse(int argc, char **argv, struct up_args *a)
 			a->catalog = val;
 		} else if (strcmp(arg, "--fault") == 0) {
 			a->fault_file = val;
+		} else if (strcmp(arg, "--packing") == 0) {
+			if (strcmp(val, "cost") != 0 && strcmp(val, "karpenter") != 0) {
+				fprintf(stderr, "karpenter up: --packing must be karpenter or cost\n");
+				return KP_EXIT_USAGE;
+			}
+			a->packing = strcmp(val, "cost") == 0;
 		} else if (strcmp(arg, "--metrics-listen") == 0 || strcmp(arg, "--health-listen") == 0) {
 			struct up_args t = { 0 };
 			if (!parse_listen(val, &t) || (!a->allow_remote && !is_loopback(t.host))) {
@@ -251,11 +259,12 @@ int kp_cmd_up(int argc, char **argv, const char *datadir)
 	if (getenv("KARPENTER_UP_CONTROLLER") && strcmp(getenv("KARPENTER_UP_CONTROLLER"), "off") == 0)
 		a.no_controller = true;
 	if (!a.no_controller || a.cloud_listen) {
-		struct kp_up_karpenter_opts ko = { a.catalog, datadir, a.launch_delay_ms, KP_LOG_INFO, 0, 0, true, NULL,
+		struct kp_up_karpenter_opts ko = { a.catalog, datadir, a.launch_delay_ms, KP_LOG_INFO, 0, 0, true, NULL, 0,
 						   a.no_controller, a.cloud_listen };
 		const char *lv = getenv("KARPENTER_UP_LOG_LEVEL");
 		const char *ff = getenv("KARPENTER_UP_FAULTS");   /* fault injection (resilience work) */
 		ko.fault_file = a.fault_file ? a.fault_file : ff && *ff ? ff : NULL;
+		ko.packing = a.packing;
 		if (lv)
 			kp_log_parse_level(lv, &ko.log_level, NULL);
 		if (kp_up_karpenter_start(U, &ko, &eb)) {

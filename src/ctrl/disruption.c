@@ -31,6 +31,7 @@
  * cluster changes. Executing a command costs O(candidates + replacements)
  * API writes.
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,6 +78,9 @@ struct kpc_disruption {
 	 * informer shows it (Karpenter's cluster.MarkForDeletion): later
 	 * passes treat these nodes as deleting */
 	json_t *marked;
+	/* "node\nreason\nmessage" -> monotonic ms an event was last
+	 * published (Karpenter's recorder dedupes the same way) */
+	json_t *published;
 };
 
 /* ---- names ---- */
@@ -670,6 +674,71 @@ static void budget_metrics(struct kp_ctrl *c, const struct kp_cluster *cl, const
 		kp_metrics_set(c->m.voluntary_disruption_eligible_nodes, KP_LV(R[r].label), (double)eligible);
 }
 
+/* Dedupe windows of Karpenter's disruption events
+ * (pkg/controllers/disruption/events: Blocked uses the recorder's default,
+ * Unconsolidatable 15 minutes). */
+#define BLOCKED_DEDUPE_MS (2 * 60 * 1000)
+#define UNCONSOLIDATABLE_DEDUPE_MS (15 * 60 * 1000)
+
+/* The events Karpenter publishes for nodes a pass could not disrupt
+ * (events.Blocked from NewCandidate's checks: "Cannot disrupt Node: ...",
+ * and events.Unconsolidatable from computeConsolidation), on the Node and
+ * its NodeClaim, at most once per dedupe window for the same message.
+ * Budget, consolidateAfter and policy blocks publish nothing per node, as
+ * in Karpenter. */
+static void blocked_events(struct kp_ctrl *c, const struct kp_cluster *cl, const struct kp_disrupt_result *res)
+{
+	struct kpc_disruption *d = c->ext->dis;
+	int64_t now = kpc_now(c);
+	const char *key;
+	json_t *val;
+	void *tmp;
+
+	json_object_foreach_safe(d->published, tmp, key, val)
+		if (now - json_integer_value(val) > UNCONSOLIDATABLE_DEDUPE_MS)
+			json_object_del(d->published, key);
+	for (int i = 0; i < res->nblocked; i++) {
+		const struct kp_disrupt_blocked *b = &res->blocked[i];
+		const char *reason, *detail = b->reason ? strchr(b->reason, ':') : NULL;
+		int64_t window = BLOCKED_DEDUPE_MS;
+		char note[600], dk[900];
+		if (!b->code || !detail)
+			continue;
+		if (!strcmp(b->code, "do-not-disrupt") || !strcmp(b->code, "pdb") || !strcmp(b->code, "nominated") ||
+		    !strcmp(b->code, "uninitialized")) {
+			reason = "DisruptionBlocked";
+		} else if (!strcmp(b->code, "not-cheaper") || !strcmp(b->code, "pods-do-not-fit")) {
+			reason = "Unconsolidatable";
+			window = UNCONSOLIDATABLE_DEDUPE_MS;
+		} else {
+			continue;
+		}
+		for (detail++; *detail == ' '; detail++)
+			;
+		snprintf(dk, sizeof(dk), "%s\n%s\n%s", b->node, reason, detail);
+		val = json_object_get(d->published, dk);
+		if (val && now - json_integer_value(val) < window)
+			continue;
+		json_object_set_new(d->published, dk, json_integer(now));
+		const struct kp_node *n = kp_cluster_node(cl, b->node);
+		const char *claim = n && n->claim ? n->claim->name : NULL;
+		json_t *no = kp_informer_get(c->inf[KPC_NODES], NULL, b->node);
+		json_t *nc = claim ? kpc_claim_get(c, claim) : NULL;
+		if (!strcmp(reason, "Unconsolidatable"))
+			snprintf(note, sizeof(note), "%c%s", toupper((unsigned char)detail[0]), detail + 1);
+		else
+			snprintf(note, sizeof(note), "Cannot disrupt Node: %c%s", toupper((unsigned char)detail[0]), detail + 1);
+		kpc_event(c, "Node", "v1", NULL, b->node, kpc_jstr(no, "metadata.uid"), "Normal", reason, note);
+		if (!claim)
+			continue;
+		if (strcmp(reason, "Unconsolidatable") != 0)
+			snprintf(note, sizeof(note), "Cannot disrupt NodeClaim: %c%s", toupper((unsigned char)detail[0]),
+				 detail + 1);
+		kpc_event(c, "NodeClaim", "karpenter.sh/v1", NULL, claim, kpc_jstr(nc, "metadata.uid"), "Normal", reason,
+			  note);
+	}
+}
+
 static void pass(void *ud)
 {
 	struct kp_ctrl *c = ud;
@@ -736,6 +805,7 @@ static void pass(void *ud)
 	}
 	o.max_passes = 1;
 	o.sched.max_instance_types = c->o.max_instance_types;
+	o.sched.packing = (enum kp_packing)c->o.packing;
 	if (kp_disrupt_run(&cl, cat, &o, &res, &eb)) {
 		kp_log_error(&c->ext->log_dis, "disruption pass failed", KP_LOG_FIELDS(kp_log_errmsg(eb.msg)));
 		goto out;
@@ -767,6 +837,7 @@ static void pass(void *ud)
 		}
 		goto out;
 	}
+	blocked_events(c, &cl, &res);
 	if (!e) {
 		for (int i = 0; i < res.nblocked && i < 20 && kp_log_enabled(&c->ext->log_dis, KP_LOG_DEBUG); i++)
 			kp_log_debug(&c->ext->log_dis, "node not disruptable",
@@ -816,7 +887,7 @@ out:
 kp_err kpc_dis_new(struct kp_ctrl *c, struct kp_errbuf *eb)
 {
 	c->ext->dis = calloc(1, sizeof(*c->ext->dis));
-	if (!c->ext->dis || !(c->ext->dis->marked = json_object()))
+	if (!c->ext->dis || !(c->ext->dis->marked = json_object()) || !(c->ext->dis->published = json_object()))
 		return kp_errf(eb, KP_ERR_NOMEM, "out of memory");
 	return KP_OK;
 }
@@ -848,6 +919,7 @@ void kpc_dis_free(struct kp_ctrl *c)
 		return;
 	kpc_dis_stop(c);
 	json_decref(c->ext->dis->marked);
+	json_decref(c->ext->dis->published);
 	free(c->ext->dis);
 	c->ext->dis = NULL;
 }

@@ -113,6 +113,19 @@ struct cond_update {
 	const char *type, *status, *reason, *message;
 };
 
+/* The event operatorpkg's status controller publishes when a NodeClaim's
+ * condition type becomes True (reason = the condition type). */
+static void transition_event(struct visit *v, const char *type, const char *reason)
+{
+	const char *was = json_string_value(json_object_get(kpc_condition(v->obj, type), "status"));
+	char note[300];
+
+	snprintf(note, sizeof(note), "Status condition transitioned, Type: %s, Status: %s -> True, Reason: %s", type,
+		 was ? was : "Unknown", reason);
+	kpc_event(v->c, "NodeClaim", "karpenter.sh/v1", NULL, v->name, kpc_jstr(v->obj, "metadata.uid"), "Normal", type,
+		  note);
+}
+
 /* Merge-patches status: the given fields (status_fields, borrowed, may be
  * NULL) and conditions, with the object's resourceVersion as precondition.
  * Skips the write when nothing changes. Returns 0, 1 on conflict, -1 on error. */
@@ -383,8 +396,7 @@ static int64_t launch(struct visit *v)
 					  kp_log_str("zone", inst.zone ? inst.zone : ""), kp_log_str("capacity-type", cap),
 					  kp_log_double("price", inst.price)));
 	}
-	kpc_event(c, "NodeClaim", "karpenter.sh/v1", NULL, v->name, kpc_jstr(v->obj, "metadata.uid"), "Normal",
-		  "Launched", "Status condition transitioned, Type: Launched, Status: Unknown -> True");
+	transition_event(v, "Launched", "Launched");
 	ret = c->o.registration_ttl_ms;
 out:
 	kp_arena_free(&a);
@@ -537,6 +549,7 @@ static int64_t registration(struct visit *v)
 	json_decref(sf);
 	if (r)
 		return after_write(r);
+	transition_event(v, "Registered", "Registered");
 	kp_log_info(v->log, "registered nodeclaim",
 		    KP_LOG_FIELDS(kp_log_object("Node", nname), kp_log_str("provider-id", pid)));
 	if (c->m.nodes_created_total)
@@ -635,6 +648,7 @@ static int64_t initialization(struct visit *v)
 			    KP_LOG_FIELDS(kp_log_object("Node", kn->name), kp_log_strmap("allocatable", kv, nkv)));
 		json_decref(alloc);
 		json_object_del(c->launched, v->name);
+		transition_event(v, "Initialized", "Initialized");
 	}
 out:
 	kp_cluster_free(&ncl);

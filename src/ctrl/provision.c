@@ -404,6 +404,7 @@ static void prov_run(struct kp_ctrl *c)
 	in.offering_ctx = &ice;
 	kp_sched_opts_default(&so);
 	so.max_instance_types = c->o.max_instance_types;
+	so.packing = (enum kp_packing)c->o.packing;
 	if (kp_sched_solve(&in, &so, &plan, &eb)) {
 		kp_log_error(&c->log_prov, "could not schedule pods", KP_LOG_FIELDS(kp_log_errmsg(eb.msg)));
 		c->unsched_left = true;

@@ -282,9 +282,11 @@ void kp_kcm__key_of(char *buf, size_t n, const char *ns, const char *name)
 	snprintf(buf, n, "%s/%s", ns ? ns : "", name ? name : "");
 }
 
-static const char *const KIND_NAME[CK_NKINDS] = { "Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Job" };
-static const char *const KIND_GROUP[CK_NKINDS] = { "apps", "apps", "apps", "apps", "batch" };
-static const char *const KIND_RES[CK_NKINDS] = { "deployments", "replicasets", "statefulsets", "daemonsets", "jobs" };
+static const char *const KIND_NAME[CK_NKINDS] = { "Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Job",
+						  "CronJob" };
+static const char *const KIND_GROUP[CK_NKINDS] = { "apps", "apps", "apps", "apps", "batch", "batch" };
+static const char *const KIND_RES[CK_NKINDS] = { "deployments", "replicasets", "statefulsets", "daemonsets", "jobs",
+						 "cronjobs" };
 
 static int kind_of(const char *group, const char *resource)
 {
@@ -367,6 +369,7 @@ static void node_maybe_free(struct kp_kcm *C, struct kp_kcm__node *n)
 	kp_cluster_free(&n->c);
 	kp_kcm__map_free(&n->pods);
 	free(n->host_ip);
+	free(n->uid);
 	free(n->name);
 	free(n);
 }
@@ -440,6 +443,19 @@ static void pod_terminating(struct kp_kcm *C, struct kp_kcm__pod *p, const struc
 		C->next_term = p->term_at;
 }
 
+/* A running pod whose containers end by themselves gets a wake-up at
+ * their end (from when the stand-in started it, else status.startTime). */
+static void schedule_end(struct kp_kcm *C, struct kp_kcm__pod *p, const json_t *o)
+{
+	int64_t start = p->run_wall, due;
+	const char *st = kp_kcm__jstr(json_object_get(o, "status"), "startTime");
+
+	if (!start && st && !kp_parse_rfc3339(st, &start))
+		start *= 1000;
+	if (start && kp_kcm__pod_end(o, start, &due, &p->exit_code))
+		kp_kcm__requeue_at(C, KP_KCM__T_POD_END, p->key, due);
+}
+
 static void observe_pod(struct kp_kcm *C, enum kp_store_evtype type, const char *text, size_t len, int64_t rv)
 {
 	json_t *o = json_loadb(text, len, 0, NULL), *md, *spec, *st, *v;
@@ -501,6 +517,11 @@ static void observe_pod(struct kp_kcm *C, enum kp_store_evtype type, const char 
 	const char *phase = kp_kcm__jstr(st, "phase");
 	p->terminal = phase && (!strcmp(phase, "Succeeded") || !strcmp(phase, "Failed"));
 	p->running = phase && !strcmp(phase, "Running");
+	p->succeeded = phase && !strcmp(phase, "Succeeded");
+	json_array_foreach(json_object_get(md, "finalizers"), i, v)
+		if (json_is_string(v) && !strcmp(json_string_value(v), "batch.kubernetes.io/job-tracking"))
+			p->job_fin = true;
+	p->run_wall = old ? old->run_wall : 0;
 	const char *sn = kp_kcm__jstr(spec, "schedulerName");
 	p->other_sched = sn && *sn && strcmp(sn, "default-scheduler") != 0;
 	json_array_foreach(json_object_get(st, "conditions"), i, v) {
@@ -533,6 +554,8 @@ static void observe_pod(struct kp_kcm *C, enum kp_store_evtype type, const char 
 	}
 	if (p->node && !p->deleting && !p->terminal && !(p->running && p->ready))
 		kp_kcm__mark(C, &C->kubelet_dirty, key);
+	if (p->node && p->running && !p->deleting && !p->terminal)
+		schedule_end(C, p, o);
 	mark_owner(C, p->ns, p->owner_kind, p->owner_name);
 	json_decref(o);
 }
@@ -568,11 +591,14 @@ static void observe_node(struct kp_kcm *C, enum kp_store_evtype type, const char
 		return;
 	}
 	was_ready = n->n && n->n->ready;
+	bool known = n->n != NULL;
 	kp_cluster_free(&n->c);
 	kp_cluster_init(&n->c);
 	n->n = NULL;
 	free(n->host_ip);
 	n->host_ip = NULL;
+	free(n->uid);
+	n->uid = NULL;
 	n->rv = rv;
 	C->sched_all = true;
 	for (size_t i = 0; i < C->objs[CK_DS].nb; i++)
@@ -590,6 +616,9 @@ static void observe_node(struct kp_kcm *C, enum kp_store_evtype type, const char
 		n->n = n->c.nodes[0];
 	else
 		fprintf(stderr, "karpenter up: node %s: %s\n", name, eb.msg);
+	n->uid = dup0(kp_kcm__jstr(json_object_get(o, "metadata"), "uid"));
+	if (!known)   /* a new Node gets its Lease at once */
+		kp_kcm__requeue_at(C, KP_KCM__T_LEASES, "", kp_kcm__now_ms());
 	const json_t *a;
 	size_t i;
 	json_array_foreach(json_object_get(json_object_get(o, "status"), "addresses"), i, a)
@@ -628,7 +657,7 @@ static void observe_obj(struct kp_kcm *C, int kind, enum kp_store_evtype type, c
 		json_decref(old->o);
 		free(old);
 	}
-	if (kind == CK_RS && (ref = controller_ref(o)))
+	if ((kind == CK_RS || kind == CK_JOB) && (ref = controller_ref(o)))
 		mark_owner(C, kp_kcm__jstr(md, "namespace"), kp_kcm__jstr(ref, "kind"), kp_kcm__jstr(ref, "name"));
 	if (type == KP_EV_DELETED) {
 		json_decref(o);
@@ -998,7 +1027,7 @@ bool kp_kcm__deleting(const json_t *o)
 }
 typedef void (*reconcile_fn)(struct kp_kcm *C, const char *key);
 static const reconcile_fn RECONCILE[CK_NKINDS] = { kp_kcm__reconcile_deploy, kp_kcm__reconcile_rs, kp_kcm__reconcile_ss, kp_kcm__reconcile_ds,
-						   kp_kcm__reconcile_job };
+						   kp_kcm__reconcile_job, kp_kcm__reconcile_cronjob };
 
 static void reconcile_all(struct kp_kcm *C)
 {
@@ -1040,6 +1069,7 @@ static void clear_caches(struct kp_kcm *C)
 			kp_cluster_free(&n->c);
 			kp_kcm__map_free(&n->pods);
 			free(n->host_ip);
+			free(n->uid);
 			free(n->name);
 			free(n);
 		}
@@ -1065,6 +1095,8 @@ static void clear_caches(struct kp_kcm *C)
 	kp_kcm__map_free(&C->kubelet_dirty);
 	kp_kcm__map_free(&C->terminating);
 	C->next_term = 0;
+	kp_kcm__timers_free(C);
+	C->lease_ns = false;
 }
 
 struct list_ud {
@@ -1089,7 +1121,7 @@ static enum kp_store_rc sync_all(struct kp_kcm *C, struct kp_errbuf *eb)
 {
 	static const char *const RES[][2] = { { "", "nodes" }, { "", "pods" }, { "apps", "deployments" },
 					      { "apps", "replicasets" }, { "apps", "statefulsets" },
-					      { "apps", "daemonsets" }, { "batch", "jobs" } };
+					      { "apps", "daemonsets" }, { "batch", "jobs" }, { "batch", "cronjobs" } };
 	int64_t rv0 = kp_store_rv(C->L->store);
 
 	clear_caches(C);
@@ -1127,11 +1159,14 @@ static void *ctl_main(void *arg)
 			wait = C->next_cloud_poll > now ? C->next_cloud_poll - now : 0;
 		if (C->next_term && C->next_term - now < wait)
 			wait = C->next_term > now ? C->next_term - now : 0;
+		if (C->next_timer && C->next_timer - now < wait)
+			wait = C->next_timer > now ? C->next_timer - now : 0;
 		enum kp_store_rc rc = wait > 0 || !work ? kp_store_watch_next(C->w, wait, &ev, &eb) : KP_STORE_TIMEOUT;
 		if (rc == KP_STORE_OK) {
 			observe(C, ev.type, ev.group, ev.resource, ev.ns, ev.name, ev.json, ev.len, ev.rv);
 			if ((!work || kp_kcm__now_ms() - batch_start < BATCH_MAX_MS) &&
-			    !(C->next_term && kp_kcm__now_ms() >= C->next_term))
+			    !(C->next_term && kp_kcm__now_ms() >= C->next_term) &&
+			    !(C->next_timer && kp_kcm__now_ms() >= C->next_timer))
 				continue;
 		} else if (rc == KP_STORE_CLOSED) {
 			break;
@@ -1152,6 +1187,8 @@ static void *ctl_main(void *arg)
 		}
 		if (C->next_term && kp_kcm__now_ms() >= C->next_term)
 			kubelet_terminate(C);
+		if (C->next_timer && kp_kcm__now_ms() >= C->next_timer)
+			kp_kcm__timers_fire(C);
 		if (has_work(C)) {
 			reconcile_all(C);
 			batch_start = 0;
@@ -1189,7 +1226,7 @@ static void ensure_log_pod(struct kp_kcm *C)
 		" s:{s:[{s:s, s:s}], s:s},"
 		" s:{s:s, s:s, s:s, s:s, s:s,"
 		"    s:[{s:s, s:s, s:s}, {s:s, s:s, s:s}, {s:s, s:s, s:s}, {s:s, s:s, s:s}],"
-		"    s:[{s:s, s:s, s:b, s:b, s:i, s:{s:{s:s}}}]}}",
+		"    s:[{s:s, s:s, s:s, s:b, s:b, s:i, s:{s:{s:s}}}]}}",
 		"apiVersion", "v1", "kind", "Pod",
 		"metadata", "name", KP_APISERVER_LOG_POD, "namespace", KP_APISERVER_LOG_NS,
 		"labels", "app.kubernetes.io/name", KP_APISERVER_LOG_APP, "app.kubernetes.io/instance", KP_APISERVER_LOG_APP,
@@ -1200,7 +1237,7 @@ static void ensure_log_pod(struct kp_kcm *C)
 		"conditions", "type", "Initialized", "status", "True", "lastTransitionTime", ts, "type", "Ready", "status",
 		"True", "lastTransitionTime", ts, "type", "ContainersReady", "status", "True", "lastTransitionTime", ts,
 		"type", "PodScheduled", "status", "True", "lastTransitionTime", ts,
-		"containerStatuses", "name", "controller", "image", "karpenter-c", "ready", 1, "started", 1,
+		"containerStatuses", "name", "controller", "image", "karpenter-c", "imageID", "karpenter-c", "ready", 1, "started", 1,
 		"restartCount", 0, "state", "running", "startedAt", ts);
 	if (pod && kp_kcm__create(C, "", "v1", "pods", pod, &eb))
 		fprintf(stderr, "karpenter up: controller pod: %s\n", eb.msg);
@@ -1227,7 +1264,7 @@ kp_err kp_kcm_start(struct kp_apiserver *L, struct kp_kcm **out, struct kp_errbu
 		return kp_errf(eb, KP_ERR_IO, "controllers: cannot start thread");
 	}
 	C->running = true;
-	kp_apiserver_logf(L, "controllers running: deployment, replicaset, statefulset, daemonset, job, scheduler, kubelet");
+	kp_apiserver_logf(L, "controllers running: deployment, replicaset, statefulset, daemonset, job, cronjob, ttl-after-finished, scheduler, kubelet");
 	*out = C;
 	return KP_OK;
 }

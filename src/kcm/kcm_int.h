@@ -56,6 +56,10 @@ struct kp_kcm__pod {
 	int64_t term_at;            /* kp_kcm__now_ms() the kubelet stand-in deletes it at (0: not due) */
 	int32_t prio;
 	bool deleting, terminal, running, ready, other_sched;
+	bool succeeded;             /* phase Succeeded (terminal) */
+	bool job_fin;               /* carries batch.kubernetes.io/job-tracking */
+	int exit_code;              /* of its simulated containers, when they end */
+	int64_t run_wall;           /* wall ms the kubelet stand-in started it (0: unknown) */
 	struct kp_res req;          /* well-known resources, pods:1 included */
 	int nports;
 	struct kp_hostport *ports;  /* ip strings malloc'ed */
@@ -66,6 +70,7 @@ struct kp_kcm__node {
 	struct kp_cluster c;        /* owns n */
 	struct kp_node *n;          /* NULL: pods name a Node that does not exist */
 	char *host_ip;
+	char *uid;
 	int64_t rv;
 	struct kp_res used;
 	struct kp_kcm__map pods;     /* keys of pods counted on it */
@@ -76,7 +81,9 @@ struct kp_kcm__obj {             /* deployments, replicasets, ... */
 	int64_t rv;
 };
 
-enum kp_kcm__kind { CK_DEPLOY, CK_RS, CK_SS, CK_DS, CK_JOB, CK_NKINDS };
+enum kp_kcm__kind { CK_DEPLOY, CK_RS, CK_SS, CK_DS, CK_JOB, CK_CRONJOB, CK_NKINDS };
+/* Timers that are not a kind's reconcile (kp_kcm__requeue_at). */
+enum { KP_KCM__T_POD_END = CK_NKINDS, KP_KCM__T_LEASES };
 
 struct kp_kcm {
 	struct kp_apiserver *L;
@@ -98,6 +105,9 @@ struct kp_kcm {
 	bool sched_all;
 	uint32_t ip_seq;
 	int64_t next_cloud_poll;
+	struct kp_kcm__map timers;   /* "what\x1fkey" -> wake-up (lease.c) */
+	int64_t next_timer;         /* the earliest (0: none) */
+	bool lease_ns;              /* kube-node-lease exists */
 };
 
 /* core.c */
@@ -187,5 +197,32 @@ void kp_kcm__reconcile_ss(struct kp_kcm *C, const char *key);
 void kp_kcm__reconcile_ds(struct kp_kcm *C, const char *key);
 
 void kp_kcm__reconcile_job(struct kp_kcm *C, const char *key);
+
+void kp_kcm__reconcile_cronjob(struct kp_kcm *C, const char *key);
+
+/* ---- lease.c: timers, events, node leases ---- */
+/* Wakes what (a CK_* kind: reconcile key; KP_KCM__T_*) at due_ms
+ * (kp_kcm__now_ms clock); an earlier wake-up already set wins. */
+void kp_kcm__requeue_at(struct kp_kcm *C, int what, const char *key, int64_t due_ms);
+/* Runs the due wake-ups (the loop calls it when next_timer has come). */
+void kp_kcm__timers_fire(struct kp_kcm *C);
+void kp_kcm__timers_free(struct kp_kcm *C);
+/* Records a core/v1 Event about obj (borrowed) from component. */
+void kp_kcm__event(struct kp_kcm *C, const json_t *obj, const char *api_version, const char *kind, const char *type,
+		   const char *reason, const char *msg, const char *component);
+/* Creates or renews every Node's Lease; re-arms itself every 10 s. */
+void kp_kcm__leases(struct kp_kcm *C);
+
+/* ---- podrun.c: the kubelet stand-in's containers ---- */
+/* Sets status.containerStatuses, initContainerStatuses and qosClass of
+ * pod: running since ts, or terminated with exit_code at finished. */
+void kp_kcm__container_statuses(json_t *pod, const char *ts, bool running, int exit_code, const char *finished);
+/* The image name and imageID containerd reports for image. */
+void kp_kcm__image_ref(const char *image, char *name, size_t n, char *id, size_t idn);
+/* Whether pod (started at started_wall_ms, wall clock) ends by itself:
+ * then *due_ms (kp_kcm__now_ms clock) and *exit_code. */
+bool kp_kcm__pod_end(const json_t *pod, int64_t started_wall_ms, int64_t *due_ms, int *exit_code);
+/* Ends the running pod key (Succeeded or Failed). */
+void kp_kcm__pod_finish(struct kp_kcm *C, const char *key);
 
 #endif

@@ -414,10 +414,9 @@ struct run_ud {
 static int run_fn(void *ud, json_t *pod)
 {
 	struct run_ud *u = ud;
-	json_t *spec = json_object_get(pod, "spec"), *st = kp_kcm__obj_at(pod, "status"), *c;
+	json_t *spec = json_object_get(pod, "spec"), *st = kp_kcm__obj_at(pod, "status");
 	const char *node = kp_kcm__jstr(spec, "nodeName");
-	char ts[40], cid[80];
-	size_t i;
+	char ts[40];
 
 	if (!node || strcmp(node, u->node) != 0 || json_object_get(json_object_get(pod, "metadata"), "deletionTimestamp"))
 		return 1;
@@ -431,23 +430,12 @@ static int run_fn(void *ud, json_t *pod)
 	json_object_set_new(st, "podIPs", json_pack("[{s:s}]", "ip", u->pod_ip));
 	if (!kp_kcm__jstr(st, "startTime"))
 		json_object_set_new(st, "startTime", json_string(ts));
-	if (!kp_kcm__jstr(st, "qosClass"))
-		json_object_set_new(st, "qosClass", json_string("BestEffort"));
 	set_cond(st, "PodReadyToStartContainers", "True", NULL, NULL);
 	set_cond(st, "Initialized", "True", NULL, NULL);
 	set_cond(st, "Ready", "True", NULL, NULL);
 	set_cond(st, "ContainersReady", "True", NULL, NULL);
 	set_cond(st, "PodScheduled", "True", NULL, NULL);
-	json_t *cs = json_array();
-	json_array_foreach(json_object_get(spec, "containers"), i, c) {
-		snprintf(cid, sizeof(cid), "containerd://%016llx%04zx", (unsigned long long)time(NULL), i);
-		json_array_append_new(cs, json_pack("{s:s, s:s, s:s, s:s, s:b, s:b, s:i, s:{s:{s:s}}}", "name",
-						    kp_kcm__jstr(c, "name") ? kp_kcm__jstr(c, "name") : "", "image",
-						    kp_kcm__jstr(c, "image") ? kp_kcm__jstr(c, "image") : "", "imageID", "", "containerID",
-						    cid, "ready", 1, "started", 1, "restartCount", 0, "state", "running",
-						    "startedAt", ts));
-	}
-	json_object_set_new(st, "containerStatuses", cs);
+	kp_kcm__container_statuses(pod, kp_kcm__jstr(st, "startTime"), true, 0, NULL);
 	return 0;
 }
 
@@ -478,14 +466,42 @@ void kp_kcm__kubelet(struct kp_kcm *C)
 		snprintf(u.pod_ip, sizeof(u.pod_ip), "10.%u.%u.%u", 244u + ((s >> 16) & 7u), (s >> 8) & 0xffu,
 			 1u + (s & 0xffu) % 254u);
 		struct kp_store_key k = { "", "pods", p->ns, p->name };
-		if (kp_apiserver_mutate(C->L, &k, run_fn, &u, &eb) == KP_STORE_OK)
+		if (kp_apiserver_mutate(C->L, &k, run_fn, &u, &eb) == KP_STORE_OK) {
+			struct timespec now;
+			clock_gettime(CLOCK_REALTIME, &now);
 			p->running = p->ready = true;
+			p->run_wall = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+		}
 	}
 	free(keys);
 	kp_kcm__map_free(&work);
 }
 
 /* ----------------------------------------------------- node lifecycle */
+
+/* The identities a kubelet reports in nodeInfo, derived from the
+ * instance (stable across restarts): bootID and systemUUID as UUIDs (EC2's
+ * systemUUID starts with "ec2"), machineID 32 hex digits. */
+struct node_ids {
+	char boot[40], machine[40], uuid[40];
+};
+
+static void node_ids(const char *seed, struct node_ids *out)
+{
+	uint64_t h[4];
+	for (int i = 0; i < 4; i++) {
+		h[i] = 1469598103934665603ull ^ ((uint64_t)i * 0x9e3779b97f4a7c15ull);
+		for (const char *p = seed; *p; p++)
+			h[i] = (h[i] ^ (unsigned char)*p) * 1099511628211ull;
+	}
+	snprintf(out->boot, sizeof(out->boot), "%08x-%04x-4%03x-8%03x-%012llx", (unsigned)(h[0] >> 32),
+		 (unsigned)(h[0] >> 16) & 0xffffu, (unsigned)h[0] & 0xfffu, (unsigned)(h[1] >> 52) & 0xfffu,
+		 (unsigned long long)(h[1] & 0xffffffffffffull));
+	snprintf(out->machine, sizeof(out->machine), "%016llx%016llx", (unsigned long long)h[2], (unsigned long long)h[3]);
+	snprintf(out->uuid, sizeof(out->uuid), "ec2%05x-%04x-%04x-%04x-%012llx", (unsigned)(h[2] >> 44) & 0xfffffu,
+		 (unsigned)(h[2] >> 16) & 0xffffu, (unsigned)h[2] & 0xffffu, (unsigned)(h[3] >> 48) & 0xffffu,
+		 (unsigned long long)(h[3] & 0xffffffffffffull));
+}
 
 static void node_name_for(const struct kp_instance *in, char *buf, size_t n)
 {
@@ -551,10 +567,15 @@ static int cloud_fn(void *ctx, enum kp_cloud_fake_event ev, const struct kp_inst
 		snprintf(ip, sizeof(ip), "10.%u.%u.%u", a, b2, c2);
 	else
 		snprintf(ip, sizeof(ip), "10.0.0.1");
+	const char *arch = json_string_value(json_object_get(labels, "kubernetes.io/arch")) ?
+				   json_string_value(json_object_get(labels, "kubernetes.io/arch")) : "amd64";
+	bool arm = !strcmp(arch, "arm64");
+	struct node_ids ids;
+	node_ids(in->provider_id ? in->provider_id : name, &ids);
 	json_t *node = json_pack(
 		"{s:s, s:s, s:{s:s, s:o}, s:{s:s, s:[{s:s, s:s}]},"
 		" s:{s:o, s:o, s:[{s:s, s:s, s:s, s:s, s:s, s:s}], s:[{s:s, s:s}, {s:s, s:s}, {s:s, s:s}],"
-		"    s:{s:s, s:s, s:s, s:s, s:s, s:s}}}",
+		"    s:{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}}}",
 		"apiVersion", "v1", "kind", "Node", "metadata", "name", name, "labels", labels, "spec", "providerID",
 		in->provider_id ? in->provider_id : "", "taints", "key", "karpenter.sh/unregistered", "effect", "NoExecute",
 		"status", "capacity", res_json(&in->capacity, &rn), "allocatable", res_json(&in->allocatable, &rn),
@@ -562,10 +583,9 @@ static int cloud_fn(void *ctx, enum kp_cloud_fake_event ev, const struct kp_inst
 		"kubelet is posting ready status", "lastHeartbeatTime", ts, "lastTransitionTime", ts, "addresses", "type",
 		"InternalIP", "address", ip, "type", "Hostname", "address", name, "type", "InternalDNS", "address", name,
 		"nodeInfo", "kubeletVersion", "v1.32.0", "kubeProxyVersion", "v1.32.0", "containerRuntimeVersion",
-		"containerd://1.7.20", "operatingSystem", "linux", "architecture",
-		json_string_value(json_object_get(labels, "kubernetes.io/arch")) ?
-			json_string_value(json_object_get(labels, "kubernetes.io/arch")) : "amd64",
-		"osImage", "Amazon Linux 2023");
+		"containerd://1.7.23", "operatingSystem", "linux", "architecture", arch, "osImage",
+		"Amazon Linux 2023.6.20241121", "kernelVersion", arm ? "6.1.115-126.197.amzn2023.aarch64" :
+		"6.1.115-126.197.amzn2023.x86_64", "bootID", ids.boot, "machineID", ids.machine, "systemUUID", ids.uuid);
 	if (!node)
 		return 1;
 	enum kp_store_rc rc = kp_kcm__create(C, "", "v1", "nodes", node, &eb);

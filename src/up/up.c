@@ -722,6 +722,7 @@ kp_err kp_up_karpenter_start(struct kp_up *U, const struct kp_up_karpenter_opts 
 		co.batch_idle_ms = o->batch_idle_ms;
 	if (o->batch_max_ms > 0)
 		co.batch_max_ms = o->batch_max_ms;
+	co.packing = o->packing;
 	if ((rc = kp_ctrl_thread_start(&co, &k->th, eb)))
 		goto fail;
 	U->karp = k;

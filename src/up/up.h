@@ -48,6 +48,7 @@ struct kp_up_karpenter_opts {
 	int64_t batch_idle_ms, batch_max_ms;   /* 0 = defaults */
 	bool leader_elect;
 	const char *fault_file;          /* fault-injection JSON, re-read on change; NULL = none (up.c) */
+	int packing;                     /* enum kp_packing: --packing (docs/packing.md) */
 	bool controller_off;             /* the cloud only, no controller thread (with cloud_listen) */
 	const char *cloud_listen;        /* serve the cloud over HTTP there (cloudsrv.h); NULL = don't */
 };

@@ -1,0 +1,221 @@
+/*
+ * lease.c - the kubelet stand-in's node Leases and the controllers'
+ * timers and events.
+ *
+ * Leases: every Node the controllers know gets a Lease named after it in
+ * kube-node-lease (holderIdentity the node, leaseDurationSeconds 40,
+ * owned by the Node so it goes with it), renewed every 10 s (the kubelet's
+ * renew interval, a quarter of the duration). The namespace is created
+ * when missing.
+ *
+ * Timers: a map of wake-ups (monotonic ms) for a kind's key (a CronJob's
+ * next activation, a Job's TTL or deadline), a pod's end (podrun.c) or the
+ * lease renewal; the loop calls kp_kcm__timers_fire when the earliest is
+ * due.
+ *
+ * Events: core/v1 Events as client-go's recorder writes them, with
+ * eventTime, action and reporting fields filled so that the
+ * events.k8s.io/v1 view is valid too.
+ *
+ * Cost: renewal O(nodes) writes every 10 s; timers O(timers) per firing.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "kcm/kcm_int.h"
+
+#define LEASE_NS "kube-node-lease"
+#define LEASE_DURATION_S 40
+#define LEASE_RENEW_MS 10000
+
+/* ---- timers ---- */
+
+struct kcm_timer {
+	int what;
+	int64_t due;
+	char key[];
+};
+
+void kp_kcm__requeue_at(struct kp_kcm *C, int what, const char *key, int64_t due_ms)
+{
+	char tk[700];
+	struct kcm_timer *t;
+
+	snprintf(tk, sizeof(tk), "%d\x1f%s", what, key);
+	t = kp_kcm__map_get(&C->timers, tk);
+	if (t && t->due <= due_ms)
+		return;
+	if (!t) {
+		t = malloc(sizeof(*t) + strlen(key) + 1);
+		if (!t)
+			return;
+		t->what = what;
+		memcpy(t->key, key, strlen(key) + 1);
+		kp_kcm__map_put(&C->timers, tk, t);
+	}
+	t->due = due_ms;
+	if (!C->next_timer || due_ms < C->next_timer)
+		C->next_timer = due_ms;
+}
+
+void kp_kcm__timers_fire(struct kp_kcm *C)
+{
+	int64_t now = kp_kcm__now_ms(), next = 0;
+	size_t n;
+	const char **keys = kp_kcm__map_keys(&C->timers, &n);
+	struct kcm_timer **due = calloc(n + 1, sizeof(*due));
+	size_t nd = 0;
+
+	for (size_t i = 0; keys && due && i < n; i++) {
+		struct kcm_timer *t = kp_kcm__map_get(&C->timers, keys[i]);
+		if (t->due <= now)
+			due[nd++] = kp_kcm__map_del(&C->timers, keys[i]);
+	}
+	free(keys);
+	C->next_timer = 0;
+	for (size_t i = 0; i < nd; i++) {
+		struct kcm_timer *t = due[i];
+		if (t->what >= 0 && t->what < CK_NKINDS)
+			kp_kcm__mark(C, &C->dirty[t->what], t->key);
+		else if (t->what == KP_KCM__T_POD_END)
+			kp_kcm__pod_finish(C, t->key);
+		else if (t->what == KP_KCM__T_LEASES)
+			kp_kcm__leases(C);
+		free(t);
+	}
+	free(due);
+	keys = kp_kcm__map_keys(&C->timers, &n);
+	for (size_t i = 0; keys && i < n; i++) {
+		struct kcm_timer *t = kp_kcm__map_get(&C->timers, keys[i]);
+		if (!next || t->due < next)
+			next = t->due;
+	}
+	free(keys);
+	if (next && (!C->next_timer || next < C->next_timer))
+		C->next_timer = next;
+}
+
+void kp_kcm__timers_free(struct kp_kcm *C)
+{
+	for (size_t i = 0; i < C->timers.nb; i++)
+		for (struct kp_kcm__ment *e = C->timers.b[i]; e; e = e->next)
+			free(e->val);
+	kp_kcm__map_free(&C->timers);
+	C->next_timer = 0;
+}
+
+/* ---- events ---- */
+
+static void micro_time(char *buf, size_t n)
+{
+	struct timespec ts;
+	char base[40];
+	clock_gettime(CLOCK_REALTIME, &ts);
+	kp_format_rfc3339((int64_t)ts.tv_sec, base, sizeof(base));
+	snprintf(buf, n, "%.19s.%06ldZ", base, ts.tv_nsec / 1000);
+}
+
+void kp_kcm__event(struct kp_kcm *C, const json_t *obj, const char *api_version, const char *kind, const char *type,
+		   const char *reason, const char *msg, const char *component)
+{
+	const json_t *md = json_object_get(obj, "metadata");
+	const char *name = kp_kcm__jstr(md, "name"), *ns = kp_kcm__jstr(md, "namespace"), *uid = kp_kcm__jstr(md, "uid");
+	struct kp_errbuf eb = { 0 };
+	char ev_name[400], ts[40], mt[40];
+	struct timespec now;
+	json_t *ref, *ev;
+
+	if (!name)
+		return;
+	clock_gettime(CLOCK_REALTIME, &now);
+	snprintf(ev_name, sizeof(ev_name), "%.240s.%llx", name,
+		 (unsigned long long)now.tv_sec * 1000000000ull + (unsigned long long)now.tv_nsec);
+	kp_kcm__now_rfc3339(ts, sizeof(ts));
+	micro_time(mt, sizeof(mt));
+	ref = json_pack("{s:s, s:s, s:s}", "apiVersion", api_version, "kind", kind, "name", name);
+	if (ns)
+		json_object_set_new(ref, "namespace", json_string(ns));
+	if (uid)
+		json_object_set_new(ref, "uid", json_string(uid));
+	ev = json_pack("{s:s, s:s, s:{s:s, s:s}, s:o, s:s, s:s, s:s, s:{s:s}, s:s, s:s, s:i, s:s, s:s, s:s, s:s}",
+		       "apiVersion", "v1", "kind", "Event", "metadata", "name", ev_name, "namespace", ns ? ns : "default",
+		       "involvedObject", ref, "reason", reason, "message", msg, "type", type, "source", "component",
+		       component, "firstTimestamp", ts, "lastTimestamp", ts, "count", 1, "eventTime", mt, "action", reason,
+		       "reportingComponent", component, "reportingInstance", "karpenter-up");
+	if (ev && kp_kcm__create(C, "", "v1", "events", ev, &eb) && eb.msg[0])
+		fprintf(stderr, "karpenter up: event %s %s: %s\n", reason, name, eb.msg);
+	json_decref(ev);
+}
+
+/* ---- node leases ---- */
+
+struct renew_ud {
+	const char *time;
+};
+
+static int renew_fn(void *ud, json_t *lease)
+{
+	const struct renew_ud *u = ud;
+	json_object_set_new(kp_kcm__obj_at(lease, "spec"), "renewTime", json_string(u->time));
+	return 0;
+}
+
+static void ensure_ns(struct kp_kcm *C)
+{
+	struct kp_store_key nk = { "", "namespaces", "", LEASE_NS };
+	struct kp_errbuf eb = { 0 };
+	char *have = NULL;
+
+	if (C->lease_ns)
+		return;
+	if (kp_store_get(C->L->store, &nk, &have, NULL, NULL) != KP_STORE_OK) {
+		json_t *ns = json_pack("{s:s, s:s, s:{s:s, s:{s:s}}}", "apiVersion", "v1", "kind", "Namespace", "metadata",
+				       "name", LEASE_NS, "labels", "kubernetes.io/metadata.name", LEASE_NS);
+		enum kp_store_rc rc = kp_kcm__create(C, "", "v1", "namespaces", ns, &eb);
+		json_decref(ns);
+		if (rc && rc != KP_STORE_EXISTS)
+			return;
+	}
+	free(have);
+	C->lease_ns = true;
+}
+
+static void renew(struct kp_kcm *C, const struct kp_kcm__node *n, const char *mt)
+{
+	struct kp_store_key k = { "coordination.k8s.io", "leases", LEASE_NS, n->name };
+	struct kp_errbuf eb = { 0 };
+	struct renew_ud u = { mt };
+	enum kp_store_rc rc = kp_apiserver_mutate(C->L, &k, renew_fn, &u, &eb);
+
+	if (rc == KP_STORE_NOTFOUND) {
+		json_t *lease = json_pack("{s:s, s:s, s:{s:s, s:s, s:[{s:s, s:s, s:s, s:s}]}, s:{s:s, s:i, s:s}}",
+					  "apiVersion", "coordination.k8s.io/v1", "kind", "Lease", "metadata", "name",
+					  n->name, "namespace", LEASE_NS, "ownerReferences", "apiVersion", "v1", "kind",
+					  "Node", "name", n->name, "uid", n->uid ? n->uid : "", "spec", "holderIdentity",
+					  n->name, "leaseDurationSeconds", LEASE_DURATION_S, "renewTime", mt);
+		rc = lease ? kp_kcm__create(C, "coordination.k8s.io", "v1", "leases", lease, &eb) : KP_STORE_FAIL;
+		json_decref(lease);
+	}
+	if (rc && rc != KP_STORE_EXISTS)
+		fprintf(stderr, "karpenter up: kubelet: lease of node %s: %s\n", n->name, eb.msg);
+}
+
+void kp_kcm__leases(struct kp_kcm *C)
+{
+	size_t nn;
+	const char **names;
+	char mt[40];
+
+	ensure_ns(C);
+	micro_time(mt, sizeof(mt));
+	names = kp_kcm__map_keys(&C->nodes, &nn);
+	for (size_t i = 0; names && i < nn; i++) {
+		const struct kp_kcm__node *n = kp_kcm__map_get(&C->nodes, names[i]);
+		if (n && n->n)   /* a draining node's kubelet keeps renewing */
+			renew(C, n, mt);
+	}
+	free(names);
+	kp_kcm__requeue_at(C, KP_KCM__T_LEASES, "", kp_kcm__now_ms() + LEASE_RENEW_MS);
+}
