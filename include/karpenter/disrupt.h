@@ -112,6 +112,7 @@ enum kp_disrupt_method {
 	KP_DISRUPT_DRIFT,
 	KP_DISRUPT_MULTI,
 	KP_DISRUPT_SINGLE,
+	KP_DISRUPT_SPLIT,           /* cost packing: 1 -> N or M -> N nodes (docs/packing.md) */
 };
 enum kp_disrupt_action { KP_DISRUPT_DELETE = 0, KP_DISRUPT_REPLACE };
 

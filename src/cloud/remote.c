@@ -242,7 +242,15 @@ static void r_destroy(struct kp_cloud *cp)
 }
 
 static const struct kp_cloud_ops REMOTE_OPS = {
-	KP_CLOUD_VERSION, "fake", r_create, r_delete, r_get, r_list, r_instance_types, r_is_drifted, r_destroy,
+	.version = KP_CLOUD_VERSION,
+	.name = "fake",
+	.create = r_create,
+	.delete = r_delete,
+	.get = r_get,
+	.list = r_list,
+	.instance_types = r_instance_types,
+	.is_drifted = r_is_drifted,
+	.destroy = r_destroy,
 };
 
 kp_err kp_cloud_remote_new(const char *endpoint, const struct kp_catalog *cat, struct kp_resnames *rn,

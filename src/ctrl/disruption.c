@@ -111,6 +111,7 @@ static const char *consolidation_type(enum kp_disrupt_method m)
 	case KP_DISRUPT_EMPTINESS: return "empty";
 	case KP_DISRUPT_MULTI: return "multi";
 	case KP_DISRUPT_SINGLE: return "single";
+	case KP_DISRUPT_SPLIT: return "split";
 	default: return "";
 	}
 }
@@ -126,7 +127,7 @@ static const char *policy_label(enum kp_consolidation_policy p)
 
 static bool is_consolidation(enum kp_disrupt_method m)
 {
-	return m == KP_DISRUPT_MULTI || m == KP_DISRUPT_SINGLE;
+	return m == KP_DISRUPT_MULTI || m == KP_DISRUPT_SINGLE || m == KP_DISRUPT_SPLIT;
 }
 
 /* ---- timer ---- */

@@ -390,6 +390,12 @@ static kp_err consolidate(struct dd_pass *p, enum kp_disrupt_method m, const int
 		cmd->action = KP_DISRUPT_DELETE;
 		cmd->reason = n == 1 ? "Underutilized: its pods fit on the other nodes"
 				     : dd_fmt(p, "Underutilized: the pods of %d nodes fit on the other nodes", n);
+	} else if (r->plan.nclaims > 1 && dd_split_allowed(p, cand, n)) {
+		/* cost packing: 1 -> N and M -> N of any count (split.c) */
+		cmd->method = KP_DISRUPT_SPLIT;
+		cmd->action = KP_DISRUPT_REPLACE;
+		if (!(no = repack_rules(p, cand, n, price, cmd)))
+			cmd->reason = dd_split_reason(p, n, r->plan.nclaims);
 	} else if (r->plan.nclaims > 1) {
 		if (!p->opts->repack || r->plan.nclaims >= n)
 			no = dd_fmt(p, "pods-do-not-fit: the pods would need %d new nodes", r->plan.nclaims);

@@ -156,6 +156,11 @@ struct dd_pass {
 kp_err dd_pass_build(struct dd_pass *p, struct dd_world *w, const struct kp_catalog *cat,
 		     const struct kp_disrupt_opts *opts, int index, struct kp_errbuf *eb);
 void dd_pass_free(struct dd_pass *p);
+/* split.c: split consolidation in cost packing mode (docs/packing.md) */
+/* Every candidate's NodePool packs for cost. */
+bool dd_split_allowed(struct dd_pass *p, const int *cand, int n);
+const char *dd_split_reason(struct dd_pass *p, int n, int nclaims);
+
 /* Records the first reason a method gives for not disrupting node i. */
 void dd_record(struct dd_pass *p, int i, const char *reason);
 /* The reason the blocked report gives for node i, or NULL. */

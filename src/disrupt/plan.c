@@ -32,6 +32,7 @@ const char *kp_disrupt_method_name(enum kp_disrupt_method m)
 	case KP_DISRUPT_DRIFT: return "drift";
 	case KP_DISRUPT_MULTI: return "multi-node";
 	case KP_DISRUPT_SINGLE: return "single-node";
+	case KP_DISRUPT_SPLIT: return "split";
 	}
 	return "unknown";
 }

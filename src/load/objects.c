@@ -129,6 +129,16 @@ kp_err kp_load_nodeclaim(struct kp_load_dec *d, const struct kp_load_node *root,
 			rc = kp_load_taints(d, spec, "startupTaints", &nc->startup_taints);
 		if (!rc && !d->v1beta1)
 			rc = kp_load_duration(d, spec, "expireAfter", true, &nc->expire_after_ms, NULL);
+		if (!rc) {
+			const struct kp_load_node *ref = NULL;
+
+			rc = kp_load_map(d, spec, "nodeClassRef", &ref);
+			if (!rc && ref) {
+				size_t m3 = kp_load_push(d, "nodeClassRef");
+				rc = kp_load_str(d, ref, "name", &nc->node_class);
+				kp_load_pop(d, m3);
+			}
+		}
 		kp_load_pop(d, mark);
 		if (rc)
 			return rc;

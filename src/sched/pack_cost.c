@@ -359,7 +359,7 @@ kp_err kps_cost_run_init(struct kps_run *r, struct kp_errbuf *eb)
 	kp_err rc;
 
 	r->cost = NULL;
-	if (!any_cost_tpl(s) || s->opts.consolidation)
+	if (!any_cost_tpl(s))
 		return KP_OK;
 	memset(&pb, 0, sizeof(pb));
 	memset(&fleet, 0, sizeof(fleet));
@@ -653,7 +653,7 @@ kp_err kp_sched_run(struct kp_sched *s, const bool *node_removed, const struct k
 	double pc, pk;
 	kp_err rc;
 
-	if (!any_cost_tpl(s) || s->opts.consolidation)
+	if (!any_cost_tpl(s))
 		return kps_run_once(s, node_removed, pods, npods, plan, false, eb);
 	rc = kps_run_once(s, node_removed, pods, npods, plan, true, eb);
 	if (rc)
