@@ -38,7 +38,7 @@ else
 	bad "install: up --no-controller --cloud-listen starts" "$(tail -n 5 "$ID.log")"
 fi
 IKC=$ID/kubeconfig
-if grep -qF "simulated cloud served on http://127.0.0.1:$ICPORT" "$ID.log"; then ok "install: up serves its cloud"
+if in_until 10 grep -qF "simulated cloud served on http://127.0.0.1:$ICPORT" "$ID.log"; then ok "install: up serves its cloud"
 else bad "install: up serves its cloud" "want port $ICPORT: $(sed -n 3p "$ID.log")"; fi
 
 # ---- 1. the manifests
