@@ -480,6 +480,7 @@ struct kp_sched {
 	bool (*hidden)(void *ctx, const struct kp_itype *it, const struct kp_offering *o);
 	void *hidden_ctx;
 	const bool *no_moves;           /* kp_sched_input.node_no_moves */
+	bool win_variants;              /* the catalog has Windows variants (catalog/windows.c) */
 	int nres;
 	/* zones of the catalog's offerings */
 	int nzones;
