@@ -29,6 +29,7 @@
 #include "apiserver/rest_int.h"
 #include "apiserver/satoken.h"
 #include "apiserver/server.h"
+#include "kobj/kobj.h"
 
 #define RBAC_GROUP "rbac.authorization.k8s.io"
 #define ADMIN_USER "kubernetes-admin"
@@ -39,6 +40,12 @@ struct who {
 	char name[600], uid[64], nsgroup[300];
 	char imp_name[600];
 };
+
+static const char *J(const json_t *o, const char *k)
+{
+	const char *s = json_string_value(json_object_get(o, k));
+	return s ? s : "";
+}
 
 static int collect(void *ud, const char *json, size_t len, int64_t rv)
 {
@@ -108,9 +115,7 @@ static int authenticate(struct kp_apiserver *L, const char *authorization, struc
 		goto unauthorized;
 	/* bound to the ServiceAccount object: deleting it revokes its tokens */
 	sa = get_obj(L, "", "serviceaccounts", c.ns, c.name);
-	ok = sa && (!c.uid[0] ||
-		    strcmp(c.uid, kp_apiserver__jstr(json_object_get(sa, "metadata"), "uid") ?
-				      kp_apiserver__jstr(json_object_get(sa, "metadata"), "uid") : "") == 0);
+	ok = sa && (!c.uid[0] || strcmp(c.uid, J(json_object_get(sa, "metadata"), "uid")) == 0);
 	json_decref(sa);
 	if (!ok)
 		goto unauthorized;
@@ -216,11 +221,6 @@ static json_t *body_json(const struct kp_apiserver__http_req *rq, struct kp_apis
 	return o;
 }
 
-static const char *J(const json_t *o, const char *k)
-{
-	const char *s = json_string_value(json_object_get(o, k));
-	return s ? s : "";
-}
 
 /* POST serviceaccounts/NAME/token (TokenRequest, `kubectl create token`). */
 static void token_request(struct kp_apiserver *L, const struct kp_authz_attrs *a, const struct kp_apiserver__http_req *rq,
@@ -257,7 +257,7 @@ static void token_request(struct kp_apiserver *L, const struct kp_authz_attrs *a
 		kp_apiserver__rest_status(rs, 500, "InternalError", eb.msg);
 		goto out;
 	}
-	kp_apiserver__now_rfc3339(ts, sizeof(ts));
+	kp_kobj_now_rfc3339(ts, sizeof(ts));
 	kp_format_rfc3339(now + ttl, exp, sizeof(exp));
 	out = json_pack("{s:s, s:s, s:{s:s, s:s, s:s}, s:{s:o, s:I, s:n}, s:{s:s, s:s}}", "kind", "TokenRequest",
 			"apiVersion", "authentication.k8s.io/v1", "metadata", "name", a->name, "namespace", a->ns,
