@@ -92,6 +92,7 @@ struct kp_kcm {
 	struct kp_store_watch *w;
 	struct kp_cloud *cloud;
 	pthread_mutex_t cloud_mu;
+	int64_t next_cloud_list;     /* a provider other than the simulated cloud: next List (ms) */
 	struct kp_kcm__map pods, nodes, tomb;
 	struct kp_kcm__map objs[CK_NKINDS];
 	struct kp_kcm__map dirty[CK_NKINDS];
