@@ -32,6 +32,7 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "apiserver/openapi2.h"
 #include "apiserver/pdb.h"
 #include "apiserver/server.h"
 
@@ -507,6 +508,8 @@ static void dispatch(struct kp_apiserver__req *c)
 	}
 	if (kp_apiserver__arg(c->rq, "dryRun") && *kp_apiserver__arg(c->rq, "dryRun"))
 		c->dry_run = true;
+	if (!get && strcmp(m, "DELETE") != 0 && !kp_apiserver__write_opts(c))
+		return;
 	if (r->watch_path || (get && !r->name && kp_apiserver__truthy(kp_apiserver__arg(c->rq, "watch")))) {
 		if (!get || r->name) {
 			kp_apiserver__rest_status(c->rs, 405, "MethodNotAllowed", "the server does not allow this method on the requested resource");
@@ -658,6 +661,7 @@ static void api_request(struct kp_apiserver *L, const struct kp_apiserver__http_
 	kp_arena_init(&c.arena);
 	dispatch(&c);
 	kp_arena_free(&c.arena);
+	kp_apiserver__take_warnings(&c);
 	if (c.crd_add || c.crd_remove) {
 		struct kp_errbuf eb = { 0 };
 		pthread_rwlock_unlock(&L->reg_lock);
@@ -691,6 +695,27 @@ void kp_apiserver__rest_handle(struct kp_apiserver *L, const struct kp_apiserver
 	if ((size_t)snprintf(path, sizeof(path), "%s", rq->path) >= sizeof(path) ||
 	    (n = split(path, segs, MAX_SEGS)) <= 0) {
 		not_found_path(rs);
+		return;
+	}
+	if (strcmp(segs[0], "openapi") == 0 && n == 2 && strcmp(segs[1], "v2") == 0) {
+		/* kubectl asks for protobuf and needs a media type Go's mime parser accepts */
+		if (rq->accept && strstr(rq->accept, "protobuf")) {
+			size_t l;
+			const unsigned char *pb = kp_apiserver__openapi2_pb(&l);
+			rs->body = malloc(l);
+			if (!rs->body) {
+				kp_apiserver__rest_status(rs, 500, "InternalError", "out of memory");
+				return;
+			}
+			memcpy(rs->body, pb, l);
+			rs->len = l;
+			rs->status = 200;
+			rs->content_type = "application/octet-stream";
+			return;
+		}
+		pthread_rwlock_rdlock(&L->reg_lock);
+		respond_doc(rs, kp_apiserver__openapi2_json(L->reg), CT_JSON);
+		pthread_rwlock_unlock(&L->reg_lock);
 		return;
 	}
 	if (strcmp(segs[0], "openapi") == 0 && n >= 2 && strcmp(segs[1], "v3") == 0) {

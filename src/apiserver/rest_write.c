@@ -75,16 +75,22 @@ static void crd_status(json_t *crd)
 
 void kp_apiserver__do_create(struct kp_apiserver__req *c)
 {
+	json_t *obj = kp_apiserver__body_object(c);
+
+	if (obj)
+		kp_apiserver__create_obj(c, obj);
+}
+
+void kp_apiserver__create_obj(struct kp_apiserver__req *c, json_t *obj)
+{
 	struct kp_errbuf eb = { 0 };
-	json_t *obj = kp_apiserver__body_object(c), *md;
+	json_t *md;
 	const char *name, *gen, *bns;
 	char ts[40], uid[37], buf[300];
 	enum kp_store_rc rc;
 	struct kp_store_key k;
 
-	if (!obj)
-		return;
-	if (!json_is_object(obj) || !check_type(c, obj)) {
+	if (!json_is_object(obj) || !check_type(c, obj) || (!c->applying && !kp_apiserver__field_check(c, obj))) {
 		if (!json_is_object(obj))
 			kp_apiserver__rest_status(c->rs, 400, "BadRequest", "the body of the request must be an object");
 		json_decref(obj);
@@ -143,7 +149,8 @@ void kp_apiserver__do_create(struct kp_apiserver__req *c)
 	json_object_del(md, "resourceVersion");
 	json_object_del(md, "deletionTimestamp");
 	json_object_del(md, "deletionGracePeriodSeconds");
-	json_object_del(md, "managedFields");
+	if (!c->applying)
+		json_object_del(md, "managedFields");
 	if (!c->r.group[0] && strcmp(c->r.plural, "namespaces") == 0) {
 		json_t *labels = json_object_get(md, "labels");
 		if (!json_is_object(labels)) {
@@ -162,6 +169,7 @@ void kp_apiserver__do_create(struct kp_apiserver__req *c)
 	}
 	if (kp_apiserver__is_crd(c->r.group, c->r.plural))
 		crd_status(obj);
+	kp_apiserver__track_fields(c, NULL, obj);
 	obj = kp_apiserver__to_storage(c, obj);
 	md = kp_apiserver__meta_of(obj);
 	k = kp_apiserver__key_of(c, kp_apiserver__jstr(md, "name"));
@@ -280,7 +288,10 @@ static enum kp_apiserver__upd_result finish_update(struct kp_apiserver__req *c, 
 	carry(md, omd, "creationTimestamp");
 	carry(md, omd, "deletionTimestamp");
 	carry(md, omd, "deletionGracePeriodSeconds");
-	json_object_del(md, "managedFields");
+	if (sub && strcmp(sub, "status") == 0)
+		json_object_set(md, "managedFields", json_object_get(omd, "managedFields"));
+	else
+		kp_apiserver__track_fields(c, old, nobj);
 	gen = json_integer_value(json_object_get(omd, "generation"));
 	if (gen <= 0)
 		gen = 1;
@@ -364,10 +375,14 @@ void kp_apiserver__do_update(struct kp_apiserver__req *c, const char *sub)
 	if (!body)
 		return;
 	c->scale_resp = sub && strcmp(sub, "scale") == 0;
+	if (kp_apiserver__rv_checked(c, body, c->r.name) < 0 || (json_is_object(body) && !kp_apiserver__field_check(c, body))) {
+		json_decref(body);
+		return;
+	}
 	for (int attempt = 0; attempt < MUTATE_RETRIES; attempt++) {
 		struct kp_store_key k = kp_apiserver__key_of(c, c->r.name);
 		json_t *old, *nobj;
-		int64_t cur = 0, client_rv = kp_apiserver__rv_of_obj(body);
+		int64_t cur = 0, client_rv = kp_apiserver__rv_of_obj(body);  /* syntax checked above */
 		enum kp_apiserver__upd_result r;
 
 		if (!kp_apiserver__load_obj(c, &k, &old, &cur))
@@ -420,8 +435,7 @@ void kp_apiserver__do_patch(struct kp_apiserver__req *c, const char *sub)
 	json_t *patch;
 
 	if (strstr(ct, "apply-patch")) {
-		kp_apiserver__rest_status(c->rs, 415, "UnsupportedMediaType", "server-side apply is not supported yet: "
-			       "use client-side apply (kubectl apply without --server-side)");
+		kp_apiserver__do_apply(c, sub);
 		return;
 	}
 	if (strstr(ct, "strategic-merge-patch") && !c->res->builtin) {
@@ -457,7 +471,12 @@ void kp_apiserver__do_patch(struct kp_apiserver__req *c, const char *sub)
 			json_decref(old);
 			break;
 		}
-		client_rv = kp_apiserver__rv_of_obj(result);
+		client_rv = kp_apiserver__rv_checked(c, result, c->r.name);
+		if (client_rv < 0 || !kp_apiserver__field_check(c, result)) {
+			json_decref(result);
+			json_decref(old);
+			break;
+		}
 		if (client_rv == cur)
 			client_rv = 0;
 		if (c->scale_resp) {
@@ -536,4 +555,16 @@ void kp_apiserver__do_binding(struct kp_apiserver__req *c)
 		kp_apiserver__rest_status(c->rs, 201, NULL, "");
 	}
 	json_decref(body);
+}
+
+/* for server-side apply (rest_apply.c) */
+bool kp_apiserver__check_type(struct kp_apiserver__req *c, json_t *obj)
+{
+	return check_type(c, obj);
+}
+
+enum kp_apiserver__upd_result kp_apiserver__finish_update(struct kp_apiserver__req *c, const json_t *old, int64_t cur_rv,
+							  json_t *nobj, int64_t client_rv, const char *sub)
+{
+	return finish_update(c, old, cur_rv, nobj, client_rv, sub);
 }

@@ -83,11 +83,20 @@ static enum MHD_Result send_resp(struct MHD_Connection *c, struct kp_apiserver__
 						    rs->body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
 		if (!r) {
 			free(rs->body);
+			free(rs->warnings);
 			return MHD_NO;
 		}
 	}
 	MHD_add_response_header(r, "Content-Type", rs->content_type ? rs->content_type : "application/json");
 	MHD_add_response_header(r, "Cache-Control", "no-cache, private");
+	for (char *w = rs->warnings, *nl; w && *w; w = nl ? nl + 1 : NULL) {
+		nl = strchr(w, '\n');
+		if (nl)
+			*nl = '\0';
+		MHD_add_response_header(r, "Warning", w);
+	}
+	free(rs->warnings);
+	rs->warnings = NULL;
 	ret = MHD_queue_response(c, (unsigned int)rs->status, r);
 	MHD_destroy_response(r);
 	return ret;
@@ -127,6 +136,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 	}
 	rq.method = method;
 	rq.path = url;
+	rq.user_agent = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "User-Agent");
 	rq.arg = get_arg;
 	rq.arg_ctx = c;
 	rq.accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept");

@@ -97,6 +97,7 @@ struct kp_apiserver__http_req {
 	const char *content_type;    /* may be NULL */
 	const char *body;            /* may be NULL */
 	size_t body_len;
+	const char *user_agent;      /* may be NULL */
 };
 
 struct kp_apiserver__watch_stream;
@@ -107,6 +108,7 @@ struct kp_apiserver__http_resp {
 	size_t len;
 	const char *content_type;    /* static string */
 	struct kp_apiserver__watch_stream *stream;   /* a watch: the server pulls from it */
+	char *warnings;              /* malloc'ed `Warning:` header values, one per line, or NULL */
 };
 
 void kp_apiserver__rest_handle(struct kp_apiserver *L, const struct kp_apiserver__http_req *rq, struct kp_apiserver__http_resp *rs);

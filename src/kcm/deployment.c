@@ -388,6 +388,14 @@ void kp_kcm__reconcile_deploy(struct kp_kcm *C, const char *key)
 	for (size_t i = 0; i < n && !nw; i++)
 		if (same_template(json_object_get(json_object_get(all[i].o, "spec"), "template"), tmpl))
 			nw = &all[i];
+	/* templates that differ only by defaulting (objects written around
+	 * the API): the ReplicaSet this template's hash names */
+	for (size_t i = 0; i < n && !nw; i++) {
+		const char *h = kp_kcm__jstr(json_object_get(json_object_get(all[i].o, "metadata"), "labels"),
+					     "pod-template-hash");
+		if (h && !strcmp(h, hash))
+			nw = &all[i];
+	}
 	int64_t max_old = 0;
 	for (size_t i = 0; i < n; i++)
 		if (&all[i] != nw && all[i].rev > max_old)
