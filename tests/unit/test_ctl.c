@@ -22,7 +22,7 @@
 
 static void test_map(void **state)
 {
-	struct kp_kcm__map m = { 0 };
+	struct kp_strmap m = { 0 };
 	char key[32];
 	size_t n;
 	(void)state;
@@ -32,17 +32,17 @@ static void test_map(void **state)
 		assert_null(kp_kcm__map_put(&m, key, (void *)(intptr_t)(i + 1)));
 	}
 	assert_int_equal(m.n, 1000);
-	assert_int_equal((intptr_t)kp_kcm__map_get(&m, "k0999"), 1);
+	assert_int_equal((intptr_t)kp_strmap_get(&m, "k0999"), 1);
 	assert_int_equal((intptr_t)kp_kcm__map_put(&m, "k0999", (void *)7), 1);
-	assert_int_equal((intptr_t)kp_kcm__map_del(&m, "k0000"), 1000);
-	assert_null(kp_kcm__map_get(&m, "k0000"));
-	const char **keys = kp_kcm__map_keys(&m, &n);
+	assert_int_equal((intptr_t)kp_strmap_del(&m, "k0000"), 1000);
+	assert_null(kp_strmap_get(&m, "k0000"));
+	const char **keys = kp_strmap_keys(&m, &n);
 	assert_int_equal(n, 999);
 	assert_string_equal(keys[0], "k0001");
 	assert_string_equal(keys[998], "k0999");
 	free(keys);
-	kp_kcm__map_free(&m);
-	kp_kcm__map_free(&m);
+	kp_strmap_free(&m);
+	kp_strmap_free(&m);
 }
 
 static char tmpdir[64];
