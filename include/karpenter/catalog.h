@@ -22,6 +22,8 @@ struct kp_offering {
 	enum kp_captype captype;
 	double price;                 /* USD per hour */
 	bool available;
+	bool reservation_counted;     /* reserved: reservation_capacity is the instances left */
+	int64_t reservation_capacity; /* (Karpenter's Offering.ReservationCapacity) */
 };
 
 struct kp_overhead {

@@ -196,7 +196,7 @@ static kp_err get_labels(struct jload *J, json_t *obj, struct kp_itype *it)
 
 static kp_err get_offering(struct jload *J, json_t *o, int i, struct kp_offering *off)
 {
-	static const char *const keys[] = {"zone", "capacityType", "price", "available", NULL};
+	static const char *const keys[] = {"zone", "capacityType", "price", "available", "reservationCapacity", NULL};
 	char what[64];
 	json_t *zone, *ct, *price, *avail;
 	int c;
@@ -240,6 +240,14 @@ static kp_err get_offering(struct jload *J, json_t *o, int i, struct kp_offering
 		return jfail(J, KP_ERR_INVALID, "%s.available: expected a boolean, got %s", what, jtype(avail));
 	off->available = avail ? json_is_true(avail) : true;
 	off->captype = (enum kp_captype)c;
+	if ((avail = json_object_get(o, "reservationCapacity"))) {
+		if (c != KP_CAP_RESERVED)
+			return jfail(J, KP_ERR_INVALID, "%s.reservationCapacity: only reserved offerings have one", what);
+		if (!json_is_integer(avail) || json_integer_value(avail) < 0)
+			return jfail(J, KP_ERR_INVALID, "%s.reservationCapacity: expected a non-negative integer", what);
+		off->reservation_counted = true;
+		off->reservation_capacity = (int64_t)json_integer_value(avail);
+	}
 	off->zone = kp_arena_strdup(J->a, json_string_value(zone));
 	if (!off->zone)
 		return jfail(J, KP_ERR_NOMEM, "out of memory");
@@ -624,8 +632,11 @@ static kp_err put_type(struct kp_buf *b, const struct kp_resnames *rn, const str
 		fmt_double(o->price, price, sizeof(price));
 		if ((rc = kp_buf_addstr(b, i ? ",\n      {\"zone\": " : "\n      {\"zone\": ")) ||
 		    (rc = put_str(b, o->zone)) ||
-		    (rc = kp_buf_printf(b, ", \"capacityType\": \"%s\", \"price\": %s, \"available\": %s}",
-					kp_captype_name(o->captype), price, o->available ? "true" : "false")))
+		    (rc = kp_buf_printf(b, ", \"capacityType\": \"%s\", \"price\": %s, \"available\": %s",
+					kp_captype_name(o->captype), price, o->available ? "true" : "false")) ||
+		    (o->reservation_counted &&
+		     (rc = kp_buf_printf(b, ", \"reservationCapacity\": %lld", (long long)o->reservation_capacity))) ||
+		    (rc = kp_buf_addstr(b, "}")))
 			return rc;
 	}
 	return kp_buf_addstr(b, it->noff ? "\n    ]\n  }" : "]\n  }");
