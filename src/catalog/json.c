@@ -194,7 +194,8 @@ static kp_err get_labels(struct jload *J, json_t *obj, struct kp_itype *it)
 	return KP_OK;
 }
 
-static kp_err get_offering(struct jload *J, json_t *o, int i, struct kp_offering *off)
+static kp_err get_offering(struct jload *J, json_t *o, int i, struct kp_offering *off, struct kp_itype *it,
+			   struct kp_reservation *resv)
 {
 	static const char *const keys[] = {"zone", "capacityType", "price", "available", "reservationCapacity", NULL};
 	char what[64];
@@ -245,8 +246,11 @@ static kp_err get_offering(struct jload *J, json_t *o, int i, struct kp_offering
 			return jfail(J, KP_ERR_INVALID, "%s.reservationCapacity: only reserved offerings have one", what);
 		if (!json_is_integer(avail) || json_integer_value(avail) < 0)
 			return jfail(J, KP_ERR_INVALID, "%s.reservationCapacity: expected a non-negative integer", what);
-		off->reservation_counted = true;
-		off->reservation_capacity = (int64_t)json_integer_value(avail);
+		resv[it->nresv].capacity = (int64_t)json_integer_value(avail);
+		resv[it->nresv].zone = kp_arena_strdup(J->a, json_string_value(zone));
+		if (!resv[it->nresv].zone)
+			return jfail(J, KP_ERR_NOMEM, "out of memory");
+		it->nresv++;
 	}
 	off->zone = kp_arena_strdup(J->a, json_string_value(zone));
 	if (!off->zone)
@@ -256,6 +260,7 @@ static kp_err get_offering(struct jload *J, json_t *o, int i, struct kp_offering
 
 static kp_err get_offerings(struct jload *J, json_t *arr, struct kp_itype *it)
 {
+	struct kp_reservation *resv;
 	size_t n;
 	kp_err rc;
 
@@ -269,10 +274,12 @@ static kp_err get_offerings(struct jload *J, json_t *arr, struct kp_itype *it)
 	if (n > JSON_MAX_OFFERINGS)
 		return jfail(J, KP_ERR_LIMIT, "offerings: more than %d", JSON_MAX_OFFERINGS);
 	it->off = kp_arena_calloc(J->a, n, sizeof(*it->off));
-	if (!it->off)
+	resv = kp_arena_calloc(J->a, n, sizeof(*resv));
+	if (!it->off || !resv)
 		return jfail(J, KP_ERR_NOMEM, "out of memory");
+	it->resv = resv;
 	for (size_t i = 0; i < n; i++) {
-		if ((rc = get_offering(J, json_array_get(arr, i), (int)i, &it->off[i])))
+		if ((rc = get_offering(J, json_array_get(arr, i), (int)i, &it->off[i], it, resv)))
 			return rc;
 		/* bounded by JSON_MAX_OFFERINGS per type */
 		for (size_t j = 0; j < i; j++)
@@ -634,8 +641,9 @@ static kp_err put_type(struct kp_buf *b, const struct kp_resnames *rn, const str
 		    (rc = put_str(b, o->zone)) ||
 		    (rc = kp_buf_printf(b, ", \"capacityType\": \"%s\", \"price\": %s, \"available\": %s",
 					kp_captype_name(o->captype), price, o->available ? "true" : "false")) ||
-		    (o->reservation_counted &&
-		     (rc = kp_buf_printf(b, ", \"reservationCapacity\": %lld", (long long)o->reservation_capacity))) ||
+		    (o->captype == KP_CAP_RESERVED && kp_itype_reservation(it, o->zone) &&
+		     (rc = kp_buf_printf(b, ", \"reservationCapacity\": %lld",
+					 (long long)kp_itype_reservation(it, o->zone)->capacity))) ||
 		    (rc = kp_buf_addstr(b, "}")))
 			return rc;
 	}

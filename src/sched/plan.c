@@ -306,12 +306,14 @@ static struct resv *resv_get(struct kp_arena *a, struct resv_use *u, const struc
 
 static bool resv_left(const struct resv_use *u, const struct kp_itype *it, const struct kp_offering *o)
 {
-	if (o->captype != KP_CAP_RESERVED || !o->reservation_counted)
+	const struct kp_reservation *rv = o->captype == KP_CAP_RESERVED ? kp_itype_reservation(it, o->zone) : NULL;
+
+	if (!rv)
 		return true;
 	for (int i = 0; i < u->n; i++)
 		if (strcmp(u->v[i].it->name, it->name) == 0 && kp_strcmp0(u->v[i].zone, o->zone) == 0)
-			return u->v[i].used < o->reservation_capacity;
-	return o->reservation_capacity > 0;
+			return u->v[i].used < rv->capacity;
+	return rv->capacity > 0;
 }
 
 /* Existing reserved nodes count against their reservation. */
@@ -454,7 +456,8 @@ kp_err kps_claims_finalize(struct kps_run *r, struct kp_errbuf *eb)
 			kp_arena_reset(r->scratch, mark);
 			continue;
 		}
-		if (pc->launch && pc->launch->captype == KP_CAP_RESERVED && pc->launch->reservation_counted) {
+		if (pc->launch && pc->launch->captype == KP_CAP_RESERVED &&
+		    kp_itype_reservation(pc->launch_type, pc->launch->zone)) {
 			struct resv *x = resv_get(r->a, &resv, pc->launch_type, pc->launch->zone);
 			if (!x)
 				return KP_ERR_NOMEM;
