@@ -49,6 +49,26 @@ struct kp_instance {
 
 struct kp_cloud;
 
+/* Something the cloud reports about an instance by itself (AWS: an
+ * EventBridge message from the interruption queue). Strings live in the
+ * arena passed to poll_events. */
+enum kp_cloud_event_kind {
+	KP_CLOUD_EV_SPOT_INTERRUPTED = 1,   /* spot interruption warning */
+	KP_CLOUD_EV_REBALANCE,              /* rebalance recommendation (no action) */
+	KP_CLOUD_EV_SCHEDULED_CHANGE,       /* AWS Health scheduled change */
+	KP_CLOUD_EV_STOPPED,                /* state change: stopping/stopped */
+	KP_CLOUD_EV_TERMINATED,             /* state change: shutting-down/terminated */
+	KP_CLOUD_EV_RESERVATION_INTERRUPTED,/* capacity reservation interruption */
+	KP_CLOUD_EV_UNPARSEABLE,            /* a message that could not be parsed (deleted) */
+};
+
+struct kp_cloud_event {
+	enum kp_cloud_event_kind kind;
+	const char *kind_name;          /* Karpenter's label: "spot_interrupted", "rebalance_recommendation", ... */
+	const char *instance_id;        /* "i-..." */
+	bool drain;                     /* Karpenter's CordonAndDrain: delete the NodeClaim gracefully */
+};
+
 struct kp_cloud_ops {
 	int version;                   /* KP_CLOUD_VERSION */
 	const char *name;              /* "fake", "aws" */
@@ -72,6 +92,21 @@ struct kp_cloud_ops {
 	enum kp_cloud_err (*is_drifted)(struct kp_cloud *cp, const struct kp_nodeclaim *claim, char *reason,
 					size_t n, struct kp_errbuf *eb);
 	void (*destroy)(struct kp_cloud *cp);
+	/* ---- optional (NULL when the provider has no such thing) ---- */
+	/* Resolves one node class (the API object as JSON text) against the
+	 * cloud and keeps the result for create and instance_types; *status
+	 * gets the malloc'ed JSON text of the object's new status (without
+	 * conditions) and *conds a JSON array of {type, status, reason,
+	 * message} conditions, Ready included; the caller writes both back.
+	 * KP_CLOUD_NODECLASS_NOT_READY when it resolved but is not usable. */
+	enum kp_cloud_err (*nodeclass_reconcile)(struct kp_cloud *cp, const char *nodeclass_json, char **status,
+						 char **conds, struct kp_errbuf *eb);
+	/* Forgets a deleted node class. */
+	void (*nodeclass_forget)(struct kp_cloud *cp, const char *name);
+	/* Drains the events the cloud reported since the last call (never
+	 * blocks: providers poll in their own thread). */
+	enum kp_cloud_err (*poll_events)(struct kp_cloud *cp, struct kp_arena *a, struct kp_cloud_event **out, int *n,
+					 struct kp_errbuf *eb);
 };
 
 struct kp_cloud {
@@ -107,6 +142,13 @@ enum kp_cloud_err kp_cloud_instance_types(struct kp_cloud *cp, const struct kp_n
 					  const struct kp_catalog **out, struct kp_errbuf *eb);
 enum kp_cloud_err kp_cloud_is_drifted(struct kp_cloud *cp, const struct kp_nodeclaim *claim, char *reason, size_t n,
 				      struct kp_errbuf *eb);
+/* The optional operations; a provider without them: KP_CLOUD_OK with
+ * nothing to do (status and conds NULL, *n 0). */
+enum kp_cloud_err kp_cloud_nodeclass_reconcile(struct kp_cloud *cp, const char *nodeclass_json, char **status,
+					       char **conds, struct kp_errbuf *eb);
+void kp_cloud_nodeclass_forget(struct kp_cloud *cp, const char *name);
+enum kp_cloud_err kp_cloud_poll_events(struct kp_cloud *cp, struct kp_arena *a, struct kp_cloud_event **out, int *n,
+				       struct kp_errbuf *eb);
 /* Releases the provider and cp itself; NULL is a no-op. */
 void kp_cloud_destroy(struct kp_cloud *cp);
 

@@ -22,6 +22,7 @@
 #include <yaml.h>
 
 #include "apiserver/apires_int.h"
+#include "kobj/kobj.h"
 
 /* ---- built-in kinds ---- */
 
@@ -41,6 +42,15 @@ static const char *const sn_crd[] = {"crd", "crds", NULL};
 static const char *const sn_pc[] = {"pc", NULL};
 static const char *const sn_cj[] = {"cj", NULL};
 static const char *const cat_all[] = {"all", NULL};
+static const char *const sn_ep[] = {"ep", NULL};
+static const char *const sn_pvc[] = {"pvc", NULL};
+static const char *const sn_pv[] = {"pv", NULL};
+static const char *const sn_limits[] = {"limits", NULL};
+static const char *const sn_quota[] = {"quota", NULL};
+static const char *const sn_hpa[] = {"hpa", NULL};
+static const char *const sn_netpol[] = {"netpol", NULL};
+static const char *const sn_ing[] = {"ing", NULL};
+static const char *const sn_sc[] = {"sc", NULL};
 
 static const char *const sub_status[] = {"status", NULL};
 static const char *const sub_scale[] = {"scale", "status", NULL};
@@ -76,6 +86,31 @@ static const struct builtin builtins[] = {
 	{"node.k8s.io", "v1", "RuntimeClass", "runtimeclasses", "runtimeclass", NULL, NULL, NULL, false},
 	{"scheduling.k8s.io", "v1", "PriorityClass", "priorityclasses", "priorityclass", sn_pc, NULL, NULL,
 	 false},
+	/* stored and served without a controller: the kinds a workload file commonly holds */
+	{"", "v1", "Endpoints", "endpoints", "endpoints", sn_ep, NULL, NULL, true},
+	{"", "v1", "PersistentVolumeClaim", "persistentvolumeclaims", "persistentvolumeclaim", sn_pvc, NULL, sub_status,
+	 true},
+	{"", "v1", "PersistentVolume", "persistentvolumes", "persistentvolume", sn_pv, NULL, sub_status, false},
+	{"", "v1", "PodTemplate", "podtemplates", "podtemplate", NULL, NULL, NULL, true},
+	{"", "v1", "LimitRange", "limitranges", "limitrange", sn_limits, NULL, NULL, true},
+	{"", "v1", "ResourceQuota", "resourcequotas", "resourcequota", sn_quota, NULL, sub_status, true},
+	{"apps", "v1", "ControllerRevision", "controllerrevisions", "controllerrevision", NULL, NULL, NULL, true},
+	{"autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", "horizontalpodautoscaler", sn_hpa,
+	 cat_all, sub_status, true},
+	{"discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", "endpointslice", NULL, NULL, NULL, true},
+	{"networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies", "networkpolicy", sn_netpol, NULL, NULL, true},
+	{"networking.k8s.io", "v1", "Ingress", "ingresses", "ingress", sn_ing, NULL, sub_status, true},
+	{"networking.k8s.io", "v1", "IngressClass", "ingressclasses", "ingressclass", NULL, NULL, NULL, false},
+	{"storage.k8s.io", "v1", "StorageClass", "storageclasses", "storageclass", sn_sc, NULL, NULL, false},
+	{"storage.k8s.io", "v1", "CSINode", "csinodes", "csinode", NULL, NULL, NULL, false},
+	{"storage.k8s.io", "v1", "CSIDriver", "csidrivers", "csidriver", NULL, NULL, NULL, false},
+	{"storage.k8s.io", "v1", "VolumeAttachment", "volumeattachments", "volumeattachment", NULL, NULL, sub_status,
+	 false},
+	{"rbac.authorization.k8s.io", "v1", "Role", "roles", "role", NULL, NULL, NULL, true},
+	{"rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings", "rolebinding", NULL, NULL, NULL, true},
+	{"rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles", "clusterrole", NULL, NULL, NULL, false},
+	{"rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", "clusterrolebindings", "clusterrolebinding", NULL,
+	 NULL, NULL, false},
 };
 
 static int64_t default_now(void *ctx)
@@ -608,34 +643,12 @@ json_t *kp_apiserver__res_yaml_docs(const char *data, size_t len, struct kp_errb
 	return docs;
 }
 
-static kp_err read_file(const char *path, char **out, size_t *len, struct kp_errbuf *eb)
-{
-	FILE *f = fopen(path, "rb");
-	struct kp_buf b;
-	char chunk[8192];
-	size_t n;
-
-	if (!f)
-		return kp_errf(eb, KP_ERR_IO, "open %s: %s", path, strerror(errno));
-	kp_buf_init(&b, 16u << 20);
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		if (kp_buf_add(&b, chunk, n)) {
-			fclose(f);
-			kp_buf_free(&b);
-			return kp_errf(eb, KP_ERR_LIMIT, "read %s: larger than 16 MiB", path);
-		}
-	fclose(f);
-	*len = b.len;
-	*out = kp_buf_take(&b);
-	return KP_OK;
-}
-
 static kp_err load_crd_file(struct kp_apiserver__reg *reg, const char *path, struct kp_errbuf *eb)
 {
 	char *data = NULL;
 	size_t len = 0, i;
 	json_t *docs;
-	kp_err rc = read_file(path, &data, &len, eb);
+	kp_err rc = kp_kobj_read_file(path, 16u << 20, &data, &len, eb);
 
 	if (rc)
 		return rc;

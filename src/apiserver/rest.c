@@ -32,6 +32,7 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "apiserver/openapi2.h"
 #include "apiserver/pdb.h"
 #include "apiserver/server.h"
 
@@ -89,31 +90,6 @@ void kp_apiserver__status_details(struct kp_apiserver__http_resp *rs, int code, 
 		json_object_set_new(d, "kind", json_string(kind));
 	json_object_set_new(st, "details", d);
 	kp_apiserver__resp_json(rs, code, st, CT_JSON);
-}
-
-const char *kp_apiserver__jstr(const json_t *o, const char *k)
-{
-	return json_string_value(json_object_get(o, k));
-}
-
-json_t *kp_apiserver__meta_of(json_t *obj)
-{
-	json_t *md = json_object_get(obj, "metadata");
-	if (!json_is_object(md)) {
-		md = json_object();
-		json_object_set_new(obj, "metadata", md);
-	}
-	return md;
-}
-
-const char *kp_apiserver__meta_str(const json_t *obj, const char *k)
-{
-	return kp_apiserver__jstr(json_object_get(obj, "metadata"), k);
-}
-
-void kp_apiserver__now_rfc3339(char *buf, size_t n)
-{
-	kp_format_rfc3339((int64_t)time(NULL), buf, n);
 }
 
 void kp_apiserver__new_uid(char out[37])
@@ -287,7 +263,7 @@ void kp_apiserver__err_invalid(struct kp_apiserver__req *c, const char *name, co
 	}
 	/* a cause's message does not repeat its field */
 	json_array_foreach(causes, i, cause) {
-		const char *f = kp_apiserver__jstr(cause, "field"), *m = kp_apiserver__jstr(cause, "message");
+		const char *f = kp_kobj_str(cause, "field"), *m = kp_kobj_str(cause, "message");
 		size_t fl = f ? strlen(f) : 0;
 		if (fl && m && strncmp(m, f, fl) == 0 && strncmp(m + fl, ": ", 2) == 0)
 			json_object_set_new(cause, "message", json_string(m + fl + 2));
@@ -362,7 +338,7 @@ static void do_group(struct kp_apiserver *L, const char *group, struct kp_apiser
 	size_t i;
 
 	json_array_foreach(json_object_get(groups, "groups"), i, g)
-		if (kp_apiserver__jstr(g, "name") && strcmp(kp_apiserver__jstr(g, "name"), group) == 0)
+		if (kp_kobj_str(g, "name") && strcmp(kp_kobj_str(g, "name"), group) == 0)
 			found = json_incref(g);
 	json_decref(groups);
 	if (!found) {
@@ -507,6 +483,8 @@ static void dispatch(struct kp_apiserver__req *c)
 	}
 	if (kp_apiserver__arg(c->rq, "dryRun") && *kp_apiserver__arg(c->rq, "dryRun"))
 		c->dry_run = true;
+	if (!get && strcmp(m, "DELETE") != 0 && !kp_apiserver__write_opts(c))
+		return;
 	if (r->watch_path || (get && !r->name && kp_apiserver__truthy(kp_apiserver__arg(c->rq, "watch")))) {
 		if (!get || r->name) {
 			kp_apiserver__rest_status(c->rs, 405, "MethodNotAllowed", "the server does not allow this method on the requested resource");
@@ -564,7 +542,7 @@ static int drop_fn(void *ud, const char *json, size_t len, int64_t rv)
 {
 	struct drop_ctx *d = ud;
 	json_t *o = json_loadb(json, len, 0, NULL);
-	const char *ns = kp_apiserver__meta_str(o, "namespace"), *name = kp_apiserver__meta_str(o, "name");
+	const char *ns = kp_kobj_meta_str(o, "namespace"), *name = kp_kobj_meta_str(o, "name");
 
 	(void)rv;
 	if (name && d->n == d->cap) {
@@ -658,6 +636,7 @@ static void api_request(struct kp_apiserver *L, const struct kp_apiserver__http_
 	kp_arena_init(&c.arena);
 	dispatch(&c);
 	kp_arena_free(&c.arena);
+	kp_apiserver__take_warnings(&c);
 	if (c.crd_add || c.crd_remove) {
 		struct kp_errbuf eb = { 0 };
 		pthread_rwlock_unlock(&L->reg_lock);
@@ -691,6 +670,27 @@ void kp_apiserver__rest_handle(struct kp_apiserver *L, const struct kp_apiserver
 	if ((size_t)snprintf(path, sizeof(path), "%s", rq->path) >= sizeof(path) ||
 	    (n = split(path, segs, MAX_SEGS)) <= 0) {
 		not_found_path(rs);
+		return;
+	}
+	if (strcmp(segs[0], "openapi") == 0 && n == 2 && strcmp(segs[1], "v2") == 0) {
+		/* kubectl asks for protobuf and needs a media type Go's mime parser accepts */
+		if (rq->accept && strstr(rq->accept, "protobuf")) {
+			size_t l;
+			const unsigned char *pb = kp_apiserver__openapi2_pb(&l);
+			rs->body = malloc(l);
+			if (!rs->body) {
+				kp_apiserver__rest_status(rs, 500, "InternalError", "out of memory");
+				return;
+			}
+			memcpy(rs->body, pb, l);
+			rs->len = l;
+			rs->status = 200;
+			rs->content_type = "application/octet-stream";
+			return;
+		}
+		pthread_rwlock_rdlock(&L->reg_lock);
+		respond_doc(rs, kp_apiserver__openapi2_json(L->reg), CT_JSON);
+		pthread_rwlock_unlock(&L->reg_lock);
 		return;
 	}
 	if (strcmp(segs[0], "openapi") == 0 && n >= 2 && strcmp(segs[1], "v3") == 0) {

@@ -14,7 +14,9 @@
 
 #include <jansson.h>
 
+#include "apiserver/fieldval.h"
 #include "apiserver/server.h"
+#include "kobj/kobj.h"
 
 #define LIST_MAX ((size_t)1 << 30)
 #define MAX_SEGS 12
@@ -64,6 +66,10 @@ struct kp_apiserver__req {
 	bool scale_resp;        /* answer with the Scale of the object */
 	json_t *crd_add;        /* applied to the registry after the read lock is released */
 	char *crd_remove;
+	enum kp_apiserver__fieldval_mode fv;   /* fieldValidation of a write */
+	json_t *warnings;       /* texts for `Warning: 299 -` headers, or NULL */
+	char manager[129];      /* field manager of a write */
+	bool applying;          /* a server-side apply: managedFields are already set */
 };
 
 struct kp_apiserver__watch_stream {
@@ -105,13 +111,9 @@ json_t *kp_apiserver__status_obj(int code, const char *reason, const char *messa
 void kp_apiserver__status_details(struct kp_apiserver__http_resp *rs, int code, const char *reason, const char *message,
 			   const char *name, const char *group, const char *kind);
 
-const char *kp_apiserver__jstr(const json_t *o, const char *k);
 
-json_t *kp_apiserver__meta_of(json_t *obj);
 
-const char *kp_apiserver__meta_str(const json_t *obj, const char *k);
 
-void kp_apiserver__now_rfc3339(char *buf, size_t n);
 
 void kp_apiserver__new_uid(char out[37]);
 
@@ -188,5 +190,16 @@ void kp_apiserver__do_patch(struct kp_apiserver__req *c, const char *sub);
 void kp_apiserver__do_binding(struct kp_apiserver__req *c);
 
 void kp_apiserver__do_eviction(struct kp_apiserver__req *c);
+/* ---- field validation, managedFields, server-side apply (rest_apply.c) ---- */
+void kp_apiserver__create_obj(struct kp_apiserver__req *c, json_t *obj);
+bool kp_apiserver__check_type(struct kp_apiserver__req *c, json_t *obj);
+enum kp_apiserver__upd_result kp_apiserver__finish_update(struct kp_apiserver__req *c, const json_t *old, int64_t cur_rv,
+							  json_t *nobj, int64_t client_rv, const char *sub);
+bool kp_apiserver__write_opts(struct kp_apiserver__req *c);
+bool kp_apiserver__field_check(struct kp_apiserver__req *c, json_t *obj);
+int64_t kp_apiserver__rv_checked(struct kp_apiserver__req *c, const json_t *obj, const char *name);
+void kp_apiserver__track_fields(struct kp_apiserver__req *c, const json_t *old, json_t *nobj);
+void kp_apiserver__do_apply(struct kp_apiserver__req *c, const char *sub);
+void kp_apiserver__take_warnings(struct kp_apiserver__req *c);
 
 #endif

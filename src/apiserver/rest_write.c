@@ -35,7 +35,7 @@ static bool namespace_usable(struct kp_apiserver__req *c, bool *terminating)
  * in when missing. Answers 400 and returns false on mismatch. */
 static bool check_type(struct kp_apiserver__req *c, json_t *obj)
 {
-	const char *av = kp_apiserver__jstr(obj, "apiVersion"), *kind = kp_apiserver__jstr(obj, "kind");
+	const char *av = kp_kobj_str(obj, "apiVersion"), *kind = kp_kobj_str(obj, "kind");
 	char msg[700];
 
 	if ((av && strcmp(av, c->r.gv) != 0) || (kind && strcmp(kind, c->res->kind) != 0)) {
@@ -61,10 +61,10 @@ static void crd_status(json_t *crd)
 	char ts[40];
 	size_t i;
 
-	kp_apiserver__now_rfc3339(ts, sizeof(ts));
+	kp_kobj_now_rfc3339(ts, sizeof(ts));
 	json_array_foreach(vs, i, v)
-		if (json_is_true(json_object_get(v, "storage")) && kp_apiserver__jstr(v, "name"))
-			json_array_append_new(stored, json_string(kp_apiserver__jstr(v, "name")));
+		if (json_is_true(json_object_get(v, "storage")) && kp_kobj_str(v, "name"))
+			json_array_append_new(stored, json_string(kp_kobj_str(v, "name")));
 	json_object_set_new(crd, "status", json_pack("{s:O*, s:o, s:[{s:s, s:s, s:s, s:s, s:s}, {s:s, s:s, s:s, s:s, s:s}]}",
 		"acceptedNames", json_object_get(spec, "names"), "storedVersions", stored, "conditions",
 		"type", "NamesAccepted", "status", "True", "lastTransitionTime", ts, "reason", "NoConflicts",
@@ -75,23 +75,29 @@ static void crd_status(json_t *crd)
 
 void kp_apiserver__do_create(struct kp_apiserver__req *c)
 {
+	json_t *obj = kp_apiserver__body_object(c);
+
+	if (obj)
+		kp_apiserver__create_obj(c, obj);
+}
+
+void kp_apiserver__create_obj(struct kp_apiserver__req *c, json_t *obj)
+{
 	struct kp_errbuf eb = { 0 };
-	json_t *obj = kp_apiserver__body_object(c), *md;
+	json_t *md;
 	const char *name, *gen, *bns;
 	char ts[40], uid[37], buf[300];
 	enum kp_store_rc rc;
 	struct kp_store_key k;
 
-	if (!obj)
-		return;
-	if (!json_is_object(obj) || !check_type(c, obj)) {
+	if (!json_is_object(obj) || !check_type(c, obj) || (!c->applying && !kp_apiserver__field_check(c, obj))) {
 		if (!json_is_object(obj))
 			kp_apiserver__rest_status(c->rs, 400, "BadRequest", "the body of the request must be an object");
 		json_decref(obj);
 		return;
 	}
-	md = kp_apiserver__meta_of(obj);
-	bns = kp_apiserver__jstr(md, "namespace");
+	md = kp_kobj_meta(obj);
+	bns = kp_kobj_str(md, "namespace");
 	if (c->res->namespaced) {
 		if (bns && *bns && strcmp(bns, c->r.ns) != 0) {
 			kp_apiserver__rest_status(c->rs, 400, "BadRequest",
@@ -103,14 +109,14 @@ void kp_apiserver__do_create(struct kp_apiserver__req *c)
 	} else {
 		json_object_del(md, "namespace");
 	}
-	name = kp_apiserver__jstr(md, "name");
-	gen = kp_apiserver__jstr(md, "generateName");
+	name = kp_kobj_str(md, "name");
+	gen = kp_kobj_str(md, "generateName");
 	if ((!name || !*name) && gen && *gen) {
 		char sfx[6];
 		kp_apiserver__random_suffix(sfx);
 		snprintf(buf, sizeof(buf), "%.*s%s", 58, gen, sfx);
 		json_object_set_new(md, "name", json_string(buf));
-		name = kp_apiserver__jstr(md, "name");
+		name = kp_kobj_str(md, "name");
 	}
 	if (!name || !*name) {
 		kp_apiserver__err_invalid(c, "", "metadata.name: Required value: name or generateName is required", NULL);
@@ -136,14 +142,15 @@ void kp_apiserver__do_create(struct kp_apiserver__req *c)
 		}
 	}
 	kp_apiserver__new_uid(uid);
-	kp_apiserver__now_rfc3339(ts, sizeof(ts));
+	kp_kobj_now_rfc3339(ts, sizeof(ts));
 	json_object_set_new(md, "uid", json_string(uid));
 	json_object_set_new(md, "creationTimestamp", json_string(ts));
 	json_object_set_new(md, "generation", json_integer(1));
 	json_object_del(md, "resourceVersion");
 	json_object_del(md, "deletionTimestamp");
 	json_object_del(md, "deletionGracePeriodSeconds");
-	json_object_del(md, "managedFields");
+	if (!c->applying)
+		json_object_del(md, "managedFields");
 	if (!c->r.group[0] && strcmp(c->r.plural, "namespaces") == 0) {
 		json_t *labels = json_object_get(md, "labels");
 		if (!json_is_object(labels)) {
@@ -156,15 +163,16 @@ void kp_apiserver__do_create(struct kp_apiserver__req *c)
 	}
 	kp_apiserver__reg_default(c->L->reg, c->res, obj);
 	if (kp_apiserver__reg_validate(c->L->reg, c->res, obj, &eb)) {
-		kp_apiserver__err_invalid(c, kp_apiserver__jstr(md, "name"), eb.msg, obj);
+		kp_apiserver__err_invalid(c, kp_kobj_str(md, "name"), eb.msg, obj);
 		json_decref(obj);
 		return;
 	}
 	if (kp_apiserver__is_crd(c->r.group, c->r.plural))
 		crd_status(obj);
+	kp_apiserver__track_fields(c, NULL, obj);
 	obj = kp_apiserver__to_storage(c, obj);
-	md = kp_apiserver__meta_of(obj);
-	k = kp_apiserver__key_of(c, kp_apiserver__jstr(md, "name"));
+	md = kp_kobj_meta(obj);
+	k = kp_apiserver__key_of(c, kp_kobj_str(md, "name"));
 	if (c->dry_run) {
 		struct kp_store_key kk = k;
 		char *t = NULL;
@@ -241,8 +249,8 @@ static enum kp_apiserver__upd_result finish_update(struct kp_apiserver__req *c, 
 		json_decref(nobj);
 		return UPD_DONE;
 	}
-	md = kp_apiserver__meta_of(nobj);
-	nm = kp_apiserver__jstr(md, "name");
+	md = kp_kobj_meta(nobj);
+	nm = kp_kobj_str(md, "name");
 	if (nm && strcmp(nm, c->r.name) != 0) {
 		char msg[700];
 		snprintf(msg, sizeof(msg), "the name of the object (%s) does not match the name on the URL (%s)", nm,
@@ -257,7 +265,7 @@ static enum kp_apiserver__upd_result finish_update(struct kp_apiserver__req *c, 
 		return UPD_DONE;
 	}
 	nobj = kp_apiserver__to_storage(c, nobj);
-	md = kp_apiserver__meta_of(nobj);
+	md = kp_kobj_meta(nobj);
 	if (sub && strcmp(sub, "status") == 0) {
 		json_t *st = json_incref(json_object_get(nobj, "status"));
 		json_decref(nobj);
@@ -266,7 +274,7 @@ static enum kp_apiserver__upd_result finish_update(struct kp_apiserver__req *c, 
 			json_object_set_new(nobj, "status", st);
 		else
 			json_object_del(nobj, "status");
-		md = kp_apiserver__meta_of(nobj);
+		md = kp_kobj_meta(nobj);
 	} else if (c->res->has_status && !(sub && strcmp(sub, "finalize") == 0)) {
 		json_t *ost = json_object_get(old, "status");
 		if (ost)
@@ -280,7 +288,10 @@ static enum kp_apiserver__upd_result finish_update(struct kp_apiserver__req *c, 
 	carry(md, omd, "creationTimestamp");
 	carry(md, omd, "deletionTimestamp");
 	carry(md, omd, "deletionGracePeriodSeconds");
-	json_object_del(md, "managedFields");
+	if (sub && strcmp(sub, "status") == 0)
+		json_object_set(md, "managedFields", json_object_get(omd, "managedFields"));
+	else
+		kp_apiserver__track_fields(c, old, nobj);
 	gen = json_integer_value(json_object_get(omd, "generation"));
 	if (gen <= 0)
 		gen = 1;
@@ -364,10 +375,14 @@ void kp_apiserver__do_update(struct kp_apiserver__req *c, const char *sub)
 	if (!body)
 		return;
 	c->scale_resp = sub && strcmp(sub, "scale") == 0;
+	if (kp_apiserver__rv_checked(c, body, c->r.name) < 0 || (json_is_object(body) && !kp_apiserver__field_check(c, body))) {
+		json_decref(body);
+		return;
+	}
 	for (int attempt = 0; attempt < MUTATE_RETRIES; attempt++) {
 		struct kp_store_key k = kp_apiserver__key_of(c, c->r.name);
 		json_t *old, *nobj;
-		int64_t cur = 0, client_rv = kp_apiserver__rv_of_obj(body);
+		int64_t cur = 0, client_rv = kp_apiserver__rv_of_obj(body);  /* syntax checked above */
 		enum kp_apiserver__upd_result r;
 
 		if (!kp_apiserver__load_obj(c, &k, &old, &cur))
@@ -420,8 +435,7 @@ void kp_apiserver__do_patch(struct kp_apiserver__req *c, const char *sub)
 	json_t *patch;
 
 	if (strstr(ct, "apply-patch")) {
-		kp_apiserver__rest_status(c->rs, 415, "UnsupportedMediaType", "server-side apply is not supported yet: "
-			       "use client-side apply (kubectl apply without --server-side)");
+		kp_apiserver__do_apply(c, sub);
 		return;
 	}
 	if (strstr(ct, "strategic-merge-patch") && !c->res->builtin) {
@@ -457,7 +471,12 @@ void kp_apiserver__do_patch(struct kp_apiserver__req *c, const char *sub)
 			json_decref(old);
 			break;
 		}
-		client_rv = kp_apiserver__rv_of_obj(result);
+		client_rv = kp_apiserver__rv_checked(c, result, c->r.name);
+		if (client_rv < 0 || !kp_apiserver__field_check(c, result)) {
+			json_decref(result);
+			json_decref(old);
+			break;
+		}
 		if (client_rv == cur)
 			client_rv = 0;
 		if (c->scale_resp) {
@@ -494,7 +513,7 @@ static int bind_fn(void *ud, json_t *pod)
 {
 	struct bind_ctx *b = ud;
 	json_t *spec = json_object_get(pod, "spec");
-	const char *cur = kp_apiserver__jstr(spec, "nodeName");
+	const char *cur = kp_kobj_str(spec, "nodeName");
 
 	if (cur && *cur) {
 		snprintf(b->have, sizeof(b->have), "%s", cur);
@@ -518,7 +537,7 @@ void kp_apiserver__do_binding(struct kp_apiserver__req *c)
 
 	if (!body)
 		return;
-	b.node = kp_apiserver__jstr(json_object_get(body, "target"), "name");
+	b.node = kp_kobj_str(json_object_get(body, "target"), "name");
 	if (!b.node || !*b.node) {
 		kp_apiserver__err_invalid(c, c->r.name, "target.name: Required value", NULL);
 		json_decref(body);
@@ -536,4 +555,16 @@ void kp_apiserver__do_binding(struct kp_apiserver__req *c)
 		kp_apiserver__rest_status(c->rs, 201, NULL, "");
 	}
 	json_decref(body);
+}
+
+/* for server-side apply (rest_apply.c) */
+bool kp_apiserver__check_type(struct kp_apiserver__req *c, json_t *obj)
+{
+	return check_type(c, obj);
+}
+
+enum kp_apiserver__upd_result kp_apiserver__finish_update(struct kp_apiserver__req *c, const json_t *old, int64_t cur_rv,
+							  json_t *nobj, int64_t client_rv, const char *sub)
+{
+	return finish_update(c, old, cur_rv, nobj, client_rv, sub);
 }

@@ -26,6 +26,7 @@
 #define KARPENTER_APISERVER_SERVER_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -47,9 +48,18 @@ struct kp_apiserver_config {
 	int64_t event_window;        /* store events kept for watch resume (0 = default) */
 	int64_t grace_cap_ms;        /* kubelet stand-in: longest wait of a terminating pod
 	                              * (0 = 2000; < 0 = its whole grace period) */
+	/* limits (server.c; 0 = the default in brackets); past one a request
+	 * gets 429 TooManyRequests with Retry-After, as kube-apiserver's
+	 * max-in-flight filter answers */
+	int max_connections;         /* open connections [1024] */
+	int max_inflight;            /* requests being handled, watches aside [400] */
+	int max_watches_per_client;  /* open watches per client address + User-Agent [500] */
+	int64_t max_watch_s;         /* a watch without timeoutSeconds ends after
+	                              * [1800..3600) s, as kube's --min-request-timeout */
 };
 
 struct kp_apiserver__gc;
+struct kp_apiserver__limits;
 
 struct kp_apiserver {
 	struct kp_apiserver_config cfg;
@@ -61,7 +71,8 @@ struct kp_apiserver {
 	int port;                    /* bound port */
 	void *mhd;                   /* struct MHD_Daemon */
 	struct kp_apiserver__gc *gc;
-	volatile int stopping;
+	atomic_bool stopping;        /* set by kp_apiserver_shutdown, read by every thread */
+	struct kp_apiserver__limits *limits;   /* server.c */
 };
 
 /* ---- life cycle (apiserver.c) ---- */
@@ -97,6 +108,7 @@ struct kp_apiserver__http_req {
 	const char *content_type;    /* may be NULL */
 	const char *body;            /* may be NULL */
 	size_t body_len;
+	const char *user_agent;      /* may be NULL */
 };
 
 struct kp_apiserver__watch_stream;
@@ -107,6 +119,9 @@ struct kp_apiserver__http_resp {
 	size_t len;
 	const char *content_type;    /* static string */
 	struct kp_apiserver__watch_stream *stream;   /* a watch: the server pulls from it */
+	struct kp_apiserver__limits *lim;            /* server.c: the watch counted against client */
+	char client[192];
+	char *warnings;              /* malloc'ed `Warning:` header values, one per line, or NULL */
 };
 
 void kp_apiserver__rest_handle(struct kp_apiserver *L, const struct kp_apiserver__http_req *rq, struct kp_apiserver__http_resp *rs);
@@ -141,6 +156,12 @@ enum kp_store_rc kp_apiserver_delete_grace(struct kp_apiserver *L, const struct 
 /* Read-modify-write with retries on conflict: fn edits obj and returns 0 to
  * write, 1 to leave it unchanged, -1 to fail. An object whose
  * deletionTimestamp is set and whose finalizers become empty is deleted. */
+/* "Guaranteed", "Burstable" or "BestEffort" for a pod's spec (borrowed),
+ * as the API server computes status.qosClass (qos.c: containers and
+ * initContainers; cpu and memory only; a limit without a request counts
+ * as that request). Never NULL. */
+const char *kp_apiserver_pod_qos_class(const json_t *pod_spec);
+
 typedef int (*kp_apiserver_mutate_fn)(void *ud, json_t *obj);
 enum kp_store_rc kp_apiserver_mutate(struct kp_apiserver *L, const struct kp_store_key *k, kp_apiserver_mutate_fn fn, void *ud,
 				 struct kp_errbuf *eb);

@@ -4,8 +4,8 @@
  * metrics listeners Karpenter's operator serves.
  *
  * Cloud providers: "fake" (the simulated cloud over --catalog; instances
- * live in this process) for now; "aws" is refused with a clear message
- * until the EC2 provider lands. Leader election is on by default, as in
+ * live in this process) and "aws" (EC2 through src/cloud/aws; the catalog
+ * gives labels and allocatable, the API the types, zones and spot prices). Leader election is on by default, as in
  * Karpenter. SIGINT/SIGTERM stop the loop, release the Lease and exit 0;
  * losing the Lease exits 1 (a restart re-joins the election). Exit status
  * 2 on bad usage.
@@ -19,6 +19,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/settings.h"
+#include "cloud/aws/provider.h"
 #include "cloud/fake.h"
 #include "ctrl/ctrl.h"
 #include "karpenter/catalog.h"
@@ -36,8 +37,12 @@ static void ctl_usage(FILE *f)
 	      "\n"
 	      "  --kubeconfig PATH              kubeconfig (default: $KUBECONFIG, in-cluster, ~/.kube/config)\n"
 	      "  --context NAME                 kubeconfig context (default: current-context)\n"
-	      "  --cloud-provider NAME          fake (simulated cloud, default) or aws (not available yet)\n"
-	      "  --catalog NAME|FILE            instance types of the fake cloud (default aws)\n"
+	      "  --cloud-provider NAME          fake (simulated cloud, default) or aws (EC2, docs/aws.md)\n"
+	      "  --catalog NAME|FILE            instance types of the fake cloud; labels/allocatable for aws (default aws)\n"
+	      "  --aws-endpoint URL             aws: endpoint of every AWS service (default: AWS_ENDPOINT_URL*, AWS)\n"
+	      "  --aws-region REGION            aws: region (default: AWS_REGION, profile, IMDS)\n"
+	      "  --aws-profile NAME             aws: shared config profile (default: AWS_PROFILE, default)\n"
+	      "  --kubernetes-version X.Y       aws: version in AMI alias SSM paths (default 1.32)\n"
 	      "  --launch-delay DURATION        fake cloud: create -> running (default 2s)\n"
 	      "  --log-level LEVEL              debug, info, warn, error (default info)\n"
 	      "  --metrics-listen ADDR:PORT     Prometheus metrics (default :8080; \"\" = off)\n"
@@ -76,12 +81,13 @@ struct ctl_args {
 	const char *provider, *catalog, *metrics, *health;
 	int64_t launch_delay_ms;
 	struct kp_cli_settings settings;   /* Karpenter's settings variables and flags */
+	const char *aws_endpoint, *aws_region, *aws_profile, *k8s_version;
 };
 
 static const char *const VALUED[] = { "--kubeconfig", "--context", "--cloud-provider", "--catalog", "--launch-delay",
 				      "--log-level", "--metrics-listen", "--health-listen",
 				      "--leader-election-namespace", "--batch-idle-duration", "--batch-max-duration",
-				      "--packing" };
+				      "--packing", "--aws-endpoint", "--aws-region", "--aws-profile", "--kubernetes-version" };
 
 static int ctl_parse(int argc, char **argv, struct kp_ctrl_opts *o, struct ctl_args *a)
 {
@@ -134,6 +140,14 @@ static int ctl_parse(int argc, char **argv, struct kp_ctrl_opts *o, struct ctl_a
 			a->metrics = val;
 		} else if (strcmp(arg, "--health-listen") == 0) {
 			a->health = val;
+		} else if (strcmp(arg, "--aws-endpoint") == 0) {
+			a->aws_endpoint = val;
+		} else if (strcmp(arg, "--aws-region") == 0) {
+			a->aws_region = val;
+		} else if (strcmp(arg, "--aws-profile") == 0) {
+			a->aws_profile = val;
+		} else if (strcmp(arg, "--kubernetes-version") == 0) {
+			a->k8s_version = val;
 		} else if (strcmp(arg, "--packing") == 0) {
 			if (strcmp(val, "cost") != 0 && strcmp(val, "karpenter") != 0) {
 				fprintf(stderr, "karpenter controller: --packing must be karpenter or cost\n");
@@ -193,12 +207,11 @@ int kp_cmd_controller(int argc, char **argv, const char *datadir)
 	rc = ctl_parse(argc, argv, &o, &a);
 	if (rc)
 		return rc < 0 ? KP_EXIT_OK : rc;
-	if (strcmp(a.provider, "aws") == 0) {
-		fprintf(stderr, "karpenter controller: --cloud-provider aws is not available yet in karpenter-c "
-				"(use --cloud-provider fake)\n");
+	if (strcmp(a.provider, "aws") == 0 && (!a.settings.cluster_name || !*a.settings.cluster_name)) {
+		fprintf(stderr, "karpenter controller: --cloud-provider aws needs --cluster-name (or CLUSTER_NAME)\n");
 		return KP_EXIT_USAGE;
 	}
-	if (strcmp(a.provider, "fake") != 0) {
+	if (strcmp(a.provider, "fake") != 0 && strcmp(a.provider, "aws") != 0) {
 		fprintf(stderr, "karpenter controller: unknown cloud provider \"%s\" (want fake or aws)\n", a.provider);
 		return KP_EXIT_USAGE;
 	}
@@ -213,12 +226,33 @@ int kp_cmd_controller(int argc, char **argv, const char *datadir)
 		status = KP_EXIT_USAGE;
 		goto out;
 	}
-	kp_cloud_fake_opts_init(&fo);
-	fo.launch_delay_ms = a.launch_delay_ms;
-	fo.resnames = &rn;
-	if (kp_cloud_fake_new(&cat, &fo, &cloud, &eb)) {
-		fprintf(stderr, "karpenter controller: fake cloud: %s\n", eb.msg);
-		goto out;
+	if (strcmp(a.provider, "aws") == 0) {
+		struct kp_cloud_aws_opts ao;
+
+		kp_cloud_aws_opts_init(&ao);
+		ao.cluster = a.settings.cluster_name;
+		ao.cluster_endpoint = a.settings.cluster_endpoint;
+		ao.cluster_ca = a.settings.cluster_ca_bundle;
+		ao.interruption_queue = a.settings.interruption_queue;
+		ao.endpoint = a.aws_endpoint;
+		ao.region = a.aws_region;
+		ao.profile = a.aws_profile;
+		if (a.k8s_version)
+			ao.k8s_version = a.k8s_version;
+		ao.base = &cat;
+		if (kp_cloud_aws_new(&ao, &cloud, &eb)) {
+			fprintf(stderr, "karpenter controller: aws: %s\n", eb.msg);
+			status = eb.code == KP_ERR_INVALID ? KP_EXIT_USAGE : KP_EXIT_FAIL;
+			goto out;
+		}
+	} else {
+		kp_cloud_fake_opts_init(&fo);
+		fo.launch_delay_ms = a.launch_delay_ms;
+		fo.resnames = &rn;
+		if (kp_cloud_fake_new(&cat, &fo, &cloud, &eb)) {
+			fprintf(stderr, "karpenter controller: fake cloud: %s\n", eb.msg);
+			goto out;
+		}
 	}
 	o.cloud = cloud;
 	o.resnames = &rn;

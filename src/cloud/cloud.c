@@ -154,6 +154,34 @@ enum kp_cloud_err kp_cloud_is_drifted(struct kp_cloud *cp, const struct kp_nodec
 	return ensure_msg(cp, cp->ops->is_drifted(cp, claim, reason, n, eb), "is drifted", eb);
 }
 
+enum kp_cloud_err kp_cloud_nodeclass_reconcile(struct kp_cloud *cp, const char *nodeclass_json, char **status,
+					       char **conds, struct kp_errbuf *eb)
+{
+	*status = NULL;
+	*conds = NULL;
+	clear_msg(eb);
+	if (!cp->ops->nodeclass_reconcile)
+		return KP_CLOUD_OK;
+	return ensure_msg(cp, cp->ops->nodeclass_reconcile(cp, nodeclass_json, status, conds, eb), "nodeclass", eb);
+}
+
+void kp_cloud_nodeclass_forget(struct kp_cloud *cp, const char *name)
+{
+	if (cp->ops->nodeclass_forget)
+		cp->ops->nodeclass_forget(cp, name);
+}
+
+enum kp_cloud_err kp_cloud_poll_events(struct kp_cloud *cp, struct kp_arena *a, struct kp_cloud_event **out, int *n,
+				       struct kp_errbuf *eb)
+{
+	*out = NULL;
+	*n = 0;
+	clear_msg(eb);
+	if (!cp->ops->poll_events)
+		return KP_CLOUD_OK;
+	return ensure_msg(cp, cp->ops->poll_events(cp, a, out, n, eb), "poll events", eb);
+}
+
 void kp_cloud_destroy(struct kp_cloud *cp)
 {
 	if (cp && cp->ops && cp->ops->destroy)

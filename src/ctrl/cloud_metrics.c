@@ -115,6 +115,24 @@ static enum kp_cloud_err cm_is_drifted(struct kp_cloud *cp, const struct kp_node
 	return record(m, "IsDrifted", t0, m->inner->ops->is_drifted(m->inner, claim, reason, n, eb));
 }
 
+static enum kp_cloud_err cm_nodeclass_reconcile(struct kp_cloud *cp, const char *nc, char **status, char **conds,
+						struct kp_errbuf *eb)
+{
+	struct cloud_metrics *m = cm_of(cp);
+	return kp_cloud_nodeclass_reconcile(m->inner, nc, status, conds, eb);
+}
+
+static void cm_nodeclass_forget(struct kp_cloud *cp, const char *name)
+{
+	kp_cloud_nodeclass_forget(cm_of(cp)->inner, name);
+}
+
+static enum kp_cloud_err cm_poll_events(struct kp_cloud *cp, struct kp_arena *a, struct kp_cloud_event **out, int *n,
+					struct kp_errbuf *eb)
+{
+	return kp_cloud_poll_events(cm_of(cp)->inner, a, out, n, eb);
+}
+
 static void cm_destroy(struct kp_cloud *cp)
 {
 	free(cm_of(cp));
@@ -145,6 +163,9 @@ kp_err kpc_cloud_metrics_new(struct kp_cloud *inner, struct kp_metric *duration,
 	m->ops.instance_types = cm_instance_types;
 	m->ops.is_drifted = cm_is_drifted;
 	m->ops.destroy = cm_destroy;
+	m->ops.nodeclass_reconcile = io->nodeclass_reconcile ? cm_nodeclass_reconcile : NULL;
+	m->ops.nodeclass_forget = io->nodeclass_forget ? cm_nodeclass_forget : NULL;
+	m->ops.poll_events = io->poll_events ? cm_poll_events : NULL;
 	m->pub.ops = &m->ops;
 	m->pub.impl = m;
 	m->inner = inner;

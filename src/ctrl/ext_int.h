@@ -6,6 +6,7 @@
  *   gc.c          nodeclaim.garbagecollection and orphaned instances
  *   nodepool.c    NodePool status (counter, validation, readiness, hash)
  *   podevents.c   NodeClaim status.lastPodEventTime
+ *   nodeclass.c   node class status (provider-resolved) and interruption events
  * hooks.c wires them to the operator: one struct kpc_ext hangs off struct
  * kp_ctrl (c->ext), created in kp_ctrl_new, started and stopped with the
  * controllers, fed by the informer callbacks, freed before the loop.
@@ -49,6 +50,12 @@ struct kpc_ext {
 	struct kp_kube_timer np_timer;
 	/* podevents */
 	struct kpc_queue podevents;        /* NodeClaim names */
+	/* node class status and interruption (nodeclass.c) */
+	struct kp_log_field lf_nc[1], lf_intr[1];
+	struct kp_log log_nc, log_intr;
+	struct kpc_queue nodeclasses;      /* EC2NodeClass names */
+	json_t *nc_gen;                    /* name -> metadata.generation last queued */
+	struct kp_kube_timer intr_timer;
 };
 
 /* ---- hooks.c: called by operator.c ---- */
@@ -100,6 +107,12 @@ void kpc_gc_stop(struct kp_ctrl *c);
 int64_t kpc_np_reconcile(struct kp_ctrl *c, const char *pool);
 void kpc_np_start(struct kp_ctrl *c);
 void kpc_np_stop(struct kp_ctrl *c);
+
+/* nodeclass.c: node class status through the provider; interruption events */
+int64_t kpc_nc_reconcile(struct kp_ctrl *c, const char *name);
+void kpc_nc_event(struct kp_ctrl *c, const json_t *old, const json_t *obj, bool deleted);
+void kpc_intr_start(struct kp_ctrl *c);
+void kpc_intr_stop(struct kp_ctrl *c);
 
 /* Pod update filter (bound, terminal, terminating; adds and deletes of bound pods). */
 void kpc_pe_pod_event(struct kp_ctrl *c, const json_t *old, const json_t *pod, bool deleted);

@@ -62,6 +62,10 @@ kp_err kpc_ext_new(struct kp_ctrl *c, struct kp_errbuf *eb)
 	kpc_queue_init(&x->termination, c, "node.termination", kpc_term_reconcile);
 	kpc_queue_init(&x->nodepools, c, "nodepool.status", kpc_np_reconcile);
 	kpc_queue_init(&x->podevents, c, "nodeclaim.podevents", kpc_pe_reconcile);
+	sublog(c, &x->log_nc, x->lf_nc, "nodeclass.status");
+	sublog(c, &x->log_intr, x->lf_intr, "interruption");
+	kpc_queue_init(&x->nodeclasses, c, "nodeclass.status", kpc_nc_reconcile);
+	x->nc_gen = json_object();
 	x->evict_backoff = json_object();
 	x->drain_start = json_object();
 	if (!x->evict_backoff || !x->drain_start)
@@ -92,6 +96,8 @@ void kpc_ext_start(struct kp_ctrl *c)
 	enqueue_all(c, KPC_NODECLAIMS, &x->expiration);
 	enqueue_all(c, KPC_NODES, &x->termination);
 	enqueue_all(c, KPC_NODEPOOLS, &x->nodepools);
+	enqueue_all(c, KPC_NODECLASSES, &x->nodeclasses);
+	kpc_intr_start(c);
 	kpc_dis_start(c);
 	kpc_gc_start(c);
 	kpc_np_start(c);
@@ -104,6 +110,7 @@ void kpc_ext_stop(struct kp_ctrl *c)
 	kpc_dis_stop(c);
 	kpc_gc_stop(c);
 	kpc_np_stop(c);
+	kpc_intr_stop(c);
 }
 
 void kpc_ext_free(struct kp_ctrl *c)
@@ -118,6 +125,8 @@ void kpc_ext_free(struct kp_ctrl *c)
 	kpc_queue_free(&x->termination);
 	kpc_queue_free(&x->nodepools);
 	kpc_queue_free(&x->podevents);
+	kpc_queue_free(&x->nodeclasses);
+	json_decref(x->nc_gen);
 	json_decref(x->evict_backoff);
 	json_decref(x->drain_start);
 	free(x);
@@ -160,6 +169,7 @@ void kpc_ext_event(struct kp_ctrl *c, enum kpc_inf kind, const json_t *old, json
 		break;
 	case KPC_NODECLASSES:
 		enqueue_all(c, KPC_NODEPOOLS, &x->nodepools);
+		kpc_nc_event(c, old, obj, deleted);
 		break;
 	case KPC_PDBS:
 		kpc_dis_trigger(c);

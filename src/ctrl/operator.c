@@ -36,6 +36,9 @@
 static const struct kp_kube_res RES_DAEMONSETS = { "apps", "v1", "daemonsets", true };
 static const struct kp_kube_res RES_PDBS = { "policy", "v1", "poddisruptionbudgets", true };
 static const struct kp_kube_res RES_EC2NODECLASSES = { "karpenter.k8s.aws", "v1", "ec2nodeclasses", false };
+static const struct kp_kube_res RES_STORAGECLASSES = { "storage.k8s.io", "v1", "storageclasses", false };
+static const struct kp_kube_res RES_PVCS = { "", "v1", "persistentvolumeclaims", true };
+static const struct kp_kube_res RES_PVS = { "", "v1", "persistentvolumes", false };
 
 int64_t kpc_now(const struct kp_ctrl *c)
 {
@@ -84,7 +87,7 @@ static void check_synced(struct kp_ctrl *c)
 	bool all = true;
 
 	for (int i = 0; i < KPC_NINF; i++)
-		if (c->inf[i] && !kp_informer_synced(c->inf[i]))
+		if (c->inf[i] && !kp_informer_synced(c->inf[i]) && !kpc_inf_optional((enum kpc_inf)i))
 			all = false;
 	if (all && !atomic_load(&c->ready)) {
 		atomic_store(&c->ready, 1);
@@ -298,6 +301,42 @@ static void tf_common(void *ud, json_t *obj)
 	json_object_del(json_object_get(meta, "annotations"), "kubectl.kubernetes.io/last-applied-configuration");
 }
 
+/* memory: of a pod's volumes only the claim-backed ones are read (volume
+ * topology), trimmed to their name, claimName and ephemeral class */
+static void tf_volumes(json_t *spec)
+{
+	json_t *vols = json_object_get(spec, "volumes"), *keep = json_array(), *v;
+	size_t i;
+
+	json_array_foreach(vols, i, v) {
+		json_t *pvc = json_object_get(v, "persistentVolumeClaim"), *eph = json_object_get(v, "ephemeral");
+		json_t *o;
+
+		if (!json_is_object(pvc) && !json_is_object(eph))
+			continue;
+		o = json_object();
+		if (!o)
+			continue;
+		json_object_set(o, "name", json_object_get(v, "name"));
+		if (json_is_object(pvc)) {
+			json_object_set_new(o, "persistentVolumeClaim",
+					    json_pack("{s:O?}", "claimName", json_object_get(pvc, "claimName")));
+		} else {
+			json_t *sc = json_object_get(json_object_get(json_object_get(eph, "volumeClaimTemplate"), "spec"),
+						     "storageClassName");
+			json_object_set_new(o, "ephemeral", json_pack("{s:{s:{s:O?}}}", "volumeClaimTemplate", "spec",
+								      "storageClassName", sc));
+		}
+		json_array_append_new(keep, o);
+	}
+	if (keep && json_array_size(keep))
+		json_object_set_new(spec, "volumes", keep);
+	else {
+		json_decref(keep);
+		json_object_del(spec, "volumes");
+	}
+}
+
 static void tf_pod(void *ud, json_t *obj)
 {
 	static const char *const lists[] = { "containers", "initContainers", "ephemeralContainers" };
@@ -305,7 +344,7 @@ static void tf_pod(void *ud, json_t *obj)
 	size_t i;
 
 	tf_common(ud, obj);
-	json_object_del(spec, "volumes");   /* no reader */
+	tf_volumes(spec);
 	for (size_t l = 0; l < KP_ARRAY_LEN(lists); l++)
 		json_array_foreach(json_object_get(spec, lists[l]), i, ct)
 			if (json_is_object(ct))
@@ -440,7 +479,9 @@ kp_err kp_ctrl_new(const struct kp_ctrl_opts *o, struct kp_ctrl **out, struct kp
 	    (rc = add_informer(c, KPC_DAEMONSETS, &RES_DAEMONSETS, eb)) ||
 	    (rc = add_informer(c, KPC_PDBS, &RES_PDBS, eb)) ||
 	    (rc = add_informer(c, KPC_NAMESPACES, &KP_KUBE_NAMESPACES, eb)) ||
-	    (rc = add_informer(c, KPC_NODECLASSES, &RES_EC2NODECLASSES, eb)))
+	    (rc = add_informer(c, KPC_NODECLASSES, &RES_EC2NODECLASSES, eb)) ||
+	    (rc = add_informer(c, KPC_STORAGECLASSES, &RES_STORAGECLASSES, eb)) ||
+	    (rc = add_informer(c, KPC_PVCS, &RES_PVCS, eb)) || (rc = add_informer(c, KPC_PVS, &RES_PVS, eb)))
 		goto fail;
 	if (o->leader_elect) {
 		struct kp_lease_opts lo = { 0 };

@@ -322,6 +322,27 @@ static void fmt_duration(int64_t s, char *buf, size_t n)
 		snprintf(buf, n, "%llds", (long long)s);
 }
 
+bool dd_is_empty(const struct dd_node *d)
+{
+	for (int k = 0; k < d->nresched; k++)
+		if (kp_disrupt_eviction_cost(d->resched[k]) > 0)
+			return false;
+	return true;
+}
+
+bool dd_under_consolidate_after(const struct dd_pass *p, const struct dd_node *d)
+{
+	int64_t ms, wait_s;
+
+	if (!d->pool || d->deleting)
+		return false;
+	ms = d->pool->consolidate_after_ms;
+	if (ms == KP_NEVER || ms <= 0)
+		return false;
+	wait_s = ms / 1000 + (ms % 1000 != 0);
+	return p->now - d->last_event < wait_s;
+}
+
 /* Emptiness and consolidation filters shared by both: consolidateAfter. */
 static void consolidation_facts(struct dd_pass *p, struct dd_node *d)
 {
@@ -341,7 +362,7 @@ static void consolidation_facts(struct dd_pass *p, struct dd_node *d)
 				       ago, np->name, after);
 		return;
 	}
-	if (d->nresched == 0)
+	if (dd_is_empty(d))
 		return;   /* empty: emptiness may take it under either policy */
 	if (np->policy == KP_CONSOLIDATE_WHEN_EMPTY) {
 		d->cons_block = dd_fmt(p, "policy: nodepool %s has consolidationPolicy WhenEmpty and the node has %d pod%s to move",
@@ -369,6 +390,12 @@ static void drift_facts(struct dd_pass *p, struct dd_node *d)
 	if (pool_hash && node_hash && !(pv && nv && strcmp(pv, nv) != 0) && strcmp(pool_hash, node_hash) != 0) {
 		d->drift = dd_fmt(p, "NodePoolDrifted: %s %s differs from nodepool %s's %s", HASH_ANN, node_hash,
 				  np->name, pool_hash);
+		return;
+	}
+	/* a Drifted condition already on the NodeClaim (a cloud provider's
+	 * IsDrifted, nodeclaim/disruption/drift.go) */
+	if (d->claim && d->claim->drifted) {
+		d->drift = dd_fmt(p, "CloudProviderDrifted: NodeClaim %s has the Drifted condition", d->claim->name ? d->claim->name : "?");
 		return;
 	}
 	for (int i = 0; i < np->reqs.n; i++) {
@@ -438,8 +465,14 @@ static void node_facts(struct dd_pass *p, int i, const int64_t *pdb_allowed)
 	for (int k = 0; k < d->npods; k++)
 		if (d->pods[k]->created > d->last_event)
 			d->last_event = d->pods[k]->created;
+	/* the Consolidatable controller's clock (nodeclaim/disruption/
+	 * consolidation.go): lastPodEventTime, else the Initialized
+	 * condition's transition time; a Node without either (simulate input)
+	 * keeps the latest creation time of the node and its pods */
 	if (d->claim && d->claim->last_pod_event)
 		d->last_event = d->claim->last_pod_event;
+	else if (d->claim && d->claim->initialized_at)
+		d->last_event = d->claim->initialized_at;
 
 	if (!d->managed)
 		return;

@@ -142,19 +142,28 @@ static void filter_same_type(struct dd_pass *p, struct dd_claim *c, const int *c
 	c->nopt = k;
 }
 
-/* Karpenter's filterOutSameType (multi-node): if a candidate's type is
- * among the options, keep only options cheaper than the cheapest such
- * candidate, so M -> 1 of a type already present becomes a plain delete. */
+/* Karpenter's filterOutSameInstanceType (multinodeconsolidation.go): when
+ * the replacement's options include a type that a candidate runs, keep only
+ * options whose worst-case launch price is strictly below that type's most
+ * expensive candidate (the lowest such ceiling over the shared types), so
+ * M -> 1 into a type already present is never a sideways move; with nothing
+ * left the prefix is invalid and the binary search tries a shorter one. Runs
+ * on the price-filtered options before filter_same_type, as upstream runs it
+ * on computeConsolidation's result. */
 static void filter_out_same_type(struct dd_pass *p, struct dd_claim *c, const int *cand, int n)
 {
 	double max = HUGE_VAL;
 
-	for (int i = 0; i < c->nopt; i++)
+	for (int i = 0; i < c->nopt; i++) {
+		double per_type = -1;   /* pricesByInstanceType[type]: the max */
 		for (int j = 0; j < n; j++) {
 			const struct dd_node *d = &p->nodes[cand[j]];
-			if (d->itype == c->opt[i] && d->off && d->price < max)
-				max = d->price;
+			if (d->itype == c->opt[i] && d->off && d->price > per_type)
+				per_type = d->price;
 		}
+		if (per_type >= 0 && per_type < max)
+			max = per_type;
+	}
 	if (max < HUGE_VAL)
 		filter_price(c, max);
 }
@@ -268,9 +277,9 @@ static const char *price_rules(struct dd_pass *p, enum kp_disrupt_method m, cons
 		if (options_by_price(p, pc, KP_CAP_SPOT, c))
 			return "policy: out of memory";
 		filter_price(c, price);
-		filter_same_type(p, c, cand, n);
 		if (m == KP_DISRUPT_MULTI)
 			filter_out_same_type(p, c, cand, n);
+		filter_same_type(p, c, cand, n);
 		if (c->nopt == 0)
 			return dd_fmt(p, "not-cheaper: no spot instance type cheaper than $%.4f/h fits the pods", price);
 		need = min_values_needed(p, c);
@@ -306,9 +315,9 @@ static const char *price_rules(struct dd_pass *p, enum kp_disrupt_method m, cons
 				}
 		c->nopt = k;
 	}
-	filter_same_type(p, c, cand, n);
 	if (m == KP_DISRUPT_MULTI)
 		filter_out_same_type(p, c, cand, n);
+	filter_same_type(p, c, cand, n);
 	if (c->nopt == 0)
 		return dd_fmt(p, "not-cheaper: no instance type cheaper than $%.4f/h fits the pods", price);
 	if (min_values_needed(p, c) < 0)
@@ -438,7 +447,7 @@ static int consolidation_candidates(struct dd_pass *p, int *out)
 	for (int i = 0; i < p->nnodes; i++) {
 		const struct dd_node *d = &p->nodes[i];
 		if (!d->managed || !d->pool || d->deleting || d->node_block || d->pod_block || d->cons_block ||
-		    d->nresched == 0)
+		    dd_is_empty(d))
 			continue;
 		out[n++] = i;
 	}
@@ -515,6 +524,50 @@ kp_err dd_multi(struct dd_pass *p, struct dd_cmd *cmd, bool *found, struct kp_er
 	return KP_OK;
 }
 
+/* Karpenter's singlenodeconsolidation.go sortCandidates: the sorted
+ * candidates interleaved across NodePools (the first of each pool, in the
+ * order pools first appear, then the second of each, ...), so one pool's
+ * long list does not starve the others. (Upstream also puts pools its
+ * previous, timed-out run did not reach first; a simulation has no
+ * previous run.) */
+static kp_err interleave_pools(struct dd_pass *p, int *c, int n)
+{
+	int np = p->npools + 1;
+	int *out = kp_arena_calloc(&p->arena, (size_t)n + 1, sizeof(int));
+	int *order = kp_arena_calloc(&p->arena, (size_t)np, sizeof(int));   /* pools by first appearance */
+	int *head = kp_arena_calloc(&p->arena, (size_t)np, sizeof(int));    /* per pool: next index in c */
+	int *next = kp_arena_calloc(&p->arena, (size_t)n + 1, sizeof(int)); /* per candidate: next of its pool */
+	int *tail = kp_arena_calloc(&p->arena, (size_t)np, sizeof(int));
+	int norder = 0, k = 0;
+
+	if (!out || !order || !head || !next || !tail)
+		return KP_ERR_NOMEM;
+	for (int j = 0; j < np; j++)
+		head[j] = tail[j] = -1;
+	for (int i = 0; i < n; i++) {
+		int pi = p->nodes[c[i]].pool_idx;
+		pi = pi >= 0 && pi < p->npools ? pi : p->npools;
+		next[i] = -1;
+		if (head[pi] < 0) {
+			head[pi] = i;
+			order[norder++] = pi;
+		} else {
+			next[tail[pi]] = i;
+		}
+		tail[pi] = i;
+	}
+	while (k < n)
+		for (int j = 0; j < norder; j++) {
+			int pi = order[j];
+			if (head[pi] < 0)
+				continue;
+			out[k++] = c[head[pi]];
+			head[pi] = next[head[pi]];
+		}
+	memcpy(c, out, (size_t)n * sizeof(int));
+	return KP_OK;
+}
+
 kp_err dd_single(struct dd_pass *p, struct dd_cmd *cmd, bool *found, struct kp_errbuf *eb)
 {
 	int *all = kp_arena_calloc(&p->arena, (size_t)p->nnodes + 1, sizeof(int));
@@ -527,6 +580,8 @@ kp_err dd_single(struct dd_pass *p, struct dd_cmd *cmd, bool *found, struct kp_e
 	if (!all)
 		return kp_errf(eb, KP_ERR_NOMEM, "disruption: out of memory");
 	n = consolidation_candidates(p, all);
+	if (interleave_pools(p, all, n))
+		return kp_errf(eb, KP_ERR_NOMEM, "disruption: out of memory");
 	for (int i = 0; i < n; i++) {
 		bool valid;
 		const char *why;

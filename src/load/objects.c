@@ -50,6 +50,29 @@ static kp_err load_meta(struct kp_load_dec *d, const struct kp_load_node *root, 
 
 /* ---- Node ---- */
 
+/* A cordoned Node (spec.unschedulable) takes no new pods: the scheduler
+ * sees it as tainted node.kubernetes.io/unschedulable:NoSchedule, the taint
+ * a real cluster's node lifecycle controller adds (TaintNodeUnschedulable;
+ * `karpenter up`'s src/kcm adds it too), even before the taint is written. */
+static kp_err cordon_taint(struct kp_load_dec *d, struct kp_taints *ts)
+{
+	struct kp_taint *t;
+
+	for (int i = 0; i < ts->n; i++)
+		if (ts->t[i].key && !strcmp(ts->t[i].key, KP_TAINT_UNSCHEDULABLE) && ts->t[i].effect == KP_EFFECT_NOSCHEDULE)
+			return KP_OK;
+	t = kp_arena_calloc(d->a, (size_t)ts->n + 1, sizeof(*t));
+	if (!t)
+		return KP_ERR_NOMEM;
+	if (ts->n)
+		memcpy(t, ts->t, (size_t)ts->n * sizeof(*t));
+	t[ts->n].key = KP_TAINT_UNSCHEDULABLE;
+	t[ts->n].effect = KP_EFFECT_NOSCHEDULE;
+	ts->t = t;
+	ts->n++;
+	return KP_OK;
+}
+
 kp_err kp_load_node_obj(struct kp_load_dec *d, const struct kp_load_node *root, struct kp_node *n)
 {
 	const struct kp_load_node *spec = NULL, *status = NULL;
@@ -73,6 +96,8 @@ kp_err kp_load_node_obj(struct kp_load_dec *d, const struct kp_load_node *root, 
 		if (!rc)
 			rc = kp_load_str(d, spec, "providerID", &n->provider_id);
 		kp_load_pop(d, mark);
+		if (!rc && n->unschedulable)
+			rc = cordon_taint(d, &n->taints);
 		if (rc)
 			return rc;
 	}
@@ -129,6 +154,16 @@ kp_err kp_load_nodeclaim(struct kp_load_dec *d, const struct kp_load_node *root,
 			rc = kp_load_taints(d, spec, "startupTaints", &nc->startup_taints);
 		if (!rc && !d->v1beta1)
 			rc = kp_load_duration(d, spec, "expireAfter", true, &nc->expire_after_ms, NULL);
+		if (!rc) {
+			const struct kp_load_node *ref = NULL;
+
+			rc = kp_load_map(d, spec, "nodeClassRef", &ref);
+			if (!rc && ref) {
+				size_t m3 = kp_load_push(d, "nodeClassRef");
+				rc = kp_load_str(d, ref, "name", &nc->node_class);
+				kp_load_pop(d, m3);
+			}
+		}
 		kp_load_pop(d, mark);
 		if (rc)
 			return rc;
@@ -150,6 +185,10 @@ kp_err kp_load_nodeclaim(struct kp_load_dec *d, const struct kp_load_node *root,
 			nc->registered = found && on;
 		if (!rc && !(rc = kp_load_condition(d, status, "conditions", "Initialized", &on, &found)))
 			nc->initialized = found && on;
+		if (!rc)
+			rc = kp_load_condition_time(d, status, "conditions", "Initialized", &nc->initialized_at);
+		if (!rc && !(rc = kp_load_condition(d, status, "conditions", "Drifted", &on, &found)))
+			nc->drifted = found && on;
 		kp_load_pop(d, mark);
 		if (rc)
 			return rc;
@@ -595,4 +634,139 @@ kp_err kp_load_daemonset(struct kp_load_dec *d, const struct kp_load_node *root,
 	ds->tmpl.owner_kind = "DaemonSet";
 	ds->tmpl.owner_name = ds->name;
 	return KP_OK;
+}
+
+/* ---- StorageClass, PersistentVolumeClaim, PersistentVolume ---- */
+
+kp_err kp_load_storageclass(struct kp_load_dec *d, const struct kp_load_node *root, struct kp_storageclass *sc)
+{
+	const struct kp_load_node *topo = NULL;
+	const char *mode = NULL;
+	char q[96];
+	kp_err rc;
+
+	kp_reqs_init(&sc->topology);
+	rc = kp_load_str(d, root, "provisioner", &sc->provisioner);
+	if (!rc)
+		rc = kp_load_strview(d, root, "volumeBindingMode", &mode);
+	if (!rc && mode && strcmp(mode, "WaitForFirstConsumer") != 0 && strcmp(mode, "Immediate") != 0)
+		rc = kp_load_fail_at(d, "volumeBindingMode", KP_ERR_INVALID,
+				     "unknown mode %s: want Immediate or WaitForFirstConsumer", kp_load_quote(mode, q, sizeof(q)));
+	if (!rc)
+		rc = kp_load_seq(d, root, "allowedTopologies", &topo);
+	if (rc)
+		return rc;
+	sc->wait_for_first_consumer = mode && strcmp(mode, "WaitForFirstConsumer") == 0;
+	if (topo && topo->n > 0) {
+		/* volumetopology.go getStorageClassRequirements: terms are ORed,
+		 * only the first is used; each expression is key In [values] */
+		const struct kp_load_node *t = topo->u.items[0], *exprs = NULL;
+		size_t mark = kp_load_push(d, "allowedTopologies"), m2 = kp_load_pushi(d, 0);
+
+		if (t->type != KP_LN_MAP)
+			rc = kp_load_type_error(d, t, "a mapping");
+		if (!rc)
+			rc = kp_load_seq(d, t, "matchLabelExpressions", &exprs);
+		for (uint32_t i = 0; !rc && exprs && i < exprs->n; i++) {
+			const struct kp_load_node *e = exprs->u.items[i];
+			struct kp_req r = { 0 };
+			const char **vals = NULL;
+			int nvals = 0;
+			size_t m3 = kp_load_push(d, "matchLabelExpressions"), m4 = kp_load_pushi(d, i);
+
+			if (e->type != KP_LN_MAP)
+				rc = kp_load_type_error(d, e, "a mapping");
+			if (!rc)
+				rc = kp_load_str(d, e, "key", &r.key);
+			if (!rc && (!r.key || !*r.key))
+				rc = kp_load_fail_at(d, "key", KP_ERR_INVALID, "required field is missing");
+			if (!rc)
+				rc = kp_load_strviews(d, e, "values", &vals, &nvals);
+			if (!rc && nvals == 0)
+				rc = kp_load_fail_at(d, "values", KP_ERR_INVALID, "needs at least one value");
+			if (!rc) {
+				const char *key = r.key;
+				rc = kp_req_make(&r, d->a, key, KP_OP_IN, vals, nvals, 0, d->eb);
+				if (!rc)
+					rc = kp_reqs_add(&sc->topology, d->a, &r);
+				if (rc)
+					rc = kp_load_wrap(d, rc);
+			}
+			kp_load_pop(d, m4);
+			kp_load_pop(d, m3);
+		}
+		kp_load_pop(d, m2);
+		kp_load_pop(d, mark);
+		sc->has_topology = !rc && sc->topology.n > 0;
+	}
+	return rc;
+}
+
+kp_err kp_load_pvc(struct kp_load_dec *d, const struct kp_load_node *root, struct kp_pvc *pvc)
+{
+	const struct kp_load_node *spec = NULL;
+	kp_err rc = kp_load_map(d, root, "spec", &spec);
+	size_t mark;
+
+	if (rc || !spec)
+		return rc;
+	mark = kp_load_push(d, "spec");
+	rc = kp_load_str(d, spec, "storageClassName", &pvc->storage_class);
+	if (!rc)
+		rc = kp_load_str(d, spec, "volumeName", &pvc->volume_name);
+	kp_load_pop(d, mark);
+	if (pvc->volume_name && !*pvc->volume_name)
+		pvc->volume_name = NULL;
+	return rc;
+}
+
+kp_err kp_load_pv(struct kp_load_dec *d, const struct kp_load_node *root, struct kp_pv *pv)
+{
+	const struct kp_load_node *spec = NULL, *na = NULL, *req = NULL, *terms = NULL;
+	bool local;
+	kp_err rc = kp_load_map(d, root, "spec", &spec);
+	size_t mark;
+
+	kp_reqs_init(&pv->affinity);
+	if (rc || !spec)
+		return rc;
+	local = kp_load_get(spec, "local") || kp_load_get(spec, "hostPath");
+	mark = kp_load_push(d, "spec");
+	rc = kp_load_map(d, spec, "nodeAffinity", &na);
+	if (!rc && na) {
+		size_t m2 = kp_load_push(d, "nodeAffinity");
+		rc = kp_load_map(d, na, "required", &req);
+		if (!rc && req) {
+			size_t m3 = kp_load_push(d, "required");
+			rc = kp_load_seq(d, req, "nodeSelectorTerms", &terms);
+			if (!rc && terms && terms->n > 0) {
+				/* getPersistentVolumeRequirements: terms are ORed, only
+				 * the first is used */
+				size_t m4 = kp_load_push(d, "nodeSelectorTerms"), m5 = kp_load_pushi(d, 0);
+				struct kp_reqs all;
+
+				kp_reqs_init(&all);
+				if (terms->u.items[0]->type != KP_LN_MAP)
+					rc = kp_load_type_error(d, terms->u.items[0], "a mapping");
+				else
+					rc = kp_load_node_reqs(d, terms->u.items[0], "matchExpressions", &all);
+				/* a local or hostPath volume's hostname affinity is dropped:
+				 * the pod would move to a new node anyway */
+				for (int i = 0; !rc && i < all.n; i++) {
+					if (local && strcmp(all.r[i].key, KP_LABEL_HOSTNAME) == 0)
+						continue;
+					rc = kp_reqs_add(&pv->affinity, d->a, &all.r[i]);
+					if (rc)
+						rc = kp_load_wrap(d, rc);
+				}
+				kp_load_pop(d, m5);
+				kp_load_pop(d, m4);
+			}
+			kp_load_pop(d, m3);
+		}
+		kp_load_pop(d, m2);
+	}
+	kp_load_pop(d, mark);
+	pv->has_affinity = !rc && pv->affinity.n > 0;
+	return rc;
 }

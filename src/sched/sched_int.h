@@ -28,21 +28,19 @@
 #include <stdint.h>
 
 #include "karpenter/sched.h"
+#include "karpenter/strmap.h"
 
 struct kps_run;
 
 #define KPS_HOSTNAME_FMT "hostname-placeholder-%04d"
 #define KPS_MAXOVER 32          /* topology keys one pod may touch in one try */
 
-/* ---- strmap.c: string -> int, open addressing, arena-backed ---- */
+/* ---- strmap.c: string -> int over base's map (karpenter/strmap.h) in
+ * arena mode: keys borrowed, the table from the arena given to put ---- */
 struct kps_strmap {
-	uint32_t cap;               /* power of two, 0 = empty */
-	uint32_t n;
-	const char **keys;          /* borrowed */
-	int *vals;
+	struct kp_strmap m;         /* zeroed = empty */
 };
 
-uint32_t kps_hash(const char *s);
 /* Value for key, or -1. */
 int kps_strmap_get(const struct kps_strmap *m, const char *key);
 /* Inserts or replaces; KP_ERR_NOMEM on allocation failure. */
@@ -86,7 +84,7 @@ struct kps_tpl {
 	const struct kp_nodepool *pool;
 	int pool_idx;                   /* in cluster->pools */
 	const char *name;
-	struct kp_reqs pool_reqs;       /* pool requirements (+ capacity-type default) */
+	struct kp_reqs pool_reqs;       /* pool requirements */
 	struct kp_reqs reqs;            /* + label requirements + registered/initialized */
 	struct kp_labels labels;        /* template labels + karpenter.sh/nodepool */
 	bool skipped;                   /* no compatible instance types */
@@ -151,6 +149,8 @@ struct kps_class {
 	int nsel_cap;
 	int8_t *sel;                    /* per group: -1 unknown, 0, 1 (selects rep) */
 	bool has_ports;
+	struct kp_reqs vol;             /* volume topology requirements (volumetopology.go) */
+	const char *vol_err;            /* a claim, volume or class it needs is missing */
 };
 
 /* Node selector + required term `term` (-1 = none) as requirements. */
@@ -477,6 +477,8 @@ struct kp_sched {
 	struct kp_sched_opts opts;
 	bool (*hidden)(void *ctx, const struct kp_itype *it, const struct kp_offering *o);
 	void *hidden_ctx;
+	const bool *no_moves;           /* kp_sched_input.node_no_moves */
+	bool win_variants;              /* the catalog has Windows variants (catalog/windows.c) */
 	int nres;
 	/* zones of the catalog's offerings */
 	int nzones;

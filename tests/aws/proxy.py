@@ -7,7 +7,7 @@ unchanged.
 
 Usage: proxy.py LISTEN_PORT UPSTREAM_URL   (loopback only)
 Control (JSON, on the same port):
-  POST /_proxy/rules  {"throttle": {"Action": N}, "fail5xx": {"Action": N},
+  POST /_proxy/rules  {"throttle": {"Action": N}, "fail5xx": {"Action": N}, "hold_ms": {"Action": MS},
                        "ice": ["spot:m5.large:us-east-1a", ...],
                        "ssm": {"/aws/service/...": "ami-..."},
                        "delay_ms": 0, "auth_fail": false}   (replaces all rules)
@@ -71,6 +71,8 @@ class H(BaseHTTPRequestHandler):
         return json.dumps({"AccessKeyId": "ASIA" + src.upper(), "SecretAccessKey": "secret-" + src,
                            "Token": "token-" + src, "Expiration": exp, "Code": "Success"}).encode()
 
+    action = ""
+
     def do_GET(self):
         # credential endpoints: EKS Pod Identity (container) and IMDSv2
         if self.path == "/_proxy/container-creds":
@@ -124,6 +126,7 @@ class H(BaseHTTPRequestHandler):
         if not target and body:
             form = dict(urllib.parse.parse_qsl(body.decode(), keep_blank_values=True))
         action = target.split(".")[-1] if target else form.get("Action", "")
+        self.action = action
         with LOCK:
             LOG.append({"action": action, "token": form.get("ClientToken", ""), "t": time.time()})
             rules = RULES
@@ -221,6 +224,10 @@ class H(BaseHTTPRequestHandler):
 
     def forward(self, body):
         code, hdrs, ans = self.upstream(body)
+        with LOCK:
+            hold = RULES.get("hold_ms", {}).get(self.action, 0)
+        if hold:  # the call took effect upstream; the answer comes late
+            time.sleep(hold / 1000.0)
         extra = {}
         for k in ("x-amzn-RequestId", "x-amzn-query-error"):
             for hk, hv in hdrs.items():

@@ -1,0 +1,118 @@
+/*
+ * aws_int.h - what the AWS provider's files share: the provider state,
+ * resolved EC2NodeClasses and the EC2 helpers (paginated Describe).
+ * Internal to src/cloud/aws.
+ */
+#ifndef KARPENTER_CLOUD_AWS_INT_H
+#define KARPENTER_CLOUD_AWS_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "cloud/aws/aws.h"
+#include "cloud/aws/provider.h"
+
+#define KP_AWS_EC2_VERSION "2016-11-15"
+#define KP_AWS_TAG_NODEPOOL "karpenter.sh/nodepool"
+#define KP_AWS_TAG_NODECLAIM "karpenter.sh/nodeclaim"
+#define KP_AWS_TAG_NODECLASS "karpenter.k8s.aws/ec2nodeclass"
+#define KP_AWS_TAG_CLUSTER "eks:eks-cluster-name"
+#define KP_AWS_ANN_HASH "karpenter.k8s.aws/ec2nodeclass-hash"
+
+struct kp_aws_subnet {
+	char id[64], zone[64], zone_id[64];
+	int64_t free_ips;
+};
+
+struct kp_aws_sg {
+	char id[64], name[256];
+};
+
+struct kp_aws_ami {
+	char id[64], name[256], arch[16];     /* arch: "amd64" / "arm64" (Kubernetes names) */
+	char created[40];
+	bool deprecated;
+};
+
+/* One resolved EC2NodeClass. */
+struct kp_aws_class {
+	char name[256], uid[128];
+	char hash[24];                        /* karpenter.k8s.aws/ec2nodeclass-hash */
+	char family[32];                      /* AL2, AL2023, Bottlerocket, Windows2022, Custom, ... */
+	json_t *spec;                         /* owned copy of .spec */
+	struct kp_aws_subnet *subnets;
+	int nsub;
+	struct kp_aws_sg *sgs;
+	int nsg;
+	struct kp_aws_ami *amis;
+	int nami;
+	char profile[256];                    /* instance profile name */
+	bool ready;
+	char reason[512];
+	int64_t max_pods;                     /* spec.kubelet.maxPods, 0 = unset */
+	/* catalog for this class (offerings in its subnets' zones) */
+	struct kp_catalog *cat;
+	uint64_t cat_gen;
+};
+
+struct kp_aws_cloud {
+	struct kp_cloud pub;
+	struct kp_aws_client *cl;
+	struct kp_cloud_aws_opts o;
+	char cluster[128], queue[256], cluster_endpoint[512], cluster_cidr[64], k8s_version[16];
+	char *cluster_ca;
+	const struct kp_catalog *base;
+	pthread_mutex_t mu;
+	/* instance types from the API: {type: {"zones": [...], "usage": [...]}} */
+	json_t *types;
+	int64_t types_ms;
+	json_t *spot;                         /* {type: {zone: price}} */
+	uint64_t types_gen;
+	/* unavailable offerings: {"captype:type:zone": expiry ms} */
+	json_t *ice;
+	uint64_t ice_gen;
+	int64_t clock_skew_ms;
+	/* classes */
+	struct kp_aws_class **classes;
+	int nclasses;
+	json_t *pool_class;                   /* nodepool name -> class name */
+	json_t *lts;                          /* launch template names known to exist */
+	/* catalogs replaced while a caller may still read them (freed at destroy) */
+	struct kp_catalog **retired;
+	int nretired;
+	/* interruption */
+	pthread_t sqs;
+	bool sqs_started;
+	atomic_int stop;
+	char queue_url[1024];
+	json_t *events;                       /* pending events, array of {kind, id} */
+	uint64_t events_by_kind[8];
+};
+
+int64_t kp_aws_now_ms(struct kp_aws_cloud *w);
+
+/* ---- EC2 helpers (provider.c) ---- */
+typedef kp_err (*kp_aws_item_fn)(void *ud, const struct kp_aws_xnode *item, struct kp_errbuf *eb);
+/* Sends p to EC2 page after page (NextToken), calling fn for each element
+ * of the list at path set (e.g. "subnetSet") in every page. p is kept. */
+kp_err kp_aws_ec2_each(struct kp_aws_cloud *w, struct kp_aws_params *p, const char *set, kp_aws_item_fn fn, void *ud,
+		       struct kp_errbuf *eb);
+
+/* ---- node classes (nodeclass.c) ---- */
+/* Resolves obj (an EC2NodeClass, v1 or v1beta1 shape) into c (zeroed by the
+ * caller; the previous resolution, if any, in prev for cached parts). On
+ * return *status holds the new status (subnets, securityGroups, amis,
+ * instanceProfile) and *conds the conditions; c->ready says whether it can
+ * launch, c->reason why not. KP_ERR_* only for out-of-memory and bad
+ * objects; discovery failures make the class not ready. */
+kp_err kp_aws_class_resolve(struct kp_aws_cloud *w, const json_t *obj, struct kp_aws_class *c, json_t **status,
+			    json_t **conds, struct kp_errbuf *eb);
+void kp_aws_class_clear(struct kp_aws_class *c);
+/* User data for the class's family (base64 is done by the caller). malloc'ed. */
+char *kp_aws_user_data(struct kp_aws_cloud *w, const struct kp_aws_class *c);
+/* The newest AMI of the class for arch ("amd64"/"arm64"), or NULL. */
+const struct kp_aws_ami *kp_aws_class_ami(const struct kp_aws_class *c, const char *arch);
+/* True for Windows families. */
+bool kp_aws_family_windows(const char *family);
+
+#endif

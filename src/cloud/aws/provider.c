@@ -1,0 +1,1750 @@
+/*
+ * provider.c - the AWS cloud provider's operations (provider.h): instance
+ * types and offerings from DescribeInstanceTypes, DescribeInstanceType-
+ * Offerings and DescribeSpotPriceHistory (labels and allocatable from the
+ * built-in catalog); launch through launch templates ensured by name and
+ * CreateFleet `instant`; Get/List/Delete over DescribeInstances and
+ * TerminateInstances; the unavailable-offerings (ICE) cache; drift.
+ *
+ * Mirrors karpenter-provider-aws: pkg/cloudprovider/cloudprovider.go,
+ * pkg/providers/instance/instance.go (launchInstance, getCapacityType,
+ * filterInstanceTypes, at most 60 types), pkg/providers/launchtemplate
+ * (EnsureAll), pkg/providers/subnet (ZonalSubnetsForLaunch: most free IPs),
+ * pkg/cache/unavailableofferings.go (3 minutes), pkg/cloudprovider/drift.go.
+ *
+ * Locking: one mutex over the caches; it is released around API calls that
+ * launch or terminate, so a slow CreateFleet does not stall instance_types.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cloud/aws/aws_int.h"
+#include "karpenter/labels.h"
+
+#define MAX_FLEET_TYPES 60
+#define STATE_FILTER_N 5
+static const char *const LIVE_STATES[STATE_FILTER_N] = { "pending", "running", "stopping", "stopped",
+							 "shutting-down" };
+
+static void copy(char *dst, size_t n, const char *src)
+{
+	size_t k = strnlen(src ? src : "", n - 1);
+
+	memcpy(dst, src ? src : "", k);
+	dst[k] = 0;
+}
+
+static const char *or(const char *a, const char *b)
+{
+	return a ? a : b;
+}
+
+static struct kp_aws_cloud *aws_of(struct kp_cloud *cp)
+{
+	return cp->impl;
+}
+
+int64_t kp_aws_now_ms(struct kp_aws_cloud *w)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + w->clock_skew_ms;
+}
+
+static uint64_t fnv(uint64_t h, const char *s)
+{
+	for (; s && *s; s++) {
+		h ^= (unsigned char)*s;
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
+static char *b64(const char *in)
+{
+	static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	size_t n = strlen(in), o = 0;
+	char *out = malloc(4 * ((n + 2) / 3) + 1);
+	const unsigned char *p = (const unsigned char *)in;
+
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < n; i += 3) {
+		uint32_t v = (uint32_t)p[i] << 16 | (i + 1 < n ? (uint32_t)p[i + 1] << 8 : 0) | (i + 2 < n ? p[i + 2] : 0);
+
+		out[o++] = tab[(v >> 18) & 63];
+		out[o++] = tab[(v >> 12) & 63];
+		out[o++] = i + 1 < n ? tab[(v >> 6) & 63] : '=';
+		out[o++] = i + 2 < n ? tab[v & 63] : '=';
+	}
+	out[o] = 0;
+	return out;
+}
+
+/* ---- EC2 pagination ---- */
+
+kp_err kp_aws_ec2_each(struct kp_aws_cloud *w, struct kp_aws_params *p, const char *set, kp_aws_item_fn fn, void *ud,
+		       struct kp_errbuf *eb)
+{
+	size_t base = p->body.len;
+	char token[2048] = "";
+	kp_err rc = KP_OK;
+
+	for (int page = 0; page < 10000; page++) {
+		struct kp_arena a;
+		struct kp_aws_resp r;
+		const struct kp_aws_xnode *list;
+		const char *next;
+
+		p->body.len = base;
+		if (p->body.data)
+			p->body.data[base] = 0;
+		if (token[0])
+			kp_aws_params_add(p, "NextToken", token);
+		kp_arena_init(&a);
+		rc = kp_aws_query(w->cl, "ec2", p, false, false, &a, &r, eb);
+		if (!rc) {
+			list = kp_aws_xml_child(r.xml, set);
+			for (const struct kp_aws_xnode *it = list ? list->child : NULL; it && !rc; it = it->next)
+				rc = fn(ud, it, eb);
+			next = kp_aws_xml_text(r.xml, "nextToken");
+			copy(token, sizeof(token), next);
+		}
+		kp_arena_free(&a);
+		if (rc || !token[0])
+			break;
+	}
+	p->body.len = base;
+	if (p->body.data)
+		p->body.data[base] = 0;
+	return rc;
+}
+
+/* ---- instance types from the API ---- */
+
+static kp_err on_type(void *ud, const struct kp_aws_xnode *it, struct kp_errbuf *eb)
+{
+	json_t *types = ud, *usage = json_array();
+	const char *name = kp_aws_xml_text(it, "instanceType");
+	const struct kp_aws_xnode *u = kp_aws_xml_child(it, "supportedUsageClasses");
+
+	if (!name) {
+		json_decref(usage);
+		return KP_OK;
+	}
+	for (const struct kp_aws_xnode *c = u ? u->child : NULL; c; c = c->next)
+		if (c->text)
+			json_array_append_new(usage, json_string(c->text));
+	if (json_object_set_new(types, name, json_pack("{s:o,s:[]}", "usage", usage, "zones")))
+		return kp_errf(eb, KP_ERR_NOMEM, "out of memory");
+	return KP_OK;
+}
+
+static kp_err on_offering(void *ud, const struct kp_aws_xnode *it, struct kp_errbuf *eb)
+{
+	json_t *types = ud, *t;
+	const char *name = kp_aws_xml_text(it, "instanceType"), *zone = kp_aws_xml_text(it, "location");
+
+	(void)eb;
+	if (name && zone && (t = json_object_get(types, name)))
+		json_array_append_new(json_object_get(t, "zones"), json_string(zone));
+	return KP_OK;
+}
+
+static kp_err on_spot(void *ud, const struct kp_aws_xnode *it, struct kp_errbuf *eb)
+{
+	json_t *spot = ud, *t;
+	const char *name = kp_aws_xml_text(it, "instanceType"), *zone = kp_aws_xml_text(it, "availabilityZone");
+	const char *price = kp_aws_xml_text(it, "spotPrice");
+	char *end;
+	double v;
+
+	(void)eb;
+	if (!name || !zone || !price)
+		return KP_OK;
+	v = strtod(price, &end);
+	if (end == price || v <= 0)
+		return KP_OK;
+	if (!(t = json_object_get(spot, name))) {
+		t = json_object();
+		json_object_set_new(spot, name, t);
+	}
+	/* the answer is newest first: keep the first price per zone */
+	if (!json_object_get(t, zone))
+		json_object_set_new(t, zone, json_real(v));
+	return KP_OK;
+}
+
+/* Refreshes the API's instance types when older than types_ttl_ms. Called
+ * without the lock; swaps the result in under it. */
+static kp_err refresh_types(struct kp_aws_cloud *w, bool force, struct kp_errbuf *eb)
+{
+	json_t *types, *spot;
+	struct kp_aws_params p;
+	char now[32];
+	kp_err rc;
+
+	pthread_mutex_lock(&w->mu);
+	if (!force && w->types && kp_aws_now_ms(w) - w->types_ms < w->o.types_ttl_ms) {
+		pthread_mutex_unlock(&w->mu);
+		return KP_OK;
+	}
+	pthread_mutex_unlock(&w->mu);
+	types = json_object();
+	spot = json_object();
+	/* pkg/providers/instancetype: hvm, x86_64 or arm64 */
+	kp_aws_params_init(&p, "DescribeInstanceTypes", KP_AWS_EC2_VERSION);
+	kp_aws_params_add(&p, "Filter.1.Name", "supported-virtualization-type");
+	kp_aws_params_add(&p, "Filter.1.Value.1", "hvm");
+	kp_aws_params_add(&p, "Filter.2.Name", "processor-info.supported-architecture");
+	kp_aws_params_add(&p, "Filter.2.Value.1", "x86_64");
+	kp_aws_params_add(&p, "Filter.2.Value.2", "arm64");
+	kp_aws_params_add(&p, "MaxResults", "100");
+	rc = kp_aws_ec2_each(w, &p, "instanceTypeSet", on_type, types, eb);
+	kp_aws_params_free(&p);
+	if (!rc) {
+		kp_aws_params_init(&p, "DescribeInstanceTypeOfferings", KP_AWS_EC2_VERSION);
+		kp_aws_params_add(&p, "LocationType", "availability-zone");
+		kp_aws_params_add(&p, "MaxResults", "1000");
+		rc = kp_aws_ec2_each(w, &p, "instanceTypeOfferingSet", on_offering, types, eb);
+		kp_aws_params_free(&p);
+	}
+	if (!rc) {
+		struct kp_errbuf e2 = { 0 };
+
+		kp_format_rfc3339(kp_aws_now_ms(w) / 1000, now, sizeof(now));
+		kp_aws_params_init(&p, "DescribeSpotPriceHistory", KP_AWS_EC2_VERSION);
+		kp_aws_params_add(&p, "ProductDescription.1", "Linux/UNIX");
+		kp_aws_params_add(&p, "ProductDescription.2", "Linux/UNIX (Amazon VPC)");
+		kp_aws_params_add(&p, "StartTime", now);
+		kp_aws_params_add(&p, "MaxResults", "2000");
+		/* spot prices are best effort: without them the built-in estimates hold */
+		if (kp_aws_ec2_each(w, &p, "spotPriceHistorySet", on_spot, spot, &e2)) {
+			json_decref(spot);
+			spot = NULL;
+		}
+		kp_aws_params_free(&p);
+	}
+	if (rc) {
+		json_decref(types);
+		json_decref(spot);
+		kp_err_prefix(eb, "instance types: ");
+		return rc;
+	}
+	pthread_mutex_lock(&w->mu);
+	json_decref(w->types);
+	w->types = types;
+	if (spot) {
+		json_decref(w->spot);
+		w->spot = spot;
+	}
+	w->types_ms = kp_aws_now_ms(w);
+	w->types_gen++;
+	pthread_mutex_unlock(&w->mu);
+	return KP_OK;
+}
+
+/* ---- ICE cache (pkg/cache/unavailableofferings.go) ---- */
+
+static void ice_key(char *buf, size_t n, const char *captype, const char *itype, const char *zone)
+{
+	snprintf(buf, n, "%s:%s:%s", captype, itype, zone);
+}
+
+/* Drops expired entries; bumps ice_gen when any went. Under the lock. */
+static void ice_prune(struct kp_aws_cloud *w)
+{
+	int64_t now = kp_aws_now_ms(w);
+	const char *k;
+	json_t *v;
+	void *tmp;
+	bool changed = false;
+
+	json_object_foreach_safe(w->ice, tmp, k, v) {
+		if (json_integer_value(v) <= now) {
+			json_object_del(w->ice, k);
+			changed = true;
+		}
+	}
+	if (changed)
+		w->ice_gen++;
+}
+
+/* Marks an offering unavailable for ice_ttl_ms (marking again extends). Under the lock. */
+static void ice_mark(struct kp_aws_cloud *w, const char *captype, const char *itype, const char *zone)
+{
+	char key[256];
+
+	ice_key(key, sizeof(key), captype, itype, zone);
+	json_object_set_new(w->ice, key, json_integer(kp_aws_now_ms(w) + w->o.ice_ttl_ms));
+	w->ice_gen++;
+}
+
+static bool ice_hit(struct kp_aws_cloud *w, const char *captype, const char *itype, const char *zone)
+{
+	char key[256];
+	json_t *v;
+
+	ice_key(key, sizeof(key), captype, itype, zone);
+	v = json_object_get(w->ice, key);
+	return v && json_integer_value(v) > kp_aws_now_ms(w);
+}
+
+int kp_cloud_aws_ice_count(struct kp_cloud *cp)
+{
+	struct kp_aws_cloud *w = aws_of(cp);
+	int n;
+
+	pthread_mutex_lock(&w->mu);
+	ice_prune(w);
+	n = (int)json_object_size(w->ice);
+	pthread_mutex_unlock(&w->mu);
+	return n;
+}
+
+bool kp_cloud_aws_ice_has(struct kp_cloud *cp, const char *key)
+{
+	struct kp_aws_cloud *w = aws_of(cp);
+	bool has;
+
+	pthread_mutex_lock(&w->mu);
+	ice_prune(w);
+	has = json_object_get(w->ice, key) != NULL;
+	pthread_mutex_unlock(&w->mu);
+	return has;
+}
+
+void kp_cloud_aws_advance(struct kp_cloud *cp, int64_t ms)
+{
+	struct kp_aws_cloud *w = aws_of(cp);
+
+	pthread_mutex_lock(&w->mu);
+	w->clock_skew_ms += ms;
+	pthread_mutex_unlock(&w->mu);
+}
+
+/* ---- classes ---- */
+
+static struct kp_aws_class *class_find(struct kp_aws_cloud *w, const char *name)
+{
+	for (int i = 0; name && i < w->nclasses; i++)
+		if (strcmp(w->classes[i]->name, name) == 0)
+			return w->classes[i];
+	return NULL;
+}
+
+static bool class_has_zone(const struct kp_aws_class *c, const char *zone)
+{
+	for (int i = 0; i < c->nsub; i++)
+		if (strcmp(c->subnets[i].zone, zone) == 0)
+			return true;
+	return false;
+}
+
+static double base_price(const struct kp_itype *it, enum kp_captype ct, const char *zone)
+{
+	double any = 0;
+
+	for (int i = 0; i < it->noff; i++) {
+		if (it->off[i].captype != ct)
+			continue;
+		if (zone && it->off[i].zone && strcmp(it->off[i].zone, zone) == 0)
+			return it->off[i].price;
+		if (any == 0)
+			any = it->off[i].price;
+	}
+	return any;
+}
+
+/* Builds c's catalog: the base catalog's types the API offers, with one
+ * offering per (zone of the class's subnets the type is offered in,
+ * capacity type of its usage classes); prices on-demand from the base
+ * table, spot from DescribeSpotPriceHistory (base estimate without it);
+ * availability from the ICE cache. Windows families: windows os, amd64 only.
+ * Under the lock. */
+static kp_err class_catalog(struct kp_aws_cloud *w, struct kp_aws_class *c, struct kp_errbuf *eb)
+{
+	uint64_t gen = w->types_gen * 1000003u + w->ice_gen;
+	struct kp_catalog *cat;
+	bool win = kp_aws_family_windows(c->family);
+	kp_err rc = KP_OK;
+
+	if (c->cat && c->cat_gen == gen)
+		return KP_OK;
+	cat = calloc(1, sizeof(*cat));
+	if (!cat)
+		return kp_errf(eb, KP_ERR_NOMEM, "out of memory");
+	kp_catalog_init(cat);
+	cat->name = kp_arena_printf(&cat->arena, "aws-%s/%s", w->cl->region, c->name);
+	cat->region = kp_arena_strdup(&cat->arena, w->cl->region);
+	for (int i = 0; i < w->base->n && !rc; i++) {
+		const struct kp_itype *bt = w->base->types[i];
+		json_t *api = json_object_get(w->types, bt->name), *zones, *usage, *z, *u;
+		struct kp_itype *it;
+		size_t zi, ui;
+		int n = 0, cap;
+
+		if (!api)
+			continue;
+		if (win && kp_strcmp0(kp_labels_get(&bt->labels, KP_LABEL_ARCH), "amd64") != 0)
+			continue;
+		zones = json_object_get(api, "zones");
+		usage = json_object_get(api, "usage");
+		cap = (int)(json_array_size(zones) * 2);
+		if (cap == 0)
+			continue;
+		it = kp_arena_alloc(&cat->arena, sizeof(*it));
+		if (!it) {
+			rc = kp_errf(eb, KP_ERR_NOMEM, "out of memory");
+			break;
+		}
+		*it = *bt;
+		it->off = kp_arena_calloc(&cat->arena, (size_t)cap, sizeof(*it->off));
+		if (!it->off) {
+			rc = kp_errf(eb, KP_ERR_NOMEM, "out of memory");
+			break;
+		}
+		json_array_foreach(zones, zi, z) {
+			const char *zone = json_string_value(z);
+
+			if (!zone || !class_has_zone(c, zone))
+				continue;
+			json_array_foreach(usage, ui, u) {
+				const char *uc = json_string_value(u);
+				struct kp_offering *o;
+				json_t *sp;
+
+				if (!uc || (strcmp(uc, "on-demand") != 0 && strcmp(uc, "spot") != 0) || n >= cap)
+					continue;
+				o = &it->off[n++];
+				o->zone = kp_arena_strdup(&cat->arena, zone);
+				o->captype = strcmp(uc, "spot") == 0 ? KP_CAP_SPOT : KP_CAP_ON_DEMAND;
+				o->price = base_price(bt, o->captype, zone);
+				if (o->captype == KP_CAP_SPOT && (sp = json_object_get(json_object_get(w->spot, bt->name), zone)))
+					o->price = json_real_value(sp);
+				if (o->price <= 0)
+					o->price = base_price(bt, KP_CAP_ON_DEMAND, zone);
+				/* a type without any known price cannot be offered (pricing.go) */
+				o->available = o->price > 0 && !ice_hit(w, uc, bt->name, zone);
+			}
+		}
+		if (n == 0)
+			continue;
+		it->noff = n;
+		memset(&it->reqs, 0, sizeof(it->reqs));
+		if (win) {
+			memset(&it->labels, 0, sizeof(it->labels));
+			if (kp_labels_copy(&it->labels, &cat->arena, &bt->labels) ||
+			    kp_labels_set(&it->labels, &cat->arena, KP_LABEL_OS, "windows")) {
+				rc = kp_errf(eb, KP_ERR_NOMEM, "out of memory");
+				break;
+			}
+		}
+		if (!(rc = kp_itype_finish(it, &cat->arena, eb)))
+			rc = kp_catalog_add(cat, it);
+	}
+	if (rc) {
+		kp_catalog_free(cat);
+		free(cat);
+		return rc;
+	}
+	kp_catalog_sort(cat);
+	if (c->cat) {
+		struct kp_catalog **r = realloc(w->retired, (size_t)(w->nretired + 1) * sizeof(*r));
+
+		if (r) {
+			w->retired = r;
+			w->retired[w->nretired++] = c->cat;
+		} else {
+			kp_catalog_free(c->cat);
+			free(c->cat);
+		}
+	}
+	c->cat = cat;
+	c->cat_gen = gen;
+	return KP_OK;
+}
+
+/* The class of a claim: its nodeClassRef, else the one its NodePool's
+ * instance types were asked with. Under the lock. */
+static struct kp_aws_class *class_of_claim(struct kp_aws_cloud *w, const struct kp_nodeclaim *claim)
+{
+	struct kp_aws_class *c = class_find(w, claim->node_class);
+
+	if (!c && claim->nodepool)
+		c = class_find(w, json_string_value(json_object_get(w->pool_class, claim->nodepool)));
+	return c;
+}
+
+/* ---- instance_types ---- */
+
+static enum kp_cloud_err aws_instance_types(struct kp_cloud *cp, const struct kp_nodepool *np,
+					    const struct kp_catalog **out, struct kp_errbuf *eb)
+{
+	struct kp_aws_cloud *w = aws_of(cp);
+	struct kp_aws_class *c;
+	const char *name = np ? np->node_class.name : NULL;
+	enum kp_cloud_err e = KP_CLOUD_OK;
+
+	*out = NULL;
+	if (refresh_types(w, false, eb))
+		return KP_CLOUD_TRANSIENT;
+	pthread_mutex_lock(&w->mu);
+	ice_prune(w);
+	if (np && name)
+		json_object_set_new(w->pool_class, np->name, json_string(name));
+	c = name ? class_find(w, name) : (w->nclasses ? w->classes[0] : NULL);
+	if (!c) {
+		e = kp_cloud_errf(eb, KP_CLOUD_NODECLASS_NOT_READY, "EC2NodeClass %s not found (or not resolved yet)",
+				  name ? name : "(none)");
+	} else if (!c->ready) {
+		e = kp_cloud_errf(eb, KP_CLOUD_NODECLASS_NOT_READY, "EC2NodeClass %s is not ready: %s", c->name, c->reason);
+	} else if (class_catalog(w, c, eb)) {
+		e = KP_CLOUD_INTERNAL;
+	} else {
+		*out = c->cat;
+	}
+	pthread_mutex_unlock(&w->mu);
+	return e;
+}
+
+/* ---- DescribeInstances into kp_instance ---- */
+
+struct inst_list {
+	struct kp_aws_cloud *w;
+	struct kp_arena *a;
+	struct kp_instance *v;
+	int n, cap;
+	/* extra facts for drift */
+	const char **subnet;
+	const char **sgs;            /* comma-joined group ids */
+};
+
+static enum kp_instance_state state_of(const char *s)
+{
+	if (!s)
+		return KP_INSTANCE_PENDING;
+	if (strcmp(s, "running") == 0)
+		return KP_INSTANCE_RUNNING;
+	if (strcmp(s, "pending") == 0)
+		return KP_INSTANCE_PENDING;
+	if (strcmp(s, "terminated") == 0)
+		return KP_INSTANCE_TERMINATED;
+	return KP_INSTANCE_TERMINATING; /* shutting-down, stopping, stopped */
+}
+
+/* Labels the Node will carry: the type's, zone, region, capacity type, nodepool. */
+static kp_err inst_labels(struct kp_aws_cloud *w, const struct kp_itype *it, struct kp_instance *in,
+			  struct kp_arena *a)
+{
+	kp_err rc = KP_OK;
+
+	memset(&in->labels, 0, sizeof(in->labels));
+	for (int i = 0; it && rc == KP_OK && i < it->labels.n; i++)
+		rc = kp_labels_set(&in->labels, a, it->labels.kv[i].key, it->labels.kv[i].value);
+	if (!rc)
+		rc = kp_labels_set(&in->labels, a, KP_LABEL_INSTANCE_TYPE, in->instance_type);
+	if (!rc && in->zone)
+		rc = kp_labels_set(&in->labels, a, KP_LABEL_ZONE, in->zone);
+	if (!rc)
+		rc = kp_labels_set(&in->labels, a, KP_LABEL_REGION, kp_arena_strdup(a, w->cl->region));
+	if (!rc)
+		rc = kp_labels_set(&in->labels, a, KP_LABEL_CAPACITY_TYPE, kp_captype_name(in->captype));
+	if (!rc && in->nodepool)
+		rc = kp_labels_set(&in->labels, a, KP_LABEL_NODEPOOL, in->nodepool);
+	return rc;
+}
+
+static kp_err on_reservation(void *ud, const struct kp_aws_xnode *res, struct kp_errbuf *eb)
+{
+	struct inst_list *L = ud;
+	const struct kp_aws_xnode *set = kp_aws_xml_child(res, "instancesSet");
+
+	for (const struct kp_aws_xnode *x = set ? set->child : NULL; x; x = x->next) {
+		struct kp_instance *in;
+		const struct kp_aws_xnode *tags = kp_aws_xml_child(x, "tagSet"), *groups = kp_aws_xml_child(x, "groupSet");
+		const char *id = kp_aws_xml_text(x, "instanceId"), *lc = kp_aws_xml_text(x, "instanceLifecycle");
+		const char *launch = kp_aws_xml_text(x, "launchTime");
+		const struct kp_itype *it;
+		struct kp_buf g;
+		int64_t t = 0;
+
+		if (!id)
+			continue;
+		if (L->n == L->cap) {
+			int cap = L->cap ? L->cap * 2 : 16;
+			struct kp_instance *v = kp_arena_grow(L->a, L->v, (size_t)L->n, (size_t)cap, sizeof(*v));
+			const char **s1 = kp_arena_grow(L->a, L->subnet, (size_t)L->n, (size_t)cap, sizeof(*s1));
+			const char **s2 = kp_arena_grow(L->a, L->sgs, (size_t)L->n, (size_t)cap, sizeof(*s2));
+
+			if (!v || !s1 || !s2)
+				return kp_errf(eb, KP_ERR_NOMEM, "out of memory");
+			L->v = v;
+			L->subnet = s1;
+			L->sgs = s2;
+			L->cap = cap;
+		}
+		in = &L->v[L->n];
+		memset(in, 0, sizeof(*in));
+		in->instance_type = kp_arena_strdup(L->a, kp_aws_xml_text(x, "instanceType"));
+		in->zone = kp_arena_strdup(L->a, kp_aws_xml_text(x, "placement/availabilityZone"));
+		in->image_id = kp_arena_strdup(L->a, kp_aws_xml_text(x, "imageId"));
+		in->provider_id = kp_arena_printf(L->a, "aws:///%s/%s", in->zone ? in->zone : "", id);
+		in->state = state_of(kp_aws_xml_text(x, "instanceState/name"));
+		/* spot: SpotInstanceRequestId (Karpenter) or InstanceLifecycle=spot (moto) */
+		in->captype = (kp_aws_xml_text(x, "spotInstanceRequestId") && *kp_aws_xml_text(x, "spotInstanceRequestId")) ||
+					      (lc && strcmp(lc, "spot") == 0)
+				      ? KP_CAP_SPOT
+				      : KP_CAP_ON_DEMAND;
+		if (launch && !kp_parse_rfc3339(launch, &t))
+			in->launched = t;
+		for (const struct kp_aws_xnode *tg = tags ? tags->child : NULL; tg; tg = tg->next) {
+			const char *k = kp_aws_xml_text(tg, "key"), *v = kp_aws_xml_text(tg, "value");
+
+			if (k && strcmp(k, KP_AWS_TAG_NODEPOOL) == 0)
+				in->nodepool = kp_arena_strdup(L->a, v);
+			else if (k && strcmp(k, KP_AWS_TAG_NODECLAIM) == 0)
+				in->nodeclaim = kp_arena_strdup(L->a, v);
+		}
+		kp_buf_init(&g, 1 << 16);
+		for (const struct kp_aws_xnode *gi = groups ? groups->child : NULL; gi; gi = gi->next)
+			if (kp_aws_xml_text(gi, "groupId"))
+				kp_buf_printf(&g, "%s%s", g.len ? "," : "", kp_aws_xml_text(gi, "groupId"));
+		L->sgs[L->n] = kp_arena_strdup(L->a, g.data ? g.data : "");
+		kp_buf_free(&g);
+		L->subnet[L->n] = kp_arena_strdup(L->a, kp_aws_xml_text(x, "subnetId"));
+		it = in->instance_type ? kp_catalog_find(L->w->base, in->instance_type) : NULL;
+		if (it) {
+			in->capacity = it->capacity;
+			in->allocatable = it->allocatable;
+			in->price = base_price(it, in->captype, in->zone);
+		}
+		if (inst_labels(L->w, it, in, L->a))
+			return kp_errf(eb, KP_ERR_NOMEM, "out of memory");
+		L->n++;
+	}
+	return KP_OK;
+}
+
+static const char *instance_id(const char *pid)
+{
+	const char *s = pid ? strrchr(pid, '/') : NULL;
+
+	return s && strncmp(s + 1, "i-", 2) == 0 ? s + 1 : NULL;
+}
+
+static void add_state_filter(struct kp_aws_params *p, int nf)
+{
+	kp_aws_params_addf(p, "instance-state-name", "Filter.%d.Name", nf);
+	for (int i = 0; i < STATE_FILTER_N; i++)
+		kp_aws_params_addf(p, LIVE_STATES[i], "Filter.%d.Value.%d", nf, i + 1);
+}
+
+/* DescribeInstances of one id (live states). NOT_FOUND when gone. */
+static enum kp_cloud_err describe_one(struct kp_aws_cloud *w, const char *pid, struct kp_arena *a,
+				      struct inst_list *L, struct kp_errbuf *eb)
+{
+	const char *id = instance_id(pid);
+	struct kp_aws_params p;
+	kp_err rc;
+
+	memset(L, 0, sizeof(*L));
+	L->w = w;
+	L->a = a;
+	if (!id)
+		return kp_cloud_errf(eb, KP_CLOUD_NOT_FOUND, "provider id \"%s\" is not an AWS instance", pid ? pid : "");
+	kp_aws_params_init(&p, "DescribeInstances", KP_AWS_EC2_VERSION);
+	kp_aws_params_add(&p, "InstanceId.1", id);
+	add_state_filter(&p, 1);
+	rc = kp_aws_ec2_each(w, &p, "reservationSet", on_reservation, L, eb);
+	kp_aws_params_free(&p);
+	if (rc == KP_ERR_NOTFOUND)
+		return kp_cloud_errf(eb, KP_CLOUD_NOT_FOUND, "instance %s not found", id);
+	if (rc)
+		return rc == KP_ERR_IO ? KP_CLOUD_TRANSIENT : KP_CLOUD_INTERNAL;
+	if (L->n == 0)
+		return kp_cloud_errf(eb, KP_CLOUD_NOT_FOUND, "instance %s not found", id);
+	return KP_CLOUD_OK;
+}
+
+static enum kp_cloud_err aws_get(struct kp_cloud *cp, const char *provider_id, struct kp_arena *a,
+				 struct kp_instance *out, struct kp_errbuf *eb)
+{
+	struct inst_list L;
+	enum kp_cloud_err e = describe_one(aws_of(cp), provider_id, a, &L, eb);
+
+	memset(out, 0, sizeof(*out));
+	if (!e)
+		*out = L.v[0];
+	return e;
+}
+
+static enum kp_cloud_err aws_list(struct kp_cloud *cp, struct kp_arena *a, struct kp_instance **out, int *n,
+				  struct kp_errbuf *eb)
+{
+	struct kp_aws_cloud *w = aws_of(cp);
+	struct inst_list L = { w, a, NULL, 0, 0, NULL, NULL };
+	struct kp_aws_params p;
+	char tagname[300];
+	kp_err rc;
+
+	*out = NULL;
+	*n = 0;
+	/* instance.go List: tag-key nodepool, tag-key ec2nodeclass, cluster tag, live states */
+	kp_aws_params_init(&p, "DescribeInstances", KP_AWS_EC2_VERSION);
+	kp_aws_params_add(&p, "Filter.1.Name", "tag-key");
+	kp_aws_params_add(&p, "Filter.1.Value.1", KP_AWS_TAG_NODEPOOL);
+	kp_aws_params_add(&p, "Filter.2.Name", "tag-key");
+	kp_aws_params_add(&p, "Filter.2.Value.1", KP_AWS_TAG_NODECLASS);
+	snprintf(tagname, sizeof(tagname), "tag:%s", KP_AWS_TAG_CLUSTER);
+	kp_aws_params_add(&p, "Filter.3.Name", tagname);
+	kp_aws_params_add(&p, "Filter.3.Value.1", w->cluster);
+	add_state_filter(&p, 4);
+	kp_aws_params_add(&p, "MaxResults", "1000");
+	rc = kp_aws_ec2_each(w, &p, "reservationSet", on_reservation, &L, eb);
+	kp_aws_params_free(&p);
+	if (rc)
+		return rc == KP_ERR_IO ? KP_CLOUD_TRANSIENT : KP_CLOUD_INTERNAL;
+	*out = L.v;
+	*n = L.n;
+	return KP_CLOUD_OK;
+}
+
+static enum kp_cloud_err aws_delete(struct kp_cloud *cp, const char *provider_id, struct kp_errbuf *eb)
+{
+	struct kp_aws_cloud *w = aws_of(cp);
+	struct kp_arena a;
+	struct inst_list L;
+	struct kp_aws_params p;
+	struct kp_aws_resp r;
+	enum kp_cloud_err e;
+	kp_err rc;
+
+	kp_arena_init(&a);
+	e = describe_one(w, provider_id, &a, &L, eb);
+	if (e || L.v[0].state == KP_INSTANCE_TERMINATING) {
+		kp_arena_free(&a);
+		return e;
+	}
+	kp_aws_params_init(&p, "TerminateInstances", KP_AWS_EC2_VERSION);
+	kp_aws_params_add(&p, "InstanceId.1", instance_id(provider_id));
+	rc = kp_aws_query(w->cl, "ec2", &p, false, false, &a, &r, eb);
+	kp_aws_params_free(&p);
+	kp_arena_free(&a);
+	if (rc == KP_ERR_NOTFOUND)
+		return kp_cloud_errf(eb, KP_CLOUD_NOT_FOUND, "instance %s not found", instance_id(provider_id));
+	if (rc)
+		return rc == KP_ERR_IO ? KP_CLOUD_TRANSIENT : KP_CLOUD_INTERNAL;
+	return KP_CLOUD_OK;
+}
+
+/* ---- launch ---- */
+
+struct pick {
+	const struct kp_itype *it;
+	const struct kp_offering *o;
+	const struct kp_aws_subnet *sn;
+	const struct kp_aws_ami *ami;
+};
+
+static int pick_cmp(const void *x, const void *y)
+{
+	const struct pick *a = x, *b = y;
+	int c;
+
+	if (a->o->price != b->o->price)
+		return a->o->price < b->o->price ? -1 : 1;
+	if ((c = strcmp(a->it->name, b->it->name)))
+		return c;
+	return strcmp(a->o->zone, b->o->zone);
+}
+
+static const struct kp_aws_subnet *zonal_subnet(const struct kp_aws_class *c, const char *zone)
+{
+	const struct kp_aws_subnet *best = NULL;
+
+	for (int i = 0; i < c->nsub; i++)
+		if (strcmp(c->subnets[i].zone, zone) == 0 && (!best || c->subnets[i].free_ips > best->free_ips))
+			best = &c->subnets[i];
+	return best;
+}
+
+static void add_tags(struct kp_aws_params *p, const char *prefix, int *nt, const char *k, const char *v)
+{
+	(*nt)++;
+	kp_aws_params_addf(p, k, "%s.Tag.%d.Key", prefix, *nt);
+	kp_aws_params_addf(p, v, "%s.Tag.%d.Value", prefix, *nt);
+}
+
+/* spec.tags plus Karpenter's own (instance.go getTags). */
+static void fleet_tags(struct kp_aws_cloud *w, const struct kp_aws_class *c, const struct kp_nodeclaim *claim,
+		       struct kp_aws_params *p, const char *prefix)
+{
+	const char *k;
+	json_t *v;
+	char ck[300];
+	int nt = 0;
+
+	json_object_foreach(json_object_get(c->spec, "tags"), k, v)
+		if (json_string_value(v))
+			add_tags(p, prefix, &nt, k, json_string_value(v));
+	snprintf(ck, sizeof(ck), "kubernetes.io/cluster/%s", w->cluster);
+	add_tags(p, prefix, &nt, ck, "owned");
+	add_tags(p, prefix, &nt, KP_AWS_TAG_CLUSTER, w->cluster);
+	add_tags(p, prefix, &nt, KP_AWS_TAG_NODECLASS, c->name);
+	if (claim && claim->nodepool)
+		add_tags(p, prefix, &nt, KP_AWS_TAG_NODEPOOL, claim->nodepool);
+	if (claim && claim->name)
+		add_tags(p, prefix, &nt, KP_AWS_TAG_NODECLAIM, claim->name);
+}
+
+/* Block devices: spec.blockDeviceMappings, else the family's default. */
+static void add_bdms(const struct kp_aws_class *c, struct kp_aws_params *p)
+{
+	json_t *bdms = json_object_get(c->spec, "blockDeviceMappings"), *b;
+	size_t i;
+
+	if (!json_array_size(bdms)) {
+		bool br = strcmp(c->family, "Bottlerocket") == 0, win = kp_aws_family_windows(c->family);
+
+		kp_aws_params_add(p, "LaunchTemplateData.BlockDeviceMapping.1.DeviceName", win ? "/dev/sda1" : "/dev/xvda");
+		kp_aws_params_add(p, "LaunchTemplateData.BlockDeviceMapping.1.Ebs.VolumeSize", br ? "4" : win ? "50" : "20");
+		kp_aws_params_add(p, "LaunchTemplateData.BlockDeviceMapping.1.Ebs.VolumeType", "gp3");
+		kp_aws_params_add(p, "LaunchTemplateData.BlockDeviceMapping.1.Ebs.Encrypted", "true");
+		if (br) {
+			kp_aws_params_add(p, "LaunchTemplateData.BlockDeviceMapping.2.DeviceName", "/dev/xvdb");
+			kp_aws_params_add(p, "LaunchTemplateData.BlockDeviceMapping.2.Ebs.VolumeSize", "20");
+			kp_aws_params_add(p, "LaunchTemplateData.BlockDeviceMapping.2.Ebs.VolumeType", "gp3");
+			kp_aws_params_add(p, "LaunchTemplateData.BlockDeviceMapping.2.Ebs.Encrypted", "true");
+		}
+		return;
+	}
+	json_array_foreach(bdms, i, b) {
+		json_t *ebs = json_object_get(b, "ebs");
+		const char *size = json_string_value(json_object_get(ebs, "volumeSize"));
+		int n = (int)i + 1;
+
+		if (json_string_value(json_object_get(b, "deviceName")))
+			kp_aws_params_addf(p, json_string_value(json_object_get(b, "deviceName")),
+					   "LaunchTemplateData.BlockDeviceMapping.%d.DeviceName", n);
+		if (size) {
+			/* Quantity -> GiB rounded up */
+			char *end;
+			double v = strtod(size, &end);
+			double mul = strncmp(end, "Ti", 2) == 0 ? 1024 : strncmp(end, "Mi", 2) == 0 ? 1.0 / 1024
+				     : strncmp(end, "G", 1) == 0 && end[1] != 'i' ? 1e9 / (1 << 30)
+										  : 1;
+			char gib[32];
+			long long g = (long long)(v * mul);
+
+			if ((double)g < v * mul)
+				g++;
+			snprintf(gib, sizeof(gib), "%lld", g);
+			kp_aws_params_addf(p, gib, "LaunchTemplateData.BlockDeviceMapping.%d.Ebs.VolumeSize", n);
+		}
+		if (json_string_value(json_object_get(ebs, "volumeType")))
+			kp_aws_params_addf(p, json_string_value(json_object_get(ebs, "volumeType")),
+					   "LaunchTemplateData.BlockDeviceMapping.%d.Ebs.VolumeType", n);
+		if (json_is_boolean(json_object_get(ebs, "encrypted")))
+			kp_aws_params_addf(p, json_is_true(json_object_get(ebs, "encrypted")) ? "true" : "false",
+					   "LaunchTemplateData.BlockDeviceMapping.%d.Ebs.Encrypted", n);
+		if (json_is_boolean(json_object_get(ebs, "deleteOnTermination")))
+			kp_aws_params_addf(p, json_is_true(json_object_get(ebs, "deleteOnTermination")) ? "true" : "false",
+					   "LaunchTemplateData.BlockDeviceMapping.%d.Ebs.DeleteOnTermination", n);
+		if (json_integer_value(json_object_get(ebs, "iops"))) {
+			char v[32];
+
+			snprintf(v, sizeof(v), "%lld", (long long)json_integer_value(json_object_get(ebs, "iops")));
+			kp_aws_params_addf(p, v, "LaunchTemplateData.BlockDeviceMapping.%d.Ebs.Iops", n);
+		}
+		if (json_integer_value(json_object_get(ebs, "throughput"))) {
+			char v[32];
+
+			snprintf(v, sizeof(v), "%lld", (long long)json_integer_value(json_object_get(ebs, "throughput")));
+			kp_aws_params_addf(p, v, "LaunchTemplateData.BlockDeviceMapping.%d.Ebs.Throughput", n);
+		}
+		if (json_string_value(json_object_get(ebs, "kmsKeyID")))
+			kp_aws_params_addf(p, json_string_value(json_object_get(ebs, "kmsKeyID")),
+					   "LaunchTemplateData.BlockDeviceMapping.%d.Ebs.KmsKeyId", n);
+	}
+}
+
+/* Name of the launch template for (class, AMI): "karpenter.k8s.aws/<hash>". */
+static void lt_name(struct kp_aws_cloud *w, const struct kp_aws_class *c, const struct kp_aws_ami *ami, char *buf,
+		    size_t n)
+{
+	uint64_t h = 14695981039346656037ULL;
+
+	h = fnv(h, w->cluster);
+	h = fnv(h, c->name);
+	h = fnv(h, c->hash);
+	h = fnv(h, ami->id);
+	h = fnv(h, c->profile);
+	for (int i = 0; i < c->nsg; i++)
+		h = fnv(h, c->sgs[i].id);
+	snprintf(buf, n, "karpenter.k8s.aws/%" PRIu64, h);
+}
+
+/* launchtemplate.go ensureLaunchTemplate: find by name, else create. */
+static kp_err ensure_lt(struct kp_aws_cloud *w, const struct kp_aws_class *c, const struct kp_aws_ami *ami,
+			const char *name, struct kp_errbuf *eb)
+{
+	struct kp_aws_params p;
+	struct kp_aws_resp r;
+	struct kp_arena a;
+	const json_t *md = json_object_get(c->spec, "metadataOptions");
+	char *ud, *ud64;
+	char hop[16];
+	kp_err rc;
+	int nt = 0;
+
+	pthread_mutex_lock(&w->mu);
+	rc = json_object_get(w->lts, name) ? KP_OK : KP_ERR_NOTFOUND;
+	pthread_mutex_unlock(&w->mu);
+	if (!rc)
+		return KP_OK;
+	kp_arena_init(&a);
+	kp_aws_params_init(&p, "DescribeLaunchTemplates", KP_AWS_EC2_VERSION);
+	kp_aws_params_add(&p, "LaunchTemplateName.1", name);
+	rc = kp_aws_query(w->cl, "ec2", &p, false, false, &a, &r, eb);
+	kp_aws_params_free(&p);
+	if (rc == KP_ERR_NOTFOUND) {
+		ud = kp_aws_user_data(w, c);
+		ud64 = ud ? b64(ud) : NULL;
+		free(ud);
+		kp_aws_params_init(&p, "CreateLaunchTemplate", KP_AWS_EC2_VERSION);
+		kp_aws_params_add(&p, "LaunchTemplateName", name);
+		kp_aws_params_add(&p, "LaunchTemplateData.ImageId", ami->id);
+		if (ud64 && *ud64)
+			kp_aws_params_add(&p, "LaunchTemplateData.UserData", ud64);
+		free(ud64);
+		kp_aws_params_add(&p, "LaunchTemplateData.IamInstanceProfile.Name", c->profile);
+		kp_aws_params_add(&p, "LaunchTemplateData.Monitoring.Enabled",
+				  json_is_true(json_object_get(c->spec, "detailedMonitoring")) ? "true" : "false");
+		snprintf(hop, sizeof(hop), "%lld",
+			 json_integer_value(json_object_get(md, "httpPutResponseHopLimit"))
+				 ? (long long)json_integer_value(json_object_get(md, "httpPutResponseHopLimit"))
+				 : 1LL);
+		kp_aws_params_add(&p, "LaunchTemplateData.MetadataOptions.HttpEndpoint",
+				  or(json_string_value(json_object_get(md, "httpEndpoint")), "enabled"));
+		kp_aws_params_add(&p, "LaunchTemplateData.MetadataOptions.HttpProtocolIpv6",
+				  or(json_string_value(json_object_get(md, "httpProtocolIPv6")), "disabled"));
+		kp_aws_params_add(&p, "LaunchTemplateData.MetadataOptions.HttpPutResponseHopLimit", hop);
+		kp_aws_params_add(&p, "LaunchTemplateData.MetadataOptions.HttpTokens",
+				  or(json_string_value(json_object_get(md, "httpTokens")), "required"));
+		kp_aws_params_add(&p, "LaunchTemplateData.MetadataOptions.InstanceMetadataTags", "disabled");
+		add_bdms(c, &p);
+		kp_aws_params_add(&p, "LaunchTemplateData.NetworkInterface.1.DeviceIndex", "0");
+		for (int i = 0; i < c->nsg; i++)
+			kp_aws_params_addf(&p, c->sgs[i].id, "LaunchTemplateData.NetworkInterface.1.SecurityGroupId.%d", i + 1);
+		if (json_is_boolean(json_object_get(c->spec, "associatePublicIPAddress")))
+			kp_aws_params_add(&p, "LaunchTemplateData.NetworkInterface.1.AssociatePublicIpAddress",
+					  json_is_true(json_object_get(c->spec, "associatePublicIPAddress")) ? "true" : "false");
+		kp_aws_params_add(&p, "TagSpecification.1.ResourceType", "launch-template");
+		{
+			char ck[300];
+
+			snprintf(ck, sizeof(ck), "kubernetes.io/cluster/%s", w->cluster);
+			add_tags(&p, "TagSpecification.1", &nt, ck, "owned");
+			add_tags(&p, "TagSpecification.1", &nt, KP_AWS_TAG_CLUSTER, w->cluster);
+			add_tags(&p, "TagSpecification.1", &nt, KP_AWS_TAG_NODECLASS, c->name);
+		}
+		rc = kp_aws_query(w->cl, "ec2", &p, true, false, &a, &r, eb);
+		kp_aws_params_free(&p);
+		if (rc && strstr(r.code, "AlreadyExists"))
+			rc = KP_OK;
+	}
+	kp_arena_free(&a);
+	if (!rc) {
+		pthread_mutex_lock(&w->mu);
+		json_object_set_new(w->lts, name, json_true());
+		pthread_mutex_unlock(&w->mu);
+	}
+	return rc;
+}
+
+static void lt_forget(struct kp_aws_cloud *w, const char *name)
+{
+	pthread_mutex_lock(&w->mu);
+	json_object_del(w->lts, name);
+	pthread_mutex_unlock(&w->mu);
+}
+
+/* Picks the capacity type and the offerings to send (instance.go). Under the lock. */
+static enum kp_cloud_err choose(struct kp_aws_cloud *w, struct kp_aws_class *c, const struct kp_nodeclaim *claim,
+				struct pick **out, int *nout, enum kp_captype *ct, struct kp_errbuf *eb)
+{
+	static const enum kp_captype order[] = { KP_CAP_RESERVED, KP_CAP_SPOT, KP_CAP_ON_DEMAND };
+	const struct kp_catalog *cat = c->cat;
+	const struct kp_req *itr = kp_reqs_get(&claim->reqs, KP_LABEL_INSTANCE_TYPE);
+	const struct kp_req *ctr = kp_reqs_get(&claim->reqs, KP_LABEL_CAPACITY_TYPE);
+	struct pick *v = calloc((size_t)(cat->n ? cat->n : 1) * 12, sizeof(*v));
+	int n = 0, ncompat = 0, cap = (cat->n ? cat->n : 1) * 12;
+	const char *name = claim->name ? claim->name : "(unnamed)";
+
+	(void)w;
+	*out = NULL;
+	*nout = 0;
+	if (!v)
+		return kp_cloud_errf(eb, KP_CLOUD_INTERNAL, "out of memory");
+	for (size_t k = 0; k < KP_ARRAY_LEN(order) && n == 0; k++) {
+		if (ctr && !kp_req_has(ctr, kp_captype_name(order[k])))
+			continue;
+		ncompat = 0;
+		for (int i = 0; i < cat->n; i++) {
+			const struct kp_itype *it = cat->types[i];
+			const struct kp_aws_ami *ami;
+
+			if (itr && !kp_req_has(itr, it->name))
+				continue;
+			if (!kp_reqs_compatible(&claim->reqs, &it->reqs, NULL) ||
+			    !kp_res_fits(&claim->requests, &it->allocatable, NULL))
+				continue;
+			ami = kp_aws_class_ami(c, kp_labels_get(&it->labels, KP_LABEL_ARCH) ? kp_labels_get(&it->labels, KP_LABEL_ARCH) : "amd64");
+			if (!ami)
+				continue;
+			ncompat++;
+			for (int j = 0; j < it->noff && n < cap; j++) {
+				const struct kp_offering *o = &it->off[j];
+				const struct kp_aws_subnet *sn;
+
+				if (o->captype != order[k] || !o->available || !kp_offering_compatible(o, &claim->reqs))
+					continue;
+				if (!(sn = zonal_subnet(c, o->zone)))
+					continue;
+				v[n++] = (struct pick){ it, o, sn, ami };
+			}
+		}
+		if (n)
+			*ct = order[k];
+	}
+	if (n == 0) {
+		free(v);
+		if (ncompat == 0)
+			return kp_cloud_errf(eb, KP_CLOUD_INSUFFICIENT_CAPACITY,
+					     "nodeclaim %s: no instance type of EC2NodeClass %s is compatible with its "
+					     "requirements and requests (and has an AMI for its architecture)",
+					     name, c->name);
+		return kp_cloud_errf(eb, KP_CLOUD_INSUFFICIENT_CAPACITY,
+				     "nodeclaim %s: all requested instance types were unavailable during launch", name);
+	}
+	qsort(v, (size_t)n, sizeof(*v), pick_cmp);
+	/* at most 60 distinct types, cheapest first (maxInstanceTypes) */
+	{
+		int keep = 0, types = 0;
+
+		for (int i = 0; i < n; i++) {
+			bool seen = false;
+
+			for (int j = 0; j < keep && !seen; j++)
+				seen = v[j].it == v[i].it;
+			if (!seen && ++types > MAX_FLEET_TYPES)
+				continue;
+			v[keep++] = v[i];
+		}
+		n = keep;
+	}
+	*out = v;
+	*nout = n;
+	return KP_CLOUD_OK;
+}
+
+static enum kp_cloud_err aws_create(struct kp_cloud *cp, const struct kp_nodeclaim *claim, struct kp_arena *a,
+				    struct kp_instance *out, struct kp_errbuf *eb)
+{
+	struct kp_aws_cloud *w = aws_of(cp);
+	struct kp_aws_class *c, snap;
+	struct pick *picks = NULL;
+	struct kp_aws_ami *amis = NULL;
+	struct kp_aws_subnet *subs = NULL;
+	int npick = 0, nlt = 0, na = 0;
+	enum kp_captype ct = KP_CAP_ON_DEMAND;
+	const struct kp_aws_ami *lt_ami[16];
+	char lt_names[16][96];
+	enum kp_cloud_err e;
+	struct kp_aws_params p;
+	struct kp_aws_resp r;
+	struct kp_arena ra;
+	kp_err rc;
+
+	memset(out, 0, sizeof(*out));
+	if (!claim)
+		return kp_cloud_errf(eb, KP_CLOUD_CREATE_ERROR, "create: no nodeclaim");
+	if (refresh_types(w, false, eb))
+		return KP_CLOUD_TRANSIENT;
+	pthread_mutex_lock(&w->mu);
+	ice_prune(w);
+	c = class_of_claim(w, claim);
+	if (!c || !c->ready) {
+		e = kp_cloud_errf(eb, KP_CLOUD_NODECLASS_NOT_READY, "nodeclaim %s: EC2NodeClass %s %s",
+				  claim->name ? claim->name : "", claim->node_class ? claim->node_class : "(unknown)",
+				  c ? c->reason : "not found or not resolved yet");
+		pthread_mutex_unlock(&w->mu);
+		return e;
+	}
+	if (class_catalog(w, c, eb)) {
+		pthread_mutex_unlock(&w->mu);
+		return KP_CLOUD_INTERNAL;
+	}
+	e = choose(w, c, claim, &picks, &npick, &ct, eb);
+	/* a snapshot of the class for the calls made without the lock */
+	snap = *c;
+	snap.spec = json_incref(c->spec);
+	snap.subnets = NULL;
+	snap.amis = NULL;
+	snap.cat = NULL;
+	snap.sgs = malloc((size_t)(c->nsg ? c->nsg : 1) * sizeof(*snap.sgs));
+	if (snap.sgs)
+		memcpy(snap.sgs, c->sgs, (size_t)c->nsg * sizeof(*snap.sgs));
+	/* AMIs used by the picks are copied: the class may be re-resolved
+	 * meanwhile (at most 16 distinct AMIs, one launch template each) */
+	amis = calloc(16, sizeof(*amis));
+	for (int i = 0; !e && amis && i < npick; i++) {
+		int j;
+
+		for (j = 0; j < na; j++)
+			if (strcmp(amis[j].id, picks[i].ami->id) == 0)
+				break;
+		if (j == na && na == 16) {
+			picks[i].ami = NULL; /* dropped below */
+			continue;
+		}
+		if (j == na)
+			amis[na++] = *picks[i].ami;
+		picks[i].ami = &amis[j];
+	}
+	/* the subnets likewise */
+	subs = calloc((size_t)(npick ? npick : 1), sizeof(*subs));
+	for (int i = 0; !e && subs && i < npick; i++) {
+		subs[i] = *picks[i].sn;
+		picks[i].sn = &subs[i];
+	}
+	pthread_mutex_unlock(&w->mu);
+	if (!e && (!snap.sgs || !amis || !subs))
+		e = kp_cloud_errf(eb, KP_CLOUD_INTERNAL, "out of memory");
+	if (e) {
+		free(amis);
+		free(subs);
+		free(picks);
+		free(snap.sgs);
+		json_decref(snap.spec);
+		return e;
+	}
+	/* one launch template per AMI */
+	for (int i = 0; i < npick; i++) {
+		int j;
+
+		if (!picks[i].ami)
+			continue;
+		for (j = 0; j < nlt; j++)
+			if (lt_ami[j] == picks[i].ami)
+				break;
+		if (j == nlt && nlt < 16) {
+			lt_ami[nlt] = picks[i].ami;
+			lt_name(w, &snap, picks[i].ami, lt_names[nlt], sizeof(lt_names[nlt]));
+			nlt++;
+		}
+	}
+	kp_arena_init(&ra);
+	for (int attempt = 0; attempt < 2; attempt++) {
+		const struct kp_aws_xnode *inst, *errs;
+		const char *id = NULL;
+		bool all_ice = true, lt_missing = false;
+		char first_err[512] = "";
+
+		e = KP_CLOUD_OK;
+		for (int j = 0; j < nlt; j++) {
+			if ((rc = ensure_lt(w, &snap, lt_ami[j], lt_names[j], eb))) {
+				e = rc == KP_ERR_IO ? KP_CLOUD_TRANSIENT : KP_CLOUD_CREATE_ERROR;
+				kp_err_prefix(eb, "launch template %s: ", lt_names[j]);
+				goto done;
+			}
+		}
+		kp_aws_params_init(&p, "CreateFleet", KP_AWS_EC2_VERSION);
+		kp_aws_params_add(&p, "Type", "instant");
+		if (json_string_value(json_object_get(snap.spec, "context")))
+			kp_aws_params_add(&p, "Context", json_string_value(json_object_get(snap.spec, "context")));
+		for (int j = 0; j < nlt; j++) {
+			int no = 0;
+
+			kp_aws_params_addf(&p, lt_names[j], "LaunchTemplateConfigs.%d.LaunchTemplateSpecification.LaunchTemplateName",
+					   j + 1);
+			kp_aws_params_addf(&p, "$Latest", "LaunchTemplateConfigs.%d.LaunchTemplateSpecification.Version", j + 1);
+			for (int i = 0; i < npick; i++) {
+				char pr[32];
+
+				if (picks[i].ami != lt_ami[j])
+					continue;
+				no++;
+				snprintf(pr, sizeof(pr), "%.6f", picks[i].o->price);
+				kp_aws_params_addf(&p, picks[i].it->name, "LaunchTemplateConfigs.%d.Overrides.%d.InstanceType", j + 1, no);
+				kp_aws_params_addf(&p, picks[i].sn->id, "LaunchTemplateConfigs.%d.Overrides.%d.SubnetId", j + 1, no);
+				kp_aws_params_addf(&p, picks[i].ami->id, "LaunchTemplateConfigs.%d.Overrides.%d.ImageId", j + 1, no);
+				kp_aws_params_addf(&p, picks[i].o->zone, "LaunchTemplateConfigs.%d.Overrides.%d.AvailabilityZone", j + 1,
+						   no);
+				kp_aws_params_addf(&p, pr, "LaunchTemplateConfigs.%d.Overrides.%d.Priority", j + 1, no);
+			}
+		}
+		kp_aws_params_add(&p, "TargetCapacitySpecification.DefaultTargetCapacityType",
+				  ct == KP_CAP_SPOT ? "spot" : ct == KP_CAP_RESERVED ? "reserved-capacity" : "on-demand");
+		kp_aws_params_add(&p, "TargetCapacitySpecification.TotalTargetCapacity", "1");
+		if (ct == KP_CAP_SPOT)
+			kp_aws_params_add(&p, "SpotOptions.AllocationStrategy", "price-capacity-optimized");
+		else
+			kp_aws_params_add(&p, "OnDemandOptions.AllocationStrategy", "lowest-price");
+		kp_aws_params_add(&p, "TagSpecification.1.ResourceType", "instance");
+		fleet_tags(w, &snap, claim, &p, "TagSpecification.1");
+		kp_aws_params_add(&p, "TagSpecification.2.ResourceType", "volume");
+		fleet_tags(w, &snap, claim, &p, "TagSpecification.2");
+		kp_aws_params_add(&p, "TagSpecification.3.ResourceType", "fleet");
+		fleet_tags(w, &snap, claim, &p, "TagSpecification.3");
+		rc = kp_aws_query(w->cl, "ec2", &p, true, false, &ra, &r, eb);
+		kp_aws_params_free(&p);
+		if (rc) {
+			if (strstr(r.code, "InvalidLaunchTemplateName.NotFound") || strstr(r.code, "InvalidLaunchTemplateId.NotFound")) {
+				for (int j = 0; j < nlt; j++)
+					lt_forget(w, lt_names[j]);
+				continue; /* instance.go: invalidate the LT cache and retry once */
+			}
+			if (kp_aws_code_ice(r.code)) {
+				e = kp_cloud_errf(eb, KP_CLOUD_INSUFFICIENT_CAPACITY, "creating fleet: %s: %s", r.code, r.message);
+				goto done;
+			}
+			e = rc == KP_ERR_IO ? KP_CLOUD_TRANSIENT : KP_CLOUD_CREATE_ERROR;
+			kp_err_prefix(eb, "creating fleet: ");
+			goto done;
+		}
+		/* errors feed the ICE cache (instance.go updateUnavailableOfferingsCache) */
+		errs = kp_aws_xml_child(r.xml, "errorSet");
+		pthread_mutex_lock(&w->mu);
+		for (const struct kp_aws_xnode *x = errs ? errs->child : NULL; x; x = x->next) {
+			const char *code = kp_aws_xml_text(x, "errorCode");
+			const char *ty = kp_aws_xml_text(x, "launchTemplateAndOverrides/overrides/instanceType");
+			const char *zn = kp_aws_xml_text(x, "launchTemplateAndOverrides/overrides/availabilityZone");
+
+			if (!first_err[0])
+				snprintf(first_err, sizeof(first_err), "%s: %s", code ? code : "?",
+					 or(kp_aws_xml_text(x, "errorMessage"), ""));
+			if (kp_aws_code_ice(code) && ty && zn)
+				ice_mark(w, kp_captype_name(ct), ty, zn);
+			else
+				all_ice = false;
+		}
+		pthread_mutex_unlock(&w->mu);
+		inst = kp_aws_xml_path(r.xml, "fleetInstanceSet/item");
+		id = kp_aws_xml_text(inst, "instanceIds/item");
+		if (!id) {
+			if (errs && errs->child && all_ice)
+				e = kp_cloud_errf(eb, KP_CLOUD_INSUFFICIENT_CAPACITY, "creating fleet: %s", first_err);
+			else if (first_err[0])
+				e = kp_cloud_errf(eb, KP_CLOUD_CREATE_ERROR, "creating fleet: %s", first_err);
+			else
+				e = kp_cloud_errf(eb, KP_CLOUD_CREATE_ERROR, "creating fleet: no instance and no error returned");
+			goto done;
+		}
+		{
+			const struct kp_aws_xnode *ov = kp_aws_xml_path(inst, "launchTemplateAndOverrides/overrides");
+			const char *ty = or(kp_aws_xml_text(inst, "instanceType"), kp_aws_xml_text(ov, "instanceType"));
+			const char *zn = kp_aws_xml_text(ov, "availabilityZone");
+			const char *lc = kp_aws_xml_text(inst, "lifecycle");
+			const struct kp_itype *it = NULL;
+			const struct kp_offering *off = NULL;
+
+			for (int i = 0; i < npick; i++)
+				if (ty && strcmp(picks[i].it->name, ty) == 0 && (!zn || strcmp(picks[i].o->zone, zn) == 0)) {
+					it = picks[i].it;
+					off = picks[i].o;
+					if (!zn)
+						zn = off->zone;
+					break;
+				}
+			(void)lt_missing;
+			out->instance_type = kp_arena_strdup(a, ty);
+			out->zone = kp_arena_strdup(a, zn ? zn : "");
+			out->provider_id = kp_arena_printf(a, "aws:///%s/%s", zn ? zn : "", id);
+			out->nodeclaim = claim->name ? kp_arena_strdup(a, claim->name) : NULL;
+			out->nodepool = claim->nodepool ? kp_arena_strdup(a, claim->nodepool) : NULL;
+			out->captype = lc ? (strcmp(lc, "spot") == 0 ? KP_CAP_SPOT : KP_CAP_ON_DEMAND) : ct;
+			out->price = off ? off->price : 0;
+			out->image_id = kp_arena_strdup(a, kp_aws_xml_text(ov, "imageId"));
+			out->launched = kp_aws_now_ms(w) / 1000;
+			out->state = KP_INSTANCE_PENDING;
+			if (!it)
+				it = kp_catalog_find(w->base, ty ? ty : "");
+			if (it) {
+				out->capacity = it->capacity;
+				out->allocatable = it->allocatable;
+			}
+			if (!out->provider_id || inst_labels(w, it, out, a))
+				e = kp_cloud_errf(eb, KP_CLOUD_INTERNAL, "out of memory");
+		}
+		goto done;
+	}
+	e = kp_cloud_errf(eb, KP_CLOUD_CREATE_ERROR, "creating fleet: launch template not found after re-creating it");
+done:
+	kp_arena_free(&ra);
+	free(amis);
+	free(subs);
+	free(picks);
+	free(snap.sgs);
+	json_decref(snap.spec);
+	return e;
+}
+
+/* ---- drift (pkg/cloudprovider/drift.go) ---- */
+
+static enum kp_cloud_err aws_is_drifted(struct kp_cloud *cp, const struct kp_nodeclaim *claim, char *reason, size_t n,
+					struct kp_errbuf *eb)
+{
+	struct kp_aws_cloud *w = aws_of(cp);
+	struct kp_arena a;
+	struct inst_list L;
+	struct kp_aws_class *c;
+	enum kp_cloud_err e;
+	const char *ann;
+
+	reason[0] = 0;
+	if (!claim || !claim->provider_id)
+		return KP_CLOUD_OK;
+	kp_arena_init(&a);
+	e = describe_one(w, claim->provider_id, &a, &L, eb);
+	if (e) {
+		kp_arena_free(&a);
+		return e;
+	}
+	pthread_mutex_lock(&w->mu);
+	c = class_of_claim(w, claim);
+	if (c && c->ready) {
+		bool ami = false, sub = false;
+
+		for (int i = 0; i < c->nami && L.v[0].image_id; i++)
+			ami |= strcmp(c->amis[i].id, L.v[0].image_id) == 0;
+		for (int i = 0; i < c->nsub && L.subnet[0]; i++)
+			sub |= strcmp(c->subnets[i].id, L.subnet[0]) == 0;
+		ann = kp_labels_get(&claim->annotations, KP_AWS_ANN_HASH);
+		if (!ami)
+			snprintf(reason, n, "AMIDrift");
+		else if (!sub)
+			snprintf(reason, n, "SubnetDrift");
+		else {
+			/* security groups: the instance's set must equal the class's */
+			int match = 0, total = 0;
+			const char *s = L.sgs[0];
+
+			while (s && *s) {
+				const char *comma = strchr(s, ',');
+				size_t k = comma ? (size_t)(comma - s) : strlen(s);
+
+				total++;
+				for (int i = 0; i < c->nsg; i++)
+					if (strlen(c->sgs[i].id) == k && strncmp(c->sgs[i].id, s, k) == 0)
+						match++;
+				s = comma ? comma + 1 : s + k;
+			}
+			if (total && (match != total || total != c->nsg))
+				snprintf(reason, n, "SecurityGroupDrift");
+			else if (ann && strcmp(ann, c->hash) != 0)
+				snprintf(reason, n, "NodeClassDrift");
+		}
+	}
+	pthread_mutex_unlock(&w->mu);
+	kp_arena_free(&a);
+	return KP_CLOUD_OK;
+}
+
+/* ---- node classes ---- */
+
+static enum kp_cloud_err aws_nodeclass_reconcile(struct kp_cloud *cp, const char *text, char **status, char **conds,
+						 struct kp_errbuf *eb)
+{
+	struct kp_aws_cloud *w = aws_of(cp);
+	json_error_t je;
+	json_t *obj = json_loads(text, 0, &je), *st = NULL, *cj = NULL;
+	struct kp_aws_class *c, *old;
+	enum kp_cloud_err e;
+
+	*status = *conds = NULL;
+	if (!obj)
+		return kp_cloud_errf(eb, KP_CLOUD_INTERNAL, "EC2NodeClass: bad JSON: %s", je.text);
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		json_decref(obj);
+		return kp_cloud_errf(eb, KP_CLOUD_INTERNAL, "out of memory");
+	}
+	if (kp_aws_class_resolve(w, obj, c, &st, &cj, eb)) {
+		json_decref(obj);
+		kp_aws_class_clear(c);
+		free(c);
+		return KP_CLOUD_INTERNAL;
+	}
+	json_decref(obj);
+	*status = json_dumps(st, JSON_COMPACT);
+	*conds = json_dumps(cj, JSON_COMPACT);
+	json_decref(st);
+	json_decref(cj);
+	e = c->ready ? KP_CLOUD_OK
+		     : kp_cloud_errf(eb, KP_CLOUD_NODECLASS_NOT_READY, "EC2NodeClass %s: %s", c->name, c->reason);
+	pthread_mutex_lock(&w->mu);
+	old = class_find(w, c->name);
+	if (old) {
+		/* swap the contents: pointers to the class stay valid; the old
+		 * catalog is retired (a caller may still hold it) */
+		struct kp_aws_class tmp = *old;
+
+		*old = *c;
+		if (tmp.cat) {
+			struct kp_catalog **r = realloc(w->retired, (size_t)(w->nretired + 1) * sizeof(*r));
+
+			if (r) {
+				w->retired = r;
+				w->retired[w->nretired++] = tmp.cat;
+				tmp.cat = NULL;
+			}
+		}
+		*c = tmp;
+		kp_aws_class_clear(c);
+		free(c);
+	} else {
+		struct kp_aws_class **v = realloc(w->classes, (size_t)(w->nclasses + 1) * sizeof(*v));
+
+		if (!v) {
+			kp_aws_class_clear(c);
+			free(c);
+		} else {
+			w->classes = v;
+			w->classes[w->nclasses++] = c;
+		}
+	}
+	pthread_mutex_unlock(&w->mu);
+	return e;
+}
+
+static void aws_nodeclass_forget(struct kp_cloud *cp, const char *name)
+{
+	struct kp_aws_cloud *w = aws_of(cp);
+
+	pthread_mutex_lock(&w->mu);
+	for (int i = 0; i < w->nclasses; i++) {
+		if (strcmp(w->classes[i]->name, name) != 0)
+			continue;
+		/* keep the struct alive (callers may hold its catalog): mark it not ready */
+		w->classes[i]->ready = false;
+		snprintf(w->classes[i]->reason, sizeof(w->classes[i]->reason), "deleted");
+	}
+	pthread_mutex_unlock(&w->mu);
+}
+
+/* ---- interruption (pkg/controllers/interruption) ---- */
+
+static void ev_push(struct kp_aws_cloud *w, enum kp_cloud_event_kind kind, const char *id)
+{
+	pthread_mutex_lock(&w->mu);
+	json_array_append_new(w->events, json_pack("{s:i,s:s}", "kind", (int)kind, "id", id ? id : ""));
+	if ((unsigned)kind < KP_ARRAY_LEN(w->events_by_kind))
+		w->events_by_kind[kind]++;
+	pthread_mutex_unlock(&w->mu);
+}
+
+static const char *id_of_arn(const char *s)
+{
+	const char *slash = s ? strrchr(s, '/') : NULL;
+
+	return slash ? slash + 1 : s;
+}
+
+/* Parses one EventBridge message (parser key: version, source, detail-type)
+ * and queues its events; false when it cannot be parsed. */
+static bool handle_message(struct kp_aws_cloud *w, const char *body)
+{
+	json_t *m = json_loads(body ? body : "", 0, NULL), *d;
+	const char *src, *dt, *id;
+	bool ok = true;
+
+	if (!json_is_object(m)) {
+		json_decref(m);
+		return false;
+	}
+	src = json_string_value(json_object_get(m, "source"));
+	dt = json_string_value(json_object_get(m, "detail-type"));
+	d = json_object_get(m, "detail");
+	id = json_string_value(json_object_get(d, "instance-id"));
+	if (!src || !dt || !json_is_object(d)) {
+		ok = false;
+	} else if (strcmp(src, "aws.ec2") == 0 && strcmp(dt, "EC2 Spot Instance Interruption Warning") == 0 && id) {
+		struct kp_arena a;
+		struct inst_list L;
+		struct kp_errbuf eb = { 0 };
+		char pid[128];
+
+		/* the offering is marked unavailable (spot:type:zone) */
+		snprintf(pid, sizeof(pid), "aws:///x/%s", id);
+		kp_arena_init(&a);
+		if (!describe_one(w, pid, &a, &L, &eb) && L.v[0].instance_type && L.v[0].zone) {
+			pthread_mutex_lock(&w->mu);
+			ice_mark(w, "spot", L.v[0].instance_type, L.v[0].zone);
+			pthread_mutex_unlock(&w->mu);
+		}
+		kp_arena_free(&a);
+		ev_push(w, KP_CLOUD_EV_SPOT_INTERRUPTED, id);
+	} else if (strcmp(src, "aws.ec2") == 0 && strcmp(dt, "EC2 Instance Rebalance Recommendation") == 0 && id) {
+		ev_push(w, KP_CLOUD_EV_REBALANCE, id);
+	} else if (strcmp(src, "aws.ec2") == 0 && strcmp(dt, "EC2 Instance State-change Notification") == 0 && id) {
+		const char *st = json_string_value(json_object_get(d, "state"));
+
+		if (st && (strcmp(st, "stopping") == 0 || strcmp(st, "stopped") == 0))
+			ev_push(w, KP_CLOUD_EV_STOPPED, id);
+		else if (st && (strcmp(st, "shutting-down") == 0 || strcmp(st, "terminated") == 0))
+			ev_push(w, KP_CLOUD_EV_TERMINATED, id);
+	} else if (strcmp(src, "aws.ec2") == 0 &&
+		   strcmp(dt, "EC2 Capacity Reservation Instance Interruption Warning") == 0 && id) {
+		ev_push(w, KP_CLOUD_EV_RESERVATION_INTERRUPTED, id);
+	} else if (strcmp(src, "aws.health") == 0 && strcmp(dt, "AWS Health Event") == 0) {
+		const char *svc = json_string_value(json_object_get(d, "service"));
+		const char *cat = json_string_value(json_object_get(d, "eventTypeCategory"));
+		json_t *ents = json_object_get(d, "affectedEntities"), *e;
+		size_t i;
+
+		if (svc && cat && strcmp(svc, "EC2") == 0 && strcmp(cat, "scheduledChange") == 0)
+			json_array_foreach(ents, i, e) {
+				const char *v = json_string_value(json_object_get(e, "entityValue"));
+
+				if (v)
+					ev_push(w, KP_CLOUD_EV_SCHEDULED_CHANGE, id_of_arn(v));
+			}
+	}
+	/* other kinds: no-op, deleted (parser.go) */
+	json_decref(m);
+	return ok;
+}
+
+static void sleep_ms(struct kp_aws_cloud *w, int64_t ms)
+{
+	while (ms > 0 && !atomic_load(&w->stop)) {
+		struct timespec ts = { 0, 100 * 1000000L };
+
+		nanosleep(&ts, NULL);
+		ms -= 100;
+	}
+}
+
+static void *sqs_main(void *arg)
+{
+	struct kp_aws_cloud *w = arg;
+
+	while (!atomic_load(&w->stop)) {
+		struct kp_aws_resp r;
+		struct kp_errbuf eb = { 0 };
+		json_t *req, *msgs, *m;
+		char *text;
+		size_t i;
+
+		if (!w->queue_url[0]) {
+			req = json_pack("{s:s}", "QueueName", w->queue);
+			text = json_dumps(req, JSON_COMPACT);
+			json_decref(req);
+			if (text && !kp_aws_json(w->cl, "sqs", "AmazonSQS.GetQueueUrl", "1.0", text, &r, &eb) &&
+			    json_string_value(json_object_get(r.json, "QueueUrl")))
+				copy(w->queue_url, sizeof(w->queue_url), json_string_value(json_object_get(r.json, "QueueUrl")));
+			free(text);
+			kp_aws_resp_clear(&r);
+			if (!w->queue_url[0]) {
+				sleep_ms(w, 2000);
+				continue;
+			}
+		}
+		req = json_pack("{s:s,s:i,s:i,s:i,s:[s],s:[s]}", "QueueUrl", w->queue_url, "MaxNumberOfMessages", 10,
+				"VisibilityTimeout", 20, "WaitTimeSeconds", (int)w->o.sqs_wait_s, "AttributeNames",
+				"SentTimestamp", "MessageAttributeNames", "All");
+		text = json_dumps(req, JSON_COMPACT);
+		json_decref(req);
+		if (!text || kp_aws_json(w->cl, "sqs", "AmazonSQS.ReceiveMessage", "1.0", text, &r, &eb)) {
+			free(text);
+			kp_aws_resp_clear(&r);
+			if (strstr(r.code, "NonExistent"))
+				w->queue_url[0] = 0;
+			sleep_ms(w, 1000);
+			continue;
+		}
+		free(text);
+		msgs = json_object_get(r.json, "Messages");
+		json_array_foreach(msgs, i, m) {
+			const char *body = json_string_value(json_object_get(m, "Body"));
+			const char *rh = json_string_value(json_object_get(m, "ReceiptHandle"));
+			struct kp_aws_resp r2;
+
+			if (!handle_message(w, body))
+				ev_push(w, KP_CLOUD_EV_UNPARSEABLE, "");
+			if (rh) {
+				json_t *dq = json_pack("{s:s,s:s}", "QueueUrl", w->queue_url, "ReceiptHandle", rh);
+				char *dt = json_dumps(dq, JSON_COMPACT);
+
+				json_decref(dq);
+				if (dt)
+					kp_aws_json(w->cl, "sqs", "AmazonSQS.DeleteMessage", "1.0", dt, &r2, &eb);
+				kp_aws_resp_clear(&r2);
+				free(dt);
+			}
+		}
+		kp_aws_resp_clear(&r);
+	}
+	return NULL;
+}
+
+static const char *kind_name(enum kp_cloud_event_kind k)
+{
+	switch (k) {
+	case KP_CLOUD_EV_SPOT_INTERRUPTED: return "spot_interrupted";
+	case KP_CLOUD_EV_REBALANCE: return "rebalance_recommendation";
+	case KP_CLOUD_EV_SCHEDULED_CHANGE: return "scheduled_change";
+	case KP_CLOUD_EV_STOPPED: return "instance_stopped";
+	case KP_CLOUD_EV_TERMINATED: return "instance_terminated";
+	case KP_CLOUD_EV_RESERVATION_INTERRUPTED: return "capacity_reservation_interrupted";
+	case KP_CLOUD_EV_UNPARSEABLE: return "unparseable";
+	}
+	return "unknown";
+}
+
+static enum kp_cloud_err aws_poll_events(struct kp_cloud *cp, struct kp_arena *a, struct kp_cloud_event **out, int *n,
+					 struct kp_errbuf *eb)
+{
+	struct kp_aws_cloud *w = aws_of(cp);
+	size_t i, k;
+	json_t *e;
+
+	*out = NULL;
+	*n = 0;
+	pthread_mutex_lock(&w->mu);
+	k = json_array_size(w->events);
+	if (k) {
+		struct kp_cloud_event *v = kp_arena_calloc(a, k, sizeof(*v));
+
+		if (!v) {
+			pthread_mutex_unlock(&w->mu);
+			return kp_cloud_errf(eb, KP_CLOUD_INTERNAL, "out of memory");
+		}
+		json_array_foreach(w->events, i, e) {
+			v[i].kind = (enum kp_cloud_event_kind)json_integer_value(json_object_get(e, "kind"));
+			v[i].kind_name = kind_name(v[i].kind);
+			v[i].instance_id = kp_arena_strdup(a, json_string_value(json_object_get(e, "id")));
+			v[i].drain = v[i].kind != KP_CLOUD_EV_REBALANCE && v[i].kind != KP_CLOUD_EV_UNPARSEABLE;
+		}
+		json_array_clear(w->events);
+		*out = v;
+		*n = (int)k;
+	}
+	pthread_mutex_unlock(&w->mu);
+	return KP_CLOUD_OK;
+}
+
+/* ---- construction ---- */
+
+static void aws_destroy(struct kp_cloud *cp)
+{
+	struct kp_aws_cloud *w = aws_of(cp);
+
+	if (!w)
+		return;
+	atomic_store(&w->stop, 1);
+	if (w->sqs_started)
+		pthread_join(w->sqs, NULL);
+	for (int i = 0; i < w->nclasses; i++) {
+		kp_aws_class_clear(w->classes[i]);
+		free(w->classes[i]);
+	}
+	free(w->classes);
+	for (int i = 0; i < w->nretired; i++) {
+		kp_catalog_free(w->retired[i]);
+		free(w->retired[i]);
+	}
+	free(w->retired);
+	json_decref(w->types);
+	json_decref(w->spot);
+	json_decref(w->ice);
+	json_decref(w->pool_class);
+	json_decref(w->lts);
+	json_decref(w->events);
+	free(w->cluster_ca);
+	kp_aws_client_free(w->cl);
+	pthread_mutex_destroy(&w->mu);
+	free(w);
+}
+
+static const struct kp_cloud_ops aws_ops = {
+	.version = KP_CLOUD_VERSION,
+	.name = "aws",
+	.create = aws_create,
+	.delete = aws_delete,
+	.get = aws_get,
+	.list = aws_list,
+	.instance_types = aws_instance_types,
+	.is_drifted = aws_is_drifted,
+	.destroy = aws_destroy,
+	.nodeclass_reconcile = aws_nodeclass_reconcile,
+	.nodeclass_forget = aws_nodeclass_forget,
+	.poll_events = aws_poll_events,
+};
+
+void kp_cloud_aws_opts_init(struct kp_cloud_aws_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->k8s_version = "1.32";
+	o->cluster_cidr = "10.100.0.0/16";
+}
+
+kp_err kp_cloud_aws_new(const struct kp_cloud_aws_opts *o, struct kp_cloud **out, struct kp_errbuf *eb)
+{
+	struct kp_aws_cloud *w;
+	struct kp_aws_config cfg = { 0 };
+
+	*out = NULL;
+	if (!o || !o->cluster || !*o->cluster)
+		return kp_errf(eb, KP_ERR_INVALID, "aws: a cluster name is required (--cluster-name)");
+	if (!o->base)
+		return kp_errf(eb, KP_ERR_INVALID, "aws: no base catalog");
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return kp_errf(eb, KP_ERR_NOMEM, "out of memory");
+	w->o = *o;
+	if (w->o.ice_ttl_ms <= 0)
+		w->o.ice_ttl_ms = 3 * 60 * 1000;
+	if (w->o.types_ttl_ms <= 0)
+		w->o.types_ttl_ms = 5 * 60 * 1000;
+	if (w->o.sqs_wait_s <= 0)
+		w->o.sqs_wait_s = 5;
+	if (w->o.sqs_wait_s > 20)
+		w->o.sqs_wait_s = 20;
+	copy(w->cluster, sizeof(w->cluster), o->cluster);
+	copy(w->queue, sizeof(w->queue), o->interruption_queue);
+	copy(w->cluster_endpoint, sizeof(w->cluster_endpoint), o->cluster_endpoint ? o->cluster_endpoint : "");
+	copy(w->cluster_cidr, sizeof(w->cluster_cidr), o->cluster_cidr ? o->cluster_cidr : "10.100.0.0/16");
+	copy(w->k8s_version, sizeof(w->k8s_version), o->k8s_version ? o->k8s_version : "1.32");
+	w->cluster_ca = strdup(o->cluster_ca ? o->cluster_ca : "");
+	w->base = o->base;
+	cfg.region = o->region;
+	cfg.endpoint = o->endpoint;
+	cfg.profile = o->profile;
+	cfg.max_attempts = o->max_attempts;
+	cfg.backoff_base_ms = o->backoff_base_ms;
+	if (kp_aws_client_new(&cfg, &w->cl, eb)) {
+		free(w->cluster_ca);
+		free(w);
+		return eb ? eb->code : KP_ERR_INVALID;
+	}
+	pthread_mutex_init(&w->mu, NULL);
+	w->ice = json_object();
+	w->pool_class = json_object();
+	w->lts = json_object();
+	w->events = json_array();
+	w->pub.ops = &aws_ops;
+	w->pub.impl = w;
+	if (w->queue[0]) {
+		if (pthread_create(&w->sqs, NULL, sqs_main, w) == 0)
+			w->sqs_started = true;
+	}
+	*out = &w->pub;
+	return KP_OK;
+}

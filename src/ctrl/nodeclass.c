@@ -1,0 +1,214 @@
+/*
+ * nodeclass.c - the node class status controller and the interruption
+ * controller, both generic over the cloud provider:
+ *   - nodeclass.status: hands every EC2NodeClass object to the provider's
+ *     nodeclass_reconcile (subnets, security groups, AMIs, instance
+ *     profile) and writes back the status and conditions it returns;
+ *     revisited every minute (Karpenter's nodeclass controllers requeue
+ *     on the same order) and on every spec change (generation);
+ *   - interruption: every second drains the provider's events (AWS: the
+ *     SQS interruption queue, polled in the provider's own thread) and
+ *     deletes the NodeClaim of each instance to drain, gracefully, as
+ *     Karpenter's interruption controller (CordonAndDrain).
+ * A provider without these operations makes both no-ops.
+ *
+ * Mirrors karpenter-provider-aws pkg/controllers/nodeclass (status) and
+ * pkg/controllers/interruption/controller.go (handleMessage).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctrl/ext_int.h"
+
+#define NC_REVISIT_MS 60000
+#define INTR_PERIOD_MS 1000
+
+static const struct kp_kube_res RES_NC = { "karpenter.k8s.aws", "v1", "ec2nodeclasses", false };
+
+struct nc_write {
+	json_t *status;      /* provider's status (without conditions) */
+	json_t *conds;       /* provider's conditions */
+	int64_t wall;
+};
+
+static int nc_status_fn(void *ud, json_t *obj, struct kp_errbuf *eb)
+{
+	struct nc_write *w = ud;
+	json_t *st = json_object_get(obj, "status"), *before, *conds, *c;
+	int64_t gen = json_integer_value(kpc_jget(obj, "metadata.generation"));
+	const char *k;
+	json_t *v;
+	size_t i;
+	int same;
+
+	(void)eb;
+	if (!json_is_object(st)) {
+		st = json_object();
+		json_object_set_new(obj, "status", st);
+	}
+	before = json_deep_copy(st);
+	json_object_foreach(w->status, k, v)
+		json_object_set(st, k, v);
+	if (!json_object_get(w->status, "instanceProfile"))
+		json_object_del(st, "instanceProfile");
+	conds = json_object_get(st, "conditions");
+	if (!json_is_array(conds)) {
+		conds = json_array();
+		json_object_set_new(st, "conditions", conds);
+	}
+	json_array_foreach(w->conds, i, c)
+		kpc_condition_set(conds, json_string_value(json_object_get(c, "type")),
+				  json_string_value(json_object_get(c, "status")), json_string_value(json_object_get(c, "reason")),
+				  json_string_value(json_object_get(c, "message")), gen, w->wall);
+	same = json_equal(before, st);
+	json_decref(before);
+	return same ? 1 : 0;
+}
+
+int64_t kpc_nc_reconcile(struct kp_ctrl *c, const char *name)
+{
+	struct kpc_ext *x = c->ext;
+	json_t *obj = kp_informer_get(c->inf[KPC_NODECLASSES], NULL, name);
+	char *text, *st = NULL, *cj = NULL;
+	struct kp_errbuf eb = { 0 };
+	struct kp_kube_status ks;
+	struct nc_write w;
+	enum kp_cloud_err e;
+
+	if (!obj) {
+		kp_cloud_nodeclass_forget(c->o.cloud, name);
+		json_object_del(x->nc_gen, name);
+		return -1;
+	}
+	if (kpc_jget(obj, "metadata.deletionTimestamp"))
+		return -1;
+	text = json_dumps(obj, JSON_COMPACT);
+	if (!text)
+		return NC_REVISIT_MS;
+	c->cloud_caller = "nodeclass.status";
+	e = kp_cloud_nodeclass_reconcile(c->o.cloud, text, &st, &cj, &eb);
+	c->cloud_caller = NULL;
+	free(text);
+	if (!st) {
+		/* no node classes in this provider, or the call failed */
+		if (e)
+			kp_log_error(&x->log_nc, "could not resolve nodeclass",
+				     KP_LOG_FIELDS(kp_log_str("EC2NodeClass", name), kp_log_errmsg(eb.msg)));
+		free(cj);
+		return e ? NC_REVISIT_MS : -1;
+	}
+	w.status = json_loads(st, 0, NULL);
+	w.conds = cj ? json_loads(cj, 0, NULL) : json_array();
+	w.wall = kpc_wall(c);
+	free(st);
+	free(cj);
+	if (e == KP_CLOUD_NODECLASS_NOT_READY)
+		kp_log_info(&x->log_nc, "nodeclass not ready",
+			    KP_LOG_FIELDS(kp_log_str("EC2NodeClass", name), kp_log_errmsg(eb.msg)));
+	if (w.status && w.conds &&
+	    kp_kube_retry_on_conflict(c->kc, &RES_NC, NULL, name, "status", 0, nc_status_fn, &w, NULL, &ks, &eb) &&
+	    !kp_kube_is_notfound(&ks))
+		kp_log_error(&x->log_nc, "could not write nodeclass status",
+			     KP_LOG_FIELDS(kp_log_str("EC2NodeClass", name), kp_log_errmsg(eb.msg)));
+	json_decref(w.status);
+	json_decref(w.conds);
+	/* NodePools read the class's readiness; the provisioner may now launch */
+	kpc_prov_trigger(c);
+	return NC_REVISIT_MS;
+}
+
+void kpc_nc_event(struct kp_ctrl *c, const json_t *old, const json_t *obj, bool deleted)
+{
+	struct kpc_ext *x = c->ext;
+	const char *name = kpc_ext_name(obj);
+	json_int_t gen = json_integer_value(kpc_jget(obj, "metadata.generation"));
+
+	if (deleted) {
+		kp_cloud_nodeclass_forget(c->o.cloud, name);
+		json_object_del(x->nc_gen, name);
+		return;
+	}
+	/* only spec changes (or the first sight): status writes come back as updates */
+	if (old && json_integer_value(json_object_get(x->nc_gen, name)) == gen)
+		return;
+	json_object_set_new(x->nc_gen, name, json_integer(gen));
+	kpc_queue_add(&x->nodeclasses, name, 0);
+}
+
+/* ---- interruption ---- */
+
+static json_t *claim_of_instance(struct kp_ctrl *c, const char *id)
+{
+	json_t **all = NULL;
+	json_t *hit = NULL;
+	size_t n = 0, k = strlen(id);
+
+	if (!*id || kp_informer_list(c->inf[KPC_NODECLAIMS], NULL, &all, &n, NULL))
+		return NULL;
+	for (size_t i = 0; i < n && !hit; i++) {
+		const char *pid = kpc_jstr(all[i], "status.providerID");
+		size_t pl = pid ? strlen(pid) : 0;
+
+		if (pl > k && strcmp(pid + pl - k, id) == 0 && pid[pl - k - 1] == '/')
+			hit = all[i];
+	}
+	free(all);
+	return hit;
+}
+
+static void interruption_tick(void *ud)
+{
+	struct kp_ctrl *c = ud;
+	struct kpc_ext *x = c->ext;
+	struct kp_arena a;
+	struct kp_cloud_event *ev = NULL;
+	struct kp_errbuf eb = { 0 };
+	int n = 0;
+
+	kp_arena_init(&a);
+	if (!kp_cloud_poll_events(c->o.cloud, &a, &ev, &n, &eb)) {
+		for (int i = 0; i < n; i++) {
+			json_t *claim;
+			const char *name;
+			struct kp_kube_status ks;
+
+			if (ev[i].kind == KP_CLOUD_EV_UNPARSEABLE) {
+				kp_log_error(&x->log_intr, "failed parsing interruption message; deleted",
+					     KP_LOG_FIELDS(kp_log_str("messageKind", ev[i].kind_name)));
+				continue;
+			}
+			claim = claim_of_instance(c, ev[i].instance_id);
+			name = claim ? kpc_ext_name(claim) : NULL;
+			kp_log_info(&x->log_intr, "received interruption message",
+				    KP_LOG_FIELDS(kp_log_str("messageKind", ev[i].kind_name),
+						  kp_log_str("instanceID", ev[i].instance_id),
+						  kp_log_str("NodeClaim", name ? name : "")));
+			if (!claim || !ev[i].drain || kpc_jget(claim, "metadata.deletionTimestamp"))
+				continue;
+			kpc_event(c, "NodeClaim", "karpenter.sh/v1", NULL, name, kpc_jstr(claim, "metadata.uid"), "Warning",
+				  "Interrupted", ev[i].kind_name);
+			if (kp_kube_delete(c->kc, &KP_KUBE_NODECLAIMS, NULL, name, KP_PROPAGATE_DEFAULT, NULL, &ks, &eb) &&
+			    !kp_kube_is_notfound(&ks))
+				kp_log_error(&x->log_intr, "could not delete nodeclaim",
+					     KP_LOG_FIELDS(kp_log_str("NodeClaim", name), kp_log_errmsg(eb.msg)));
+			else
+				kp_log_info(&x->log_intr, "initiating delete from interruption message",
+					    KP_LOG_FIELDS(kp_log_str("messageKind", ev[i].kind_name),
+							  kp_log_str("NodeClaim", name)));
+		}
+	}
+	kp_arena_free(&a);
+	if (c->controllers_on)
+		kp_kube_timer_start(c->loop, &x->intr_timer, INTR_PERIOD_MS, interruption_tick, c);
+}
+
+void kpc_intr_start(struct kp_ctrl *c)
+{
+	kp_kube_timer_start(c->loop, &c->ext->intr_timer, INTR_PERIOD_MS, interruption_tick, c);
+}
+
+void kpc_intr_stop(struct kp_ctrl *c)
+{
+	kp_kube_timer_stop(c->loop, &c->ext->intr_timer);
+}

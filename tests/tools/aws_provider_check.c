@@ -1,0 +1,665 @@
+/*
+ * aws_provider_check.c - the AWS cloud provider (src/cloud/aws/provider.h)
+ * through the kp_cloud interface against a real moto_server, with
+ * tests/aws/proxy.py in front for what moto cannot answer (insufficient
+ * capacity in CreateFleet, SSM /aws/ parameters, AuthFailure). Run by
+ * tests/aws/run, which starts and stops both servers.
+ *
+ * Usage: aws_provider_check MOTO_URL PROXY_URL DATADIR
+ * Prints "ok"/"FAIL" per check, then "aws-provider: N passed, M failed".
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <curl/curl.h>
+
+#include "cloud/aws/aws.h"
+#include "cloud/aws/provider.h"
+#include "karpenter/labels.h"
+#include "karpenter/objects.h"
+#include "karpenter/requirements.h"
+#include "karpenter/resources.h"
+
+static int npass, nfail;
+static const char *MOTO, *PROXY;
+static struct kp_aws_client *CL;     /* direct to moto: fixtures and assertions */
+static struct kp_arena A;
+static struct kp_catalog CAT;
+static struct kp_resnames RN;
+
+static void check(bool cond, const char *name, const char *detail)
+{
+	if (cond) {
+		npass++;
+		printf("ok   %s\n", name);
+	} else {
+		nfail++;
+		printf("FAIL %s%s%s\n", name, detail && *detail ? ": " : "", detail ? detail : "");
+	}
+	fflush(stdout);
+}
+
+/* ---- fixtures through the raw client ---- */
+
+static struct kp_aws_xnode *ec2(const char *action, const char *const *kv)
+{
+	struct kp_aws_params p;
+	struct kp_aws_resp r;
+	struct kp_errbuf eb = { 0 };
+	struct kp_aws_xnode *x = NULL;
+
+	kp_aws_params_init(&p, action, "2016-11-15");
+	for (int i = 0; kv && kv[i]; i += 2)
+		kp_aws_params_add(&p, kv[i], kv[i + 1]);
+	if (kp_aws_query(CL, "ec2", &p, false, false, &A, &r, &eb))
+		fprintf(stderr, "fixture %s: %s\n", action, eb.msg);
+	else
+		x = r.xml;
+	kp_aws_params_free(&p);
+	return x;
+}
+
+static void tag(const char *id, const char *k, const char *v)
+{
+	const char *kv[] = { "ResourceId.1", id, "Tag.1.Key", k, "Tag.1.Value", v, NULL };
+
+	ec2("CreateTags", kv);
+}
+
+static const char *subnet(const char *vpc, const char *cidr, const char *zone)
+{
+	const char *kv[] = { "VpcId", vpc, "CidrBlock", cidr, "AvailabilityZone", zone, NULL };
+
+	return kp_aws_xml_text(ec2("CreateSubnet", kv), "subnet/subnetId");
+}
+
+static void proxy_rules(const char *json)
+{
+	char url[512];
+	CURL *h = curl_easy_init();
+	FILE *null = fopen("/dev/null", "w");
+
+	snprintf(url, sizeof(url), "%s/_proxy/rules", PROXY);
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_POSTFIELDS, json);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, null);
+	curl_easy_perform(h);
+	curl_easy_cleanup(h);
+	fclose(null);
+}
+
+/* ---- claims ---- */
+
+static void req_in(struct kp_nodeclaim *nc, const char *key, const char *const *vals, int n)
+{
+	struct kp_req r;
+	struct kp_errbuf eb = { 0 };
+
+	if (kp_req_make(&r, &A, key, KP_OP_IN, vals, n, 0, &eb) || kp_reqs_add(&nc->reqs, &A, &r))
+		fprintf(stderr, "req %s: %s\n", key, eb.msg);
+}
+
+static struct kp_nodeclaim *claim(const char *name, const char *klass, const char *const *types, int ntypes,
+				  const char *const *caps, int ncaps)
+{
+	struct kp_nodeclaim *nc = kp_arena_alloc(&A, sizeof(*nc));
+	static const char *const linux_[] = { "linux" };
+
+	kp_reqs_init(&nc->reqs);
+	nc->name = kp_arena_strdup(&A, name);
+	nc->nodepool = "default";
+	nc->node_class = klass;
+	kp_labels_set(&nc->labels, &A, KP_LABEL_NODEPOOL, "default");
+	if (ntypes)
+		req_in(nc, KP_LABEL_INSTANCE_TYPE, types, ntypes);
+	req_in(nc, KP_LABEL_CAPACITY_TYPE, caps, ncaps);
+	req_in(nc, KP_LABEL_OS, linux_, 1);
+	return nc;
+}
+
+/* ---- the checks ---- */
+
+static struct kp_cloud *provider(const char *endpoint, const char *queue)
+{
+	struct kp_cloud_aws_opts o;
+	struct kp_cloud *cp = NULL;
+	struct kp_errbuf eb = { 0 };
+
+	kp_cloud_aws_opts_init(&o);
+	o.cluster = "test-cluster";
+	o.region = "us-east-1";
+	o.endpoint = endpoint;
+	o.base = &CAT;
+	o.max_attempts = 2;
+	o.backoff_base_ms = 20;
+	o.interruption_queue = queue;
+	o.sqs_wait_s = 1;
+	o.cluster_endpoint = "https://127.0.0.1:6443";
+	if (kp_cloud_aws_new(&o, &cp, &eb))
+		fprintf(stderr, "provider: %s\n", eb.msg);
+	return cp;
+}
+
+static enum kp_cloud_err reconcile(struct kp_cloud *cp, const char *yaml_json, json_t **status, json_t **conds,
+				   struct kp_errbuf *eb)
+{
+	char *st = NULL, *cj = NULL;
+	enum kp_cloud_err e = kp_cloud_nodeclass_reconcile(cp, yaml_json, &st, &cj, eb);
+
+	*status = st ? json_loads(st, 0, NULL) : NULL;
+	*conds = cj ? json_loads(cj, 0, NULL) : NULL;
+	free(st);
+	free(cj);
+	return e;
+}
+
+static const char *cond_status(json_t *conds, const char *type)
+{
+	size_t i;
+	json_t *c;
+
+	json_array_foreach(conds, i, c)
+		if (strcmp(json_string_value(json_object_get(c, "type")), type) == 0)
+			return json_string_value(json_object_get(c, "status"));
+	return "";
+}
+
+static bool has_tag(const struct kp_aws_xnode *inst, const char *k, const char *v)
+{
+	const struct kp_aws_xnode *ts = kp_aws_xml_child(inst, "tagSet");
+
+	for (const struct kp_aws_xnode *t = ts ? ts->child : NULL; t; t = t->next)
+		if (kp_strcmp0(kp_aws_xml_text(t, "key"), k) == 0 && (!v || kp_strcmp0(kp_aws_xml_text(t, "value"), v) == 0))
+			return true;
+	return false;
+}
+
+static const struct kp_aws_xnode *describe_instance(const char *pid)
+{
+	const char *id = strrchr(pid, '/');
+	const char *kv[] = { "InstanceId.1", id ? id + 1 : pid, NULL };
+
+	return kp_aws_xml_path(ec2("DescribeInstances", kv), "reservationSet/item/instancesSet/item");
+}
+
+int main(int argc, char **argv)
+{
+	struct kp_aws_config cfg = { 0 };
+	struct kp_errbuf eb = { 0 };
+	struct kp_cloud *cp, *px;
+	const char *vpc, *s1, *s2, *s3, *sg, *sg_default = NULL, *ami_x86 = "ami-0ed094fb1304fd857", *ami_name,
+							      *ami_arm = NULL;
+	const struct kp_catalog *cat = NULL;
+	struct kp_nodepool np;
+	json_t *st, *conds;
+	char buf[4096], nc_json[4096];
+	struct kp_instance in, spot_in, od_in;
+	enum kp_cloud_err e;
+	static const char *const both[] = { "on-demand", "spot" };
+	static const char *const od[] = { "on-demand" };
+	static const char *const spot[] = { "spot" };
+	static const char *const types[] = { "m5.large", "c5.large", "m5.xlarge" };
+
+	if (argc != 4) {
+		fprintf(stderr, "usage: aws_provider_check MOTO_URL PROXY_URL DATADIR\n");
+		return 2;
+	}
+	MOTO = argv[1];
+	PROXY = argv[2];
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	setenv("AWS_ACCESS_KEY_ID", "testing", 1);
+	setenv("AWS_SECRET_ACCESS_KEY", "testing", 1);
+	setenv("AWS_EC2_METADATA_DISABLED", "true", 1);
+	kp_arena_init(&A);
+	kp_catalog_init(&CAT);
+	kp_resnames_init(&RN);
+	if (kp_catalog_open(&CAT, &RN, "aws", argv[3], &eb)) {
+		fprintf(stderr, "catalog: %s\n", eb.msg);
+		return 2;
+	}
+	cfg.region = "us-east-1";
+	cfg.endpoint = MOTO;
+	if (kp_aws_client_new(&cfg, &CL, &eb)) {
+		fprintf(stderr, "client: %s\n", eb.msg);
+		return 2;
+	}
+
+	/* fixtures: a VPC with three tagged subnets in a, b, c and one untagged in d */
+	{
+		const char *kv[] = { "CidrBlock", "10.0.0.0/16", NULL };
+
+		vpc = kp_aws_xml_text(ec2("CreateVpc", kv), "vpc/vpcId");
+	}
+	s1 = subnet(vpc, "10.0.1.0/24", "us-east-1a");
+	s2 = subnet(vpc, "10.0.2.0/24", "us-east-1b");
+	s3 = subnet(vpc, "10.0.3.0/24", "us-east-1c");
+	subnet(vpc, "10.0.4.0/24", "us-east-1d");
+	tag(s1, "karpenter.sh/discovery", "test-cluster");
+	tag(s2, "karpenter.sh/discovery", "test-cluster");
+	tag(s3, "karpenter.sh/discovery", "other");
+	{
+		const char *kv[] = { "GroupName", "nodes", "GroupDescription", "nodes", "VpcId", vpc, NULL };
+
+		sg = kp_aws_xml_text(ec2("CreateSecurityGroup", kv), "groupId");
+		tag(sg, "karpenter.sh/discovery", "test-cluster");
+	}
+	{
+		/* moto gives fleet instances the default VPC's default group,
+		 * whatever the launch template says (a documented moto gap) */
+		const char *kd[] = { "Filter.1.Name", "isDefault", "Filter.1.Value.1", "true", NULL };
+		const char *dvpc = kp_aws_xml_text(kp_aws_xml_path(ec2("DescribeVpcs", kd), "vpcSet/item"), "vpcId");
+		const char *kv[] = { "Filter.1.Name", "group-name", "Filter.1.Value.1", "default", "Filter.2.Name",
+				     "vpc-id", "Filter.2.Value.1", dvpc ? dvpc : "none", NULL };
+
+		sg_default = kp_aws_xml_text(kp_aws_xml_path(ec2("DescribeSecurityGroups", kv), "securityGroupInfo/item"),
+					     "groupId");
+	}
+	{
+		const char *kv[] = { "ImageId.1", ami_x86, NULL };
+
+		ami_name = kp_aws_xml_text(kp_aws_xml_path(ec2("DescribeImages", kv), "imagesSet/item"), "name");
+	}
+	{
+		const char *kv[] = { "Filter.1.Name", "architecture", "Filter.1.Value.1", "arm64", "Filter.2.Name", "name",
+				     "Filter.2.Value.1", "al2023-ami-2023*", "Owner.1", "amazon", NULL };
+
+		ami_arm = kp_aws_xml_text(kp_aws_xml_path(ec2("DescribeImages", kv), "imagesSet/item"), "imageId");
+		if (ami_arm)
+			tag(ami_arm, "karpenter.sh/discovery", "test-cluster");
+	}
+	check(vpc && s1 && s2 && s3 && sg && sg_default && ami_name && ami_arm, "fixtures in moto: VPC, subnets, SGs, AMIs",
+	      NULL);
+	if (!vpc || !s1 || !sg || !sg_default || !ami_name || !ami_arm)
+		goto out;
+
+	cp = provider(MOTO, NULL);
+	px = provider(PROXY, NULL);
+	if (!cp || !px)
+		goto out;
+
+	/* ---- discovery: subnets by tag, SGs by id (the VPC default: moto puts
+	 * fleet instances in it), AMIs by name and by tag ---- */
+	snprintf(nc_json, sizeof(nc_json),
+		 "{\"apiVersion\":\"karpenter.k8s.aws/v1\",\"kind\":\"EC2NodeClass\",\"metadata\":{\"name\":\"default\","
+		 "\"uid\":\"u-1\"},\"spec\":{\"amiFamily\":\"AL2023\",\"role\":\"KarpenterNodeRole\","
+		 "\"subnetSelectorTerms\":[{\"tags\":{\"karpenter.sh/discovery\":\"test-cluster\"}}],"
+		 "\"securityGroupSelectorTerms\":[{\"id\":\"%s\"}],"
+		 "\"amiSelectorTerms\":[{\"name\":\"%s\"},{\"tags\":{\"karpenter.sh/discovery\":\"*\"}}],"
+		 "\"tags\":{\"team\":\"blue\"},\"kubelet\":{\"maxPods\":58}}}",
+		 sg_default, ami_name);
+	{
+		const char *kv[] = { "RoleName", "KarpenterNodeRole", "AssumeRolePolicyDocument", "{}", NULL };
+		struct kp_aws_params p;
+		struct kp_aws_resp r;
+
+		kp_aws_params_init(&p, "CreateRole", "2010-05-08");
+		for (int i = 0; kv[i]; i += 2)
+			kp_aws_params_add(&p, kv[i], kv[i + 1]);
+		kp_aws_query(CL, "iam", &p, false, false, &A, &r, &eb);
+		kp_aws_params_free(&p);
+	}
+	e = reconcile(cp, nc_json, &st, &conds, &eb);
+	check(e == KP_CLOUD_OK && strcmp(cond_status(conds, "Ready"), "True") == 0, "EC2NodeClass resolves Ready",
+	      eb.msg);
+	check(json_array_size(json_object_get(st, "subnets")) == 2, "subnets: tag selector matches the 2 tagged subnets",
+	      NULL);
+	check(json_array_size(json_object_get(st, "securityGroups")) == 1 &&
+		      strcmp(json_string_value(json_object_get(json_array_get(json_object_get(st, "securityGroups"), 0), "id")),
+			     sg_default) == 0,
+	      "security groups: id selector", NULL);
+	{
+		json_t *amis = json_object_get(st, "amis");
+		bool x86 = false, arm = false;
+		size_t i;
+		json_t *a;
+
+		json_array_foreach(amis, i, a) {
+			x86 |= strcmp(json_string_value(json_object_get(a, "id")), ami_x86) == 0;
+			arm |= strcmp(json_string_value(json_object_get(a, "id")), ami_arm) == 0;
+		}
+		check(x86 && arm, "AMIs: by name (amd64) and by tag with \"*\" (arm64), with arch requirements", NULL);
+	}
+	{
+		const char *prof = json_string_value(json_object_get(st, "instanceProfile"));
+		struct kp_aws_params p;
+		struct kp_aws_resp r;
+		const char *role = NULL;
+
+		if (prof) {
+			kp_aws_params_init(&p, "GetInstanceProfile", "2010-05-08");
+			kp_aws_params_add(&p, "InstanceProfileName", prof);
+			if (!kp_aws_query(CL, "iam", &p, false, false, &A, &r, &eb))
+				role = kp_aws_xml_text(kp_aws_xml_find(r.xml, "Roles"), "member/RoleName");
+			kp_aws_params_free(&p);
+		}
+		check(prof && strncmp(prof, "test-cluster_", 13) == 0 && kp_strcmp0(role, "KarpenterNodeRole") == 0,
+		      "spec.role: instance profile created in IAM holding the role", prof);
+	}
+	json_decref(st);
+	json_decref(conds);
+
+	/* not ready: nothing matches, restricted tag */
+	e = reconcile(cp,
+		      "{\"metadata\":{\"name\":\"empty\"},\"spec\":{\"amiFamily\":\"AL2023\",\"instanceProfile\":\"p\","
+		      "\"subnetSelectorTerms\":[{\"tags\":{\"nope\":\"nope\"}}],\"securityGroupSelectorTerms\":[{\"name\":\"nodes\"}],"
+		      "\"amiSelectorTerms\":[{\"id\":\"ami-0ed094fb1304fd857\"}],\"tags\":{\"karpenter.sh/nodepool\":\"x\"}}}",
+		      &st, &conds, &eb);
+	check(e == KP_CLOUD_NODECLASS_NOT_READY && strcmp(cond_status(conds, "SubnetsReady"), "False") == 0 &&
+		      strcmp(cond_status(conds, "SecurityGroupsReady"), "True") == 0 &&
+		      strcmp(cond_status(conds, "ValidationSucceeded"), "False") == 0,
+	      "not ready: no subnet matched, restricted tag refused; SG by name still found", eb.msg);
+	json_decref(st);
+	json_decref(conds);
+	memset(&np, 0, sizeof(np));
+	np.name = "empty-pool";
+	np.node_class.name = "empty";
+	e = kp_cloud_instance_types(cp, &np, &cat, &eb);
+	check(e == KP_CLOUD_NODECLASS_NOT_READY && strstr(eb.msg, "not ready"),
+	      "a NodePool whose class is not Ready gets no instance types, and says why", eb.msg);
+
+	/* ---- instance types from the API ---- */
+	np.name = "default";
+	np.node_class.name = "default";
+	e = kp_cloud_instance_types(cp, &np, &cat, &eb);
+	check(e == KP_CLOUD_OK && cat && cat->n > 500, "instance types from DescribeInstanceTypes/Offerings", eb.msg);
+	if (cat) {
+		const struct kp_itype *m5 = kp_catalog_find(cat, "m5.large");
+		bool zones_ok = m5 != NULL, od_price = false;
+
+		for (int i = 0; m5 && i < m5->noff; i++) {
+			zones_ok &= strcmp(m5->off[i].zone, "us-east-1a") == 0 || strcmp(m5->off[i].zone, "us-east-1b") == 0;
+			if (m5->off[i].captype == KP_CAP_ON_DEMAND)
+				od_price = m5->off[i].price > 0.09 && m5->off[i].price < 0.1;
+		}
+		check(zones_ok && m5 && m5->noff == 4, "m5.large offered only in the class's subnet zones (a, b) x {spot, on-demand}",
+		      NULL);
+		check(od_price, "on-demand price from the built-in table (m5.large 0.096)", NULL);
+	}
+
+	/* ---- launch ---- */
+	e = kp_cloud_create(cp, claim("claim-spot", "default", types, 3, both, 2), &A, &spot_in, &eb);
+	check(e == KP_CLOUD_OK && spot_in.captype == KP_CAP_SPOT && strncmp(spot_in.provider_id, "aws:///us-east-1", 16) == 0,
+	      "CreateFleet: spot first when allowed; providerID aws:///zone/i-...", e ? eb.msg : spot_in.provider_id);
+	if (!e) {
+		const struct kp_aws_xnode *x = describe_instance(spot_in.provider_id);
+		const char *sub = kp_aws_xml_text(x, "subnetId");
+
+		check(x && has_tag(x, "karpenter.sh/nodepool", "default") && has_tag(x, "karpenter.sh/nodeclaim", "claim-spot") &&
+			      has_tag(x, "eks:eks-cluster-name", "test-cluster") &&
+			      has_tag(x, "karpenter.k8s.aws/ec2nodeclass", "default") && has_tag(x, "team", "blue") &&
+			      has_tag(x, "kubernetes.io/cluster/test-cluster", "owned"),
+		      "instance in moto carries the class's and Karpenter's tags", NULL);
+		check(sub && (strcmp(sub, s1) == 0 || strcmp(sub, s2) == 0), "instance launched in one of the class's subnets",
+		      sub);
+		check(kp_strcmp0(kp_aws_xml_text(x, "imageId"), ami_x86) == 0 ||
+			      kp_strcmp0(kp_aws_xml_text(x, "imageId"), ami_arm) == 0,
+		      "instance runs the class's AMI for its architecture", kp_aws_xml_text(x, "imageId"));
+		check(kp_strcmp0(kp_labels_get(&spot_in.labels, KP_LABEL_CAPACITY_TYPE), "spot") == 0 &&
+			      kp_labels_get(&spot_in.labels, KP_LABEL_ZONE) && spot_in.allocatable.v[0] > 0,
+		      "result carries labels (zone, capacity type) and allocatable", NULL);
+	}
+	{
+		const char *kv[] = { "Filter.1.Name", "tag:karpenter.k8s.aws/ec2nodeclass", "Filter.1.Value.1", "default", NULL };
+		const struct kp_aws_xnode *lt = kp_aws_xml_path(ec2("DescribeLaunchTemplates", kv), "launchTemplates/item");
+		const char *name = kp_aws_xml_text(lt, "launchTemplateName");
+		const char *kv2[] = { "LaunchTemplateName", name ? name : "x", "Versions.1", "$Latest", NULL };
+		const struct kp_aws_xnode *d =
+			kp_aws_xml_path(ec2("DescribeLaunchTemplateVersions", kv2), "launchTemplateVersionSet/item/launchTemplateData");
+		const char *ud = kp_aws_xml_text(d, "userData");
+
+		check(name && strncmp(name, "karpenter.k8s.aws/", 18) == 0, "launch template ensured by name karpenter.k8s.aws/<hash>",
+		      name);
+		check(d && kp_aws_xml_text(d, "imageId") && kp_strcmp0(kp_aws_xml_text(d, "metadataOptions/httpTokens"), "required") == 0 &&
+			      kp_aws_xml_find(d, "groupSet") && ud && strlen(ud) > 100 &&
+			      kp_aws_xml_text(d, "iamInstanceProfile/name"),
+		      "launch template data: AMI, SGs on the ENI, IMDSv2 required, profile, user data", NULL);
+	}
+	e = kp_cloud_create(cp, claim("claim-od", "default", types, 3, od, 1), &A, &od_in, &eb);
+	check(e == KP_CLOUD_OK && od_in.captype == KP_CAP_ON_DEMAND, "CreateFleet on-demand (lowest-price)", eb.msg);
+
+	/* ---- get / list / orphan ---- */
+	e = kp_cloud_get(cp, spot_in.provider_id, &A, &in, &eb);
+	check(e == KP_CLOUD_OK && kp_strcmp0(in.nodeclaim, "claim-spot") == 0 && in.captype == KP_CAP_SPOT,
+	      "get: DescribeInstances, nodeclaim from tag, spot from InstanceLifecycle", eb.msg);
+	{
+		struct kp_instance *all = NULL;
+		int n = 0, hit = 0;
+		const char *kv[] = { "ImageId", ami_x86, "MinCount", "1", "MaxCount", "1", "InstanceType", "t3.micro",
+				     "SubnetId", s1, "TagSpecification.1.ResourceType", "instance",
+				     "TagSpecification.1.Tag.1.Key", "karpenter.sh/nodepool", "TagSpecification.1.Tag.1.Value", "default",
+				     "TagSpecification.1.Tag.2.Key", "karpenter.k8s.aws/ec2nodeclass", "TagSpecification.1.Tag.2.Value",
+				     "default", "TagSpecification.1.Tag.3.Key", "eks:eks-cluster-name", "TagSpecification.1.Tag.3.Value",
+				     "test-cluster", NULL };
+		const char *orphan = kp_aws_xml_text(ec2("RunInstances", kv), "instancesSet/item/instanceId");
+
+		e = kp_cloud_list(cp, &A, &all, &n, &eb);
+		for (int i = 0; i < n; i++)
+			hit += strstr(all[i].provider_id, orphan ? orphan : "none") || strcmp(all[i].provider_id, spot_in.provider_id) == 0 ||
+			       strcmp(all[i].provider_id, od_in.provider_id) == 0;
+		check(e == KP_CLOUD_OK && n == 3 && hit == 3, "list: the cluster's tagged instances, the orphan included", eb.msg);
+	}
+	e = kp_cloud_delete(cp, od_in.provider_id, &eb);
+	check(e == KP_CLOUD_OK, "delete: TerminateInstances", eb.msg);
+	e = kp_cloud_delete(cp, od_in.provider_id, &eb);
+	check(e == KP_CLOUD_NOT_FOUND, "delete again: not found once terminated", eb.msg);
+	e = kp_cloud_get(cp, od_in.provider_id, &A, &in, &eb);
+	check(e == KP_CLOUD_NOT_FOUND, "get after terminate: not found", eb.msg);
+
+	/* ---- insufficient capacity through the proxy ---- */
+	reconcile(px, nc_json, &st, &conds, &eb);
+	json_decref(st);
+	json_decref(conds);
+	kp_cloud_instance_types(px, &np, &cat, &eb);
+	{
+		static const char *const one[] = { "m5.large" };
+		struct kp_instance x1, x2, x3;
+		const struct kp_itype *m5;
+		bool off_unavail = false, back = false;
+
+		/* spot m5.large in a is unavailable: the fleet falls to the next offering */
+		proxy_rules("{\"ice\":[\"spot:m5.large:us-east-1a\"]}");
+		e = kp_cloud_create(px, claim("claim-ice1", "default", one, 1, both, 2), &A, &x1, &eb);
+		check(e == KP_CLOUD_OK && x1.captype == KP_CAP_SPOT && kp_strcmp0(x1.zone, "us-east-1b") == 0 &&
+			      kp_cloud_aws_ice_has(px, "spot:m5.large:us-east-1a"),
+		      "ICE on one offering: fleet lands on the next (zone b); spot:m5.large:us-east-1a cached",
+		      e ? eb.msg : x1.zone);
+		/* b fails too: the launch sends only b (a is cached) and gets
+		 * insufficient capacity; both are cached now ... */
+		proxy_rules("{\"ice\":[\"spot:m5.large:us-east-1b\"]}");
+		e = kp_cloud_create(px, claim("claim-ice2", "default", one, 1, both, 2), &A, &x2, &eb);
+		check(e == KP_CLOUD_INSUFFICIENT_CAPACITY && kp_cloud_aws_ice_has(px, "spot:m5.large:us-east-1a") &&
+			      kp_cloud_aws_ice_has(px, "spot:m5.large:us-east-1b"),
+		      "cached offering skipped; the other one's ICE gives InsufficientCapacityError", eb.msg);
+		e = kp_cloud_create(px, claim("claim-ice3", "default", one, 1, spot, 1), &A, &x3, &eb);
+		check(e == KP_CLOUD_INSUFFICIENT_CAPACITY && strstr(eb.msg, "unavailable"),
+		      "spot-only claim with every spot offering cached: fails before calling EC2", eb.msg);
+		/* ... and the next claim falls back to on-demand */
+		e = kp_cloud_create(px, claim("claim-ice4", "default", one, 1, both, 2), &A, &x3, &eb);
+		check(e == KP_CLOUD_OK && x3.captype == KP_CAP_ON_DEMAND, "then fallback to on-demand", eb.msg);
+		kp_cloud_instance_types(px, &np, &cat, &eb);
+		m5 = cat ? kp_catalog_find(cat, "m5.large") : NULL;
+		for (int i = 0; m5 && i < m5->noff; i++)
+			if (m5->off[i].captype == KP_CAP_SPOT && !m5->off[i].available)
+				off_unavail = true;
+		check(off_unavail, "scheduling sees the offering unavailable (instance types)", NULL);
+		kp_cloud_aws_advance(px, 181000);
+		kp_cloud_instance_types(px, &np, &cat, &eb);
+		m5 = cat ? kp_catalog_find(cat, "m5.large") : NULL;
+		back = m5 != NULL;
+		for (int i = 0; m5 && i < m5->noff; i++)
+			back &= m5->off[i].available;
+		check(back && kp_cloud_aws_ice_count(px) == 0, "after 3 minutes the offerings are available again", NULL);
+		proxy_rules("{}");
+	}
+
+	/* ---- alias through SSM (answered by the proxy: moto refuses /aws/ names) ---- */
+	snprintf(buf, sizeof(buf),
+		 "{\"ssm\":{\"/aws/service/eks/optimized-ami/1.32/amazon-linux-2023/x86_64/standard/recommended/image_id\":\"%s\"}}",
+		 ami_x86);
+	proxy_rules(buf);
+	e = reconcile(px,
+		      "{\"metadata\":{\"name\":\"alias\"},\"spec\":{\"instanceProfile\":\"p\","
+		      "\"subnetSelectorTerms\":[{\"tags\":{\"karpenter.sh/discovery\":\"test-cluster\"}}],"
+		      "\"securityGroupSelectorTerms\":[{\"tags\":{\"karpenter.sh/discovery\":\"test-cluster\"}}],"
+		      "\"amiSelectorTerms\":[{\"alias\":\"al2023@latest\"}]}}",
+		      &st, &conds, &eb);
+	check(e == KP_CLOUD_OK && json_array_size(json_object_get(st, "amis")) == 1 &&
+		      strcmp(json_string_value(json_object_get(json_array_get(json_object_get(st, "amis"), 0), "id")), ami_x86) == 0,
+	      "alias al2023@latest resolved through SSM (x86_64 found, arm64 absent)", eb.msg);
+	json_decref(st);
+	json_decref(conds);
+	proxy_rules("{}");
+
+	/* ---- Windows family: windows instance types ---- */
+	snprintf(buf, sizeof(buf),
+		 "{\"metadata\":{\"name\":\"win\"},\"spec\":{\"amiFamily\":\"Windows2022\",\"instanceProfile\":\"p\","
+		 "\"subnetSelectorTerms\":[{\"id\":\"%s\"}],\"securityGroupSelectorTerms\":[{\"id\":\"%s\"}],"
+		 "\"amiSelectorTerms\":[{\"id\":\"%s\"}]}}",
+		 s1, sg, ami_x86);
+	e = reconcile(cp, buf, &st, &conds, &eb);
+	json_decref(st);
+	json_decref(conds);
+	np.name = "win-pool";
+	np.node_class.name = "win";
+	e = kp_cloud_instance_types(cp, &np, &cat, &eb);
+	{
+		const struct kp_itype *m5 = cat ? kp_catalog_find(cat, "m5.large") : NULL;
+
+		check(e == KP_CLOUD_OK && m5 && kp_strcmp0(kp_labels_get(&m5->labels, KP_LABEL_OS), "windows") == 0 &&
+			      !kp_catalog_find(cat, "m6g.large"),
+		      "Windows family: types labelled windows, no arm64 types; subnet by id", eb.msg);
+	}
+
+	/* ---- drift: the class's AMI changes ---- */
+	{
+		char reason[64];
+		struct kp_nodeclaim *c1 = claim("claim-spot", "default", types, 3, both, 2);
+
+		c1->provider_id = spot_in.provider_id;
+		e = kp_cloud_is_drifted(cp, c1, reason, sizeof(reason), &eb);
+		{
+			const struct kp_aws_xnode *x = describe_instance(spot_in.provider_id);
+			const struct kp_aws_xnode *g = kp_aws_xml_child(x, "groupSet");
+			snprintf(buf, sizeof(buf), "%s; instance groups:", reason);
+			for (g = g ? g->child : NULL; g; g = g->next)
+				snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), " %s", kp_aws_xml_text(g, "groupId"));
+			snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), " class sg %s", sg_default);
+		}
+		check(e == KP_CLOUD_OK && reason[0] == 0, "not drifted while the class is unchanged", buf);
+		snprintf(nc_json, sizeof(nc_json),
+			 "{\"metadata\":{\"name\":\"default\",\"uid\":\"u-1\"},\"spec\":{\"amiFamily\":\"AL2023\","
+			 "\"role\":\"KarpenterNodeRole\",\"subnetSelectorTerms\":[{\"tags\":{\"karpenter.sh/discovery\":\"test-cluster\"}}],"
+			 "\"securityGroupSelectorTerms\":[{\"id\":\"%s\"}],\"amiSelectorTerms\":[{\"id\":\"ami-0e9271c829888680e\"}],"
+			 "\"tags\":{\"team\":\"blue\"},\"kubelet\":{\"maxPods\":58}}}",
+			 sg_default);
+		reconcile(cp, nc_json, &st, &conds, &eb);
+		json_decref(st);
+		json_decref(conds);
+		e = kp_cloud_is_drifted(cp, c1, reason, sizeof(reason), &eb);
+		check(e == KP_CLOUD_OK && strcmp(reason, "AMIDrift") == 0, "AMI changed in the class: AMIDrift", reason);
+	}
+
+	/* ---- interruption: each EventBridge kind through a moto SQS queue ---- */
+	{
+		static const char *const tmpl[] = {
+			"{\"version\":\"0\",\"id\":\"1\",\"detail-type\":\"EC2 Spot Instance Interruption Warning\",\"source\":\"aws.ec2\","
+			"\"account\":\"123456789012\",\"time\":\"2026-11-27T20:00:00Z\",\"region\":\"us-east-1\",\"resources\":[],"
+			"\"detail\":{\"instance-id\":\"%s\",\"instance-action\":\"terminate\"}}",
+			"{\"version\":\"0\",\"id\":\"2\",\"detail-type\":\"EC2 Instance Rebalance Recommendation\",\"source\":\"aws.ec2\","
+			"\"detail\":{\"instance-id\":\"%s\"}}",
+			"{\"version\":\"0\",\"id\":\"3\",\"detail-type\":\"AWS Health Event\",\"source\":\"aws.health\",\"detail\":{"
+			"\"service\":\"EC2\",\"eventTypeCategory\":\"scheduledChange\",\"eventTypeCode\":\"AWS_EC2_INSTANCE_RETIREMENT_SCHEDULED\","
+			"\"affectedEntities\":[{\"entityValue\":\"%s\"}]}}",
+			"{\"version\":\"0\",\"id\":\"4\",\"detail-type\":\"EC2 Instance State-change Notification\",\"source\":\"aws.ec2\","
+			"\"detail\":{\"instance-id\":\"%s\",\"state\":\"stopping\"}}",
+			"{\"version\":\"0\",\"id\":\"5\",\"detail-type\":\"EC2 Capacity Reservation Instance Interruption Warning\","
+			"\"source\":\"aws.ec2\",\"detail\":{\"instance-id\":\"%s\",\"instance-action\":\"terminate\"}}",
+			"{\"version\":\"0\",\"id\":\"6\",\"detail-type\":\"EC2 Instance State-change Notification\",\"source\":\"aws.ec2\","
+			"\"detail\":{\"instance-id\":\"%s\",\"state\":\"running\"}}",
+			"this is not json %s",
+		};
+		static const char *const want[] = { "spot_interrupted", "rebalance_recommendation", "scheduled_change",
+						    "instance_stopped", "capacity_reservation_interrupted", "unparseable" };
+		struct kp_aws_resp r;
+		const char *iid = strrchr(spot_in.provider_id, '/') + 1, *qurl;
+		struct kp_cloud *pq;
+		struct kp_cloud_event *ev;
+		bool seen[6] = { false }, drain_ok = true;
+		int got = 0, n;
+		char key[128];
+
+		kp_aws_json(CL, "sqs", "AmazonSQS.CreateQueue", "1.0", "{\"QueueName\":\"check-q\"}", &r, &eb);
+		qurl = kp_arena_strdup(&A, json_string_value(json_object_get(r.json, "QueueUrl")));
+		kp_aws_resp_clear(&r);
+		for (size_t i = 0; qurl && i < sizeof(tmpl) / sizeof(tmpl[0]); i++) {
+			char m[1024];
+			json_t *body;
+			char *text;
+
+			snprintf(m, sizeof(m), tmpl[i], iid);
+			body = json_pack("{s:s,s:s}", "QueueUrl", qurl, "MessageBody", m);
+			text = json_dumps(body, JSON_COMPACT);
+			kp_aws_json(CL, "sqs", "AmazonSQS.SendMessage", "1.0", text, &r, &eb);
+			kp_aws_resp_clear(&r);
+			free(text);
+			json_decref(body);
+		}
+		pq = provider(MOTO, "check-q");
+		for (int t = 0; pq && t < 100 && got < 6; t++) {
+			struct timespec ts = { 0, 100 * 1000000L };
+
+			ev = NULL;
+			n = 0;
+			kp_cloud_poll_events(pq, &A, &ev, &n, &eb);
+			for (int i = 0; i < n; i++) {
+				for (int k = 0; k < 6; k++)
+					if (strcmp(ev[i].kind_name, want[k]) == 0 && !seen[k]) {
+						seen[k] = true;
+						got++;
+						if (k < 5 && strcmp(ev[i].instance_id, iid) != 0)
+							drain_ok = false;
+						if (ev[i].drain != (k != 1 && k != 5))
+							drain_ok = false;
+					}
+			}
+			nanosleep(&ts, NULL);
+		}
+		for (int k = 0; k < 6; k++) {
+			snprintf(buf, sizeof(buf), "interruption: %s message received and classified", want[k]);
+			check(seen[k], buf, NULL);
+		}
+		check(drain_ok, "interruption: instance ids from detail/affectedEntities; drain for all but rebalance", NULL);
+		snprintf(key, sizeof(key), "spot:%s:%s", spot_in.instance_type, spot_in.zone);
+		check(pq && kp_cloud_aws_ice_has(pq, key), "spot interruption marks its offering unavailable", key);
+		/* every message was deleted (the running-state one too, as a no-op) */
+		if (qurl) {
+			json_t *body = json_pack("{s:s,s:i,s:i}", "QueueUrl", qurl, "MaxNumberOfMessages", 10, "VisibilityTimeout", 0);
+			char *text = json_dumps(body, JSON_COMPACT);
+
+			kp_aws_json(CL, "sqs", "AmazonSQS.ReceiveMessage", "1.0", text, &r, &eb);
+			check(json_array_size(json_object_get(r.json, "Messages")) == 0, "every message deleted from the queue", NULL);
+			kp_aws_resp_clear(&r);
+			free(text);
+			json_decref(body);
+		}
+		kp_cloud_destroy(pq);
+	}
+
+	/* ---- AuthFailure surfaced as a launch error, not a crash ---- */
+	proxy_rules("{\"auth_fail\":true}");
+	e = kp_cloud_create(px, claim("claim-auth", "default", types, 3, od, 1), &A, &in, &eb);
+	check(e != KP_CLOUD_OK && e != KP_CLOUD_INSUFFICIENT_CAPACITY && strstr(eb.msg, "AuthFailure"),
+	      "wrong credentials: AuthFailure in the launch error", eb.msg);
+	proxy_rules("{}");
+
+	kp_cloud_destroy(px);
+	kp_cloud_destroy(cp);
+out:
+	kp_aws_client_free(CL);
+	kp_catalog_free(&CAT);
+	kp_arena_free(&A);
+	curl_global_cleanup();
+	printf("aws-provider: %d passed, %d failed\n", npass, nfail);
+	return nfail ? 1 : 0;
+}
