@@ -96,6 +96,42 @@ struct kp_pod {
 
 	int ntsc;
 	struct kp_tsc *tsc;
+
+	int nvolumes;                       /* volumes that are claims (PVC or ephemeral) */
+	struct kp_pod_volume *volumes;
+};
+
+/* A pod volume backed by a PersistentVolumeClaim: volumes[].persistentVolumeClaim
+ * (claim = claimName) or volumes[].ephemeral (claim = "<pod>-<volume>", the
+ * generic ephemeral volume's PVC, with the template's storageClassName). */
+struct kp_pod_volume {
+	const char *name;
+	const char *claim;
+	bool ephemeral;
+	const char *template_sc;            /* ephemeral: volumeClaimTemplate storageClassName, NULL = unset */
+};
+
+/* ---- storage (Karpenter's volumetopology.go inputs) ---- */
+
+struct kp_storageclass {
+	const char *name;
+	const char *provisioner;
+	bool wait_for_first_consumer;       /* volumeBindingMode WaitForFirstConsumer */
+	bool has_topology;                  /* allowedTopologies set */
+	struct kp_reqs topology;            /* allowedTopologies[0] as key In [values] */
+};
+
+struct kp_pvc {
+	const char *ns;
+	const char *name;
+	const char *storage_class;          /* spec.storageClassName, NULL = unset */
+	const char *volume_name;            /* spec.volumeName, NULL = unbound */
+};
+
+struct kp_pv {
+	const char *name;
+	bool has_affinity;
+	struct kp_reqs affinity;            /* nodeAffinity.required nodeSelectorTerms[0] */
 };
 
 /* One container's resources, for computing a pod's effective requests. */
@@ -176,6 +212,7 @@ struct kp_nodeclaim {
 	struct kp_res allocatable;
 	bool launched, registered, initialized;
 	int64_t last_pod_event;             /* status.lastPodEventTime, 0 = unset */
+	int64_t initialized_at;             /* Initialized condition's lastTransitionTime (unix s), 0 = unset */
 	struct kp_node *node;               /* resolved by kp_cluster_link, may be NULL */
 };
 
@@ -275,6 +312,12 @@ struct kp_cluster {
 	struct kp_pdb **pdbs;
 	struct kp_namespace **namespaces;
 	struct kp_nodeclass **nodeclasses;
+	int nstorageclasses, npvcs, npvs;
+	struct kp_storageclass **storageclasses;
+	struct kp_pvc **pvcs;
+	struct kp_pv **pvs;
+	int cap_storageclasses, cap_pvcs, cap_pvs;
+	bool volumes_unknown;               /* storage objects not known (controller informers not synced) */
 	int cap_pods, cap_nodes, cap_claims, cap_pools, cap_daemonsets, cap_pdbs, cap_namespaces, cap_nodeclasses;
 };
 
@@ -289,6 +332,12 @@ kp_err kp_cluster_add_daemonset(struct kp_cluster *c, struct kp_daemonset *ds);
 kp_err kp_cluster_add_pdb(struct kp_cluster *c, struct kp_pdb *pdb);
 kp_err kp_cluster_add_namespace(struct kp_cluster *c, struct kp_namespace *ns);
 kp_err kp_cluster_add_nodeclass(struct kp_cluster *c, struct kp_nodeclass *nc);
+kp_err kp_cluster_add_storageclass(struct kp_cluster *c, struct kp_storageclass *sc);
+kp_err kp_cluster_add_pvc(struct kp_cluster *c, struct kp_pvc *pvc);
+kp_err kp_cluster_add_pv(struct kp_cluster *c, struct kp_pv *pv);
+const struct kp_storageclass *kp_cluster_storageclass(const struct kp_cluster *c, const char *name);
+const struct kp_pvc *kp_cluster_pvc(const struct kp_cluster *c, const char *ns, const char *name);
+const struct kp_pv *kp_cluster_pv(const struct kp_cluster *c, const char *name);
 /* Lookups (linear or indexed; NULL if absent). */
 struct kp_node *kp_cluster_node(const struct kp_cluster *c, const char *name);
 struct kp_nodepool *kp_cluster_pool(const struct kp_cluster *c, const char *name);

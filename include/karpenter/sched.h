@@ -63,6 +63,13 @@ struct kp_sched_input {
 	 * kp_sched_prepare and by runs, so ctx must outlive a kp_sched. */
 	bool (*offering_hidden)(void *ctx, const struct kp_itype *it, const struct kp_offering *o);
 	void *offering_ctx;
+	/* Optional, consolidation simulations only (opts.consolidation): nodes
+	 * inside their NodePool's consolidateAfter window, indexed like
+	 * cluster->nodes (NULL = none). They receive no pod that is bound to
+	 * another node (Karpenter's isUnderConsolidateAfter in the scheduler's
+	 * existing-node path); pending pods may still land. Read by
+	 * kp_sched_prepare, so it must outlive the kp_sched. */
+	const bool *node_no_moves;
 };
 
 struct kp_plan_claim {

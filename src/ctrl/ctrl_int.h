@@ -41,6 +41,12 @@ enum kpc_inf {
 	KPC_PDBS,
 	KPC_NAMESPACES,
 	KPC_NODECLASSES,
+	/* storage for volume topology (optional: a cluster that does not serve
+	 * them still syncs; until all three have synced, snapshots mark the
+	 * storage objects unknown and volumes constrain nothing) */
+	KPC_STORAGECLASSES,
+	KPC_PVCS,
+	KPC_PVS,
 	KPC_NINF,
 };
 
@@ -232,6 +238,8 @@ const char *kpc_ms_caller(void *ud, const char *method);
 /* State gauges (pods_state, node resource gauges, cluster state) kept from
  * informer events; needs c->m registered. kpc_ms_free(NULL c->ms) is a no-op. */
 kp_err kpc_ms_new(struct kp_ctrl *c, struct kp_errbuf *eb);
+/* Informers the controller does not wait for (storage: volume topology). */
+bool kpc_inf_optional(enum kpc_inf kind);
 void kpc_ms_event(struct kp_ctrl *c, enum kpc_inf kind, const json_t *obj, bool deleted);
 /* Writes changed node gauges, lifetimes (every 5 s), utilization, node count. */
 void kpc_ms_tick(struct kp_ctrl *c);

@@ -36,6 +36,9 @@
 static const struct kp_kube_res RES_DAEMONSETS = { "apps", "v1", "daemonsets", true };
 static const struct kp_kube_res RES_PDBS = { "policy", "v1", "poddisruptionbudgets", true };
 static const struct kp_kube_res RES_EC2NODECLASSES = { "karpenter.k8s.aws", "v1", "ec2nodeclasses", false };
+static const struct kp_kube_res RES_STORAGECLASSES = { "storage.k8s.io", "v1", "storageclasses", false };
+static const struct kp_kube_res RES_PVCS = { "", "v1", "persistentvolumeclaims", true };
+static const struct kp_kube_res RES_PVS = { "", "v1", "persistentvolumes", false };
 
 int64_t kpc_now(const struct kp_ctrl *c)
 {
@@ -84,7 +87,7 @@ static void check_synced(struct kp_ctrl *c)
 	bool all = true;
 
 	for (int i = 0; i < KPC_NINF; i++)
-		if (c->inf[i] && !kp_informer_synced(c->inf[i]))
+		if (c->inf[i] && !kp_informer_synced(c->inf[i]) && !kpc_inf_optional((enum kpc_inf)i))
 			all = false;
 	if (all && !atomic_load(&c->ready)) {
 		atomic_store(&c->ready, 1);
@@ -440,7 +443,9 @@ kp_err kp_ctrl_new(const struct kp_ctrl_opts *o, struct kp_ctrl **out, struct kp
 	    (rc = add_informer(c, KPC_DAEMONSETS, &RES_DAEMONSETS, eb)) ||
 	    (rc = add_informer(c, KPC_PDBS, &RES_PDBS, eb)) ||
 	    (rc = add_informer(c, KPC_NAMESPACES, &KP_KUBE_NAMESPACES, eb)) ||
-	    (rc = add_informer(c, KPC_NODECLASSES, &RES_EC2NODECLASSES, eb)))
+	    (rc = add_informer(c, KPC_NODECLASSES, &RES_EC2NODECLASSES, eb)) ||
+	    (rc = add_informer(c, KPC_STORAGECLASSES, &RES_STORAGECLASSES, eb)) ||
+	    (rc = add_informer(c, KPC_PVCS, &RES_PVCS, eb)) || (rc = add_informer(c, KPC_PVS, &RES_PVS, eb)))
 		goto fail;
 	if (o->leader_elect) {
 		struct kp_lease_opts lo = { 0 };

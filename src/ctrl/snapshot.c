@@ -24,6 +24,11 @@
 #include "ctrl/ctrl_int.h"
 #include "load/load.h"
 
+bool kpc_inf_optional(enum kpc_inf kind)
+{
+	return kind == KPC_STORAGECLASSES || kind == KPC_PVCS || kind == KPC_PVS;
+}
+
 bool kpc_pod_provisionable(const json_t *pod)
 {
 	const char *nn = kpc_jstr(pod, "spec.nodeName");
@@ -102,6 +107,9 @@ static const struct {
 	{ KPC_NODECLAIMS, "NodeClaim", "karpenter.sh/v1" },
 	{ KPC_DAEMONSETS, "DaemonSet", "apps/v1" },
 	{ KPC_PDBS, "PodDisruptionBudget", "policy/v1" },
+	{ KPC_STORAGECLASSES, "StorageClass", "storage.k8s.io/v1" },
+	{ KPC_PVCS, "PersistentVolumeClaim", "v1" },
+	{ KPC_PVS, "PersistentVolume", "v1" },
 	{ KPC_PODS, "Pod", "v1" },
 };
 
@@ -184,6 +192,9 @@ kp_err kpc_snapshot(struct kp_ctrl *c, struct kp_cluster *out, const struct kp_p
 		return rc;
 	}
 	kp_cluster_link(out);
+	for (int i = KPC_STORAGECLASSES; i <= KPC_PVS; i++)
+		if (!c->inf[i] || !kp_informer_synced(c->inf[i]))
+			out->volumes_unknown = true;
 	if (provisionable) {
 		*provisionable = prov;
 		*nprov = np;

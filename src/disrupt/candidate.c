@@ -322,6 +322,19 @@ static void fmt_duration(int64_t s, char *buf, size_t n)
 		snprintf(buf, n, "%llds", (long long)s);
 }
 
+bool dd_under_consolidate_after(const struct dd_pass *p, const struct dd_node *d)
+{
+	int64_t ms, wait_s;
+
+	if (!d->pool || d->deleting)
+		return false;
+	ms = d->pool->consolidate_after_ms;
+	if (ms == KP_NEVER || ms <= 0)
+		return false;
+	wait_s = ms / 1000 + (ms % 1000 != 0);
+	return p->now - d->last_event < wait_s;
+}
+
 /* Emptiness and consolidation filters shared by both: consolidateAfter. */
 static void consolidation_facts(struct dd_pass *p, struct dd_node *d)
 {
@@ -438,8 +451,14 @@ static void node_facts(struct dd_pass *p, int i, const int64_t *pdb_allowed)
 	for (int k = 0; k < d->npods; k++)
 		if (d->pods[k]->created > d->last_event)
 			d->last_event = d->pods[k]->created;
+	/* the Consolidatable controller's clock (nodeclaim/disruption/
+	 * consolidation.go): lastPodEventTime, else the Initialized
+	 * condition's transition time; a Node without either (simulate input)
+	 * keeps the latest creation time of the node and its pods */
 	if (d->claim && d->claim->last_pod_event)
 		d->last_event = d->claim->last_pod_event;
+	else if (d->claim && d->claim->initialized_at)
+		d->last_event = d->claim->initialized_at;
 
 	if (!d->managed)
 		return;

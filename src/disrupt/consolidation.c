@@ -142,19 +142,28 @@ static void filter_same_type(struct dd_pass *p, struct dd_claim *c, const int *c
 	c->nopt = k;
 }
 
-/* Karpenter's filterOutSameType (multi-node): if a candidate's type is
- * among the options, keep only options cheaper than the cheapest such
- * candidate, so M -> 1 of a type already present becomes a plain delete. */
+/* Karpenter's filterOutSameInstanceType (multinodeconsolidation.go): when
+ * the replacement's options include a type that a candidate runs, keep only
+ * options whose worst-case launch price is strictly below that type's most
+ * expensive candidate (the lowest such ceiling over the shared types), so
+ * M -> 1 into a type already present is never a sideways move; with nothing
+ * left the prefix is invalid and the binary search tries a shorter one. Runs
+ * on the price-filtered options before filter_same_type, as upstream runs it
+ * on computeConsolidation's result. */
 static void filter_out_same_type(struct dd_pass *p, struct dd_claim *c, const int *cand, int n)
 {
 	double max = HUGE_VAL;
 
-	for (int i = 0; i < c->nopt; i++)
+	for (int i = 0; i < c->nopt; i++) {
+		double per_type = -1;   /* pricesByInstanceType[type]: the max */
 		for (int j = 0; j < n; j++) {
 			const struct dd_node *d = &p->nodes[cand[j]];
-			if (d->itype == c->opt[i] && d->off && d->price < max)
-				max = d->price;
+			if (d->itype == c->opt[i] && d->off && d->price > per_type)
+				per_type = d->price;
 		}
+		if (per_type >= 0 && per_type < max)
+			max = per_type;
+	}
 	if (max < HUGE_VAL)
 		filter_price(c, max);
 }
@@ -268,9 +277,9 @@ static const char *price_rules(struct dd_pass *p, enum kp_disrupt_method m, cons
 		if (options_by_price(p, pc, KP_CAP_SPOT, c))
 			return "policy: out of memory";
 		filter_price(c, price);
-		filter_same_type(p, c, cand, n);
 		if (m == KP_DISRUPT_MULTI)
 			filter_out_same_type(p, c, cand, n);
+		filter_same_type(p, c, cand, n);
 		if (c->nopt == 0)
 			return dd_fmt(p, "not-cheaper: no spot instance type cheaper than $%.4f/h fits the pods", price);
 		need = min_values_needed(p, c);
@@ -306,9 +315,9 @@ static const char *price_rules(struct dd_pass *p, enum kp_disrupt_method m, cons
 				}
 		c->nopt = k;
 	}
-	filter_same_type(p, c, cand, n);
 	if (m == KP_DISRUPT_MULTI)
 		filter_out_same_type(p, c, cand, n);
+	filter_same_type(p, c, cand, n);
 	if (c->nopt == 0)
 		return dd_fmt(p, "not-cheaper: no instance type cheaper than $%.4f/h fits the pods", price);
 	if (min_values_needed(p, c) < 0)

@@ -145,6 +145,7 @@ struct dd_pass {
 	const struct kp_pod **delpods;      /* reschedulable pods of deleting nodes */
 	/* simulation scratch */
 	bool *removed;                      /* node_removed mask, all false between runs */
+	bool *no_moves;                     /* nodes inside their consolidateAfter window */
 	const struct kp_pod **simpods;      /* pods handed to the scheduler */
 	int simpods_cap;
 	struct kp_sched *sched_state;       /* prepared scheduler, built on first use */
@@ -165,6 +166,11 @@ const char *dd_split_reason(struct dd_pass *p, int n, int nclaims);
 void dd_record(struct dd_pass *p, int i, const char *reason);
 /* The reason the blocked report gives for node i, or NULL. */
 const char *dd_blocked_reason(const struct dd_pass *p, int i);
+/* Karpenter's isUnderConsolidateAfter: a managed node whose NodePool has a
+ * finite consolidateAfter that has not elapsed since its last pod event
+ * (candidate.c's clock). Such nodes take no moved pods in consolidation
+ * simulations. consolidateAfter Never does not hold a window open. */
+bool dd_under_consolidate_after(const struct dd_pass *p, const struct dd_node *d);
 /* Budget left for node i's pool and reason; 0 for unmanaged nodes. */
 int64_t dd_budget(const struct dd_pass *p, int i, int reason);
 /* The budget at the start of the pass. */

@@ -21,12 +21,15 @@ kp_err dd_sim_prepare(struct dd_pass *p, struct kp_errbuf *eb)
 	int total = p->npending;
 
 	p->removed = kp_arena_calloc(&p->arena, (size_t)p->nnodes + 1, sizeof(bool));
+	p->no_moves = kp_arena_calloc(&p->arena, (size_t)p->nnodes + 1, sizeof(bool));
 	for (int i = 0; i < p->nnodes; i++)
 		if (p->nodes[i].deleting)
 			total += p->nodes[i].nresched;
 	p->delpods = kp_arena_calloc(&p->arena, (size_t)total + 1, sizeof(*p->delpods));
-	if (!p->removed || !p->delpods)
+	if (!p->removed || !p->no_moves || !p->delpods)
 		return kp_errf(eb, KP_ERR_NOMEM, "disruption: out of memory preparing simulations");
+	for (int i = 0; i < p->nnodes; i++)
+		p->no_moves[i] = dd_under_consolidate_after(p, &p->nodes[i]);
 	for (int i = 0; i < p->nnodes; i++) {
 		const struct dd_node *d = &p->nodes[i];
 		if (!d->deleting)
@@ -134,6 +137,7 @@ static kp_err run(struct dd_pass *p, int npods, bool consolidation, struct dd_si
 	in.npods = npods;
 	in.pods = p->simpods;
 	in.node_removed = p->removed;
+	in.node_no_moves = p->no_moves;
 	so.consolidation = consolidation;
 	p->simulations++;
 	if (consolidation) {

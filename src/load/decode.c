@@ -722,6 +722,34 @@ kp_err kp_load_selector(struct kp_load_dec *d, const struct kp_load_node *m, con
 
 /* ---- conditions ---- */
 
+kp_err kp_load_condition_time(struct kp_load_dec *d, const struct kp_load_node *m, const char *key,
+			      const char *type, int64_t *out)
+{
+	const struct kp_load_node *seq;
+	kp_err rc = kp_load_seq(d, m, key, &seq);
+	size_t mark;
+
+	*out = 0;
+	if (rc || !seq)
+		return rc;
+	mark = kp_load_push(d, key);
+	for (uint32_t i = 0; i < seq->n && !rc; i++) {
+		const struct kp_load_node *c = seq->u.items[i];
+		const char *t = NULL;
+		size_t m2 = kp_load_pushi(d, i);
+
+		if (c->type != KP_LN_MAP)
+			rc = kp_load_type_error(d, c, "a mapping");
+		if (!rc)
+			rc = kp_load_strview(d, c, "type", &t);
+		if (!rc && t && strcmp(t, type) == 0)
+			rc = kp_load_time(d, c, "lastTransitionTime", out, NULL);
+		kp_load_pop(d, m2);
+	}
+	kp_load_pop(d, mark);
+	return rc;
+}
+
 kp_err kp_load_condition(struct kp_load_dec *d, const struct kp_load_node *m, const char *key,
 			 const char *type, bool *is_true, bool *found)
 {

@@ -193,6 +193,10 @@ kp_err kp_load_taints(struct kp_load_dec *d, const struct kp_load_node *m, const
 kp_err kp_load_selector(struct kp_load_dec *d, const struct kp_load_node *m, const char *key,
 			const struct kp_selector **out);
 /* Condition list: status of condition type (true iff "True"); *found false if absent. */
+/* lastTransitionTime (unix seconds, 0 when absent) of the condition
+ * of the given type in the sequence m[key]. */
+kp_err kp_load_condition_time(struct kp_load_dec *d, const struct kp_load_node *m, const char *key,
+			      const char *type, int64_t *out);
 kp_err kp_load_condition(struct kp_load_dec *d, const struct kp_load_node *m, const char *key,
 			 const char *type, bool *is_true, bool *found);
 
@@ -233,6 +237,9 @@ kp_err kp_load_pdb(struct kp_load_dec *d, const struct kp_load_node *root, bool 
 		   struct kp_pdb *pdb);
 kp_err kp_load_namespace(struct kp_load_dec *d, const struct kp_load_node *root,
 			 struct kp_namespace *ns);
+kp_err kp_load_storageclass(struct kp_load_dec *d, const struct kp_load_node *root, struct kp_storageclass *sc);
+kp_err kp_load_pvc(struct kp_load_dec *d, const struct kp_load_node *root, struct kp_pvc *pvc);
+kp_err kp_load_pv(struct kp_load_dec *d, const struct kp_load_node *root, struct kp_pv *pv);
 kp_err kp_load_nodeclass(struct kp_load_dec *d, const struct kp_load_node *root,
 			 struct kp_nodeclass *nc);
 /* DaemonSet: spec.template decoded into ds->tmpl (ds->ns, ds->name set by

@@ -485,6 +485,58 @@ static kp_err do_runtimeclass(struct loader *L, struct kp_load_dec *d, const str
 	return KP_OK;
 }
 
+static kp_err do_storageclass(struct loader *L, struct kp_load_dec *d, const struct objctx *o)
+{
+	struct kp_storageclass *sc = kp_arena_alloc(d->a, sizeof(*sc));
+	kp_err rc;
+
+	if (!sc)
+		return lnomem(L);
+	memset(sc, 0, sizeof(*sc));
+	sc->name = o->name;
+	rc = kp_load_storageclass(d, o->root, sc);
+	if (!rc)
+		rc = claim_name(L, d, "StorageClass", NULL, sc->name);
+	if (!rc)
+		rc = kp_cluster_add_storageclass(L->c, sc) ? lnomem(L) : KP_OK;
+	return rc;
+}
+
+static kp_err do_pvc(struct loader *L, struct kp_load_dec *d, const struct objctx *o)
+{
+	struct kp_pvc *pvc = kp_arena_alloc(d->a, sizeof(*pvc));
+	kp_err rc;
+
+	if (!pvc)
+		return lnomem(L);
+	memset(pvc, 0, sizeof(*pvc));
+	pvc->ns = o->ns;
+	pvc->name = o->name;
+	rc = kp_load_pvc(d, o->root, pvc);
+	if (!rc)
+		rc = claim_name(L, d, "PersistentVolumeClaim", pvc->ns, pvc->name);
+	if (!rc)
+		rc = kp_cluster_add_pvc(L->c, pvc) ? lnomem(L) : KP_OK;
+	return rc;
+}
+
+static kp_err do_pv(struct loader *L, struct kp_load_dec *d, const struct objctx *o)
+{
+	struct kp_pv *pv = kp_arena_alloc(d->a, sizeof(*pv));
+	kp_err rc;
+
+	if (!pv)
+		return lnomem(L);
+	memset(pv, 0, sizeof(*pv));
+	pv->name = o->name;
+	rc = kp_load_pv(d, o->root, pv);
+	if (!rc)
+		rc = claim_name(L, d, "PersistentVolume", NULL, pv->name);
+	if (!rc)
+		rc = kp_cluster_add_pv(L->c, pv) ? lnomem(L) : KP_OK;
+	return rc;
+}
+
 struct kindspec {
 	const char *kind;
 	const char *versions[5];     /* accepted apiVersions; first is the preferred */
@@ -507,6 +559,9 @@ static const struct kindspec kinds[] = {
 	{ "PodDisruptionBudget", { "policy/v1", "policy/v1beta1" }, true, false, do_pdb },
 	{ "RuntimeClass", { "node.k8s.io/v1", "node.k8s.io/v1beta1" }, false, false, do_runtimeclass },
 	{ "Namespace", { "v1" }, false, false, do_namespace },
+	{ "StorageClass", { "storage.k8s.io/v1", "storage.k8s.io/v1beta1" }, false, false, do_storageclass },
+	{ "PersistentVolumeClaim", { "v1" }, true, false, do_pvc },
+	{ "PersistentVolume", { "v1" }, false, false, do_pv },
 };
 
 static const struct kindspec *find_kind(const char *kind)

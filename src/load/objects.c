@@ -160,6 +160,8 @@ kp_err kp_load_nodeclaim(struct kp_load_dec *d, const struct kp_load_node *root,
 			nc->registered = found && on;
 		if (!rc && !(rc = kp_load_condition(d, status, "conditions", "Initialized", &on, &found)))
 			nc->initialized = found && on;
+		if (!rc)
+			rc = kp_load_condition_time(d, status, "conditions", "Initialized", &nc->initialized_at);
 		kp_load_pop(d, mark);
 		if (rc)
 			return rc;
@@ -605,4 +607,139 @@ kp_err kp_load_daemonset(struct kp_load_dec *d, const struct kp_load_node *root,
 	ds->tmpl.owner_kind = "DaemonSet";
 	ds->tmpl.owner_name = ds->name;
 	return KP_OK;
+}
+
+/* ---- StorageClass, PersistentVolumeClaim, PersistentVolume ---- */
+
+kp_err kp_load_storageclass(struct kp_load_dec *d, const struct kp_load_node *root, struct kp_storageclass *sc)
+{
+	const struct kp_load_node *topo = NULL;
+	const char *mode = NULL;
+	char q[96];
+	kp_err rc;
+
+	kp_reqs_init(&sc->topology);
+	rc = kp_load_str(d, root, "provisioner", &sc->provisioner);
+	if (!rc)
+		rc = kp_load_strview(d, root, "volumeBindingMode", &mode);
+	if (!rc && mode && strcmp(mode, "WaitForFirstConsumer") != 0 && strcmp(mode, "Immediate") != 0)
+		rc = kp_load_fail_at(d, "volumeBindingMode", KP_ERR_INVALID,
+				     "unknown mode %s: want Immediate or WaitForFirstConsumer", kp_load_quote(mode, q, sizeof(q)));
+	if (!rc)
+		rc = kp_load_seq(d, root, "allowedTopologies", &topo);
+	if (rc)
+		return rc;
+	sc->wait_for_first_consumer = mode && strcmp(mode, "WaitForFirstConsumer") == 0;
+	if (topo && topo->n > 0) {
+		/* volumetopology.go getStorageClassRequirements: terms are ORed,
+		 * only the first is used; each expression is key In [values] */
+		const struct kp_load_node *t = topo->u.items[0], *exprs = NULL;
+		size_t mark = kp_load_push(d, "allowedTopologies"), m2 = kp_load_pushi(d, 0);
+
+		if (t->type != KP_LN_MAP)
+			rc = kp_load_type_error(d, t, "a mapping");
+		if (!rc)
+			rc = kp_load_seq(d, t, "matchLabelExpressions", &exprs);
+		for (uint32_t i = 0; !rc && exprs && i < exprs->n; i++) {
+			const struct kp_load_node *e = exprs->u.items[i];
+			struct kp_req r = { 0 };
+			const char **vals = NULL;
+			int nvals = 0;
+			size_t m3 = kp_load_push(d, "matchLabelExpressions"), m4 = kp_load_pushi(d, i);
+
+			if (e->type != KP_LN_MAP)
+				rc = kp_load_type_error(d, e, "a mapping");
+			if (!rc)
+				rc = kp_load_str(d, e, "key", &r.key);
+			if (!rc && (!r.key || !*r.key))
+				rc = kp_load_fail_at(d, "key", KP_ERR_INVALID, "required field is missing");
+			if (!rc)
+				rc = kp_load_strviews(d, e, "values", &vals, &nvals);
+			if (!rc && nvals == 0)
+				rc = kp_load_fail_at(d, "values", KP_ERR_INVALID, "needs at least one value");
+			if (!rc) {
+				const char *key = r.key;
+				rc = kp_req_make(&r, d->a, key, KP_OP_IN, vals, nvals, 0, d->eb);
+				if (!rc)
+					rc = kp_reqs_add(&sc->topology, d->a, &r);
+				if (rc)
+					rc = kp_load_wrap(d, rc);
+			}
+			kp_load_pop(d, m4);
+			kp_load_pop(d, m3);
+		}
+		kp_load_pop(d, m2);
+		kp_load_pop(d, mark);
+		sc->has_topology = !rc && sc->topology.n > 0;
+	}
+	return rc;
+}
+
+kp_err kp_load_pvc(struct kp_load_dec *d, const struct kp_load_node *root, struct kp_pvc *pvc)
+{
+	const struct kp_load_node *spec = NULL;
+	kp_err rc = kp_load_map(d, root, "spec", &spec);
+	size_t mark;
+
+	if (rc || !spec)
+		return rc;
+	mark = kp_load_push(d, "spec");
+	rc = kp_load_str(d, spec, "storageClassName", &pvc->storage_class);
+	if (!rc)
+		rc = kp_load_str(d, spec, "volumeName", &pvc->volume_name);
+	kp_load_pop(d, mark);
+	if (pvc->volume_name && !*pvc->volume_name)
+		pvc->volume_name = NULL;
+	return rc;
+}
+
+kp_err kp_load_pv(struct kp_load_dec *d, const struct kp_load_node *root, struct kp_pv *pv)
+{
+	const struct kp_load_node *spec = NULL, *na = NULL, *req = NULL, *terms = NULL;
+	bool local;
+	kp_err rc = kp_load_map(d, root, "spec", &spec);
+	size_t mark;
+
+	kp_reqs_init(&pv->affinity);
+	if (rc || !spec)
+		return rc;
+	local = kp_load_get(spec, "local") || kp_load_get(spec, "hostPath");
+	mark = kp_load_push(d, "spec");
+	rc = kp_load_map(d, spec, "nodeAffinity", &na);
+	if (!rc && na) {
+		size_t m2 = kp_load_push(d, "nodeAffinity");
+		rc = kp_load_map(d, na, "required", &req);
+		if (!rc && req) {
+			size_t m3 = kp_load_push(d, "required");
+			rc = kp_load_seq(d, req, "nodeSelectorTerms", &terms);
+			if (!rc && terms && terms->n > 0) {
+				/* getPersistentVolumeRequirements: terms are ORed, only
+				 * the first is used */
+				size_t m4 = kp_load_push(d, "nodeSelectorTerms"), m5 = kp_load_pushi(d, 0);
+				struct kp_reqs all;
+
+				kp_reqs_init(&all);
+				if (terms->u.items[0]->type != KP_LN_MAP)
+					rc = kp_load_type_error(d, terms->u.items[0], "a mapping");
+				else
+					rc = kp_load_node_reqs(d, terms->u.items[0], "matchExpressions", &all);
+				/* a local or hostPath volume's hostname affinity is dropped:
+				 * the pod would move to a new node anyway */
+				for (int i = 0; !rc && i < all.n; i++) {
+					if (local && strcmp(all.r[i].key, KP_LABEL_HOSTNAME) == 0)
+						continue;
+					rc = kp_reqs_add(&pv->affinity, d->a, &all.r[i]);
+					if (rc)
+						rc = kp_load_wrap(d, rc);
+				}
+				kp_load_pop(d, m5);
+				kp_load_pop(d, m4);
+			}
+			kp_load_pop(d, m3);
+		}
+		kp_load_pop(d, m2);
+	}
+	kp_load_pop(d, mark);
+	pv->has_affinity = !rc && pv->affinity.n > 0;
+	return rc;
 }

@@ -9,7 +9,8 @@
  * schedule on fields), pod (anti-)affinity, tolerations, host ports of the
  * regular containers (as Karpenter's GetHostPorts), topology spread
  * constraints with their defaults (nodeAffinityPolicy Honor, nodeTaintsPolicy
- * Ignore), priority and the deletion-cost annotation. p->requests is the
+ * Ignore), priority, the deletion-cost annotation, and the volumes backed by
+ * claims (persistentVolumeClaim, ephemeral). p->requests is the
  * effective request (kp_pod_effective_requests) including spec.overhead; a
  * RuntimeClass overhead is added later by load.c.
  *
@@ -728,6 +729,68 @@ static kp_err load_annotations(struct kp_load_dec *d, const struct kp_load_node 
 
 /* ---- the pod ---- */
 
+/* ---- volumes backed by claims (Karpenter's volumetopology.go inputs) ---- */
+
+static kp_err load_volumes(struct kp_load_dec *d, const struct kp_load_node *spec, struct kp_pod *p)
+{
+	const struct kp_load_node *seq;
+	kp_err rc = kp_load_seq(d, spec, "volumes", &seq);
+	size_t mark;
+
+	if (rc || !seq || seq->n == 0)
+		return rc;
+	p->volumes = kp_arena_calloc(d->a, seq->n, sizeof(*p->volumes));
+	if (!p->volumes)
+		return nomem(d);
+	mark = kp_load_push(d, "volumes");
+	for (uint32_t i = 0; i < seq->n && !rc; i++) {
+		const struct kp_load_node *v = seq->u.items[i], *pvc = NULL, *eph = NULL, *tpl = NULL, *tspec = NULL;
+		struct kp_pod_volume *pv = &p->volumes[p->nvolumes];
+		size_t m2 = kp_load_pushi(d, i);
+
+		if (v->type != KP_LN_MAP)
+			rc = kp_load_type_error(d, v, "a mapping");
+		if (!rc)
+			rc = kp_load_str(d, v, "name", &pv->name);
+		if (!rc)
+			rc = kp_load_map(d, v, "persistentVolumeClaim", &pvc);
+		if (!rc)
+			rc = kp_load_map(d, v, "ephemeral", &eph);
+		if (!rc && pvc) {
+			size_t m3 = kp_load_push(d, "persistentVolumeClaim");
+			rc = kp_load_str(d, pvc, "claimName", &pv->claim);
+			if (!rc && (!pv->claim || !*pv->claim))
+				rc = kp_load_fail_at(d, "claimName", KP_ERR_INVALID, "required field is missing");
+			kp_load_pop(d, m3);
+			if (!rc)
+				p->nvolumes++;
+		} else if (!rc && eph) {
+			size_t m3 = kp_load_push(d, "ephemeral");
+			if (!pv->name || !*pv->name)
+				rc = kp_load_fail(d, KP_ERR_INVALID, "an ephemeral volume needs a name");
+			if (!rc)
+				rc = kp_load_map(d, eph, "volumeClaimTemplate", &tpl);
+			if (!rc && tpl) {
+				size_t m4 = kp_load_push(d, "volumeClaimTemplate");
+				rc = kp_load_map(d, tpl, "spec", &tspec);
+				if (!rc && tspec) {
+					size_t m5 = kp_load_push(d, "spec");
+					rc = kp_load_str(d, tspec, "storageClassName", &pv->template_sc);
+					kp_load_pop(d, m5);
+				}
+				kp_load_pop(d, m4);
+			}
+			kp_load_pop(d, m3);
+			pv->ephemeral = true;
+			if (!rc)
+				p->nvolumes++;
+		}
+		kp_load_pop(d, m2);
+	}
+	kp_load_pop(d, mark);
+	return rc;
+}
+
 static kp_err load_spec(struct kp_load_dec *d, const struct kp_load_node *spec, struct kp_pod *p,
 			struct kp_load_podref *ref)
 {
@@ -759,6 +822,8 @@ static kp_err load_spec(struct kp_load_dec *d, const struct kp_load_node *spec, 
 		rc = load_tolerations(d, spec, p);
 	if (!rc)
 		rc = load_tscs(d, spec, p);
+	if (!rc)
+		rc = load_volumes(d, spec, p);
 	if (!rc)
 		rc = kp_load_int(d, spec, "priority", INT32_MIN, INT32_MAX, &prio, &has_prio);
 	if (!rc)

@@ -98,10 +98,38 @@ CLUSTER_ADD(kp_cluster_add_daemonset, struct kp_daemonset, daemonsets, ndaemonse
 CLUSTER_ADD(kp_cluster_add_pdb, struct kp_pdb, pdbs, npdbs, cap_pdbs)
 CLUSTER_ADD(kp_cluster_add_namespace, struct kp_namespace, namespaces, nnamespaces, cap_namespaces)
 CLUSTER_ADD(kp_cluster_add_nodeclass, struct kp_nodeclass, nodeclasses, nnodeclasses, cap_nodeclasses)
+CLUSTER_ADD(kp_cluster_add_storageclass, struct kp_storageclass, storageclasses, nstorageclasses, cap_storageclasses)
+CLUSTER_ADD(kp_cluster_add_pvc, struct kp_pvc, pvcs, npvcs, cap_pvcs)
+CLUSTER_ADD(kp_cluster_add_pv, struct kp_pv, pvs, npvs, cap_pvs)
 
 #undef CLUSTER_ADD
 
 /* ---- lookups: the first object with that name, in insertion order ---- */
+
+const struct kp_storageclass *kp_cluster_storageclass(const struct kp_cluster *c, const char *name)
+{
+	for (int i = 0; name && i < c->nstorageclasses; i++)
+		if (strcmp(c->storageclasses[i]->name, name) == 0)
+			return c->storageclasses[i];
+	return NULL;
+}
+
+const struct kp_pvc *kp_cluster_pvc(const struct kp_cluster *c, const char *ns, const char *name)
+{
+	for (int i = 0; name && i < c->npvcs; i++)
+		if (strcmp(c->pvcs[i]->name, name) == 0 && strcmp(c->pvcs[i]->ns ? c->pvcs[i]->ns : "",
+								    ns ? ns : "") == 0)
+			return c->pvcs[i];
+	return NULL;
+}
+
+const struct kp_pv *kp_cluster_pv(const struct kp_cluster *c, const char *name)
+{
+	for (int i = 0; name && i < c->npvs; i++)
+		if (strcmp(c->pvs[i]->name, name) == 0)
+			return c->pvs[i];
+	return NULL;
+}
 
 struct kp_node *kp_cluster_node(const struct kp_cluster *c, const char *name)
 {

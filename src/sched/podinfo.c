@@ -145,6 +145,13 @@ static void pod_signature(struct kp_buf *b, const struct kp_pod *p)
 		sig_selector(b, t->selector);
 		sig_strs(b, t->nmatch_label_keys, t->match_label_keys);
 	}
+	sig_int(b, p->nvolumes);
+	for (int i = 0; i < p->nvolumes; i++) {
+		const struct kp_pod_volume *v = &p->volumes[i];
+		sig_str(b, v->ephemeral ? p->name : v->claim);
+		sig_str(b, v->name);
+		sig_str(b, v->template_sc);
+	}
 }
 
 /* ---- relaxation state ---- */
@@ -161,6 +168,7 @@ struct relax {
 	int ntsc;
 	int *tsc;                           /* remaining constraints, in Karpenter's order */
 	bool tol_pns;
+	const struct kp_reqs *vol;          /* volume topology, added to every variant */
 };
 
 static int weight_cmp_pref(void *ctx, int a, int b)
@@ -462,10 +470,15 @@ static kp_err variant_build(struct kp_sched *s, struct kps_variant *v, const str
 	if (!s->opts.ignore_preferences && x->pref_off < x->npref)
 		pref = x->pref[x->pref_off];
 	rc = node_reqs(&s->arena, p, term, pref, &v->reqs);
-	if (!rc && pref)
+	if (!rc && x->vol && x->vol->n)
+		rc = kp_reqs_add_all(&v->reqs, &s->arena, x->vol);
+	if (!rc && pref) {
 		rc = node_reqs(&s->arena, p, term, NULL, &v->strict);
-	else if (!rc)
+		if (!rc && x->vol && x->vol->n)
+			rc = kp_reqs_add_all(&v->strict, &s->arena, x->vol);
+	} else if (!rc) {
 		v->strict = v->reqs;
+	}
 	if (rc)
 		return rc;
 	v->tol_pns = x->tol_pns;
@@ -492,6 +505,71 @@ static kp_err class_inverse(struct kp_sched *s, struct kps_class *c, const struc
 	return rc;
 }
 
+/* ---- volume topology (Karpenter's volumetopology.go) ---- */
+
+static kp_err sc_reqs(struct kp_sched *s, const char *name, struct kp_reqs *out, const char **err)
+{
+	const struct kp_storageclass *sc;
+
+	if (!name || !*name)
+		return KP_OK;   /* no class: no topology (getStorageClassRequirements) */
+	sc = kp_cluster_storageclass(s->cl, name);
+	if (!sc) {
+		*err = kp_arena_printf(&s->arena, "StorageClass \"%s\" not found", name);
+		return *err ? KP_OK : KP_ERR_NOMEM;
+	}
+	return sc->has_topology ? kp_reqs_add_all(out, &s->arena, &sc->topology) : KP_OK;
+}
+
+/* The node requirements p's volumes impose, ANDed over its volumes: a
+ * bound claim's PersistentVolume node affinity (first term), an unbound
+ * claim's StorageClass allowedTopologies (first term); an ephemeral volume
+ * is the claim "<pod>-<volume>", or its template's class while that claim
+ * does not exist yet. A missing claim, volume or class sets *err (the pod
+ * is unschedulable, as Karpenter's Validate drops it). When the cluster's
+ * storage objects are unknown (controller informers not synced), nothing. */
+static kp_err volume_reqs(struct kp_sched *s, const struct kp_pod *p, struct kp_reqs *out, const char **err)
+{
+	kp_reqs_init(out);
+	*err = NULL;
+	if (s->cl->volumes_unknown)
+		return KP_OK;
+	for (int i = 0; i < p->nvolumes && !*err; i++) {
+		const struct kp_pod_volume *v = &p->volumes[i];
+		const char *claim = v->claim;
+		const struct kp_pvc *pvc;
+		kp_err rc;
+
+		if (v->ephemeral) {
+			claim = kp_arena_printf(&s->arena, "%s-%s", p->name ? p->name : "", v->name ? v->name : "");
+			if (!claim)
+				return KP_ERR_NOMEM;
+		}
+		pvc = kp_cluster_pvc(s->cl, p->ns, claim);
+		if (!pvc && v->ephemeral) {
+			rc = sc_reqs(s, v->template_sc, out, err);
+		} else if (!pvc) {
+			*err = kp_arena_printf(&s->arena, "PersistentVolumeClaim \"%s/%s\" not found",
+					       p->ns ? p->ns : "", claim);
+			rc = *err ? KP_OK : KP_ERR_NOMEM;
+		} else if (pvc->volume_name) {
+			const struct kp_pv *pv = kp_cluster_pv(s->cl, pvc->volume_name);
+			if (!pv) {
+				*err = kp_arena_printf(&s->arena, "PersistentVolume \"%s\" of claim \"%s/%s\" not found",
+						       pvc->volume_name, p->ns ? p->ns : "", claim);
+				rc = *err ? KP_OK : KP_ERR_NOMEM;
+			} else {
+				rc = pv->has_affinity ? kp_reqs_add_all(out, &s->arena, &pv->affinity) : KP_OK;
+			}
+		} else {
+			rc = sc_reqs(s, pvc->storage_class, out, err);
+		}
+		if (rc)
+			return rc;
+	}
+	return KP_OK;
+}
+
 static kp_err class_build(struct kp_sched *s, struct kps_class *c, const struct kp_pod *p, struct kp_errbuf *eb)
 {
 	struct relax x;
@@ -504,6 +582,10 @@ static kp_err class_build(struct kp_sched *s, struct kps_class *c, const struct 
 	c->var = kp_arena_calloc(&s->arena, (size_t)cap, sizeof(*c->var));
 	if (!c->var)
 		return KP_ERR_NOMEM;
+	rc = volume_reqs(s, p, &c->vol, &c->vol_err);
+	if (rc)
+		return rc;
+	x.vol = &c->vol;
 	rc = class_inverse(s, c, &x, eb);
 	for (const char *why = ""; !rc && why; why = relax_step(s, &x)) {
 		if (c->nvar == cap) {

@@ -86,7 +86,7 @@ struct kps_tpl {
 	const struct kp_nodepool *pool;
 	int pool_idx;                   /* in cluster->pools */
 	const char *name;
-	struct kp_reqs pool_reqs;       /* pool requirements (+ capacity-type default) */
+	struct kp_reqs pool_reqs;       /* pool requirements */
 	struct kp_reqs reqs;            /* + label requirements + registered/initialized */
 	struct kp_labels labels;        /* template labels + karpenter.sh/nodepool */
 	bool skipped;                   /* no compatible instance types */
@@ -151,6 +151,8 @@ struct kps_class {
 	int nsel_cap;
 	int8_t *sel;                    /* per group: -1 unknown, 0, 1 (selects rep) */
 	bool has_ports;
+	struct kp_reqs vol;             /* volume topology requirements (volumetopology.go) */
+	const char *vol_err;            /* a claim, volume or class it needs is missing */
 };
 
 /* Node selector + required term `term` (-1 = none) as requirements. */
@@ -477,6 +479,7 @@ struct kp_sched {
 	struct kp_sched_opts opts;
 	bool (*hidden)(void *ctx, const struct kp_itype *it, const struct kp_offering *o);
 	void *hidden_ctx;
+	const bool *no_moves;           /* kp_sched_input.node_no_moves */
 	int nres;
 	/* zones of the catalog's offerings */
 	int nzones;

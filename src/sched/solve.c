@@ -64,6 +64,7 @@ kp_err kp_sched_prepare(const struct kp_sched_input *in, const struct kp_sched_o
 		kp_sched_opts_default(&s->opts);
 	s->hidden = in->offering_hidden;
 	s->hidden_ctx = in->offering_ctx;
+	s->no_moves = in->node_no_moves;
 	s->nres = s->cl->resnames.n > KP_RES_NWELLKNOWN ? s->cl->resnames.n : KP_RES_NWELLKNOWN;
 	if (s->nres > KP_RES_MAX)
 		s->nres = KP_RES_MAX;
@@ -98,6 +99,17 @@ kp_err kp_sched_prepare(const struct kp_sched_input *in, const struct kp_sched_o
 
 /* ---- one pod ---- */
 
+/* Karpenter's isUnderConsolidateAfter: in a consolidation simulation a
+ * node still inside its consolidateAfter window takes no pod that is being
+ * moved off another node, so a fresh node is not filled (and made
+ * unconsolidatable) by the very consolidation that needs it. */
+static bool under_consolidate_after(const struct kp_sched *s, int n, const struct kps_pod *p)
+{
+	int idx = s->nodes[n].node_idx;
+
+	return s->opts.consolidation && s->no_moves && idx >= 0 && s->no_moves[idx] && p->pod->node_name;
+}
+
 static bool try_existing(struct kps_run *r, struct kps_pod *p, struct kps_variant *v, kp_err *rc)
 {
 	struct kps_try t;
@@ -107,6 +119,8 @@ static bool try_existing(struct kps_run *r, struct kps_pod *p, struct kps_varian
 		bool ok;
 
 		if (r->nodes[n].removed)
+			continue;
+		if (under_consolidate_after(r->s, n, p))
 			continue;
 		m = kp_arena_mark(r->scratch);
 		ok = kps_node_try(r, n, p, v, &t);
@@ -225,6 +239,10 @@ static kp_err try_schedule(struct kps_run *r, struct kps_pod *p, bool *placed)
 	kp_err rc = KP_OK;
 
 	*placed = false;
+	if (p->cls->vol_err) {
+		p->err = p->cls->vol_err;
+		return KP_OK;
+	}
 	for (int v = 0; v < p->cls->nvar; v++) {
 		struct kps_variant *var = &p->cls->var[v];
 

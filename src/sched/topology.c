@@ -4,9 +4,12 @@
  * initialization.
  *
  * A topology key (zone, hostname, capacity type, any label) interns its
- * domain values. Its universe is Karpenter's buildDomainGroups: for every
- * pool and catalog type, the values of (pool requirements + pool labels) ∩
- * type requirements on that key, plus the pool's own In values; each domain
+ * domain values. Its universe is Karpenter's buildDomainGroups, restricted
+ * to where capacity exists (deliberately unlike kubernetes-sigs/karpenter
+ * #3272): for every pool and each of its compatible types, the zones and
+ * capacity types of the visible offerings compatible with the pool; for
+ * other keys (pool requirements + pool labels) ∩ type requirements on that
+ * key, plus the pool's own In values; each domain
  * remembers the taints of the pools that offer it, so a group whose creator
  * does not tolerate a pool's taints does not see domains only that pool has.
  *
@@ -115,16 +118,49 @@ static kp_err uni_values(struct kp_sched *s, int key, struct unibuild *u, const 
 	return KP_OK;
 }
 
+/* The zone / capacity-type values of tp's types' visible offerings that
+ * are compatible with its requirements: where capacity exists. */
+static kp_err uni_offerings(struct kp_sched *s, int key, struct unibuild *u, int t, bool zone)
+{
+	const struct kps_tpl *tp = &s->tpl[t];
+
+	for (int i = 0; i < tp->ntypes; i++) {
+		const struct kp_itype *it = tp->types[i].it;
+
+		for (int j = 0; j < it->noff; j++) {
+			const struct kp_offering *o = &it->off[j];
+			const char *v = zone ? o->zone : kp_captype_name(o->captype);
+			kp_err rc;
+
+			if (!v || !kps_offering_visible(s, it, o) || !kp_offering_compatible(o, &tp->reqs))
+				continue;
+			rc = uni_insert(s, key, u, v, t);
+			if (rc)
+				return rc;
+		}
+	}
+	return KP_OK;
+}
+
 static kp_err key_universe(struct kp_sched *s, int key)
 {
 	const char *name = s->keys[key].key;
+	bool zone = strcmp(name, KP_LABEL_ZONE) == 0, ct = strcmp(name, KP_LABEL_CAPACITY_TYPE) == 0;
 	struct unibuild u = { 0 };
 	struct kp_arena tmp;
 	kp_err rc = KP_OK;
 
 	kp_arena_init(&tmp);
-	/* every pool, skipped ones too (buildDomainGroups runs before the
-	 * scheduler drops pools without compatible types) */
+	/* Karpenter's buildDomainGroups takes every type the provider returns
+	 * and intersects one key at a time, so a zone where none of the pool's
+	 * types is offered still becomes a domain and a spread can pick it and
+	 * strand the pod (kubernetes-sigs/karpenter#3272). Here, on purpose:
+	 * only the pool's compatible types (tp->types: requirements intersect,
+	 * an available compatible offering), and for the offering keys (zone,
+	 * capacity type) only the values of their visible offerings compatible
+	 * with the pool's requirements. Other keys: type ∩ pool requirement,
+	 * plus the pool's own In values (a label the pool sets exists without
+	 * a type carrying it). */
 	for (int t = 0; !rc && t < s->ntpl; t++) {
 		const struct kps_tpl *tp = &s->tpl[t];
 		const struct kp_req *pr = kp_reqs_get(&tp->pool_reqs, name);
@@ -133,6 +169,10 @@ static kp_err key_universe(struct kp_sched *s, int key)
 		struct kp_req lr = { .key = name, .n = 1, .values = lvv }, base;
 		const struct kp_req *b = pr;
 
+		if (zone || ct) {
+			rc = uni_offerings(s, key, &u, t, zone);
+			continue;
+		}
 		/* the label as "key In [value]", borrowing the pool's string: the
 		 * interned domains must outlive tmp */
 		if (lv) {
@@ -142,8 +182,8 @@ static kp_err key_universe(struct kp_sched *s, int key)
 				base = lr;
 			b = &base;
 		}
-		for (int i = 0; !rc && i < s->cat->n; i++) {
-			const struct kp_req *tr = kp_reqs_get(&s->cat->types[i]->reqs, name);
+		for (int i = 0; !rc && i < tp->ntypes; i++) {
+			const struct kp_req *tr = kp_reqs_get(&tp->types[i].it->reqs, name);
 			struct kp_req x;
 
 			if (!b && !tr)

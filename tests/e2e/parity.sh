@@ -1,0 +1,199 @@
+# tests/e2e/parity.sh: Karpenter-equal decisions of issue 8, end to end with
+# the real kubectl against `karpenter up` (in-process controller, simulated
+# cloud). Sourced by tests/e2e/run (uses its start_server, stop_server,
+# free_port, K, ok, bad, has, TMP, ROOT); starts and stops its own server.
+# Every wait is bounded.
+#
+#  1. a NodePool without a karpenter.sh/capacity-type requirement launches
+#     spot (no default; reserved > spot > on-demand);
+#  2. a pod whose PersistentVolumeClaim is bound to a zonal PersistentVolume
+#     lands in the volume's zone (skipped, and counted, while the API server
+#     does not serve PersistentVolumeClaims);
+#  3. consolidateAfter for destinations: a node inside its window receives
+#     no moved pod; once the window has passed, the pod moves and the other
+#     node goes.
+
+pa_skipped=0
+pa_skip() { pa_skipped=$((pa_skipped + 1)); echo "skip $1"; }
+pa_until() {   # pa_until SECONDS CMD...: retries CMD every 0.2 s until it succeeds
+	t=$(($1 * 5)); shift
+	while [ $t -gt 0 ]; do "$@" >/dev/null 2>&1 && return 0; sleep 0.2; t=$((t - 1)); done
+	return 1
+}
+pa_running_on() {   # node of the first Running pod with label selector $1
+	K get pods -l "$1" -o jsonpath='{range .items[?(@.status.phase=="Running")]}{.spec.nodeName}{"\n"}{end}' 2>/dev/null | head -n 1
+}
+pa_has_running() { [ -n "$(pa_running_on "$1")" ]; }
+pa_gone() { ! K get "$1" >/dev/null 2>&1; }
+pa_claim_label() {   # pa_claim_label NODE KEY-JSONPATH
+	K get nodeclaims -o jsonpath="{range .items[?(@.status.nodeName==\"$1\")]}{.metadata.labels.$2}{end}" 2>/dev/null
+}
+
+PORT=$(free_port)
+D=$TMP/parity
+if start_server "$D" "$PORT" KARPENTER_DISRUPTION_VALIDATION_DELAY=1s KARPENTER_DISRUPTION_POLL=1s; then
+	SPA=$SPID
+	KC=$D/kubeconfig
+
+	# ---- 1. no capacity-type default: spot
+	cat >"$TMP/pa-pool.yaml" <<'EOF2'
+apiVersion: karpenter.k8s.aws/v1
+kind: EC2NodeClass
+metadata: {name: default}
+spec:
+  role: KarpenterNodeRole-e2e
+  amiSelectorTerms: [{alias: al2023@latest}]
+  subnetSelectorTerms: [{tags: {karpenter.sh/discovery: e2e}}]
+  securityGroupSelectorTerms: [{tags: {karpenter.sh/discovery: e2e}}]
+---
+apiVersion: karpenter.sh/v1
+kind: NodePool
+metadata: {name: anyct}
+spec:
+  template:
+    metadata: {labels: {pool: anyct}}
+    spec:
+      nodeClassRef: {group: karpenter.k8s.aws, kind: EC2NodeClass, name: default}
+      requirements:
+      - {key: karpenter.k8s.aws/instance-family, operator: In, values: [m5, c5]}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: anyct}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: anyct}}
+  template:
+    metadata: {labels: {app: anyct}}
+    spec:
+      nodeSelector: {pool: anyct}
+      containers:
+      - {name: app, image: registry.k8s.io/pause:3.9, resources: {requests: {cpu: 500m, memory: 256Mi}}}
+EOF2
+	if K apply -f "$TMP/pa-pool.yaml" >/dev/null 2>&1 && pa_until 60 pa_has_running app=anyct; then
+		ok "parity: a pod of a pool without capacity-type runs"
+	else bad "parity: a pod of a pool without capacity-type runs" "$(K get pods,nodeclaims -o wide 2>&1 | tail -n 4)"; fi
+	N=$(pa_running_on app=anyct)
+	ct=$(pa_claim_label "$N" 'karpenter\.sh/capacity-type')
+	nct=$(K get node "$N" -o jsonpath='{.metadata.labels.karpenter\.sh/capacity-type}' 2>/dev/null)
+	if [ "$ct" = spot ] && [ "$nct" = spot ]; then ok "parity: a pool without capacity-type launches spot (NodeClaim and Node)"
+	else bad "parity: a pool without capacity-type launches spot" "claim '$ct' node '$nct'"; fi
+	if K logs -n karpenter karpenter-0 2>/dev/null | grep '"message":"launched nodeclaim"' | grep -q '"capacity-type":"spot"'; then
+		ok "parity: the launch log line says spot"
+	else bad "parity: the launch log line says spot" "$(K logs -n karpenter karpenter-0 2>&1 | grep launched | tail -n 2)"; fi
+	K delete deployment anyct >/dev/null 2>&1
+
+	# ---- 2. a PVC-bound pod lands in its volume's zone
+	if K api-resources 2>/dev/null | grep -q '^persistentvolumeclaims'; then
+		cat >"$TMP/pa-pv.yaml" <<'EOF2'
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata: {name: zonal}
+provisioner: ebs.csi.aws.com
+volumeBindingMode: WaitForFirstConsumer
+---
+apiVersion: v1
+kind: PersistentVolume
+metadata: {name: pa-pv}
+spec:
+  capacity: {storage: 1Gi}
+  accessModes: [ReadWriteOnce]
+  storageClassName: zonal
+  csi: {driver: ebs.csi.aws.com, volumeHandle: vol-0123456789abcdef0}
+  nodeAffinity:
+    required:
+      nodeSelectorTerms:
+      - matchExpressions:
+        - {key: topology.kubernetes.io/zone, operator: In, values: [us-east-1d]}
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: pa-data, namespace: default}
+spec:
+  storageClassName: zonal
+  volumeName: pa-pv
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 1Gi}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: pa-vol, namespace: default, labels: {app: pa-vol}}
+spec:
+  nodeSelector: {pool: anyct}
+  containers:
+  - {name: app, image: registry.k8s.io/pause:3.9, resources: {requests: {cpu: 500m, memory: 256Mi}}}
+  volumes:
+  - {name: data, persistentVolumeClaim: {claimName: pa-data}}
+EOF2
+		if K apply -f "$TMP/pa-pv.yaml" >/dev/null 2>&1 && pa_until 60 pa_has_running app=pa-vol; then
+			ok "parity: the PVC-bound pod runs"
+		else bad "parity: the PVC-bound pod runs" "$(K get pods,nodeclaims -o wide 2>&1 | tail -n 4)"; fi
+		N=$(pa_running_on app=pa-vol)
+		z=$(K get node "$N" -o jsonpath='{.metadata.labels.topology\.kubernetes\.io/zone}' 2>/dev/null)
+		if [ "$z" = us-east-1d ]; then ok "parity: the PVC-bound pod lands in its volume's zone (us-east-1d)"
+		else bad "parity: the PVC-bound pod lands in its volume's zone" "node '$N' zone '$z'"; fi
+		K delete pod pa-vol --wait=false >/dev/null 2>&1
+	else
+		pa_skip "parity: a PVC-bound pod lands in its volume's zone (the API server does not serve PersistentVolumeClaims)"
+	fi
+
+	# ---- 3. consolidateAfter: a destination inside its window takes no moved pod
+	cat >"$TMP/pa-ca.yaml" <<'EOF2'
+apiVersion: karpenter.sh/v1
+kind: NodePool
+metadata: {name: ca}
+spec:
+  disruption: {consolidateAfter: 20s}
+  template:
+    metadata: {labels: {pool: ca}}
+    spec:
+      nodeClassRef: {group: karpenter.k8s.aws, kind: EC2NodeClass, name: default}
+      requirements:
+      - {key: node.kubernetes.io/instance-type, operator: In, values: [m5.large]}
+      - {key: karpenter.sh/capacity-type, operator: In, values: [on-demand]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: pa-a, namespace: default, labels: {app: pa-a}}
+spec:
+  nodeSelector: {pool: ca}
+  containers:
+  - {name: app, image: registry.k8s.io/pause:3.9, resources: {requests: {cpu: 500m, memory: 256Mi}}}
+EOF2
+	K apply -f "$TMP/pa-ca.yaml" >/dev/null 2>&1
+	if pa_until 60 pa_has_running app=pa-a; then ok "parity: consolidateAfter: pod a runs on node 1"
+	else bad "parity: consolidateAfter: pod a runs on node 1" "$(K get pods,nodeclaims -o wide 2>&1 | tail -n 4)"; fi
+	N1=$(pa_running_on app=pa-a)
+	sleep 21   # node 1's window passes: it is consolidatable from here on
+	cat >"$TMP/pa-b.yaml" <<EOF2
+apiVersion: v1
+kind: Pod
+metadata: {name: pa-b, namespace: default, labels: {app: pa-b}}
+spec:
+  nodeSelector: {pool: ca}
+  affinity:
+    nodeAffinity:
+      requiredDuringSchedulingIgnoredDuringExecution:
+        nodeSelectorTerms:
+        - matchExpressions:
+          - {key: kubernetes.io/hostname, operator: NotIn, values: [$N1]}
+  containers:
+  - {name: app, image: registry.k8s.io/pause:3.9, resources: {requests: {cpu: 500m, memory: 256Mi}}}
+EOF2
+	K apply -f "$TMP/pa-b.yaml" >/dev/null 2>&1
+	if pa_until 60 pa_has_running app=pa-b; then ok "parity: consolidateAfter: pod b runs on a new node 2"
+	else bad "parity: consolidateAfter: pod b runs on a new node 2" "$(K get pods,nodeclaims -o wide 2>&1 | tail -n 4)"; fi
+	N2=$(pa_running_on app=pa-b)
+	# node 2 has room for a, but is inside its 20 s window: node 1 stays
+	sleep 8
+	if [ -n "$N1" ] && [ "$N1" != "$N2" ] && K get node "$N1" >/dev/null 2>&1 && [ "$(pa_running_on app=pa-a)" = "$N1" ]; then
+		ok "parity: consolidateAfter: node 2, inside its window, receives no moved pod (node 1 kept for 8 s)"
+	else bad "parity: consolidateAfter: node 2 inside its window receives no moved pod" "n1 '$N1' n2 '$N2' $(K get pods,nodes -o wide 2>&1 | tail -n 5)"; fi
+	# once node 2's window has passed, a moves there and node 1 goes
+	if pa_until 40 pa_gone "node/$N1"; then ok "parity: consolidateAfter: after node 2's window, node 1 is consolidated away"
+	else bad "parity: consolidateAfter: after node 2's window, node 1 is consolidated away" "$(K get nodes,nodeclaims 2>&1 | tail -n 4)"; fi
+	stop_server "$SPA" >/dev/null
+else
+	bad "parity: karpenter up starts"
+fi
+echo "parity: $pa_skipped skipped"
