@@ -308,7 +308,7 @@ static void tf_pod(void *ud, json_t *obj)
 	size_t i;
 
 	tf_common(ud, obj);
-	json_object_del(spec, "volumes");   /* no reader */
+	/* spec.volumes stay: src/load/pod.c reads the claims for volume topology */
 	for (size_t l = 0; l < KP_ARRAY_LEN(lists); l++)
 		json_array_foreach(json_object_get(spec, lists[l]), i, ct)
 			if (json_is_object(ct))
