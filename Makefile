@@ -15,6 +15,12 @@ O       := build/san
 OPT     := -O1 -g -fno-omit-frame-pointer
 SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all
 endif
+# TSAN=1: ThreadSanitizer build in build/tsan (the unit tests run under it in `make test`)
+ifeq ($(TSAN),1)
+O       := build/tsan
+OPT     := -O1 -g -fno-omit-frame-pointer
+SANFLAGS := -fsanitize=thread
+endif
 
 # V=1 shows the full commands
 ifeq ($(V),1)
@@ -41,7 +47,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(O)/tests/%)
 TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(O)/tools/%)
 BENCH_BIN:= $(BENCH_SRC:bench/%.c=$(O)/bench/%)
 
-.PHONY: all deps test unit unit-san scenarios malformed e2e aws demo bench clean check-banned valgrind image install-test
+.PHONY: all deps test unit unit-san unit-tsan scenarios malformed e2e aws demo bench clean check-banned valgrind image install-test
 
 all: deps $(O)/karpenter
 
@@ -90,6 +96,7 @@ test: deps
 	@./scripts/run-tests aws $(O)
 	@./scripts/run-tests install $(O)
 	@$(MAKE) --no-print-directory SAN=1 unit-san
+	@$(MAKE) --no-print-directory TSAN=1 unit-tsan
 	@./scripts/run-tests summary
 
 unit: deps $(O)/karpenter $(UNIT_BIN)
@@ -98,6 +105,10 @@ unit: deps $(O)/karpenter $(UNIT_BIN)
 unit-san: $(UNIT_BIN) $(O)/karpenter $(TOOL_BIN)
 	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ./scripts/run-tests unit $(O) san
 	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ./scripts/run-tests malformed $(O) san
+
+# halt_on_error: a data race fails the binary (and so the stage)
+unit-tsan: $(UNIT_BIN) $(O)/karpenter
+	@TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp" ./scripts/run-tests unit $(O) tsan
 
 scenarios: all $(TOOL_BIN)
 	@./scripts/run-tests scenarios $(O)

@@ -67,6 +67,14 @@ kp_err kp_itype_finish(struct kp_itype *it, struct kp_arena *a, struct kp_errbuf
 void kp_catalog_sort(struct kp_catalog *cat);
 /* Appends a type (allocated in cat->arena). */
 kp_err kp_catalog_add(struct kp_catalog *cat, struct kp_itype *it);
+/* node.kubernetes.io/windows-build of an EC2NodeClass amiFamily
+ * (Windows2019/2022/2025), NULL for the others. */
+const char *kp_catalog_windows_build(const char *ami_family);
+/* Adds a Windows variant (same name, os windows, that build, pods 110) of
+ * every amd64 Linux AWS type for each Windows family in families, then
+ * sorts (src/catalog/windows.c). No-op without a Windows family. */
+kp_err kp_catalog_add_windows(struct kp_catalog *cat, const char *const *families, int nfamilies,
+			      struct kp_errbuf *eb);
 
 /* Cheapest available offering compatible with reqs (zone and capacity type
  * requirements; a missing key allows all); ties by zone then capacity type.

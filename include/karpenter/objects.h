@@ -212,6 +212,7 @@ struct kp_nodeclaim {
 	struct kp_res allocatable;
 	bool launched, registered, initialized;
 	int64_t last_pod_event;             /* status.lastPodEventTime, 0 = unset */
+	bool drifted;                       /* Drifted condition True (set by a cloud provider) */
 	int64_t initialized_at;             /* Initialized condition's lastTransitionTime (unix s), 0 = unset */
 	struct kp_node *node;               /* resolved by kp_cluster_link, may be NULL */
 };

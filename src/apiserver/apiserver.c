@@ -138,7 +138,7 @@ void kp_apiserver_shutdown(struct kp_apiserver *L)
 {
 	if (!L)
 		return;
-	L->stopping = 1;
+	atomic_store(&L->stopping, true);
 	kp_store_shutdown(L->store);
 }
 

@@ -18,15 +18,9 @@
 
 #include "apiserver/pdb.h"
 #include "apiserver/server.h"
+#include "kobj/kobj.h"
 
 #define MAX_DISRUPTED 2000        /* the eviction subresource's MaxDisruptedPodSize */
-
-/* -------------------------------------------------------------- helpers */
-
-static const char *jstr(const json_t *o, const char *k)
-{
-	return json_string_value(json_object_get(o, k));
-}
 
 static int64_t jint(const json_t *o, const char *k)
 {
@@ -37,59 +31,6 @@ static int64_t jint(const json_t *o, const char *k)
 static int64_t wall_s(void)
 {
 	return (int64_t)time(NULL);
-}
-
-static bool in_values(const json_t *values, const char *v)
-{
-	const json_t *x;
-	size_t i;
-	json_array_foreach(values, i, x)
-		if (json_is_string(x) && strcmp(json_string_value(x), v) == 0)
-			return true;
-	return false;
-}
-
-bool kp_apiserver_pdb_selector_matches(const json_t *selector, const json_t *labels)
-{
-	const json_t *ml, *me, *v, *x;
-	const char *k;
-	size_t i;
-
-	if (!json_is_object(selector))
-		return false;
-	ml = json_object_get(selector, "matchLabels");
-	me = json_object_get(selector, "matchExpressions");
-	if ((ml && !json_is_object(ml) && !json_is_null(ml)) || (me && !json_is_array(me) && !json_is_null(me)))
-		return false;
-	json_object_foreach((json_t *)ml, k, v) {
-		const char *have = jstr(labels, k);
-		if (!json_is_string(v) || !have || strcmp(have, json_string_value(v)) != 0)
-			return false;
-	}
-	json_array_foreach(me, i, x) {
-		const char *key = jstr(x, "key"), *op = jstr(x, "operator");
-		const json_t *vals = json_object_get(x, "values");
-		const char *have;
-		if (!key || !op)
-			return false;
-		have = jstr(labels, key);
-		if (!strcmp(op, "In")) {
-			if (!have || !in_values(vals, have))
-				return false;
-		} else if (!strcmp(op, "NotIn")) {
-			if (have && in_values(vals, have))
-				return false;
-		} else if (!strcmp(op, "Exists")) {
-			if (!have)
-				return false;
-		} else if (!strcmp(op, "DoesNotExist")) {
-			if (have)
-				return false;
-		} else {
-			return false;
-		}
-	}
-	return true;
 }
 
 kp_err kp_apiserver_pdb_scaled(const json_t *v, int64_t total, int64_t *out)
@@ -153,7 +94,7 @@ bool kp_apiserver_pdb_pod_ready(const json_t *pod)
 	const json_t *c;
 	size_t i;
 	json_array_foreach(json_object_get(json_object_get(pod, "status"), "conditions"), i, c) {
-		const char *t = jstr(c, "type"), *s = jstr(c, "status");
+		const char *t = kp_kobj_str(c, "type"), *s = kp_kobj_str(c, "status");
 		if (t && s && !strcmp(t, "Ready"))
 			return !strcmp(s, "True");
 	}
@@ -173,13 +114,13 @@ void kp_apiserver_pdb_set_allowed_cond(json_t *status, bool ok, int64_t gen, con
 		json_object_set_new(status, "conditions", arr);
 	}
 	json_array_foreach(arr, i, x)
-		if (jstr(x, "type") && !strcmp(jstr(x, "type"), "DisruptionAllowed"))
+		if (kp_kobj_str(x, "type") && !strcmp(kp_kobj_str(x, "type"), "DisruptionAllowed"))
 			c = x;
 	if (!c) {
 		c = json_object();
 		json_array_append_new(arr, c);
 	}
-	if (!jstr(c, "status") || strcmp(jstr(c, "status"), want) != 0 || !jstr(c, "lastTransitionTime")) {
+	if (!kp_kobj_str(c, "status") || strcmp(kp_kobj_str(c, "status"), want) != 0 || !kp_kobj_str(c, "lastTransitionTime")) {
 		kp_format_rfc3339(wall_s(), ts, sizeof(ts));
 		json_object_set_new(c, "lastTransitionTime", json_string(ts));
 	}
@@ -204,10 +145,10 @@ static int find_fn(void *ud, const char *text, size_t len, int64_t rv)
 	struct find_ctx *f = ud;
 	json_t *o = json_loadb(text, len, 0, NULL);
 	(void)rv;
-	if (o && kp_apiserver_pdb_selector_matches(json_object_get(json_object_get(o, "spec"), "selector"), f->labels)) {
+	if (o && kp_kobj_selector_matches(json_object_get(json_object_get(o, "spec"), "selector"), f->labels)) {
 		if (f->n++ == 0) {
-			snprintf(f->name, sizeof(f->name), "%s", jstr(json_object_get(o, "metadata"), "name") ?
-				 jstr(json_object_get(o, "metadata"), "name") : "");
+			snprintf(f->name, sizeof(f->name), "%s", kp_kobj_str(json_object_get(o, "metadata"), "name") ?
+				 kp_kobj_str(json_object_get(o, "metadata"), "name") : "");
 			f->first = json_incref(o);
 		}
 	}
@@ -277,9 +218,9 @@ enum kp_apiserver_pdb_verdict kp_apiserver_pdb_evict_check(struct kp_apiserver *
 				       char *msg, size_t mn, struct kp_errbuf *eb)
 {
 	const json_t *md = json_object_get(pod, "metadata");
-	const char *ns = jstr(md, "namespace") ? jstr(md, "namespace") : "";
+	const char *ns = kp_kobj_str(md, "namespace") ? kp_kobj_str(md, "namespace") : "";
 	struct find_ctx f = { json_object_get(md, "labels"), 0, "", NULL };
-	struct take_ctx t = { jstr(md, "name"), NULL, dry_run, KP_APISERVER_PDB_ALLOW, msg, mn };
+	struct take_ctx t = { kp_kobj_str(md, "name"), NULL, dry_run, KP_APISERVER_PDB_ALLOW, msg, mn };
 	enum kp_store_rc rc;
 
 	if (nn)
@@ -302,7 +243,7 @@ enum kp_apiserver_pdb_verdict kp_apiserver_pdb_evict_check(struct kp_apiserver *
 	}
 	if (!kp_apiserver_pdb_pod_ready(pod)) {
 		const json_t *st = json_object_get(f.first, "status");
-		const char *pol = jstr(json_object_get(f.first, "spec"), "unhealthyPodEvictionPolicy");
+		const char *pol = kp_kobj_str(json_object_get(f.first, "spec"), "unhealthyPodEvictionPolicy");
 		bool go = (pol && !strcmp(pol, "AlwaysAllow")) ||
 			  (jint(st, "currentHealthy") >= jint(st, "desiredHealthy") && jint(st, "desiredHealthy") > 0);
 		if (go) {

@@ -20,11 +20,6 @@ struct kp_apiserver;
 
 /* ---- pure helpers (unit-tested) ---- */
 
-/* True if labels (an object of strings, may be NULL) match a metav1
- * LabelSelector: matchLabels and matchExpressions (In, NotIn, Exists,
- * DoesNotExist) all hold. A NULL selector matches nothing; an empty one
- * ({}) matches everything (policy/v1). A malformed one matches nothing. */
-bool kp_apiserver_pdb_selector_matches(const json_t *selector, const json_t *labels);
 
 /* Resolves an IntOrString (an integer or "N%") against total, rounding a
  * percentage up as the disruption controller does. KP_ERR_INVALID for

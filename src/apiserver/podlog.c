@@ -200,7 +200,7 @@ ssize_t kp_apiserver_podlog_follow_read(struct kp_apiserver_podlog_follow *f, in
 		struct stat st;
 		int lfd;
 
-		if (f->L->stopping)
+		if (atomic_load(&f->L->stopping))
 			return 0;
 		lfd = open(f->path, O_RDONLY | O_CLOEXEC);
 		if (lfd >= 0 && fstat(lfd, &st) == 0) {

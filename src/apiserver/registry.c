@@ -22,6 +22,7 @@
 #include <yaml.h>
 
 #include "apiserver/apires_int.h"
+#include "kobj/kobj.h"
 
 /* ---- built-in kinds ---- */
 
@@ -642,34 +643,12 @@ json_t *kp_apiserver__res_yaml_docs(const char *data, size_t len, struct kp_errb
 	return docs;
 }
 
-static kp_err read_file(const char *path, char **out, size_t *len, struct kp_errbuf *eb)
-{
-	FILE *f = fopen(path, "rb");
-	struct kp_buf b;
-	char chunk[8192];
-	size_t n;
-
-	if (!f)
-		return kp_errf(eb, KP_ERR_IO, "open %s: %s", path, strerror(errno));
-	kp_buf_init(&b, 16u << 20);
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		if (kp_buf_add(&b, chunk, n)) {
-			fclose(f);
-			kp_buf_free(&b);
-			return kp_errf(eb, KP_ERR_LIMIT, "read %s: larger than 16 MiB", path);
-		}
-	fclose(f);
-	*len = b.len;
-	*out = kp_buf_take(&b);
-	return KP_OK;
-}
-
 static kp_err load_crd_file(struct kp_apiserver__reg *reg, const char *path, struct kp_errbuf *eb)
 {
 	char *data = NULL;
 	size_t len = 0, i;
 	json_t *docs;
-	kp_err rc = read_file(path, &data, &len, eb);
+	kp_err rc = kp_kobj_read_file(path, 16u << 20, &data, &len, eb);
 
 	if (rc)
 		return rc;

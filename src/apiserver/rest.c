@@ -92,31 +92,6 @@ void kp_apiserver__status_details(struct kp_apiserver__http_resp *rs, int code, 
 	kp_apiserver__resp_json(rs, code, st, CT_JSON);
 }
 
-const char *kp_apiserver__jstr(const json_t *o, const char *k)
-{
-	return json_string_value(json_object_get(o, k));
-}
-
-json_t *kp_apiserver__meta_of(json_t *obj)
-{
-	json_t *md = json_object_get(obj, "metadata");
-	if (!json_is_object(md)) {
-		md = json_object();
-		json_object_set_new(obj, "metadata", md);
-	}
-	return md;
-}
-
-const char *kp_apiserver__meta_str(const json_t *obj, const char *k)
-{
-	return kp_apiserver__jstr(json_object_get(obj, "metadata"), k);
-}
-
-void kp_apiserver__now_rfc3339(char *buf, size_t n)
-{
-	kp_format_rfc3339((int64_t)time(NULL), buf, n);
-}
-
 void kp_apiserver__new_uid(char out[37])
 {
 	unsigned char b[16];
@@ -288,7 +263,7 @@ void kp_apiserver__err_invalid(struct kp_apiserver__req *c, const char *name, co
 	}
 	/* a cause's message does not repeat its field */
 	json_array_foreach(causes, i, cause) {
-		const char *f = kp_apiserver__jstr(cause, "field"), *m = kp_apiserver__jstr(cause, "message");
+		const char *f = kp_kobj_str(cause, "field"), *m = kp_kobj_str(cause, "message");
 		size_t fl = f ? strlen(f) : 0;
 		if (fl && m && strncmp(m, f, fl) == 0 && strncmp(m + fl, ": ", 2) == 0)
 			json_object_set_new(cause, "message", json_string(m + fl + 2));
@@ -363,7 +338,7 @@ static void do_group(struct kp_apiserver *L, const char *group, struct kp_apiser
 	size_t i;
 
 	json_array_foreach(json_object_get(groups, "groups"), i, g)
-		if (kp_apiserver__jstr(g, "name") && strcmp(kp_apiserver__jstr(g, "name"), group) == 0)
+		if (kp_kobj_str(g, "name") && strcmp(kp_kobj_str(g, "name"), group) == 0)
 			found = json_incref(g);
 	json_decref(groups);
 	if (!found) {
@@ -567,7 +542,7 @@ static int drop_fn(void *ud, const char *json, size_t len, int64_t rv)
 {
 	struct drop_ctx *d = ud;
 	json_t *o = json_loadb(json, len, 0, NULL);
-	const char *ns = kp_apiserver__meta_str(o, "namespace"), *name = kp_apiserver__meta_str(o, "name");
+	const char *ns = kp_kobj_meta_str(o, "namespace"), *name = kp_kobj_meta_str(o, "name");
 
 	(void)rv;
 	if (name && d->n == d->cap) {

@@ -75,7 +75,7 @@ int64_t kp_apiserver__rv_checked(struct kp_apiserver__req *c, const json_t *obj,
 	const char *detail;
 	json_t *st;
 
-	if (kp_apiserver__fieldval_rv(kp_apiserver__meta_str(obj, "resourceVersion"), &v, msg, sizeof(msg)) == 0)
+	if (kp_apiserver__fieldval_rv(kp_kobj_meta_str(obj, "resourceVersion"), &v, msg, sizeof(msg)) == 0)
 		return v > INT64_MAX ? INT64_MAX : (int64_t)v;
 	/* storeerr.InterpretUpdateError: NewInvalid with the resource as kind */
 	detail = strstr(msg, "Invalid value");
@@ -95,10 +95,10 @@ void kp_apiserver__track_fields(struct kp_apiserver__req *c, const json_t *old, 
 
 	if (c->applying)
 		return;
-	kp_apiserver__now_rfc3339(ts, sizeof(ts));
+	kp_kobj_now_rfc3339(ts, sizeof(ts));
 	struct kp_apiserver__ssa_req q = { old, c->manager, c->r.gv, schema_of(c), ts, false, c->res->has_status };
 	if (kp_apiserver__ssa_update(&q, nobj))
-		json_object_del(kp_apiserver__meta_of(nobj), "managedFields");
+		json_object_del(kp_kobj_meta(nobj), "managedFields");
 }
 
 void kp_apiserver__take_warnings(struct kp_apiserver__req *c)
@@ -153,7 +153,7 @@ static json_t *applied_config(struct kp_apiserver__req *c, int64_t *client_rv)
 		json_decref(applied);
 		return NULL;
 	}
-	nm = kp_apiserver__meta_str(applied, "name");
+	nm = kp_kobj_meta_str(applied, "name");
 	if (nm && strcmp(nm, c->r.name) != 0) {
 		char msg[700];
 		snprintf(msg, sizeof(msg), "the name of the object (%s) does not match the name on the URL (%s)", nm,
@@ -162,7 +162,7 @@ static json_t *applied_config(struct kp_apiserver__req *c, int64_t *client_rv)
 		json_decref(applied);
 		return NULL;
 	}
-	json_object_set_new(kp_apiserver__meta_of(applied), "name", json_string(c->r.name));
+	json_object_set_new(kp_kobj_meta(applied), "name", json_string(c->r.name));
 	*client_rv = kp_apiserver__rv_checked(c, applied, c->r.name);
 	if (*client_rv < 0) {
 		json_decref(applied);
@@ -217,7 +217,7 @@ void kp_apiserver__do_apply(struct kp_apiserver__req *c, const char *sub)
 			kp_apiserver__err_store(c, rc, k.name, &eb);
 			break;
 		}
-		kp_apiserver__now_rfc3339(ts, sizeof(ts));
+		kp_kobj_now_rfc3339(ts, sizeof(ts));
 		struct kp_apiserver__ssa_req q = { base, c->manager, c->r.gv, schema_of(c), ts,
 						   kp_apiserver__truthy(kp_apiserver__arg(c->rq, "force")),
 						   c->res->has_status };

@@ -28,39 +28,12 @@ bool kp_apiserver__is_crd(const char *group, const char *plural)
 	return strcmp(group, "apiextensions.k8s.io") == 0 && strcmp(plural, "customresourcedefinitions") == 0;
 }
 
-static size_t nfinalizers(const json_t *obj)
-{
-	return json_array_size(json_object_get(json_object_get(obj, "metadata"), "finalizers"));
-}
-
-static bool has_finalizer(const json_t *obj, const char *f)
-{
-	const json_t *arr = json_object_get(json_object_get(obj, "metadata"), "finalizers"), *v;
-	size_t i;
-	json_array_foreach(arr, i, v)
-		if (json_is_string(v) && strcmp(json_string_value(v), f) == 0)
-			return true;
-	return false;
-}
-
-static void add_finalizer(json_t *obj, const char *f)
-{
-	json_t *md = kp_apiserver__meta_of(obj), *arr = json_object_get(md, "finalizers");
-	if (has_finalizer(obj, f))
-		return;
-	if (!json_is_array(arr)) {
-		arr = json_array();
-		json_object_set_new(md, "finalizers", arr);
-	}
-	json_array_append_new(arr, json_string(f));
-}
-
 static void mark_deleting(json_t *obj)
 {
-	json_t *md = kp_apiserver__meta_of(obj);
+	json_t *md = kp_kobj_meta(obj);
 	char ts[40];
 	if (!json_object_get(md, "deletionTimestamp")) {
-		kp_apiserver__now_rfc3339(ts, sizeof(ts));
+		kp_kobj_now_rfc3339(ts, sizeof(ts));
 		json_object_set_new(md, "deletionTimestamp", json_string(ts));
 		json_object_set_new(md, "deletionGracePeriodSeconds", json_integer(0));
 	}
@@ -68,7 +41,7 @@ static void mark_deleting(json_t *obj)
 
 int64_t kp_apiserver__rv_of_obj(const json_t *obj)
 {
-	const char *s = kp_apiserver__meta_str(obj, "resourceVersion");
+	const char *s = kp_kobj_meta_str(obj, "resourceVersion");
 	int64_t v = 0;
 	if (!s || kp_parse_i64(s, &v))
 		return 0;
@@ -87,7 +60,7 @@ static bool is_pod(const struct kp_store_key *k)
 static int64_t pod_grace(const json_t *pod, int64_t grace)
 {
 	const json_t *spec = json_object_get(pod, "spec"), *t = json_object_get(spec, "terminationGracePeriodSeconds");
-	const char *node = kp_apiserver__jstr(spec, "nodeName"), *phase = kp_apiserver__jstr(json_object_get(pod, "status"), "phase");
+	const char *node = kp_kobj_str(spec, "nodeName"), *phase = kp_kobj_str(json_object_get(pod, "status"), "phase");
 
 	if (grace < 0)
 		grace = json_is_integer(t) ? json_integer_value(t) : 30;
@@ -109,7 +82,7 @@ static int64_t deletion_grace(const json_t *obj)
  * the moment the grace period ends, as the API server writes it. */
 static void set_deletion(json_t *obj, int64_t when, int64_t grace)
 {
-	json_t *md = kp_apiserver__meta_of(obj);
+	json_t *md = kp_kobj_meta(obj);
 	char ts[40];
 	kp_format_rfc3339(when + grace, ts, sizeof(ts));
 	json_object_set_new(md, "deletionTimestamp", json_string(ts));
@@ -149,7 +122,7 @@ enum kp_store_rc kp_apiserver_delete_grace(struct kp_apiserver *L, const struct 
 			kp_errf(eb, KP_ERR_INVALID, "stored object is not valid JSON");
 			return KP_STORE_FAIL;
 		}
-		uid = kp_apiserver__meta_str(obj, "uid");
+		uid = kp_kobj_meta_str(obj, "uid");
 		if ((expect_uid && (!uid || strcmp(uid, expect_uid) != 0)) || (expect_rv > 0 && rv != expect_rv)) {
 			json_decref(obj);
 			kp_errf(eb, KP_ERR_INVALID, "precondition failed");
@@ -163,10 +136,10 @@ enum kp_store_rc kp_apiserver_delete_grace(struct kp_apiserver *L, const struct 
 			rc = KP_STORE_OK;
 			if (grace >= 0 && grace < cur) {
 				int64_t end = 0;
-				if (kp_parse_rfc3339(kp_apiserver__meta_str(obj, "deletionTimestamp"), &end))
+				if (kp_parse_rfc3339(kp_kobj_meta_str(obj, "deletionTimestamp"), &end))
 					end = (int64_t)time(NULL) + cur;
 				set_deletion(obj, end - cur, grace);
-				if (grace == 0 && nfinalizers(obj) == 0) {
+				if (grace == 0 && kp_kobj_finalizers(obj) == 0) {
 					removed = true;
 				} else {
 					rc = kp_store_update(L->store, k, obj, rv, NULL, eb);
@@ -175,13 +148,13 @@ enum kp_store_rc kp_apiserver_delete_grace(struct kp_apiserver *L, const struct 
 		} else if (is_pod(k) && !terminating && (g = pod_grace(obj, grace)) > 0) {
 			set_deletion(obj, (int64_t)time(NULL), g);
 			if (fin)
-				add_finalizer(obj, fin);
+				kp_kobj_add_finalizer(obj, fin);
 			rc = kp_store_update(L->store, k, obj, rv, NULL, eb);
-		} else if (is_namespace(k) || nfinalizers(obj) > 0 || fin) {
+		} else if (is_namespace(k) || kp_kobj_finalizers(obj) > 0 || fin) {
 			bool changed = !terminating;
 			mark_deleting(obj);
-			if (fin && !has_finalizer(obj, fin)) {
-				add_finalizer(obj, fin);
+			if (fin && !kp_kobj_has_finalizer(obj, fin)) {
+				kp_kobj_add_finalizer(obj, fin);
 				changed = true;
 			}
 			if (is_namespace(k)) {
@@ -190,7 +163,7 @@ enum kp_store_rc kp_apiserver_delete_grace(struct kp_apiserver *L, const struct 
 					st = json_object();
 					json_object_set_new(obj, "status", st);
 				}
-				if (!kp_apiserver__jstr(st, "phase") || strcmp(kp_apiserver__jstr(st, "phase"), "Terminating") != 0) {
+				if (!kp_kobj_str(st, "phase") || strcmp(kp_kobj_str(st, "phase"), "Terminating") != 0) {
 					json_object_set_new(st, "phase", json_string("Terminating"));
 					changed = true;
 				}
@@ -234,7 +207,7 @@ enum kp_store_rc kp_apiserver__write_back(struct kp_apiserver *L, const struct k
 				   bool *deleted, struct kp_errbuf *eb)
 {
 	*deleted = false;
-	if (json_object_get(json_object_get(obj, "metadata"), "deletionTimestamp") && nfinalizers(obj) == 0 &&
+	if (json_object_get(json_object_get(obj, "metadata"), "deletionTimestamp") && kp_kobj_finalizers(obj) == 0 &&
 	    deletion_grace(obj) == 0 && !is_namespace(k)) {
 		char *last = NULL;
 		enum kp_store_rc rc = kp_store_delete(L->store, k, rv, &last, NULL, eb);
@@ -325,15 +298,15 @@ static bool delete_options(struct kp_apiserver__req *c, enum kp_apiserver_propag
 			kp_apiserver__rest_status(c->rs, 400, "BadRequest", "the body of the request could not be decoded as DeleteOptions");
 			return false;
 		}
-		if (kp_apiserver__jstr(o, "propagationPolicy"))
-			p = kp_apiserver__jstr(o, "propagationPolicy");
+		if (kp_kobj_str(o, "propagationPolicy"))
+			p = kp_kobj_str(o, "propagationPolicy");
 		else if (json_is_true(json_object_get(o, "orphanDependents")))
 			p = "Orphan";
 		if (json_is_array(json_object_get(o, "dryRun")) && json_array_size(json_object_get(o, "dryRun")))
 			c->dry_run = true;
 		json_t *pre = json_object_get(o, "preconditions");
-		*uid = kp_apiserver__jstr(pre, "uid");
-		if (kp_apiserver__jstr(pre, "resourceVersion") && kp_parse_i64(kp_apiserver__jstr(pre, "resourceVersion"), rv))
+		*uid = kp_kobj_str(pre, "uid");
+		if (kp_kobj_str(pre, "resourceVersion") && kp_parse_i64(kp_kobj_str(pre, "resourceVersion"), rv))
 			*rv = -1;
 		if (json_object_get(o, "gracePeriodSeconds"))
 			*grace = kp_apiserver__grace_option(c, o);
@@ -417,8 +390,8 @@ void kp_apiserver__do_deletecollection(struct kp_apiserver__req *c)
 	deleted = json_array();
 	json_array_foreach(lc.items, i, item) {
 		const json_t *md = json_object_get(item, "metadata");
-		struct kp_store_key k = { c->r.group, c->r.plural, kp_apiserver__jstr(md, "namespace") ? kp_apiserver__jstr(md, "namespace") : "",
-					  kp_apiserver__jstr(md, "name") };
+		struct kp_store_key k = { c->r.group, c->r.plural, kp_kobj_str(md, "namespace") ? kp_kobj_str(md, "namespace") : "",
+					  kp_kobj_str(md, "name") };
 		json_t *out = NULL;
 		if (!k.name)
 			continue;

@@ -46,7 +46,7 @@ struct evict_ud {
 static int disruption_fn(void *ud, json_t *pod)
 {
 	struct evict_ud *e = ud;
-	const char *uid = kp_apiserver__meta_str(pod, "uid"), *rv = kp_apiserver__meta_str(pod, "resourceVersion");
+	const char *uid = kp_kobj_meta_str(pod, "uid"), *rv = kp_kobj_meta_str(pod, "resourceVersion");
 	json_t *st, *conds, *c = NULL, *x;
 	char ts[40];
 	size_t i;
@@ -72,16 +72,16 @@ static int disruption_fn(void *ud, json_t *pod)
 		json_object_set_new(st, "conditions", conds);
 	}
 	json_array_foreach(conds, i, x)
-		if (kp_apiserver__jstr(x, "type") && !strcmp(kp_apiserver__jstr(x, "type"), "DisruptionTarget"))
+		if (kp_kobj_str(x, "type") && !strcmp(kp_kobj_str(x, "type"), "DisruptionTarget"))
 			c = x;
-	if (c && kp_apiserver__jstr(c, "status") && !strcmp(kp_apiserver__jstr(c, "status"), "True") && kp_apiserver__jstr(c, "reason") &&
-	    !strcmp(kp_apiserver__jstr(c, "reason"), "EvictionByEvictionAPI"))
+	if (c && kp_kobj_str(c, "status") && !strcmp(kp_kobj_str(c, "status"), "True") && kp_kobj_str(c, "reason") &&
+	    !strcmp(kp_kobj_str(c, "reason"), "EvictionByEvictionAPI"))
 		return 1;
 	if (!c) {
 		c = json_object();
 		json_array_append_new(conds, c);
 	}
-	kp_apiserver__now_rfc3339(ts, sizeof(ts));
+	kp_kobj_now_rfc3339(ts, sizeof(ts));
 	json_object_set_new(c, "type", json_string("DisruptionTarget"));
 	json_object_set_new(c, "status", json_string("True"));
 	json_object_set_new(c, "lastProbeTime", json_null());
@@ -130,7 +130,7 @@ void kp_apiserver__do_eviction(struct kp_apiserver__req *c)
 
 	if (c->rq->body_len > 0 && !(body = kp_apiserver__body_object(c)))
 		return;
-	nm = kp_apiserver__meta_str(body, "name");
+	nm = kp_kobj_meta_str(body, "name");
 	if (nm && *nm && strcmp(nm, c->r.name) != 0) {
 		kp_apiserver__rest_status(c->rs, 400, "BadRequest", "name in URL does not match name in Eviction object");
 		json_decref(body);
@@ -139,14 +139,14 @@ void kp_apiserver__do_eviction(struct kp_apiserver__req *c)
 	opts = json_object_get(body, "deleteOptions");
 	if (json_is_array(json_object_get(opts, "dryRun")) && json_array_size(json_object_get(opts, "dryRun")))
 		c->dry_run = true;
-	e.uid = kp_apiserver__jstr(json_object_get(opts, "preconditions"), "uid");
-	e.rv = kp_apiserver__jstr(json_object_get(opts, "preconditions"), "resourceVersion");
+	e.uid = kp_kobj_str(json_object_get(opts, "preconditions"), "uid");
+	e.rv = kp_kobj_str(json_object_get(opts, "preconditions"), "resourceVersion");
 	grace = json_object_get(opts, "gracePeriodSeconds") ? kp_apiserver__grace_option(c, opts) : -1;
 	if (!kp_apiserver__load_obj(c, &k, &pod, &rv)) {
 		json_decref(body);
 		return;
 	}
-	phase = kp_apiserver__jstr(json_object_get(pod, "status"), "phase");
+	phase = kp_kobj_str(json_object_get(pod, "status"), "phase");
 	if (!(!phase || !strcmp(phase, "Pending") || !strcmp(phase, "Succeeded") || !strcmp(phase, "Failed") ||
 	      json_object_get(json_object_get(pod, "metadata"), "deletionTimestamp"))) {
 		enum kp_apiserver_pdb_verdict v = kp_apiserver_pdb_evict_check(c->L, pod, c->dry_run, pdb, sizeof(pdb), msg, sizeof(msg), &eb);

@@ -16,6 +16,7 @@
 
 #include "apiserver/fieldval.h"
 #include "apiserver/server.h"
+#include "kobj/kobj.h"
 
 #define LIST_MAX ((size_t)1 << 30)
 #define MAX_SEGS 12
@@ -110,13 +111,9 @@ json_t *kp_apiserver__status_obj(int code, const char *reason, const char *messa
 void kp_apiserver__status_details(struct kp_apiserver__http_resp *rs, int code, const char *reason, const char *message,
 			   const char *name, const char *group, const char *kind);
 
-const char *kp_apiserver__jstr(const json_t *o, const char *k);
 
-json_t *kp_apiserver__meta_of(json_t *obj);
 
-const char *kp_apiserver__meta_str(const json_t *obj, const char *k);
 
-void kp_apiserver__now_rfc3339(char *buf, size_t n);
 
 void kp_apiserver__new_uid(char out[37]);
 

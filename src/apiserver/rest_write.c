@@ -35,7 +35,7 @@ static bool namespace_usable(struct kp_apiserver__req *c, bool *terminating)
  * in when missing. Answers 400 and returns false on mismatch. */
 static bool check_type(struct kp_apiserver__req *c, json_t *obj)
 {
-	const char *av = kp_apiserver__jstr(obj, "apiVersion"), *kind = kp_apiserver__jstr(obj, "kind");
+	const char *av = kp_kobj_str(obj, "apiVersion"), *kind = kp_kobj_str(obj, "kind");
 	char msg[700];
 
 	if ((av && strcmp(av, c->r.gv) != 0) || (kind && strcmp(kind, c->res->kind) != 0)) {
@@ -61,10 +61,10 @@ static void crd_status(json_t *crd)
 	char ts[40];
 	size_t i;
 
-	kp_apiserver__now_rfc3339(ts, sizeof(ts));
+	kp_kobj_now_rfc3339(ts, sizeof(ts));
 	json_array_foreach(vs, i, v)
-		if (json_is_true(json_object_get(v, "storage")) && kp_apiserver__jstr(v, "name"))
-			json_array_append_new(stored, json_string(kp_apiserver__jstr(v, "name")));
+		if (json_is_true(json_object_get(v, "storage")) && kp_kobj_str(v, "name"))
+			json_array_append_new(stored, json_string(kp_kobj_str(v, "name")));
 	json_object_set_new(crd, "status", json_pack("{s:O*, s:o, s:[{s:s, s:s, s:s, s:s, s:s}, {s:s, s:s, s:s, s:s, s:s}]}",
 		"acceptedNames", json_object_get(spec, "names"), "storedVersions", stored, "conditions",
 		"type", "NamesAccepted", "status", "True", "lastTransitionTime", ts, "reason", "NoConflicts",
@@ -96,8 +96,8 @@ void kp_apiserver__create_obj(struct kp_apiserver__req *c, json_t *obj)
 		json_decref(obj);
 		return;
 	}
-	md = kp_apiserver__meta_of(obj);
-	bns = kp_apiserver__jstr(md, "namespace");
+	md = kp_kobj_meta(obj);
+	bns = kp_kobj_str(md, "namespace");
 	if (c->res->namespaced) {
 		if (bns && *bns && strcmp(bns, c->r.ns) != 0) {
 			kp_apiserver__rest_status(c->rs, 400, "BadRequest",
@@ -109,14 +109,14 @@ void kp_apiserver__create_obj(struct kp_apiserver__req *c, json_t *obj)
 	} else {
 		json_object_del(md, "namespace");
 	}
-	name = kp_apiserver__jstr(md, "name");
-	gen = kp_apiserver__jstr(md, "generateName");
+	name = kp_kobj_str(md, "name");
+	gen = kp_kobj_str(md, "generateName");
 	if ((!name || !*name) && gen && *gen) {
 		char sfx[6];
 		kp_apiserver__random_suffix(sfx);
 		snprintf(buf, sizeof(buf), "%.*s%s", 58, gen, sfx);
 		json_object_set_new(md, "name", json_string(buf));
-		name = kp_apiserver__jstr(md, "name");
+		name = kp_kobj_str(md, "name");
 	}
 	if (!name || !*name) {
 		kp_apiserver__err_invalid(c, "", "metadata.name: Required value: name or generateName is required", NULL);
@@ -142,7 +142,7 @@ void kp_apiserver__create_obj(struct kp_apiserver__req *c, json_t *obj)
 		}
 	}
 	kp_apiserver__new_uid(uid);
-	kp_apiserver__now_rfc3339(ts, sizeof(ts));
+	kp_kobj_now_rfc3339(ts, sizeof(ts));
 	json_object_set_new(md, "uid", json_string(uid));
 	json_object_set_new(md, "creationTimestamp", json_string(ts));
 	json_object_set_new(md, "generation", json_integer(1));
@@ -163,7 +163,7 @@ void kp_apiserver__create_obj(struct kp_apiserver__req *c, json_t *obj)
 	}
 	kp_apiserver__reg_default(c->L->reg, c->res, obj);
 	if (kp_apiserver__reg_validate(c->L->reg, c->res, obj, &eb)) {
-		kp_apiserver__err_invalid(c, kp_apiserver__jstr(md, "name"), eb.msg, obj);
+		kp_apiserver__err_invalid(c, kp_kobj_str(md, "name"), eb.msg, obj);
 		json_decref(obj);
 		return;
 	}
@@ -171,8 +171,8 @@ void kp_apiserver__create_obj(struct kp_apiserver__req *c, json_t *obj)
 		crd_status(obj);
 	kp_apiserver__track_fields(c, NULL, obj);
 	obj = kp_apiserver__to_storage(c, obj);
-	md = kp_apiserver__meta_of(obj);
-	k = kp_apiserver__key_of(c, kp_apiserver__jstr(md, "name"));
+	md = kp_kobj_meta(obj);
+	k = kp_apiserver__key_of(c, kp_kobj_str(md, "name"));
 	if (c->dry_run) {
 		struct kp_store_key kk = k;
 		char *t = NULL;
@@ -249,8 +249,8 @@ static enum kp_apiserver__upd_result finish_update(struct kp_apiserver__req *c, 
 		json_decref(nobj);
 		return UPD_DONE;
 	}
-	md = kp_apiserver__meta_of(nobj);
-	nm = kp_apiserver__jstr(md, "name");
+	md = kp_kobj_meta(nobj);
+	nm = kp_kobj_str(md, "name");
 	if (nm && strcmp(nm, c->r.name) != 0) {
 		char msg[700];
 		snprintf(msg, sizeof(msg), "the name of the object (%s) does not match the name on the URL (%s)", nm,
@@ -265,7 +265,7 @@ static enum kp_apiserver__upd_result finish_update(struct kp_apiserver__req *c, 
 		return UPD_DONE;
 	}
 	nobj = kp_apiserver__to_storage(c, nobj);
-	md = kp_apiserver__meta_of(nobj);
+	md = kp_kobj_meta(nobj);
 	if (sub && strcmp(sub, "status") == 0) {
 		json_t *st = json_incref(json_object_get(nobj, "status"));
 		json_decref(nobj);
@@ -274,7 +274,7 @@ static enum kp_apiserver__upd_result finish_update(struct kp_apiserver__req *c, 
 			json_object_set_new(nobj, "status", st);
 		else
 			json_object_del(nobj, "status");
-		md = kp_apiserver__meta_of(nobj);
+		md = kp_kobj_meta(nobj);
 	} else if (c->res->has_status && !(sub && strcmp(sub, "finalize") == 0)) {
 		json_t *ost = json_object_get(old, "status");
 		if (ost)
@@ -513,7 +513,7 @@ static int bind_fn(void *ud, json_t *pod)
 {
 	struct bind_ctx *b = ud;
 	json_t *spec = json_object_get(pod, "spec");
-	const char *cur = kp_apiserver__jstr(spec, "nodeName");
+	const char *cur = kp_kobj_str(spec, "nodeName");
 
 	if (cur && *cur) {
 		snprintf(b->have, sizeof(b->have), "%s", cur);
@@ -537,7 +537,7 @@ void kp_apiserver__do_binding(struct kp_apiserver__req *c)
 
 	if (!body)
 		return;
-	b.node = kp_apiserver__jstr(json_object_get(body, "target"), "name");
+	b.node = kp_kobj_str(json_object_get(body, "target"), "name");
 	if (!b.node || !*b.node) {
 		kp_apiserver__err_invalid(c, c->r.name, "target.name: Required value", NULL);
 		json_decref(body);

@@ -26,6 +26,7 @@
 #define KARPENTER_APISERVER_SERVER_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -61,7 +62,7 @@ struct kp_apiserver {
 	int port;                    /* bound port */
 	void *mhd;                   /* struct MHD_Daemon */
 	struct kp_apiserver__gc *gc;
-	volatile int stopping;
+	atomic_bool stopping;        /* set by kp_apiserver_shutdown, read by every thread */
 };
 
 /* ---- life cycle (apiserver.c) ---- */

@@ -177,6 +177,17 @@ int kp_cmd_simulate(int argc, char **argv, const char *datadir)
 		goto out;
 	}
 	kp_cluster_link(&cluster);
+	/* Windows EC2NodeClasses get Windows instance types (catalog/windows.c) */
+	for (int i = 0; !err && i < cluster.nnodeclasses; i++) {
+		const char *fam = cluster.nodeclasses[i]->ami_family;
+		if (kp_catalog_windows_build(fam))
+			err = kp_catalog_add_windows(&catalog, &fam, 1, &eb);
+	}
+	if (err) {
+		fprintf(stderr, "karpenter simulate: catalog: %s\n", eb.msg);
+		status = KP_EXIT_FAIL;
+		goto out;
+	}
 
 	memset(&in, 0, sizeof(in));
 	in.cluster = &cluster;

@@ -24,6 +24,7 @@
 #include "kube/kube.h"
 #include "metrics/karpenter.h"
 #include "metrics/metrics.h"
+#include "kobj/kobj.h"
 
 #define KPC_TERMINATION_FINALIZER "karpenter.sh/termination"
 #define KPC_UNREGISTERED_TAINT "karpenter.sh/unregistered"
@@ -191,27 +192,31 @@ int64_t kpc_lifecycle_reconcile(struct kp_ctrl *c, const char *name);
 void kpc_lifecycle_node_event(struct kp_ctrl *c, const json_t *node);
 
 /* ---- small JSON helpers (util.c) ---- */
-/* String at a dotted path ("metadata.name"); NULL if absent or not a string. */
-const char *kpc_jstr(const json_t *o, const char *path);
+/* The object helpers are src/kobj's (kobj.h); these names stay for the
+ * controller's many callers. String at a dotted path ("metadata.name"). */
+static inline const char *kpc_jstr(const json_t *o, const char *path) { return kp_kobj_path_str(o, path); }
 /* Pod phase Succeeded or Failed. */
 bool kpc_pod_terminal(const json_t *pod);
 /* Pod owned by a DaemonSet. */
 bool kpc_pod_daemon(const json_t *pod);
 /* metadata.finalizers holds fin. */
-bool kpc_has_finalizer(const json_t *obj, const char *fin);
+static inline bool kpc_has_finalizer(const json_t *obj, const char *fin) { return kp_kobj_has_finalizer(obj, fin); }
 /* kp_kube_retry_on_conflict mutation: removes karpenter.sh/termination
  * from metadata.finalizers; 1 (nothing to write) when it is not there. */
 int kpc_drop_termination_finalizer(void *ud, json_t *obj, struct kp_errbuf *eb);
-json_t *kpc_jget(const json_t *o, const char *path);
+static inline json_t *kpc_jget(const json_t *o, const char *path) { return kp_kobj_at(o, path); }
 /* Condition of type in obj's status.conditions, or NULL. */
-json_t *kpc_condition(const json_t *obj, const char *type);
-bool kpc_condition_true(const json_t *obj, const char *type);
+static inline json_t *kpc_condition(const json_t *obj, const char *type) { return kp_kobj_condition(obj, type); }
+static inline bool kpc_condition_true(const json_t *obj, const char *type) { return kp_kobj_condition_true(obj, type); }
 /* Sets condition type in the array conds (new reference kept by conds):
  * lastTransitionTime changes only when status changes. */
-void kpc_condition_set(json_t *conds, const char *type, const char *status, const char *reason,
-		       const char *message, int64_t generation, int64_t wall_ms);
+static inline void kpc_condition_set(json_t *conds, const char *type, const char *status, const char *reason,
+				     const char *message, int64_t generation, int64_t wall_ms)
+{
+	kp_kobj_condition_set(conds, type, status, reason, message, generation, wall_ms);
+}
 /* RFC 3339 UTC with seconds for wall_ms into buf (>= 32 bytes). */
-void kpc_time(int64_t wall_ms, char *buf, size_t n);
+static inline void kpc_time(int64_t wall_ms, char *buf, size_t n) { kp_kobj_time(wall_ms, buf, n); }
 /* Resource list {name: quantity} from r (non-zero entries). */
 json_t *kpc_reslist(const struct kp_resnames *rn, const struct kp_res *r);
 /* Emits a core/v1 Event about an object (best effort, logged at debug on failure). */

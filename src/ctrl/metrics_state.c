@@ -39,6 +39,7 @@
 #include <string.h>
 
 #include "ctrl/ctrl_int.h"
+#include "karpenter/strmap.h"
 #include "ctrl/ext_int.h"
 
 #define NPOD_LV 13                 /* pods_state label count */
@@ -67,90 +68,37 @@ static const struct {
 	{ "windows_build", "node.kubernetes.io/windows-build" },
 };
 
-/* ---- a chained string-keyed table; records embed struct ent first ---- */
+/* ---- string-keyed records over base's map (karpenter/strmap.h): each
+ * record embeds struct ent first, whose key is the map's copy ---- */
 struct ent {
-	struct ent *next;
-	uint64_t h;
-	char *key;
-};
-struct tab {
-	struct ent **b;
-	size_t nb, n;
+	const char *key;
 };
 
-static uint64_t hash_str(const char *s)
+static void *tab_get(const struct kp_strmap *t, const char *key)
 {
-	uint64_t h = 1469598103934665603ULL;
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return h;
-}
-
-static void *tab_get(const struct tab *t, const char *key)
-{
-	uint64_t h;
-
-	if (!t->nb)
-		return NULL;
-	h = hash_str(key);
-	for (struct ent *e = t->b[h & (t->nb - 1)]; e; e = e->next)
-		if (e->h == h && strcmp(e->key, key) == 0)
-			return e;
-	return NULL;
-}
-
-static bool tab_grow(struct tab *t)
-{
-	size_t nb = t->nb ? t->nb * 2 : 64;
-	struct ent **b = calloc(nb, sizeof(*b));
-
-	if (!b)
-		return false;
-	for (size_t i = 0; i < t->nb; i++) {
-		struct ent *e = t->b[i], *next;
-		for (; e; e = next) {
-			next = e->next;
-			e->next = b[e->h & (nb - 1)];
-			b[e->h & (nb - 1)] = e;
-		}
-	}
-	free(t->b);
-	t->b = b;
-	t->nb = nb;
-	return true;
+	return kp_strmap_get(t, key);
 }
 
 /* Inserts a zeroed record of size sz under key; NULL when out of memory. */
-static void *tab_add(struct tab *t, const char *key, size_t sz)
+static void *tab_add(struct kp_strmap *t, const char *key, size_t sz)
 {
-	struct ent *e;
-	size_t kl = strlen(key);
+	struct ent *e = calloc(1, sz);
 
-	if (t->n + 1 > t->nb && !tab_grow(t))
-		return NULL;
-	e = calloc(1, sz + kl + 1);
 	if (!e)
 		return NULL;
-	e->key = (char *)e + sz;
-	memcpy(e->key, key, kl + 1);
-	e->h = hash_str(key);
-	e->next = t->b[e->h & (t->nb - 1)];
-	t->b[e->h & (t->nb - 1)] = e;
-	t->n++;
+	if (kp_strmap_put(t, key, e, NULL)) {
+		free(e);
+		return NULL;
+	}
+	e->key = kp_strmap_find(t, key)->key;
 	return e;
 }
 
-/* Unlinks e (the caller frees it). */
-static void tab_del(struct tab *t, struct ent *e)
+/* Removes e from t (the caller frees it; e->key is gone). */
+static void tab_del(struct kp_strmap *t, struct ent *e)
 {
-	struct ent **p = &t->b[e->h & (t->nb - 1)];
-
-	while (*p && *p != e)
-		p = &(*p)->next;
-	if (*p) {
-		*p = e->next;
-		t->n--;
-	}
+	kp_strmap_del(t, e->key);
+	e->key = NULL;
 }
 
 /* ---- packed label values: n NUL-terminated strings back to back ---- */
@@ -219,7 +167,7 @@ struct ms_claim {
 };
 
 struct kpc_ms {
-	struct tab pods, nodes, sids, claims;
+	struct kp_strmap pods, nodes, sids, claims;
 	int orphans;                    /* pods bound to a Node not in the table */
 	struct kp_res alloc_total, req_total;
 	uint32_t util_mask;
@@ -348,7 +296,7 @@ static double res_value(int idx, int64_t v)
 }
 
 /* ---- state nodes (cluster_state_node_count) ---- */
-static char *sid_ref(struct kpc_ms *s, const char *key)
+static const char *sid_ref(struct kpc_ms *s, const char *key)
 {
 	struct ms_sid *x = tab_get(&s->sids, key);
 
@@ -696,14 +644,11 @@ static void node_lifetime(struct kp_ctrl *c, struct ms_node *n, int64_t now_wall
 static void pods_on(struct kp_ctrl *c, const char *name, void (*fn)(struct kp_ctrl *, struct ms_pod *, struct ms_node *),
 		    struct ms_node *n)
 {
-	struct tab *t = &c->ms->pods;
-
-	for (size_t i = 0; i < t->nb; i++)
-		for (struct ent *e = t->b[i]; e; e = e->next) {
-			struct ms_pod *p = (struct ms_pod *)e;
-			if (p->bound && strcmp(p->bound, name) == 0)
-				fn(c, p, n);
-		}
+	KP_STRMAP_FOREACH(&c->ms->pods, e) {
+		struct ms_pod *p = e->val;
+		if (p->bound && strcmp(p->bound, name) == 0)
+			fn(c, p, n);
+	}
 }
 
 static void adopt_orphan(struct kp_ctrl *c, struct ms_pod *p, struct ms_node *n)
@@ -938,14 +883,13 @@ void kpc_ms_tick(struct kp_ctrl *c)
 	if (!s)
 		return;
 	life = now - s->last_life_ms >= LIFETIME_MS;
-	for (size_t i = 0; i < s->nodes.nb; i++)
-		for (struct ent *e = s->nodes.b[i]; e; e = e->next) {
-			struct ms_node *n = (struct ms_node *)e;
-			if (n->dirty)
-				node_flush(c, n);
-			if (life)
-				node_lifetime(c, n, wall);
-		}
+	KP_STRMAP_FOREACH(&s->nodes, e) {
+		struct ms_node *n = e->val;
+		if (n->dirty)
+			node_flush(c, n);
+		if (life)
+			node_lifetime(c, n, wall);
+	}
 	if (life)
 		s->last_life_ms = now;
 	if (s->util_dirty)
@@ -957,27 +901,23 @@ void kpc_ms_tick(struct kp_ctrl *c)
 			       atomic_load(&c->ready) ? 0.0 : (double)(now - s->unsynced_since_ms) / 1000.0);
 }
 
-static void tab_free(struct tab *t, int kind)
+static void tab_free(struct kp_strmap *t, int kind)
 {
-	for (size_t i = 0; i < t->nb; i++) {
-		struct ent *e = t->b[i], *next;
-		for (; e; e = next) {
-			next = e->next;
-			if (kind == 0) {
-				free(((struct ms_pod *)e)->lv);
-				free(((struct ms_pod *)e)->bound);
-			} else if (kind == 1) {
-				free(((struct ms_node *)e)->lv);
-				free(((struct ms_node *)e)->podlv);
-				free(((struct ms_node *)e)->sid);
-			} else if (kind == 3) {
-				free(((struct ms_claim *)e)->sid);
-			}
-			free(e);
+	KP_STRMAP_FOREACH(t, x) {
+		struct ent *e = x->val;
+		if (kind == 0) {
+			free(((struct ms_pod *)e)->lv);
+			free(((struct ms_pod *)e)->bound);
+		} else if (kind == 1) {
+			free(((struct ms_node *)e)->lv);
+			free(((struct ms_node *)e)->podlv);
+			free(((struct ms_node *)e)->sid);
+		} else if (kind == 3) {
+			free(((struct ms_claim *)e)->sid);
 		}
+		free(e);
 	}
-	free(t->b);
-	memset(t, 0, sizeof(*t));
+	kp_strmap_free(t);
 }
 
 void kpc_ms_free(struct kp_ctrl *c)

@@ -301,6 +301,42 @@ static void tf_common(void *ud, json_t *obj)
 	json_object_del(json_object_get(meta, "annotations"), "kubectl.kubernetes.io/last-applied-configuration");
 }
 
+/* memory: of a pod's volumes only the claim-backed ones are read (volume
+ * topology), trimmed to their name, claimName and ephemeral class */
+static void tf_volumes(json_t *spec)
+{
+	json_t *vols = json_object_get(spec, "volumes"), *keep = json_array(), *v;
+	size_t i;
+
+	json_array_foreach(vols, i, v) {
+		json_t *pvc = json_object_get(v, "persistentVolumeClaim"), *eph = json_object_get(v, "ephemeral");
+		json_t *o;
+
+		if (!json_is_object(pvc) && !json_is_object(eph))
+			continue;
+		o = json_object();
+		if (!o)
+			continue;
+		json_object_set(o, "name", json_object_get(v, "name"));
+		if (json_is_object(pvc)) {
+			json_object_set_new(o, "persistentVolumeClaim",
+					    json_pack("{s:O?}", "claimName", json_object_get(pvc, "claimName")));
+		} else {
+			json_t *sc = json_object_get(json_object_get(json_object_get(eph, "volumeClaimTemplate"), "spec"),
+						     "storageClassName");
+			json_object_set_new(o, "ephemeral", json_pack("{s:{s:{s:O?}}}", "volumeClaimTemplate", "spec",
+								      "storageClassName", sc));
+		}
+		json_array_append_new(keep, o);
+	}
+	if (keep && json_array_size(keep))
+		json_object_set_new(spec, "volumes", keep);
+	else {
+		json_decref(keep);
+		json_object_del(spec, "volumes");
+	}
+}
+
 static void tf_pod(void *ud, json_t *obj)
 {
 	static const char *const lists[] = { "containers", "initContainers", "ephemeralContainers" };
@@ -308,7 +344,7 @@ static void tf_pod(void *ud, json_t *obj)
 	size_t i;
 
 	tf_common(ud, obj);
-	/* spec.volumes stay: src/load/pod.c reads the claims for volume topology */
+	tf_volumes(spec);
 	for (size_t l = 0; l < KP_ARRAY_LEN(lists); l++)
 		json_array_foreach(json_object_get(spec, lists[l]), i, ct)
 			if (json_is_object(ct))

@@ -21,88 +21,6 @@
 #define ICE_MAX 4096
 #define QUEUE_MAX 100000
 
-json_t *kpc_jget(const json_t *o, const char *path)
-{
-	const char *p = path;
-	json_t *cur = (json_t *)(uintptr_t)o;
-
-	while (cur && *p) {
-		const char *dot = strchr(p, '.');
-		size_t n = dot ? (size_t)(dot - p) : strlen(p);
-		char key[128];
-
-		if (!json_is_object(cur) || n >= sizeof(key))
-			return NULL;
-		memcpy(key, p, n);
-		key[n] = '\0';
-		cur = json_object_get(cur, key);
-		p += n + (dot ? 1 : 0);
-	}
-	return cur;
-}
-
-const char *kpc_jstr(const json_t *o, const char *path)
-{
-	return json_string_value(kpc_jget(o, path));
-}
-
-json_t *kpc_condition(const json_t *obj, const char *type)
-{
-	json_t *conds = kpc_jget(obj, "status.conditions"), *c;
-	size_t i;
-
-	json_array_foreach(conds, i, c) {
-		const char *t = json_string_value(json_object_get(c, "type"));
-		if (t && strcmp(t, type) == 0)
-			return c;
-	}
-	return NULL;
-}
-
-bool kpc_condition_true(const json_t *obj, const char *type)
-{
-	const char *s = json_string_value(json_object_get(kpc_condition(obj, type), "status"));
-	return s && strcmp(s, "True") == 0;
-}
-
-void kpc_time(int64_t wall_ms, char *buf, size_t n)
-{
-	kp_format_rfc3339(wall_ms / 1000, buf, n);
-}
-
-void kpc_condition_set(json_t *conds, const char *type, const char *status, const char *reason,
-		       const char *message, int64_t generation, int64_t wall_ms)
-{
-	json_t *c = NULL, *e;
-	size_t i;
-	char ts[40];
-
-	json_array_foreach(conds, i, e) {
-		const char *t = json_string_value(json_object_get(e, "type"));
-		if (t && strcmp(t, type) == 0) {
-			c = e;
-			break;
-		}
-	}
-	if (!c) {
-		c = json_object();
-		if (!c || json_array_append_new(conds, c))
-			return;
-	}
-	{
-		const char *old = json_string_value(json_object_get(c, "status"));
-		if (!old || strcmp(old, status) != 0 || !json_object_get(c, "lastTransitionTime")) {
-			kpc_time(wall_ms, ts, sizeof(ts));
-			json_object_set_new(c, "lastTransitionTime", json_string(ts));
-		}
-	}
-	json_object_set_new(c, "type", json_string(type));
-	json_object_set_new(c, "status", json_string(status));
-	json_object_set_new(c, "reason", json_string(reason ? reason : type));
-	json_object_set_new(c, "message", json_string(message ? message : ""));
-	json_object_set_new(c, "observedGeneration", json_integer(generation));
-}
-
 json_t *kpc_reslist(const struct kp_resnames *rn, const struct kp_res *r)
 {
 	json_t *o = json_object();
@@ -339,33 +257,9 @@ bool kpc_pod_daemon(const json_t *pod)
 	return false;
 }
 
-bool kpc_has_finalizer(const json_t *obj, const char *fin)
-{
-	json_t *a = kpc_jget(obj, "metadata.finalizers"), *e;
-	size_t i;
-
-	json_array_foreach(a, i, e)
-		if (json_is_string(e) && strcmp(json_string_value(e), fin) == 0)
-			return true;
-	return false;
-}
-
 int kpc_drop_termination_finalizer(void *ud, json_t *obj, struct kp_errbuf *eb)
 {
-	json_t *a = kpc_jget(obj, "metadata.finalizers");
-	bool changed = false;
-	size_t i = 0;
-
 	(void)ud;
 	(void)eb;
-	while (i < json_array_size(a)) {
-		const char *f = json_string_value(json_array_get(a, i));
-		if (f && strcmp(f, KPC_TERMINATION_FINALIZER) == 0) {
-			json_array_remove(a, i);
-			changed = true;
-		} else {
-			i++;
-		}
-	}
-	return changed ? 0 : 1;
+	return kp_kobj_remove_finalizer(obj, KPC_TERMINATION_FINALIZER) ? 0 : 1;
 }

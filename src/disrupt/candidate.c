@@ -322,6 +322,14 @@ static void fmt_duration(int64_t s, char *buf, size_t n)
 		snprintf(buf, n, "%llds", (long long)s);
 }
 
+bool dd_is_empty(const struct dd_node *d)
+{
+	for (int k = 0; k < d->nresched; k++)
+		if (kp_disrupt_eviction_cost(d->resched[k]) > 0)
+			return false;
+	return true;
+}
+
 bool dd_under_consolidate_after(const struct dd_pass *p, const struct dd_node *d)
 {
 	int64_t ms, wait_s;
@@ -354,7 +362,7 @@ static void consolidation_facts(struct dd_pass *p, struct dd_node *d)
 				       ago, np->name, after);
 		return;
 	}
-	if (d->nresched == 0)
+	if (dd_is_empty(d))
 		return;   /* empty: emptiness may take it under either policy */
 	if (np->policy == KP_CONSOLIDATE_WHEN_EMPTY) {
 		d->cons_block = dd_fmt(p, "policy: nodepool %s has consolidationPolicy WhenEmpty and the node has %d pod%s to move",
@@ -382,6 +390,12 @@ static void drift_facts(struct dd_pass *p, struct dd_node *d)
 	if (pool_hash && node_hash && !(pv && nv && strcmp(pv, nv) != 0) && strcmp(pool_hash, node_hash) != 0) {
 		d->drift = dd_fmt(p, "NodePoolDrifted: %s %s differs from nodepool %s's %s", HASH_ANN, node_hash,
 				  np->name, pool_hash);
+		return;
+	}
+	/* a Drifted condition already on the NodeClaim (a cloud provider's
+	 * IsDrifted, nodeclaim/disruption/drift.go) */
+	if (d->claim && d->claim->drifted) {
+		d->drift = dd_fmt(p, "CloudProviderDrifted: NodeClaim %s has the Drifted condition", d->claim->name ? d->claim->name : "?");
 		return;
 	}
 	for (int i = 0; i < np->reqs.n; i++) {

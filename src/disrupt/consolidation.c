@@ -447,7 +447,7 @@ static int consolidation_candidates(struct dd_pass *p, int *out)
 	for (int i = 0; i < p->nnodes; i++) {
 		const struct dd_node *d = &p->nodes[i];
 		if (!d->managed || !d->pool || d->deleting || d->node_block || d->pod_block || d->cons_block ||
-		    d->nresched == 0)
+		    dd_is_empty(d))
 			continue;
 		out[n++] = i;
 	}

@@ -171,6 +171,10 @@ const char *dd_blocked_reason(const struct dd_pass *p, int i);
  * (candidate.c's clock). Such nodes take no moved pods in consolidation
  * simulations. consolidateAfter Never does not hold a window open. */
 bool dd_under_consolidate_after(const struct dd_pass *p, const struct dd_node *d);
+/* Karpenter's IsEmpty: RescheduleDisruptionCost <= 1, i.e. no pod that has
+ * to move has a positive eviction cost (pods with a very negative
+ * deletion cost or priority do not keep a node "non-empty"). */
+bool dd_is_empty(const struct dd_node *d);
 /* Budget left for node i's pool and reason; 0 for unmanaged nodes. */
 int64_t dd_budget(const struct dd_pass *p, int i, int reason);
 /* The budget at the start of the pass. */

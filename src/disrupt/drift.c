@@ -66,7 +66,7 @@ kp_err dd_replace_each(struct dd_pass *p, enum kp_disrupt_method m, int reason, 
 		return kp_errf(eb, KP_ERR_NOMEM, "disruption: out of memory");
 	memcpy(saved, p->budget, (size_t)p->npools * sizeof(*saved));
 	for (int i = 0; i < n; i++) {
-		if (p->nodes[cand[i]].nresched > 0)
+		if (!dd_is_empty(&p->nodes[cand[i]]))
 			continue;
 		if (dd_budget(p, cand[i], reason) == 0) {
 			dd_record(p, cand[i], dd_budget_reason(p, cand[i], reason));

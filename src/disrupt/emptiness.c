@@ -2,8 +2,9 @@
  * emptiness.c - the Emptiness method (Karpenter's emptiness.go): delete, in
  * one command, every empty candidate its NodePool's "Empty" budget allows.
  *
- * A node is empty when none of its pods has to move (only DaemonSet,
- * mirror, terminal or deleting pods); consolidateAfter must have elapsed
+ * A node is empty as Karpenter's IsEmpty says: no pod that has to move has
+ * a positive eviction cost (DaemonSet, mirror, terminal and deleting pods
+ * never move; a pod with a very negative deletion cost does not count); consolidateAfter must have elapsed
  * and must not be Never; both consolidation policies allow it. Candidates
  * go in consolidation order, each taking one unit of its pool's budget.
  *
@@ -27,7 +28,7 @@ kp_err dd_emptiness(struct dd_pass *p, struct dd_cmd *cmd, bool *found, struct k
 	for (int i = 0; i < p->nnodes; i++) {
 		const struct dd_node *d = &p->nodes[i];
 		if (!d->managed || !d->pool || d->deleting || d->node_block || d->pod_block || d->cons_block ||
-		    d->nresched != 0)
+		    !dd_is_empty(d))
 			continue;
 		cand[n++] = i;
 	}

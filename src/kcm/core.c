@@ -48,135 +48,18 @@
 
 #include "kcm/kcm_int.h"
 
-/* ------------------------------------------------------------ hash map */
+/* ------------------------------------------------------------ sets */
 
-static uint64_t hash_str(const char *s)
-{
-	uint64_t h = 1469598103934665603ull;
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ull;
-	return h;
-}
 
-void *kp_kcm__map_get(const struct kp_kcm__map *m, const char *key)
-{
-	if (!m->nb)
-		return NULL;
-	for (struct kp_kcm__ment *e = m->b[hash_str(key) % m->nb]; e; e = e->next)
-		if (strcmp(e->key, key) == 0)
-			return e->val;
-	return NULL;
-}
-
-static void map_grow(struct kp_kcm__map *m)
-{
-	size_t nb = m->nb ? m->nb * 2 : 64;
-	struct kp_kcm__ment **b = calloc(nb, sizeof(*b));
-	if (!b)
-		return;
-	for (size_t i = 0; i < m->nb; i++) {
-		struct kp_kcm__ment *e = m->b[i], *next;
-		for (; e; e = next) {
-			next = e->next;
-			size_t j = hash_str(e->key) % nb;
-			e->next = b[j];
-			b[j] = e;
-		}
-	}
-	free(m->b);
-	m->b = b;
-	m->nb = nb;
-}
-
-void *kp_kcm__map_put(struct kp_kcm__map *m, const char *key, void *val)
-{
-	struct kp_kcm__ment *e;
-	size_t i;
-
-	if (m->n >= m->nb)
-		map_grow(m);
-	if (!m->nb)
-		return NULL;
-	i = hash_str(key) % m->nb;
-	for (e = m->b[i]; e; e = e->next)
-		if (strcmp(e->key, key) == 0) {
-			void *old = e->val;
-			e->val = val;
-			return old;
-		}
-	e = malloc(sizeof(*e));
-	if (!e || !(e->key = strdup(key))) {
-		free(e);
-		return NULL;
-	}
-	e->val = val;
-	e->next = m->b[i];
-	m->b[i] = e;
-	m->n++;
-	return NULL;
-}
-
-void *kp_kcm__map_del(struct kp_kcm__map *m, const char *key)
-{
-	if (!m->nb)
-		return NULL;
-	for (struct kp_kcm__ment **pp = &m->b[hash_str(key) % m->nb]; *pp; pp = &(*pp)->next)
-		if (strcmp((*pp)->key, key) == 0) {
-			struct kp_kcm__ment *e = *pp;
-			void *v = e->val;
-			*pp = e->next;
-			free(e->key);
-			free(e);
-			m->n--;
-			return v;
-		}
-	return NULL;
-}
-
-static int cmp_strp(const void *a, const void *b)
-{
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-const char **kp_kcm__map_keys(const struct kp_kcm__map *m, size_t *n)
-{
-	const char **v = malloc((m->n + 1) * sizeof(*v));
-	size_t k = 0;
-
-	*n = 0;
-	if (!v)
-		return NULL;
-	for (size_t i = 0; i < m->nb; i++)
-		for (struct kp_kcm__ment *e = m->b[i]; e; e = e->next)
-			v[k++] = e->key;
-	qsort(v, k, sizeof(*v), cmp_strp);
-	*n = k;
-	return v;
-}
-
-void kp_kcm__map_free(struct kp_kcm__map *m)
-{
-	for (size_t i = 0; i < m->nb; i++) {
-		struct kp_kcm__ment *e = m->b[i], *next;
-		for (; e; e = next) {
-			next = e->next;
-			free(e->key);
-			free(e);
-		}
-	}
-	free(m->b);
-	memset(m, 0, sizeof(*m));
-}
-
-void kp_kcm__mark(struct kp_kcm *C, struct kp_kcm__map *set, const char *key)
+void kp_kcm__mark(struct kp_kcm *C, struct kp_strmap *set, const char *key)
 {
 	(void)C;
 	kp_kcm__map_put(set, key, (void *)1);
 }
 
-static void set_add(struct kp_kcm__map *idx, const char *owner, const char *key)
+static void set_add(struct kp_strmap *idx, const char *owner, const char *key)
 {
-	struct kp_kcm__map *s = kp_kcm__map_get(idx, owner);
+	struct kp_strmap *s = kp_strmap_get(idx, owner);
 	if (!s) {
 		s = calloc(1, sizeof(*s));
 		if (!s)
@@ -186,27 +69,26 @@ static void set_add(struct kp_kcm__map *idx, const char *owner, const char *key)
 	kp_kcm__map_put(s, key, (void *)1);
 }
 
-static void set_del(struct kp_kcm__map *idx, const char *owner, const char *key)
+static void set_del(struct kp_strmap *idx, const char *owner, const char *key)
 {
-	struct kp_kcm__map *s = kp_kcm__map_get(idx, owner);
+	struct kp_strmap *s = kp_strmap_get(idx, owner);
 	if (!s)
 		return;
-	kp_kcm__map_del(s, key);
+	kp_strmap_del(s, key);
 	if (s->n == 0) {
-		kp_kcm__map_del(idx, owner);
-		kp_kcm__map_free(s);
+		kp_strmap_del(idx, owner);
+		kp_strmap_free(s);
 		free(s);
 	}
 }
 
-static void index_free(struct kp_kcm__map *idx)
+static void index_free(struct kp_strmap *idx)
 {
-	for (size_t i = 0; i < idx->nb; i++)
-		for (struct kp_kcm__ment *e = idx->b[i]; e; e = e->next) {
-			kp_kcm__map_free(e->val);
-			free(e->val);
-		}
-	kp_kcm__map_free(idx);
+	KP_STRMAP_FOREACH(idx, e) {
+		kp_strmap_free(e->val);
+		free(e->val);
+	}
+	kp_strmap_free(idx);
 }
 
 /* --------------------------------------------------------------- utils */
@@ -218,39 +100,13 @@ int64_t kp_kcm__now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-const char *kp_kcm__jstr(const json_t *o, const char *k)
-{
-	return json_string_value(json_object_get(o, k));
-}
-
-json_t *kp_kcm__obj_at(json_t *o, const char *k)
-{
-	json_t *v = json_object_get(o, k);
-	if (!json_is_object(v)) {
-		v = json_object();
-		json_object_set_new(o, k, v);
-	}
-	return v;
-}
-
-int64_t kp_kcm__int_or(const json_t *o, const char *k, int64_t dflt)
-{
-	const json_t *v = json_object_get(o, k);
-	return json_is_integer(v) ? json_integer_value(v) : dflt;
-}
-
 static int64_t rv_of(const json_t *o)
 {
-	const char *s = kp_kcm__jstr(json_object_get(o, "metadata"), "resourceVersion");
+	const char *s = kp_kobj_str(json_object_get(o, "metadata"), "resourceVersion");
 	int64_t v = 0;
 	if (!s || kp_parse_i64(s, &v))
 		return 0;
 	return v;
-}
-
-void kp_kcm__now_rfc3339(char *buf, size_t n)
-{
-	kp_format_rfc3339((int64_t)time(NULL), buf, n);
 }
 
 static void new_uid(char out[37])
@@ -304,22 +160,11 @@ static int kind_by_name(const char *kind)
 	return -1;
 }
 
-/* The controller ownerReference of o, or NULL. */
-static const json_t *controller_ref(const json_t *o)
-{
-	const json_t *refs = json_object_get(json_object_get(o, "metadata"), "ownerReferences"), *r;
-	size_t i;
-	json_array_foreach(refs, i, r)
-		if (json_is_true(json_object_get(r, "controller")))
-			return r;
-	return NULL;
-}
-
 json_t *kp_kcm__owner_ref(const char *api_version, const char *kind, const json_t *owner)
 {
 	const json_t *md = json_object_get(owner, "metadata");
 	return json_pack("{s:s, s:s, s:s, s:s, s:b, s:b}", "apiVersion", api_version, "kind", kind, "name",
-			 kp_kcm__jstr(md, "name") ? kp_kcm__jstr(md, "name") : "", "uid", kp_kcm__jstr(md, "uid") ? kp_kcm__jstr(md, "uid") : "",
+			 kp_kobj_str(md, "name") ? kp_kobj_str(md, "name") : "", "uid", kp_kobj_str(md, "uid") ? kp_kobj_str(md, "uid") : "",
 			 "controller", 1, "blockOwnerDeletion", 1);
 }
 
@@ -348,7 +193,7 @@ static void pod_free(struct kp_kcm__pod *p)
 
 struct kp_kcm__node *kp_kcm__node_get(struct kp_kcm *C, const char *name, bool create)
 {
-	struct kp_kcm__node *n = kp_kcm__map_get(&C->nodes, name);
+	struct kp_kcm__node *n = kp_strmap_get(&C->nodes, name);
 	if (n || !create)
 		return n;
 	n = calloc(1, sizeof(*n));
@@ -365,9 +210,9 @@ static void node_maybe_free(struct kp_kcm *C, struct kp_kcm__node *n)
 {
 	if (n->n || n->pods.n)
 		return;
-	kp_kcm__map_del(&C->nodes, n->name);
+	kp_strmap_del(&C->nodes, n->name);
 	kp_cluster_free(&n->c);
-	kp_kcm__map_free(&n->pods);
+	kp_strmap_free(&n->pods);
 	free(n->host_ip);
 	free(n->uid);
 	free(n->name);
@@ -382,7 +227,7 @@ static void unaccount(struct kp_kcm *C, struct kp_kcm__pod *p)
 	n = kp_kcm__node_get(C, p->acct_node, false);
 	if (n) {
 		kp_res_sub(&n->used, &p->req);
-		kp_kcm__map_del(&n->pods, p->key);
+		kp_strmap_del(&n->pods, p->key);
 		node_maybe_free(C, n);
 	}
 	free(p->acct_node);
@@ -412,7 +257,7 @@ static void mark_owner(struct kp_kcm *C, const char *ns, const char *kind, const
 static void pod_forget(struct kp_kcm *C, struct kp_kcm__pod *p)
 {
 	unaccount(C, p);
-	kp_kcm__map_del(&C->pending, p->key);
+	kp_strmap_del(&C->pending, p->key);
 	if (p->owner_uid)
 		set_del(&C->owned, p->owner_uid, p->key);
 	mark_owner(C, p->ns, p->owner_kind, p->owner_name);
@@ -448,7 +293,7 @@ static void pod_terminating(struct kp_kcm *C, struct kp_kcm__pod *p, const struc
 static void schedule_end(struct kp_kcm *C, struct kp_kcm__pod *p, const json_t *o)
 {
 	int64_t start = p->run_wall, due;
-	const char *st = kp_kcm__jstr(json_object_get(o, "status"), "startTime");
+	const char *st = kp_kobj_str(json_object_get(o, "status"), "startTime");
 
 	if (!start && st && !kp_parse_rfc3339(st, &start))
 		start *= 1000;
@@ -469,14 +314,14 @@ static void observe_pod(struct kp_kcm *C, enum kp_store_evtype type, const char 
 	md = json_object_get(o, "metadata");
 	spec = json_object_get(o, "spec");
 	st = json_object_get(o, "status");
-	kp_kcm__key_of(key, sizeof(key), kp_kcm__jstr(md, "namespace"), kp_kcm__jstr(md, "name"));
-	old = kp_kcm__map_get(&C->pods, key);
+	kp_kcm__key_of(key, sizeof(key), kp_kobj_str(md, "namespace"), kp_kobj_str(md, "name"));
+	old = kp_strmap_get(&C->pods, key);
 	if (type == KP_EV_DELETED) {
-		kp_kcm__map_del(&C->terminating, key);
+		kp_strmap_del(&C->terminating, key);
 		if (old) {
 			if (old->acct_node)
 				C->sched_all = true;   /* its resources are free again */
-			kp_kcm__map_del(&C->pods, key);
+			kp_strmap_del(&C->pods, key);
 			pod_forget(C, old);
 			pod_free(old);
 		}
@@ -493,28 +338,28 @@ static void observe_pod(struct kp_kcm *C, enum kp_store_evtype type, const char 
 		return;
 	}
 	p->key = strdup(key);
-	p->ns = dup0(kp_kcm__jstr(md, "namespace"));
-	p->name = dup0(kp_kcm__jstr(md, "name"));
-	p->uid = dup0(kp_kcm__jstr(md, "uid"));
+	p->ns = dup0(kp_kobj_str(md, "namespace"));
+	p->name = dup0(kp_kobj_str(md, "name"));
+	p->uid = dup0(kp_kobj_str(md, "uid"));
 	p->rv = rv;
-	if ((ref = controller_ref(o))) {
-		p->owner_kind = dup0(kp_kcm__jstr(ref, "kind"));
-		p->owner_name = dup0(kp_kcm__jstr(ref, "name"));
-		p->owner_uid = dup0(kp_kcm__jstr(ref, "uid"));
+	if ((ref = kp_kobj_controller_ref(o))) {
+		p->owner_kind = dup0(kp_kobj_str(ref, "kind"));
+		p->owner_name = dup0(kp_kobj_str(ref, "name"));
+		p->owner_uid = dup0(kp_kobj_str(ref, "uid"));
 	}
-	if (kp_kcm__jstr(spec, "nodeName") && *kp_kcm__jstr(spec, "nodeName"))
-		p->node = strdup(kp_kcm__jstr(spec, "nodeName"));
+	if (kp_kobj_str(spec, "nodeName") && *kp_kobj_str(spec, "nodeName"))
+		p->node = strdup(kp_kobj_str(spec, "nodeName"));
 	p->deleting = json_object_get(md, "deletionTimestamp") != NULL;
 	if (p->deleting)
-		p->grace = kp_kcm__int_or(md, "deletionGracePeriodSeconds", 0);
+		p->grace = kp_kobj_int(md, "deletionGracePeriodSeconds", 0);
 	if (p->grace > 0)
-		pod_terminating(C, p, old, kp_kcm__jstr(md, "deletionTimestamp"));
+		pod_terminating(C, p, old, kp_kobj_str(md, "deletionTimestamp"));
 	else
-		kp_kcm__map_del(&C->terminating, key);
-	if (kp_kcm__jstr(md, "creationTimestamp"))
-		kp_parse_rfc3339(kp_kcm__jstr(md, "creationTimestamp"), &p->created);
-	p->prio = (int32_t)kp_kcm__int_or(spec, "priority", 0);
-	const char *phase = kp_kcm__jstr(st, "phase");
+		kp_strmap_del(&C->terminating, key);
+	if (kp_kobj_str(md, "creationTimestamp"))
+		kp_parse_rfc3339(kp_kobj_str(md, "creationTimestamp"), &p->created);
+	p->prio = (int32_t)kp_kobj_int(spec, "priority", 0);
+	const char *phase = kp_kobj_str(st, "phase");
 	p->terminal = phase && (!strcmp(phase, "Succeeded") || !strcmp(phase, "Failed"));
 	p->running = phase && !strcmp(phase, "Running");
 	p->succeeded = phase && !strcmp(phase, "Succeeded");
@@ -522,22 +367,22 @@ static void observe_pod(struct kp_kcm *C, enum kp_store_evtype type, const char 
 		if (json_is_string(v) && !strcmp(json_string_value(v), "batch.kubernetes.io/job-tracking"))
 			p->job_fin = true;
 	p->run_wall = old ? old->run_wall : 0;
-	const char *sn = kp_kcm__jstr(spec, "schedulerName");
+	const char *sn = kp_kobj_str(spec, "schedulerName");
 	p->other_sched = sn && *sn && strcmp(sn, "default-scheduler") != 0;
 	json_array_foreach(json_object_get(st, "conditions"), i, v) {
-		const char *t = kp_kcm__jstr(v, "type"), *s = kp_kcm__jstr(v, "status");
+		const char *t = kp_kobj_str(v, "type"), *s = kp_kobj_str(v, "status");
 		if (!t || !s)
 			continue;
 		if (!strcmp(t, "Ready"))
 			p->ready = !strcmp(s, "True");
-		else if (!strcmp(t, "PodScheduled") && !strcmp(s, "False") && kp_kcm__jstr(v, "message"))
-			p->unsched_msg = strdup(kp_kcm__jstr(v, "message"));
+		else if (!strcmp(t, "PodScheduled") && !strcmp(s, "False") && kp_kobj_str(v, "message"))
+			p->unsched_msg = strdup(kp_kobj_str(v, "message"));
 	}
 	kp_kcm__pod_decode(p, text, len);
 	if (old) {
 		if (old->acct_node && (!p->node || p->terminal || strcmp(old->acct_node, p->node) != 0))
 			C->sched_all = true;
-		kp_kcm__map_del(&C->pods, key);
+		kp_strmap_del(&C->pods, key);
 		pod_forget(C, old);
 		pod_free(old);
 	}
@@ -545,7 +390,7 @@ static void observe_pod(struct kp_kcm *C, enum kp_store_evtype type, const char 
 	if (p->owner_uid)
 		set_add(&C->owned, p->owner_uid, key);
 	account(C, p);
-	const char *mirror = kp_kcm__jstr(json_object_get(md, "annotations"), "kubernetes.io/config.mirror");
+	const char *mirror = kp_kobj_str(json_object_get(md, "annotations"), "kubernetes.io/config.mirror");
 	if (!p->node && !p->deleting && !p->terminal && !p->other_sched && !mirror) {
 		if (!p->text)
 			p->text = strndup(text, len);
@@ -564,7 +409,7 @@ static void delete_pods_on(struct kp_kcm *C, struct kp_kcm__node *n);
 
 void kp_kcm__pod_bound(struct kp_kcm *C, struct kp_kcm__pod *p, const char *node)
 {
-	kp_kcm__map_del(&C->pending, p->key);
+	kp_strmap_del(&C->pending, p->key);
 	free(p->node);
 	p->node = strdup(node);
 	free(p->text);
@@ -577,7 +422,7 @@ void kp_kcm__pod_bound(struct kp_kcm *C, struct kp_kcm__pod *p, const char *node
 static void observe_node(struct kp_kcm *C, enum kp_store_evtype type, const char *text, size_t len, int64_t rv)
 {
 	json_t *o = json_loadb(text, len, 0, NULL);
-	const char *name = o ? kp_kcm__jstr(json_object_get(o, "metadata"), "name") : NULL;
+	const char *name = o ? kp_kobj_str(json_object_get(o, "metadata"), "name") : NULL;
 	struct kp_kcm__node *n;
 	bool was_ready;
 
@@ -601,9 +446,8 @@ static void observe_node(struct kp_kcm *C, enum kp_store_evtype type, const char
 	n->uid = NULL;
 	n->rv = rv;
 	C->sched_all = true;
-	for (size_t i = 0; i < C->objs[CK_DS].nb; i++)
-		for (struct kp_kcm__ment *e = C->objs[CK_DS].b[i]; e; e = e->next)
-			kp_kcm__mark(C, &C->dirty[CK_DS], e->key);
+	KP_STRMAP_FOREACH(&C->objs[CK_DS], e)
+		kp_kcm__mark(C, &C->dirty[CK_DS], e->key);
 	if (type == KP_EV_DELETED) {
 		delete_pods_on(C, n);
 		node_maybe_free(C, n);
@@ -616,18 +460,17 @@ static void observe_node(struct kp_kcm *C, enum kp_store_evtype type, const char
 		n->n = n->c.nodes[0];
 	else
 		fprintf(stderr, "karpenter up: node %s: %s\n", name, eb.msg);
-	n->uid = dup0(kp_kcm__jstr(json_object_get(o, "metadata"), "uid"));
+	n->uid = dup0(kp_kobj_str(json_object_get(o, "metadata"), "uid"));
 	if (!known)   /* a new Node gets its Lease at once */
 		kp_kcm__requeue_at(C, KP_KCM__T_LEASES, "", kp_kcm__now_ms());
 	const json_t *a;
 	size_t i;
 	json_array_foreach(json_object_get(json_object_get(o, "status"), "addresses"), i, a)
-		if (kp_kcm__jstr(a, "type") && !strcmp(kp_kcm__jstr(a, "type"), "InternalIP") && kp_kcm__jstr(a, "address") && !n->host_ip)
-			n->host_ip = strdup(kp_kcm__jstr(a, "address"));
+		if (kp_kobj_str(a, "type") && !strcmp(kp_kobj_str(a, "type"), "InternalIP") && kp_kobj_str(a, "address") && !n->host_ip)
+			n->host_ip = strdup(kp_kobj_str(a, "address"));
 	if (n->n && n->n->ready && !was_ready)
-		for (size_t b = 0; b < n->pods.nb; b++)
-			for (struct kp_kcm__ment *e = n->pods.b[b]; e; e = e->next)
-				kp_kcm__mark(C, &C->kubelet_dirty, e->key);
+		KP_STRMAP_FOREACH(&n->pods, e)
+			kp_kcm__mark(C, &C->kubelet_dirty, e->key);
 	json_decref(o);
 }
 
@@ -642,8 +485,8 @@ static void observe_obj(struct kp_kcm *C, int kind, enum kp_store_evtype type, c
 	if (!o)
 		return;
 	md = json_object_get(o, "metadata");
-	kp_kcm__key_of(key, sizeof(key), kp_kcm__jstr(md, "namespace"), kp_kcm__jstr(md, "name"));
-	old = kp_kcm__map_get(&C->objs[kind], key);
+	kp_kcm__key_of(key, sizeof(key), kp_kobj_str(md, "namespace"), kp_kobj_str(md, "name"));
+	old = kp_strmap_get(&C->objs[kind], key);
 	if (old && type != KP_EV_DELETED && rv <= old->rv) {
 		json_decref(o);
 		return;
@@ -651,14 +494,14 @@ static void observe_obj(struct kp_kcm *C, int kind, enum kp_store_evtype type, c
 	kp_kcm__mark(C, &C->dirty[kind], key);
 	if (old) {
 		const char *uid;
-		if (kind == CK_RS && (ref = controller_ref(old->o)) && (uid = kp_kcm__jstr(ref, "uid")))
+		if (kind == CK_RS && (ref = kp_kobj_controller_ref(old->o)) && (uid = kp_kobj_str(ref, "uid")))
 			set_del(&C->owned_rs, uid, key);
-		kp_kcm__map_del(&C->objs[kind], key);
+		kp_strmap_del(&C->objs[kind], key);
 		json_decref(old->o);
 		free(old);
 	}
-	if ((kind == CK_RS || kind == CK_JOB) && (ref = controller_ref(o)))
-		mark_owner(C, kp_kcm__jstr(md, "namespace"), kp_kcm__jstr(ref, "kind"), kp_kcm__jstr(ref, "name"));
+	if ((kind == CK_RS || kind == CK_JOB) && (ref = kp_kobj_controller_ref(o)))
+		mark_owner(C, kp_kobj_str(md, "namespace"), kp_kobj_str(ref, "kind"), kp_kobj_str(ref, "name"));
 	if (type == KP_EV_DELETED) {
 		json_decref(o);
 		return;
@@ -671,8 +514,8 @@ static void observe_obj(struct kp_kcm *C, int kind, enum kp_store_evtype type, c
 	e->o = o;
 	e->rv = rv;
 	kp_kcm__map_put(&C->objs[kind], key, e);
-	if (kind == CK_RS && (ref = controller_ref(o)) && kp_kcm__jstr(ref, "uid"))
-		set_add(&C->owned_rs, kp_kcm__jstr(ref, "uid"), key);
+	if (kind == CK_RS && (ref = kp_kobj_controller_ref(o)) && kp_kobj_str(ref, "uid"))
+		set_add(&C->owned_rs, kp_kobj_str(ref, "uid"), key);
 }
 
 static void observe(struct kp_kcm *C, enum kp_store_evtype type, const char *group, const char *resource,
@@ -683,13 +526,13 @@ static void observe(struct kp_kcm *C, enum kp_store_evtype type, const char *gro
 	int k;
 
 	snprintf(tk, sizeof(tk), "%s/%s/%s/%s", group, resource, ns ? ns : "", name ? name : "");
-	if ((tomb = kp_kcm__map_get(&C->tomb, tk))) {
+	if ((tomb = kp_strmap_get(&C->tomb, tk))) {
 		if (rv <= *tomb) {
 			if (type == KP_EV_DELETED && rv == *tomb)
-				free(kp_kcm__map_del(&C->tomb, tk));
+				free(kp_strmap_del(&C->tomb, tk));
 			return;
 		}
-		free(kp_kcm__map_del(&C->tomb, tk));
+		free(kp_strmap_del(&C->tomb, tk));
 	}
 	if (!*group && !strcmp(resource, "pods"))
 		observe_pod(C, type, text, len, rv);
@@ -704,14 +547,14 @@ static void observe(struct kp_kcm *C, enum kp_store_evtype type, const char *gro
 enum kp_store_rc kp_kcm__create(struct kp_kcm *C, const char *group, const char *version, const char *resource,
 			       json_t *obj, struct kp_errbuf *eb)
 {
-	json_t *md = kp_kcm__obj_at(obj, "metadata");
-	const char *gen = kp_kcm__jstr(md, "generateName");
-	bool named = kp_kcm__jstr(md, "name") != NULL;
+	json_t *md = kp_kobj_child(obj, "metadata");
+	const char *gen = kp_kobj_str(md, "generateName");
+	bool named = kp_kobj_str(md, "name") != NULL;
 	char uid[37], ts[40];
 	enum kp_store_rc rc = KP_STORE_FAIL;
 
 	new_uid(uid);
-	kp_kcm__now_rfc3339(ts, sizeof(ts));
+	kp_kobj_now_rfc3339(ts, sizeof(ts));
 	json_object_set_new(md, "uid", json_string(uid));
 	json_object_set_new(md, "creationTimestamp", json_string(ts));
 	json_object_set_new(md, "generation", json_integer(1));
@@ -728,8 +571,8 @@ enum kp_store_rc kp_kcm__create(struct kp_kcm *C, const char *group, const char 
 			snprintf(name, sizeof(name), "%.*s%s", 58, gen ? gen : "x-", sfx);
 			json_object_set_new(md, "name", json_string(name));
 		}
-		struct kp_store_key k = { group, resource, kp_kcm__jstr(md, "namespace") ? kp_kcm__jstr(md, "namespace") : "",
-					  kp_kcm__jstr(md, "name") };
+		struct kp_store_key k = { group, resource, kp_kobj_str(md, "namespace") ? kp_kobj_str(md, "namespace") : "",
+					  kp_kobj_str(md, "name") };
 		rc = kp_store_create(C->L->store, &k, obj, &rv, eb);
 		if (rc == KP_STORE_EXISTS && !named)
 			continue;
@@ -788,18 +631,18 @@ static void kubelet_terminate(struct kp_kcm *C)
 {
 	int64_t now = kp_kcm__now_ms(), next = 0;
 	size_t n;
-	const char **keys = kp_kcm__map_keys(&C->terminating, &n);
+	const char **keys = kp_strmap_keys(&C->terminating, &n);
 	char **due = calloc(n + 1, sizeof(*due));
 	size_t nd = 0;
 
 	for (size_t i = 0; keys && due && i < n; i++) {
-		struct kp_kcm__pod *p = kp_kcm__map_get(&C->pods, keys[i]);
+		struct kp_kcm__pod *p = kp_strmap_get(&C->pods, keys[i]);
 		if (p && p->term_at && p->term_at <= now)
 			due[nd++] = strdup(keys[i]);
 	}
 	free(keys);
 	for (size_t i = 0; due && i < nd; i++) {
-		struct kp_kcm__pod *p = due[i] ? kp_kcm__map_get(&C->pods, due[i]) : NULL;
+		struct kp_kcm__pod *p = due[i] ? kp_strmap_get(&C->pods, due[i]) : NULL;
 		struct kp_errbuf eb = { 0 };
 		char *ns, *name, *uid;
 		enum kp_store_rc rc;
@@ -812,8 +655,8 @@ static void kubelet_terminate(struct kp_kcm *C)
 		uid = p->uid ? strdup(p->uid) : NULL;
 		rc = ns && name ? ctl_delete_grace(C, "", "pods", ns, name, 0, uid, &eb) : KP_STORE_FAIL;
 		if (rc == KP_STORE_NOTFOUND) {
-			kp_kcm__map_del(&C->terminating, due[i]);
-		} else if (rc != KP_STORE_OK && (p = kp_kcm__map_get(&C->pods, due[i])) && p->term_at) {
+			kp_strmap_del(&C->terminating, due[i]);
+		} else if (rc != KP_STORE_OK && (p = kp_strmap_get(&C->pods, due[i])) && p->term_at) {
 			p->term_at = now + 500;
 			if (rc != KP_STORE_CONFLICT)
 				fprintf(stderr, "karpenter up: kubelet: delete pod %s: %s\n", due[i], eb.msg);
@@ -825,11 +668,11 @@ static void kubelet_terminate(struct kp_kcm *C)
 	}
 	free(due);
 	/* what is left, and what the deletes above scheduled */
-	keys = kp_kcm__map_keys(&C->terminating, &n);
+	keys = kp_strmap_keys(&C->terminating, &n);
 	for (size_t i = 0; keys && i < n; i++) {
-		struct kp_kcm__pod *p = kp_kcm__map_get(&C->pods, keys[i]);
+		struct kp_kcm__pod *p = kp_strmap_get(&C->pods, keys[i]);
 		if (!p || !p->term_at)
-			kp_kcm__map_del(&C->terminating, keys[i]);
+			kp_strmap_del(&C->terminating, keys[i]);
 		else if (!next || p->term_at < next)
 			next = p->term_at;
 	}
@@ -840,14 +683,14 @@ static void kubelet_terminate(struct kp_kcm *C)
 static void delete_pods_on(struct kp_kcm *C, struct kp_kcm__node *n)
 {
 	size_t nk;
-	const char **keys = kp_kcm__map_keys(&n->pods, &nk);
+	const char **keys = kp_strmap_keys(&n->pods, &nk);
 	char **copy = calloc(nk + 1, sizeof(*copy));
 
 	for (size_t i = 0; keys && copy && i < nk; i++)
 		copy[i] = strdup(keys[i]);
 	free(keys);
 	for (size_t i = 0; copy && i < nk; i++) {
-		struct kp_kcm__pod *p = copy[i] ? kp_kcm__map_get(&C->pods, copy[i]) : NULL;
+		struct kp_kcm__pod *p = copy[i] ? kp_strmap_get(&C->pods, copy[i]) : NULL;
 		struct kp_errbuf eb = { 0 };
 		if (p && (!p->deleting || p->grace > 0))
 			ctl_delete_grace(C, "", "pods", p->ns, p->name, 0, NULL, &eb);
@@ -865,22 +708,22 @@ static void set_cond(json_t *status, const char *type, const char *st, const cha
 	char ts[40];
 	size_t i;
 
-	kp_kcm__now_rfc3339(ts, sizeof(ts));
+	kp_kobj_now_rfc3339(ts, sizeof(ts));
 	if (!json_is_array(arr)) {
 		arr = json_array();
 		json_object_set_new(status, "conditions", arr);
 	}
 	json_array_foreach(arr, i, v)
-		if (kp_kcm__jstr(v, "type") && !strcmp(kp_kcm__jstr(v, "type"), type))
+		if (kp_kobj_str(v, "type") && !strcmp(kp_kobj_str(v, "type"), type))
 			c = v;
 	if (!c) {
 		c = json_object();
 		json_object_set_new(c, "type", json_string(type));
 		json_array_append_new(arr, c);
 	}
-	bool same = kp_kcm__jstr(c, "status") && !strcmp(kp_kcm__jstr(c, "status"), st);
-	bool same_text = same && kp_kcm__jstr(c, "reason") && !strcmp(kp_kcm__jstr(c, "reason"), reason) && kp_kcm__jstr(c, "message") &&
-			 !strcmp(kp_kcm__jstr(c, "message"), msg);
+	bool same = kp_kobj_str(c, "status") && !strcmp(kp_kobj_str(c, "status"), st);
+	bool same_text = same && kp_kobj_str(c, "reason") && !strcmp(kp_kobj_str(c, "reason"), reason) && kp_kobj_str(c, "message") &&
+			 !strcmp(kp_kobj_str(c, "message"), msg);
 	if (!same)
 		json_object_set_new(c, "lastTransitionTime", json_string(ts));
 	if (update_time && !same_text)
@@ -922,20 +765,20 @@ void kp_kcm__write_status(struct kp_kcm *C, int kind, const char *ns, const char
 static int replicas_fn(void *ud, json_t *obj)
 {
 	int64_t want = *(const int64_t *)ud;
-	json_t *spec = kp_kcm__obj_at(obj, "spec"), *md = kp_kcm__obj_at(obj, "metadata");
-	if (json_object_get(md, "deletionTimestamp") || kp_kcm__int_or(spec, "replicas", 1) == want)
+	json_t *spec = kp_kobj_child(obj, "spec"), *md = kp_kobj_child(obj, "metadata");
+	if (json_object_get(md, "deletionTimestamp") || kp_kobj_int(spec, "replicas", 1) == want)
 		return 1;
 	json_object_set_new(spec, "replicas", json_integer(want));
-	json_object_set_new(md, "generation", json_integer(kp_kcm__int_or(md, "generation", 1) + 1));
+	json_object_set_new(md, "generation", json_integer(kp_kobj_int(md, "generation", 1) + 1));
 	return 0;
 }
 
 void kp_kcm__scale_rs(struct kp_kcm *C, const json_t *rs, int64_t want)
 {
 	const json_t *md = json_object_get(rs, "metadata");
-	struct kp_store_key k = { "apps", "replicasets", kp_kcm__jstr(md, "namespace"), kp_kcm__jstr(md, "name") };
+	struct kp_store_key k = { "apps", "replicasets", kp_kobj_str(md, "namespace"), kp_kobj_str(md, "name") };
 	struct kp_errbuf eb = { 0 };
-	if (kp_kcm__int_or(json_object_get(rs, "spec"), "replicas", 1) == want)
+	if (kp_kobj_int(json_object_get(rs, "spec"), "replicas", 1) == want)
 		return;
 	if (kp_apiserver_mutate(C->L, &k, replicas_fn, &want, &eb) && eb.msg[0])
 		fprintf(stderr, "karpenter up: scale replicaset %s: %s\n", k.name, eb.msg);
@@ -946,14 +789,14 @@ void kp_kcm__scale_rs(struct kp_kcm *C, const json_t *rs, int64_t want)
 /* Active (not kp_kcm__deleting, not terminal) pods whose controller is uid, by key. */
 void kp_kcm__owned_pods(struct kp_kcm *C, const char *uid, struct kp_kcm__podlist *out, bool include_inactive)
 {
-	struct kp_kcm__map *s = uid ? kp_kcm__map_get(&C->owned, uid) : NULL;
+	struct kp_strmap *s = uid ? kp_strmap_get(&C->owned, uid) : NULL;
 	size_t nk = 0;
-	const char **keys = s ? kp_kcm__map_keys(s, &nk) : NULL;
+	const char **keys = s ? kp_strmap_keys(s, &nk) : NULL;
 
 	out->v = calloc(nk + 1, sizeof(*out->v));
 	out->n = 0;
 	for (size_t i = 0; out->v && i < nk; i++) {
-		struct kp_kcm__pod *p = kp_kcm__map_get(&C->pods, keys[i]);
+		struct kp_kcm__pod *p = kp_strmap_get(&C->pods, keys[i]);
 		if (p && (include_inactive || (!p->deleting && !p->terminal)))
 			out->v[out->n++] = p;
 	}
@@ -969,7 +812,7 @@ json_t *kp_kcm__pod_from_template(const json_t *owner, const char *api_version, 
 
 	json_object_set_new(pod, "apiVersion", json_string("v1"));
 	json_object_set_new(pod, "kind", json_string("Pod"));
-	json_object_set_new(md, "namespace", json_string(kp_kcm__jstr(omd, "namespace") ? kp_kcm__jstr(omd, "namespace") : "default"));
+	json_object_set_new(md, "namespace", json_string(kp_kobj_str(omd, "namespace") ? kp_kobj_str(omd, "namespace") : "default"));
 	json_object_set_new(md, "labels",
 			    json_is_object(json_object_get(tmd, "labels")) ? json_deep_copy(json_object_get(tmd, "labels"))
 									   : json_object());
@@ -1032,14 +875,14 @@ static const reconcile_fn RECONCILE[CK_NKINDS] = { kp_kcm__reconcile_deploy, kp_
 static void reconcile_all(struct kp_kcm *C)
 {
 	for (int k = 0; k < CK_NKINDS; k++) {
-		struct kp_kcm__map work = C->dirty[k];
+		struct kp_strmap work = C->dirty[k];
 		size_t n;
 		memset(&C->dirty[k], 0, sizeof(C->dirty[k]));
-		const char **keys = kp_kcm__map_keys(&work, &n);
+		const char **keys = kp_strmap_keys(&work, &n);
 		for (size_t i = 0; keys && i < n; i++)
 			RECONCILE[k](C, keys[i]);
 		free(keys);
-		kp_kcm__map_free(&work);
+		kp_strmap_free(&work);
 	}
 	kp_kcm__schedule(C);
 	kp_kcm__kubelet(C);
@@ -1059,41 +902,37 @@ static bool has_work(const struct kp_kcm *C)
 
 static void clear_caches(struct kp_kcm *C)
 {
-	for (size_t i = 0; i < C->pods.nb; i++)
-		for (struct kp_kcm__ment *e = C->pods.b[i]; e; e = e->next)
-			pod_free(e->val);
-	kp_kcm__map_free(&C->pods);
-	for (size_t i = 0; i < C->nodes.nb; i++)
-		for (struct kp_kcm__ment *e = C->nodes.b[i]; e; e = e->next) {
-			struct kp_kcm__node *n = e->val;
-			kp_cluster_free(&n->c);
-			kp_kcm__map_free(&n->pods);
-			free(n->host_ip);
-			free(n->uid);
-			free(n->name);
-			free(n);
-		}
-	kp_kcm__map_free(&C->nodes);
-	for (size_t i = 0; i < C->tomb.nb; i++)
-		for (struct kp_kcm__ment *e = C->tomb.b[i]; e; e = e->next)
-			free(e->val);
-	kp_kcm__map_free(&C->tomb);
+	KP_STRMAP_FOREACH(&C->pods, e)
+		pod_free(e->val);
+	kp_strmap_free(&C->pods);
+	KP_STRMAP_FOREACH(&C->nodes, e) {
+		struct kp_kcm__node *n = e->val;
+		kp_cluster_free(&n->c);
+		kp_strmap_free(&n->pods);
+		free(n->host_ip);
+		free(n->uid);
+		free(n->name);
+		free(n);
+	}
+	kp_strmap_free(&C->nodes);
+	KP_STRMAP_FOREACH(&C->tomb, e)
+		free(e->val);
+	kp_strmap_free(&C->tomb);
 	for (int k = 0; k < CK_NKINDS; k++) {
-		for (size_t i = 0; i < C->objs[k].nb; i++)
-			for (struct kp_kcm__ment *e = C->objs[k].b[i]; e; e = e->next) {
-				struct kp_kcm__obj *o = e->val;
-				json_decref(o->o);
-				free(o);
-			}
-		kp_kcm__map_free(&C->objs[k]);
-		kp_kcm__map_free(&C->dirty[k]);
+		KP_STRMAP_FOREACH(&C->objs[k], e) {
+			struct kp_kcm__obj *o = e->val;
+			json_decref(o->o);
+			free(o);
+		}
+		kp_strmap_free(&C->objs[k]);
+		kp_strmap_free(&C->dirty[k]);
 	}
 	index_free(&C->owned);
 	index_free(&C->owned_rs);
-	kp_kcm__map_free(&C->pending);
-	kp_kcm__map_free(&C->sched_dirty);
-	kp_kcm__map_free(&C->kubelet_dirty);
-	kp_kcm__map_free(&C->terminating);
+	kp_strmap_free(&C->pending);
+	kp_strmap_free(&C->sched_dirty);
+	kp_strmap_free(&C->kubelet_dirty);
+	kp_strmap_free(&C->terminating);
 	C->next_term = 0;
 	kp_kcm__timers_free(C);
 	C->lease_ns = false;
@@ -1111,7 +950,7 @@ static int list_fn(void *ud, const char *json, size_t len, int64_t rv)
 	const json_t *md = json_object_get(o, "metadata");
 	(void)rv;
 	if (md)
-		observe(u->C, KP_EV_ADDED, u->group, u->resource, kp_kcm__jstr(md, "namespace"), kp_kcm__jstr(md, "name"), json, len,
+		observe(u->C, KP_EV_ADDED, u->group, u->resource, kp_kobj_str(md, "namespace"), kp_kobj_str(md, "name"), json, len,
 			rv_of(o));
 	json_decref(o);
 	return 0;
@@ -1135,6 +974,17 @@ static enum kp_store_rc sync_all(struct kp_kcm *C, struct kp_errbuf *eb)
 	return kp_store_watch_open(C->L->store, NULL, NULL, NULL, rv0, &C->w, eb);
 }
 
+/* True while a simulated cloud is attached (kp_kcm_set_cloud may change it
+ * from another thread, so it is read under cloud_mu). */
+static bool has_cloud(struct kp_kcm *C)
+{
+	bool on;
+	pthread_mutex_lock(&C->cloud_mu);
+	on = C->cloud != NULL;
+	pthread_mutex_unlock(&C->cloud_mu);
+	return on;
+}
+
 static void *ctl_main(void *arg)
 {
 	struct kp_kcm *C = arg;
@@ -1146,7 +996,7 @@ static void *ctl_main(void *arg)
 		int64_t now = kp_kcm__now_ms(), wait = 500;
 		bool work = has_work(C);
 
-		if (C->L->stopping)
+		if (atomic_load(&C->L->stopping))
 			break;
 		if (work) {
 			if (!batch_start)
@@ -1155,7 +1005,8 @@ static void *ctl_main(void *arg)
 			if (now - batch_start >= BATCH_MAX_MS)
 				wait = 0;
 		}
-		if (C->cloud && C->next_cloud_poll - now < wait)
+		bool cloud = has_cloud(C);
+		if (cloud && C->next_cloud_poll - now < wait)
 			wait = C->next_cloud_poll > now ? C->next_cloud_poll - now : 0;
 		if (C->next_term && C->next_term - now < wait)
 			wait = C->next_term > now ? C->next_term - now : 0;
@@ -1181,7 +1032,7 @@ static void *ctl_main(void *arg)
 			struct timespec ts = { 0, 100 * 1000 * 1000 };
 			nanosleep(&ts, NULL);
 		}
-		if (C->cloud && kp_kcm__now_ms() >= C->next_cloud_poll) {
+		if (cloud && kp_kcm__now_ms() >= C->next_cloud_poll) {
 			kp_kcm__node_lifecycle(C);
 			C->next_cloud_poll = kp_kcm__now_ms() + 500;
 		}
@@ -1219,7 +1070,7 @@ static void ensure_log_pod(struct kp_kcm *C)
 		free(have);
 		return;
 	}
-	kp_kcm__now_rfc3339(ts, sizeof(ts));
+	kp_kobj_now_rfc3339(ts, sizeof(ts));
 	json_t *pod = json_pack(
 		"{s:s, s:s,"
 		" s:{s:s, s:s, s:{s:s, s:s}, s:{s:s, s:s}},"

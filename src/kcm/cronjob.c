@@ -46,7 +46,7 @@ static int job_finished(const json_t *job)
 	const json_t *v;
 	size_t i;
 	json_array_foreach(json_object_get(json_object_get(job, "status"), "conditions"), i, v) {
-		const char *t = kp_kcm__jstr(v, "type"), *s = kp_kcm__jstr(v, "status");
+		const char *t = kp_kobj_str(v, "type"), *s = kp_kobj_str(v, "status");
 		if (t && s && !strcmp(s, "True") && !strcmp(t, "Complete"))
 			return 1;
 		if (t && s && !strcmp(s, "True") && !strcmp(t, "Failed"))
@@ -67,30 +67,31 @@ static int cmp_sched(const void *a, const void *b)
 static size_t own_jobs(struct kp_kcm *C, const char *uid, struct cj_job *out)
 {
 	size_t n = 0;
-	for (size_t b = 0; uid && b < C->objs[CK_JOB].nb; b++)
-		for (struct kp_kcm__ment *e = C->objs[CK_JOB].b[b]; e && n < MAX_JOBS; e = e->next) {
-			const struct kp_kcm__obj *o = e->val;
-			const json_t *md = json_object_get(o->o, "metadata"), *r;
-			const char *ts;
-			size_t i;
-			bool mine = false;
-			json_array_foreach(json_object_get(md, "ownerReferences"), i, r)
-				if (json_is_true(json_object_get(r, "controller")) && kp_kcm__jstr(r, "uid") &&
-				    !strcmp(kp_kcm__jstr(r, "uid"), uid))
-					mine = true;
-			if (!mine)
-				continue;
-			out[n].o = o->o;
-			out[n].name = kp_kcm__jstr(md, "name");
-			out[n].sched = 0;
-			ts = kp_kcm__jstr(json_object_get(md, "annotations"), SCHEDULED_TS);
-			if (!ts || kp_parse_rfc3339(ts, &out[n].sched))
-				kp_parse_rfc3339(kp_kcm__jstr(md, "creationTimestamp") ? kp_kcm__jstr(md, "creationTimestamp") : "",
-						 &out[n].sched);
-			out[n].finished = job_finished(o->o);
-			if (out[n].name)
-				n++;
-		}
+	KP_STRMAP_FOREACH(&C->objs[CK_JOB], e) {
+		if (!uid || n >= MAX_JOBS)
+			break;
+		const struct kp_kcm__obj *o = e->val;
+		const json_t *md = json_object_get(o->o, "metadata"), *r;
+		const char *ts;
+		size_t i;
+		bool mine = false;
+		json_array_foreach(json_object_get(md, "ownerReferences"), i, r)
+			if (json_is_true(json_object_get(r, "controller")) && kp_kobj_str(r, "uid") &&
+			    !strcmp(kp_kobj_str(r, "uid"), uid))
+				mine = true;
+		if (!mine)
+			continue;
+		out[n].o = o->o;
+		out[n].name = kp_kobj_str(md, "name");
+		out[n].sched = 0;
+		ts = kp_kobj_str(json_object_get(md, "annotations"), SCHEDULED_TS);
+		if (!ts || kp_parse_rfc3339(ts, &out[n].sched))
+			kp_parse_rfc3339(kp_kobj_str(md, "creationTimestamp") ? kp_kobj_str(md, "creationTimestamp") : "",
+					 &out[n].sched);
+		out[n].finished = job_finished(o->o);
+		if (out[n].name)
+			n++;
+	}
 	qsort(out, n, sizeof(*out), cmp_sched);
 	return n;
 }
@@ -116,12 +117,12 @@ static json_t *job_for(const json_t *cj, int64_t t)
 	json_t *job = json_object(), *m = json_object(), *ann, *spec;
 	char name[300], ts[40];
 
-	snprintf(name, sizeof(name), "%s-%lld", kp_kcm__jstr(md, "name"), (long long)(t / 60));
+	snprintf(name, sizeof(name), "%s-%lld", kp_kobj_str(md, "name"), (long long)(t / 60));
 	kp_format_rfc3339(t, ts, sizeof(ts));
 	json_object_set_new(job, "apiVersion", json_string("batch/v1"));
 	json_object_set_new(job, "kind", json_string("Job"));
 	json_object_set_new(m, "name", json_string(name));
-	json_object_set_new(m, "namespace", json_string(kp_kcm__jstr(md, "namespace")));
+	json_object_set_new(m, "namespace", json_string(kp_kobj_str(md, "namespace")));
 	json_object_set_new(m, "labels", json_is_object(json_object_get(jmd, "labels"))
 						 ? json_deep_copy(json_object_get(jmd, "labels"))
 						 : json_object());
@@ -170,8 +171,8 @@ static int cj_status_fn(void *ud, json_t *obj)
 static void history(struct kp_kcm *C, const json_t *cj, const char *ns, struct cj_job *jobs, size_t n)
 {
 	const json_t *spec = json_object_get(cj, "spec");
-	int64_t keep[3] = { 0, kp_kcm__int_or(spec, "successfulJobsHistoryLimit", 3),
-			    kp_kcm__int_or(spec, "failedJobsHistoryLimit", 1) };
+	int64_t keep[3] = { 0, kp_kobj_int(spec, "successfulJobsHistoryLimit", 3),
+			    kp_kobj_int(spec, "failedJobsHistoryLimit", 1) };
 	int64_t have[3] = { 0, 0, 0 };
 
 	for (size_t i = 0; i < n; i++)
@@ -187,7 +188,7 @@ static void history(struct kp_kcm *C, const json_t *cj, const char *ns, struct c
 
 void kp_kcm__reconcile_cronjob(struct kp_kcm *C, const char *key)
 {
-	struct kp_kcm__obj *e = kp_kcm__map_get(&C->objs[CK_CRONJOB], key);
+	struct kp_kcm__obj *e = kp_strmap_get(&C->objs[CK_CRONJOB], key);
 	struct cj_job *jobs;
 	struct kp_cron cron;
 	struct kp_errbuf eb = { 0 };
@@ -203,20 +204,20 @@ void kp_kcm__reconcile_cronjob(struct kp_kcm *C, const char *key)
 	cj = json_incref(e->o);
 	const json_t *md = json_object_get(cj, "metadata"), *spec = json_object_get(cj, "spec");
 	const json_t *st = json_object_get(cj, "status");
-	const char *ns = kp_kcm__jstr(md, "namespace"), *name = kp_kcm__jstr(md, "name");
-	const char *policy = kp_kcm__jstr(spec, "concurrencyPolicy");
-	const char *tz = kp_kcm__jstr(spec, "timeZone");
+	const char *ns = kp_kobj_str(md, "namespace"), *name = kp_kobj_str(md, "name");
+	const char *policy = kp_kobj_str(spec, "concurrencyPolicy");
+	const char *tz = kp_kobj_str(spec, "timeZone");
 	char ts[40], msg[1200];
 
-	n = own_jobs(C, kp_kcm__jstr(md, "uid"), jobs);
-	if (kp_kcm__jstr(st, "lastScheduleTime"))
-		kp_parse_rfc3339(kp_kcm__jstr(st, "lastScheduleTime"), &last_sched);
-	if (kp_kcm__jstr(st, "lastSuccessfulTime"))
-		kp_parse_rfc3339(kp_kcm__jstr(st, "lastSuccessfulTime"), &last_success);
+	n = own_jobs(C, kp_kobj_str(md, "uid"), jobs);
+	if (kp_kobj_str(st, "lastScheduleTime"))
+		kp_parse_rfc3339(kp_kobj_str(st, "lastScheduleTime"), &last_sched);
+	if (kp_kobj_str(st, "lastSuccessfulTime"))
+		kp_parse_rfc3339(kp_kobj_str(st, "lastSuccessfulTime"), &last_success);
 	/* jobs that finished since the last look */
 	for (size_t i = 0; i < n; i++) {
 		if (jobs[i].finished == 1) {
-			const char *ct = kp_kcm__jstr(json_object_get(jobs[i].o, "status"), "completionTime");
+			const char *ct = kp_kobj_str(json_object_get(jobs[i].o, "status"), "completionTime");
 			int64_t t = 0;
 			if (ct && !kp_parse_rfc3339(ct, &t) && t > last_success) {
 				last_success = t;
@@ -229,7 +230,7 @@ void kp_kcm__reconcile_cronjob(struct kp_kcm *C, const char *key)
 	for (size_t i = 0; i < n; i++)
 		nactive += !jobs[i].finished && !kp_kcm__deleting(jobs[i].o);
 
-	const char *sched = kp_kcm__jstr(spec, "schedule");
+	const char *sched = kp_kobj_str(spec, "schedule");
 	bool ok = sched && !kp_cron_parse(&cron, sched, &eb);
 	if (!ok) {
 		snprintf(msg, sizeof(msg), "invalid schedule: %.200s : %.300s", sched ? sched : "", eb.msg);
@@ -242,8 +243,8 @@ void kp_kcm__reconcile_cronjob(struct kp_kcm *C, const char *key)
 	if (ok && !json_is_true(json_object_get(spec, "suspend"))) {
 		int64_t earliest = last_sched, due, missed, next;
 		const json_t *sds = json_object_get(spec, "startingDeadlineSeconds");
-		if (!earliest && kp_kcm__jstr(md, "creationTimestamp"))
-			kp_parse_rfc3339(kp_kcm__jstr(md, "creationTimestamp"), &earliest);
+		if (!earliest && kp_kobj_str(md, "creationTimestamp"))
+			kp_parse_rfc3339(kp_kobj_str(md, "creationTimestamp"), &earliest);
 		kp_kcm_cron_due(&cron, earliest, now, json_is_integer(sds) ? json_integer_value(sds) : -1, &due, &missed,
 				&next);
 		if (missed > 100) {
@@ -269,7 +270,7 @@ void kp_kcm__reconcile_cronjob(struct kp_kcm *C, const char *key)
 			if (rc == KP_STORE_OK || rc == KP_STORE_EXISTS) {
 				if (rc == KP_STORE_OK) {
 					snprintf(msg, sizeof(msg), "Created job %s",
-						 kp_kcm__jstr(json_object_get(job, "metadata"), "name"));
+						 kp_kobj_str(json_object_get(job, "metadata"), "name"));
 					kp_kcm__event(C, cj, "batch/v1", "CronJob", "Normal", "SuccessfulCreate", msg,
 						      "cronjob-controller");
 				}
@@ -278,7 +279,7 @@ void kp_kcm__reconcile_cronjob(struct kp_kcm *C, const char *key)
 				fprintf(stderr, "karpenter up: cronjob %s: create job: %s\n", key, eb.msg);
 			}
 			json_decref(job);
-			n = own_jobs(C, kp_kcm__jstr(md, "uid"), jobs);
+			n = own_jobs(C, kp_kobj_str(md, "uid"), jobs);
 		}
 		if (next != KP_CRON_NONE)
 			kp_kcm__requeue_at(C, CK_CRONJOB, key, kp_kcm__now_ms() + (next - now) * 1000 + 100);
@@ -293,7 +294,7 @@ void kp_kcm__reconcile_cronjob(struct kp_kcm *C, const char *key)
 			continue;
 		json_array_append_new(active, json_pack("{s:s, s:s, s:s, s:s, s:s}", "apiVersion", "batch/v1", "kind", "Job",
 							"name", jobs[i].name, "namespace", ns, "uid",
-							kp_kcm__jstr(jmd, "uid") ? kp_kcm__jstr(jmd, "uid") : ""));
+							kp_kobj_str(jmd, "uid") ? kp_kobj_str(jmd, "uid") : ""));
 	}
 	json_object_set_new(u.set, "active", json_array_size(active) ? active : json_null());
 	if (!json_array_size(active))

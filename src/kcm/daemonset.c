@@ -49,7 +49,7 @@ static bool ds_eligible(const struct kp_pod *t, const struct kp_tolerations *tol
 
 void kp_kcm__reconcile_ds(struct kp_kcm *C, const char *key)
 {
-	struct kp_kcm__obj *e = kp_kcm__map_get(&C->objs[CK_DS], key);
+	struct kp_kcm__obj *e = kp_strmap_get(&C->objs[CK_DS], key);
 	struct kp_cluster dc;
 	struct kp_errbuf eb = { 0 };
 	struct kp_kcm__podlist pl;
@@ -60,7 +60,7 @@ void kp_kcm__reconcile_ds(struct kp_kcm *C, const char *key)
 		return;
 	ds = json_incref(e->o);
 	const json_t *md = json_object_get(ds, "metadata"), *spec = json_object_get(ds, "spec");
-	const char *ns = kp_kcm__jstr(md, "namespace"), *name = kp_kcm__jstr(md, "name");
+	const char *ns = kp_kobj_str(md, "namespace"), *name = kp_kobj_str(md, "name");
 	kp_cluster_init(&dc);
 	text = json_dumps(ds, JSON_COMPACT);
 	struct kp_load_opts opts = { NULL, (int64_t)time(NULL) };
@@ -86,13 +86,13 @@ void kp_kcm__reconcile_ds(struct kp_kcm *C, const char *key)
 		}
 	}
 	/* existing pods by node; extras and misplaced ones go */
-	struct kp_kcm__map by_node = { 0 };
+	struct kp_strmap by_node = { 0 };
 	int64_t desired = 0, current = 0, ready = 0;
-	kp_kcm__owned_pods(C, kp_kcm__jstr(md, "uid"), &pl, false);
+	kp_kcm__owned_pods(C, kp_kobj_str(md, "uid"), &pl, false);
 	for (size_t i = 0; i < pl.n; i++) {
 		struct kp_kcm__pod *p = pl.v[i];
 		struct kp_kcm__node *n = p->node ? kp_kcm__node_get(C, p->node, false) : NULL;
-		if (!n || !n->n || n->n->deleting || !ds_eligible(t, &tols, n->n) || kp_kcm__map_get(&by_node, p->node)) {
+		if (!n || !n->n || n->n->deleting || !ds_eligible(t, &tols, n->n) || kp_strmap_get(&by_node, p->node)) {
 			kp_kcm__delete_pod(C, p);
 			continue;
 		}
@@ -102,13 +102,13 @@ void kp_kcm__reconcile_ds(struct kp_kcm *C, const char *key)
 	}
 	free(pl.v);
 	size_t nn;
-	const char **names = kp_kcm__map_keys(&C->nodes, &nn);
+	const char **names = kp_strmap_keys(&C->nodes, &nn);
 	for (size_t i = 0; names && i < nn; i++) {
-		struct kp_kcm__node *n = kp_kcm__map_get(&C->nodes, names[i]);
+		struct kp_kcm__node *n = kp_strmap_get(&C->nodes, names[i]);
 		if (!n || !n->n || n->n->deleting || !ds_eligible(t, &tols, n->n))
 			continue;
 		desired++;
-		if (kp_kcm__map_get(&by_node, names[i]))
+		if (kp_strmap_get(&by_node, names[i]))
 			continue;
 		json_t *pod = kp_kcm__pod_from_template(ds, "apps/v1", "DaemonSet", json_object_get(spec, "template"));
 		json_t *pmd = json_object_get(pod, "metadata"), *pspec = json_object_get(pod, "spec");
@@ -127,13 +127,13 @@ void kp_kcm__reconcile_ds(struct kp_kcm *C, const char *key)
 		kp_kcm__create_pod(C, pod);
 	}
 	free(names);
-	kp_kcm__map_free(&by_node);
+	kp_strmap_free(&by_node);
 	kp_cluster_free(&dc);
 	struct kp_kcm__status_upd u = { 0 };
 	u.set = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "desiredNumberScheduled", (json_int_t)desired,
 			  "currentNumberScheduled", (json_int_t)current, "numberReady", (json_int_t)ready,
 			  "numberAvailable", (json_int_t)ready, "updatedNumberScheduled", (json_int_t)current,
-			  "numberMisscheduled", (json_int_t)0, "observedGeneration", (json_int_t)kp_kcm__int_or(md, "generation", 1));
+			  "numberMisscheduled", (json_int_t)0, "observedGeneration", (json_int_t)kp_kobj_int(md, "generation", 1));
 	kp_kcm__write_status(C, CK_DS, ns, name, &u);
 	json_decref(ds);
 }

@@ -95,7 +95,7 @@ static bool same_template(const json_t *a, const json_t *b)
 
 static int64_t revision_of(const json_t *o)
 {
-	const char *r = kp_kcm__jstr(json_object_get(json_object_get(o, "metadata"), "annotations"), REV);
+	const char *r = kp_kobj_str(json_object_get(json_object_get(o, "metadata"), "annotations"), REV);
 	int64_t v = 0;
 	if (!r || kp_parse_i64(r, &v) || v < 0)
 		return 0;
@@ -125,7 +125,7 @@ struct ann_upd {
 static int ann_fn(void *ud, json_t *obj)
 {
 	const struct ann_upd *u = ud;
-	json_t *ann = kp_kcm__obj_at(kp_kcm__obj_at(obj, "metadata"), "annotations");
+	json_t *ann = kp_kobj_child(kp_kobj_child(obj, "metadata"), "annotations");
 	const char *k;
 	json_t *v;
 	bool changed = false;
@@ -168,7 +168,7 @@ static json_t *rs_annotations(const json_t *d, int64_t rev, int64_t want, int64_
 	json_object_set_new(a, MAX_REPLICAS, json_string(num));
 	if (rs) {   /* brought back: remember the revision it had */
 		int64_t old = revision_of(rs);
-		const char *hist = kp_kcm__jstr(json_object_get(json_object_get(rs, "metadata"), "annotations"), REV_HISTORY);
+		const char *hist = kp_kobj_str(json_object_get(json_object_get(rs, "metadata"), "annotations"), REV_HISTORY);
 		if (old && old != rev) {
 			char buf[512];
 			snprintf(buf, sizeof(buf), "%s%s%lld", hist ? hist : "", hist && *hist ? "," : "", (long long)old);
@@ -186,7 +186,7 @@ static void create_rs(struct kp_kcm *C, const json_t *d, const char *hash, int64
 	struct kp_errbuf eb = { 0 };
 	char rname[300];
 
-	snprintf(rname, sizeof(rname), "%s-%s", kp_kcm__jstr(md, "name"), hash);
+	snprintf(rname, sizeof(rname), "%s-%s", kp_kobj_str(md, "name"), hash);
 	if (!json_is_object(t)) {
 		json_decref(t);
 		t = json_object();
@@ -195,13 +195,13 @@ static void create_rs(struct kp_kcm *C, const json_t *d, const char *hash, int64
 		json_decref(sel);
 		sel = json_object();
 	}
-	json_t *tl = kp_kcm__obj_at(kp_kcm__obj_at(t, "metadata"), "labels");
+	json_t *tl = kp_kobj_child(kp_kobj_child(t, "metadata"), "labels");
 	json_object_set_new(tl, "pod-template-hash", json_string(hash));
-	json_object_set_new(kp_kcm__obj_at(sel, "matchLabels"), "pod-template-hash", json_string(hash));
+	json_object_set_new(kp_kobj_child(sel, "matchLabels"), "pod-template-hash", json_string(hash));
 	json_object_set_new(rs, "apiVersion", json_string("apps/v1"));
 	json_object_set_new(rs, "kind", json_string("ReplicaSet"));
 	json_object_set_new(rmd, "name", json_string(rname));
-	json_object_set_new(rmd, "namespace", json_string(kp_kcm__jstr(md, "namespace")));
+	json_object_set_new(rmd, "namespace", json_string(kp_kobj_str(md, "namespace")));
 	json_object_set_new(rmd, "labels", json_deep_copy(tl));
 	json_object_set_new(rmd, "annotations", ann);
 	json_object_set_new(rmd, "ownerReferences", json_pack("[o]", kp_kcm__owner_ref("apps/v1", "Deployment", d)));
@@ -228,7 +228,7 @@ static void scale(struct kp_kcm *C, const json_t *d, struct rs_ref *r, int64_t t
 		return;
 	kp_kcm__scale_rs(C, r->o, to);
 	snprintf(msg, sizeof(msg), "Scaled %s replica set %s from %lld to %lld", to > r->spec ? "up" : "down",
-		 kp_kcm__jstr(json_object_get(r->o, "metadata"), "name"), (long long)r->spec, (long long)to);
+		 kp_kobj_str(json_object_get(r->o, "metadata"), "name"), (long long)r->spec, (long long)to);
 	kp_kcm__event(C, d, "apps/v1", "Deployment", "Normal", "ScalingReplicaSet", msg, "deployment-controller");
 	r->spec = to;
 }
@@ -252,7 +252,7 @@ static void rollout(struct kp_kcm *C, const json_t *d, struct rs_ref *nw, struct
 		for (size_t i = 0; i < nold; i++) {
 			struct kp_kcm__podlist pl;
 			scale(C, d, &old[i], 0);
-			kp_kcm__owned_pods(C, kp_kcm__jstr(json_object_get(old[i].o, "metadata"), "uid"), &pl, true);
+			kp_kcm__owned_pods(C, kp_kobj_str(json_object_get(old[i].o, "metadata"), "uid"), &pl, true);
 			pods_left |= pl.n > 0;
 			free(pl.v);
 		}
@@ -281,7 +281,7 @@ static void set_status(struct kp_kcm *C, const json_t *d, const char *rsname, in
 	u.set = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "replicas", (json_int_t)replicas, "updatedReplicas",
 			  (json_int_t)updated, "readyReplicas", (json_int_t)ready, "availableReplicas", (json_int_t)avail,
 			  "unavailableReplicas", (json_int_t)(want > avail ? want - avail : 0), "observedGeneration",
-			  (json_int_t)kp_kcm__int_or(md, "generation", 1));
+			  (json_int_t)kp_kobj_int(md, "generation", 1));
 	u.ncond = 2;
 	u.cond[0].type = "Available";
 	if (avail >= want - unavail) {
@@ -303,21 +303,21 @@ static void set_status(struct kp_kcm *C, const json_t *d, const char *rsname, in
 		u.cond[1].reason = "ReplicaSetUpdated";
 		snprintf(u.cond[1].message, sizeof(u.cond[1].message), "ReplicaSet \"%.250s\" is progressing.", rsname);
 	}
-	kp_kcm__write_status(C, CK_DEPLOY, kp_kcm__jstr(md, "namespace"), kp_kcm__jstr(md, "name"), &u);
+	kp_kcm__write_status(C, CK_DEPLOY, kp_kobj_str(md, "namespace"), kp_kobj_str(md, "name"), &u);
 }
 
 /* Deletes old, empty ReplicaSets beyond revisionHistoryLimit. */
 static void cleanup(struct kp_kcm *C, const json_t *d, struct rs_ref *old, size_t nold)
 {
-	int64_t limit = kp_kcm__int_or(json_object_get(d, "spec"), "revisionHistoryLimit", 10), empty = 0;
+	int64_t limit = kp_kobj_int(json_object_get(d, "spec"), "revisionHistoryLimit", 10), empty = 0;
 	for (size_t i = 0; i < nold; i++)
-		empty += old[i].spec == 0 && kp_kcm__int_or(json_object_get(old[i].o, "status"), "replicas", 0) == 0;
+		empty += old[i].spec == 0 && kp_kobj_int(json_object_get(old[i].o, "status"), "replicas", 0) == 0;
 	for (size_t i = 0; i < nold && empty > limit; i++) {
 		const json_t *rmd = json_object_get(old[i].o, "metadata");
 		struct kp_errbuf eb = { 0 };
-		if (old[i].spec || kp_kcm__int_or(json_object_get(old[i].o, "status"), "replicas", 0))
+		if (old[i].spec || kp_kobj_int(json_object_get(old[i].o, "status"), "replicas", 0))
 			continue;
-		char *ns = strdup(kp_kcm__jstr(rmd, "namespace")), *name = strdup(kp_kcm__jstr(rmd, "name"));
+		char *ns = strdup(kp_kobj_str(rmd, "namespace")), *name = strdup(kp_kobj_str(rmd, "name"));
 		if (ns && name)
 			kp_kcm__delete(C, "apps", "replicasets", ns, name, &eb);
 		free(ns);
@@ -336,7 +336,7 @@ static int cmp_rev(const void *a, const void *b)
 
 void kp_kcm__reconcile_deploy(struct kp_kcm *C, const char *key)
 {
-	struct kp_kcm__obj *e = kp_kcm__map_get(&C->objs[CK_DEPLOY], key);
+	struct kp_kcm__obj *e = kp_strmap_get(&C->objs[CK_DEPLOY], key);
 	struct rs_ref *all, *nw = NULL, *old;
 	struct kp_errbuf eb = { 0 };
 	size_t nk = 0, n = 0, nold = 0;
@@ -347,10 +347,10 @@ void kp_kcm__reconcile_deploy(struct kp_kcm *C, const char *key)
 		return;
 	d = json_incref(e->o);
 	const json_t *md = json_object_get(d, "metadata"), *spec = json_object_get(d, "spec");
-	const char *ns = kp_kcm__jstr(md, "namespace"), *name = kp_kcm__jstr(md, "name"), *uid = kp_kcm__jstr(md, "uid");
+	const char *ns = kp_kobj_str(md, "namespace"), *name = kp_kobj_str(md, "name"), *uid = kp_kobj_str(md, "uid");
 	const json_t *tmpl = json_object_get(spec, "template"), *strategy = json_object_get(spec, "strategy");
-	int64_t want = kp_kcm__int_or(spec, "replicas", 1), surge = 0, unavail = 0;
-	bool recreate = kp_kcm__jstr(strategy, "type") && !strcmp(kp_kcm__jstr(strategy, "type"), "Recreate");
+	int64_t want = kp_kobj_int(spec, "replicas", 1), surge = 0, unavail = 0;
+	bool recreate = kp_kobj_str(strategy, "type") && !strcmp(kp_kobj_str(strategy, "type"), "Recreate");
 	bool paused = json_is_true(json_object_get(spec, "paused"));
 
 	if (kp_kcm_fenceposts(strategy, want, &surge, &unavail, &eb)) {
@@ -363,10 +363,10 @@ void kp_kcm__reconcile_deploy(struct kp_kcm *C, const char *key)
 	old = calloc(MAX_RS + 1, sizeof(*old));
 	if (!all || !old)
 		goto out;
-	struct kp_kcm__map *set = uid ? kp_kcm__map_get(&C->owned_rs, uid) : NULL;
-	const char **keys = set ? kp_kcm__map_keys(set, &nk) : NULL;
+	struct kp_strmap *set = uid ? kp_strmap_get(&C->owned_rs, uid) : NULL;
+	const char **keys = set ? kp_strmap_keys(set, &nk) : NULL;
 	for (size_t i = 0; i < nk && n < MAX_RS; i++) {
-		struct kp_kcm__obj *r = kp_kcm__map_get(&C->objs[CK_RS], keys[i]);
+		struct kp_kcm__obj *r = kp_strmap_get(&C->objs[CK_RS], keys[i]);
 		const json_t *rmd, *rst;
 		if (!r || kp_kcm__deleting(r->o))
 			continue;
@@ -375,10 +375,10 @@ void kp_kcm__reconcile_deploy(struct kp_kcm *C, const char *key)
 		all[n].o = r->o;
 		snprintf(all[n].key, sizeof(all[n].key), "%s", keys[i]);
 		all[n].rev = revision_of(r->o);
-		all[n].spec = kp_kcm__int_or(json_object_get(r->o, "spec"), "replicas", 1);
-		all[n].avail = kp_kcm__int_or(rst, "availableReplicas", 0);
-		if (kp_kcm__jstr(rmd, "creationTimestamp"))
-			kp_parse_rfc3339(kp_kcm__jstr(rmd, "creationTimestamp"), &all[n].created);
+		all[n].spec = kp_kobj_int(json_object_get(r->o, "spec"), "replicas", 1);
+		all[n].avail = kp_kobj_int(rst, "availableReplicas", 0);
+		if (kp_kobj_str(rmd, "creationTimestamp"))
+			kp_parse_rfc3339(kp_kobj_str(rmd, "creationTimestamp"), &all[n].created);
 		n++;
 	}
 	free(keys);
@@ -388,6 +388,14 @@ void kp_kcm__reconcile_deploy(struct kp_kcm *C, const char *key)
 	for (size_t i = 0; i < n && !nw; i++)
 		if (same_template(json_object_get(json_object_get(all[i].o, "spec"), "template"), tmpl))
 			nw = &all[i];
+	/* templates that differ only by defaulting (objects written around
+	 * the API): the ReplicaSet this template's hash names */
+	for (size_t i = 0; i < n && !nw; i++) {
+		const char *h = kp_kobj_str(json_object_get(json_object_get(all[i].o, "metadata"), "labels"),
+					     "pod-template-hash");
+		if (h && !strcmp(h, hash))
+			nw = &all[i];
+	}
 	int64_t max_old = 0;
 	for (size_t i = 0; i < n; i++)
 		if (&all[i] != nw && all[i].rev > max_old)
@@ -406,7 +414,7 @@ void kp_kcm__reconcile_deploy(struct kp_kcm *C, const char *key)
 		int64_t rev = nw->rev > max_old ? nw->rev : max_old + 1;
 		json_t *ann = rs_annotations(d, rev, want, surge, nw->rev != rev ? nw->o : NULL);
 		const json_t *rmd = json_object_get(nw->o, "metadata");
-		set_annotations(C, "apps", "replicasets", ns, kp_kcm__jstr(rmd, "name"), ann);
+		set_annotations(C, "apps", "replicasets", ns, kp_kobj_str(rmd, "name"), ann);
 		nw->rev = rev;
 		char num[32];
 		snprintf(num, sizeof(num), "%lld", (long long)rev);
@@ -428,14 +436,14 @@ status:;
 	for (size_t i = 0; i < n; i++) {
 		const json_t *st = json_object_get(all[i].o, "status");
 		if (nw == &all[i])
-			updated = kp_kcm__int_or(st, "replicas", 0);
-		replicas += kp_kcm__int_or(st, "replicas", 0);
-		ready += kp_kcm__int_or(st, "readyReplicas", 0);
-		avail += kp_kcm__int_or(st, "availableReplicas", 0);
+			updated = kp_kobj_int(st, "replicas", 0);
+		replicas += kp_kobj_int(st, "replicas", 0);
+		ready += kp_kobj_int(st, "readyReplicas", 0);
+		avail += kp_kobj_int(st, "availableReplicas", 0);
 	}
 	char rsname[300];
 	if (nw)
-		snprintf(rsname, sizeof(rsname), "%s", kp_kcm__jstr(json_object_get(nw->o, "metadata"), "name"));
+		snprintf(rsname, sizeof(rsname), "%s", kp_kobj_str(json_object_get(nw->o, "metadata"), "name"));
 	else
 		snprintf(rsname, sizeof(rsname), "%s-%s", name, hash);
 	set_status(C, d, rsname, want, unavail, replicas, updated, ready, avail);

@@ -76,9 +76,9 @@ static void orphans(struct kp_kcm *C, const char *key)
 
 	if (!slash)
 		return;
-	keys = kp_kcm__map_keys(&C->pods, &nk);
+	keys = kp_strmap_keys(&C->pods, &nk);
 	for (size_t i = 0; keys && i < nk; i++) {
-		struct kp_kcm__pod *p = kp_kcm__map_get(&C->pods, keys[i]);
+		struct kp_kcm__pod *p = kp_strmap_get(&C->pods, keys[i]);
 		if (p && p->job_fin && p->owner_kind && !strcmp(p->owner_kind, "Job") && p->owner_name &&
 		    !strcmp(p->owner_name, slash + 1) && (size_t)(slash - key) == strlen(p->ns) &&
 		    !strncmp(p->ns, key, (size_t)(slash - key)))
@@ -106,12 +106,12 @@ static void cond_set(json_t *st, const char *type, const char *status, const cha
 		json_object_set_new(st, "conditions", arr);
 	}
 	json_array_foreach(arr, i, v)
-		if (kp_kcm__jstr(v, "type") && !strcmp(kp_kcm__jstr(v, "type"), type))
+		if (kp_kobj_str(v, "type") && !strcmp(kp_kobj_str(v, "type"), type))
 			c = v;
-	if (c && kp_kcm__jstr(c, "status") && !strcmp(kp_kcm__jstr(c, "status"), status) && kp_kcm__jstr(c, "reason") &&
-	    !strcmp(kp_kcm__jstr(c, "reason"), reason))
+	if (c && kp_kobj_str(c, "status") && !strcmp(kp_kobj_str(c, "status"), status) && kp_kobj_str(c, "reason") &&
+	    !strcmp(kp_kobj_str(c, "reason"), reason))
 		return;
-	kp_kcm__now_rfc3339(ts, sizeof(ts));
+	kp_kobj_now_rfc3339(ts, sizeof(ts));
 	if (!c) {
 		c = json_object();
 		json_object_set_new(c, "type", json_string(type));
@@ -159,8 +159,8 @@ static bool cond_true(const json_t *job, const char *type)
 	const json_t *v;
 	size_t i;
 	json_array_foreach(json_object_get(json_object_get(job, "status"), "conditions"), i, v)
-		if (kp_kcm__jstr(v, "type") && !strcmp(kp_kcm__jstr(v, "type"), type) && kp_kcm__jstr(v, "status") &&
-		    !strcmp(kp_kcm__jstr(v, "status"), "True"))
+		if (kp_kobj_str(v, "type") && !strcmp(kp_kobj_str(v, "type"), type) && kp_kobj_str(v, "status") &&
+		    !strcmp(kp_kobj_str(v, "status"), "True"))
 			return true;
 	return false;
 }
@@ -170,8 +170,8 @@ static const char *cond_time(const json_t *job, const char *type)
 	const json_t *v;
 	size_t i;
 	json_array_foreach(json_object_get(json_object_get(job, "status"), "conditions"), i, v)
-		if (kp_kcm__jstr(v, "type") && !strcmp(kp_kcm__jstr(v, "type"), type))
-			return kp_kcm__jstr(v, "lastTransitionTime");
+		if (kp_kobj_str(v, "type") && !strcmp(kp_kobj_str(v, "type"), type))
+			return kp_kobj_str(v, "lastTransitionTime");
 	return NULL;
 }
 
@@ -198,7 +198,7 @@ static void track(struct kp_kcm *C, const json_t *job, const struct kp_kcm__podl
 								       : json_array();
 	json_t *uf = json_is_array(json_object_get(unc, "failed")) ? json_deep_copy(json_object_get(unc, "failed"))
 								    : json_array();
-	const char *ns = kp_kcm__jstr(md, "namespace"), *name = kp_kcm__jstr(md, "name");
+	const char *ns = kp_kobj_str(md, "namespace"), *name = kp_kobj_str(md, "name");
 	bool added = false;
 
 	/* 1. finished pods with the finalizer join the uncounted lists */
@@ -254,10 +254,10 @@ static void track(struct kp_kcm *C, const json_t *job, const struct kp_kcm__podl
 static void create_job_pod(struct kp_kcm *C, const json_t *job)
 {
 	const json_t *md = json_object_get(job, "metadata");
-	const char *uid = kp_kcm__jstr(md, "uid") ? kp_kcm__jstr(md, "uid") : "", *name = kp_kcm__jstr(md, "name");
+	const char *uid = kp_kobj_str(md, "uid") ? kp_kobj_str(md, "uid") : "", *name = kp_kobj_str(md, "name");
 	json_t *pod = kp_kcm__pod_from_template(job, "batch/v1", "Job",
 						json_object_get(json_object_get(job, "spec"), "template"));
-	json_t *pmd = json_object_get(pod, "metadata"), *labels = kp_kcm__obj_at(pmd, "labels");
+	json_t *pmd = json_object_get(pod, "metadata"), *labels = kp_kobj_child(pmd, "labels");
 	char gen[300], msg[400];
 
 	snprintf(gen, sizeof(gen), "%s-", name);
@@ -269,7 +269,7 @@ static void create_job_pod(struct kp_kcm *C, const json_t *job)
 	json_object_set_new(labels, "batch.kubernetes.io/controller-uid", json_string(uid));
 	json_t *ref = json_incref(pmd);
 	kp_kcm__create_pod(C, pod);   /* sets metadata.name */
-	snprintf(msg, sizeof(msg), "Created pod: %s", kp_kcm__jstr(ref, "name") ? kp_kcm__jstr(ref, "name") : "");
+	snprintf(msg, sizeof(msg), "Created pod: %s", kp_kobj_str(ref, "name") ? kp_kobj_str(ref, "name") : "");
 	json_decref(ref);
 	kp_kcm__event(C, job, "batch/v1", "Job", "Normal", "SuccessfulCreate", msg, "job-controller");
 }
@@ -280,7 +280,7 @@ static void ttl(struct kp_kcm *C, const char *key, const json_t *job)
 {
 	const json_t *spec = json_object_get(job, "spec"), *md = json_object_get(job, "metadata");
 	const json_t *t = json_object_get(spec, "ttlSecondsAfterFinished");
-	const char *fin = kp_kcm__jstr(json_object_get(job, "status"), "completionTime");
+	const char *fin = kp_kobj_str(json_object_get(job, "status"), "completionTime");
 	int64_t at = 0, now = (int64_t)time(NULL);
 
 	if (!json_is_integer(t))
@@ -295,7 +295,7 @@ static void ttl(struct kp_kcm *C, const char *key, const json_t *job)
 		return;
 	}
 	struct kp_errbuf eb = { 0 };
-	char *ns = strdup(kp_kcm__jstr(md, "namespace")), *name = strdup(kp_kcm__jstr(md, "name"));
+	char *ns = strdup(kp_kobj_str(md, "namespace")), *name = strdup(kp_kobj_str(md, "name"));
 	if (ns && name && kp_kcm__delete(C, "batch", "jobs", ns, name, &eb) && eb.msg[0])
 		fprintf(stderr, "karpenter up: ttl: delete job %s: %s\n", key, eb.msg);
 	free(ns);
@@ -304,7 +304,7 @@ static void ttl(struct kp_kcm *C, const char *key, const json_t *job)
 
 void kp_kcm__reconcile_job(struct kp_kcm *C, const char *key)
 {
-	struct kp_kcm__obj *e = kp_kcm__map_get(&C->objs[CK_JOB], key);
+	struct kp_kcm__obj *e = kp_strmap_get(&C->objs[CK_JOB], key);
 	struct kp_kcm__podlist pl;
 	json_t *job;
 	char ts[40];
@@ -316,16 +316,16 @@ void kp_kcm__reconcile_job(struct kp_kcm *C, const char *key)
 	job = json_incref(e->o);
 	const json_t *md = json_object_get(job, "metadata"), *spec = json_object_get(job, "spec");
 	const json_t *st = json_object_get(job, "status");
-	const char *ns = kp_kcm__jstr(md, "namespace"), *name = kp_kcm__jstr(md, "name");
-	int64_t par = kp_kcm__int_or(spec, "parallelism", 1);
+	const char *ns = kp_kobj_str(md, "namespace"), *name = kp_kobj_str(md, "name");
+	int64_t par = kp_kobj_int(spec, "parallelism", 1);
 	bool has_comp = json_is_integer(json_object_get(spec, "completions"));
-	int64_t comp = kp_kcm__int_or(spec, "completions", 1);
-	int64_t backoff = kp_kcm__int_or(spec, "backoffLimit", DEFAULT_BACKOFF_LIMIT);
-	int64_t succeeded = kp_kcm__int_or(st, "succeeded", 0), failed = kp_kcm__int_or(st, "failed", 0);
+	int64_t comp = kp_kobj_int(spec, "completions", 1);
+	int64_t backoff = kp_kobj_int(spec, "backoffLimit", DEFAULT_BACKOFF_LIMIT);
+	int64_t succeeded = kp_kobj_int(st, "succeeded", 0), failed = kp_kobj_int(st, "failed", 0);
 	bool suspend = json_is_true(json_object_get(spec, "suspend"));
 	bool finished = cond_true(job, "Complete") || cond_true(job, "Failed");
 
-	kp_kcm__owned_pods(C, kp_kcm__jstr(md, "uid"), &pl, true);
+	kp_kcm__owned_pods(C, kp_kobj_str(md, "uid"), &pl, true);
 	track(C, job, &pl, &succeeded, &failed);
 	int64_t active = 0, ready = 0, terminating = 0;
 	for (size_t i = 0; i < pl.n; i++) {
@@ -344,8 +344,8 @@ void kp_kcm__reconcile_job(struct kp_kcm *C, const char *key)
 		json_decref(job);
 		return;
 	}
-	kp_kcm__now_rfc3339(ts, sizeof(ts));
-	const char *start = kp_kcm__jstr(st, "startTime");
+	kp_kobj_now_rfc3339(ts, sizeof(ts));
+	const char *start = kp_kobj_str(st, "startTime");
 	int64_t start_s = 0, now = (int64_t)time(NULL);
 	const json_t *ads = json_object_get(spec, "activeDeadlineSeconds");
 	bool complete = has_comp ? succeeded >= comp : (succeeded > 0 && active == 0);

@@ -21,26 +21,20 @@
 #include "karpenter/base.h"
 #include "karpenter/cloud.h"
 #include "karpenter/objects.h"
+#include "karpenter/strmap.h"
 #include "kcm/kcm.h"
+#include "kobj/kobj.h"
 
-/* String-keyed chained hash map; keys are copied, values borrowed. */
-struct kp_kcm__ment {
-	struct kp_kcm__ment *next;
-	char *key;
-	void *val;
-};
-struct kp_kcm__map {
-	struct kp_kcm__ment **b;
-	size_t nb, n;
-};
-void *kp_kcm__map_get(const struct kp_kcm__map *m, const char *key);
-/* Sets key to val; returns the previous value (or NULL). */
-void *kp_kcm__map_put(struct kp_kcm__map *m, const char *key, void *val);
-/* Removes key; returns its value (or NULL). */
-void *kp_kcm__map_del(struct kp_kcm__map *m, const char *key);
-/* The keys, sorted (strcmp); malloc'ed array of borrowed strings. */
-const char **kp_kcm__map_keys(const struct kp_kcm__map *m, size_t *n);
-void kp_kcm__map_free(struct kp_kcm__map *m);
+/* The caches are kept in base's string map (karpenter/strmap.h, malloc
+ * mode: keys copied, values owned by the caches). kp_kcm__map_put sets key
+ * and returns the previous value (NULL, and nothing stored, when out of
+ * memory, which the controllers treat like an absent entry). */
+static inline void *kp_kcm__map_put(struct kp_strmap *m, const char *key, void *val)
+{
+	void *old = NULL;
+	kp_strmap_put(m, key, val, &old);
+	return old;
+}
 
 /* A pod as the controllers see it (compact: 10,000s of them). */
 struct kp_kcm__pod {
@@ -73,7 +67,7 @@ struct kp_kcm__node {
 	char *uid;
 	int64_t rv;
 	struct kp_res used;
-	struct kp_kcm__map pods;     /* keys of pods counted on it */
+	struct kp_strmap pods;     /* keys of pods counted on it */
 };
 
 struct kp_kcm__obj {             /* deployments, replicasets, ... */
@@ -92,27 +86,27 @@ struct kp_kcm {
 	struct kp_store_watch *w;
 	struct kp_cloud *cloud;
 	pthread_mutex_t cloud_mu;
-	struct kp_kcm__map pods, nodes, tomb;
-	struct kp_kcm__map objs[CK_NKINDS];
-	struct kp_kcm__map dirty[CK_NKINDS];
-	struct kp_kcm__map owned;    /* owner uid -> struct kp_kcm__map * (set of pod keys) */
-	struct kp_kcm__map owned_rs; /* deployment uid -> set of ReplicaSet keys */
-	struct kp_kcm__map pending;  /* pods waiting for a node */
-	struct kp_kcm__map sched_dirty, kubelet_dirty;
-	struct kp_kcm__map terminating;   /* pods with a term_at (kubelet stand-in) */
+	struct kp_strmap pods, nodes, tomb;
+	struct kp_strmap objs[CK_NKINDS];
+	struct kp_strmap dirty[CK_NKINDS];
+	struct kp_strmap owned;    /* owner uid -> struct kp_strmap * (set of pod keys) */
+	struct kp_strmap owned_rs; /* deployment uid -> set of ReplicaSet keys */
+	struct kp_strmap pending;  /* pods waiting for a node */
+	struct kp_strmap sched_dirty, kubelet_dirty;
+	struct kp_strmap terminating;   /* pods with a term_at (kubelet stand-in) */
 	int64_t next_term;          /* the earliest term_at (0: none) */
 	int64_t grace_cap_ms;       /* longest wait of a terminating pod (INT64_MAX: none) */
 	bool sched_all;
 	uint32_t ip_seq;
 	int64_t next_cloud_poll;
-	struct kp_kcm__map timers;   /* "what\x1fkey" -> wake-up (lease.c) */
+	struct kp_strmap timers;   /* "what\x1fkey" -> wake-up (lease.c) */
 	int64_t next_timer;         /* the earliest (0: none) */
 	bool lease_ns;              /* kube-node-lease exists */
 };
 
 /* core.c */
 int64_t kp_kcm__now_ms(void);
-void kp_kcm__mark(struct kp_kcm *C, struct kp_kcm__map *set, const char *key);
+void kp_kcm__mark(struct kp_kcm *C, struct kp_strmap *set, const char *key);
 /* Creates an object the way the REST layer does (uid, timestamps,
  * generateName, defaulting) and feeds it to the caches. */
 enum kp_store_rc kp_kcm__create(struct kp_kcm *C, const char *group, const char *version, const char *resource,
@@ -127,10 +121,6 @@ void kp_kcm__pod_decode(struct kp_kcm__pod *p, const char *json, size_t len);
 void kp_kcm__schedule(struct kp_kcm *C);
 void kp_kcm__kubelet(struct kp_kcm *C);
 void kp_kcm__node_lifecycle(struct kp_kcm *C);
-/* core.c: JSON helpers. String member k of o, or NULL. */
-const char *kp_kcm__jstr(const json_t *o, const char *k);
-/* Object member k of o, created empty when missing or not an object. */
-json_t *kp_kcm__obj_at(json_t *o, const char *k);
 
 /* Starts / joins the disruption (PodDisruptionBudget) controller of L (pdb.c). */
 kp_err kp_kcm__pdb_start(struct kp_apiserver *L, struct kp_errbuf *eb);
@@ -160,10 +150,7 @@ struct kp_kcm__podlist {
 	size_t n;
 };
 
-/* ---- shared between the files of this group ---- */
-int64_t kp_kcm__int_or(const json_t *o, const char *k, int64_t dflt);
 
-void kp_kcm__now_rfc3339(char *buf, size_t n);
 
 void kp_kcm__key_of(char *buf, size_t n, const char *ns, const char *name);
 

@@ -44,7 +44,7 @@ void kp_kcm__requeue_at(struct kp_kcm *C, int what, const char *key, int64_t due
 	struct kcm_timer *t;
 
 	snprintf(tk, sizeof(tk), "%d\x1f%s", what, key);
-	t = kp_kcm__map_get(&C->timers, tk);
+	t = kp_strmap_get(&C->timers, tk);
 	if (t && t->due <= due_ms)
 		return;
 	if (!t) {
@@ -64,14 +64,14 @@ void kp_kcm__timers_fire(struct kp_kcm *C)
 {
 	int64_t now = kp_kcm__now_ms(), next = 0;
 	size_t n;
-	const char **keys = kp_kcm__map_keys(&C->timers, &n);
+	const char **keys = kp_strmap_keys(&C->timers, &n);
 	struct kcm_timer **due = calloc(n + 1, sizeof(*due));
 	size_t nd = 0;
 
 	for (size_t i = 0; keys && due && i < n; i++) {
-		struct kcm_timer *t = kp_kcm__map_get(&C->timers, keys[i]);
+		struct kcm_timer *t = kp_strmap_get(&C->timers, keys[i]);
 		if (t->due <= now)
-			due[nd++] = kp_kcm__map_del(&C->timers, keys[i]);
+			due[nd++] = kp_strmap_del(&C->timers, keys[i]);
 	}
 	free(keys);
 	C->next_timer = 0;
@@ -86,9 +86,9 @@ void kp_kcm__timers_fire(struct kp_kcm *C)
 		free(t);
 	}
 	free(due);
-	keys = kp_kcm__map_keys(&C->timers, &n);
+	keys = kp_strmap_keys(&C->timers, &n);
 	for (size_t i = 0; keys && i < n; i++) {
-		struct kcm_timer *t = kp_kcm__map_get(&C->timers, keys[i]);
+		struct kcm_timer *t = kp_strmap_get(&C->timers, keys[i]);
 		if (!next || t->due < next)
 			next = t->due;
 	}
@@ -99,10 +99,9 @@ void kp_kcm__timers_fire(struct kp_kcm *C)
 
 void kp_kcm__timers_free(struct kp_kcm *C)
 {
-	for (size_t i = 0; i < C->timers.nb; i++)
-		for (struct kp_kcm__ment *e = C->timers.b[i]; e; e = e->next)
-			free(e->val);
-	kp_kcm__map_free(&C->timers);
+	KP_STRMAP_FOREACH(&C->timers, e)
+		free(e->val);
+	kp_strmap_free(&C->timers);
 	C->next_timer = 0;
 }
 
@@ -121,7 +120,7 @@ void kp_kcm__event(struct kp_kcm *C, const json_t *obj, const char *api_version,
 		   const char *reason, const char *msg, const char *component)
 {
 	const json_t *md = json_object_get(obj, "metadata");
-	const char *name = kp_kcm__jstr(md, "name"), *ns = kp_kcm__jstr(md, "namespace"), *uid = kp_kcm__jstr(md, "uid");
+	const char *name = kp_kobj_str(md, "name"), *ns = kp_kobj_str(md, "namespace"), *uid = kp_kobj_str(md, "uid");
 	struct kp_errbuf eb = { 0 };
 	char ev_name[400], ts[40], mt[40];
 	struct timespec now;
@@ -132,7 +131,7 @@ void kp_kcm__event(struct kp_kcm *C, const json_t *obj, const char *api_version,
 	clock_gettime(CLOCK_REALTIME, &now);
 	snprintf(ev_name, sizeof(ev_name), "%.240s.%llx", name,
 		 (unsigned long long)now.tv_sec * 1000000000ull + (unsigned long long)now.tv_nsec);
-	kp_kcm__now_rfc3339(ts, sizeof(ts));
+	kp_kobj_now_rfc3339(ts, sizeof(ts));
 	micro_time(mt, sizeof(mt));
 	ref = json_pack("{s:s, s:s, s:s}", "apiVersion", api_version, "kind", kind, "name", name);
 	if (ns)
@@ -158,7 +157,7 @@ struct renew_ud {
 static int renew_fn(void *ud, json_t *lease)
 {
 	const struct renew_ud *u = ud;
-	json_object_set_new(kp_kcm__obj_at(lease, "spec"), "renewTime", json_string(u->time));
+	json_object_set_new(kp_kobj_child(lease, "spec"), "renewTime", json_string(u->time));
 	return 0;
 }
 
@@ -210,9 +209,9 @@ void kp_kcm__leases(struct kp_kcm *C)
 
 	ensure_ns(C);
 	micro_time(mt, sizeof(mt));
-	names = kp_kcm__map_keys(&C->nodes, &nn);
+	names = kp_strmap_keys(&C->nodes, &nn);
 	for (size_t i = 0; names && i < nn; i++) {
-		const struct kp_kcm__node *n = kp_kcm__map_get(&C->nodes, names[i]);
+		const struct kp_kcm__node *n = kp_strmap_get(&C->nodes, names[i]);
 		if (n && n->n)   /* a draining node's kubelet keeps renewing */
 			renew(C, n, mt);
 	}

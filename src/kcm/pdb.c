@@ -52,13 +52,6 @@
 #define DISRUPTED_TIMEOUT_S 120   /* the controller's DeletionTimeout */
 #define MAX_PDBCS 16
 
-/* -------------------------------------------------------------- helpers */
-
-static const char *jstr(const json_t *o, const char *k)
-{
-	return json_string_value(json_object_get(o, k));
-}
-
 static int64_t jint(const json_t *o, const char *k)
 {
 	const json_t *v = json_object_get(o, k);
@@ -70,17 +63,6 @@ static int64_t wall_s(void)
 	return (int64_t)time(NULL);
 }
 
-
-/* The controller reference of o (an ownerReference with controller true). */
-static const json_t *controller_ref(const json_t *o)
-{
-	const json_t *r;
-	size_t i;
-	json_array_foreach(json_object_get(json_object_get(o, "metadata"), "ownerReferences"), i, r)
-		if (json_is_true(json_object_get(r, "controller")))
-			return r;
-	return NULL;
-}
 
 
 
@@ -99,10 +81,10 @@ struct pdbc {
 	pthread_t th;
 	bool running;
 	struct kp_store_watch *w;
-	struct kp_kcm__map pods;     /* "ns/name" -> struct pdb_pod */
-	struct kp_kcm__map pdbs;     /* "ns/name" -> json_t (stored budget, owned) */
-	struct kp_kcm__map nscount;  /* namespace -> number of budgets (an intptr_t) */
-	struct kp_kcm__map dirty;    /* namespaces to reconcile */
+	struct kp_strmap pods;     /* "ns/name" -> struct pdb_pod */
+	struct kp_strmap pdbs;     /* "ns/name" -> json_t (stored budget, owned) */
+	struct kp_strmap nscount;  /* namespace -> number of budgets (an intptr_t) */
+	struct kp_strmap dirty;    /* namespaces to reconcile */
 	int64_t batch_start, last_ev;
 	int64_t recheck_at;         /* wall seconds: a disruptedPods entry expires (0: none) */
 };
@@ -130,7 +112,7 @@ static char *dup0(const char *s)
 
 static bool has_budgets(const struct pdbc *P, const char *ns)
 {
-	return kp_kcm__map_get(&P->nscount, ns ? ns : "") != NULL;
+	return kp_strmap_get(&P->nscount, ns ? ns : "") != NULL;
 }
 
 static void mark(struct pdbc *P, const char *ns)
@@ -144,11 +126,11 @@ static void mark(struct pdbc *P, const char *ns)
 
 static void nscount_add(struct pdbc *P, const char *ns, intptr_t d)
 {
-	intptr_t n = (intptr_t)kp_kcm__map_get(&P->nscount, ns) + d;
+	intptr_t n = (intptr_t)kp_strmap_get(&P->nscount, ns) + d;
 	if (n > 0)
 		kp_kcm__map_put(&P->nscount, ns, (void *)n);
 	else
-		kp_kcm__map_del(&P->nscount, ns);
+		kp_strmap_del(&P->nscount, ns);
 }
 
 static bool same_str(const char *a, const char *b)
@@ -165,10 +147,10 @@ static void observe_pod(struct pdbc *P, enum kp_store_evtype type, const char *n
 	const json_t *ref;
 
 	snprintf(key, sizeof(key), "%s/%s", ns ? ns : "", name ? name : "");
-	old = kp_kcm__map_get(&P->pods, key);
+	old = kp_strmap_get(&P->pods, key);
 	if (type == KP_EV_DELETED) {
 		if (old) {
-			pod_free(kp_kcm__map_del(&P->pods, key));
+			pod_free(kp_strmap_del(&P->pods, key));
 			mark(P, ns);
 		}
 		return;
@@ -185,10 +167,10 @@ static void observe_pod(struct pdbc *P, enum kp_store_evtype type, const char *n
 	p->ns = strdup(ns ? ns : "");
 	p->name = strdup(name ? name : "");
 	p->labels = json_incref(json_object_get(md, "labels"));
-	if ((ref = controller_ref(o))) {
-		p->ctl_kind = dup0(jstr(ref, "kind"));
-		p->ctl_name = dup0(jstr(ref, "name"));
-		p->ctl_uid = dup0(jstr(ref, "uid"));
+	if ((ref = kp_kobj_controller_ref(o))) {
+		p->ctl_kind = dup0(kp_kobj_str(ref, "kind"));
+		p->ctl_name = dup0(kp_kobj_str(ref, "name"));
+		p->ctl_uid = dup0(kp_kobj_str(ref, "uid"));
 	}
 	p->ready = kp_apiserver_pdb_pod_ready(o);
 	p->deleting = json_object_get(md, "deletionTimestamp") != NULL;
@@ -216,7 +198,7 @@ static void observe_pdb(struct pdbc *P, enum kp_store_evtype type, const char *n
 	snprintf(key, sizeof(key), "%s/%s", ns ? ns : "", name ? name : "");
 	if (type != KP_EV_DELETED && !(o = json_loadb(text, len, 0, NULL)))
 		return;
-	old = o ? kp_kcm__map_put(&P->pdbs, key, o) : kp_kcm__map_del(&P->pdbs, key);
+	old = o ? kp_kcm__map_put(&P->pdbs, key, o) : kp_strmap_del(&P->pdbs, key);
 	if (!old && o)
 		nscount_add(P, ns ? ns : "", 1);
 	else if (old && !o)
@@ -251,7 +233,7 @@ struct recon {
 	const char *ns;
 	int64_t now;        /* wall seconds */
 	int64_t recheck;    /* earliest expiry of a kept disruptedPods entry (0: none) */
-	struct kp_kcm__map scales;   /* controller "kind/name" -> struct scale_ent */
+	struct kp_strmap scales;   /* controller "kind/name" -> struct scale_ent */
 };
 
 /* spec.replicas (default 1) of the stored object, if its uid is uid. */
@@ -268,7 +250,7 @@ static bool replicas_of(struct kp_apiserver *L, const char *group, const char *r
 		return false;
 	o = json_loads(text, 0, NULL);
 	free(text);
-	if (!o || (uid && !same_str(jstr(json_object_get(o, "metadata"), "uid"), uid))) {
+	if (!o || (uid && !same_str(kp_kobj_str(json_object_get(o, "metadata"), "uid"), uid))) {
 		json_decref(o);
 		return false;
 	}
@@ -291,11 +273,11 @@ static bool find_scale(struct recon *R, const struct pdb_pod *p, char **uid, int
 		return false;
 	if (!strcmp(p->ctl_kind, "ReplicaSet")) {
 		if (replicas_of(L, "apps", "replicasets", p->ns, p->ctl_name, p->ctl_uid, scale, &o)) {
-			const json_t *ref = controller_ref(o);
+			const json_t *ref = kp_kobj_controller_ref(o);
 			json_t *d = NULL;
-			if (ref && same_str(jstr(ref, "kind"), "Deployment")) {
-				if (replicas_of(L, "apps", "deployments", p->ns, jstr(ref, "name"), jstr(ref, "uid"), scale, &d)) {
-					*uid = dup0(jstr(ref, "uid"));
+			if (ref && same_str(kp_kobj_str(ref, "kind"), "Deployment")) {
+				if (replicas_of(L, "apps", "deployments", p->ns, kp_kobj_str(ref, "name"), kp_kobj_str(ref, "uid"), scale, &d)) {
+					*uid = dup0(kp_kobj_str(ref, "uid"));
 					ok = true;
 				}
 				json_decref(d);
@@ -320,7 +302,7 @@ static bool find_scale(struct recon *R, const struct pdb_pod *p, char **uid, int
 /* The expected pod count of a scale-based budget over pods (n of them). */
 static int64_t expected_scale(struct recon *R, struct pdb_pod **pods, size_t n)
 {
-	struct kp_kcm__map seen = { 0 };
+	struct kp_strmap seen = { 0 };
 	int64_t total = 0;
 
 	for (size_t i = 0; i < n; i++) {
@@ -330,7 +312,7 @@ static int64_t expected_scale(struct recon *R, struct pdb_pod **pods, size_t n)
 
 		snprintf(ck, sizeof(ck), "%s/%s/%s", p->ctl_kind ? p->ctl_kind : "", p->ctl_name ? p->ctl_name : "",
 			 p->ctl_uid ? p->ctl_uid : "");
-		e = p->ctl_kind ? kp_kcm__map_get(&R->scales, ck) : NULL;
+		e = p->ctl_kind ? kp_strmap_get(&R->scales, ck) : NULL;
 		if (!e && p->ctl_kind && (e = calloc(1, sizeof(*e)))) {
 			if (!find_scale(R, p, &e->uid, &e->scale)) {
 				free(e->uid);
@@ -343,12 +325,12 @@ static int64_t expected_scale(struct recon *R, struct pdb_pod **pods, size_t n)
 			total++;    /* no controller with a scale: the pod itself */
 			continue;
 		}
-		if (!kp_kcm__map_get(&seen, e->uid)) {
+		if (!kp_strmap_get(&seen, e->uid)) {
 			kp_kcm__map_put(&seen, e->uid, (void *)1);
 			total += e->scale;
 		}
 	}
-	kp_kcm__map_free(&seen);
+	kp_strmap_free(&seen);
 	return total;
 }
 
@@ -363,7 +345,7 @@ static int status_fn(void *ud, json_t *pdb)
 	json_t *olddp = json_object_get(oldst, "disruptedPods"), *v, *st, *dp = json_object();
 	struct pdb_pod **pods = NULL;
 	size_t n = 0, nk;
-	const char **keys = kp_kcm__map_keys(&P->pods, &nk);
+	const char **keys = kp_strmap_keys(&P->pods, &nk);
 	int64_t expected, healthy = 0, desired, allowed, gen = jint(md, "generation");
 	const char *k;
 	char prefix[300], errmsg[300] = "";
@@ -376,8 +358,8 @@ static int status_fn(void *ud, json_t *pdb)
 		struct pdb_pod *p;
 		if (strncmp(keys[i], prefix, pl) != 0)
 			continue;
-		p = kp_kcm__map_get(&P->pods, keys[i]);
-		if (p && kp_apiserver_pdb_selector_matches(sel, p->labels))
+		p = kp_strmap_get(&P->pods, keys[i]);
+		if (p && kp_kobj_selector_matches(sel, p->labels))
 			pods[n++] = p;
 	}
 	free(keys);
@@ -388,7 +370,7 @@ static int status_fn(void *ud, json_t *pdb)
 		int64_t t;
 		bool match = false;
 		snprintf(pk, sizeof(pk), "%s%s", prefix, k);
-		p = kp_kcm__map_get(&P->pods, pk);
+		p = kp_strmap_get(&P->pods, pk);
 		for (size_t i = 0; p && i < n && !match; i++)
 			match = pods[i] == p;
 		if (!match || p->deleting || !json_is_string(v) || kp_parse_rfc3339(json_string_value(v), &t))
@@ -431,7 +413,7 @@ static void reconcile_ns(struct pdbc *P, const char *ns)
 {
 	struct recon R = { P, ns, wall_s(), 0, { 0 } };
 	size_t nk, pl;
-	const char **keys = kp_kcm__map_keys(&P->pdbs, &nk);
+	const char **keys = kp_strmap_keys(&P->pdbs, &nk);
 	char prefix[300];
 
 	snprintf(prefix, sizeof(prefix), "%s/", ns);
@@ -448,35 +430,34 @@ static void reconcile_ns(struct pdbc *P, const char *ns)
 			fprintf(stderr, "karpenter up: poddisruptionbudget %s/%s: %s\n", ns, name, eb.msg);
 	}
 	free(keys);
-	for (size_t i = 0; i < R.scales.nb; i++)
-		for (struct kp_kcm__ment *e = R.scales.b[i]; e; e = e->next) {
-			struct scale_ent *s = e->val;
-			free(s->uid);
-			free(s);
-		}
-	kp_kcm__map_free(&R.scales);
+	KP_STRMAP_FOREACH(&R.scales, e) {
+		struct scale_ent *s = e->val;
+		free(s->uid);
+		free(s);
+	}
+	kp_strmap_free(&R.scales);
 	if (R.recheck && (!P->recheck_at || R.recheck < P->recheck_at))
 		P->recheck_at = R.recheck;
 }
 
 static void reconcile_dirty(struct pdbc *P)
 {
-	struct kp_kcm__map work = P->dirty;
+	struct kp_strmap work = P->dirty;
 	size_t n;
 	const char **keys;
 
 	memset(&P->dirty, 0, sizeof(P->dirty));
-	keys = kp_kcm__map_keys(&work, &n);
+	keys = kp_strmap_keys(&work, &n);
 	for (size_t i = 0; keys && i < n; i++)
 		reconcile_ns(P, keys[i]);
 	free(keys);
-	kp_kcm__map_free(&work);
+	kp_strmap_free(&work);
 }
 
 static void mark_all(struct pdbc *P)
 {
 	size_t n;
-	const char **keys = kp_kcm__map_keys(&P->nscount, &n);
+	const char **keys = kp_strmap_keys(&P->nscount, &n);
 	for (size_t i = 0; keys && i < n; i++)
 		mark(P, keys[i]);
 	free(keys);
@@ -486,16 +467,14 @@ static void mark_all(struct pdbc *P)
 
 static void clear(struct pdbc *P)
 {
-	for (size_t i = 0; i < P->pods.nb; i++)
-		for (struct kp_kcm__ment *e = P->pods.b[i]; e; e = e->next)
-			pod_free(e->val);
-	kp_kcm__map_free(&P->pods);
-	for (size_t i = 0; i < P->pdbs.nb; i++)
-		for (struct kp_kcm__ment *e = P->pdbs.b[i]; e; e = e->next)
-			json_decref(e->val);
-	kp_kcm__map_free(&P->pdbs);
-	kp_kcm__map_free(&P->nscount);
-	kp_kcm__map_free(&P->dirty);
+	KP_STRMAP_FOREACH(&P->pods, e)
+		pod_free(e->val);
+	kp_strmap_free(&P->pods);
+	KP_STRMAP_FOREACH(&P->pdbs, e)
+		json_decref(e->val);
+	kp_strmap_free(&P->pdbs);
+	kp_strmap_free(&P->nscount);
+	kp_strmap_free(&P->dirty);
 }
 
 struct list_ud {
@@ -508,14 +487,14 @@ static int list_fn(void *ud, const char *text, size_t len, int64_t rv)
 	struct list_ud *u = ud;
 	json_t *o = json_loadb(text, len, 0, NULL);
 	const json_t *md = json_object_get(o, "metadata");
-	const char *srv = jstr(md, "resourceVersion");
+	const char *srv = kp_kobj_str(md, "resourceVersion");
 	int64_t orv = 0;
 
 	(void)rv;
 	if (srv)
 		kp_parse_i64(srv, &orv);
 	if (md)
-		observe(u->P, KP_EV_ADDED, u->group, u->resource, jstr(md, "namespace"), jstr(md, "name"), text, len, orv);
+		observe(u->P, KP_EV_ADDED, u->group, u->resource, kp_kobj_str(md, "namespace"), kp_kobj_str(md, "name"), text, len, orv);
 	json_decref(o);
 	return 0;
 }
@@ -544,7 +523,7 @@ static void *pdb_main(void *arg)
 		int64_t now = kp_kcm__now_ms(), wait = 1000, due = 0;
 		enum kp_store_rc rc;
 
-		if (P->L->stopping)
+		if (atomic_load(&P->L->stopping))
 			break;
 		if (P->dirty.n) {
 			due = P->last_ev + PDB_IDLE_MS;

@@ -77,8 +77,8 @@ void kp_kcm__image_ref(const char *image, char *name, size_t n, char *id, size_t
 static json_t *container_status(const json_t *c, const char *uid, const char *ts, bool running, int exit_code,
 				const char *finished)
 {
-	const char *cname = kp_kcm__jstr(c, "name") ? kp_kcm__jstr(c, "name") : "";
-	const char *image = kp_kcm__jstr(c, "image") ? kp_kcm__jstr(c, "image") : "";
+	const char *cname = kp_kobj_str(c, "name") ? kp_kobj_str(c, "name") : "";
+	const char *image = kp_kobj_str(c, "image") ? kp_kobj_str(c, "image") : "";
 	char name[600], id[800], cid[65], cidf[80];
 	json_t *state;
 
@@ -99,8 +99,8 @@ static json_t *container_status(const json_t *c, const char *uid, const char *ts
 void kp_kcm__container_statuses(json_t *pod, const char *ts, bool running, int exit_code, const char *finished)
 {
 	const json_t *spec = json_object_get(pod, "spec"), *c;
-	const char *uid = kp_kcm__jstr(json_object_get(pod, "metadata"), "uid");
-	json_t *st = kp_kcm__obj_at(pod, "status"), *cs = json_array(), *ics = json_array();
+	const char *uid = kp_kobj_str(json_object_get(pod, "metadata"), "uid");
+	json_t *st = kp_kobj_child(pod, "status"), *cs = json_array(), *ics = json_array();
 	size_t i;
 
 	json_array_foreach(json_object_get(spec, "containers"), i, c)
@@ -121,7 +121,7 @@ void kp_kcm__container_statuses(json_t *pod, const char *ts, bool running, int e
  * started_wall_ms (wall clock ms) on. */
 bool kp_kcm__pod_end(const json_t *pod, int64_t started_wall_ms, int64_t *due_ms, int *exit_code)
 {
-	const char *rp = kp_kcm__jstr(json_object_get(pod, "spec"), "restartPolicy");
+	const char *rp = kp_kobj_str(json_object_get(pod, "spec"), "restartPolicy");
 	struct kp_errbuf eb = { 0 };
 	int64_t ms;
 	struct timespec now;
@@ -145,8 +145,8 @@ static void cond(json_t *st, const char *type, const char *status, const char *r
 	json_t *arr = json_object_get(st, "conditions"), *v;
 	size_t i;
 	json_array_foreach(arr, i, v)
-		if (kp_kcm__jstr(v, "type") && !strcmp(kp_kcm__jstr(v, "type"), type)) {
-			if (!kp_kcm__jstr(v, "status") || strcmp(kp_kcm__jstr(v, "status"), status) != 0)
+		if (kp_kobj_str(v, "type") && !strcmp(kp_kobj_str(v, "type"), type)) {
+			if (!kp_kobj_str(v, "status") || strcmp(kp_kobj_str(v, "status"), status) != 0)
 				json_object_set_new(v, "lastTransitionTime", json_string(ts));
 			json_object_set_new(v, "status", json_string(status));
 			if (reason)
@@ -158,13 +158,13 @@ static void cond(json_t *st, const char *type, const char *status, const char *r
 static int finish_fn(void *ud, json_t *pod)
 {
 	const struct finish_ud *u = ud;
-	json_t *st = kp_kcm__obj_at(pod, "status");
-	const char *phase = kp_kcm__jstr(st, "phase"), *start = kp_kcm__jstr(st, "startTime");
+	json_t *st = kp_kobj_child(pod, "status");
+	const char *phase = kp_kobj_str(st, "phase"), *start = kp_kobj_str(st, "startTime");
 	char ts[40], started[40];
 
 	if (!phase || strcmp(phase, "Running") != 0 || kp_kcm__deleting(pod))
 		return 1;
-	kp_kcm__now_rfc3339(ts, sizeof(ts));
+	kp_kobj_now_rfc3339(ts, sizeof(ts));
 	snprintf(started, sizeof(started), "%s", start ? start : ts);
 	json_object_set_new(st, "phase", json_string(u->exit_code ? "Failed" : "Succeeded"));
 	kp_kcm__container_statuses(pod, started, false, u->exit_code, ts);
@@ -176,7 +176,7 @@ static int finish_fn(void *ud, json_t *pod)
 
 void kp_kcm__pod_finish(struct kp_kcm *C, const char *key)
 {
-	struct kp_kcm__pod *p = kp_kcm__map_get(&C->pods, key);
+	struct kp_kcm__pod *p = kp_strmap_get(&C->pods, key);
 	struct kp_errbuf eb = { 0 };
 	struct finish_ud u;
 

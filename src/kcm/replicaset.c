@@ -12,7 +12,7 @@
 
 void kp_kcm__reconcile_rs(struct kp_kcm *C, const char *key)
 {
-	struct kp_kcm__obj *e = kp_kcm__map_get(&C->objs[CK_RS], key);
+	struct kp_kcm__obj *e = kp_strmap_get(&C->objs[CK_RS], key);
 	struct kp_kcm__podlist pl;
 	int64_t want, ready = 0;
 	json_t *rs;
@@ -21,8 +21,8 @@ void kp_kcm__reconcile_rs(struct kp_kcm *C, const char *key)
 		return;
 	rs = json_incref(e->o);
 	const json_t *md = json_object_get(rs, "metadata"), *spec = json_object_get(rs, "spec");
-	want = kp_kcm__int_or(spec, "replicas", 1);
-	kp_kcm__owned_pods(C, kp_kcm__jstr(md, "uid"), &pl, false);
+	want = kp_kobj_int(spec, "replicas", 1);
+	kp_kcm__owned_pods(C, kp_kobj_str(md, "uid"), &pl, false);
 	size_t have = pl.n;
 	if ((int64_t)have < want) {
 		int64_t n = want - (int64_t)have;
@@ -31,7 +31,7 @@ void kp_kcm__reconcile_rs(struct kp_kcm *C, const char *key)
 			kp_kcm__mark(C, &C->dirty[CK_RS], key);
 		}
 		char gen[300];
-		snprintf(gen, sizeof(gen), "%s-", kp_kcm__jstr(md, "name"));
+		snprintf(gen, sizeof(gen), "%s-", kp_kobj_str(md, "name"));
 		for (int64_t i = 0; i < n; i++) {
 			json_t *pod = kp_kcm__pod_from_template(rs, "apps/v1", "ReplicaSet", json_object_get(spec, "template"));
 			json_object_set_new(json_object_get(pod, "metadata"), "generateName", json_string(gen));
@@ -44,7 +44,7 @@ void kp_kcm__reconcile_rs(struct kp_kcm *C, const char *key)
 			kp_kcm__delete_pod(C, pl.v[i]);
 		have = (size_t)want;
 		free(pl.v);
-		kp_kcm__owned_pods(C, kp_kcm__jstr(md, "uid"), &pl, false);
+		kp_kcm__owned_pods(C, kp_kobj_str(md, "uid"), &pl, false);
 	}
 	for (size_t i = 0; i < pl.n; i++)
 		ready += pl.v[i]->ready;
@@ -52,7 +52,7 @@ void kp_kcm__reconcile_rs(struct kp_kcm *C, const char *key)
 	struct kp_kcm__status_upd u = { 0 };
 	u.set = json_pack("{s:I, s:I, s:I, s:I, s:I}", "replicas", (json_int_t)have, "fullyLabeledReplicas",
 			  (json_int_t)have, "readyReplicas", (json_int_t)ready, "availableReplicas", (json_int_t)ready,
-			  "observedGeneration", (json_int_t)kp_kcm__int_or(md, "generation", 1));
-	kp_kcm__write_status(C, CK_RS, kp_kcm__jstr(md, "namespace"), kp_kcm__jstr(md, "name"), &u);
+			  "observedGeneration", (json_int_t)kp_kobj_int(md, "generation", 1));
+	kp_kcm__write_status(C, CK_RS, kp_kobj_str(md, "namespace"), kp_kobj_str(md, "name"), &u);
 	json_decref(rs);
 }

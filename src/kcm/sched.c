@@ -44,11 +44,6 @@
 #define KUBELET_PER_PASS 2000
 #define MAX_REASONS 24
 
-static void now_rfc3339(char *buf, size_t n)
-{
-	kp_format_rfc3339((int64_t)time(NULL), buf, n);
-}
-
 /* ---------------------------------------------------------- decoding */
 
 void kp_kcm__pod_decode(struct kp_kcm__pod *p, const char *json, size_t len)
@@ -107,14 +102,13 @@ static bool ports_conflict(struct kp_kcm *C, const struct kp_kcm__pod *cp, struc
 {
 	if (!cp->nports)
 		return false;
-	for (size_t b = 0; b < cn->pods.nb; b++)
-		for (struct kp_kcm__ment *e = cn->pods.b[b]; e; e = e->next) {
-			const struct kp_kcm__pod *o = kp_kcm__map_get(&C->pods, e->key);
-			for (int i = 0; o && i < o->nports; i++)
-				for (int j = 0; j < cp->nports; j++)
-					if (kp_hostport_conflicts(&o->ports[i], &cp->ports[j]))
-						return true;
-		}
+	KP_STRMAP_FOREACH(&cn->pods, e) {
+		const struct kp_kcm__pod *o = kp_strmap_get(&C->pods, e->key);
+		for (int i = 0; o && i < o->nports; i++)
+			for (int j = 0; j < cp->nports; j++)
+				if (kp_hostport_conflicts(&o->ports[i], &cp->ports[j]))
+					return true;
+	}
 	return false;
 }
 
@@ -210,15 +204,15 @@ static void set_cond(json_t *status, const char *type, const char *st, const cha
 		json_object_set_new(status, "conditions", arr);
 	}
 	json_array_foreach(arr, i, v)
-		if (kp_kcm__jstr(v, "type") && !strcmp(kp_kcm__jstr(v, "type"), type))
+		if (kp_kobj_str(v, "type") && !strcmp(kp_kobj_str(v, "type"), type))
 			c = v;
 	if (!c) {
 		c = json_object();
 		json_object_set_new(c, "type", json_string(type));
 		json_array_append_new(arr, c);
 	}
-	if (!kp_kcm__jstr(c, "status") || strcmp(kp_kcm__jstr(c, "status"), st) != 0) {
-		now_rfc3339(ts, sizeof(ts));
+	if (!kp_kobj_str(c, "status") || strcmp(kp_kobj_str(c, "status"), st) != 0) {
+		kp_kobj_now_rfc3339(ts, sizeof(ts));
 		json_object_set_new(c, "lastTransitionTime", json_string(ts));
 	}
 	json_object_set_new(c, "status", json_string(st));
@@ -241,13 +235,13 @@ struct bind_ud {
 static int bind_fn(void *ud, json_t *pod)
 {
 	struct bind_ud *b = ud;
-	json_t *spec = kp_kcm__obj_at(pod, "spec");
-	const char *cur = kp_kcm__jstr(spec, "nodeName");
+	json_t *spec = kp_kobj_child(pod, "spec");
+	const char *cur = kp_kobj_str(spec, "nodeName");
 
 	if ((cur && *cur) || json_object_get(json_object_get(pod, "metadata"), "deletionTimestamp"))
 		return 1;
 	json_object_set_new(spec, "nodeName", json_string(b->node));
-	set_cond(kp_kcm__obj_at(pod, "status"), "PodScheduled", "True", NULL, NULL);
+	set_cond(kp_kobj_child(pod, "status"), "PodScheduled", "True", NULL, NULL);
 	b->done = true;
 	return 0;
 }
@@ -255,20 +249,20 @@ static int bind_fn(void *ud, json_t *pod)
 static int unsched_fn(void *ud, json_t *pod)
 {
 	const char *msg = ud;
-	json_t *spec = json_object_get(pod, "spec"), *st = kp_kcm__obj_at(pod, "status"), *c, *v;
+	json_t *spec = json_object_get(pod, "spec"), *st = kp_kobj_child(pod, "status"), *c, *v;
 	size_t i;
 
-	if ((kp_kcm__jstr(spec, "nodeName") && *kp_kcm__jstr(spec, "nodeName")) ||
+	if ((kp_kobj_str(spec, "nodeName") && *kp_kobj_str(spec, "nodeName")) ||
 	    json_object_get(json_object_get(pod, "metadata"), "deletionTimestamp"))
 		return 1;
 	c = NULL;
 	json_array_foreach(json_object_get(st, "conditions"), i, v)
-		if (kp_kcm__jstr(v, "type") && !strcmp(kp_kcm__jstr(v, "type"), "PodScheduled"))
+		if (kp_kobj_str(v, "type") && !strcmp(kp_kobj_str(v, "type"), "PodScheduled"))
 			c = v;
-	if (c && kp_kcm__jstr(c, "status") && !strcmp(kp_kcm__jstr(c, "status"), "False") && kp_kcm__jstr(c, "message") &&
-	    !strcmp(kp_kcm__jstr(c, "message"), msg) && kp_kcm__jstr(c, "reason") && !strcmp(kp_kcm__jstr(c, "reason"), "Unschedulable"))
+	if (c && kp_kobj_str(c, "status") && !strcmp(kp_kobj_str(c, "status"), "False") && kp_kobj_str(c, "message") &&
+	    !strcmp(kp_kobj_str(c, "message"), msg) && kp_kobj_str(c, "reason") && !strcmp(kp_kobj_str(c, "reason"), "Unschedulable"))
 		return 1;
-	if (!kp_kcm__jstr(st, "phase"))
+	if (!kp_kobj_str(st, "phase"))
 		json_object_set_new(st, "phase", json_string("Pending"));
 	set_cond(st, "PodScheduled", "False", "Unschedulable", msg);
 	return 0;
@@ -401,7 +395,7 @@ void kp_kcm__schedule(struct kp_kcm *C)
 	size_t nc = 0, nn = 0;
 
 	if (!C->pending.n) {
-		kp_kcm__map_free(&C->sched_dirty);
+		kp_strmap_free(&C->sched_dirty);
 		C->sched_all = false;
 		return;
 	}
@@ -412,18 +406,16 @@ void kp_kcm__schedule(struct kp_kcm *C)
 		free(nodes);
 		return;
 	}
-	for (size_t b = 0; b < C->pending.nb; b++)
-		for (struct kp_kcm__ment *e = C->pending.b[b]; e; e = e->next)
-			if (C->sched_all || kp_kcm__map_get(&C->sched_dirty, e->key))
-				cand[nc++] = e->val;
-	kp_kcm__map_free(&C->sched_dirty);
+	KP_STRMAP_FOREACH(&C->pending, e)
+		if (C->sched_all || kp_strmap_get(&C->sched_dirty, e->key))
+			cand[nc++] = e->val;
+	kp_strmap_free(&C->sched_dirty);
 	C->sched_all = false;
-	for (size_t b = 0; b < C->nodes.nb; b++)
-		for (struct kp_kcm__ment *e = C->nodes.b[b]; e; e = e->next) {
-			struct kp_kcm__node *n = e->val;
-			if (n->n)
-				nodes[nn++] = n;
-		}
+	KP_STRMAP_FOREACH(&C->nodes, e) {
+		struct kp_kcm__node *n = e->val;
+		if (n->n)
+			nodes[nn++] = n;
+	}
 	qsort(cand, nc, sizeof(*cand), pod_cmp);
 	qsort(nodes, nn, sizeof(*nodes), node_cmp);
 	kp_resnames_init(&rn);
@@ -432,7 +424,7 @@ void kp_kcm__schedule(struct kp_kcm *C)
 	for (size_t i = 0; keys && i < nc; i++)
 		keys[i] = strdup(cand[i]->key);
 	for (size_t i = 0; keys && i < nc; i++) {
-		struct kp_kcm__pod *p = keys[i] ? kp_kcm__map_get(&C->pending, keys[i]) : NULL;
+		struct kp_kcm__pod *p = keys[i] ? kp_strmap_get(&C->pending, keys[i]) : NULL;
 		if (i >= SCHED_PER_PASS) {
 			if (p)
 				kp_kcm__mark(C, &C->sched_dirty, keys[i]);
@@ -458,41 +450,41 @@ struct run_ud {
 static int run_fn(void *ud, json_t *pod)
 {
 	struct run_ud *u = ud;
-	json_t *spec = json_object_get(pod, "spec"), *st = kp_kcm__obj_at(pod, "status");
-	const char *node = kp_kcm__jstr(spec, "nodeName");
+	json_t *spec = json_object_get(pod, "spec"), *st = kp_kobj_child(pod, "status");
+	const char *node = kp_kobj_str(spec, "nodeName");
 	char ts[40];
 
 	if (!node || strcmp(node, u->node) != 0 || json_object_get(json_object_get(pod, "metadata"), "deletionTimestamp"))
 		return 1;
-	if (kp_kcm__jstr(st, "phase") && !strcmp(kp_kcm__jstr(st, "phase"), "Running") && kp_kcm__jstr(st, "podIP"))
+	if (kp_kobj_str(st, "phase") && !strcmp(kp_kobj_str(st, "phase"), "Running") && kp_kobj_str(st, "podIP"))
 		return 1;
-	now_rfc3339(ts, sizeof(ts));
+	kp_kobj_now_rfc3339(ts, sizeof(ts));
 	json_object_set_new(st, "phase", json_string("Running"));
 	json_object_set_new(st, "hostIP", json_string(u->host_ip));
 	json_object_set_new(st, "hostIPs", json_pack("[{s:s}]", "ip", u->host_ip));
 	json_object_set_new(st, "podIP", json_string(u->pod_ip));
 	json_object_set_new(st, "podIPs", json_pack("[{s:s}]", "ip", u->pod_ip));
-	if (!kp_kcm__jstr(st, "startTime"))
+	if (!kp_kobj_str(st, "startTime"))
 		json_object_set_new(st, "startTime", json_string(ts));
 	set_cond(st, "PodReadyToStartContainers", "True", NULL, NULL);
 	set_cond(st, "Initialized", "True", NULL, NULL);
 	set_cond(st, "Ready", "True", NULL, NULL);
 	set_cond(st, "ContainersReady", "True", NULL, NULL);
 	set_cond(st, "PodScheduled", "True", NULL, NULL);
-	kp_kcm__container_statuses(pod, kp_kcm__jstr(st, "startTime"), true, 0, NULL);
+	kp_kcm__container_statuses(pod, kp_kobj_str(st, "startTime"), true, 0, NULL);
 	return 0;
 }
 
 void kp_kcm__kubelet(struct kp_kcm *C)
 {
-	struct kp_kcm__map work = C->kubelet_dirty;
+	struct kp_strmap work = C->kubelet_dirty;
 	size_t nk;
 	const char **keys;
 
 	memset(&C->kubelet_dirty, 0, sizeof(C->kubelet_dirty));
-	keys = kp_kcm__map_keys(&work, &nk);
+	keys = kp_strmap_keys(&work, &nk);
 	for (size_t i = 0; keys && i < nk; i++) {
-		struct kp_kcm__pod *p = kp_kcm__map_get(&C->pods, keys[i]);
+		struct kp_kcm__pod *p = kp_strmap_get(&C->pods, keys[i]);
 		struct kp_kcm__node *n;
 		struct kp_errbuf eb = { 0 };
 
@@ -502,7 +494,7 @@ void kp_kcm__kubelet(struct kp_kcm *C)
 			kp_kcm__mark(C, &C->kubelet_dirty, keys[i]);
 			continue;
 		}
-		n = kp_kcm__map_get(&C->nodes, p->node);
+		n = kp_strmap_get(&C->nodes, p->node);
 		if (!n || !n->n || !n->n->ready)
 			continue;   /* the node's next event re-marks its pods */
 		struct run_ud u = { p->node, n->host_ip ? n->host_ip : "10.0.0.1", "" };
@@ -518,7 +510,7 @@ void kp_kcm__kubelet(struct kp_kcm *C)
 		}
 	}
 	free(keys);
-	kp_kcm__map_free(&work);
+	kp_strmap_free(&work);
 }
 
 /* ----------------------------------------------------- node lifecycle */
@@ -578,20 +570,19 @@ static int cloud_fn(void *ctx, enum kp_cloud_fake_event ev, const struct kp_inst
 
 	kp_resnames_init(&rn);
 	if (ev == KP_CLOUD_FAKE_TERMINATED) {
-		for (size_t b = 0; b < C->nodes.nb; b++)
-			for (struct kp_kcm__ment *e = C->nodes.b[b]; e; e = e->next) {
-				struct kp_kcm__node *n = e->val;
-				if (n->n && n->n->provider_id && in->provider_id && !strcmp(n->n->provider_id, in->provider_id)) {
-					char *nm = strdup(n->name);
-					enum kp_store_rc rc = nm ? kp_kcm__delete(C, "", "nodes", "", nm, &eb) : KP_STORE_FAIL;
-					free(nm);
-					return rc == KP_STORE_OK || rc == KP_STORE_NOTFOUND ? 0 : 1;
-				}
+		KP_STRMAP_FOREACH(&C->nodes, e) {
+			struct kp_kcm__node *n = e->val;
+			if (n->n && n->n->provider_id && in->provider_id && !strcmp(n->n->provider_id, in->provider_id)) {
+				char *nm = strdup(n->name);
+				enum kp_store_rc rc = nm ? kp_kcm__delete(C, "", "nodes", "", nm, &eb) : KP_STORE_FAIL;
+				free(nm);
+				return rc == KP_STORE_OK || rc == KP_STORE_NOTFOUND ? 0 : 1;
 			}
+		}
 		return 0;
 	}
 	node_name_for(in, name, sizeof(name));
-	now_rfc3339(ts, sizeof(ts));
+	kp_kobj_now_rfc3339(ts, sizeof(ts));
 	json_t *labels = json_object();
 	for (int i = 0; i < in->labels.n; i++)
 		json_object_set_new(labels, in->labels.kv[i].key, json_string(in->labels.kv[i].value));

@@ -162,6 +162,8 @@ kp_err kp_load_nodeclaim(struct kp_load_dec *d, const struct kp_load_node *root,
 			nc->initialized = found && on;
 		if (!rc)
 			rc = kp_load_condition_time(d, status, "conditions", "Initialized", &nc->initialized_at);
+		if (!rc && !(rc = kp_load_condition(d, status, "conditions", "Drifted", &on, &found)))
+			nc->drifted = found && on;
 		kp_load_pop(d, mark);
 		if (rc)
 			return rc;

@@ -58,7 +58,14 @@ static int itype_cmp(const void *a, const void *b)
 	const struct kp_itype *x = *(const struct kp_itype *const *)a;
 	const struct kp_itype *y = *(const struct kp_itype *const *)b;
 
-	return kp_strcmp0(x->name, y->name);
+	int c = kp_strcmp0(x->name, y->name);
+
+	/* Windows variants share their type's name (catalog/windows.c): the
+	 * plain type first (no windows-build label), then by build */
+	if (c)
+		return c;
+	return kp_strcmp0(kp_labels_get(&x->labels, KP_LABEL_WINDOWS_BUILD),
+			  kp_labels_get(&y->labels, KP_LABEL_WINDOWS_BUILD));
 }
 
 void kp_catalog_sort(struct kp_catalog *cat)
@@ -74,17 +81,16 @@ const struct kp_itype *kp_catalog_find(const struct kp_catalog *cat, const char 
 	if (!cat || !name)
 		return NULL;
 	hi = cat->n;
+	/* lower bound: of types sharing a name (Windows variants) the first,
+	 * the plain one */
 	while (lo < hi) {
 		int mid = lo + (hi - lo) / 2;
-		int c = kp_strcmp0(cat->types[mid]->name, name);
-		if (c == 0)
-			return cat->types[mid];
-		if (c < 0)
+		if (kp_strcmp0(cat->types[mid]->name, name) < 0)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	return NULL;
+	return lo < cat->n && kp_strcmp0(cat->types[lo]->name, name) == 0 ? cat->types[lo] : NULL;
 }
 
 /* ---- instance types ---- */

@@ -28,21 +28,19 @@
 #include <stdint.h>
 
 #include "karpenter/sched.h"
+#include "karpenter/strmap.h"
 
 struct kps_run;
 
 #define KPS_HOSTNAME_FMT "hostname-placeholder-%04d"
 #define KPS_MAXOVER 32          /* topology keys one pod may touch in one try */
 
-/* ---- strmap.c: string -> int, open addressing, arena-backed ---- */
+/* ---- strmap.c: string -> int over base's map (karpenter/strmap.h) in
+ * arena mode: keys borrowed, the table from the arena given to put ---- */
 struct kps_strmap {
-	uint32_t cap;               /* power of two, 0 = empty */
-	uint32_t n;
-	const char **keys;          /* borrowed */
-	int *vals;
+	struct kp_strmap m;         /* zeroed = empty */
 };
 
-uint32_t kps_hash(const char *s);
 /* Value for key, or -1. */
 int kps_strmap_get(const struct kps_strmap *m, const char *key);
 /* Inserts or replaces; KP_ERR_NOMEM on allocation failure. */
@@ -480,6 +478,7 @@ struct kp_sched {
 	bool (*hidden)(void *ctx, const struct kp_itype *it, const struct kp_offering *o);
 	void *hidden_ctx;
 	const bool *no_moves;           /* kp_sched_input.node_no_moves */
+	bool win_variants;              /* the catalog has Windows variants (catalog/windows.c) */
 	int nres;
 	/* zones of the catalog's offerings */
 	int nzones;

@@ -158,6 +158,38 @@ static int pool_cmp(const void *a, const void *b)
 /* Value arrays of the requirements a template adds. Static: plans keep
  * pointing at them after the prep is freed. */
 static const char *yes[1] = { "true" };
+static const char *win_os[1] = { "windows" };
+
+/* Windows variants (catalog/windows.c) share their type's name; a pool of
+ * a Windows EC2NodeClass takes only its build's variants (os windows,
+ * windows-build In [build]) and every other pool none (windows-build
+ * DoesNotExist), as the AWS provider returns a NodePool only the types of
+ * its class's AMI family. Only when the catalog has variants. */
+static kp_err tpl_windows(struct kp_sched *s, struct kps_tpl *t)
+{
+	const struct kp_nodepool *np = t->pool;
+	const char *build = NULL;
+	struct kp_req r = { .key = KP_LABEL_WINDOWS_BUILD };
+	kp_err rc;
+
+	if (!s->win_variants)
+		return KP_OK;
+	for (int i = 0; np->node_class.name && i < s->cl->nnodeclasses; i++)
+		if (s->cl->nodeclasses[i]->name && strcmp(s->cl->nodeclasses[i]->name, np->node_class.name) == 0)
+			build = kp_catalog_windows_build(s->cl->nodeclasses[i]->ami_family);
+	if (!build)
+		return kp_reqs_add(&t->pool_reqs, &s->arena, &r);   /* DoesNotExist */
+	/* a static one-value array per build: plans outlive the prep */
+	static const char *b2019[1] = { "10.0.17763" }, *b2022[1] = { "10.0.20348" }, *b2025[1] = { "10.0.26100" };
+	r.values = strcmp(build, b2019[0]) == 0 ? b2019 : strcmp(build, b2022[0]) == 0 ? b2022 : b2025;
+	r.n = 1;
+	rc = kp_reqs_add(&t->pool_reqs, &s->arena, &r);
+	if (!rc) {
+		struct kp_req os = { .key = KP_LABEL_OS, .n = 1, .values = win_os };
+		rc = kp_reqs_add(&t->pool_reqs, &s->arena, &os);
+	}
+	return rc;
+}
 
 static kp_err tpl_reqs(struct kp_sched *s, struct kps_tpl *t, struct kp_errbuf *eb)
 {
@@ -169,6 +201,8 @@ static kp_err tpl_reqs(struct kp_sched *s, struct kps_tpl *t, struct kp_errbuf *
 	(void)eb;
 	kp_reqs_init(&t->pool_reqs);
 	rc = kp_reqs_copy(&t->pool_reqs, &s->arena, &np->reqs);
+	if (!rc)
+		rc = tpl_windows(s, t);
 	if (rc)
 		return rc;
 	kp_labels_copy(&t->labels, &s->arena, &np->labels);
@@ -315,6 +349,8 @@ kp_err kps_templates_build(struct kp_sched *s, struct kp_errbuf *eb)
 		return KP_ERR_NOMEM;
 	for (int i = 0; i < cl->npools; i++)
 		pools[i] = cl->pools[i];
+	for (int i = 0; i < s->cat->n && !s->win_variants; i++)
+		s->win_variants = kp_labels_get(&s->cat->types[i]->labels, KP_LABEL_WINDOWS_BUILD) != NULL;
 	qsort(pools, (size_t)cl->npools, sizeof(*pools), pool_cmp);
 	s->ntpl = cl->npools;
 	s->tplwords = (cl->npools + 63) / 64;

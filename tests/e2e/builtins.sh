@@ -113,15 +113,19 @@ EOF
 	PAST=$($PY -c 'import time; print(time.strftime("%Y-%m-%dT%H:%M:00Z", time.gmtime(time.time() - 120)))')
 	K patch cronjob tick --subresource=status --type=merge -p "{\"status\":{\"lastScheduleTime\":\"$PAST\"}}" >/dev/null 2>&1
 	bi_cj_job() { [ -n "$(K get jobs -o jsonpath='{range .items[?(@.metadata.ownerReferences[0].kind=="CronJob")]}{.metadata.name}{end}' 2>/dev/null)" ]; }
-	if bi_until 20 bi_cj_job; then ok "builtins: a CronJob creates the Job of its missed activation"
+	if bi_until 45 bi_cj_job; then ok "builtins: a CronJob creates the Job of its missed activation"
 	else bad "builtins: a CronJob creates a Job" "$(K get cronjob tick -o jsonpath='{.status}' 2>&1; K get events 2>&1 | grep -i cron | tail -n 2)"; fi
 	CJ=$(K get jobs -o jsonpath='{range .items[?(@.metadata.ownerReferences[0].kind=="CronJob")]}{.metadata.name}{"\n"}{end}' 2>/dev/null | head -n 1)
 	want=$($PY -c 'import time; print("tick-%d" % (int(time.time()) // 60))')
 	prev=$($PY -c 'import time; print("tick-%d" % (int(time.time()) // 60 - 1))')
 	if [ "$CJ" = "$want" ] || [ "$CJ" = "$prev" ]; then ok "builtins: the Job is named after the activation (unix minutes)"
 	else bad "builtins: the Job is named after the activation" "got $CJ want $want"; fi
-	bi_cj_done() { bi_is cronjob/tick '{.status.lastSuccessfulTime}' "$(bi_jp "job/$CJ" '{.status.completionTime}')" && [ -n "$(bi_jp cronjob/tick '{.status.lastSuccessfulTime}')" ]; }
-	if [ -n "$CJ" ] && bi_until 20 bi_cj_done; then ok "builtins: CronJob status follows its Job (lastSuccessfulTime)"
+	# (a minute boundary may add a second Job; history keeps one successful)
+	bi_cj_done() {
+		[ -n "$(bi_jp cronjob/tick '{.status.lastSuccessfulTime}')" ] &&
+			[ "$(K get jobs -o jsonpath='{range .items[?(@.metadata.ownerReferences[0].kind=="CronJob")]}{.status.conditions[?(@.type=="Complete")].status}{"\n"}{end}' 2>/dev/null | grep -c True)" -le 1 ]
+	}
+	if [ -n "$CJ" ] && bi_until 45 bi_cj_done; then ok "builtins: CronJob status follows its Job (lastSuccessfulTime), history limit 1"
 	else bad "builtins: CronJob status follows its Job" "$(bi_jp cronjob/tick '{.status}')"; fi
 	out=$(bi_jp cronjob/tick '{.status.lastScheduleTime}')
 	if [ -n "$out" ] && [ "$out" != "$PAST" ]; then ok "builtins: CronJob lastScheduleTime advanced"
@@ -217,9 +221,17 @@ EOF
 	out=$(K get lease -n kube-node-lease "$NODE" -o jsonpath='{.spec.holderIdentity} {.spec.leaseDurationSeconds} {.metadata.ownerReferences[0].kind}' 2>&1)
 	if [ -n "$NODE" ] && [ "$out" = "$NODE 40 Node" ]; then ok "builtins: every Node has its Lease in kube-node-lease"
 	else bad "builtins: node Lease" "node=$NODE: $out"; fi
-	bi_renewed() { bi_leases >"$TMP/bi-l2"; printf '%s\n' "$R1" | awk -F= 'NR == FNR { t[$1] = $2; next } ($1 in t) && t[$1] != $2 { f = 1 } END { exit !f }' "$TMP/bi-l2" -; }
-	if [ -n "$R1" ] && bi_until 15 bi_renewed; then ok "builtins: node Leases are renewed"
-	else bad "builtins: node Leases are renewed" "$R1"; fi
+	# a Lease seen before changes its renewTime; when every node seen before
+	# is gone (consolidation), start over from the current ones
+	bi_renewed() {
+		bi_leases >"$TMP/bi-l2"
+		printf '%s\n' "$R1" | awk -F= 'NR == FNR { t[$1] = $2; next } ($1 in t) { c = 1; if (t[$1] != $2) f = 1 } END { exit f ? 0 : c ? 1 : 2 }' "$TMP/bi-l2" -
+		r=$?
+		[ $r -eq 2 ] && R1=$(cat "$TMP/bi-l2")
+		return $r
+	}
+	if [ -n "$R1" ] && bi_until 25 bi_renewed; then ok "builtins: node Leases are renewed"
+	else bad "builtins: node Leases are renewed" "$R1 / $(cat "$TMP/bi-l2" 2>/dev/null)"; fi
 
 	stop_server "$SB" || bad "builtins: server stops on SIGTERM"
 else

@@ -115,11 +115,22 @@ spec:
   accessModes: [ReadWriteOnce]
   resources: {requests: {storage: 1Gi}}
 ---
+apiVersion: karpenter.sh/v1
+kind: NodePool
+metadata: {name: vol}
+spec:
+  template:
+    metadata: {labels: {pool: vol}}
+    spec:
+      nodeClassRef: {group: karpenter.k8s.aws, kind: EC2NodeClass, name: default}
+      requirements:
+      - {key: karpenter.k8s.aws/instance-family, operator: In, values: [m5, c5]}
+---
 apiVersion: v1
 kind: Pod
 metadata: {name: pa-vol, namespace: default, labels: {app: pa-vol}}
 spec:
-  nodeSelector: {pool: anyct}
+  nodeSelector: {pool: vol}
   containers:
   - {name: app, image: registry.k8s.io/pause:3.9, resources: {requests: {cpu: 500m, memory: 256Mi}}}
   volumes:

@@ -13,6 +13,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,7 +56,7 @@ struct ts_srv {
 	int lfd, port;
 	SSL_CTX *ctx;
 	pthread_t th;
-	volatile int stop;
+	atomic_int stop;
 	ts_route_fn route;
 	void *ud;
 	pthread_mutex_t mu;

@@ -20,6 +20,7 @@
 #include "apiserver/pdb.h"
 #include "apiserver/server.h"
 #include "up/up.h"
+#include "kobj/kobj.h"
 
 /* ---------------------------------------------------------- pure helpers */
 
@@ -33,7 +34,7 @@ static json_t *J(const char *text)
 static bool sel(const char *selector, const char *labels)
 {
 	json_t *s = selector ? J(selector) : NULL, *l = labels ? J(labels) : NULL;
-	bool r = kp_apiserver_pdb_selector_matches(s, l);
+	bool r = kp_kobj_selector_matches(s, l);
 	json_decref(s);
 	json_decref(l);
 	return r;
