@@ -144,6 +144,12 @@ enum kp_store_rc kp_apiserver_delete_grace(struct kp_apiserver *L, const struct 
 /* Read-modify-write with retries on conflict: fn edits obj and returns 0 to
  * write, 1 to leave it unchanged, -1 to fail. An object whose
  * deletionTimestamp is set and whose finalizers become empty is deleted. */
+/* "Guaranteed", "Burstable" or "BestEffort" for a pod's spec (borrowed),
+ * as the API server computes status.qosClass (qos.c: containers and
+ * initContainers; cpu and memory only; a limit without a request counts
+ * as that request). Never NULL. */
+const char *kp_apiserver_pod_qos_class(const json_t *pod_spec);
+
 typedef int (*kp_apiserver_mutate_fn)(void *ud, json_t *obj);
 enum kp_store_rc kp_apiserver_mutate(struct kp_apiserver *L, const struct kp_store_key *k, kp_apiserver_mutate_fn fn, void *ud,
 				 struct kp_errbuf *eb);

@@ -29,6 +29,7 @@
 
 #include "karpenter/quantity.h"
 #include "apiserver/apires_int.h"
+#include "apiserver/server.h"
 
 #define MAX_ERRS 32
 
@@ -689,6 +690,9 @@ static void builtin_defaults(const struct kp_apiserver__res *r, json_t *obj)
 		if (!json_object_get(obj, "status"))
 			json_object_set_new(obj, "status", json_object());
 		set_absent(json_object_get(obj, "status"), "phase", json_string("Pending"));
+		/* the pod strategy's PrepareForCreate */
+		json_object_set_new(json_object_get(obj, "status"), "qosClass",
+				    json_string(kp_apiserver_pod_qos_class(spec)));
 		return;
 	}
 	if (!strcmp(k, "Namespace")) {

@@ -112,7 +112,7 @@ void kp_kcm__container_statuses(json_t *pod, const char *ts, bool running, int e
 		json_object_set_new(st, "initContainerStatuses", ics);
 	else
 		json_decref(ics);
-	json_object_set_new(st, "qosClass", json_string(kp_kcm_qos_class(spec)));
+	json_object_set_new(st, "qosClass", json_string(kp_apiserver_pod_qos_class(spec)));
 }
 
 /* ---- ending pods ---- */

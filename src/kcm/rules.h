@@ -4,7 +4,6 @@
  * kubelet apply, with no I/O, no clock and no store (so they are unit
  * tested on their own):
  *
- *  - a pod's QoS class (qos.c, after k8s.io/kubernetes pkg/apis/core/helper/qos ComputePodQOS);
  *  - the Deployment rolling-update arithmetic (rollout.c, after
  *    pkg/controller/deployment: ResolveFenceposts, NewRSNewReplicas,
  *    reconcileOldReplicaSets / scaleDownOldReplicaSetsForRollingUpdate);
@@ -22,14 +21,6 @@
 #include <jansson.h>
 
 #include "karpenter/base.h"
-
-/* ---- qos.c ---- */
-
-/* "Guaranteed", "Burstable" or "BestEffort" for a pod's spec (containers
- * and initContainers; cpu and memory only; a limit without a request
- * counts as that request, as the API server's defaulting makes it). A
- * quantity that does not parse counts as absent. Never NULL. */
-const char *kp_kcm_qos_class(const json_t *pod_spec);
 
 /* ---- rollout.c ---- */
 

@@ -16,7 +16,8 @@
 #     `rollout undo` (the old ReplicaSet comes back as the new revision);
 #  4. status.qosClass for Guaranteed, Burstable and BestEffort pods;
 #  5. the Python client's list_node() and list_pod_for_all_namespaces();
-#  6. NodeClaim events Launched, Registered, Initialized (core/v1);
+#  6. NodeClaim events Launched, Registered, Initialized, and DisruptionBlocked
+#     on the node of a do-not-disrupt pod (core/v1);
 #  7. node Leases in kube-node-lease, owned by their Node, renewed.
 
 bi_until() {   # bi_until SECONDS CMD...: retries CMD every 0.3 s until it succeeds
@@ -195,7 +196,7 @@ spec: {containers: [{name: c, image: nginx}]}
 EOF
 	K apply -f "$TMP/bi-qos.yaml" >/dev/null 2>&1
 	bi_qos() { [ "$(K get pods qos-g qos-b qos-be -o jsonpath='{.items[*].status.qosClass}' 2>/dev/null)" = "Guaranteed Burstable BestEffort" ]; }
-	if bi_until 30 bi_qos; then ok "builtins: status.qosClass Guaranteed, Burstable, BestEffort"
+	if bi_qos; then ok "builtins: status.qosClass Guaranteed, Burstable, BestEffort, set at creation"
 	else bad "builtins: status.qosClass" "$(K get pods qos-g qos-b qos-be -o jsonpath='{.items[*].status.qosClass}' 2>&1)"; fi
 	bi_qos_run() { [ "$(K get pods qos-g qos-b qos-be -o jsonpath='{.items[*].status.phase}' 2>/dev/null)" = "Running Running Running" ]; }
 	bi_until 30 bi_qos_run
@@ -215,6 +216,14 @@ EOF
 	out=$(K get events -o jsonpath='{range .items[?(@.involvedObject.kind=="NodeClaim")]}{.reason}{"\n"}{end}' 2>&1 | sort -u | tr '\n' ' ')
 	if has "$out" Launched && has "$out" Registered && has "$out" Initialized; then ok "builtins: NodeClaim events Launched, Registered, Initialized"
 	else bad "builtins: NodeClaim events Launched, Registered, Initialized" "$out"; fi
+
+	K run dnd --image=nginx --restart=Never --annotations=karpenter.sh/do-not-disrupt=true >/dev/null 2>&1
+	bi_dnd_node() { [ -n "$(bi_jp pod/dnd '{.spec.nodeName}')" ]; }
+	bi_until 30 bi_dnd_node
+	DNODE=$(bi_jp pod/dnd '{.spec.nodeName}')
+	bi_blocked() { K get events -o jsonpath="{range .items[?(@.reason==\"DisruptionBlocked\")]}{.involvedObject.kind}/{.involvedObject.name}: {.message}{\"\\n\"}{end}" 2>/dev/null | grep -F "Node/$DNODE: Cannot disrupt Node: " | grep -q "dnd"; }
+	if [ -n "$DNODE" ] && bi_until 20 bi_blocked; then ok "builtins: DisruptionBlocked event on the node of a do-not-disrupt pod"
+	else bad "builtins: DisruptionBlocked event" "node=$DNODE $(K get events 2>&1 | grep -i -E 'blocked|unconsol' | tail -n 3)"; fi
 
 	# ---- 7. node Leases, renewed every 10 s
 	NODE=$(K get nodes -o jsonpath='{.items[0].metadata.name}' 2>/dev/null)

@@ -1,6 +1,7 @@
 /*
  * test_kcm_rules.c - the pure rules of the built-in controllers: QoS class
- * (cases after k8s.io/kubernetes pkg/apis/core/helper/qos qos_test.go),
+ * (computed by the API server and the kubelet stand-in; cases after
+ * k8s.io/kubernetes pkg/apis/core/helper/qos qos_test.go),
  * rolling-update fenceposts and steps (after pkg/controller/deployment
  * rolling_test.go and deployment_util_test.go), simulated run times and
  * Job arithmetic.
@@ -13,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "apiserver/server.h"
 #include "karpenter/disrupt.h"
 #include "kcm/rules.h"
 
@@ -28,7 +30,7 @@ static json_t *J(const char *text)
 static void assert_qos(const char *spec, const char *want)
 {
 	json_t *s = J(spec);
-	assert_string_equal(kp_kcm_qos_class(s), want);
+	assert_string_equal(kp_apiserver_pod_qos_class(s), want);
 	json_decref(s);
 }
 

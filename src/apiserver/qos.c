@@ -1,6 +1,8 @@
 /*
  * qos.c - a pod's QoS class, as k8s.io/kubernetes
- * pkg/apis/core/helper/qos.ComputePodQOS computes it for status.qosClass.
+ * pkg/apis/core/helper/qos.ComputePodQOS computes it for status.qosClass:
+ * the API server sets it when a pod is written (defaulting, validate.c),
+ * the kubelet stand-in reports it (src/kcm/podrun.c).
  *
  * Only cpu and memory count. Requests and limits are summed over
  * containers and initContainers; a pod with neither is BestEffort; it is
@@ -13,7 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "kcm/rules.h"
+#include "apiserver/server.h"
 #include "karpenter/quantity.h"
 
 enum { QOS_CPU, QOS_MEM, QOS_N };
@@ -66,7 +68,7 @@ static void add_container(struct qos_sum *s, const json_t *c)
 		s->guaranteed = false;
 }
 
-const char *kp_kcm_qos_class(const json_t *pod_spec)
+const char *kp_apiserver_pod_qos_class(const json_t *pod_spec)
 {
 	struct qos_sum s;
 	const char *lists[] = { "initContainers", "containers" };
