@@ -462,7 +462,7 @@ static void observe_node(struct kp_kcm *C, enum kp_store_evtype type, const char
 		fprintf(stderr, "karpenter up: node %s: %s\n", name, eb.msg);
 	n->uid = dup0(kp_kobj_str(json_object_get(o, "metadata"), "uid"));
 	if (!known)   /* a new Node gets its Lease at once */
-		kp_kcm__requeue_at(C, KP_KCM__T_LEASES, "", kp_kcm__now_ms());
+		kp_kcm__requeue_at(C, KP_KCM__T_LEASES, name, kp_kcm__now_ms());
 	const json_t *a;
 	size_t i;
 	json_array_foreach(json_object_get(json_object_get(o, "status"), "addresses"), i, a)

@@ -4,9 +4,10 @@
  *
  * Leases: every Node the controllers know gets a Lease named after it in
  * kube-node-lease (holderIdentity the node, leaseDurationSeconds 40,
- * owned by the Node so it goes with it), renewed every 10 s (the kubelet's
- * renew interval, a quarter of the duration). The namespace is created
- * when missing.
+ * owned by the Node so it goes with it) as soon as it is seen, renewed
+ * every 10 s (the kubelet's renew interval, a quarter of the duration) on
+ * its own timer, as each kubelet does; renewals due within LEASE_BATCH_MS
+ * are done together. The namespace is created when missing.
  *
  * Timers: a map of wake-ups (monotonic ms) for a kind's key (a CronJob's
  * next activation, a Job's TTL or deadline), a pod's end (podrun.c) or the
@@ -17,7 +18,7 @@
  * eventTime, action and reporting fields filled so that the
  * events.k8s.io/v1 view is valid too.
  *
- * Cost: renewal O(nodes) writes every 10 s; timers O(timers) per firing.
+ * Cost: one write per node every 10 s; timers O(timers) per firing.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,7 @@
 #define LEASE_NS "kube-node-lease"
 #define LEASE_DURATION_S 40
 #define LEASE_RENEW_MS 10000
+#define LEASE_BATCH_MS 1000
 
 /* ---- timers ---- */
 
@@ -82,7 +84,7 @@ void kp_kcm__timers_fire(struct kp_kcm *C)
 		else if (t->what == KP_KCM__T_POD_END)
 			kp_kcm__pod_finish(C, t->key);
 		else if (t->what == KP_KCM__T_LEASES)
-			kp_kcm__leases(C);
+			kp_kcm__lease(C, t->key);
 		free(t);
 	}
 	free(due);
@@ -201,20 +203,15 @@ static void renew(struct kp_kcm *C, const struct kp_kcm__node *n, const char *mt
 		fprintf(stderr, "karpenter up: kubelet: lease of node %s: %s\n", n->name, eb.msg);
 }
 
-void kp_kcm__leases(struct kp_kcm *C)
+void kp_kcm__lease(struct kp_kcm *C, const char *node)
 {
-	size_t nn;
-	const char **names;
+	const struct kp_kcm__node *n = kp_strmap_get(&C->nodes, node);
 	char mt[40];
 
+	if (!n || !n->n)
+		return;   /* the Node is gone: so is its timer */
 	ensure_ns(C);
 	micro_time(mt, sizeof(mt));
-	names = kp_strmap_keys(&C->nodes, &nn);
-	for (size_t i = 0; names && i < nn; i++) {
-		const struct kp_kcm__node *n = kp_strmap_get(&C->nodes, names[i]);
-		if (n && n->n)   /* a draining node's kubelet keeps renewing */
-			renew(C, n, mt);
-	}
-	free(names);
-	kp_kcm__requeue_at(C, KP_KCM__T_LEASES, "", kp_kcm__now_ms() + LEASE_RENEW_MS);
+	renew(C, n, mt);   /* a draining node's kubelet keeps renewing */
+	kp_kcm__requeue_at(C, KP_KCM__T_LEASES, node, kp_kcm__now_ms() + LEASE_RENEW_MS);
 }
