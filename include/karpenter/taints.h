@@ -19,6 +19,9 @@ enum kp_effect {
 	KP_EFFECT_NOEXECUTE,
 };
 
+/* The taint a cordoned Node (spec.unschedulable) carries (NoSchedule). */
+#define KP_TAINT_UNSCHEDULABLE "node.kubernetes.io/unschedulable"
+
 struct kp_taint {
 	const char *key;
 	const char *value;          /* may be NULL (no value) */

@@ -57,6 +57,7 @@
 #define FAKE_DRIFT_MAX 256
 #define FAKE_MAX_INSTANCES 1000000
 #define FAKE_NOPS 6
+#define FAKE_MAX_SUBNETS 64
 
 struct ice_rule {
 	char itype[FAKE_NAME_MAX];            /* "" = any */
@@ -109,6 +110,8 @@ struct fake {
 	int calls[FAKE_NOPS];
 	kp_cloud_fake_change_fn on_change;    /* persistence hook (karpenter up); NULL = none */
 	void *on_change_arg;
+	int nsubnets;                         /* subnets, one per zone; 0 = every zone */
+	const char *subnet_zone[FAKE_MAX_SUBNETS];
 };
 
 static const struct kp_cloud_ops fake_ops;
@@ -423,6 +426,51 @@ void kp_cloud_fake_set_change_hook(struct kp_cloud *cp, kp_cloud_fake_change_fn 
 
 /* ---- the view catalog ---- */
 
+/* The simulated VPC: one subnet in each of the first opts.subnet_zones
+ * zones (sorted) of the catalog, three by default, as an EKS cluster's
+ * VPC usually has. A zone without a subnet cannot launch (the AWS
+ * provider intersects offering zones with the EC2NodeClass's subnet zones),
+ * so its offerings are unavailable in the view and the scheduler never
+ * plans there. */
+static int zone_cmp(const void *a, const void *b)
+{
+	return kp_strcmp0(*(const char *const *)a, *(const char *const *)b);
+}
+
+static void subnets_build(struct fake *f, int want)
+{
+	const char *z[FAKE_MAX_SUBNETS];
+	int n = 0;
+
+	f->nsubnets = 0;
+	if (want <= 0)
+		return;
+	for (int i = 0; i < f->cat->n; i++)
+		for (int j = 0; j < f->cat->types[i]->noff; j++) {
+			const char *zone = f->cat->types[i]->off[j].zone;
+			bool seen = !zone;
+			for (int k = 0; k < n && !seen; k++)
+				seen = strcmp(z[k], zone) == 0;
+			if (!seen && n < FAKE_MAX_SUBNETS)
+				z[n++] = zone;
+		}
+	if (n <= want)
+		return;   /* a subnet in every zone: nothing to restrict */
+	qsort(z, (size_t)n, sizeof(*z), zone_cmp);
+	for (int k = 0; k < want && k < FAKE_MAX_SUBNETS; k++)
+		f->subnet_zone[f->nsubnets++] = z[k];
+}
+
+static bool has_subnet(const struct fake *f, const char *zone)
+{
+	if (f->nsubnets == 0)
+		return true;
+	for (int k = 0; zone && k < f->nsubnets; k++)
+		if (strcmp(f->subnet_zone[k], zone) == 0)
+			return true;
+	return false;
+}
+
 /* Each view type is a shallow copy of a catalog type with its own offering
  * array of 2 x noff entries: [0, noff) is what callers see, [noff, 2 noff)
  * keeps the catalog's availability to recompute from. */
@@ -445,6 +493,9 @@ static kp_err view_build(struct fake *f)
 				return KP_ERR_NOMEM;
 			memcpy(t->off, src->off, (size_t)src->noff * sizeof(*src->off));
 			memcpy(t->off + src->noff, src->off, (size_t)src->noff * sizeof(*src->off));
+			for (int j = 0; j < 2 * src->noff; j++)
+				if (!has_subnet(f, t->off[j].zone))
+					t->off[j].available = false;
 		}
 		if (kp_catalog_add(v, t))
 			return KP_ERR_NOMEM;
@@ -851,6 +902,7 @@ void kp_cloud_fake_opts_init(struct kp_cloud_fake_opts *o)
 	o->terminate_delay_ms = 0;
 	o->seed = 1;
 	o->cluster = "karpenter";
+	o->subnet_zones = 3;
 }
 
 static bool copy_name(char *dst, size_t n, const char *s)
@@ -896,6 +948,7 @@ kp_err kp_cloud_fake_new(const struct kp_catalog *cat, const struct kp_cloud_fak
 		return kp_errf(eb, KP_ERR_NOMEM, "fake cloud: cannot create mutex");
 	}
 	f->cat = cat;
+	subnets_build(f, o->subnet_zones);
 	f->launch_delay_ms = o->launch_delay_ms;
 	f->terminate_delay_ms = o->terminate_delay_ms;
 	f->clock = o->clock;

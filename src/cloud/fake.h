@@ -51,6 +51,8 @@ struct kp_cloud_fake_opts {
 	const char *cluster;              /* owner tag, checked on restore; default "karpenter" (copied) */
 	const char *image_id;             /* NULL = "ami-" + 17 hex derived from the arch label */
 	const struct kp_resnames *resnames; /* names resources in saved state; NULL = well-known only (borrowed) */
+	int subnet_zones;                 /* subnets in the first N zones (sorted) of the catalog; default 3,
+					   * 0 = every zone: offerings elsewhere are unavailable */
 };
 
 /* Sets the defaults above. */

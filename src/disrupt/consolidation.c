@@ -524,6 +524,50 @@ kp_err dd_multi(struct dd_pass *p, struct dd_cmd *cmd, bool *found, struct kp_er
 	return KP_OK;
 }
 
+/* Karpenter's singlenodeconsolidation.go sortCandidates: the sorted
+ * candidates interleaved across NodePools (the first of each pool, in the
+ * order pools first appear, then the second of each, ...), so one pool's
+ * long list does not starve the others. (Upstream also puts pools its
+ * previous, timed-out run did not reach first; a simulation has no
+ * previous run.) */
+static kp_err interleave_pools(struct dd_pass *p, int *c, int n)
+{
+	int np = p->npools + 1;
+	int *out = kp_arena_calloc(&p->arena, (size_t)n + 1, sizeof(int));
+	int *order = kp_arena_calloc(&p->arena, (size_t)np, sizeof(int));   /* pools by first appearance */
+	int *head = kp_arena_calloc(&p->arena, (size_t)np, sizeof(int));    /* per pool: next index in c */
+	int *next = kp_arena_calloc(&p->arena, (size_t)n + 1, sizeof(int)); /* per candidate: next of its pool */
+	int *tail = kp_arena_calloc(&p->arena, (size_t)np, sizeof(int));
+	int norder = 0, k = 0;
+
+	if (!out || !order || !head || !next || !tail)
+		return KP_ERR_NOMEM;
+	for (int j = 0; j < np; j++)
+		head[j] = tail[j] = -1;
+	for (int i = 0; i < n; i++) {
+		int pi = p->nodes[c[i]].pool_idx;
+		pi = pi >= 0 && pi < p->npools ? pi : p->npools;
+		next[i] = -1;
+		if (head[pi] < 0) {
+			head[pi] = i;
+			order[norder++] = pi;
+		} else {
+			next[tail[pi]] = i;
+		}
+		tail[pi] = i;
+	}
+	while (k < n)
+		for (int j = 0; j < norder; j++) {
+			int pi = order[j];
+			if (head[pi] < 0)
+				continue;
+			out[k++] = c[head[pi]];
+			head[pi] = next[head[pi]];
+		}
+	memcpy(c, out, (size_t)n * sizeof(int));
+	return KP_OK;
+}
+
 kp_err dd_single(struct dd_pass *p, struct dd_cmd *cmd, bool *found, struct kp_errbuf *eb)
 {
 	int *all = kp_arena_calloc(&p->arena, (size_t)p->nnodes + 1, sizeof(int));
@@ -536,6 +580,8 @@ kp_err dd_single(struct dd_pass *p, struct dd_cmd *cmd, bool *found, struct kp_e
 	if (!all)
 		return kp_errf(eb, KP_ERR_NOMEM, "disruption: out of memory");
 	n = consolidation_candidates(p, all);
+	if (interleave_pools(p, all, n))
+		return kp_errf(eb, KP_ERR_NOMEM, "disruption: out of memory");
 	for (int i = 0; i < n; i++) {
 		bool valid;
 		const char *why;

@@ -419,6 +419,52 @@ void kp_kcm__pod_bound(struct kp_kcm *C, struct kp_kcm__pod *p, const char *node
 	kp_kcm__mark(C, &C->kubelet_dirty, p->key);
 }
 
+/* The node lifecycle controller's NoSchedule tainting (k8s
+ * pkg/controller/nodelifecycle, doNoScheduleTaintingPass): a Node whose
+ * spec.unschedulable is true carries node.kubernetes.io/unschedulable:
+ * NoSchedule, and loses it when uncordoned. Returns 1 when nothing changes. */
+static int cordon_fn(void *ud, json_t *node)
+{
+	json_t *spec = kp_kobj_child(node, "spec"), *ts = json_object_get(spec, "taints"), *t;
+	bool want = json_is_true(json_object_get(spec, "unschedulable"));
+	size_t i, at = SIZE_MAX;
+
+	(void)ud;
+	json_array_foreach(ts, i, t)
+		if (kp_strcmp0(kp_kobj_str(t, "key"), KP_TAINT_UNSCHEDULABLE) == 0 &&
+		    kp_strcmp0(kp_kobj_str(t, "effect"), "NoSchedule") == 0)
+			at = i;
+	if (want && at == SIZE_MAX) {
+		if (!json_is_array(ts)) {
+			ts = json_array();
+			json_object_set_new(spec, "taints", ts);
+		}
+		json_array_append_new(ts, json_pack("{s:s, s:s}", "key", KP_TAINT_UNSCHEDULABLE, "effect", "NoSchedule"));
+		return 0;
+	}
+	if (!want && at != SIZE_MAX) {
+		json_array_remove(ts, at);
+		if (!json_array_size(ts))
+			json_object_del(spec, "taints");
+		return 0;
+	}
+	return 1;
+}
+
+static void cordon_taint(struct kp_kcm *C, const char *name, json_t *o)
+{
+	struct kp_store_key k = { "", "nodes", "", name };
+	struct kp_errbuf eb = { 0 };
+	json_t *copy = json_deep_copy(o);
+
+	if (!copy)
+		return;
+	if (cordon_fn(NULL, copy) == 0 && kp_apiserver_mutate(C->L, &k, cordon_fn, NULL, &eb) != KP_STORE_OK &&
+	    eb.msg[0])
+		fprintf(stderr, "karpenter up: node %s: unschedulable taint: %s\n", name, eb.msg);
+	json_decref(copy);
+}
+
 static void observe_node(struct kp_kcm *C, enum kp_store_evtype type, const char *text, size_t len, int64_t rv)
 {
 	json_t *o = json_loadb(text, len, 0, NULL);
@@ -461,6 +507,8 @@ static void observe_node(struct kp_kcm *C, enum kp_store_evtype type, const char
 	else
 		fprintf(stderr, "karpenter up: node %s: %s\n", name, eb.msg);
 	n->uid = dup0(kp_kobj_str(json_object_get(o, "metadata"), "uid"));
+	if (!json_object_get(json_object_get(o, "metadata"), "deletionTimestamp"))
+		cordon_taint(C, name, o);
 	if (!known)   /* a new Node gets its Lease at once */
 		kp_kcm__requeue_at(C, KP_KCM__T_LEASES, name, kp_kcm__now_ms());
 	const json_t *a;

@@ -50,6 +50,29 @@ static kp_err load_meta(struct kp_load_dec *d, const struct kp_load_node *root, 
 
 /* ---- Node ---- */
 
+/* A cordoned Node (spec.unschedulable) takes no new pods: the scheduler
+ * sees it as tainted node.kubernetes.io/unschedulable:NoSchedule, the taint
+ * a real cluster's node lifecycle controller adds (TaintNodeUnschedulable;
+ * `karpenter up`'s src/kcm adds it too), even before the taint is written. */
+static kp_err cordon_taint(struct kp_load_dec *d, struct kp_taints *ts)
+{
+	struct kp_taint *t;
+
+	for (int i = 0; i < ts->n; i++)
+		if (ts->t[i].key && !strcmp(ts->t[i].key, KP_TAINT_UNSCHEDULABLE) && ts->t[i].effect == KP_EFFECT_NOSCHEDULE)
+			return KP_OK;
+	t = kp_arena_calloc(d->a, (size_t)ts->n + 1, sizeof(*t));
+	if (!t)
+		return KP_ERR_NOMEM;
+	if (ts->n)
+		memcpy(t, ts->t, (size_t)ts->n * sizeof(*t));
+	t[ts->n].key = KP_TAINT_UNSCHEDULABLE;
+	t[ts->n].effect = KP_EFFECT_NOSCHEDULE;
+	ts->t = t;
+	ts->n++;
+	return KP_OK;
+}
+
 kp_err kp_load_node_obj(struct kp_load_dec *d, const struct kp_load_node *root, struct kp_node *n)
 {
 	const struct kp_load_node *spec = NULL, *status = NULL;
@@ -73,6 +96,8 @@ kp_err kp_load_node_obj(struct kp_load_dec *d, const struct kp_load_node *root, 
 		if (!rc)
 			rc = kp_load_str(d, spec, "providerID", &n->provider_id);
 		kp_load_pop(d, mark);
+		if (!rc && n->unschedulable)
+			rc = cordon_taint(d, &n->taints);
 		if (rc)
 			return rc;
 	}

@@ -240,8 +240,9 @@ static kp_err try_schedule(struct kps_run *r, struct kps_pod *p, bool *placed)
 
 	*placed = false;
 	if (p->cls->vol_err) {
-		p->err = p->cls->vol_err;
-		return KP_OK;
+		/* the class lives in the prep; the reason must outlive it */
+		p->err = kp_arena_strdup(r->a, p->cls->vol_err);
+		return p->err ? KP_OK : KP_ERR_NOMEM;
 	}
 	for (int v = 0; v < p->cls->nvar; v++) {
 		struct kps_variant *var = &p->cls->var[v];

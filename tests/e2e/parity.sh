@@ -11,7 +11,9 @@
 #     does not serve PersistentVolumeClaims);
 #  3. consolidateAfter for destinations: a node inside its window receives
 #     no moved pod; once the window has passed, the pod moves and the other
-#     node goes.
+#     node goes;
+#  4. the simulated cloud has subnets in three zones (us-east-1a/b/c): a
+#     zone spread of 4 replicas uses exactly those.
 
 pa_skipped=0
 pa_skip() { pa_skipped=$((pa_skipped + 1)); echo "skip $1"; }
@@ -104,7 +106,7 @@ spec:
     required:
       nodeSelectorTerms:
       - matchExpressions:
-        - {key: topology.kubernetes.io/zone, operator: In, values: [us-east-1d]}
+        - {key: topology.kubernetes.io/zone, operator: In, values: [us-east-1b]}
 ---
 apiVersion: v1
 kind: PersistentVolumeClaim
@@ -141,7 +143,7 @@ EOF2
 		else bad "parity: the PVC-bound pod runs" "$(K get pods,nodeclaims -o wide 2>&1 | tail -n 4)"; fi
 		N=$(pa_running_on app=pa-vol)
 		z=$(K get node "$N" -o jsonpath='{.metadata.labels.topology\.kubernetes\.io/zone}' 2>/dev/null)
-		if [ "$z" = us-east-1d ]; then ok "parity: the PVC-bound pod lands in its volume's zone (us-east-1d)"
+		if [ "$z" = us-east-1b ]; then ok "parity: the PVC-bound pod lands in its volume's zone (us-east-1b)"
 		else bad "parity: the PVC-bound pod lands in its volume's zone" "node '$N' zone '$z'"; fi
 		K delete pod pa-vol --wait=false >/dev/null 2>&1
 	else
@@ -203,6 +205,33 @@ EOF2
 	# once node 2's window has passed, a moves there and node 1 goes
 	if pa_until 40 pa_gone "node/$N1"; then ok "parity: consolidateAfter: after node 2's window, node 1 is consolidated away"
 	else bad "parity: consolidateAfter: after node 2's window, node 1 is consolidated away" "$(K get nodes,nodeclaims 2>&1 | tail -n 4)"; fi
+	# ---- 4. the simulated cloud has subnets in three zones: a zone spread uses those only
+	cat >"$TMP/pa-spread.yaml" <<'EOF2'
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: spread}
+spec:
+  replicas: 4
+  selector: {matchLabels: {app: spread}}
+  template:
+    metadata: {labels: {app: spread}}
+    spec:
+      nodeSelector: {pool: anyct}
+      topologySpreadConstraints:
+      - {maxSkew: 1, topologyKey: topology.kubernetes.io/zone, whenUnsatisfiable: DoNotSchedule, labelSelector: {matchLabels: {app: spread}}}
+      containers:
+      - {name: app, image: registry.k8s.io/pause:3.9, resources: {requests: {cpu: 1500m, memory: 256Mi}}}
+EOF2
+	pa_spread_running() {
+		[ "$(K get pods -l app=spread -o jsonpath='{range .items[?(@.status.phase=="Running")]}{.metadata.name}{"\n"}{end}' 2>/dev/null | grep -c .)" -eq 4 ]
+	}
+	K apply -f "$TMP/pa-spread.yaml" >/dev/null 2>&1
+	if pa_until 60 pa_spread_running; then ok "parity: subnets: 4 zone-spread replicas run"
+	else bad "parity: subnets: 4 zone-spread replicas run" "$(K get pods -l app=spread -o wide 2>&1 | tail -n 5)"; fi
+	zones=$(for n in $(K get pods -l app=spread -o jsonpath='{range .items[*]}{.spec.nodeName}{"\n"}{end}' 2>/dev/null); do
+		K get node "$n" -o jsonpath='{.metadata.labels.topology\.kubernetes\.io/zone}{"\n"}' 2>/dev/null; done | sort -u | tr '\n' ' ')
+	if [ "$zones" = "us-east-1a us-east-1b us-east-1c " ]; then ok "parity: subnets: the spread uses the three subnet zones only ($zones)"
+	else bad "parity: subnets: the spread uses the three subnet zones only" "zones '$zones'"; fi
 	stop_server "$SPA" >/dev/null
 else
 	bad "parity: karpenter up starts"

@@ -146,8 +146,10 @@ static void test_examples_v1(void **state)
 	int files = 0;
 
 	(void)state;
-	if (!shared)
+	if (!shared) {
+		fprintf(stderr, "# skip %s: the reference examples (../shared, outside the repository) are not there\n", __func__);
 		skip();
+	}
 	dir = mkdtemp(tmpl);
 	assert_non_null(dir);
 	snprintf(src, sizeof(src), "%s/karpenter-examples/v1", shared);
@@ -243,8 +245,10 @@ static void test_examples_workloads(void **state)
 	kp_err rc;
 
 	(void)state;
-	if (!shared)
+	if (!shared) {
+		fprintf(stderr, "# skip %s: the reference examples (../shared, outside the repository) are not there\n", __func__);
 		skip();
+	}
 	snprintf(dir, sizeof(dir), "%s/karpenter-examples/workloads", shared);
 	kp_cluster_init(&c);
 	rc = kp_load_paths(&c, paths, 1, &o, &eb);
@@ -820,7 +824,9 @@ static void test_nodes_and_bound_pods(void **state)
 	assert_string_equal(n->provider_id, "aws:///us-east-1a/i-123");
 	assert_true(n->unschedulable);
 	assert_false(n->ready);
-	assert_int_equal(n->taints.n, 1);
+	assert_int_equal(n->taints.n, 2);   /* cordoned: the unschedulable taint is added */
+	assert_string_equal(n->taints.t[1].key, KP_TAINT_UNSCHEDULABLE);
+	assert_int_equal(n->taints.t[1].effect, KP_EFFECT_NOSCHEDULE);
 	assert_int_equal(n->capacity.v[KP_RES_CPU], 2000);
 	assert_int_equal(n->capacity.v[KP_RES_PODS], 29);
 	assert_int_equal(n->allocatable.v[KP_RES_MEMORY], 8 * GI);   /* defaults to capacity */
