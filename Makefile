@@ -47,6 +47,8 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(O)/tests/%)
 TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(O)/tools/%)
 BENCH_BIN:= $(BENCH_SRC:bench/%.c=$(O)/bench/%)
 
+# (fuzz targets: see the fuzzing section)
+.PHONY: fuzz fuzz-build fuzz-check
 .PHONY: all deps test unit unit-san unit-tsan scenarios malformed e2e aws demo bench clean check-banned valgrind image install-test
 
 all: deps $(O)/karpenter
@@ -91,12 +93,14 @@ test: deps
 	@./scripts/run-tests unit $(O)
 	@./scripts/run-tests scenarios $(O)
 	@./scripts/run-tests malformed $(O)
+	@./scripts/run-tests nosignal $(O)
 	@./scripts/run-tests promtool $(O)
-	@./scripts/run-tests e2e $(O)
 	@./scripts/run-tests aws $(O)
 	@./scripts/run-tests install $(O)
 	@$(MAKE) --no-print-directory SAN=1 unit-san
 	@$(MAKE) --no-print-directory TSAN=1 unit-tsan
+	@./scripts/run-tests e2e build/san   # on the sanitizer build: its "no sanitizer reports" check can fail
+	@$(MAKE) --no-print-directory fuzz-check
 	@./scripts/run-tests summary
 
 unit: deps $(O)/karpenter $(UNIT_BIN)
@@ -105,6 +109,7 @@ unit: deps $(O)/karpenter $(UNIT_BIN)
 unit-san: $(UNIT_BIN) $(O)/karpenter $(TOOL_BIN)
 	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ./scripts/run-tests unit $(O) san
 	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ./scripts/run-tests malformed $(O) san
+	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ./scripts/run-tests nosignal $(O) san
 
 # halt_on_error: a data race fails the binary (and so the stage)
 unit-tsan: $(UNIT_BIN) $(O)/karpenter
@@ -143,7 +148,44 @@ bench: deps
 	@$(MAKE) --no-print-directory OPT="-O2 -g -DNDEBUG" all $(BENCH_BIN)
 	@./scripts/run-bench $(O)
 
+# ---- fuzzing (tests/fuzz; docs/fuzzing.md) ----
+# libFuzzer harnesses built with clang against a fuzzer-instrumented copy of
+# the library in build/fuzz. `make fuzz` runs each for FUZZ_SECONDS; the
+# fuzz stage of `make test` replays every committed corpus entry, then
+# fuzzes each harness for FUZZ_TEST_SECONDS.
+FUZZ_CC      ?= clang
+FUZZ_O       := build/fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_TEST_SECONDS ?= 20
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_CFLAGS  := $(CSTD) -O1 -g $(WARN) $(FUZZ_SAN) -fsanitize=fuzzer-no-link -Iinclude -Isrc $(PKG_CFLAGS) -MMD -MP
+FUZZ_SRC     := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BIN     := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_O)/%)
+FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ_O)/obj/%.o)
+
+$(FUZZ_O)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  FUZZCC  $<")
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -c $< -o $@
+
+$(FUZZ_O)/libkarpenter.a: $(FUZZ_LIB_OBJ)
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(FUZZ_O)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_O)/libkarpenter.a
+	@$(if $(Q),echo "  FUZZLD  $@")
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_O)/libkarpenter.a $(PKG_LIBS) -lm -lpthread
+
+fuzz-build: deps $(FUZZ_BIN)
+
+fuzz: fuzz-build
+	@./scripts/run-fuzz run $(FUZZ_O) $(FUZZ_SECONDS)
+
+fuzz-check: fuzz-build
+	@./scripts/run-tests fuzz $(FUZZ_O) $(FUZZ_TEST_SECONDS)
+
 clean:
 	rm -rf build
 
 -include $(shell find $(O)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(FUZZ_O) -name '*.d' 2>/dev/null)

@@ -48,9 +48,18 @@ struct kp_apiserver_config {
 	int64_t event_window;        /* store events kept for watch resume (0 = default) */
 	int64_t grace_cap_ms;        /* kubelet stand-in: longest wait of a terminating pod
 	                              * (0 = 2000; < 0 = its whole grace period) */
+	/* limits (server.c; 0 = the default in brackets); past one a request
+	 * gets 429 TooManyRequests with Retry-After, as kube-apiserver's
+	 * max-in-flight filter answers */
+	int max_connections;         /* open connections [1024] */
+	int max_inflight;            /* requests being handled, watches aside [400] */
+	int max_watches_per_client;  /* open watches per client address + User-Agent [500] */
+	int64_t max_watch_s;         /* a watch without timeoutSeconds ends after
+	                              * [1800..3600) s, as kube's --min-request-timeout */
 };
 
 struct kp_apiserver__gc;
+struct kp_apiserver__limits;
 
 struct kp_apiserver {
 	struct kp_apiserver_config cfg;
@@ -63,6 +72,7 @@ struct kp_apiserver {
 	void *mhd;                   /* struct MHD_Daemon */
 	struct kp_apiserver__gc *gc;
 	atomic_bool stopping;        /* set by kp_apiserver_shutdown, read by every thread */
+	struct kp_apiserver__limits *limits;   /* server.c */
 };
 
 /* ---- life cycle (apiserver.c) ---- */
@@ -109,6 +119,8 @@ struct kp_apiserver__http_resp {
 	size_t len;
 	const char *content_type;    /* static string */
 	struct kp_apiserver__watch_stream *stream;   /* a watch: the server pulls from it */
+	struct kp_apiserver__limits *lim;            /* server.c: the watch counted against client */
+	char client[192];
 	char *warnings;              /* malloc'ed `Warning:` header values, one per line, or NULL */
 };
 

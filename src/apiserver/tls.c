@@ -239,7 +239,7 @@ kp_err kp_apiserver__tls_load_or_create(struct kp_apiserver__tls *t, const char 
 			rc = kp_errf(eb, KP_ERR_INVALID, "generate CA: openssl failure");
 			goto out;
 		}
-		if ((rc = write_file(p_cakey, ca_key_pem, 0600, eb)) || (rc = write_file(p_ca, t->ca_pem, 0644, eb)))
+		if ((rc = write_file(p_cakey, ca_key_pem, 0600, eb)) || (rc = write_file(p_ca, t->ca_pem, 0600, eb)))
 			goto out;
 		/* a new CA invalidates any old serving certificate */
 		unlink(p_crt);
@@ -270,7 +270,7 @@ kp_err kp_apiserver__tls_load_or_create(struct kp_apiserver__tls *t, const char 
 		rc = kp_errf(eb, KP_ERR_INVALID, "generate serving certificate: openssl failure");
 		goto out;
 	}
-	if ((rc = write_file(p_key, t->key_pem, 0600, eb)) || (rc = write_file(p_crt, t->cert_pem, 0644, eb)))
+	if ((rc = write_file(p_key, t->key_pem, 0600, eb)) || (rc = write_file(p_crt, t->cert_pem, 0600, eb)))
 		goto out;
 out:
 	free(ca_key_pem);

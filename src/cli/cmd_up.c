@@ -7,7 +7,8 @@
  * signals are blocked before any thread starts, so only the main thread
  * receives them (sigwait); shutdown then stops the listener, wakes every
  * watch and closes the store. Exit status: 0 after a clean stop, 1 when the
- * server cannot start, 2 on bad usage.
+ * server cannot start, 2 on bad usage or when another `karpenter up` holds
+ * the data directory.
  */
 #include <arpa/inet.h>
 #include <limits.h>
@@ -184,7 +185,7 @@ int kp_cmd_up(int argc, char **argv, const char *datadir)
 	struct kp_ctrl_http *http = NULL;
 	char ddir[PATH_MAX], kcfg[PATH_MAX + 16], crds[PATH_MAX + 32];
 	sigset_t set;
-	int sig = 0, rc;
+	int sig = 0, rc, lock_fd = -1;
 
 	snprintf(a.host, sizeof(a.host), "127.0.0.1");
 	rc = up_parse(argc, argv, &a);
@@ -219,6 +220,31 @@ int kp_cmd_up(int argc, char **argv, const char *datadir)
 		bm = getenv("KARPENTER_UP_GRACE_CAP_MS");
 		if (bm && !kp_parse_i64(bm, &v))
 			cfg.grace_cap_ms = v;
+		/* the API server's limits (docs/up.md); unset = its defaults */
+		bm = getenv("KARPENTER_UP_MAX_CONNECTIONS");
+		if (bm && !kp_parse_i64(bm, &v) && v > 0 && v <= 65536)
+			cfg.max_connections = (int)v;
+		bm = getenv("KARPENTER_UP_MAX_INFLIGHT");
+		if (bm && !kp_parse_i64(bm, &v) && v > 0 && v <= 65536)
+			cfg.max_inflight = (int)v;
+		bm = getenv("KARPENTER_UP_MAX_WATCHES_PER_CLIENT");
+		if (bm && !kp_parse_i64(bm, &v) && v > 0 && v <= 65536)
+			cfg.max_watches_per_client = (int)v;
+		bm = getenv("KARPENTER_UP_MAX_WATCH_SECONDS");
+		if (bm && !kp_parse_i64(bm, &v) && v > 0)
+			cfg.max_watch_s = v;
+	}
+
+	/* the data directory: private (0700, files 0600, and so every file
+	 * created from here on) and ours alone; a second `up` on it exits 2
+	 * naming the holder (src/up/datadir.c) */
+	umask(077);
+	{
+		long holder = 0;
+		if (kp_up_datadir_lock(ddir, &lock_fd, &holder, &eb)) {
+			fprintf(stderr, "karpenter up: %s\n", eb.msg);
+			return holder ? KP_EXIT_USAGE : KP_EXIT_FAIL;
+		}
 	}
 
 	/* every thread started from here on inherits the blocked signals */
@@ -273,6 +299,7 @@ int kp_cmd_up(int argc, char **argv, const char *datadir)
 	fflush(stdout);
 	kp_ctrl_http_stop(http);
 	kp_up_stop(U);
+	kp_up_datadir_unlock(lock_fd);
 	printf("karpenter up: stopped\n");
 	return KP_EXIT_OK;
 }

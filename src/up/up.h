@@ -52,4 +52,12 @@ struct kp_up_karpenter_opts {
 };
 kp_err kp_up_karpenter_start(struct kp_up *U, const struct kp_up_karpenter_opts *o, struct kp_errbuf *eb);
 
+/* ---- the data directory (datadir.c) ----
+ * Creates dir 0700 (forcing an existing one to 0700 and every file below it
+ * to 0600) and takes an exclusive lock on dir/up.lock for as long as
+ * *lock_fd stays open. KP_ERR_LIMIT when another process holds it, with its
+ * pid in *holder (-1 if unknown); call before anything writes into dir. */
+kp_err kp_up_datadir_lock(const char *dir, int *lock_fd, long *holder, struct kp_errbuf *eb);
+void kp_up_datadir_unlock(int lock_fd);
+
 #endif

@@ -24,7 +24,7 @@ cd_until() {
 cd_log() { K logs -n karpenter karpenter-0 2>/dev/null; }
 cd_nclaims() { K get nodeclaims -o name 2>/dev/null | wc -l; }
 cd_claims_are() { [ "$(cd_nclaims)" -eq "$1" ]; }
-cd_gone() { ! K get "$1" >/dev/null 2>&1; }
+cd_gone() { K get "$1" 2>&1 | grep -q 'NotFound'; }   # gone = the server says NotFound, not any error
 cd_pod_running_on() {   # cd_pod_running_on SELECTOR: prints the node of a Running pod
 	K get pods -l "$1" -o jsonpath='{range .items[?(@.status.phase=="Running")]}{.spec.nodeName}{"\n"}{end}' 2>/dev/null | head -n 1
 }
@@ -145,8 +145,11 @@ EOF2
 	del=$(K get nodeclaim "$NC2" -o jsonpath='{.metadata.deletionTimestamp}' 2>/dev/null)
 	if [ -n "$NC2" ] && [ -z "$del" ] && [ "$(cd_nclaims)" -eq 1 ]; then ok "disrupt: a do-not-disrupt pod keeps its node through consolidation"
 	else bad "disrupt: a do-not-disrupt pod keeps its node" "claim '$NC2' deleting '$del' claims $(cd_nclaims)"; fi
-	if cd_log | grep '"message":"validating disruption command"' | grep -qF "$NODE2"; then
-		bad "disrupt: no command for the do-not-disrupt node" "$(cd_log | grep -F "$NODE2" | grep disruption | tail -n 2)"
+	# the log must be readable (and not empty) for its silence to mean anything
+	if ! cdlog=$(cd_log) || [ -z "$cdlog" ]; then
+		bad "disrupt: no command for the do-not-disrupt node" "could not read the controller's log"
+	elif printf '%s\n' "$cdlog" | grep '"message":"validating disruption command"' | grep -qF "$NODE2"; then
+		bad "disrupt: no command for the do-not-disrupt node" "$(printf '%s\n' "$cdlog" | grep -F "$NODE2" | grep disruption | tail -n 2)"
 	else ok "disrupt: no command for the do-not-disrupt node"; fi
 	# without the annotation: replaced by a cheaper node, which initializes first
 	K patch deployment small --type=json -p '[{"op":"remove","path":"/spec/template/metadata/annotations"}]' >/dev/null 2>&1

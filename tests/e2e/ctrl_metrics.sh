@@ -71,7 +71,7 @@ if cm_until 20 sh -c "[ -f '$CM_D/kubeconfig' ] && curl -sk -o /dev/null 'https:
 			ok "metrics: promtool check metrics (walkthrough scrape)"
 		else bad "metrics: promtool check metrics" "exit $prc: $(printf '%s\n' "$extra" | head -n 5)"; fi
 	else
-		echo "skip metrics: promtool check metrics (promtool is not installed)"
+		skip promtool "metrics: promtool check metrics (promtool is not installed)"
 	fi
 
 	if cm_ge karpenter_nodeclaims_created_total 1 'nodepool="default"' 'reason="provisioned"'; then

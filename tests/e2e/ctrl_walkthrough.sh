@@ -170,8 +170,10 @@ if start_server "$D" "$PORT" KARPENTER_UP_CONTROLLER=off; then
 	if grep -q '"successfully acquired lease"' "$TMP/ctrl-alone.log"; then ok "ctrl: external controller acquires the Lease"
 	else bad "ctrl: external controller acquires the Lease"; fi
 	if stop_server "$CP"; then ok "ctrl: external controller stops on SIGTERM"; else bad "ctrl: external controller stops on SIGTERM"; fi
-	holder=$(K get lease -n kube-system karpenter-leader-election -o jsonpath='{.spec.holderIdentity}' 2>/dev/null)
-	if [ -z "$holder" ]; then ok "ctrl: the Lease is released on shutdown"; else bad "ctrl: the Lease is released on shutdown" "$holder"; fi
+	# released = the Lease is there with an empty holder; a failed query is a failure
+	if ! holder=$(K get lease -n kube-system karpenter-leader-election -o jsonpath='{.spec.holderIdentity}' 2>&1); then
+		bad "ctrl: the Lease is released on shutdown" "kubectl get lease failed: $holder"
+	elif [ -z "$holder" ]; then ok "ctrl: the Lease is released on shutdown"; else bad "ctrl: the Lease is released on shutdown" "$holder"; fi
 	stop_server "$SW" >/dev/null
 else
 	bad "ctrl: start server without the in-process controller"

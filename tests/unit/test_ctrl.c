@@ -434,8 +434,10 @@ static bool ready(const char *unused)
 
 static void test_walkthrough(void **state)
 {
-	if (env_up())
+	if (env_up()) {
+		fprintf(stderr, "# skip %s: the in-process API server did not start (reason above)\n", __func__);
 		skip();
+	}
 	json_t *items, *nc;
 	json_t *node = NULL;
 	const char *nname;
@@ -491,8 +493,10 @@ static int64_t pool_cpu_milli(const char *pool, int *n)
 
 static void test_limits_burst(void **state)
 {
-	if (env_up())
+	if (env_up()) {
+		fprintf(stderr, "# skip %s: the in-process API server did not start (reason above)\n", __func__);
 		skip();
+	}
 	int n = 0;
 	int64_t cpu;
 
@@ -538,8 +542,10 @@ static bool has_claim(const char *pool)
 
 static void test_liveness(void **state)
 {
-	if (env_up())
+	if (env_up()) {
+		fprintf(stderr, "# skip %s: the in-process API server did not start (reason above)\n", __func__);
 		skip();
+	}
 	(void)state;
 	kp_cloud_fake_delay_next_boots(E.cloud, 1, KP_NEVER);
 	make_pool("c", "");
@@ -564,8 +570,10 @@ static bool no_claim(const char *pool)
 
 static void test_ice_retry(void **state)
 {
-	if (env_up())
+	if (env_up()) {
+		fprintf(stderr, "# skip %s: the in-process API server did not start (reason above)\n", __func__);
 		skip();
+	}
 	json_t *items;
 
 	(void)state;

@@ -184,8 +184,10 @@ static void test_configmap_lifecycle(void **state)
 	json_t *cm, *out = NULL, *list = NULL, *patch;
 	int64_t end;
 	(void)state;
-	if (!up)
+	if (!up) {
+		fprintf(stderr, "# skip %s: karpenter up did not start (reason above)\n", __func__);
 		skip();
+	}
 	c = new_client();
 	assert_int_equal(kp_kube_loop_new(c, &l, &eb), KP_OK);
 	io.ns = "default";
@@ -265,8 +267,10 @@ static void test_leader_election(void **state)
 	json_t *lease = NULL;
 	int64_t end;
 	(void)state;
-	if (!up)
+	if (!up) {
+		fprintf(stderr, "# skip %s: karpenter up did not start (reason above)\n", __func__);
 		skip();
+	}
 	ob.identity = "b";
 	ob.ud = &sb;
 	c = new_client();

@@ -146,8 +146,10 @@ static void test_examples_v1(void **state)
 	int files = 0;
 
 	(void)state;
-	if (!shared)
+	if (!shared) {
+		fprintf(stderr, "# skip %s: the reference examples (../shared, outside the repository) are not there\n", __func__);
 		skip();
+	}
 	dir = mkdtemp(tmpl);
 	assert_non_null(dir);
 	snprintf(src, sizeof(src), "%s/karpenter-examples/v1", shared);
@@ -243,8 +245,10 @@ static void test_examples_workloads(void **state)
 	kp_err rc;
 
 	(void)state;
-	if (!shared)
+	if (!shared) {
+		fprintf(stderr, "# skip %s: the reference examples (../shared, outside the repository) are not there\n", __func__);
 		skip();
+	}
 	snprintf(dir, sizeof(dir), "%s/karpenter-examples/workloads", shared);
 	kp_cluster_init(&c);
 	rc = kp_load_paths(&c, paths, 1, &o, &eb);
