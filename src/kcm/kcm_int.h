@@ -86,6 +86,7 @@ struct kp_kcm {
 	struct kp_store_watch *w;
 	struct kp_cloud *cloud;
 	pthread_mutex_t cloud_mu;
+	int64_t next_cloud_list;     /* a provider other than the simulated cloud: next List (ms) */
 	struct kp_strmap pods, nodes, tomb;
 	struct kp_strmap objs[CK_NKINDS];
 	struct kp_strmap dirty[CK_NKINDS];

@@ -594,10 +594,77 @@ static int cloud_fn(void *ctx, enum kp_cloud_fake_event ev, const struct kp_inst
 	return rc && rc != KP_STORE_EXISTS ? 1 : 0;
 }
 
+/* A real provider (AWS): every 2 s, a Node for each running instance the
+ * provider lists without one, and no Node for instances gone from the list. */
+static void node_lifecycle_list(struct kp_kcm *C)
+{
+	struct kp_arena a;
+	struct kp_instance *v = NULL;
+	struct kp_errbuf eb = { 0 };
+	char **gone = NULL;
+	size_t ngone = 0, cap = 0;
+	int n = 0;
+
+	if (kp_kcm__now_ms() < C->next_cloud_list)
+		return;
+	C->next_cloud_list = kp_kcm__now_ms() + 2000;
+	kp_arena_init(&a);
+	if (kp_cloud_list(C->cloud, &a, &v, &n, &eb)) {
+		fprintf(stderr, "karpenter up: cloud nodes: %s\n", eb.msg);
+		kp_arena_free(&a);
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		bool has = false;
+
+		if (v[i].state != KP_INSTANCE_RUNNING || !v[i].provider_id)
+			continue;
+		KP_STRMAP_FOREACH(&C->nodes, e) {
+			struct kp_kcm__node *nd = e->val;
+			if (nd->n && nd->n->provider_id && !strcmp(nd->n->provider_id, v[i].provider_id)) {
+				has = true;
+				break;
+			}
+		}
+		if (!has)
+			cloud_fn(C, KP_CLOUD_FAKE_RUNNING, &v[i]);
+	}
+	KP_STRMAP_FOREACH(&C->nodes, e) {
+		struct kp_kcm__node *nd = e->val;
+		const char *pid = nd->n ? nd->n->provider_id : NULL;
+		bool live = false;
+
+		if (!pid || strncmp(pid, "aws:///", 7) != 0)
+			continue;
+		for (int i = 0; i < n && !live; i++)
+			live = v[i].provider_id && !strcmp(v[i].provider_id, pid) && v[i].state != KP_INSTANCE_TERMINATED;
+		if (!live && ngone == cap) {
+			char **g = realloc(gone, (cap = cap ? cap * 2 : 8) * sizeof(*g));
+			if (!g)
+				break;
+			gone = g;
+		}
+		if (!live && ngone < cap && (gone[ngone] = strdup(pid)))
+			ngone++;
+	}
+	for (size_t i = 0; i < ngone; i++) {
+		struct kp_instance in;
+
+		memset(&in, 0, sizeof(in));
+		in.provider_id = gone[i];
+		cloud_fn(C, KP_CLOUD_FAKE_TERMINATED, &in);
+		free(gone[i]);
+	}
+	free(gone);
+	kp_arena_free(&a);
+}
+
 void kp_kcm__node_lifecycle(struct kp_kcm *C)
 {
 	pthread_mutex_lock(&C->cloud_mu);
 	if (C->cloud && kp_cloud_is_fake(C->cloud))
 		kp_cloud_fake_poll(C->cloud, kp_cloud_fake_now(C->cloud), cloud_fn, C);
+	else if (C->cloud)
+		node_lifecycle_list(C);
 	pthread_mutex_unlock(&C->cloud_mu);
 }

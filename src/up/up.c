@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "apiserver/server.h"
+#include "cloud/aws/provider.h"
 #include "kcm/kcm.h"
 #include "up/up.h"
 
@@ -675,13 +676,32 @@ kp_err kp_up_karpenter_start(struct kp_up *U, const struct kp_up_karpenter_opts 
 		kp_err_prefix(eb, "catalog: ");
 		goto fail;
 	}
-	kp_cloud_fake_opts_init(&fo);
-	fo.launch_delay_ms = o->launch_delay_ms;
-	fo.resnames = &k->rn;
-	if ((rc = kp_cloud_fake_new(&k->cat, &fo, &k->cloud, eb)))
-		goto fail;
-	if ((rc = keep_start(L, k->cloud, o->fault_file, &k->keep, eb)))   /* before anything uses the cloud */
-		goto fail;
+	if (o->cloud && strcmp(o->cloud, "aws") == 0) {
+		struct kp_cloud_aws_opts ao;
+
+		if (o->fault_file) {
+			rc = kp_errf(eb, KP_ERR_INVALID, "--fault applies to the simulated cloud only, not to --cloud aws");
+			goto fail;
+		}
+		kp_cloud_aws_opts_init(&ao);
+		ao.cluster = o->cluster_name ? o->cluster_name : "karpenter";
+		ao.endpoint = o->aws_endpoint;
+		ao.region = o->aws_region;
+		ao.cluster_endpoint = o->cluster_endpoint;
+		ao.base = &k->cat;
+		if ((rc = kp_cloud_aws_new(&ao, &k->cloud, eb))) {
+			kp_err_prefix(eb, "aws: ");
+			goto fail;
+		}
+	} else {
+		kp_cloud_fake_opts_init(&fo);
+		fo.launch_delay_ms = o->launch_delay_ms;
+		fo.resnames = &k->rn;
+		if ((rc = kp_cloud_fake_new(&k->cat, &fo, &k->cloud, eb)))
+			goto fail;
+		if ((rc = keep_start(L, k->cloud, o->fault_file, &k->keep, eb)))   /* before anything uses the cloud */
+			goto fail;
+	}
 	if ((size_t)snprintf(kcfg, sizeof(kcfg), "%s/karpenter-controller.kubeconfig", L->cfg.data_dir) >= sizeof(kcfg)) {
 		rc = kp_errf(eb, KP_ERR_RANGE, "data dir path too long");
 		goto fail;
