@@ -24,6 +24,13 @@ struct kp_offering {
 	bool available;
 };
 
+/* A capacity reservation's size (Karpenter's Offering.ReservationCapacity):
+ * the instances left in the reserved offering of that zone. */
+struct kp_reservation {
+	const char *zone;
+	int64_t capacity;
+};
+
 struct kp_overhead {
 	struct kp_res kube_reserved;
 	struct kp_res system_reserved;
@@ -39,7 +46,13 @@ struct kp_itype {
 	struct kp_res allocatable;    /* capacity - overhead, floored at 0 */
 	int noff;
 	struct kp_offering *off;      /* sorted by (price, zone, captype) */
+	int nresv;                    /* reserved offerings with a counted reservation */
+	const struct kp_reservation *resv;
 };
+
+/* The counted reservation of it's reserved offering in zone, NULL if none
+ * (the offering, if any, is then not counted). */
+const struct kp_reservation *kp_itype_reservation(const struct kp_itype *it, const char *zone);
 
 struct kp_catalog {
 	struct kp_arena arena;

@@ -158,6 +158,8 @@ struct kp_disrupt_cmd {
 	double repl_price;                 /* $/h of the replacements */
 	double savings;                    /* price - repl_price */
 	const char *reason;                /* for people: "Underutilized: ..." */
+	bool has_score;                    /* consolidationPolicy Balanced: score was computed */
+	double score;                      /* balanced.go score (accepted when >= 1/2) */
 };
 
 struct kp_disrupt_blocked {

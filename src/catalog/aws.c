@@ -602,12 +602,13 @@ static kp_err set_offerings(struct aws_load *L, struct kp_itype *it, const char 
 				return kp_errf(eb, KP_ERR_LIMIT, "%s: more than %d zones", L->zones.csv.name,
 					       AWS_MAX_ZONES);
 			if (od)
-				it->off[k++] = (struct kp_offering){zone, KP_CAP_ON_DEMAND, priced ? price : 0, priced};
+				it->off[k++] = (struct kp_offering){ .zone = zone, .captype = KP_CAP_ON_DEMAND,
+								     .price = priced ? price : 0, .available = priced };
 			if (spot)
 				it->off[k++] = (struct kp_offering){
-					zone, KP_CAP_SPOT,
-					priced ? kp_spot_estimate(it->name, family ? family : it->name, zone, price) : 0,
-					priced};
+					.zone = zone, .captype = KP_CAP_SPOT,
+					.price = priced ? kp_spot_estimate(it->name, family ? family : it->name, zone, price) : 0,
+					.available = priced };
 		}
 		if (!e)
 			break;

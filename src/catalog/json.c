@@ -194,9 +194,10 @@ static kp_err get_labels(struct jload *J, json_t *obj, struct kp_itype *it)
 	return KP_OK;
 }
 
-static kp_err get_offering(struct jload *J, json_t *o, int i, struct kp_offering *off)
+static kp_err get_offering(struct jload *J, json_t *o, int i, struct kp_offering *off, struct kp_itype *it,
+			   struct kp_reservation *resv)
 {
-	static const char *const keys[] = {"zone", "capacityType", "price", "available", NULL};
+	static const char *const keys[] = {"zone", "capacityType", "price", "available", "reservationCapacity", NULL};
 	char what[64];
 	json_t *zone, *ct, *price, *avail;
 	int c;
@@ -240,6 +241,17 @@ static kp_err get_offering(struct jload *J, json_t *o, int i, struct kp_offering
 		return jfail(J, KP_ERR_INVALID, "%s.available: expected a boolean, got %s", what, jtype(avail));
 	off->available = avail ? json_is_true(avail) : true;
 	off->captype = (enum kp_captype)c;
+	if ((avail = json_object_get(o, "reservationCapacity"))) {
+		if (c != KP_CAP_RESERVED)
+			return jfail(J, KP_ERR_INVALID, "%s.reservationCapacity: only reserved offerings have one", what);
+		if (!json_is_integer(avail) || json_integer_value(avail) < 0)
+			return jfail(J, KP_ERR_INVALID, "%s.reservationCapacity: expected a non-negative integer", what);
+		resv[it->nresv].capacity = (int64_t)json_integer_value(avail);
+		resv[it->nresv].zone = kp_arena_strdup(J->a, json_string_value(zone));
+		if (!resv[it->nresv].zone)
+			return jfail(J, KP_ERR_NOMEM, "out of memory");
+		it->nresv++;
+	}
 	off->zone = kp_arena_strdup(J->a, json_string_value(zone));
 	if (!off->zone)
 		return jfail(J, KP_ERR_NOMEM, "out of memory");
@@ -248,6 +260,7 @@ static kp_err get_offering(struct jload *J, json_t *o, int i, struct kp_offering
 
 static kp_err get_offerings(struct jload *J, json_t *arr, struct kp_itype *it)
 {
+	struct kp_reservation *resv;
 	size_t n;
 	kp_err rc;
 
@@ -261,10 +274,12 @@ static kp_err get_offerings(struct jload *J, json_t *arr, struct kp_itype *it)
 	if (n > JSON_MAX_OFFERINGS)
 		return jfail(J, KP_ERR_LIMIT, "offerings: more than %d", JSON_MAX_OFFERINGS);
 	it->off = kp_arena_calloc(J->a, n, sizeof(*it->off));
-	if (!it->off)
+	resv = kp_arena_calloc(J->a, n, sizeof(*resv));
+	if (!it->off || !resv)
 		return jfail(J, KP_ERR_NOMEM, "out of memory");
+	it->resv = resv;
 	for (size_t i = 0; i < n; i++) {
-		if ((rc = get_offering(J, json_array_get(arr, i), (int)i, &it->off[i])))
+		if ((rc = get_offering(J, json_array_get(arr, i), (int)i, &it->off[i], it, resv)))
 			return rc;
 		/* bounded by JSON_MAX_OFFERINGS per type */
 		for (size_t j = 0; j < i; j++)
@@ -624,8 +639,12 @@ static kp_err put_type(struct kp_buf *b, const struct kp_resnames *rn, const str
 		fmt_double(o->price, price, sizeof(price));
 		if ((rc = kp_buf_addstr(b, i ? ",\n      {\"zone\": " : "\n      {\"zone\": ")) ||
 		    (rc = put_str(b, o->zone)) ||
-		    (rc = kp_buf_printf(b, ", \"capacityType\": \"%s\", \"price\": %s, \"available\": %s}",
-					kp_captype_name(o->captype), price, o->available ? "true" : "false")))
+		    (rc = kp_buf_printf(b, ", \"capacityType\": \"%s\", \"price\": %s, \"available\": %s",
+					kp_captype_name(o->captype), price, o->available ? "true" : "false")) ||
+		    (o->captype == KP_CAP_RESERVED && kp_itype_reservation(it, o->zone) &&
+		     (rc = kp_buf_printf(b, ", \"reservationCapacity\": %lld",
+					 (long long)kp_itype_reservation(it, o->zone)->capacity))) ||
+		    (rc = kp_buf_addstr(b, "}")))
 			return rc;
 	}
 	return kp_buf_addstr(b, it->noff ? "\n    ]\n  }" : "]\n  }");

@@ -77,8 +77,10 @@ static kp_err kwok_type(struct kp_catalog *cat, const struct kp_resnames *rn, in
 	if (!it->off)
 		goto nomem;
 	for (size_t z = 0; z < KP_ARRAY_LEN(kwok_zones); z++) {
-		it->off[2 * z] = (struct kp_offering){kwok_zones[z], KP_CAP_SPOT, od * .7, true};
-		it->off[2 * z + 1] = (struct kp_offering){kwok_zones[z], KP_CAP_ON_DEMAND, od, true};
+		it->off[2 * z] = (struct kp_offering){ .zone = kwok_zones[z], .captype = KP_CAP_SPOT,
+						       .price = od * .7, .available = true };
+		it->off[2 * z + 1] = (struct kp_offering){ .zone = kwok_zones[z], .captype = KP_CAP_ON_DEMAND,
+							   .price = od, .available = true };
 	}
 	rc = kp_itype_finish(it, a, eb);
 	if (rc) {

@@ -36,9 +36,18 @@ static void up_usage(FILE *f)
 	      "  --catalog NAME|FILE      instance-type catalog for the simulated cloud (default aws)\n"
 	      "  --launch-delay DURATION  how long simulated instances take to boot (default 2s)\n"
 	      "  --allow-remote           allow a non-loopback listen address\n"
+	      "  --cloud fake|aws         the simulated cloud (default) or AWS (docs/aws.md): a Node for\n"
+	      "                           every running instance of the cluster\n"
+	      "  --aws-endpoint URL       --cloud aws: endpoint of every AWS service (e.g. moto)\n"
+	      "  --aws-region REGION      --cloud aws: region (default AWS_REGION, profile, IMDS)\n"
+	      "  --cluster-name NAME      --cloud aws: cluster name for tags (default $CLUSTER_NAME or karpenter)\n"
 	      "  --packing MODE           karpenter (default) or cost (docs/packing.md)\n"
 	      "  --metrics-listen ADDR:PORT  serve the controller's Prometheus /metrics (default off)\n"
 	      "  --health-listen ADDR:PORT   serve /healthz and /readyz (default off)\n"
+	      "  --no-controller          do not run the Karpenter controller in-process (also\n"
+	      "                           KARPENTER_UP_CONTROLLER=off); run `karpenter controller` instead\n"
+	      "  --cloud-listen ADDR:PORT serve the simulated cloud over HTTP on a loopback address, for\n"
+	      "                           `karpenter controller --cloud-endpoint http://ADDR:PORT`\n"
 	      /* ---- cloud persistence and fault injection (resilience work) ---- */
 	      "  --fault FILE             inject faults into the simulated cloud from a JSON file (default\n"
 	      "                           $KARPENTER_UP_FAULTS), re-read whenever it changes:\n"
@@ -64,6 +73,9 @@ struct up_args {
 	bool allow_remote;
 	const char *metrics_listen, *health_listen;   /* metrics listeners (src/ctrl/http.c); NULL = off */
 	const char *fault_file;          /* --fault or $KARPENTER_UP_FAULTS; NULL = none */
+	const char *cloud, *aws_endpoint, *aws_region, *cluster_name;   /* --cloud aws */
+	bool no_controller;              /* --no-controller or KARPENTER_UP_CONTROLLER=off */
+	const char *cloud_listen;        /* --cloud-listen; NULL = the cloud is not served */
 };
 
 static bool parse_listen(const char *s, struct up_args *a)
@@ -121,10 +133,22 @@ static int up_parse(int argc, char **argv, struct up_args *a)
 			a->allow_remote = true;
 			continue;
 		}
+		if (strcmp(arg, "--no-controller") == 0) {
+			a->no_controller = true;
+			continue;
+		}
+		if (strcmp(arg, "--cloud-listen") == 0) {
+			if (!(val = kp_cli_arg_value("up", &o, argc, argv, &i)))
+				return KP_EXIT_USAGE;
+			a->cloud_listen = val;
+			continue;
+		}
 		if (strcmp(arg, "--listen") != 0 && strcmp(arg, "--kubeconfig") != 0 && strcmp(arg, "--data-dir") != 0 &&
 		    strcmp(arg, "--catalog") != 0 && strcmp(arg, "--launch-delay") != 0 &&
 		    strcmp(arg, "--metrics-listen") != 0 && strcmp(arg, "--health-listen") != 0 &&
-		    strcmp(arg, "--fault") != 0 && strcmp(arg, "--packing") != 0) {
+		    strcmp(arg, "--fault") != 0 && strcmp(arg, "--packing") != 0 && strcmp(arg, "--cloud") != 0 &&
+		    strcmp(arg, "--aws-endpoint") != 0 && strcmp(arg, "--aws-region") != 0 &&
+		    strcmp(arg, "--cluster-name") != 0) {
 			fprintf(stderr, "karpenter up: unknown option \"%s\"\n", argv[i]);
 			up_usage(stderr);
 			return KP_EXIT_USAGE;
@@ -144,6 +168,18 @@ static int up_parse(int argc, char **argv, struct up_args *a)
 			a->catalog = val;
 		} else if (strcmp(arg, "--fault") == 0) {
 			a->fault_file = val;
+		} else if (strcmp(arg, "--cloud") == 0) {
+			if (strcmp(val, "fake") != 0 && strcmp(val, "aws") != 0) {
+				fprintf(stderr, "karpenter up: --cloud must be fake or aws, got \"%s\"\n", val);
+				return KP_EXIT_USAGE;
+			}
+			a->cloud = val;
+		} else if (strcmp(arg, "--aws-endpoint") == 0) {
+			a->aws_endpoint = val;
+		} else if (strcmp(arg, "--aws-region") == 0) {
+			a->aws_region = val;
+		} else if (strcmp(arg, "--cluster-name") == 0) {
+			a->cluster_name = val;
 		} else if (strcmp(arg, "--packing") == 0) {
 			if (strcmp(val, "cost") != 0 && strcmp(val, "karpenter") != 0) {
 				fprintf(stderr, "karpenter up: --packing must be karpenter or cost\n");
@@ -266,12 +302,22 @@ int kp_cmd_up(int argc, char **argv, const char *datadir)
 	/* ---- the Karpenter controller, in-process through HTTP (src/ctrl);
 	 * KARPENTER_UP_CONTROLLER=off leaves it out (to run `karpenter
 	 * controller` against this server instead) ---- */
-	if (!getenv("KARPENTER_UP_CONTROLLER") || strcmp(getenv("KARPENTER_UP_CONTROLLER"), "off") != 0) {
-		struct kp_up_karpenter_opts ko = { a.catalog, datadir, a.launch_delay_ms, KP_LOG_INFO, 0, 0, true, NULL, 0 };
+	if (getenv("KARPENTER_UP_CONTROLLER") && strcmp(getenv("KARPENTER_UP_CONTROLLER"), "off") == 0)
+		a.no_controller = true;
+	if (!a.no_controller || a.cloud_listen) {
+		struct kp_up_karpenter_opts ko = { .catalog = a.catalog, .datadir = datadir,
+						   .launch_delay_ms = a.launch_delay_ms, .log_level = KP_LOG_INFO,
+						   .leader_elect = true, .controller_off = a.no_controller,
+						   .cloud_listen = a.cloud_listen };
 		const char *lv = getenv("KARPENTER_UP_LOG_LEVEL");
 		const char *ff = getenv("KARPENTER_UP_FAULTS");   /* fault injection (resilience work) */
 		ko.fault_file = a.fault_file ? a.fault_file : ff && *ff ? ff : NULL;
 		ko.packing = a.packing;
+		ko.cloud = a.cloud;
+		ko.aws_endpoint = a.aws_endpoint;
+		ko.aws_region = a.aws_region;
+		ko.cluster_name = a.cluster_name ? a.cluster_name : getenv("CLUSTER_NAME");
+		ko.cluster_endpoint = NULL;
 		if (lv)
 			kp_log_parse_level(lv, &ko.log_level, NULL);
 		if (kp_up_karpenter_start(U, &ko, &eb)) {
@@ -289,6 +335,9 @@ int kp_cmd_up(int argc, char **argv, const char *datadir)
 	}
 	printf("karpenter up: serving the Kubernetes API on https://%s:%d (data in %s)\n", a.host, U->api->port, ddir);
 	printf("karpenter up: catalog %s, launch delay %lldms\n", a.catalog, (long long)a.launch_delay_ms);
+	if (kp_up_cloud_port(U))
+		printf("karpenter up: simulated cloud served on http://127.0.0.1:%d%s\n", kp_up_cloud_port(U),
+		       a.no_controller ? " (no controller in-process)" : "");
 	printf("karpenter up: kubeconfig written to %s; use it with:\n\n    export KUBECONFIG=%s\n    kubectl get nodes\n\n",
 	       kcfg, kcfg);
 	printf("karpenter up: ready (Ctrl-C to stop)\n");

@@ -162,6 +162,8 @@ static json_t *cmd_json(const struct kp_disrupt_cmd *c)
 	json_object_set_new(o, "nodes", nodes);
 	json_object_set_new(o, "replacements", repl);
 	json_object_set_new(o, "savingsPerHour", json_real(money(c->savings)));
+	if (c->has_score)   /* consolidationPolicy Balanced */
+		json_object_set_new(o, "score", json_real(c->score));
 	json_object_set_new(o, "reason", json_string(c->reason ? c->reason : ""));
 	json_object_set_new(o, "pass", json_integer(c->pass + 1));
 	json_object_set_new(o, "pods", json_integer(c->npods));

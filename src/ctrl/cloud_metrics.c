@@ -177,6 +177,22 @@ kp_err kpc_cloud_metrics_new(struct kp_cloud *inner, struct kp_metric *duration,
 	return KP_OK;
 }
 
+void kpc_cloud_metrics_record(struct kp_cloud *cp, const char *ctrl, const char *method, int64_t ms,
+			      enum kp_cloud_err e)
+{
+	struct cloud_metrics *m;
+	const char *prov;
+
+	if (!cp || !cp->ops || cp->ops->create != cm_create)
+		return;
+	m = cm_of(cp);
+	prov = m->ops.name ? m->ops.name : "";
+	if (m->duration)
+		kp_metrics_observe(m->duration, KP_LV(ctrl, method, prov), (double)ms / 1000.0);
+	if (e != KP_CLOUD_OK && m->errors)
+		kp_metrics_inc(m->errors, KP_LV(ctrl, method, prov, kpc_cloud_error_label(e)));
+}
+
 struct kp_cloud *kpc_cloud_metrics_inner(struct kp_cloud *cp)
 {
 	if (cp && cp->ops && cp->ops->create == cm_create)

@@ -16,6 +16,7 @@
 #define KARPENTER_CTRL_INT_H
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stdatomic.h>
 
 #include "ctrl/ctrl.h"
@@ -149,7 +150,37 @@ struct kp_ctrl {
 	struct kp_cloud *cloud_raw;
 	const char *cloud_caller;
 	struct kpc_ms *ms;
+	/* launches in flight in launcher threads (launcher.c), loop-thread owned */
+	struct kpc_launch **launches;
+	int nlaunches;
 };
+
+/* ---- launches off the loop thread (launcher.c) ---- */
+struct kpc_launch {
+	char name[256];                 /* NodeClaim */
+	char memo[512];                 /* providerID remembered for it, "" = none */
+	json_t *obj;                    /* copy of the NodeClaim */
+	struct kp_cloud *cloud;         /* c->cloud_raw */
+	struct kp_resnames rn;
+	struct kp_arena a;              /* inst's strings */
+	struct kp_instance inst;        /* result */
+	enum kp_cloud_err e;
+	struct kp_errbuf eb;
+	bool created;                   /* Create was called (not adopted) */
+	int64_t ms;                     /* duration of the Create (or of the lookup) */
+	pthread_t th;
+	atomic_int done;
+};
+/* Starts the launch of NodeClaim name (obj copied) in a thread unless one
+ * is running, waits a few ms for fast clouds; 0 with *out = the finished
+ * job (the caller consumes it, then kpc_launch_release), 1 in flight, -1
+ * could not start. */
+int kpc_launch_poll(struct kp_ctrl *c, const char *name, const json_t *obj, const char *memo, struct kpc_launch **out);
+void kpc_launch_release(struct kp_ctrl *c, struct kpc_launch *j);
+/* Jobs still running (for tests and metrics). */
+int kpc_launch_inflight(const struct kp_ctrl *c);
+/* Joins and frees every job (before the provider goes). */
+void kpc_launch_free_all(struct kp_ctrl *c);
 
 int64_t kpc_now(const struct kp_ctrl *c);           /* monotonic ms */
 int64_t kpc_wall(const struct kp_ctrl *c);          /* unix ms */
@@ -232,6 +263,11 @@ typedef const char *(*kpc_caller_fn)(void *ud, const char *method);
  * names the controller. kp_cloud_destroy(*out) frees the decorator only. */
 kp_err kpc_cloud_metrics_new(struct kp_cloud *inner, struct kp_metric *duration, struct kp_metric *errors,
 			     kpc_caller_fn caller, void *ud, struct kp_cloud **out, struct kp_errbuf *eb);
+/* Records a call made on the inner provider from another thread (the
+ * launcher's) as the decorator would have: ms long, result e. No-op when
+ * cp is not a decorator. */
+void kpc_cloud_metrics_record(struct kp_cloud *cp, const char *ctrl, const char *method, int64_t ms,
+			      enum kp_cloud_err e);
 /* The provider a decorator wraps; cp itself when it is not a decorator. */
 struct kp_cloud *kpc_cloud_metrics_inner(struct kp_cloud *cp);
 /* Karpenter's error label: InsufficientCapacityError, NodeClaimNotFoundError,

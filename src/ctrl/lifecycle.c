@@ -46,6 +46,7 @@
 #define RETRY_MS 1000
 #define CONFLICT_RETRY_MS 200
 #define DELETE_POLL_MS 1000
+#define LAUNCH_POLL_MS 200
 
 struct visit {
 	struct kp_ctrl *c;
@@ -242,7 +243,8 @@ static void mark_ice(struct visit *v, const struct kp_catalog *cat)
 									    kp_log_duration_ns("ttl", v->c->ice.ttl_ms * 1000000)));
 }
 
-/* An instance already launched for this claim (after a restart), or NOT_FOUND. */
+/* An instance already launched for this claim (after a restart), or
+ * NOT_FOUND (finalize; the launch path does the same in launcher.c). */
 static enum kp_cloud_err find_launched(struct visit *v, struct kp_arena *a, struct kp_instance *out)
 {
 	struct kp_instance *all = NULL;
@@ -283,6 +285,7 @@ static int64_t launch(struct visit *v)
 	struct kp_instance inst;
 	struct kp_errbuf eb = { 0 };
 	enum kp_cloud_err e;
+	struct kpc_launch *job = NULL;
 	int64_t t0 = kpc_now(c), age = kpc_wall(c) - created_ms(v->obj);
 	int64_t ret = -1;
 
@@ -292,10 +295,25 @@ static int64_t launch(struct visit *v)
 	}
 	kp_arena_init(&a);
 	memset(&inst, 0, sizeof(inst));
-	e = find_launched(v, &a, &inst);
-	if (e == KP_CLOUD_NOT_FOUND) {
-		e = kp_cloud_create(c->o.cloud, v->nc, &a, &inst, &eb);
-		observe_cloud(v, "Create", t0, e);
+	/* the cloud calls (adopt an instance already tagged with the claim,
+	 * else Create) run in a launcher thread, off the loop (launcher.c) */
+	switch (kpc_launch_poll(c, v->name, v->obj, json_string_value(json_object_get(c->launched, v->name)), &job)) {
+	case 0:
+		break;
+	case 1:
+		kp_arena_free(&a);
+		return LAUNCH_POLL_MS;
+	default:
+		kp_arena_free(&a);
+		kp_log_error(v->log, "failed launching nodeclaim", KP_LOG_FIELDS(kp_log_errmsg("cannot start a launch")));
+		return RETRY_MS;
+	}
+	e = job->e;
+	inst = job->inst;
+	eb = job->eb;
+	if (job->created) {
+		kpc_cloud_metrics_record(c->o.cloud, CTRL_NAME, "Create", job->ms, e);
+		observe_cloud(v, "Create", t0 - job->ms, e);
 		if (!e && inst.provider_id)
 			json_object_set_new(c->launched, v->name, json_string(inst.provider_id));
 	}
@@ -399,6 +417,8 @@ static int64_t launch(struct visit *v)
 	transition_event(v, "Launched", "Launched");
 	ret = c->o.registration_ttl_ms;
 out:
+	if (job)
+		kpc_launch_release(c, job);
 	kp_arena_free(&a);
 	return ret;
 }

@@ -568,6 +568,7 @@ void kp_ctrl_free(struct kp_ctrl *c)
 		kp_kube_timer_stop(c->loop, &c->batch_timer);
 	}
 	kpc_ext_free(c);   /* ext: before the loop its timers are on */
+	kpc_launch_free_all(c);   /* launcher threads: before the provider goes */
 	kpc_queue_free(&c->lifecycle);
 	kp_kube_loop_free(c->loop);
 	kp_kube_client_free(c->kc);

@@ -259,6 +259,51 @@ static const char *below_threshold(struct dd_pass *p, const int *cand, int n, do
 	return NULL;
 }
 
+/* consolidationPolicy Balanced (Karpenter v1.14's balanced.go,
+ * designs/balanced-consolidation.md): a command of a Balanced pool is
+ * accepted when score = (savings / the pools' total price) /
+ * (its disruption / the pools' total disruption) >= 1/k, k = 2, the
+ * disruption of a node being its RescheduleDisruptionCost (1 + the positive
+ * eviction costs of the pods that move). Pools are those of the
+ * candidates; other policies accept any positive saving. */
+#define DD_BALANCED_K 2.0
+
+static const char *balanced_score(struct dd_pass *p, const int *cand, int n, struct dd_cmd *cmd)
+{
+	double pool_cost = 0, pool_dis = 0, dis = 0, score;
+	bool balanced = false;
+
+	for (int j = 0; j < n; j++) {
+		const struct dd_node *d = &p->nodes[cand[j]];
+		balanced |= d->pool && d->pool->policy == KP_CONSOLIDATE_BALANCED;
+		dis += d->resched_cost;
+	}
+	if (!balanced)
+		return NULL;
+	for (int i = 0; i < p->nnodes; i++) {
+		const struct dd_node *d = &p->nodes[i];
+		bool mine = false;
+		if (!d->managed || !d->pool || d->deleting)
+			continue;
+		for (int j = 0; j < n && !mine; j++)
+			mine = p->nodes[cand[j]].pool == d->pool;
+		if (!mine)
+			continue;
+		pool_cost += d->price;
+		pool_dis += d->resched_cost;
+	}
+	if (pool_cost <= 0 || pool_dis <= 0 || dis <= 0)
+		return NULL;
+	score = (cmd->savings / pool_cost) / (dis / pool_dis);
+	cmd->has_score = true;
+	cmd->score = score;
+	if (score < 1.0 / DD_BALANCED_K)
+		return dd_fmt(p, "policy: consolidationPolicy Balanced: score %.3f below 1/%g (saves $%.4f/h of the "
+			      "pool's $%.4f/h, disrupts %.2f of %.2f)", score, DD_BALANCED_K, cmd->savings, pool_cost,
+			      dis, pool_dis);
+	return NULL;
+}
+
 /* ---- computeConsolidation ---- */
 
 /* Price rules for the single new claim. NULL on success, else why not. */
@@ -430,6 +475,8 @@ static kp_err consolidate(struct dd_pass *p, enum kp_disrupt_method m, const int
 		cmd->savings = price - cmd->repl_price;
 		no = below_threshold(p, cand, n, price, cmd->savings);
 	}
+	if (!no)
+		no = balanced_score(p, cand, n, cmd);
 	if (no) {
 		dd_cmd_clear(cmd);
 		*why = no;

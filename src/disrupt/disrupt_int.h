@@ -117,6 +117,8 @@ struct dd_cmd {
 	int npods;
 	double price, repl_price, savings;
 	const char *reason;
+	bool has_score;                     /* Balanced policy: score below */
+	double score;
 	bool provisioning;                  /* settling pending pods: new nodes are named
 					     * "<nodepool>-<n>" like simulate's nodeClaims */
 };

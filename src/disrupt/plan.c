@@ -80,6 +80,8 @@ static struct kp_disrupt_cmd *record_cmd(struct kp_disrupt_result *res, struct d
 	o->price = c->price;
 	o->repl_price = c->repl_price;
 	o->savings = c->savings;
+	o->has_score = c->has_score;
+	o->score = c->score;
 	o->reason = kp_arena_strdup(a, c->reason ? c->reason : "");
 	o->nodes = kp_arena_calloc(a, (size_t)c->ncand + 1, sizeof(*o->nodes));
 	o->repl = kp_arena_calloc(a, (size_t)c->nclaims + 1, sizeof(*o->repl));

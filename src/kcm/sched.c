@@ -9,7 +9,9 @@
  * NotReady node counts as tainted node.kubernetes.io/not-ready), node
  * selector and required node affinity (the engine's requirements), host
  * ports, and resources (requests + 1 pod against allocatable minus the
- * requests of the pods bound there). The feasible node with the most free
+ * requests of the pods bound there); VolumeBinding only as far as a bound
+ * claim's PersistentVolume node affinity ("volume node affinity
+ * conflict"; a missing claim or volume restricts nothing). The feasible node with the most free
  * cpu and memory (least allocated) wins, ties by name; the pod is bound by
  * setting spec.nodeName (the binding subresource's effect) with
  * PodScheduled=True. A pod that fits nowhere gets PodScheduled=False,
@@ -299,6 +301,39 @@ static void message(const struct reasons *rs, int nnodes, char *buf, size_t n)
 		snprintf(buf + o, n - o, ".");
 }
 
+/* Loads into pc the claims of the pod's volumes and their bound volumes,
+ * from the store; fills pvs[] with those that carry node affinity. */
+static int volume_pvs(struct kp_kcm *C, struct kp_cluster *pc, const struct kp_pod *p, const struct kp_pv **pvs,
+		      int max)
+{
+	struct kp_load_opts opts = { NULL, 0 };
+	int n = 0;
+
+	for (int i = 0; i < p->nvolumes && n < max; i++) {
+		const struct kp_pod_volume *v = &p->volumes[i];
+		struct kp_store_key k = { "", "persistentvolumeclaims", p->ns ? p->ns : "", v->claim };
+		char *text = NULL;
+		const struct kp_pvc *pvc;
+
+		if (v->ephemeral || !v->claim || kp_store_get(C->L->store, &k, &text, NULL, NULL) != KP_STORE_OK)
+			continue;
+		kp_load_buffer(pc, "pvc", text, strlen(text), &opts, NULL);
+		free(text);
+		pvc = kp_cluster_pvc(pc, p->ns, v->claim);
+		if (!pvc || !pvc->volume_name)
+			continue;
+		struct kp_store_key vk = { "", "persistentvolumes", "", pvc->volume_name };
+		if (kp_store_get(C->L->store, &vk, &text, NULL, NULL) != KP_STORE_OK)
+			continue;
+		kp_load_buffer(pc, "pv", text, strlen(text), &opts, NULL);
+		free(text);
+		const struct kp_pv *pv = kp_cluster_pv(pc, pvc->volume_name);
+		if (pv && pv->has_affinity)
+			pvs[n++] = pv;
+	}
+	return n;
+}
+
 static void schedule_one(struct kp_kcm *C, struct kp_kcm__pod *cp, struct kp_kcm__node **nodes, size_t nn,
 			 const struct kp_resnames *rn)
 {
@@ -317,7 +352,16 @@ static void schedule_one(struct kp_kcm *C, struct kp_kcm__pod *cp, struct kp_kcm
 		kp_cluster_free(&pc);
 		return;
 	}
+	const struct kp_pv *pvs[8];
+	int npv = pc.pods[0]->nvolumes ? volume_pvs(C, &pc, pc.pods[0], pvs, 8) : 0;
 	for (size_t i = 0; i < nn; i++) {
+		bool vol_ok = true;
+		for (int v = 0; v < npv && vol_ok && nodes[i]->n; v++)
+			vol_ok = kp_reqs_match_labels(&pvs[v]->affinity, &nodes[i]->n->labels, NULL);
+		if (!vol_ok) {
+			reason_add(&rs, "node(s) had volume node affinity conflict");
+			continue;
+		}
 		if (!fits(C, pc.pods[0], cp, nodes[i], rn, &rs))
 			continue;
 		double s = free_score(nodes[i], cp);
@@ -594,10 +638,77 @@ static int cloud_fn(void *ctx, enum kp_cloud_fake_event ev, const struct kp_inst
 	return rc && rc != KP_STORE_EXISTS ? 1 : 0;
 }
 
+/* A real provider (AWS): every 2 s, a Node for each running instance the
+ * provider lists without one, and no Node for instances gone from the list. */
+static void node_lifecycle_list(struct kp_kcm *C)
+{
+	struct kp_arena a;
+	struct kp_instance *v = NULL;
+	struct kp_errbuf eb = { 0 };
+	char **gone = NULL;
+	size_t ngone = 0, cap = 0;
+	int n = 0;
+
+	if (kp_kcm__now_ms() < C->next_cloud_list)
+		return;
+	C->next_cloud_list = kp_kcm__now_ms() + 2000;
+	kp_arena_init(&a);
+	if (kp_cloud_list(C->cloud, &a, &v, &n, &eb)) {
+		fprintf(stderr, "karpenter up: cloud nodes: %s\n", eb.msg);
+		kp_arena_free(&a);
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		bool has = false;
+
+		if (v[i].state != KP_INSTANCE_RUNNING || !v[i].provider_id)
+			continue;
+		KP_STRMAP_FOREACH(&C->nodes, e) {
+			struct kp_kcm__node *nd = e->val;
+			if (nd->n && nd->n->provider_id && !strcmp(nd->n->provider_id, v[i].provider_id)) {
+				has = true;
+				break;
+			}
+		}
+		if (!has)
+			cloud_fn(C, KP_CLOUD_FAKE_RUNNING, &v[i]);
+	}
+	KP_STRMAP_FOREACH(&C->nodes, e) {
+		struct kp_kcm__node *nd = e->val;
+		const char *pid = nd->n ? nd->n->provider_id : NULL;
+		bool live = false;
+
+		if (!pid || strncmp(pid, "aws:///", 7) != 0)
+			continue;
+		for (int i = 0; i < n && !live; i++)
+			live = v[i].provider_id && !strcmp(v[i].provider_id, pid) && v[i].state != KP_INSTANCE_TERMINATED;
+		if (!live && ngone == cap) {
+			char **g = realloc(gone, (cap = cap ? cap * 2 : 8) * sizeof(*g));
+			if (!g)
+				break;
+			gone = g;
+		}
+		if (!live && ngone < cap && (gone[ngone] = strdup(pid)))
+			ngone++;
+	}
+	for (size_t i = 0; i < ngone; i++) {
+		struct kp_instance in;
+
+		memset(&in, 0, sizeof(in));
+		in.provider_id = gone[i];
+		cloud_fn(C, KP_CLOUD_FAKE_TERMINATED, &in);
+		free(gone[i]);
+	}
+	free(gone);
+	kp_arena_free(&a);
+}
+
 void kp_kcm__node_lifecycle(struct kp_kcm *C)
 {
 	pthread_mutex_lock(&C->cloud_mu);
 	if (C->cloud && kp_cloud_is_fake(C->cloud))
 		kp_cloud_fake_poll(C->cloud, kp_cloud_fake_now(C->cloud), cloud_fn, C);
+	else if (C->cloud)
+		node_lifecycle_list(C);
 	pthread_mutex_unlock(&C->cloud_mu);
 }

@@ -93,6 +93,14 @@ const struct kp_itype *kp_catalog_find(const struct kp_catalog *cat, const char 
 	return lo < cat->n && kp_strcmp0(cat->types[lo]->name, name) == 0 ? cat->types[lo] : NULL;
 }
 
+const struct kp_reservation *kp_itype_reservation(const struct kp_itype *it, const char *zone)
+{
+	for (int i = 0; i < it->nresv; i++)
+		if (kp_strcmp0(it->resv[i].zone, zone) == 0)
+			return &it->resv[i];
+	return NULL;
+}
+
 /* ---- instance types ---- */
 
 /* Offering order: price, then zone, then capacity type; an available

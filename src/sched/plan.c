@@ -273,8 +273,92 @@ static kp_err unsched_claim(struct kps_run *r, const struct kps_claim *c, const 
  * reserved > spot > on-demand (the AWS provider's getCapacityType, also
  * the simulated cloud's choose), then the cheapest offering of that type
  * among the kept types; ties by type name, then zone. */
+/* Capacity reservations in use (Karpenter's ReservationCapacity): per
+ * counted reserved offering, the instances of this plan and the existing
+ * reserved nodes of that type and zone. */
+struct resv {
+	const struct kp_itype *it;
+	const char *zone;
+	int64_t used;
+};
+
+struct resv_use {
+	int n, cap;
+	struct resv *v;
+};
+
+static struct resv *resv_get(struct kp_arena *a, struct resv_use *u, const struct kp_itype *it, const char *zone)
+{
+	for (int i = 0; i < u->n; i++)
+		if (strcmp(u->v[i].it->name, it->name) == 0 && kp_strcmp0(u->v[i].zone, zone) == 0)
+			return &u->v[i];
+	if (u->n == u->cap) {
+		int cap = u->cap ? u->cap * 2 : 16;
+		struct resv *v = kp_arena_grow(a, u->v, (size_t)u->n, (size_t)cap, sizeof(*v));
+		if (!v)
+			return NULL;
+		u->v = v;
+		u->cap = cap;
+	}
+	u->v[u->n] = (struct resv){ it, zone, 0 };
+	return &u->v[u->n++];
+}
+
+static bool resv_left(const struct resv_use *u, const struct kp_itype *it, const struct kp_offering *o)
+{
+	const struct kp_reservation *rv = o->captype == KP_CAP_RESERVED ? kp_itype_reservation(it, o->zone) : NULL;
+
+	if (!rv)
+		return true;
+	for (int i = 0; i < u->n; i++)
+		if (strcmp(u->v[i].it->name, it->name) == 0 && kp_strcmp0(u->v[i].zone, o->zone) == 0)
+			return u->v[i].used < rv->capacity;
+	return rv->capacity > 0;
+}
+
+/* Existing reserved nodes count against their reservation. */
+static kp_err resv_init(struct kps_run *r, struct resv_use *u)
+{
+	const struct kp_cluster *cl = r->s->cl;
+
+	memset(u, 0, sizeof(*u));
+	for (int i = 0; i < cl->nnodes; i++) {
+		const struct kp_node *n = cl->nodes[i];
+		const char *ct = kp_labels_get(&n->labels, KP_LABEL_CAPACITY_TYPE);
+		const struct kp_itype *it = kp_catalog_find(r->s->cat, kp_labels_get(&n->labels, KP_LABEL_INSTANCE_TYPE));
+		struct resv *x;
+
+		if (!it || !ct || strcmp(ct, KP_CT_RESERVED) != 0 || n->deleting)
+			continue;
+		if (!(x = resv_get(r->a, u, it, kp_labels_get(&n->labels, KP_LABEL_ZONE))))
+			return KP_ERR_NOMEM;
+		x->used++;
+	}
+	return KP_OK;
+}
+
+/* The cheapest reserved offering of ti that the claim allows and whose
+ * reservation has room. */
+static const struct kp_offering *reserved_left(const struct kp_sched *s, const struct kps_itype *ti,
+					       const struct kps_claim *c, const struct resv_use *u)
+{
+	const struct kp_offering *best = NULL;
+
+	for (int i = 0; i < ti->it->noff; i++) {
+		const struct kp_offering *o = &ti->it->off[i];
+		int z = kps_strmap_get(&s->zone_ix, o->zone ? o->zone : "");
+
+		if (o->captype != KP_CAP_RESERVED || !kps_offering_visible(s, ti->it, o) ||
+		    !kp_offering_compatible(o, &c->reqs) || (s->zone_fast && (z < 0 || !(c->zmask >> z & 1))))
+			continue;
+		if (resv_left(u, ti->it, o) && (!best || o->price < best->price))
+			best = o;
+	}
+	return best;
+}
+
 static void launch_choice(const struct kp_sched *s, const struct kps_tpl *t, const struct kps_claim *c,
-			  const int *kept, int n, struct kp_plan_claim *pc)
+			  const int *kept, int n, const struct resv_use *u, struct kp_plan_claim *pc)
 {
 	static const enum kp_captype order[] = { KP_CAP_RESERVED, KP_CAP_SPOT, KP_CAP_ON_DEMAND };
 
@@ -287,7 +371,8 @@ static void launch_choice(const struct kp_sched *s, const struct kps_tpl *t, con
 			continue;
 		for (int i = 0; i < n; i++) {
 			const struct kps_itype *ti = &t->types[kept[i]];
-			const struct kp_offering *o = kps_type_cheapest(s, ti, c->zmask, cm, &c->reqs);
+			const struct kp_offering *o = order[k] == KP_CAP_RESERVED ? reserved_left(s, ti, c, u)
+										  : kps_type_cheapest(s, ti, c->zmask, cm, &c->reqs);
 
 			if (!o)
 				continue;
@@ -307,6 +392,10 @@ kp_err kps_claims_finalize(struct kps_run *r, struct kp_errbuf *eb)
 	int maxit = s->opts.max_instance_types > 0 ? s->opts.max_instance_types : 600;
 
 	struct shared **tab = kp_arena_calloc(r->scratch, SHARED_BUCKETS, sizeof(*tab));
+	struct resv_use resv;
+
+	if (resv_init(r, &resv))
+		return KP_ERR_NOMEM;
 
 	plan->claims = kp_arena_calloc(r->a, (size_t)r->nclaims + 1, sizeof(*plan->claims));
 	if (!plan->claims || !tab)
@@ -358,7 +447,22 @@ kp_err kps_claims_finalize(struct kps_run *r, struct kp_errbuf *eb)
 			return rc;
 		pc->itypes = sh->itypes;
 		if (n)
-			launch_choice(s, t, c, kept, n, pc);
+			launch_choice(s, t, c, kept, n, &resv, pc);
+		if (n && !pc->launch) {
+			/* only reserved capacity was allowed, and its reservations are used up */
+			rc = unsched_claim(r, c, "every capacity reservation the claim may use is used up");
+			if (rc)
+				return rc;
+			kp_arena_reset(r->scratch, mark);
+			continue;
+		}
+		if (pc->launch && pc->launch->captype == KP_CAP_RESERVED &&
+		    kp_itype_reservation(pc->launch_type, pc->launch->zone)) {
+			struct resv *x = resv_get(r->a, &resv, pc->launch_type, pc->launch->zone);
+			if (!x)
+				return KP_ERR_NOMEM;
+			x->used++;
+		}
 		rc = final_reqs(r, c, pc->itypes, kept, sh->names, n, &pc->reqs, eb);
 		if (!rc)
 			rc = final_labels(r, c, pc);

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "apiserver/server.h"
+#include "cloud/aws/provider.h"
 #include "kcm/kcm.h"
 #include "up/up.h"
 
@@ -621,6 +622,7 @@ static kp_err keep_identity(struct kp_apiserver *L, char *buf, size_t n, struct 
 
 #include "cloud/fake.h"
 #include "ctrl/ctrl.h"
+#include "up/cloudsrv.h"
 
 struct kp_up_karpenter {
 	struct kp_apiserver *L;
@@ -632,7 +634,13 @@ struct kp_up_karpenter {
 	size_t len;
 	struct kp_ctrl_thread *th;
 	struct up_keep *keep;            /* cloud persistence and faults (section above) */
+	struct kp_up_cloudsrv *srv;      /* the cloud over HTTP (--cloud-listen), or NULL */
 };
+
+int kp_up_cloud_port(const struct kp_up *U)
+{
+	return U && U->karp ? kp_up_cloudsrv_port(U->karp->srv) : 0;
+}
 
 static ssize_t karpenter_log_write(void *cookie, const char *buf, size_t n)
 {
@@ -675,13 +683,32 @@ kp_err kp_up_karpenter_start(struct kp_up *U, const struct kp_up_karpenter_opts 
 		kp_err_prefix(eb, "catalog: ");
 		goto fail;
 	}
-	kp_cloud_fake_opts_init(&fo);
-	fo.launch_delay_ms = o->launch_delay_ms;
-	fo.resnames = &k->rn;
-	if ((rc = kp_cloud_fake_new(&k->cat, &fo, &k->cloud, eb)))
-		goto fail;
-	if ((rc = keep_start(L, k->cloud, o->fault_file, &k->keep, eb)))   /* before anything uses the cloud */
-		goto fail;
+	if (o->cloud && strcmp(o->cloud, "aws") == 0) {
+		struct kp_cloud_aws_opts ao;
+
+		if (o->fault_file) {
+			rc = kp_errf(eb, KP_ERR_INVALID, "--fault applies to the simulated cloud only, not to --cloud aws");
+			goto fail;
+		}
+		kp_cloud_aws_opts_init(&ao);
+		ao.cluster = o->cluster_name ? o->cluster_name : "karpenter";
+		ao.endpoint = o->aws_endpoint;
+		ao.region = o->aws_region;
+		ao.cluster_endpoint = o->cluster_endpoint;
+		ao.base = &k->cat;
+		if ((rc = kp_cloud_aws_new(&ao, &k->cloud, eb))) {
+			kp_err_prefix(eb, "aws: ");
+			goto fail;
+		}
+	} else {
+		kp_cloud_fake_opts_init(&fo);
+		fo.launch_delay_ms = o->launch_delay_ms;
+		fo.resnames = &k->rn;
+		if ((rc = kp_cloud_fake_new(&k->cat, &fo, &k->cloud, eb)))
+			goto fail;
+		if ((rc = keep_start(L, k->cloud, o->fault_file, &k->keep, eb)))   /* before anything uses the cloud */
+			goto fail;
+	}
 	if ((size_t)snprintf(kcfg, sizeof(kcfg), "%s/karpenter-controller.kubeconfig", L->cfg.data_dir) >= sizeof(kcfg)) {
 		rc = kp_errf(eb, KP_ERR_RANGE, "data dir path too long");
 		goto fail;
@@ -695,6 +722,12 @@ kp_err kp_up_karpenter_start(struct kp_up *U, const struct kp_up_karpenter_opts 
 	}
 	setvbuf(k->log, NULL, _IOLBF, 0);
 	kp_kcm_set_cloud(U->kcm, k->cloud);
+	if (o->cloud_listen && (rc = kp_up_cloudsrv_start(k->cloud, &k->rn, o->cloud_listen, &k->srv, eb)))
+		goto fail;
+	if (o->controller_off) {   /* a controller elsewhere uses the cloud through srv */
+		U->karp = k;
+		return KP_OK;
+	}
 	kp_ctrl_opts_init(&co);
 	co.kubeconfig = kcfg;
 	co.cloud = k->cloud;
@@ -710,6 +743,7 @@ kp_err kp_up_karpenter_start(struct kp_up *U, const struct kp_up_karpenter_opts 
 	if (o->batch_max_ms > 0)
 		co.batch_max_ms = o->batch_max_ms;
 	co.packing = o->packing;
+	co.node_repair = kp_ctrl_gate_on(getenv("FEATURE_GATES"), "NodeRepair");   /* node repair (off by default) */
 	if ((rc = kp_ctrl_thread_start(&co, &k->th, eb)))
 		goto fail;
 	U->karp = k;
@@ -723,6 +757,7 @@ static void karpenter_stop(struct kp_up *U, struct kp_up_karpenter *k)
 {
 	if (!k)
 		return;
+	kp_up_cloudsrv_stop(k->srv);   /* no remote call runs past here */
 	kp_ctrl_thread_stop(k->th);
 	if (k->cloud)
 		kp_kcm_set_cloud(U->kcm, NULL);

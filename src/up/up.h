@@ -49,7 +49,18 @@ struct kp_up_karpenter_opts {
 	bool leader_elect;
 	const char *fault_file;          /* fault-injection JSON, re-read on change; NULL = none (up.c) */
 	int packing;                     /* enum kp_packing: --packing (docs/packing.md) */
+	/* --cloud aws: the AWS provider (src/cloud/aws) instead of the simulated
+	 * cloud; every running instance of the cluster becomes a Node */
+	const char *cloud;               /* NULL or "fake", or "aws" */
+	const char *aws_endpoint;        /* --aws-endpoint (NULL = AWS_ENDPOINT_URL*, AWS) */
+	const char *aws_region;          /* NULL = AWS_REGION, profile, IMDS */
+	const char *cluster_name;        /* tags; NULL = "karpenter" */
+	const char *cluster_endpoint;    /* written into user data */
+	bool controller_off;             /* the cloud only, no controller thread (with cloud_listen) */
+	const char *cloud_listen;        /* serve the cloud over HTTP there (cloudsrv.h); NULL = don't */
 };
+/* The port the cloud is served on (cloud_listen), 0 if it is not. */
+int kp_up_cloud_port(const struct kp_up *U);
 kp_err kp_up_karpenter_start(struct kp_up *U, const struct kp_up_karpenter_opts *o, struct kp_errbuf *eb);
 
 /* ---- the data directory (datadir.c) ----

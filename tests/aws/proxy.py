@@ -12,6 +12,7 @@ Control (JSON, on the same port):
                        "ssm": {"/aws/service/...": "ami-..."},
                        "delay_ms": 0, "auth_fail": false}   (replaces all rules)
   GET  /_proxy/log    [{"action", "token", "t"}...]  every request seen
+  GET  /_proxy/inflight {"Action": N}  calls being forwarded (or held) right now
   POST /_proxy/reset  clears rules and log
 """
 import json
@@ -27,6 +28,7 @@ LOCK = threading.Lock()
 RULES = {}
 LOG = []
 UPSTREAM = ""
+INFLIGHT = {}   # action -> calls being forwarded or held now
 
 
 def ice_xml(items):
@@ -89,6 +91,10 @@ class H(BaseHTTPRequestHandler):
             if self.path == "/latest/meta-data/placement/region":
                 return self.reply(200, b"us-east-1", "text/plain")
             return self.reply(404, b"", "text/plain")
+        if self.path == "/_proxy/inflight":
+            with LOCK:
+                body = json.dumps(INFLIGHT).encode()
+            return self.reply(200, body, "application/json")
         if self.path == "/_proxy/log":
             with LOCK:
                 body = json.dumps(LOG).encode()
@@ -223,11 +229,17 @@ class H(BaseHTTPRequestHandler):
             return 502, {"Content-Type": "text/plain"}, ("proxy: upstream: %s" % e).encode()
 
     def forward(self, body):
-        code, hdrs, ans = self.upstream(body)
         with LOCK:
-            hold = RULES.get("hold_ms", {}).get(self.action, 0)
-        if hold:  # the call took effect upstream; the answer comes late
-            time.sleep(hold / 1000.0)
+            INFLIGHT[self.action] = INFLIGHT.get(self.action, 0) + 1
+        try:
+            code, hdrs, ans = self.upstream(body)
+            with LOCK:
+                hold = RULES.get("hold_ms", {}).get(self.action, 0)
+            if hold:  # the call took effect upstream; the answer comes late
+                time.sleep(hold / 1000.0)
+        finally:
+            with LOCK:
+                INFLIGHT[self.action] -= 1
         extra = {}
         for k in ("x-amzn-RequestId", "x-amzn-query-error"):
             for hk, hv in hdrs.items():

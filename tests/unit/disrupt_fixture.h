@@ -84,9 +84,11 @@ static inline struct kp_itype *fx_type(struct fx *f, const char *name, int64_t c
 	it->off = kp_arena_calloc(a, 4, sizeof(*it->off));
 	assert_non_null(it->off);
 	for (int z = 0; z < 2; z++) {
-		it->off[n++] = (struct kp_offering){ zones[z], KP_CAP_ON_DEMAND, od, true };
+		it->off[n++] = (struct kp_offering){ .zone = zones[z], .captype = KP_CAP_ON_DEMAND, .price = od,
+						     .available = true };
 		if (spot > 0)
-			it->off[n++] = (struct kp_offering){ zones[z], KP_CAP_SPOT, spot, true };
+			it->off[n++] = (struct kp_offering){ .zone = zones[z], .captype = KP_CAP_SPOT, .price = spot,
+							     .available = true };
 	}
 	it->noff = n;
 	assert_int_equal(kp_itype_finish(it, a, NULL), KP_OK);

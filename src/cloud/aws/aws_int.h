@@ -68,6 +68,11 @@ struct kp_aws_cloud {
 	int64_t types_ms;
 	json_t *spot;                         /* {type: {zone: price}} */
 	uint64_t types_gen;
+	pthread_t types_th;                   /* loads and refreshes the types (provider.c) */
+	bool types_started;
+	pthread_cond_t types_cv;              /* signalled after each load attempt (under mu) */
+	int types_tries;
+	char types_err[1100];                 /* last load error, "" after a success */
 	/* unavailable offerings: {"captype:type:zone": expiry ms} */
 	json_t *ice;
 	uint64_t ice_gen;

@@ -248,6 +248,52 @@ static kp_err refresh_types(struct kp_aws_cloud *w, bool force, struct kp_errbuf
 	return KP_OK;
 }
 
+static void sleep_ms(struct kp_aws_cloud *w, int64_t ms);
+
+/* The provider's own thread: loads the instance types at start and
+ * refreshes them every types_ttl_ms (5 s after a failure). */
+static void *types_main(void *arg)
+{
+	struct kp_aws_cloud *w = arg;
+
+	while (!atomic_load(&w->stop)) {
+		struct kp_errbuf eb = { 0 };
+		kp_err rc = refresh_types(w, true, &eb);
+
+		pthread_mutex_lock(&w->mu);
+		w->types_tries++;
+		if (rc)
+			snprintf(w->types_err, sizeof(w->types_err), "%s", eb.msg);
+		else
+			w->types_err[0] = 0;
+		pthread_cond_broadcast(&w->types_cv);
+		pthread_mutex_unlock(&w->mu);
+		sleep_ms(w, rc ? 5000 : w->o.types_ttl_ms);
+	}
+	return NULL;
+}
+
+/* Waits up to ms for the first load; true when types are there. */
+static bool types_wait(struct kp_aws_cloud *w, int64_t ms)
+{
+	struct timespec dl;
+	bool ok;
+
+	clock_gettime(CLOCK_REALTIME, &dl);
+	dl.tv_sec += (time_t)(ms / 1000);
+	dl.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (dl.tv_nsec >= 1000000000L) {
+		dl.tv_sec++;
+		dl.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&w->mu);
+	while (!w->types && w->types_started && pthread_cond_timedwait(&w->types_cv, &w->mu, &dl) == 0)
+		;
+	ok = w->types != NULL;
+	pthread_mutex_unlock(&w->mu);
+	return ok;
+}
+
 /* ---- ICE cache (pkg/cache/unavailableofferings.go) ---- */
 
 static void ice_key(char *buf, size_t n, const char *captype, const char *itype, const char *zone)
@@ -491,9 +537,14 @@ static enum kp_cloud_err aws_instance_types(struct kp_cloud *cp, const struct kp
 	enum kp_cloud_err e = KP_CLOUD_OK;
 
 	*out = NULL;
-	if (refresh_types(w, false, eb))
-		return KP_CLOUD_TRANSIENT;
+	/* never an API call here (the controller's loop thread calls this):
+	 * the types are loaded and refreshed by the provider's own thread */
 	pthread_mutex_lock(&w->mu);
+	if (!w->types) {
+		pthread_mutex_unlock(&w->mu);
+		return kp_cloud_errf(eb, KP_CLOUD_TRANSIENT, "instance types not loaded yet: %s",
+				     w->types_err[0] ? w->types_err : "loading");
+	}
 	ice_prune(w);
 	if (np && name)
 		json_object_set_new(w->pool_class, np->name, json_string(name));
@@ -1074,8 +1125,9 @@ static enum kp_cloud_err aws_create(struct kp_cloud *cp, const struct kp_nodecla
 	memset(out, 0, sizeof(*out));
 	if (!claim)
 		return kp_cloud_errf(eb, KP_CLOUD_CREATE_ERROR, "create: no nodeclaim");
-	if (refresh_types(w, false, eb))
-		return KP_CLOUD_TRANSIENT;
+	if (!types_wait(w, 30000))
+		return kp_cloud_errf(eb, KP_CLOUD_TRANSIENT, "instance types not loaded yet: %s",
+				     w->types_err[0] ? w->types_err : "loading");
 	pthread_mutex_lock(&w->mu);
 	ice_prune(w);
 	c = class_of_claim(w, claim);
@@ -1651,6 +1703,9 @@ static void aws_destroy(struct kp_cloud *cp)
 	atomic_store(&w->stop, 1);
 	if (w->sqs_started)
 		pthread_join(w->sqs, NULL);
+	if (w->types_started)
+		pthread_join(w->types_th, NULL);
+	pthread_cond_destroy(&w->types_cv);
 	for (int i = 0; i < w->nclasses; i++) {
 		kp_aws_class_clear(w->classes[i]);
 		free(w->classes[i]);
@@ -1741,6 +1796,22 @@ kp_err kp_cloud_aws_new(const struct kp_cloud_aws_opts *o, struct kp_cloud **out
 	w->events = json_array();
 	w->pub.ops = &aws_ops;
 	w->pub.impl = w;
+	pthread_cond_init(&w->types_cv, NULL);
+	if (pthread_create(&w->types_th, NULL, types_main, w) == 0) {
+		w->types_started = true;
+		/* Karpenter hydrates the instance types before it starts: wait
+		 * (bounded) for the first answer, whatever it is */
+		pthread_mutex_lock(&w->mu);
+		while (w->types_tries == 0) {
+			struct timespec dl;
+
+			clock_gettime(CLOCK_REALTIME, &dl);
+			dl.tv_sec += 60;
+			if (pthread_cond_timedwait(&w->types_cv, &w->mu, &dl) != 0)
+				break;
+		}
+		pthread_mutex_unlock(&w->mu);
+	}
 	if (w->queue[0]) {
 		if (pthread_create(&w->sqs, NULL, sqs_main, w) == 0)
 			w->sqs_started = true;

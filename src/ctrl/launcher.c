@@ -1,0 +1,159 @@
+/*
+ * launcher.c - NodeClaim launches off the controller's loop thread. The
+ * loop thread runs every watch and the Lease renewal; a CreateFleet can
+ * take seconds (and a slow or throttled cloud longer), so the lifecycle
+ * controller hands each launch (find an instance already tagged with the
+ * claim, else Create) to a thread of its own and polls for the result:
+ * watches keep flowing and the Lease keeps being renewed while launches
+ * are in flight (issue 10).
+ *
+ * Ownership: a job belongs to the loop thread (c->launches) from
+ * kpc_launch_poll until kpc_launch_release; the worker writes only its own
+ * job and publishes it with a release store on done. The worker calls the
+ * provider as given (c->cloud_raw; providers are thread-safe), never the
+ * metrics decorator; the lifecycle controller records the call's duration
+ * and error on the loop thread. kpc_launch_free_all joins every worker
+ * (before the provider is destroyed).
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ctrl/ctrl_int.h"
+#include "load/load.h"
+
+#define LAUNCH_WAIT_MS 30    /* a fast cloud answers within the visit */
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void *worker(void *arg)
+{
+	struct kpc_launch *j = arg;
+	struct kp_cluster cl;
+	struct kp_load_opts lo = { NULL, 0 };
+	struct kp_instance *all = NULL;
+	int n = 0;
+	int64_t t0 = mono_ms();
+
+	kp_cluster_init(&cl);
+	cl.resnames = j->rn;
+	j->e = KP_CLOUD_NOT_FOUND;
+	if (kp_load_object(&cl, j->obj, "NodeClaim", "karpenter.sh/v1", "NodeClaim", &lo, &j->eb) || cl.nclaims != 1) {
+		j->e = KP_CLOUD_INTERNAL;
+		goto out;
+	}
+	/* an instance launched for it already (remembered, or after a restart
+	 * found by its tag): adopt it rather than launch a second one */
+	if (j->memo[0])
+		j->e = kp_cloud_get(j->cloud, j->memo, &j->a, &j->inst, &j->eb);
+	if (j->e == KP_CLOUD_NOT_FOUND && !(j->e = kp_cloud_list(j->cloud, &j->a, &all, &n, &j->eb))) {
+		j->e = KP_CLOUD_NOT_FOUND;
+		for (int i = 0; i < n; i++)
+			if (all[i].nodeclaim && strcmp(all[i].nodeclaim, j->name) == 0 &&
+			    all[i].state != KP_INSTANCE_TERMINATING && all[i].state != KP_INSTANCE_TERMINATED) {
+				j->inst = all[i];
+				j->e = KP_CLOUD_OK;
+				break;
+			}
+	}
+	if (j->e == KP_CLOUD_NOT_FOUND) {
+		t0 = mono_ms();
+		memset(&j->eb, 0, sizeof(j->eb));
+		j->created = true;
+		j->e = kp_cloud_create(j->cloud, cl.claims[0], &j->a, &j->inst, &j->eb);
+	}
+out:
+	j->ms = mono_ms() - t0;
+	kp_cluster_free(&cl);
+	atomic_store_explicit(&j->done, 1, memory_order_release);
+	return NULL;
+}
+
+static struct kpc_launch *find(struct kp_ctrl *c, const char *name)
+{
+	for (int i = 0; i < c->nlaunches; i++)
+		if (strcmp(c->launches[i]->name, name) == 0)
+			return c->launches[i];
+	return NULL;
+}
+
+int kpc_launch_poll(struct kp_ctrl *c, const char *name, const json_t *obj, const char *memo, struct kpc_launch **out)
+{
+	struct kpc_launch *j = find(c, name), **v;
+
+	*out = NULL;
+	if (!j) {
+		if (strlen(name) >= sizeof(j->name) || (memo && strlen(memo) >= sizeof(j->memo)))
+			return -1;
+		j = calloc(1, sizeof(*j));
+		v = realloc(c->launches, (size_t)(c->nlaunches + 1) * sizeof(*v));
+		if (!j || !v) {
+			free(j);
+			if (v)
+				c->launches = v;
+			return -1;
+		}
+		c->launches = v;
+		memcpy(j->name, name, strlen(name) + 1);
+		if (memo)
+			memcpy(j->memo, memo, strlen(memo) + 1);
+		j->obj = json_deep_copy(obj);
+		j->cloud = c->cloud_raw;
+		j->rn = c->rn;
+		kp_arena_init(&j->a);
+		atomic_init(&j->done, 0);
+		if (!j->obj || pthread_create(&j->th, NULL, worker, j) != 0) {
+			json_decref(j->obj);
+			free(j);
+			return -1;
+		}
+		c->launches[c->nlaunches++] = j;
+		for (int w = 0; w < LAUNCH_WAIT_MS && !atomic_load_explicit(&j->done, memory_order_acquire); w++) {
+			struct timespec ts = { 0, 1000000L };
+
+			nanosleep(&ts, NULL);
+		}
+	}
+	if (!atomic_load_explicit(&j->done, memory_order_acquire))
+		return 1;
+	*out = j;
+	return 0;
+}
+
+int kpc_launch_inflight(const struct kp_ctrl *c)
+{
+	int n = 0;
+
+	for (int i = 0; i < c->nlaunches; i++)
+		n += !atomic_load_explicit(&c->launches[i]->done, memory_order_acquire);
+	return n;
+}
+
+void kpc_launch_release(struct kp_ctrl *c, struct kpc_launch *j)
+{
+	for (int i = 0; i < c->nlaunches; i++) {
+		if (c->launches[i] != j)
+			continue;
+		c->launches[i] = c->launches[--c->nlaunches];
+		break;
+	}
+	pthread_join(j->th, NULL);
+	json_decref(j->obj);
+	kp_arena_free(&j->a);
+	free(j);
+}
+
+void kpc_launch_free_all(struct kp_ctrl *c)
+{
+	while (c->nlaunches > 0)
+		kpc_launch_release(c, c->launches[c->nlaunches - 1]);
+	free(c->launches);
+	c->launches = NULL;
+}

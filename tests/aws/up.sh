@@ -1,0 +1,39 @@
+# tests/aws/up.sh: `karpenter up --cloud aws --aws-endpoint URL` (issue
+# item 11): the local control plane with its in-process controller on the
+# AWS provider against moto (through the proxy, for the AL2 alias). The
+# getting-started walkthrough: an instance in moto, a Node registered for
+# it, the pod Running on that Node; scaling to 0 terminates the instance.
+# Sourced by tests/aws/run after controller.sh (uses its helpers).
+
+PORT=$(free_port)
+D=$TMP/up-aws
+curl -s -X POST "http://127.0.0.1:$PP/_proxy/rules" -d "{\"ssm\":{\"/aws/service/eks/optimized-ami/1.32/amazon-linux-2/recommended/image_id\":\"$AMI\"}}" >/dev/null
+AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_EC2_METADATA_DISABLED=true \
+KARPENTER_DISRUPTION_POLL=1s KARPENTER_DISRUPTION_VALIDATION_DELAY=1s \
+	"$BIN" up --listen "127.0.0.1:$PORT" --data-dir "$D" --cloud aws --aws-endpoint "http://127.0.0.1:$PP" \
+	--aws-region us-east-1 --cluster-name walk >"$D.log" 2>&1 &
+UPID=$!
+PIDS="$PIDS $UPID"
+KC=$D/kubeconfig
+until_ok 15 test -f "$KC"
+until_ok 15 curl -sk -o /dev/null "https://127.0.0.1:$PORT/readyz"
+K apply -f "$ROOT/examples/seed/" >/dev/null 2>&1
+pod_running() { [ "$(K get pods -l app=oversized-app -o jsonpath='{.items[0].status.phase}')" = Running ]; }
+if until_ok 60 pod_running; then
+	NODE=$(K get pods -l app=oversized-app -o jsonpath='{.items[0].spec.nodeName}' 2>/dev/null)
+	NPID=$(K get node "$NODE" -o jsonpath='{.spec.providerID}' 2>/dev/null)
+	IID=${NPID##*/}
+	desc=$(ec2 DescribeInstances "InstanceId.1=$IID")
+	if printf '%s' "$desc" | grep -q "<key>eks:eks-cluster-name</key><value>walk</value>" &&
+		printf '%s' "$desc" | grep -q '<name>running</name>'; then
+		ok "up --cloud aws: the walkthrough pod runs on Node $NODE of moto instance $IID"
+	else bad "up --cloud aws: Node for the moto instance" "node=$NODE pid=$NPID"; fi
+else bad "up --cloud aws: the walkthrough pod Running" "$(K get nodeclaims,nodes -o wide 2>&1 | tail -n 3) $(grep -i error "$D.log" | tail -n 2)"; fi
+K scale deployment oversized-app --replicas=0 >/dev/null 2>&1
+inst_gone() {
+	[ -n "$IID" ] && [ -z "$(K get nodes -o name 2>/dev/null)" ] &&
+		ec2 DescribeInstances "InstanceId.1=$IID" | grep -q '<name>terminated</name>'
+}
+if until_ok 60 inst_gone; then ok "up --cloud aws: scaled to 0 -> the instance is terminated and its Node removed"
+else bad "up --cloud aws: scale to 0" "$(K get nodeclaims,nodes 2>&1 | tail -n 2)"; fi
+stop_pid "$UPID"
