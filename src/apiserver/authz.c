@@ -306,6 +306,10 @@ void kp_authz_attrs_from_request(const char *method, const char *path, bool watc
 		return;   /* discovery, /healthz, /version, /openapi: non-resource */
 	}
 	a->resource_request = true;
+	if (strcmp(parts[i], "watch") == 0 && np > i + 1) {   /* deprecated /api/v1/watch/... paths */
+		watch_param = true;
+		i++;
+	}
 	if (strcmp(parts[i], "namespaces") == 0 && np > i + 1) {
 		a->ns = parts[i + 1];
 		if (np > i + 2 && strcmp(parts[i + 2], "status") != 0 && strcmp(parts[i + 2], "finalize") != 0)

@@ -170,6 +170,10 @@ static void test_attrs(void **state)
 	kp_authz_attrs_from_request("GET", "/apis/karpenter.sh/v1", false, buf, sizeof(buf), &a);
 	assert_false(a.resource_request);
 	assert_string_equal(a.path, "/apis/karpenter.sh/v1");
+	kp_authz_attrs_from_request("GET", "/api/v1/watch/namespaces/k/pods", false, buf, sizeof(buf), &a);
+	assert_string_equal(a.verb, "watch");
+	assert_string_equal(a.resource, "pods");
+	assert_string_equal(a.ns, "k");
 	kp_authz_attrs_from_request("POST", "/api/v1/namespaces/k/serviceaccounts/sa/token", false, buf, sizeof(buf), &a);
 	assert_string_equal(a.verb, "create");
 	assert_string_equal(a.resource, "serviceaccounts");
