@@ -146,6 +146,10 @@ json_t *kp_apiserver__body_object(struct kp_apiserver__req *c);
 kp_err kp_apiserver__sel_parse(struct kp_apiserver__selector *sel, struct kp_arena *a, const char *text, bool labels,
 			struct kp_errbuf *eb);
 
+/* KP_ERR_INVALID ("field label not supported: X") for a field the resource cannot be selected by. */
+kp_err kp_apiserver__fields_check(const struct kp_apiserver__selector *fs, const char *group, const char *plural,
+				  struct kp_errbuf *eb);
+
 bool kp_apiserver__labels_match(const struct kp_apiserver__selector *sel, const json_t *obj);
 
 bool kp_apiserver__fields_match(const struct kp_apiserver__selector *sel, const json_t *obj);

@@ -29,6 +29,96 @@ static char *trim(char *s)
 	return s;
 }
 
+/* Label key: [prefix/]name, name 1-63 of [A-Za-z0-9._-] starting and ending
+ * alphanumeric, prefix a DNS subdomain (validation.IsQualifiedName). */
+static bool label_name_ok(const char *s, size_t n, bool value)
+{
+	if (n == 0)
+		return value;
+	if (n > 63)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char ch = s[i];
+		bool alnum = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9');
+		if (!alnum && ((i == 0 || i == n - 1) || (ch != '-' && ch != '_' && ch != '.')))
+			return false;
+	}
+	return true;
+}
+
+static bool label_key_ok(const char *k)
+{
+	const char *slash = strchr(k, '/');
+	if (slash) {
+		size_t pn = (size_t)(slash - k);
+		if (pn == 0 || pn > 253)
+			return false;
+		for (size_t i = 0; i < pn; i++) {
+			char ch = k[i];
+			if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-' || ch == '.'))
+				return false;
+		}
+		k = slash + 1;
+	}
+	return label_name_ok(k, strlen(k), false);
+}
+
+/* Checks a parsed label selector's keys and values: 400 texts follow
+ * k8s.io/apimachinery/pkg/labels/selector.go (Parser.parseRequirement). */
+static kp_err label_terms_check(const struct kp_apiserver__sel_term *t, const char *text, struct kp_errbuf *eb)
+{
+	if (!*t->key || strpbrk(t->key, "()!=<>, ") || !label_key_ok(t->key))
+		return kp_errf(eb, KP_ERR_INVALID, "unable to parse requirement: found '%s', expected: identifier "
+				"(label selector '%s')", t->key, text);
+	for (int i = 0; i < t->nv; i++)
+		if (!label_name_ok(t->vals[i], strlen(t->vals[i]), true) ||
+		    ((t->op == SEL_GT || t->op == SEL_LT) && !*t->vals[i]))
+			return kp_errf(eb, KP_ERR_INVALID, "unable to parse requirement: invalid label value: '%s' "
+					"(label selector '%s')", t->vals[i], text);
+	return KP_OK;
+}
+
+/* Field labels each resource supports (the AddFieldLabelConversionFunc
+ * tables of k8s.io/kubernetes pkg/apis/{core,apps,batch,certificates}/v1);
+ * every resource, custom ones too, supports metadata.name and
+ * metadata.namespace. */
+static const struct {
+	const char *group, *plural, *fields;
+} FIELD_LABELS[] = {
+	{ "", "pods", " spec.nodeName spec.restartPolicy spec.schedulerName spec.serviceAccountName spec.hostNetwork"
+		      " status.phase status.podIP status.podIPs status.nominatedNodeName " },
+	{ "", "nodes", " spec.unschedulable " },
+	{ "", "events", " involvedObject.kind involvedObject.namespace involvedObject.name involvedObject.uid"
+			" involvedObject.apiVersion involvedObject.resourceVersion involvedObject.fieldPath reason"
+			" reportingComponent source type " },
+	{ "", "namespaces", " status.phase " },
+	{ "", "secrets", " type " },
+	{ "", "replicationcontrollers", " status.replicas " },
+	{ "apps", "replicasets", " status.replicas " },
+	{ "batch", "jobs", " status.successful " },
+	{ "certificates.k8s.io", "certificatesigningrequests", " spec.signerName " },
+};
+
+kp_err kp_apiserver__fields_check(const struct kp_apiserver__selector *fs, const char *group, const char *plural,
+				  struct kp_errbuf *eb)
+{
+	for (int i = 0; i < fs->n; i++) {
+		const char *k = fs->t[i].key;
+		bool ok = strcmp(k, "metadata.name") == 0 || strcmp(k, "metadata.namespace") == 0;
+		for (size_t j = 0; !ok && j < sizeof(FIELD_LABELS) / sizeof(FIELD_LABELS[0]); j++) {
+			const char *f = FIELD_LABELS[j].fields, *hit;
+			size_t n = strlen(k);
+			if (strcmp(FIELD_LABELS[j].group, group ? group : "") != 0 || strcmp(FIELD_LABELS[j].plural, plural) != 0)
+				continue;
+			for (hit = strstr(f, k); hit && !ok; hit = strstr(hit + 1, k))
+				ok = hit[-1] == ' ' && hit[n] == ' ';
+		}
+		if (!ok)
+			return kp_errf(eb, KP_ERR_INVALID, "field label not supported: %s", k);
+	}
+	return KP_OK;
+}
+
 /* Parses a label (labels=true) or field selector into sel; strings live in a. */
 kp_err kp_apiserver__sel_parse(struct kp_apiserver__selector *sel, struct kp_arena *a, const char *text, bool labels,
 			struct kp_errbuf *eb)
@@ -65,6 +155,8 @@ kp_err kp_apiserver__sel_parse(struct kp_apiserver__selector *sel, struct kp_are
 		if (labels && term[0] == '!') {
 			t->key = trim(term + 1);
 			t->op = SEL_NOTEXISTS;
+			if (label_terms_check(t, text, eb))
+				return KP_ERR_INVALID;
 			continue;
 		}
 		if ((op = strstr(term, "!=")) != NULL) {
@@ -110,6 +202,8 @@ kp_err kp_apiserver__sel_parse(struct kp_apiserver__selector *sel, struct kp_are
 		t->key = trim(term);
 		if (!*t->key)
 			return kp_errf(eb, KP_ERR_INVALID, "invalid selector: '%s'", text);
+		if (labels && label_terms_check(t, text, eb))
+			return KP_ERR_INVALID;
 	}
 	return KP_OK;
 }

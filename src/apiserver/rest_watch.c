@@ -208,7 +208,8 @@ void kp_apiserver__do_watch(struct kp_apiserver__req *c)
 		return;
 	}
 	if (kp_apiserver__sel_parse(&s->ls, &s->arena, kp_apiserver__arg(c->rq, "labelSelector"), true, &eb) ||
-	    kp_apiserver__sel_parse(&s->fs, &s->arena, kp_apiserver__arg(c->rq, "fieldSelector"), false, &eb)) {
+	    kp_apiserver__sel_parse(&s->fs, &s->arena, kp_apiserver__arg(c->rq, "fieldSelector"), false, &eb) ||
+	    kp_apiserver__fields_check(&s->fs, c->r.group, c->r.plural, &eb)) {
 		kp_apiserver__rest_stream_free(s);
 		kp_apiserver__rest_status(c->rs, 400, "BadRequest", eb.msg);
 		return;

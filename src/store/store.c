@@ -30,6 +30,7 @@
 
 #include <sqlite3.h>
 
+#include "karpenter/strmap.h"
 #include "store/store.h"
 
 #define READERS_MAX 16
@@ -701,6 +702,234 @@ out:
 	sqlite3_finalize(s);
 	exec(db, "COMMIT");
 	reader_give(st, db);
+	return rc;
+}
+
+/* ---- lists as of a past version (kp_store_list_page) ---- */
+
+/* What the event window says of one key changed after the listed version. */
+struct past {
+	const char *ns, *name;      /* borrowed from the map's key */
+	int first_after;            /* type of the first event after at_rv */
+	int last_before;            /* type of the last event at or before at_rv (0: none) */
+	char *json;                 /* its object */
+	int64_t rv;
+};
+
+static int past_cmp(const void *a, const void *b)
+{
+	const struct past *x = *(const struct past *const *)a, *y = *(const struct past *const *)b;
+	int c = strcmp(x->ns, y->ns);
+	return c ? c : strcmp(x->name, y->name);
+}
+
+static bool key_after(const char *ns, const char *name, const char *after_ns, const char *after_name)
+{
+	int c;
+	if (!after_ns)
+		return true;
+	c = strcmp(ns, after_ns);
+	return c > 0 || (c == 0 && strcmp(name, nz(after_name)) > 0);
+}
+
+static void past_free(struct kp_strmap *m)
+{
+	KP_STRMAP_FOREACH(m, e) {
+		struct past *p = e->val;
+		free(p->json);
+		free(p);
+	}
+	kp_strmap_free(m);
+}
+
+/* Reads the events of (group, resource[, ns]) into m: every key with an
+ * event after at_rv, with its last state at or before at_rv. */
+static enum kp_store_rc past_scan(sqlite3 *db, const char *group, const char *resource, const char *ns,
+				  int64_t at_rv, struct kp_strmap *m, struct kp_errbuf *eb)
+{
+	bool all = !ns || !*ns;
+	for (int pass = 0; pass < 2; pass++) {
+		sqlite3_stmt *s = NULL;
+		int r;
+		const char *sql = pass == 0
+			? (all ? "SELECT type, ns, name, json, rv FROM events WHERE rv > ?4 AND grp=?1 AND res=?2 ORDER BY rv"
+			       : "SELECT type, ns, name, json, rv FROM events WHERE rv > ?4 AND grp=?1 AND res=?2 AND ns=?3 "
+				 "ORDER BY rv")
+			: (all ? "SELECT type, ns, name, json, rv FROM events WHERE rv <= ?4 AND grp=?1 AND res=?2 ORDER BY rv"
+			       : "SELECT type, ns, name, json, rv FROM events WHERE rv <= ?4 AND grp=?1 AND res=?2 AND ns=?3 "
+				 "ORDER BY rv");
+		if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
+			return dbfail(eb, db, "store list");
+		sqlite3_bind_text(s, 1, nz(group), -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 2, nz(resource), -1, SQLITE_STATIC);
+		if (!all)
+			sqlite3_bind_text(s, 3, ns, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 4, at_rv);
+		while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+			const char *ens = (const char *)sqlite3_column_text(s, 1), *enm = (const char *)sqlite3_column_text(s, 2);
+			size_t a = strlen(nz(ens)), b = strlen(nz(enm));
+			char key[1024];
+			struct past *p;
+			if (a + b + 2 > sizeof(key))
+				continue;
+			memcpy(key, nz(ens), a);
+			key[a] = '\0';
+			memcpy(key + a + 1, nz(enm), b + 1);
+			/* the map key is "ns" only up to its NUL: use a printable separator */
+			key[a] = '\x01';
+			p = kp_strmap_get(m, key);
+			if (pass == 0) {
+				if (p)
+					continue;
+				p = calloc(1, sizeof(*p));
+				if (!p || kp_strmap_put(m, key, p, NULL)) {
+					free(p);
+					sqlite3_finalize(s);
+					return kp_errf(eb, KP_ERR_NOMEM, "store list: out of memory"), KP_STORE_FAIL;
+				}
+				p->first_after = sqlite3_column_int(s, 0);
+				continue;
+			}
+			if (!p)
+				continue;
+			free(p->json);
+			p->json = strdup((const char *)sqlite3_column_text(s, 3));
+			p->last_before = sqlite3_column_int(s, 0);
+			p->rv = sqlite3_column_int64(s, 4);
+			if (!p->json) {
+				sqlite3_finalize(s);
+				return kp_errf(eb, KP_ERR_NOMEM, "store list: out of memory"), KP_STORE_FAIL;
+			}
+		}
+		sqlite3_finalize(s);
+		if (r != SQLITE_DONE)
+			return dbfail(eb, db, "store list");
+	}
+	KP_STRMAP_FOREACH(m, e) {
+		struct past *p = e->val;
+		char *sep = strchr(e->key, '\x01');
+		p->ns = e->key;      /* split below: the key is ns \x01 name */
+		p->name = sep ? sep + 1 : "";
+	}
+	return KP_STORE_OK;
+}
+
+enum kp_store_rc kp_store_list_page(struct kp_store *st, const char *group, const char *resource, const char *ns,
+				    int64_t at_rv, const char *after_ns, const char *after_name, kp_store_page_fn fn,
+				    void *ud, int64_t *list_rv, struct kp_errbuf *eb)
+{
+	sqlite3 *db = reader_take(st);
+	sqlite3_stmt *s = NULL;
+	enum kp_store_rc rc = KP_STORE_OK;
+	bool all = !ns || !*ns;
+	struct kp_strmap m;
+	struct past **pv = NULL;
+	char **nsv = NULL;
+	size_t np = 0, pi = 0;
+	int64_t snap, compacted;
+	int r;
+
+	kp_strmap_init(&m);
+	if (!db)
+		return dbfail(eb, NULL, "store list");
+	if (exec(db, "BEGIN")) {
+		reader_give(st, db);
+		return dbfail(eb, db, "store list");
+	}
+	snap = query_i64(db, "SELECT max(rv) FROM events", 0);
+	if (snap == 0)
+		snap = query_i64(db, "SELECT max(rv) FROM objects", 0);
+	/* read after the snapshot began: every event above it is visible to us */
+	compacted = kp_store_oldest_rv(st);
+	if (at_rv <= 0 || at_rv >= snap) {
+		at_rv = snap;
+	} else if (at_rv < compacted) {
+		kp_errf(eb, KP_ERR_RANGE, "too old resource version: %lld (%lld)", (long long)at_rv,
+			(long long)compacted);
+		rc = KP_STORE_GONE;
+		goto out;
+	} else {
+		rc = past_scan(db, group, resource, ns, at_rv, &m, eb);
+		if (rc)
+			goto out;
+		pv = calloc(m.cap ? m.cap : 1, sizeof(*pv));
+		nsv = calloc(m.cap ? m.cap : 1, sizeof(*nsv));
+		if (!pv || !nsv) {
+			rc = KP_STORE_FAIL;
+			kp_errf(eb, KP_ERR_NOMEM, "store list: out of memory");
+			goto out;
+		}
+		KP_STRMAP_FOREACH(&m, e) {
+			struct past *p = e->val;
+			const char *sep = strchr(e->key, '\x01');
+			nsv[np] = strndup(e->key, sep ? (size_t)(sep - e->key) : strlen(e->key));
+			if (!nsv[np]) {
+				rc = KP_STORE_FAIL;
+				kp_errf(eb, KP_ERR_NOMEM, "store list: out of memory");
+				goto out;
+			}
+			p->ns = nsv[np++];
+			if (!key_after(p->ns, p->name, after_ns, after_name))
+				continue;
+			if (p->last_before == KP_EV_ADDED || p->last_before == KP_EV_MODIFIED) {
+				pv[pi++] = p;
+			} else if (!p->last_before && p->first_after != KP_EV_ADDED) {
+				kp_errf(eb, KP_ERR_RANGE, "too old resource version: %lld (the state of %s/%s then is compacted)",
+					(long long)at_rv, p->ns, p->name);
+				rc = KP_STORE_GONE;
+				goto out;
+			}
+		}
+		qsort(pv, pi, sizeof(*pv), past_cmp);
+	}
+	if (list_rv)
+		*list_rv = at_rv;
+	if (sqlite3_prepare_v2(db, all ? "SELECT ns, name, json, rv FROM objects WHERE grp=?1 AND res=?2 AND rv <= ?4 "
+					 "AND (ns > ?5 OR (ns = ?5 AND name > ?6)) ORDER BY ns, name"
+				       : "SELECT ns, name, json, rv FROM objects WHERE grp=?1 AND res=?2 AND ns=?3 AND rv <= ?4 "
+					 "AND (ns > ?5 OR (ns = ?5 AND name > ?6)) ORDER BY name",
+			       -1, &s, NULL) != SQLITE_OK) {
+		rc = dbfail(eb, db, "store list");
+		goto out;
+	}
+	sqlite3_bind_text(s, 1, nz(group), -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, nz(resource), -1, SQLITE_STATIC);
+	if (!all)
+		sqlite3_bind_text(s, 3, ns, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 4, at_rv);
+	/* no after key: "" sorts before every namespace, and (ns = "" AND name > "") before every name */
+	sqlite3_bind_text(s, 5, after_ns ? after_ns : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 6, after_ns ? nz(after_name) : "", -1, SQLITE_STATIC);
+	{
+		size_t k = 0;
+		bool stop = false;
+		r = sqlite3_step(s);
+		while (!stop && (r == SQLITE_ROW || k < pi)) {
+			const char *ons = r == SQLITE_ROW ? (const char *)sqlite3_column_text(s, 0) : NULL;
+			const char *onm = r == SQLITE_ROW ? (const char *)sqlite3_column_text(s, 1) : NULL;
+			bool take_past = k < pi && (!ons || strcmp(pv[k]->ns, nz(ons)) < 0 ||
+						    (strcmp(pv[k]->ns, nz(ons)) == 0 && strcmp(pv[k]->name, nz(onm)) < 0));
+			if (take_past) {
+				stop = fn(ud, pv[k]->ns, pv[k]->name, pv[k]->json, strlen(pv[k]->json), pv[k]->rv) != 0;
+				k++;
+				continue;
+			}
+			stop = fn(ud, nz(ons), nz(onm), (const char *)sqlite3_column_text(s, 2),
+				  (size_t)sqlite3_column_bytes(s, 2), sqlite3_column_int64(s, 3)) != 0;
+			r = sqlite3_step(s);
+		}
+		if (!stop && r != SQLITE_ROW && r != SQLITE_DONE)
+			rc = dbfail(eb, db, "store list");
+	}
+out:
+	sqlite3_finalize(s);
+	exec(db, "COMMIT");
+	reader_give(st, db);
+	for (size_t i = 0; i < np; i++)
+		free(nsv[i]);
+	free(nsv);
+	free(pv);
+	past_free(&m);
 	return rc;
 }
 

@@ -101,6 +101,19 @@ enum kp_store_rc kp_store_delete(struct kp_store *st, const struct kp_store_key 
 typedef int (*kp_store_list_fn)(void *ud, const char *json, size_t len, int64_t rv);
 enum kp_store_rc kp_store_list(struct kp_store *st, const char *group, const char *resource, const char *ns,
 			       kp_store_list_fn fn, void *ud, int64_t *list_rv, struct kp_errbuf *eb);
+/* A page of a list as of one version. at_rv 0: the current snapshot;
+ * otherwise the objects as they were at at_rv, rebuilt from the current rows
+ * and the event window: KP_STORE_GONE when at_rv is older than the window
+ * or an object's state at at_rv is no longer known (it changed after at_rv
+ * and its previous write fell out of the window). after_ns/after_name
+ * (NULL: from the start): only keys ordered after that one. fn gets each
+ * object with its key, in (namespace, name) order, and returns non-zero to
+ * stop. *list_rv: the version listed (at_rv, or the snapshot's). */
+typedef int (*kp_store_page_fn)(void *ud, const char *ns, const char *name, const char *json, size_t len,
+				int64_t rv);
+enum kp_store_rc kp_store_list_page(struct kp_store *st, const char *group, const char *resource, const char *ns,
+				    int64_t at_rv, const char *after_ns, const char *after_name, kp_store_page_fn fn,
+				    void *ud, int64_t *list_rv, struct kp_errbuf *eb);
 /* Counts the objects of (group, resource) (all namespaces if ns is NULL). */
 enum kp_store_rc kp_store_count(struct kp_store *st, const char *group, const char *resource, const char *ns,
 				int64_t *n, struct kp_errbuf *eb);
