@@ -163,10 +163,16 @@ static char *elem_key(const json_t *e, const char **keys)
 static bool list_keyed(const json_t *arr, const char **keys)
 {
 	for (size_t i = 0; i < json_array_size(arr); i++) {
-		char *k = elem_key(json_array_get(arr, i), keys);
-		if (!k)
+		const json_t *e = json_array_get(arr, i);
+		bool any = false;
+		if (!json_is_object(e))
 			return false;
-		free(k);
+		for (int k = 0; keys[k] && !any; k++) {
+			const json_t *v = json_object_get(e, keys[k]);
+			any = v && !json_is_null(v);
+		}
+		if (!any)
+			return false;
 	}
 	return true;
 }
@@ -322,20 +328,6 @@ static json_t *fs_collapse(const json_t *f)
 	const json_t *v;
 	json_object_foreach((json_t *)f, k, v)
 		json_object_set_new(r, k, strcmp(k, ".") == 0 ? json_object() : fs_collapse(v));
-	return r;
-}
-
-static json_t *fs_union(const json_t *a, const json_t *b)
-{
-	json_t *r = json_deep_copy(a);
-	const char *k;
-	const json_t *v;
-	if (!r)
-		return NULL;
-	json_object_foreach((json_t *)b, k, v) {
-		json_t *x = json_object_get(r, k);
-		json_object_set_new(r, k, x ? fs_union(x, v) : json_deep_copy(v));
-	}
 	return r;
 }
 
@@ -571,6 +563,7 @@ static json_t *merge(const json_t *live, const json_t *ap, const struct ssa_ctx 
 struct ssa_mgr {
 	json_t *entry;              /* the entry as stored (held) */
 	json_t *set;                /* expanded field set (owned) */
+	bool clean;                 /* set unchanged since loaded: the stored entry is kept as is */
 };
 
 static bool entry_is(const json_t *e, const char *manager, const char *op)
@@ -638,6 +631,9 @@ static int store_mgrs(json_t *obj, struct ssa_mgr *m, size_t n, const struct kp_
 			e = new_entry(q, op);
 			set = mine_set;
 			placed = true;
+		} else if (i < n && m[i].clean) {
+			json_array_append(arr, m[i].entry);
+			continue;
 		} else if (i < n) {
 			e = json_deep_copy(m[i].entry);
 			set = m[i].set;
@@ -738,12 +734,10 @@ json_t *kp_apiserver__ssa_apply(const struct kp_apiserver__ssa_req *q, const jso
 	if (!aset)
 		goto out;
 	if (q->live) {
+		/* field sets never hold metadata.managedFields: the live object is used as is */
 		if (load_mgrs(q->live, &m, &nm))
 			goto out;
-		live = json_deep_copy(q->live);
-		json_t *lm = json_object_get(live, "metadata");
-		if (json_is_object(lm))
-			json_object_del(lm, "managedFields");
+		live = json_incref((json_t *)q->live);
 		out = merge(live, ap, &root);
 	} else {
 		out = json_deep_copy(ap);
@@ -857,100 +851,276 @@ out:
 	return out;
 }
 
-/* the leaves of set t whose values differ between a and b, into out;
- * returns 1 if out got a member, 0 if not, -1 when out of memory */
-static int changed_set(const json_t *t, const json_t *a, const json_t *b, json_t *out)
+/* set -= t, in place; true if set changed */
+static bool fs_sub_inplace(json_t *set, const json_t *t)
 {
 	const char *k;
 	const json_t *v;
-	int got = 0;
-	if (json_object_size(t) == 1 && json_object_get(t, ".")) {
-		if (json_equal((json_t *)a, (json_t *)b))
-			return 0;
-		return mark(out) ? -1 : 1;
-	}
+	bool changed = false;
 	json_object_foreach((json_t *)t, k, v) {
-		if (strcmp(k, ".") == 0)
+		json_t *x = json_object_get(set, k);
+		if (!x)
 			continue;
-		json_t *on = json_object();
-		if (!on)
-			return -1;
-		int r = changed_set(v, step(a, k), step(b, k), on);
-		if (r < 0) {
-			json_decref(on);
-			return -1;
+		if (strcmp(k, ".") == 0) {
+			json_object_del(set, ".");
+			changed = true;
+			continue;
 		}
-		if (r > 0) {
-			json_object_set_new(out, k, on);
-			got = 1;
-		} else {
-			json_decref(on);
+		changed |= fs_sub_inplace(x, v);
+		if (json_object_size(x) == 0)
+			json_object_del(set, k);
+	}
+	return changed;
+}
+
+/* set |= t, in place */
+static void fs_add_inplace(json_t *set, const json_t *t)
+{
+	const char *k;
+	const json_t *v;
+	json_object_foreach((json_t *)t, k, v) {
+		json_t *x = json_object_get(set, k);
+		if (x)
+			fs_add_inplace(x, v);
+		else
+			json_object_set_new(set, k, json_deep_copy(v));
+	}
+}
+
+/* the field set of the value v alone (new reference) */
+static json_t *subtree_set(const json_t *v, const struct ssa_ctx *c)
+{
+	json_t *n = json_object();
+	if (n && fs_value(n, v, c)) {
+		json_decref(n);
+		return NULL;
+	}
+	return n;
+}
+
+/* puts sub (taken, may be NULL) under key k of *tree, creating *tree */
+static void put(json_t **tree, const char *k, json_t *sub)
+{
+	if (!sub)
+		return;
+	if (json_object_size(sub) == 0) {
+		json_decref(sub);
+		return;
+	}
+	if (!*tree)
+		*tree = json_object();
+	if (*tree)
+		json_object_set_new(*tree, k, sub);
+	else
+		json_decref(sub);
+}
+
+static bool root_skip(int level, const char *k, bool ignore_status)
+{
+	static const char *const server[] = {"name", "namespace", "uid", "resourceVersion", "generation",
+					     "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds",
+					     "managedFields", "selfLink", "generateName", NULL};
+	if (level == 0)
+		return strcmp(k, "apiVersion") == 0 || strcmp(k, "kind") == 0 ||
+		       (ignore_status && strcmp(k, "status") == 0);
+	if (level == 1)
+		for (int i = 0; server[i]; i++)
+			if (strcmp(server[i], k) == 0)
+				return true;
+	return false;
+}
+
+static const json_t *find_keyed(const json_t *arr, const json_t *e, const char **keys)
+{
+	for (size_t i = 0; i < json_array_size(arr); i++) {
+		const json_t *x = json_array_get(arr, i);
+		bool eq = json_is_object(x);
+		for (int k = 0; eq && keys[k]; k++)
+			eq = json_equal(json_object_get(x, keys[k]), json_object_get(e, keys[k])) ||
+			     (!json_object_get(x, keys[k]) && !json_object_get(e, keys[k]));
+		if (eq)
+			return x;
+	}
+	return NULL;
+}
+
+static bool in_array(const json_t *arr, const json_t *e)
+{
+	for (size_t i = 0; i < json_array_size(arr); i++)
+		if (json_equal(json_array_get(arr, i), (json_t *)e))
+			return true;
+	return false;
+}
+
+/* What a write changed between a (old, may be NULL) and b (new): *chg gets
+ * the members of b whose value is new or differs, *rem the members of a
+ * that are gone (both left NULL when empty). level: 0 root, 1 root
+ * metadata, 2 below. */
+static void delta(const json_t *a, const json_t *b, const struct ssa_ctx *c, int level, bool ignore_status,
+		  json_t **chg, json_t **rem)
+{
+	const char *k;
+	const json_t *v;
+	char fk[512];
+
+	if (json_is_object(b) && (json_object_size(b) || level < 2) && !atomic_map(c)) {
+		const json_t *ao = json_is_object(a) ? a : NULL;
+		if (a && !ao)
+			*rem = subtree_set(a, c);
+		json_object_foreach((json_t *)b, k, v) {
+			if (json_is_null(v) || root_skip(level, k, ignore_status))
+				continue;
+			struct ssa_ctx cc = child_ctx(c, k);
+			json_t *sc = NULL, *sr = NULL;
+			const json_t *av = json_object_get(ao, k);
+			delta(json_is_null(av) ? NULL : av, v, &cc, level == 0 && strcmp(k, "metadata") == 0 ? 1 : 2,
+			      ignore_status, &sc, &sr);
+			if (!sc && !sr)
+				continue;
+			snprintf(fk, sizeof(fk), "f:%s", k);
+			put(chg, fk, sc);
+			put(rem, fk, sr);
+		}
+		json_object_foreach((json_t *)ao, k, v) {
+			const json_t *bv = json_object_get(b, k);
+			if (json_is_null(v) || (bv && !json_is_null(bv)) || root_skip(level, k, ignore_status))
+				continue;
+			struct ssa_ctx cc = child_ctx(c, k);
+			snprintf(fk, sizeof(fk), "f:%s", k);
+			put(rem, fk, subtree_set(v, &cc));
+		}
+		return;
+	}
+	if (json_is_array(b) && json_array_size(b)) {
+		const char *keys[8];
+		enum ssa_lt lt = list_type(c, keys);
+		const json_t *aa = json_is_array(a) ? a : NULL;
+		if (lt == LT_MAP && list_keyed(b, keys) && (!aa || list_keyed(aa, keys))) {
+			struct ssa_ctx ic = item_ctx(c);
+			if (a && !aa)
+				*rem = subtree_set(a, c);
+			for (size_t i = 0; i < json_array_size(b); i++) {
+				const json_t *e = json_array_get(b, i), *ae = find_keyed(aa, e, keys);
+				json_t *sc = NULL, *sr = NULL;
+				if (ae) {
+					delta(ae, e, &ic, 2, false, &sc, &sr);
+				} else {
+					sc = json_object();
+					if (sc && (mark(sc) || fs_object(sc, e, &ic, false, false))) {
+						json_decref(sc);
+						sc = NULL;
+					}
+				}
+				if (sc || sr) {
+					char *ek = elem_key(e, keys);
+					if (ek) {
+						put(chg, ek, sc);
+						put(rem, ek, sr);
+						sc = sr = NULL;
+					}
+					free(ek);
+				}
+				json_decref(sc);
+				json_decref(sr);
+			}
+			for (size_t i = 0; i < json_array_size(aa); i++) {
+				const json_t *ae = json_array_get(aa, i);
+				if (find_keyed(b, ae, keys))
+					continue;
+				json_t *sr = json_object();
+				char *ek = elem_key(ae, keys);
+				if (sr && ek && !mark(sr) && !fs_object(sr, ae, &ic, false, false))
+					put(rem, ek, sr);
+				else
+					json_decref(sr);
+				free(ek);
+			}
+			return;
+		}
+		if (lt == LT_SET) {
+			if (a && !aa)
+				*rem = subtree_set(a, c);
+			for (int pass = 0; pass < 2; pass++) {
+				const json_t *from = pass ? aa : b, *other = pass ? b : aa;
+				for (size_t i = 0; i < json_array_size(from); i++) {
+					const json_t *e = json_array_get(from, i);
+					if (in_array(other, e))
+						continue;
+					char *sv = json_dumps(e, JSON_COMPACT | JSON_ENCODE_ANY);
+					json_t *leaf = json_object();
+					if (sv && leaf && !mark(leaf)) {
+						char vk[1024];
+						snprintf(vk, sizeof(vk), "v:%s", sv);
+						put(pass ? rem : chg, vk, leaf);
+						leaf = NULL;
+					}
+					json_decref(leaf);
+					free(sv);
+				}
+			}
+			return;
 		}
 	}
-	return got;
+	/* a leaf (scalar, empty map or list, atomic list or map) */
+	if (a && json_equal((json_t *)a, (json_t *)b))
+		return;
+	if (a && (json_is_object(a) || json_is_array(a)))
+		*rem = subtree_set(a, c);
+	*chg = subtree_set(b, c);
 }
 
 int kp_apiserver__ssa_update(const struct kp_apiserver__ssa_req *q, json_t *new_obj)
 {
+	struct ssa_ctx root = {q->schema, NULL, NULL};
 	struct ssa_mgr *m = NULL;
 	size_t nm = 0;
 	int rc = -1;
-	json_t *nset = NULL, *oset = NULL, *changed = NULL, *removed = NULL, *mine = NULL;
-	json_t *old = NULL;
-	if (q->live) {
-		if (load_mgrs(q->live, &m, &nm))
+	json_t *changed = NULL, *removed = NULL, *mine = NULL;
+	json_t *nmeta = json_object_get(new_obj, "metadata");
+	const json_t *old_mf = json_object_get(json_object_get(q->live, "metadata"), "managedFields");
+
+	if (json_is_object(nmeta))
+		json_object_del(nmeta, "managedFields");
+	if (!q->live) {
+		changed = kp_apiserver__ssa_fieldset(new_obj, q->schema, q->ignore_status);
+		if (!changed)
 			return -1;
-		old = json_deep_copy(q->live);
-		json_t *om = json_object_get(old, "metadata");
-		if (json_is_object(om))
-			json_object_del(om, "managedFields");
-	} else {
 		m = calloc(1, sizeof(*m));
-		if (!m)
-			return -1;
+	} else {
+		/* field sets never hold metadata.managedFields: the objects are walked as they are */
+		delta(q->live, new_obj, &root, 0, q->ignore_status, &changed, &removed);
+		if (!changed && !removed) {
+			/* nothing this manager could own changed: ownership stays as it was */
+			if (old_mf && json_is_object(nmeta))
+				json_object_set_new(nmeta, "managedFields", json_deep_copy(old_mf));
+			return 0;
+		}
+		if (load_mgrs(q->live, &m, &nm))
+			goto out;
 	}
-	json_t *nm_meta = json_object_get(new_obj, "metadata");
-	if (json_is_object(nm_meta))
-		json_object_del(nm_meta, "managedFields");
-	nset = kp_apiserver__ssa_fieldset(new_obj, q->schema, q->ignore_status);
-	oset = old ? kp_apiserver__ssa_fieldset(old, q->schema, q->ignore_status) : json_object();
-	if (!nset || !oset)
-		goto out;
-	/* changed: new members, and members of both whose leaf value differs */
-	{
-		json_t *both = fs_inter(nset, oset);
-		json_t *diffs = json_object();
-		json_t *added = fs_diff(nset, oset);
-		if (both && diffs && added && changed_set(both, old, new_obj, diffs) >= 0)
-			changed = fs_union(added, diffs);
-		json_decref(both);
-		json_decref(diffs);
-		json_decref(added);
-	}
-	removed = fs_diff(oset, nset);
-	if (!changed || !removed)
+	if (!m)
 		goto out;
 	for (size_t i = 0; i < nm; i++) {
 		bool me = entry_is(m[i].entry, q->manager, "Update");
-		json_t *s = me ? json_incref(m[i].set) : fs_diff(m[i].set, changed);
-		json_t *s2 = s ? fs_diff(s, removed) : NULL;
-		json_decref(s);
-		json_decref(m[i].set);
-		m[i].set = s2;
+		if (!m[i].set)
+			continue;
+		bool dirty = removed && fs_sub_inplace(m[i].set, removed);
 		if (me) {
-			mine = m[i].set ? fs_union(m[i].set, changed) : NULL;
+			if (changed)
+				fs_add_inplace(m[i].set, changed);
+			mine = json_incref(m[i].set);
+		} else if (changed) {
+			dirty |= fs_sub_inplace(m[i].set, changed);
 		}
+		m[i].clean = !dirty;
 	}
 	if (!mine)
-		mine = json_deep_copy(changed);
+		mine = changed ? json_deep_copy(changed) : json_object();
 	rc = store_mgrs(new_obj, m, nm, q, "Update", mine);
 out:
 	free_mgrs(m, nm);
-	json_decref(nset);
-	json_decref(oset);
 	json_decref(changed);
 	json_decref(removed);
 	json_decref(mine);
-	json_decref(old);
 	return rc;
 }

@@ -34,6 +34,7 @@
 
 #include "karpenter/bound.h"
 
+#define FLEET_ROUNDS 6          /* fleet: LP re-solves before the greedy finishes */
 #define MAX_ADD 64              /* columns added per pricing round */
 #define RC_EPS 1e-7             /* relative improvement a new column needs */
 #define LP_INF 1e30             /* CLP treats bounds beyond 1e27 as infinite */
@@ -58,6 +59,9 @@ struct cg {
 	int *rowbuf;                /* scratch: one column's rows... */
 	double *elbuf;              /* ...and elements */
 	long bb_nodes;              /* branch-and-bound budget per kind */
+	long bb_total;              /* ...and per exact round over all kinds, 0 = none */
+	bool bb_cut;                /* the round budget ran out: nothing proven */
+	long bb_used;               /* nodes searched in this exact round */
 };
 
 static bool compat(const struct kp_bound_class *c, int k)
@@ -355,7 +359,9 @@ static double surrogate_ub(struct cg *g, int k, double *w);
 static double knap_lp(struct cg *g, int k);
 
 #define BB_NODES 2000000       /* search nodes per kind for the bound's proof */
-#define BB_NODES_FLEET 20000   /* ...and when planning a fleet */
+#define BB_NODES_FLEET 20000   /* ...and when planning a fleet, */
+#define BB_FLEET_TOTAL 600000  /* at most this many over all kinds per round, */
+#define FLEET_EXACT_ROUNDS 4   /* and at most this many exact rounds */
 
 struct bb {
 	struct cg *g;
@@ -517,6 +523,7 @@ static double bb_price(struct cg *g, int k, double target, int32_t *best, bool *
 	b.bestv = target;
 	memset(best, 0, (size_t)g->C * sizeof(int32_t));
 	bb_dfs(&b, 0, 0);
+	g->bb_used += b.nodes;
 	*found = b.bestv > target;
 	if (b.aborted) {
 		double lp = knap_lp(g, k);
@@ -538,6 +545,7 @@ static kp_err exact_round(struct cg *g, struct kp_arena *scratch, double *ubk, i
 	kp_err rc;
 
 	*added = 0;
+	g->bb_used = 0;
 	if (!cands || !w || !best)
 		return KP_ERR_NOMEM;
 	for (int k = 0; k < g->K; k++) {
@@ -547,6 +555,10 @@ static kp_err exact_round(struct cg *g, struct kp_arena *scratch, double *ubk, i
 		ubk[k] = surrogate_ub(g, k, w);
 		if (ubk[k] <= price * (1 + RC_EPS))
 			continue;
+		if (g->bb_total > 0 && g->bb_used >= g->bb_total) {
+			g->bb_cut = true;
+			continue;
+		}
 		ubk[k] = bb_price(g, k, price * (1 + RC_EPS), best, &found, scratch);
 		if (!found)
 			continue;
@@ -777,6 +789,7 @@ static kp_err cg_run(struct cg *g, int max_iters, long exact, int *iters, double
 {
 	struct kp_arena scratch;
 	double *ubk;
+	int nexact = 0;
 	bool proven = false;
 	kp_err rc = master_build(g);
 
@@ -785,6 +798,7 @@ static kp_err cg_run(struct cg *g, int max_iters, long exact, int *iters, double
 	if (rc)
 		return rc;
 	g->bb_nodes = exact;
+	g->bb_total = exact == BB_NODES_FLEET ? BB_FLEET_TOTAL : 0;
 	kp_arena_init(&scratch);
 	ubk = kp_arena_calloc(&scratch, (size_t)g->K + 1, sizeof(double));
 	if (!ubk) {
@@ -802,7 +816,7 @@ static kp_err cg_run(struct cg *g, int max_iters, long exact, int *iters, double
 		if (*iters >= max_iters)
 			break;
 		rc = price_round(g, &scratch, &added);
-		if (!rc && !added && exact)
+		if (!rc && !added && exact && (g->bb_total == 0 || nexact++ < FLEET_EXACT_ROUNDS))
 			rc = exact_round(g, &scratch, ubk, &added);
 		kp_arena_reset(&scratch, m);
 		if (rc) {
@@ -811,7 +825,7 @@ static kp_err cg_run(struct cg *g, int max_iters, long exact, int *iters, double
 		}
 		(*iters)++;
 		if (!added) {
-			proven = exact > 0;
+			proven = exact > 0 && !g->bb_cut && (g->bb_total == 0 || nexact <= FLEET_EXACT_ROUNDS);
 			break;
 		}
 	}
@@ -932,6 +946,58 @@ static kp_err fleet_add(struct kp_bound_fleet *f, int *cap, const struct kp_boun
 	return KP_OK;
 }
 
+/* The rest of the fleet without more LPs: bin after bin, the pattern with
+ * the best value per dollar under the last duals (greedy_fill over every
+ * kind), or, for classes the duals ignore, the cheapest kind per pod. */
+static kp_err fleet_greedy(struct cg *g, struct kp_bound_fleet *f, int *cap, const struct kp_bound_problem *p,
+			   int64_t *res)
+{
+	int32_t *a = kp_arena_calloc(g->a, (size_t)g->C + 1, sizeof(int32_t));
+	int32_t *best = kp_arena_calloc(g->a, (size_t)g->C + 1, sizeof(int32_t));
+	kp_err rc;
+
+	if (!a || !best)
+		return KP_ERR_NOMEM;
+	for (;;) {
+		double bestr = 0;
+		int bk = -1;
+		bool took, left = false;
+
+		for (int i = 0; i < g->C; i++) {
+			g->dem[i] = res[i];
+			left |= res[i] > 0;
+			if (res[i] > 0 && g->y[i] <= 0)
+				g->y[i] = 1e-9;   /* keep every class worth something */
+		}
+		if (!left)
+			return KP_OK;
+		for (int k = 0; k < g->K; k++) {
+			for (int mode = 0; mode < 2; mode++) {
+				double v;
+				greedy_fill(g, k, mode, a, &v);
+				if (v <= 0 || g->p->kinds[k].price <= 0)
+					continue;
+				if (bk < 0 || v / g->p->kinds[k].price > bestr) {
+					bestr = v / g->p->kinds[k].price;
+					bk = k;
+					memcpy(best, a, (size_t)g->C * sizeof(int32_t));
+				}
+			}
+		}
+		if (bk < 0)
+			return KP_OK;   /* nothing holds what is left */
+		/* the same pattern stays best while it fits: take it as often as the
+		 * pods left allow */
+		do {
+			rc = fleet_add(f, cap, p, bk, best, res, &took);
+			for (int i = 0; took && i < g->C; i++)
+				took = best[i] <= res[i];
+		} while (!rc && took);
+		if (rc)
+			return rc;
+	}
+}
+
 kp_err kp_bound_fleet(const struct kp_bound_problem *p0, struct kp_bound_fleet *out, struct kp_errbuf *eb)
 {
 	struct kp_bound_problem p = *p0;
@@ -975,9 +1041,13 @@ kp_err kp_bound_fleet(const struct kp_bound_problem *p0, struct kp_bound_fleet *
 				any |= took;
 			}
 		}
-		if (!rc && !any && best >= 0) {
+		if (!rc && !any && best >= 0 && round < FLEET_ROUNDS) {
 			rc = fleet_add(out, &cap, &p, g.cols[best].kind, g.cols[best].count, res, &took);
 			any = took;
+		}
+		if (!rc && (round + 1 >= FLEET_ROUNDS || !any)) {
+			rc = fleet_greedy(&g, out, &cap, &p, res);
+			any = false;    /* done: the greedy placed the rest */
 		}
 		if (g.lp)
 			Clp_deleteModel(g.lp);

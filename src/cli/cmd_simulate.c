@@ -33,7 +33,9 @@ static void sim_usage(FILE *f)
 	      "  --preference-policy   Respect (default) or Ignore\n"
 	      "  --max-instance-types  N  launch list truncation (default 600)\n"
 	      "  --packing MODE        karpenter (default) or cost (docs/packing.md)\n"
-	      "  --bound               add costBound: a lower bound on the plan's cost and the gap\n", f);
+	      "  --bound               add costBound: a lower bound on the plan's cost and the gap\n"
+	      "  --all-instance-type-options  list every remaining type per claim (default: the\n"
+	      "                        cheapest 60 a launch sends, then instanceTypeOptionsTotal)\n", f);
 	kp_consolidate_usage(f);
 }
 
@@ -43,6 +45,7 @@ struct sim_args {
 	const char *catalog;
 	bool json;
 	bool bound;                        /* --bound */
+	bool all_options;                  /* --all-instance-type-options */
 	struct kp_sched_opts sopts;
 	struct kp_consolidate_args cons;   /* --consolidate and its flags */
 };
@@ -120,6 +123,8 @@ static int sim_parse(int argc, char **argv, struct sim_args *a)
 			}
 		} else if (strcmp(arg, "--bound") == 0) {
 			a->bound = true;
+		} else if (strcmp(arg, "--all-instance-type-options") == 0) {
+			a->all_options = true;
 		} else if ((rc = kp_consolidate_option(&a->cons, arg, val, argc, argv, &i)) != 0) {
 			if (rc < 0)
 				return KP_EXIT_USAGE;
@@ -215,7 +220,8 @@ int kp_cmd_simulate(int argc, char **argv, const char *datadir)
 		}
 	}
 	if (args.json) {
-		json_t *j = kp_render_plan_json(&plan, &cluster.resnames);
+		json_t *j = kp_render_plan_json_opts(&plan, &cluster.resnames,
+						     args.all_options ? 0 : KP_RENDER_MAX_OPTIONS);
 		if (j && args.cons.enabled && kp_consolidate_json(j, &dres) != 0) {
 			json_decref(j);
 			j = NULL;

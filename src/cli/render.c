@@ -69,6 +69,11 @@ static json_t *pod_list(const struct kp_pod *const *pods, int n)
 
 json_t *kp_render_plan_json(const struct kp_plan *plan, const struct kp_resnames *rn)
 {
+	return kp_render_plan_json_opts(plan, rn, KP_RENDER_MAX_OPTIONS);
+}
+
+json_t *kp_render_plan_json_opts(const struct kp_plan *plan, const struct kp_resnames *rn, int max_options)
+{
 	json_t *root = json_object(), *claims = json_array(), *existing = json_array();
 	json_t *unsched = json_array(), *notes = json_array();
 	char name[300], key[512];
@@ -91,9 +96,12 @@ json_t *kp_render_plan_json(const struct kp_plan *plan, const struct kp_resnames
 		json_object_set_new(o, "pods", pod_list((const struct kp_pod *const *)c->pods, c->npods));
 		{
 			json_t *its = json_array();
-			for (int k = 0; k < c->nitypes; k++)
+			int nopt = max_options > 0 && c->nitypes > max_options ? max_options : c->nitypes;
+			for (int k = 0; k < nopt; k++)
 				json_array_append_new(its, json_string(c->itypes[k]->name));
 			json_object_set_new(o, "instanceTypeOptions", its);
+			if (nopt < c->nitypes)   /* the launch sends the cheapest 60 */
+				json_object_set_new(o, "instanceTypeOptionsTotal", json_integer(c->nitypes));
 		}
 		json_object_set_new(o, "requests", kp_render_res(&c->requests, rn));
 		json_array_append_new(claims, o);

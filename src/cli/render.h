@@ -18,6 +18,10 @@ json_t *kp_render_labels(const struct kp_labels *l);
 json_t *kp_render_taints(const struct kp_taints *t);
 /* The simulate plan: {"nodeClaims", "existingNodes", "unschedulable", "notes"}. */
 json_t *kp_render_plan_json(const struct kp_plan *plan, const struct kp_resnames *rn);
+/* Claims list at most max_options instanceTypeOptions (0 = all) and then
+ * "instanceTypeOptionsTotal"; kp_render_plan_json uses the 60 a launch sends. */
+#define KP_RENDER_MAX_OPTIONS 60
+json_t *kp_render_plan_json_opts(const struct kp_plan *plan, const struct kp_resnames *rn, int max_options);
 void kp_render_plan_table(FILE *f, const struct kp_plan *plan, const struct kp_resnames *rn);
 /* Name given to the i-th claim of a plan ("<nodepool>-<n>", n counted per pool from 1). */
 const char *kp_render_claim_name(const struct kp_plan *plan, int i, char *buf, size_t n);

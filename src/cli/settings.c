@@ -134,7 +134,7 @@ static int parse_gates(const char *src, const char *v, struct kp_cli_gates *g)
 	} G[] = {
 		{ "SpotToSpotConsolidation", offsetof(struct kp_cli_gates, spot_to_spot), true },
 		{ "ReservedCapacity", offsetof(struct kp_cli_gates, reserved_capacity), true },
-		{ "NodeRepair", offsetof(struct kp_cli_gates, node_repair), false },
+		{ "NodeRepair", offsetof(struct kp_cli_gates, node_repair), true },
 		{ "NodeOverlay", offsetof(struct kp_cli_gates, node_overlay), false },
 		{ "StaticCapacity", offsetof(struct kp_cli_gates, static_capacity), false },
 	};
@@ -213,6 +213,7 @@ static int apply(struct kp_cli_settings *s, struct kp_ctrl_opts *o, enum set_id 
 		if (parse_gates(src, v, &s->gates))
 			return -1;
 		o->spot_to_spot = s->gates.spot_to_spot;
+		o->node_repair = s->gates.node_repair;
 		return 0;
 	case S_KUBE_QPS:
 		if (parse_count(src, v, 100000, &n))

@@ -23,7 +23,7 @@ struct kp_ctrl_opts;
 struct kp_cli_gates {
 	bool spot_to_spot;        /* SpotToSpotConsolidation (default false): wired to disruption */
 	bool reserved_capacity;   /* ReservedCapacity (default true): no capacity reservations here, no effect */
-	bool node_repair;         /* NodeRepair: only false is accepted (not implemented) */
+	bool node_repair;         /* NodeRepair (default false): node repair, src/ctrl/repair.c */
 	bool node_overlay;        /* NodeOverlay: only false is accepted (not implemented) */
 	bool static_capacity;     /* StaticCapacity: only false is accepted (not implemented) */
 };

@@ -62,7 +62,12 @@ struct kp_ctrl_opts {
 	double kube_qps;                 /* client rate limit; 0 = client default */
 	int kube_burst;
 	bool spot_to_spot;               /* SpotToSpotConsolidation feature gate (default false) */
+	bool node_repair;                /* NodeRepair feature gate (default false): src/ctrl/repair.c */
 };
+
+/* True iff the feature-gate list gates ("Name=bool,...", may be NULL) sets
+ * name to true (for callers without the CLI's settings, e.g. `up`). */
+bool kp_ctrl_gate_on(const char *gates, const char *name);
 
 struct kp_ctrl;
 

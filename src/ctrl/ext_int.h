@@ -30,6 +30,8 @@
 
 struct kpc_disruption;   /* disruption.c */
 
+int64_t kpc_repair_reconcile(struct kp_ctrl *c, const char *name);   /* repair.c */
+
 struct kpc_ext {
 	/* timings (ms) */
 	int64_t disrupt_poll_ms, validation_ms, replace_timeout_ms, gc_period_ms, gc_grace_ms;
@@ -50,6 +52,9 @@ struct kpc_ext {
 	struct kp_kube_timer np_timer;
 	/* podevents */
 	struct kpc_queue podevents;        /* NodeClaim names */
+	struct kpc_queue repair;           /* Node names (node repair, NodeRepair gate) */
+	struct kp_log_field lf_rep[1];
+	struct kp_log log_rep;
 	/* node class status and interruption (nodeclass.c) */
 	struct kp_log_field lf_nc[1], lf_intr[1], lf_drift[1];
 	struct kp_log log_nc, log_intr, log_drift;

@@ -62,6 +62,8 @@ kp_err kpc_ext_new(struct kp_ctrl *c, struct kp_errbuf *eb)
 	kpc_queue_init(&x->termination, c, "node.termination", kpc_term_reconcile);
 	kpc_queue_init(&x->nodepools, c, "nodepool.status", kpc_np_reconcile);
 	kpc_queue_init(&x->podevents, c, "nodeclaim.podevents", kpc_pe_reconcile);
+	sublog(c, &x->log_rep, x->lf_rep, "node.health");
+	kpc_queue_init(&x->repair, c, "node.health", kpc_repair_reconcile);
 	sublog(c, &x->log_nc, x->lf_nc, "nodeclass.status");
 	sublog(c, &x->log_intr, x->lf_intr, "interruption");
 	sublog(c, &x->log_drift, x->lf_drift, "nodeclaim.disruption");
@@ -97,6 +99,8 @@ void kpc_ext_start(struct kp_ctrl *c)
 		return;
 	enqueue_all(c, KPC_NODECLAIMS, &x->expiration);
 	enqueue_all(c, KPC_NODES, &x->termination);
+	if (c->o.node_repair)
+		enqueue_all(c, KPC_NODES, &x->repair);
 	enqueue_all(c, KPC_NODEPOOLS, &x->nodepools);
 	enqueue_all(c, KPC_NODECLASSES, &x->nodeclasses);
 	kpc_intr_start(c);
@@ -129,6 +133,7 @@ void kpc_ext_free(struct kp_ctrl *c)
 	kpc_queue_free(&x->termination);
 	kpc_queue_free(&x->nodepools);
 	kpc_queue_free(&x->podevents);
+	kpc_queue_free(&x->repair);
 	kpc_queue_free(&x->nodeclasses);
 	json_decref(x->nc_gen);
 	kpc_drift_free(c);
@@ -155,6 +160,8 @@ void kpc_ext_event(struct kp_ctrl *c, enum kpc_inf kind, const json_t *old, json
 	case KPC_NODES:
 		if (!deleted && kpc_jget(obj, "metadata.deletionTimestamp"))
 			kpc_queue_add(&x->termination, name, 0);
+		if (!deleted && c->o.node_repair)
+			kpc_queue_add(&x->repair, name, 0);
 		if (!old || deleted)
 			kpc_dis_trigger(c);
 		break;

@@ -510,7 +510,7 @@ static void observe_node(struct kp_kcm *C, enum kp_store_evtype type, const char
 	if (!json_object_get(json_object_get(o, "metadata"), "deletionTimestamp"))
 		cordon_taint(C, name, o);
 	if (!known)   /* a new Node gets its Lease at once */
-		kp_kcm__requeue_at(C, KP_KCM__T_LEASES, "", kp_kcm__now_ms());
+		kp_kcm__requeue_at(C, KP_KCM__T_LEASES, name, kp_kcm__now_ms());
 	const json_t *a;
 	size_t i;
 	json_array_foreach(json_object_get(json_object_get(o, "status"), "addresses"), i, a)

@@ -63,7 +63,14 @@ static int cmp_sched(const void *a, const void *b)
 	return strcmp(x->name, y->name);
 }
 
-/* The CronJob's Jobs (by controller uid), oldest first. */
+static void jobs_release(struct cj_job *jobs, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		json_decref((json_t *)jobs[i].o);
+}
+
+/* The CronJob's Jobs (by controller uid), oldest first; each one
+ * referenced (jobs_release). */
 static size_t own_jobs(struct kp_kcm *C, const char *uid, struct cj_job *out)
 {
 	size_t n = 0;
@@ -81,7 +88,7 @@ static size_t own_jobs(struct kp_kcm *C, const char *uid, struct cj_job *out)
 				mine = true;
 		if (!mine)
 			continue;
-		out[n].o = o->o;
+		out[n].o = json_incref(o->o);   /* deletes below may drop it from the cache */
 		out[n].name = kp_kobj_str(md, "name");
 		out[n].sched = 0;
 		ts = kp_kobj_str(json_object_get(md, "annotations"), SCHEDULED_TS);
@@ -279,6 +286,7 @@ void kp_kcm__reconcile_cronjob(struct kp_kcm *C, const char *key)
 				fprintf(stderr, "karpenter up: cronjob %s: create job: %s\n", key, eb.msg);
 			}
 			json_decref(job);
+			jobs_release(jobs, n);
 			n = own_jobs(C, kp_kobj_str(md, "uid"), jobs);
 		}
 		if (next != KP_CRON_NONE)
@@ -312,6 +320,7 @@ void kp_kcm__reconcile_cronjob(struct kp_kcm *C, const char *key)
 	if (rc && rc != KP_STORE_NOTFOUND)
 		fprintf(stderr, "karpenter up: cronjob %s status: %s\n", key, eb.msg);
 	json_decref(u.set);
+	jobs_release(jobs, n);
 	free(jobs);
 	json_decref(cj);
 }

@@ -372,7 +372,7 @@ void kp_kcm__reconcile_deploy(struct kp_kcm *C, const char *key)
 			continue;
 		rmd = json_object_get(r->o, "metadata");
 		rst = json_object_get(r->o, "status");
-		all[n].o = r->o;
+		all[n].o = json_incref(r->o);   /* writes below may drop it from the cache */
 		snprintf(all[n].key, sizeof(all[n].key), "%s", keys[i]);
 		all[n].rev = revision_of(r->o);
 		all[n].spec = kp_kobj_int(json_object_get(r->o, "spec"), "replicas", 1);
@@ -448,6 +448,8 @@ status:;
 		snprintf(rsname, sizeof(rsname), "%s-%s", name, hash);
 	set_status(C, d, rsname, want, unavail, replicas, updated, ready, avail);
 out:
+	for (size_t i = 0; all && i < n; i++)
+		json_decref((json_t *)all[i].o);
 	free(all);
 	free(old);
 	json_decref(d);

@@ -198,8 +198,9 @@ void kp_kcm__timers_free(struct kp_kcm *C);
 /* Records a core/v1 Event about obj (borrowed) from component. */
 void kp_kcm__event(struct kp_kcm *C, const json_t *obj, const char *api_version, const char *kind, const char *type,
 		   const char *reason, const char *msg, const char *component);
-/* Creates or renews every Node's Lease; re-arms itself every 10 s. */
-void kp_kcm__leases(struct kp_kcm *C);
+/* Creates or renews the Lease of Node node; re-arms itself every 10 s
+ * while the Node exists. */
+void kp_kcm__lease(struct kp_kcm *C, const char *node);
 
 /* ---- podrun.c: the kubelet stand-in's containers ---- */
 /* Sets status.containerStatuses, initContainerStatuses and qosClass of

@@ -4,9 +4,13 @@
  *
  * Leases: every Node the controllers know gets a Lease named after it in
  * kube-node-lease (holderIdentity the node, leaseDurationSeconds 40,
- * owned by the Node so it goes with it), renewed every 10 s (the kubelet's
- * renew interval, a quarter of the duration). The namespace is created
- * when missing.
+ * owned by the Node so it goes with it) as soon as it is seen, renewed
+ * every 10 s (the kubelet's renew interval, a quarter of the duration) on
+ * its own timer, as each kubelet does; renewals due within LEASE_BATCH_MS
+ * are done together. Every renewal is a store write: above 200 nodes the
+ * interval grows so that leases cost at most LEASE_WRITES_PER_S writes a
+ * second (1,000 nodes: every 50 s), and leaseDurationSeconds stays four
+ * intervals. The namespace is created when missing.
  *
  * Timers: a map of wake-ups (monotonic ms) for a kind's key (a CronJob's
  * next activation, a Job's TTL or deadline), a pod's end (podrun.c) or the
@@ -17,7 +21,7 @@
  * eventTime, action and reporting fields filled so that the
  * events.k8s.io/v1 view is valid too.
  *
- * Cost: renewal O(nodes) writes every 10 s; timers O(timers) per firing.
+ * Cost: one write per node every 10 s; timers O(timers) per firing.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,8 +31,9 @@
 #include "kcm/kcm_int.h"
 
 #define LEASE_NS "kube-node-lease"
-#define LEASE_DURATION_S 40
 #define LEASE_RENEW_MS 10000
+#define LEASE_WRITES_PER_S 20
+#define LEASE_BATCH_MS 1000
 
 /* ---- timers ---- */
 
@@ -82,7 +87,7 @@ void kp_kcm__timers_fire(struct kp_kcm *C)
 		else if (t->what == KP_KCM__T_POD_END)
 			kp_kcm__pod_finish(C, t->key);
 		else if (t->what == KP_KCM__T_LEASES)
-			kp_kcm__leases(C);
+			kp_kcm__lease(C, t->key);
 		free(t);
 	}
 	free(due);
@@ -152,12 +157,15 @@ void kp_kcm__event(struct kp_kcm *C, const json_t *obj, const char *api_version,
 
 struct renew_ud {
 	const char *time;
+	int64_t duration_s;
 };
 
 static int renew_fn(void *ud, json_t *lease)
 {
 	const struct renew_ud *u = ud;
-	json_object_set_new(kp_kobj_child(lease, "spec"), "renewTime", json_string(u->time));
+	json_t *spec = kp_kobj_at(lease, "spec");
+	json_object_set_new(spec, "renewTime", json_string(u->time));
+	json_object_set_new(spec, "leaseDurationSeconds", json_integer(u->duration_s));
 	return 0;
 }
 
@@ -181,11 +189,18 @@ static void ensure_ns(struct kp_kcm *C)
 	C->lease_ns = true;
 }
 
+/* The renew interval for the current number of nodes. */
+static int64_t renew_ms(const struct kp_kcm *C)
+{
+	int64_t ms = (int64_t)C->nodes.n * 1000 / LEASE_WRITES_PER_S;
+	return ms > LEASE_RENEW_MS ? ms : LEASE_RENEW_MS;
+}
+
 static void renew(struct kp_kcm *C, const struct kp_kcm__node *n, const char *mt)
 {
 	struct kp_store_key k = { "coordination.k8s.io", "leases", LEASE_NS, n->name };
 	struct kp_errbuf eb = { 0 };
-	struct renew_ud u = { mt };
+	struct renew_ud u = { mt, renew_ms(C) * 4 / 1000 };
 	enum kp_store_rc rc = kp_apiserver_mutate(C->L, &k, renew_fn, &u, &eb);
 
 	if (rc == KP_STORE_NOTFOUND) {
@@ -193,7 +208,7 @@ static void renew(struct kp_kcm *C, const struct kp_kcm__node *n, const char *mt
 					  "apiVersion", "coordination.k8s.io/v1", "kind", "Lease", "metadata", "name",
 					  n->name, "namespace", LEASE_NS, "ownerReferences", "apiVersion", "v1", "kind",
 					  "Node", "name", n->name, "uid", n->uid ? n->uid : "", "spec", "holderIdentity",
-					  n->name, "leaseDurationSeconds", LEASE_DURATION_S, "renewTime", mt);
+					  n->name, "leaseDurationSeconds", (int)u.duration_s, "renewTime", mt);
 		rc = lease ? kp_kcm__create(C, "coordination.k8s.io", "v1", "leases", lease, &eb) : KP_STORE_FAIL;
 		json_decref(lease);
 	}
@@ -201,20 +216,15 @@ static void renew(struct kp_kcm *C, const struct kp_kcm__node *n, const char *mt
 		fprintf(stderr, "karpenter up: kubelet: lease of node %s: %s\n", n->name, eb.msg);
 }
 
-void kp_kcm__leases(struct kp_kcm *C)
+void kp_kcm__lease(struct kp_kcm *C, const char *node)
 {
-	size_t nn;
-	const char **names;
+	const struct kp_kcm__node *n = kp_strmap_get(&C->nodes, node);
 	char mt[40];
 
+	if (!n || !n->n)
+		return;   /* the Node is gone: so is its timer */
 	ensure_ns(C);
 	micro_time(mt, sizeof(mt));
-	names = kp_strmap_keys(&C->nodes, &nn);
-	for (size_t i = 0; names && i < nn; i++) {
-		const struct kp_kcm__node *n = kp_strmap_get(&C->nodes, names[i]);
-		if (n && n->n)   /* a draining node's kubelet keeps renewing */
-			renew(C, n, mt);
-	}
-	free(names);
-	kp_kcm__requeue_at(C, KP_KCM__T_LEASES, "", kp_kcm__now_ms() + LEASE_RENEW_MS);
+	renew(C, n, mt);   /* a draining node's kubelet keeps renewing */
+	kp_kcm__requeue_at(C, KP_KCM__T_LEASES, node, kp_kcm__now_ms() + renew_ms(C));
 }

@@ -9,7 +9,9 @@
  * NotReady node counts as tainted node.kubernetes.io/not-ready), node
  * selector and required node affinity (the engine's requirements), host
  * ports, and resources (requests + 1 pod against allocatable minus the
- * requests of the pods bound there). The feasible node with the most free
+ * requests of the pods bound there); VolumeBinding only as far as a bound
+ * claim's PersistentVolume node affinity ("volume node affinity
+ * conflict"; a missing claim or volume restricts nothing). The feasible node with the most free
  * cpu and memory (least allocated) wins, ties by name; the pod is bound by
  * setting spec.nodeName (the binding subresource's effect) with
  * PodScheduled=True. A pod that fits nowhere gets PodScheduled=False,
@@ -299,6 +301,39 @@ static void message(const struct reasons *rs, int nnodes, char *buf, size_t n)
 		snprintf(buf + o, n - o, ".");
 }
 
+/* Loads into pc the claims of the pod's volumes and their bound volumes,
+ * from the store; fills pvs[] with those that carry node affinity. */
+static int volume_pvs(struct kp_kcm *C, struct kp_cluster *pc, const struct kp_pod *p, const struct kp_pv **pvs,
+		      int max)
+{
+	struct kp_load_opts opts = { NULL, 0 };
+	int n = 0;
+
+	for (int i = 0; i < p->nvolumes && n < max; i++) {
+		const struct kp_pod_volume *v = &p->volumes[i];
+		struct kp_store_key k = { "", "persistentvolumeclaims", p->ns ? p->ns : "", v->claim };
+		char *text = NULL;
+		const struct kp_pvc *pvc;
+
+		if (v->ephemeral || !v->claim || kp_store_get(C->L->store, &k, &text, NULL, NULL) != KP_STORE_OK)
+			continue;
+		kp_load_buffer(pc, "pvc", text, strlen(text), &opts, NULL);
+		free(text);
+		pvc = kp_cluster_pvc(pc, p->ns, v->claim);
+		if (!pvc || !pvc->volume_name)
+			continue;
+		struct kp_store_key vk = { "", "persistentvolumes", "", pvc->volume_name };
+		if (kp_store_get(C->L->store, &vk, &text, NULL, NULL) != KP_STORE_OK)
+			continue;
+		kp_load_buffer(pc, "pv", text, strlen(text), &opts, NULL);
+		free(text);
+		const struct kp_pv *pv = kp_cluster_pv(pc, pvc->volume_name);
+		if (pv && pv->has_affinity)
+			pvs[n++] = pv;
+	}
+	return n;
+}
+
 static void schedule_one(struct kp_kcm *C, struct kp_kcm__pod *cp, struct kp_kcm__node **nodes, size_t nn,
 			 const struct kp_resnames *rn)
 {
@@ -317,7 +352,16 @@ static void schedule_one(struct kp_kcm *C, struct kp_kcm__pod *cp, struct kp_kcm
 		kp_cluster_free(&pc);
 		return;
 	}
+	const struct kp_pv *pvs[8];
+	int npv = pc.pods[0]->nvolumes ? volume_pvs(C, &pc, pc.pods[0], pvs, 8) : 0;
 	for (size_t i = 0; i < nn; i++) {
+		bool vol_ok = true;
+		for (int v = 0; v < npv && vol_ok && nodes[i]->n; v++)
+			vol_ok = kp_reqs_match_labels(&pvs[v]->affinity, &nodes[i]->n->labels, NULL);
+		if (!vol_ok) {
+			reason_add(&rs, "node(s) had volume node affinity conflict");
+			continue;
+		}
 		if (!fits(C, pc.pods[0], cp, nodes[i], rn, &rs))
 			continue;
 		double s = free_score(nodes[i], cp);

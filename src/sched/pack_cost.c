@@ -42,6 +42,7 @@
 #include "sched/sched_int.h"
 
 #define PRICE_EPS 1e-9
+#define MAX_PRICED_OUT 8        /* claims a pod fits but would make too dear, before a new one */
 
 struct kps_cost {
 	bool *tpl_cost;                 /* per template: packs for cost */
@@ -56,6 +57,7 @@ struct kps_cost {
 	int *bin_kind;
 	int *bin_claim;                 /* claim idx, -1 = not opened */
 	double *claim_cap;              /* per claim idx: price cap, 0 = none */
+	double *claim_price;            /* per claim idx: cheapest offering now (after its last pod) */
 	bool *claim_cost;               /* per claim idx: its template packs for cost */
 };
 
@@ -88,7 +90,6 @@ struct prob {
 	int *kind_tpl, *kind_type;
 	int nclasses;
 	struct kp_bound_class *classes;
-	const struct kps_class **class_cls;
 	int *pod_class;                 /* per input pod */
 };
 
@@ -206,51 +207,76 @@ struct podref {
 	struct kps_class *cls;
 	const struct kp_res *req;       /* with pods: 1 */
 	int idx;
+	const uint64_t *compat;         /* kinds its class may use (per scheduler class) */
 };
 
+struct sortctx {
+	const struct prob *pb;
+	int words;
+};
+
+/* Order: requests, then compatible kinds, then input order. */
 static int cmp_podref(const void *pa, const void *pb, void *ctx)
 {
 	const struct podref *a = pa, *b = pb;
-	const struct prob *sort_pb = ctx;
+	const struct sortctx *sc = ctx;
+	int c;
 
-	if (a->cls->idx != b->cls->idx)
-		return a->cls->idx < b->cls->idx ? -1 : 1;
-	for (int d = 0; d < sort_pb->ndims; d++) {
-		int64_t x = a->req->v[sort_pb->dims[d]], y = b->req->v[sort_pb->dims[d]];
+	for (int d = 0; d < sc->pb->ndims; d++) {
+		int64_t x = a->req->v[sc->pb->dims[d]], y = b->req->v[sc->pb->dims[d]];
 		if (x != y)
 			return x < y ? -1 : 1;
+	}
+	if (a->compat != b->compat) {
+		c = memcmp(a->compat, b->compat, (size_t)sc->words * sizeof(uint64_t));
+		if (c)
+			return c;
 	}
 	return a->idx - b->idx;
 }
 
-static bool same_class(const struct prob *pb, const struct podref *a, const struct podref *b)
+static bool same_class(const struct prob *pb, int words, const struct podref *a, const struct podref *b)
 {
-	if (a->cls != b->cls)
-		return false;
 	for (int d = 0; d < pb->ndims; d++)
 		if (a->req->v[pb->dims[d]] != b->req->v[pb->dims[d]])
 			return false;
-	return true;
+	return a->compat == b->compat || memcmp(a->compat, b->compat, (size_t)words * sizeof(uint64_t)) == 0;
 }
 
-/* Groups refs[0..n) into classes (refs is sorted in place). */
+/* Groups refs[0..n) into classes of pods with the same requests and the
+ * same compatible kinds (interchangeable in the LP); refs is sorted in
+ * place. Compatibility is computed once per scheduler pod class. */
 static kp_err prob_classes(struct prob *pb, struct kp_sched *s, struct podref *refs, int n, struct kp_arena *a)
 {
-	int words = pb->nkinds / 64 + 1;
+	struct sortctx sc = { pb, pb->nkinds / 64 + 1 };
+	const uint64_t **bycls = kp_arena_calloc(a, (size_t)s->nclasses + 1, sizeof(*bycls));
 	kp_err rc;
 
-	qsort_r(refs, (size_t)n, sizeof(*refs), cmp_podref, pb);
 	pb->classes = kp_arena_calloc(a, (size_t)n + 1, sizeof(*pb->classes));
-	pb->class_cls = kp_arena_calloc(a, (size_t)n + 1, sizeof(*pb->class_cls));
 	pb->pod_class = kp_arena_calloc(a, (size_t)n + 1, sizeof(int));
-	if (!pb->classes || !pb->class_cls || !pb->pod_class)
+	if (!bycls || !pb->classes || !pb->pod_class)
 		return KP_ERR_NOMEM;
+	for (int i = 0; i < n; i++) {
+		int ci = refs[i].cls->idx;
+		if (ci < 0 || ci >= s->nclasses)
+			return KP_ERR_INVALID;
+		if (!bycls[ci]) {
+			uint64_t *bits = kp_arena_calloc(a, (size_t)sc.words, sizeof(uint64_t));
+			if (!bits)
+				return KP_ERR_NOMEM;
+			rc = class_compat(s, pb, refs[i].cls, refs[i].pod, bits);
+			if (rc)
+				return rc;
+			bycls[ci] = bits;
+		}
+		refs[i].compat = bycls[ci];
+	}
+	qsort_r(refs, (size_t)n, sizeof(*refs), cmp_podref, &sc);
 	pb->nclasses = 0;
 	for (int i = 0; i < n; i++) {
 		struct kp_bound_class *c;
-		uint64_t *bits;
 
-		if (i > 0 && same_class(pb, &refs[i - 1], &refs[i])) {
+		if (i > 0 && same_class(pb, sc.words, &refs[i - 1], &refs[i])) {
 			pb->classes[pb->nclasses - 1].demand++;
 			pb->pod_class[refs[i].idx] = pb->nclasses - 1;
 			continue;
@@ -259,14 +285,7 @@ static kp_err prob_classes(struct prob *pb, struct kp_sched *s, struct podref *r
 		for (int d = 0; d < pb->ndims; d++)
 			c->req[d] = refs[i].req->v[pb->dims[d]];
 		c->demand = 1;
-		bits = kp_arena_calloc(a, (size_t)words, sizeof(uint64_t));
-		if (!bits)
-			return KP_ERR_NOMEM;
-		rc = class_compat(s, pb, refs[i].cls, refs[i].pod, bits);
-		if (rc)
-			return rc;
-		c->compat = bits;
-		pb->class_cls[pb->nclasses] = refs[i].cls;
+		c->compat = refs[i].compat;
 		pb->pod_class[refs[i].idx] = pb->nclasses;
 		pb->nclasses++;
 	}
@@ -293,8 +312,9 @@ static kp_err cost_alloc(struct kps_run *r, struct kps_cost *c, const struct pro
 	c->bin_claim = kp_arena_calloc(a, (size_t)nbins + 1, sizeof(int));
 	c->claim_cap = kp_arena_calloc(a, np, sizeof(double));
 	c->claim_cost = kp_arena_calloc(a, np, sizeof(bool));
+	c->claim_price = kp_arena_calloc(a, np, sizeof(double));
 	if (!c->kind_tpl || !c->kind_type || !c->kind_price || !c->class_alone || !c->pod_class || !c->pod_bin ||
-	    !c->bin_kind || !c->bin_claim || !c->claim_cap || !c->claim_cost)
+	    !c->bin_kind || !c->bin_claim || !c->claim_cap || !c->claim_cost || !c->claim_price)
 		return KP_ERR_NOMEM;
 	for (int k = 0; k < pb->nkinds; k++)
 		c->kind_price[k] = pb->kinds[k].price;
@@ -315,7 +335,7 @@ static kp_err cost_alloc(struct kps_run *r, struct kps_cost *c, const struct pro
 	return KP_OK;
 }
 
-static kp_err assign_bins(struct kps_cost *c, const struct kp_bound_fleet *f, int npods)
+static kp_err assign_bins(struct kps_cost *c, const struct kp_bound_fleet *f, int npods, const bool *binnable)
 {
 	int *next = calloc((size_t)c->nclasses + 1, sizeof(int));   /* per class: first bin with room */
 	int32_t *left;
@@ -333,6 +353,8 @@ static kp_err assign_bins(struct kps_cost *c, const struct kp_bound_fleet *f, in
 	}
 	for (int i = 0; i < npods; i++) {
 		int k = c->pod_class[i];
+		if (!binnable[i])
+			continue;   /* topology decides where it goes: step 3 */
 		while (next[k] < f->nbins && !left[(size_t)next[k] * c->nclasses + k])
 			next[k]++;
 		if (next[k] == f->nbins)
@@ -355,7 +377,7 @@ kp_err kps_cost_run_init(struct kps_run *r, struct kp_errbuf *eb)
 	struct podref *refs;
 	const struct kp_res **reqs;
 	struct kps_cost *c;
-	bool *use;
+	bool *use, *binnable;
 	kp_err rc;
 
 	r->cost = NULL;
@@ -390,6 +412,20 @@ kp_err kps_cost_run_init(struct kps_run *r, struct kp_errbuf *eb)
 		rc = prob_classes(&pb, s, refs, r->npods, &a);
 	if (rc)
 		goto out;
+	/* pods with topology constraints are placed by step 3, not planned */
+	binnable = kp_arena_calloc(&a, (size_t)r->npods + 1, sizeof(bool));
+	if (!binnable) {
+		rc = KP_ERR_NOMEM;
+		goto out;
+	}
+	for (int i = 0; i < pb.nclasses; i++)
+		pb.classes[i].demand = 0;
+	for (int i = 0; i < r->npods; i++) {
+		const struct kps_class *cl = r->pods[i].cls;
+		binnable[i] = cl->ninv == 0 && (cl->nvar == 0 || cl->var[0].ngroups == 0);
+		if (binnable[i])
+			pb.classes[pb.pod_class[i]].demand++;
+	}
 	memset(&bp, 0, sizeof(bp));
 	bp.ndims = pb.ndims;
 	bp.nkinds = pb.nkinds;
@@ -400,7 +436,7 @@ kp_err kps_cost_run_init(struct kps_run *r, struct kp_errbuf *eb)
 	if (!rc)
 		rc = cost_alloc(r, c, &pb, fleet.nbins);
 	if (!rc)
-		rc = assign_bins(c, &fleet, r->npods);
+		rc = assign_bins(c, &fleet, r->npods, binnable);
 	if (!rc)
 		r->cost = c;
 out:
@@ -444,27 +480,32 @@ enum join_rule { JOIN_BIN, JOIN_COST, JOIN_ANY };
 
 /* Tries claim c for pod p; commits when the rule allows the new price. */
 static bool claim_join(struct kps_run *r, struct kps_claim *c, struct kps_pod *p, struct kps_variant *v,
-		       enum join_rule rule, kp_err *rc)
+		       enum join_rule rule, kp_err *rc, bool *priced_out)
 {
 	struct kps_cost *cs = r->cost;
 	struct kp_arena_mark m = kp_arena_mark(r->scratch);
 	struct kps_try t;
 	bool ok = kps_claim_try(r, c, p, v, &t, NULL);
+	double after = 0;
 
+	if (ok && (rule != JOIN_ANY || cs->claim_cost[c->idx] || cs->claim_cap[c->idx] > 0))
+		after = types_price(r, c, t.types, t.ntypes, t.over, t.nover);
 	if (ok && rule != JOIN_ANY && (cs->claim_cost[c->idx] || cs->claim_cap[c->idx] > 0)) {
-		double after = types_price(r, c, t.types, t.ntypes, t.over, t.nover);
+		*priced_out = true;
 		if (cs->claim_cap[c->idx] > 0) {
 			ok = after <= cs->claim_cap[c->idx] * (1 + PRICE_EPS);
 		} else {
-			double before = types_price(r, c, c->types, c->ntypes, NULL, 0);
+			double before = cs->claim_price[c->idx];
 			double alone = cs->class_alone[cs->pod_class[p - r->pods]];
 			ok = alone > 0 && after <= before + alone * (1 + PRICE_EPS);
 		}
 	}
 	if (ok) {
 		int old = c->npods;
+		*priced_out = false;
 		*rc = kps_claim_commit(r, c, p, &t);
 		kps_claim_order_bump(r, c, old);
+		cs->claim_price[c->idx] = after;
 	}
 	kp_arena_reset(r->scratch, m);
 	return ok;
@@ -500,6 +541,7 @@ static bool new_claim(struct kps_run *r, int tpl, struct kps_pod *p, struct kps_
 	struct kps_try t;
 	struct kp_errbuf eb;
 	struct kp_arena_mark m;
+	double price = 0;
 	bool ok;
 
 	eb.msg[0] = '\0';
@@ -511,8 +553,10 @@ static bool new_claim(struct kps_run *r, int tpl, struct kps_pod *p, struct kps_
 	*rc = kps_claim_candidate(r, tpl, &cand, &eb, &ok);
 	if (!*rc && ok)
 		ok = kps_claim_try(r, &cand, p, v, &t, &eb);
+	if (!*rc && ok && (cap > 0 || r->cost->tpl_cost[tpl]))
+		price = types_price(r, &cand, t.types, t.ntypes, t.over, t.nover);
 	if (!*rc && ok && cap > 0)
-		ok = types_price(r, &cand, t.types, t.ntypes, t.over, t.nover) <= cap * (1 + PRICE_EPS);
+		ok = price <= cap * (1 + PRICE_EPS);
 	if (*rc || !ok) {
 		if (!*rc)
 			kps_reason_add(r, s->tpl[tpl].name, eb.msg[0] ? eb.msg : "cannot place the pod");
@@ -526,19 +570,54 @@ static bool new_claim(struct kps_run *r, int tpl, struct kps_pod *p, struct kps_
 		kps_limits_charge(r, c);
 		r->cost->claim_cap[c->idx] = cap;
 		r->cost->claim_cost[c->idx] = r->cost->tpl_cost[tpl];
+		r->cost->claim_price[c->idx] = price;
 		*out = c;
 	}
 	kp_arena_reset(r->scratch, m);
 	return true;
 }
 
+/* Karpenter's cheap necessary conditions before a full try (solve.c's
+ * inflight_quick): taints, zones, resources against the claim's largest type. */
+static bool inflight_quick(const struct kps_run *r, const struct kps_claim *c, const struct kps_pod *p,
+			   uint64_t zones)
+{
+	if (!r->tol[c->tpl] || !(c->zmask & zones))
+		return false;
+	for (int i = 0; i < r->nres_used; i++) {
+		int k = r->res_used[i];
+		if (c->req.v[k] + p->req.v[k] > c->maxfree.v[k])
+			return false;
+	}
+	return true;
+}
+
+/* The claims being built, fewest pods first (or the hostname anti-affinity
+ * candidates, as try_inflight walks them), joined under rule. */
 static bool place_inflight(struct kps_run *r, struct kps_pod *p, struct kps_variant *v, enum join_rule rule,
 			   kp_err *rc)
 {
-	for (int k = 0; k < r->nclaims && !*rc; k++)
-		if (claim_join(r, r->claims[r->order[k]], p, v, rule, rc))
-			return true;
-	return false;
+	struct kp_arena_mark m0 = kp_arena_mark(r->scratch);
+	uint64_t zones;
+	int *cand, ncand = 0, n;
+	bool ok = false;
+
+	if (!r->nclaims)
+		return false;
+	for (int i = 0; i < r->s->ntpl; i++)
+		r->tol[i] = !r->s->tpl[i].skipped && kps_variant_tolerates(r->s, v, p->pod, i, NULL);
+	zones = kps_topo_zone_premask(r, p, v);
+	cand = kps_topo_host_candidates(r, p, v, &ncand);
+	n = cand ? ncand : r->nclaims;
+	for (int k = 0, priced = 0; k < n && !ok && !*rc && priced < MAX_PRICED_OUT; k++) {
+		struct kps_claim *c = r->claims[cand ? cand[k] : r->order[k]];
+		bool out = false;
+		if (inflight_quick(r, c, p, zones))
+			ok = claim_join(r, c, p, v, rule, rc, &out);
+		priced += out && rule != JOIN_ANY;
+	}
+	kp_arena_reset(r->scratch, m0);
+	return ok && !*rc;
 }
 
 static bool place_new(struct kps_run *r, struct kps_pod *p, struct kps_variant *v, kp_err *rc)
@@ -569,7 +648,8 @@ bool kps_cost_place(struct kps_run *r, struct kps_pod *p, struct kps_variant *v,
 	if (b >= 0) {
 		int ci = cs->bin_claim[b];
 		if (ci >= 0) {
-			if (claim_join(r, r->claims[ci], p, v, JOIN_BIN, rc) || *rc)
+			bool out = false;
+			if (claim_join(r, r->claims[ci], p, v, JOIN_BIN, rc, &out) || *rc)
 				return !*rc;
 		} else {
 			struct kps_claim *c = NULL;
@@ -585,6 +665,8 @@ bool kps_cost_place(struct kps_run *r, struct kps_pod *p, struct kps_variant *v,
 	}
 	if (place_inflight(r, p, v, JOIN_COST, rc) || *rc)
 		return !*rc;
+	if (b < 0 && (place_inflight(r, p, v, JOIN_ANY, rc) || *rc))
+		return !*rc;    /* unplanned pods (topology): Karpenter's rule next */
 	if (place_new(r, p, v, rc) || *rc)
 		return !*rc;
 	return place_inflight(r, p, v, JOIN_ANY, rc) && !*rc;

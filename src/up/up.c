@@ -730,6 +730,7 @@ kp_err kp_up_karpenter_start(struct kp_up *U, const struct kp_up_karpenter_opts 
 	if (o->batch_max_ms > 0)
 		co.batch_max_ms = o->batch_max_ms;
 	co.packing = o->packing;
+	co.node_repair = kp_ctrl_gate_on(getenv("FEATURE_GATES"), "NodeRepair");   /* node repair (off by default) */
 	if ((rc = kp_ctrl_thread_start(&co, &k->th, eb)))
 		goto fail;
 	U->karp = k;

@@ -8,7 +8,8 @@
 #     honours completions and parallelism, gets Complete and is deleted by
 #     ttlSecondsAfterFinished; its node is consolidated away once empty; a
 #     failing Job stops at backoffLimit with Failed/BackoffLimitExceeded;
-#  2. a CronJob that missed its last activation creates a Job at once
+#  2. a CronJob (created suspended, its lastScheduleTime set two minutes
+#     back, then resumed) creates the Job of its latest activation at once
 #     (named after the activation), with lastScheduleTime and history;
 #  3. Deployment rolling update: maxSurge 1 / maxUnavailable 0 respected
 #     (every ReplicaSet change watched with the Python client); `kubectl
@@ -100,6 +101,7 @@ kind: CronJob
 metadata: {name: tick}
 spec:
   schedule: "* * * * *"
+  suspend: true
   successfulJobsHistoryLimit: 1
   jobTemplate:
     spec:
@@ -113,6 +115,7 @@ EOF
 	K apply -f "$TMP/bi-cron.yaml" >/dev/null 2>&1
 	PAST=$($PY -c 'import time; print(time.strftime("%Y-%m-%dT%H:%M:00Z", time.gmtime(time.time() - 120)))')
 	K patch cronjob tick --subresource=status --type=merge -p "{\"status\":{\"lastScheduleTime\":\"$PAST\"}}" >/dev/null 2>&1
+	K patch cronjob tick --type=merge -p '{"spec":{"suspend":false}}' >/dev/null 2>&1
 	bi_cj_job() { [ -n "$(K get jobs -o jsonpath='{range .items[?(@.metadata.ownerReferences[0].kind=="CronJob")]}{.metadata.name}{end}' 2>/dev/null)" ]; }
 	if bi_until 45 bi_cj_job; then ok "builtins: a CronJob creates the Job of its missed activation"
 	else bad "builtins: a CronJob creates a Job" "$(K get cronjob tick -o jsonpath='{.status}' 2>&1; K get events 2>&1 | grep -i cron | tail -n 2)"; fi

@@ -13,7 +13,10 @@
 #     no moved pod; once the window has passed, the pod moves and the other
 #     node goes;
 #  4. the simulated cloud has subnets in three zones (us-east-1a/b/c): a
-#     zone spread of 4 replicas uses exactly those.
+#     zone spread of 4 replicas uses exactly those;
+#  5. node repair (FEATURE_GATES=NodeRepair=true, toleration 2 s): a Node
+#     whose Ready turns False has its NodeClaim deleted, and the pod runs
+#     on a new node.
 
 pa_skipped=0
 pa_skip() { pa_skipped=$((pa_skipped + 1)); echo "skip $1"; }
@@ -235,5 +238,33 @@ EOF2
 	stop_server "$SPA" >/dev/null
 else
 	bad "parity: karpenter up starts"
+fi
+# ---- 5. node repair (--feature-gates NodeRepair=true): an unhealthy node is replaced
+PORT=$(free_port)
+D=$TMP/parity-repair
+if start_server "$D" "$PORT" FEATURE_GATES=NodeRepair=true KARPENTER_NODE_REPAIR_TOLERATION=2s; then
+	SPR=$SPID
+	KC=$D/kubeconfig
+	K apply -f "$TMP/pa-pool.yaml" >/dev/null 2>&1
+	if pa_until 60 pa_has_running app=anyct; then ok "parity: repair: a pod runs on a new node"
+	else bad "parity: repair: a pod runs on a new node" "$(K get pods,nodeclaims -o wide 2>&1 | tail -n 4)"; fi
+	RN=$(pa_running_on app=anyct)
+	RC=$(K get nodeclaims -o jsonpath="{range .items[?(@.status.nodeName==\"$RN\")]}{.metadata.name}{end}" 2>/dev/null)
+	now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+	K patch node "$RN" --subresource=status --type=merge \
+		-p "{\"status\":{\"conditions\":[{\"type\":\"Ready\",\"status\":\"False\",\"reason\":\"KubeletDown\",\"lastTransitionTime\":\"$now\",\"lastHeartbeatTime\":\"$now\"}]}}" >/dev/null 2>&1
+	if [ -n "$RC" ] && pa_until 40 pa_gone "nodeclaim/$RC"; then ok "parity: repair: the unhealthy node's NodeClaim is deleted after the toleration"
+	else bad "parity: repair: the unhealthy node's NodeClaim is deleted" "claim '$RC' $(K get nodes,nodeclaims -o wide 2>&1 | tail -n 4)"; fi
+	pa_new_node() { n=$(pa_running_on app=anyct); [ -n "$n" ] && [ "$n" != "$RN" ]; }
+	if pa_until 60 pa_new_node; then ok "parity: repair: the pod runs again on a new node"
+	else bad "parity: repair: the pod runs again on a new node" "$(K get pods,nodes -o wide 2>&1 | tail -n 4)"; fi
+	out=$(K logs -n karpenter karpenter-0 2>&1)
+	if printf '%s\n' "$out" | grep '"message":"deleting unhealthy nodeclaim"' | grep -q "\"$RC\""; then ok "parity: repair: the log names the unhealthy NodeClaim"
+	else bad "parity: repair: the log names the unhealthy NodeClaim" "$(printf '%s\n' "$out" | grep -i unhealthy | tail -n 2)"; fi
+	if K get events -A 2>/dev/null | grep -q NodeRepair; then ok "parity: repair: a NodeRepair event"
+	else bad "parity: repair: a NodeRepair event" "$(K get events -A 2>&1 | tail -n 3)"; fi
+	stop_server "$SPR" >/dev/null
+else
+	bad "parity: karpenter up (NodeRepair) starts"
 fi
 echo "parity: $pa_skipped skipped"

@@ -60,7 +60,7 @@ static void test_variables_reach_options(void **state)
 	setenv("INTERRUPTION_QUEUE", "demo-queue", 1);
 	setenv("BATCH_MAX_DURATION", "20s", 1);
 	setenv("BATCH_IDLE_DURATION", "500ms", 1);
-	setenv("FEATURE_GATES", "SpotToSpotConsolidation=true,NodeRepair=false", 1);
+	setenv("FEATURE_GATES", "SpotToSpotConsolidation=true,NodeRepair=true", 1);
 	setenv("LOG_LEVEL", "debug", 1);
 	setenv("SYSTEM_NAMESPACE", "karpenter", 1);
 	setenv("METRICS_PORT", "9090", 1);
@@ -77,6 +77,7 @@ static void test_variables_reach_options(void **state)
 	assert_int_equal(o.batch_idle_ms, 500);
 	assert_true(o.spot_to_spot);
 	assert_true(s.gates.spot_to_spot);
+	assert_true(o.node_repair);   /* NodeRepair is implemented (src/ctrl/repair.c) */
 	assert_true(s.gates.reserved_capacity);
 	assert_int_equal(o.log_level, KP_LOG_DEBUG);
 	assert_string_equal(o.lease_ns, "karpenter");
@@ -116,7 +117,7 @@ static void test_flags_win(void **state)
 static void test_bad_values_refused(void **state)
 {
 	static const char *const BAD[][2] = {
-		{ "FEATURE_GATES", "NodeRepair=true" },      { "FEATURE_GATES", "Nope=true" },
+		{ "FEATURE_GATES", "NodeOverlay=true" },     { "FEATURE_GATES", "Nope=true" },
 		{ "FEATURE_GATES", "SpotToSpotConsolidation" }, { "FEATURE_GATES", "SpotToSpotConsolidation=maybe" },
 		{ "BATCH_MAX_DURATION", "ten" },             { "BATCH_IDLE_DURATION", "0s" },
 		{ "LOG_LEVEL", "loud" },                     { "METRICS_PORT", "70000" },

@@ -233,6 +233,20 @@ static void updates_take_fields(void **state)
 			 409);
 	assert_string_equal(msg, "Apply failed with 1 conflict: conflict with \"kubectl-edit\" using v1 at "
 				 "2026-01-02T00:00:00Z: .data.x");
+	/* an update removing w: nobody owns it any more; an unchanged write keeps ownership */
+	json_t *next = json_deep_copy(live);
+	json_object_del(json_object_get(next, "data"), "w");
+	struct kp_apiserver__ssa_req q2 = {live, "other", "v1", NULL, "2026-01-03T00:00:00Z", false, true};
+	assert_int_equal(kp_apiserver__ssa_update(&q2, next), 0);
+	assert_json(json_object_get(entry(next, "kubectl-edit", "Update"), "fieldsV1"), "{\"f:data\":{\"f:x\":{}}}");
+	assert_null(entry(next, "other", "Update"));
+	json_t *same = json_deep_copy(next);
+	struct kp_apiserver__ssa_req q3 = {next, "third", "v1", NULL, "2026-01-04T00:00:00Z", false, true};
+	assert_int_equal(kp_apiserver__ssa_update(&q3, same), 0);
+	assert_true(json_equal(json_object_get(json_object_get(same, "metadata"), "managedFields"),
+			       json_object_get(json_object_get(next, "metadata"), "managedFields")));
+	json_decref(same);
+	json_decref(next);
 	/* a create records everything for its manager */
 	json_t *fresh = parse("{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"n\","
 			      "\"resourceVersion\":\"5\"},\"data\":{\"k\":\"v\"}}");
@@ -240,6 +254,35 @@ static void updates_take_fields(void **state)
 	assert_int_equal(kp_apiserver__ssa_update(&qc, fresh), 0);
 	assert_json(json_object_get(entry(fresh, "kubectl-create", "Update"), "fieldsV1"), "{\"f:data\":{\"f:k\":{}}}");
 	json_decref(fresh);
+	json_decref(live);
+}
+
+static void updates_of_list_elements(void **state)
+{
+	(void)state;
+	json_t *live = NULL;
+	char msg[512];
+	assert_int_equal(apply(&live, "a",
+			       "{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"metadata\":{\"name\":\"d\"},"
+			       "\"spec\":{\"template\":{\"spec\":{\"containers\":[{\"name\":\"a\",\"image\":\"i1\"},"
+			       "{\"name\":\"b\",\"image\":\"j1\"}]}}}}",
+			       false, msg, sizeof(msg), NULL),
+			 0);
+	/* kubectl set image: only a's image moves to the updater; b removed by the update leaves a's set */
+	json_t *n = json_deep_copy(live);
+	json_t *cs = json_object_get(json_object_get(json_object_get(json_object_get(n, "spec"), "template"), "spec"),
+				     "containers");
+	json_object_set_new(json_array_get(cs, 0), "image", json_string("i2"));
+	json_array_remove(cs, 1);
+	struct kp_apiserver__ssa_req q = {live, "kubectl-set", "apps/v1", NULL, "2026-01-02T00:00:00Z", false, true};
+	assert_int_equal(kp_apiserver__ssa_update(&q, n), 0);
+	assert_json(json_object_get(entry(n, "kubectl-set", "Update"), "fieldsV1"),
+		    "{\"f:spec\":{\"f:template\":{\"f:spec\":{\"f:containers\":{\"k:{\\\"name\\\":\\\"a\\\"}\":{"
+		    "\"f:image\":{}}}}}}}");
+	assert_json(json_object_get(entry(n, "a", "Apply"), "fieldsV1"),
+		    "{\"f:spec\":{\"f:template\":{\"f:spec\":{\"f:containers\":{\"k:{\\\"name\\\":\\\"a\\\"}\":{"
+		    "\".\":{},\"f:name\":{}}}}}}}");
+	json_decref(n);
 	json_decref(live);
 }
 
@@ -251,6 +294,7 @@ int main(void)
 		cmocka_unit_test(containers_by_name),
 		cmocka_unit_test(crd_list_map_keys),
 		cmocka_unit_test(updates_take_fields),
+		cmocka_unit_test(updates_of_list_elements),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

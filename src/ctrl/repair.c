@@ -1,0 +1,175 @@
+/*
+ * repair.c - node repair (Karpenter's pkg/controllers/node/health, behind
+ * the NodeRepair feature gate, off by default: --feature-gates
+ * NodeRepair=true).
+ *
+ * The cloud provider's repair policies say which Node condition is
+ * unhealthy and for how long it is tolerated: the simulated cloud uses
+ * kwok's (Ready False or Unknown for 10 min), AWS's Ready False/Unknown for
+ * 30 min (KARPENTER_NODE_REPAIR_TOLERATION overrides, for tests). A managed
+ * Node whose condition has matched for longer than the toleration gets its
+ * NodeClaim deleted with karpenter.sh/nodeclaim-termination-timestamp set to
+ * now (forceful: the drain does not wait), an event and the metric
+ * karpenter_nodeclaims_unhealthy_disrupted_total{condition, nodepool,
+ * capacity_type, image_id}; unless more than 20% (rounded up) of its
+ * NodePool's nodes are unhealthy, when Karpenter stops repairing that pool
+ * (a NodeRepairBlocked event; retried every minute).
+ *
+ * One reconcile per Node name (queue), requeued for when its toleration
+ * ends. Cost: O(nodes) per reconcile that reaches the 20% check.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctrl/ctrl_int.h"
+#include "ctrl/ext_int.h"
+
+#define REPAIR_BLOCKED_RETRY_MS 60000
+
+bool kp_ctrl_gate_on(const char *gates, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (const char *p = gates; p && *p;) {
+		const char *end = strchr(p, ',');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+
+		while (len && *p == ' ')
+			p++, len--;
+		while (len && p[len - 1] == ' ')
+			len--;
+		if (len == n + 5 && strncmp(p, name, n) == 0 && strncmp(p + n, "=true", 5) == 0)
+			return true;
+		p = end ? end + 1 : p + len;
+	}
+	return false;
+}
+
+static int64_t toleration_ms(const struct kp_ctrl *c)
+{
+	const char *e = getenv("KARPENTER_NODE_REPAIR_TOLERATION");
+	int64_t ms;
+
+	if (e && !kp_parse_duration_ms(e, &ms) && ms >= 0)
+		return ms;
+	return c->o.cloud && c->o.cloud->ops->name && strcmp(c->o.cloud->ops->name, "aws") == 0 ? 30 * 60000
+												   : 10 * 60000;
+}
+
+/* The time since which node has been unhealthy (Ready not True), or 0. */
+static int64_t unhealthy_since(const json_t *node)
+{
+	json_t *ready = kpc_condition(node, "Ready");
+	const char *st = json_string_value(json_object_get(ready, "status"));
+	const char *lt = json_string_value(json_object_get(ready, "lastTransitionTime"));
+	int64_t t = 0;
+
+	if (!ready || !st || strcmp(st, "True") == 0 || !lt || kp_parse_rfc3339(lt, &t))
+		return 0;
+	return t * 1000;
+}
+
+static const char *pool_of(const json_t *o)
+{
+	return json_string_value(json_object_get(kpc_jget(o, "metadata.labels"), KP_LABEL_NODEPOOL));
+}
+
+/* Karpenter's rule: repair only while at most 20% (rounded up) of the
+ * pool's nodes are unhealthy. */
+static bool pool_allows(struct kp_ctrl *c, const char *pool, int64_t tol, int *nbad, int *ntotal)
+{
+	json_t **all = NULL;
+	size_t n = 0;
+	int64_t now = kpc_wall(c);
+
+	*nbad = *ntotal = 0;
+	if (kp_informer_list(c->inf[KPC_NODES], NULL, &all, &n, NULL))
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		const char *p = pool_of(all[i]);
+		int64_t since;
+
+		if (!p || strcmp(p, pool) != 0)
+			continue;
+		(*ntotal)++;
+		since = unhealthy_since(all[i]);
+		if (since && now - since >= tol)
+			(*nbad)++;
+	}
+	free(all);
+	return *nbad <= (int)ceil(0.2 * *ntotal);
+}
+
+static json_t *claim_of_node(struct kp_ctrl *c, const char *node)
+{
+	json_t **all = NULL, *found = NULL;
+	size_t n = 0;
+
+	if (kp_informer_list(c->inf[KPC_NODECLAIMS], NULL, &all, &n, NULL))
+		return NULL;
+	for (size_t i = 0; i < n && !found; i++) {
+		const char *nn = kpc_jstr(all[i], "status.nodeName");
+		if (nn && strcmp(nn, node) == 0)
+			found = all[i];
+	}
+	free(all);
+	return found;
+}
+
+int64_t kpc_repair_reconcile(struct kp_ctrl *c, const char *name)
+{
+	json_t *node = kp_informer_get(c->inf[KPC_NODES], NULL, name), *nc, *patch;
+	const char *pool, *ncname, *cap, *image;
+	int64_t since, tol = toleration_ms(c), left;
+	struct kp_kube_status ks;
+	struct kp_errbuf eb = { 0 };
+	char ts[40], msg[200];
+	int nbad, ntotal;
+
+	if (!c->o.node_repair || !node || kpc_jget(node, "metadata.deletionTimestamp") || !(pool = pool_of(node)))
+		return -1;
+	since = unhealthy_since(node);
+	if (!since)
+		return -1;   /* healthy: a later condition change enqueues it again */
+	left = since + tol - kpc_wall(c);
+	if (left > 0)
+		return left;
+	nc = claim_of_node(c, name);
+	if (!nc || kpc_jget(nc, "metadata.deletionTimestamp"))
+		return -1;
+	ncname = kpc_jstr(nc, "metadata.name");
+	if (!pool_allows(c, pool, tol, &nbad, &ntotal)) {
+		snprintf(msg, sizeof(msg), "more than 20%% of nodepool %s's nodes are unhealthy (%d of %d)", pool, nbad,
+			 ntotal);
+		kp_log_info(&c->ext->log_rep, "node repair blocked",
+			    KP_LOG_FIELDS(kp_log_object("Node", name), kp_log_str("reason", msg)));
+		kpc_event(c, "NodePool", "karpenter.sh/v1", NULL, pool, NULL, "Warning", "NodeRepairBlocked", msg);
+		return REPAIR_BLOCKED_RETRY_MS;
+	}
+	kp_format_rfc3339(kpc_wall(c) / 1000, ts, sizeof(ts));
+	patch = json_pack("{s:{s:{s:s}}}", "metadata", "annotations", "karpenter.sh/nodeclaim-termination-timestamp", ts);
+	if (patch) {
+		kp_kube_patch(c->kc, &KP_KUBE_NODECLAIMS, NULL, ncname, KP_PATCH_MERGE, patch, NULL, NULL, &ks, &eb);
+		json_decref(patch);
+	}
+	if (kp_kube_delete(c->kc, &KP_KUBE_NODECLAIMS, NULL, ncname, KP_PROPAGATE_DEFAULT, kpc_jstr(nc, "metadata.uid"),
+			   &ks, &eb)) {
+		if (kp_kube_is_notfound(&ks))
+			return -1;
+		kp_log_error(&c->ext->log_rep, "failed to delete unhealthy nodeclaim",
+			     KP_LOG_FIELDS(kp_log_object("NodeClaim", ncname), kp_log_errmsg(eb.msg)));
+		return 5000;
+	}
+	kp_log_info(&c->ext->log_rep, "deleting unhealthy nodeclaim",
+		    KP_LOG_FIELDS(kp_log_object("NodeClaim", ncname), kp_log_object("Node", name),
+				  kp_log_str("condition", "Ready")));
+	kpc_event(c, "Node", "v1", NULL, name, kpc_jstr(node, "metadata.uid"), "Warning", "NodeRepair",
+		  "Deleting the NodeClaim of an unhealthy node (condition Ready)");
+	cap = json_string_value(json_object_get(kpc_jget(nc, "metadata.labels"), KP_LABEL_CAPACITY_TYPE));
+	image = kpc_jstr(nc, "status.imageID");
+	if (c->m.nodeclaims_unhealthy_disrupted_total)
+		kp_metrics_inc(c->m.nodeclaims_unhealthy_disrupted_total,
+			       KP_LV("Ready", pool, cap ? cap : "", image ? image : ""));
+	return -1;
+}
