@@ -205,7 +205,6 @@ struct kp_nodeclaim {
 	struct kp_taints startup_taints;
 	int64_t expire_after_ms;            /* KP_NEVER = never */
 	const char *node_class;             /* spec.nodeClassRef.name, NULL if absent */
-	bool cloud_drifted;                 /* status condition Drifted=True (set from the cloud provider) */
 	/* status */
 	const char *node_name;
 	const char *provider_id;

@@ -373,15 +373,9 @@ static void consolidation_facts(struct dd_pass *p, struct dd_node *d)
 		d->cons_block = unpriced_reason(p, d);
 }
 
-/* Drift the cloud provider reported (the NodeClaim's Drifted condition,
- * pkg/controllers/nodeclaim/disruption/drift.go), then static drift
- * (NodePool hash), then requirements drift. */
+/* Static drift (NodePool hash) first, then requirements drift. */
 static void drift_facts(struct dd_pass *p, struct dd_node *d)
 {
-	if (d->claim && d->claim->cloud_drifted) {
-		d->drift = dd_fmt(p, "CloudProviderDrifted: nodeclaim %s", d->claim->name ? d->claim->name : "");
-		return;
-	}
 	const struct kp_nodepool *np = d->pool;
 	const char *pool_hash = kp_labels_get(&np->annotations, HASH_ANN);
 	const char *node_hash = node_ann(d, HASH_ANN);

@@ -185,8 +185,6 @@ kp_err kp_load_nodeclaim(struct kp_load_dec *d, const struct kp_load_node *root,
 			nc->registered = found && on;
 		if (!rc && !(rc = kp_load_condition(d, status, "conditions", "Initialized", &on, &found)))
 			nc->initialized = found && on;
-		if (!rc && !(rc = kp_load_condition(d, status, "conditions", "Drifted", &on, &found)))
-			nc->cloud_drifted = found && on;
 		if (!rc)
 			rc = kp_load_condition_time(d, status, "conditions", "Initialized", &nc->initialized_at);
 		if (!rc && !(rc = kp_load_condition(d, status, "conditions", "Drifted", &on, &found)))
