@@ -7,13 +7,17 @@
  * bounded to the last `window` versions), meta (compacted version).
  *
  * Invariants: st->rv is the version of the last committed write and equals
- * max(events.rv); events with rv <= st->compacted may be gone. Writers hold
- * st->wmu for the whole transaction; st->mu guards rv/compacted/closed and
- * the condition variable watchers sleep on. The writer publishes
+ * max(events.rv); events with rv <= st->compacted may be gone. Writes are
+ * group-committed (do_write): one leader at a time runs the queued writes
+ * in one transaction, each under a savepoint, and commits once; every
+ * write is acknowledged after that commit. st->qmu guards the queue and
+ * the leader flag and is never held while SQLite works; st->mu guards
+ * rv/compacted/closed and the condition variable watchers sleep on. The writer publishes
  * st->compacted before it deletes old events, so a reader that checks it
  * after its query never misses a pruned event silently.
  *
- * Cost: a write is one transaction with one fsync (synchronous=FULL); get is
+ * Cost: a batch of concurrent writes is one transaction with one fsync
+ * (synchronous=FULL), so throughput grows with concurrency; get is
  * a primary-key lookup; list is a range scan on the key index; a watch step
  * is a range scan of the event window from the watcher's position.
  */
@@ -31,11 +35,15 @@
 #define READERS_MAX 16
 #define WATCH_BATCH 128
 #define PRUNE_EVERY 256
+#define WRITE_BATCH 256          /* most writes in one group commit */
 
 struct kp_store {
-	sqlite3 *db;                 /* the writer connection (under wmu) */
+	sqlite3 *db;                 /* the writer connection (the leader's, see do_write) */
 	char *path;
-	pthread_mutex_t wmu;         /* serializes write transactions */
+	pthread_mutex_t qmu;         /* guards the write queue and the leader flag */
+	pthread_cond_t qcond;        /* broadcast when a batch is acknowledged */
+	struct wreq *qhead, **qtail; /* writes waiting for a group commit, FIFO */
+	bool leading;                /* a writer is running a batch (owns db) */
 	pthread_mutex_t mu;          /* guards the fields below */
 	pthread_cond_t cond;         /* broadcast on every commit and at shutdown */
 	int64_t rv;
@@ -174,7 +182,9 @@ enum kp_store_rc kp_store_open(struct kp_store **out, const char *path, int64_t 
 	st->compacted = query_i64(st->db, "SELECT v FROM meta WHERE k='compacted'", 0);
 	if (st->compacted > st->rv)
 		st->rv = st->compacted;
-	pthread_mutex_init(&st->wmu, NULL);
+	pthread_mutex_init(&st->qmu, NULL);
+	pthread_cond_init(&st->qcond, NULL);
+	st->qtail = &st->qhead;
 	pthread_mutex_init(&st->mu, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -203,7 +213,8 @@ void kp_store_close(struct kp_store *st)
 	sqlite3_close(st->db);
 	pthread_cond_destroy(&st->cond);
 	pthread_mutex_destroy(&st->mu);
-	pthread_mutex_destroy(&st->wmu);
+	pthread_mutex_destroy(&st->qmu);
+	pthread_cond_destroy(&st->qcond);
 	free(st->path);
 	free(st);
 }
@@ -418,34 +429,39 @@ static int prune(struct kp_store *st, int64_t rv)
 
 enum wop { OP_CREATE, OP_UPDATE, OP_DELETE };
 
-static enum kp_store_rc do_write(struct kp_store *st, enum wop op, const struct kp_store_key *k, json_t *obj,
-				 int64_t expect_rv, char **last, int64_t *rv_out, struct kp_errbuf *eb)
+/* One write waiting for (or in) a group commit. */
+struct wreq {
+	enum wop op;
+	const struct kp_store_key *k;
+	json_t *obj;
+	int64_t expect_rv;
+	bool want_last;
+	enum kp_store_rc rc;
+	int64_t rv;
+	char *last;                  /* the DELETED object's final text (want_last) */
+	struct kp_errbuf eb;
+	bool done;
+	struct wreq *next;
+};
+
+/* Applies one write inside the leader's open transaction, under its own
+ * savepoint so a failed write leaves the batch's other writes intact. rv is
+ * the version it takes if it succeeds. */
+static enum kp_store_rc apply_one(struct kp_store *st, struct wreq *w, int64_t rv)
 {
 	enum kp_store_rc rc = KP_STORE_OK;
-	int64_t old_rv = 0, rv;
+	int64_t old_rv = 0;
 	char *old = NULL, *text = NULL;
-	json_t *lastobj = NULL;
+	json_t *lastobj = NULL, *obj = w->obj;
+	const struct kp_store_key *k = w->k;
+	enum wop op = w->op;
 	int found;
 
-	if (last)
-		*last = NULL;
-	pthread_mutex_lock(&st->wmu);
-	pthread_mutex_lock(&st->mu);
-	if (st->closed) {
-		pthread_mutex_unlock(&st->mu);
-		pthread_mutex_unlock(&st->wmu);
-		return KP_STORE_CLOSED;
-	}
-	rv = st->rv + 1;
-	pthread_mutex_unlock(&st->mu);
-
-	if (exec(st->db, "BEGIN IMMEDIATE")) {
-		rc = dbfail(eb, st->db, "store begin");
-		goto unlock;
-	}
+	if (exec(st->db, "SAVEPOINT w"))
+		return dbfail(&w->eb, st->db, "store savepoint");
 	found = cur_rv(st->db, k, &old_rv, op == OP_DELETE ? &old : NULL);
 	if (found < 0) {
-		rc = dbfail(eb, st->db, "store read");
+		rc = dbfail(&w->eb, st->db, "store read");
 		goto rollback;
 	}
 	if (op == OP_CREATE && found) {
@@ -456,7 +472,7 @@ static enum kp_store_rc do_write(struct kp_store *st, enum wop op, const struct 
 		rc = KP_STORE_NOTFOUND;
 		goto rollback;
 	}
-	if (op != OP_CREATE && expect_rv > 0 && expect_rv != old_rv) {
+	if (op != OP_CREATE && w->expect_rv > 0 && w->expect_rv != old_rv) {
 		rc = KP_STORE_CONFLICT;
 		goto rollback;
 	}
@@ -470,7 +486,7 @@ static enum kp_store_rc do_write(struct kp_store *st, enum wop op, const struct 
 	text = json_dumps(obj, JSON_COMPACT);
 	if (!text) {
 		rc = KP_STORE_FAIL;
-		kp_errf(eb, KP_ERR_NOMEM, "store: cannot encode object");
+		kp_errf(&w->eb, KP_ERR_NOMEM, "store: cannot encode object");
 		goto rollback;
 	}
 	if (op == OP_CREATE) {
@@ -497,31 +513,129 @@ static enum kp_store_rc do_write(struct kp_store *st, enum wop op, const struct 
 		if (prune(st, rv))
 			goto fail;
 	}
-	if (exec(st->db, "COMMIT")) {
-		rc = dbfail(eb, st->db, "store commit");
+	if (exec(st->db, "RELEASE w")) {
+		rc = dbfail(&w->eb, st->db, "store release");
 		goto rollback;
 	}
-	pthread_mutex_lock(&st->mu);
-	st->rv = rv;
-	pthread_cond_broadcast(&st->cond);
-	pthread_mutex_unlock(&st->mu);
-	if (rv_out)
-		*rv_out = rv;
-	if (last) {
-		*last = text;
+	w->rv = rv;
+	if (w->want_last) {
+		w->last = text;
 		text = NULL;
 	}
-	goto unlock;
+	goto out;
 fail:
-	rc = dbfail(eb, st->db, "store write");
+	rc = dbfail(&w->eb, st->db, "store write");
 rollback:
-	exec(st->db, "ROLLBACK");
-unlock:
-	pthread_mutex_unlock(&st->wmu);
+	exec(st->db, "ROLLBACK TO w");
+	exec(st->db, "RELEASE w");
+out:
 	free(old);
 	free(text);
 	json_decref(lastobj);
 	return rc;
+}
+
+/* The leader's part: the writes of batch in one transaction, one commit
+ * (one fsync), then the new version is published and watchers woken. No
+ * mutex is held while SQLite works or syncs: the leader role (st->leading)
+ * keeps the writer connection to this thread. */
+static void run_batch(struct kp_store *st, struct wreq *batch)
+{
+	int64_t rv, base;
+	bool closed, any = false;
+
+	pthread_mutex_lock(&st->mu);
+	closed = st->closed;
+	base = rv = st->rv;
+	pthread_mutex_unlock(&st->mu);
+	if (closed) {
+		for (struct wreq *w = batch; w; w = w->next)
+			w->rc = KP_STORE_CLOSED;
+		return;
+	}
+	if (exec(st->db, "BEGIN IMMEDIATE")) {
+		for (struct wreq *w = batch; w; w = w->next)
+			w->rc = dbfail(&w->eb, st->db, "store begin");
+		return;
+	}
+	for (struct wreq *w = batch; w; w = w->next) {
+		w->rc = apply_one(st, w, rv + 1);
+		if (w->rc == KP_STORE_OK) {
+			rv++;
+			any = true;
+		}
+	}
+	if (!any) {
+		exec(st->db, "ROLLBACK");
+		return;
+	}
+	if (exec(st->db, "COMMIT")) {
+		for (struct wreq *w = batch; w; w = w->next)
+			if (w->rc == KP_STORE_OK) {
+				w->rc = dbfail(&w->eb, st->db, "store commit");
+				free(w->last);
+				w->last = NULL;
+			}
+		exec(st->db, "ROLLBACK");
+		return;
+	}
+	pthread_mutex_lock(&st->mu);
+	if (st->rv == base)
+		st->rv = rv;
+	pthread_cond_broadcast(&st->cond);
+	pthread_mutex_unlock(&st->mu);
+}
+
+/* Group commit: a writer queues its request; whoever finds no leader
+ * becomes it, takes up to WRITE_BATCH queued requests, runs them in one
+ * transaction and acknowledges them after the commit. Every write is thus
+ * acknowledged only once durable, and writes that arrive while a commit is
+ * syncing share the next one. */
+static enum kp_store_rc do_write(struct kp_store *st, enum wop op, const struct kp_store_key *k, json_t *obj,
+				 int64_t expect_rv, char **last, int64_t *rv_out, struct kp_errbuf *eb)
+{
+	struct wreq r = { .op = op, .k = k, .obj = obj, .expect_rv = expect_rv, .want_last = last != NULL };
+
+	if (last)
+		*last = NULL;
+	pthread_mutex_lock(&st->qmu);
+	*st->qtail = &r;
+	st->qtail = &r.next;
+	while (!r.done) {
+		if (st->leading) {
+			pthread_cond_wait(&st->qcond, &st->qmu);
+			continue;
+		}
+		struct wreq *batch = st->qhead, *end = batch;
+		for (int n = 1; n < WRITE_BATCH && end->next; n++)
+			end = end->next;
+		st->qhead = end->next;
+		if (!st->qhead)
+			st->qtail = &st->qhead;
+		end->next = NULL;
+		st->leading = true;
+		pthread_mutex_unlock(&st->qmu);
+		run_batch(st, batch);
+		pthread_mutex_lock(&st->qmu);
+		for (struct wreq *w = batch, *next; w; w = next) {
+			next = w->next;
+			w->done = true;
+		}
+		st->leading = false;
+		pthread_cond_broadcast(&st->qcond);
+	}
+	pthread_mutex_unlock(&st->qmu);
+	if (r.rc == KP_STORE_OK) {
+		if (rv_out)
+			*rv_out = r.rv;
+		if (last)
+			*last = r.last;
+		else
+			free(r.last);
+	} else if (eb && r.eb.msg[0]) {
+		*eb = r.eb;
+	}
+	return r.rc;
 }
 
 enum kp_store_rc kp_store_create(struct kp_store *st, const struct kp_store_key *k, json_t *obj, int64_t *rv,

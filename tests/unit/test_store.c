@@ -350,6 +350,110 @@ static void test_watch_wakes_on_write_and_shutdown(void **state)
 	json_decref(o);
 }
 
+/* ---- group commit: concurrent writers share commits, each write keeps
+ * its own outcome and version ---- */
+
+#define GC_THREADS 16
+#define GC_PER 40
+
+struct gc_arg {
+	struct kp_store *st;
+	int id;
+	int64_t rv[GC_PER];
+	int64_t expect;              /* for the conflict round */
+	enum kp_store_rc rc;
+};
+
+static void *gc_create(void *p)
+{
+	struct gc_arg *a = p;
+	char name[32], uid[32];
+	for (int i = 0; i < GC_PER; i++) {
+		snprintf(name, sizeof(name), "p-%d-%d", a->id, i);
+		snprintf(uid, sizeof(uid), "u-%d-%d", a->id, i);
+		struct kp_store_key k = { "", "pods", "default", name };
+		json_t *o = pod(name, uid);
+		if (kp_store_create(a->st, &k, o, &a->rv[i], NULL) != KP_STORE_OK)
+			a->rv[i] = -1;
+		json_decref(o);
+	}
+	return NULL;
+}
+
+static void *gc_update(void *p)
+{
+	struct gc_arg *a = p;
+	struct kp_store_key k = { "", "pods", "default", "shared" };
+	json_t *o = pod("shared", "u-shared");
+	json_object_set_new(o, "spec", json_pack("{s:i}", "writer", a->id));
+	a->rc = kp_store_update(a->st, &k, o, a->expect, NULL, NULL);
+	json_decref(o);
+	return NULL;
+}
+
+static int cmp_i64(const void *x, const void *y)
+{
+	int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
+	return a < b ? -1 : a > b;
+}
+
+static void test_group_commit(void **state)
+{
+	struct fx *f = *state;
+	struct gc_arg args[GC_THREADS];
+	pthread_t th[GC_THREADS];
+	int64_t all[GC_THREADS * GC_PER], base = kp_store_rv(f->st), n = 0, rv0;
+	int ok = 0, conflicts = 0;
+
+	for (int i = 0; i < GC_THREADS; i++) {
+		args[i] = (struct gc_arg){ .st = f->st, .id = i };
+		assert_int_equal(pthread_create(&th[i], NULL, gc_create, &args[i]), 0);
+	}
+	for (int i = 0; i < GC_THREADS; i++) {
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+		for (int j = 0; j < GC_PER; j++) {
+			assert_true(args[i].rv[j] > base);
+			if (j)
+				assert_true(args[i].rv[j] > args[i].rv[j - 1]);   /* a writer's own order */
+			all[n++] = args[i].rv[j];
+		}
+	}
+	/* every acknowledged write has its own version, with no gap, and the
+	 * store's version is the last of them */
+	qsort(all, (size_t)n, sizeof(all[0]), cmp_i64);
+	for (int64_t i = 0; i < n; i++)
+		assert_int_equal(all[i], base + 1 + i);
+	assert_int_equal(kp_store_rv(f->st), base + n);
+	int64_t cnt = 0;
+	assert_int_equal(kp_store_count(f->st, "", "pods", NULL, &cnt, NULL), KP_STORE_OK);
+	assert_int_equal(cnt, n);
+
+	/* conflicting updates in the same batches: exactly one wins */
+	struct kp_store_key k = { "", "pods", "default", "shared" };
+	json_t *o = pod("shared", "u-shared");
+	assert_int_equal(kp_store_create(f->st, &k, o, &rv0, NULL), KP_STORE_OK);
+	json_decref(o);
+	for (int i = 0; i < GC_THREADS; i++) {
+		args[i] = (struct gc_arg){ .st = f->st, .id = i, .expect = rv0 };
+		assert_int_equal(pthread_create(&th[i], NULL, gc_update, &args[i]), 0);
+	}
+	for (int i = 0; i < GC_THREADS; i++) {
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+		ok += args[i].rc == KP_STORE_OK;
+		conflicts += args[i].rc == KP_STORE_CONFLICT;
+	}
+	assert_int_equal(ok, 1);
+	assert_int_equal(conflicts, GC_THREADS - 1);
+	assert_int_equal(kp_store_rv(f->st), rv0 + 1);
+
+	/* after shutdown a write is refused, not lost silently */
+	kp_store_shutdown(f->st);
+	o = pod("late", "u-late");
+	struct kp_store_key lk = { "", "pods", "default", "late" };
+	assert_int_equal(kp_store_create(f->st, &lk, o, NULL, NULL), KP_STORE_CLOSED);
+	json_decref(o);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -359,6 +463,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reopen_keeps_writes_and_versions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_owner_index, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_watch_wakes_on_write_and_shutdown, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
