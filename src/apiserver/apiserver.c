@@ -24,6 +24,7 @@
 
 #include <openssl/evp.h>
 
+#include "apiserver/satoken.h"
 #include "apiserver/server.h"
 
 static const char *const DEFAULT_NAMESPACES[] = { "default", "kube-system", "kube-public", "kube-node-lease" };
@@ -121,6 +122,8 @@ kp_err kp_apiserver_start(struct kp_apiserver **out, const struct kp_apiserver_c
 	if ((rc = kp_apiserver__tls_load_or_create(&L->tls, cfg->data_dir, NULL, eb)))
 		goto fail;
 	if ((rc = kp_apiserver__auth_load_or_create(cfg->data_dir, L->token, sizeof(L->token), eb)))
+		goto fail;
+	if ((rc = kp_satoken_key_load_or_create(cfg->data_dir, L->sa_key, eb)))
 		goto fail;
 	if ((rc = kp_apiserver__gc_start(L, eb)))
 		goto fail;

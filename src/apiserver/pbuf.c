@@ -162,6 +162,34 @@ static const struct pbf f_pdbspec[] = {
 static const struct pbm m_pdbspec = M(f_pdbspec);
 static const struct pbf f_pdb[] = { { 1, "metadata", PB_MSG, 0, &m_meta }, { 2, "spec", PB_MSG, 0, &m_pdbspec } };
 
+/* authentication/v1 and authorization/v1: the requests access.c serves */
+static const struct pbf f_tokenspec[] = { { 1, "audiences", PB_STR, 1, 0 }, { 4, "expirationSeconds", PB_INT, 0, 0 } };
+static const struct pbm m_tokenspec = M(f_tokenspec);
+static const struct pbf f_tokenreq[] = { { 1, "metadata", PB_MSG, 0, &m_meta }, { 2, "spec", PB_MSG, 0, &m_tokenspec } };
+static const struct pbf f_selfreview[] = { { 1, "metadata", PB_MSG, 0, &m_meta } };
+static const struct pbf f_resattrs[] = {
+	{ 1, "namespace", PB_STR, 0, 0 }, { 2, "verb", PB_STR, 0, 0 }, { 3, "group", PB_STR, 0, 0 },
+	{ 4, "version", PB_STR, 0, 0 }, { 5, "resource", PB_STR, 0, 0 }, { 6, "subresource", PB_STR, 0, 0 },
+	{ 7, "name", PB_STR, 0, 0 },
+};
+static const struct pbm m_resattrs = M(f_resattrs);
+static const struct pbf f_nonresattrs[] = { { 1, "path", PB_STR, 0, 0 }, { 2, "verb", PB_STR, 0, 0 } };
+static const struct pbm m_nonresattrs = M(f_nonresattrs);
+static const struct pbf f_ssarspec[] = {
+	{ 1, "resourceAttributes", PB_MSG, 0, &m_resattrs }, { 2, "nonResourceAttributes", PB_MSG, 0, &m_nonresattrs },
+};
+static const struct pbm m_ssarspec = M(f_ssarspec);
+static const struct pbf f_ssar[] = { { 1, "metadata", PB_MSG, 0, &m_meta }, { 2, "spec", PB_MSG, 0, &m_ssarspec } };
+static const struct pbf f_sarspec[] = {
+	{ 1, "resourceAttributes", PB_MSG, 0, &m_resattrs }, { 2, "nonResourceAttributes", PB_MSG, 0, &m_nonresattrs },
+	{ 3, "user", PB_STR, 0, 0 }, { 4, "groups", PB_STR, 1, 0 }, { 6, "uid", PB_STR, 0, 0 },
+};
+static const struct pbm m_sarspec = M(f_sarspec);
+static const struct pbf f_sar[] = { { 1, "metadata", PB_MSG, 0, &m_meta }, { 2, "spec", PB_MSG, 0, &m_sarspec } };
+static const struct pbf f_ssrrspec[] = { { 1, "namespace", PB_STR, 0, 0 } };
+static const struct pbm m_ssrrspec = M(f_ssrrspec);
+static const struct pbf f_ssrr[] = { { 1, "metadata", PB_MSG, 0, &m_meta }, { 2, "spec", PB_MSG, 0, &m_ssrrspec } };
+
 static const struct {
 	const char *api_version, *kind;
 	struct pbm m;
@@ -175,6 +203,11 @@ static const struct {
 	{ "batch/v1", "Job", M(f_job) },
 	{ "scheduling.k8s.io/v1", "PriorityClass", M(f_prio) },
 	{ "policy/v1", "PodDisruptionBudget", M(f_pdb) },
+	{ "authentication.k8s.io/v1", "TokenRequest", M(f_tokenreq) },
+	{ "authentication.k8s.io/v1", "SelfSubjectReview", M(f_selfreview) },
+	{ "authorization.k8s.io/v1", "SelfSubjectAccessReview", M(f_ssar) },
+	{ "authorization.k8s.io/v1", "SubjectAccessReview", M(f_sar) },
+	{ "authorization.k8s.io/v1", "SelfSubjectRulesReview", M(f_ssrr) },
 };
 
 /* ---- wire format ---- */

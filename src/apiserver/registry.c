@@ -53,6 +53,7 @@ static const char *const sn_ing[] = {"ing", NULL};
 static const char *const sn_sc[] = {"sc", NULL};
 
 static const char *const sub_status[] = {"status", NULL};
+static const char *const sub_sa[] = {"token", NULL};   /* TokenRequest (access.c) */
 static const char *const sub_scale[] = {"scale", "status", NULL};
 static const char *const sub_pod[] = {"binding", "eviction", "log", "status", NULL};
 
@@ -69,7 +70,7 @@ static const struct builtin builtins[] = {
 	{"", "v1", "Node", "nodes", "node", sn_no, NULL, sub_status, false},
 	{"", "v1", "Pod", "pods", "pod", sn_po, cat_all, sub_pod, true},
 	{"", "v1", "Secret", "secrets", "secret", NULL, NULL, NULL, true},
-	{"", "v1", "ServiceAccount", "serviceaccounts", "serviceaccount", sn_sa, NULL, NULL, true},
+	{"", "v1", "ServiceAccount", "serviceaccounts", "serviceaccount", sn_sa, NULL, sub_sa, true},
 	{"", "v1", "Service", "services", "service", sn_svc, cat_all, sub_status, true},
 	{"apps", "v1", "DaemonSet", "daemonsets", "daemonset", sn_ds, cat_all, sub_status, true},
 	{"apps", "v1", "Deployment", "deployments", "deployment", sn_deploy, cat_all, sub_scale, true},
@@ -84,6 +85,12 @@ static const struct builtin builtins[] = {
 	{"apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions",
 	 "customresourcedefinition", sn_crd, NULL, sub_status, false},
 	{"node.k8s.io", "v1", "RuntimeClass", "runtimeclasses", "runtimeclass", NULL, NULL, NULL, false},
+	/* RBAC objects, enforced by authz.c */
+	{"rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles", "clusterrole", NULL, NULL, NULL, false},
+	{"rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", "clusterrolebindings", "clusterrolebinding", NULL, NULL,
+	 NULL, false},
+	{"rbac.authorization.k8s.io", "v1", "Role", "roles", "role", NULL, NULL, NULL, true},
+	{"rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings", "rolebinding", NULL, NULL, NULL, true},
 	{"scheduling.k8s.io", "v1", "PriorityClass", "priorityclasses", "priorityclass", sn_pc, NULL, NULL,
 	 false},
 	/* stored and served without a controller: the kinds a workload file commonly holds */

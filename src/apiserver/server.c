@@ -25,12 +25,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 
 #include <microhttpd.h>
 #include <pthread.h>
 #include <sys/random.h>
 
+#include "apiserver/access.h"
 #include "apiserver/server.h"
 #include "apiserver/rest_int.h"
 
@@ -139,6 +141,23 @@ static void notify_conn(void *cls, struct MHD_Connection *c, void **socket_ctx, 
 static const char *get_arg(void *ctx, const char *key)
 {
 	return MHD_lookup_connection_value((struct MHD_Connection *)ctx, MHD_GET_ARGUMENT_KIND, key);
+}
+
+/* Collects the Impersonate-* headers (Impersonate-Group may repeat). */
+static enum MHD_Result imp_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	struct kp_apiserver__access_in *in = cls;
+
+	(void)kind;
+	if (!value)
+		return MHD_YES;
+	if (strcasecmp(key, "Impersonate-User") == 0)
+		in->imp_user = value;
+	else if (strcasecmp(key, "Impersonate-Uid") == 0)
+		in->imp_uid = value;
+	else if (strcasecmp(key, "Impersonate-Group") == 0 && in->n_imp_groups < KP_AUTHZ_MAX_GROUPS - 4)
+		in->imp_groups[in->n_imp_groups++] = value;
+	return MHD_YES;
 }
 
 static ssize_t stream_cb(void *cls, uint64_t pos, char *buf, size_t max)
@@ -253,11 +272,6 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 		too_many(&rs);
 		return send_resp(c, &rs);
 	}
-	if (!kp_apiserver__auth_exempt(url) &&
-	    !kp_apiserver__auth_check(L->token, MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization"))) {
-		kp_apiserver__rest_status(&rs, 401, "Unauthorized", "Unauthorized");
-		return send_resp(c, &rs);
-	}
 	if (cc->too_big) {
 		kp_apiserver__rest_status(&rs, 413, "RequestEntityTooLarge", "request entity too large");
 		return send_resp(c, &rs);
@@ -272,6 +286,16 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 	rq.body = cc->body.data;
 	rq.body_len = cc->body.len;
 	watch = is_watch(url, c);
+	/* authentication, impersonation, RBAC (access.c) */
+	if (!kp_apiserver__auth_exempt(url)) {
+		struct kp_apiserver__access_in in = { 0 };
+
+		in.authorization = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+		in.watch = watch;
+		MHD_get_connection_values(c, MHD_HEADER_KIND, imp_header, &in);
+		if (!kp_apiserver__access(L, &in, &rq, &rs))
+			return send_resp(c, &rs);
+	}
 	pthread_mutex_lock(&lim->mu);
 	if (watch) {
 		struct client *cl;

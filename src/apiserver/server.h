@@ -68,6 +68,7 @@ struct kp_apiserver {
 	pthread_rwlock_t reg_lock;   /* writers: CRD create/delete; readers: every request */
 	struct kp_apiserver__tls tls;
 	char token[80];              /* bearer token (hex) */
+	unsigned char sa_key[32];    /* service-account token key (satoken.c) */
 	int port;                    /* bound port */
 	void *mhd;                   /* struct MHD_Daemon */
 	struct kp_apiserver__gc *gc;

@@ -21,6 +21,7 @@
 #include "cli/settings.h"
 #include "cloud/aws/provider.h"
 #include "cloud/fake.h"
+#include "cloud/remote.h"
 #include "ctrl/ctrl.h"
 #include "karpenter/catalog.h"
 #include "metrics/karpenter.h"
@@ -44,6 +45,8 @@ static void ctl_usage(FILE *f)
 	      "  --aws-profile NAME             aws: shared config profile (default: AWS_PROFILE, default)\n"
 	      "  --kubernetes-version X.Y       aws: version in AMI alias SSM paths (default 1.32)\n"
 	      "  --launch-delay DURATION        fake cloud: create -> running (default 2s)\n"
+	      "  --cloud-endpoint URL           fake cloud: use the one `karpenter up --cloud-listen` serves\n"
+	      "                                 (instances become Nodes there) instead of one in this process\n"
 	      "  --log-level LEVEL              debug, info, warn, error (default info)\n"
 	      "  --metrics-listen ADDR:PORT     Prometheus metrics (default :8080; \"\" = off)\n"
 	      "  --health-listen ADDR:PORT      /healthz and /readyz (default :8081; \"\" = off)\n"
@@ -79,12 +82,13 @@ static bool parse_bool(const char *s, bool *out)
 
 struct ctl_args {
 	const char *provider, *catalog, *metrics, *health;
+	const char *cloud_endpoint;        /* --cloud-endpoint: the remote simulated cloud (src/cloud/remote.c) */
 	int64_t launch_delay_ms;
 	struct kp_cli_settings settings;   /* Karpenter's settings variables and flags */
 	const char *aws_endpoint, *aws_region, *aws_profile, *k8s_version;
 };
 
-static const char *const VALUED[] = { "--kubeconfig", "--context", "--cloud-provider", "--catalog", "--launch-delay",
+static const char *const VALUED[] = { "--cloud-endpoint", "--kubeconfig", "--context", "--cloud-provider", "--catalog", "--launch-delay",
 				      "--log-level", "--metrics-listen", "--health-listen",
 				      "--leader-election-namespace", "--batch-idle-duration", "--batch-max-duration",
 				      "--packing", "--aws-endpoint", "--aws-region", "--aws-profile", "--kubernetes-version" };
@@ -134,6 +138,12 @@ static int ctl_parse(int argc, char **argv, struct kp_ctrl_opts *o, struct ctl_a
 			o->context = val;
 		} else if (strcmp(arg, "--cloud-provider") == 0) {
 			a->provider = val;
+		} else if (strcmp(arg, "--cloud-endpoint") == 0) {
+			if (strncmp(val, "http://", 7) != 0 && strncmp(val, "https://", 8) != 0) {
+				fprintf(stderr, "karpenter controller: --cloud-endpoint: expected http://HOST:PORT, got \"%s\"\n", val);
+				return KP_EXIT_USAGE;
+			}
+			a->cloud_endpoint = val;
 		} else if (strcmp(arg, "--catalog") == 0) {
 			a->catalog = val;
 		} else if (strcmp(arg, "--metrics-listen") == 0) {
@@ -249,7 +259,8 @@ int kp_cmd_controller(int argc, char **argv, const char *datadir)
 		kp_cloud_fake_opts_init(&fo);
 		fo.launch_delay_ms = a.launch_delay_ms;
 		fo.resnames = &rn;
-		if (kp_cloud_fake_new(&cat, &fo, &cloud, &eb)) {
+		if (a.cloud_endpoint ? kp_cloud_remote_new(a.cloud_endpoint, &cat, &rn, &cloud, &eb)
+				     : kp_cloud_fake_new(&cat, &fo, &cloud, &eb)) {
 			fprintf(stderr, "karpenter controller: fake cloud: %s\n", eb.msg);
 			goto out;
 		}

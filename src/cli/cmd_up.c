@@ -44,6 +44,10 @@ static void up_usage(FILE *f)
 	      "  --packing MODE           karpenter (default) or cost (docs/packing.md)\n"
 	      "  --metrics-listen ADDR:PORT  serve the controller's Prometheus /metrics (default off)\n"
 	      "  --health-listen ADDR:PORT   serve /healthz and /readyz (default off)\n"
+	      "  --no-controller          do not run the Karpenter controller in-process (also\n"
+	      "                           KARPENTER_UP_CONTROLLER=off); run `karpenter controller` instead\n"
+	      "  --cloud-listen ADDR:PORT serve the simulated cloud over HTTP on a loopback address, for\n"
+	      "                           `karpenter controller --cloud-endpoint http://ADDR:PORT`\n"
 	      /* ---- cloud persistence and fault injection (resilience work) ---- */
 	      "  --fault FILE             inject faults into the simulated cloud from a JSON file (default\n"
 	      "                           $KARPENTER_UP_FAULTS), re-read whenever it changes:\n"
@@ -70,6 +74,8 @@ struct up_args {
 	const char *metrics_listen, *health_listen;   /* metrics listeners (src/ctrl/http.c); NULL = off */
 	const char *fault_file;          /* --fault or $KARPENTER_UP_FAULTS; NULL = none */
 	const char *cloud, *aws_endpoint, *aws_region, *cluster_name;   /* --cloud aws */
+	bool no_controller;              /* --no-controller or KARPENTER_UP_CONTROLLER=off */
+	const char *cloud_listen;        /* --cloud-listen; NULL = the cloud is not served */
 };
 
 static bool parse_listen(const char *s, struct up_args *a)
@@ -125,6 +131,16 @@ static int up_parse(int argc, char **argv, struct up_args *a)
 		}
 		if (strcmp(arg, "--allow-remote") == 0) {
 			a->allow_remote = true;
+			continue;
+		}
+		if (strcmp(arg, "--no-controller") == 0) {
+			a->no_controller = true;
+			continue;
+		}
+		if (strcmp(arg, "--cloud-listen") == 0) {
+			if (!(val = kp_cli_arg_value("up", &o, argc, argv, &i)))
+				return KP_EXIT_USAGE;
+			a->cloud_listen = val;
 			continue;
 		}
 		if (strcmp(arg, "--listen") != 0 && strcmp(arg, "--kubeconfig") != 0 && strcmp(arg, "--data-dir") != 0 &&
@@ -286,10 +302,13 @@ int kp_cmd_up(int argc, char **argv, const char *datadir)
 	/* ---- the Karpenter controller, in-process through HTTP (src/ctrl);
 	 * KARPENTER_UP_CONTROLLER=off leaves it out (to run `karpenter
 	 * controller` against this server instead) ---- */
-	if (!getenv("KARPENTER_UP_CONTROLLER") || strcmp(getenv("KARPENTER_UP_CONTROLLER"), "off") != 0) {
+	if (getenv("KARPENTER_UP_CONTROLLER") && strcmp(getenv("KARPENTER_UP_CONTROLLER"), "off") == 0)
+		a.no_controller = true;
+	if (!a.no_controller || a.cloud_listen) {
 		struct kp_up_karpenter_opts ko = { .catalog = a.catalog, .datadir = datadir,
 						   .launch_delay_ms = a.launch_delay_ms, .log_level = KP_LOG_INFO,
-						   .leader_elect = true };
+						   .leader_elect = true, .controller_off = a.no_controller,
+						   .cloud_listen = a.cloud_listen };
 		const char *lv = getenv("KARPENTER_UP_LOG_LEVEL");
 		const char *ff = getenv("KARPENTER_UP_FAULTS");   /* fault injection (resilience work) */
 		ko.fault_file = a.fault_file ? a.fault_file : ff && *ff ? ff : NULL;
@@ -316,6 +335,9 @@ int kp_cmd_up(int argc, char **argv, const char *datadir)
 	}
 	printf("karpenter up: serving the Kubernetes API on https://%s:%d (data in %s)\n", a.host, U->api->port, ddir);
 	printf("karpenter up: catalog %s, launch delay %lldms\n", a.catalog, (long long)a.launch_delay_ms);
+	if (kp_up_cloud_port(U))
+		printf("karpenter up: simulated cloud served on http://127.0.0.1:%d%s\n", kp_up_cloud_port(U),
+		       a.no_controller ? " (no controller in-process)" : "");
 	printf("karpenter up: kubeconfig written to %s; use it with:\n\n    export KUBECONFIG=%s\n    kubectl get nodes\n\n",
 	       kcfg, kcfg);
 	printf("karpenter up: ready (Ctrl-C to stop)\n");

@@ -1,7 +1,8 @@
 /*
  * incluster.c - configuration for a pod: the API server from
  * KUBERNETES_SERVICE_HOST/PORT, the service account's CA, token and
- * namespace from its mounted directory. The token is handed over as a
+ * namespace from its mounted directory (KARPENTER_SERVICEACCOUNT_DIR
+ * overrides /var/run/secrets/kubernetes.io/serviceaccount). The token is handed over as a
  * token_file so the client re-reads it (bound tokens rotate hourly).
  *
  * Invariants: both environment variables are required; ca.crt and token
@@ -27,7 +28,11 @@ kp_err kp_incluster_load(const char *sa_dir, struct kp_kube_config **out, struct
 	kp_err rc;
 
 	*out = NULL;
+	/* KARPENTER_SERVICEACCOUNT_DIR: the mounted directory somewhere else
+	 * (tests run a controller "as a pod" outside one) */
 	if (!sa_dir)
+		sa_dir = getenv("KARPENTER_SERVICEACCOUNT_DIR");
+	if (!sa_dir || !*sa_dir)
 		sa_dir = SA_DIR;
 	if (!host || !*host || !port || !*port)
 		return kp_errf(eb, KP_ERR_NOTFOUND,

@@ -622,6 +622,7 @@ static kp_err keep_identity(struct kp_apiserver *L, char *buf, size_t n, struct 
 
 #include "cloud/fake.h"
 #include "ctrl/ctrl.h"
+#include "up/cloudsrv.h"
 
 struct kp_up_karpenter {
 	struct kp_apiserver *L;
@@ -633,7 +634,13 @@ struct kp_up_karpenter {
 	size_t len;
 	struct kp_ctrl_thread *th;
 	struct up_keep *keep;            /* cloud persistence and faults (section above) */
+	struct kp_up_cloudsrv *srv;      /* the cloud over HTTP (--cloud-listen), or NULL */
 };
+
+int kp_up_cloud_port(const struct kp_up *U)
+{
+	return U && U->karp ? kp_up_cloudsrv_port(U->karp->srv) : 0;
+}
 
 static ssize_t karpenter_log_write(void *cookie, const char *buf, size_t n)
 {
@@ -715,6 +722,12 @@ kp_err kp_up_karpenter_start(struct kp_up *U, const struct kp_up_karpenter_opts 
 	}
 	setvbuf(k->log, NULL, _IOLBF, 0);
 	kp_kcm_set_cloud(U->kcm, k->cloud);
+	if (o->cloud_listen && (rc = kp_up_cloudsrv_start(k->cloud, &k->rn, o->cloud_listen, &k->srv, eb)))
+		goto fail;
+	if (o->controller_off) {   /* a controller elsewhere uses the cloud through srv */
+		U->karp = k;
+		return KP_OK;
+	}
 	kp_ctrl_opts_init(&co);
 	co.kubeconfig = kcfg;
 	co.cloud = k->cloud;
@@ -744,6 +757,7 @@ static void karpenter_stop(struct kp_up *U, struct kp_up_karpenter *k)
 {
 	if (!k)
 		return;
+	kp_up_cloudsrv_stop(k->srv);   /* no remote call runs past here */
 	kp_ctrl_thread_stop(k->th);
 	if (k->cloud)
 		kp_kcm_set_cloud(U->kcm, NULL);

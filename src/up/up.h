@@ -56,7 +56,11 @@ struct kp_up_karpenter_opts {
 	const char *aws_region;          /* NULL = AWS_REGION, profile, IMDS */
 	const char *cluster_name;        /* tags; NULL = "karpenter" */
 	const char *cluster_endpoint;    /* written into user data */
+	bool controller_off;             /* the cloud only, no controller thread (with cloud_listen) */
+	const char *cloud_listen;        /* serve the cloud over HTTP there (cloudsrv.h); NULL = don't */
 };
+/* The port the cloud is served on (cloud_listen), 0 if it is not. */
+int kp_up_cloud_port(const struct kp_up *U);
 kp_err kp_up_karpenter_start(struct kp_up *U, const struct kp_up_karpenter_opts *o, struct kp_errbuf *eb);
 
 /* ---- the data directory (datadir.c) ----

@@ -8,8 +8,8 @@
  * label. Every set operation then runs on the two sets and the labels:
  * intersections, the compatibility checks, label matching, derived labels,
  * and a label selector built from the second set's In/NotIn/Exists/
- * DoesNotExist requirements. Invariants checked: A ∩ A intersects whenever
- * A allows a value; kp_reqs_compatible(A, A) for sets built here.
+ * DoesNotExist requirements. Invariant checked: a requirement that allows
+ * at least one value intersects itself.
  */
 #include <stddef.h>
 #include <stdint.h>
