@@ -362,6 +362,8 @@ static double knap_lp(struct cg *g, int k);
 #define BB_NODES_FLEET 20000   /* ...and when planning a fleet, */
 #define BB_FLEET_TOTAL 600000  /* at most this many over all kinds per round, */
 #define FLEET_EXACT_ROUNDS 4   /* and at most this many exact rounds */
+#define BB_BOUND_TOTAL 20000000 /* the bound: per exact round over all kinds (beyond it the
+				 * bound falls back to LP knapsack bounds, still valid) */
 
 struct bb {
 	struct cg *g;
@@ -798,7 +800,7 @@ static kp_err cg_run(struct cg *g, int max_iters, long exact, int *iters, double
 	if (rc)
 		return rc;
 	g->bb_nodes = exact;
-	g->bb_total = exact == BB_NODES_FLEET ? BB_FLEET_TOTAL : 0;
+	g->bb_total = exact == BB_NODES_FLEET ? BB_FLEET_TOTAL : BB_BOUND_TOTAL;
 	kp_arena_init(&scratch);
 	ubk = kp_arena_calloc(&scratch, (size_t)g->K + 1, sizeof(double));
 	if (!ubk) {
@@ -816,7 +818,7 @@ static kp_err cg_run(struct cg *g, int max_iters, long exact, int *iters, double
 		if (*iters >= max_iters)
 			break;
 		rc = price_round(g, &scratch, &added);
-		if (!rc && !added && exact && (g->bb_total == 0 || nexact++ < FLEET_EXACT_ROUNDS))
+		if (!rc && !added && exact && (exact != BB_NODES_FLEET || nexact++ < FLEET_EXACT_ROUNDS))
 			rc = exact_round(g, &scratch, ubk, &added);
 		kp_arena_reset(&scratch, m);
 		if (rc) {
@@ -825,7 +827,7 @@ static kp_err cg_run(struct cg *g, int max_iters, long exact, int *iters, double
 		}
 		(*iters)++;
 		if (!added) {
-			proven = exact > 0 && !g->bb_cut && (g->bb_total == 0 || nexact <= FLEET_EXACT_ROUNDS);
+			proven = exact > 0 && !g->bb_cut && (exact != BB_NODES_FLEET || nexact <= FLEET_EXACT_ROUNDS);
 			break;
 		}
 	}

@@ -56,11 +56,15 @@ struct kpc_ext {
 	struct kp_log_field lf_rep[1];
 	struct kp_log log_rep;
 	/* node class status and interruption (nodeclass.c) */
-	struct kp_log_field lf_nc[1], lf_intr[1];
-	struct kp_log log_nc, log_intr;
+	struct kp_log_field lf_nc[1], lf_intr[1], lf_drift[1];
+	struct kp_log log_nc, log_intr, log_drift;
 	struct kpc_queue nodeclasses;      /* EC2NodeClass names */
 	json_t *nc_gen;                    /* name -> metadata.generation last queued */
 	struct kp_kube_timer intr_timer;
+	/* cloud drift (nodeclass.c): a pass of is_drifted calls in a thread */
+	struct kpc_drift_job *drift;
+	struct kp_kube_timer drift_timer;
+	int64_t drift_poll_ms;             /* KARPENTER_DRIFT_POLL, default 5m */
 };
 
 /* ---- hooks.c: called by operator.c ---- */
@@ -118,6 +122,12 @@ int64_t kpc_nc_reconcile(struct kp_ctrl *c, const char *name);
 void kpc_nc_event(struct kp_ctrl *c, const json_t *old, const json_t *obj, bool deleted);
 void kpc_intr_start(struct kp_ctrl *c);
 void kpc_intr_stop(struct kp_ctrl *c);
+/* Cloud drift: every drift_poll_ms the provider's is_drifted for each
+ * launched NodeClaim, in a thread; the loop writes the Drifted condition. */
+void kpc_drift_start(struct kp_ctrl *c);
+void kpc_drift_stop(struct kp_ctrl *c);
+/* Joins a running pass (before the provider goes). */
+void kpc_drift_free(struct kp_ctrl *c);
 
 /* Pod update filter (bound, terminal, terminating; adds and deletes of bound pods). */
 void kpc_pe_pod_event(struct kp_ctrl *c, const json_t *old, const json_t *pod, bool deleted);

@@ -66,8 +66,10 @@ kp_err kpc_ext_new(struct kp_ctrl *c, struct kp_errbuf *eb)
 	kpc_queue_init(&x->repair, c, "node.health", kpc_repair_reconcile);
 	sublog(c, &x->log_nc, x->lf_nc, "nodeclass.status");
 	sublog(c, &x->log_intr, x->lf_intr, "interruption");
+	sublog(c, &x->log_drift, x->lf_drift, "nodeclaim.disruption");
 	kpc_queue_init(&x->nodeclasses, c, "nodeclass.status", kpc_nc_reconcile);
 	x->nc_gen = json_object();
+	x->drift_poll_ms = env_ms("KARPENTER_DRIFT_POLL", 5 * 60 * 1000);
 	x->evict_backoff = json_object();
 	x->drain_start = json_object();
 	if (!x->evict_backoff || !x->drain_start)
@@ -102,6 +104,7 @@ void kpc_ext_start(struct kp_ctrl *c)
 	enqueue_all(c, KPC_NODEPOOLS, &x->nodepools);
 	enqueue_all(c, KPC_NODECLASSES, &x->nodeclasses);
 	kpc_intr_start(c);
+	kpc_drift_start(c);
 	kpc_dis_start(c);
 	kpc_gc_start(c);
 	kpc_np_start(c);
@@ -115,6 +118,7 @@ void kpc_ext_stop(struct kp_ctrl *c)
 	kpc_gc_stop(c);
 	kpc_np_stop(c);
 	kpc_intr_stop(c);
+	kpc_drift_stop(c);
 }
 
 void kpc_ext_free(struct kp_ctrl *c)
@@ -132,6 +136,7 @@ void kpc_ext_free(struct kp_ctrl *c)
 	kpc_queue_free(&x->repair);
 	kpc_queue_free(&x->nodeclasses);
 	json_decref(x->nc_gen);
+	kpc_drift_free(c);
 	json_decref(x->evict_backoff);
 	json_decref(x->drain_start);
 	free(x);

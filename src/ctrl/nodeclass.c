@@ -9,17 +9,25 @@
  *   - interruption: every second drains the provider's events (AWS: the
  *     SQS interruption queue, polled in the provider's own thread) and
  *     deletes the NodeClaim of each instance to drain, gracefully, as
- *     Karpenter's interruption controller (CordonAndDrain).
+ *     Karpenter's interruption controller (CordonAndDrain);
+ *   - nodeclaim.disruption (drift): every KARPENTER_DRIFT_POLL (5 min, as
+ *     Karpenter requeues drift) asks the provider's is_drifted for each
+ *     launched NodeClaim, in a thread of its own, and sets or removes the
+ *     NodeClaim's Drifted condition (the disruption planner replaces
+ *     drifted nodes within budgets).
  * A provider without these operations makes both no-ops.
  *
  * Mirrors karpenter-provider-aws pkg/controllers/nodeclass (status) and
  * pkg/controllers/interruption/controller.go (handleMessage).
  */
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ctrl/ext_int.h"
+#include "load/load.h"
 
 #define NC_REVISIT_MS 60000
 #define INTR_PERIOD_MS 1000
@@ -211,4 +219,144 @@ void kpc_intr_start(struct kp_ctrl *c)
 void kpc_intr_stop(struct kp_ctrl *c)
 {
 	kp_kube_timer_stop(c->loop, &c->ext->intr_timer);
+}
+
+/* ---- cloud drift ---- */
+
+struct kpc_drift_job {
+	struct kp_cluster cl;            /* the claims, decoded */
+	struct kp_cloud *cloud;          /* c->cloud_raw */
+	char **reason;                   /* per claim: "" not drifted, reason, or NULL unknown */
+	char **err;                      /* per claim: the error when reason is NULL */
+	pthread_t th;
+	atomic_int done;
+};
+
+static void *drift_main(void *arg)
+{
+	struct kpc_drift_job *j = arg;
+
+	for (int i = 0; i < j->cl.nclaims; i++) {
+		char reason[128] = "";
+		struct kp_errbuf eb = { 0 };
+
+		if (kp_cloud_is_drifted(j->cloud, j->cl.claims[i], reason, sizeof(reason), &eb) == KP_CLOUD_OK)
+			j->reason[i] = strdup(reason);
+		else
+			j->err[i] = strdup(eb.msg);
+	}
+	atomic_store_explicit(&j->done, 1, memory_order_release);
+	return NULL;
+}
+
+static void drift_job_free(struct kpc_drift_job *j)
+{
+	if (!j)
+		return;
+	pthread_join(j->th, NULL);
+	for (int i = 0; i < j->cl.nclaims; i++) {
+		free(j->reason[i]);
+		free(j->err[i]);
+	}
+	free(j->reason);
+	free(j->err);
+	kp_cluster_free(&j->cl);
+	free(j);
+}
+
+/* Writes the finished pass's conditions (loop thread). */
+static void drift_apply(struct kp_ctrl *c, struct kpc_drift_job *j)
+{
+	struct kpc_ext *x = c->ext;
+
+	for (int i = 0; i < j->cl.nclaims; i++) {
+		const char *name = j->cl.claims[i]->name, *r = j->reason[i];
+		json_t *obj = name ? kpc_claim_get(c, name) : NULL;
+		bool has = obj && kpc_condition_true(obj, "Drifted");
+
+		if (!r && j->err[i])
+			kp_log_error(&x->log_drift, "could not check drift",
+				     KP_LOG_FIELDS(kp_log_str("NodeClaim", name ? name : ""), kp_log_errmsg(j->err[i])));
+		if (!r || !obj || kpc_jget(obj, "metadata.deletionTimestamp"))
+			continue;
+		if (*r && !has) {
+			kp_log_info(&x->log_drift, "marking drifted", KP_LOG_FIELDS(kp_log_str("NodeClaim", name),
+										  kp_log_str("reason", r)));
+			kpc_ext_claim_condition(c, &x->log_drift, name, "Drifted", "True", r, r);
+		} else if (!*r && has) {
+			kpc_ext_claim_condition(c, &x->log_drift, name, "Drifted", NULL, NULL, NULL);
+		}
+	}
+}
+
+static void drift_tick(void *ud)
+{
+	struct kp_ctrl *c = ud;
+	struct kpc_ext *x = c->ext;
+	struct kpc_drift_job *j = x->drift;
+	json_t **all = NULL;
+	size_t n = 0;
+
+	if (!c->controllers_on)
+		return;
+	if (j) {
+		if (!atomic_load_explicit(&j->done, memory_order_acquire)) {
+			kp_kube_timer_start(c->loop, &x->drift_timer, 500, drift_tick, c);
+			return;
+		}
+		drift_apply(c, j);
+		drift_job_free(j);
+		x->drift = NULL;
+		kp_kube_timer_start(c->loop, &x->drift_timer, x->drift_poll_ms, drift_tick, c);
+		return;
+	}
+	/* start a pass over the launched, not deleting NodeClaims */
+	j = calloc(1, sizeof(*j));
+	if (!j || kp_informer_list(c->inf[KPC_NODECLAIMS], NULL, &all, &n, NULL)) {
+		free(j);
+		kp_kube_timer_start(c->loop, &x->drift_timer, x->drift_poll_ms, drift_tick, c);
+		return;
+	}
+	kp_cluster_init(&j->cl);
+	j->cl.resnames = c->rn;
+	j->cloud = c->cloud_raw;
+	for (size_t i = 0; i < n; i++) {
+		struct kp_load_opts lo = { NULL, 0 };
+
+		if (!kpc_jstr(all[i], "status.providerID") || !kpc_condition_true(all[i], "Launched") ||
+		    kpc_jget(all[i], "metadata.deletionTimestamp"))
+			continue;
+		kp_load_object(&j->cl, all[i], "NodeClaim", "karpenter.sh/v1", "NodeClaim", &lo, NULL);
+	}
+	free(all);
+	j->reason = calloc((size_t)(j->cl.nclaims ? j->cl.nclaims : 1), sizeof(*j->reason));
+	j->err = calloc((size_t)(j->cl.nclaims ? j->cl.nclaims : 1), sizeof(*j->err));
+	atomic_init(&j->done, 0);
+	if (!j->reason || !j->err || j->cl.nclaims == 0 || pthread_create(&j->th, NULL, drift_main, j) != 0) {
+		free(j->reason);
+		free(j->err);
+		kp_cluster_free(&j->cl);
+		free(j);
+		kp_kube_timer_start(c->loop, &x->drift_timer, x->drift_poll_ms, drift_tick, c);
+		return;
+	}
+	x->drift = j;
+	kp_kube_timer_start(c->loop, &x->drift_timer, 500, drift_tick, c);
+}
+
+void kpc_drift_start(struct kp_ctrl *c)
+{
+	kp_kube_timer_start(c->loop, &c->ext->drift_timer, c->ext->drift_poll_ms, drift_tick, c);
+}
+
+void kpc_drift_stop(struct kp_ctrl *c)
+{
+	if (c->loop)
+		kp_kube_timer_stop(c->loop, &c->ext->drift_timer);
+}
+
+void kpc_drift_free(struct kp_ctrl *c)
+{
+	drift_job_free(c->ext->drift);
+	c->ext->drift = NULL;
 }
