@@ -88,6 +88,8 @@ struct kp_apiserver__watch_stream {
 	size_t off;
 	bool done;                   /* end once pend is flushed */
 	struct kp_apiserver_podlog_follow *follow;  /* pods/log?follow=true (podlog.c) instead of a watch */
+	struct kp_store_cursor *list;  /* a list streamed object by object (rest_read.c) instead of a watch */
+	int64_t listed;                /* objects of that list sent so far */
 };
 
 
@@ -167,6 +169,9 @@ int kp_apiserver__list_fn(void *ud, const char *json, size_t len, int64_t rv);
 bool kp_apiserver__parse_selectors(struct kp_apiserver__req *c, struct kp_apiserver__selector *ls, struct kp_apiserver__selector *fs);
 
 void kp_apiserver__do_list(struct kp_apiserver__req *c);
+
+/* Refills s->pend from a streamed list; false when nothing more (s->done set). */
+bool kp_apiserver__list_stream_fill(struct kp_apiserver__watch_stream *s);
 
 void kp_apiserver__do_watch(struct kp_apiserver__req *c);
 

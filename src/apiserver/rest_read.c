@@ -280,6 +280,70 @@ static void continue_expired(struct kp_apiserver__req *c, const char *ns, const 
 	kp_apiserver__resp_json(c->rs, 410, st, CT_JSON);
 }
 
+/* ---- streamed lists ----
+ * A plain list (no limit, selectors, Table or conversion) is written object
+ * by object from one store snapshot through libmicrohttpd's callback
+ * response (server.c pulls kp_apiserver__rest_stream_read), so the server
+ * holds one block of the list at a time, not the whole list. */
+#define LIST_STREAM_BLOCK ((size_t)64 * 1024)
+
+bool kp_apiserver__list_stream_fill(struct kp_apiserver__watch_stream *s)
+{
+	struct kp_errbuf eb = { 0 };
+
+	while (s->list && s->pend.len < LIST_STREAM_BLOCK) {
+		const char *j;
+		size_t n;
+		enum kp_store_rc rc = kp_store_cursor_next(s->list, &j, &n, &eb);
+		if (rc == KP_STORE_OK) {
+			if ((s->listed++ && kp_buf_add(&s->pend, ",", 1)) || kp_buf_add(&s->pend, j, n))
+				rc = KP_STORE_FAIL;
+			else
+				continue;
+		}
+		kp_store_cursor_close(s->list);
+		s->list = NULL;
+		s->done = true;
+		/* a failure mid-way ends the body short: the client sees a truncated list, never a partial one */
+		if (rc == KP_STORE_NOTFOUND && kp_buf_addstr(&s->pend, "]}") == KP_OK)
+			return true;
+		s->pend.len = 0;
+		s->off = 0;
+		return false;
+	}
+	return s->list != NULL || s->pend.len > 0;
+}
+
+/* Answers a plain list as a stream; false (nothing answered) if it cannot start. */
+static bool list_stream(struct kp_apiserver__req *c)
+{
+	struct kp_apiserver__watch_stream *s = calloc(1, sizeof(*s));
+	struct kp_errbuf eb = { 0 };
+	int64_t lrv = 0;
+	char head[1024];
+
+	if (!s)
+		return false;
+	s->L = c->L;
+	kp_arena_init(&s->arena);
+	kp_buf_init(&s->pend, LIST_MAX);
+	if (kp_store_cursor_open(c->L->store, c->r.group, c->r.plural, c->res->namespaced ? c->r.ns : NULL, &lrv,
+				 &s->list, &eb)) {
+		kp_apiserver__rest_stream_free(s);
+		return false;
+	}
+	snprintf(head, sizeof(head), "{\"kind\":\"%s\",\"apiVersion\":\"%s\",\"metadata\":{\"resourceVersion\":\"%lld\"},"
+		 "\"items\":[", c->res->list_kind, c->r.gv, (long long)lrv);
+	if (kp_buf_addstr(&s->pend, head)) {
+		kp_apiserver__rest_stream_free(s);
+		return false;
+	}
+	c->rs->status = 200;
+	c->rs->content_type = CT_JSON;
+	c->rs->stream = s;
+	return true;
+}
+
 void kp_apiserver__do_list(struct kp_apiserver__req *c)
 {
 	struct page_ctx pc = { .lc = { .c = c } };
@@ -327,6 +391,8 @@ void kp_apiserver__do_list(struct kp_apiserver__req *c)
 	if (!kp_apiserver__parse_selectors(c, &lcp->ls, &lcp->fs))
 		return;
 	lcp->parse = lcp->ls.n || lcp->fs.n || table || needs_conversion(c->res);
+	if (!lcp->parse && !pc.limit && !after_ns && !at_rv && c->rq->streamable && list_stream(c))
+		return;
 	pc.count_rest = !(lcp->ls.n || lcp->fs.n);
 	if (table)
 		lcp->items = json_array();

@@ -115,6 +115,11 @@ ssize_t kp_apiserver__rest_stream_read(struct kp_apiserver__watch_stream *s, int
 			}
 			return (ssize_t)n;
 		}
+		if (s->list) {
+			if (!kp_apiserver__list_stream_fill(s) && s->pend.len == 0)
+				return 0;
+			continue;
+		}
 		if (s->done || !s->w)
 			return 0;
 		now = kp_apiserver__mono_ms();
@@ -157,6 +162,7 @@ void kp_apiserver__rest_stream_free(struct kp_apiserver__watch_stream *s)
 	if (!s)
 		return;
 	kp_store_watch_close(s->w);
+	kp_store_cursor_close(s->list);
 	kp_apiserver_podlog_follow_close(s->follow);
 	kp_buf_free(&s->pend);
 	kp_arena_free(&s->arena);

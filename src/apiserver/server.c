@@ -285,6 +285,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 	rq.content_type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
 	rq.body = cc->body.data;
 	rq.body_len = cc->body.len;
+	rq.streamable = true;
 	watch = is_watch(url, c);
 	/* authentication, impersonation, RBAC (access.c) */
 	if (!kp_apiserver__auth_exempt(url)) {

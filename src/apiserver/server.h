@@ -110,6 +110,7 @@ struct kp_apiserver__http_req {
 	const char *body;            /* may be NULL */
 	size_t body_len;
 	const char *user_agent;      /* may be NULL */
+	bool streamable;             /* the caller serves resp.stream (server.c): lists may stream */
 };
 
 struct kp_apiserver__watch_stream;

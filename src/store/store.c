@@ -933,6 +933,86 @@ out:
 	return rc;
 }
 
+/* ---- cursors (streamed lists) ---- */
+struct kp_store_cursor {
+	struct kp_store *st;
+	sqlite3 *db;
+	sqlite3_stmt *s;
+	char *group, *resource, *ns;
+};
+
+void kp_store_cursor_close(struct kp_store_cursor *cur)
+{
+	if (!cur)
+		return;
+	sqlite3_finalize(cur->s);
+	if (cur->db) {
+		exec(cur->db, "COMMIT");
+		reader_give(cur->st, cur->db);
+	}
+	free(cur->group);
+	free(cur->resource);
+	free(cur->ns);
+	free(cur);
+}
+
+enum kp_store_rc kp_store_cursor_open(struct kp_store *st, const char *group, const char *resource, const char *ns,
+				      int64_t *list_rv, struct kp_store_cursor **out, struct kp_errbuf *eb)
+{
+	struct kp_store_cursor *cur = calloc(1, sizeof(*cur));
+	bool all = !ns || !*ns;
+
+	*out = NULL;
+	if (!cur)
+		return kp_errf(eb, KP_ERR_NOMEM, "store list: out of memory"), KP_STORE_FAIL;
+	cur->st = st;
+	cur->group = strdup(nz(group));
+	cur->resource = strdup(nz(resource));
+	cur->ns = strdup(nz(ns));
+	cur->db = reader_take(st);
+	if (!cur->group || !cur->resource || !cur->ns || !cur->db) {
+		kp_store_cursor_close(cur);
+		return dbfail(eb, NULL, "store list");
+	}
+	if (exec(cur->db, "BEGIN")) {
+		enum kp_store_rc rc = dbfail(eb, cur->db, "store list");
+		reader_give(st, cur->db);
+		cur->db = NULL;
+		kp_store_cursor_close(cur);
+		return rc;
+	}
+	*list_rv = query_i64(cur->db, "SELECT max(rv) FROM events", 0);
+	if (*list_rv == 0)
+		*list_rv = query_i64(cur->db, "SELECT max(rv) FROM objects", 0);
+	if (sqlite3_prepare_v2(cur->db, all ? "SELECT json FROM objects WHERE grp=?1 AND res=?2 ORDER BY ns, name"
+					    : "SELECT json FROM objects WHERE grp=?1 AND res=?2 AND ns=?3 ORDER BY name",
+			       -1, &cur->s, NULL) != SQLITE_OK) {
+		enum kp_store_rc rc = dbfail(eb, cur->db, "store list");
+		kp_store_cursor_close(cur);
+		return rc;
+	}
+	sqlite3_bind_text(cur->s, 1, cur->group, -1, SQLITE_STATIC);
+	sqlite3_bind_text(cur->s, 2, cur->resource, -1, SQLITE_STATIC);
+	if (!all)
+		sqlite3_bind_text(cur->s, 3, cur->ns, -1, SQLITE_STATIC);
+	*out = cur;
+	return KP_STORE_OK;
+}
+
+enum kp_store_rc kp_store_cursor_next(struct kp_store_cursor *cur, const char **json, size_t *len,
+				      struct kp_errbuf *eb)
+{
+	int r = sqlite3_step(cur->s);
+	if (r == SQLITE_ROW) {
+		*json = (const char *)sqlite3_column_text(cur->s, 0);
+		*len = (size_t)sqlite3_column_bytes(cur->s, 0);
+		return KP_STORE_OK;
+	}
+	if (r == SQLITE_DONE)
+		return KP_STORE_NOTFOUND;
+	return dbfail(eb, cur->db, "store list");
+}
+
 enum kp_store_rc kp_store_count(struct kp_store *st, const char *group, const char *resource, const char *ns,
 				int64_t *n, struct kp_errbuf *eb)
 {

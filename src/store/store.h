@@ -114,6 +114,16 @@ typedef int (*kp_store_page_fn)(void *ud, const char *ns, const char *name, cons
 enum kp_store_rc kp_store_list_page(struct kp_store *st, const char *group, const char *resource, const char *ns,
 				    int64_t at_rv, const char *after_ns, const char *after_name, kp_store_page_fn fn,
 				    void *ud, int64_t *list_rv, struct kp_errbuf *eb);
+/* A list read one object at a time from one snapshot (for streamed
+ * responses): the cursor holds a read transaction until closed, so close
+ * it promptly. kp_store_cursor_next: KP_STORE_OK with *json and *len valid
+ * until the next call, KP_STORE_NOTFOUND at the end. */
+struct kp_store_cursor;
+enum kp_store_rc kp_store_cursor_open(struct kp_store *st, const char *group, const char *resource, const char *ns,
+				      int64_t *list_rv, struct kp_store_cursor **out, struct kp_errbuf *eb);
+enum kp_store_rc kp_store_cursor_next(struct kp_store_cursor *cur, const char **json, size_t *len,
+				      struct kp_errbuf *eb);
+void kp_store_cursor_close(struct kp_store_cursor *cur);
 /* Counts the objects of (group, resource) (all namespaces if ns is NULL). */
 enum kp_store_rc kp_store_count(struct kp_store *st, const char *group, const char *resource, const char *ns,
 				int64_t *n, struct kp_errbuf *eb);

@@ -10,6 +10,7 @@
 pg_code() { curl -sk -m 20 -w '\n%{http_code}' -H "Authorization: Bearer $TOKEN" "https://127.0.0.1:$PORT$1"; }
 # pg_field JSON-TEXT PYEXPR: evaluates PYEXPR on the parsed document d
 pg_field() { printf '%s' "$1" | sed '$d' | $PY -c "import json,sys; d=json.load(sys.stdin); print($2)" 2>/dev/null; }
+pg_field_stdin() { sed '$d' | $PY -c "import json,sys; d=json.load(sys.stdin); print($1)" 2>/dev/null; }
 # pg_enc TEXT: URL-encodes TEXT
 pg_enc() { $PY -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' "$1"; }
 # pg_walk PATH LIMIT: follows continue tokens; prints the names, then "pages=N"
@@ -171,6 +172,17 @@ pages=3" ]; then ok "paging: custom resources page (3 pages of 2)"
 	out=$(K get pods -l 'app=pg,!missing,app in (pg,x)' -o name 2>&1)
 	if [ "$(printf '%s\n' "$out" | grep -c '^pod/')" -eq 6 ]; then ok "paging: valid label selectors still work"
 	else bad "paging: valid label selectors still work" "$out"; fi
+
+	# ---- a plain list is streamed (chunked) and still one valid List
+	out=$(curl -sk -m 20 -D "$TMP/pg.hdr" -H "Authorization: Bearer $TOKEN" "https://127.0.0.1:$PORT/api/v1/namespaces/default/pods")
+	if grep -qi '^transfer-encoding: chunked' "$TMP/pg.hdr" &&
+	   [ "$(printf '%s\n200' "$out" | pg_field_stdin 'd["kind"], len(d["items"])')" = "PodList 7" ]
+	then ok "paging: a plain list is streamed (chunked) as one valid PodList"
+	else bad "paging: a plain list is streamed (chunked) as one valid PodList" "$(cat "$TMP/pg.hdr"; printf '%s' "$out" | head -c 300)"; fi
+	out=$(curl -sk -m 20 -H "Authorization: Bearer $TOKEN" "https://127.0.0.1:$PORT/api/v1/configmaps")
+	if printf '%s' "$out" | $PY -c 'import json,sys; d=json.load(sys.stdin); assert d["kind"]=="ConfigMapList" and any(i["metadata"]["name"]=="churn" for i in d["items"])' 2>/dev/null
+	then ok "paging: a streamed list across namespaces parses"
+	else bad "paging: a streamed list across namespaces parses" "$(printf '%s' "$out" | head -c 300)"; fi
 
 	if stop_server "$PS"; then ok "paging: server stops cleanly"; else bad "paging: server stops cleanly" "$(tail -n 5 "$D.log")"; fi
 else
