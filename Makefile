@@ -86,9 +86,11 @@ $(O)/bench/%: bench/%.c $(O)/libkarpenter.a
 	$(Q)$(CC) $(CFLAGS) -o $@ $< $(O)/libkarpenter.a $(LDFLAGS) $(LDLIBS)
 
 # ---- tests ----
+# The test target's builds use every core (JOBS); the stages themselves run one at a time.
+JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
 test: deps
 	@./scripts/run-tests reset
-	@$(MAKE) --no-print-directory all $(UNIT_BIN) $(TOOL_BIN)
+	@$(MAKE) --no-print-directory -j$(JOBS) all $(UNIT_BIN) $(TOOL_BIN)
 	@$(MAKE) --no-print-directory check-banned
 	@./scripts/run-tests unit $(O)
 	@./scripts/run-tests scenarios $(O)
@@ -97,10 +99,10 @@ test: deps
 	@./scripts/run-tests promtool $(O)
 	@./scripts/run-tests aws $(O)
 	@./scripts/run-tests install $(O)
-	@$(MAKE) --no-print-directory SAN=1 unit-san
-	@$(MAKE) --no-print-directory TSAN=1 unit-tsan
+	@$(MAKE) --no-print-directory -j$(JOBS) SAN=1 unit-san
+	@$(MAKE) --no-print-directory -j$(JOBS) TSAN=1 unit-tsan
 	@./scripts/run-tests e2e build/san   # on the sanitizer build: its "no sanitizer reports" check can fail
-	@$(MAKE) --no-print-directory fuzz-check
+	@$(MAKE) --no-print-directory -j$(JOBS) fuzz-check
 	@./scripts/run-tests summary
 
 unit: deps $(O)/karpenter $(UNIT_BIN)
