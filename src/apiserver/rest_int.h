@@ -90,6 +90,7 @@ struct kp_apiserver__watch_stream {
 	struct kp_apiserver_podlog_follow *follow;  /* pods/log?follow=true (podlog.c) instead of a watch */
 	struct kp_store_cursor *list;  /* a list streamed object by object (rest_read.c) instead of a watch */
 	int64_t listed;                /* objects of that list sent so far */
+	struct kp_store_cursor *initial;  /* a watch's initial state, still being sent */
 };
 
 

@@ -91,6 +91,27 @@ static bool hung_up(int fd)
 	return (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)) != 0;
 }
 
+/* Adds the next block of a watch's initial state (ADDED events read from
+ * the store cursor) to pend; closes the cursor at its end. */
+static void initial_fill(struct kp_apiserver__watch_stream *s)
+{
+	struct kp_errbuf eb = { 0 };
+
+	while (s->initial && !s->done && s->pend.len < (size_t)64 * 1024) {
+		const char *j;
+		size_t n;
+		enum kp_store_rc rc = kp_store_cursor_next(s->initial, &j, &n, &eb);
+		if (rc == KP_STORE_OK) {
+			stream_event(s, "ADDED", j, n);
+			continue;
+		}
+		kp_store_cursor_close(s->initial);
+		s->initial = NULL;
+		if (rc != KP_STORE_NOTFOUND)
+			s->done = true;
+	}
+}
+
 ssize_t kp_apiserver__rest_stream_read(struct kp_apiserver__watch_stream *s, int fd, char *buf, size_t max)
 {
 	if (s->follow && s->off >= s->pend.len)
@@ -118,6 +139,10 @@ ssize_t kp_apiserver__rest_stream_read(struct kp_apiserver__watch_stream *s, int
 		if (s->list) {
 			if (!kp_apiserver__list_stream_fill(s) && s->pend.len == 0)
 				return 0;
+			continue;
+		}
+		if (s->initial && !s->done) {
+			initial_fill(s);
 			continue;
 		}
 		if (s->done || !s->w)
@@ -163,6 +188,7 @@ void kp_apiserver__rest_stream_free(struct kp_apiserver__watch_stream *s)
 		return;
 	kp_store_watch_close(s->w);
 	kp_store_cursor_close(s->list);
+	kp_store_cursor_close(s->initial);
 	kp_apiserver_podlog_follow_close(s->follow);
 	kp_buf_free(&s->pend);
 	kp_arena_free(&s->arena);
@@ -244,7 +270,15 @@ void kp_apiserver__do_watch(struct kp_apiserver__req *c)
 		kp_apiserver__rest_status(c->rs, 400, "BadRequest", "invalid resourceVersion");
 		return;
 	}
-	if (initial) {
+	if (initial && c->rq->streamable) {
+		/* streamed object by object from one snapshot by the reads (initial_fill) */
+		rc = kp_store_cursor_open(c->L->store, c->r.group, c->r.plural, ns, &from, &s->initial, &eb);
+		if (rc) {
+			kp_apiserver__rest_stream_free(s);
+			kp_apiserver__err_store(c, rc, "", &eb);
+			return;
+		}
+	} else if (initial) {
 		rc = kp_store_list(c->L->store, c->r.group, c->r.plural, ns, initial_fn, s, &from, &eb);
 		if (rc) {
 			kp_apiserver__rest_stream_free(s);

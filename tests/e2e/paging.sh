@@ -184,6 +184,10 @@ pages=3" ]; then ok "paging: custom resources page (3 pages of 2)"
 	then ok "paging: a streamed list across namespaces parses"
 	else bad "paging: a streamed list across namespaces parses" "$(printf '%s' "$out" | head -c 300)"; fi
 
+	out=$(curl -sk -m 10 -H "Authorization: Bearer $TOKEN" "https://127.0.0.1:$PORT/api/v1/namespaces/default/pods?watch=1&timeoutSeconds=1")
+	if [ "$(printf '%s\n' "$out" | grep -c '^{"type":"ADDED"')" -eq 7 ]; then ok "paging: a watch's streamed initial state has one ADDED per pod"
+	else bad "paging: a watch's streamed initial state has one ADDED per pod" "$(printf '%s' "$out" | head -c 300)"; fi
+
 	if stop_server "$PS"; then ok "paging: server stops cleanly"; else bad "paging: server stops cleanly" "$(tail -n 5 "$D.log")"; fi
 else
 	bad "paging: start server"
