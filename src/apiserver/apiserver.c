@@ -25,6 +25,7 @@
 #include <openssl/evp.h>
 
 #include "apiserver/satoken.h"
+#include "kobj/kobj.h"
 #include "apiserver/server.h"
 
 static const char *const DEFAULT_NAMESPACES[] = { "default", "kube-system", "kube-public", "kube-node-lease" };
@@ -69,27 +70,6 @@ static void ensure_namespace(struct kp_apiserver *L, const char *name)
 	json_decref(ns);
 }
 
-static kp_err mkdir_p(const char *dir, struct kp_errbuf *eb)
-{
-	char buf[4096];
-	size_t n = strlen(dir);
-
-	if (n == 0 || n >= sizeof(buf))
-		return kp_errf(eb, KP_ERR_INVALID, "bad data dir: %s", dir);
-	memcpy(buf, dir, n + 1);
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0700) != 0 && errno != EEXIST)
-			return kp_errf(eb, KP_ERR_IO, "mkdir %s: %s", buf, strerror(errno));
-		*p = '/';
-	}
-	if (mkdir(buf, 0700) != 0 && errno != EEXIST)
-		return kp_errf(eb, KP_ERR_IO, "mkdir %s: %s", buf, strerror(errno));
-	return KP_OK;
-}
-
 kp_err kp_apiserver_start(struct kp_apiserver **out, const struct kp_apiserver_config *cfg, struct kp_errbuf *eb)
 {
 	struct kp_apiserver *L;
@@ -102,7 +82,7 @@ kp_err kp_apiserver_start(struct kp_apiserver **out, const struct kp_apiserver_c
 		return kp_errf(eb, KP_ERR_NOMEM, "out of memory");
 	L->cfg = *cfg;
 	pthread_rwlock_init(&L->reg_lock, NULL);
-	if ((rc = mkdir_p(cfg->data_dir, eb)))
+	if ((rc = kp_kobj_mkdir_p(cfg->data_dir, eb)))
 		goto fail;
 	if ((size_t)snprintf(path, sizeof(path), "%s/store.db", cfg->data_dir) >= sizeof(path)) {
 		rc = kp_errf(eb, KP_ERR_RANGE, "data dir path too long");

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 
 #include "kobj/kobj.h"
 
@@ -278,4 +279,25 @@ kp_err kp_kobj_read_file(const char *path, size_t max, char **out, size_t *len, 
 	if (!*out)
 		*out = calloc(1, 1);
 	return *out ? KP_OK : kp_errf(eb, KP_ERR_NOMEM, "out of memory");
+}
+
+kp_err kp_kobj_mkdir_p(const char *dir, struct kp_errbuf *eb)
+{
+	char buf[4096];
+	size_t n = strlen(dir);
+
+	if (n == 0 || n >= sizeof(buf))
+		return kp_errf(eb, KP_ERR_INVALID, "bad data directory: \"%s\"", dir);
+	memcpy(buf, dir, n + 1);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0700) != 0 && errno != EEXIST)
+			return kp_errf(eb, KP_ERR_IO, "mkdir %s: %s", buf, strerror(errno));
+		*p = '/';
+	}
+	if (mkdir(buf, 0700) != 0 && errno != EEXIST)
+		return kp_errf(eb, KP_ERR_IO, "mkdir %s: %s", buf, strerror(errno));
+	return KP_OK;
 }

@@ -8,7 +8,7 @@
  * Conventions: getters take const objects and return borrowed references
  * (NULL when absent or of another type); setters change the object in
  * place. Nothing here allocates except where it says "new reference" or
- * "malloc'ed". No I/O except kp_kobj_read_file; no global state.
+ * "malloc'ed". No I/O except kp_kobj_read_file and kp_kobj_mkdir_p; no global state.
  * Prefix kp_kobj_ (public); there are no internals.
  */
 #ifndef KARPENTER_KOBJ_KOBJ_H
@@ -77,5 +77,9 @@ bool kp_kobj_selector_matches(const json_t *selector, const json_t *labels);
 /* Reads the whole file at path (at most max bytes, else KP_ERR_LIMIT) into
  * *out (malloc'ed, NUL-terminated, caller frees) and *len (may be NULL). */
 kp_err kp_kobj_read_file(const char *path, size_t max, char **out, size_t *len, struct kp_errbuf *eb);
+/* Creates dir and its missing parents with mode 0700 (mkdir -p); existing
+ * ones are left as they are. KP_ERR_INVALID for an empty or too long path,
+ * KP_ERR_IO naming the directory that could not be made. */
+kp_err kp_kobj_mkdir_p(const char *dir, struct kp_errbuf *eb);
 
 #endif

@@ -27,6 +27,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "kobj/kobj.h"
 #include "up/up.h"
 
 static int private_mode(const char *path, const struct stat *st, int type, struct FTW *ftw)
@@ -39,27 +40,6 @@ static int private_mode(const char *path, const struct stat *st, int type, struc
 	return 0;   /* symlinks (FTW_SL, not followed) and the rest are left alone */
 }
 
-static kp_err mkdirs(const char *dir, struct kp_errbuf *eb)
-{
-	char buf[4096];
-	size_t n = strlen(dir);
-
-	if (n == 0 || n >= sizeof(buf))
-		return kp_errf(eb, KP_ERR_INVALID, "bad data directory: \"%s\"", dir);
-	memcpy(buf, dir, n + 1);
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0700) != 0 && errno != EEXIST)
-			return kp_errf(eb, KP_ERR_IO, "mkdir %s: %s", buf, strerror(errno));
-		*p = '/';
-	}
-	if (mkdir(buf, 0700) != 0 && errno != EEXIST)
-		return kp_errf(eb, KP_ERR_IO, "mkdir %s: %s", buf, strerror(errno));
-	return KP_OK;
-}
-
 kp_err kp_up_datadir_lock(const char *dir, int *lock_fd, long *holder, struct kp_errbuf *eb)
 {
 	char path[4096], pid[32];
@@ -70,7 +50,7 @@ kp_err kp_up_datadir_lock(const char *dir, int *lock_fd, long *holder, struct kp
 
 	*lock_fd = -1;
 	*holder = 0;
-	if ((rc = mkdirs(dir, eb)))
+	if ((rc = kp_kobj_mkdir_p(dir, eb)))
 		return rc;
 	if (lstat(dir, &st) != 0)
 		return kp_errf(eb, KP_ERR_IO, "data directory %s: %s", dir, strerror(errno));
