@@ -314,16 +314,16 @@ int main(void)
 	opts.now = NOW;
 
 	for (int r = 0; r < RUNS; r++) {
-		struct dd_world w;
-		struct dd_pass p;
-		struct dd_cmd cmd;
+		struct kp_disrupt__world w;
+		struct kp_disrupt__pass p;
+		struct kp_disrupt__cmd cmd;
 		bool found;
 		double t0;
 
-		if (dd_world_init(&w, &c, &eb))
+		if (kp_disrupt__world_init(&w, &c, &eb))
 			DIE("world: %s", eb.msg);
 		t0 = now_s();
-		if (dd_pass_build(&p, &w, &cat, &opts, 0, &eb))
+		if (kp_disrupt__pass_build(&p, &w, &cat, &opts, 0, &eb))
 			DIE("pass: %s", eb.msg);
 		tb[r] = now_s() - t0;
 		if (r == 0)
@@ -332,36 +332,36 @@ int main(void)
 
 		opts.evaluate_all = false;
 		t0 = now_s();
-		if (dd_multi(&p, &cmd, &found, &eb))
+		if (kp_disrupt__multi(&p, &cmd, &found, &eb))
 			DIE("multi-node: %s", eb.msg);
 		tm[r] = now_s() - t0;
 		sims_multi = p.simulations;
 		multi_nodes = found ? cmd.ncand : 0;
-		dd_cmd_clear(&cmd);
+		kp_disrupt__cmd_clear(&cmd);
 
 		opts.evaluate_all = true;
 		p.simulations = 0;
 		t0 = now_s();
-		if (dd_multi(&p, &cmd, &found, &eb))
+		if (kp_disrupt__multi(&p, &cmd, &found, &eb))
 			DIE("multi-node: %s", eb.msg);
 		tu[r] = now_s() - t0;
 		sims_uncapped = p.simulations;
 		uncapped_nodes = found ? cmd.ncand : 0;
-		dd_cmd_clear(&cmd);
+		kp_disrupt__cmd_clear(&cmd);
 
 		p.evaluated = 0;
 		t0 = now_s();
-		if (dd_single(&p, &cmd, &found, &eb))
+		if (kp_disrupt__single(&p, &cmd, &found, &eb))
 			DIE("single-node: %s", eb.msg);
 		ts[r] = now_s() - t0;
 		eval_single = p.evaluated;
 		single_best = found ? cmd.savings : 0;
 		single_valid = found;
-		dd_cmd_clear(&cmd);
+		kp_disrupt__cmd_clear(&cmd);
 		tf[r] = tb[r] + tm[r] + ts[r];
 		opts.evaluate_all = false;
-		dd_pass_free(&p);
-		dd_world_free(&w);
+		kp_disrupt__pass_free(&p);
+		kp_disrupt__world_free(&w);
 	}
 	for (int r = 0; r < RUNS; r++) {
 		struct kp_disrupt_result res;

@@ -25,13 +25,13 @@ struct cloud_metrics {
 	struct kp_cloud_ops ops;        /* per instance: carries the inner name */
 	struct kp_cloud *inner;         /* borrowed */
 	struct kp_metric *duration, *errors;
-	kpc_caller_fn caller;
+	kp_ctrl__caller_fn caller;
 	void *ud;
 };
 
 static void cm_destroy(struct kp_cloud *cp);
 
-const char *kpc_cloud_error_label(enum kp_cloud_err e)
+const char *kp_ctrl__cloud_error_label(enum kp_cloud_err e)
 {
 	switch (e) {
 	case KP_CLOUD_INSUFFICIENT_CAPACITY: return "InsufficientCapacityError";
@@ -64,7 +64,7 @@ static enum kp_cloud_err record(struct cloud_metrics *m, const char *method, int
 	if (m->duration)
 		kp_metrics_observe(m->duration, KP_LV(ctrl, method, prov), (double)(mono_ns() - t0) / 1e9);
 	if (e != KP_CLOUD_OK && m->errors)
-		kp_metrics_inc(m->errors, KP_LV(ctrl, method, prov, kpc_cloud_error_label(e)));
+		kp_metrics_inc(m->errors, KP_LV(ctrl, method, prov, kp_ctrl__cloud_error_label(e)));
 	return e;
 }
 
@@ -138,8 +138,8 @@ static void cm_destroy(struct kp_cloud *cp)
 	free(cm_of(cp));
 }
 
-kp_err kpc_cloud_metrics_new(struct kp_cloud *inner, struct kp_metric *duration, struct kp_metric *errors,
-			     kpc_caller_fn caller, void *ud, struct kp_cloud **out, struct kp_errbuf *eb)
+kp_err kp_ctrl__cloud_metrics_new(struct kp_cloud *inner, struct kp_metric *duration, struct kp_metric *errors,
+			     kp_ctrl__caller_fn caller, void *ud, struct kp_cloud **out, struct kp_errbuf *eb)
 {
 	struct cloud_metrics *m;
 	const struct kp_cloud_ops *io;
@@ -177,7 +177,7 @@ kp_err kpc_cloud_metrics_new(struct kp_cloud *inner, struct kp_metric *duration,
 	return KP_OK;
 }
 
-void kpc_cloud_metrics_record(struct kp_cloud *cp, const char *ctrl, const char *method, int64_t ms,
+void kp_ctrl__cloud_metrics_record(struct kp_cloud *cp, const char *ctrl, const char *method, int64_t ms,
 			      enum kp_cloud_err e)
 {
 	struct cloud_metrics *m;
@@ -190,10 +190,10 @@ void kpc_cloud_metrics_record(struct kp_cloud *cp, const char *ctrl, const char 
 	if (m->duration)
 		kp_metrics_observe(m->duration, KP_LV(ctrl, method, prov), (double)ms / 1000.0);
 	if (e != KP_CLOUD_OK && m->errors)
-		kp_metrics_inc(m->errors, KP_LV(ctrl, method, prov, kpc_cloud_error_label(e)));
+		kp_metrics_inc(m->errors, KP_LV(ctrl, method, prov, kp_ctrl__cloud_error_label(e)));
 }
 
-struct kp_cloud *kpc_cloud_metrics_inner(struct kp_cloud *cp)
+struct kp_cloud *kp_ctrl__cloud_metrics_inner(struct kp_cloud *cp)
 {
 	if (cp && cp->ops && cp->ops->create == cm_create)
 		return cm_of(cp)->inner;

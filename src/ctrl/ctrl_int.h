@@ -4,13 +4,13 @@
  * Extension points for the controllers still to come (disruption,
  * termination, garbage collection):
  *   - timers: kp_kube_timer_start(c->loop, &t, ms, fn, ud) on the one loop;
- *   - the keyed work queue (struct kpc_queue): kpc_queue_add(q, key, delay)
+ *   - the keyed work queue (struct kp_ctrl__queue): kp_ctrl__queue_add(q, key, delay)
  *     de-duplicates keys and keeps the earliest due time; a queue's
  *     reconcile function returns the delay before the next visit (-1: none);
- *   - the snapshot builder: kpc_snapshot() turns the informer caches (plus
+ *   - the snapshot builder: kp_ctrl__snapshot() turns the informer caches (plus
  *     NodeClaims created but not yet seen by the informer) into a struct
  *     kp_cluster for the engine;
- *   - informer callbacks fan out in operator.c (kpc_on_*).
+ *   - informer callbacks fan out in operator.c (kp_ctrl__on_*).
  */
 #ifndef KARPENTER_CTRL_INT_H
 #define KARPENTER_CTRL_INT_H
@@ -34,7 +34,7 @@
 #define KPC_NODEPOOL_HASH_VERSION "v3"
 #define KPC_KEY_MAX 320
 
-enum kpc_inf {
+enum kp_ctrl__inf {
 	KPC_PODS = 0,
 	KPC_NODES,
 	KPC_NODECLAIMS,
@@ -53,52 +53,52 @@ enum kpc_inf {
 };
 
 /* ---- keyed work queue (queue.c) ---- */
-struct kpc_item {
+struct kp_ctrl__item {
 	char key[KPC_KEY_MAX];
 	int64_t due_ms;                 /* monotonic */
 };
 struct kp_ctrl;
-struct kpc_ext;
+struct kp_ctrl__ext;
 /* Returns the delay in ms before the key is visited again, or -1. */
-typedef int64_t (*kpc_reconcile_fn)(struct kp_ctrl *c, const char *key);
-struct kpc_queue {
+typedef int64_t (*kp_ctrl__reconcile_fn)(struct kp_ctrl *c, const char *key);
+struct kp_ctrl__queue {
 	const char *name;               /* "nodeclaim.lifecycle" (logs) */
-	struct kpc_item *items;
+	struct kp_ctrl__item *items;
 	int n, cap;
-	kpc_reconcile_fn fn;
+	kp_ctrl__reconcile_fn fn;
 	struct kp_kube_timer timer;
 	struct kp_ctrl *c;
-	bool running;                   /* inside kpc_queue_process */
+	bool running;                   /* inside kp_ctrl__queue_process */
 };
-void kpc_queue_init(struct kpc_queue *q, struct kp_ctrl *c, const char *name, kpc_reconcile_fn fn);
+void kp_ctrl__queue_init(struct kp_ctrl__queue *q, struct kp_ctrl *c, const char *name, kp_ctrl__reconcile_fn fn);
 /* Schedules key after delay_ms (an earlier due time wins). */
-void kpc_queue_add(struct kpc_queue *q, const char *key, int64_t delay_ms);
-void kpc_queue_free(struct kpc_queue *q);
+void kp_ctrl__queue_add(struct kp_ctrl__queue *q, const char *key, int64_t delay_ms);
+void kp_ctrl__queue_free(struct kp_ctrl__queue *q);
 
 /* ---- unavailable offerings (ice.c) ---- */
-struct kpc_ice_entry {
+struct kp_ctrl__ice_entry {
 	char itype[96];
 	char zone[64];
 	int captype;
 	int64_t until_ms;               /* monotonic */
 };
-struct kpc_ice {
-	struct kpc_ice_entry *e;
+struct kp_ctrl__ice {
+	struct kp_ctrl__ice_entry *e;
 	int n, cap;
 	int64_t ttl_ms;
 };
 /* Marks (itype, zone, captype) unavailable for ttl from now. */
-void kpc_ice_mark(struct kpc_ice *ice, const char *itype, const char *zone, int captype, int64_t now_ms);
-bool kpc_ice_has(const struct kpc_ice *ice, const char *itype, const char *zone, int captype, int64_t now_ms);
+void kp_ctrl__ice_mark(struct kp_ctrl__ice *ice, const char *itype, const char *zone, int captype, int64_t now_ms);
+bool kp_ctrl__ice_has(const struct kp_ctrl__ice *ice, const char *itype, const char *zone, int captype, int64_t now_ms);
 /* True if an entry expired in (since_ms, now_ms]: hidden offerings came back. */
-bool kpc_ice_expired_since(const struct kpc_ice *ice, int64_t since_ms, int64_t now_ms);
-struct kpc_ice_ctx {
-	const struct kpc_ice *ice;
+bool kp_ctrl__ice_expired_since(const struct kp_ctrl__ice *ice, int64_t since_ms, int64_t now_ms);
+struct kp_ctrl__ice_ctx {
+	const struct kp_ctrl__ice *ice;
 	int64_t now_ms;
 };
-/* kp_sched_input.offering_hidden with ctx a struct kpc_ice_ctx. */
-bool kpc_ice_hidden(void *ctx, const struct kp_itype *it, const struct kp_offering *o);
-void kpc_ice_free(struct kpc_ice *ice);
+/* kp_sched_input.offering_hidden with ctx a struct kp_ctrl__ice_ctx. */
+bool kp_ctrl__ice_hidden(void *ctx, const struct kp_itype *it, const struct kp_offering *o);
+void kp_ctrl__ice_free(struct kp_ctrl__ice *ice);
 
 /* ---- the controller ---- */
 struct kp_ctrl {
@@ -136,12 +136,12 @@ struct kp_ctrl {
 	 * informer has not shown yet (Karpenter's launch cache) */
 	json_t *launched;
 	/* lifecycle */
-	struct kpc_queue lifecycle;
-	struct kpc_ice ice;
+	struct kp_ctrl__queue lifecycle;
+	struct kp_ctrl__ice ice;
 	uint64_t seq;
 	/* the controllers beside the provisioner and lifecycle (disruption,
 	 * termination, GC, ...): ext_int.h; NULL until they are wired in */
-	struct kpc_ext *ext;
+	struct kp_ctrl__ext *ext;
 	/* metrics (cloud_metrics.c, metrics_state.c): o.cloud is Karpenter's
 	 * cloudprovider metrics decorator around cloud_raw, the provider as
 	 * given (use cloud_raw for kp_cloud_is_fake and the like); a
@@ -149,14 +149,14 @@ struct kp_ctrl {
 	 * (the "controller" label; queues are named automatically) */
 	struct kp_cloud *cloud_raw;
 	const char *cloud_caller;
-	struct kpc_ms *ms;
+	struct kp_ctrl__ms *ms;
 	/* launches in flight in launcher threads (launcher.c), loop-thread owned */
-	struct kpc_launch **launches;
+	struct kp_ctrl__launch **launches;
 	int nlaunches;
 };
 
 /* ---- launches off the loop thread (launcher.c) ---- */
-struct kpc_launch {
+struct kp_ctrl__launch {
 	char name[256];                 /* NodeClaim */
 	char memo[512];                 /* providerID remembered for it, "" = none */
 	json_t *obj;                    /* copy of the NodeClaim */
@@ -173,17 +173,17 @@ struct kpc_launch {
 };
 /* Starts the launch of NodeClaim name (obj copied) in a thread unless one
  * is running, waits a few ms for fast clouds; 0 with *out = the finished
- * job (the caller consumes it, then kpc_launch_release), 1 in flight, -1
+ * job (the caller consumes it, then kp_ctrl__launch_release), 1 in flight, -1
  * could not start. */
-int kpc_launch_poll(struct kp_ctrl *c, const char *name, const json_t *obj, const char *memo, struct kpc_launch **out);
-void kpc_launch_release(struct kp_ctrl *c, struct kpc_launch *j);
+int kp_ctrl__launch_poll(struct kp_ctrl *c, const char *name, const json_t *obj, const char *memo, struct kp_ctrl__launch **out);
+void kp_ctrl__launch_release(struct kp_ctrl *c, struct kp_ctrl__launch *j);
 /* Jobs still running (for tests and metrics). */
-int kpc_launch_inflight(const struct kp_ctrl *c);
+int kp_ctrl__launch_inflight(const struct kp_ctrl *c);
 /* Joins and frees every job (before the provider goes). */
-void kpc_launch_free_all(struct kp_ctrl *c);
+void kp_ctrl__launch_free_all(struct kp_ctrl *c);
 
-int64_t kpc_now(const struct kp_ctrl *c);           /* monotonic ms */
-int64_t kpc_wall(const struct kp_ctrl *c);          /* unix ms */
+int64_t kp_ctrl__now(const struct kp_ctrl *c);           /* monotonic ms */
+int64_t kp_ctrl__wall(const struct kp_ctrl *c);          /* unix ms */
 
 /* ---- snapshot (snapshot.c) ---- */
 /* Builds an engine view of the cluster from the caches into out (initialized
@@ -191,18 +191,18 @@ int64_t kpc_wall(const struct kp_ctrl *c);          /* unix ms */
  * decode are logged and left out. When provisionable is not NULL it gets an
  * array (in out's arena) of the pods that are provisionable, and *nprov its
  * length. Cost: O(objects) decoding. */
-kp_err kpc_snapshot(struct kp_ctrl *c, struct kp_cluster *out, const struct kp_pod ***provisionable, int *nprov,
+kp_err kp_ctrl__snapshot(struct kp_ctrl *c, struct kp_cluster *out, const struct kp_pod ***provisionable, int *nprov,
 		    struct kp_errbuf *eb);
 /* Karpenter's pod.IsProvisionable on the API object. */
-bool kpc_pod_provisionable(const json_t *pod);
+bool kp_ctrl__pod_provisionable(const json_t *pod);
 /* The NodeClaim object named name: the informer's, else a just-created one. Borrowed. */
-json_t *kpc_claim_get(struct kp_ctrl *c, const char *name);
+json_t *kp_ctrl__claim_get(struct kp_ctrl *c, const char *name);
 /* Forgets just-created claims the informer has seen (or that are older
- * than KPC_CREATED_WINDOW_MS); kpc_created_forget drops one by name (it was
+ * than KPC_CREATED_WINDOW_MS); kp_ctrl__created_forget drops one by name (it was
  * deleted). Entries carry their creation time (monotonic ms) under the
  * key KPC_CREATED_AT, outside the object's own fields. */
-void kpc_created_gc(struct kp_ctrl *c);
-void kpc_created_forget(struct kp_ctrl *c, const char *name);
+void kp_ctrl__created_gc(struct kp_ctrl *c);
+void kp_ctrl__created_forget(struct kp_ctrl *c, const char *name);
 #define KPC_CREATED_AT "x-karpenter-c-created-ms"
 #define KPC_CREATED_WINDOW_MS 60000
 
@@ -211,81 +211,81 @@ struct kp_plan_claim;
 /* The NodeClaim object Karpenter's ToNodeClaim writes for plan claim pc of
  * NodePool object pool_obj, with instance types itypes (cheapest first);
  * new reference, NULL when out of memory. Strings it needs live in a. */
-json_t *kpc_prov_nodeclaim_json(struct kp_ctrl *c, const struct kp_plan_claim *pc, const json_t *pool_obj,
+json_t *kp_ctrl__prov_nodeclaim_json(struct kp_ctrl *c, const struct kp_plan_claim *pc, const json_t *pool_obj,
 				const struct kp_itype *const *itypes, int nitypes, struct kp_arena *a);
 /* A provisionable pod or a relevant change arrived: open or extend the batch. */
-void kpc_prov_trigger(struct kp_ctrl *c);
-void kpc_prov_stop(struct kp_ctrl *c);
+void kp_ctrl__prov_trigger(struct kp_ctrl *c);
+void kp_ctrl__prov_stop(struct kp_ctrl *c);
 
 /* ---- NodeClaim lifecycle (lifecycle.c) ---- */
-int64_t kpc_lifecycle_reconcile(struct kp_ctrl *c, const char *name);
+int64_t kp_ctrl__lifecycle_reconcile(struct kp_ctrl *c, const char *name);
 /* Enqueues the NodeClaims that a Node (by providerID or name) belongs to. */
-void kpc_lifecycle_node_event(struct kp_ctrl *c, const json_t *node);
+void kp_ctrl__lifecycle_node_event(struct kp_ctrl *c, const json_t *node);
 
 /* ---- small JSON helpers (util.c) ---- */
 /* The object helpers are src/kobj's (kobj.h); these names stay for the
  * controller's many callers. String at a dotted path ("metadata.name"). */
-static inline const char *kpc_jstr(const json_t *o, const char *path) { return kp_kobj_path_str(o, path); }
+static inline const char *kp_ctrl__jstr(const json_t *o, const char *path) { return kp_kobj_path_str(o, path); }
 /* Pod phase Succeeded or Failed. */
-bool kpc_pod_terminal(const json_t *pod);
+bool kp_ctrl__pod_terminal(const json_t *pod);
 /* Pod owned by a DaemonSet. */
-bool kpc_pod_daemon(const json_t *pod);
+bool kp_ctrl__pod_daemon(const json_t *pod);
 /* metadata.finalizers holds fin. */
-static inline bool kpc_has_finalizer(const json_t *obj, const char *fin) { return kp_kobj_has_finalizer(obj, fin); }
+static inline bool kp_ctrl__has_finalizer(const json_t *obj, const char *fin) { return kp_kobj_has_finalizer(obj, fin); }
 /* kp_kube_retry_on_conflict mutation: removes karpenter.sh/termination
  * from metadata.finalizers; 1 (nothing to write) when it is not there. */
-int kpc_drop_termination_finalizer(void *ud, json_t *obj, struct kp_errbuf *eb);
-static inline json_t *kpc_jget(const json_t *o, const char *path) { return kp_kobj_at(o, path); }
+int kp_ctrl__drop_termination_finalizer(void *ud, json_t *obj, struct kp_errbuf *eb);
+static inline json_t *kp_ctrl__jget(const json_t *o, const char *path) { return kp_kobj_at(o, path); }
 /* Condition of type in obj's status.conditions, or NULL. */
-static inline json_t *kpc_condition(const json_t *obj, const char *type) { return kp_kobj_condition(obj, type); }
-static inline bool kpc_condition_true(const json_t *obj, const char *type) { return kp_kobj_condition_true(obj, type); }
+static inline json_t *kp_ctrl__condition(const json_t *obj, const char *type) { return kp_kobj_condition(obj, type); }
+static inline bool kp_ctrl__condition_true(const json_t *obj, const char *type) { return kp_kobj_condition_true(obj, type); }
 /* Sets condition type in the array conds (new reference kept by conds):
  * lastTransitionTime changes only when status changes. */
-static inline void kpc_condition_set(json_t *conds, const char *type, const char *status, const char *reason,
+static inline void kp_ctrl__condition_set(json_t *conds, const char *type, const char *status, const char *reason,
 				     const char *message, int64_t generation, int64_t wall_ms)
 {
 	kp_kobj_condition_set(conds, type, status, reason, message, generation, wall_ms);
 }
 /* RFC 3339 UTC with seconds for wall_ms into buf (>= 32 bytes). */
-static inline void kpc_time(int64_t wall_ms, char *buf, size_t n) { kp_kobj_time(wall_ms, buf, n); }
+static inline void kp_ctrl__time(int64_t wall_ms, char *buf, size_t n) { kp_kobj_time(wall_ms, buf, n); }
 /* Resource list {name: quantity} from r (non-zero entries). */
-json_t *kpc_reslist(const struct kp_resnames *rn, const struct kp_res *r);
+json_t *kp_ctrl__reslist(const struct kp_resnames *rn, const struct kp_res *r);
 /* Emits a core/v1 Event about an object (best effort, logged at debug on failure). */
-void kpc_event(struct kp_ctrl *c, const char *kind, const char *api_version, const char *ns, const char *name,
+void kp_ctrl__event(struct kp_ctrl *c, const char *kind, const char *api_version, const char *ns, const char *name,
 	       const char *uid, const char *type, const char *reason, const char *note);
 
 /* ---- metrics (cloud_metrics.c, metrics_state.c) ---- */
 /* The controller label of a cloud call of method ("Create", ...). */
-typedef const char *(*kpc_caller_fn)(void *ud, const char *method);
+typedef const char *(*kp_ctrl__caller_fn)(void *ud, const char *method);
 /* A provider forwarding every call to inner (borrowed) and recording
  * karpenter_cloudprovider_duration_seconds{controller,method,provider} and
  * _errors_total{...,error} (either family may be NULL); caller(ud, method)
  * names the controller. kp_cloud_destroy(*out) frees the decorator only. */
-kp_err kpc_cloud_metrics_new(struct kp_cloud *inner, struct kp_metric *duration, struct kp_metric *errors,
-			     kpc_caller_fn caller, void *ud, struct kp_cloud **out, struct kp_errbuf *eb);
+kp_err kp_ctrl__cloud_metrics_new(struct kp_cloud *inner, struct kp_metric *duration, struct kp_metric *errors,
+			     kp_ctrl__caller_fn caller, void *ud, struct kp_cloud **out, struct kp_errbuf *eb);
 /* Records a call made on the inner provider from another thread (the
  * launcher's) as the decorator would have: ms long, result e. No-op when
  * cp is not a decorator. */
-void kpc_cloud_metrics_record(struct kp_cloud *cp, const char *ctrl, const char *method, int64_t ms,
+void kp_ctrl__cloud_metrics_record(struct kp_cloud *cp, const char *ctrl, const char *method, int64_t ms,
 			      enum kp_cloud_err e);
 /* The provider a decorator wraps; cp itself when it is not a decorator. */
-struct kp_cloud *kpc_cloud_metrics_inner(struct kp_cloud *cp);
+struct kp_cloud *kp_ctrl__cloud_metrics_inner(struct kp_cloud *cp);
 /* Karpenter's error label: InsufficientCapacityError, NodeClaimNotFoundError,
  * NodeClassNotReadyError, or "". */
-const char *kpc_cloud_error_label(enum kp_cloud_err e);
-/* kpc_caller_fn for ud = struct kp_ctrl: c->cloud_caller, else the running
+const char *kp_ctrl__cloud_error_label(enum kp_cloud_err e);
+/* kp_ctrl__caller_fn for ud = struct kp_ctrl: c->cloud_caller, else the running
  * queue's name, else the usual timer-driven caller of method. */
-const char *kpc_ms_caller(void *ud, const char *method);
+const char *kp_ctrl__ms_caller(void *ud, const char *method);
 /* State gauges (pods_state, node resource gauges, cluster state) kept from
- * informer events; needs c->m registered. kpc_ms_free(NULL c->ms) is a no-op. */
-kp_err kpc_ms_new(struct kp_ctrl *c, struct kp_errbuf *eb);
+ * informer events; needs c->m registered. kp_ctrl__ms_free(NULL c->ms) is a no-op. */
+kp_err kp_ctrl__ms_new(struct kp_ctrl *c, struct kp_errbuf *eb);
 /* Informers the controller does not wait for (storage: volume topology). */
-bool kpc_inf_optional(enum kpc_inf kind);
-void kpc_ms_event(struct kp_ctrl *c, enum kpc_inf kind, const json_t *obj, bool deleted);
+bool kp_ctrl__inf_optional(enum kp_ctrl__inf kind);
+void kp_ctrl__ms_event(struct kp_ctrl *c, enum kp_ctrl__inf kind, const json_t *obj, bool deleted);
 /* Writes changed node gauges, lifetimes (every 5 s), utilization, node count. */
-void kpc_ms_tick(struct kp_ctrl *c);
-void kpc_ms_free(struct kp_ctrl *c);
+void kp_ctrl__ms_tick(struct kp_ctrl *c);
+void kp_ctrl__ms_free(struct kp_ctrl *c);
 /* Tracked pods (which 0), Nodes (1), state nodes (2), orphan pods (3). */
-size_t kpc_ms_count(const struct kp_ctrl *c, int which);
+size_t kp_ctrl__ms_count(const struct kp_ctrl *c, int which);
 
 #endif

@@ -20,7 +20,7 @@
  * The decisions are the engine's (kp_disrupt_run with one pass over a
  * snapshot, include/karpenter/disrupt.h); this file turns its first command
  * into API writes. Replacements are NodeClaims in the provisioner's shape
- * (kpc_prov_nodeclaim_json), limited to the command's instance types.
+ * (kp_ctrl__prov_nodeclaim_json), limited to the command's instance types.
  *
  * Invariants: at most one command is in flight (validating or executing);
  * while one executes no other is computed, so a node is never in two
@@ -67,7 +67,7 @@ struct dis_cmd {
 	int64_t decided_ms, exec_ms;      /* monotonic */
 };
 
-struct kpc_disruption {
+struct kp_ctrl__disruption {
 	struct kp_kube_timer timer;
 	bool armed;
 	int64_t due_ms;                   /* monotonic, when armed */
@@ -136,8 +136,8 @@ static void pass(void *ud);
 
 static void arm(struct kp_ctrl *c, int64_t delay)
 {
-	struct kpc_disruption *d = c->ext->dis;
-	int64_t due = kpc_now(c) + (delay > 0 ? delay : 0);
+	struct kp_ctrl__disruption *d = c->ext->dis;
+	int64_t due = kp_ctrl__now(c) + (delay > 0 ? delay : 0);
 
 	if (d->armed && d->due_ms <= due)
 		return;
@@ -153,14 +153,14 @@ static void rearm(struct kp_ctrl *c, int64_t delay)
 	arm(c, delay);
 }
 
-void kpc_dis_trigger(struct kp_ctrl *c)
+void kp_ctrl__dis_trigger(struct kp_ctrl *c)
 {
-	struct kpc_disruption *d = c->ext ? c->ext->dis : NULL;
+	struct kp_ctrl__disruption *d = c->ext ? c->ext->dis : NULL;
 	int64_t now, at;
 
 	if (!d || !c->controllers_on || d->running || d->pending)
 		return;
-	now = kpc_now(c);
+	now = kp_ctrl__now(c);
 	at = d->last_pass_ms + TRIGGER_MIN_GAP_MS;
 	arm(c, at > now ? at - now : 0);
 }
@@ -197,7 +197,7 @@ static struct dis_cmd *cmd_copy(struct kp_ctrl *c, const struct kp_disrupt_cmd *
 	k->repl_price = e->repl_price;
 	k->savings = e->savings;
 	k->why = kp_arena_strdup(a, e->reason ? e->reason : "");
-	k->decided_ms = kpc_now(c);
+	k->decided_ms = kp_ctrl__now(c);
 	k->ncand = e->nnodes;
 	k->nodes = kp_arena_calloc(a, (size_t)e->nnodes + 1, sizeof(char *));
 	k->claims = kp_arena_calloc(a, (size_t)e->nnodes + 1, sizeof(char *));
@@ -340,11 +340,11 @@ static void node_event(struct kp_ctrl *c, const struct dis_cmd *k, int i, const 
 		       const char *note)
 {
 	json_t *n = kp_informer_get(c->inf[KPC_NODES], NULL, k->nodes[i]);
-	json_t *nc = kpc_claim_get(c, k->claims[i]);
+	json_t *nc = kp_ctrl__claim_get(c, k->claims[i]);
 
-	kpc_event(c, "Node", "v1", NULL, k->nodes[i], kpc_jstr(n, "metadata.uid"), type, reason, note);
+	kp_ctrl__event(c, "Node", "v1", NULL, k->nodes[i], kp_ctrl__jstr(n, "metadata.uid"), type, reason, note);
 	if (k->claims[i][0])
-		kpc_event(c, "NodeClaim", "karpenter.sh/v1", NULL, k->claims[i], kpc_jstr(nc, "metadata.uid"), type,
+		kp_ctrl__event(c, "NodeClaim", "karpenter.sh/v1", NULL, k->claims[i], kp_ctrl__jstr(nc, "metadata.uid"), type,
 			  reason, note);
 }
 
@@ -352,9 +352,9 @@ static void node_event(struct kp_ctrl *c, const struct dis_cmd *k, int i, const 
 static void rollback(struct kp_ctrl *c, const struct dis_cmd *k)
 {
 	for (int i = 0; i < k->ncand; i++) {
-		kpc_ext_taint(c, &c->ext->log_dis, k->nodes[i], false, false);
+		kp_ctrl__ext_taint(c, &c->ext->log_dis, k->nodes[i], false, false);
 		if (k->claims[i][0])
-			kpc_ext_claim_condition(c, &c->ext->log_dis, k->claims[i], "DisruptionReason", NULL, NULL, NULL);
+			kp_ctrl__ext_claim_condition(c, &c->ext->log_dis, k->claims[i], "DisruptionReason", NULL, NULL, NULL);
 	}
 }
 
@@ -414,7 +414,7 @@ static const char *create_replacement(struct kp_ctrl *c, struct dis_cmd *k, int 
 	pc.itypes = its;
 	pc.nitypes = n;
 	pc.launch_type = its[0];
-	obj = kpc_prov_nodeclaim_json(c, &pc, pool_obj, its, n, a);
+	obj = kp_ctrl__prov_nodeclaim_json(c, &pc, pool_obj, its, n, a);
 	if (!obj)
 		return NULL;
 	if (kp_kube_create(c->kc, &KP_KUBE_NODECLAIMS, NULL, obj, &made, &ks, &eb)) {
@@ -424,19 +424,19 @@ static const char *create_replacement(struct kp_ctrl *c, struct dis_cmd *k, int 
 		return NULL;
 	}
 	json_decref(obj);
-	name = kp_arena_strdup(&k->a, kpc_jstr(made, "metadata.name") ? kpc_jstr(made, "metadata.name") : "");
+	name = kp_arena_strdup(&k->a, kp_ctrl__jstr(made, "metadata.name") ? kp_ctrl__jstr(made, "metadata.name") : "");
 	json_array_append(c->created, made);
 	json_decref(made);
 	if (!name || !*name)
 		return NULL;
-	kpc_queue_add(&c->lifecycle, name, 0);
+	kp_ctrl__queue_add(&c->lifecycle, name, 0);
 	if (c->m.nodeclaims_created_total)
 		kp_metrics_inc(c->m.nodeclaims_created_total, KP_LV(reason_label(k->method), e->pool->name, "false"));
 	kp_log_info(&c->ext->log_dis, "created nodeclaim",
 		    KP_LOG_FIELDS(kp_log_object("NodePool", e->pool->name), kp_log_object("NodeClaim", name),
 				  kp_log_str("reason", reason_label(k->method)), kp_log_str("instance-types", names[0]),
 				  kp_log_int("instance-type-count", n)));
-	kpc_event(c, "NodeClaim", "karpenter.sh/v1", NULL, name, NULL, "Normal", "DisruptionLaunching",
+	kp_ctrl__event(c, "NodeClaim", "karpenter.sh/v1", NULL, name, NULL, "Normal", "DisruptionLaunching",
 		  reason_cond(k->method));
 	return name;
 }
@@ -461,16 +461,16 @@ static void count_decision(struct kp_ctrl *c, const struct dis_cmd *k)
 /* StartCommand. On success k becomes the running command (owned by d). */
 static bool execute(struct kp_ctrl *c, struct dis_cmd *k, const struct kp_disrupt_cmd *e, const struct kp_cluster *cl)
 {
-	struct kpc_disruption *d = c->ext->dis;
+	struct kp_ctrl__disruption *d = c->ext->dis;
 	struct kp_arena a;
 	char note[256];
 	int marked = 0;
 
 	log_cmd(c, "disrupting node(s)", k, NULL);
 	for (int i = 0; i < k->ncand; i++) {
-		int r = kpc_ext_taint(c, &c->ext->log_dis, k->nodes[i], true, false);
+		int r = kp_ctrl__ext_taint(c, &c->ext->log_dis, k->nodes[i], true, false);
 		if (r == 0 && k->claims[i][0])
-			r = kpc_ext_claim_condition(c, &c->ext->log_dis, k->claims[i], "DisruptionReason", "True",
+			r = kp_ctrl__ext_claim_condition(c, &c->ext->log_dis, k->claims[i], "DisruptionReason", "True",
 						    reason_cond(k->method), reason_cond(k->method));
 		marked += r == 0;
 	}
@@ -490,7 +490,7 @@ static bool execute(struct kp_ctrl *c, struct dis_cmd *k, const struct kp_disrup
 		}
 	}
 	kp_arena_free(&a);
-	k->exec_ms = kpc_now(c);
+	k->exec_ms = kp_ctrl__now(c);
 	count_decision(c, k);
 	snprintf(note, sizeof(note), "Disrupting Node: %s/%s", reason_cond(k->method),
 		 k->action == KP_DISRUPT_REPLACE ? "Replace" : "Delete");
@@ -504,7 +504,7 @@ static bool execute(struct kp_ctrl *c, struct dis_cmd *k, const struct kp_disrup
  * delay before the next visit. */
 static int64_t progress(struct kp_ctrl *c)
 {
-	struct kpc_disruption *d = c->ext->dis;
+	struct kp_ctrl__disruption *d = c->ext->dis;
 	struct dis_cmd *k = d->running;
 	int waiting = 0;
 	const char *fail = NULL;
@@ -513,15 +513,15 @@ static int64_t progress(struct kp_ctrl *c)
 		json_t *nc;
 		if (k->repl[i].initialized)
 			continue;
-		nc = kpc_claim_get(c, k->repl[i].name);
-		if (!nc || kpc_jget(nc, "metadata.deletionTimestamp"))
+		nc = kp_ctrl__claim_get(c, k->repl[i].name);
+		if (!nc || kp_ctrl__jget(nc, "metadata.deletionTimestamp"))
 			fail = "replacement was deleted";
-		else if (kpc_condition_true(nc, "Initialized"))
+		else if (kp_ctrl__condition_true(nc, "Initialized"))
 			k->repl[i].initialized = true;
 		else
 			waiting++;
 	}
-	if (!fail && waiting && kpc_now(c) - k->exec_ms > c->ext->replace_timeout_ms)
+	if (!fail && waiting && kp_ctrl__now(c) - k->exec_ms > c->ext->replace_timeout_ms)
 		fail = "command reached timeout waiting for replacement initialization";
 	if (fail) {
 		if (c->m.voluntary_disruption_queue_failures_total)
@@ -561,12 +561,12 @@ static int64_t progress(struct kp_ctrl *c)
 			kp_metrics_add(c->m.pods_disruption_initiated_total,
 				       KP_LV(reason_label(k->method), k->pools[i], k->captypes[i], k->policies[i], "graceful"),
 				       k->npods[i]);
-		json_object_set_new(d->marked, k->nodes[i], json_integer(kpc_now(c)));
+		json_object_set_new(d->marked, k->nodes[i], json_integer(kp_ctrl__now(c)));
 		k->claims[i] = "";   /* done: a retry does not delete it again */
 	}
 	kp_log_info(&c->ext->log_dis, "command succeeded",
 		    KP_LOG_FIELDS(kp_log_str("reason", reason_label(k->method)), kp_log_int("nodes", k->ncand),
-				  kp_log_duration_ns("duration", (kpc_now(c) - k->decided_ms) * 1000000)));
+				  kp_log_duration_ns("duration", (kp_ctrl__now(c) - k->decided_ms) * 1000000)));
 	cmd_free(k);
 	d->running = NULL;
 	return 0;
@@ -578,22 +578,22 @@ static void expire_now(struct kp_ctrl *c, const struct kp_disrupt_cmd *e, const 
 	for (int i = 0; i < e->nnodes; i++) {
 		const struct kp_node *n = kp_cluster_node(cl, e->nodes[i]);
 		if (n && n->claim)
-			kpc_queue_add(&c->ext->expiration, n->claim->name, 0);
+			kp_ctrl__queue_add(&c->ext->expiration, n->claim->name, 0);
 	}
 }
 
 /* Forgets marked nodes the informer shows deleting or gone (or after a minute). */
 static void prune_marked(struct kp_ctrl *c)
 {
-	struct kpc_disruption *d = c->ext->dis;
+	struct kp_ctrl__disruption *d = c->ext->dis;
 	const char *key;
 	json_t *val;
 	void *tmp;
-	int64_t now = kpc_now(c);
+	int64_t now = kp_ctrl__now(c);
 
 	json_object_foreach_safe(d->marked, tmp, key, val) {
-		json_t *n = kp_informer_get(c->inf[KPC_NODES], NULL, key), *nc = n ? kpc_ext_claim_for_node(c, n) : NULL;
-		if (!n || kpc_jget(n, "metadata.deletionTimestamp") || !nc || kpc_jget(nc, "metadata.deletionTimestamp") ||
+		json_t *n = kp_informer_get(c->inf[KPC_NODES], NULL, key), *nc = n ? kp_ctrl__ext_claim_for_node(c, n) : NULL;
+		if (!n || kp_ctrl__jget(n, "metadata.deletionTimestamp") || !nc || kp_ctrl__jget(nc, "metadata.deletionTimestamp") ||
 		    now - json_integer_value(val) > 60000)
 			json_object_del(d->marked, key);
 	}
@@ -609,22 +609,22 @@ static void clear_stale(struct kp_ctrl *c)
 	if (!kp_informer_list(c->inf[KPC_NODES], NULL, &all, &n, NULL)) {
 		for (size_t i = 0; i < n; i++) {
 			json_t *nc;
-			if (!kpc_ext_node_has_taint(all[i], KPC_DISRUPTED_TAINT, "NoSchedule") ||
-			    kpc_jget(all[i], "metadata.deletionTimestamp") || json_object_get(c->ext->dis->marked, kpc_ext_name(all[i])))
+			if (!kp_ctrl__ext_node_has_taint(all[i], KPC_DISRUPTED_TAINT, "NoSchedule") ||
+			    kp_ctrl__jget(all[i], "metadata.deletionTimestamp") || json_object_get(c->ext->dis->marked, kp_ctrl__ext_name(all[i])))
 				continue;
-			nc = kpc_ext_claim_for_node(c, all[i]);
-			if (nc && kpc_jget(nc, "metadata.deletionTimestamp"))
+			nc = kp_ctrl__ext_claim_for_node(c, all[i]);
+			if (nc && kp_ctrl__jget(nc, "metadata.deletionTimestamp"))
 				continue;
-			kpc_ext_taint(c, &c->ext->log_dis, kpc_ext_name(all[i]), false, false);
+			kp_ctrl__ext_taint(c, &c->ext->log_dis, kp_ctrl__ext_name(all[i]), false, false);
 		}
 		free(all);
 	}
 	all = NULL;
 	if (!kp_informer_list(c->inf[KPC_NODECLAIMS], NULL, &all, &n, NULL)) {
 		for (size_t i = 0; i < n; i++)
-			if (kpc_condition(all[i], "DisruptionReason") && !kpc_jget(all[i], "metadata.deletionTimestamp") &&
-			    !json_object_get(c->ext->dis->marked, kpc_jstr(all[i], "status.nodeName") ? kpc_jstr(all[i], "status.nodeName") : ""))
-				kpc_ext_claim_condition(c, &c->ext->log_dis, kpc_ext_name(all[i]), "DisruptionReason", NULL,
+			if (kp_ctrl__condition(all[i], "DisruptionReason") && !kp_ctrl__jget(all[i], "metadata.deletionTimestamp") &&
+			    !json_object_get(c->ext->dis->marked, kp_ctrl__jstr(all[i], "status.nodeName") ? kp_ctrl__jstr(all[i], "status.nodeName") : ""))
+				kp_ctrl__ext_claim_condition(c, &c->ext->log_dis, kp_ctrl__ext_name(all[i]), "DisruptionReason", NULL,
 							NULL, NULL);
 		free(all);
 	}
@@ -689,8 +689,8 @@ static void budget_metrics(struct kp_ctrl *c, const struct kp_cluster *cl, const
  * in Karpenter. */
 static void blocked_events(struct kp_ctrl *c, const struct kp_cluster *cl, const struct kp_disrupt_result *res)
 {
-	struct kpc_disruption *d = c->ext->dis;
-	int64_t now = kpc_now(c);
+	struct kp_ctrl__disruption *d = c->ext->dis;
+	int64_t now = kp_ctrl__now(c);
 	const char *key;
 	json_t *val;
 	void *tmp;
@@ -724,18 +724,18 @@ static void blocked_events(struct kp_ctrl *c, const struct kp_cluster *cl, const
 		const struct kp_node *n = kp_cluster_node(cl, b->node);
 		const char *claim = n && n->claim ? n->claim->name : NULL;
 		json_t *no = kp_informer_get(c->inf[KPC_NODES], NULL, b->node);
-		json_t *nc = claim ? kpc_claim_get(c, claim) : NULL;
+		json_t *nc = claim ? kp_ctrl__claim_get(c, claim) : NULL;
 		if (!strcmp(reason, "Unconsolidatable"))
 			snprintf(note, sizeof(note), "%c%s", toupper((unsigned char)detail[0]), detail + 1);
 		else
 			snprintf(note, sizeof(note), "Cannot disrupt Node: %c%s", toupper((unsigned char)detail[0]), detail + 1);
-		kpc_event(c, "Node", "v1", NULL, b->node, kpc_jstr(no, "metadata.uid"), "Normal", reason, note);
+		kp_ctrl__event(c, "Node", "v1", NULL, b->node, kp_ctrl__jstr(no, "metadata.uid"), "Normal", reason, note);
 		if (!claim)
 			continue;
 		if (strcmp(reason, "Unconsolidatable") != 0)
 			snprintf(note, sizeof(note), "Cannot disrupt NodeClaim: %c%s", toupper((unsigned char)detail[0]),
 				 detail + 1);
-		kpc_event(c, "NodeClaim", "karpenter.sh/v1", NULL, claim, kpc_jstr(nc, "metadata.uid"), "Normal", reason,
+		kp_ctrl__event(c, "NodeClaim", "karpenter.sh/v1", NULL, claim, kp_ctrl__jstr(nc, "metadata.uid"), "Normal", reason,
 			  note);
 	}
 }
@@ -743,14 +743,14 @@ static void blocked_events(struct kp_ctrl *c, const struct kp_cluster *cl, const
 static void pass(void *ud)
 {
 	struct kp_ctrl *c = ud;
-	struct kpc_disruption *d = c->ext->dis;
+	struct kp_ctrl__disruption *d = c->ext->dis;
 	struct kp_cluster cl;
 	struct kp_errbuf eb = { 0 };
 	struct kp_disrupt_opts o;
 	struct kp_disrupt_result res;
 	const struct kp_catalog *cat = NULL;
 	const struct kp_disrupt_cmd *e = NULL;
-	int64_t now = kpc_now(c), t0 = now, delay = c->ext->disrupt_poll_ms;
+	int64_t now = kp_ctrl__now(c), t0 = now, delay = c->ext->disrupt_poll_ms;
 
 	d->armed = false;
 	if (!c->controllers_on)
@@ -777,7 +777,7 @@ static void pass(void *ud)
 		rearm(c, delay);
 		return;
 	}
-	if (kpc_snapshot(c, &cl, NULL, NULL, &eb)) {
+	if (kp_ctrl__snapshot(c, &cl, NULL, NULL, &eb)) {
 		kp_log_error(&c->ext->log_dis, "could not snapshot cluster state", KP_LOG_FIELDS(kp_log_errmsg(eb.msg)));
 		rearm(c, delay);
 		return;
@@ -792,7 +792,7 @@ static void pass(void *ud)
 	}
 	kp_disrupt_opts_default(&o);
 	o.spot_to_spot = c->o.spot_to_spot;
-	o.now = kpc_wall(c) / 1000;
+	o.now = kp_ctrl__wall(c) / 1000;
 	{
 		const char *key;
 		json_t *val;
@@ -817,7 +817,7 @@ static void pass(void *ud)
 	if (c->m.voluntary_disruption_decision_evaluation_duration_seconds && e)
 		kp_metrics_observe(c->m.voluntary_disruption_decision_evaluation_duration_seconds,
 				   KP_LV(reason_label(e->method), consolidation_type(e->method)),
-				   (double)(kpc_now(c) - t0) / 1000.0);
+				   (double)(kp_ctrl__now(c) - t0) / 1000.0);
 	if (d->pending) {
 		struct dis_cmd *k = d->pending;
 		const char *why = validate(k, e);
@@ -885,7 +885,7 @@ out:
 
 /* ---- life cycle ---- */
 
-kp_err kpc_dis_new(struct kp_ctrl *c, struct kp_errbuf *eb)
+kp_err kp_ctrl__dis_new(struct kp_ctrl *c, struct kp_errbuf *eb)
 {
 	c->ext->dis = calloc(1, sizeof(*c->ext->dis));
 	if (!c->ext->dis || !(c->ext->dis->marked = json_object()) || !(c->ext->dis->published = json_object()))
@@ -893,14 +893,14 @@ kp_err kpc_dis_new(struct kp_ctrl *c, struct kp_errbuf *eb)
 	return KP_OK;
 }
 
-void kpc_dis_start(struct kp_ctrl *c)
+void kp_ctrl__dis_start(struct kp_ctrl *c)
 {
 	rearm(c, UNSYNCED_RETRY_MS);
 }
 
-void kpc_dis_stop(struct kp_ctrl *c)
+void kp_ctrl__dis_stop(struct kp_ctrl *c)
 {
-	struct kpc_disruption *d = c->ext->dis;
+	struct kp_ctrl__disruption *d = c->ext->dis;
 
 	if (!d)
 		return;
@@ -914,11 +914,11 @@ void kpc_dis_stop(struct kp_ctrl *c)
 	d->pending = d->running = NULL;
 }
 
-void kpc_dis_free(struct kp_ctrl *c)
+void kp_ctrl__dis_free(struct kp_ctrl *c)
 {
 	if (!c->ext->dis)
 		return;
-	kpc_dis_stop(c);
+	kp_ctrl__dis_stop(c);
 	json_decref(c->ext->dis->marked);
 	json_decref(c->ext->dis->published);
 	free(c->ext->dis);
@@ -927,31 +927,31 @@ void kpc_dis_free(struct kp_ctrl *c)
 
 /* ---- nodeclaim.expiration ---- */
 
-int64_t kpc_expiration_reconcile(struct kp_ctrl *c, const char *name)
+int64_t kp_ctrl__expiration_reconcile(struct kp_ctrl *c, const char *name)
 {
 	json_t *nc = kp_informer_get(c->inf[KPC_NODECLAIMS], NULL, name);
-	const char *ea = kpc_jstr(nc, "spec.expireAfter");
+	const char *ea = kp_ctrl__jstr(nc, "spec.expireAfter");
 	int64_t created, ms, left;
 	struct kp_kube_status ks;
 	struct kp_errbuf eb = { 0 };
 	json_t *labels;
 	const char *pool, *cap, *mode;
 
-	if (!nc || kpc_jget(nc, "metadata.deletionTimestamp") || !ea || strcmp(ea, "Never") == 0)
+	if (!nc || kp_ctrl__jget(nc, "metadata.deletionTimestamp") || !ea || strcmp(ea, "Never") == 0)
 		return -1;
 	if (kp_parse_duration_ms(ea, &ms) || ms <= 0)
 		return -1;
-	created = kpc_ext_time_ms(nc, "metadata.creationTimestamp");
+	created = kp_ctrl__ext_time_ms(nc, "metadata.creationTimestamp");
 	if (!created)
 		return -1;
-	left = created + ms - kpc_wall(c);
+	left = created + ms - kp_ctrl__wall(c);
 	if (left > 0)
 		return left;
-	labels = kpc_jget(nc, "metadata.labels");
+	labels = kp_ctrl__jget(nc, "metadata.labels");
 	pool = json_string_value(json_object_get(labels, KP_LABEL_NODEPOOL));
 	cap = json_string_value(json_object_get(labels, KP_LABEL_CAPACITY_TYPE));
-	mode = kpc_jget(nc, "spec.terminationGracePeriod") ? "forceful" : "graceful";
-	if (kp_kube_delete(c->kc, &KP_KUBE_NODECLAIMS, NULL, name, KP_PROPAGATE_DEFAULT, kpc_jstr(nc, "metadata.uid"), &ks,
+	mode = kp_ctrl__jget(nc, "spec.terminationGracePeriod") ? "forceful" : "graceful";
+	if (kp_kube_delete(c->kc, &KP_KUBE_NODECLAIMS, NULL, name, KP_PROPAGATE_DEFAULT, kp_ctrl__jstr(nc, "metadata.uid"), &ks,
 			   &eb)) {
 		if (kp_kube_is_notfound(&ks))
 			return -1;
@@ -961,7 +961,7 @@ int64_t kpc_expiration_reconcile(struct kp_ctrl *c, const char *name)
 	}
 	kp_log_info(&c->ext->log_exp, "deleting expired nodeclaim",
 		    KP_LOG_FIELDS(kp_log_object("NodeClaim", name), kp_log_str("expireAfter", ea)));
-	kpc_event(c, "NodeClaim", "karpenter.sh/v1", NULL, name, kpc_jstr(nc, "metadata.uid"), "Normal",
+	kp_ctrl__event(c, "NodeClaim", "karpenter.sh/v1", NULL, name, kp_ctrl__jstr(nc, "metadata.uid"), "Normal",
 		  "DisruptionTerminating", "Disrupting NodeClaim: Expired");
 	if (c->m.nodeclaims_disrupted_total)
 		kp_metrics_inc(c->m.nodeclaims_disrupted_total, KP_LV("expired", pool ? pool : "", cap ? cap : "", "", mode));

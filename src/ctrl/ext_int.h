@@ -7,12 +7,12 @@
  *   nodepool.c    NodePool status (counter, validation, readiness, hash)
  *   podevents.c   NodeClaim status.lastPodEventTime
  *   nodeclass.c   node class status (provider-resolved) and interruption events
- * hooks.c wires them to the operator: one struct kpc_ext hangs off struct
+ * hooks.c wires them to the operator: one struct kp_ctrl__ext hangs off struct
  * kp_ctrl (c->ext), created in kp_ctrl_new, started and stopped with the
  * controllers, fed by the informer callbacks, freed before the loop.
  *
  * Timings: Karpenter's defaults; each may be shortened for tests through
- * the environment of the process (read once, in kpc_ext_new):
+ * the environment of the process (read once, in kp_ctrl__ext_new):
  *   KARPENTER_DISRUPTION_POLL              10s   disruption pass period
  *   KARPENTER_DISRUPTION_VALIDATION_DELAY  15s   consolidation/emptiness re-check
  *   KARPENTER_DISRUPTION_REPLACE_TIMEOUT   10m   replacements must initialize
@@ -28,109 +28,109 @@
 #define KPC_TERMINATION_TS_ANN "karpenter.sh/nodeclaim-termination-timestamp"
 #define KPC_DO_NOT_DISRUPT_ANN "karpenter.sh/do-not-disrupt"
 
-struct kpc_disruption;   /* disruption.c */
+struct kp_ctrl__disruption;   /* disruption.c */
 
-int64_t kpc_repair_reconcile(struct kp_ctrl *c, const char *name);   /* repair.c */
+int64_t kp_ctrl__repair_reconcile(struct kp_ctrl *c, const char *name);   /* repair.c */
 
-struct kpc_ext {
+struct kp_ctrl__ext {
 	/* timings (ms) */
 	int64_t disrupt_poll_ms, validation_ms, replace_timeout_ms, gc_period_ms, gc_grace_ms;
 	/* loggers with their "controller" field */
 	struct kp_log_field lf_dis[1], lf_exp[1], lf_term[1], lf_gc[1], lf_np[1], lf_pe[1];
 	struct kp_log log_dis, log_exp, log_term, log_gc, log_np, log_pe;
 	/* disruption */
-	struct kpc_disruption *dis;
-	struct kpc_queue expiration;       /* NodeClaim names */
+	struct kp_ctrl__disruption *dis;
+	struct kp_ctrl__queue expiration;       /* NodeClaim names */
 	/* termination */
-	struct kpc_queue termination;      /* Node names */
+	struct kp_ctrl__queue termination;      /* Node names */
 	json_t *evict_backoff;             /* pod uid -> [next_ms, attempt] */
 	json_t *drain_start;               /* node name -> mono ms drain began */
 	/* garbage collection */
 	struct kp_kube_timer gc_timer;
 	/* nodepool status */
-	struct kpc_queue nodepools;        /* NodePool names */
+	struct kp_ctrl__queue nodepools;        /* NodePool names */
 	struct kp_kube_timer np_timer;
 	/* podevents */
-	struct kpc_queue podevents;        /* NodeClaim names */
-	struct kpc_queue repair;           /* Node names (node repair, NodeRepair gate) */
+	struct kp_ctrl__queue podevents;        /* NodeClaim names */
+	struct kp_ctrl__queue repair;           /* Node names (node repair, NodeRepair gate) */
 	struct kp_log_field lf_rep[1];
 	struct kp_log log_rep;
 	/* node class status and interruption (nodeclass.c) */
 	struct kp_log_field lf_nc[1], lf_intr[1], lf_drift[1];
 	struct kp_log log_nc, log_intr, log_drift;
-	struct kpc_queue nodeclasses;      /* EC2NodeClass names */
+	struct kp_ctrl__queue nodeclasses;      /* EC2NodeClass names */
 	json_t *nc_gen;                    /* name -> metadata.generation last queued */
 	struct kp_kube_timer intr_timer;
 	/* cloud drift (nodeclass.c): a pass of is_drifted calls in a thread */
-	struct kpc_drift_job *drift;
+	struct kp_ctrl__drift_job *drift;
 	struct kp_kube_timer drift_timer;
 	int64_t drift_poll_ms;             /* KARPENTER_DRIFT_POLL, default 5m */
 };
 
 /* ---- hooks.c: called by operator.c ---- */
-kp_err kpc_ext_new(struct kp_ctrl *c, struct kp_errbuf *eb);
-void kpc_ext_start(struct kp_ctrl *c);
-void kpc_ext_stop(struct kp_ctrl *c);
+kp_err kp_ctrl__ext_new(struct kp_ctrl *c, struct kp_errbuf *eb);
+void kp_ctrl__ext_start(struct kp_ctrl *c);
+void kp_ctrl__ext_stop(struct kp_ctrl *c);
 /* Before the loop is freed; NULL c->ext is a no-op. */
-void kpc_ext_free(struct kp_ctrl *c);
+void kp_ctrl__ext_free(struct kp_ctrl *c);
 /* An informer event: old is NULL for adds and deletes. */
-void kpc_ext_event(struct kp_ctrl *c, enum kpc_inf kind, const json_t *old, json_t *obj, bool deleted);
+void kp_ctrl__ext_event(struct kp_ctrl *c, enum kp_ctrl__inf kind, const json_t *old, json_t *obj, bool deleted);
 
 /* ---- hooks.c: helpers shared by the controllers ---- */
 /* The NodeClaim (informer's, borrowed) whose status.providerID is the Node's
  * spec.providerID, else whose status.nodeName is its name; NULL if none. */
-json_t *kpc_ext_claim_for_node(struct kp_ctrl *c, const json_t *node);
+json_t *kp_ctrl__ext_claim_for_node(struct kp_ctrl *c, const json_t *node);
 /* The Node (borrowed) of a NodeClaim by providerID; NULL if none. */
-json_t *kpc_ext_node_for_claim(struct kp_ctrl *c, const json_t *claim);
+json_t *kp_ctrl__ext_node_for_claim(struct kp_ctrl *c, const json_t *claim);
 /* Adds (or removes) karpenter.sh/disrupted:NoSchedule on Node name; also
  * labels node.kubernetes.io/exclude-from-external-load-balancers when
  * exclude_lb. Conflict-retried. 0 done, 1 Node gone, -1 error (logged). */
-int kpc_ext_taint(struct kp_ctrl *c, const struct kp_log *log, const char *node, bool add, bool exclude_lb);
+int kp_ctrl__ext_taint(struct kp_ctrl *c, const struct kp_log *log, const char *node, bool add, bool exclude_lb);
 /* Sets (status != NULL) or removes (status NULL) condition type on the
  * NodeClaim's status, conflict-retried. 0 done, 1 gone, -1 error (logged). */
-int kpc_ext_claim_condition(struct kp_ctrl *c, const struct kp_log *log, const char *claim, const char *type,
+int kp_ctrl__ext_claim_condition(struct kp_ctrl *c, const struct kp_log *log, const char *claim, const char *type,
 			    const char *status, const char *reason, const char *message);
 /* RFC 3339 timestamp at path as unix ms; 0 when absent or bad. */
-int64_t kpc_ext_time_ms(const json_t *obj, const char *path);
+int64_t kp_ctrl__ext_time_ms(const json_t *obj, const char *path);
 /* True if the Node has taint key:effect. */
-bool kpc_ext_node_has_taint(const json_t *node, const char *key, const char *effect);
+bool kp_ctrl__ext_node_has_taint(const json_t *node, const char *key, const char *effect);
 /* metadata.name of an object ("" when absent). */
-const char *kpc_ext_name(const json_t *obj);
+const char *kp_ctrl__ext_name(const json_t *obj);
 
 /* ---- the controllers ---- */
-kp_err kpc_dis_new(struct kp_ctrl *c, struct kp_errbuf *eb);
-void kpc_dis_start(struct kp_ctrl *c);
-void kpc_dis_stop(struct kp_ctrl *c);
-void kpc_dis_free(struct kp_ctrl *c);
+kp_err kp_ctrl__dis_new(struct kp_ctrl *c, struct kp_errbuf *eb);
+void kp_ctrl__dis_start(struct kp_ctrl *c);
+void kp_ctrl__dis_stop(struct kp_ctrl *c);
+void kp_ctrl__dis_free(struct kp_ctrl *c);
 /* The cluster changed: run a pass soon (rate-limited to one a second). */
-void kpc_dis_trigger(struct kp_ctrl *c);
-int64_t kpc_expiration_reconcile(struct kp_ctrl *c, const char *claim);
+void kp_ctrl__dis_trigger(struct kp_ctrl *c);
+int64_t kp_ctrl__expiration_reconcile(struct kp_ctrl *c, const char *claim);
 
-int64_t kpc_term_reconcile(struct kp_ctrl *c, const char *node);
+int64_t kp_ctrl__term_reconcile(struct kp_ctrl *c, const char *node);
 /* A pod changed: if it is on a deleting Node, visit that Node. */
-void kpc_term_pod_event(struct kp_ctrl *c, const json_t *pod);
+void kp_ctrl__term_pod_event(struct kp_ctrl *c, const json_t *pod);
 
-void kpc_gc_start(struct kp_ctrl *c);
-void kpc_gc_stop(struct kp_ctrl *c);
+void kp_ctrl__gc_start(struct kp_ctrl *c);
+void kp_ctrl__gc_stop(struct kp_ctrl *c);
 
-int64_t kpc_np_reconcile(struct kp_ctrl *c, const char *pool);
-void kpc_np_start(struct kp_ctrl *c);
-void kpc_np_stop(struct kp_ctrl *c);
+int64_t kp_ctrl__np_reconcile(struct kp_ctrl *c, const char *pool);
+void kp_ctrl__np_start(struct kp_ctrl *c);
+void kp_ctrl__np_stop(struct kp_ctrl *c);
 
 /* nodeclass.c: node class status through the provider; interruption events */
-int64_t kpc_nc_reconcile(struct kp_ctrl *c, const char *name);
-void kpc_nc_event(struct kp_ctrl *c, const json_t *old, const json_t *obj, bool deleted);
-void kpc_intr_start(struct kp_ctrl *c);
-void kpc_intr_stop(struct kp_ctrl *c);
+int64_t kp_ctrl__nc_reconcile(struct kp_ctrl *c, const char *name);
+void kp_ctrl__nc_event(struct kp_ctrl *c, const json_t *old, const json_t *obj, bool deleted);
+void kp_ctrl__intr_start(struct kp_ctrl *c);
+void kp_ctrl__intr_stop(struct kp_ctrl *c);
 /* Cloud drift: every drift_poll_ms the provider's is_drifted for each
  * launched NodeClaim, in a thread; the loop writes the Drifted condition. */
-void kpc_drift_start(struct kp_ctrl *c);
-void kpc_drift_stop(struct kp_ctrl *c);
+void kp_ctrl__drift_start(struct kp_ctrl *c);
+void kp_ctrl__drift_stop(struct kp_ctrl *c);
 /* Joins a running pass (before the provider goes). */
-void kpc_drift_free(struct kp_ctrl *c);
+void kp_ctrl__drift_free(struct kp_ctrl *c);
 
 /* Pod update filter (bound, terminal, terminating; adds and deletes of bound pods). */
-void kpc_pe_pod_event(struct kp_ctrl *c, const json_t *old, const json_t *pod, bool deleted);
-int64_t kpc_pe_reconcile(struct kp_ctrl *c, const char *claim);
+void kp_ctrl__pe_pod_event(struct kp_ctrl *c, const json_t *old, const json_t *pod, bool deleted);
+int64_t kp_ctrl__pe_reconcile(struct kp_ctrl *c, const char *claim);
 
 #endif

@@ -38,18 +38,18 @@ static void collect_claims(struct kp_ctrl *c, json_t **claims, size_t nclaims, c
 {
 	for (size_t i = 0; i < nclaims; i++) {
 		json_t *nc = claims[i], *node, *labels;
-		const char *pid = kpc_jstr(nc, "status.providerID"), *name = kpc_ext_name(nc);
+		const char *pid = kp_ctrl__jstr(nc, "status.providerID"), *name = kp_ctrl__ext_name(nc);
 		const char *pool, *cap;
 		struct kp_kube_status ks;
 		struct kp_errbuf eb = { 0 };
 
-		if (!kpc_condition_true(nc, "Registered") || kpc_jget(nc, "metadata.deletionTimestamp") || !pid || !*pid ||
+		if (!kp_ctrl__condition_true(nc, "Registered") || kp_ctrl__jget(nc, "metadata.deletionTimestamp") || !pid || !*pid ||
 		    in_sorted(pids, npids, pid))
 			continue;
-		node = kpc_ext_node_for_claim(c, nc);
-		if (node && kpc_condition_true(node, "Ready"))
+		node = kp_ctrl__ext_node_for_claim(c, nc);
+		if (node && kp_ctrl__condition_true(node, "Ready"))
 			continue;
-		if (kp_kube_delete(c->kc, &KP_KUBE_NODECLAIMS, NULL, name, KP_PROPAGATE_DEFAULT, kpc_jstr(nc, "metadata.uid"),
+		if (kp_kube_delete(c->kc, &KP_KUBE_NODECLAIMS, NULL, name, KP_PROPAGATE_DEFAULT, kp_ctrl__jstr(nc, "metadata.uid"),
 				   &ks, &eb)) {
 			if (!kp_kube_is_notfound(&ks))
 				kp_log_error(&c->ext->log_gc, "failed to delete nodeclaim",
@@ -58,9 +58,9 @@ static void collect_claims(struct kp_ctrl *c, json_t **claims, size_t nclaims, c
 		}
 		kp_log_info(&c->ext->log_gc, "garbage collecting nodeclaim with no cloudprovider representation",
 			    KP_LOG_FIELDS(kp_log_object("NodeClaim", name),
-					  kp_log_object("Node", kpc_jstr(nc, "status.nodeName") ? kpc_jstr(nc, "status.nodeName") : ""),
+					  kp_log_object("Node", kp_ctrl__jstr(nc, "status.nodeName") ? kp_ctrl__jstr(nc, "status.nodeName") : ""),
 					  kp_log_str("provider-id", pid)));
-		labels = kpc_jget(nc, "metadata.labels");
+		labels = kp_ctrl__jget(nc, "metadata.labels");
 		pool = json_string_value(json_object_get(labels, KP_LABEL_NODEPOOL));
 		cap = json_string_value(json_object_get(labels, KP_LABEL_CAPACITY_TYPE));
 		if (c->m.nodeclaims_disrupted_total)
@@ -72,7 +72,7 @@ static void collect_claims(struct kp_ctrl *c, json_t **claims, size_t nclaims, c
 static void collect_instances(struct kp_ctrl *c, const struct kp_instance *inst, int n, const char **names,
 			      size_t nnames)
 {
-	int64_t wall = kpc_wall(c);
+	int64_t wall = kp_ctrl__wall(c);
 
 	for (int i = 0; i < n; i++) {
 		const struct kp_instance *in = &inst[i];
@@ -83,7 +83,7 @@ static void collect_instances(struct kp_ctrl *c, const struct kp_instance *inst,
 			continue;
 		if (in->launched * 1000 + c->ext->gc_grace_ms > wall)
 			continue;
-		if (in->nodeclaim && (in_sorted(names, nnames, in->nodeclaim) || kpc_claim_get(c, in->nodeclaim) ||
+		if (in->nodeclaim && (in_sorted(names, nnames, in->nodeclaim) || kp_ctrl__claim_get(c, in->nodeclaim) ||
 				      json_object_get(c->launched, in->nodeclaim)))
 			continue;
 		e = kp_cloud_delete(c->o.cloud, in->provider_id, &eb);
@@ -134,7 +134,7 @@ static void gc_pass(void *ud)
 			pids[npids++] = inst[i].provider_id;
 	qsort(pids, npids, sizeof(*pids), cmp_str);
 	for (size_t i = 0; i < nclaims; i++)
-		names[nnames++] = kpc_ext_name(claims[i]);
+		names[nnames++] = kp_ctrl__ext_name(claims[i]);
 	qsort(names, nnames, sizeof(*names), cmp_str);
 	collect_claims(c, claims, nclaims, pids, npids);
 	collect_instances(c, inst, n, names, nnames);
@@ -147,12 +147,12 @@ out:
 	kp_kube_timer_start(c->loop, &c->ext->gc_timer, c->ext->gc_period_ms, gc_pass, c);
 }
 
-void kpc_gc_start(struct kp_ctrl *c)
+void kp_ctrl__gc_start(struct kp_ctrl *c)
 {
 	kp_kube_timer_start(c->loop, &c->ext->gc_timer, c->ext->gc_period_ms, gc_pass, c);
 }
 
-void kpc_gc_stop(struct kp_ctrl *c)
+void kp_ctrl__gc_stop(struct kp_ctrl *c)
 {
 	if (c->loop)
 		kp_kube_timer_stop(c->loop, &c->ext->gc_timer);

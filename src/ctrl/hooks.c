@@ -39,9 +39,9 @@ static void sublog(struct kp_ctrl *c, struct kp_log *l, struct kp_log_field *f, 
 	l->nbase = 1;
 }
 
-kp_err kpc_ext_new(struct kp_ctrl *c, struct kp_errbuf *eb)
+kp_err kp_ctrl__ext_new(struct kp_ctrl *c, struct kp_errbuf *eb)
 {
-	struct kpc_ext *x = calloc(1, sizeof(*x));
+	struct kp_ctrl__ext *x = calloc(1, sizeof(*x));
 	kp_err rc;
 
 	if (!x)
@@ -58,28 +58,28 @@ kp_err kpc_ext_new(struct kp_ctrl *c, struct kp_errbuf *eb)
 	sublog(c, &x->log_gc, x->lf_gc, "nodeclaim.garbagecollection");
 	sublog(c, &x->log_np, x->lf_np, "nodepool.status");
 	sublog(c, &x->log_pe, x->lf_pe, "nodeclaim.podevents");
-	kpc_queue_init(&x->expiration, c, "nodeclaim.expiration", kpc_expiration_reconcile);
-	kpc_queue_init(&x->termination, c, "node.termination", kpc_term_reconcile);
-	kpc_queue_init(&x->nodepools, c, "nodepool.status", kpc_np_reconcile);
-	kpc_queue_init(&x->podevents, c, "nodeclaim.podevents", kpc_pe_reconcile);
+	kp_ctrl__queue_init(&x->expiration, c, "nodeclaim.expiration", kp_ctrl__expiration_reconcile);
+	kp_ctrl__queue_init(&x->termination, c, "node.termination", kp_ctrl__term_reconcile);
+	kp_ctrl__queue_init(&x->nodepools, c, "nodepool.status", kp_ctrl__np_reconcile);
+	kp_ctrl__queue_init(&x->podevents, c, "nodeclaim.podevents", kp_ctrl__pe_reconcile);
 	sublog(c, &x->log_rep, x->lf_rep, "node.health");
-	kpc_queue_init(&x->repair, c, "node.health", kpc_repair_reconcile);
+	kp_ctrl__queue_init(&x->repair, c, "node.health", kp_ctrl__repair_reconcile);
 	sublog(c, &x->log_nc, x->lf_nc, "nodeclass.status");
 	sublog(c, &x->log_intr, x->lf_intr, "interruption");
 	sublog(c, &x->log_drift, x->lf_drift, "nodeclaim.disruption");
-	kpc_queue_init(&x->nodeclasses, c, "nodeclass.status", kpc_nc_reconcile);
+	kp_ctrl__queue_init(&x->nodeclasses, c, "nodeclass.status", kp_ctrl__nc_reconcile);
 	x->nc_gen = json_object();
 	x->drift_poll_ms = env_ms("KARPENTER_DRIFT_POLL", 5 * 60 * 1000);
 	x->evict_backoff = json_object();
 	x->drain_start = json_object();
 	if (!x->evict_backoff || !x->drain_start)
 		return kp_errf(eb, KP_ERR_NOMEM, "out of memory");
-	if ((rc = kpc_dis_new(c, eb)))
+	if ((rc = kp_ctrl__dis_new(c, eb)))
 		return rc;
 	return KP_OK;
 }
 
-static void enqueue_all(struct kp_ctrl *c, enum kpc_inf kind, struct kpc_queue *q)
+static void enqueue_all(struct kp_ctrl *c, enum kp_ctrl__inf kind, struct kp_ctrl__queue *q)
 {
 	json_t **all = NULL;
 	size_t n = 0;
@@ -87,13 +87,13 @@ static void enqueue_all(struct kp_ctrl *c, enum kpc_inf kind, struct kpc_queue *
 	if (!c->inf[kind] || kp_informer_list(c->inf[kind], NULL, &all, &n, NULL))
 		return;
 	for (size_t i = 0; i < n; i++)
-		kpc_queue_add(q, kpc_ext_name(all[i]), 0);
+		kp_ctrl__queue_add(q, kp_ctrl__ext_name(all[i]), 0);
 	free(all);
 }
 
-void kpc_ext_start(struct kp_ctrl *c)
+void kp_ctrl__ext_start(struct kp_ctrl *c)
 {
-	struct kpc_ext *x = c->ext;
+	struct kp_ctrl__ext *x = c->ext;
 
 	if (!x)
 		return;
@@ -103,88 +103,88 @@ void kpc_ext_start(struct kp_ctrl *c)
 		enqueue_all(c, KPC_NODES, &x->repair);
 	enqueue_all(c, KPC_NODEPOOLS, &x->nodepools);
 	enqueue_all(c, KPC_NODECLASSES, &x->nodeclasses);
-	kpc_intr_start(c);
-	kpc_drift_start(c);
-	kpc_dis_start(c);
-	kpc_gc_start(c);
-	kpc_np_start(c);
+	kp_ctrl__intr_start(c);
+	kp_ctrl__drift_start(c);
+	kp_ctrl__dis_start(c);
+	kp_ctrl__gc_start(c);
+	kp_ctrl__np_start(c);
 }
 
-void kpc_ext_stop(struct kp_ctrl *c)
+void kp_ctrl__ext_stop(struct kp_ctrl *c)
 {
 	if (!c->ext)
 		return;
-	kpc_dis_stop(c);
-	kpc_gc_stop(c);
-	kpc_np_stop(c);
-	kpc_intr_stop(c);
-	kpc_drift_stop(c);
+	kp_ctrl__dis_stop(c);
+	kp_ctrl__gc_stop(c);
+	kp_ctrl__np_stop(c);
+	kp_ctrl__intr_stop(c);
+	kp_ctrl__drift_stop(c);
 }
 
-void kpc_ext_free(struct kp_ctrl *c)
+void kp_ctrl__ext_free(struct kp_ctrl *c)
 {
-	struct kpc_ext *x = c->ext;
+	struct kp_ctrl__ext *x = c->ext;
 
 	if (!x)
 		return;
-	kpc_ext_stop(c);
-	kpc_dis_free(c);
-	kpc_queue_free(&x->expiration);
-	kpc_queue_free(&x->termination);
-	kpc_queue_free(&x->nodepools);
-	kpc_queue_free(&x->podevents);
-	kpc_queue_free(&x->repair);
-	kpc_queue_free(&x->nodeclasses);
+	kp_ctrl__ext_stop(c);
+	kp_ctrl__dis_free(c);
+	kp_ctrl__queue_free(&x->expiration);
+	kp_ctrl__queue_free(&x->termination);
+	kp_ctrl__queue_free(&x->nodepools);
+	kp_ctrl__queue_free(&x->podevents);
+	kp_ctrl__queue_free(&x->repair);
+	kp_ctrl__queue_free(&x->nodeclasses);
 	json_decref(x->nc_gen);
-	kpc_drift_free(c);
+	kp_ctrl__drift_free(c);
 	json_decref(x->evict_backoff);
 	json_decref(x->drain_start);
 	free(x);
 	c->ext = NULL;
 }
 
-void kpc_ext_event(struct kp_ctrl *c, enum kpc_inf kind, const json_t *old, json_t *obj, bool deleted)
+void kp_ctrl__ext_event(struct kp_ctrl *c, enum kp_ctrl__inf kind, const json_t *old, json_t *obj, bool deleted)
 {
-	struct kpc_ext *x = c->ext;
-	const char *name = kpc_jstr(obj, "metadata.name");
+	struct kp_ctrl__ext *x = c->ext;
+	const char *name = kp_ctrl__jstr(obj, "metadata.name");
 
 	if (!x || !c->controllers_on || !name)
 		return;
 	switch (kind) {
 	case KPC_PODS:
-		kpc_pe_pod_event(c, old, obj, deleted);
-		kpc_term_pod_event(c, obj);
-		if (deleted || !old || kp_strcmp0(kpc_jstr(old, "spec.nodeName"), kpc_jstr(obj, "spec.nodeName")) != 0)
-			kpc_dis_trigger(c);
+		kp_ctrl__pe_pod_event(c, old, obj, deleted);
+		kp_ctrl__term_pod_event(c, obj);
+		if (deleted || !old || kp_strcmp0(kp_ctrl__jstr(old, "spec.nodeName"), kp_ctrl__jstr(obj, "spec.nodeName")) != 0)
+			kp_ctrl__dis_trigger(c);
 		break;
 	case KPC_NODES:
-		if (!deleted && kpc_jget(obj, "metadata.deletionTimestamp"))
-			kpc_queue_add(&x->termination, name, 0);
+		if (!deleted && kp_ctrl__jget(obj, "metadata.deletionTimestamp"))
+			kp_ctrl__queue_add(&x->termination, name, 0);
 		if (!deleted && c->o.node_repair)
-			kpc_queue_add(&x->repair, name, 0);
+			kp_ctrl__queue_add(&x->repair, name, 0);
 		if (!old || deleted)
-			kpc_dis_trigger(c);
+			kp_ctrl__dis_trigger(c);
 		break;
 	case KPC_NODECLAIMS: {
-		const char *pool = json_string_value(json_object_get(kpc_jget(obj, "metadata.labels"), KP_LABEL_NODEPOOL));
+		const char *pool = json_string_value(json_object_get(kp_ctrl__jget(obj, "metadata.labels"), KP_LABEL_NODEPOOL));
 		if (!deleted)
-			kpc_queue_add(&x->expiration, name, 0);
+			kp_ctrl__queue_add(&x->expiration, name, 0);
 		if (pool)
-			kpc_queue_add(&x->nodepools, pool, 0);
-		kpc_dis_trigger(c);
+			kp_ctrl__queue_add(&x->nodepools, pool, 0);
+		kp_ctrl__dis_trigger(c);
 		break;
 	}
 	case KPC_NODEPOOLS:
 		if (!deleted)
-			kpc_queue_add(&x->nodepools, name, 0);
-		kpc_dis_trigger(c);
+			kp_ctrl__queue_add(&x->nodepools, name, 0);
+		kp_ctrl__dis_trigger(c);
 		break;
 	case KPC_NODECLASSES:
 		enqueue_all(c, KPC_NODEPOOLS, &x->nodepools);
-		kpc_nc_event(c, old, obj, deleted);
+		kp_ctrl__nc_event(c, old, obj, deleted);
 		break;
 	case KPC_PDBS:
-		kpc_dis_trigger(c);
+		kp_ctrl__dis_trigger(c);
 		break;
 	default:
 		break;
@@ -193,15 +193,15 @@ void kpc_ext_event(struct kp_ctrl *c, enum kpc_inf kind, const json_t *old, json
 
 /* ---- shared helpers ---- */
 
-const char *kpc_ext_name(const json_t *obj)
+const char *kp_ctrl__ext_name(const json_t *obj)
 {
-	const char *n = kpc_jstr(obj, "metadata.name");
+	const char *n = kp_ctrl__jstr(obj, "metadata.name");
 	return n ? n : "";
 }
 
-int64_t kpc_ext_time_ms(const json_t *obj, const char *path)
+int64_t kp_ctrl__ext_time_ms(const json_t *obj, const char *path)
 {
-	const char *s = kpc_jstr(obj, path);
+	const char *s = kp_ctrl__jstr(obj, path);
 	int64_t t = 0;
 
 	if (!s || kp_parse_rfc3339(s, &t))
@@ -209,12 +209,12 @@ int64_t kpc_ext_time_ms(const json_t *obj, const char *path)
 	return t * 1000;
 }
 
-bool kpc_ext_node_has_taint(const json_t *node, const char *key, const char *effect)
+bool kp_ctrl__ext_node_has_taint(const json_t *node, const char *key, const char *effect)
 {
 	json_t *t;
 	size_t i;
 
-	json_array_foreach(kpc_jget(node, "spec.taints"), i, t) {
+	json_array_foreach(kp_ctrl__jget(node, "spec.taints"), i, t) {
 		const char *k = json_string_value(json_object_get(t, "key"));
 		const char *e = json_string_value(json_object_get(t, "effect"));
 		if (k && strcmp(k, key) == 0 && (!effect || (e && strcmp(e, effect) == 0)))
@@ -223,22 +223,22 @@ bool kpc_ext_node_has_taint(const json_t *node, const char *key, const char *eff
 	return false;
 }
 
-json_t *kpc_ext_claim_for_node(struct kp_ctrl *c, const json_t *node)
+json_t *kp_ctrl__ext_claim_for_node(struct kp_ctrl *c, const json_t *node)
 {
-	const char *pid = kpc_jstr(node, "spec.providerID"), *nname = kpc_jstr(node, "metadata.name");
+	const char *pid = kp_ctrl__jstr(node, "spec.providerID"), *nname = kp_ctrl__jstr(node, "metadata.name");
 	json_t **all = NULL, *found = NULL;
 	size_t n = 0;
 
 	if (kp_informer_list(c->inf[KPC_NODECLAIMS], NULL, &all, &n, NULL))
 		return NULL;
 	for (size_t i = 0; i < n && !found; i++) {
-		const char *p = kpc_jstr(all[i], "status.providerID");
+		const char *p = kp_ctrl__jstr(all[i], "status.providerID");
 		if (pid && *pid && p && strcmp(p, pid) == 0)
 			found = all[i];
 	}
 	for (size_t i = 0; i < n && !found && nname; i++) {
-		const char *nn = kpc_jstr(all[i], "status.nodeName");
-		const char *p = kpc_jstr(all[i], "status.providerID");
+		const char *nn = kp_ctrl__jstr(all[i], "status.nodeName");
+		const char *p = kp_ctrl__jstr(all[i], "status.providerID");
 		if (nn && strcmp(nn, nname) == 0 && (!p || !pid || strcmp(p, pid) == 0))
 			found = all[i];
 	}
@@ -246,16 +246,16 @@ json_t *kpc_ext_claim_for_node(struct kp_ctrl *c, const json_t *node)
 	return found;
 }
 
-json_t *kpc_ext_node_for_claim(struct kp_ctrl *c, const json_t *claim)
+json_t *kp_ctrl__ext_node_for_claim(struct kp_ctrl *c, const json_t *claim)
 {
-	const char *pid = kpc_jstr(claim, "status.providerID");
+	const char *pid = kp_ctrl__jstr(claim, "status.providerID");
 	json_t **all = NULL, *found = NULL;
 	size_t n = 0;
 
 	if (!pid || !*pid || kp_informer_list(c->inf[KPC_NODES], NULL, &all, &n, NULL))
 		return NULL;
 	for (size_t i = 0; i < n && !found; i++) {
-		const char *p = kpc_jstr(all[i], "spec.providerID");
+		const char *p = kp_ctrl__jstr(all[i], "spec.providerID");
 		if (p && strcmp(p, pid) == 0)
 			found = all[i];
 	}
@@ -320,7 +320,7 @@ static int taint_fn(void *ud, json_t *node, struct kp_errbuf *eb)
 	return changed ? 0 : 1;
 }
 
-int kpc_ext_taint(struct kp_ctrl *c, const struct kp_log *log, const char *node, bool add, bool exclude_lb)
+int kp_ctrl__ext_taint(struct kp_ctrl *c, const struct kp_log *log, const char *node, bool add, bool exclude_lb)
 {
 	struct taint_ud t = { add, exclude_lb, false };
 	struct kp_kube_status ks = { 0 };
@@ -351,7 +351,7 @@ static int cond_fn(void *ud, json_t *obj, struct kp_errbuf *eb)
 {
 	struct cond_ud *u = ud;
 	json_t *st = json_object_get(obj, "status"), *conds;
-	int64_t gen = json_integer_value(kpc_jget(obj, "metadata.generation"));
+	int64_t gen = json_integer_value(kp_ctrl__jget(obj, "metadata.generation"));
 
 	(void)eb;
 	if (!json_is_object(st)) {
@@ -380,14 +380,14 @@ static int cond_fn(void *ud, json_t *obj, struct kp_errbuf *eb)
 	{
 		json_t *before = json_deep_copy(conds);
 		bool same;
-		kpc_condition_set(conds, u->type, u->status, u->reason, u->message, gen, kpc_wall(u->c));
+		kp_ctrl__condition_set(conds, u->type, u->status, u->reason, u->message, gen, kp_ctrl__wall(u->c));
 		same = json_equal(before, conds);
 		json_decref(before);
 		return same ? 1 : 0;
 	}
 }
 
-int kpc_ext_claim_condition(struct kp_ctrl *c, const struct kp_log *log, const char *claim, const char *type,
+int kp_ctrl__ext_claim_condition(struct kp_ctrl *c, const struct kp_log *log, const char *claim, const char *type,
 			    const char *status, const char *reason, const char *message)
 {
 	struct cond_ud u = { c, type, status, reason, message };

@@ -8,11 +8,11 @@
  * are in flight (issue 10).
  *
  * Ownership: a job belongs to the loop thread (c->launches) from
- * kpc_launch_poll until kpc_launch_release; the worker writes only its own
+ * kp_ctrl__launch_poll until kp_ctrl__launch_release; the worker writes only its own
  * job and publishes it with a release store on done. The worker calls the
  * provider as given (c->cloud_raw; providers are thread-safe), never the
  * metrics decorator; the lifecycle controller records the call's duration
- * and error on the loop thread. kpc_launch_free_all joins every worker
+ * and error on the loop thread. kp_ctrl__launch_free_all joins every worker
  * (before the provider is destroyed).
  */
 #include <pthread.h>
@@ -35,7 +35,7 @@ static int64_t mono_ms(void)
 
 static void *worker(void *arg)
 {
-	struct kpc_launch *j = arg;
+	struct kp_ctrl__launch *j = arg;
 	struct kp_cluster cl;
 	struct kp_load_opts lo = { NULL, 0 };
 	struct kp_instance *all = NULL;
@@ -76,7 +76,7 @@ out:
 	return NULL;
 }
 
-static struct kpc_launch *find(struct kp_ctrl *c, const char *name)
+static struct kp_ctrl__launch *find(struct kp_ctrl *c, const char *name)
 {
 	for (int i = 0; i < c->nlaunches; i++)
 		if (strcmp(c->launches[i]->name, name) == 0)
@@ -84,9 +84,9 @@ static struct kpc_launch *find(struct kp_ctrl *c, const char *name)
 	return NULL;
 }
 
-int kpc_launch_poll(struct kp_ctrl *c, const char *name, const json_t *obj, const char *memo, struct kpc_launch **out)
+int kp_ctrl__launch_poll(struct kp_ctrl *c, const char *name, const json_t *obj, const char *memo, struct kp_ctrl__launch **out)
 {
-	struct kpc_launch *j = find(c, name), **v;
+	struct kp_ctrl__launch *j = find(c, name), **v;
 
 	*out = NULL;
 	if (!j) {
@@ -127,7 +127,7 @@ int kpc_launch_poll(struct kp_ctrl *c, const char *name, const json_t *obj, cons
 	return 0;
 }
 
-int kpc_launch_inflight(const struct kp_ctrl *c)
+int kp_ctrl__launch_inflight(const struct kp_ctrl *c)
 {
 	int n = 0;
 
@@ -136,7 +136,7 @@ int kpc_launch_inflight(const struct kp_ctrl *c)
 	return n;
 }
 
-void kpc_launch_release(struct kp_ctrl *c, struct kpc_launch *j)
+void kp_ctrl__launch_release(struct kp_ctrl *c, struct kp_ctrl__launch *j)
 {
 	for (int i = 0; i < c->nlaunches; i++) {
 		if (c->launches[i] != j)
@@ -150,10 +150,10 @@ void kpc_launch_release(struct kp_ctrl *c, struct kpc_launch *j)
 	free(j);
 }
 
-void kpc_launch_free_all(struct kp_ctrl *c)
+void kp_ctrl__launch_free_all(struct kp_ctrl *c)
 {
 	while (c->nlaunches > 0)
-		kpc_launch_release(c, c->launches[c->nlaunches - 1]);
+		kp_ctrl__launch_release(c, c->launches[c->nlaunches - 1]);
 	free(c->launches);
 	c->launches = NULL;
 }

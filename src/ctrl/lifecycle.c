@@ -62,7 +62,7 @@ struct visit {
 static int64_t created_ms(const json_t *obj)
 {
 	int64_t t = 0;
-	const char *s = kpc_jstr(obj, "metadata.creationTimestamp");
+	const char *s = kp_ctrl__jstr(obj, "metadata.creationTimestamp");
 	if (!s || kp_parse_rfc3339(s, &t))
 		return 0;
 	return t * 1000;
@@ -71,7 +71,7 @@ static int64_t created_ms(const json_t *obj)
 static int64_t cond_time_ms(const json_t *obj, const char *type)
 {
 	int64_t t = 0;
-	const char *s = json_string_value(json_object_get(kpc_condition(obj, type), "lastTransitionTime"));
+	const char *s = json_string_value(json_object_get(kp_ctrl__condition(obj, type), "lastTransitionTime"));
 	if (!s || kp_parse_rfc3339(s, &t))
 		return 0;
 	return t * 1000;
@@ -107,7 +107,7 @@ static void root_ready(json_t *conds, int64_t gen, int64_t wall)
 				break;
 		}
 	}
-	kpc_condition_set(conds, "Ready", status, reason, msg, gen, wall);
+	kp_ctrl__condition_set(conds, "Ready", status, reason, msg, gen, wall);
 }
 
 struct cond_update {
@@ -118,12 +118,12 @@ struct cond_update {
  * condition type becomes True (reason = the condition type). */
 static void transition_event(struct visit *v, const char *type, const char *reason)
 {
-	const char *was = json_string_value(json_object_get(kpc_condition(v->obj, type), "status"));
+	const char *was = json_string_value(json_object_get(kp_ctrl__condition(v->obj, type), "status"));
 	char note[300];
 
 	snprintf(note, sizeof(note), "Status condition transitioned, Type: %s, Status: %s -> True, Reason: %s", type,
 		 was ? was : "Unknown", reason);
-	kpc_event(v->c, "NodeClaim", "karpenter.sh/v1", NULL, v->name, kpc_jstr(v->obj, "metadata.uid"), "Normal", type,
+	kp_ctrl__event(v->c, "NodeClaim", "karpenter.sh/v1", NULL, v->name, kp_ctrl__jstr(v->obj, "metadata.uid"), "Normal", type,
 		  note);
 }
 
@@ -132,24 +132,24 @@ static void transition_event(struct visit *v, const char *type, const char *reas
  * Skips the write when nothing changes. Returns 0, 1 on conflict, -1 on error. */
 static int patch_status(struct visit *v, json_t *status_fields, const struct cond_update *cu, int ncu)
 {
-	json_t *old = kpc_jget(v->obj, "status.conditions");
+	json_t *old = kp_ctrl__jget(v->obj, "status.conditions");
 	json_t *conds = json_is_array(old) ? json_deep_copy(old) : json_array();
 	json_t *patch, *st;
-	int64_t gen = json_integer_value(kpc_jget(v->obj, "metadata.generation"));
+	int64_t gen = json_integer_value(kp_ctrl__jget(v->obj, "metadata.generation"));
 	struct kp_kube_status ks;
 	struct kp_errbuf eb = { 0 };
 	bool changed = false;
-	const char *rv = kpc_jstr(v->obj, "metadata.resourceVersion");
+	const char *rv = kp_ctrl__jstr(v->obj, "metadata.resourceVersion");
 
 	for (int i = 0; i < ncu; i++)
-		kpc_condition_set(conds, cu[i].type, cu[i].status, cu[i].reason, cu[i].message, gen, kpc_wall(v->c));
-	root_ready(conds, gen, kpc_wall(v->c));
+		kp_ctrl__condition_set(conds, cu[i].type, cu[i].status, cu[i].reason, cu[i].message, gen, kp_ctrl__wall(v->c));
+	root_ready(conds, gen, kp_ctrl__wall(v->c));
 	changed = !old || !json_equal(old, conds);
 	if (status_fields) {
 		const char *k;
 		json_t *val;
 		json_object_foreach(status_fields, k, val)
-			if (!json_equal(kpc_jget(v->obj, "status") ? json_object_get(kpc_jget(v->obj, "status"), k) : NULL,
+			if (!json_equal(kp_ctrl__jget(v->obj, "status") ? json_object_get(kp_ctrl__jget(v->obj, "status"), k) : NULL,
 					val))
 				changed = true;
 	}
@@ -185,11 +185,11 @@ static void delete_claim(struct visit *v, const char *why, const char *reason)
 	struct kp_errbuf eb = { 0 };
 
 	if (kp_kube_delete(v->c->kc, &KP_KUBE_NODECLAIMS, NULL, v->name, KP_PROPAGATE_DEFAULT,
-			   kpc_jstr(v->obj, "metadata.uid"), &ks, &eb) && !kp_kube_is_notfound(&ks)) {
+			   kp_ctrl__jstr(v->obj, "metadata.uid"), &ks, &eb) && !kp_kube_is_notfound(&ks)) {
 		kp_log_error(v->log, "failed to delete nodeclaim", KP_LOG_FIELDS(kp_log_errmsg(eb.msg)));
 		return;
 	}
-	kpc_created_forget(v->c, v->name);
+	kp_ctrl__created_forget(v->c, v->name);
 	kp_log_info(v->log, why, KP_LOG_FIELDS(kp_log_str("reason", reason)));
 	if (v->c->m.nodeclaims_disrupted_total)
 		kp_metrics_inc(v->c->m.nodeclaims_disrupted_total,
@@ -209,7 +209,7 @@ static json_t *node_for(struct kp_ctrl *c, const char *pid, int *n)
 	if (!pid || !*pid || kp_informer_list(c->inf[KPC_NODES], NULL, &all, &cnt, NULL))
 		return NULL;
 	for (size_t i = 0; i < cnt; i++) {
-		const char *p = kpc_jstr(all[i], "spec.providerID");
+		const char *p = kp_ctrl__jstr(all[i], "spec.providerID");
 		if (p && strcmp(p, pid) == 0) {
 			if (!found)
 				found = all[i];
@@ -225,7 +225,7 @@ static json_t *node_for(struct kp_ctrl *c, const char *pid, int *n)
 static void mark_ice(struct visit *v, const struct kp_catalog *cat)
 {
 	const struct kp_req *r = kp_reqs_get(&v->nc->reqs, KP_LABEL_INSTANCE_TYPE);
-	int64_t now = kpc_now(v->c);
+	int64_t now = kp_ctrl__now(v->c);
 	int marked = 0;
 
 	if (!r || r->complement || !cat)
@@ -235,7 +235,7 @@ static void mark_ice(struct visit *v, const struct kp_catalog *cat)
 		for (int k = 0; it && k < it->noff; k++) {
 			if (!kp_offering_compatible(&it->off[k], &v->nc->reqs))
 				continue;
-			kpc_ice_mark(&v->c->ice, it->name, it->off[k].zone, (int)it->off[k].captype, now);
+			kp_ctrl__ice_mark(&v->c->ice, it->name, it->off[k].zone, (int)it->off[k].captype, now);
 			marked++;
 		}
 	}
@@ -273,7 +273,7 @@ static void observe_cloud(struct visit *v, const char *method, int64_t t0, enum 
 	const char *prov = v->c->o.cloud->ops->name;
 	if (v->c->m.cloudprovider_duration_seconds)
 		kp_metrics_observe(v->c->m.cloudprovider_duration_seconds, KP_LV(CTRL_NAME, method, prov),
-				   (double)(kpc_now(v->c) - t0) / 1000.0);
+				   (double)(kp_ctrl__now(v->c) - t0) / 1000.0);
 	if (e && v->c->m.cloudprovider_errors_total)
 		kp_metrics_inc(v->c->m.cloudprovider_errors_total, KP_LV(CTRL_NAME, method, prov, kp_cloud_err_str(e)));
 }
@@ -285,8 +285,8 @@ static int64_t launch(struct visit *v)
 	struct kp_instance inst;
 	struct kp_errbuf eb = { 0 };
 	enum kp_cloud_err e;
-	struct kpc_launch *job = NULL;
-	int64_t t0 = kpc_now(c), age = kpc_wall(c) - created_ms(v->obj);
+	struct kp_ctrl__launch *job = NULL;
+	int64_t t0 = kp_ctrl__now(c), age = kp_ctrl__wall(c) - created_ms(v->obj);
 	int64_t ret = -1;
 
 	if (age > c->o.launch_ttl_ms) {
@@ -297,7 +297,7 @@ static int64_t launch(struct visit *v)
 	memset(&inst, 0, sizeof(inst));
 	/* the cloud calls (adopt an instance already tagged with the claim,
 	 * else Create) run in a launcher thread, off the loop (launcher.c) */
-	switch (kpc_launch_poll(c, v->name, v->obj, json_string_value(json_object_get(c->launched, v->name)), &job)) {
+	switch (kp_ctrl__launch_poll(c, v->name, v->obj, json_string_value(json_object_get(c->launched, v->name)), &job)) {
 	case 0:
 		break;
 	case 1:
@@ -312,7 +312,7 @@ static int64_t launch(struct visit *v)
 	inst = job->inst;
 	eb = job->eb;
 	if (job->created) {
-		kpc_cloud_metrics_record(c->o.cloud, CTRL_NAME, "Create", job->ms, e);
+		kp_ctrl__cloud_metrics_record(c->o.cloud, CTRL_NAME, "Create", job->ms, e);
 		observe_cloud(v, "Create", t0 - job->ms, e);
 		if (!e && inst.provider_id)
 			json_object_set_new(c->launched, v->name, json_string(inst.provider_id));
@@ -327,10 +327,10 @@ static int64_t launch(struct visit *v)
 		if (!kp_cloud_instance_types(c->o.cloud, np, &cat, &eb2))
 			mark_ice(v, cat);
 		kp_log_error(v->log, "failed launching nodeclaim", KP_LOG_FIELDS(kp_log_errmsg(eb.msg)));
-		kpc_event(c, "NodeClaim", "karpenter.sh/v1", NULL, v->name, kpc_jstr(v->obj, "metadata.uid"), "Warning",
+		kp_ctrl__event(c, "NodeClaim", "karpenter.sh/v1", NULL, v->name, kp_ctrl__jstr(v->obj, "metadata.uid"), "Warning",
 			  "InsufficientCapacityError", eb.msg);
 		delete_claim(v, "deleted nodeclaim, insufficient capacity", "insufficient_capacity");
-		kpc_prov_trigger(c);
+		kp_ctrl__prov_trigger(c);
 		goto out;
 	}
 	case KP_CLOUD_NODECLASS_NOT_READY:
@@ -347,7 +347,7 @@ static int64_t launch(struct visit *v)
 	}
 	/* provider labels under the claim's own (PopulateNodeClaimDetails) */
 	{
-		json_t *labels = json_object(), *mine = kpc_jget(v->obj, "metadata.labels"), *patch;
+		json_t *labels = json_object(), *mine = kp_ctrl__jget(v->obj, "metadata.labels"), *patch;
 		struct kp_kube_status ks;
 		const char *k;
 		json_t *val;
@@ -387,8 +387,8 @@ static int64_t launch(struct visit *v)
 		json_object_set_new(sf, "providerID", json_string(inst.provider_id ? inst.provider_id : ""));
 		if (inst.image_id)
 			json_object_set_new(sf, "imageID", json_string(inst.image_id));
-		json_object_set_new(sf, "capacity", kpc_reslist(&c->rn, &inst.capacity));
-		json_object_set_new(sf, "allocatable", kpc_reslist(&c->rn, &inst.allocatable));
+		json_object_set_new(sf, "capacity", kp_ctrl__reslist(&c->rn, &inst.capacity));
+		json_object_set_new(sf, "allocatable", kp_ctrl__reslist(&c->rn, &inst.allocatable));
 		/* the label patch above changed resourceVersion: write without the precondition */
 		{
 			json_t *saved = v->obj;
@@ -418,7 +418,7 @@ static int64_t launch(struct visit *v)
 	ret = c->o.registration_ttl_ms;
 out:
 	if (job)
-		kpc_launch_release(c, job);
+		kp_ctrl__launch_release(c, job);
 	kp_arena_free(&a);
 	return ret;
 }
@@ -485,18 +485,18 @@ static int sync_node_fn(void *ud, json_t *node, struct kp_errbuf *eb)
 	fins = json_object_get(meta, "finalizers");
 	owners = json_object_get(meta, "ownerReferences");
 	s->first = !json_object_get(labels, KP_LABEL_REGISTERED);
-	if (!kpc_has_finalizer(node, KPC_TERMINATION_FINALIZER))
+	if (!kp_ctrl__has_finalizer(node, KPC_TERMINATION_FINALIZER))
 		json_array_append_new(fins, json_string(KPC_TERMINATION_FINALIZER));
 	json_array_foreach(owners, i, t) {
 		const char *uid = json_string_value(json_object_get(t, "uid"));
-		const char *myuid = kpc_jstr(s->v->obj, "metadata.uid");
+		const char *myuid = kp_ctrl__jstr(s->v->obj, "metadata.uid");
 		if (uid && myuid && strcmp(uid, myuid) == 0)
 			owned = true;
 	}
 	if (!owned)
 		json_array_append_new(owners, json_pack("{s:s, s:s, s:s, s:s, s:b}", "apiVersion", "karpenter.sh/v1", "kind",
 						       "NodeClaim", "name", s->v->name, "uid",
-						       kpc_jstr(s->v->obj, "metadata.uid") ? kpc_jstr(s->v->obj, "metadata.uid")
+						       kp_ctrl__jstr(s->v->obj, "metadata.uid") ? kp_ctrl__jstr(s->v->obj, "metadata.uid")
 											   : "",
 						       "blockOwnerDeletion", 1));
 	if (s->first) {
@@ -505,8 +505,8 @@ static int sync_node_fn(void *ud, json_t *node, struct kp_errbuf *eb)
 			json_object_set_new(spec, "taints", json_array());
 		taints = json_object_get(spec, "taints");
 		if (!dns || strcmp(dns, "true") != 0) {
-			merge_taints(taints, kpc_jget(s->v->obj, "spec.taints"));
-			merge_taints(taints, kpc_jget(s->v->obj, "spec.startupTaints"));
+			merge_taints(taints, kp_ctrl__jget(s->v->obj, "spec.taints"));
+			merge_taints(taints, kp_ctrl__jget(s->v->obj, "spec.startupTaints"));
 		}
 		for (i = 0; i < json_array_size(taints);) {
 			const char *tk = json_string_value(json_object_get(json_array_get(taints, i), "key"));
@@ -517,9 +517,9 @@ static int sync_node_fn(void *ud, json_t *node, struct kp_errbuf *eb)
 				i++;
 		}
 	}
-	json_object_foreach(kpc_jget(s->v->obj, "metadata.annotations"), k, val)
+	json_object_foreach(kp_ctrl__jget(s->v->obj, "metadata.annotations"), k, val)
 		json_object_set(ann, k, val);
-	json_object_foreach(kpc_jget(s->v->obj, "metadata.labels"), k, val)
+	json_object_foreach(kp_ctrl__jget(s->v->obj, "metadata.labels"), k, val)
 		json_object_set(labels, k, val);
 	json_object_set_new(labels, KP_LABEL_REGISTERED, json_string("true"));
 	ret = json_equal(before, node) ? 1 : 0;
@@ -533,7 +533,7 @@ static int64_t registration(struct visit *v)
 	struct kp_kube_status ks;
 	struct kp_errbuf eb = { 0 };
 	struct sync_node s = { v, false };
-	const char *pid = kpc_jstr(v->obj, "status.providerID");
+	const char *pid = kp_ctrl__jstr(v->obj, "status.providerID");
 	const char *nname;
 	json_t *node, *sf;
 	int n, r;
@@ -548,7 +548,7 @@ static int64_t registration(struct visit *v)
 		struct cond_update cu = { "Registered", "Unknown", "NodeNotFound", "Node not registered with cluster" };
 		if (!launched)
 			launched = created_ms(v->obj);
-		left = launched + c->o.registration_ttl_ms - kpc_wall(c);
+		left = launched + c->o.registration_ttl_ms - kp_ctrl__wall(c);
 		if (left <= 0) {
 			delete_claim(v, "deleting nodeclaim, registration timed out", "registration_timeout");
 			return -1;
@@ -556,7 +556,7 @@ static int64_t registration(struct visit *v)
 		r = patch_status(v, NULL, &cu, 1);
 		return r > 0 ? CONFLICT_RETRY_MS : left;
 	}
-	nname = kpc_jstr(node, "metadata.name");
+	nname = kp_ctrl__jstr(node, "metadata.name");
 	if (kp_kube_retry_on_conflict(c->kc, &KP_KUBE_NODES, NULL, nname, NULL, 0, sync_node_fn, &s, NULL, &ks, &eb)) {
 		kp_log_error(v->log, "failed to sync node", KP_LOG_FIELDS(kp_log_object("Node", nname), kp_log_errmsg(eb.msg)));
 		return RETRY_MS;
@@ -594,13 +594,13 @@ static int64_t initialization(struct visit *v)
 	struct cond_update cu = { "Initialized", "Unknown", NULL, msg };
 	int64_t ret = -1;
 
-	node = node_for(c, kpc_jstr(v->obj, "status.providerID"), &n);
+	node = node_for(c, kp_ctrl__jstr(v->obj, "status.providerID"), &n);
 	if (!node) {
 		cu.reason = "NodeNotFound";
 		snprintf(msg, sizeof(msg), "Node not registered with cluster");
 		return after_write(patch_status(v, NULL, &cu, 1));
 	}
-	if (!kpc_condition_true(node, "Ready")) {
+	if (!kp_ctrl__condition_true(node, "Ready")) {
 		cu.reason = "NodeNotReady";
 		snprintf(msg, sizeof(msg), "Node status is NotReady");
 		return after_write(patch_status(v, NULL, &cu, 1));
@@ -637,7 +637,7 @@ static int64_t initialization(struct visit *v)
 		ret = after_write(patch_status(v, NULL, &cu, 1));
 		goto out;
 	}
-	if (!json_object_get(kpc_jget(node, "metadata.labels"), KP_LABEL_INITIALIZED)) {
+	if (!json_object_get(kp_ctrl__jget(node, "metadata.labels"), KP_LABEL_INITIALIZED)) {
 		json_t *patch = json_pack("{s:{s:{s:s}}}", "metadata", "labels", KP_LABEL_INITIALIZED, "true");
 		if (kp_kube_patch(c->kc, &KP_KUBE_NODES, NULL, kn->name, KP_PATCH_MERGE, patch, NULL, NULL, &ks, &eb)) {
 			kp_log_error(v->log, "failed to label node", KP_LOG_FIELDS(kp_log_errmsg(eb.msg)));
@@ -652,7 +652,7 @@ static int64_t initialization(struct visit *v)
 	msg[0] = '\0';
 	ret = after_write(patch_status(v, NULL, &cu, 1));
 	if (ret < 0) {
-		json_t *alloc = kpc_reslist(&ncl.resnames, &kn->allocatable);
+		json_t *alloc = kp_ctrl__reslist(&ncl.resnames, &kn->allocatable);
 		const char *kv[2 * KP_RES_MAX];
 		size_t nkv = 0;
 		const char *key;
@@ -683,7 +683,7 @@ static int add_finalizer_fn(void *ud, json_t *obj, struct kp_errbuf *eb)
 
 	(void)ud;
 	(void)eb;
-	if (kpc_has_finalizer(obj, KPC_TERMINATION_FINALIZER) || json_object_get(meta, "deletionTimestamp"))
+	if (kp_ctrl__has_finalizer(obj, KPC_TERMINATION_FINALIZER) || json_object_get(meta, "deletionTimestamp"))
 		return 1;
 	if (!json_is_array(json_object_get(meta, "finalizers")))
 		json_object_set_new(meta, "finalizers", json_array());
@@ -696,7 +696,7 @@ static int64_t finalize(struct visit *v)
 	struct kp_ctrl *c = v->c;
 	struct kp_kube_status ks;
 	struct kp_errbuf eb = { 0 };
-	const char *pid = kpc_jstr(v->obj, "status.providerID");
+	const char *pid = kp_ctrl__jstr(v->obj, "status.providerID");
 	const char *memo = json_string_value(json_object_get(c->launched, v->name));
 	struct kp_arena a;
 	struct kp_instance inst;
@@ -704,12 +704,12 @@ static int64_t finalize(struct visit *v)
 	int n;
 	enum kp_cloud_err e;
 
-	if (!kpc_has_finalizer(v->obj, KPC_TERMINATION_FINALIZER))
+	if (!kp_ctrl__has_finalizer(v->obj, KPC_TERMINATION_FINALIZER))
 		return -1;
 	node = node_for(c, pid, &n);
 	if (node) {
-		const char *nname = kpc_jstr(node, "metadata.name");
-		if (!kpc_jget(node, "metadata.deletionTimestamp")) {
+		const char *nname = kp_ctrl__jstr(node, "metadata.name");
+		if (!kp_ctrl__jget(node, "metadata.deletionTimestamp")) {
 			if (kp_kube_delete(c->kc, &KP_KUBE_NODES, NULL, nname, KP_PROPAGATE_DEFAULT, NULL, &ks, &eb) &&
 			    !kp_kube_is_notfound(&ks)) {
 				kp_log_error(v->log, "failed to delete node", KP_LOG_FIELDS(kp_log_errmsg(eb.msg)));
@@ -728,7 +728,7 @@ static int64_t finalize(struct visit *v)
 			pid = inst.provider_id;
 	}
 	if (pid && *pid) {
-		int64_t t0 = kpc_now(c);
+		int64_t t0 = kp_ctrl__now(c);
 		e = kp_cloud_delete(c->o.cloud, pid, &eb);
 		observe_cloud(v, "Delete", t0, e);
 		if (e != KP_CLOUD_NOT_FOUND) {
@@ -739,14 +739,14 @@ static int64_t finalize(struct visit *v)
 		}
 	}
 	kp_arena_free(&a);
-	if (kp_kube_retry_on_conflict(c->kc, &KP_KUBE_NODECLAIMS, NULL, v->name, NULL, 0, kpc_drop_termination_finalizer, NULL,
+	if (kp_kube_retry_on_conflict(c->kc, &KP_KUBE_NODECLAIMS, NULL, v->name, NULL, 0, kp_ctrl__drop_termination_finalizer, NULL,
 				      NULL, &ks, &eb) &&
 	    !kp_kube_is_notfound(&ks)) {
 		kp_log_error(v->log, "failed to remove finalizer", KP_LOG_FIELDS(kp_log_errmsg(eb.msg)));
 		return RETRY_MS;
 	}
 	json_object_del(c->launched, v->name);
-	kpc_created_forget(c, v->name);
+	kp_ctrl__created_forget(c, v->name);
 	kp_log_info(v->log, "deleted nodeclaim", KP_LOG_FIELDS(kp_log_str("provider-id", pid ? pid : "")));
 	if (c->m.nodeclaims_terminated_total)
 		kp_metrics_inc(c->m.nodeclaims_terminated_total,
@@ -757,7 +757,7 @@ static int64_t finalize(struct visit *v)
 
 /* ---- entry points ---- */
 
-int64_t kpc_lifecycle_reconcile(struct kp_ctrl *c, const char *name)
+int64_t kp_ctrl__lifecycle_reconcile(struct kp_ctrl *c, const char *name)
 {
 	struct visit v;
 	struct kp_load_opts lo = { NULL, 0 };
@@ -767,7 +767,7 @@ int64_t kpc_lifecycle_reconcile(struct kp_ctrl *c, const char *name)
 	memset(&v, 0, sizeof(v));
 	v.c = c;
 	v.name = name;
-	v.obj = kpc_claim_get(c, name);
+	v.obj = kp_ctrl__claim_get(c, name);
 	if (!v.obj) {
 		json_object_del(c->launched, name);
 		return -1;
@@ -786,11 +786,11 @@ int64_t kpc_lifecycle_reconcile(struct kp_ctrl *c, const char *name)
 		goto out;
 	}
 	v.nc = v.cl.claims[0];
-	if (kpc_jget(v.obj, "metadata.deletionTimestamp")) {
+	if (kp_ctrl__jget(v.obj, "metadata.deletionTimestamp")) {
 		ret = finalize(&v);
 		goto out;
 	}
-	if (!kpc_has_finalizer(v.obj, KPC_TERMINATION_FINALIZER)) {
+	if (!kp_ctrl__has_finalizer(v.obj, KPC_TERMINATION_FINALIZER)) {
 		struct kp_kube_status ks;
 		if (kp_kube_retry_on_conflict(c->kc, &KP_KUBE_NODECLAIMS, NULL, name, NULL, 0, add_finalizer_fn, NULL, NULL,
 					      &ks, &eb) && !kp_kube_is_notfound(&ks)) {
@@ -799,11 +799,11 @@ int64_t kpc_lifecycle_reconcile(struct kp_ctrl *c, const char *name)
 		}
 		goto out;   /* the update event brings us back */
 	}
-	if (!kpc_condition_true(v.obj, "Launched"))
+	if (!kp_ctrl__condition_true(v.obj, "Launched"))
 		ret = launch(&v);
-	else if (!kpc_condition_true(v.obj, "Registered"))
+	else if (!kp_ctrl__condition_true(v.obj, "Registered"))
 		ret = registration(&v);
-	else if (!kpc_condition_true(v.obj, "Initialized"))
+	else if (!kp_ctrl__condition_true(v.obj, "Initialized"))
 		ret = initialization(&v);
 	else
 		json_object_del(c->launched, name);
@@ -813,18 +813,18 @@ out:
 	return ret;
 }
 
-void kpc_lifecycle_node_event(struct kp_ctrl *c, const json_t *node)
+void kp_ctrl__lifecycle_node_event(struct kp_ctrl *c, const json_t *node)
 {
-	const char *pid = kpc_jstr(node, "spec.providerID"), *nname = kpc_jstr(node, "metadata.name");
+	const char *pid = kp_ctrl__jstr(node, "spec.providerID"), *nname = kp_ctrl__jstr(node, "metadata.name");
 	json_t **all = NULL;
 	size_t n = 0;
 
 	if (kp_informer_list(c->inf[KPC_NODECLAIMS], NULL, &all, &n, NULL))
 		return;
 	for (size_t i = 0; i < n; i++) {
-		const char *p = kpc_jstr(all[i], "status.providerID"), *nn = kpc_jstr(all[i], "status.nodeName");
+		const char *p = kp_ctrl__jstr(all[i], "status.providerID"), *nn = kp_ctrl__jstr(all[i], "status.nodeName");
 		if ((pid && p && strcmp(p, pid) == 0) || (nname && nn && strcmp(nn, nname) == 0))
-			kpc_queue_add(&c->lifecycle, kpc_jstr(all[i], "metadata.name"), 0);
+			kp_ctrl__queue_add(&c->lifecycle, kp_ctrl__jstr(all[i], "metadata.name"), 0);
 	}
 	free(all);
 }

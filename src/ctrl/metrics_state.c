@@ -14,7 +14,7 @@
  *                                   Karpenter's cluster state counts them),
  *                                   cluster_state_synced,
  *                                   cluster_state_unsynced_time_seconds.
- * Also the controller label of the cloud-provider decorator (kpc_ms_caller).
+ * Also the controller label of the cloud-provider decorator (kp_ctrl__ms_caller).
  *
  * How: three string-keyed tables (pods by namespace/name, nodes by name,
  * state nodes by providerID) hold what each object contributed; an event
@@ -166,7 +166,7 @@ struct ms_claim {
 	char *sid;                      /* status.providerID counted, or NULL */
 };
 
-struct kpc_ms {
+struct kp_ctrl__ms {
 	struct kp_strmap pods, nodes, sids, claims;
 	int orphans;                    /* pods bound to a Node not in the table */
 	struct kp_res alloc_total, req_total;
@@ -181,19 +181,19 @@ struct kpc_ms {
 /* ---- small JSON readers ---- */
 static const char *label_of(const json_t *obj, const char *key)
 {
-	return json_string_value(json_object_get(kpc_jget(obj, "metadata.labels"), key));
+	return json_string_value(json_object_get(kp_ctrl__jget(obj, "metadata.labels"), key));
 }
 
 static int64_t time_ms(const json_t *obj, const char *path)
 {
-	const char *s = kpc_jstr(obj, path);
+	const char *s = kp_ctrl__jstr(obj, path);
 	int64_t t;
 	return s && !kp_parse_rfc3339(s, &t) ? t * 1000 : 0;
 }
 
 static const json_t *pod_cond(const json_t *pod, const char *type)
 {
-	return kpc_condition(pod, type);
+	return kp_ctrl__condition(pod, type);
 }
 
 static bool cond_true(const json_t *cond)
@@ -253,7 +253,7 @@ static int containers(const struct kp_resnames *rn, const json_t *arr, struct kp
 }
 
 /* Karpenter's RequestsForPods / LimitsForPods (resources.Ceiling). */
-static void pod_resources(struct kpc_ms *s, const struct kp_resnames *rn, const json_t *pod, struct kp_res *req,
+static void pod_resources(struct kp_ctrl__ms *s, const struct kp_resnames *rn, const json_t *pod, struct kp_res *req,
 			  struct kp_res *lim)
 {
 	struct kp_container_res *c = s->cr, *ic = s->icr;
@@ -296,7 +296,7 @@ static double res_value(int idx, int64_t v)
 }
 
 /* ---- state nodes (cluster_state_node_count) ---- */
-static const char *sid_ref(struct kpc_ms *s, const char *key)
+static const char *sid_ref(struct kp_ctrl__ms *s, const char *key)
 {
 	struct ms_sid *x = tab_get(&s->sids, key);
 
@@ -306,7 +306,7 @@ static const char *sid_ref(struct kpc_ms *s, const char *key)
 	return x->e.key;
 }
 
-static void sid_unref(struct kpc_ms *s, const char *key)
+static void sid_unref(struct kp_ctrl__ms *s, const char *key)
 {
 	struct ms_sid *x = key ? tab_get(&s->sids, key) : NULL;
 
@@ -317,7 +317,7 @@ static void sid_unref(struct kpc_ms *s, const char *key)
 }
 
 /* Points *slot at key's state-node entry (moving the reference). */
-static void sid_move(struct kpc_ms *s, char **slot, const char *key)
+static void sid_move(struct kp_ctrl__ms *s, char **slot, const char *key)
 {
 	char *old = *slot;
 
@@ -388,7 +388,7 @@ static void pod_relabel(struct kp_ctrl *c, struct ms_pod *p, const struct ms_nod
 		pod_series(c, p, buf, len);
 }
 
-static void node_dirty(struct kpc_ms *s, struct ms_node *n)
+static void node_dirty(struct kp_ctrl__ms *s, struct ms_node *n)
 {
 	n->dirty = true;
 	s->util_dirty = true;
@@ -396,7 +396,7 @@ static void node_dirty(struct kpc_ms *s, struct ms_node *n)
 
 static void pod_uncount(struct kp_ctrl *c, struct ms_pod *p)
 {
-	struct kpc_ms *s = c->ms;
+	struct kp_ctrl__ms *s = c->ms;
 	struct ms_node *n;
 
 	if (!p->bound)
@@ -423,7 +423,7 @@ static void pod_uncount(struct kp_ctrl *c, struct ms_pod *p)
 /* Adds p (p->bound set) to its Node's sums, or makes it an orphan. */
 static void pod_count(struct kp_ctrl *c, struct ms_pod *p)
 {
-	struct kpc_ms *s = c->ms;
+	struct kp_ctrl__ms *s = c->ms;
 	struct ms_node *n = tab_get(&s->nodes, p->bound);
 
 	if (!n) {
@@ -454,7 +454,7 @@ static void pod_remove(struct kp_ctrl *c, struct ms_pod *p)
 /* The owner label: /apis/<apiVersion>/namespaces/<ns>/<kind lower>s/<name>. */
 static void owner_link(const json_t *pod, const char *ns, char *out, size_t n)
 {
-	const json_t *o = json_array_get(kpc_jget(pod, "metadata.ownerReferences"), 0);
+	const json_t *o = json_array_get(kp_ctrl__jget(pod, "metadata.ownerReferences"), 0);
 	const char *av = json_string_value(json_object_get(o, "apiVersion"));
 	const char *kind = json_string_value(json_object_get(o, "kind"));
 	const char *name = json_string_value(json_object_get(o, "name"));
@@ -472,9 +472,9 @@ static void owner_link(const json_t *pod, const char *ns, char *out, size_t n)
 
 static void pod_event(struct kp_ctrl *c, const json_t *pod, bool deleted)
 {
-	struct kpc_ms *s = c->ms;
-	const char *ns = kpc_jstr(pod, "metadata.namespace"), *name = kpc_jstr(pod, "metadata.name");
-	const char *node = kpc_jstr(pod, "spec.nodeName"), *phase = kpc_jstr(pod, "status.phase");
+	struct kp_ctrl__ms *s = c->ms;
+	const char *ns = kp_ctrl__jstr(pod, "metadata.namespace"), *name = kp_ctrl__jstr(pod, "metadata.name");
+	const char *node = kp_ctrl__jstr(pod, "spec.nodeName"), *phase = kp_ctrl__jstr(pod, "status.phase");
 	const json_t *ready = pod_cond(pod, "Ready"), *sched = pod_cond(pod, "PodScheduled");
 	char key[KPC_KEY_MAX], owner[1024], buf[LV_MAX];
 	const char *v[NPOD_LV];
@@ -503,7 +503,7 @@ static void pod_event(struct kp_ctrl *c, const json_t *pod, bool deleted)
 	if (pod_terminal(phase) || !node) {
 		pod_uncount(c, p);
 	} else {
-		daemon = kpc_pod_daemon(pod);
+		daemon = kp_ctrl__pod_daemon(pod);
 		pod_resources(s, &c->rn, pod, &req, &lim);
 		if (!p->bound || strcmp(p->bound, node) != 0 || daemon != p->daemon ||
 		    memcmp(&req, &p->req, sizeof(req)) != 0 || memcmp(&lim, &p->lim, sizeof(lim)) != 0) {
@@ -555,7 +555,7 @@ static void pod_event(struct kp_ctrl *c, const json_t *pod, bool deleted)
 /* ---- nodes ---- */
 
 /* Values of the node gauges' labels for lv (resource_type last, set by the caller). */
-static void node_values(const struct kpc_ms *s, const struct ms_node *n, const char **v)
+static void node_values(const struct kp_ctrl__ms *s, const struct ms_node *n, const char **v)
 {
 	lv_unpack(n->lv, v, (int)s->nnode_lv - 1);
 }
@@ -575,7 +575,7 @@ static struct kp_metric *gauge(struct kp_ctrl *c, int g)
 /* Deletes every series node n wrote. */
 static void node_clear_series(struct kp_ctrl *c, struct ms_node *n)
 {
-	struct kpc_ms *s = c->ms;
+	struct kp_ctrl__ms *s = c->ms;
 	const char *v[MAX_NODE_LV];
 	char rl[KP_RES_NAME_MAX];
 
@@ -600,7 +600,7 @@ static void node_clear_series(struct kp_ctrl *c, struct ms_node *n)
 /* Writes the resource gauges of n (those that are non-zero; zeroed ones go). */
 static void node_flush(struct kp_ctrl *c, struct ms_node *n)
 {
-	struct kpc_ms *s = c->ms;
+	struct kp_ctrl__ms *s = c->ms;
 	const char *v[MAX_NODE_LV];
 	char rl[KP_RES_NAME_MAX];
 
@@ -629,7 +629,7 @@ static void node_flush(struct kp_ctrl *c, struct ms_node *n)
 
 static void node_lifetime(struct kp_ctrl *c, struct ms_node *n, int64_t now_wall)
 {
-	struct kpc_ms *s = c->ms;
+	struct kp_ctrl__ms *s = c->ms;
 	const char *v[MAX_NODE_LV];
 
 	if (!n->lv || !n->created_ms)
@@ -677,7 +677,7 @@ static void orphan(struct kp_ctrl *c, struct ms_pod *p, struct ms_node *n)
 
 static void node_remove(struct kp_ctrl *c, struct ms_node *n)
 {
-	struct kpc_ms *s = c->ms;
+	struct kp_ctrl__ms *s = c->ms;
 	char name[KPC_KEY_MAX];
 
 	node_clear_series(c, n);
@@ -696,8 +696,8 @@ static void node_remove(struct kp_ctrl *c, struct ms_node *n)
 
 static void node_event(struct kp_ctrl *c, const json_t *node, bool deleted)
 {
-	struct kpc_ms *s = c->ms;
-	const char *name = kpc_jstr(node, "metadata.name"), *pid = kpc_jstr(node, "spec.providerID");
+	struct kp_ctrl__ms *s = c->ms;
+	const char *name = kp_ctrl__jstr(node, "metadata.name"), *pid = kp_ctrl__jstr(node, "spec.providerID");
 	const char *v[MAX_NODE_LV], *pv[6];
 	const json_t *st = json_object_get(node, "status");
 	char buf[LV_MAX], pbuf[2048];
@@ -730,7 +730,7 @@ static void node_event(struct kp_ctrl *c, const json_t *node, bool deleted)
 		v[k++] = val ? val : "";
 	}
 	v[k++] = name;
-	v[k++] = kpc_jstr(node, "status.phase") ? kpc_jstr(node, "status.phase") : "";
+	v[k++] = kp_ctrl__jstr(node, "status.phase") ? kp_ctrl__jstr(node, "status.phase") : "";
 	v[k++] = label_of(node, "karpenter.sh/nodepool") ? "true" : "false";
 	len = lv_pack(buf, sizeof(buf), v, k);
 	if (len && !lv_same(n->lv, n->lvlen, buf, len)) {
@@ -782,14 +782,14 @@ static void node_event(struct kp_ctrl *c, const json_t *node, bool deleted)
 	else if (pods_changed && n->npods > 0)
 		pods_on(c, name, relabel_only, n);
 	if (fresh)
-		node_lifetime(c, n, kpc_wall(c));
+		node_lifetime(c, n, kp_ctrl__wall(c));
 }
 
 /* ---- NodeClaims: launched ones are state nodes ---- */
 static void claim_event(struct kp_ctrl *c, const json_t *claim, bool deleted)
 {
-	struct kpc_ms *s = c->ms;
-	const char *name = kpc_jstr(claim, "metadata.name"), *pid = kpc_jstr(claim, "status.providerID");
+	struct kp_ctrl__ms *s = c->ms;
+	const char *name = kp_ctrl__jstr(claim, "metadata.name"), *pid = kp_ctrl__jstr(claim, "status.providerID");
 	struct ms_claim *x;
 
 	if (!name)
@@ -810,9 +810,9 @@ static void claim_event(struct kp_ctrl *c, const json_t *claim, bool deleted)
 
 /* ---- the controller's hooks ---- */
 
-kp_err kpc_ms_new(struct kp_ctrl *c, struct kp_errbuf *eb)
+kp_err kp_ctrl__ms_new(struct kp_ctrl *c, struct kp_errbuf *eb)
 {
-	struct kpc_ms *s = calloc(1, sizeof(*s));
+	struct kp_ctrl__ms *s = calloc(1, sizeof(*s));
 
 	if (!s)
 		return kp_errf(eb, KP_ERR_NOMEM, "out of memory");
@@ -823,7 +823,7 @@ kp_err kpc_ms_new(struct kp_ctrl *c, struct kp_errbuf *eb)
 		return kp_errf(eb, KP_ERR_INVALID, "metrics: unexpected node gauge labels (%zu)", n);
 	}
 	c->ms = s;
-	s->unsynced_since_ms = kpc_now(c);
+	s->unsynced_since_ms = kp_ctrl__now(c);
 	if (c->m.cluster_state_synced)
 		kp_metrics_set(c->m.cluster_state_synced, NULL, 0, 0);
 	if (c->m.cluster_state_unsynced_time_seconds)
@@ -831,7 +831,7 @@ kp_err kpc_ms_new(struct kp_ctrl *c, struct kp_errbuf *eb)
 	return KP_OK;
 }
 
-void kpc_ms_event(struct kp_ctrl *c, enum kpc_inf kind, const json_t *obj, bool deleted)
+void kp_ctrl__ms_event(struct kp_ctrl *c, enum kp_ctrl__inf kind, const json_t *obj, bool deleted)
 {
 	if (!c->ms || !obj)
 		return;
@@ -852,7 +852,7 @@ void kpc_ms_event(struct kp_ctrl *c, enum kpc_inf kind, const json_t *obj, bool 
 
 static void flush_util(struct kp_ctrl *c)
 {
-	struct kpc_ms *s = c->ms;
+	struct kp_ctrl__ms *s = c->ms;
 	char rl[KP_RES_NAME_MAX];
 	uint32_t mask = 0;
 
@@ -874,10 +874,10 @@ static void flush_util(struct kp_ctrl *c)
 	s->util_mask = mask;
 }
 
-void kpc_ms_tick(struct kp_ctrl *c)
+void kp_ctrl__ms_tick(struct kp_ctrl *c)
 {
-	struct kpc_ms *s = c->ms;
-	int64_t now = kpc_now(c), wall = kpc_wall(c);
+	struct kp_ctrl__ms *s = c->ms;
+	int64_t now = kp_ctrl__now(c), wall = kp_ctrl__wall(c);
 	bool life;
 
 	if (!s)
@@ -920,9 +920,9 @@ static void tab_free(struct kp_strmap *t, int kind)
 	kp_strmap_free(t);
 }
 
-void kpc_ms_free(struct kp_ctrl *c)
+void kp_ctrl__ms_free(struct kp_ctrl *c)
 {
-	struct kpc_ms *s = c ? c->ms : NULL;
+	struct kp_ctrl__ms *s = c ? c->ms : NULL;
 
 	if (!s)
 		return;
@@ -934,9 +934,9 @@ void kpc_ms_free(struct kp_ctrl *c)
 	c->ms = NULL;
 }
 
-size_t kpc_ms_count(const struct kp_ctrl *c, int which)
+size_t kp_ctrl__ms_count(const struct kp_ctrl *c, int which)
 {
-	const struct kpc_ms *s = c ? c->ms : NULL;
+	const struct kp_ctrl__ms *s = c ? c->ms : NULL;
 
 	if (!s)
 		return 0;
@@ -949,7 +949,7 @@ size_t kpc_ms_count(const struct kp_ctrl *c, int which)
 }
 
 /* ---- the cloud decorator's controller label ---- */
-const char *kpc_ms_caller(void *ud, const char *method)
+const char *kp_ctrl__ms_caller(void *ud, const char *method)
 {
 	struct kp_ctrl *c = ud;
 
@@ -958,7 +958,7 @@ const char *kpc_ms_caller(void *ud, const char *method)
 	if (c->lifecycle.running)
 		return c->lifecycle.name;
 	if (c->ext) {
-		const struct kpc_queue *q[] = { &c->ext->termination, &c->ext->expiration, &c->ext->nodepools,
+		const struct kp_ctrl__queue *q[] = { &c->ext->termination, &c->ext->expiration, &c->ext->nodepools,
 						&c->ext->podevents };
 		for (size_t i = 0; i < sizeof(q) / sizeof(q[0]); i++)
 			if (q[i]->running)

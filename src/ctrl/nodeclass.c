@@ -44,7 +44,7 @@ static int nc_status_fn(void *ud, json_t *obj, struct kp_errbuf *eb)
 {
 	struct nc_write *w = ud;
 	json_t *st = json_object_get(obj, "status"), *before, *conds, *c;
-	int64_t gen = json_integer_value(kpc_jget(obj, "metadata.generation"));
+	int64_t gen = json_integer_value(kp_ctrl__jget(obj, "metadata.generation"));
 	const char *k;
 	json_t *v;
 	size_t i;
@@ -66,7 +66,7 @@ static int nc_status_fn(void *ud, json_t *obj, struct kp_errbuf *eb)
 		json_object_set_new(st, "conditions", conds);
 	}
 	json_array_foreach(w->conds, i, c)
-		kpc_condition_set(conds, json_string_value(json_object_get(c, "type")),
+		kp_ctrl__condition_set(conds, json_string_value(json_object_get(c, "type")),
 				  json_string_value(json_object_get(c, "status")), json_string_value(json_object_get(c, "reason")),
 				  json_string_value(json_object_get(c, "message")), gen, w->wall);
 	same = json_equal(before, st);
@@ -74,9 +74,9 @@ static int nc_status_fn(void *ud, json_t *obj, struct kp_errbuf *eb)
 	return same ? 1 : 0;
 }
 
-int64_t kpc_nc_reconcile(struct kp_ctrl *c, const char *name)
+int64_t kp_ctrl__nc_reconcile(struct kp_ctrl *c, const char *name)
 {
-	struct kpc_ext *x = c->ext;
+	struct kp_ctrl__ext *x = c->ext;
 	json_t *obj = kp_informer_get(c->inf[KPC_NODECLASSES], NULL, name);
 	char *text, *st = NULL, *cj = NULL;
 	struct kp_errbuf eb = { 0 };
@@ -89,7 +89,7 @@ int64_t kpc_nc_reconcile(struct kp_ctrl *c, const char *name)
 		json_object_del(x->nc_gen, name);
 		return -1;
 	}
-	if (kpc_jget(obj, "metadata.deletionTimestamp"))
+	if (kp_ctrl__jget(obj, "metadata.deletionTimestamp"))
 		return -1;
 	text = json_dumps(obj, JSON_COMPACT);
 	if (!text)
@@ -108,7 +108,7 @@ int64_t kpc_nc_reconcile(struct kp_ctrl *c, const char *name)
 	}
 	w.status = json_loads(st, 0, NULL);
 	w.conds = cj ? json_loads(cj, 0, NULL) : json_array();
-	w.wall = kpc_wall(c);
+	w.wall = kp_ctrl__wall(c);
 	free(st);
 	free(cj);
 	if (e == KP_CLOUD_NODECLASS_NOT_READY)
@@ -122,15 +122,15 @@ int64_t kpc_nc_reconcile(struct kp_ctrl *c, const char *name)
 	json_decref(w.status);
 	json_decref(w.conds);
 	/* NodePools read the class's readiness; the provisioner may now launch */
-	kpc_prov_trigger(c);
+	kp_ctrl__prov_trigger(c);
 	return NC_REVISIT_MS;
 }
 
-void kpc_nc_event(struct kp_ctrl *c, const json_t *old, const json_t *obj, bool deleted)
+void kp_ctrl__nc_event(struct kp_ctrl *c, const json_t *old, const json_t *obj, bool deleted)
 {
-	struct kpc_ext *x = c->ext;
-	const char *name = kpc_ext_name(obj);
-	json_int_t gen = json_integer_value(kpc_jget(obj, "metadata.generation"));
+	struct kp_ctrl__ext *x = c->ext;
+	const char *name = kp_ctrl__ext_name(obj);
+	json_int_t gen = json_integer_value(kp_ctrl__jget(obj, "metadata.generation"));
 
 	if (deleted) {
 		kp_cloud_nodeclass_forget(c->o.cloud, name);
@@ -141,7 +141,7 @@ void kpc_nc_event(struct kp_ctrl *c, const json_t *old, const json_t *obj, bool 
 	if (old && json_integer_value(json_object_get(x->nc_gen, name)) == gen)
 		return;
 	json_object_set_new(x->nc_gen, name, json_integer(gen));
-	kpc_queue_add(&x->nodeclasses, name, 0);
+	kp_ctrl__queue_add(&x->nodeclasses, name, 0);
 }
 
 /* ---- interruption ---- */
@@ -155,7 +155,7 @@ static json_t *claim_of_instance(struct kp_ctrl *c, const char *id)
 	if (!*id || kp_informer_list(c->inf[KPC_NODECLAIMS], NULL, &all, &n, NULL))
 		return NULL;
 	for (size_t i = 0; i < n && !hit; i++) {
-		const char *pid = kpc_jstr(all[i], "status.providerID");
+		const char *pid = kp_ctrl__jstr(all[i], "status.providerID");
 		size_t pl = pid ? strlen(pid) : 0;
 
 		if (pl > k && strcmp(pid + pl - k, id) == 0 && pid[pl - k - 1] == '/')
@@ -168,7 +168,7 @@ static json_t *claim_of_instance(struct kp_ctrl *c, const char *id)
 static void interruption_tick(void *ud)
 {
 	struct kp_ctrl *c = ud;
-	struct kpc_ext *x = c->ext;
+	struct kp_ctrl__ext *x = c->ext;
 	struct kp_arena a;
 	struct kp_cloud_event *ev = NULL;
 	struct kp_errbuf eb = { 0 };
@@ -187,14 +187,14 @@ static void interruption_tick(void *ud)
 				continue;
 			}
 			claim = claim_of_instance(c, ev[i].instance_id);
-			name = claim ? kpc_ext_name(claim) : NULL;
+			name = claim ? kp_ctrl__ext_name(claim) : NULL;
 			kp_log_info(&x->log_intr, "received interruption message",
 				    KP_LOG_FIELDS(kp_log_str("messageKind", ev[i].kind_name),
 						  kp_log_str("instanceID", ev[i].instance_id),
 						  kp_log_str("NodeClaim", name ? name : "")));
-			if (!claim || !ev[i].drain || kpc_jget(claim, "metadata.deletionTimestamp"))
+			if (!claim || !ev[i].drain || kp_ctrl__jget(claim, "metadata.deletionTimestamp"))
 				continue;
-			kpc_event(c, "NodeClaim", "karpenter.sh/v1", NULL, name, kpc_jstr(claim, "metadata.uid"), "Warning",
+			kp_ctrl__event(c, "NodeClaim", "karpenter.sh/v1", NULL, name, kp_ctrl__jstr(claim, "metadata.uid"), "Warning",
 				  "Interrupted", ev[i].kind_name);
 			if (kp_kube_delete(c->kc, &KP_KUBE_NODECLAIMS, NULL, name, KP_PROPAGATE_DEFAULT, NULL, &ks, &eb) &&
 			    !kp_kube_is_notfound(&ks))
@@ -211,19 +211,19 @@ static void interruption_tick(void *ud)
 		kp_kube_timer_start(c->loop, &x->intr_timer, INTR_PERIOD_MS, interruption_tick, c);
 }
 
-void kpc_intr_start(struct kp_ctrl *c)
+void kp_ctrl__intr_start(struct kp_ctrl *c)
 {
 	kp_kube_timer_start(c->loop, &c->ext->intr_timer, INTR_PERIOD_MS, interruption_tick, c);
 }
 
-void kpc_intr_stop(struct kp_ctrl *c)
+void kp_ctrl__intr_stop(struct kp_ctrl *c)
 {
 	kp_kube_timer_stop(c->loop, &c->ext->intr_timer);
 }
 
 /* ---- cloud drift ---- */
 
-struct kpc_drift_job {
+struct kp_ctrl__drift_job {
 	struct kp_cluster cl;            /* the claims, decoded */
 	struct kp_cloud *cloud;          /* c->cloud_raw */
 	char **reason;                   /* per claim: "" not drifted, reason, or NULL unknown */
@@ -234,7 +234,7 @@ struct kpc_drift_job {
 
 static void *drift_main(void *arg)
 {
-	struct kpc_drift_job *j = arg;
+	struct kp_ctrl__drift_job *j = arg;
 
 	for (int i = 0; i < j->cl.nclaims; i++) {
 		char reason[128] = "";
@@ -249,7 +249,7 @@ static void *drift_main(void *arg)
 	return NULL;
 }
 
-static void drift_job_free(struct kpc_drift_job *j)
+static void drift_job_free(struct kp_ctrl__drift_job *j)
 {
 	if (!j)
 		return;
@@ -265,26 +265,26 @@ static void drift_job_free(struct kpc_drift_job *j)
 }
 
 /* Writes the finished pass's conditions (loop thread). */
-static void drift_apply(struct kp_ctrl *c, struct kpc_drift_job *j)
+static void drift_apply(struct kp_ctrl *c, struct kp_ctrl__drift_job *j)
 {
-	struct kpc_ext *x = c->ext;
+	struct kp_ctrl__ext *x = c->ext;
 
 	for (int i = 0; i < j->cl.nclaims; i++) {
 		const char *name = j->cl.claims[i]->name, *r = j->reason[i];
-		json_t *obj = name ? kpc_claim_get(c, name) : NULL;
-		bool has = obj && kpc_condition_true(obj, "Drifted");
+		json_t *obj = name ? kp_ctrl__claim_get(c, name) : NULL;
+		bool has = obj && kp_ctrl__condition_true(obj, "Drifted");
 
 		if (!r && j->err[i])
 			kp_log_error(&x->log_drift, "could not check drift",
 				     KP_LOG_FIELDS(kp_log_str("NodeClaim", name ? name : ""), kp_log_errmsg(j->err[i])));
-		if (!r || !obj || kpc_jget(obj, "metadata.deletionTimestamp"))
+		if (!r || !obj || kp_ctrl__jget(obj, "metadata.deletionTimestamp"))
 			continue;
 		if (*r && !has) {
 			kp_log_info(&x->log_drift, "marking drifted", KP_LOG_FIELDS(kp_log_str("NodeClaim", name),
 										  kp_log_str("reason", r)));
-			kpc_ext_claim_condition(c, &x->log_drift, name, "Drifted", "True", r, r);
+			kp_ctrl__ext_claim_condition(c, &x->log_drift, name, "Drifted", "True", r, r);
 		} else if (!*r && has) {
-			kpc_ext_claim_condition(c, &x->log_drift, name, "Drifted", NULL, NULL, NULL);
+			kp_ctrl__ext_claim_condition(c, &x->log_drift, name, "Drifted", NULL, NULL, NULL);
 		}
 	}
 }
@@ -292,8 +292,8 @@ static void drift_apply(struct kp_ctrl *c, struct kpc_drift_job *j)
 static void drift_tick(void *ud)
 {
 	struct kp_ctrl *c = ud;
-	struct kpc_ext *x = c->ext;
-	struct kpc_drift_job *j = x->drift;
+	struct kp_ctrl__ext *x = c->ext;
+	struct kp_ctrl__drift_job *j = x->drift;
 	json_t **all = NULL;
 	size_t n = 0;
 
@@ -323,8 +323,8 @@ static void drift_tick(void *ud)
 	for (size_t i = 0; i < n; i++) {
 		struct kp_load_opts lo = { NULL, 0 };
 
-		if (!kpc_jstr(all[i], "status.providerID") || !kpc_condition_true(all[i], "Launched") ||
-		    kpc_jget(all[i], "metadata.deletionTimestamp"))
+		if (!kp_ctrl__jstr(all[i], "status.providerID") || !kp_ctrl__condition_true(all[i], "Launched") ||
+		    kp_ctrl__jget(all[i], "metadata.deletionTimestamp"))
 			continue;
 		kp_load_object(&j->cl, all[i], "NodeClaim", "karpenter.sh/v1", "NodeClaim", &lo, NULL);
 	}
@@ -344,18 +344,18 @@ static void drift_tick(void *ud)
 	kp_kube_timer_start(c->loop, &x->drift_timer, 500, drift_tick, c);
 }
 
-void kpc_drift_start(struct kp_ctrl *c)
+void kp_ctrl__drift_start(struct kp_ctrl *c)
 {
 	kp_kube_timer_start(c->loop, &c->ext->drift_timer, c->ext->drift_poll_ms, drift_tick, c);
 }
 
-void kpc_drift_stop(struct kp_ctrl *c)
+void kp_ctrl__drift_stop(struct kp_ctrl *c)
 {
 	if (c->loop)
 		kp_kube_timer_stop(c->loop, &c->ext->drift_timer);
 }
 
-void kpc_drift_free(struct kp_ctrl *c)
+void kp_ctrl__drift_free(struct kp_ctrl *c)
 {
 	drift_job_free(c->ext->drift);
 	c->ext->drift = NULL;

@@ -48,20 +48,20 @@ struct np_status {
 
 static const char *cond_status(const json_t *obj, const char *type)
 {
-	return json_string_value(json_object_get(kpc_condition(obj, type), "status"));
+	return json_string_value(json_object_get(kp_ctrl__condition(obj, type), "status"));
 }
 
 static int status_fn(void *ud, json_t *obj, struct kp_errbuf *eb)
 {
 	struct np_status *s = ud;
 	json_t *st = json_object_get(obj, "status"), *before, *conds;
-	int64_t gen = json_integer_value(kpc_jget(obj, "metadata.generation")), wall = kpc_wall(s->c);
+	int64_t gen = json_integer_value(kp_ctrl__jget(obj, "metadata.generation")), wall = kp_ctrl__wall(s->c);
 	const char *ready = "True", *rreason = "Ready", *rmsg = "";
 	char old_valid[16];
 	int same;
 
 	(void)eb;
-	/* copied: kpc_condition_set below frees the old status string */
+	/* copied: kp_ctrl__condition_set below frees the old status string */
 	snprintf(old_valid, sizeof(old_valid), "%s", cond_status(obj, "ValidationSucceeded") ? cond_status(obj, "ValidationSucceeded") : "");
 	if (!json_is_object(st)) {
 		st = json_object();
@@ -75,8 +75,8 @@ static int status_fn(void *ud, json_t *obj, struct kp_errbuf *eb)
 		conds = json_array();
 		json_object_set_new(st, "conditions", conds);
 	}
-	kpc_condition_set(conds, "ValidationSucceeded", s->valid_status, s->valid_reason, s->valid_msg, gen, wall);
-	kpc_condition_set(conds, "NodeClassReady", s->nc_status, s->nc_reason, s->nc_msg, gen, wall);
+	kp_ctrl__condition_set(conds, "ValidationSucceeded", s->valid_status, s->valid_reason, s->valid_msg, gen, wall);
+	kp_ctrl__condition_set(conds, "NodeClassReady", s->nc_status, s->nc_reason, s->nc_msg, gen, wall);
 	if (strcmp(s->valid_status, "True") != 0) {
 		ready = "False";
 		rreason = s->valid_reason;
@@ -86,7 +86,7 @@ static int status_fn(void *ud, json_t *obj, struct kp_errbuf *eb)
 		rreason = s->nc_reason;
 		rmsg = s->nc_msg;
 	}
-	kpc_condition_set(conds, "Ready", ready, rreason, rmsg, gen, wall);
+	kp_ctrl__condition_set(conds, "Ready", ready, rreason, rmsg, gen, wall);
 	s->changed_validation = strcmp(old_valid, s->valid_status) != 0;
 	same = json_equal(before, st);
 	json_decref(before);
@@ -95,8 +95,8 @@ static int status_fn(void *ud, json_t *obj, struct kp_errbuf *eb)
 
 static void node_class_ready(struct kp_ctrl *c, const json_t *pool, struct np_status *s)
 {
-	const char *kind = kpc_jstr(pool, "spec.template.spec.nodeClassRef.kind");
-	const char *name = kpc_jstr(pool, "spec.template.spec.nodeClassRef.name");
+	const char *kind = kp_ctrl__jstr(pool, "spec.template.spec.nodeClassRef.kind");
+	const char *name = kp_ctrl__jstr(pool, "spec.template.spec.nodeClassRef.name");
 	bool simulated = kp_cloud_is_fake(c->cloud_raw);
 	json_t *nc = NULL;
 	const char *rs;
@@ -114,7 +114,7 @@ static void node_class_ready(struct kp_ctrl *c, const json_t *pool, struct np_st
 		s->nc_msg = "NodeClass not found on cluster";
 		return;
 	}
-	if (kpc_jget(nc, "metadata.deletionTimestamp")) {
+	if (kp_ctrl__jget(nc, "metadata.deletionTimestamp")) {
 		s->nc_status = "False";
 		s->nc_reason = "NodeClassTerminating";
 		s->nc_msg = "NodeClass is Terminating";
@@ -122,8 +122,8 @@ static void node_class_ready(struct kp_ctrl *c, const json_t *pool, struct np_st
 	}
 	rs = cond_status(nc, "Ready");
 	if (rs && strcmp(rs, "False") == 0) {
-		const char *r = json_string_value(json_object_get(kpc_condition(nc, "Ready"), "reason"));
-		const char *m = json_string_value(json_object_get(kpc_condition(nc, "Ready"), "message"));
+		const char *r = json_string_value(json_object_get(kp_ctrl__condition(nc, "Ready"), "reason"));
+		const char *m = json_string_value(json_object_get(kp_ctrl__condition(nc, "Ready"), "message"));
 		s->nc_status = "False";
 		s->nc_reason = r ? r : "NodeClassNotReady";
 		s->nc_msg = m ? m : "";
@@ -136,7 +136,7 @@ static void node_class_ready(struct kp_ctrl *c, const json_t *pool, struct np_st
 
 static bool label_is(const json_t *obj, const char *key, const char *val)
 {
-	return kp_strcmp0(json_string_value(json_object_get(kpc_jget(obj, "metadata.labels"), key)), val) == 0;
+	return kp_strcmp0(json_string_value(json_object_get(kp_ctrl__jget(obj, "metadata.labels"), key)), val) == 0;
 }
 
 /* Sum of the pool's claims' capacity (or nodes without claims) into out. */
@@ -159,7 +159,7 @@ static void usage(struct kp_ctrl *c, const char *pool, struct kp_res *out, int64
 		free(all);
 	}
 	json_array_foreach(c->created, i, e)
-		if (label_is(e, KP_LABEL_NODEPOOL, pool) && !kp_informer_get(c->inf[KPC_NODECLAIMS], NULL, kpc_ext_name(e)))
+		if (label_is(e, KP_LABEL_NODEPOOL, pool) && !kp_informer_get(c->inf[KPC_NODECLAIMS], NULL, kp_ctrl__ext_name(e)))
 			kp_load_object(&cl, e, "NodeClaim", "karpenter.sh/v1", "NodeClaim", &lo, NULL);
 	all = NULL;
 	if (!kp_informer_list(c->inf[KPC_NODES], NULL, &all, &n, NULL)) {
@@ -198,7 +198,7 @@ static void pool_metrics(struct kp_ctrl *c, const char *name, const struct kp_no
 static json_t *resources_json(struct kp_ctrl *c, const struct kp_res *use, int64_t nodes)
 {
 	static const char *const BASE[] = { "cpu", "memory", "pods", "ephemeral-storage" };
-	json_t *r = kpc_reslist(&c->rn, use);
+	json_t *r = kp_ctrl__reslist(&c->rn, use);
 	char num[32];
 
 	for (size_t i = 0; r && i < KP_ARRAY_LEN(BASE); i++)
@@ -212,7 +212,7 @@ static json_t *resources_json(struct kp_ctrl *c, const struct kp_res *use, int64
 
 static void hash_annotations(struct kp_ctrl *c, const json_t *pool, const char *hash)
 {
-	json_t *ann = kpc_jget(pool, "metadata.annotations"), *patch;
+	json_t *ann = kp_ctrl__jget(pool, "metadata.annotations"), *patch;
 	struct kp_kube_status ks;
 	struct kp_errbuf eb = { 0 };
 
@@ -221,14 +221,14 @@ static void hash_annotations(struct kp_ctrl *c, const json_t *pool, const char *
 		return;
 	patch = json_pack("{s:{s:{s:s, s:s}}}", "metadata", "annotations", KPC_NODEPOOL_HASH_ANN, hash,
 			  KPC_NODEPOOL_HASH_VERSION_ANN, KPC_NODEPOOL_HASH_VERSION);
-	if (kp_kube_patch(c->kc, &KP_KUBE_NODEPOOLS, NULL, kpc_ext_name(pool), KP_PATCH_MERGE, patch, NULL, NULL, &ks, &eb) &&
+	if (kp_kube_patch(c->kc, &KP_KUBE_NODEPOOLS, NULL, kp_ctrl__ext_name(pool), KP_PATCH_MERGE, patch, NULL, NULL, &ks, &eb) &&
 	    !kp_kube_is_notfound(&ks))
 		kp_log_error(&c->ext->log_np, "failed to annotate nodepool",
-			     KP_LOG_FIELDS(kp_log_object("NodePool", kpc_ext_name(pool)), kp_log_errmsg(eb.msg)));
+			     KP_LOG_FIELDS(kp_log_object("NodePool", kp_ctrl__ext_name(pool)), kp_log_errmsg(eb.msg)));
 	json_decref(patch);
 }
 
-int64_t kpc_np_reconcile(struct kp_ctrl *c, const char *name)
+int64_t kp_ctrl__np_reconcile(struct kp_ctrl *c, const char *name)
 {
 	json_t *pool = kp_informer_get(c->inf[KPC_NODEPOOLS], NULL, name);
 	struct kp_cluster one;
@@ -250,7 +250,7 @@ int64_t kpc_np_reconcile(struct kp_ctrl *c, const char *name)
 			kp_metrics_delete_matching(c->m.nodepools_allowed_disruptions, "nodepool", name);
 		return -1;
 	}
-	if (kpc_jget(pool, "metadata.deletionTimestamp"))
+	if (kp_ctrl__jget(pool, "metadata.deletionTimestamp"))
 		return -1;
 	if (!atomic_load(&c->ready))
 		return 1000;   /* counts need the synced caches */
@@ -300,18 +300,18 @@ static void np_tick(void *ud)
 		return;
 	if (atomic_load(&c->ready) && !kp_informer_list(c->inf[KPC_NODEPOOLS], NULL, &all, &n, NULL)) {
 		for (size_t i = 0; i < n; i++)
-			kpc_queue_add(&c->ext->nodepools, kpc_ext_name(all[i]), 0);
+			kp_ctrl__queue_add(&c->ext->nodepools, kp_ctrl__ext_name(all[i]), 0);
 		free(all);
 	}
 	kp_kube_timer_start(c->loop, &c->ext->np_timer, REVISIT_MS, np_tick, c);
 }
 
-void kpc_np_start(struct kp_ctrl *c)
+void kp_ctrl__np_start(struct kp_ctrl *c)
 {
 	kp_kube_timer_start(c->loop, &c->ext->np_timer, REVISIT_MS, np_tick, c);
 }
 
-void kpc_np_stop(struct kp_ctrl *c)
+void kp_ctrl__np_stop(struct kp_ctrl *c)
 {
 	if (c->loop)
 		kp_kube_timer_stop(c->loop, &c->ext->np_timer);

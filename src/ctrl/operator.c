@@ -40,13 +40,13 @@ static const struct kp_kube_res RES_STORAGECLASSES = { "storage.k8s.io", "v1", "
 static const struct kp_kube_res RES_PVCS = { "", "v1", "persistentvolumeclaims", true };
 static const struct kp_kube_res RES_PVS = { "", "v1", "persistentvolumes", false };
 
-int64_t kpc_now(const struct kp_ctrl *c)
+int64_t kp_ctrl__now(const struct kp_ctrl *c)
 {
 	(void)c;
 	return kp_kube_now_mono(NULL);
 }
 
-int64_t kpc_wall(const struct kp_ctrl *c)
+int64_t kp_ctrl__wall(const struct kp_ctrl *c)
 {
 	(void)c;
 	return kp_kube_now_wall(NULL);
@@ -79,7 +79,7 @@ void kp_ctrl_opts_init(struct kp_ctrl_opts *o)
 
 struct inf_ud {
 	struct kp_ctrl *c;
-	enum kpc_inf kind;
+	enum kp_ctrl__inf kind;
 };
 
 static void check_synced(struct kp_ctrl *c)
@@ -87,44 +87,44 @@ static void check_synced(struct kp_ctrl *c)
 	bool all = true;
 
 	for (int i = 0; i < KPC_NINF; i++)
-		if (c->inf[i] && !kp_informer_synced(c->inf[i]) && !kpc_inf_optional((enum kpc_inf)i))
+		if (c->inf[i] && !kp_informer_synced(c->inf[i]) && !kp_ctrl__inf_optional((enum kp_ctrl__inf)i))
 			all = false;
 	if (all && !atomic_load(&c->ready)) {
 		atomic_store(&c->ready, 1);
 		kp_log_info(&c->log_op, "cluster state synced", NULL, 0);
 		if (c->m.cluster_state_synced)
 			kp_metrics_set(c->m.cluster_state_synced, NULL, 0, 1);
-		kpc_prov_trigger(c);
+		kp_ctrl__prov_trigger(c);
 	}
 }
 
-static void on_obj(struct kp_ctrl *c, enum kpc_inf kind, json_t *obj, bool deleted)
+static void on_obj(struct kp_ctrl *c, enum kp_ctrl__inf kind, json_t *obj, bool deleted)
 {
-	const char *name = kpc_jstr(obj, "metadata.name");
+	const char *name = kp_ctrl__jstr(obj, "metadata.name");
 
 	switch (kind) {
 	case KPC_PODS:
-		if (!deleted && kpc_pod_provisionable(obj))
-			kpc_prov_trigger(c);
+		if (!deleted && kp_ctrl__pod_provisionable(obj))
+			kp_ctrl__prov_trigger(c);
 		break;
 	case KPC_NODES:
 		if (c->controllers_on)
-			kpc_lifecycle_node_event(c, obj);
+			kp_ctrl__lifecycle_node_event(c, obj);
 		break;
 	case KPC_NODECLAIMS:
 		if (deleted) {
 			if (name) {
 				json_object_del(c->launched, name);
-				kpc_created_forget(c, name);
+				kp_ctrl__created_forget(c, name);
 			}
-			kpc_prov_trigger(c);
+			kp_ctrl__prov_trigger(c);
 		} else if (name && c->controllers_on) {
-			kpc_queue_add(&c->lifecycle, name, 0);
+			kp_ctrl__queue_add(&c->lifecycle, name, 0);
 		}
 		break;
 	case KPC_NODEPOOLS:
 		if (!deleted)
-			kpc_prov_trigger(c);
+			kp_ctrl__prov_trigger(c);
 		break;
 	default:
 		break;
@@ -135,8 +135,8 @@ static void h_add(void *ud, json_t *obj)
 {
 	struct inf_ud *u = ud;
 	on_obj(u->c, u->kind, obj, false);
-	kpc_ext_event(u->c, u->kind, NULL, obj, false);   /* ext */
-	kpc_ms_event(u->c, u->kind, obj, false);   /* metrics */
+	kp_ctrl__ext_event(u->c, u->kind, NULL, obj, false);   /* ext */
+	kp_ctrl__ms_event(u->c, u->kind, obj, false);   /* metrics */
 }
 
 static void h_update(void *ud, json_t *old_obj, json_t *new_obj)
@@ -144,16 +144,16 @@ static void h_update(void *ud, json_t *old_obj, json_t *new_obj)
 	struct inf_ud *u = ud;
 	(void)old_obj;
 	on_obj(u->c, u->kind, new_obj, false);
-	kpc_ext_event(u->c, u->kind, old_obj, new_obj, false);   /* ext */
-	kpc_ms_event(u->c, u->kind, new_obj, false);   /* metrics */
+	kp_ctrl__ext_event(u->c, u->kind, old_obj, new_obj, false);   /* ext */
+	kp_ctrl__ms_event(u->c, u->kind, new_obj, false);   /* metrics */
 }
 
 static void h_delete(void *ud, json_t *obj)
 {
 	struct inf_ud *u = ud;
 	on_obj(u->c, u->kind, obj, true);
-	kpc_ext_event(u->c, u->kind, NULL, obj, true);   /* ext */
-	kpc_ms_event(u->c, u->kind, obj, true);   /* metrics */
+	kp_ctrl__ext_event(u->c, u->kind, NULL, obj, true);   /* ext */
+	kp_ctrl__ms_event(u->c, u->kind, obj, true);   /* metrics */
 }
 
 static void h_synced(void *ud)
@@ -172,7 +172,7 @@ static void requeue_all_claims(struct kp_ctrl *c)
 	if (kp_informer_list(c->inf[KPC_NODECLAIMS], NULL, &all, &n, NULL))
 		return;
 	for (size_t i = 0; i < n; i++)
-		kpc_queue_add(&c->lifecycle, kpc_jstr(all[i], "metadata.name"), 0);
+		kp_ctrl__queue_add(&c->lifecycle, kp_ctrl__jstr(all[i], "metadata.name"), 0);
 	free(all);
 }
 
@@ -185,8 +185,8 @@ static void controllers_start(struct kp_ctrl *c)
 	kp_log_info(&c->log_op, "starting controllers",
 		    KP_LOG_FIELDS(kp_log_str("controllers", "provisioner, nodeclaim.lifecycle")));
 	requeue_all_claims(c);
-	kpc_prov_trigger(c);
-	kpc_ext_start(c);   /* ext */
+	kp_ctrl__prov_trigger(c);
+	kp_ctrl__ext_start(c);   /* ext */
 }
 
 static void controllers_stop(struct kp_ctrl *c)
@@ -195,8 +195,8 @@ static void controllers_stop(struct kp_ctrl *c)
 		return;
 	c->controllers_on = false;
 	atomic_store(&c->leading, 0);
-	kpc_prov_stop(c);
-	kpc_ext_stop(c);   /* ext */
+	kp_ctrl__prov_stop(c);
+	kp_ctrl__ext_stop(c);   /* ext */
 }
 
 static void on_started(void *ud)
@@ -231,18 +231,18 @@ static void on_new_leader(void *ud, const char *identity)
 static void tick(void *ud)
 {
 	struct kp_ctrl *c = ud;
-	int64_t now = kpc_now(c);
+	int64_t now = kp_ctrl__now(c);
 
-	kpc_created_gc(c);
+	kp_ctrl__created_gc(c);
 	/* Provisioning retries without a pod event: offerings hidden after an
 	 * insufficient-capacity error are back, or pods were left unplaced
 	 * (limits, no capacity) and the periodic retry is due. */
-	if (c->controllers_on && c->last_tick_ms && kpc_ice_expired_since(&c->ice, c->last_tick_ms, now))
-		kpc_prov_trigger(c);
+	if (c->controllers_on && c->last_tick_ms && kp_ctrl__ice_expired_since(&c->ice, c->last_tick_ms, now))
+		kp_ctrl__prov_trigger(c);
 	else if (c->controllers_on && c->unsched_left && now - c->last_pass_ms >= RETRY_UNSCHED_MS)
-		kpc_prov_trigger(c);
+		kp_ctrl__prov_trigger(c);
 	c->last_tick_ms = now;
-	kpc_ms_tick(c);   /* metrics: node gauges, cluster_state_node_count, utilization */
+	kp_ctrl__ms_tick(c);   /* metrics: node gauges, cluster_state_node_count, utilization */
 	kp_kube_timer_start(c->loop, &c->tick, TICK_MS, tick, c);
 }
 
@@ -262,7 +262,7 @@ static void tick(void *ud)
  * src/load/pod.c load_container (resources, restartPolicy, ports),
  * metrics_state.c containers() (resources, restartPolicy); name for logs. */
 static const char *const POD_CONTAINER_KEEP[] = { "name", "resources", "ports", "restartPolicy", NULL };
-/* Pod status: phase (snapshot.c kpc_pod_provisionable, src/load/load.c,
+/* Pod status: phase (snapshot.c kp_ctrl__pod_provisionable, src/load/load.c,
  * metrics_state.c, termination.c, podevents.c), conditions (PodScheduled:
  * snapshot.c, metrics_state.c; Ready: metrics_state.c), nominatedNodeName
  * (snapshot.c). Dropped: containerStatuses, podIPs, hostIPs, qosClass, ... */
@@ -379,7 +379,7 @@ static void tf_node(void *ud, json_t *obj)
 
 /* ---- life cycle ---- */
 
-static kp_err add_informer(struct kp_ctrl *c, enum kpc_inf kind, const struct kp_kube_res *res,
+static kp_err add_informer(struct kp_ctrl *c, enum kp_ctrl__inf kind, const struct kp_kube_res *res,
 			   struct kp_errbuf *eb)
 {
 	static const struct kp_informer_handlers h = { h_add, h_update, h_delete, h_synced };
@@ -390,7 +390,7 @@ static kp_err add_informer(struct kp_ctrl *c, enum kpc_inf kind, const struct kp
 		return kp_errf(eb, KP_ERR_NOMEM, "out of memory");
 	u->c = c;
 	u->kind = kind;
-	io.seed = (uint64_t)kpc_wall(c) + (uint64_t)kind;
+	io.seed = (uint64_t)kp_ctrl__wall(c) + (uint64_t)kind;
 	/* memory: informer transforms (above); pods cached as compact text */
 	io.transform = kind == KPC_PODS ? tf_pod : kind == KPC_NODES ? tf_node : tf_common;
 	io.compact = kind == KPC_PODS;
@@ -449,11 +449,11 @@ kp_err kp_ctrl_new(const struct kp_ctrl_opts *o, struct kp_ctrl **out, struct kp
 	/* metrics: state gauges, and Karpenter's cloudprovider decorator around
 	 * the cloud; the decorator owns the two cloudprovider families (their
 	 * handles in c->m are cleared so no call is recorded twice) */
-	if ((rc = kpc_ms_new(c, eb)))
+	if ((rc = kp_ctrl__ms_new(c, eb)))
 		goto fail;
 	c->cloud_raw = o->cloud;
-	if ((rc = kpc_cloud_metrics_new(o->cloud, c->m.cloudprovider_duration_seconds, c->m.cloudprovider_errors_total,
-					kpc_ms_caller, c, &c->o.cloud, eb)))
+	if ((rc = kp_ctrl__cloud_metrics_new(o->cloud, c->m.cloudprovider_duration_seconds, c->m.cloudprovider_errors_total,
+					kp_ctrl__ms_caller, c, &c->o.cloud, eb)))
 		goto fail;
 	c->m.cloudprovider_duration_seconds = NULL;
 	c->m.cloudprovider_errors_total = NULL;
@@ -470,8 +470,8 @@ kp_err kp_ctrl_new(const struct kp_ctrl_opts *o, struct kp_ctrl **out, struct kp
 		goto fail;
 	if ((rc = kp_kube_loop_new(c->kc, &c->loop, eb)))
 		goto fail;
-	kpc_queue_init(&c->lifecycle, c, "nodeclaim.lifecycle", kpc_lifecycle_reconcile);
-	if ((rc = kpc_ext_new(c, eb)))   /* ext */
+	kp_ctrl__queue_init(&c->lifecycle, c, "nodeclaim.lifecycle", kp_ctrl__lifecycle_reconcile);
+	if ((rc = kp_ctrl__ext_new(c, eb)))   /* ext */
 		goto fail;
 	if ((rc = add_informer(c, KPC_PODS, &KP_KUBE_PODS, eb)) || (rc = add_informer(c, KPC_NODES, &KP_KUBE_NODES, eb)) ||
 	    (rc = add_informer(c, KPC_NODECLAIMS, &KP_KUBE_NODECLAIMS, eb)) ||
@@ -567,14 +567,14 @@ void kp_ctrl_free(struct kp_ctrl *c)
 		kp_kube_timer_stop(c->loop, &c->tick);
 		kp_kube_timer_stop(c->loop, &c->batch_timer);
 	}
-	kpc_ext_free(c);   /* ext: before the loop its timers are on */
-	kpc_launch_free_all(c);   /* launcher threads: before the provider goes */
-	kpc_queue_free(&c->lifecycle);
+	kp_ctrl__ext_free(c);   /* ext: before the loop its timers are on */
+	kp_ctrl__launch_free_all(c);   /* launcher threads: before the provider goes */
+	kp_ctrl__queue_free(&c->lifecycle);
 	kp_kube_loop_free(c->loop);
 	kp_kube_client_free(c->kc);
 	kp_kube_config_free(c->cfg);
-	kpc_ice_free(&c->ice);
-	kpc_ms_free(c);   /* metrics */
+	kp_ctrl__ice_free(&c->ice);
+	kp_ctrl__ms_free(c);   /* metrics */
 	if (c->cloud_raw && c->o.cloud != c->cloud_raw)
 		kp_cloud_destroy(c->o.cloud);   /* metrics: the decorator only */
 	json_decref(c->created);

@@ -19,43 +19,43 @@
 
 #define DEDUPE_MS 10000
 
-void kpc_pe_pod_event(struct kp_ctrl *c, const json_t *old, const json_t *pod, bool deleted)
+void kp_ctrl__pe_pod_event(struct kp_ctrl *c, const json_t *old, const json_t *pod, bool deleted)
 {
-	const char *nn = kpc_jstr(pod, "spec.nodeName");
+	const char *nn = kp_ctrl__jstr(pod, "spec.nodeName");
 	bool relevant;
 	json_t *node, *nc;
 
-	if (!nn || !*nn || kpc_pod_daemon(pod))
+	if (!nn || !*nn || kp_ctrl__pod_daemon(pod))
 		return;
 	if (deleted || !old) {
 		relevant = true;
 	} else {
-		const char *on = kpc_jstr(old, "spec.nodeName");
-		relevant = (!on || !*on) || (!kpc_pod_terminal(old) && kpc_pod_terminal(pod)) ||
-			   (!kpc_jget(old, "metadata.deletionTimestamp") && kpc_jget(pod, "metadata.deletionTimestamp"));
+		const char *on = kp_ctrl__jstr(old, "spec.nodeName");
+		relevant = (!on || !*on) || (!kp_ctrl__pod_terminal(old) && kp_ctrl__pod_terminal(pod)) ||
+			   (!kp_ctrl__jget(old, "metadata.deletionTimestamp") && kp_ctrl__jget(pod, "metadata.deletionTimestamp"));
 	}
 	if (!relevant)
 		return;
 	node = kp_informer_get(c->inf[KPC_NODES], NULL, nn);
-	nc = node ? kpc_ext_claim_for_node(c, node) : NULL;
+	nc = node ? kp_ctrl__ext_claim_for_node(c, node) : NULL;
 	if (nc)
-		kpc_queue_add(&c->ext->podevents, kpc_ext_name(nc), 0);
+		kp_ctrl__queue_add(&c->ext->podevents, kp_ctrl__ext_name(nc), 0);
 }
 
-int64_t kpc_pe_reconcile(struct kp_ctrl *c, const char *name)
+int64_t kp_ctrl__pe_reconcile(struct kp_ctrl *c, const char *name)
 {
 	json_t *nc = kp_informer_get(c->inf[KPC_NODECLAIMS], NULL, name), *patch;
-	int64_t last, wall = kpc_wall(c);
+	int64_t last, wall = kp_ctrl__wall(c);
 	struct kp_kube_status ks;
 	struct kp_errbuf eb = { 0 };
 	char ts[40];
 
-	if (!nc || kpc_jget(nc, "metadata.deletionTimestamp"))
+	if (!nc || kp_ctrl__jget(nc, "metadata.deletionTimestamp"))
 		return -1;
-	last = kpc_ext_time_ms(nc, "status.lastPodEventTime");
+	last = kp_ctrl__ext_time_ms(nc, "status.lastPodEventTime");
 	if (last && wall - last < DEDUPE_MS)
 		return -1;
-	kpc_time(wall, ts, sizeof(ts));
+	kp_ctrl__time(wall, ts, sizeof(ts));
 	patch = json_pack("{s:{s:s}}", "status", "lastPodEventTime", ts);
 	if (kp_kube_patch(c->kc, &KP_KUBE_NODECLAIMS, NULL, name, KP_PATCH_MERGE, patch, "status", NULL, &ks, &eb) &&
 	    !kp_kube_is_notfound(&ks))

@@ -41,16 +41,16 @@ static void batch_fire(void *ud);
 
 static void batch_arm(struct kp_ctrl *c)
 {
-	int64_t now = kpc_now(c), idle_at = c->batch_last_ms + c->o.batch_idle_ms,
+	int64_t now = kp_ctrl__now(c), idle_at = c->batch_last_ms + c->o.batch_idle_ms,
 		max_at = c->batch_start_ms + c->o.batch_max_ms;
 	int64_t at = idle_at < max_at ? idle_at : max_at;
 
 	kp_kube_timer_start(c->loop, &c->batch_timer, at > now ? at - now : 0, batch_fire, c);
 }
 
-void kpc_prov_trigger(struct kp_ctrl *c)
+void kp_ctrl__prov_trigger(struct kp_ctrl *c)
 {
-	int64_t now = kpc_now(c);
+	int64_t now = kp_ctrl__now(c);
 
 	if (!c->controllers_on)
 		return;
@@ -62,7 +62,7 @@ void kpc_prov_trigger(struct kp_ctrl *c)
 	batch_arm(c);
 }
 
-void kpc_prov_stop(struct kp_ctrl *c)
+void kp_ctrl__prov_stop(struct kp_ctrl *c)
 {
 	kp_kube_timer_stop(c->loop, &c->batch_timer);
 	c->batch_open = false;
@@ -191,12 +191,12 @@ static void lowercase(char *s)
 			*s = (char)(*s - 'A' + 'a');
 }
 
-json_t *kpc_prov_nodeclaim_json(struct kp_ctrl *c, const struct kp_plan_claim *pc, const json_t *pool_obj,
+json_t *kp_ctrl__prov_nodeclaim_json(struct kp_ctrl *c, const struct kp_plan_claim *pc, const json_t *pool_obj,
 				const struct kp_itype *const *itypes, int nitypes, struct kp_arena *a)
 {
 	const struct kp_nodepool *np = pc->pool;
-	json_t *tspec = kpc_jget(pool_obj, "spec.template.spec");
-	json_t *tmeta = kpc_jget(pool_obj, "spec.template.metadata");
+	json_t *tspec = kp_ctrl__jget(pool_obj, "spec.template.spec");
+	json_t *tmeta = kp_ctrl__jget(pool_obj, "spec.template.metadata");
 	json_t *labels = json_deep_copy(json_object_get(tmeta, "labels"));
 	json_t *ann = json_deep_copy(json_object_get(tmeta, "annotations"));
 	json_t *spec = json_is_object(tspec) ? json_deep_copy(tspec) : json_object();
@@ -223,10 +223,10 @@ json_t *kpc_prov_nodeclaim_json(struct kp_ctrl *c, const struct kp_plan_claim *p
 	json_object_set_new(ann, KPC_NODEPOOL_HASH_ANN, json_string(np->hash ? np->hash : ""));
 	json_object_set_new(ann, KPC_NODEPOOL_HASH_VERSION_ANN, json_string(KPC_NODEPOOL_HASH_VERSION));
 	owner = json_pack("{s:s, s:s, s:s, s:s, s:b}", "apiVersion", "karpenter.sh/v1", "kind", "NodePool", "name",
-			  np->name, "uid", kpc_jstr(pool_obj, "metadata.uid") ? kpc_jstr(pool_obj, "metadata.uid") : "",
+			  np->name, "uid", kp_ctrl__jstr(pool_obj, "metadata.uid") ? kp_ctrl__jstr(pool_obj, "metadata.uid") : "",
 			  "blockOwnerDeletion", 1);
 	json_object_set_new(spec, "requirements", requirements_json(&pc->reqs, itypes, nitypes));
-	json_object_set_new(spec, "resources", json_pack("{s:o}", "requests", kpc_reslist(&c->rn, &pc->requests)));
+	json_object_set_new(spec, "resources", json_pack("{s:o}", "requests", kp_ctrl__reslist(&c->rn, &pc->requests)));
 	obj = json_pack("{s:s, s:s, s:{s:s, s:o, s:o, s:[o], s:[s]}, s:o}", "apiVersion", "karpenter.sh/v1", "kind",
 			"NodeClaim", "metadata", "generateName", kp_arena_printf(a, "%s-", np->name), "labels", labels,
 			"annotations", ann, "ownerReferences", owner, "finalizers", KPC_TERMINATION_FINALIZER, "spec",
@@ -258,7 +258,7 @@ static void nominate(struct kp_ctrl *c, const struct kp_pod *const *pods, int np
 
 	snprintf(note, sizeof(note), "Pod should schedule on: %s", target);
 	for (int i = 0; i < npods && *budget > 0; i++, (*budget)--)
-		kpc_event(c, "Pod", "v1", pods[i]->ns, pods[i]->name, pods[i]->uid, "Normal", "Nominated", note);
+		kp_ctrl__event(c, "Pod", "v1", pods[i]->ns, pods[i]->name, pods[i]->uid, "Normal", "Nominated", note);
 }
 
 /* Creates one claim of the plan after the live limits check; returns true if created. */
@@ -274,7 +274,7 @@ static bool create_claim(struct kp_ctrl *c, const struct kp_cluster *cl, const s
 	int nkeep = 0, bad = -1;
 	const char *name;
 
-	if (!pool_obj || kpc_jget(pool_obj, "metadata.deletionTimestamp")) {
+	if (!pool_obj || kp_ctrl__jget(pool_obj, "metadata.deletionTimestamp")) {
 		kp_log_info(&c->log_prov, "nodepool is gone or deleting, not creating nodeclaim",
 			    KP_LOG_FIELDS(kp_log_object("NodePool", np->name)));
 		return false;
@@ -304,7 +304,7 @@ static bool create_claim(struct kp_ctrl *c, const struct kp_cluster *cl, const s
 									 "for nodepool (%s)", rname))));
 		return false;
 	}
-	obj = kpc_prov_nodeclaim_json(c, pc, pool_obj, keep, nkeep, a);
+	obj = kp_ctrl__prov_nodeclaim_json(c, pc, pool_obj, keep, nkeep, a);
 	if (!obj) {
 		kp_log_error(&c->log_prov, "could not create nodeclaim", KP_LOG_FIELDS(kp_log_errmsg("out of memory")));
 		return false;
@@ -316,8 +316,8 @@ static bool create_claim(struct kp_ctrl *c, const struct kp_cluster *cl, const s
 		return false;
 	}
 	json_decref(obj);
-	name = kp_arena_strdup(a, kpc_jstr(made, "metadata.name") ? kpc_jstr(made, "metadata.name") : "");
-	json_object_set_new(made, KPC_CREATED_AT, json_integer(kpc_now(c)));
+	name = kp_arena_strdup(a, kp_ctrl__jstr(made, "metadata.name") ? kp_ctrl__jstr(made, "metadata.name") : "");
+	json_object_set_new(made, KPC_CREATED_AT, json_integer(kp_ctrl__now(c)));
 	json_array_append(c->created, made);
 	kp_res_add(&u->res, &maxcap);
 	u->nodes++;
@@ -343,7 +343,7 @@ static bool create_claim(struct kp_ctrl *c, const struct kp_cluster *cl, const s
 	if (c->m.nodeclaims_created_total)
 		kp_metrics_inc(c->m.nodeclaims_created_total, KP_LV("provisioned", np->name, "false"));
 	nominate(c, pc->pods, pc->npods, kp_arena_printf(a, "nodeclaim/%s", name), ev_budget);
-	kpc_queue_add(&c->lifecycle, name, 0);
+	kp_ctrl__queue_add(&c->lifecycle, name, 0);
 	json_decref(made);
 	(void)cl;
 	(void)cat;
@@ -352,7 +352,7 @@ static bool create_claim(struct kp_ctrl *c, const struct kp_cluster *cl, const s
 
 static double secs_since(struct kp_ctrl *c, int64_t t0)
 {
-	return (double)(kpc_now(c) - t0) / 1000.0;
+	return (double)(kp_ctrl__now(c) - t0) / 1000.0;
 }
 
 static void prov_run(struct kp_ctrl *c)
@@ -364,16 +364,16 @@ static void prov_run(struct kp_ctrl *c)
 	struct kp_sched_input in = { 0 };
 	struct kp_sched_opts so;
 	struct kp_plan plan = { 0 };
-	struct kpc_ice_ctx ice;
+	struct kp_ctrl__ice_ctx ice;
 	struct kp_arena a;
 	int nprov = 0, created = 0, ev_budget = MAX_EVENT_PODS;
-	int64_t t0 = kpc_now(c);
+	int64_t t0 = kp_ctrl__now(c);
 	struct usage *usage = NULL;
 	enum kp_cloud_err ce;
 
 	c->last_pass_ms = t0;
 	c->unsched_left = false;
-	if (kpc_snapshot(c, &cl, &prov, &nprov, &eb)) {
+	if (kp_ctrl__snapshot(c, &cl, &prov, &nprov, &eb)) {
 		kp_log_error(&c->log_prov, "could not snapshot cluster state", KP_LOG_FIELDS(kp_log_errmsg(eb.msg)));
 		return;
 	}
@@ -383,7 +383,7 @@ static void prov_run(struct kp_ctrl *c)
 	}
 	kp_arena_init(&a);
 	kp_log_info(&c->log_prov, "found provisionable pod(s)",
-		    KP_LOG_FIELDS(kp_log_int("pods", nprov), kp_log_duration_ns("duration", (kpc_now(c) - t0) * 1000000)));
+		    KP_LOG_FIELDS(kp_log_int("pods", nprov), kp_log_duration_ns("duration", (kp_ctrl__now(c) - t0) * 1000000)));
 	if (cl.npools == 0) {
 		kp_log_error(&c->log_prov, "could not schedule pods", KP_LOG_FIELDS(kp_log_errmsg("no nodepools found")));
 		goto out;
@@ -395,12 +395,12 @@ static void prov_run(struct kp_ctrl *c)
 		goto out;
 	}
 	ice.ice = &c->ice;
-	ice.now_ms = kpc_now(c);
+	ice.now_ms = kp_ctrl__now(c);
 	in.cluster = &cl;
 	in.catalog = cat;
 	in.npods = nprov;
 	in.pods = prov;
-	in.offering_hidden = kpc_ice_hidden;
+	in.offering_hidden = kp_ctrl__ice_hidden;
 	in.offering_ctx = &ice;
 	kp_sched_opts_default(&so);
 	so.max_instance_types = c->o.max_instance_types;
@@ -453,7 +453,7 @@ static void prov_run(struct kp_ctrl *c)
 				     KP_LOG_FIELDS(kp_log_nsobject("Pod", pod->ns, pod->name),
 						   kp_log_errmsg(plan.unsched[i].reason ? plan.unsched[i].reason : "")));
 		if (ev_budget-- > 0)
-			kpc_event(c, "Pod", "v1", pod->ns, pod->name, pod->uid, "Warning", "FailedScheduling",
+			kp_ctrl__event(c, "Pod", "v1", pod->ns, pod->name, pod->uid, "Warning", "FailedScheduling",
 				  kp_arena_printf(&a, "Failed to schedule pod, %s",
 						  plan.unsched[i].reason ? plan.unsched[i].reason : "no nodepool fits"));
 	}
@@ -469,7 +469,7 @@ out:
 static void batch_fire(void *ud)
 {
 	struct kp_ctrl *c = ud;
-	int64_t now = kpc_now(c);
+	int64_t now = kp_ctrl__now(c);
 
 	if (!c->batch_open)
 		return;
@@ -481,7 +481,7 @@ static void batch_fire(void *ud)
 	if (!c->controllers_on)
 		return;
 	if (!atomic_load(&c->ready)) {   /* cluster state not synced: try again shortly */
-		kpc_prov_trigger(c);
+		kp_ctrl__prov_trigger(c);
 		return;
 	}
 	prov_run(c);

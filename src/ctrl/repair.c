@@ -60,7 +60,7 @@ static int64_t toleration_ms(const struct kp_ctrl *c)
 /* The time since which node has been unhealthy (Ready not True), or 0. */
 static int64_t unhealthy_since(const json_t *node)
 {
-	json_t *ready = kpc_condition(node, "Ready");
+	json_t *ready = kp_ctrl__condition(node, "Ready");
 	const char *st = json_string_value(json_object_get(ready, "status"));
 	const char *lt = json_string_value(json_object_get(ready, "lastTransitionTime"));
 	int64_t t = 0;
@@ -72,7 +72,7 @@ static int64_t unhealthy_since(const json_t *node)
 
 static const char *pool_of(const json_t *o)
 {
-	return json_string_value(json_object_get(kpc_jget(o, "metadata.labels"), KP_LABEL_NODEPOOL));
+	return json_string_value(json_object_get(kp_ctrl__jget(o, "metadata.labels"), KP_LABEL_NODEPOOL));
 }
 
 /* Karpenter's rule: repair only while at most 20% (rounded up) of the
@@ -81,7 +81,7 @@ static bool pool_allows(struct kp_ctrl *c, const char *pool, int64_t tol, int *n
 {
 	json_t **all = NULL;
 	size_t n = 0;
-	int64_t now = kpc_wall(c);
+	int64_t now = kp_ctrl__wall(c);
 
 	*nbad = *ntotal = 0;
 	if (kp_informer_list(c->inf[KPC_NODES], NULL, &all, &n, NULL))
@@ -109,7 +109,7 @@ static json_t *claim_of_node(struct kp_ctrl *c, const char *node)
 	if (kp_informer_list(c->inf[KPC_NODECLAIMS], NULL, &all, &n, NULL))
 		return NULL;
 	for (size_t i = 0; i < n && !found; i++) {
-		const char *nn = kpc_jstr(all[i], "status.nodeName");
+		const char *nn = kp_ctrl__jstr(all[i], "status.nodeName");
 		if (nn && strcmp(nn, node) == 0)
 			found = all[i];
 	}
@@ -117,7 +117,7 @@ static json_t *claim_of_node(struct kp_ctrl *c, const char *node)
 	return found;
 }
 
-int64_t kpc_repair_reconcile(struct kp_ctrl *c, const char *name)
+int64_t kp_ctrl__repair_reconcile(struct kp_ctrl *c, const char *name)
 {
 	json_t *node = kp_informer_get(c->inf[KPC_NODES], NULL, name), *nc, *patch;
 	const char *pool, *ncname, *cap, *image;
@@ -127,33 +127,33 @@ int64_t kpc_repair_reconcile(struct kp_ctrl *c, const char *name)
 	char ts[40], msg[200];
 	int nbad, ntotal;
 
-	if (!c->o.node_repair || !node || kpc_jget(node, "metadata.deletionTimestamp") || !(pool = pool_of(node)))
+	if (!c->o.node_repair || !node || kp_ctrl__jget(node, "metadata.deletionTimestamp") || !(pool = pool_of(node)))
 		return -1;
 	since = unhealthy_since(node);
 	if (!since)
 		return -1;   /* healthy: a later condition change enqueues it again */
-	left = since + tol - kpc_wall(c);
+	left = since + tol - kp_ctrl__wall(c);
 	if (left > 0)
 		return left;
 	nc = claim_of_node(c, name);
-	if (!nc || kpc_jget(nc, "metadata.deletionTimestamp"))
+	if (!nc || kp_ctrl__jget(nc, "metadata.deletionTimestamp"))
 		return -1;
-	ncname = kpc_jstr(nc, "metadata.name");
+	ncname = kp_ctrl__jstr(nc, "metadata.name");
 	if (!pool_allows(c, pool, tol, &nbad, &ntotal)) {
 		snprintf(msg, sizeof(msg), "more than 20%% of nodepool %s's nodes are unhealthy (%d of %d)", pool, nbad,
 			 ntotal);
 		kp_log_info(&c->ext->log_rep, "node repair blocked",
 			    KP_LOG_FIELDS(kp_log_object("Node", name), kp_log_str("reason", msg)));
-		kpc_event(c, "NodePool", "karpenter.sh/v1", NULL, pool, NULL, "Warning", "NodeRepairBlocked", msg);
+		kp_ctrl__event(c, "NodePool", "karpenter.sh/v1", NULL, pool, NULL, "Warning", "NodeRepairBlocked", msg);
 		return REPAIR_BLOCKED_RETRY_MS;
 	}
-	kp_format_rfc3339(kpc_wall(c) / 1000, ts, sizeof(ts));
+	kp_format_rfc3339(kp_ctrl__wall(c) / 1000, ts, sizeof(ts));
 	patch = json_pack("{s:{s:{s:s}}}", "metadata", "annotations", "karpenter.sh/nodeclaim-termination-timestamp", ts);
 	if (patch) {
 		kp_kube_patch(c->kc, &KP_KUBE_NODECLAIMS, NULL, ncname, KP_PATCH_MERGE, patch, NULL, NULL, &ks, &eb);
 		json_decref(patch);
 	}
-	if (kp_kube_delete(c->kc, &KP_KUBE_NODECLAIMS, NULL, ncname, KP_PROPAGATE_DEFAULT, kpc_jstr(nc, "metadata.uid"),
+	if (kp_kube_delete(c->kc, &KP_KUBE_NODECLAIMS, NULL, ncname, KP_PROPAGATE_DEFAULT, kp_ctrl__jstr(nc, "metadata.uid"),
 			   &ks, &eb)) {
 		if (kp_kube_is_notfound(&ks))
 			return -1;
@@ -164,10 +164,10 @@ int64_t kpc_repair_reconcile(struct kp_ctrl *c, const char *name)
 	kp_log_info(&c->ext->log_rep, "deleting unhealthy nodeclaim",
 		    KP_LOG_FIELDS(kp_log_object("NodeClaim", ncname), kp_log_object("Node", name),
 				  kp_log_str("condition", "Ready")));
-	kpc_event(c, "Node", "v1", NULL, name, kpc_jstr(node, "metadata.uid"), "Warning", "NodeRepair",
+	kp_ctrl__event(c, "Node", "v1", NULL, name, kp_ctrl__jstr(node, "metadata.uid"), "Warning", "NodeRepair",
 		  "Deleting the NodeClaim of an unhealthy node (condition Ready)");
-	cap = json_string_value(json_object_get(kpc_jget(nc, "metadata.labels"), KP_LABEL_CAPACITY_TYPE));
-	image = kpc_jstr(nc, "status.imageID");
+	cap = json_string_value(json_object_get(kp_ctrl__jget(nc, "metadata.labels"), KP_LABEL_CAPACITY_TYPE));
+	image = kp_ctrl__jstr(nc, "status.imageID");
 	if (c->m.nodeclaims_unhealthy_disrupted_total)
 		kp_metrics_inc(c->m.nodeclaims_unhealthy_disrupted_total,
 			       KP_LV("Ready", pool, cap ? cap : "", image ? image : ""));

@@ -24,31 +24,31 @@
 #include "ctrl/ctrl_int.h"
 #include "load/load.h"
 
-bool kpc_inf_optional(enum kpc_inf kind)
+bool kp_ctrl__inf_optional(enum kp_ctrl__inf kind)
 {
 	return kind == KPC_STORAGECLASSES || kind == KPC_PVCS || kind == KPC_PVS;
 }
 
-bool kpc_pod_provisionable(const json_t *pod)
+bool kp_ctrl__pod_provisionable(const json_t *pod)
 {
-	const char *nn = kpc_jstr(pod, "spec.nodeName");
-	const char *nominated = kpc_jstr(pod, "status.nominatedNodeName");
-	json_t *cond = kpc_condition(pod, "PodScheduled");
+	const char *nn = kp_ctrl__jstr(pod, "spec.nodeName");
+	const char *nominated = kp_ctrl__jstr(pod, "status.nominatedNodeName");
+	json_t *cond = kp_ctrl__condition(pod, "PodScheduled");
 	const char *reason = json_string_value(json_object_get(cond, "reason"));
 	const char *status = json_string_value(json_object_get(cond, "status"));
 
-	if ((nn && *nn) || (nominated && *nominated) || kpc_jget(pod, "metadata.deletionTimestamp"))
+	if ((nn && *nn) || (nominated && *nominated) || kp_ctrl__jget(pod, "metadata.deletionTimestamp"))
 		return false;
-	if (kpc_pod_terminal(pod))
+	if (kp_ctrl__pod_terminal(pod))
 		return false;
 	if (!reason || strcmp(reason, "Unschedulable") != 0 || !status || strcmp(status, "False") != 0)
 		return false;
-	if (json_object_get(kpc_jget(pod, "metadata.annotations"), "kubernetes.io/config.mirror"))
+	if (json_object_get(kp_ctrl__jget(pod, "metadata.annotations"), "kubernetes.io/config.mirror"))
 		return false;
-	return !kpc_pod_daemon(pod);
+	return !kp_ctrl__pod_daemon(pod);
 }
 
-json_t *kpc_claim_get(struct kp_ctrl *c, const char *name)
+json_t *kp_ctrl__claim_get(struct kp_ctrl *c, const char *name)
 {
 	json_t *o = kp_informer_get(c->inf[KPC_NODECLAIMS], NULL, name), *e;
 	size_t i;
@@ -56,19 +56,19 @@ json_t *kpc_claim_get(struct kp_ctrl *c, const char *name)
 	if (o)
 		return o;
 	json_array_foreach(c->created, i, e) {
-		const char *n = kpc_jstr(e, "metadata.name");
+		const char *n = kp_ctrl__jstr(e, "metadata.name");
 		if (n && strcmp(n, name) == 0)
 			return e;
 	}
 	return NULL;
 }
 
-void kpc_created_forget(struct kp_ctrl *c, const char *name)
+void kp_ctrl__created_forget(struct kp_ctrl *c, const char *name)
 {
 	size_t i = 0;
 
 	while (i < json_array_size(c->created)) {
-		const char *n = kpc_jstr(json_array_get(c->created, i), "metadata.name");
+		const char *n = kp_ctrl__jstr(json_array_get(c->created, i), "metadata.name");
 		if (!n || strcmp(n, name) == 0)
 			json_array_remove(c->created, i);
 		else
@@ -76,14 +76,14 @@ void kpc_created_forget(struct kp_ctrl *c, const char *name)
 	}
 }
 
-void kpc_created_gc(struct kp_ctrl *c)
+void kp_ctrl__created_gc(struct kp_ctrl *c)
 {
 	size_t i = 0;
-	int64_t now = kpc_now(c);
+	int64_t now = kp_ctrl__now(c);
 
 	while (i < json_array_size(c->created)) {
 		json_t *e = json_array_get(c->created, i);
-		const char *n = kpc_jstr(e, "metadata.name");
+		const char *n = kp_ctrl__jstr(e, "metadata.name");
 		json_t *seen = n ? kp_informer_get(c->inf[KPC_NODECLAIMS], NULL, n) : NULL;
 		int64_t at = json_integer_value(json_object_get(e, KPC_CREATED_AT));
 
@@ -97,7 +97,7 @@ void kpc_created_gc(struct kp_ctrl *c)
 }
 
 static const struct {
-	enum kpc_inf inf;
+	enum kp_ctrl__inf inf;
 	const char *kind, *apiv;
 } ORDER[] = {
 	{ KPC_NAMESPACES, "Namespace", "v1" },
@@ -116,9 +116,9 @@ static const struct {
 static void decode_one(struct kp_ctrl *c, struct kp_cluster *out, const json_t *o, const char *kind,
 		       const char *apiv)
 {
-	struct kp_load_opts lo = { NULL, kpc_wall(c) / 1000 };
+	struct kp_load_opts lo = { NULL, kp_ctrl__wall(c) / 1000 };
 	struct kp_errbuf eb = { 0 };
-	const char *ns = kpc_jstr(o, "metadata.namespace"), *name = kpc_jstr(o, "metadata.name");
+	const char *ns = kp_ctrl__jstr(o, "metadata.namespace"), *name = kp_ctrl__jstr(o, "metadata.name");
 	char label[400];
 
 	snprintf(label, sizeof(label), "%s/%s%s%s", kind, ns ? ns : "", ns ? "/" : "", name ? name : "?");
@@ -143,12 +143,12 @@ static int snap_one(void *ud, json_t *o)
 	int before = e->out->npods;
 
 	decode_one(e->c, e->out, o, e->kind, e->apiv);
-	if (e->prov && e->np < e->cap && e->out->npods == before + 1 && kpc_pod_provisionable(o))
+	if (e->prov && e->np < e->cap && e->out->npods == before + 1 && kp_ctrl__pod_provisionable(o))
 		e->prov[e->np++] = e->out->pods[before];
 	return 0;
 }
 
-kp_err kpc_snapshot(struct kp_ctrl *c, struct kp_cluster *out, const struct kp_pod ***provisionable, int *nprov,
+kp_err kp_ctrl__snapshot(struct kp_ctrl *c, struct kp_cluster *out, const struct kp_pod ***provisionable, int *nprov,
 		    struct kp_errbuf *eb)
 {
 	const struct kp_pod **prov = NULL;
@@ -157,7 +157,7 @@ kp_err kpc_snapshot(struct kp_ctrl *c, struct kp_cluster *out, const struct kp_p
 
 	kp_cluster_init(out);
 	out->resnames = c->rn;
-	kpc_created_gc(c);
+	kp_ctrl__created_gc(c);
 	for (size_t k = 0; k < KP_ARRAY_LEN(ORDER) && !rc; k++) {
 		struct kp_informer *inf = c->inf[ORDER[k].inf];
 		struct snap_each se = { c, out, ORDER[k].kind, ORDER[k].apiv, NULL, 0, 0 };

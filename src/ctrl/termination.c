@@ -52,7 +52,7 @@ static bool pod_tolerates_disrupted(const json_t *p)
 	json_t *t;
 	size_t i;
 
-	json_array_foreach(kpc_jget(p, "spec.tolerations"), i, t) {
+	json_array_foreach(kp_ctrl__jget(p, "spec.tolerations"), i, t) {
 		const char *k = json_string_value(json_object_get(t, "key"));
 		const char *op = json_string_value(json_object_get(t, "operator"));
 		const char *v = json_string_value(json_object_get(t, "value"));
@@ -73,19 +73,19 @@ static bool pod_tolerates_disrupted(const json_t *p)
 
 static bool pod_mirror(const json_t *p)
 {
-	return json_object_get(kpc_jget(p, "metadata.annotations"), "kubernetes.io/config.mirror") != NULL;
+	return json_object_get(kp_ctrl__jget(p, "metadata.annotations"), "kubernetes.io/config.mirror") != NULL;
 }
 
 static bool pod_critical(const json_t *p)
 {
-	const char *pc = kpc_jstr(p, "spec.priorityClassName");
+	const char *pc = kp_ctrl__jstr(p, "spec.priorityClassName");
 	return pc && (strcmp(pc, "system-cluster-critical") == 0 || strcmp(pc, "system-node-critical") == 0);
 }
 
 /* karpenter.sh/do-not-disrupt: "true", or a duration measured from creation. */
 static bool pod_do_not_disrupt(const json_t *p, int64_t wall)
 {
-	const char *v = json_string_value(json_object_get(kpc_jget(p, "metadata.annotations"), KPC_DO_NOT_DISRUPT_ANN));
+	const char *v = json_string_value(json_object_get(kp_ctrl__jget(p, "metadata.annotations"), KPC_DO_NOT_DISRUPT_ANN));
 	int64_t ms;
 
 	if (!v)
@@ -94,12 +94,12 @@ static bool pod_do_not_disrupt(const json_t *p, int64_t wall)
 		return true;
 	if (kp_parse_duration_ms(v, &ms) || ms <= 0)
 		return false;
-	return wall < kpc_ext_time_ms(p, "metadata.creationTimestamp") + ms;
+	return wall < kp_ctrl__ext_time_ms(p, "metadata.creationTimestamp") + ms;
 }
 
 static int64_t pod_grace_ms(const json_t *p)
 {
-	json_t *g = kpc_jget(p, "spec.terminationGracePeriodSeconds");
+	json_t *g = kp_ctrl__jget(p, "spec.terminationGracePeriodSeconds");
 	return json_is_integer(g) ? json_integer_value(g) * 1000 : 30000;
 }
 
@@ -108,8 +108,8 @@ static bool needs_force_delete(const json_t *p, int64_t deadline, int64_t wall)
 {
 	if (!deadline)
 		return false;
-	if (kpc_jget(p, "metadata.deletionTimestamp"))
-		return kpc_ext_time_ms(p, "metadata.deletionTimestamp") > deadline;
+	if (kp_ctrl__jget(p, "metadata.deletionTimestamp"))
+		return kp_ctrl__ext_time_ms(p, "metadata.deletionTimestamp") > deadline;
 	return wall > deadline - pod_grace_ms(p);
 }
 
@@ -117,8 +117,8 @@ static bool needs_force_delete(const json_t *p, int64_t deadline, int64_t wall)
 
 static bool force_delete(struct kp_ctrl *c, const json_t *p, int64_t deadline)
 {
-	const char *ns = kpc_jstr(p, "metadata.namespace"), *name = kpc_ext_name(p);
-	int64_t grace = (deadline - kpc_wall(c)) / 1000;
+	const char *ns = kp_ctrl__jstr(p, "metadata.namespace"), *name = kp_ctrl__ext_name(p);
+	int64_t grace = (deadline - kp_ctrl__wall(c)) / 1000;
 	struct kp_kube_status ks = { 0 };
 	struct kp_errbuf eb = { 0 };
 	char path[1024];
@@ -130,7 +130,7 @@ static bool force_delete(struct kp_ctrl *c, const json_t *p, int64_t deadline)
 	if (kp_kube_path(&KP_KUBE_PODS, ns, name, NULL, path, sizeof(path), &eb))
 		return false;
 	body = json_pack("{s:s, s:s, s:I, s:{s:s}}", "kind", "DeleteOptions", "apiVersion", "v1", "gracePeriodSeconds",
-			 (json_int_t)grace, "preconditions", "uid", kpc_jstr(p, "metadata.uid") ? kpc_jstr(p, "metadata.uid") : "");
+			 (json_int_t)grace, "preconditions", "uid", kp_ctrl__jstr(p, "metadata.uid") ? kp_ctrl__jstr(p, "metadata.uid") : "");
 	rc = kp_kube_request(c->kc, "DELETE", path, "application/json", body, NULL, &ks, &eb);
 	json_decref(body);
 	if (rc && !kp_kube_is_notfound(&ks)) {
@@ -150,11 +150,11 @@ static bool force_delete(struct kp_ctrl *c, const json_t *p, int64_t deadline)
  * tried again (0: evicted or gone). */
 static int64_t evict(struct kp_ctrl *c, const json_t *p, const char *why)
 {
-	struct kpc_ext *x = c->ext;
-	const char *ns = kpc_jstr(p, "metadata.namespace"), *name = kpc_ext_name(p);
-	const char *uid = kpc_jstr(p, "metadata.uid");
+	struct kp_ctrl__ext *x = c->ext;
+	const char *ns = kp_ctrl__jstr(p, "metadata.namespace"), *name = kp_ctrl__ext_name(p);
+	const char *uid = kp_ctrl__jstr(p, "metadata.uid");
 	json_t *bo = uid ? json_object_get(x->evict_backoff, uid) : NULL;
-	int64_t now = kpc_now(c), attempt = 0, wait;
+	int64_t now = kp_ctrl__now(c), attempt = 0, wait;
 	struct kp_kube_status ks = { 0 };
 	struct kp_errbuf eb = { 0 };
 	char code[16];
@@ -174,7 +174,7 @@ static int64_t evict(struct kp_ctrl *c, const json_t *p, const char *why)
 			kp_metrics_inc(c->m.pods_drained_total, KP_LV(why));
 		kp_log_info(&x->log_term, "evicted pod",
 			    KP_LOG_FIELDS(kp_log_nsobject("Pod", ns, name), kp_log_str("reason", why)));
-		kpc_event(c, "Pod", "v1", ns, name, uid, "Normal", "Evicted", "Evicted pod");
+		kp_ctrl__event(c, "Pod", "v1", ns, name, uid, "Normal", "Evicted", "Evicted pod");
 		return 0;
 	}
 	snprintf(code, sizeof(code), "%ld", ks.code);
@@ -191,11 +191,11 @@ static int64_t evict(struct kp_ctrl *c, const json_t *p, const char *why)
 	if (uid)
 		json_object_set_new(x->evict_backoff, uid, json_pack("[I, I]", (json_int_t)(now + wait), (json_int_t)(attempt + 1)));
 	if (ks.code == 429) {
-		json_t *node = kp_informer_get(c->inf[KPC_NODES], NULL, kpc_jstr(p, "spec.nodeName"));
+		json_t *node = kp_informer_get(c->inf[KPC_NODES], NULL, kp_ctrl__jstr(p, "spec.nodeName"));
 		char note[700];
 		snprintf(note, sizeof(note), "Failed to drain node, evicting pod %s/%s violates a PDB", ns ? ns : "", name);
 		if (node)
-			kpc_event(c, "Node", "v1", NULL, kpc_ext_name(node), kpc_jstr(node, "metadata.uid"), "Warning",
+			kp_ctrl__event(c, "Node", "v1", NULL, kp_ctrl__ext_name(node), kp_ctrl__jstr(node, "metadata.uid"), "Warning",
 				  "FailedDraining", note);
 		kp_log_debug(&x->log_term, "eviction refused, retrying",
 			     KP_LOG_FIELDS(kp_log_nsobject("Pod", ns, name), kp_log_errmsg(eb.msg),
@@ -219,7 +219,7 @@ struct node_pods {
 static int collect_node_pod(void *ud, json_t *pod)
 {
 	struct node_pods *np = ud;
-	const char *pn = kpc_jstr(pod, "spec.nodeName");
+	const char *pn = kp_ctrl__jstr(pod, "spec.nodeName");
 
 	if (!pn || strcmp(pn, np->node) != 0)
 		return 0;
@@ -248,11 +248,11 @@ static void node_pods_free(struct node_pods *np)
  * before the next look. */
 static int64_t drain(struct kp_ctrl *c, const json_t *node, int64_t deadline, const char *why, int *nwaiting)
 {
-	const char *nname = kpc_ext_name(node);
+	const char *nname = kp_ctrl__ext_name(node);
 	struct node_pods np = { nname, NULL, 0, 0, false };
 	json_t **all;
 	size_t n;
-	int64_t wall = kpc_wall(c), delay = 0;
+	int64_t wall = kp_ctrl__wall(c), delay = 0;
 	int waiting = 0, first = -1;
 	unsigned char *group = NULL;
 
@@ -270,12 +270,12 @@ static int64_t drain(struct kp_ctrl *c, const json_t *node, int64_t deadline, co
 	}
 	for (size_t i = 0; i < n; i++) {
 		const json_t *p = all[i];
-		const char *pn = kpc_jstr(p, "spec.nodeName");
+		const char *pn = kp_ctrl__jstr(p, "spec.nodeName");
 		int64_t dts;
 		group[i] = 0xff;
-		if (!pn || strcmp(pn, nname) != 0 || kpc_pod_terminal(p) || pod_tolerates_disrupted(p) || pod_mirror(p))
+		if (!pn || strcmp(pn, nname) != 0 || kp_ctrl__pod_terminal(p) || pod_tolerates_disrupted(p) || pod_mirror(p))
 			continue;
-		dts = kpc_ext_time_ms(p, "metadata.deletionTimestamp");
+		dts = kp_ctrl__ext_time_ms(p, "metadata.deletionTimestamp");
 		if (dts && wall > dts + STUCK_TERMINATING_MS)
 			continue;
 		waiting++;
@@ -284,14 +284,14 @@ static int64_t drain(struct kp_ctrl *c, const json_t *node, int64_t deadline, co
 				force_delete(c, p, deadline);
 			continue;
 		}
-		group[i] = (unsigned char)((pod_critical(p) ? 2 : 0) + (kpc_pod_daemon(p) ? 1 : 0));
+		group[i] = (unsigned char)((pod_critical(p) ? 2 : 0) + (kp_ctrl__pod_daemon(p) ? 1 : 0));
 		if (first < 0 || group[i] < first)
 			first = group[i];
 	}
 	for (size_t i = 0; i < n && first >= 0; i++) {
 		const json_t *p = all[i];
 		int64_t d;
-		if (group[i] != first || kpc_jget(p, "metadata.deletionTimestamp"))
+		if (group[i] != first || kp_ctrl__jget(p, "metadata.deletionTimestamp"))
 			continue;
 		if (pod_do_not_disrupt(p, wall))
 			continue;   /* waited for, never evicted */
@@ -311,15 +311,15 @@ static int64_t drain(struct kp_ctrl *c, const json_t *node, int64_t deadline, co
 
 static int64_t done(struct kp_ctrl *c, const json_t *node, const char *why)
 {
-	const char *name = kpc_ext_name(node);
-	const char *pool = json_string_value(json_object_get(kpc_jget(node, "metadata.labels"), KP_LABEL_NODEPOOL));
-	const char *zone = json_string_value(json_object_get(kpc_jget(node, "metadata.labels"), KP_LABEL_ZONE));
-	int64_t wall = kpc_wall(c), del = kpc_ext_time_ms(node, "metadata.deletionTimestamp"),
-		born = kpc_ext_time_ms(node, "metadata.creationTimestamp");
+	const char *name = kp_ctrl__ext_name(node);
+	const char *pool = json_string_value(json_object_get(kp_ctrl__jget(node, "metadata.labels"), KP_LABEL_NODEPOOL));
+	const char *zone = json_string_value(json_object_get(kp_ctrl__jget(node, "metadata.labels"), KP_LABEL_ZONE));
+	int64_t wall = kp_ctrl__wall(c), del = kp_ctrl__ext_time_ms(node, "metadata.deletionTimestamp"),
+		born = kp_ctrl__ext_time_ms(node, "metadata.creationTimestamp");
 	struct kp_kube_status ks = { 0 };
 	struct kp_errbuf eb = { 0 };
 
-	if (kp_kube_retry_on_conflict(c->kc, &KP_KUBE_NODES, NULL, name, NULL, 0, kpc_drop_termination_finalizer, NULL, NULL, &ks, &eb) &&
+	if (kp_kube_retry_on_conflict(c->kc, &KP_KUBE_NODES, NULL, name, NULL, 0, kp_ctrl__drop_termination_finalizer, NULL, NULL, &ks, &eb) &&
 	    !kp_kube_is_notfound(&ks)) {
 		kp_log_error(&c->ext->log_term, "failed to remove finalizer",
 			     KP_LOG_FIELDS(kp_log_object("Node", name), kp_log_errmsg(eb.msg)));
@@ -341,34 +341,34 @@ static int64_t done(struct kp_ctrl *c, const json_t *node, const char *why)
 /* The termination deadline (unix ms) or 0; annotates the claim when Karpenter would have. */
 static int64_t termination_time(struct kp_ctrl *c, const json_t *claim)
 {
-	const char *ann = json_string_value(json_object_get(kpc_jget(claim, "metadata.annotations"), KPC_TERMINATION_TS_ANN));
-	const char *tgp = kpc_jstr(claim, "spec.terminationGracePeriod");
+	const char *ann = json_string_value(json_object_get(kp_ctrl__jget(claim, "metadata.annotations"), KPC_TERMINATION_TS_ANN));
+	const char *tgp = kp_ctrl__jstr(claim, "spec.terminationGracePeriod");
 	int64_t t = 0, ms, del;
 	char ts[40];
 
 	if (ann)
 		return kp_parse_rfc3339(ann, &t) ? 0 : t * 1000;
-	del = kpc_ext_time_ms(claim, "metadata.deletionTimestamp");
+	del = kp_ctrl__ext_time_ms(claim, "metadata.deletionTimestamp");
 	if (!tgp || !del || kp_parse_duration_ms(tgp, &ms) || ms < 0)
 		return 0;
 	t = del + ms;
-	kpc_time(t, ts, sizeof(ts));
+	kp_ctrl__time(t, ts, sizeof(ts));
 	{
 		json_t *patch = json_pack("{s:{s:{s:s}}}", "metadata", "annotations", KPC_TERMINATION_TS_ANN, ts);
 		struct kp_kube_status ks;
 		struct kp_errbuf eb = { 0 };
-		if (kp_kube_patch(c->kc, &KP_KUBE_NODECLAIMS, NULL, kpc_ext_name(claim), KP_PATCH_MERGE, patch, NULL, NULL,
+		if (kp_kube_patch(c->kc, &KP_KUBE_NODECLAIMS, NULL, kp_ctrl__ext_name(claim), KP_PATCH_MERGE, patch, NULL, NULL,
 				  &ks, &eb) && !kp_kube_is_notfound(&ks))
 			kp_log_error(&c->ext->log_term, "failed to annotate nodeclaim",
-				     KP_LOG_FIELDS(kp_log_object("NodeClaim", kpc_ext_name(claim)), kp_log_errmsg(eb.msg)));
+				     KP_LOG_FIELDS(kp_log_object("NodeClaim", kp_ctrl__ext_name(claim)), kp_log_errmsg(eb.msg)));
 		json_decref(patch);
 	}
 	return t;
 }
 
-int64_t kpc_term_reconcile(struct kp_ctrl *c, const char *name)
+int64_t kp_ctrl__term_reconcile(struct kp_ctrl *c, const char *name)
 {
-	struct kpc_ext *x = c->ext;
+	struct kp_ctrl__ext *x = c->ext;
 	json_t *node = kp_informer_get(c->inf[KPC_NODES], NULL, name), *claim;
 	const char *pid, *why = "";
 	const char *cname = NULL;
@@ -379,22 +379,22 @@ int64_t kpc_term_reconcile(struct kp_ctrl *c, const char *name)
 		json_object_del(x->drain_start, name);
 		return -1;
 	}
-	if (!kpc_jget(node, "metadata.deletionTimestamp") || !kpc_has_finalizer(node, KPC_TERMINATION_FINALIZER))
+	if (!kp_ctrl__jget(node, "metadata.deletionTimestamp") || !kp_ctrl__has_finalizer(node, KPC_TERMINATION_FINALIZER))
 		return -1;
 	node = json_incref(node);
-	claim = kpc_ext_claim_for_node(c, node);
-	if (!claim && !json_object_get(kpc_jget(node, "metadata.labels"), KP_LABEL_NODEPOOL)) {
+	claim = kp_ctrl__ext_claim_for_node(c, node);
+	if (!claim && !json_object_get(kp_ctrl__jget(node, "metadata.labels"), KP_LABEL_NODEPOOL)) {
 		json_decref(node);
 		return -1;   /* not a node Karpenter manages */
 	}
-	pid = kpc_jstr(node, "spec.providerID");
+	pid = kp_ctrl__jstr(node, "spec.providerID");
 	if (claim) {
 		claim = json_incref(claim);
-		cname = kpc_ext_name(claim);
-		why = json_string_value(json_object_get(kpc_condition(claim, "DisruptionReason"), "reason"));
+		cname = kp_ctrl__ext_name(claim);
+		why = json_string_value(json_object_get(kp_ctrl__condition(claim, "DisruptionReason"), "reason"));
 		if (!why)
 			why = "";
-		if (!kpc_jget(claim, "metadata.deletionTimestamp")) {
+		if (!kp_ctrl__jget(claim, "metadata.deletionTimestamp")) {
 			struct kp_kube_status ks;
 			struct kp_errbuf eb = { 0 };
 			if (kp_kube_delete(c->kc, &KP_KUBE_NODECLAIMS, NULL, cname, KP_PROPAGATE_DEFAULT, NULL, &ks, &eb) &&
@@ -406,7 +406,7 @@ int64_t kpc_term_reconcile(struct kp_ctrl *c, const char *name)
 			}
 		}
 	}
-	if (!kpc_condition_true(node, "Ready") && pid && *pid) {
+	if (!kp_ctrl__condition_true(node, "Ready") && pid && *pid) {
 		struct kp_arena a;
 		struct kp_instance inst;
 		struct kp_errbuf eb = { 0 };
@@ -420,27 +420,27 @@ int64_t kpc_term_reconcile(struct kp_ctrl *c, const char *name)
 		}
 	}
 	deadline = claim ? termination_time(c, claim) : 0;
-	if (kpc_ext_taint(c, &x->log_term, name, true, true) < 0) {
+	if (kp_ctrl__ext_taint(c, &x->log_term, name, true, true) < 0) {
 		delay = DRAIN_POLL_MS;
 		goto out;
 	}
 	if (!json_object_get(x->drain_start, name))
-		json_object_set_new(x->drain_start, name, json_integer(kpc_now(c)));
+		json_object_set_new(x->drain_start, name, json_integer(kp_ctrl__now(c)));
 	delay = drain(c, node, deadline, *why ? why : "termination", &waiting);
 	if (delay > 0) {
-		if (claim && !kpc_condition(claim, "Drained"))
-			kpc_ext_claim_condition(c, &x->log_term, cname, "Drained", "Unknown", "Draining", "Draining");
+		if (claim && !kp_ctrl__condition(claim, "Drained"))
+			kp_ctrl__ext_claim_condition(c, &x->log_term, cname, "Drained", "Unknown", "Draining", "Draining");
 		goto out;
 	}
-	if (claim && !kpc_condition_true(claim, "Drained")) {
-		kpc_ext_claim_condition(c, &x->log_term, cname, "Drained", "True", "Drained", "");
+	if (claim && !kp_ctrl__condition_true(claim, "Drained")) {
+		kp_ctrl__ext_claim_condition(c, &x->log_term, cname, "Drained", "True", "Drained", "");
 		if (c->m.nodes_drained_total) {
-			const char *pool = json_string_value(json_object_get(kpc_jget(node, "metadata.labels"), KP_LABEL_NODEPOOL));
+			const char *pool = json_string_value(json_object_get(kp_ctrl__jget(node, "metadata.labels"), KP_LABEL_NODEPOOL));
 			kp_metrics_inc(c->m.nodes_drained_total, KP_LV(pool ? pool : ""));
 		}
 	}
 	if (claim) {
-		const char *cpid = kpc_jstr(claim, "status.providerID");
+		const char *cpid = kp_ctrl__jstr(claim, "status.providerID");
 		if (cpid && *cpid) {
 			struct kp_errbuf eb = { 0 };
 			enum kp_cloud_err e = kp_cloud_delete(c->o.cloud, cpid, &eb);
@@ -448,8 +448,8 @@ int64_t kpc_term_reconcile(struct kp_ctrl *c, const char *name)
 				if (e)
 					kp_log_error(&x->log_term, "failed to terminate instance",
 						     KP_LOG_FIELDS(kp_log_object("Node", name), kp_log_errmsg(eb.msg)));
-				else if (!kpc_condition_true(claim, "InstanceTerminating"))
-					kpc_ext_claim_condition(c, &x->log_term, cname, "InstanceTerminating", "True",
+				else if (!kp_ctrl__condition_true(claim, "InstanceTerminating"))
+					kp_ctrl__ext_claim_condition(c, &x->log_term, cname, "InstanceTerminating", "True",
 								"InstanceTerminating", "");
 				delay = e ? DRAIN_POLL_MS : INSTANCE_POLL_MS;
 				goto out;
@@ -463,14 +463,14 @@ out:
 	return delay;
 }
 
-void kpc_term_pod_event(struct kp_ctrl *c, const json_t *pod)
+void kp_ctrl__term_pod_event(struct kp_ctrl *c, const json_t *pod)
 {
-	const char *nn = kpc_jstr(pod, "spec.nodeName");
+	const char *nn = kp_ctrl__jstr(pod, "spec.nodeName");
 	json_t *node;
 
 	if (!nn || !*nn)
 		return;
 	node = kp_informer_get(c->inf[KPC_NODES], NULL, nn);
-	if (node && kpc_jget(node, "metadata.deletionTimestamp"))
-		kpc_queue_add(&c->ext->termination, nn, 0);
+	if (node && kp_ctrl__jget(node, "metadata.deletionTimestamp"))
+		kp_ctrl__queue_add(&c->ext->termination, nn, 0);
 }

@@ -21,7 +21,7 @@
 #define ICE_MAX 4096
 #define QUEUE_MAX 100000
 
-json_t *kpc_reslist(const struct kp_resnames *rn, const struct kp_res *r)
+json_t *kp_ctrl__reslist(const struct kp_resnames *rn, const struct kp_res *r)
 {
 	json_t *o = json_object();
 
@@ -35,7 +35,7 @@ json_t *kpc_reslist(const struct kp_resnames *rn, const struct kp_res *r)
 	return o;
 }
 
-void kpc_event(struct kp_ctrl *c, const char *kind, const char *api_version, const char *ns, const char *name,
+void kp_ctrl__event(struct kp_ctrl *c, const char *kind, const char *api_version, const char *ns, const char *name,
 	       const char *uid, const char *type, const char *reason, const char *note)
 {
 	struct kp_errbuf eb = { 0 };
@@ -66,19 +66,19 @@ void kpc_event(struct kp_ctrl *c, const char *kind, const char *api_version, con
 
 /* ---- work queue ---- */
 
-static void queue_arm(struct kpc_queue *q);
+static void queue_arm(struct kp_ctrl__queue *q);
 
 static int item_cmp(const void *a, const void *b)
 {
-	return strcmp(((const struct kpc_item *)a)->key, ((const struct kpc_item *)b)->key);
+	return strcmp(((const struct kp_ctrl__item *)a)->key, ((const struct kp_ctrl__item *)b)->key);
 }
 
 static void queue_fire(void *ud)
 {
-	struct kpc_queue *q = ud;
+	struct kp_ctrl__queue *q = ud;
 	struct kp_ctrl *c = q->c;
-	int64_t now = kpc_now(c);
-	struct kpc_item *due = NULL;
+	int64_t now = kp_ctrl__now(c);
+	struct kp_ctrl__item *due = NULL;
 	int ndue = 0;
 
 	if (!c->controllers_on)
@@ -101,7 +101,7 @@ static void queue_fire(void *ud)
 		for (int i = 0; i < ndue && !atomic_load(&c->stop); i++) {
 			int64_t again = q->fn(c, due[i].key);
 			if (again >= 0)
-				kpc_queue_add(q, due[i].key, again);
+				kp_ctrl__queue_add(q, due[i].key, again);
 		}
 		q->running = false;
 		free(due);
@@ -109,9 +109,9 @@ static void queue_fire(void *ud)
 	queue_arm(q);
 }
 
-static void queue_arm(struct kpc_queue *q)
+static void queue_arm(struct kp_ctrl__queue *q)
 {
-	int64_t first = INT64_MAX, now = kpc_now(q->c);
+	int64_t first = INT64_MAX, now = kp_ctrl__now(q->c);
 
 	if (q->running)
 		return;
@@ -125,7 +125,7 @@ static void queue_arm(struct kpc_queue *q)
 	kp_kube_timer_start(q->c->loop, &q->timer, first > now ? first - now : 0, queue_fire, q);
 }
 
-void kpc_queue_init(struct kpc_queue *q, struct kp_ctrl *c, const char *name, kpc_reconcile_fn fn)
+void kp_ctrl__queue_init(struct kp_ctrl__queue *q, struct kp_ctrl *c, const char *name, kp_ctrl__reconcile_fn fn)
 {
 	memset(q, 0, sizeof(*q));
 	q->c = c;
@@ -133,9 +133,9 @@ void kpc_queue_init(struct kpc_queue *q, struct kp_ctrl *c, const char *name, kp
 	q->fn = fn;
 }
 
-void kpc_queue_add(struct kpc_queue *q, const char *key, int64_t delay_ms)
+void kp_ctrl__queue_add(struct kp_ctrl__queue *q, const char *key, int64_t delay_ms)
 {
-	int64_t due = kpc_now(q->c) + (delay_ms > 0 ? delay_ms : 0);
+	int64_t due = kp_ctrl__now(q->c) + (delay_ms > 0 ? delay_ms : 0);
 
 	if (strlen(key) >= KPC_KEY_MAX)
 		return;
@@ -150,7 +150,7 @@ void kpc_queue_add(struct kpc_queue *q, const char *key, int64_t delay_ms)
 	}
 	if (q->n == q->cap) {
 		int ncap = q->cap ? q->cap * 2 : 64;
-		struct kpc_item *ni;
+		struct kp_ctrl__item *ni;
 		if (ncap > QUEUE_MAX || !(ni = realloc(q->items, (size_t)ncap * sizeof(*ni)))) {
 			kp_log_error(&q->c->log, "work queue full, dropping key",
 				     KP_LOG_FIELDS(kp_log_str("queue", q->name), kp_log_str("key", key)));
@@ -165,7 +165,7 @@ void kpc_queue_add(struct kpc_queue *q, const char *key, int64_t delay_ms)
 	queue_arm(q);
 }
 
-void kpc_queue_free(struct kpc_queue *q)
+void kp_ctrl__queue_free(struct kp_ctrl__queue *q)
 {
 	if (q->c && q->c->loop)
 		kp_kube_timer_stop(q->c->loop, &q->timer);
@@ -176,14 +176,14 @@ void kpc_queue_free(struct kpc_queue *q)
 
 /* ---- insufficient-capacity cache ---- */
 
-static bool ice_match(const struct kpc_ice_entry *e, const char *itype, const char *zone, int captype)
+static bool ice_match(const struct kp_ctrl__ice_entry *e, const char *itype, const char *zone, int captype)
 {
 	return e->captype == captype && strcmp(e->itype, itype) == 0 && strcmp(e->zone, zone ? zone : "") == 0;
 }
 
-void kpc_ice_mark(struct kpc_ice *ice, const char *itype, const char *zone, int captype, int64_t now_ms)
+void kp_ctrl__ice_mark(struct kp_ctrl__ice *ice, const char *itype, const char *zone, int captype, int64_t now_ms)
 {
-	struct kpc_ice_entry *slot = NULL;
+	struct kp_ctrl__ice_entry *slot = NULL;
 
 	for (int i = 0; i < ice->n; i++) {
 		if (ice_match(&ice->e[i], itype, zone, captype) || ice->e[i].until_ms <= now_ms) {
@@ -195,7 +195,7 @@ void kpc_ice_mark(struct kpc_ice *ice, const char *itype, const char *zone, int 
 	if (!slot) {
 		if (ice->n == ice->cap) {
 			int ncap = ice->cap ? ice->cap * 2 : 64;
-			struct kpc_ice_entry *ne;
+			struct kp_ctrl__ice_entry *ne;
 			if (ncap > ICE_MAX || !(ne = realloc(ice->e, (size_t)ncap * sizeof(*ne))))
 				return;
 			ice->e = ne;
@@ -209,7 +209,7 @@ void kpc_ice_mark(struct kpc_ice *ice, const char *itype, const char *zone, int 
 	slot->until_ms = now_ms + ice->ttl_ms;
 }
 
-bool kpc_ice_has(const struct kpc_ice *ice, const char *itype, const char *zone, int captype, int64_t now_ms)
+bool kp_ctrl__ice_has(const struct kp_ctrl__ice *ice, const char *itype, const char *zone, int captype, int64_t now_ms)
 {
 	for (int i = 0; i < ice->n; i++)
 		if (ice->e[i].until_ms > now_ms && ice_match(&ice->e[i], itype, zone, captype))
@@ -217,7 +217,7 @@ bool kpc_ice_has(const struct kpc_ice *ice, const char *itype, const char *zone,
 	return false;
 }
 
-bool kpc_ice_expired_since(const struct kpc_ice *ice, int64_t since_ms, int64_t now_ms)
+bool kp_ctrl__ice_expired_since(const struct kp_ctrl__ice *ice, int64_t since_ms, int64_t now_ms)
 {
 	for (int i = 0; i < ice->n; i++)
 		if (ice->e[i].until_ms > since_ms && ice->e[i].until_ms <= now_ms)
@@ -225,13 +225,13 @@ bool kpc_ice_expired_since(const struct kpc_ice *ice, int64_t since_ms, int64_t 
 	return false;
 }
 
-bool kpc_ice_hidden(void *ctx, const struct kp_itype *it, const struct kp_offering *o)
+bool kp_ctrl__ice_hidden(void *ctx, const struct kp_itype *it, const struct kp_offering *o)
 {
-	const struct kpc_ice_ctx *x = ctx;
-	return kpc_ice_has(x->ice, it->name, o->zone, (int)o->captype, x->now_ms);
+	const struct kp_ctrl__ice_ctx *x = ctx;
+	return kp_ctrl__ice_has(x->ice, it->name, o->zone, (int)o->captype, x->now_ms);
 }
 
-void kpc_ice_free(struct kpc_ice *ice)
+void kp_ctrl__ice_free(struct kp_ctrl__ice *ice)
 {
 	free(ice->e);
 	ice->e = NULL;
@@ -240,24 +240,24 @@ void kpc_ice_free(struct kpc_ice *ice)
 
 /* ---- pods and finalizers (shared by the loops) ---- */
 
-bool kpc_pod_terminal(const json_t *pod)
+bool kp_ctrl__pod_terminal(const json_t *pod)
 {
-	const char *ph = kpc_jstr(pod, "status.phase");
+	const char *ph = kp_ctrl__jstr(pod, "status.phase");
 	return ph && (strcmp(ph, "Succeeded") == 0 || strcmp(ph, "Failed") == 0);
 }
 
-bool kpc_pod_daemon(const json_t *pod)
+bool kp_ctrl__pod_daemon(const json_t *pod)
 {
 	json_t *o;
 	size_t i;
 
-	json_array_foreach(kpc_jget(pod, "metadata.ownerReferences"), i, o)
+	json_array_foreach(kp_ctrl__jget(pod, "metadata.ownerReferences"), i, o)
 		if (kp_strcmp0(json_string_value(json_object_get(o, "kind")), "DaemonSet") == 0)
 			return true;
 	return false;
 }
 
-int kpc_drop_termination_finalizer(void *ud, json_t *obj, struct kp_errbuf *eb)
+int kp_ctrl__drop_termination_finalizer(void *ud, json_t *obj, struct kp_errbuf *eb)
 {
 	(void)ud;
 	(void)eb;

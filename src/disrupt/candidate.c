@@ -23,7 +23,7 @@
 #define HASH_ANN "karpenter.sh/nodepool-hash"
 #define HASH_VERSION_ANN "karpenter.sh/nodepool-hash-version"
 
-const char *dd_fmt(struct dd_pass *p, const char *fmt, ...)
+const char *kp_disrupt__fmt(struct kp_disrupt__pass *p, const char *fmt, ...)
 {
 	char buf[DD_REASON_MAX];
 	va_list ap;
@@ -36,51 +36,51 @@ const char *dd_fmt(struct dd_pass *p, const char *fmt, ...)
 	return s ? s : "policy: out of memory while explaining";
 }
 
-const char *dd_reason_name(int reason)
+const char *kp_disrupt__reason_name(int reason)
 {
 	static const char *const names[DR_COUNT] = { "Empty", "Underutilized", "Drifted", "Expired" };
 	return reason >= 0 && reason < DR_COUNT ? names[reason] : "?";
 }
 
-void dd_record(struct dd_pass *p, int i, const char *reason)
+void kp_disrupt__record(struct kp_disrupt__pass *p, int i, const char *reason)
 {
 	if (!p->nodes[i].recorded)
 		p->nodes[i].recorded = reason;
 }
 
-int64_t dd_budget(const struct dd_pass *p, int i, int reason)
+int64_t kp_disrupt__budget(const struct kp_disrupt__pass *p, int i, int reason)
 {
 	int k = p->nodes[i].pool_idx;
 	return k < 0 ? 0 : p->budget[k][reason];
 }
 
-int64_t dd_budget0(const struct dd_pass *p, int i, int reason)
+int64_t kp_disrupt__budget0(const struct kp_disrupt__pass *p, int i, int reason)
 {
 	int k = p->nodes[i].pool_idx;
 	return k < 0 ? 0 : p->budget0[k][reason];
 }
 
-void dd_budget_take(struct dd_pass *p, int i, int reason)
+void kp_disrupt__budget_take(struct kp_disrupt__pass *p, int i, int reason)
 {
 	int k = p->nodes[i].pool_idx;
 	if (k >= 0 && p->budget[k][reason] > 0)
 		p->budget[k][reason]--;
 }
 
-const char *dd_budget_reason(struct dd_pass *p, int i, int reason)
+const char *kp_disrupt__budget_reason(struct kp_disrupt__pass *p, int i, int reason)
 {
-	int64_t n = dd_budget0(p, i, reason);
+	int64_t n = kp_disrupt__budget0(p, i, reason);
 
 	if (n <= 0)
-		return dd_fmt(p, "budget: nodepool %s allows 0 disruptions for %s now", p->nodes[i].pool_name,
-			      dd_reason_name(reason));
-	return dd_fmt(p, "budget: nodepool %s allows %lld disruption%s for %s now, all taken in this pass",
-		      p->nodes[i].pool_name, (long long)n, n == 1 ? "" : "s", dd_reason_name(reason));
+		return kp_disrupt__fmt(p, "budget: nodepool %s allows 0 disruptions for %s now", p->nodes[i].pool_name,
+			      kp_disrupt__reason_name(reason));
+	return kp_disrupt__fmt(p, "budget: nodepool %s allows %lld disruption%s for %s now, all taken in this pass",
+		      p->nodes[i].pool_name, (long long)n, n == 1 ? "" : "s", kp_disrupt__reason_name(reason));
 }
 
-const char *dd_blocked_reason(const struct dd_pass *p, int i)
+const char *kp_disrupt__blocked_reason(const struct kp_disrupt__pass *p, int i)
 {
-	const struct dd_node *n = &p->nodes[i];
+	const struct kp_disrupt__node *n = &p->nodes[i];
 
 	if (!n->managed || n->in_cmd || n->deleting)
 		return NULL;
@@ -113,7 +113,7 @@ static int cmp_consolidation(const void *a, const void *b)
 	return kp_strcmp0(x->name, y->name);
 }
 
-void dd_sort_consolidation(struct dd_pass *p, int *idx, int n)
+void kp_disrupt__sort_consolidation(struct kp_disrupt__pass *p, int *idx, int n)
 {
 	struct sort_key *k;
 
@@ -123,7 +123,7 @@ void dd_sort_consolidation(struct dd_pass *p, int *idx, int n)
 	if (!k)
 		return;   /* keeps the input order; still deterministic */
 	for (int i = 0; i < n; i++) {
-		const struct dd_node *d = &p->nodes[idx[i]];
+		const struct kp_disrupt__node *d = &p->nodes[idx[i]];
 		k[i].ratio = d->resched_cost > 0 ? d->price / d->resched_cost : 0;
 		k[i].cost = d->cost;
 		k[i].name = d->node->name;
@@ -160,7 +160,7 @@ static int find_node(struct kp_node *const *nodes, const int *order, int n, cons
 }
 
 /* Binds pods to nodes and collects the pending ones. */
-static kp_err bind_pods(struct dd_pass *p, struct kp_errbuf *eb)
+static kp_err bind_pods(struct kp_disrupt__pass *p, struct kp_errbuf *eb)
 {
 	struct kp_cluster *cl = &p->w->cl;
 	int *order = NULL, *owner = NULL, *fill = NULL;
@@ -188,14 +188,14 @@ static kp_err bind_pods(struct dd_pass *p, struct kp_errbuf *eb)
 		}
 	}
 	for (int i = 0; i < p->nnodes; i++) {
-		struct dd_node *d = &p->nodes[i];
+		struct kp_disrupt__node *d = &p->nodes[i];
 		d->pods = kp_arena_calloc(&p->arena, (size_t)d->npods + 1, sizeof(*d->pods));
 		d->resched = kp_arena_calloc(&p->arena, (size_t)d->npods + 1, sizeof(*d->resched));
 		if (!d->pods || !d->resched)
 			return kp_errf(eb, KP_ERR_NOMEM, "disruption: out of memory binding pods");
 	}
 	for (int i = 0; i < cl->npods; i++) {
-		struct dd_node *d;
+		struct kp_disrupt__node *d;
 		struct kp_pod *pod = cl->pods[i];
 
 		if (owner[i] < 0)
@@ -210,13 +210,13 @@ static kp_err bind_pods(struct dd_pass *p, struct kp_errbuf *eb)
 
 /* ---- per-node facts ---- */
 
-static const char *pod_key(struct dd_pass *p, const struct kp_pod *pod)
+static const char *pod_key(struct kp_disrupt__pass *p, const struct kp_pod *pod)
 {
 	char buf[512];
-	return dd_fmt(p, "%s", kp_pod_key(pod, buf, sizeof(buf)));
+	return kp_disrupt__fmt(p, "%s", kp_pod_key(pod, buf, sizeof(buf)));
 }
 
-static void node_price(struct dd_pass *p, struct dd_node *d)
+static void node_price(struct kp_disrupt__pass *p, struct kp_disrupt__node *d)
 {
 	const char *it = kp_labels_get(&d->node->labels, KP_LABEL_INSTANCE_TYPE);
 	const char *zone = kp_labels_get(&d->node->labels, KP_LABEL_ZONE);
@@ -236,24 +236,24 @@ static void node_price(struct dd_pass *p, struct dd_node *d)
 	}
 }
 
-static const char *unpriced_reason(struct dd_pass *p, struct dd_node *d)
+static const char *unpriced_reason(struct kp_disrupt__pass *p, struct kp_disrupt__node *d)
 {
 	const char *it = kp_labels_get(&d->node->labels, KP_LABEL_INSTANCE_TYPE);
 	const char *zone = kp_labels_get(&d->node->labels, KP_LABEL_ZONE);
 	const char *ct = kp_labels_get(&d->node->labels, KP_LABEL_CAPACITY_TYPE);
 
 	if (!it)
-		return dd_fmt(p, "unpriced: node has no %s label", KP_LABEL_INSTANCE_TYPE);
+		return kp_disrupt__fmt(p, "unpriced: node has no %s label", KP_LABEL_INSTANCE_TYPE);
 	if (!d->itype)
-		return dd_fmt(p, "unpriced: instance type %s is not in the catalog", it);
+		return kp_disrupt__fmt(p, "unpriced: instance type %s is not in the catalog", it);
 	if (!zone)
-		return dd_fmt(p, "unpriced: node has no %s label", KP_LABEL_ZONE);
+		return kp_disrupt__fmt(p, "unpriced: node has no %s label", KP_LABEL_ZONE);
 	if (!ct)
-		return dd_fmt(p, "unpriced: node has no %s label", KP_LABEL_CAPACITY_TYPE);
-	return dd_fmt(p, "unpriced: instance type %s has no %s offering in %s", it, ct, zone);
+		return kp_disrupt__fmt(p, "unpriced: node has no %s label", KP_LABEL_CAPACITY_TYPE);
+	return kp_disrupt__fmt(p, "unpriced: instance type %s has no %s offering in %s", it, ct, zone);
 }
 
-static const char *node_ann(const struct dd_node *d, const char *key)
+static const char *node_ann(const struct kp_disrupt__node *d, const char *key)
 {
 	const char *v = kp_labels_get(&d->node->annotations, key);
 	if (!v && d->claim)
@@ -261,7 +261,7 @@ static const char *node_ann(const struct dd_node *d, const char *key)
 	return v;
 }
 
-static bool node_initialized(const struct dd_node *d)
+static bool node_initialized(const struct kp_disrupt__node *d)
 {
 	const char *v = kp_labels_get(&d->node->labels, KP_LABEL_INITIALIZED);
 	return (v && strcmp(v, "true") == 0) || (d->claim && d->claim->initialized);
@@ -269,14 +269,14 @@ static bool node_initialized(const struct dd_node *d)
 
 /* Pod-level blocks: an active pod with do-not-disrupt, or an evictable pod
  * whose PDB allows no disruption or that more than one PDB covers. */
-static const char *pod_block(struct dd_pass *p, struct dd_node *d, const int64_t *pdb_allowed)
+static const char *pod_block(struct kp_disrupt__pass *p, struct kp_disrupt__node *d, const int64_t *pdb_allowed)
 {
 	struct kp_cluster *cl = &p->w->cl;
 
 	for (int i = 0; i < d->npods; i++) {
 		const struct kp_pod *pod = d->pods[i];
 		if (kp_pod_is_active(pod) && kp_pod_do_not_disrupt(pod, p->now))
-			return dd_fmt(p, "do-not-disrupt: pod %s has %s=%s", pod_key(p, pod),
+			return kp_disrupt__fmt(p, "do-not-disrupt: pod %s has %s=%s", pod_key(p, pod),
 				      KP_ANN_DO_NOT_DISRUPT,
 				      kp_labels_get(&pod->annotations, KP_ANN_DO_NOT_DISRUPT));
 	}
@@ -295,10 +295,10 @@ static const char *pod_block(struct dd_pass *p, struct dd_node *d, const int64_t
 				second = k;
 		}
 		if (second >= 0)
-			return dd_fmt(p, "pdb: pod %s is covered by more than one PDB (%s, %s)", pod_key(p, pod),
+			return kp_disrupt__fmt(p, "pdb: pod %s is covered by more than one PDB (%s, %s)", pod_key(p, pod),
 				      cl->pdbs[first]->name, cl->pdbs[second]->name);
 		if (first >= 0 && pdb_allowed[first] == 0)
-			return dd_fmt(p, "pdb: PDB %s/%s allows 0 disruptions (pod %s)",
+			return kp_disrupt__fmt(p, "pdb: PDB %s/%s allows 0 disruptions (pod %s)",
 				      cl->pdbs[first]->ns ? cl->pdbs[first]->ns : "default",
 				      cl->pdbs[first]->name, pod_key(p, pod));
 	}
@@ -322,7 +322,7 @@ static void fmt_duration(int64_t s, char *buf, size_t n)
 		snprintf(buf, n, "%llds", (long long)s);
 }
 
-bool dd_is_empty(const struct dd_node *d)
+bool kp_disrupt__is_empty(const struct kp_disrupt__node *d)
 {
 	for (int k = 0; k < d->nresched; k++)
 		if (kp_disrupt_eviction_cost(d->resched[k]) > 0)
@@ -330,7 +330,7 @@ bool dd_is_empty(const struct dd_node *d)
 	return true;
 }
 
-bool dd_under_consolidate_after(const struct dd_pass *p, const struct dd_node *d)
+bool kp_disrupt__under_consolidate_after(const struct kp_disrupt__pass *p, const struct kp_disrupt__node *d)
 {
 	int64_t ms, wait_s;
 
@@ -344,28 +344,28 @@ bool dd_under_consolidate_after(const struct dd_pass *p, const struct dd_node *d
 }
 
 /* Emptiness and consolidation filters shared by both: consolidateAfter. */
-static void consolidation_facts(struct dd_pass *p, struct dd_node *d)
+static void consolidation_facts(struct kp_disrupt__pass *p, struct kp_disrupt__node *d)
 {
 	const struct kp_nodepool *np = d->pool;
 	char ago[32], after[32];
 	int64_t wait_s;
 
 	if (np->consolidate_after_ms == KP_NEVER) {
-		d->cons_block = dd_fmt(p, "policy: nodepool %s has consolidateAfter Never", np->name);
+		d->cons_block = kp_disrupt__fmt(p, "policy: nodepool %s has consolidateAfter Never", np->name);
 		return;
 	}
 	wait_s = np->consolidate_after_ms / 1000 + (np->consolidate_after_ms % 1000 != 0);
 	if (p->now - d->last_event < wait_s) {
 		fmt_duration(p->now - d->last_event, ago, sizeof(ago));
 		fmt_duration(wait_s, after, sizeof(after));
-		d->cons_block = dd_fmt(p, "consolidate-after: last pod event %s ago, nodepool %s has consolidateAfter %s",
+		d->cons_block = kp_disrupt__fmt(p, "consolidate-after: last pod event %s ago, nodepool %s has consolidateAfter %s",
 				       ago, np->name, after);
 		return;
 	}
-	if (dd_is_empty(d))
+	if (kp_disrupt__is_empty(d))
 		return;   /* empty: emptiness may take it under either policy */
 	if (np->policy == KP_CONSOLIDATE_WHEN_EMPTY) {
-		d->cons_block = dd_fmt(p, "policy: nodepool %s has consolidationPolicy WhenEmpty and the node has %d pod%s to move",
+		d->cons_block = kp_disrupt__fmt(p, "policy: nodepool %s has consolidationPolicy WhenEmpty and the node has %d pod%s to move",
 				       np->name, d->nresched, d->nresched == 1 ? "" : "s");
 		return;
 	}
@@ -374,7 +374,7 @@ static void consolidation_facts(struct dd_pass *p, struct dd_node *d)
 }
 
 /* Static drift (NodePool hash) first, then requirements drift. */
-static void drift_facts(struct dd_pass *p, struct dd_node *d)
+static void drift_facts(struct kp_disrupt__pass *p, struct kp_disrupt__node *d)
 {
 	const struct kp_nodepool *np = d->pool;
 	const char *pool_hash = kp_labels_get(&np->annotations, HASH_ANN);
@@ -388,14 +388,14 @@ static void drift_facts(struct dd_pass *p, struct dd_node *d)
 	if (!pool_hash && !nv)
 		pool_hash = np->hash;
 	if (pool_hash && node_hash && !(pv && nv && strcmp(pv, nv) != 0) && strcmp(pool_hash, node_hash) != 0) {
-		d->drift = dd_fmt(p, "NodePoolDrifted: %s %s differs from nodepool %s's %s", HASH_ANN, node_hash,
+		d->drift = kp_disrupt__fmt(p, "NodePoolDrifted: %s %s differs from nodepool %s's %s", HASH_ANN, node_hash,
 				  np->name, pool_hash);
 		return;
 	}
 	/* a Drifted condition already on the NodeClaim (a cloud provider's
 	 * IsDrifted, nodeclaim/disruption/drift.go) */
 	if (d->claim && d->claim->drifted) {
-		d->drift = dd_fmt(p, "CloudProviderDrifted: NodeClaim %s has the Drifted condition", d->claim->name ? d->claim->name : "?");
+		d->drift = kp_disrupt__fmt(p, "CloudProviderDrifted: NodeClaim %s has the Drifted condition", d->claim->name ? d->claim->name : "?");
 		return;
 	}
 	for (int i = 0; i < np->reqs.n; i++) {
@@ -414,14 +414,14 @@ static void drift_facts(struct dd_pass *p, struct dd_node *d)
 		}
 		kp_req_str(r, buf, sizeof(buf));
 		if (v)
-			d->drift = dd_fmt(p, "RequirementsDrifted: label %s=%s does not satisfy %s", r->key, v, buf);
+			d->drift = kp_disrupt__fmt(p, "RequirementsDrifted: label %s=%s does not satisfy %s", r->key, v, buf);
 		else
-			d->drift = dd_fmt(p, "RequirementsDrifted: node has no label %s required by %s", r->key, buf);
+			d->drift = kp_disrupt__fmt(p, "RequirementsDrifted: node has no label %s required by %s", r->key, buf);
 		return;
 	}
 }
 
-static void expiry_facts(struct dd_pass *p, struct dd_node *d)
+static void expiry_facts(struct kp_disrupt__pass *p, struct kp_disrupt__node *d)
 {
 	const struct kp_nodepool *np = d->pool;
 	int64_t s;
@@ -441,9 +441,9 @@ static void expiry_facts(struct dd_pass *p, struct dd_node *d)
 		d->expired_v1 = true;
 }
 
-static void node_facts(struct dd_pass *p, int i, const int64_t *pdb_allowed)
+static void node_facts(struct kp_disrupt__pass *p, int i, const int64_t *pdb_allowed)
 {
-	struct dd_node *d = &p->nodes[i];
+	struct kp_disrupt__node *d = &p->nodes[i];
 	struct kp_node *n = d->node;
 	double pods_cost = 0;
 
@@ -492,7 +492,7 @@ static void node_facts(struct dd_pass *p, int i, const int64_t *pdb_allowed)
 			d->resched_cost += c;
 	}
 	if (!d->pool) {
-		d->node_block = dd_fmt(p, "policy: nodepool %s not found", d->pool_name);
+		d->node_block = kp_disrupt__fmt(p, "policy: nodepool %s not found", d->pool_name);
 		return;
 	}
 	d->cost = pods_cost * kp_disrupt_lifetime_remaining(p->now, d->created, d->pool->expire_after_ms);
@@ -500,11 +500,11 @@ static void node_facts(struct dd_pass *p, int i, const int64_t *pdb_allowed)
 		return;
 	expiry_facts(p, d);
 	if (!d->initialized) {
-		d->node_block = dd_fmt(p, "uninitialized: node is not initialized");
+		d->node_block = kp_disrupt__fmt(p, "uninitialized: node is not initialized");
 		return;
 	}
 	if (kp_strcmp0(node_ann(d, KP_ANN_DO_NOT_DISRUPT), "true") == 0) {
-		d->node_block = dd_fmt(p, "do-not-disrupt: node has %s=true", KP_ANN_DO_NOT_DISRUPT);
+		d->node_block = kp_disrupt__fmt(p, "do-not-disrupt: node has %s=true", KP_ANN_DO_NOT_DISRUPT);
 		return;
 	}
 	d->pod_block = pod_block(p, d, pdb_allowed);
@@ -514,7 +514,7 @@ static void node_facts(struct dd_pass *p, int i, const int64_t *pdb_allowed)
 
 /* numNodes = managed initialized nodes per pool; those NotReady or deleting
  * use up budget. */
-static kp_err build_budgets(struct dd_pass *p, struct kp_errbuf *eb)
+static kp_err build_budgets(struct kp_disrupt__pass *p, struct kp_errbuf *eb)
 {
 	struct kp_cluster *cl = &p->w->cl;
 	int64_t *total, *disrupting;
@@ -527,7 +527,7 @@ static kp_err build_budgets(struct dd_pass *p, struct kp_errbuf *eb)
 	if (!p->budget || !p->budget0 || !total || !disrupting)
 		return kp_errf(eb, KP_ERR_NOMEM, "disruption: out of memory computing budgets");
 	for (int i = 0; i < p->nnodes; i++) {
-		const struct dd_node *d = &p->nodes[i];
+		const struct kp_disrupt__node *d = &p->nodes[i];
 		if (d->pool_idx < 0 || !d->initialized)
 			continue;
 		total[d->pool_idx]++;
@@ -548,33 +548,33 @@ static kp_err build_budgets(struct dd_pass *p, struct kp_errbuf *eb)
 }
 
 /* Nodes a provisioning pass would put pending pods on are nominated. */
-static kp_err mark_nominated(struct dd_pass *p, struct kp_errbuf *eb)
+static kp_err mark_nominated(struct kp_disrupt__pass *p, struct kp_errbuf *eb)
 {
-	struct dd_sim_result r;
+	struct kp_disrupt__sim_result r;
 	kp_err rc;
 
 	if (p->npending == 0)
 		return KP_OK;
-	rc = dd_provision(p, &r, eb);
+	rc = kp_disrupt__provision(p, &r, eb);
 	if (rc)
 		return rc;
 	for (int e = 0; e < r.plan.nexisting; e++) {
 		const struct kp_plan_existing *x = &r.plan.existing[e];
 		for (int i = 0; x->node && i < p->nnodes; i++) {
-			struct dd_node *d = &p->nodes[i];
+			struct kp_disrupt__node *d = &p->nodes[i];
 			if (d->node != x->node || x->npods == 0 || d->node_block || !d->managed)
 				continue;
 			d->nominated = true;
 			if (!d->deleting)
-				d->node_block = dd_fmt(p, "nominated: pending pod %s would schedule here",
+				d->node_block = kp_disrupt__fmt(p, "nominated: pending pod %s would schedule here",
 						       pod_key(p, x->pods[0]));
 		}
 	}
-	dd_sim_result_free(&r);
+	kp_disrupt__sim_result_free(&r);
 	return KP_OK;
 }
 
-kp_err dd_pass_build(struct dd_pass *p, struct dd_world *w, const struct kp_catalog *cat,
+kp_err kp_disrupt__pass_build(struct kp_disrupt__pass *p, struct kp_disrupt__world *w, const struct kp_catalog *cat,
 		     const struct kp_disrupt_opts *opts, int index, struct kp_errbuf *eb)
 {
 	struct kp_cluster *cl = &w->cl;
@@ -605,17 +605,17 @@ kp_err dd_pass_build(struct dd_pass *p, struct dd_world *w, const struct kp_cata
 	rc = build_budgets(p, eb);
 	if (rc)
 		return rc;
-	rc = dd_sim_prepare(p, eb);
+	rc = kp_disrupt__sim_prepare(p, eb);
 	if (rc)
 		return rc;
 	return mark_nominated(p, eb);
 }
 
-void dd_pass_free(struct dd_pass *p)
+void kp_disrupt__pass_free(struct kp_disrupt__pass *p)
 {
 	if (!p)
 		return;
-	dd_sim_release(p);
+	kp_disrupt__sim_release(p);
 	kp_arena_free(&p->arena);
 	memset(p, 0, sizeof(*p));
 }

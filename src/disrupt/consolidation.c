@@ -31,24 +31,24 @@
 
 /* ---- offerings ---- */
 
-bool dd_offering_ok(const struct kp_offering *o, const struct kp_reqs *reqs, int pin)
+bool kp_disrupt__offering_ok(const struct kp_offering *o, const struct kp_reqs *reqs, int pin)
 {
 	return o->available && (pin < 0 || (int)o->captype == pin) && kp_offering_compatible(o, reqs);
 }
 
-const struct kp_offering *dd_cheapest(const struct kp_itype *it, const struct kp_reqs *reqs, int pin)
+const struct kp_offering *kp_disrupt__cheapest(const struct kp_itype *it, const struct kp_reqs *reqs, int pin)
 {
 	const struct kp_offering *best = NULL;
 
 	for (int i = 0; i < it->noff; i++) {
 		const struct kp_offering *o = &it->off[i];
-		if (dd_offering_ok(o, reqs, pin) && (!best || o->price < best->price))
+		if (kp_disrupt__offering_ok(o, reqs, pin) && (!best || o->price < best->price))
 			best = o;
 	}
 	return best;
 }
 
-double dd_worst_launch_price(const struct kp_itype *it, const struct kp_reqs *reqs, int pin)
+double kp_disrupt__worst_launch_price(const struct kp_itype *it, const struct kp_reqs *reqs, int pin)
 {
 	static const int order[] = { KP_CAP_RESERVED, KP_CAP_SPOT, KP_CAP_ON_DEMAND };
 
@@ -58,7 +58,7 @@ double dd_worst_launch_price(const struct kp_itype *it, const struct kp_reqs *re
 			continue;
 		for (int i = 0; i < it->noff; i++) {
 			const struct kp_offering *o = &it->off[i];
-			if (dd_offering_ok(o, reqs, order[k]) && o->price > worst)
+			if (kp_disrupt__offering_ok(o, reqs, order[k]) && o->price > worst)
 				worst = o->price;
 		}
 		if (worst >= 0)
@@ -85,7 +85,7 @@ static int cmp_opt(const void *a, const void *b)
 }
 
 /* The claim's types that can launch under (reqs, pin), cheapest first. */
-static kp_err options_by_price(struct dd_pass *p, const struct kp_plan_claim *pc, int pin, struct dd_claim *c)
+static kp_err options_by_price(struct kp_disrupt__pass *p, const struct kp_plan_claim *pc, int pin, struct kp_disrupt__claim *c)
 {
 	struct opt_key *k = kp_arena_calloc(&p->arena, (size_t)pc->nitypes + 1, sizeof(*k));
 	int n = 0;
@@ -94,7 +94,7 @@ static kp_err options_by_price(struct dd_pass *p, const struct kp_plan_claim *pc
 	if (!k || !c->opt)
 		return KP_ERR_NOMEM;
 	for (int i = 0; i < pc->nitypes; i++) {
-		const struct kp_offering *o = dd_cheapest(pc->itypes[i], &pc->reqs, pin);
+		const struct kp_offering *o = kp_disrupt__cheapest(pc->itypes[i], &pc->reqs, pin);
 		if (!o)
 			continue;
 		k[n].price = o->price;
@@ -112,28 +112,28 @@ static kp_err options_by_price(struct dd_pass *p, const struct kp_plan_claim *pc
 }
 
 /* Keeps options whose worst-case launch price is strictly below max. */
-static void filter_price(struct dd_claim *c, double max)
+static void filter_price(struct kp_disrupt__claim *c, double max)
 {
 	int k = 0;
 
 	for (int i = 0; i < c->nopt; i++)
-		if (dd_worst_launch_price(c->opt[i], &c->pc->reqs, c->pin) < max)
+		if (kp_disrupt__worst_launch_price(c->opt[i], &c->pc->reqs, c->pin) < max)
 			c->opt[k++] = c->opt[i];
 	c->nopt = k;
 }
 
 /* Never the same instance type with the same capacity type as a candidate. */
-static void filter_same_type(struct dd_pass *p, struct dd_claim *c, const int *cand, int n)
+static void filter_same_type(struct kp_disrupt__pass *p, struct kp_disrupt__claim *c, const int *cand, int n)
 {
 	int k = 0;
 
 	for (int i = 0; i < c->nopt; i++) {
 		bool same = false;
 		for (int j = 0; j < n && !same; j++) {
-			const struct dd_node *d = &p->nodes[cand[j]];
+			const struct kp_disrupt__node *d = &p->nodes[cand[j]];
 			if (d->itype != c->opt[i] || d->captype < 0)
 				continue;
-			same = dd_cheapest(c->opt[i], &c->pc->reqs, c->pin >= 0 ? c->pin : d->captype) &&
+			same = kp_disrupt__cheapest(c->opt[i], &c->pc->reqs, c->pin >= 0 ? c->pin : d->captype) &&
 			       (c->pin < 0 || c->pin == d->captype);
 		}
 		if (!same)
@@ -150,14 +150,14 @@ static void filter_same_type(struct dd_pass *p, struct dd_claim *c, const int *c
  * left the prefix is invalid and the binary search tries a shorter one. Runs
  * on the price-filtered options before filter_same_type, as upstream runs it
  * on computeConsolidation's result. */
-static void filter_out_same_type(struct dd_pass *p, struct dd_claim *c, const int *cand, int n)
+static void filter_out_same_type(struct kp_disrupt__pass *p, struct kp_disrupt__claim *c, const int *cand, int n)
 {
 	double max = HUGE_VAL;
 
 	for (int i = 0; i < c->nopt; i++) {
 		double per_type = -1;   /* pricesByInstanceType[type]: the max */
 		for (int j = 0; j < n; j++) {
-			const struct dd_node *d = &p->nodes[cand[j]];
+			const struct kp_disrupt__node *d = &p->nodes[cand[j]];
 			if (d->itype == c->opt[i] && d->off && d->price > per_type)
 				per_type = d->price;
 		}
@@ -171,7 +171,7 @@ static void filter_out_same_type(struct dd_pass *p, struct dd_claim *c, const in
 /* SatisfiesMinValues: the shortest prefix of the options meeting every
  * minValues requirement of reqs; 0 when none has minValues, -1 when even
  * all of them do not. */
-static int min_values_needed(struct dd_pass *p, const struct dd_claim *c)
+static int min_values_needed(struct kp_disrupt__pass *p, const struct kp_disrupt__claim *c)
 {
 	const struct kp_reqs *reqs = &c->pc->reqs;
 	bool any = false;
@@ -214,10 +214,10 @@ static bool claim_allows(const struct kp_plan_claim *pc, const char *ct)
 	return !r || kp_req_has(r, ct);
 }
 
-static void launch_choice(struct dd_claim *c)
+static void launch_choice(struct kp_disrupt__claim *c)
 {
 	c->it = c->opt[0];
-	c->off = dd_cheapest(c->it, &c->pc->reqs, c->pin);
+	c->off = kp_disrupt__cheapest(c->it, &c->pc->reqs, c->pin);
 }
 
 /* ---- thresholds ---- */
@@ -241,7 +241,7 @@ static bool ann_double(const struct kp_nodepool *np, const char *key, double *ou
 }
 
 /* The strictest threshold among the candidates' pools; NULL when met. */
-static const char *below_threshold(struct dd_pass *p, const int *cand, int n, double price, double savings)
+static const char *below_threshold(struct kp_disrupt__pass *p, const int *cand, int n, double price, double savings)
 {
 	for (int j = 0; j < n; j++) {
 		const struct kp_nodepool *np = p->nodes[cand[j]].pool;
@@ -250,10 +250,10 @@ static const char *below_threshold(struct dd_pass *p, const int *cand, int n, do
 		ann_double(np, KP_ANN_MIN_SAVINGS_PER_HOUR, &abs);
 		ann_double(np, KP_ANN_MIN_SAVINGS_PERCENT, &pct);
 		if (abs > 0 && savings < abs)
-			return dd_fmt(p, "not-cheaper: saves $%.4f/h, below nodepool %s's minimum of $%.4f/h",
+			return kp_disrupt__fmt(p, "not-cheaper: saves $%.4f/h, below nodepool %s's minimum of $%.4f/h",
 				      savings, np->name, abs);
 		if (pct > 0 && price > 0 && savings * 100.0 / price < pct)
-			return dd_fmt(p, "not-cheaper: saves %.1f%%, below nodepool %s's minimum of %.1f%%",
+			return kp_disrupt__fmt(p, "not-cheaper: saves %.1f%%, below nodepool %s's minimum of %.1f%%",
 				      savings * 100.0 / price, np->name, pct);
 	}
 	return NULL;
@@ -268,20 +268,20 @@ static const char *below_threshold(struct dd_pass *p, const int *cand, int n, do
  * candidates; other policies accept any positive saving. */
 #define DD_BALANCED_K 2.0
 
-static const char *balanced_score(struct dd_pass *p, const int *cand, int n, struct dd_cmd *cmd)
+static const char *balanced_score(struct kp_disrupt__pass *p, const int *cand, int n, struct kp_disrupt__cmd *cmd)
 {
 	double pool_cost = 0, pool_dis = 0, dis = 0, score;
 	bool balanced = false;
 
 	for (int j = 0; j < n; j++) {
-		const struct dd_node *d = &p->nodes[cand[j]];
+		const struct kp_disrupt__node *d = &p->nodes[cand[j]];
 		balanced |= d->pool && d->pool->policy == KP_CONSOLIDATE_BALANCED;
 		dis += d->resched_cost;
 	}
 	if (!balanced)
 		return NULL;
 	for (int i = 0; i < p->nnodes; i++) {
-		const struct dd_node *d = &p->nodes[i];
+		const struct kp_disrupt__node *d = &p->nodes[i];
 		bool mine = false;
 		if (!d->managed || !d->pool || d->deleting)
 			continue;
@@ -298,7 +298,7 @@ static const char *balanced_score(struct dd_pass *p, const int *cand, int n, str
 	cmd->has_score = true;
 	cmd->score = score;
 	if (score < 1.0 / DD_BALANCED_K)
-		return dd_fmt(p, "policy: consolidationPolicy Balanced: score %.3f below 1/%g (saves $%.4f/h of the "
+		return kp_disrupt__fmt(p, "policy: consolidationPolicy Balanced: score %.3f below 1/%g (saves $%.4f/h of the "
 			      "pool's $%.4f/h, disrupts %.2f of %.2f)", score, DD_BALANCED_K, cmd->savings, pool_cost,
 			      dis, pool_dis);
 	return NULL;
@@ -307,8 +307,8 @@ static const char *balanced_score(struct dd_pass *p, const int *cand, int n, str
 /* ---- computeConsolidation ---- */
 
 /* Price rules for the single new claim. NULL on success, else why not. */
-static const char *price_rules(struct dd_pass *p, enum kp_disrupt_method m, const int *cand, int n,
-			       double price, struct dd_claim *c)
+static const char *price_rules(struct kp_disrupt__pass *p, enum kp_disrupt_method m, const int *cand, int n,
+			       double price, struct kp_disrupt__claim *c)
 {
 	const struct kp_plan_claim *pc = c->pc;
 	bool all_spot = true;
@@ -318,7 +318,7 @@ static const char *price_rules(struct dd_pass *p, enum kp_disrupt_method m, cons
 		all_spot &= p->nodes[cand[j]].captype == KP_CAP_SPOT;
 	if (all_spot && claim_allows(pc, KP_CT_SPOT)) {
 		if (!p->opts->spot_to_spot)
-			return dd_fmt(p, "policy: spot-to-spot consolidation is disabled and the node is spot");
+			return kp_disrupt__fmt(p, "policy: spot-to-spot consolidation is disabled and the node is spot");
 		if (options_by_price(p, pc, KP_CAP_SPOT, c))
 			return "policy: out of memory";
 		filter_price(c, price);
@@ -326,14 +326,14 @@ static const char *price_rules(struct dd_pass *p, enum kp_disrupt_method m, cons
 			filter_out_same_type(p, c, cand, n);
 		filter_same_type(p, c, cand, n);
 		if (c->nopt == 0)
-			return dd_fmt(p, "not-cheaper: no spot instance type cheaper than $%.4f/h fits the pods", price);
+			return kp_disrupt__fmt(p, "not-cheaper: no spot instance type cheaper than $%.4f/h fits the pods", price);
 		need = min_values_needed(p, c);
 		if (need < 0)
-			return dd_fmt(p, "not-cheaper: the cheaper types do not meet the nodepool's minValues");
+			return kp_disrupt__fmt(p, "not-cheaper: the cheaper types do not meet the nodepool's minValues");
 		if (m == KP_DISRUPT_SINGLE) {
 			int cap = need > DD_SPOT_TO_SPOT_MIN_TYPES ? need : DD_SPOT_TO_SPOT_MIN_TYPES;
 			if (c->nopt < DD_SPOT_TO_SPOT_MIN_TYPES)
-				return dd_fmt(p, "not-cheaper: spot-to-spot consolidation needs %d cheaper instance types, found %d",
+				return kp_disrupt__fmt(p, "not-cheaper: spot-to-spot consolidation needs %d cheaper instance types, found %d",
 					      DD_SPOT_TO_SPOT_MIN_TYPES, c->nopt);
 			if (c->nopt > cap)
 				c->nopt = cap;
@@ -364,41 +364,41 @@ static const char *price_rules(struct dd_pass *p, enum kp_disrupt_method m, cons
 		filter_out_same_type(p, c, cand, n);
 	filter_same_type(p, c, cand, n);
 	if (c->nopt == 0)
-		return dd_fmt(p, "not-cheaper: no instance type cheaper than $%.4f/h fits the pods", price);
+		return kp_disrupt__fmt(p, "not-cheaper: no instance type cheaper than $%.4f/h fits the pods", price);
 	if (min_values_needed(p, c) < 0)
-		return dd_fmt(p, "not-cheaper: the cheaper types do not meet the nodepool's minValues");
+		return kp_disrupt__fmt(p, "not-cheaper: the cheaper types do not meet the nodepool's minValues");
 	launch_choice(c);
-	return c->off ? NULL : dd_fmt(p, "not-cheaper: no offering left to launch");
+	return c->off ? NULL : kp_disrupt__fmt(p, "not-cheaper: no offering left to launch");
 }
 
 /* M -> N (1 < N < M): every claim launches its cheapest option that is not a
  * candidate's type and capacity type; valid when the worst-case total is
  * strictly below the candidates' price. */
-static const char *repack_rules(struct dd_pass *p, const int *cand, int n, double price, struct dd_cmd *cmd)
+static const char *repack_rules(struct kp_disrupt__pass *p, const int *cand, int n, double price, struct kp_disrupt__cmd *cmd)
 {
 	const struct kp_plan *plan = &cmd->sim->plan;
 	double worst = 0;
 
 	for (int i = 0; i < plan->nclaims; i++) {
-		struct dd_claim *c = &cmd->claims[i];
+		struct kp_disrupt__claim *c = &cmd->claims[i];
 		if (options_by_price(p, &plan->claims[i], -1, c))
 			return "policy: out of memory";
 		filter_same_type(p, c, cand, n);
 		if (c->nopt == 0)
-			return dd_fmt(p, "pods-do-not-fit: no type left for new node %d of %d", i + 1, plan->nclaims);
+			return kp_disrupt__fmt(p, "pods-do-not-fit: no type left for new node %d of %d", i + 1, plan->nclaims);
 		launch_choice(c);
 		if (!c->off)
-			return dd_fmt(p, "pods-do-not-fit: no offering left for new node %d", i + 1);
-		worst += dd_worst_launch_price(c->it, &c->pc->reqs, -1);
+			return kp_disrupt__fmt(p, "pods-do-not-fit: no offering left for new node %d", i + 1);
+		worst += kp_disrupt__worst_launch_price(c->it, &c->pc->reqs, -1);
 	}
 	cmd->nclaims = plan->nclaims;
 	if (!(worst < price))
-		return dd_fmt(p, "not-cheaper: %d new nodes cost up to $%.4f/h, not below $%.4f/h", plan->nclaims,
+		return kp_disrupt__fmt(p, "not-cheaper: %d new nodes cost up to $%.4f/h, not below $%.4f/h", plan->nclaims,
 			      worst, price);
 	return NULL;
 }
 
-static int64_t count_pods(const struct dd_pass *p, const int *cand, int n)
+static int64_t count_pods(const struct kp_disrupt__pass *p, const int *cand, int n)
 {
 	int64_t k = 0;
 	for (int i = 0; i < n; i++)
@@ -408,10 +408,10 @@ static int64_t count_pods(const struct dd_pass *p, const int *cand, int n)
 
 /* Karpenter's computeConsolidation for candidates cand[0..n). On success
  * *valid is set and cmd owns the simulation; otherwise *why says why. */
-static kp_err consolidate(struct dd_pass *p, enum kp_disrupt_method m, const int *cand, int n,
-			  struct dd_cmd *cmd, bool *valid, const char **why, struct kp_errbuf *eb)
+static kp_err consolidate(struct kp_disrupt__pass *p, enum kp_disrupt_method m, const int *cand, int n,
+			  struct kp_disrupt__cmd *cmd, bool *valid, const char **why, struct kp_errbuf *eb)
 {
-	struct dd_sim_result *r = kp_arena_alloc(&p->arena, sizeof(*r));
+	struct kp_disrupt__sim_result *r = kp_arena_alloc(&p->arena, sizeof(*r));
 	double price = 0;
 	const char *no = NULL;
 	kp_err rc;
@@ -422,7 +422,7 @@ static kp_err consolidate(struct dd_pass *p, enum kp_disrupt_method m, const int
 	if (!r)
 		return kp_errf(eb, KP_ERR_NOMEM, "disruption: out of memory");
 	p->evaluated++;
-	rc = dd_simulate(p, cand, n, true, r, eb);
+	rc = kp_disrupt__simulate(p, cand, n, true, r, eb);
 	if (rc)
 		return rc;
 	cmd->method = m;
@@ -430,7 +430,7 @@ static kp_err consolidate(struct dd_pass *p, enum kp_disrupt_method m, const int
 	cmd->cand = kp_arena_memdup(&p->arena, cand, (size_t)n * sizeof(int));
 	cmd->claims = kp_arena_calloc(&p->arena, (size_t)r->plan.nclaims + 1, sizeof(*cmd->claims));
 	if (!cmd->cand || !cmd->claims) {
-		dd_cmd_clear(cmd);
+		kp_disrupt__cmd_clear(cmd);
 		return kp_errf(eb, KP_ERR_NOMEM, "disruption: out of memory");
 	}
 	cmd->ncand = n;
@@ -443,28 +443,28 @@ static kp_err consolidate(struct dd_pass *p, enum kp_disrupt_method m, const int
 	} else if (r->plan.nclaims == 0) {
 		cmd->action = KP_DISRUPT_DELETE;
 		cmd->reason = n == 1 ? "Underutilized: its pods fit on the other nodes"
-				     : dd_fmt(p, "Underutilized: the pods of %d nodes fit on the other nodes", n);
-	} else if (r->plan.nclaims > 1 && dd_split_allowed(p, cand, n)) {
+				     : kp_disrupt__fmt(p, "Underutilized: the pods of %d nodes fit on the other nodes", n);
+	} else if (r->plan.nclaims > 1 && kp_disrupt__split_allowed(p, cand, n)) {
 		/* cost packing: 1 -> N and M -> N of any count (split.c) */
 		cmd->method = KP_DISRUPT_SPLIT;
 		cmd->action = KP_DISRUPT_REPLACE;
 		if (!(no = repack_rules(p, cand, n, price, cmd)))
-			cmd->reason = dd_split_reason(p, n, r->plan.nclaims);
+			cmd->reason = kp_disrupt__split_reason(p, n, r->plan.nclaims);
 	} else if (r->plan.nclaims > 1) {
 		if (!p->opts->repack || r->plan.nclaims >= n)
-			no = dd_fmt(p, "pods-do-not-fit: the pods would need %d new nodes", r->plan.nclaims);
+			no = kp_disrupt__fmt(p, "pods-do-not-fit: the pods would need %d new nodes", r->plan.nclaims);
 		else if (!(no = repack_rules(p, cand, n, price, cmd)))
-			cmd->reason = dd_fmt(p, "Underutilized: %d nodes repacked into %d cheaper nodes", n,
+			cmd->reason = kp_disrupt__fmt(p, "Underutilized: %d nodes repacked into %d cheaper nodes", n,
 					     r->plan.nclaims);
 		cmd->action = KP_DISRUPT_REPLACE;
 	} else {
-		struct dd_claim *c = &cmd->claims[0];
+		struct kp_disrupt__claim *c = &cmd->claims[0];
 		c->pc = &r->plan.claims[0];
 		no = price_rules(p, m, cand, n, price, c);
 		if (!no) {
 			cmd->nclaims = 1;
 			cmd->action = KP_DISRUPT_REPLACE;
-			cmd->reason = dd_fmt(p, "Underutilized: %s replaced by a cheaper %s %s ($%.4f/h < $%.4f/h)",
+			cmd->reason = kp_disrupt__fmt(p, "Underutilized: %s replaced by a cheaper %s %s ($%.4f/h < $%.4f/h)",
 					     n == 1 ? "node" : "nodes", c->it->name,
 					     kp_captype_name(c->off->captype), c->off->price, price);
 		}
@@ -478,7 +478,7 @@ static kp_err consolidate(struct dd_pass *p, enum kp_disrupt_method m, const int
 	if (!no)
 		no = balanced_score(p, cand, n, cmd);
 	if (no) {
-		dd_cmd_clear(cmd);
+		kp_disrupt__cmd_clear(cmd);
 		*why = no;
 		return KP_OK;
 	}
@@ -487,22 +487,22 @@ static kp_err consolidate(struct dd_pass *p, enum kp_disrupt_method m, const int
 }
 
 /* Candidates for consolidation: pass every filter and have pods to move. */
-static int consolidation_candidates(struct dd_pass *p, int *out)
+static int consolidation_candidates(struct kp_disrupt__pass *p, int *out)
 {
 	int n = 0;
 
 	for (int i = 0; i < p->nnodes; i++) {
-		const struct dd_node *d = &p->nodes[i];
+		const struct kp_disrupt__node *d = &p->nodes[i];
 		if (!d->managed || !d->pool || d->deleting || d->node_block || d->pod_block || d->cons_block ||
-		    dd_is_empty(d))
+		    kp_disrupt__is_empty(d))
 			continue;
 		out[n++] = i;
 	}
-	dd_sort_consolidation(p, out, n);
+	kp_disrupt__sort_consolidation(p, out, n);
 	return n;
 }
 
-static int64_t (*budget_copy(struct dd_pass *p))[DR_COUNT]
+static int64_t (*budget_copy(struct kp_disrupt__pass *p))[DR_COUNT]
 {
 	int64_t (*b)[DR_COUNT] = kp_arena_calloc(&p->arena, (size_t)p->npools + 1, sizeof(*b));
 	if (b)
@@ -510,12 +510,12 @@ static int64_t (*budget_copy(struct dd_pass *p))[DR_COUNT]
 	return b;
 }
 
-kp_err dd_multi(struct dd_pass *p, struct dd_cmd *cmd, bool *found, struct kp_errbuf *eb)
+kp_err kp_disrupt__multi(struct kp_disrupt__pass *p, struct kp_disrupt__cmd *cmd, bool *found, struct kp_errbuf *eb)
 {
 	int *all = kp_arena_calloc(&p->arena, (size_t)p->nnodes + 1, sizeof(int));
 	int64_t (*saved)[DR_COUNT] = budget_copy(p);
 	int n, m = 0, lo = 1, hi, cap;
-	struct dd_cmd best, trial;
+	struct kp_disrupt__cmd best, trial;
 
 	*found = false;
 	memset(cmd, 0, sizeof(*cmd));
@@ -524,13 +524,13 @@ kp_err dd_multi(struct dd_pass *p, struct dd_cmd *cmd, bool *found, struct kp_er
 		return kp_errf(eb, KP_ERR_NOMEM, "disruption: out of memory");
 	n = consolidation_candidates(p, all);
 	for (int i = 0; i < n; i++) {
-		if (dd_budget(p, all[i], DR_UNDERUTILIZED) == 0) {
+		if (kp_disrupt__budget(p, all[i], DR_UNDERUTILIZED) == 0) {
 			/* used up by earlier candidates: single-node may still take it */
-			if (dd_budget0(p, all[i], DR_UNDERUTILIZED) == 0)
-				dd_record(p, all[i], dd_budget_reason(p, all[i], DR_UNDERUTILIZED));
+			if (kp_disrupt__budget0(p, all[i], DR_UNDERUTILIZED) == 0)
+				kp_disrupt__record(p, all[i], kp_disrupt__budget_reason(p, all[i], DR_UNDERUTILIZED));
 			continue;
 		}
-		dd_budget_take(p, all[i], DR_UNDERUTILIZED);
+		kp_disrupt__budget_take(p, all[i], DR_UNDERUTILIZED);
 		all[m++] = all[i];
 	}
 	memcpy(p->budget, saved, (size_t)p->npools * sizeof(*saved));   /* budgets are per method */
@@ -547,17 +547,17 @@ kp_err dd_multi(struct dd_pass *p, struct dd_cmd *cmd, bool *found, struct kp_er
 		kp_err rc = consolidate(p, KP_DISRUPT_MULTI, all, mid + 1, &trial, &valid, &why, eb);
 
 		if (rc) {
-			dd_cmd_clear(&best);
+			kp_disrupt__cmd_clear(&best);
 			return rc;
 		}
 		if (valid) {
 			/* Karpenter keeps the longest valid prefix; with repack the
 			 * largest saving among the valid ones wins. */
 			if (!p->opts->repack || best.ncand == 0 || trial.savings > best.savings) {
-				dd_cmd_clear(&best);
+				kp_disrupt__cmd_clear(&best);
 				best = trial;
 			} else {
-				dd_cmd_clear(&trial);
+				kp_disrupt__cmd_clear(&trial);
 			}
 			lo = mid + 1;
 		} else {
@@ -577,7 +577,7 @@ kp_err dd_multi(struct dd_pass *p, struct dd_cmd *cmd, bool *found, struct kp_er
  * long list does not starve the others. (Upstream also puts pools its
  * previous, timed-out run did not reach first; a simulation has no
  * previous run.) */
-static kp_err interleave_pools(struct dd_pass *p, int *c, int n)
+static kp_err interleave_pools(struct kp_disrupt__pass *p, int *c, int n)
 {
 	int np = p->npools + 1;
 	int *out = kp_arena_calloc(&p->arena, (size_t)n + 1, sizeof(int));
@@ -615,11 +615,11 @@ static kp_err interleave_pools(struct dd_pass *p, int *c, int n)
 	return KP_OK;
 }
 
-kp_err dd_single(struct dd_pass *p, struct dd_cmd *cmd, bool *found, struct kp_errbuf *eb)
+kp_err kp_disrupt__single(struct kp_disrupt__pass *p, struct kp_disrupt__cmd *cmd, bool *found, struct kp_errbuf *eb)
 {
 	int *all = kp_arena_calloc(&p->arena, (size_t)p->nnodes + 1, sizeof(int));
 	int n;
-	struct dd_cmd best, trial;
+	struct kp_disrupt__cmd best, trial;
 
 	*found = false;
 	memset(cmd, 0, sizeof(*cmd));
@@ -634,24 +634,24 @@ kp_err dd_single(struct dd_pass *p, struct dd_cmd *cmd, bool *found, struct kp_e
 		const char *why;
 		kp_err rc;
 
-		if (dd_budget(p, all[i], DR_UNDERUTILIZED) == 0) {
-			dd_record(p, all[i], dd_budget_reason(p, all[i], DR_UNDERUTILIZED));
+		if (kp_disrupt__budget(p, all[i], DR_UNDERUTILIZED) == 0) {
+			kp_disrupt__record(p, all[i], kp_disrupt__budget_reason(p, all[i], DR_UNDERUTILIZED));
 			continue;
 		}
 		rc = consolidate(p, KP_DISRUPT_SINGLE, &all[i], 1, &trial, &valid, &why, eb);
 		if (rc) {
-			dd_cmd_clear(&best);
+			kp_disrupt__cmd_clear(&best);
 			return rc;
 		}
 		if (!valid) {
-			dd_record(p, all[i], why);
+			kp_disrupt__record(p, all[i], why);
 			continue;
 		}
 		if (best.ncand == 0 || trial.savings > best.savings) {
-			dd_cmd_clear(&best);
+			kp_disrupt__cmd_clear(&best);
 			best = trial;
 		} else {
-			dd_cmd_clear(&trial);
+			kp_disrupt__cmd_clear(&trial);
 		}
 		if (!p->opts->evaluate_all)
 			break;
@@ -663,10 +663,10 @@ kp_err dd_single(struct dd_pass *p, struct dd_cmd *cmd, bool *found, struct kp_e
 	return KP_OK;
 }
 
-void dd_cmd_clear(struct dd_cmd *c)
+void kp_disrupt__cmd_clear(struct kp_disrupt__cmd *c)
 {
 	if (!c)
 		return;
-	dd_sim_result_free(c->sim);
+	kp_disrupt__sim_result_free(c->sim);
 	memset(c, 0, sizeof(*c));
 }

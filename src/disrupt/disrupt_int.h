@@ -6,10 +6,10 @@
  * Shape of one run:
  *   world    a private copy of the input cluster (nodes, claims and pods
  *            copied so commands can be applied; everything else shared);
- *   pass     per-node facts (dd_node), budgets and the simulation state,
+ *   pass     per-node facts (kp_disrupt__node), budgets and the simulation state,
  *            built once per pass in a scratch arena and thrown away after;
  *   methods  expiration, emptiness, drift, multi-node, single-node: each
- *            reads the pass and may fill one dd_cmd;
+ *            reads the pass and may fill one kp_disrupt__cmd;
  *   apply    the winning command changes the world; the next pass starts.
  */
 #ifndef KARPENTER_DISRUPT_INT_H
@@ -29,18 +29,18 @@ enum { DR_EMPTY = 0, DR_UNDERUTILIZED, DR_DRIFTED, DR_EXPIRED, DR_COUNT };
 
 /* ---- world ---- */
 
-struct dd_world {
+struct kp_disrupt__world {
 	struct kp_cluster cl;               /* own arena; nodes, claims, pods are copies */
 	const struct kp_cluster *in;
 	int nlaunched;                      /* replacement nodes created so far */
 };
 
-kp_err dd_world_init(struct dd_world *w, const struct kp_cluster *in, struct kp_errbuf *eb);
-void dd_world_free(struct dd_world *w);
+kp_err kp_disrupt__world_init(struct kp_disrupt__world *w, const struct kp_cluster *in, struct kp_errbuf *eb);
+void kp_disrupt__world_free(struct kp_disrupt__world *w);
 
 /* ---- per-pass node facts ---- */
 
-struct dd_node {
+struct kp_disrupt__node {
 	struct kp_node *node;               /* world copy */
 	struct kp_nodeclaim *claim;         /* may be NULL */
 	const struct kp_nodepool *pool;     /* NULL when unmanaged or the pool is unknown */
@@ -70,34 +70,34 @@ struct dd_node {
 	bool in_cmd;
 };
 
-struct dd_pass;
+struct kp_disrupt__pass;
 
 /* ---- simulation (simulate.c) ---- */
 
 /* Result of removing candidates and re-placing their pods. */
-struct dd_sim_result {
-	struct kp_plan plan;                /* the scheduler's answer; free with dd_sim_result_free */
+struct kp_disrupt__sim_result {
+	struct kp_plan plan;                /* the scheduler's answer; free with kp_disrupt__sim_result_free */
 	bool have_plan;
 	const char *fail;                   /* first reason a bound pod found no place, or NULL */
 };
 
 /* Builds the per-pass simulation state (pending pods, pods of deleting
  * nodes, removal mask). */
-kp_err dd_sim_prepare(struct dd_pass *p, struct kp_errbuf *eb);
-void dd_sim_release(struct dd_pass *p);
+kp_err kp_disrupt__sim_prepare(struct kp_disrupt__pass *p, struct kp_errbuf *eb);
+void kp_disrupt__sim_release(struct kp_disrupt__pass *p);
 /* Removes the candidates (indices into p->nodes) and re-places their
  * reschedulable pods with the pending pods and the pods of deleting nodes.
  * consolidation: pods may not land on uninitialized nodes (a disruption
  * simulation); false runs it as the provisioner would. */
-kp_err dd_simulate(struct dd_pass *p, const int *cand, int ncand, bool consolidation,
-		   struct dd_sim_result *r, struct kp_errbuf *eb);
+kp_err kp_disrupt__simulate(struct kp_disrupt__pass *p, const int *cand, int ncand, bool consolidation,
+		   struct kp_disrupt__sim_result *r, struct kp_errbuf *eb);
 /* Places every pending pod (the provisioner), no node removed. */
-kp_err dd_provision(struct dd_pass *p, struct dd_sim_result *r, struct kp_errbuf *eb);
-void dd_sim_result_free(struct dd_sim_result *r);
+kp_err kp_disrupt__provision(struct kp_disrupt__pass *p, struct kp_disrupt__sim_result *r, struct kp_errbuf *eb);
+void kp_disrupt__sim_result_free(struct kp_disrupt__sim_result *r);
 
 /* ---- commands ---- */
 
-struct dd_claim {
+struct kp_disrupt__claim {
 	const struct kp_plan_claim *pc;     /* borrowed from the command's plan */
 	int nopt;
 	const struct kp_itype **opt;        /* after the price rules, cheapest first */
@@ -106,14 +106,14 @@ struct dd_claim {
 	int pin;                            /* capacity type pinned by the price rules, -1 none */
 };
 
-struct dd_cmd {
+struct kp_disrupt__cmd {
 	enum kp_disrupt_method method;
 	enum kp_disrupt_action action;
 	int ncand;
 	int *cand;                          /* indices into p->nodes */
 	int nclaims;
-	struct dd_claim *claims;
-	struct dd_sim_result *sim;          /* NULL when nothing was simulated */
+	struct kp_disrupt__claim *claims;
+	struct kp_disrupt__sim_result *sim;          /* NULL when nothing was simulated */
 	int npods;
 	double price, repl_price, savings;
 	const char *reason;
@@ -124,19 +124,19 @@ struct dd_cmd {
 };
 
 /* Releases the command's simulation (the rest is in the pass arena). */
-void dd_cmd_clear(struct dd_cmd *c);
+void kp_disrupt__cmd_clear(struct kp_disrupt__cmd *c);
 
 /* ---- the pass ---- */
 
-struct dd_pass {
+struct kp_disrupt__pass {
 	struct kp_arena arena;              /* scratch, freed with the pass */
 	const struct kp_disrupt_opts *opts;
-	struct dd_world *w;
+	struct kp_disrupt__world *w;
 	const struct kp_catalog *cat;
 	int64_t now;
 	int index;                          /* pass number, 0 first */
 	int nnodes;
-	struct dd_node *nodes;              /* parallel to w->cl.nodes */
+	struct kp_disrupt__node *nodes;              /* parallel to w->cl.nodes */
 	int npools;
 	int64_t (*budget)[DR_COUNT];        /* allowed per world pool and reason, already
 					     * reduced by the nodes disrupting; methods take from it */
@@ -156,67 +156,67 @@ struct dd_pass {
 };
 
 /* candidate.c: builds p->nodes and the budgets for the world as it is now. */
-kp_err dd_pass_build(struct dd_pass *p, struct dd_world *w, const struct kp_catalog *cat,
+kp_err kp_disrupt__pass_build(struct kp_disrupt__pass *p, struct kp_disrupt__world *w, const struct kp_catalog *cat,
 		     const struct kp_disrupt_opts *opts, int index, struct kp_errbuf *eb);
-void dd_pass_free(struct dd_pass *p);
+void kp_disrupt__pass_free(struct kp_disrupt__pass *p);
 /* split.c: split consolidation in cost packing mode (docs/packing.md) */
 /* Every candidate's NodePool packs for cost. */
-bool dd_split_allowed(struct dd_pass *p, const int *cand, int n);
-const char *dd_split_reason(struct dd_pass *p, int n, int nclaims);
+bool kp_disrupt__split_allowed(struct kp_disrupt__pass *p, const int *cand, int n);
+const char *kp_disrupt__split_reason(struct kp_disrupt__pass *p, int n, int nclaims);
 
 /* Records the first reason a method gives for not disrupting node i. */
-void dd_record(struct dd_pass *p, int i, const char *reason);
+void kp_disrupt__record(struct kp_disrupt__pass *p, int i, const char *reason);
 /* The reason the blocked report gives for node i, or NULL. */
-const char *dd_blocked_reason(const struct dd_pass *p, int i);
+const char *kp_disrupt__blocked_reason(const struct kp_disrupt__pass *p, int i);
 /* Karpenter's isUnderConsolidateAfter: a managed node whose NodePool has a
  * finite consolidateAfter that has not elapsed since its last pod event
  * (candidate.c's clock). Such nodes take no moved pods in consolidation
  * simulations. consolidateAfter Never does not hold a window open. */
-bool dd_under_consolidate_after(const struct dd_pass *p, const struct dd_node *d);
+bool kp_disrupt__under_consolidate_after(const struct kp_disrupt__pass *p, const struct kp_disrupt__node *d);
 /* Karpenter's IsEmpty: RescheduleDisruptionCost <= 1, i.e. no pod that has
  * to move has a positive eviction cost (pods with a very negative
  * deletion cost or priority do not keep a node "non-empty"). */
-bool dd_is_empty(const struct dd_node *d);
+bool kp_disrupt__is_empty(const struct kp_disrupt__node *d);
 /* Budget left for node i's pool and reason; 0 for unmanaged nodes. */
-int64_t dd_budget(const struct dd_pass *p, int i, int reason);
+int64_t kp_disrupt__budget(const struct kp_disrupt__pass *p, int i, int reason);
 /* The budget at the start of the pass. */
-int64_t dd_budget0(const struct dd_pass *p, int i, int reason);
-void dd_budget_take(struct dd_pass *p, int i, int reason);
+int64_t kp_disrupt__budget0(const struct kp_disrupt__pass *p, int i, int reason);
+void kp_disrupt__budget_take(struct kp_disrupt__pass *p, int i, int reason);
 /* "budget: nodepool X allows 0 disruptions for R now" in the pass arena
  * (or "allows N ..., all taken in this pass" when the pass used them up). */
-const char *dd_budget_reason(struct dd_pass *p, int i, int reason);
-const char *dd_reason_name(int reason);
+const char *kp_disrupt__budget_reason(struct kp_disrupt__pass *p, int i, int reason);
+const char *kp_disrupt__reason_name(int reason);
 /* Sorts candidate indices by Karpenter's consolidation order: savings ratio
  * (price / reschedule cost) descending, disruption cost, then name. */
-void dd_sort_consolidation(struct dd_pass *p, int *idx, int n);
+void kp_disrupt__sort_consolidation(struct kp_disrupt__pass *p, int *idx, int n);
 /* Formats into the pass arena; never NULL (falls back to a static string). */
-const char *dd_fmt(struct dd_pass *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+const char *kp_disrupt__fmt(struct kp_disrupt__pass *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Offering helpers (consolidation.c). pin = -1 allows any capacity type. */
-bool dd_offering_ok(const struct kp_offering *o, const struct kp_reqs *reqs, int pin);
-const struct kp_offering *dd_cheapest(const struct kp_itype *it, const struct kp_reqs *reqs, int pin);
+bool kp_disrupt__offering_ok(const struct kp_offering *o, const struct kp_reqs *reqs, int pin);
+const struct kp_offering *kp_disrupt__cheapest(const struct kp_itype *it, const struct kp_reqs *reqs, int pin);
 /* Karpenter's WorstLaunchPrice: the most expensive compatible available
  * offering of the first capacity type present in reserved, spot, on-demand. */
-double dd_worst_launch_price(const struct kp_itype *it, const struct kp_reqs *reqs, int pin);
+double kp_disrupt__worst_launch_price(const struct kp_itype *it, const struct kp_reqs *reqs, int pin);
 
 /* Methods: each fills *cmd and sets *found, or leaves *found false. */
-kp_err dd_expiration_v1(struct dd_pass *p, struct dd_cmd *cmd, bool *found, struct kp_errbuf *eb);
-kp_err dd_expiration_beta(struct dd_pass *p, struct dd_cmd *cmd, bool *found, struct kp_errbuf *eb);
-kp_err dd_emptiness(struct dd_pass *p, struct dd_cmd *cmd, bool *found, struct kp_errbuf *eb);
-kp_err dd_drift(struct dd_pass *p, struct dd_cmd *cmd, bool *found, struct kp_errbuf *eb);
-kp_err dd_multi(struct dd_pass *p, struct dd_cmd *cmd, bool *found, struct kp_errbuf *eb);
-kp_err dd_single(struct dd_pass *p, struct dd_cmd *cmd, bool *found, struct kp_errbuf *eb);
+kp_err kp_disrupt__expiration_v1(struct kp_disrupt__pass *p, struct kp_disrupt__cmd *cmd, bool *found, struct kp_errbuf *eb);
+kp_err kp_disrupt__expiration_beta(struct kp_disrupt__pass *p, struct kp_disrupt__cmd *cmd, bool *found, struct kp_errbuf *eb);
+kp_err kp_disrupt__emptiness(struct kp_disrupt__pass *p, struct kp_disrupt__cmd *cmd, bool *found, struct kp_errbuf *eb);
+kp_err kp_disrupt__drift(struct kp_disrupt__pass *p, struct kp_disrupt__cmd *cmd, bool *found, struct kp_errbuf *eb);
+kp_err kp_disrupt__multi(struct kp_disrupt__pass *p, struct kp_disrupt__cmd *cmd, bool *found, struct kp_errbuf *eb);
+kp_err kp_disrupt__single(struct kp_disrupt__pass *p, struct kp_disrupt__cmd *cmd, bool *found, struct kp_errbuf *eb);
 /* Shared by drift and v1beta1 expiration: one candidate at a time, empty
  * ones first in a batch; replacements are whatever the scheduler needs. */
-kp_err dd_replace_each(struct dd_pass *p, enum kp_disrupt_method m, int reason, const int *cand, int n,
-		       const char *why, struct dd_cmd *cmd, bool *found, struct kp_errbuf *eb);
+kp_err kp_disrupt__replace_each(struct kp_disrupt__pass *p, enum kp_disrupt_method m, int reason, const int *cand, int n,
+		       const char *why, struct kp_disrupt__cmd *cmd, bool *found, struct kp_errbuf *eb);
 /* Fills cmd's claims from its simulation without price rules (drift,
  * expiration): every claim launches its cheapest option. */
-kp_err dd_claims_unfiltered(struct dd_pass *p, struct dd_cmd *cmd, struct kp_errbuf *eb);
+kp_err kp_disrupt__claims_unfiltered(struct kp_disrupt__pass *p, struct kp_disrupt__cmd *cmd, struct kp_errbuf *eb);
 
 /* world.c: applies a command to the world; names[i] receives the name of
  * replacement i (in the world arena). */
-kp_err dd_world_apply(struct dd_pass *p, const struct dd_cmd *cmd, const char **names,
+kp_err kp_disrupt__world_apply(struct kp_disrupt__pass *p, const struct kp_disrupt__cmd *cmd, const char **names,
 		      struct kp_errbuf *eb);
 
 #endif

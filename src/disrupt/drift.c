@@ -19,7 +19,7 @@
 
 #include "disrupt/disrupt_int.h"
 
-kp_err dd_claims_unfiltered(struct dd_pass *p, struct dd_cmd *cmd, struct kp_errbuf *eb)
+kp_err kp_disrupt__claims_unfiltered(struct kp_disrupt__pass *p, struct kp_disrupt__cmd *cmd, struct kp_errbuf *eb)
 {
 	const struct kp_plan *plan = &cmd->sim->plan;
 
@@ -30,7 +30,7 @@ kp_err dd_claims_unfiltered(struct dd_pass *p, struct dd_cmd *cmd, struct kp_err
 	cmd->repl_price = 0;
 	for (int i = 0; i < plan->nclaims; i++) {
 		const struct kp_plan_claim *pc = &plan->claims[i];
-		struct dd_claim *c = &cmd->claims[cmd->nclaims];
+		struct kp_disrupt__claim *c = &cmd->claims[cmd->nclaims];
 
 		c->pc = pc;
 		c->pin = -1;
@@ -41,7 +41,7 @@ kp_err dd_claims_unfiltered(struct dd_pass *p, struct dd_cmd *cmd, struct kp_err
 		if (!c->it || !c->off) {
 			for (int k = 0; k < pc->nitypes && !c->off; k++) {
 				c->it = pc->itypes[k];
-				c->off = dd_cheapest(c->it, &pc->reqs, -1);
+				c->off = kp_disrupt__cheapest(c->it, &pc->reqs, -1);
 			}
 		}
 		if (!c->it || !c->off)
@@ -53,8 +53,8 @@ kp_err dd_claims_unfiltered(struct dd_pass *p, struct dd_cmd *cmd, struct kp_err
 	return KP_OK;
 }
 
-kp_err dd_replace_each(struct dd_pass *p, enum kp_disrupt_method m, int reason, const int *cand, int n,
-		       const char *why, struct dd_cmd *cmd, bool *found, struct kp_errbuf *eb)
+kp_err kp_disrupt__replace_each(struct kp_disrupt__pass *p, enum kp_disrupt_method m, int reason, const int *cand, int n,
+		       const char *why, struct kp_disrupt__cmd *cmd, bool *found, struct kp_errbuf *eb)
 {
 	int *empty = kp_arena_calloc(&p->arena, (size_t)n + 1, sizeof(int));
 	int64_t (*saved)[DR_COUNT] = kp_arena_calloc(&p->arena, (size_t)p->npools + 1, sizeof(*saved));
@@ -66,13 +66,13 @@ kp_err dd_replace_each(struct dd_pass *p, enum kp_disrupt_method m, int reason, 
 		return kp_errf(eb, KP_ERR_NOMEM, "disruption: out of memory");
 	memcpy(saved, p->budget, (size_t)p->npools * sizeof(*saved));
 	for (int i = 0; i < n; i++) {
-		if (!dd_is_empty(&p->nodes[cand[i]]))
+		if (!kp_disrupt__is_empty(&p->nodes[cand[i]]))
 			continue;
-		if (dd_budget(p, cand[i], reason) == 0) {
-			dd_record(p, cand[i], dd_budget_reason(p, cand[i], reason));
+		if (kp_disrupt__budget(p, cand[i], reason) == 0) {
+			kp_disrupt__record(p, cand[i], kp_disrupt__budget_reason(p, cand[i], reason));
 			continue;
 		}
-		dd_budget_take(p, cand[i], reason);
+		kp_disrupt__budget_take(p, cand[i], reason);
 		empty[ne++] = cand[i];
 	}
 	memcpy(p->budget, saved, (size_t)p->npools * sizeof(*saved));
@@ -84,42 +84,42 @@ kp_err dd_replace_each(struct dd_pass *p, enum kp_disrupt_method m, int reason, 
 		for (int i = 0; i < ne; i++)
 			cmd->price += p->nodes[empty[i]].price;
 		cmd->savings = cmd->price;
-		cmd->reason = ne == 1 ? dd_fmt(p, "%s (the node is empty)", why)
-				      : dd_fmt(p, "%s (%d empty nodes)", why, ne);
+		cmd->reason = ne == 1 ? kp_disrupt__fmt(p, "%s (the node is empty)", why)
+				      : kp_disrupt__fmt(p, "%s (%d empty nodes)", why, ne);
 		*found = true;
 		return KP_OK;
 	}
 	for (int i = 0; i < n; i++) {
-		struct dd_sim_result *r;
+		struct kp_disrupt__sim_result *r;
 		kp_err rc;
 
-		if (dd_budget(p, cand[i], reason) == 0) {
-			dd_record(p, cand[i], dd_budget_reason(p, cand[i], reason));
+		if (kp_disrupt__budget(p, cand[i], reason) == 0) {
+			kp_disrupt__record(p, cand[i], kp_disrupt__budget_reason(p, cand[i], reason));
 			continue;
 		}
 		r = kp_arena_alloc(&p->arena, sizeof(*r));
 		if (!r)
 			return kp_errf(eb, KP_ERR_NOMEM, "disruption: out of memory");
-		rc = dd_simulate(p, &cand[i], 1, true, r, eb);
+		rc = kp_disrupt__simulate(p, &cand[i], 1, true, r, eb);
 		if (rc)
 			return rc;
 		if (r->fail) {
-			dd_record(p, cand[i], r->fail);
-			dd_sim_result_free(r);
+			kp_disrupt__record(p, cand[i], r->fail);
+			kp_disrupt__sim_result_free(r);
 			continue;
 		}
 		cmd->sim = r;
 		cmd->cand = kp_arena_memdup(&p->arena, &cand[i], sizeof(int));
 		if (!cmd->cand) {
-			dd_cmd_clear(cmd);
+			kp_disrupt__cmd_clear(cmd);
 			return kp_errf(eb, KP_ERR_NOMEM, "disruption: out of memory");
 		}
 		cmd->ncand = 1;
 		cmd->npods = p->nodes[cand[i]].nresched;
 		cmd->price = p->nodes[cand[i]].price;
-		rc = dd_claims_unfiltered(p, cmd, eb);
+		rc = kp_disrupt__claims_unfiltered(p, cmd, eb);
 		if (rc) {
-			dd_cmd_clear(cmd);
+			kp_disrupt__cmd_clear(cmd);
 			return rc;
 		}
 		cmd->method = m;
@@ -147,7 +147,7 @@ static int cmp_by_time(const void *a, const void *b)
 	return kp_strcmp0(x->name, y->name);
 }
 
-kp_err dd_drift(struct dd_pass *p, struct dd_cmd *cmd, bool *found, struct kp_errbuf *eb)
+kp_err kp_disrupt__drift(struct kp_disrupt__pass *p, struct kp_disrupt__cmd *cmd, bool *found, struct kp_errbuf *eb)
 {
 	struct by_time *k = kp_arena_calloc(&p->arena, (size_t)p->nnodes + 1, sizeof(*k));
 	int *cand = kp_arena_calloc(&p->arena, (size_t)p->nnodes + 1, sizeof(int));
@@ -159,7 +159,7 @@ kp_err dd_drift(struct dd_pass *p, struct dd_cmd *cmd, bool *found, struct kp_er
 	if (!k || !cand)
 		return kp_errf(eb, KP_ERR_NOMEM, "disruption: out of memory");
 	for (int i = 0; i < p->nnodes; i++) {
-		const struct dd_node *d = &p->nodes[i];
+		const struct kp_disrupt__node *d = &p->nodes[i];
 		bool eventual = d->pool && d->pool->termination_grace_ms != KP_NEVER;
 
 		if (!d->managed || !d->pool || d->deleting || d->node_block || !d->drift)
@@ -176,10 +176,10 @@ kp_err dd_drift(struct dd_pass *p, struct dd_cmd *cmd, bool *found, struct kp_er
 		cand[i] = k[i].idx;
 	if (n == 0)
 		return KP_OK;
-	rc = dd_replace_each(p, KP_DISRUPT_DRIFT, DR_DRIFTED, cand, n, "Drifted", cmd, found, eb);
+	rc = kp_disrupt__replace_each(p, KP_DISRUPT_DRIFT, DR_DRIFTED, cand, n, "Drifted", cmd, found, eb);
 	if (rc)
 		return rc;
 	if (*found && cmd->ncand == 1)
-		cmd->reason = dd_fmt(p, "Drifted: %s", p->nodes[cmd->cand[0]].drift);
+		cmd->reason = kp_disrupt__fmt(p, "Drifted: %s", p->nodes[cmd->cand[0]].drift);
 	return KP_OK;
 }

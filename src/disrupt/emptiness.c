@@ -14,7 +14,7 @@
 
 #include "disrupt/disrupt_int.h"
 
-kp_err dd_emptiness(struct dd_pass *p, struct dd_cmd *cmd, bool *found, struct kp_errbuf *eb)
+kp_err kp_disrupt__emptiness(struct kp_disrupt__pass *p, struct kp_disrupt__cmd *cmd, bool *found, struct kp_errbuf *eb)
 {
 	int *cand = kp_arena_calloc(&p->arena, (size_t)p->nnodes + 1, sizeof(int));
 	int64_t (*saved)[DR_COUNT] = kp_arena_calloc(&p->arena, (size_t)p->npools + 1, sizeof(*saved));
@@ -26,19 +26,19 @@ kp_err dd_emptiness(struct dd_pass *p, struct dd_cmd *cmd, bool *found, struct k
 		return kp_errf(eb, KP_ERR_NOMEM, "disruption: out of memory");
 	memcpy(saved, p->budget, (size_t)p->npools * sizeof(*saved));
 	for (int i = 0; i < p->nnodes; i++) {
-		const struct dd_node *d = &p->nodes[i];
+		const struct kp_disrupt__node *d = &p->nodes[i];
 		if (!d->managed || !d->pool || d->deleting || d->node_block || d->pod_block || d->cons_block ||
-		    !dd_is_empty(d))
+		    !kp_disrupt__is_empty(d))
 			continue;
 		cand[n++] = i;
 	}
-	dd_sort_consolidation(p, cand, n);
+	kp_disrupt__sort_consolidation(p, cand, n);
 	for (int i = 0; i < n; i++) {
-		if (dd_budget(p, cand[i], DR_EMPTY) == 0) {
-			dd_record(p, cand[i], dd_budget_reason(p, cand[i], DR_EMPTY));
+		if (kp_disrupt__budget(p, cand[i], DR_EMPTY) == 0) {
+			kp_disrupt__record(p, cand[i], kp_disrupt__budget_reason(p, cand[i], DR_EMPTY));
 			continue;
 		}
-		dd_budget_take(p, cand[i], DR_EMPTY);
+		kp_disrupt__budget_take(p, cand[i], DR_EMPTY);
 		cand[k++] = cand[i];
 	}
 	memcpy(p->budget, saved, (size_t)p->npools * sizeof(*saved));
@@ -52,7 +52,7 @@ kp_err dd_emptiness(struct dd_pass *p, struct dd_cmd *cmd, bool *found, struct k
 		cmd->price += p->nodes[cand[i]].price;
 	cmd->savings = cmd->price;
 	cmd->reason = k == 1 ? "Empty: the node has no pods to move"
-			     : dd_fmt(p, "Empty: %d nodes have no pods to move", k);
+			     : kp_disrupt__fmt(p, "Empty: %d nodes have no pods to move", k);
 	*found = true;
 	return KP_OK;
 }

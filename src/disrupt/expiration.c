@@ -36,7 +36,7 @@ static int cmp_expiry(const void *a, const void *b)
 }
 
 /* Expired nodes sorted by expiry time; beta selects the generation. */
-static int expired(struct dd_pass *p, bool beta, int *out)
+static int expired(struct kp_disrupt__pass *p, bool beta, int *out)
 {
 	struct by_expiry *k = kp_arena_calloc(&p->arena, (size_t)p->nnodes + 1, sizeof(*k));
 	int n = 0;
@@ -44,7 +44,7 @@ static int expired(struct dd_pass *p, bool beta, int *out)
 	if (!k)
 		return -1;
 	for (int i = 0; i < p->nnodes; i++) {
-		const struct dd_node *d = &p->nodes[i];
+		const struct kp_disrupt__node *d = &p->nodes[i];
 		if (!d->managed || !d->pool || d->deleting)
 			continue;
 		if (beta ? !d->expired_beta || d->node_block || d->pod_block : !d->expired_v1)
@@ -72,20 +72,20 @@ static void fmt_ms(int64_t ms, char *buf, size_t n)
 		snprintf(buf, n, "%llds", (long long)s);
 }
 
-static const char *expiry_reason(struct dd_pass *p, int i)
+static const char *expiry_reason(struct kp_disrupt__pass *p, int i)
 {
-	const struct dd_node *d = &p->nodes[i];
+	const struct kp_disrupt__node *d = &p->nodes[i];
 	char after[32], at[32];
 
 	fmt_ms(d->pool->expire_after_ms, after, sizeof(after));
 	kp_format_rfc3339(d->expire_at, at, sizeof(at));
-	return dd_fmt(p, "Expired: nodepool %s expireAfter %s elapsed at %s", d->pool->name, after, at);
+	return kp_disrupt__fmt(p, "Expired: nodepool %s expireAfter %s elapsed at %s", d->pool->name, after, at);
 }
 
-kp_err dd_expiration_v1(struct dd_pass *p, struct dd_cmd *cmd, bool *found, struct kp_errbuf *eb)
+kp_err kp_disrupt__expiration_v1(struct kp_disrupt__pass *p, struct kp_disrupt__cmd *cmd, bool *found, struct kp_errbuf *eb)
 {
 	int *cand = kp_arena_calloc(&p->arena, (size_t)p->nnodes + 1, sizeof(int));
-	struct dd_sim_result *r = kp_arena_alloc(&p->arena, sizeof(*r));
+	struct kp_disrupt__sim_result *r = kp_arena_alloc(&p->arena, sizeof(*r));
 	int n;
 	kp_err rc;
 
@@ -95,7 +95,7 @@ kp_err dd_expiration_v1(struct dd_pass *p, struct dd_cmd *cmd, bool *found, stru
 		return kp_errf(eb, KP_ERR_NOMEM, "disruption: out of memory");
 	if (n == 0)
 		return KP_OK;
-	rc = dd_simulate(p, cand, n, false, r, eb);
+	rc = kp_disrupt__simulate(p, cand, n, false, r, eb);
 	if (rc)
 		return rc;
 	cmd->method = KP_DISRUPT_EXPIRATION;
@@ -107,18 +107,18 @@ kp_err dd_expiration_v1(struct dd_pass *p, struct dd_cmd *cmd, bool *found, stru
 		cmd->price += p->nodes[cand[i]].price;
 		cmd->npods += p->nodes[cand[i]].nresched;
 	}
-	rc = dd_claims_unfiltered(p, cmd, eb);
+	rc = kp_disrupt__claims_unfiltered(p, cmd, eb);
 	if (rc) {
-		dd_cmd_clear(cmd);
+		kp_disrupt__cmd_clear(cmd);
 		return rc;
 	}
 	cmd->reason = n == 1 ? expiry_reason(p, cand[0])
-			     : dd_fmt(p, "Expired: %d nodes are past their nodepool's expireAfter", n);
+			     : kp_disrupt__fmt(p, "Expired: %d nodes are past their nodepool's expireAfter", n);
 	*found = true;
 	return KP_OK;
 }
 
-kp_err dd_expiration_beta(struct dd_pass *p, struct dd_cmd *cmd, bool *found, struct kp_errbuf *eb)
+kp_err kp_disrupt__expiration_beta(struct kp_disrupt__pass *p, struct kp_disrupt__cmd *cmd, bool *found, struct kp_errbuf *eb)
 {
 	int *cand = kp_arena_calloc(&p->arena, (size_t)p->nnodes + 1, sizeof(int));
 	int n;
@@ -130,7 +130,7 @@ kp_err dd_expiration_beta(struct dd_pass *p, struct dd_cmd *cmd, bool *found, st
 		return kp_errf(eb, KP_ERR_NOMEM, "disruption: out of memory");
 	if (n == 0)
 		return KP_OK;
-	rc = dd_replace_each(p, KP_DISRUPT_EXPIRATION, DR_EXPIRED, cand, n, "Expired", cmd, found, eb);
+	rc = kp_disrupt__replace_each(p, KP_DISRUPT_EXPIRATION, DR_EXPIRED, cand, n, "Expired", cmd, found, eb);
 	if (rc)
 		return rc;
 	if (*found && cmd->ncand == 1)

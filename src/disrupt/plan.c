@@ -50,15 +50,15 @@ void kp_disrupt_result_free(struct kp_disrupt_result *res)
 	memset(res, 0, sizeof(*res));
 }
 
-typedef kp_err (*dd_method_fn)(struct dd_pass *, struct dd_cmd *, bool *, struct kp_errbuf *);
+typedef kp_err (*kp_disrupt__method_fn)(struct kp_disrupt__pass *, struct kp_disrupt__cmd *, bool *, struct kp_errbuf *);
 
-static const dd_method_fn methods[] = {
-	dd_expiration_v1, dd_expiration_beta, dd_emptiness, dd_drift, dd_multi, dd_single,
+static const kp_disrupt__method_fn methods[] = {
+	kp_disrupt__expiration_v1, kp_disrupt__expiration_beta, kp_disrupt__emptiness, kp_disrupt__drift, kp_disrupt__multi, kp_disrupt__single,
 };
 
 /* Copies the command into the result; replacement names come later. */
-static struct kp_disrupt_cmd *record_cmd(struct kp_disrupt_result *res, struct dd_pass *p,
-					  const struct dd_cmd *c, int *cap)
+static struct kp_disrupt_cmd *record_cmd(struct kp_disrupt_result *res, struct kp_disrupt__pass *p,
+					  const struct kp_disrupt__cmd *c, int *cap)
 {
 	struct kp_arena *a = &res->arena;
 	struct kp_disrupt_cmd *o;
@@ -94,7 +94,7 @@ static struct kp_disrupt_cmd *record_cmd(struct kp_disrupt_result *res, struct d
 	}
 	o->nnodes = c->ncand;
 	for (int i = 0; i < c->nclaims; i++) {
-		const struct dd_claim *dc = &c->claims[i];
+		const struct kp_disrupt__claim *dc = &c->claims[i];
 		struct kp_disrupt_repl *r = &o->repl[i];
 
 		r->pool = dc->pc->pool;
@@ -119,7 +119,7 @@ static int cmp_blocked(const void *a, const void *b)
 	return kp_strcmp0(x->node, y->node);
 }
 
-static kp_err record_blocked(struct kp_disrupt_result *res, struct dd_pass *p)
+static kp_err record_blocked(struct kp_disrupt_result *res, struct kp_disrupt__pass *p)
 {
 	struct kp_arena *a = &res->arena;
 
@@ -127,7 +127,7 @@ static kp_err record_blocked(struct kp_disrupt_result *res, struct dd_pass *p)
 	if (!res->blocked)
 		return KP_ERR_NOMEM;
 	for (int i = 0; i < p->nnodes; i++) {
-		const char *why = dd_blocked_reason(p, i);
+		const char *why = kp_disrupt__blocked_reason(p, i);
 		struct kp_disrupt_blocked *b;
 		const char *colon;
 
@@ -149,17 +149,17 @@ static kp_err record_blocked(struct kp_disrupt_result *res, struct dd_pass *p)
  * would put them, its new nodes launched and initialized, so the passes see
  * the cluster settled (as Karpenter's disruption controller would, once the
  * nodes it launched are up). Pods that fit nowhere stay pending. */
-static kp_err settle_pending(struct dd_world *w, const struct kp_catalog *cat,
+static kp_err settle_pending(struct kp_disrupt__world *w, const struct kp_catalog *cat,
 			     const struct kp_disrupt_opts *opts, struct kp_errbuf *eb)
 {
-	struct dd_pass p;
-	struct dd_cmd cmd;
-	struct dd_sim_result *r;
+	struct kp_disrupt__pass p;
+	struct kp_disrupt__cmd cmd;
+	struct kp_disrupt__sim_result *r;
 	const char **names;
 	kp_err rc;
 
 	memset(&cmd, 0, sizeof(cmd));
-	rc = dd_pass_build(&p, w, cat, opts, 0, eb);
+	rc = kp_disrupt__pass_build(&p, w, cat, opts, 0, eb);
 	if (rc || p.npending == 0)
 		goto out;
 	r = kp_arena_alloc(&p.arena, sizeof(*r));
@@ -167,20 +167,20 @@ static kp_err settle_pending(struct dd_world *w, const struct kp_catalog *cat,
 		rc = kp_errf(eb, KP_ERR_NOMEM, "disruption: out of memory");
 		goto out;
 	}
-	rc = dd_provision(&p, r, eb);
+	rc = kp_disrupt__provision(&p, r, eb);
 	if (rc)
 		goto out;
 	cmd.sim = r;
 	cmd.provisioning = true;
-	rc = dd_claims_unfiltered(&p, &cmd, eb);
+	rc = kp_disrupt__claims_unfiltered(&p, &cmd, eb);
 	if (rc)
 		goto out;
 	names = kp_arena_calloc(&p.arena, (size_t)cmd.nclaims + 1, sizeof(*names));
-	rc = names ? dd_world_apply(&p, &cmd, names, eb)
+	rc = names ? kp_disrupt__world_apply(&p, &cmd, names, eb)
 		   : kp_errf(eb, KP_ERR_NOMEM, "disruption: out of memory");
 out:
-	dd_cmd_clear(&cmd);
-	dd_pass_free(&p);
+	kp_disrupt__cmd_clear(&cmd);
+	kp_disrupt__pass_free(&p);
 	return rc;
 }
 
@@ -188,8 +188,8 @@ kp_err kp_disrupt_run(const struct kp_cluster *c, const struct kp_catalog *cat,
 		      const struct kp_disrupt_opts *opts, struct kp_disrupt_result *res,
 		      struct kp_errbuf *eb)
 {
-	struct dd_world w;
-	struct dd_pass p;
+	struct kp_disrupt__world w;
+	struct kp_disrupt__pass p;
 	int max = opts->max_passes > 0 ? opts->max_passes : DD_PASSES_DEFAULT;
 	int cap = 0;
 	kp_err rc;
@@ -197,16 +197,16 @@ kp_err kp_disrupt_run(const struct kp_cluster *c, const struct kp_catalog *cat,
 	memset(res, 0, sizeof(*res));
 	kp_arena_init(&res->arena);
 	memset(&p, 0, sizeof(p));
-	rc = dd_world_init(&w, c, eb);
+	rc = kp_disrupt__world_init(&w, c, eb);
 	if (rc)
 		return rc;
 	rc = settle_pending(&w, cat, opts, eb);
 	if (rc) {
-		dd_world_free(&w);
+		kp_disrupt__world_free(&w);
 		return rc;
 	}
 	for (int pass = 0;; pass++) {
-		struct dd_cmd cmd;
+		struct kp_disrupt__cmd cmd;
 		struct kp_disrupt_cmd *out;
 		const char **names;
 		bool found = false;
@@ -216,7 +216,7 @@ kp_err kp_disrupt_run(const struct kp_cluster *c, const struct kp_catalog *cat,
 			res->pass_limit = true;
 			break;
 		}
-		rc = dd_pass_build(&p, &w, cat, opts, pass, eb);
+		rc = kp_disrupt__pass_build(&p, &w, cat, opts, pass, eb);
 		for (size_t m = 0; !rc && !found && m < KP_ARRAY_LEN(methods); m++)
 			rc = methods[m](&p, &cmd, &found, eb);
 		if (rc)
@@ -231,7 +231,7 @@ kp_err kp_disrupt_run(const struct kp_cluster *c, const struct kp_catalog *cat,
 		if (!found) {
 			res->candidates_evaluated += p.evaluated;
 			res->simulations += p.simulations;
-			dd_pass_free(&p);
+			kp_disrupt__pass_free(&p);
 			break;
 		}
 		out = record_cmd(res, &p, &cmd, &cap);
@@ -240,7 +240,7 @@ kp_err kp_disrupt_run(const struct kp_cluster *c, const struct kp_catalog *cat,
 			rc = kp_errf(eb, KP_ERR_NOMEM, "disruption: out of memory");
 			goto fail;
 		}
-		rc = dd_world_apply(&p, &cmd, names, eb);
+		rc = kp_disrupt__world_apply(&p, &cmd, names, eb);
 		if (rc)
 			goto fail;
 		for (int i = 0; i < cmd.nclaims; i++) {
@@ -250,18 +250,18 @@ kp_err kp_disrupt_run(const struct kp_cluster *c, const struct kp_catalog *cat,
 				goto fail;
 			}
 		}
-		dd_cmd_clear(&cmd);
+		kp_disrupt__cmd_clear(&cmd);
 		res->candidates_evaluated += p.evaluated;
 		res->simulations += p.simulations;
-		dd_pass_free(&p);
+		kp_disrupt__pass_free(&p);
 		continue;
 fail:
-		dd_cmd_clear(&cmd);
-		dd_pass_free(&p);
-		dd_world_free(&w);
+		kp_disrupt__cmd_clear(&cmd);
+		kp_disrupt__pass_free(&p);
+		kp_disrupt__world_free(&w);
 		kp_disrupt_result_free(res);
 		return rc;
 	}
-	dd_world_free(&w);
+	kp_disrupt__world_free(&w);
 	return KP_OK;
 }

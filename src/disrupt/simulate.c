@@ -8,7 +8,7 @@
  * reschedulable pods. A bound pod that finds no place, or that lands on a
  * node that is not initialized, fails the simulation; pending pods that do
  * not fit do not. The per-pass state (the pod lists, the removal mask) is
- * built once by dd_sim_prepare; each run only adds the candidates' pods.
+ * built once by kp_disrupt__sim_prepare; each run only adds the candidates' pods.
  *
  * Cost: one kp_sched_solve per run, plus O(placed pods) to check the plan.
  */
@@ -16,7 +16,7 @@
 
 #include "disrupt/disrupt_int.h"
 
-kp_err dd_sim_prepare(struct dd_pass *p, struct kp_errbuf *eb)
+kp_err kp_disrupt__sim_prepare(struct kp_disrupt__pass *p, struct kp_errbuf *eb)
 {
 	int total = p->npending;
 
@@ -29,9 +29,9 @@ kp_err dd_sim_prepare(struct dd_pass *p, struct kp_errbuf *eb)
 	if (!p->removed || !p->no_moves || !p->delpods)
 		return kp_errf(eb, KP_ERR_NOMEM, "disruption: out of memory preparing simulations");
 	for (int i = 0; i < p->nnodes; i++)
-		p->no_moves[i] = dd_under_consolidate_after(p, &p->nodes[i]);
+		p->no_moves[i] = kp_disrupt__under_consolidate_after(p, &p->nodes[i]);
 	for (int i = 0; i < p->nnodes; i++) {
-		const struct dd_node *d = &p->nodes[i];
+		const struct kp_disrupt__node *d = &p->nodes[i];
 		if (!d->deleting)
 			continue;
 		for (int k = 0; k < d->nresched; k++)
@@ -40,13 +40,13 @@ kp_err dd_sim_prepare(struct dd_pass *p, struct kp_errbuf *eb)
 	return KP_OK;
 }
 
-void dd_sim_release(struct dd_pass *p)
+void kp_disrupt__sim_release(struct kp_disrupt__pass *p)
 {
 	kp_sched_free(p->sched_state);
 	p->sched_state = NULL;
 }
 
-void dd_sim_result_free(struct dd_sim_result *r)
+void kp_disrupt__sim_result_free(struct kp_disrupt__sim_result *r)
 {
 	if (!r)
 		return;
@@ -55,7 +55,7 @@ void dd_sim_result_free(struct dd_sim_result *r)
 	memset(r, 0, sizeof(*r));
 }
 
-static kp_err ensure_simpods(struct dd_pass *p, int n, struct kp_errbuf *eb)
+static kp_err ensure_simpods(struct kp_disrupt__pass *p, int n, struct kp_errbuf *eb)
 {
 	const struct kp_pod **v;
 	int cap;
@@ -73,10 +73,10 @@ static kp_err ensure_simpods(struct dd_pass *p, int n, struct kp_errbuf *eb)
 	return KP_OK;
 }
 
-static const char *pod_name(struct dd_pass *p, const struct kp_pod *pod)
+static const char *pod_name(struct kp_disrupt__pass *p, const struct kp_pod *pod)
 {
 	char buf[512];
-	return dd_fmt(p, "%s", kp_pod_key(pod, buf, sizeof(buf)));
+	return kp_disrupt__fmt(p, "%s", kp_pod_key(pod, buf, sizeof(buf)));
 }
 
 /* Managed nodes count as initialized once labelled so (or their NodeClaim
@@ -92,12 +92,12 @@ static bool node_initialized(const struct kp_node *n)
 
 /* First bound pod the plan could not place or put on an uninitialized
  * node; pods from deleting nodes may use uninitialized nodes. */
-static const char *plan_failure(struct dd_pass *p, const struct kp_plan *plan)
+static const char *plan_failure(struct kp_disrupt__pass *p, const struct kp_plan *plan)
 {
 	for (int i = 0; i < plan->nunsched; i++) {
 		const struct kp_pod *pod = plan->unsched[i].pod;
 		if (pod->node_name)
-			return dd_fmt(p, "pods-do-not-fit: pod %s: %s", pod_name(p, pod),
+			return kp_disrupt__fmt(p, "pods-do-not-fit: pod %s: %s", pod_name(p, pod),
 				      plan->unsched[i].reason ? plan->unsched[i].reason : "no node fits");
 	}
 	for (int e = 0; e < plan->nexisting; e++) {
@@ -114,7 +114,7 @@ static const char *plan_failure(struct dd_pass *p, const struct kp_plan *plan)
 			for (int k = 0; k < p->ndelpods && !from_deleting; k++)
 				from_deleting = p->delpods[k] == pod;
 			if (!from_deleting)
-				return dd_fmt(p, "pods-do-not-fit: pod %s would schedule on uninitialized node %s",
+				return kp_disrupt__fmt(p, "pods-do-not-fit: pod %s would schedule on uninitialized node %s",
 					      pod_name(p, pod), x->node->name);
 		}
 	}
@@ -123,7 +123,7 @@ static const char *plan_failure(struct dd_pass *p, const struct kp_plan *plan)
 
 /* Consolidation runs share one prepared scheduler per pass (built on first
  * use: many passes need none); the rare provisioning runs solve afresh. */
-static kp_err run(struct dd_pass *p, int npods, bool consolidation, struct dd_sim_result *r,
+static kp_err run(struct kp_disrupt__pass *p, int npods, bool consolidation, struct kp_disrupt__sim_result *r,
 		  struct kp_errbuf *eb)
 {
 	struct kp_sched_input in;
@@ -161,8 +161,8 @@ static kp_err run(struct dd_pass *p, int npods, bool consolidation, struct dd_si
 	return KP_OK;
 }
 
-kp_err dd_simulate(struct dd_pass *p, const int *cand, int ncand, bool consolidation,
-		   struct dd_sim_result *r, struct kp_errbuf *eb)
+kp_err kp_disrupt__simulate(struct kp_disrupt__pass *p, const int *cand, int ncand, bool consolidation,
+		   struct kp_disrupt__sim_result *r, struct kp_errbuf *eb)
 {
 	int n = p->npending + p->ndelpods;
 	kp_err rc;
@@ -178,7 +178,7 @@ kp_err dd_simulate(struct dd_pass *p, const int *cand, int ncand, bool consolida
 	for (int i = 0; i < p->ndelpods; i++)
 		p->simpods[n++] = p->delpods[i];
 	for (int i = 0; i < ncand; i++) {
-		const struct dd_node *d = &p->nodes[cand[i]];
+		const struct kp_disrupt__node *d = &p->nodes[cand[i]];
 		for (int k = 0; k < d->nresched; k++)
 			p->simpods[n++] = d->resched[k];
 	}
@@ -192,7 +192,7 @@ kp_err dd_simulate(struct dd_pass *p, const int *cand, int ncand, bool consolida
 	return rc;
 }
 
-kp_err dd_provision(struct dd_pass *p, struct dd_sim_result *r, struct kp_errbuf *eb)
+kp_err kp_disrupt__provision(struct kp_disrupt__pass *p, struct kp_disrupt__sim_result *r, struct kp_errbuf *eb)
 {
 	kp_err rc = ensure_simpods(p, p->npending, eb);
 

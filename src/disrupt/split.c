@@ -4,7 +4,7 @@
  * nodes by N of any count, which Karpenter's consolidation never does (it
  * only replaces N nodes by at most one).
  *
- * The simulation is the ordinary one (dd_simulate: the candidates' pods
+ * The simulation is the ordinary one (kp_disrupt__simulate: the candidates' pods
  * without the candidates), packed for cost by the scheduler when the
  * candidates' NodePools pack for cost; when it needs more than one new
  * node, consolidation.c applies the repack price rules (no candidate's type
@@ -17,7 +17,7 @@
 #include "disrupt/disrupt_int.h"
 #include "karpenter/pack.h"
 
-static bool pool_packs_cost(const struct dd_pass *p, const struct kp_nodepool *np)
+static bool pool_packs_cost(const struct kp_disrupt__pass *p, const struct kp_nodepool *np)
 {
 	const char *v = np ? kp_labels_get(&np->meta_annotations, KP_ANN_PACKING) : NULL;
 
@@ -26,7 +26,7 @@ static bool pool_packs_cost(const struct dd_pass *p, const struct kp_nodepool *n
 	return p->opts->sched.packing == KP_PACKING_COST;
 }
 
-bool dd_split_allowed(struct dd_pass *p, const int *cand, int n)
+bool kp_disrupt__split_allowed(struct kp_disrupt__pass *p, const int *cand, int n)
 {
 	for (int j = 0; j < n; j++)
 		if (!pool_packs_cost(p, p->nodes[cand[j]].pool))
@@ -34,8 +34,8 @@ bool dd_split_allowed(struct dd_pass *p, const int *cand, int n)
 	return n > 0;
 }
 
-const char *dd_split_reason(struct dd_pass *p, int n, int nclaims)
+const char *kp_disrupt__split_reason(struct kp_disrupt__pass *p, int n, int nclaims)
 {
-	return n == 1 ? dd_fmt(p, "Underutilized: node split into %d cheaper nodes", nclaims)
-		      : dd_fmt(p, "Underutilized: %d nodes split into %d cheaper nodes", n, nclaims);
+	return n == 1 ? kp_disrupt__fmt(p, "Underutilized: node split into %d cheaper nodes", nclaims)
+		      : kp_disrupt__fmt(p, "Underutilized: %d nodes split into %d cheaper nodes", n, nclaims);
 }

@@ -41,7 +41,7 @@ static int find_ptr(const struct ptr_idx *v, int n, const void *p)
 	return hit ? hit->idx : -1;
 }
 
-kp_err dd_world_init(struct dd_world *w, const struct kp_cluster *in, struct kp_errbuf *eb)
+kp_err kp_disrupt__world_init(struct kp_disrupt__world *w, const struct kp_cluster *in, struct kp_errbuf *eb)
 {
 	struct kp_cluster *cl = &w->cl;
 	struct ptr_idx *nodeidx = NULL;
@@ -99,11 +99,11 @@ kp_err dd_world_init(struct dd_world *w, const struct kp_cluster *in, struct kp_
 	return KP_OK;
 nomem:
 	free(nodeidx);
-	dd_world_free(w);
+	kp_disrupt__world_free(w);
 	return kp_errf(eb, KP_ERR_NOMEM, "disruption: out of memory copying the cluster");
 }
 
-void dd_world_free(struct dd_world *w)
+void kp_disrupt__world_free(struct kp_disrupt__world *w)
 {
 	if (!w)
 		return;
@@ -124,7 +124,7 @@ static bool node_has_name(const struct kp_cluster *cl, const char *name)
 /* "<pool>-replacement-<n>" for disruption replacements; "<pool>-<k>" (k-th
  * claim of that pool, as simulate names its nodeClaims) when settling
  * pending pods. A taken name gets a "-<n>" suffix. */
-static const char *new_node_name(struct dd_world *w, const struct dd_cmd *cmd, int claim)
+static const char *new_node_name(struct kp_disrupt__world *w, const struct kp_disrupt__cmd *cmd, int claim)
 {
 	const char *pool = cmd->claims[claim].pc->pool->name;
 	char buf[256];
@@ -164,7 +164,7 @@ static bool ds_fits(const struct kp_daemonset *ds, const struct kp_node *n)
 	return false;
 }
 
-static kp_err add_daemon_pods(struct dd_world *w, struct kp_node *n, int64_t now)
+static kp_err add_daemon_pods(struct kp_disrupt__world *w, struct kp_node *n, int64_t now)
 {
 	struct kp_cluster *cl = &w->cl;
 
@@ -228,11 +228,11 @@ static kp_err copy_taints(struct kp_cluster *cl, struct kp_taints *dst, const st
 	return KP_OK;
 }
 
-static kp_err launch(struct dd_pass *p, const struct dd_cmd *cmd, int claim, const char **name_out)
+static kp_err launch(struct kp_disrupt__pass *p, const struct kp_disrupt__cmd *cmd, int claim, const char **name_out)
 {
-	struct dd_world *w = p->w;
+	struct kp_disrupt__world *w = p->w;
 	struct kp_cluster *cl = &w->cl;
-	const struct dd_claim *c = &cmd->claims[claim];
+	const struct kp_disrupt__claim *c = &cmd->claims[claim];
 	const struct kp_nodepool *np = c->pc->pool;
 	struct kp_node *n = kp_arena_alloc(&cl->arena, sizeof(*n));
 	const char *hash, *hashv;
@@ -292,7 +292,7 @@ static void bind(struct kp_pod *pod, const char *node, int64_t now)
 	pod->created = now;
 }
 
-kp_err dd_world_apply(struct dd_pass *p, const struct dd_cmd *cmd, const char **names, struct kp_errbuf *eb)
+kp_err kp_disrupt__world_apply(struct kp_disrupt__pass *p, const struct kp_disrupt__cmd *cmd, const char **names, struct kp_errbuf *eb)
 {
 	struct kp_cluster *cl = &p->w->cl;
 	bool *gone = kp_arena_calloc(&p->arena, (size_t)cl->nnodes + 1, sizeof(bool));

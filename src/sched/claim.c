@@ -44,7 +44,7 @@ static bool neg(const struct kp_req *r)
 }
 
 /* Adds the pod's requirements to the try (Requirements.Add). */
-static bool pod_deltas(struct kps_run *r, const struct kp_reqs *base, const struct kp_reqs *pod, struct kps_try *t)
+static bool pod_deltas(struct kp_sched__run *r, const struct kp_reqs *base, const struct kp_reqs *pod, struct kp_sched__try *t)
 {
 	for (int i = 0; i < pod->n; i++) {
 		const struct kp_req *cur = kp_reqs_get(base, pod->r[i].key);
@@ -55,32 +55,32 @@ static bool pod_deltas(struct kps_run *r, const struct kp_reqs *base, const stru
 		} else {
 			if (kp_req_intersect(&m, r->scratch, &pod->r[i], cur))
 				return false;
-			if (kps_req_equal(&m, cur))
+			if (kp_sched__req_equal(&m, cur))
 				continue;
 		}
-		if (kps_try_set(r, t, &m))
+		if (kp_sched__try_set(r, t, &m))
 			return false;
 	}
 	return true;
 }
 
-static uint64_t final_zmask(struct kps_run *r, const struct kps_claim *c, const struct kps_try *t)
+static uint64_t final_zmask(struct kp_sched__run *r, const struct kp_sched__claim *c, const struct kp_sched__try *t)
 {
 	for (int i = 0; i < t->nover; i++) {
 		if (strcmp(t->over[i].key, KP_LABEL_ZONE) == 0) {
 			struct kp_reqs one = { .n = 1, .cap = 1, .r = &t->over[i] };
-			return kps_zone_mask(r->s, &one);
+			return kp_sched__zone_mask(r->s, &one);
 		}
 	}
 	return c->zmask;
 }
 
-static uint64_t final_cmask(const struct kps_claim *c, const struct kps_try *t)
+static uint64_t final_cmask(const struct kp_sched__claim *c, const struct kp_sched__try *t)
 {
 	for (int i = 0; i < t->nover; i++) {
 		if (strcmp(t->over[i].key, KP_LABEL_CAPACITY_TYPE) == 0) {
 			struct kp_reqs one = { .n = 1, .cap = 1, .r = &t->over[i] };
-			return kps_ct_mask(&one);
+			return kp_sched__ct_mask(&one);
 		}
 	}
 	return c->cmask;
@@ -98,11 +98,11 @@ static bool type_compat(const struct kp_itype *it, const struct kp_req *const *c
 	return true;
 }
 
-static bool filter_types(struct kps_run *r, const struct kps_claim *c, struct kps_pod *p, struct kps_try *t,
+static bool filter_types(struct kp_sched__run *r, const struct kp_sched__claim *c, struct kp_sched__pod *p, struct kp_sched__try *t,
 			 const struct kp_reqs *fin, struct kp_errbuf *eb)
 {
 	struct kp_sched *s = r->s;
-	const struct kps_tpl *tpl = &s->tpl[c->tpl];
+	const struct kp_sched__tpl *tpl = &s->tpl[c->tpl];
 	uint64_t zm = final_zmask(r, c, t), cm = final_cmask(c, t);
 	bool ports = p->pod->host_ports.n > 0;
 	int8_t *dgc = NULL;
@@ -133,7 +133,7 @@ static bool filter_types(struct kps_run *r, const struct kps_claim *c, struct kp
 			dgc[g] = kp_hostports_conflict(&tpl->dg[g].ports, &p->pod->host_ports, NULL);
 	}
 	for (int i = 0; i < c->ntypes; i++) {
-		const struct kps_itype *tt = &tpl->types[c->types[i]];
+		const struct kp_sched__itype *tt = &tpl->types[c->types[i]];
 		bool compat, fit, off;
 
 		if (ports && dgc[tt->dgroup]) {
@@ -144,7 +144,7 @@ static bool filter_types(struct kps_run *r, const struct kps_claim *c, struct kp
 		fit = !tt->never_fits;
 		for (int k = 0; fit && k < r->nres_used; k++)
 			fit = total.v[r->res_used[k]] <= tt->free.v[r->res_used[k]];
-		off = kps_type_has_offering(s, tt, zm, cm, fin);
+		off = kp_sched__type_has_offering(s, tt, zm, cm, fin);
 		if (compat && fit && off) {
 			t->types[n++] = c->types[i];
 			continue;
@@ -161,12 +161,12 @@ static bool filter_types(struct kps_run *r, const struct kps_claim *c, struct kp
 	t->ntypes = n;
 	if (n == 0) {
 		if (eb)
-			kps_filter_reason(r, c->tpl, &total, any_c, any_f, any_o, cf, co, fo, any_port, eb);
+			kp_sched__filter_reason(r, c->tpl, &total, any_c, any_f, any_o, cf, co, fo, any_port, eb);
 		return false;
 	}
 	if (tpl->has_min_values && !s->opts.min_values_best_effort) {
 		const char *bad = NULL;
-		if (!kps_min_values_ok(r->scratch, fin, tpl->types, t->types, n, &bad)) {
+		if (!kp_sched__min_values_ok(r->scratch, fin, tpl->types, t->types, n, &bad)) {
 			if (eb)
 				kp_errf(eb, KP_ERR_INVALID, "minValues requirement for %s is not met by the %d remaining instance types",
 					bad ? bad : "?", n);
@@ -176,16 +176,16 @@ static bool filter_types(struct kps_run *r, const struct kps_claim *c, struct kp
 	return true;
 }
 
-bool kps_claim_try(struct kps_run *r, struct kps_claim *c, struct kps_pod *p, struct kps_variant *v,
-		   struct kps_try *t, struct kp_errbuf *eb)
+bool kp_sched__claim_try(struct kp_sched__run *r, struct kp_sched__claim *c, struct kp_sched__pod *p, struct kp_sched__variant *v,
+		   struct kp_sched__try *t, struct kp_errbuf *eb)
 {
 	struct kp_sched *s = r->s;
-	const struct kps_tpl *tpl = &s->tpl[c->tpl];
+	const struct kp_sched__tpl *tpl = &s->tpl[c->tpl];
 	const struct kp_reqs *fin = &c->reqs;
-	struct kps_slot slot;
+	struct kp_sched__slot slot;
 
 	memset(t, 0, sizeof(*t));
-	if (!kps_variant_tolerates(s, v, p->pod, c->tpl, eb))
+	if (!kp_sched__variant_tolerates(s, v, p->pod, c->tpl, eb))
 		return false;
 	if (c->npods) {
 		for (int i = 0; i < r->nres_used; i++) {
@@ -211,11 +211,11 @@ bool kps_claim_try(struct kps_run *r, struct kps_claim *c, struct kps_pod *p, st
 	slot.dom_host = c->dom_host;
 	slot.kq = c->kq;
 	slot.nkq = c->kq ? r->nkeys : 0;
-	if (!kps_topo_add_reqs(r, p, v, &slot, &c->reqs, t, eb))
+	if (!kp_sched__topo_add_reqs(r, p, v, &slot, &c->reqs, t, eb))
 		return false;
 	if (t->nover && (!s->zone_fast || tpl->has_min_values)) {
 		struct kp_reqs *f = kp_arena_alloc(r->scratch, sizeof(*f));
-		if (!f || kps_reqs_with(f, r->scratch, &c->reqs, t->over, t->nover))
+		if (!f || kp_sched__reqs_with(f, r->scratch, &c->reqs, t->over, t->nover))
 			return false;
 		fin = f;
 	}
@@ -224,7 +224,7 @@ bool kps_claim_try(struct kps_run *r, struct kps_claim *c, struct kps_pod *p, st
 
 /* Requirements for a claim after a commit: values of changed keys move out
  * of the scratch arena. */
-static kp_err commit_reqs(struct kps_run *r, const struct kp_reqs *base, const struct kps_try *t,
+static kp_err commit_reqs(struct kp_sched__run *r, const struct kp_reqs *base, const struct kp_sched__try *t,
 			  struct kp_reqs *out)
 {
 	struct kp_req *set = kp_arena_calloc(r->a, (size_t)t->nover + 1, sizeof(*set));
@@ -239,17 +239,17 @@ static kp_err commit_reqs(struct kps_run *r, const struct kp_reqs *base, const s
 				return KP_ERR_NOMEM;
 		}
 	}
-	return kps_reqs_with(out, r->a, base, set, t->nover);
+	return kp_sched__reqs_with(out, r->a, base, set, t->nover);
 }
 
-static void claim_maxfree(struct kps_run *r, struct kps_claim *c)
+static void claim_maxfree(struct kp_sched__run *r, struct kp_sched__claim *c)
 {
-	const struct kps_tpl *tpl = &r->s->tpl[c->tpl];
+	const struct kp_sched__tpl *tpl = &r->s->tpl[c->tpl];
 
 	for (int k = 0; k < KP_RES_MAX; k++)
 		c->maxfree.v[k] = INT64_MIN;
 	for (int i = 0; i < c->ntypes; i++) {
-		const struct kps_itype *tt = &tpl->types[c->types[i]];
+		const struct kp_sched__itype *tt = &tpl->types[c->types[i]];
 		for (int j = 0; j < r->nres_used; j++) {
 			int k = r->res_used[j];
 			if (tt->free.v[k] > c->maxfree.v[k])
@@ -258,7 +258,7 @@ static void claim_maxfree(struct kps_run *r, struct kps_claim *c)
 	}
 }
 
-static kp_err push_pod(struct kps_run *r, int *n, int *cap, const struct kp_pod ***pods, const struct kp_pod *p)
+static kp_err push_pod(struct kp_sched__run *r, int *n, int *cap, const struct kp_pod ***pods, const struct kp_pod *p)
 {
 	if (*n == *cap) {
 		*cap = *cap ? *cap * 2 : 4;
@@ -270,14 +270,14 @@ static kp_err push_pod(struct kps_run *r, int *n, int *cap, const struct kp_pod 
 	return KP_OK;
 }
 
-kp_err kps_push_pod(struct kps_run *r, int *n, int *cap, const struct kp_pod ***pods, const struct kp_pod *p)
+kp_err kp_sched__push_pod(struct kp_sched__run *r, int *n, int *cap, const struct kp_pod ***pods, const struct kp_pod *p)
 {
 	return push_pod(r, n, cap, pods, p);
 }
 
-kp_err kps_claim_commit(struct kps_run *r, struct kps_claim *c, struct kps_pod *p, struct kps_try *t)
+kp_err kp_sched__claim_commit(struct kp_sched__run *r, struct kp_sched__claim *c, struct kp_sched__pod *p, struct kp_sched__try *t)
 {
-	struct kps_slot slot;
+	struct kp_sched__slot slot;
 	kp_err rc;
 
 	if (t->nover) {
@@ -286,9 +286,9 @@ kp_err kps_claim_commit(struct kps_run *r, struct kps_claim *c, struct kps_pod *
 		if (rc)
 			return rc;
 		c->reqs = nr;
-		c->zmask = kps_zone_mask(r->s, &c->reqs);
-		c->cmask = kps_ct_mask(&c->reqs);
-		rc = kps_keycache(r, r->a, &c->reqs, &c->kq);
+		c->zmask = kp_sched__zone_mask(r->s, &c->reqs);
+		c->cmask = kp_sched__ct_mask(&c->reqs);
+		rc = kp_sched__keycache(r, r->a, &c->reqs, &c->kq);
 		if (rc)
 			return rc;
 	}
@@ -308,15 +308,15 @@ kp_err kps_claim_commit(struct kps_run *r, struct kps_claim *c, struct kps_pod *
 	slot.dom_host = c->dom_host;
 	slot.kq = NULL;
 	slot.nkq = 0;
-	rc = kps_topo_register_host(r, c->dom_host, c->idx);
+	rc = kp_sched__topo_register_host(r, c->dom_host, c->idx);
 	if (!rc)
-		rc = kps_topo_record(r, p, &slot, &c->reqs);
+		rc = kp_sched__topo_record(r, p, &slot, &c->reqs);
 	return rc;
 }
 
 /* ---- new claims ---- */
 
-static const char *next_hostname(struct kps_run *r, const char ***values)
+static const char *next_hostname(struct kp_sched__run *r, const char ***values)
 {
 	if (!r->next_host) {
 		char buf[64];
@@ -331,9 +331,9 @@ static const char *next_hostname(struct kps_run *r, const char ***values)
 	return r->next_host;
 }
 
-kp_err kps_claim_candidate(struct kps_run *r, int tpl, struct kps_claim *c, struct kp_errbuf *eb, bool *ok)
+kp_err kp_sched__claim_candidate(struct kp_sched__run *r, int tpl, struct kp_sched__claim *c, struct kp_errbuf *eb, bool *ok)
 {
-	const struct kps_tpl *t = &r->s->tpl[tpl];
+	const struct kp_sched__tpl *t = &r->s->tpl[tpl];
 	struct kp_req host = { .key = KP_LABEL_HOSTNAME, .n = 1 };
 	int n = 0;
 	kp_err rc;
@@ -346,35 +346,35 @@ kp_err kps_claim_candidate(struct kps_run *r, int tpl, struct kps_claim *c, stru
 	c->hostname = next_hostname(r, &host.values);
 	if (!c->hostname)
 		return KP_ERR_NOMEM;
-	rc = kps_reqs_with(&c->reqs, r->scratch, &t->reqs, &host, 1);
+	rc = kp_sched__reqs_with(&c->reqs, r->scratch, &t->reqs, &host, 1);
 	if (rc)
 		return rc;
-	c->zmask = kps_zone_mask(r->s, &c->reqs);
-	c->cmask = kps_ct_mask(&c->reqs);
+	c->zmask = kp_sched__zone_mask(r->s, &c->reqs);
+	c->cmask = kp_sched__ct_mask(&c->reqs);
 	c->types = kp_arena_calloc(r->scratch, (size_t)t->ntypes + 1, sizeof(int));
 	if (!c->types)
 		return KP_ERR_NOMEM;
-	if (kps_limits_all_ok(r, tpl)) {
+	if (kp_sched__limits_all_ok(r, tpl)) {
 		for (int i = 0; i < t->ntypes; i++)
 			c->types[i] = i;
 		n = t->ntypes;
 	} else {
 		for (int i = 0; i < t->ntypes; i++)
-			if (kps_limits_type_ok(r, tpl, &t->types[i]))
+			if (kp_sched__limits_type_ok(r, tpl, &t->types[i]))
 				c->types[n++] = i;
 	}
 	c->ntypes = n;
 	if (n == 0) {
-		kps_limits_explain(r, tpl, eb);
+		kp_sched__limits_explain(r, tpl, eb);
 		return KP_OK;
 	}
 	*ok = true;
 	return KP_OK;
 }
 
-kp_err kps_claim_materialize(struct kps_run *r, const struct kps_claim *cand, struct kps_claim **out)
+kp_err kp_sched__claim_materialize(struct kp_sched__run *r, const struct kp_sched__claim *cand, struct kp_sched__claim **out)
 {
-	struct kps_claim *c = kp_arena_alloc(r->a, sizeof(*c));
+	struct kp_sched__claim *c = kp_arena_alloc(r->a, sizeof(*c));
 	kp_err rc;
 
 	if (!c)
@@ -388,11 +388,11 @@ kp_err kps_claim_materialize(struct kps_run *r, const struct kps_claim *cand, st
 		return KP_ERR_NOMEM;
 	memcpy(c->types, cand->types, (size_t)cand->ntypes * sizeof(int));
 	c->kq = NULL;
-	rc = kps_keycache(r, r->a, &c->reqs, &c->kq);
+	rc = kp_sched__keycache(r, r->a, &c->reqs, &c->kq);
 	if (rc)
 		return rc;
 	if (r->host_key >= 0) {
-		rc = kps_dom_add_run(r, r->host_key, c->hostname, &c->dom_host);
+		rc = kp_sched__dom_add_run(r, r->host_key, c->hostname, &c->dom_host);
 		if (rc)
 			return rc;
 	}
@@ -406,20 +406,20 @@ kp_err kps_claim_materialize(struct kps_run *r, const struct kps_claim *cand, st
 	r->claims[r->nclaims++] = c;
 	r->next_host = NULL;
 	r->next_host_v = NULL;
-	kps_claim_order_insert(r, c);
+	kp_sched__claim_order_insert(r, c);
 	*out = c;
 	return KP_OK;
 }
 
 /* ---- ordering: (npods, idx) ascending ---- */
 
-static bool before(const struct kps_claim *a, int npods, int idx)
+static bool before(const struct kp_sched__claim *a, int npods, int idx)
 {
 	return a->npods < npods || (a->npods == npods && a->idx < idx);
 }
 
 /* Position among order[0..n) where a claim with (npods, idx) belongs. */
-static int order_pos(struct kps_run *r, int n, int npods, int idx)
+static int order_pos(struct kp_sched__run *r, int n, int npods, int idx)
 {
 	int lo = 0, hi = n;
 
@@ -433,7 +433,7 @@ static int order_pos(struct kps_run *r, int n, int npods, int idx)
 	return lo;
 }
 
-void kps_claim_order_insert(struct kps_run *r, struct kps_claim *c)
+void kp_sched__claim_order_insert(struct kp_sched__run *r, struct kp_sched__claim *c)
 {
 	int n = r->nclaims - 1;    /* c is already in claims[] but not in order[] */
 	int at = order_pos(r, n, c->npods, c->idx);
@@ -442,7 +442,7 @@ void kps_claim_order_insert(struct kps_run *r, struct kps_claim *c)
 	r->order[at] = c->idx;
 }
 
-void kps_claim_order_bump(struct kps_run *r, struct kps_claim *c, int old_npods)
+void kp_sched__claim_order_bump(struct kp_sched__run *r, struct kp_sched__claim *c, int old_npods)
 {
 	int n = r->nclaims;
 	int from = order_pos(r, n, old_npods, c->idx);

@@ -61,7 +61,7 @@ static kp_err daemon_pod(struct kp_sched *s, const struct kp_daemonset *ds, cons
 	return KP_OK;
 }
 
-kp_err kps_daemons_collect(struct kp_sched *s)
+kp_err kp_sched__daemons_collect(struct kp_sched *s)
 {
 	const struct kp_cluster *cl = s->cl;
 
@@ -81,7 +81,7 @@ kp_err kps_daemons_collect(struct kp_sched *s)
 		if (!r)
 			return KP_ERR_NOMEM;
 		for (int t = 0; t < nt; t++) {
-			kp_err rc = kps_pod_strict_reqs(&s->arena, p, p->nrequired_terms > 0 ? t : -1, &r[t]);
+			kp_err rc = kp_sched__pod_strict_reqs(&s->arena, p, p->nrequired_terms > 0 ? t : -1, &r[t]);
 			if (rc)
 				return rc;
 		}
@@ -92,7 +92,7 @@ kp_err kps_daemons_collect(struct kp_sched *s)
 	return KP_OK;
 }
 
-static bool daemon_fits_type(const struct kp_sched *s, const struct kps_tpl *t, const struct kp_itype *it, int d)
+static bool daemon_fits_type(const struct kp_sched *s, const struct kp_sched__tpl *t, const struct kp_itype *it, int d)
 {
 	const struct kp_pod *p = s->daemons[d];
 	int nt = p->nrequired_terms > 0 ? p->nrequired_terms : 1;
@@ -107,7 +107,7 @@ static bool daemon_fits_type(const struct kp_sched *s, const struct kps_tpl *t, 
 	return false;
 }
 
-bool kps_daemon_fits_node(const struct kp_sched *s, int d, const struct kp_taints *taints,
+bool kp_sched__daemon_fits_node(const struct kp_sched *s, int d, const struct kp_taints *taints,
 			  const struct kp_reqs *labels)
 {
 	if (!kp_taints_tolerated(taints, &s->daemons[d]->tolerations, true, NULL))
@@ -115,7 +115,7 @@ bool kps_daemon_fits_node(const struct kp_sched *s, int d, const struct kp_taint
 	return kp_reqs_compatible_strict(labels, &s->daemon_reqs[d][0], NULL);
 }
 
-kp_err kps_daemon_groups_build(struct kp_sched *s, struct kps_tpl *t)
+kp_err kp_sched__daemon_groups_build(struct kp_sched *s, struct kp_sched__tpl *t)
 {
 	int words = (s->ndaemons + 63) / 64 + 1;
 	uint64_t *sets = kp_arena_calloc(&s->arena, (size_t)(t->ntypes + 1) * (size_t)words, sizeof(uint64_t));
@@ -128,7 +128,7 @@ kp_err kps_daemon_groups_build(struct kp_sched *s, struct kps_tpl *t)
 		return KP_ERR_NOMEM;
 	for (int i = 0; i < t->ntypes; i++) {
 		uint64_t *set = &sets[(size_t)i * (size_t)words];
-		struct kps_itype *ti = &t->types[i];
+		struct kp_sched__itype *ti = &t->types[i];
 		int g;
 
 		for (int d = 0; d < s->ndaemons; d++)
@@ -138,7 +138,7 @@ kp_err kps_daemon_groups_build(struct kp_sched *s, struct kps_tpl *t)
 			if (memcmp(&sets[(size_t)group_rep[g] * (size_t)words], set, (size_t)words * sizeof(uint64_t)) == 0)
 				break;
 		if (g == t->ndg) {
-			struct kps_dgroup *dg = &t->dg[t->ndg];
+			struct kp_sched__dgroup *dg = &t->dg[t->ndg];
 
 			group_rep[t->ndg++] = i;
 			for (int d = 0; d < s->ndaemons; d++) {

@@ -41,7 +41,7 @@ static bool taint_match(const struct kp_taint *a, const struct kp_taint *b)
 	return strcmp(a->key ? a->key : "", b->key ? b->key : "") == 0 && a->effect == b->effect;
 }
 
-static kp_err effective_taints(struct kp_sched *s, struct kps_node *n, bool managed, bool registered)
+static kp_err effective_taints(struct kp_sched *s, struct kp_sched__node *n, bool managed, bool registered)
 {
 	const struct kp_taints *src = (!registered && managed) || !n->node ? &n->claim->taints : &n->node->taints;
 	int k = 0;
@@ -100,7 +100,7 @@ static void fill_zero(struct kp_res *dst, const struct kp_res *src)
 			dst->v[k] = src->v[k];
 }
 
-static void node_resources(const struct kp_sched *s, struct kps_node *n)
+static void node_resources(const struct kp_sched *s, struct kp_sched__node *n)
 {
 	if (n->node) {
 		n->avail = n->node->allocatable;
@@ -133,7 +133,7 @@ static int tpl_by_name(const struct kp_sched *s, const char *name)
 	return -1;
 }
 
-static kp_err node_reqs(struct kp_sched *s, struct kps_node *n)
+static kp_err node_reqs(struct kp_sched *s, struct kp_sched__node *n)
 {
 	/* hostname In [HostName()]: built by hand, a node name need not be a
 	 * valid label value */
@@ -147,7 +147,7 @@ static kp_err node_reqs(struct kp_sched *s, struct kps_node *n)
 	return rc;
 }
 
-static kp_err slot_init(struct kp_sched *s, struct kps_node *n)
+static kp_err slot_init(struct kp_sched *s, struct kp_sched__node *n)
 {
 	bool managed = n->claim != NULL;
 	bool registered = !managed || (n->node && label_true(&n->node->labels, KP_LABEL_REGISTERED));
@@ -199,12 +199,12 @@ static kp_err bound_pods(struct kp_sched *s)
 		}
 	}
 	for (int i = 0; i < s->nnodes; i++) {
-		struct kps_node *n = &s->nodes[i];
+		struct kp_sched__node *n = &s->nodes[i];
 		struct kp_res need;
 
 		kp_res_zero(&need);
 		for (int d = 0; d < s->ndaemons; d++) {
-			if (kps_daemon_fits_node(s, d, &n->taints, &n->reqs)) {
+			if (kp_sched__daemon_fits_node(s, d, &n->taints, &n->reqs)) {
 				struct kp_res req = s->daemons[d]->requests;
 				req.v[KP_RES_PODS] += 1;
 				kp_res_add(&need, &req);
@@ -221,17 +221,17 @@ static kp_err bound_pods(struct kp_sched *s)
 
 static int slot_cmp(void *ctx, int a, int b)
 {
-	const struct kps_node *n = ctx;
+	const struct kp_sched__node *n = ctx;
 
 	if (n[a].initialized != n[b].initialized)
 		return n[a].initialized ? -1 : 1;
 	return strcmp(n[a].name, n[b].name);
 }
 
-kp_err kps_existing_build(struct kp_sched *s, struct kp_errbuf *eb)
+kp_err kp_sched__existing_build(struct kp_sched *s, struct kp_errbuf *eb)
 {
 	const struct kp_cluster *cl = s->cl;
-	struct kps_node *tmp;
+	struct kp_sched__node *tmp;
 	int *ord;
 	int n = 0;
 	kp_err rc;
@@ -244,12 +244,12 @@ kp_err kps_existing_build(struct kp_sched *s, struct kp_errbuf *eb)
 	if (!tmp || !s->slot_of_node || !s->pod_node || !s->node_lreqs)
 		return KP_ERR_NOMEM;
 	for (int i = 0; i < cl->nnodes; i++) {
-		rc = kps_strmap_put(&s->node_ix, &s->arena, cl->nodes[i]->name, i);
+		rc = kp_sched__strmap_put(&s->node_ix, &s->arena, cl->nodes[i]->name, i);
 		if (rc)
 			return rc;
 	}
 	for (int i = 0; i < cl->npods; i++)
-		s->pod_node[i] = kps_node_index(s, cl->pods[i]->node_name);
+		s->pod_node[i] = kp_sched__node_index(s, cl->pods[i]->node_name);
 	for (int i = 0; i < cl->nnodes; i++) {
 		const struct kp_node *nd = cl->nodes[i];
 
@@ -282,7 +282,7 @@ kp_err kps_existing_build(struct kp_sched *s, struct kp_errbuf *eb)
 		return KP_ERR_NOMEM;
 	for (int i = 0; i < n; i++)
 		ord[i] = i;
-	kps_sort_ints(ord, n, slot_cmp, tmp, ord + n);
+	kp_sched__sort_ints(ord, n, slot_cmp, tmp, ord + n);
 	for (int i = 0; i < cl->nnodes; i++)
 		s->slot_of_node[i] = -1;
 	for (int i = 0; i < n; i++) {
@@ -296,11 +296,11 @@ kp_err kps_existing_build(struct kp_sched *s, struct kp_errbuf *eb)
 
 /* ---- per run ---- */
 
-bool kps_node_try(struct kps_run *r, int n, struct kps_pod *p, struct kps_variant *v, struct kps_try *t)
+bool kp_sched__node_try(struct kp_sched__run *r, int n, struct kp_sched__pod *p, struct kp_sched__variant *v, struct kp_sched__try *t)
 {
-	const struct kps_node *sn = &r->s->nodes[n];
-	struct kps_nrun *nr = &r->nodes[n];
-	struct kps_slot slot;
+	const struct kp_sched__node *sn = &r->s->nodes[n];
+	struct kp_sched__nrun *nr = &r->nodes[n];
+	struct kp_sched__slot slot;
 
 	memset(t, 0, sizeof(*t));
 	/* the checks are a conjunction: cheapest first (resources.Fits fails
@@ -328,10 +328,10 @@ bool kps_node_try(struct kps_run *r, int n, struct kps_pod *p, struct kps_varian
 			} else {
 				if (kp_req_intersect(&m, r->scratch, &v->reqs.r[i], cur))
 					return false;
-				if (kps_req_equal(&m, cur))
+				if (kp_sched__req_equal(&m, cur))
 					continue;
 			}
-			if (kps_try_set(r, t, &m))
+			if (kp_sched__try_set(r, t, &m))
 				return false;
 		}
 	}
@@ -341,14 +341,14 @@ bool kps_node_try(struct kps_run *r, int n, struct kps_pod *p, struct kps_varian
 	slot.dom_host = nr->dom_host;
 	slot.kq = nr->kq;
 	slot.nkq = r->nkeys;
-	return kps_topo_add_reqs(r, p, v, &slot, &nr->reqs, t, NULL);
+	return kp_sched__topo_add_reqs(r, p, v, &slot, &nr->reqs, t, NULL);
 }
 
-kp_err kps_node_commit(struct kps_run *r, int n, struct kps_pod *p, struct kps_try *t)
+kp_err kp_sched__node_commit(struct kp_sched__run *r, int n, struct kp_sched__pod *p, struct kp_sched__try *t)
 {
-	const struct kps_node *sn = &r->s->nodes[n];
-	struct kps_nrun *nr = &r->nodes[n];
-	struct kps_slot slot;
+	const struct kp_sched__node *sn = &r->s->nodes[n];
+	struct kp_sched__nrun *nr = &r->nodes[n];
+	struct kp_sched__slot slot;
 	kp_err rc;
 
 	if (t->nover) {
@@ -361,16 +361,16 @@ kp_err kps_node_commit(struct kps_run *r, int n, struct kps_pod *p, struct kps_t
 									   (size_t)set[i].n * sizeof(char *))))
 				return KP_ERR_NOMEM;
 		}
-		rc = kps_reqs_with(&nr->reqs, r->a, &nr->reqs, set, t->nover);
+		rc = kp_sched__reqs_with(&nr->reqs, r->a, &nr->reqs, set, t->nover);
 		if (!rc)
-			rc = kps_keycache(r, r->a, &nr->reqs, &nr->kq);
+			rc = kp_sched__keycache(r, r->a, &nr->reqs, &nr->kq);
 		if (rc)
 			return rc;
 	}
 	kp_res_sub(&nr->rem, &p->req);
 	for (int i = 0; i < r->nres_used; i++)
 		nr->neg |= nr->rem.v[r->res_used[i]] < 0;
-	rc = kps_push_pod(r, &nr->npods, &nr->cap, &nr->pods, p->pod);
+	rc = kp_sched__push_pod(r, &nr->npods, &nr->cap, &nr->pods, p->pod);
 	if (!rc && p->pod->host_ports.n)
 		rc = kp_hostports_add(&nr->ports, r->a, &p->pod->host_ports);
 	if (rc)
@@ -381,10 +381,10 @@ kp_err kps_node_commit(struct kps_run *r, int n, struct kps_pod *p, struct kps_t
 	slot.dom_host = nr->dom_host;
 	slot.kq = NULL;
 	slot.nkq = 0;
-	return kps_topo_record(r, p, &slot, &nr->reqs);
+	return kp_sched__topo_record(r, p, &slot, &nr->reqs);
 }
 
-kp_err kps_existing_run_init(struct kps_run *r)
+kp_err kp_sched__existing_run_init(struct kp_sched__run *r)
 {
 	struct kp_sched *s = r->s;
 
@@ -392,8 +392,8 @@ kp_err kps_existing_run_init(struct kps_run *r)
 	if (!r->nodes)
 		return KP_ERR_NOMEM;
 	for (int i = 0; i < s->nnodes; i++) {
-		const struct kps_node *sn = &s->nodes[i];
-		struct kps_nrun *nr = &r->nodes[i];
+		const struct kp_sched__node *sn = &s->nodes[i];
+		struct kp_sched__nrun *nr = &r->nodes[i];
 
 		nr->removed = r->removed && sn->node_idx >= 0 && r->removed[sn->node_idx];
 		nr->reqs = sn->reqs;
@@ -404,7 +404,7 @@ kp_err kps_existing_run_init(struct kps_run *r)
 		nr->ports = sn->ports;
 		nr->ports.cap = nr->ports.n;     /* a later add copies instead of writing into the prep */
 		nr->dom_host = r->host_key >= 0 ? s->keys[r->host_key].slot_dom[i] : -1;
-		if (!nr->removed && kps_keycache(r, r->a, &nr->reqs, &nr->kq))
+		if (!nr->removed && kp_sched__keycache(r, r->a, &nr->reqs, &nr->kq))
 			return KP_ERR_NOMEM;
 	}
 	return KP_OK;

@@ -16,7 +16,7 @@
 
 #include "sched/sched_int.h"
 
-static kp_err note_add(struct kps_run *r, const char *line)
+static kp_err note_add(struct kp_sched__run *r, const char *line)
 {
 	struct kp_plan *plan = r->plan;
 
@@ -35,7 +35,7 @@ static kp_err note_add(struct kps_run *r, const char *line)
 	return KP_OK;
 }
 
-kp_err kps_note(struct kps_run *r, const char *fmt, ...)
+kp_err kp_sched__note(struct kp_sched__run *r, const char *fmt, ...)
 {
 	char buf[1024];
 	va_list ap;
@@ -46,7 +46,7 @@ kp_err kps_note(struct kps_run *r, const char *fmt, ...)
 	return note_add(r, kp_arena_strdup(r->a, buf));
 }
 
-kp_err kps_prep_note(struct kp_sched *s, const char *fmt, ...)
+kp_err kp_sched__prep_note(struct kp_sched *s, const char *fmt, ...)
 {
 	char buf[1024];
 	const char **v;
@@ -67,7 +67,7 @@ kp_err kps_prep_note(struct kp_sched *s, const char *fmt, ...)
 	return KP_OK;
 }
 
-kp_err kps_notes_prep(struct kps_run *r)
+kp_err kp_sched__notes_prep(struct kp_sched__run *r)
 {
 	for (int i = 0; i < r->s->nprep_notes; i++) {
 		kp_err rc = note_add(r, kp_arena_strdup(r->a, r->s->prep_notes[i]));
@@ -77,10 +77,10 @@ kp_err kps_notes_prep(struct kps_run *r)
 	return KP_OK;
 }
 
-kp_err kps_notes_relaxed(struct kps_run *r)
+kp_err kp_sched__notes_relaxed(struct kp_sched__run *r)
 {
 	struct agg {
-		const struct kps_class *cls;
+		const struct kp_sched__class *cls;
 		int var, count;
 		const struct kp_pod *first;
 	} *a = kp_arena_calloc(r->scratch, (size_t)r->npods + 1, sizeof(*a));
@@ -89,7 +89,7 @@ kp_err kps_notes_relaxed(struct kps_run *r)
 	if (!a)
 		return KP_ERR_NOMEM;
 	for (int i = 0; i < r->npods; i++) {
-		const struct kps_pod *p = &r->pods[i];
+		const struct kp_sched__pod *p = &r->pods[i];
 		int j;
 
 		if (!p->placed || p->var_used <= 0)
@@ -119,16 +119,16 @@ kp_err kps_notes_relaxed(struct kps_run *r)
 		}
 		kp_pod_key(a[j].first, key, sizeof(key));
 		if (a[j].count == 1) {
-			if (kps_note(r, "pod %s placed after relaxing %s", key, what))
+			if (kp_sched__note(r, "pod %s placed after relaxing %s", key, what))
 				return KP_ERR_NOMEM;
-		} else if (kps_note(r, "%d pods like %s placed after relaxing %s", a[j].count, key, what)) {
+		} else if (kp_sched__note(r, "%d pods like %s placed after relaxing %s", a[j].count, key, what)) {
 			return KP_ERR_NOMEM;
 		}
 	}
 	return KP_OK;
 }
 
-void kps_reason_add(struct kps_run *r, const char *pool, const char *msg)
+void kp_sched__reason_add(struct kp_sched__run *r, const char *pool, const char *msg)
 {
 	if (r->err.len)
 		kp_buf_addstr(&r->err, "; ");
@@ -138,11 +138,11 @@ void kps_reason_add(struct kps_run *r, const char *pool, const char *msg)
 		kp_buf_addstr(&r->err, msg);
 }
 
-void kps_filter_reason(struct kps_run *r, int tpl, const struct kp_res *requests, bool c, bool f, bool o,
+void kp_sched__filter_reason(struct kp_sched__run *r, int tpl, const struct kp_res *requests, bool c, bool f, bool o,
 		       bool cf, bool co, bool fo, bool ports, struct kp_errbuf *eb)
 {
 	char res[256];
-	const char *rs = kps_res_str(requests, &r->s->cl->resnames, res, sizeof(res));
+	const char *rs = kp_sched__res_str(requests, &r->s->cl->resnames, res, sizeof(res));
 
 	(void)tpl;
 	if (!c && !f && !o && ports)

@@ -19,11 +19,11 @@
 
 #include "sched/sched_int.h"
 
-void kps_limits_prep(struct kp_sched *s)
+void kp_sched__limits_prep(struct kp_sched *s)
 {
 	for (int i = 0; i < s->nnodes; i++) {
-		const struct kps_node *n = &s->nodes[i];
-		struct kps_tpl *t;
+		const struct kp_sched__node *n = &s->nodes[i];
+		struct kp_sched__tpl *t;
 
 		if (n->tpl < 0)
 			continue;
@@ -35,7 +35,7 @@ void kps_limits_prep(struct kp_sched *s)
 	}
 }
 
-kp_err kps_limits_run_init(struct kps_run *r)
+kp_err kp_sched__limits_run_init(struct kp_sched__run *r)
 {
 	struct kp_sched *s = r->s;
 
@@ -48,8 +48,8 @@ kp_err kps_limits_run_init(struct kps_run *r)
 		r->nodes_rem[t] = s->tpl[t].nodes_rem;
 	}
 	for (int i = 0; r->removed && i < s->nnodes; i++) {
-		const struct kps_node *n = &s->nodes[i];
-		const struct kps_tpl *t;
+		const struct kp_sched__node *n = &s->nodes[i];
+		const struct kp_sched__tpl *t;
 
 		if (n->tpl < 0 || n->node_idx < 0 || !r->removed[n->node_idx])
 			continue;
@@ -62,9 +62,9 @@ kp_err kps_limits_run_init(struct kps_run *r)
 	return KP_OK;
 }
 
-bool kps_limits_allow_claim(struct kps_run *r, int tpl, struct kp_errbuf *eb)
+bool kp_sched__limits_allow_claim(struct kp_sched__run *r, int tpl, struct kp_errbuf *eb)
 {
-	const struct kps_tpl *t = &r->s->tpl[tpl];
+	const struct kp_sched__tpl *t = &r->s->tpl[tpl];
 
 	if (t->has_node_limit && r->nodes_rem[tpl] <= 0) {
 		if (eb)
@@ -77,9 +77,9 @@ bool kps_limits_allow_claim(struct kps_run *r, int tpl, struct kp_errbuf *eb)
 	return true;
 }
 
-bool kps_limits_all_ok(const struct kps_run *r, int tpl)
+bool kp_sched__limits_all_ok(const struct kp_sched__run *r, int tpl)
 {
-	const struct kps_tpl *tp = &r->s->tpl[tpl];
+	const struct kp_sched__tpl *tp = &r->s->tpl[tpl];
 
 	for (int k = 0; k < KP_RES_MAX; k++)
 		if ((tp->limit_mask >> k & 1) && tp->maxcap.v[k] > r->limit_rem[tpl].v[k])
@@ -87,9 +87,9 @@ bool kps_limits_all_ok(const struct kps_run *r, int tpl)
 	return true;
 }
 
-bool kps_limits_type_ok(const struct kps_run *r, int tpl, const struct kps_itype *t)
+bool kp_sched__limits_type_ok(const struct kp_sched__run *r, int tpl, const struct kp_sched__itype *t)
 {
-	const struct kps_tpl *tp = &r->s->tpl[tpl];
+	const struct kp_sched__tpl *tp = &r->s->tpl[tpl];
 	const struct kp_res *rem = &r->limit_rem[tpl];
 
 	if (!tp->limit_mask)
@@ -100,9 +100,9 @@ bool kps_limits_type_ok(const struct kps_run *r, int tpl, const struct kps_itype
 	return true;
 }
 
-void kps_limits_charge(struct kps_run *r, struct kps_claim *c)
+void kp_sched__limits_charge(struct kp_sched__run *r, struct kp_sched__claim *c)
 {
-	const struct kps_tpl *t = &r->s->tpl[c->tpl];
+	const struct kp_sched__tpl *t = &r->s->tpl[c->tpl];
 
 	for (int k = 0; k < KP_RES_MAX; k++) {
 		int64_t mx = 0;
@@ -117,9 +117,9 @@ void kps_limits_charge(struct kps_run *r, struct kps_claim *c)
 	r->nodes_rem[c->tpl] -= 1;
 }
 
-void kps_limits_explain(struct kps_run *r, int tpl, struct kp_errbuf *eb)
+void kp_sched__limits_explain(struct kp_sched__run *r, int tpl, struct kp_errbuf *eb)
 {
-	const struct kps_tpl *t = &r->s->tpl[tpl];
+	const struct kp_sched__tpl *t = &r->s->tpl[tpl];
 	const struct kp_resnames *rn = &r->s->cl->resnames;
 	const struct kp_res *rem = &r->limit_rem[tpl];
 

@@ -5,8 +5,8 @@
  * still holds the claim's pods, and launches the cheapest type that holds
  * them all; with a broad NodePool that grows claims up to the largest, and
  * often dearest per resource, machines. Cost mode keeps Karpenter's queue,
- * existing-node-first order and every constraint check (kps_claim_try and
- * kps_node_try are the same), and changes only where a pod goes:
+ * existing-node-first order and every constraint check (kp_sched__claim_try and
+ * kp_sched__node_try are the same), and changes only where a pod goes:
  *
  *   1. Before the queue runs, the pending pods are grouped in classes (same
  *      constraints, same requests) and a fleet is planned for them over the
@@ -44,7 +44,7 @@
 #define PRICE_EPS 1e-9
 #define MAX_PRICED_OUT 8        /* claims a pod fits but would make too dear, before a new one */
 
-struct kps_cost {
+struct kp_sched__cost {
 	bool *tpl_cost;                 /* per template: packs for cost */
 	int nkinds;
 	int *kind_tpl, *kind_type;      /* template and index in its types[] */
@@ -124,21 +124,21 @@ static kp_err prob_kinds(struct prob *pb, const struct kp_sched *s, const bool *
 		return KP_ERR_NOMEM;
 	pb->nkinds = 0;
 	for (int t = 0; t < s->ntpl; t++) {
-		const struct kps_tpl *tp = &s->tpl[t];
+		const struct kp_sched__tpl *tp = &s->tpl[t];
 		uint64_t zm, cm;
 
 		if (!use_tpl[t])
 			continue;
-		zm = kps_zone_mask(s, &tp->reqs);
-		cm = kps_ct_mask(&tp->reqs);
+		zm = kp_sched__zone_mask(s, &tp->reqs);
+		cm = kp_sched__ct_mask(&tp->reqs);
 		for (int j = 0; j < tp->ntypes; j++) {
-			const struct kps_itype *tt = &tp->types[j];
+			const struct kp_sched__itype *tt = &tp->types[j];
 			const struct kp_offering *o;
 			struct kp_bound_kind *k = &pb->kinds[pb->nkinds];
 
 			if (tt->never_fits || !tt->any_avail)
 				continue;
-			o = kps_type_cheapest(s, tt, zm, cm, &tp->reqs);
+			o = kp_sched__type_cheapest(s, tt, zm, cm, &tp->reqs);
 			if (!o)
 				continue;
 			k->price = o->price;
@@ -178,7 +178,7 @@ static bool type_allows(const struct kp_itype *it, const struct kp_reqs *pr)
 
 /* Kinds some relaxation of the class may use: a superset of where the
  * scheduler can put its pods, so the bound stays a relaxation. */
-static kp_err class_compat(struct kp_sched *s, struct prob *pb, struct kps_class *cls, const struct kp_pod *rep,
+static kp_err class_compat(struct kp_sched *s, struct prob *pb, struct kp_sched__class *cls, const struct kp_pod *rep,
 			   uint64_t *bits)
 {
 	int8_t *tplok = calloc((size_t)s->ntpl + 1, 1);
@@ -186,9 +186,9 @@ static kp_err class_compat(struct kp_sched *s, struct prob *pb, struct kps_class
 	if (!tplok)
 		return KP_ERR_NOMEM;
 	for (int v = 0; v < cls->nvar; v++) {
-		struct kps_variant *var = &cls->var[v];
+		struct kp_sched__variant *var = &cls->var[v];
 		for (int t = 0; t < s->ntpl; t++)
-			tplok[t] = !s->tpl[t].skipped && kps_variant_tolerates(s, var, rep, t, NULL) &&
+			tplok[t] = !s->tpl[t].skipped && kp_sched__variant_tolerates(s, var, rep, t, NULL) &&
 				   kp_reqs_compatible(&s->tpl[t].reqs, &var->reqs, NULL);
 		for (int k = 0; k < pb->nkinds; k++) {
 			int t = pb->kind_tpl[k];
@@ -204,7 +204,7 @@ static kp_err class_compat(struct kp_sched *s, struct prob *pb, struct kps_class
 
 struct podref {
 	const struct kp_pod *pod;
-	struct kps_class *cls;
+	struct kp_sched__class *cls;
 	const struct kp_res *req;       /* with pods: 1 */
 	int idx;
 	const uint64_t *compat;         /* kinds its class may use (per scheduler class) */
@@ -294,7 +294,7 @@ static kp_err prob_classes(struct prob *pb, struct kp_sched *s, struct podref *r
 
 /* ---- run init: the fleet and the pods' bins ---- */
 
-static kp_err cost_alloc(struct kps_run *r, struct kps_cost *c, const struct prob *pb, int nbins)
+static kp_err cost_alloc(struct kp_sched__run *r, struct kp_sched__cost *c, const struct prob *pb, int nbins)
 {
 	struct kp_arena *a = r->a;
 	size_t np = (size_t)r->npods + 1;
@@ -335,7 +335,7 @@ static kp_err cost_alloc(struct kps_run *r, struct kps_cost *c, const struct pro
 	return KP_OK;
 }
 
-static kp_err assign_bins(struct kps_cost *c, const struct kp_bound_fleet *f, int npods, const bool *binnable)
+static kp_err assign_bins(struct kp_sched__cost *c, const struct kp_bound_fleet *f, int npods, const bool *binnable)
 {
 	int *next = calloc((size_t)c->nclasses + 1, sizeof(int));   /* per class: first bin with room */
 	int32_t *left;
@@ -367,7 +367,7 @@ static kp_err assign_bins(struct kps_cost *c, const struct kp_bound_fleet *f, in
 	return KP_OK;
 }
 
-kp_err kps_cost_run_init(struct kps_run *r, struct kp_errbuf *eb)
+kp_err kp_sched__cost_run_init(struct kp_sched__run *r, struct kp_errbuf *eb)
 {
 	struct kp_sched *s = r->s;
 	struct kp_arena a;
@@ -376,7 +376,7 @@ kp_err kps_cost_run_init(struct kps_run *r, struct kp_errbuf *eb)
 	struct kp_bound_fleet fleet;
 	struct podref *refs;
 	const struct kp_res **reqs;
-	struct kps_cost *c;
+	struct kp_sched__cost *c;
 	bool *use, *binnable;
 	kp_err rc;
 
@@ -421,7 +421,7 @@ kp_err kps_cost_run_init(struct kps_run *r, struct kp_errbuf *eb)
 	for (int i = 0; i < pb.nclasses; i++)
 		pb.classes[i].demand = 0;
 	for (int i = 0; i < r->npods; i++) {
-		const struct kps_class *cl = r->pods[i].cls;
+		const struct kp_sched__class *cl = r->pods[i].cls;
 		binnable[i] = cl->ninv == 0 && (cl->nvar == 0 || cl->var[0].ngroups == 0);
 		if (binnable[i])
 			pb.classes[pb.pod_class[i]].demand++;
@@ -451,25 +451,25 @@ out:
 
 /* Cheapest offering over the try's surviving types, with its final
  * zone and capacity-type masks; HUGE_VAL if none. */
-static double types_price(struct kps_run *r, const struct kps_claim *c, const int *types, int ntypes,
+static double types_price(struct kp_sched__run *r, const struct kp_sched__claim *c, const int *types, int ntypes,
 			  const struct kp_req *over, int nover)
 {
 	struct kp_sched *s = r->s;
-	const struct kps_tpl *tpl = &s->tpl[c->tpl];
+	const struct kp_sched__tpl *tpl = &s->tpl[c->tpl];
 	const struct kp_reqs *fin = &c->reqs;
 	uint64_t zm = c->zmask, cm = c->cmask;
 	double best = HUGE_VAL;
 
 	if (nover) {
 		struct kp_reqs *f = kp_arena_alloc(r->scratch, sizeof(*f));
-		if (!f || kps_reqs_with(f, r->scratch, &c->reqs, over, nover))
+		if (!f || kp_sched__reqs_with(f, r->scratch, &c->reqs, over, nover))
 			return HUGE_VAL;
 		fin = f;
-		zm = kps_zone_mask(s, fin);
-		cm = kps_ct_mask(fin);
+		zm = kp_sched__zone_mask(s, fin);
+		cm = kp_sched__ct_mask(fin);
 	}
 	for (int i = 0; i < ntypes; i++) {
-		const struct kp_offering *o = kps_type_cheapest(s, &tpl->types[types[i]], zm, cm, fin);
+		const struct kp_offering *o = kp_sched__type_cheapest(s, &tpl->types[types[i]], zm, cm, fin);
 		if (o && o->price < best)
 			best = o->price;
 	}
@@ -479,13 +479,13 @@ static double types_price(struct kps_run *r, const struct kps_claim *c, const in
 enum join_rule { JOIN_BIN, JOIN_COST, JOIN_ANY };
 
 /* Tries claim c for pod p; commits when the rule allows the new price. */
-static bool claim_join(struct kps_run *r, struct kps_claim *c, struct kps_pod *p, struct kps_variant *v,
+static bool claim_join(struct kp_sched__run *r, struct kp_sched__claim *c, struct kp_sched__pod *p, struct kp_sched__variant *v,
 		       enum join_rule rule, kp_err *rc, bool *priced_out)
 {
-	struct kps_cost *cs = r->cost;
+	struct kp_sched__cost *cs = r->cost;
 	struct kp_arena_mark m = kp_arena_mark(r->scratch);
-	struct kps_try t;
-	bool ok = kps_claim_try(r, c, p, v, &t, NULL);
+	struct kp_sched__try t;
+	bool ok = kp_sched__claim_try(r, c, p, v, &t, NULL);
 	double after = 0;
 
 	if (ok && (rule != JOIN_ANY || cs->claim_cost[c->idx] || cs->claim_cap[c->idx] > 0))
@@ -503,17 +503,17 @@ static bool claim_join(struct kps_run *r, struct kps_claim *c, struct kps_pod *p
 	if (ok) {
 		int old = c->npods;
 		*priced_out = false;
-		*rc = kps_claim_commit(r, c, p, &t);
-		kps_claim_order_bump(r, c, old);
+		*rc = kp_sched__claim_commit(r, c, p, &t);
+		kp_sched__claim_order_bump(r, c, old);
 		cs->claim_price[c->idx] = after;
 	}
 	kp_arena_reset(r->scratch, m);
 	return ok;
 }
 
-static bool place_existing(struct kps_run *r, struct kps_pod *p, struct kps_variant *v, kp_err *rc)
+static bool place_existing(struct kp_sched__run *r, struct kp_sched__pod *p, struct kp_sched__variant *v, kp_err *rc)
 {
-	struct kps_try t;
+	struct kp_sched__try t;
 
 	for (int n = 0; n < r->s->nnodes; n++) {
 		struct kp_arena_mark m;
@@ -522,9 +522,9 @@ static bool place_existing(struct kps_run *r, struct kps_pod *p, struct kps_vari
 		if (r->nodes[n].removed)
 			continue;
 		m = kp_arena_mark(r->scratch);
-		ok = kps_node_try(r, n, p, v, &t);
+		ok = kp_sched__node_try(r, n, p, v, &t);
 		if (ok)
-			*rc = kps_node_commit(r, n, p, &t);
+			*rc = kp_sched__node_commit(r, n, p, &t);
 		kp_arena_reset(r->scratch, m);
 		if (ok)
 			return true;
@@ -533,41 +533,41 @@ static bool place_existing(struct kps_run *r, struct kps_pod *p, struct kps_vari
 }
 
 /* A new claim from template tpl holding p (try_new's body for one pool). */
-static bool new_claim(struct kps_run *r, int tpl, struct kps_pod *p, struct kps_variant *v, double cap,
-		      kp_err *rc, struct kps_claim **out)
+static bool new_claim(struct kp_sched__run *r, int tpl, struct kp_sched__pod *p, struct kp_sched__variant *v, double cap,
+		      kp_err *rc, struct kp_sched__claim **out)
 {
 	struct kp_sched *s = r->s;
-	struct kps_claim cand, *c;
-	struct kps_try t;
+	struct kp_sched__claim cand, *c;
+	struct kp_sched__try t;
 	struct kp_errbuf eb;
 	struct kp_arena_mark m;
 	double price = 0;
 	bool ok;
 
 	eb.msg[0] = '\0';
-	if (!kps_limits_allow_claim(r, tpl, &eb)) {
-		kps_reason_add(r, s->tpl[tpl].name, eb.msg);
+	if (!kp_sched__limits_allow_claim(r, tpl, &eb)) {
+		kp_sched__reason_add(r, s->tpl[tpl].name, eb.msg);
 		return false;
 	}
 	m = kp_arena_mark(r->scratch);
-	*rc = kps_claim_candidate(r, tpl, &cand, &eb, &ok);
+	*rc = kp_sched__claim_candidate(r, tpl, &cand, &eb, &ok);
 	if (!*rc && ok)
-		ok = kps_claim_try(r, &cand, p, v, &t, &eb);
+		ok = kp_sched__claim_try(r, &cand, p, v, &t, &eb);
 	if (!*rc && ok && (cap > 0 || r->cost->tpl_cost[tpl]))
 		price = types_price(r, &cand, t.types, t.ntypes, t.over, t.nover);
 	if (!*rc && ok && cap > 0)
 		ok = price <= cap * (1 + PRICE_EPS);
 	if (*rc || !ok) {
 		if (!*rc)
-			kps_reason_add(r, s->tpl[tpl].name, eb.msg[0] ? eb.msg : "cannot place the pod");
+			kp_sched__reason_add(r, s->tpl[tpl].name, eb.msg[0] ? eb.msg : "cannot place the pod");
 		kp_arena_reset(r->scratch, m);
 		return false;
 	}
-	*rc = kps_claim_materialize(r, &cand, &c);
+	*rc = kp_sched__claim_materialize(r, &cand, &c);
 	if (!*rc) {
-		*rc = kps_claim_commit(r, c, p, &t);
-		kps_claim_order_bump(r, c, 0);
-		kps_limits_charge(r, c);
+		*rc = kp_sched__claim_commit(r, c, p, &t);
+		kp_sched__claim_order_bump(r, c, 0);
+		kp_sched__limits_charge(r, c);
 		r->cost->claim_cap[c->idx] = cap;
 		r->cost->claim_cost[c->idx] = r->cost->tpl_cost[tpl];
 		r->cost->claim_price[c->idx] = price;
@@ -579,7 +579,7 @@ static bool new_claim(struct kps_run *r, int tpl, struct kps_pod *p, struct kps_
 
 /* Karpenter's cheap necessary conditions before a full try (solve.c's
  * inflight_quick): taints, zones, resources against the claim's largest type. */
-static bool inflight_quick(const struct kps_run *r, const struct kps_claim *c, const struct kps_pod *p,
+static bool inflight_quick(const struct kp_sched__run *r, const struct kp_sched__claim *c, const struct kp_sched__pod *p,
 			   uint64_t zones)
 {
 	if (!r->tol[c->tpl] || !(c->zmask & zones))
@@ -594,7 +594,7 @@ static bool inflight_quick(const struct kps_run *r, const struct kps_claim *c, c
 
 /* The claims being built, fewest pods first (or the hostname anti-affinity
  * candidates, as try_inflight walks them), joined under rule. */
-static bool place_inflight(struct kps_run *r, struct kps_pod *p, struct kps_variant *v, enum join_rule rule,
+static bool place_inflight(struct kp_sched__run *r, struct kp_sched__pod *p, struct kp_sched__variant *v, enum join_rule rule,
 			   kp_err *rc)
 {
 	struct kp_arena_mark m0 = kp_arena_mark(r->scratch);
@@ -605,12 +605,12 @@ static bool place_inflight(struct kps_run *r, struct kps_pod *p, struct kps_vari
 	if (!r->nclaims)
 		return false;
 	for (int i = 0; i < r->s->ntpl; i++)
-		r->tol[i] = !r->s->tpl[i].skipped && kps_variant_tolerates(r->s, v, p->pod, i, NULL);
-	zones = kps_topo_zone_premask(r, p, v);
-	cand = kps_topo_host_candidates(r, p, v, &ncand);
+		r->tol[i] = !r->s->tpl[i].skipped && kp_sched__variant_tolerates(r->s, v, p->pod, i, NULL);
+	zones = kp_sched__topo_zone_premask(r, p, v);
+	cand = kp_sched__topo_host_candidates(r, p, v, &ncand);
 	n = cand ? ncand : r->nclaims;
 	for (int k = 0, priced = 0; k < n && !ok && !*rc && priced < MAX_PRICED_OUT; k++) {
-		struct kps_claim *c = r->claims[cand ? cand[k] : r->order[k]];
+		struct kp_sched__claim *c = r->claims[cand ? cand[k] : r->order[k]];
 		bool out = false;
 		if (inflight_quick(r, c, p, zones))
 			ok = claim_join(r, c, p, v, rule, rc, &out);
@@ -620,9 +620,9 @@ static bool place_inflight(struct kps_run *r, struct kps_pod *p, struct kps_vari
 	return ok && !*rc;
 }
 
-static bool place_new(struct kps_run *r, struct kps_pod *p, struct kps_variant *v, kp_err *rc)
+static bool place_new(struct kp_sched__run *r, struct kp_sched__pod *p, struct kp_sched__variant *v, kp_err *rc)
 {
-	struct kps_claim *c;
+	struct kp_sched__claim *c;
 	int usable = 0;
 
 	for (int t = 0; t < r->s->ntpl && !*rc; t++) {
@@ -633,14 +633,14 @@ static bool place_new(struct kps_run *r, struct kps_pod *p, struct kps_variant *
 			return true;
 	}
 	if (!usable)
-		kps_reason_add(r, NULL, r->s->ntpl ? "no nodepool has instance types compatible with its requirements"
+		kp_sched__reason_add(r, NULL, r->s->ntpl ? "no nodepool has instance types compatible with its requirements"
 						   : "no nodepools");
 	return false;
 }
 
-bool kps_cost_place(struct kps_run *r, struct kps_pod *p, struct kps_variant *v, kp_err *rc)
+bool kp_sched__cost_place(struct kp_sched__run *r, struct kp_sched__pod *p, struct kp_sched__variant *v, kp_err *rc)
 {
-	struct kps_cost *cs = r->cost;
+	struct kp_sched__cost *cs = r->cost;
 	int b = cs->pod_bin[p - r->pods];
 
 	if (place_existing(r, p, v, rc) || *rc)
@@ -652,7 +652,7 @@ bool kps_cost_place(struct kps_run *r, struct kps_pod *p, struct kps_variant *v,
 			if (claim_join(r, r->claims[ci], p, v, JOIN_BIN, rc, &out) || *rc)
 				return !*rc;
 		} else {
-			struct kps_claim *c = NULL;
+			struct kp_sched__claim *c = NULL;
 			int k = cs->bin_kind[b];
 			if (new_claim(r, cs->kind_tpl[k], p, v, cs->kind_price[k], rc, &c)) {
 				if (!*rc)
@@ -736,11 +736,11 @@ kp_err kp_sched_run(struct kp_sched *s, const bool *node_removed, const struct k
 	kp_err rc;
 
 	if (!any_cost_tpl(s))
-		return kps_run_once(s, node_removed, pods, npods, plan, false, eb);
-	rc = kps_run_once(s, node_removed, pods, npods, plan, true, eb);
+		return kp_sched__run_once(s, node_removed, pods, npods, plan, false, eb);
+	rc = kp_sched__run_once(s, node_removed, pods, npods, plan, true, eb);
 	if (rc)
 		return rc;
-	rc = kps_run_once(s, node_removed, pods, npods, &kplan, false, eb);
+	rc = kp_sched__run_once(s, node_removed, pods, npods, &kplan, false, eb);
 	if (rc) {
 		kp_plan_free(plan);
 		return rc;
@@ -790,7 +790,7 @@ static kp_err bound_refs(struct kp_sched *s, const struct kp_plan *plan, struct 
 					return KP_ERR_NOMEM;
 				*rq = pp[j]->requests;
 				rq->v[KP_RES_PODS] += 1;
-				rc = kps_class_for(s, pp[j], &refs[k].cls, eb);
+				rc = kp_sched__class_for(s, pp[j], &refs[k].cls, eb);
 				if (rc)
 					return rc;
 				refs[k].pod = pp[j];
@@ -810,7 +810,7 @@ static void existing_free(const struct kp_sched *s, const bool *removed, const s
 {
 	bp->has_existing = s->nnodes > 0;
 	for (int i = 0; i < s->nnodes; i++) {
-		const struct kps_node *n = &s->nodes[i];
+		const struct kp_sched__node *n = &s->nodes[i];
 		if (n->node_idx >= 0 && removed && removed[n->node_idx])
 			continue;
 		for (int d = 0; d < pb->ndims; d++)

@@ -47,10 +47,10 @@ static uint64_t kept_hash(int tpl, const int *kept, int n)
 	return h ^ (uint64_t)n;
 }
 
-static kp_err shared_get(struct kps_run *r, struct shared **tab, int tpl, const int *kept, int n,
+static kp_err shared_get(struct kp_sched__run *r, struct shared **tab, int tpl, const int *kept, int n,
 			 struct shared **out)
 {
-	const struct kps_tpl *t = &r->s->tpl[tpl];
+	const struct kp_sched__tpl *t = &r->s->tpl[tpl];
 	uint64_t h = kept_hash(tpl, kept, n);
 	struct shared *e;
 	int *ix;
@@ -78,7 +78,7 @@ static kp_err shared_get(struct kps_run *r, struct shared **tab, int tpl, const 
 	/* the catalog's own strings, in name order: template types are sorted
 	 * by name, so ascending indices give sorted names */
 	memcpy(ix, kept, (size_t)n * sizeof(int));
-	kps_sort_ints(ix, n, int_cmp, NULL, ix + n);
+	kp_sched__sort_ints(ix, n, int_cmp, NULL, ix + n);
 	for (int i = 0; i < n; i++)
 		e->names[i] = t->types[ix[i]].it->name;
 	if (!t->name_sorted)
@@ -109,17 +109,17 @@ static bool sim_key(const char *key)
 }
 
 /* minValues of req, lowered to the distinct values the types offer. */
-static int min_values_met(struct kps_run *r, const struct kp_itype **its, int n, const struct kp_req *req)
+static int min_values_met(struct kp_sched__run *r, const struct kp_itype **its, int n, const struct kp_req *req)
 {
-	struct kps_strmap seen = { 0 };
+	struct kp_sched__strmap seen = { 0 };
 	int distinct = 0;
 
 	for (int i = 0; i < n && distinct < req->min_values; i++) {
 		const struct kp_req *tr = kp_reqs_get(&its[i]->reqs, req->key);
 		for (int v = 0; tr && v < tr->n; v++) {
-			if (kps_strmap_get(&seen, tr->values[v]) >= 0)
+			if (kp_sched__strmap_get(&seen, tr->values[v]) >= 0)
 				continue;
-			if (kps_strmap_put(&seen, r->scratch, tr->values[v], 1))
+			if (kp_sched__strmap_put(&seen, r->scratch, tr->values[v], 1))
 				return req->min_values;
 			distinct++;
 		}
@@ -138,10 +138,10 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-static kp_err final_reqs(struct kps_run *r, const struct kps_claim *c, const struct kp_itype **its,
+static kp_err final_reqs(struct kp_sched__run *r, const struct kp_sched__claim *c, const struct kp_itype **its,
 			 const int *kept, const char **names, int n, struct kp_reqs *out, struct kp_errbuf *eb)
 {
-	const struct kps_tpl *t = &r->s->tpl[c->tpl];
+	const struct kp_sched__tpl *t = &r->s->tpl[c->tpl];
 	const char *cts[KP_CAP_COUNT];
 	bool seen[KP_CAP_COUNT] = { false };
 	int ncts = 0;
@@ -153,7 +153,7 @@ static kp_err final_reqs(struct kps_run *r, const struct kps_claim *c, const str
 		if (!sim_key(c->reqs.r[i].key))
 			rc = kp_reqs_add(out, r->a, &c->reqs.r[i]);
 	for (int i = 0; i < n; i++) {
-		const struct kps_itype *ti = &t->types[kept[i]];
+		const struct kp_sched__itype *ti = &t->types[kept[i]];
 
 		for (int k = 0; k < KP_CAP_COUNT; k++) {
 			if (seen[k] || !(c->cmask >> k & 1))
@@ -164,7 +164,7 @@ static kp_err final_reqs(struct kps_run *r, const struct kps_claim *c, const str
 			}
 			for (int j = 0; j < its[i]->noff && !seen[k]; j++) {
 				const struct kp_offering *o = &its[i]->off[j];
-				seen[k] = (int)o->captype == k && kps_offering_visible(r->s, its[i], o) &&
+				seen[k] = (int)o->captype == k && kp_sched__offering_visible(r->s, its[i], o) &&
 					  kp_offering_compatible(o, &c->reqs);
 			}
 		}
@@ -205,9 +205,9 @@ static kp_err final_reqs(struct kps_run *r, const struct kps_claim *c, const str
 	return rc;
 }
 
-static kp_err final_labels(struct kps_run *r, const struct kps_claim *c, const struct kp_plan_claim *pc)
+static kp_err final_labels(struct kp_sched__run *r, const struct kp_sched__claim *c, const struct kp_plan_claim *pc)
 {
-	const struct kps_tpl *t = &r->s->tpl[c->tpl];
+	const struct kp_sched__tpl *t = &r->s->tpl[c->tpl];
 	struct kp_labels *l = (struct kp_labels *)&pc->labels;
 	kp_err rc = KP_OK;
 
@@ -225,9 +225,9 @@ static kp_err final_labels(struct kps_run *r, const struct kps_claim *c, const s
 	return rc;
 }
 
-static void min_daemon(const struct kps_run *r, const struct kps_claim *c, struct kp_res *out)
+static void min_daemon(const struct kp_sched__run *r, const struct kp_sched__claim *c, struct kp_res *out)
 {
-	const struct kps_tpl *t = &r->s->tpl[c->tpl];
+	const struct kp_sched__tpl *t = &r->s->tpl[c->tpl];
 	bool *has = kp_arena_calloc(r->scratch, (size_t)t->ndg + 1, sizeof(bool));
 	bool first = true;
 
@@ -253,10 +253,10 @@ static void min_daemon(const struct kps_run *r, const struct kps_claim *c, struc
 	}
 }
 
-static kp_err unsched_claim(struct kps_run *r, const struct kps_claim *c, const char *why)
+static kp_err unsched_claim(struct kp_sched__run *r, const struct kp_sched__claim *c, const char *why)
 {
 	for (int i = 0; i < r->npods; i++) {
-		struct kps_pod *p = &r->pods[i];
+		struct kp_sched__pod *p = &r->pods[i];
 		for (int j = 0; j < c->npods; j++) {
 			if (c->pods[j] != p->pod)
 				continue;
@@ -317,7 +317,7 @@ static bool resv_left(const struct resv_use *u, const struct kp_itype *it, const
 }
 
 /* Existing reserved nodes count against their reservation. */
-static kp_err resv_init(struct kps_run *r, struct resv_use *u)
+static kp_err resv_init(struct kp_sched__run *r, struct resv_use *u)
 {
 	const struct kp_cluster *cl = r->s->cl;
 
@@ -339,16 +339,16 @@ static kp_err resv_init(struct kps_run *r, struct resv_use *u)
 
 /* The cheapest reserved offering of ti that the claim allows and whose
  * reservation has room. */
-static const struct kp_offering *reserved_left(const struct kp_sched *s, const struct kps_itype *ti,
-					       const struct kps_claim *c, const struct resv_use *u)
+static const struct kp_offering *reserved_left(const struct kp_sched *s, const struct kp_sched__itype *ti,
+					       const struct kp_sched__claim *c, const struct resv_use *u)
 {
 	const struct kp_offering *best = NULL;
 
 	for (int i = 0; i < ti->it->noff; i++) {
 		const struct kp_offering *o = &ti->it->off[i];
-		int z = kps_strmap_get(&s->zone_ix, o->zone ? o->zone : "");
+		int z = kp_sched__strmap_get(&s->zone_ix, o->zone ? o->zone : "");
 
-		if (o->captype != KP_CAP_RESERVED || !kps_offering_visible(s, ti->it, o) ||
+		if (o->captype != KP_CAP_RESERVED || !kp_sched__offering_visible(s, ti->it, o) ||
 		    !kp_offering_compatible(o, &c->reqs) || (s->zone_fast && (z < 0 || !(c->zmask >> z & 1))))
 			continue;
 		if (resv_left(u, ti->it, o) && (!best || o->price < best->price))
@@ -357,7 +357,7 @@ static const struct kp_offering *reserved_left(const struct kp_sched *s, const s
 	return best;
 }
 
-static void launch_choice(const struct kp_sched *s, const struct kps_tpl *t, const struct kps_claim *c,
+static void launch_choice(const struct kp_sched *s, const struct kp_sched__tpl *t, const struct kp_sched__claim *c,
 			  const int *kept, int n, const struct resv_use *u, struct kp_plan_claim *pc)
 {
 	static const enum kp_captype order[] = { KP_CAP_RESERVED, KP_CAP_SPOT, KP_CAP_ON_DEMAND };
@@ -370,9 +370,9 @@ static void launch_choice(const struct kp_sched *s, const struct kps_tpl *t, con
 		if (!cm)
 			continue;
 		for (int i = 0; i < n; i++) {
-			const struct kps_itype *ti = &t->types[kept[i]];
+			const struct kp_sched__itype *ti = &t->types[kept[i]];
 			const struct kp_offering *o = order[k] == KP_CAP_RESERVED ? reserved_left(s, ti, c, u)
-										  : kps_type_cheapest(s, ti, c->zmask, cm, &c->reqs);
+										  : kp_sched__type_cheapest(s, ti, c->zmask, cm, &c->reqs);
 
 			if (!o)
 				continue;
@@ -385,7 +385,7 @@ static void launch_choice(const struct kp_sched *s, const struct kps_tpl *t, con
 	}
 }
 
-kp_err kps_claims_finalize(struct kps_run *r, struct kp_errbuf *eb)
+kp_err kp_sched__claims_finalize(struct kp_sched__run *r, struct kp_errbuf *eb)
 {
 	struct kp_sched *s = r->s;
 	struct kp_plan *plan = r->plan;
@@ -401,8 +401,8 @@ kp_err kps_claims_finalize(struct kps_run *r, struct kp_errbuf *eb)
 	if (!plan->claims || !tab)
 		return KP_ERR_NOMEM;
 	for (int ci = 0; ci < r->nclaims; ci++) {
-		const struct kps_claim *c = r->claims[ci];
-		const struct kps_tpl *t = &s->tpl[c->tpl];
+		const struct kp_sched__claim *c = r->claims[ci];
+		const struct kp_sched__tpl *t = &s->tpl[c->tpl];
 		struct kp_plan_claim *pc = &plan->claims[plan->nclaims];
 		struct kp_arena_mark mark = kp_arena_mark(r->scratch);
 		struct shared *sh;
@@ -415,19 +415,19 @@ kp_err kps_claims_finalize(struct kps_run *r, struct kp_errbuf *eb)
 		if (!pr || !ord || !kept)
 			return KP_ERR_NOMEM;
 		for (int i = 0; i < c->ntypes; i++) {
-			const struct kp_offering *o = kps_type_cheapest(s, &t->types[c->types[i]], c->zmask, c->cmask,
+			const struct kp_offering *o = kp_sched__type_cheapest(s, &t->types[c->types[i]], c->zmask, c->cmask,
 									&c->reqs);
 			pr[i].idx = c->types[i];
 			pr[i].price = o ? o->price : 1e300;
 			ord[i] = i;
 		}
-		kps_sort_ints(ord, c->ntypes, priced_cmp, pr, ord + c->ntypes);
+		kp_sched__sort_ints(ord, c->ntypes, priced_cmp, pr, ord + c->ntypes);
 		n = c->ntypes < maxit ? c->ntypes : maxit;
 		for (int i = 0; i < n; i++)
 			kept[i] = pr[ord[i]].idx;
 		if (n < c->ntypes && t->has_min_values && !s->opts.min_values_best_effort) {
 			const char *bad = NULL;
-			if (!kps_min_values_ok(r->scratch, &c->reqs, t->types, kept, n, &bad)) {
+			if (!kp_sched__min_values_ok(r->scratch, &c->reqs, t->types, kept, n, &bad)) {
 				char why[512];
 				snprintf(why, sizeof(why), "keeping the %d cheapest instance types breaks minValues for %s",
 					 n, bad ? bad : "?");
@@ -477,7 +477,7 @@ kp_err kps_claims_finalize(struct kps_run *r, struct kp_errbuf *eb)
 		plan->nclaims++;
 		kp_arena_reset(r->scratch, mark);
 		if (pc->launch) {
-			rc = kps_note(r, "claim %d (%s): %s %s in %s at $%.4f/h (capacity type by reserved > spot > on-demand, then the cheapest) among %d compatible type%s",
+			rc = kp_sched__note(r, "claim %d (%s): %s %s in %s at $%.4f/h (capacity type by reserved > spot > on-demand, then the cheapest) among %d compatible type%s",
 				      plan->nclaims, t->name, pc->launch_type->name, kp_captype_name(pc->launch->captype),
 				      pc->launch->zone ? pc->launch->zone : "?", pc->launch->price, c->ntypes,
 				      c->ntypes == 1 ? "" : "s");

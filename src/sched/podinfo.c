@@ -197,7 +197,7 @@ static int *sorted_idx(struct kp_arena *a, int n, int (*cmp)(void *, int, int), 
 		return NULL;
 	for (int i = 0; i < n; i++)
 		v[i] = i;
-	kps_sort_ints(v, n, cmp, ctx, v + n);
+	kp_sched__sort_ints(v, n, cmp, ctx, v + n);
 	return v;
 }
 
@@ -306,7 +306,7 @@ static kp_err node_reqs(struct kp_arena *a, const struct kp_pod *p, int term, co
 	return rc;
 }
 
-kp_err kps_pod_strict_reqs(struct kp_arena *a, const struct kp_pod *p, int term, struct kp_reqs *out)
+kp_err kp_sched__pod_strict_reqs(struct kp_arena *a, const struct kp_pod *p, int term, struct kp_reqs *out)
 {
 	return node_reqs(a, p, term, NULL, out);
 }
@@ -343,7 +343,7 @@ static kp_err filter_terms(struct kp_sched *s, const struct relax *x, int *nterm
 /* matchLabelKeys / mismatchLabelKeys: "key In|NotIn [pod's value]" when the
  * pod carries the label. */
 static kp_err label_key_exprs(struct kp_sched *s, const struct kp_pod *p, int nmatch, const char *const *match,
-			      int nmis, const char *const *mis, struct kps_gspec *g)
+			      int nmis, const char *const *mis, struct kp_sched__gspec *g)
 {
 	int n = 0;
 	struct kp_selector_expr *e = kp_arena_calloc(&s->arena, (size_t)(nmatch + nmis + 1), sizeof(*e));
@@ -370,11 +370,11 @@ static kp_err label_key_exprs(struct kp_sched *s, const struct kp_pod *p, int nm
 	return KP_OK;
 }
 
-static kp_err add_group(struct kp_sched *s, struct kps_variant *v, int *cap, const struct kps_gspec *g,
+static kp_err add_group(struct kp_sched *s, struct kp_sched__variant *v, int *cap, const struct kp_sched__gspec *g,
 			struct kp_errbuf *eb)
 {
 	int gi;
-	kp_err rc = kps_group_get(s, g, &gi, eb);
+	kp_err rc = kp_sched__group_get(s, g, &gi, eb);
 
 	if (rc)
 		return rc;
@@ -391,11 +391,11 @@ static kp_err add_group(struct kp_sched *s, struct kps_variant *v, int *cap, con
 	return KP_OK;
 }
 
-static kp_err affinity_group(struct kp_sched *s, struct kps_variant *v, int *cap, const struct relax *x,
-			     const struct kp_pod_affinity_term *t, enum kps_gtype type, bool inverse,
+static kp_err affinity_group(struct kp_sched *s, struct kp_sched__variant *v, int *cap, const struct relax *x,
+			     const struct kp_pod_affinity_term *t, enum kp_sched__gtype type, bool inverse,
 			     struct kp_errbuf *eb)
 {
-	struct kps_gspec g;
+	struct kp_sched__gspec g;
 	kp_err rc;
 
 	memset(&g, 0, sizeof(g));
@@ -409,13 +409,13 @@ static kp_err affinity_group(struct kp_sched *s, struct kps_variant *v, int *cap
 	rc = label_key_exprs(s, x->p, t->nmatch_label_keys, t->match_label_keys, t->nmismatch_label_keys,
 			     t->mismatch_label_keys, &g);
 	if (!rc)
-		rc = kps_term_namespaces(s, x->p, t, &g.nns, &g.ns);
+		rc = kp_sched__term_namespaces(s, x->p, t, &g.nns, &g.ns);
 	if (!rc)
 		rc = add_group(s, v, cap, &g, eb);
 	return rc;
 }
 
-static kp_err variant_groups(struct kp_sched *s, struct kps_variant *v, const struct relax *x, struct kp_errbuf *eb)
+static kp_err variant_groups(struct kp_sched *s, struct kp_sched__variant *v, const struct relax *x, struct kp_errbuf *eb)
 {
 	const struct kp_pod *p = x->p;
 	bool ign = s->opts.ignore_preferences;
@@ -424,7 +424,7 @@ static kp_err variant_groups(struct kp_sched *s, struct kps_variant *v, const st
 
 	for (int i = 0; !rc && i < x->ntsc; i++) {
 		const struct kp_tsc *t = &p->tsc[x->tsc[i]];
-		struct kps_gspec g;
+		struct kp_sched__gspec g;
 
 		if (ign && t->when_unsatisfiable != KP_DO_NOT_SCHEDULE)
 			continue;
@@ -460,7 +460,7 @@ static kp_err variant_groups(struct kp_sched *s, struct kps_variant *v, const st
 	return rc;
 }
 
-static kp_err variant_build(struct kp_sched *s, struct kps_variant *v, const struct relax *x, struct kp_errbuf *eb)
+static kp_err variant_build(struct kp_sched *s, struct kp_sched__variant *v, const struct relax *x, struct kp_errbuf *eb)
 {
 	const struct kp_pod *p = x->p;
 	int term = p->nrequired_terms > 0 ? x->req_first : -1;
@@ -489,9 +489,9 @@ static kp_err variant_build(struct kp_sched *s, struct kps_variant *v, const str
 	return variant_groups(s, v, x, eb);
 }
 
-static kp_err class_inverse(struct kp_sched *s, struct kps_class *c, const struct relax *x, struct kp_errbuf *eb)
+static kp_err class_inverse(struct kp_sched *s, struct kp_sched__class *c, const struct relax *x, struct kp_errbuf *eb)
 {
-	struct kps_variant tmp;
+	struct kp_sched__variant tmp;
 	kp_err rc = KP_OK;
 	int cap = 0;
 
@@ -570,7 +570,7 @@ static kp_err volume_reqs(struct kp_sched *s, const struct kp_pod *p, struct kp_
 	return KP_OK;
 }
 
-static kp_err class_build(struct kp_sched *s, struct kps_class *c, const struct kp_pod *p, struct kp_errbuf *eb)
+static kp_err class_build(struct kp_sched *s, struct kp_sched__class *c, const struct kp_pod *p, struct kp_errbuf *eb)
 {
 	struct relax x;
 	int cap = 4;
@@ -601,9 +601,9 @@ static kp_err class_build(struct kp_sched *s, struct kps_class *c, const struct 
 	return rc;
 }
 
-kp_err kps_class_for(struct kp_sched *s, const struct kp_pod *p, struct kps_class **out, struct kp_errbuf *eb)
+kp_err kp_sched__class_for(struct kp_sched *s, const struct kp_pod *p, struct kp_sched__class **out, struct kp_errbuf *eb)
 {
-	struct kps_class *c;
+	struct kp_sched__class *c;
 	const char *key;
 	int ix;
 	kp_err rc;
@@ -615,7 +615,7 @@ kp_err kps_class_for(struct kp_sched *s, const struct kp_pod *p, struct kps_clas
 		return KP_ERR_NOMEM;
 	if (s->sigbuf.len >= SIG_MAX - 1)
 		return kp_errf(eb, KP_ERR_LIMIT, "pod spec too large to schedule");
-	ix = kps_strmap_get(&s->class_ix, s->sigbuf.data);
+	ix = kp_sched__strmap_get(&s->class_ix, s->sigbuf.data);
 	if (ix >= 0) {
 		*out = s->classes[ix];
 		return KP_OK;
@@ -636,21 +636,21 @@ kp_err kps_class_for(struct kp_sched *s, const struct kp_pod *p, struct kps_clas
 	if (rc)
 		return rc;
 	s->classes[s->nclasses++] = c;
-	rc = kps_strmap_put(&s->class_ix, &s->arena, key, c->idx);
+	rc = kp_sched__strmap_put(&s->class_ix, &s->arena, key, c->idx);
 	if (rc)
 		return rc;
 	*out = c;
 	return KP_OK;
 }
 
-bool kps_class_selects(struct kp_sched *s, struct kps_class *c, int g)
+bool kp_sched__class_selects(struct kp_sched *s, struct kp_sched__class *c, int g)
 {
 	if (g >= c->nsel_cap) {
 		int cap = s->capgroups > g ? s->capgroups : g + 1;
 		int8_t *sel = kp_arena_alloc(&s->arena, (size_t)cap);
 
 		if (!sel)
-			return kps_group_selects(s->groups[g], c->rep);
+			return kp_sched__group_selects(s->groups[g], c->rep);
 		memset(sel, -1, (size_t)cap);
 		if (c->nsel_cap)
 			memcpy(sel, c->sel, (size_t)c->nsel_cap);
@@ -658,11 +658,11 @@ bool kps_class_selects(struct kp_sched *s, struct kps_class *c, int g)
 		c->nsel_cap = cap;
 	}
 	if (c->sel[g] < 0)
-		c->sel[g] = kps_group_selects(s->groups[g], c->rep) ? 1 : 0;
+		c->sel[g] = kp_sched__group_selects(s->groups[g], c->rep) ? 1 : 0;
 	return c->sel[g] == 1;
 }
 
-bool kps_variant_tolerates(struct kp_sched *s, struct kps_variant *v, const struct kp_pod *p, int tpl,
+bool kp_sched__variant_tolerates(struct kp_sched *s, struct kp_sched__variant *v, const struct kp_pod *p, int tpl,
 			   struct kp_errbuf *eb)
 {
 	if (v->tol_tpl[tpl] < 0 || (eb && v->tol_tpl[tpl] == 0)) {

@@ -14,7 +14,7 @@
 
 static int pod_cmp(void *ctx, int a, int b)
 {
-	const struct kps_pod *pa = &((struct kps_pod *)ctx)[a], *pb = &((struct kps_pod *)ctx)[b];
+	const struct kp_sched__pod *pa = &((struct kp_sched__pod *)ctx)[a], *pb = &((struct kp_sched__pod *)ctx)[b];
 	int c;
 
 	if (pa->req.v[KP_RES_CPU] != pb->req.v[KP_RES_CPU])
@@ -27,7 +27,7 @@ static int pod_cmp(void *ctx, int a, int b)
 	return c;
 }
 
-kp_err kps_queue_init(struct kps_queue *q, struct kps_run *r)
+kp_err kp_sched__queue_init(struct kp_sched__queue *q, struct kp_sched__run *r)
 {
 	int n = r->npods;
 	int *tmp;
@@ -39,13 +39,13 @@ kp_err kps_queue_init(struct kps_queue *q, struct kps_run *r)
 		return KP_ERR_NOMEM;
 	for (int i = 0; i < n; i++)
 		q->ring[i] = i;
-	kps_sort_ints(q->ring, n, pod_cmp, r->pods, tmp);
+	kp_sched__sort_ints(q->ring, n, pod_cmp, r->pods, tmp);
 	q->cap = n;
 	q->len = n;
 	return KP_OK;
 }
 
-int kps_queue_pop(struct kps_queue *q, struct kps_run *r)
+int kp_sched__queue_pop(struct kp_sched__queue *q, struct kp_sched__run *r)
 {
 	int p;
 
@@ -59,7 +59,7 @@ int kps_queue_pop(struct kps_queue *q, struct kps_run *r)
 	return p;
 }
 
-void kps_queue_push(struct kps_queue *q, struct kps_run *r, int pod)
+void kp_sched__queue_push(struct kp_sched__queue *q, struct kp_sched__run *r, int pod)
 {
 	q->ring[(q->head + q->len) % q->cap] = pod;
 	q->len++;

@@ -1,7 +1,7 @@
 /*
  * sched_int.h - internals of the provisioning scheduler (src/sched/).
  *
- * Library-internal tier: everything here is prefixed kps_ and used only by
+ * Library-internal tier: everything here is prefixed kp_sched__ and used only by
  * the files of src/sched. The public contract is include/karpenter/sched.h.
  *
  * Two lifetimes:
@@ -12,7 +12,7 @@
  *     and a cache of pod classes (pods with identical constraints). Classes
  *     and groups are created lazily, so a run may add to the prep: a
  *     kp_sched is not thread-safe.
- *   - struct kps_run lives for one kp_sched_run(): per-run copies of the
+ *   - struct kp_sched__run lives for one kp_sched_run(): per-run copies of the
  *     mutable state (existing nodes' remaining resources, new claims, group
  *     counts, pool limits) in the plan's arena. Tries allocate in the
  *     prep's scratch arena (warmed once) and reset it afterwards, so a
@@ -20,7 +20,7 @@
  *
  * Domain indices: each topology key interns its domain values. Indices below
  * key->ndom come from the prep; a run appends its own (claim hostnames) in
- * a per-run overlay (struct kps_keyrun).
+ * a per-run overlay (struct kp_sched__keyrun).
  */
 #ifndef KP_SCHED_INT_H
 #define KP_SCHED_INT_H
@@ -30,39 +30,39 @@
 #include "karpenter/sched.h"
 #include "karpenter/strmap.h"
 
-struct kps_run;
+struct kp_sched__run;
 
 #define KPS_HOSTNAME_FMT "hostname-placeholder-%04d"
 #define KPS_MAXOVER 32          /* topology keys one pod may touch in one try */
 
 /* ---- strmap.c: string -> int over base's map (karpenter/strmap.h) in
  * arena mode: keys borrowed, the table from the arena given to put ---- */
-struct kps_strmap {
+struct kp_sched__strmap {
 	struct kp_strmap m;         /* zeroed = empty */
 };
 
 /* Value for key, or -1. */
-int kps_strmap_get(const struct kps_strmap *m, const char *key);
+int kp_sched__strmap_get(const struct kp_sched__strmap *m, const char *key);
 /* Inserts or replaces; KP_ERR_NOMEM on allocation failure. */
-kp_err kps_strmap_put(struct kps_strmap *m, struct kp_arena *a, const char *key, int val);
+kp_err kp_sched__strmap_put(struct kp_sched__strmap *m, struct kp_arena *a, const char *key, int val);
 
 /* ---- util.c: requirements and resources helpers ---- */
-bool kps_req_equal(const struct kp_req *a, const struct kp_req *b);
+bool kp_sched__req_equal(const struct kp_req *a, const struct kp_req *b);
 /* One key of Requirements.Compatible(rs, in): existing may be NULL (key
  * undefined in rs); allow_undef: key may be undefined (well known). */
-bool kps_req_compat_one(const struct kp_req *existing, const struct kp_req *incoming, bool allow_undef);
+bool kp_sched__req_compat_one(const struct kp_req *existing, const struct kp_req *incoming, bool allow_undef);
 /* Copy of rs with r set (added or replaced, not intersected). */
-kp_err kps_reqs_with(struct kp_reqs *out, struct kp_arena *a, const struct kp_reqs *rs,
+kp_err kp_sched__reqs_with(struct kp_reqs *out, struct kp_arena *a, const struct kp_reqs *rs,
 		     const struct kp_req *set, int nset);
 /* Karpenter's resources.Fits: no negative entry in avail, req <= avail. */
-bool kps_res_fits(const struct kp_res *req, const struct kp_res *avail, int nres, int *bad);
+bool kp_sched__res_fits(const struct kp_res *req, const struct kp_res *avail, int nres, int *bad);
 /* "cpu 300m, memory 16Gi" (pods omitted) into buf. */
-const char *kps_res_str(const struct kp_res *r, const struct kp_resnames *rn, char *buf, size_t n);
+const char *kp_sched__res_str(const struct kp_res *r, const struct kp_resnames *rn, char *buf, size_t n);
 /* Stable merge sort of n ints by cmp(ctx, a, b). */
-void kps_sort_ints(int *v, int n, int (*cmp)(void *ctx, int a, int b), void *ctx, int *tmp);
+void kp_sched__sort_ints(int *v, int n, int (*cmp)(void *ctx, int a, int b), void *ctx, int *tmp);
 
 /* ---- template.c: NodePool -> NodeClaim template ---- */
-struct kps_dgroup {                 /* DaemonOverheadGroup */
+struct kp_sched__dgroup {                 /* DaemonOverheadGroup */
 	struct kp_res overhead;         /* RequestsForPods(daemons) incl. pods: n */
 	bool has_overhead;
 	struct kp_hostports ports;
@@ -70,7 +70,7 @@ struct kps_dgroup {                 /* DaemonOverheadGroup */
 	int *daemons;                   /* indices into sched->daemons */
 };
 
-struct kps_itype {                  /* one instance type of one template */
+struct kp_sched__itype {                  /* one instance type of one template */
 	const struct kp_itype *it;
 	int dgroup;
 	struct kp_res free;             /* allocatable - daemon overhead */
@@ -80,7 +80,7 @@ struct kps_itype {                  /* one instance type of one template */
 	uint8_t *offz;                  /* per offering: zone index, 255 = none/hidden */
 };
 
-struct kps_tpl {
+struct kp_sched__tpl {
 	const struct kp_nodepool *pool;
 	int pool_idx;                   /* in cluster->pools */
 	const char *name;
@@ -89,9 +89,9 @@ struct kps_tpl {
 	struct kp_labels labels;        /* template labels + karpenter.sh/nodepool */
 	bool skipped;                   /* no compatible instance types */
 	int ntypes;
-	struct kps_itype *types;        /* compatible types, catalog (name) order */
+	struct kp_sched__itype *types;        /* compatible types, catalog (name) order */
 	int ndg;
-	struct kps_dgroup *dg;
+	struct kp_sched__dgroup *dg;
 	bool has_min_values;
 	bool name_sorted;               /* types[] strictly ascending by name */
 	/* limits */
@@ -104,32 +104,32 @@ struct kps_tpl {
 	int64_t nodes_rem;
 };
 
-kp_err kps_templates_build(struct kp_sched *s, struct kp_errbuf *eb);
+kp_err kp_sched__templates_build(struct kp_sched *s, struct kp_errbuf *eb);
 /* SatisfiesMinValues over types[idx[0..n)] (idx NULL = the first n). */
-bool kps_min_values_ok(struct kp_arena *scratch, const struct kp_reqs *reqs, const struct kps_itype *types,
+bool kp_sched__min_values_ok(struct kp_arena *scratch, const struct kp_reqs *reqs, const struct kp_sched__itype *types,
 		       const int *idx, int n, const char **bad_key);
 /* Zone bitmask allowed by reqs (all ones when the key is undefined). */
-uint64_t kps_zone_mask(const struct kp_sched *s, const struct kp_reqs *reqs);
-uint64_t kps_ct_mask(const struct kp_reqs *reqs);
+uint64_t kp_sched__zone_mask(const struct kp_sched *s, const struct kp_reqs *reqs);
+uint64_t kp_sched__ct_mask(const struct kp_reqs *reqs);
 /* An available offering of t is compatible with the zone/capacity-type
  * masks (fast path) or with reqs (slow path, many zones). */
-bool kps_type_has_offering(const struct kp_sched *s, const struct kps_itype *t, uint64_t zmask,
+bool kp_sched__type_has_offering(const struct kp_sched *s, const struct kp_sched__itype *t, uint64_t zmask,
 			   uint64_t cmask, const struct kp_reqs *reqs);
-bool kps_offering_visible(const struct kp_sched *s, const struct kp_itype *it, const struct kp_offering *o);
+bool kp_sched__offering_visible(const struct kp_sched *s, const struct kp_itype *it, const struct kp_offering *o);
 /* The cheapest visible offering of t allowed by the masks (fast path) or
  * reqs; ties by zone then capacity type. NULL if none. */
-const struct kp_offering *kps_type_cheapest(const struct kp_sched *s, const struct kps_itype *t, uint64_t zmask,
+const struct kp_offering *kp_sched__type_cheapest(const struct kp_sched *s, const struct kp_sched__itype *t, uint64_t zmask,
 					    uint64_t cmask, const struct kp_reqs *reqs);
 
 /* ---- daemon.c ---- */
-kp_err kps_daemons_collect(struct kp_sched *s);
-kp_err kps_daemon_groups_build(struct kp_sched *s, struct kps_tpl *t);
+kp_err kp_sched__daemons_collect(struct kp_sched *s);
+kp_err kp_sched__daemon_groups_build(struct kp_sched *s, struct kp_sched__tpl *t);
 /* Daemon pods compatible with an existing node (taints, strict affinity). */
-bool kps_daemon_fits_node(const struct kp_sched *s, int d, const struct kp_taints *taints,
+bool kp_sched__daemon_fits_node(const struct kp_sched *s, int d, const struct kp_taints *taints,
 			  const struct kp_reqs *labels);
 
 /* ---- podinfo.c: pod classes and relaxation variants ---- */
-struct kps_variant {                /* the pod after k relaxation steps */
+struct kp_sched__variant {                /* the pod after k relaxation steps */
 	struct kp_reqs reqs;            /* PodData.Requirements */
 	struct kp_reqs strict;          /* PodData.StrictRequirements */
 	bool tol_pns;                   /* tolerates PreferNoSchedule taints */
@@ -139,11 +139,11 @@ struct kps_variant {                /* the pod after k relaxation steps */
 	const char *relaxed;            /* what the step to this variant removed */
 };
 
-struct kps_class {
+struct kp_sched__class {
 	const struct kp_pod *rep;       /* first pod seen with these constraints */
 	int idx;
 	int nvar;
-	struct kps_variant *var;
+	struct kp_sched__variant *var;
 	int ninv;
 	int *inv;                       /* inverse anti-affinity groups it owns */
 	int nsel_cap;
@@ -154,14 +154,14 @@ struct kps_class {
 };
 
 /* Node selector + required term `term` (-1 = none) as requirements. */
-kp_err kps_pod_strict_reqs(struct kp_arena *a, const struct kp_pod *p, int term, struct kp_reqs *out);
-kp_err kps_class_for(struct kp_sched *s, const struct kp_pod *p, struct kps_class **out, struct kp_errbuf *eb);
-bool kps_class_selects(struct kp_sched *s, struct kps_class *c, int g);
-bool kps_variant_tolerates(struct kp_sched *s, struct kps_variant *v, const struct kp_pod *p, int tpl,
+kp_err kp_sched__pod_strict_reqs(struct kp_arena *a, const struct kp_pod *p, int term, struct kp_reqs *out);
+kp_err kp_sched__class_for(struct kp_sched *s, const struct kp_pod *p, struct kp_sched__class **out, struct kp_errbuf *eb);
+bool kp_sched__class_selects(struct kp_sched *s, struct kp_sched__class *c, int g);
+bool kp_sched__variant_tolerates(struct kp_sched *s, struct kp_sched__variant *v, const struct kp_pod *p, int tpl,
 			   struct kp_errbuf *eb);
 
 /* ---- existing.c: existing nodes and in-flight NodeClaims ---- */
-struct kps_node {
+struct kp_sched__node {
 	const struct kp_node *node;     /* NULL for an in-flight NodeClaim */
 	const struct kp_nodeclaim *claim;
 	int node_idx, claim_idx;        /* in the cluster, -1 if none */
@@ -179,17 +179,17 @@ struct kps_node {
 	int tpl;                        /* template of its pool, -1 if none */
 };
 
-kp_err kps_existing_build(struct kp_sched *s, struct kp_errbuf *eb);
+kp_err kp_sched__existing_build(struct kp_sched *s, struct kp_errbuf *eb);
 /* Cluster node index by name, -1. */
-int kps_node_index(const struct kp_sched *s, const char *name);
+int kp_sched__node_index(const struct kp_sched *s, const char *name);
 
 /* ---- topology.c: keys, domains, groups ---- */
-enum kps_gtype { KPS_SPREAD = 0, KPS_AFFINITY, KPS_ANTI };
+enum kp_sched__gtype { KPS_SPREAD = 0, KPS_AFFINITY, KPS_ANTI };
 
-struct kps_topokey {
+struct kp_sched__topokey {
 	const char *key;
 	bool hostname;
-	struct kps_strmap ix;           /* domain -> index */
+	struct kp_sched__strmap ix;           /* domain -> index */
 	int ndom, capdom;
 	const char **dom;
 	/* universe (buildDomainGroups): domains with pool taint sets */
@@ -202,7 +202,7 @@ struct kps_topokey {
 	int *node_dom;                  /* per cluster node: raw label domain, -1 */
 };
 
-struct kps_contrib {                /* what one existing node adds to a group */
+struct kp_sched__contrib {                /* what one existing node adds to a group */
 	int node_idx;                   /* cluster node index */
 	int dom;                        /* domain its pods count in, -1 = none */
 	int count;                      /* pods counted */
@@ -210,8 +210,8 @@ struct kps_contrib {                /* what one existing node adds to a group */
 	const struct kp_pod *owner;     /* inverse groups: the owning pod */
 };
 
-struct kps_group {
-	enum kps_gtype type;
+struct kp_sched__group {
+	enum kp_sched__gtype type;
 	bool inverse;
 	int key;                        /* topokey index */
 	int32_t max_skew;
@@ -234,17 +234,17 @@ struct kps_group {
 	int *uni;
 	/* counts from existing pods, per node */
 	int ncontrib;
-	struct kps_contrib *contrib;
+	struct kp_sched__contrib *contrib;
 	int inv_owners;                 /* inverse: existing pods owning it */
 	const char *sig;
 };
 
-kp_err kps_topokey_get(struct kp_sched *s, const char *key, int *out);
-int kps_dom_find(const struct kp_sched *s, int key, const char *value);
-kp_err kps_dom_intern(struct kp_sched *s, int key, const char *value, int *out);
+kp_err kp_sched__topokey_get(struct kp_sched *s, const char *key, int *out);
+int kp_sched__dom_find(const struct kp_sched *s, int key, const char *value);
+kp_err kp_sched__dom_intern(struct kp_sched *s, int key, const char *value, int *out);
 /* Finds or creates the group for the given term; returns its index. */
-struct kps_gspec {
-	enum kps_gtype type;
+struct kp_sched__gspec {
+	enum kp_sched__gtype type;
 	bool inverse;
 	const char *key;
 	const struct kp_pod *pod;       /* creator: namespace, tolerations, node filter */
@@ -259,26 +259,26 @@ struct kps_gspec {
 	int nterms;                     /* creator's node filter terms */
 	struct kp_reqs *terms;
 };
-kp_err kps_group_get(struct kp_sched *s, const struct kps_gspec *g, int *out, struct kp_errbuf *eb);
+kp_err kp_sched__group_get(struct kp_sched *s, const struct kp_sched__gspec *g, int *out, struct kp_errbuf *eb);
 /* Namespaces of an affinity term (buildNamespaceList), sorted, in s->arena. */
-kp_err kps_term_namespaces(struct kp_sched *s, const struct kp_pod *p, const struct kp_pod_affinity_term *t,
+kp_err kp_sched__term_namespaces(struct kp_sched *s, const struct kp_pod *p, const struct kp_pod_affinity_term *t,
 			   int *nns, const char ***ns);
-kp_err kps_inverse_existing(struct kp_sched *s, struct kp_errbuf *eb);
-bool kps_group_selects(const struct kps_group *g, const struct kp_pod *p);
+kp_err kp_sched__inverse_existing(struct kp_sched *s, struct kp_errbuf *eb);
+bool kp_sched__group_selects(const struct kp_sched__group *g, const struct kp_pod *p);
 /* TopologyNodeFilter.Matches; strict = existing node (no undefined keys). */
-bool kps_filter_matches(const struct kps_group *g, const struct kp_taints *taints, const struct kp_reqs *reqs,
+bool kp_sched__filter_matches(const struct kp_sched__group *g, const struct kp_taints *taints, const struct kp_reqs *reqs,
 			bool strict);
 
 /* ---- per-run state ---- */
-struct kps_keyrun {                 /* domains a run adds to a key */
-	struct kps_strmap ix;
+struct kp_sched__keyrun {                 /* domains a run adds to a key */
+	struct kp_sched__strmap ix;
 	int n, cap;
 	const char **dom;               /* index - key->ndom */
 	int *sorted;                    /* all domains sorted by name (cache) */
 	int nsorted;
 };
 
-struct kps_gstate {
+struct kp_sched__gstate {
 	bool active;
 	int cap;
 	int32_t *cnt;                   /* per domain: -1 absent, else pods counted */
@@ -287,7 +287,7 @@ struct kps_gstate {
 	int *zl;                        /* with count 0 (stale entries dropped lazily) */
 };
 
-struct kps_nrun {                   /* an existing node during one run */
+struct kp_sched__nrun {                   /* an existing node during one run */
 	bool removed;
 	struct kp_reqs reqs;
 	struct kp_res rem;              /* remaining resources */
@@ -296,10 +296,10 @@ struct kps_nrun {                   /* an existing node during one run */
 	int npods, cap;
 	const struct kp_pod **pods;
 	int dom_host;                   /* hostname domain, -1 if no hostname key */
-	const struct kp_req **kq;       /* reqs per topology key (kps_keycache) */
+	const struct kp_req **kq;       /* reqs per topology key (kp_sched__keycache) */
 };
 
-struct kps_claim {                  /* a new NodeClaim being built */
+struct kp_sched__claim {                  /* a new NodeClaim being built */
 	int tpl;
 	int idx;                        /* creation order, 0-based */
 	const char *hostname;
@@ -312,14 +312,14 @@ struct kps_claim {                  /* a new NodeClaim being built */
 	struct kp_res maxcap;           /* max over types of capacity */
 	struct kp_hostports ports;      /* pods' host ports */
 	uint64_t zmask, cmask;
-	const struct kp_req **kq;       /* reqs per topology key (kps_keycache) */
+	const struct kp_req **kq;       /* reqs per topology key (kp_sched__keycache) */
 	int npods, cap;
 	const struct kp_pod **pods;
 };
 
-struct kps_pod {
+struct kp_sched__pod {
 	const struct kp_pod *pod;
-	struct kps_class *cls;
+	struct kp_sched__class *cls;
 	struct kp_res req;              /* requests + pods: 1 */
 	int last_len;                   /* queue length at last push, -1 = never */
 	const char *err;                /* last failure (run arena) */
@@ -328,15 +328,15 @@ struct kps_pod {
 };
 
 /* Result of one placement try, before commit. */
-struct kps_try {
+struct kp_sched__try {
 	int nover, capover;
 	struct kp_req *over;            /* final requirement of every key that changes */
 	int ntypes;                     /* claims: surviving types (scratch) */
 	int *types;
 };
-kp_err kps_try_set(struct kps_run *r, struct kps_try *t, const struct kp_req *req);
+kp_err kp_sched__try_set(struct kp_sched__run *r, struct kp_sched__try *t, const struct kp_req *req);
 
-struct kps_run {
+struct kp_sched__run {
 	struct kp_sched *s;
 	struct kp_plan *plan;
 	struct kp_arena *a;             /* plan arena: survives the run */
@@ -344,8 +344,8 @@ struct kps_run {
 	int nres;
 	int nres_used;
 	int res_used[KP_RES_MAX];
-	struct kps_keyrun *keys;        /* per topokey */
-	struct kps_gstate *gs;          /* per group */
+	struct kp_sched__keyrun *keys;        /* per topokey */
+	struct kp_sched__gstate *gs;          /* per group */
 	int ngs;
 	int nkeys;                      /* topology keys at run start */
 	int nnotes_cap;
@@ -357,40 +357,40 @@ struct kps_run {
 	int zone_key;                   /* topokey of topology.kubernetes.io/zone, -1 */
 	int *zbit;                      /* zone-key domain -> bit in sched->zones, -1 */
 	int8_t *tol;                    /* per template, for the variant being tried */
-	struct kps_nrun *nodes;
+	struct kp_sched__nrun *nodes;
 	int nclaims, capclaims;
-	struct kps_claim **claims;
+	struct kp_sched__claim **claims;
 	int *order;                     /* claims by (npods, idx) */
 	struct kp_res *limit_rem;       /* per template */
 	int64_t *nodes_rem;
 	int npods;
-	struct kps_pod *pods;
+	struct kp_sched__pod *pods;
 	const char *next_host;          /* placeholder hostname of the next claim */
 	const char **next_host_v;
 	const bool *removed;            /* cluster node index -> removed */
 	struct kp_buf err;              /* building one pod's failure reason */
-	struct kps_cost *cost;          /* cost packing mode state (pack_cost.c), NULL = Karpenter */
+	struct kp_sched__cost *cost;          /* cost packing mode state (pack_cost.c), NULL = Karpenter */
 };
 
 /* topology.c (per run) */
-kp_err kps_topo_run_init(struct kps_run *r, struct kp_errbuf *eb);
-int kps_dom_find_run(const struct kps_run *r, int key, const char *value);
-kp_err kps_dom_add_run(struct kps_run *r, int key, const char *value, int *out);
-const char *kps_dom_name(const struct kps_run *r, int key, int dom);
-int kps_dom_total(const struct kps_run *r, int key);
-kp_err kps_gs_register(struct kps_run *r, int g, int dom);
-kp_err kps_gs_record(struct kps_run *r, int g, int dom, int delta);
+kp_err kp_sched__topo_run_init(struct kp_sched__run *r, struct kp_errbuf *eb);
+int kp_sched__dom_find_run(const struct kp_sched__run *r, int key, const char *value);
+kp_err kp_sched__dom_add_run(struct kp_sched__run *r, int key, const char *value, int *out);
+const char *kp_sched__dom_name(const struct kp_sched__run *r, int key, int dom);
+int kp_sched__dom_total(const struct kp_sched__run *r, int key);
+kp_err kp_sched__gs_register(struct kp_sched__run *r, int g, int dom);
+kp_err kp_sched__gs_record(struct kp_sched__run *r, int g, int dom, int delta);
 /* Registers a hostname domain in every active group on the hostname key. */
-kp_err kps_topo_register_host(struct kps_run *r, int dom, int claim);
+kp_err kp_sched__topo_register_host(struct kp_sched__run *r, int dom, int claim);
 /* Claims a pod may join as far as hostname anti-affinity goes (sorted by
  * try order, scratch), or NULL when every claim has to be tried. */
-int *kps_topo_host_candidates(struct kps_run *r, struct kps_pod *p, struct kps_variant *v, int *n);
+int *kp_sched__topo_host_candidates(struct kp_sched__run *r, struct kp_sched__pod *p, struct kp_sched__variant *v, int *n);
 /* Zones (bits of sched->zones) the pod's zone topology allows at all. */
-uint64_t kps_topo_zone_premask(struct kps_run *r, struct kps_pod *p, struct kps_variant *v);
-const int *kps_key_sorted(struct kps_run *r, int key, int *n);
+uint64_t kp_sched__topo_zone_premask(struct kp_sched__run *r, struct kp_sched__pod *p, struct kp_sched__variant *v);
+const int *kp_sched__key_sorted(struct kp_sched__run *r, int key, int *n);
 
 /* topogroup.c */
-struct kps_slot {                   /* where a pod is being tried */
+struct kp_sched__slot {                   /* where a pod is being tried */
 	const struct kp_taints *taints;
 	bool strict;                    /* existing node: no undefined keys */
 	const char *hostname;           /* its hostname value (pointer identity) */
@@ -399,75 +399,75 @@ struct kps_slot {                   /* where a pod is being tried */
 	const struct kp_req *const *kq; /* none), valid for the reqs passed with it */
 };
 /* Fills kq[0..nkeys) with reqs' requirement per topology key. */
-kp_err kps_keycache(struct kps_run *r, struct kp_arena *a, const struct kp_reqs *reqs, const struct kp_req ***kq);
+kp_err kp_sched__keycache(struct kp_sched__run *r, struct kp_arena *a, const struct kp_reqs *reqs, const struct kp_req ***kq);
 /* Topology.AddRequirements: on success fills t->over with the narrowed keys;
  * on failure writes the reason into eb. */
-bool kps_topo_add_reqs(struct kps_run *r, struct kps_pod *p, struct kps_variant *v, const struct kps_slot *slot,
-		       const struct kp_reqs *node_reqs, struct kps_try *t, struct kp_errbuf *eb);
+bool kp_sched__topo_add_reqs(struct kp_sched__run *r, struct kp_sched__pod *p, struct kp_sched__variant *v, const struct kp_sched__slot *slot,
+		       const struct kp_reqs *node_reqs, struct kp_sched__try *t, struct kp_errbuf *eb);
 /* Topology.Record after a pod landed with final requirements reqs. */
-kp_err kps_topo_record(struct kps_run *r, struct kps_pod *p, const struct kps_slot *slot,
+kp_err kp_sched__topo_record(struct kp_sched__run *r, struct kp_sched__pod *p, const struct kp_sched__slot *slot,
 		       const struct kp_reqs *reqs);
 
 /* claim.c */
-bool kps_claim_try(struct kps_run *r, struct kps_claim *c, struct kps_pod *p, struct kps_variant *v,
-		   struct kps_try *t, struct kp_errbuf *eb);
-kp_err kps_claim_commit(struct kps_run *r, struct kps_claim *c, struct kps_pod *p, struct kps_try *t);
+bool kp_sched__claim_try(struct kp_sched__run *r, struct kp_sched__claim *c, struct kp_sched__pod *p, struct kp_sched__variant *v,
+		   struct kp_sched__try *t, struct kp_errbuf *eb);
+kp_err kp_sched__claim_commit(struct kp_sched__run *r, struct kp_sched__claim *c, struct kp_sched__pod *p, struct kp_sched__try *t);
 /* A claim from template tpl that has not joined the run yet (scratch);
  * *ok false with eb set when limits leave it no instance type. */
-kp_err kps_claim_candidate(struct kps_run *r, int tpl, struct kps_claim *c, struct kp_errbuf *eb, bool *ok);
-kp_err kps_claim_materialize(struct kps_run *r, const struct kps_claim *cand, struct kps_claim **out);
-void kps_claim_order_insert(struct kps_run *r, struct kps_claim *c);
-void kps_claim_order_bump(struct kps_run *r, struct kps_claim *c, int old_npods);
-kp_err kps_push_pod(struct kps_run *r, int *n, int *cap, const struct kp_pod ***pods, const struct kp_pod *p);
+kp_err kp_sched__claim_candidate(struct kp_sched__run *r, int tpl, struct kp_sched__claim *c, struct kp_errbuf *eb, bool *ok);
+kp_err kp_sched__claim_materialize(struct kp_sched__run *r, const struct kp_sched__claim *cand, struct kp_sched__claim **out);
+void kp_sched__claim_order_insert(struct kp_sched__run *r, struct kp_sched__claim *c);
+void kp_sched__claim_order_bump(struct kp_sched__run *r, struct kp_sched__claim *c, int old_npods);
+kp_err kp_sched__push_pod(struct kp_sched__run *r, int *n, int *cap, const struct kp_pod ***pods, const struct kp_pod *p);
 /* Final requirements built from the claim's reqs and narrowed type set. */
-kp_err kps_claims_finalize(struct kps_run *r, struct kp_errbuf *eb);
+kp_err kp_sched__claims_finalize(struct kp_sched__run *r, struct kp_errbuf *eb);
 
 /* existing.c (per run) */
-kp_err kps_existing_run_init(struct kps_run *r);
-bool kps_node_try(struct kps_run *r, int n, struct kps_pod *p, struct kps_variant *v, struct kps_try *t);
-kp_err kps_node_commit(struct kps_run *r, int n, struct kps_pod *p, struct kps_try *t);
+kp_err kp_sched__existing_run_init(struct kp_sched__run *r);
+bool kp_sched__node_try(struct kp_sched__run *r, int n, struct kp_sched__pod *p, struct kp_sched__variant *v, struct kp_sched__try *t);
+kp_err kp_sched__node_commit(struct kp_sched__run *r, int n, struct kp_sched__pod *p, struct kp_sched__try *t);
 
 /* limits.c */
-void kps_limits_prep(struct kp_sched *s);
-kp_err kps_limits_run_init(struct kps_run *r);
+void kp_sched__limits_prep(struct kp_sched *s);
+kp_err kp_sched__limits_run_init(struct kp_sched__run *r);
 /* Fails (eb) when the pool's node limit is exhausted. */
-bool kps_limits_allow_claim(struct kps_run *r, int tpl, struct kp_errbuf *eb);
+bool kp_sched__limits_allow_claim(struct kp_sched__run *r, int tpl, struct kp_errbuf *eb);
 /* Every type of the template fits the remaining limits. */
-bool kps_limits_all_ok(const struct kps_run *r, int tpl);
-bool kps_limits_type_ok(const struct kps_run *r, int tpl, const struct kps_itype *t);
-void kps_limits_charge(struct kps_run *r, struct kps_claim *c);
-void kps_limits_explain(struct kps_run *r, int tpl, struct kp_errbuf *eb);
+bool kp_sched__limits_all_ok(const struct kp_sched__run *r, int tpl);
+bool kp_sched__limits_type_ok(const struct kp_sched__run *r, int tpl, const struct kp_sched__itype *t);
+void kp_sched__limits_charge(struct kp_sched__run *r, struct kp_sched__claim *c);
+void kp_sched__limits_explain(struct kp_sched__run *r, int tpl, struct kp_errbuf *eb);
 
 /* queue.c */
-struct kps_queue {
+struct kp_sched__queue {
 	int *ring;
 	int cap, head, len;
 };
-kp_err kps_queue_init(struct kps_queue *q, struct kps_run *r);
-int kps_queue_pop(struct kps_queue *q, struct kps_run *r);   /* -1 = done */
-void kps_queue_push(struct kps_queue *q, struct kps_run *r, int pod);
+kp_err kp_sched__queue_init(struct kp_sched__queue *q, struct kp_sched__run *r);
+int kp_sched__queue_pop(struct kp_sched__queue *q, struct kp_sched__run *r);   /* -1 = done */
+void kp_sched__queue_push(struct kp_sched__queue *q, struct kp_sched__run *r, int pod);
 
 /* explain.c */
-kp_err kps_note(struct kps_run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-kp_err kps_prep_note(struct kp_sched *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-kp_err kps_notes_prep(struct kps_run *r);
-kp_err kps_notes_relaxed(struct kps_run *r);
+kp_err kp_sched__note(struct kp_sched__run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+kp_err kp_sched__prep_note(struct kp_sched *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+kp_err kp_sched__notes_prep(struct kp_sched__run *r);
+kp_err kp_sched__notes_relaxed(struct kp_sched__run *r);
 /* Appends "nodepool "x": <eb>" to the pod's failure text. */
-void kps_reason_add(struct kps_run *r, const char *pool, const char *msg);
+void kp_sched__reason_add(struct kp_sched__run *r, const char *pool, const char *msg);
 /* Which of requirements (c), resources (f), offerings (o) no type met, alone
  * or in pairs (cf: some type met c and f, ...); ports: daemon port clash. */
-void kps_filter_reason(struct kps_run *r, int tpl, const struct kp_res *requests, bool c, bool f, bool o,
+void kp_sched__filter_reason(struct kp_sched__run *r, int tpl, const struct kp_res *requests, bool c, bool f, bool o,
 		       bool cf, bool co, bool fo, bool ports, struct kp_errbuf *eb);
 
 /* pack_cost.c: the cost packing mode (docs/packing.md) */
-struct kps_cost;
-kp_err kps_run_once(struct kp_sched *s, const bool *node_removed, const struct kp_pod *const *pods, int npods,
+struct kp_sched__cost;
+kp_err kp_sched__run_once(struct kp_sched *s, const bool *node_removed, const struct kp_pod *const *pods, int npods,
 		    struct kp_plan *plan, bool cost, struct kp_errbuf *eb);
 /* Plans the run's fleet and the pods' bins; leaves r->cost NULL when no
  * NodePool packs for cost. */
-kp_err kps_cost_run_init(struct kps_run *r, struct kp_errbuf *eb);
+kp_err kp_sched__cost_run_init(struct kp_sched__run *r, struct kp_errbuf *eb);
 /* Places one pod in cost mode (replaces existing/in-flight/new tries). */
-bool kps_cost_place(struct kps_run *r, struct kps_pod *p, struct kps_variant *v, kp_err *rc);
+bool kp_sched__cost_place(struct kp_sched__run *r, struct kp_sched__pod *p, struct kp_sched__variant *v, kp_err *rc);
 
 /* ---- the prepared scheduler ---- */
 struct kp_sched {
@@ -483,11 +483,11 @@ struct kp_sched {
 	/* zones of the catalog's offerings */
 	int nzones;
 	const char **zones;
-	struct kps_strmap zone_ix;
+	struct kp_sched__strmap zone_ix;
 	bool zone_fast;                 /* nzones <= 64: bitmask path */
 	/* templates, in weight order */
 	int ntpl;
-	struct kps_tpl *tpl;
+	struct kp_sched__tpl *tpl;
 	int tplwords;                   /* uint64 words per pool bitset */
 	bool any_pns;                   /* some pool taint is PreferNoSchedule */
 	int nprep_notes;
@@ -497,16 +497,16 @@ struct kp_sched {
 	const struct kp_pod **daemons;
 	/* existing nodes and in-flight claims, initialized first then by name */
 	int nnodes;
-	struct kps_node *nodes;
+	struct kp_sched__node *nodes;
 	int *slot_of_node;              /* cluster node index -> slot, -1 */
-	struct kps_strmap node_ix;      /* node name -> cluster node index */
+	struct kp_sched__strmap node_ix;      /* node name -> cluster node index */
 	/* topology */
 	int nkeys, capkeys;
-	struct kps_topokey *keys;
-	struct kps_strmap key_ix;
+	struct kp_sched__topokey *keys;
+	struct kp_sched__strmap key_ix;
 	int ngroups, capgroups;
-	struct kps_group **groups;
-	struct kps_strmap group_ix;
+	struct kp_sched__group **groups;
+	struct kp_sched__strmap group_ix;
 	int ninv_exist;
 	int *inv_exist;                 /* inverse groups from existing pods */
 	bool inv_done;
@@ -515,8 +515,8 @@ struct kp_sched {
 	int *pod_node;                  /* per cluster pod: node index, -1 */
 	/* pod classes */
 	int nclasses, capclasses;
-	struct kps_class **classes;
-	struct kps_strmap class_ix;
+	struct kp_sched__class **classes;
+	struct kp_sched__strmap class_ix;
 	struct kp_buf sigbuf;           /* scratch for class signatures */
 	struct kp_arena scratch;        /* runs' scratch: warmed once, reset after every try */
 	struct kp_arena_mark scratch0;  /* its empty position */

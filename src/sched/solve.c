@@ -78,14 +78,14 @@ kp_err kp_sched_prepare(const struct kp_sched_input *in, const struct kp_sched_o
 		return kp_errf(eb, KP_ERR_NOMEM, "out of memory");
 	}
 	s->scratch0 = kp_arena_mark(&s->scratch);
-	rc = kps_daemons_collect(s);
+	rc = kp_sched__daemons_collect(s);
 	if (!rc)
-		rc = kps_templates_build(s, eb);
+		rc = kp_sched__templates_build(s, eb);
 	if (!rc)
-		rc = kps_existing_build(s, eb);
+		rc = kp_sched__existing_build(s, eb);
 	if (!rc) {
-		kps_limits_prep(s);
-		rc = kps_inverse_existing(s, eb);
+		kp_sched__limits_prep(s);
+		rc = kp_sched__inverse_existing(s, eb);
 	}
 	if (rc) {
 		if (rc == KP_ERR_NOMEM)
@@ -103,16 +103,16 @@ kp_err kp_sched_prepare(const struct kp_sched_input *in, const struct kp_sched_o
  * node still inside its consolidateAfter window takes no pod that is being
  * moved off another node, so a fresh node is not filled (and made
  * unconsolidatable) by the very consolidation that needs it. */
-static bool under_consolidate_after(const struct kp_sched *s, int n, const struct kps_pod *p)
+static bool under_consolidate_after(const struct kp_sched *s, int n, const struct kp_sched__pod *p)
 {
 	int idx = s->nodes[n].node_idx;
 
 	return s->opts.consolidation && s->no_moves && idx >= 0 && s->no_moves[idx] && p->pod->node_name;
 }
 
-static bool try_existing(struct kps_run *r, struct kps_pod *p, struct kps_variant *v, kp_err *rc)
+static bool try_existing(struct kp_sched__run *r, struct kp_sched__pod *p, struct kp_sched__variant *v, kp_err *rc)
 {
-	struct kps_try t;
+	struct kp_sched__try t;
 
 	for (int n = 0; n < r->s->nnodes; n++) {
 		struct kp_arena_mark m;
@@ -123,9 +123,9 @@ static bool try_existing(struct kps_run *r, struct kps_pod *p, struct kps_varian
 		if (under_consolidate_after(r->s, n, p))
 			continue;
 		m = kp_arena_mark(r->scratch);
-		ok = kps_node_try(r, n, p, v, &t);
+		ok = kp_sched__node_try(r, n, p, v, &t);
 		if (ok)
-			*rc = kps_node_commit(r, n, p, &t);
+			*rc = kp_sched__node_commit(r, n, p, &t);
 		kp_arena_reset(r->scratch, m);
 		if (ok)
 			return true;
@@ -134,7 +134,7 @@ static bool try_existing(struct kps_run *r, struct kps_pod *p, struct kps_varian
 }
 
 /* Cheap necessary conditions before a full try: taints, zones, resources. */
-static bool inflight_quick(const struct kps_run *r, const struct kps_claim *c, const struct kps_pod *p,
+static bool inflight_quick(const struct kp_sched__run *r, const struct kp_sched__claim *c, const struct kp_sched__pod *p,
 			   uint64_t zones)
 {
 	if (!r->tol[c->tpl] || !(c->zmask & zones))
@@ -147,34 +147,34 @@ static bool inflight_quick(const struct kps_run *r, const struct kps_claim *c, c
 	return true;
 }
 
-static bool try_inflight(struct kps_run *r, struct kps_pod *p, struct kps_variant *v, kp_err *rc)
+static bool try_inflight(struct kp_sched__run *r, struct kp_sched__pod *p, struct kp_sched__variant *v, kp_err *rc)
 {
 	struct kp_arena_mark m0 = kp_arena_mark(r->scratch);
-	struct kps_try t;
+	struct kp_sched__try t;
 	uint64_t zones;
 	int *cand, ncand = 0, n;
 
 	if (!r->nclaims)
 		return false;
 	for (int i = 0; i < r->s->ntpl; i++)
-		r->tol[i] = !r->s->tpl[i].skipped && kps_variant_tolerates(r->s, v, p->pod, i, NULL);
-	zones = kps_topo_zone_premask(r, p, v);
-	cand = kps_topo_host_candidates(r, p, v, &ncand);
+		r->tol[i] = !r->s->tpl[i].skipped && kp_sched__variant_tolerates(r->s, v, p->pod, i, NULL);
+	zones = kp_sched__topo_zone_premask(r, p, v);
+	cand = kp_sched__topo_host_candidates(r, p, v, &ncand);
 	n = cand ? ncand : r->nclaims;
 	for (int k = 0; k < n; k++) {
-		struct kps_claim *c = r->claims[cand ? cand[k] : r->order[k]];
+		struct kp_sched__claim *c = r->claims[cand ? cand[k] : r->order[k]];
 		struct kp_arena_mark m;
 		bool ok;
 
 		if (!inflight_quick(r, c, p, zones))
 			continue;
 		m = kp_arena_mark(r->scratch);
-		ok = kps_claim_try(r, c, p, v, &t, NULL);
+		ok = kp_sched__claim_try(r, c, p, v, &t, NULL);
 
 		if (ok) {
 			int old = c->npods;
-			*rc = kps_claim_commit(r, c, p, &t);
-			kps_claim_order_bump(r, c, old);
+			*rc = kp_sched__claim_commit(r, c, p, &t);
+			kp_sched__claim_order_bump(r, c, old);
 		}
 		kp_arena_reset(r->scratch, m);
 		if (ok) {
@@ -186,15 +186,15 @@ static bool try_inflight(struct kps_run *r, struct kps_pod *p, struct kps_varian
 	return false;
 }
 
-static bool try_new(struct kps_run *r, struct kps_pod *p, struct kps_variant *v, kp_err *rc)
+static bool try_new(struct kp_sched__run *r, struct kp_sched__pod *p, struct kp_sched__variant *v, kp_err *rc)
 {
 	struct kp_sched *s = r->s;
 	struct kp_errbuf eb;
 	int usable = 0;
 
 	for (int i = 0; i < s->ntpl; i++) {
-		struct kps_claim cand, *c;
-		struct kps_try t;
+		struct kp_sched__claim cand, *c;
+		struct kp_sched__try t;
 		struct kp_arena_mark m;
 		bool ok;
 
@@ -202,39 +202,39 @@ static bool try_new(struct kps_run *r, struct kps_pod *p, struct kps_variant *v,
 			continue;
 		usable++;
 		eb.msg[0] = '\0';
-		if (!kps_limits_allow_claim(r, i, &eb)) {
-			kps_reason_add(r, s->tpl[i].name, eb.msg);
+		if (!kp_sched__limits_allow_claim(r, i, &eb)) {
+			kp_sched__reason_add(r, s->tpl[i].name, eb.msg);
 			continue;
 		}
 		m = kp_arena_mark(r->scratch);
-		*rc = kps_claim_candidate(r, i, &cand, &eb, &ok);
+		*rc = kp_sched__claim_candidate(r, i, &cand, &eb, &ok);
 		if (!*rc && ok)
-			ok = kps_claim_try(r, &cand, p, v, &t, &eb);
+			ok = kp_sched__claim_try(r, &cand, p, v, &t, &eb);
 		if (*rc) {
 			kp_arena_reset(r->scratch, m);
 			return false;
 		}
 		if (!ok) {
-			kps_reason_add(r, s->tpl[i].name, eb.msg[0] ? eb.msg : "cannot place the pod");
+			kp_sched__reason_add(r, s->tpl[i].name, eb.msg[0] ? eb.msg : "cannot place the pod");
 			kp_arena_reset(r->scratch, m);
 			continue;
 		}
-		*rc = kps_claim_materialize(r, &cand, &c);
+		*rc = kp_sched__claim_materialize(r, &cand, &c);
 		if (!*rc) {
-			*rc = kps_claim_commit(r, c, p, &t);
-			kps_claim_order_bump(r, c, 0);
-			kps_limits_charge(r, c);
+			*rc = kp_sched__claim_commit(r, c, p, &t);
+			kp_sched__claim_order_bump(r, c, 0);
+			kp_sched__limits_charge(r, c);
 		}
 		kp_arena_reset(r->scratch, m);
 		return true;
 	}
 	if (!usable)
-		kps_reason_add(r, NULL, s->ntpl ? "no nodepool has instance types compatible with its requirements"
+		kp_sched__reason_add(r, NULL, s->ntpl ? "no nodepool has instance types compatible with its requirements"
 						: "no nodepools");
 	return false;
 }
 
-static kp_err try_schedule(struct kps_run *r, struct kps_pod *p, bool *placed)
+static kp_err try_schedule(struct kp_sched__run *r, struct kp_sched__pod *p, bool *placed)
 {
 	kp_err rc = KP_OK;
 
@@ -245,10 +245,10 @@ static kp_err try_schedule(struct kps_run *r, struct kps_pod *p, bool *placed)
 		return p->err ? KP_OK : KP_ERR_NOMEM;
 	}
 	for (int v = 0; v < p->cls->nvar; v++) {
-		struct kps_variant *var = &p->cls->var[v];
+		struct kp_sched__variant *var = &p->cls->var[v];
 
 		kp_buf_reset(&r->err);
-		if (r->cost ? kps_cost_place(r, p, var, &rc) :
+		if (r->cost ? kp_sched__cost_place(r, p, var, &rc) :
 			      (try_existing(r, p, var, &rc) || (!rc && try_inflight(r, p, var, &rc)) ||
 			       (!rc && try_new(r, p, var, &rc)))) {
 			if (rc)
@@ -295,7 +295,7 @@ static bool wanted(const struct kp_sched *s, int i)
 	return kp_pod_is_pending(p) || reschedulable(s, p, s->pod_node[i]);
 }
 
-static kp_err run_pods(struct kps_run *r, const struct kp_pod *const *pods, int npods, struct kp_errbuf *eb)
+static kp_err run_pods(struct kp_sched__run *r, const struct kp_pod *const *pods, int npods, struct kp_errbuf *eb)
 {
 	const struct kp_cluster *cl = r->s->cl;
 	bool used[KP_RES_MAX] = { false };
@@ -311,7 +311,7 @@ static kp_err run_pods(struct kps_run *r, const struct kp_pod *const *pods, int 
 		return KP_ERR_NOMEM;
 	for (int i = 0; pods ? i < npods : i < cl->npods; i++) {
 		const struct kp_pod *p = pods ? pods[i] : cl->pods[i];
-		struct kps_pod *kp = &r->pods[n];
+		struct kp_sched__pod *kp = &r->pods[n];
 		kp_err rc;
 
 		if (!pods && !wanted(r->s, i))
@@ -321,7 +321,7 @@ static kp_err run_pods(struct kps_run *r, const struct kp_pod *const *pods, int 
 		kp->req.v[KP_RES_PODS] += 1;
 		kp->last_len = -1;
 		kp->var_used = -1;
-		rc = kps_class_for(r->s, p, &kp->cls, eb);
+		rc = kp_sched__class_for(r->s, p, &kp->cls, eb);
 		if (rc) {
 			char key[256];
 			if (rc == KP_ERR_NOMEM)
@@ -341,7 +341,7 @@ static kp_err run_pods(struct kps_run *r, const struct kp_pod *const *pods, int 
 	return KP_OK;
 }
 
-static kp_err plan_existing(struct kps_run *r)
+static kp_err plan_existing(struct kp_sched__run *r)
 {
 	struct kp_sched *s = r->s;
 	struct kp_plan *plan = r->plan;
@@ -367,7 +367,7 @@ static kp_err plan_existing(struct kps_run *r)
 			 * ready, except for pods of nodes already being deleted
 			 * (disruption/helpers.go SimulateScheduling) */
 			for (int j = 0; j < e->npods; j++) {
-				int from = kps_node_index(s, e->pods[j]->node_name);
+				int from = kp_sched__node_index(s, e->pods[j]->node_name);
 				const struct kp_node *fn = from >= 0 ? s->cl->nodes[from] : NULL;
 
 				if (fn && (fn->deleting || (fn->claim && fn->claim->deleting)))
@@ -387,7 +387,7 @@ static kp_err plan_existing(struct kps_run *r)
 	return KP_OK;
 }
 
-static kp_err plan_unsched(struct kps_run *r)
+static kp_err plan_unsched(struct kp_sched__run *r)
 {
 	struct kp_plan *plan = r->plan;
 	int n = 0;
@@ -408,11 +408,11 @@ static kp_err plan_unsched(struct kps_run *r)
 }
 
 /* One run; cost: in cost packing mode (pack_cost.c's kp_sched_run decides). */
-kp_err kps_run_once(struct kp_sched *s, const bool *node_removed, const struct kp_pod *const *pods, int npods,
+kp_err kp_sched__run_once(struct kp_sched *s, const bool *node_removed, const struct kp_pod *const *pods, int npods,
 		    struct kp_plan *plan, bool cost, struct kp_errbuf *eb)
 {
-	struct kps_run r;
-	struct kps_queue q;
+	struct kp_sched__run r;
+	struct kp_sched__queue q;
 	kp_err rc;
 	int i;
 
@@ -432,31 +432,31 @@ kp_err kps_run_once(struct kp_sched *s, const bool *node_removed, const struct k
 	r.tol = kp_arena_alloc(r.a, (size_t)s->ntpl + 1);
 	rc = r.tol ? run_pods(&r, pods, npods, eb) : KP_ERR_NOMEM;
 	if (!rc)
-		rc = kps_topo_run_init(&r, eb);
+		rc = kp_sched__topo_run_init(&r, eb);
 	if (!rc)
-		rc = kps_existing_run_init(&r);
+		rc = kp_sched__existing_run_init(&r);
 	if (!rc)
-		rc = kps_limits_run_init(&r);
+		rc = kp_sched__limits_run_init(&r);
 	if (!rc && cost)
-		rc = kps_cost_run_init(&r, eb);
+		rc = kp_sched__cost_run_init(&r, eb);
 	if (!rc)
-		rc = kps_queue_init(&q, &r);
-	while (!rc && (i = kps_queue_pop(&q, &r)) >= 0) {
+		rc = kp_sched__queue_init(&q, &r);
+	while (!rc && (i = kp_sched__queue_pop(&q, &r)) >= 0) {
 		bool placed;
 		rc = try_schedule(&r, &r.pods[i], &placed);
 		if (!rc && !placed)
-			kps_queue_push(&q, &r, i);
+			kp_sched__queue_push(&q, &r, i);
 	}
 	if (!rc)
-		rc = kps_notes_prep(&r);
+		rc = kp_sched__notes_prep(&r);
 	if (!rc)
-		rc = kps_claims_finalize(&r, eb);
+		rc = kp_sched__claims_finalize(&r, eb);
 	if (!rc)
 		rc = plan_existing(&r);
 	if (!rc)
 		rc = plan_unsched(&r);
 	if (!rc)
-		rc = kps_notes_relaxed(&r);
+		rc = kp_sched__notes_relaxed(&r);
 	kp_buf_free(&r.err);
 	kp_arena_reset(&s->scratch, s->scratch0);
 	if (rc) {

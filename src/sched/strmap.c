@@ -8,14 +8,14 @@
 
 #include "sched/sched_int.h"
 
-int kps_strmap_get(const struct kps_strmap *m, const char *key)
+int kp_sched__strmap_get(const struct kp_sched__strmap *m, const char *key)
 {
 	const struct kp_strmap_ent *e = kp_strmap_find(&m->m, key);
 
 	return e ? (int)(intptr_t)e->val : -1;
 }
 
-kp_err kps_strmap_put(struct kps_strmap *m, struct kp_arena *a, const char *key, int val)
+kp_err kp_sched__strmap_put(struct kp_sched__strmap *m, struct kp_arena *a, const char *key, int val)
 {
 	if (!m->m.arena)
 		m->m.arena = a;

@@ -27,7 +27,7 @@ static int cmp_str(const void *a, const void *b)
 
 static kp_err zones_build(struct kp_sched *s)
 {
-	struct kps_strmap seen = { 0 };
+	struct kp_sched__strmap seen = { 0 };
 	const char **z = NULL;
 	int n = 0, cap = 0;
 	kp_err rc;
@@ -36,9 +36,9 @@ static kp_err zones_build(struct kp_sched *s)
 		const struct kp_itype *it = s->cat->types[i];
 		for (int j = 0; j < it->noff; j++) {
 			const char *zone = it->off[j].zone ? it->off[j].zone : "";
-			if (kps_strmap_get(&seen, zone) >= 0)
+			if (kp_sched__strmap_get(&seen, zone) >= 0)
 				continue;
-			rc = kps_strmap_put(&seen, &s->arena, zone, n);
+			rc = kp_sched__strmap_put(&seen, &s->arena, zone, n);
 			if (rc)
 				return rc;
 			if (n == cap) {
@@ -56,14 +56,14 @@ static kp_err zones_build(struct kp_sched *s)
 	s->nzones = n;
 	s->zone_fast = n <= 64;
 	for (int i = 0; i < n; i++) {
-		rc = kps_strmap_put(&s->zone_ix, &s->arena, z[i], i);
+		rc = kp_sched__strmap_put(&s->zone_ix, &s->arena, z[i], i);
 		if (rc)
 			return rc;
 	}
 	return KP_OK;
 }
 
-uint64_t kps_zone_mask(const struct kp_sched *s, const struct kp_reqs *reqs)
+uint64_t kp_sched__zone_mask(const struct kp_sched *s, const struct kp_reqs *reqs)
 {
 	const struct kp_req *r = kp_reqs_get(reqs, KP_LABEL_ZONE);
 	uint64_t m = 0;
@@ -76,7 +76,7 @@ uint64_t kps_zone_mask(const struct kp_sched *s, const struct kp_reqs *reqs)
 	return m;
 }
 
-uint64_t kps_ct_mask(const struct kp_reqs *reqs)
+uint64_t kp_sched__ct_mask(const struct kp_reqs *reqs)
 {
 	const struct kp_req *r = kp_reqs_get(reqs, KP_LABEL_CAPACITY_TYPE);
 	uint64_t m = 0;
@@ -89,14 +89,14 @@ uint64_t kps_ct_mask(const struct kp_reqs *reqs)
 	return m;
 }
 
-bool kps_offering_visible(const struct kp_sched *s, const struct kp_itype *it, const struct kp_offering *o)
+bool kp_sched__offering_visible(const struct kp_sched *s, const struct kp_itype *it, const struct kp_offering *o)
 {
 	if (!o->available)
 		return false;
 	return !s->hidden || !s->hidden(s->hidden_ctx, it, o);
 }
 
-bool kps_type_has_offering(const struct kp_sched *s, const struct kps_itype *t, uint64_t zmask,
+bool kp_sched__type_has_offering(const struct kp_sched *s, const struct kp_sched__itype *t, uint64_t zmask,
 			   uint64_t cmask, const struct kp_reqs *reqs)
 {
 	if (s->zone_fast) {
@@ -107,18 +107,18 @@ bool kps_type_has_offering(const struct kp_sched *s, const struct kps_itype *t, 
 	}
 	for (int i = 0; i < t->it->noff; i++) {
 		const struct kp_offering *o = &t->it->off[i];
-		if (kps_offering_visible(s, t->it, o) && kp_offering_compatible(o, reqs))
+		if (kp_sched__offering_visible(s, t->it, o) && kp_offering_compatible(o, reqs))
 			return true;
 	}
 	return false;
 }
 
-bool kps_min_values_ok(struct kp_arena *scratch, const struct kp_reqs *reqs, const struct kps_itype *types,
+bool kp_sched__min_values_ok(struct kp_arena *scratch, const struct kp_reqs *reqs, const struct kp_sched__itype *types,
 		       const int *idx, int n, const char **bad_key)
 {
 	for (int k = 0; k < reqs->n; k++) {
 		const struct kp_req *r = &reqs->r[k];
-		struct kps_strmap seen = { 0 };
+		struct kp_sched__strmap seen = { 0 };
 		int distinct = 0;
 
 		if (r->min_values <= 0)
@@ -128,9 +128,9 @@ bool kps_min_values_ok(struct kp_arena *scratch, const struct kp_reqs *reqs, con
 			const struct kp_req *tr = kp_reqs_get(&it->reqs, r->key);
 
 			for (int v = 0; tr && v < tr->n; v++) {
-				if (kps_strmap_get(&seen, tr->values[v]) >= 0)
+				if (kp_sched__strmap_get(&seen, tr->values[v]) >= 0)
 					continue;
-				if (kps_strmap_put(&seen, scratch, tr->values[v], 1))
+				if (kp_sched__strmap_put(&seen, scratch, tr->values[v], 1))
 					return false;
 				distinct++;
 			}
@@ -165,7 +165,7 @@ static const char *win_os[1] = { "windows" };
  * windows-build In [build]) and every other pool none (windows-build
  * DoesNotExist), as the AWS provider returns a NodePool only the types of
  * its class's AMI family. Only when the catalog has variants. */
-static kp_err tpl_windows(struct kp_sched *s, struct kps_tpl *t)
+static kp_err tpl_windows(struct kp_sched *s, struct kp_sched__tpl *t)
 {
 	const struct kp_nodepool *np = t->pool;
 	const char *build = NULL;
@@ -191,7 +191,7 @@ static kp_err tpl_windows(struct kp_sched *s, struct kps_tpl *t)
 	return rc;
 }
 
-static kp_err tpl_reqs(struct kp_sched *s, struct kps_tpl *t, struct kp_errbuf *eb)
+static kp_err tpl_reqs(struct kp_sched *s, struct kp_sched__tpl *t, struct kp_errbuf *eb)
 {
 	const struct kp_nodepool *np = t->pool;
 	struct kp_reqs lr;
@@ -230,7 +230,7 @@ static kp_err tpl_reqs(struct kp_sched *s, struct kps_tpl *t, struct kp_errbuf *
 	return rc;
 }
 
-static kp_err type_offerings(struct kp_sched *s, struct kps_itype *t)
+static kp_err type_offerings(struct kp_sched *s, struct kp_sched__itype *t)
 {
 	t->offz = kp_arena_alloc(&s->arena, (size_t)t->it->noff + 1);
 	if (!t->offz)
@@ -240,10 +240,10 @@ static kp_err type_offerings(struct kp_sched *s, struct kps_itype *t)
 		int z;
 
 		t->offz[i] = 255;
-		if (!kps_offering_visible(s, t->it, o))
+		if (!kp_sched__offering_visible(s, t->it, o))
 			continue;
 		t->any_avail = true;
-		z = kps_strmap_get(&s->zone_ix, o->zone ? o->zone : "");
+		z = kp_sched__strmap_get(&s->zone_ix, o->zone ? o->zone : "");
 		if (z >= 0 && z < 64 && (int)o->captype >= 0 && o->captype < KP_CAP_COUNT) {
 			t->avail[o->captype] |= (uint64_t)1 << z;
 			t->offz[i] = (uint8_t)z;
@@ -252,7 +252,7 @@ static kp_err type_offerings(struct kp_sched *s, struct kps_itype *t)
 	return KP_OK;
 }
 
-const struct kp_offering *kps_type_cheapest(const struct kp_sched *s, const struct kps_itype *t, uint64_t zmask,
+const struct kp_offering *kp_sched__type_cheapest(const struct kp_sched *s, const struct kp_sched__itype *t, uint64_t zmask,
 					    uint64_t cmask, const struct kp_reqs *reqs)
 {
 	const struct kp_offering *best = NULL;
@@ -264,7 +264,7 @@ const struct kp_offering *kps_type_cheapest(const struct kp_sched *s, const stru
 		if (s->zone_fast) {
 			if (t->offz[i] != 255 && (zmask >> t->offz[i] & 1) && (cmask >> o->captype & 1))
 				best = o;
-		} else if ((cmask >> o->captype & 1) && kps_offering_visible(s, t->it, o) &&
+		} else if ((cmask >> o->captype & 1) && kp_sched__offering_visible(s, t->it, o) &&
 			   kp_offering_compatible(o, reqs)) {
 			best = o;
 		}
@@ -272,11 +272,11 @@ const struct kp_offering *kps_type_cheapest(const struct kp_sched *s, const stru
 	return best;
 }
 
-static kp_err tpl_types(struct kp_sched *s, struct kps_tpl *t)
+static kp_err tpl_types(struct kp_sched *s, struct kp_sched__tpl *t)
 {
 	struct kp_res zero;
 	struct kp_arena_mark m;
-	uint64_t zm = kps_zone_mask(s, &t->reqs), cm = kps_ct_mask(&t->reqs);
+	uint64_t zm = kp_sched__zone_mask(s, &t->reqs), cm = kp_sched__ct_mask(&t->reqs);
 	const char *bad = NULL;
 	int n = 0;
 
@@ -285,17 +285,17 @@ static kp_err tpl_types(struct kp_sched *s, struct kps_tpl *t)
 	if (!t->types)
 		return KP_ERR_NOMEM;
 	for (int i = 0; i < s->cat->n; i++) {
-		struct kps_itype *ti = &t->types[n];
+		struct kp_sched__itype *ti = &t->types[n];
 
 		memset(ti, 0, sizeof(*ti));
 		ti->it = s->cat->types[i];
 		if (!kp_reqs_intersects(&ti->it->reqs, &t->reqs, NULL))
 			continue;
-		if (!kps_res_fits(&zero, &ti->it->allocatable, s->nres, NULL))
+		if (!kp_sched__res_fits(&zero, &ti->it->allocatable, s->nres, NULL))
 			continue;
 		if (type_offerings(s, ti))
 			return KP_ERR_NOMEM;
-		if (!kps_type_has_offering(s, ti, zm, cm, &t->reqs))
+		if (!kp_sched__type_has_offering(s, ti, zm, cm, &t->reqs))
 			continue;
 		n++;
 	}
@@ -306,16 +306,16 @@ static kp_err tpl_types(struct kp_sched *s, struct kps_tpl *t)
 			t->name_sorted = false;
 	if (n == 0) {
 		t->skipped = true;
-		return kps_prep_note(s, "nodepool \"%s\" skipped: none of the %d instance types satisfies its requirements",
+		return kp_sched__prep_note(s, "nodepool \"%s\" skipped: none of the %d instance types satisfies its requirements",
 				     t->name, s->cat->n);
 	}
 	if (t->has_min_values && !s->opts.min_values_best_effort) {
 		m = kp_arena_mark(&s->arena);
-		if (!kps_min_values_ok(&s->arena, &t->reqs, t->types, NULL, n, &bad)) {
+		if (!kp_sched__min_values_ok(&s->arena, &t->reqs, t->types, NULL, n, &bad)) {
 			kp_arena_reset(&s->arena, m);
 			t->skipped = true;
 			t->ntypes = 0;
-			return kps_prep_note(s, "nodepool \"%s\" skipped: its %d compatible instance types cannot satisfy minValues for %s",
+			return kp_sched__prep_note(s, "nodepool \"%s\" skipped: its %d compatible instance types cannot satisfy minValues for %s",
 					     t->name, n, bad);
 		}
 		kp_arena_reset(&s->arena, m);
@@ -323,7 +323,7 @@ static kp_err tpl_types(struct kp_sched *s, struct kps_tpl *t)
 	return KP_OK;
 }
 
-static kp_err tpl_limits(struct kp_sched *s, struct kps_tpl *t)
+static kp_err tpl_limits(struct kp_sched *s, struct kp_sched__tpl *t)
 {
 	const struct kp_nodepool *np = t->pool;
 
@@ -335,7 +335,7 @@ static kp_err tpl_limits(struct kp_sched *s, struct kps_tpl *t)
 	return KP_OK;
 }
 
-kp_err kps_templates_build(struct kp_sched *s, struct kp_errbuf *eb)
+kp_err kp_sched__templates_build(struct kp_sched *s, struct kp_errbuf *eb)
 {
 	const struct kp_cluster *cl = s->cl;
 	const struct kp_nodepool **pools;
@@ -357,7 +357,7 @@ kp_err kps_templates_build(struct kp_sched *s, struct kp_errbuf *eb)
 	if (s->tplwords == 0)
 		s->tplwords = 1;
 	for (int i = 0; i < s->ntpl; i++) {
-		struct kps_tpl *t = &s->tpl[i];
+		struct kp_sched__tpl *t = &s->tpl[i];
 
 		t->pool = pools[i];
 		t->name = pools[i]->name;
@@ -371,7 +371,7 @@ kp_err kps_templates_build(struct kp_sched *s, struct kp_errbuf *eb)
 		if (!rc)
 			rc = tpl_types(s, t);
 		if (!rc && !t->skipped)
-			rc = kps_daemon_groups_build(s, t);
+			rc = kp_sched__daemon_groups_build(s, t);
 		if (!rc)
 			rc = tpl_limits(s, t);
 		if (rc) {

@@ -27,14 +27,14 @@
 
 #include "sched/sched_int.h"
 
-static int dom_of(const struct kps_run *r, int key, const char *v, const struct kps_slot *slot)
+static int dom_of(const struct kp_sched__run *r, int key, const char *v, const struct kp_sched__slot *slot)
 {
 	if (slot && key == r->host_key && slot->dom_host >= 0 && (v == slot->hostname || strcmp(v, slot->hostname) == 0))
 		return slot->dom_host;
-	return kps_dom_find_run(r, key, v);
+	return kp_sched__dom_find_run(r, key, v);
 }
 
-static int32_t cnt_of(const struct kps_gstate *gs, int d)
+static int32_t cnt_of(const struct kp_sched__gstate *gs, int d)
 {
 	return d >= 0 && d < gs->cap ? gs->cnt[d] : -1;
 }
@@ -54,7 +54,7 @@ struct collect {
 	const char **v;
 };
 
-static kp_err collect_add(struct kps_run *r, struct collect *c, const char *v)
+static kp_err collect_add(struct kp_sched__run *r, struct collect *c, const char *v)
 {
 	for (int i = 0; i < c->n; i++)
 		if (c->v[i] == v || strcmp(c->v[i], v) == 0)
@@ -93,7 +93,7 @@ static void single(const struct kp_req *node_dom, const char *key, struct kp_req
 }
 
 /* TopologyGroup.domainMinCount */
-static int64_t min_count(struct kps_run *r, const struct kps_group *g, const struct kps_gstate *gs,
+static int64_t min_count(struct kp_sched__run *r, const struct kp_sched__group *g, const struct kp_sched__gstate *gs,
 			 const struct kp_req *pod_dom)
 {
 	int64_t min = INT32_MAX;
@@ -102,12 +102,12 @@ static int64_t min_count(struct kps_run *r, const struct kps_group *g, const str
 
 	if (g->key == r->host_key)
 		return 0;
-	sorted = kps_key_sorted(r, g->key, &nd);
+	sorted = kp_sched__key_sorted(r, g->key, &nd);
 	for (int i = 0; i < nd; i++) {
 		int d = sorted[i];
 		int32_t c = cnt_of(gs, d);
 
-		if (c < 0 || !has(pod_dom, kps_dom_name(r, g->key, d)))
+		if (c < 0 || !has(pod_dom, kp_sched__dom_name(r, g->key, d)))
 			continue;
 		n++;
 		if (c < min)
@@ -118,13 +118,13 @@ static int64_t min_count(struct kps_run *r, const struct kps_group *g, const str
 	return min;
 }
 
-static kp_err spread(struct kps_run *r, int gi, struct kps_pod *p, const struct kp_req *pod_dom,
-		     const struct kp_req *node_dom, const struct kps_slot *slot, struct kp_req *out)
+static kp_err spread(struct kp_sched__run *r, int gi, struct kp_sched__pod *p, const struct kp_req *pod_dom,
+		     const struct kp_req *node_dom, const struct kp_sched__slot *slot, struct kp_req *out)
 {
-	const struct kps_group *g = r->s->groups[gi];
-	const struct kps_gstate *gs = &r->gs[gi];
+	const struct kp_sched__group *g = r->s->groups[gi];
+	const struct kp_sched__gstate *gs = &r->gs[gi];
 	const char *key = r->s->keys[g->key].key;
-	bool self = kps_class_selects(r->s, p->cls, gi);
+	bool self = kp_sched__class_selects(r->s, p->cls, gi);
 	const char *best = NULL;
 	int64_t min, best_count = INT64_MAX;
 
@@ -153,7 +153,7 @@ static kp_err spread(struct kps_run *r, int gi, struct kps_pod *p, const struct 
 		}
 	} else {
 		int nd;
-		const int *sorted = kps_key_sorted(r, g->key, &nd);
+		const int *sorted = kp_sched__key_sorted(r, g->key, &nd);
 
 		for (int i = 0; i < nd; i++) {
 			int32_t c = cnt_of(gs, sorted[i]);
@@ -162,7 +162,7 @@ static kp_err spread(struct kps_run *r, int gi, struct kps_pod *p, const struct 
 
 			if (c < 0)
 				continue;
-			name = kps_dom_name(r, g->key, sorted[i]);
+			name = kp_sched__dom_name(r, g->key, sorted[i]);
 			if (!has(node_dom, name))
 				continue;
 			count = c + (self ? 1 : 0);
@@ -184,7 +184,7 @@ static kp_err spread(struct kps_run *r, int gi, struct kps_pod *p, const struct 
 }
 
 /* TopologyGroup.anyCompatiblePodDomain */
-static bool any_pod_domain(struct kps_run *r, const struct kps_group *g, const struct kps_gstate *gs,
+static bool any_pod_domain(struct kp_sched__run *r, const struct kp_sched__group *g, const struct kp_sched__gstate *gs,
 			   const struct kp_req *pod_dom)
 {
 	int nd;
@@ -192,20 +192,20 @@ static bool any_pod_domain(struct kps_run *r, const struct kps_group *g, const s
 
 	if (!pod_dom)
 		return gs->nonzero > 0;
-	sorted = kps_key_sorted(r, g->key, &nd);
+	sorted = kp_sched__key_sorted(r, g->key, &nd);
 	for (int i = 0; i < nd; i++)
-		if (cnt_of(gs, sorted[i]) > 0 && has(pod_dom, kps_dom_name(r, g->key, sorted[i])))
+		if (cnt_of(gs, sorted[i]) > 0 && has(pod_dom, kp_sched__dom_name(r, g->key, sorted[i])))
 			return true;
 	return false;
 }
 
-static kp_err affinity(struct kps_run *r, int gi, struct kps_pod *p, const struct kp_req *pod_dom,
-		       const struct kp_req *node_dom, const struct kps_slot *slot, struct kp_req *out)
+static kp_err affinity(struct kp_sched__run *r, int gi, struct kp_sched__pod *p, const struct kp_req *pod_dom,
+		       const struct kp_req *node_dom, const struct kp_sched__slot *slot, struct kp_req *out)
 {
-	const struct kps_group *g = r->s->groups[gi];
-	const struct kps_gstate *gs = &r->gs[gi];
+	const struct kp_sched__group *g = r->s->groups[gi];
+	const struct kp_sched__gstate *gs = &r->gs[gi];
 	const char *key = r->s->keys[g->key].key;
-	bool self = kps_class_selects(r->s, p->cls, gi);
+	bool self = kp_sched__class_selects(r->s, p->cls, gi);
 	struct collect c = { 0 };
 	int nd;
 	const int *sorted;
@@ -228,12 +228,12 @@ static kp_err affinity(struct kps_run *r, int gi, struct kps_pod *p, const struc
 			    cnt_of(gs, dom_of(r, g->key, node_dom->values[i], slot)) > 0)
 				rc = collect_add(r, &c, node_dom->values[i]);
 	} else {
-		sorted = kps_key_sorted(r, g->key, &nd);
+		sorted = kp_sched__key_sorted(r, g->key, &nd);
 		for (int i = 0; !rc && i < nd; i++) {
 			const char *name;
 			if (cnt_of(gs, sorted[i]) <= 0)
 				continue;
-			name = kps_dom_name(r, g->key, sorted[i]);
+			name = kp_sched__dom_name(r, g->key, sorted[i]);
 			if (has(pod_dom, name) && has(node_dom, name))
 				rc = collect_add(r, &c, name);
 		}
@@ -242,12 +242,12 @@ static kp_err affinity(struct kps_run *r, int gi, struct kps_pod *p, const struc
 		return rc;
 	if (c.n == 0 && self && (gs->nonzero == 0 || !any_pod_domain(r, g, gs, pod_dom))) {
 		/* bootstrap: a domain both sides allow, and one the pod allows */
-		sorted = kps_key_sorted(r, g->key, &nd);
+		sorted = kp_sched__key_sorted(r, g->key, &nd);
 		for (int i = 0; i < nd; i++) {
 			const char *name;
 			if (cnt_of(gs, sorted[i]) < 0)
 				continue;
-			name = kps_dom_name(r, g->key, sorted[i]);
+			name = kp_sched__dom_name(r, g->key, sorted[i]);
 			if (has(pod_dom, name) && has(node_dom, name)) {
 				rc = collect_add(r, &c, name);
 				break;
@@ -257,7 +257,7 @@ static kp_err affinity(struct kps_run *r, int gi, struct kps_pod *p, const struc
 			const char *name;
 			if (cnt_of(gs, sorted[i]) < 0)
 				continue;
-			name = kps_dom_name(r, g->key, sorted[i]);
+			name = kp_sched__dom_name(r, g->key, sorted[i]);
 			if (has(pod_dom, name)) {
 				rc = collect_add(r, &c, name);
 				break;
@@ -269,11 +269,11 @@ static kp_err affinity(struct kps_run *r, int gi, struct kps_pod *p, const struc
 	return rc;
 }
 
-static kp_err anti(struct kps_run *r, int gi, const struct kp_req *pod_dom, const struct kp_req *node_dom,
-		   const struct kps_slot *slot, struct kp_req *out)
+static kp_err anti(struct kp_sched__run *r, int gi, const struct kp_req *pod_dom, const struct kp_req *node_dom,
+		   const struct kp_sched__slot *slot, struct kp_req *out)
 {
-	const struct kps_group *g = r->s->groups[gi];
-	const struct kps_gstate *gs = &r->gs[gi];
+	const struct kp_sched__group *g = r->s->groups[gi];
+	const struct kp_sched__gstate *gs = &r->gs[gi];
 	const char *key = r->s->keys[g->key].key;
 	struct collect c = { 0 };
 	kp_err rc = KP_OK;
@@ -292,13 +292,13 @@ static kp_err anti(struct kps_run *r, int gi, const struct kp_req *pod_dom, cons
 				rc = collect_add(r, &c, node_dom->values[i]);
 	} else {
 		int nd;
-		const int *sorted = kps_key_sorted(r, g->key, &nd);
+		const int *sorted = kp_sched__key_sorted(r, g->key, &nd);
 
 		for (int i = 0; !rc && i < nd; i++) {
 			const char *name;
 			if (cnt_of(gs, sorted[i]) != 0)
 				continue;
-			name = kps_dom_name(r, g->key, sorted[i]);
+			name = kp_sched__dom_name(r, g->key, sorted[i]);
 			if (has(node_dom, name) && has(pod_dom, name))
 				rc = collect_add(r, &c, name);
 		}
@@ -308,7 +308,7 @@ static kp_err anti(struct kps_run *r, int gi, const struct kp_req *pod_dom, cons
 	return rc;
 }
 
-static const char *group_what(const struct kps_group *g)
+static const char *group_what(const struct kp_sched__group *g)
 {
 	if (g->inverse)
 		return "anti-affinity of other pods";
@@ -324,7 +324,7 @@ static const char *group_what(const struct kps_group *g)
 
 /* Requirement on key as the try sees it: a pending change, else the slot's. */
 /* The slot's own requirement on topology key k (cached per slot). */
-static const struct kp_req *slot_get(const struct kps_slot *slot, const struct kp_reqs *base, int k,
+static const struct kp_req *slot_get(const struct kp_sched__slot *slot, const struct kp_reqs *base, int k,
 				     const char *key)
 {
 	if (slot->kq && k < slot->nkq)
@@ -333,7 +333,7 @@ static const struct kp_req *slot_get(const struct kps_slot *slot, const struct k
 }
 
 /* Requirement on key as the try sees it: a pending change, else the slot's. */
-static const struct kp_req *try_get(const struct kps_try *t, int n, const struct kps_slot *slot,
+static const struct kp_req *try_get(const struct kp_sched__try *t, int n, const struct kp_sched__slot *slot,
 				    const struct kp_reqs *base, int k, const char *key)
 {
 	for (int i = 0; i < n; i++)
@@ -342,7 +342,7 @@ static const struct kp_req *try_get(const struct kps_try *t, int n, const struct
 	return slot_get(slot, base, k, key);
 }
 
-kp_err kps_try_set(struct kps_run *r, struct kps_try *t, const struct kp_req *req)
+kp_err kp_sched__try_set(struct kp_sched__run *r, struct kp_sched__try *t, const struct kp_req *req)
 {
 	for (int i = 0; i < t->nover; i++) {
 		if (strcmp(t->over[i].key, req->key) == 0) {
@@ -360,11 +360,11 @@ kp_err kps_try_set(struct kps_run *r, struct kps_try *t, const struct kp_req *re
 	return KP_OK;
 }
 
-static kp_err one_group(struct kps_run *r, int gi, struct kps_pod *p, struct kps_variant *v,
-			const struct kps_slot *slot, const struct kp_reqs *node_reqs, struct kps_try *t, int npod,
+static kp_err one_group(struct kp_sched__run *r, int gi, struct kp_sched__pod *p, struct kp_sched__variant *v,
+			const struct kp_sched__slot *slot, const struct kp_reqs *node_reqs, struct kp_sched__try *t, int npod,
 			struct kp_req *acc, int *acck, int *nacc, bool *ok, struct kp_errbuf *eb)
 {
-	const struct kps_group *g = r->s->groups[gi];
+	const struct kp_sched__group *g = r->s->groups[gi];
 	const char *key = r->s->keys[g->key].key;
 	const struct kp_req *pod_dom = v->strict.n ? kp_reqs_get(&v->strict, key) : NULL;
 	const struct kp_req *node_dom = try_get(t, npod, slot, node_reqs, g->key, key);
@@ -406,8 +406,8 @@ static kp_err one_group(struct kps_run *r, int gi, struct kps_pod *p, struct kps
 	return kp_req_intersect(&acc[i], r->scratch, &d, &acc[i]);
 }
 
-bool kps_topo_add_reqs(struct kps_run *r, struct kps_pod *p, struct kps_variant *v, const struct kps_slot *slot,
-		       const struct kp_reqs *node_reqs, struct kps_try *t, struct kp_errbuf *eb)
+bool kp_sched__topo_add_reqs(struct kp_sched__run *r, struct kp_sched__pod *p, struct kp_sched__variant *v, const struct kp_sched__slot *slot,
+		       const struct kp_reqs *node_reqs, struct kp_sched__try *t, struct kp_errbuf *eb)
 {
 	struct kp_req acc[KPS_MAXOVER];
 	int acck[KPS_MAXOVER];
@@ -419,7 +419,7 @@ bool kps_topo_add_reqs(struct kps_run *r, struct kps_pod *p, struct kps_variant 
 		rc = one_group(r, v->groups[i], p, v, slot, node_reqs, t, npod, acc, acck, &nacc, &ok, eb);
 	for (int i = 0; ok && !rc && i < r->ninv_active; i++) {
 		int gi = r->inv_active[i];
-		if (kps_class_selects(r->s, p->cls, gi))
+		if (kp_sched__class_selects(r->s, p->cls, gi))
 			rc = one_group(r, gi, p, v, slot, node_reqs, t, npod, acc, acck, &nacc, &ok, eb);
 	}
 	if (rc) {
@@ -432,20 +432,20 @@ bool kps_topo_add_reqs(struct kps_run *r, struct kps_pod *p, struct kps_variant 
 		const struct kp_req *cur = slot_get(slot, node_reqs, acck[i], acc[i].key);
 		bool undef = !slot->strict && kp_label_is_well_known(acc[i].key);
 
-		if (!kps_req_compat_one(existing, &acc[i], undef)) {
+		if (!kp_sched__req_compat_one(existing, &acc[i], undef)) {
 			if (eb)
 				kp_errf(eb, KP_ERR_INVALID, "topology requirements on %s conflict", acc[i].key);
 			return false;
 		}
-		if (cur && kps_req_equal(cur, &acc[i]))
+		if (cur && kp_sched__req_equal(cur, &acc[i]))
 			continue;
-		if (kps_try_set(r, t, &acc[i]))
+		if (kp_sched__try_set(r, t, &acc[i]))
 			return false;
 	}
 	return ok;
 }
 
-static kp_err record_values(struct kps_run *r, int gi, const struct kp_req *req, const struct kps_slot *slot,
+static kp_err record_values(struct kp_sched__run *r, int gi, const struct kp_req *req, const struct kp_sched__slot *slot,
 			    bool all)
 {
 	int key = r->s->groups[gi]->key;
@@ -459,16 +459,16 @@ static kp_err record_values(struct kps_run *r, int gi, const struct kp_req *req,
 		kp_err rc = KP_OK;
 
 		if (d < 0)
-			rc = kps_dom_add_run(r, key, req->values[i], &d);
+			rc = kp_sched__dom_add_run(r, key, req->values[i], &d);
 		if (!rc)
-			rc = kps_gs_record(r, gi, d, 1);
+			rc = kp_sched__gs_record(r, gi, d, 1);
 		if (rc)
 			return rc;
 	}
 	return KP_OK;
 }
 
-kp_err kps_topo_record(struct kps_run *r, struct kps_pod *p, const struct kps_slot *slot,
+kp_err kp_sched__topo_record(struct kp_sched__run *r, struct kp_sched__pod *p, const struct kp_sched__slot *slot,
 		       const struct kp_reqs *reqs)
 {
 	struct kp_sched *s = r->s;
@@ -476,13 +476,13 @@ kp_err kps_topo_record(struct kps_run *r, struct kps_pod *p, const struct kps_sl
 
 	for (int i = 0; !rc && i < r->nactive; i++) {
 		int gi = r->active[i];
-		const struct kps_group *g = s->groups[gi];
+		const struct kp_sched__group *g = s->groups[gi];
 
-		if (g->inverse || !kps_class_selects(s, p->cls, gi))
+		if (g->inverse || !kp_sched__class_selects(s, p->cls, gi))
 			continue;
 		/* TopologyNodeFilter.Matches drops its compatibility options:
 		 * node filters always compare strictly, claims included */
-		if (!kps_filter_matches(g, slot->taints, reqs, true))
+		if (!kp_sched__filter_matches(g, slot->taints, reqs, true))
 			continue;
 		rc = record_values(r, gi, kp_reqs_get(reqs, s->keys[g->key].key), slot, g->type == KPS_ANTI);
 	}
@@ -494,12 +494,12 @@ kp_err kps_topo_record(struct kps_run *r, struct kps_pod *p, const struct kps_sl
 }
 
 /* Zones group gi allows the pod whatever the node (bits of sched->zones). */
-static uint64_t group_zones(struct kps_run *r, int gi, struct kps_pod *p, const struct kp_req *pod_dom)
+static uint64_t group_zones(struct kp_sched__run *r, int gi, struct kp_sched__pod *p, const struct kp_req *pod_dom)
 {
-	const struct kps_group *g = r->s->groups[gi];
-	const struct kps_gstate *gs = &r->gs[gi];
+	const struct kp_sched__group *g = r->s->groups[gi];
+	const struct kp_sched__gstate *gs = &r->gs[gi];
 	const int nbase = r->s->keys[g->key].ndom;
-	bool self = kps_class_selects(r->s, p->cls, gi);
+	bool self = kp_sched__class_selects(r->s, p->cls, gi);
 	uint64_t m = 0;
 	int64_t min = 0;
 
@@ -525,7 +525,7 @@ static uint64_t group_zones(struct kps_run *r, int gi, struct kps_pod *p, const 
 	return m;
 }
 
-uint64_t kps_topo_zone_premask(struct kps_run *r, struct kps_pod *p, struct kps_variant *v)
+uint64_t kp_sched__topo_zone_premask(struct kp_sched__run *r, struct kp_sched__pod *p, struct kp_sched__variant *v)
 {
 	uint64_t m = ~(uint64_t)0;
 
@@ -533,11 +533,11 @@ uint64_t kps_topo_zone_premask(struct kps_run *r, struct kps_pod *p, struct kps_
 		return m;
 	for (int i = 0; i < v->ngroups + r->ninv_active; i++) {
 		int g = i < v->ngroups ? v->groups[i] : r->inv_active[i - v->ngroups];
-		const struct kps_group *grp = r->s->groups[g];
+		const struct kp_sched__group *grp = r->s->groups[g];
 
 		if (grp->key != r->zone_key)
 			continue;
-		if (i >= v->ngroups && !kps_class_selects(r->s, p->cls, g))
+		if (i >= v->ngroups && !kp_sched__class_selects(r->s, p->cls, g))
 			continue;
 		m &= group_zones(r, g, p, v->strict.n ? kp_reqs_get(&v->strict, KP_LABEL_ZONE) : NULL);
 	}

@@ -32,15 +32,15 @@
 
 /* ---- keys and domains ---- */
 
-int kps_dom_find(const struct kp_sched *s, int key, const char *value)
+int kp_sched__dom_find(const struct kp_sched *s, int key, const char *value)
 {
-	return kps_strmap_get(&s->keys[key].ix, value);
+	return kp_sched__strmap_get(&s->keys[key].ix, value);
 }
 
-kp_err kps_dom_intern(struct kp_sched *s, int key, const char *value, int *out)
+kp_err kp_sched__dom_intern(struct kp_sched *s, int key, const char *value, int *out)
 {
-	struct kps_topokey *k = &s->keys[key];
-	int d = kps_strmap_get(&k->ix, value);
+	struct kp_sched__topokey *k = &s->keys[key];
+	int d = kp_sched__strmap_get(&k->ix, value);
 	kp_err rc;
 
 	if (d >= 0) {
@@ -55,7 +55,7 @@ kp_err kps_dom_intern(struct kp_sched *s, int key, const char *value, int *out)
 	}
 	d = k->ndom;
 	k->dom[k->ndom++] = value;
-	rc = kps_strmap_put(&k->ix, &s->arena, value, d);
+	rc = kp_sched__strmap_put(&k->ix, &s->arena, value, d);
 	if (rc)
 		return rc;
 	*out = d;
@@ -69,10 +69,10 @@ struct unibuild {
 
 static kp_err uni_insert(struct kp_sched *s, int key, struct unibuild *u, const char *value, int tpl)
 {
-	struct kps_topokey *k = &s->keys[key];
-	const struct kps_tpl *t = &s->tpl[tpl];
+	struct kp_sched__topokey *k = &s->keys[key];
+	const struct kp_sched__tpl *t = &s->tpl[tpl];
 	int d, at;
-	kp_err rc = kps_dom_intern(s, key, value, &d);
+	kp_err rc = kp_sched__dom_intern(s, key, value, &d);
 
 	if (rc)
 		return rc;
@@ -122,7 +122,7 @@ static kp_err uni_values(struct kp_sched *s, int key, struct unibuild *u, const 
  * are compatible with its requirements: where capacity exists. */
 static kp_err uni_offerings(struct kp_sched *s, int key, struct unibuild *u, int t, bool zone)
 {
-	const struct kps_tpl *tp = &s->tpl[t];
+	const struct kp_sched__tpl *tp = &s->tpl[t];
 
 	for (int i = 0; i < tp->ntypes; i++) {
 		const struct kp_itype *it = tp->types[i].it;
@@ -132,7 +132,7 @@ static kp_err uni_offerings(struct kp_sched *s, int key, struct unibuild *u, int
 			const char *v = zone ? o->zone : kp_captype_name(o->captype);
 			kp_err rc;
 
-			if (!v || !kps_offering_visible(s, it, o) || !kp_offering_compatible(o, &tp->reqs))
+			if (!v || !kp_sched__offering_visible(s, it, o) || !kp_offering_compatible(o, &tp->reqs))
 				continue;
 			rc = uni_insert(s, key, u, v, t);
 			if (rc)
@@ -162,7 +162,7 @@ static kp_err key_universe(struct kp_sched *s, int key)
 	 * plus the pool's own In values (a label the pool sets exists without
 	 * a type carrying it). */
 	for (int t = 0; !rc && t < s->ntpl; t++) {
-		const struct kps_tpl *tp = &s->tpl[t];
+		const struct kp_sched__tpl *tp = &s->tpl[t];
 		const struct kp_req *pr = kp_reqs_get(&tp->pool_reqs, name);
 		const char *lv = kp_labels_get(&tp->pool->labels, name);
 		const char *lvv[1] = { lv };
@@ -207,7 +207,7 @@ static kp_err key_universe(struct kp_sched *s, int key)
 
 static kp_err key_nodes(struct kp_sched *s, int key)
 {
-	struct kps_topokey *k = &s->keys[key];
+	struct kp_sched__topokey *k = &s->keys[key];
 	const struct kp_cluster *cl = s->cl;
 	kp_err rc = KP_OK;
 
@@ -217,14 +217,14 @@ static kp_err key_nodes(struct kp_sched *s, int key)
 	if (!k->slot_dom || !k->reg_dom || !k->node_dom)
 		return KP_ERR_NOMEM;
 	for (int i = 0; !rc && i < s->nnodes; i++) {
-		const struct kps_node *n = &s->nodes[i];
+		const struct kp_sched__node *n = &s->nodes[i];
 		const char *v = kp_labels_get(n->labels, k->key);
 
 		k->reg_dom[i] = k->slot_dom[i] = -1;
 		if (v)
-			rc = kps_dom_intern(s, key, v, &k->reg_dom[i]);
+			rc = kp_sched__dom_intern(s, key, v, &k->reg_dom[i]);
 		if (!rc && k->hostname)
-			rc = kps_dom_intern(s, key, n->hostname, &k->slot_dom[i]);
+			rc = kp_sched__dom_intern(s, key, n->hostname, &k->slot_dom[i]);
 		else
 			k->slot_dom[i] = k->reg_dom[i];
 	}
@@ -237,15 +237,15 @@ static kp_err key_nodes(struct kp_sched *s, int key)
 			v = n->name;
 		k->node_dom[i] = -1;
 		if (v)
-			rc = kps_dom_intern(s, key, v, &k->node_dom[i]);
+			rc = kp_sched__dom_intern(s, key, v, &k->node_dom[i]);
 	}
 	return rc;
 }
 
-kp_err kps_topokey_get(struct kp_sched *s, const char *key, int *out)
+kp_err kp_sched__topokey_get(struct kp_sched *s, const char *key, int *out)
 {
-	struct kps_topokey *k;
-	int ix = kps_strmap_get(&s->key_ix, key);
+	struct kp_sched__topokey *k;
+	int ix = kp_sched__strmap_get(&s->key_ix, key);
 	kp_err rc;
 
 	if (ix >= 0) {
@@ -265,7 +265,7 @@ kp_err kps_topokey_get(struct kp_sched *s, const char *key, int *out)
 	k->hostname = strcmp(key, KP_LABEL_HOSTNAME) == 0;
 	if (k->hostname)
 		s->host_key = ix;
-	rc = kps_strmap_put(&s->key_ix, &s->arena, key, ix);
+	rc = kp_sched__strmap_put(&s->key_ix, &s->arena, key, ix);
 	if (!rc)
 		rc = key_universe(s, ix);
 	if (!rc)
@@ -276,7 +276,7 @@ kp_err kps_topokey_get(struct kp_sched *s, const char *key, int *out)
 
 /* ---- groups ---- */
 
-static int ns_has(const struct kps_group *g, const char *ns)
+static int ns_has(const struct kp_sched__group *g, const char *ns)
 {
 	int lo = 0, hi = g->nns;
 
@@ -292,7 +292,7 @@ static int ns_has(const struct kps_group *g, const char *ns)
 	return 0;
 }
 
-bool kps_group_selects(const struct kps_group *g, const struct kp_pod *p)
+bool kp_sched__group_selects(const struct kp_sched__group *g, const struct kp_pod *p)
 {
 	if (!ns_has(g, p->ns ? p->ns : ""))
 		return false;
@@ -307,7 +307,7 @@ bool kps_group_selects(const struct kps_group *g, const struct kp_pod *p)
 	return true;
 }
 
-bool kps_filter_matches(const struct kps_group *g, const struct kp_taints *taints, const struct kp_reqs *reqs,
+bool kp_sched__filter_matches(const struct kp_sched__group *g, const struct kp_taints *taints, const struct kp_reqs *reqs,
 			bool strict)
 {
 	if (!g->filter)
@@ -330,7 +330,7 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-kp_err kps_term_namespaces(struct kp_sched *s, const struct kp_pod *p, const struct kp_pod_affinity_term *t,
+kp_err kp_sched__term_namespaces(struct kp_sched *s, const struct kp_pod *p, const struct kp_pod_affinity_term *t,
 			   int *nns, const char ***ns)
 {
 	const struct kp_cluster *cl = s->cl;
@@ -377,7 +377,7 @@ static void gsig_selector(struct kp_buf *b, const struct kp_selector *sel)
 	}
 }
 
-static kp_err group_sig(struct kp_sched *s, const struct kps_gspec *g, struct kp_buf *b)
+static kp_err group_sig(struct kp_sched *s, const struct kp_sched__gspec *g, struct kp_buf *b)
 {
 	bool filter = g->type == KPS_SPREAD;
 
@@ -421,10 +421,10 @@ static bool tolerates_pool(const struct kp_sched *s, const struct kp_tolerations
 	return kp_taints_tolerated(&s->tpl[tpl].pool->taints, tols, !pns, NULL);
 }
 
-static kp_err group_universe(struct kp_sched *s, struct kps_group *g, const struct kp_tolerations *tols, bool pns,
+static kp_err group_universe(struct kp_sched *s, struct kp_sched__group *g, const struct kp_tolerations *tols, bool pns,
 			     bool ignore_taints)
 {
-	const struct kps_topokey *k = &s->keys[g->key];
+	const struct kp_sched__topokey *k = &s->keys[g->key];
 	int8_t *tol = kp_arena_alloc(&s->arena, (size_t)s->ntpl + 1);
 
 	g->uni = kp_arena_calloc(&s->arena, (size_t)k->nuni + 1, sizeof(int));
@@ -457,34 +457,34 @@ static const struct kp_reqs *node_label_reqs(struct kp_sched *s, int node)
 }
 
 /* The domain pod p (bound, counted for topology) counts in for group g, or -1. */
-static int pod_count_dom(struct kp_sched *s, const struct kps_group *g, const struct kp_pod *p, int node)
+static int pod_count_dom(struct kp_sched *s, const struct kp_sched__group *g, const struct kp_pod *p, int node)
 {
-	const struct kps_topokey *k = &s->keys[g->key];
+	const struct kp_sched__topokey *k = &s->keys[g->key];
 	const struct kp_node *n;
 	const struct kp_reqs *lr;
 
 	if (node < 0 || kp_pod_is_terminal(p) || p->deleting)
 		return -1;
-	if (k->node_dom[node] < 0 || !kps_group_selects(g, p))
+	if (k->node_dom[node] < 0 || !kp_sched__group_selects(g, p))
 		return -1;
 	n = s->cl->nodes[node];
 	if (g->filter) {
 		lr = node_label_reqs(s, node);
-		if (!lr || !kps_filter_matches(g, &n->taints, lr, true))
+		if (!lr || !kp_sched__filter_matches(g, &n->taints, lr, true))
 			return -1;
 	}
 	return k->node_dom[node];
 }
 
-int kps_node_index(const struct kp_sched *s, const char *name)
+int kp_sched__node_index(const struct kp_sched *s, const char *name)
 {
-	return name && *name ? kps_strmap_get(&s->node_ix, name) : -1;
+	return name && *name ? kp_sched__strmap_get(&s->node_ix, name) : -1;
 }
 
-static kp_err group_count(struct kp_sched *s, struct kps_group *g)
+static kp_err group_count(struct kp_sched *s, struct kp_sched__group *g)
 {
 	const struct kp_cluster *cl = s->cl;
-	const struct kps_topokey *k = &s->keys[g->key];
+	const struct kp_sched__topokey *k = &s->keys[g->key];
 	int *count = kp_arena_calloc(&s->arena, (size_t)cl->nnodes + 1, sizeof(int));
 	int *reg = kp_arena_calloc(&s->arena, (size_t)cl->nnodes + 1, sizeof(int));
 	int n = 0;
@@ -495,14 +495,14 @@ static kp_err group_count(struct kp_sched *s, struct kps_group *g)
 		reg[i] = -1;
 	/* domains of existing nodes the group's filter admits */
 	for (int i = 0; i < s->nnodes; i++) {
-		const struct kps_node *sn = &s->nodes[i];
+		const struct kp_sched__node *sn = &s->nodes[i];
 		const struct kp_reqs *lr;
 
 		if (!sn->node || k->reg_dom[i] < 0)
 			continue;
 		if (g->filter) {
 			lr = node_label_reqs(s, sn->node_idx);
-			if (!lr || !kps_filter_matches(g, &sn->node->taints, lr, true))
+			if (!lr || !kp_sched__filter_matches(g, &sn->node->taints, lr, true))
 				continue;
 		}
 		reg[sn->node_idx] = k->reg_dom[i];
@@ -532,10 +532,10 @@ static kp_err group_count(struct kp_sched *s, struct kps_group *g)
 	return KP_OK;
 }
 
-kp_err kps_group_get(struct kp_sched *s, const struct kps_gspec *spec, int *out, struct kp_errbuf *eb)
+kp_err kp_sched__group_get(struct kp_sched *s, const struct kp_sched__gspec *spec, int *out, struct kp_errbuf *eb)
 {
 	struct kp_buf b;
-	struct kps_group *g;
+	struct kp_sched__group *g;
 	const char *sig;
 	int ix, key;
 	kp_err rc;
@@ -546,7 +546,7 @@ kp_err kps_group_get(struct kp_sched *s, const struct kps_gspec *spec, int *out,
 		kp_buf_free(&b);
 		return rc;
 	}
-	ix = kps_strmap_get(&s->group_ix, b.data);
+	ix = kp_sched__strmap_get(&s->group_ix, b.data);
 	if (ix >= 0) {
 		kp_buf_free(&b);
 		*out = ix;
@@ -557,7 +557,7 @@ kp_err kps_group_get(struct kp_sched *s, const struct kps_gspec *spec, int *out,
 	g = kp_arena_alloc(&s->arena, sizeof(*g));
 	if (!sig || !g)
 		return KP_ERR_NOMEM;
-	rc = kps_topokey_get(s, spec->key ? spec->key : "", &key);
+	rc = kp_sched__topokey_get(s, spec->key ? spec->key : "", &key);
 	if (rc)
 		return rc;
 	g->type = spec->type;
@@ -600,7 +600,7 @@ kp_err kps_group_get(struct kp_sched *s, const struct kps_gspec *spec, int *out,
 	}
 	ix = s->ngroups++;
 	s->groups[ix] = g;
-	rc = kps_strmap_put(&s->group_ix, &s->arena, sig, ix);
+	rc = kp_sched__strmap_put(&s->group_ix, &s->arena, sig, ix);
 	*out = ix;
 	(void)eb;
 	return rc;
@@ -608,14 +608,14 @@ kp_err kps_group_get(struct kp_sched *s, const struct kps_gspec *spec, int *out,
 
 static kp_err inv_contrib(struct kp_sched *s, int gi, const struct kp_pod *p, int node)
 {
-	struct kps_group *g = s->groups[gi];
+	struct kp_sched__group *g = s->groups[gi];
 	const char *v = kp_labels_get(&s->cl->nodes[node]->labels, s->keys[g->key].key);
-	struct kps_contrib *c;
+	struct kp_sched__contrib *c;
 	int d = -1;
 	kp_err rc;
 
 	if (v) {
-		rc = kps_dom_intern(s, g->key, v, &d);
+		rc = kp_sched__dom_intern(s, g->key, v, &d);
 		if (rc)
 			return rc;
 	}
@@ -633,7 +633,7 @@ static kp_err inv_contrib(struct kp_sched *s, int gi, const struct kp_pod *p, in
 	return KP_OK;
 }
 
-kp_err kps_inverse_existing(struct kp_sched *s, struct kp_errbuf *eb)
+kp_err kp_sched__inverse_existing(struct kp_sched *s, struct kp_errbuf *eb)
 {
 	const struct kp_cluster *cl = s->cl;
 	int *seen = NULL;
@@ -651,7 +651,7 @@ kp_err kps_inverse_existing(struct kp_sched *s, struct kp_errbuf *eb)
 			continue;
 		for (int j = 0; !rc && j < p->nanti; j++) {
 			const struct kp_pod_affinity_term *t = &p->anti[j];
-			struct kps_gspec g;
+			struct kp_sched__gspec g;
 			int gi, k;
 
 			memset(&g, 0, sizeof(g));
@@ -661,9 +661,9 @@ kp_err kps_inverse_existing(struct kp_sched *s, struct kp_errbuf *eb)
 			g.pod = p;
 			g.sel = t->selector;
 			g.max_skew = INT32_MAX;
-			rc = kps_term_namespaces(s, p, t, &g.nns, &g.ns);
+			rc = kp_sched__term_namespaces(s, p, t, &g.nns, &g.ns);
 			if (!rc)
-				rc = kps_group_get(s, &g, &gi, eb);
+				rc = kp_sched__group_get(s, &g, &gi, eb);
 			if (!rc)
 				rc = inv_contrib(s, gi, p, node);
 			for (k = 0; !rc && k < nseen && seen[k] != gi; k++)
@@ -683,25 +683,25 @@ kp_err kps_inverse_existing(struct kp_sched *s, struct kp_errbuf *eb)
 
 /* ---- per-run domains ---- */
 
-int kps_dom_total(const struct kps_run *r, int key)
+int kp_sched__dom_total(const struct kp_sched__run *r, int key)
 {
 	return r->s->keys[key].ndom + r->keys[key].n;
 }
 
-int kps_dom_find_run(const struct kps_run *r, int key, const char *value)
+int kp_sched__dom_find_run(const struct kp_sched__run *r, int key, const char *value)
 {
-	int d = kps_strmap_get(&r->s->keys[key].ix, value);
+	int d = kp_sched__strmap_get(&r->s->keys[key].ix, value);
 
 	if (d >= 0 || r->keys[key].n == 0)
 		return d;
-	d = kps_strmap_get(&r->keys[key].ix, value);
+	d = kp_sched__strmap_get(&r->keys[key].ix, value);
 	return d >= 0 ? d + r->s->keys[key].ndom : -1;
 }
 
-kp_err kps_dom_add_run(struct kps_run *r, int key, const char *value, int *out)
+kp_err kp_sched__dom_add_run(struct kp_sched__run *r, int key, const char *value, int *out)
 {
-	struct kps_keyrun *k = &r->keys[key];
-	int d = kps_dom_find_run(r, key, value);
+	struct kp_sched__keyrun *k = &r->keys[key];
+	int d = kp_sched__dom_find_run(r, key, value);
 	kp_err rc;
 
 	if (d >= 0) {
@@ -715,14 +715,14 @@ kp_err kps_dom_add_run(struct kps_run *r, int key, const char *value, int *out)
 			return KP_ERR_NOMEM;
 	}
 	k->dom[k->n] = value;
-	rc = kps_strmap_put(&k->ix, r->a, value, k->n);
+	rc = kp_sched__strmap_put(&k->ix, r->a, value, k->n);
 	if (rc)
 		return rc;
 	*out = r->s->keys[key].ndom + k->n++;
 	return KP_OK;
 }
 
-const char *kps_dom_name(const struct kps_run *r, int key, int dom)
+const char *kp_sched__dom_name(const struct kp_sched__run *r, int key, int dom)
 {
 	int base = r->s->keys[key].ndom;
 	return dom < base ? r->s->keys[key].dom[dom] : r->keys[key].dom[dom - base];
@@ -730,15 +730,15 @@ const char *kps_dom_name(const struct kps_run *r, int key, int dom)
 
 static int dom_name_cmp(void *ctx, int a, int b)
 {
-	const struct kps_run *r = ((void **)ctx)[0];
+	const struct kp_sched__run *r = ((void **)ctx)[0];
 	int key = *(int *)((void **)ctx)[1];
-	return strcmp(kps_dom_name(r, key, a), kps_dom_name(r, key, b));
+	return strcmp(kp_sched__dom_name(r, key, a), kp_sched__dom_name(r, key, b));
 }
 
-const int *kps_key_sorted(struct kps_run *r, int key, int *n)
+const int *kp_sched__key_sorted(struct kp_sched__run *r, int key, int *n)
 {
-	struct kps_keyrun *k = &r->keys[key];
-	int total = kps_dom_total(r, key);
+	struct kp_sched__keyrun *k = &r->keys[key];
+	int total = kp_sched__dom_total(r, key);
 
 	if (k->nsorted != total || !k->sorted) {
 		int *v = kp_arena_calloc(r->a, (size_t)total * 2 + 1, sizeof(int));
@@ -750,7 +750,7 @@ const int *kps_key_sorted(struct kps_run *r, int key, int *n)
 		}
 		for (int i = 0; i < total; i++)
 			v[i] = i;
-		kps_sort_ints(v, total, dom_name_cmp, ctx, v + total);
+		kp_sched__sort_ints(v, total, dom_name_cmp, ctx, v + total);
 		k->sorted = v;
 		k->nsorted = total;
 	}
@@ -758,7 +758,7 @@ const int *kps_key_sorted(struct kps_run *r, int key, int *n)
 	return k->sorted;
 }
 
-static kp_err gs_grow(struct kps_run *r, struct kps_gstate *gs, int dom)
+static kp_err gs_grow(struct kp_sched__run *r, struct kp_sched__gstate *gs, int dom)
 {
 	int cap = gs->cap ? gs->cap : 8;
 	int32_t *c;
@@ -777,9 +777,9 @@ static kp_err gs_grow(struct kps_run *r, struct kps_gstate *gs, int dom)
 	return KP_OK;
 }
 
-kp_err kps_gs_register(struct kps_run *r, int g, int dom)
+kp_err kp_sched__gs_register(struct kp_sched__run *r, int g, int dom)
 {
-	struct kps_gstate *gs = &r->gs[g];
+	struct kp_sched__gstate *gs = &r->gs[g];
 
 	if (dom < 0)
 		return KP_OK;
@@ -793,10 +793,10 @@ kp_err kps_gs_register(struct kps_run *r, int g, int dom)
 	return KP_OK;
 }
 
-kp_err kps_gs_record(struct kps_run *r, int g, int dom, int delta)
+kp_err kp_sched__gs_record(struct kp_sched__run *r, int g, int dom, int delta)
 {
-	struct kps_gstate *gs = &r->gs[g];
-	kp_err rc = kps_gs_register(r, g, dom);
+	struct kp_sched__gstate *gs = &r->gs[g];
+	kp_err rc = kp_sched__gs_register(r, g, dom);
 
 	if (rc || dom < 0)
 		return rc;
@@ -808,20 +808,20 @@ kp_err kps_gs_record(struct kps_run *r, int g, int dom, int delta)
 	return KP_OK;
 }
 
-kp_err kps_topo_register_host(struct kps_run *r, int dom, int claim)
+kp_err kp_sched__topo_register_host(struct kp_sched__run *r, int dom, int claim)
 {
 	if (r->host_key < 0 || dom < 0)
 		return KP_OK;
 	for (int i = 0; i < r->nactive; i++) {
 		int g = r->active[i];
-		struct kps_gstate *gs = &r->gs[g];
+		struct kp_sched__gstate *gs = &r->gs[g];
 		bool fresh;
 		kp_err rc;
 
 		if (r->s->groups[g]->key != r->host_key)
 			continue;
 		fresh = dom >= gs->cap || gs->cnt[dom] < 0;
-		rc = kps_gs_register(r, g, dom);
+		rc = kp_sched__gs_register(r, g, dom);
 		if (rc)
 			return rc;
 		if (!fresh || r->s->groups[g]->type != KPS_ANTI)
@@ -838,7 +838,7 @@ kp_err kps_topo_register_host(struct kps_run *r, int dom, int claim)
 }
 
 /* Drops claims whose hostname now holds a matching pod. */
-static int zl_compact(struct kps_run *r, struct kps_gstate *gs)
+static int zl_compact(struct kp_sched__run *r, struct kp_sched__gstate *gs)
 {
 	int w = 0;
 
@@ -854,29 +854,29 @@ static int zl_compact(struct kps_run *r, struct kps_gstate *gs)
 
 static int try_order_cmp(void *ctx, int a, int b)
 {
-	const struct kps_run *r = ctx;
-	const struct kps_claim *x = r->claims[a], *y = r->claims[b];
+	const struct kp_sched__run *r = ctx;
+	const struct kp_sched__claim *x = r->claims[a], *y = r->claims[b];
 
 	if (x->npods != y->npods)
 		return x->npods < y->npods ? -1 : 1;
 	return x->idx < y->idx ? -1 : x->idx > y->idx;
 }
 
-int *kps_topo_host_candidates(struct kps_run *r, struct kps_pod *p, struct kps_variant *v, int *n)
+int *kp_sched__topo_host_candidates(struct kp_sched__run *r, struct kp_sched__pod *p, struct kp_sched__variant *v, int *n)
 {
-	struct kps_gstate *best = NULL;
+	struct kp_sched__gstate *best = NULL;
 	int *out;
 
 	if (r->host_key < 0 || r->nclaims < 64)
 		return NULL;
 	for (int i = 0; i < v->ngroups + r->ninv_active; i++) {
 		int g = i < v->ngroups ? v->groups[i] : r->inv_active[i - v->ngroups];
-		const struct kps_group *grp = r->s->groups[g];
-		struct kps_gstate *gs = &r->gs[g];
+		const struct kp_sched__group *grp = r->s->groups[g];
+		struct kp_sched__gstate *gs = &r->gs[g];
 
 		if (grp->type != KPS_ANTI || grp->key != r->host_key)
 			continue;
-		if (i >= v->ngroups && !kps_class_selects(r->s, p->cls, g))
+		if (i >= v->ngroups && !kp_sched__class_selects(r->s, p->cls, g))
 			continue;
 		zl_compact(r, gs);
 		if (!best || gs->nzl < best->nzl)
@@ -889,7 +889,7 @@ int *kps_topo_host_candidates(struct kps_run *r, struct kps_pod *p, struct kps_v
 	if (!out)
 		return NULL;
 	memcpy(out, best->zl, (size_t)best->nzl * sizeof(int));
-	kps_sort_ints(out, best->nzl, try_order_cmp, r, out + best->nzl);
+	kp_sched__sort_ints(out, best->nzl, try_order_cmp, r, out + best->nzl);
 	*n = best->nzl;
 	return out;
 }
@@ -907,12 +907,12 @@ static bool ptr_in(const void *const *v, int n, const void *p)
 	return n && bsearch(&p, v, (size_t)n, sizeof(*v), ptr_cmp) != NULL;
 }
 
-static bool node_removed(const struct kps_run *r, int node)
+static bool node_removed(const struct kp_sched__run *r, int node)
 {
 	return r->removed && node >= 0 && r->removed[node];
 }
 
-kp_err kps_topo_run_init(struct kps_run *r, struct kp_errbuf *eb)
+kp_err kp_sched__topo_run_init(struct kp_sched__run *r, struct kp_errbuf *eb)
 {
 	struct kp_sched *s = r->s;
 	const void **bound = NULL;
@@ -922,14 +922,14 @@ kp_err kps_topo_run_init(struct kps_run *r, struct kp_errbuf *eb)
 
 	(void)eb;
 	r->host_key = s->host_key;
-	r->zone_key = kps_strmap_get(&s->key_ix, KP_LABEL_ZONE);
+	r->zone_key = kp_sched__strmap_get(&s->key_ix, KP_LABEL_ZONE);
 	if (r->zone_key >= 0) {
-		const struct kps_topokey *zk = &s->keys[r->zone_key];
+		const struct kp_sched__topokey *zk = &s->keys[r->zone_key];
 		r->zbit = kp_arena_calloc(r->a, (size_t)zk->ndom + 1, sizeof(int));
 		if (!r->zbit)
 			return KP_ERR_NOMEM;
 		for (int d = 0; d < zk->ndom; d++) {
-			int z = kps_strmap_get(&s->zone_ix, zk->dom[d]);
+			int z = kp_sched__strmap_get(&s->zone_ix, zk->dom[d]);
 			r->zbit[d] = z >= 0 && z < 64 ? z : -1;
 		}
 	}
@@ -945,8 +945,8 @@ kp_err kps_topo_run_init(struct kps_run *r, struct kp_errbuf *eb)
 	/* the pods being placed: their groups exist; if bound to a node that
 	 * stays, they leave the counts (Karpenter's excludedPods) */
 	for (int i = 0; i < r->npods; i++) {
-		const struct kps_class *c = r->pods[i].cls;
-		int node = kps_node_index(s, r->pods[i].pod->node_name);
+		const struct kp_sched__class *c = r->pods[i].cls;
+		int node = kp_sched__node_index(s, r->pods[i].pod->node_name);
 
 		for (int v = 0; v < c->nvar; v++)
 			for (int j = 0; j < c->var[v].ngroups; j++)
@@ -958,9 +958,9 @@ kp_err kps_topo_run_init(struct kps_run *r, struct kp_errbuf *eb)
 	}
 	qsort(bound, (size_t)nbound, sizeof(*bound), ptr_cmp);
 	for (int i = 0; i < s->ninv_exist; i++) {
-		const struct kps_group *g = s->groups[s->inv_exist[i]];
+		const struct kp_sched__group *g = s->groups[s->inv_exist[i]];
 		for (int j = 0; j < g->ncontrib; j++) {
-			const struct kps_contrib *c = &g->contrib[j];
+			const struct kp_sched__contrib *c = &g->contrib[j];
 			if (!node_removed(r, c->node_idx) && !ptr_in((const void *const *)bound, nbound, c->owner)) {
 				act[s->inv_exist[i]] = true;
 				break;
@@ -981,42 +981,42 @@ kp_err kps_topo_run_init(struct kps_run *r, struct kp_errbuf *eb)
 
 	for (int i = 0; !rc && i < r->nactive; i++) {
 		int gi = r->active[i];
-		const struct kps_group *g = s->groups[gi];
-		const struct kps_topokey *k = &s->keys[g->key];
-		struct kps_gstate *gs = &r->gs[gi];
+		const struct kp_sched__group *g = s->groups[gi];
+		const struct kp_sched__topokey *k = &s->keys[g->key];
+		struct kp_sched__gstate *gs = &r->gs[gi];
 
 		gs->active = true;
 		rc = gs_grow(r, gs, k->ndom);
 		for (int j = 0; !rc && j < g->nuni; j++)
-			rc = kps_gs_register(r, gi, g->uni[j]);
+			rc = kp_sched__gs_register(r, gi, g->uni[j]);
 		for (int j = 0; !rc && j < g->ncontrib; j++) {
-			const struct kps_contrib *c = &g->contrib[j];
+			const struct kp_sched__contrib *c = &g->contrib[j];
 
 			if (node_removed(r, c->node_idx))
 				continue;
 			if (c->owner && ptr_in((const void *const *)bound, nbound, c->owner))
 				continue;
-			rc = kps_gs_register(r, gi, c->reg_dom);
+			rc = kp_sched__gs_register(r, gi, c->reg_dom);
 			if (!rc && c->count && c->dom >= 0)
-				rc = kps_gs_record(r, gi, c->dom, c->count);
+				rc = kp_sched__gs_record(r, gi, c->dom, c->count);
 		}
 		/* ExistingNode registers every state node's hostname */
 		for (int j = 0; !rc && k->hostname && j < s->nnodes; j++)
 			if (!node_removed(r, s->nodes[j].node_idx))
-				rc = kps_gs_register(r, gi, k->slot_dom[j]);
+				rc = kp_sched__gs_register(r, gi, k->slot_dom[j]);
 		/* the pods being placed do not count where they are now */
 		for (int j = 0; !rc && !g->inverse && j < nbound; j++) {
 			const struct kp_pod *p = bound[j];
-			int node = kps_node_index(s, p->node_name);
+			int node = kp_sched__node_index(s, p->node_name);
 			int d = pod_count_dom(s, g, p, node);
 			if (d >= 0 && d < gs->cap && gs->cnt[d] > 0)
-				rc = kps_gs_record(r, gi, d, -1);
+				rc = kp_sched__gs_record(r, gi, d, -1);
 		}
 	}
 	return rc;
 }
 
-kp_err kps_keycache(struct kps_run *r, struct kp_arena *a, const struct kp_reqs *reqs, const struct kp_req ***kq)
+kp_err kp_sched__keycache(struct kp_sched__run *r, struct kp_arena *a, const struct kp_reqs *reqs, const struct kp_req ***kq)
 {
 	if (!*kq) {
 		*kq = kp_arena_calloc(a, (size_t)r->nkeys + 1, sizeof(**kq));

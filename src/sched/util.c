@@ -5,7 +5,7 @@
  *
  * Invariants: requirement results live in the arena passed in and may share
  * value arrays with the inputs (never modified). Cost: per-key operations are
- * O(values); kps_sort_ints is an O(n log n) merge sort (stable, so equal keys
+ * O(values); kp_sched__sort_ints is an O(n log n) merge sort (stable, so equal keys
  * keep their input order and results stay deterministic).
  */
 #include <stdio.h>
@@ -18,7 +18,7 @@ static bool neg_op(enum kp_op op)
 	return op == KP_OP_NOTIN || op == KP_OP_DOESNOTEXIST;
 }
 
-bool kps_req_equal(const struct kp_req *a, const struct kp_req *b)
+bool kp_sched__req_equal(const struct kp_req *a, const struct kp_req *b)
 {
 	if (a == b)
 		return true;
@@ -35,7 +35,7 @@ bool kps_req_equal(const struct kp_req *a, const struct kp_req *b)
 	return true;
 }
 
-bool kps_req_compat_one(const struct kp_req *existing, const struct kp_req *incoming, bool allow_undef)
+bool kp_sched__req_compat_one(const struct kp_req *existing, const struct kp_req *incoming, bool allow_undef)
 {
 	if (!existing)
 		return allow_undef || neg_op(kp_req_op(incoming));
@@ -44,7 +44,7 @@ bool kps_req_compat_one(const struct kp_req *existing, const struct kp_req *inco
 	return neg_op(kp_req_op(incoming)) && neg_op(kp_req_op(existing));
 }
 
-kp_err kps_reqs_with(struct kp_reqs *out, struct kp_arena *a, const struct kp_reqs *rs,
+kp_err kp_sched__reqs_with(struct kp_reqs *out, struct kp_arena *a, const struct kp_reqs *rs,
 		     const struct kp_req *set, int nset)
 {
 	struct kp_reqs r;
@@ -70,7 +70,7 @@ kp_err kps_reqs_with(struct kp_reqs *out, struct kp_arena *a, const struct kp_re
 	return KP_OK;
 }
 
-bool kps_res_fits(const struct kp_res *req, const struct kp_res *avail, int nres, int *bad)
+bool kp_sched__res_fits(const struct kp_res *req, const struct kp_res *avail, int nres, int *bad)
 {
 	for (int i = 0; i < nres; i++) {
 		if (avail->v[i] < 0 || req->v[i] > avail->v[i]) {
@@ -82,7 +82,7 @@ bool kps_res_fits(const struct kp_res *req, const struct kp_res *avail, int nres
 	return true;
 }
 
-const char *kps_res_str(const struct kp_res *r, const struct kp_resnames *rn, char *buf, size_t n)
+const char *kp_sched__res_str(const struct kp_res *r, const struct kp_resnames *rn, char *buf, size_t n)
 {
 	size_t len = 0;
 
@@ -102,7 +102,7 @@ const char *kps_res_str(const struct kp_res *r, const struct kp_resnames *rn, ch
 	return buf;
 }
 
-void kps_sort_ints(int *v, int n, int (*cmp)(void *ctx, int a, int b), void *ctx, int *tmp)
+void kp_sched__sort_ints(int *v, int n, int (*cmp)(void *ctx, int a, int b), void *ctx, int *tmp)
 {
 	for (int w = 1; w < n; w *= 2) {
 		for (int lo = 0; lo < n - w; lo += 2 * w) {

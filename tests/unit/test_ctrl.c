@@ -129,13 +129,13 @@ static void test_provisionable(void **state)
 	for (size_t i = 0; i < KP_ARRAY_LEN(cases); i++) {
 		json_t *p = pod_with(cases[i].st, cases[i].spec, cases[i].meta);
 		assert_non_null(p);
-		assert_int_equal(kpc_pod_provisionable(p), cases[i].want);
+		assert_int_equal(kp_ctrl__pod_provisionable(p), cases[i].want);
 		json_decref(p);
 	}
 	{   /* pending but not (yet) marked unschedulable by the scheduler */
 		json_t *p = json_loads("{\"metadata\":{\"name\":\"p\"},\"spec\":{},\"status\":{\"phase\":\"Pending\"}}", 0,
 				       NULL);
-		assert_false(kpc_pod_provisionable(p));
+		assert_false(kp_ctrl__pod_provisionable(p));
 		json_decref(p);
 	}
 }
@@ -146,53 +146,53 @@ static void test_conditions(void **state)
 	const char *t1;
 
 	(void)state;
-	kpc_condition_set(conds, "Launched", "Unknown", "AwaitingReconciliation", "", 1, 1000000);
+	kp_ctrl__condition_set(conds, "Launched", "Unknown", "AwaitingReconciliation", "", 1, 1000000);
 	t1 = json_string_value(json_object_get(json_array_get(conds, 0), "lastTransitionTime"));
 	assert_string_equal(t1, "1970-01-01T00:16:40Z");
 	/* same status: transition time kept; new status: moved */
-	kpc_condition_set(conds, "Launched", "Unknown", "Other", "m", 2, 2000000);
+	kp_ctrl__condition_set(conds, "Launched", "Unknown", "Other", "m", 2, 2000000);
 	assert_string_equal(json_string_value(json_object_get(json_array_get(conds, 0), "lastTransitionTime")),
 			    "1970-01-01T00:16:40Z");
 	assert_string_equal(json_string_value(json_object_get(json_array_get(conds, 0), "reason")), "Other");
-	kpc_condition_set(conds, "Launched", "True", "Launched", "", 2, 3000000);
+	kp_ctrl__condition_set(conds, "Launched", "True", "Launched", "", 2, 3000000);
 	assert_string_equal(json_string_value(json_object_get(json_array_get(conds, 0), "lastTransitionTime")),
 			    "1970-01-01T00:50:00Z");
 	assert_int_equal(json_integer_value(json_object_get(json_array_get(conds, 0), "observedGeneration")), 2);
 	assert_int_equal(json_array_size(conds), 1);
 	obj = json_pack("{s:{s:O}}", "status", "conditions", conds);
-	assert_true(kpc_condition_true(obj, "Launched"));
-	assert_false(kpc_condition_true(obj, "Registered"));
-	assert_null(kpc_condition(obj, "Registered"));
+	assert_true(kp_ctrl__condition_true(obj, "Launched"));
+	assert_false(kp_ctrl__condition_true(obj, "Registered"));
+	assert_null(kp_ctrl__condition(obj, "Registered"));
 	json_decref(obj);
 	json_decref(conds);
 }
 
 static void test_ice(void **state)
 {
-	struct kpc_ice ice = { NULL, 0, 0, 1000 };
+	struct kp_ctrl__ice ice = { NULL, 0, 0, 1000 };
 	struct kp_offering o = { "us-east-1a", KP_CAP_SPOT, 0.1, true };
 	struct kp_itype it;
-	struct kpc_ice_ctx ctx = { &ice, 100 };
+	struct kp_ctrl__ice_ctx ctx = { &ice, 100 };
 
 	(void)state;
 	memset(&it, 0, sizeof(it));
 	it.name = "m5.large";
-	kpc_ice_mark(&ice, "m5.large", "us-east-1a", KP_CAP_SPOT, 0);
-	assert_true(kpc_ice_has(&ice, "m5.large", "us-east-1a", KP_CAP_SPOT, 999));
-	assert_false(kpc_ice_has(&ice, "m5.large", "us-east-1a", KP_CAP_SPOT, 1000));   /* expired */
-	assert_false(kpc_ice_has(&ice, "m5.large", "us-east-1a", KP_CAP_ON_DEMAND, 10));
-	assert_false(kpc_ice_has(&ice, "m5.large", "us-east-1b", KP_CAP_SPOT, 10));
-	assert_true(kpc_ice_hidden(&ctx, &it, &o));
+	kp_ctrl__ice_mark(&ice, "m5.large", "us-east-1a", KP_CAP_SPOT, 0);
+	assert_true(kp_ctrl__ice_has(&ice, "m5.large", "us-east-1a", KP_CAP_SPOT, 999));
+	assert_false(kp_ctrl__ice_has(&ice, "m5.large", "us-east-1a", KP_CAP_SPOT, 1000));   /* expired */
+	assert_false(kp_ctrl__ice_has(&ice, "m5.large", "us-east-1a", KP_CAP_ON_DEMAND, 10));
+	assert_false(kp_ctrl__ice_has(&ice, "m5.large", "us-east-1b", KP_CAP_SPOT, 10));
+	assert_true(kp_ctrl__ice_hidden(&ctx, &it, &o));
 	o.captype = KP_CAP_ON_DEMAND;
-	assert_false(kpc_ice_hidden(&ctx, &it, &o));
+	assert_false(kp_ctrl__ice_hidden(&ctx, &it, &o));
 	/* re-marking extends the same entry; expired slots are reused */
-	kpc_ice_mark(&ice, "m5.large", "us-east-1a", KP_CAP_SPOT, 500);
+	kp_ctrl__ice_mark(&ice, "m5.large", "us-east-1a", KP_CAP_SPOT, 500);
 	assert_int_equal(ice.n, 1);
-	assert_true(kpc_ice_has(&ice, "m5.large", "us-east-1a", KP_CAP_SPOT, 1400));
-	kpc_ice_mark(&ice, "c5.large", "us-east-1a", KP_CAP_SPOT, 2000);
+	assert_true(kp_ctrl__ice_has(&ice, "m5.large", "us-east-1a", KP_CAP_SPOT, 1400));
+	kp_ctrl__ice_mark(&ice, "c5.large", "us-east-1a", KP_CAP_SPOT, 2000);
 	assert_int_equal(ice.n, 1);
-	assert_true(kpc_ice_has(&ice, "c5.large", "us-east-1a", KP_CAP_SPOT, 2500));
-	kpc_ice_free(&ice);
+	assert_true(kp_ctrl__ice_has(&ice, "c5.large", "us-east-1a", KP_CAP_SPOT, 2500));
+	kp_ctrl__ice_free(&ice);
 }
 
 /* ---------------------------------------------------------------- integration */
@@ -396,7 +396,7 @@ static bool all_initialized(const char *pool)
 	bool ok = json_array_size(items) > 0;
 
 	json_array_foreach(items, i, e)
-		ok = ok && kpc_condition_true(e, "Initialized") && kpc_condition_true(e, "Ready");
+		ok = ok && kp_ctrl__condition_true(e, "Initialized") && kp_ctrl__condition_true(e, "Ready");
 	json_decref(items);
 	return ok;
 }
@@ -408,7 +408,7 @@ static bool pod_bound(const char *name)
 
 	if (kp_kube_get(E.kc, &KP_KUBE_PODS, "default", name, &p, NULL, NULL))
 		return false;
-	ok = kpc_jstr(p, "spec.nodeName") != NULL;
+	ok = kp_ctrl__jstr(p, "spec.nodeName") != NULL;
 	json_decref(p);
 	return ok;
 }
@@ -451,23 +451,23 @@ static void test_walkthrough(void **state)
 	items = claims_of("a");
 	assert_int_equal(json_array_size(items), 1);
 	nc = json_array_get(items, 0);
-	assert_string_equal(kpc_jstr(nc, "metadata.generateName"), "a-");
-	assert_string_equal(json_string_value(json_object_get(kpc_jget(nc, "metadata.labels"), "pool")), "a");
-	assert_non_null(json_object_get(kpc_jget(nc, "metadata.annotations"), "karpenter.sh/nodepool-hash"));
-	assert_string_equal(json_string_value(json_object_get(json_array_get(kpc_jget(nc, "metadata.ownerReferences"), 0),
+	assert_string_equal(kp_ctrl__jstr(nc, "metadata.generateName"), "a-");
+	assert_string_equal(json_string_value(json_object_get(kp_ctrl__jget(nc, "metadata.labels"), "pool")), "a");
+	assert_non_null(json_object_get(kp_ctrl__jget(nc, "metadata.annotations"), "karpenter.sh/nodepool-hash"));
+	assert_string_equal(json_string_value(json_object_get(json_array_get(kp_ctrl__jget(nc, "metadata.ownerReferences"), 0),
 							       "kind")),
 			    "NodePool");
-	assert_string_equal(kpc_jstr(nc, "spec.resources.requests.cpu"), "2");
-	assert_non_null(kpc_jstr(nc, "status.providerID"));
-	nname = kpc_jstr(nc, "status.nodeName");
+	assert_string_equal(kp_ctrl__jstr(nc, "spec.resources.requests.cpu"), "2");
+	assert_non_null(kp_ctrl__jstr(nc, "status.providerID"));
+	nname = kp_ctrl__jstr(nc, "status.nodeName");
 	assert_non_null(nname);
 	assert_int_equal(kp_kube_get(E.kc, &KP_KUBE_NODES, NULL, nname, &node, NULL, NULL), KP_OK);
-	assert_string_equal(json_string_value(json_object_get(kpc_jget(node, "metadata.labels"), "karpenter.sh/registered")),
+	assert_string_equal(json_string_value(json_object_get(kp_ctrl__jget(node, "metadata.labels"), "karpenter.sh/registered")),
 			    "true");
-	assert_string_equal(json_string_value(json_object_get(kpc_jget(node, "metadata.labels"), "karpenter.sh/initialized")),
+	assert_string_equal(json_string_value(json_object_get(kp_ctrl__jget(node, "metadata.labels"), "karpenter.sh/initialized")),
 			    "true");
-	assert_string_equal(json_string_value(json_object_get(kpc_jget(node, "metadata.labels"), "pool")), "a");
-	assert_string_equal(json_string_value(json_array_get(kpc_jget(node, "metadata.finalizers"), 0)),
+	assert_string_equal(json_string_value(json_object_get(kp_ctrl__jget(node, "metadata.labels"), "pool")), "a");
+	assert_string_equal(json_string_value(json_array_get(kp_ctrl__jget(node, "metadata.finalizers"), 0)),
 			    "karpenter.sh/termination");
 	json_decref(node);
 	json_decref(items);
@@ -482,7 +482,7 @@ static int64_t pool_cpu_milli(const char *pool, int *n)
 
 	*n = (int)json_array_size(items);
 	json_array_foreach(items, i, e) {
-		const char *c = kpc_jstr(e, "status.capacity.cpu");
+		const char *c = kp_ctrl__jstr(e, "status.capacity.cpu");
 		int64_t v = 0;
 		if (c && kp_qty_parse(c, KP_QTY_MILLI, &v, NULL) == KP_OK)
 			total += v;
@@ -523,7 +523,7 @@ static bool first_claim_gone(const char *pool)
 	bool gone = true;
 
 	json_array_foreach(items, i, e)
-		if (strcmp(kpc_jstr(e, "metadata.name"), first_claim) == 0)
+		if (strcmp(kp_ctrl__jstr(e, "metadata.name"), first_claim) == 0)
 			gone = false;
 	json_decref(items);
 	return gone;
@@ -535,7 +535,7 @@ static bool has_claim(const char *pool)
 	bool ok = json_array_size(items) > 0;
 
 	if (ok)
-		snprintf(first_claim, sizeof(first_claim), "%s", kpc_jstr(json_array_get(items, 0), "metadata.name"));
+		snprintf(first_claim, sizeof(first_claim), "%s", kp_ctrl__jstr(json_array_get(items, 0), "metadata.name"));
 	json_decref(items);
 	return ok;
 }

@@ -33,7 +33,7 @@ static int setup(void **state)
 	x->c->reg = kp_metrics_new();
 	assert_non_null(x->c->reg);
 	assert_int_equal(kp_metrics_register_karpenter(x->c->reg, NULL, &x->c->m, &eb), KP_OK);
-	assert_int_equal(kpc_ms_new(x->c, &eb), KP_OK);
+	assert_int_equal(kp_ctrl__ms_new(x->c, &eb), KP_OK);
 	*state = x;
 	return 0;
 }
@@ -42,21 +42,21 @@ static int teardown(void **state)
 {
 	struct fx *x = *state;
 
-	kpc_ms_free(x->c);
+	kp_ctrl__ms_free(x->c);
 	kp_metrics_free(x->c->reg);
 	free(x->c);
 	free(x);
 	return 0;
 }
 
-static void ev(struct kp_ctrl *c, enum kpc_inf kind, const char *js, bool deleted)
+static void ev(struct kp_ctrl *c, enum kp_ctrl__inf kind, const char *js, bool deleted)
 {
 	json_error_t je;
 	json_t *o = json_loads(js, 0, &je);
 
 	if (!o)
 		fail_msg("bad test json: %s (%s)", je.text, js);
-	kpc_ms_event(c, kind, o, deleted);
+	kp_ctrl__ms_event(c, kind, o, deleted);
 	json_decref(o);
 }
 
@@ -143,7 +143,7 @@ static void test_pods_state_follows_pod(void **state)
 	}
 	ev(c, KPC_PODS, pod_json(b, sizeof(b), "p1", "n1", "Running", true, "500m", "ReplicaSet"), true);
 	assert_int_equal(kp_metrics_series_count(c->m.pods_state), 0);
-	assert_int_equal(kpc_ms_count(c, 0), 0);
+	assert_int_equal(kp_ctrl__ms_count(c, 0), 0);
 }
 
 static void test_node_gauges_incremental(void **state)
@@ -155,7 +155,7 @@ static void test_node_gauges_incremental(void **state)
 	ev(c, KPC_NODES, NODE_A, false);
 	ev(c, KPC_PODS, pod_json(b, sizeof(b), "p1", "n1", "Running", true, "500m", "ReplicaSet"), false);
 	ev(c, KPC_PODS, pod_json(b, sizeof(b), "d1", "n1", "Running", true, "100m", "DaemonSet"), false);
-	kpc_ms_tick(c);
+	kp_ctrl__ms_tick(c);
 	assert_true(val(c->m.nodes_allocatable, KP_LV(N1_LV, "cpu")) == 1.93);
 	assert_true(val(c->m.nodes_allocatable, KP_LV(N1_LV, "memory")) == 7.0 * 1024 * 1024 * 1024);
 	assert_true(val(c->m.nodes_allocatable, KP_LV(N1_LV, "pods")) == 29);
@@ -174,14 +174,14 @@ static void test_node_gauges_incremental(void **state)
 
 	/* the DaemonSet pod finishes: it leaves the sums; its series go at the next tick */
 	ev(c, KPC_PODS, pod_json(b, sizeof(b), "d1", "n1", "Succeeded", false, "100m", "DaemonSet"), false);
-	kpc_ms_tick(c);
+	kp_ctrl__ms_tick(c);
 	assert_true(val(c->m.nodes_total_pod_requests, KP_LV(N1_LV, "cpu")) == 0.5);
 	assert_true(val(c->m.nodes_total_daemon_requests, KP_LV(N1_LV, "cpu")) == -1);
 	assert_true(val(c->m.nodes_total_daemon_requests, KP_LV(N1_LV, "memory")) == -1);
 
 	/* the Node goes: every series it wrote goes; its pod keeps its pods_state series, unlabelled */
 	ev(c, KPC_NODES, NODE_A, true);
-	kpc_ms_tick(c);
+	kp_ctrl__ms_tick(c);
 	assert_int_equal(kp_metrics_series_count(c->m.nodes_allocatable), 0);
 	assert_int_equal(kp_metrics_series_count(c->m.nodes_total_pod_requests), 0);
 	assert_int_equal(kp_metrics_series_count(c->m.nodes_total_pod_limits), 0);
@@ -189,7 +189,7 @@ static void test_node_gauges_incremental(void **state)
 	assert_int_equal(kp_metrics_series_count(c->m.nodes_current_lifetime_seconds), 0);
 	assert_int_equal(kp_metrics_series_count(c->m.cluster_utilization_percent), 0);
 	assert_true(val(c->m.cluster_state_node_count, NULL, 0) == 0);
-	assert_int_equal(kpc_ms_count(c, 3), 1);   /* p1 is now an orphan */
+	assert_int_equal(kp_ctrl__ms_count(c, 3), 1);   /* p1 is now an orphan */
 	assert_true(val(c->m.pods_state,
 			KP_LV("p1", "default", "/apis/apps/v1/namespaces/default/replicasets/web", "n1", "true", "", "", "",
 			      "", "", "Running", "true", "false")) == 1);
@@ -202,18 +202,18 @@ static void test_orphan_counted_when_node_arrives(void **state)
 	char b[2048];
 
 	ev(c, KPC_PODS, pod_json(b, sizeof(b), "p1", "n1", "Running", true, "250m", NULL), false);
-	assert_int_equal(kpc_ms_count(c, 3), 1);
+	assert_int_equal(kp_ctrl__ms_count(c, 3), 1);
 	ev(c, KPC_NODES, NODE_A, false);
-	assert_int_equal(kpc_ms_count(c, 3), 0);
-	kpc_ms_tick(c);
+	assert_int_equal(kp_ctrl__ms_count(c, 3), 0);
+	kp_ctrl__ms_tick(c);
 	assert_true(val(c->m.nodes_total_pod_requests, KP_LV(N1_LV, "cpu")) == 0.25);
 	assert_true(val(c->m.pods_state, KP_LV("p1", "default", "", "n1", "true", "default", "us-west-2a", "amd64", "spot",
 					       "m5.large", "Running", "true", "true")) == 1);
 	/* rebinding the same name elsewhere moves it */
 	ev(c, KPC_PODS, pod_json(b, sizeof(b), "p1", "n2", "Running", true, "250m", NULL), false);
-	kpc_ms_tick(c);
+	kp_ctrl__ms_tick(c);
 	assert_true(val(c->m.nodes_total_pod_requests, KP_LV(N1_LV, "cpu")) == -1);
-	assert_int_equal(kpc_ms_count(c, 3), 1);
+	assert_int_equal(kp_ctrl__ms_count(c, 3), 1);
 }
 
 static void test_state_node_count(void **state)
@@ -227,16 +227,16 @@ static void test_state_node_count(void **state)
 	ev(c, KPC_NODECLAIMS, "{\"metadata\":{\"name\":\"c2\"},\"status\":{\"providerID\":\"aws:///us-west-2a/i-2\"}}", false);
 	ev(c, KPC_NODES, NODE_A, false);
 	ev(c, KPC_NODES, "{\"metadata\":{\"name\":\"plain\"},\"status\":{}}", false);
-	kpc_ms_tick(c);
+	kp_ctrl__ms_tick(c);
 	assert_true(val(c->m.cluster_state_node_count, NULL, 0) == 3);
 	ev(c, KPC_NODECLAIMS, "{\"metadata\":{\"name\":\"c1\"}}", true);
-	kpc_ms_tick(c);
+	kp_ctrl__ms_tick(c);
 	assert_true(val(c->m.cluster_state_node_count, NULL, 0) == 3);   /* the Node still is */
 	ev(c, KPC_NODES, NODE_A, true);
 	ev(c, KPC_NODECLAIMS, "{\"metadata\":{\"name\":\"c2\"}}", true);
-	kpc_ms_tick(c);
+	kp_ctrl__ms_tick(c);
 	assert_true(val(c->m.cluster_state_node_count, NULL, 0) == 1);
-	assert_int_equal(kpc_ms_count(c, 2), 1);
+	assert_int_equal(kp_ctrl__ms_count(c, 2), 1);
 }
 
 static void test_node_relabel_moves_series(void **state)
@@ -249,10 +249,10 @@ static void test_node_relabel_moves_series(void **state)
 	assert_non_null(n);
 	ev(c, KPC_NODES, NODE_A, false);
 	ev(c, KPC_PODS, pod_json(b, sizeof(b), "p1", "n1", "Running", true, "250m", NULL), false);
-	kpc_ms_tick(c);
-	json_object_set_new(kpc_jget(n, "metadata.labels"), "karpenter.sh/capacity-type", json_string("on-demand"));
-	kpc_ms_event(c, KPC_NODES, n, false);
-	kpc_ms_tick(c);
+	kp_ctrl__ms_tick(c);
+	json_object_set_new(kp_ctrl__jget(n, "metadata.labels"), "karpenter.sh/capacity-type", json_string("on-demand"));
+	kp_ctrl__ms_event(c, KPC_NODES, n, false);
+	kp_ctrl__ms_tick(c);
 	assert_true(val(c->m.nodes_allocatable, KP_LV(N1_LV, "cpu")) == -1);
 	assert_true(val(c->m.nodes_allocatable, KP_LV("default", "us-west-2a", "us-west-2", "m5.large", "amd64", "linux",
 						      "on-demand", "", "n1", "", "true", "cpu")) == 1.93);
@@ -287,14 +287,14 @@ static void test_cloud_decorator(void **state)
 	assert_int_equal(kp_metrics_register_karpenter(reg, NULL, &km, &eb), KP_OK);
 	kp_catalog_init(&cat);
 	assert_int_equal(kp_cloud_fake_new(&cat, NULL, &fake, &eb), KP_OK);
-	assert_int_equal(kpc_cloud_metrics_new(fake, km.cloudprovider_duration_seconds, km.cloudprovider_errors_total,
+	assert_int_equal(kp_ctrl__cloud_metrics_new(fake, km.cloudprovider_duration_seconds, km.cloudprovider_errors_total,
 					       caller_name, "node.termination", &dec, &eb),
 			 KP_OK);
 	assert_string_equal(dec->ops->name, fake->ops->name);
-	assert_ptr_equal(kpc_cloud_metrics_inner(dec), fake);
-	assert_ptr_equal(kpc_cloud_metrics_inner(fake), fake);
+	assert_ptr_equal(kp_ctrl__cloud_metrics_inner(dec), fake);
+	assert_ptr_equal(kp_ctrl__cloud_metrics_inner(fake), fake);
 	assert_false(kp_cloud_is_fake(dec));
-	assert_true(kp_cloud_is_fake(kpc_cloud_metrics_inner(dec)));
+	assert_true(kp_cloud_is_fake(kp_ctrl__cloud_metrics_inner(dec)));
 
 	assert_int_equal(kp_cloud_delete(dec, "aws:///us-west-2a/i-00000000000000000", &eb), KP_CLOUD_NOT_FOUND);
 	kp_arena_init(&a);
@@ -319,9 +319,9 @@ static void test_cloud_decorator(void **state)
 			 KP_OK);
 	assert_int_equal(cnt, 1);
 	assert_int_equal(kp_metrics_series_count(km.cloudprovider_errors_total), 1);
-	assert_string_equal(kpc_cloud_error_label(KP_CLOUD_INSUFFICIENT_CAPACITY), "InsufficientCapacityError");
-	assert_string_equal(kpc_cloud_error_label(KP_CLOUD_NODECLASS_NOT_READY), "NodeClassNotReadyError");
-	assert_string_equal(kpc_cloud_error_label(KP_CLOUD_TRANSIENT), "");
+	assert_string_equal(kp_ctrl__cloud_error_label(KP_CLOUD_INSUFFICIENT_CAPACITY), "InsufficientCapacityError");
+	assert_string_equal(kp_ctrl__cloud_error_label(KP_CLOUD_NODECLASS_NOT_READY), "NodeClassNotReadyError");
+	assert_string_equal(kp_ctrl__cloud_error_label(KP_CLOUD_TRANSIENT), "");
 
 	kp_cloud_destroy(dec);   /* the decorator only: the provider still answers */
 	kp_arena_init(&a);
@@ -337,14 +337,14 @@ static void test_caller_names(void **state)
 	struct fx *x = *state;
 	struct kp_ctrl *c = x->c;
 
-	assert_string_equal(kpc_ms_caller(c, "Create"), "");
-	assert_string_equal(kpc_ms_caller(c, "GetInstanceTypes"), "provisioner");
-	assert_string_equal(kpc_ms_caller(c, "List"), "nodeclaim.garbagecollection");
+	assert_string_equal(kp_ctrl__ms_caller(c, "Create"), "");
+	assert_string_equal(kp_ctrl__ms_caller(c, "GetInstanceTypes"), "provisioner");
+	assert_string_equal(kp_ctrl__ms_caller(c, "List"), "nodeclaim.garbagecollection");
 	c->lifecycle.name = "nodeclaim.lifecycle";
 	c->lifecycle.running = true;
-	assert_string_equal(kpc_ms_caller(c, "Create"), "nodeclaim.lifecycle");
+	assert_string_equal(kp_ctrl__ms_caller(c, "Create"), "nodeclaim.lifecycle");
 	c->cloud_caller = "disruption";
-	assert_string_equal(kpc_ms_caller(c, "GetInstanceTypes"), "disruption");
+	assert_string_equal(kp_ctrl__ms_caller(c, "GetInstanceTypes"), "disruption");
 }
 
 int main(void)

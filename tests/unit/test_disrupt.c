@@ -180,7 +180,7 @@ static void test_pod_predicates(void **state)
 
 /* ---- candidates ---- */
 
-static int find(const struct dd_pass *p, const char *name)
+static int find(const struct kp_disrupt__pass *p, const char *name)
 {
 	for (int i = 0; i < p->nnodes; i++)
 		if (strcmp(p->nodes[i].node->name, name) == 0)
@@ -190,26 +190,26 @@ static int find(const struct dd_pass *p, const char *name)
 }
 
 struct built {
-	struct dd_world w;
-	struct dd_pass p;
+	struct kp_disrupt__world w;
+	struct kp_disrupt__pass p;
 };
 
 static void build(struct fx *f, struct built *b)
 {
-	assert_int_equal(dd_world_init(&b->w, &f->c, &f->eb), KP_OK);
-	if (dd_pass_build(&b->p, &b->w, &f->cat, &f->opts, 0, &f->eb) != KP_OK)
+	assert_int_equal(kp_disrupt__world_init(&b->w, &f->c, &f->eb), KP_OK);
+	if (kp_disrupt__pass_build(&b->p, &b->w, &f->cat, &f->opts, 0, &f->eb) != KP_OK)
 		fail_msg("pass: %s", f->eb.msg);
 }
 
 static void unbuild(struct built *b)
 {
-	dd_pass_free(&b->p);
-	dd_world_free(&b->w);
+	kp_disrupt__pass_free(&b->p);
+	kp_disrupt__world_free(&b->w);
 }
 
 static const char *blocked(struct built *b, const char *node)
 {
-	return dd_blocked_reason(&b->p, find(&b->p, node));
+	return kp_disrupt__blocked_reason(&b->p, find(&b->p, node));
 }
 
 static void assert_code(const char *reason, const char *code)
@@ -234,7 +234,7 @@ static void test_candidate_plain(void **state)
 {
 	struct fx f;
 	struct built b;
-	const struct dd_node *d;
+	const struct kp_disrupt__node *d;
 
 	(void)state;
 	fx_init(&f);
@@ -255,7 +255,7 @@ static void test_candidate_plain(void **state)
 	assert_null(d->drift);
 	assert_null(blocked(&b, "n1"));
 	/* default 10% of 2 nodes rounds up to 1 */
-	assert_int_equal(dd_budget(&b.p, find(&b.p, "n1"), DR_UNDERUTILIZED), 1);
+	assert_int_equal(kp_disrupt__budget(&b.p, find(&b.p, "n1"), DR_UNDERUTILIZED), 1);
 	unbuild(&b);
 	fx_free(&f);
 }
@@ -341,7 +341,7 @@ static void test_candidate_uninitialized_and_deleting(void **state)
 	assert_null(blocked(&b, "plain"));
 	assert_false(b.p.nodes[find(&b.p, "plain")].managed);
 	/* budgets: 2 initialized nodes (n2, n3), n2 deleting uses the one allowed */
-	assert_int_equal(dd_budget(&b.p, find(&b.p, "n3"), DR_EMPTY), 0);
+	assert_int_equal(kp_disrupt__budget(&b.p, find(&b.p, "n3"), DR_EMPTY), 0);
 	unbuild(&b);
 	fx_free(&f);
 }
@@ -437,11 +437,11 @@ static void test_candidate_budget_notready(void **state)
 	fx_budget(&f, f.c.pools[0], "0", NULL, 0, KP_REASON_DRIFTED);
 	f.c.nodes[3]->ready = false;   /* NotReady counts as disrupting */
 	build(&f, &b);
-	assert_int_equal(dd_budget(&b.p, 0, DR_EMPTY), 1);
-	assert_int_equal(dd_budget(&b.p, 0, DR_UNDERUTILIZED), 1);
-	assert_int_equal(dd_budget(&b.p, 0, DR_DRIFTED), 0);
-	assert_int_equal(dd_budget(&b.p, 0, DR_EXPIRED), 0);
-	assert_string_equal(dd_budget_reason(&b.p, 0, DR_DRIFTED),
+	assert_int_equal(kp_disrupt__budget(&b.p, 0, DR_EMPTY), 1);
+	assert_int_equal(kp_disrupt__budget(&b.p, 0, DR_UNDERUTILIZED), 1);
+	assert_int_equal(kp_disrupt__budget(&b.p, 0, DR_DRIFTED), 0);
+	assert_int_equal(kp_disrupt__budget(&b.p, 0, DR_EXPIRED), 0);
+	assert_string_equal(kp_disrupt__budget_reason(&b.p, 0, DR_DRIFTED),
 			    "budget: nodepool default allows 0 disruptions for Drifted now");
 	unbuild(&b);
 	fx_free(&f);
@@ -543,7 +543,7 @@ static void test_candidate_sort(void **state)
 	build(&f, &b);
 	for (int i = 0; i < 3; i++)
 		idx[i] = i;
-	dd_sort_consolidation(&b.p, idx, 3);
+	kp_disrupt__sort_consolidation(&b.p, idx, 3);
 	/* price / (1 + pods): b 0.2, c 0.133, a 0.05 */
 	assert_string_equal(b.p.nodes[idx[0]].node->name, "b");
 	assert_string_equal(b.p.nodes[idx[1]].node->name, "c");

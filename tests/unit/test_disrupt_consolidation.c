@@ -74,12 +74,12 @@ static void test_worst_launch_price(void **state)
 	assert_int_equal(kp_req_make(&r, &f.c.arena, KP_LABEL_CAPACITY_TYPE, KP_OP_IN, v, 1, 0, NULL), KP_OK);
 	assert_int_equal(kp_reqs_add(&od, &f.c.arena, &r), KP_OK);
 	/* spot comes before on-demand in the worst-case order */
-	assert_money(dd_worst_launch_price(it, &none, -1), 0.16);
-	assert_money(dd_worst_launch_price(it, &od, -1), 0.40);
-	assert_money(dd_worst_launch_price(it, &none, KP_CAP_ON_DEMAND), 0.40);
-	assert_true(dd_worst_launch_price(it, &od, KP_CAP_SPOT) == HUGE_VAL);
-	assert_money(dd_cheapest(it, &none, -1)->price, 0.16);
-	assert_string_equal(dd_cheapest(it, &od, -1)->zone, "test-zone-a");
+	assert_money(kp_disrupt__worst_launch_price(it, &none, -1), 0.16);
+	assert_money(kp_disrupt__worst_launch_price(it, &od, -1), 0.40);
+	assert_money(kp_disrupt__worst_launch_price(it, &none, KP_CAP_ON_DEMAND), 0.40);
+	assert_true(kp_disrupt__worst_launch_price(it, &od, KP_CAP_SPOT) == HUGE_VAL);
+	assert_money(kp_disrupt__cheapest(it, &none, -1)->price, 0.16);
+	assert_string_equal(kp_disrupt__cheapest(it, &od, -1)->zone, "test-zone-a");
 	fx_free(&f);
 }
 
