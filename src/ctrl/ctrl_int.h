@@ -191,7 +191,7 @@ void kp_ctrl__launch_free_all(struct kp_ctrl *c);
  * same job. The caller (loop thread) polls: 1 in flight (come back later),
  * 0 with *out = the finished job (read it, then kp_ctrl__call_release), -1
  * could not start (eb-less: out of memory or threads). A finished job
- * nobody polls for a minute is freed by a later poll. */
+ * nobody polls for 5 minutes is freed by a later poll. */
 enum kp_ctrl__call_kind { KP_CTRL_CALL_GET, KP_CTRL_CALL_DELETE, KP_CTRL_CALL_LIST, KP_CTRL_CALL_NODECLASS };
 struct kp_ctrl__call {
 	enum kp_ctrl__call_kind kind;
@@ -216,9 +216,6 @@ struct kp_ctrl__call {
 int kp_ctrl__call_poll(struct kp_ctrl *c, enum kp_ctrl__call_kind kind, const char *key, const char *arg,
 		       struct kp_ctrl__call **out);
 void kp_ctrl__call_release(struct kp_ctrl *c, struct kp_ctrl__call *j);
-/* The finished job of (kind, key) if there is one; never starts one.
- * Metrics are not recorded for it. */
-struct kp_ctrl__call *kp_ctrl__call_peek(struct kp_ctrl *c, enum kp_ctrl__call_kind kind, const char *key);
 /* Calls still running. */
 int kp_ctrl__call_inflight(const struct kp_ctrl *c);
 

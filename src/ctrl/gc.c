@@ -87,13 +87,9 @@ static void collect_instances(struct kp_ctrl *c, const struct kp_instance *inst,
 
 		if (!in->provider_id)
 			continue;
-		snprintf(key, sizeof(key), "gc:%s", in->provider_id);   /* GC's own Deletes */
-		/* a Delete a previous pass started and the cloud carried out */
-		if (in->state == KP_INSTANCE_TERMINATING || in->state == KP_INSTANCE_TERMINATED) {
-			if ((j = kp_ctrl__call_peek(c, KP_CTRL_CALL_DELETE, key)))
-				goto done;
+		if (in->state == KP_INSTANCE_TERMINATING || in->state == KP_INSTANCE_TERMINATED)
 			continue;
-		}
+		snprintf(key, sizeof(key), "gc:%s", in->provider_id);   /* GC's own Deletes */
 		if (in->launched * 1000 + c->ext->gc_grace_ms > wall)
 			continue;
 		if (in->nodeclaim && (in_sorted(names, nnames, in->nodeclaim) || kp_ctrl__claim_get(c, in->nodeclaim) ||
@@ -103,7 +99,6 @@ static void collect_instances(struct kp_ctrl *c, const struct kp_instance *inst,
 		 * still running leaves it to the next pass */
 		if (kp_ctrl__call_poll(c, KP_CTRL_CALL_DELETE, key, in->provider_id, &j) != 0)
 			continue;
-done:
 		e = j->e;
 		eb = j->eb;
 		kp_ctrl__call_release(c, j);
@@ -117,6 +112,27 @@ done:
 					  kp_log_str("nodeclaim", in->nodeclaim ? in->nodeclaim : ""),
 					  kp_log_str("instance-type", in->instance_type ? in->instance_type : ""),
 					  kp_log_int("age-seconds", (wall / 1000) - in->launched)));
+	}
+}
+
+/* The Deletes earlier passes started and did not see finish (the cloud
+ * no longer lists a terminated instance): their outcome, logged. */
+static void reap_deletes(struct kp_ctrl *c)
+{
+	static const char PREFIX[] = "delete:gc:";
+
+	for (int i = c->ncalls - 1; i >= 0; i--) {
+		struct kp_ctrl__call *j = c->calls[i];
+
+		if (strncmp(j->key, PREFIX, sizeof(PREFIX) - 1) != 0 || !atomic_load_explicit(&j->done, memory_order_acquire))
+			continue;
+		if (j->e && j->e != KP_CLOUD_NOT_FOUND)
+			kp_log_error(&c->ext->log_gc, "failed to terminate orphaned instance",
+				     KP_LOG_FIELDS(kp_log_str("provider-id", j->arg), kp_log_errmsg(j->eb.msg)));
+		else
+			kp_log_info(&c->ext->log_gc, "garbage collecting instance with no nodeclaim",
+				    KP_LOG_FIELDS(kp_log_str("provider-id", j->arg)));
+		kp_ctrl__call_release(c, j);
 	}
 }
 
@@ -137,6 +153,7 @@ static void gc_pass(void *ud)
 		kp_kube_timer_start(c->loop, &c->ext->gc_timer, 1000, gc_pass, c);
 		return;
 	}
+	reap_deletes(c);
 	c->cloud_caller = "nodeclaim.garbagecollection";
 	/* the List runs off the loop thread (launcher.c): come back for it */
 	r = kp_ctrl__call_poll(c, KP_CTRL_CALL_LIST, "gc", "", &lj);

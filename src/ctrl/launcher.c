@@ -172,7 +172,7 @@ void kp_ctrl__launch_free_all(struct kp_ctrl *c)
 
 /* ---- other cloud calls ---- */
 
-#define CALL_STALE_MS 60000
+#define CALL_STALE_MS 300000   /* > the GC period (2 min): GC reaps its own */
 
 static const char *const CALL_KIND[] = { "get", "delete", "list", "nodeclass" };
 
@@ -231,20 +231,6 @@ static void call_reap(struct kp_ctrl *c, int64_t now)
 		else if (now - j->done_ms > CALL_STALE_MS)
 			kp_ctrl__call_release(c, j);
 	}
-}
-
-struct kp_ctrl__call *kp_ctrl__call_peek(struct kp_ctrl *c, enum kp_ctrl__call_kind kind, const char *key)
-{
-	size_t kl = strlen(CALL_KIND[kind]);
-
-	for (int i = 0; i < c->ncalls; i++) {
-		struct kp_ctrl__call *j = c->calls[i];
-
-		if (j->kind == kind && strncmp(j->key, CALL_KIND[kind], kl) == 0 && j->key[kl] == ':' &&
-		    strcmp(j->key + kl + 1, key) == 0)
-			return atomic_load_explicit(&j->done, memory_order_acquire) ? j : NULL;
-	}
-	return NULL;
 }
 
 int kp_ctrl__call_poll(struct kp_ctrl *c, enum kp_ctrl__call_kind kind, const char *key, const char *arg,
