@@ -291,4 +291,17 @@ void kp_ctrl__ms_free(struct kp_ctrl *c);
 /* Tracked pods (which 0), Nodes (1), state nodes (2), orphan pods (3). */
 size_t kp_ctrl__ms_count(const struct kp_ctrl *c, int which);
 
+/* Per-NodePool instance types (provision.c): asks the provider once per
+ * pool of cl; the table lives in a (the catalogs are the provider's). A pool
+ * whose types cannot be had is logged on log (if any) and gets none. Returns
+ * -1 with eb set when no pool has types. */
+struct kp_ctrl__pool_cats;
+struct kp_sched_input;
+int kp_ctrl__pool_cats_load(struct kp_ctrl *c, const struct kp_cluster *cl, struct kp_arena *a,
+			    struct kp_ctrl__pool_cats **out, struct kp_log *log, struct kp_errbuf *eb);
+/* The catalog of the pool named pool, else the first pool's that could be had. */
+const struct kp_catalog *kp_ctrl__pool_cat(struct kp_ctrl__pool_cats *pc, const char *pool);
+/* Sets in's catalog and per-pool catalog callback. */
+void kp_ctrl__pool_cats_input(struct kp_ctrl__pool_cats *pc, struct kp_sched_input *in);
+
 #endif
