@@ -164,6 +164,7 @@ struct kp_ctrl__launch {
 	char memo[512];                 /* providerID remembered for it, "" = none */
 	json_t *obj;                    /* copy of the NodeClaim */
 	struct kp_cloud *cloud;         /* c->cloud_raw */
+	const struct kp_kube_clock *clock;   /* c->o.clock, for the duration */
 	struct kp_resnames rn;
 	struct kp_arena a;              /* inst's strings */
 	struct kp_instance inst;        /* result */
@@ -297,9 +298,11 @@ typedef const char *(*kp_ctrl__caller_fn)(void *ud, const char *method);
 /* A provider forwarding every call to inner (borrowed) and recording
  * karpenter_cloudprovider_duration_seconds{controller,method,provider} and
  * _errors_total{...,error} (either family may be NULL); caller(ud, method)
- * names the controller. kp_cloud_destroy(*out) frees the decorator only. */
+ * names the controller; durations on clock (NULL = real, borrowed).
+ * kp_cloud_destroy(*out) frees the decorator only. */
 kp_err kp_ctrl__cloud_metrics_new(struct kp_cloud *inner, struct kp_metric *duration, struct kp_metric *errors,
-			     kp_ctrl__caller_fn caller, void *ud, struct kp_cloud **out, struct kp_errbuf *eb);
+			     kp_ctrl__caller_fn caller, void *ud, const struct kp_kube_clock *clock,
+			     struct kp_cloud **out, struct kp_errbuf *eb);
 /* Records a call made on the inner provider from another thread (the
  * launcher's) as the decorator would have: ms long, result e. No-op when
  * cp is not a decorator. */
