@@ -199,6 +199,7 @@ struct kp_ctrl__call {
 	char *arg;                      /* providerID, "" (list) or the node class JSON */
 	char *key;                      /* kind + arg (the node class: its name) */
 	struct kp_cloud *cloud;         /* c->cloud_raw */
+	const struct kp_kube_clock *clock;   /* c->o.clock, for the duration */
 	struct kp_arena a;              /* results' strings */
 	struct kp_instance inst;        /* GET */
 	struct kp_instance *all;        /* LIST */

@@ -172,7 +172,7 @@ static const char *const CALL_KIND[] = { "get", "delete", "list", "nodeclass" };
 static void *call_worker(void *arg)
 {
 	struct kp_ctrl__call *j = arg;
-	int64_t t0 = mono_ms();
+	int64_t t0 = kp_kube_now_mono(j->clock);
 
 	switch (j->kind) {
 	case KP_CTRL_CALL_GET:
@@ -188,7 +188,7 @@ static void *call_worker(void *arg)
 		j->e = kp_cloud_nodeclass_reconcile(j->cloud, j->arg, &j->status, &j->conds, &j->eb);
 		break;
 	}
-	j->ms = mono_ms() - t0;
+	j->ms = kp_kube_now_mono(j->clock) - t0;
 	atomic_store_explicit(&j->done, 1, memory_order_release);
 	return NULL;
 }
@@ -232,7 +232,7 @@ int kp_ctrl__call_poll(struct kp_ctrl *c, enum kp_ctrl__call_kind kind, const ch
 	struct kp_ctrl__call *j = NULL, **v;
 	struct kp_buf kb;
 	char *k;
-	int64_t now = mono_ms();
+	int64_t now = kp_kube_now_mono(c->o.clock);
 
 	*out = NULL;
 	call_reap(c, now);
@@ -265,6 +265,7 @@ int kp_ctrl__call_poll(struct kp_ctrl *c, enum kp_ctrl__call_kind kind, const ch
 		j->key = k;
 		j->kind = kind;
 		j->cloud = c->cloud_raw;
+		j->clock = c->o.clock;
 		kp_arena_init(&j->a);
 		atomic_init(&j->done, 0);
 		if (pthread_create(&j->th, NULL, call_worker, j) != 0) {
