@@ -320,12 +320,12 @@ static int64_t launch(struct visit *v)
 		goto out;
 	}
 	}
-	/* provider labels under the claim's own (PopulateNodeClaimDetails) */
+	/* provider labels under the claim's own, provider annotations over
+	 * the claim's (PopulateNodeClaimDetails) */
 	{
 		json_t *labels = json_object(), *mine = kp_ctrl__jget(v->obj, "metadata.labels"), *patch;
+		json_t *anns = json_object(), *mya = kp_ctrl__jget(v->obj, "metadata.annotations");
 		struct kp_kube_status ks;
-		const char *k;
-		json_t *val;
 		bool add = false;
 
 		for (int i = 0; i < inst.labels.n; i++) {
@@ -334,10 +334,15 @@ static int64_t launch(struct visit *v)
 			json_object_set_new(labels, inst.labels.kv[i].key, json_string(inst.labels.kv[i].value));
 			add = true;
 		}
-		(void)k;
-		(void)val;
+		for (int i = 0; i < inst.annotations.n; i++) {
+			if (kp_strcmp0(json_string_value(json_object_get(mya, inst.annotations.kv[i].key)),
+				       inst.annotations.kv[i].value) == 0)
+				continue;
+			json_object_set_new(anns, inst.annotations.kv[i].key, json_string(inst.annotations.kv[i].value));
+			add = true;
+		}
 		if (add) {
-			patch = json_pack("{s:{s:o}}", "metadata", "labels", labels);
+			patch = json_pack("{s:{s:o,s:o}}", "metadata", "labels", labels, "annotations", anns);
 			if (kp_kube_patch(c->kc, &KP_KUBE_NODECLAIMS, NULL, v->name, KP_PATCH_MERGE, patch, NULL, NULL, &ks,
 					  &eb)) {
 				kp_log_error(v->log, "failed to label nodeclaim", KP_LOG_FIELDS(kp_log_errmsg(eb.msg)));
@@ -348,6 +353,7 @@ static int64_t launch(struct visit *v)
 			json_decref(patch);
 		} else {
 			json_decref(labels);
+			json_decref(anns);
 		}
 	}
 	{
