@@ -62,7 +62,7 @@ if start_server "$D" "$PORT" KARPENTER_DISRUPTION_VALIDATION_DELAY=1s KARPENTER_
 	ev_blocked() { K get events.events.k8s.io -A --field-selector "regarding.kind=Node,regarding.name=$DNODE,reason=DisruptionBlocked" -o jsonpath='{.items[*].note}' 2>/dev/null | grep -q evdnd; }
 	if [ -n "$DNODE" ] && ev_until 30 ev_blocked; then ok "events: Node event DisruptionBlocked through events.k8s.io/v1"
 	else bad "events: Node event DisruptionBlocked through events.k8s.io/v1" "node=$DNODE $(ev_reasons events.events.k8s.io regarding Node)"; fi
-	out=$(K get events -A --field-selector "involvedObject.kind=Node,involvedObject.name=$DNODE,reason=DisruptionBlocked" -o jsonpath='{.items[0].message}' 2>&1)
+	out=$(K get events -A --field-selector "involvedObject.kind=Node,involvedObject.name=$DNODE,reason=DisruptionBlocked" -o jsonpath='{.items[*].message}' 2>&1)
 	if has "$out" evdnd; then ok "events: the same Node event in core v1"; else bad "events: the same Node event in core v1" "$out"; fi
 
 	# ---- kubectl events and describe
