@@ -220,22 +220,27 @@ int kp_cmd_simulate(int argc, char **argv, const char *datadir)
 		}
 	}
 	if (args.json) {
-		json_t *j = kp_render_plan_json_opts(&plan, &cluster.resnames,
-						     args.all_options ? 0 : KP_RENDER_MAX_OPTIONS);
-		if (j && args.cons.enabled && kp_consolidate_json(j, &dres) != 0) {
-			json_decref(j);
-			j = NULL;
+		/* streamed: written as it is produced, constant memory */
+		struct kp_jw *w = malloc(sizeof(*w));
+
+		if (!w) {
+			fprintf(stderr, "karpenter simulate: out of memory\n");
+			status = KP_EXIT_FAIL;
+			goto out;
 		}
-		if (j && args.bound && kp_render_bound_json(j, &bound) != 0) {
-			json_decref(j);
-			j = NULL;
-		}
-		if (!j || json_dumpf(j, stdout, JSON_INDENT(2)) != 0) {
+		kp_jw_init(w, stdout);
+		kp_jw_obj_begin(w);
+		kp_render_plan_jw(w, &plan, &cluster.resnames, args.all_options ? 0 : KP_RENDER_MAX_OPTIONS);
+		if (args.cons.enabled)
+			kp_consolidate_jw(w, &dres);
+		if (args.bound)
+			kp_render_bound_jw(w, &bound);
+		kp_jw_obj_end(w);
+		if (kp_jw_finish(w) != 0 || fputc('\n', stdout) == EOF || fflush(stdout) != 0) {
 			fprintf(stderr, "karpenter simulate: cannot write JSON output\n");
 			status = KP_EXIT_FAIL;
 		}
-		fputc('\n', stdout);
-		json_decref(j);
+		free(w);
 	} else {
 		kp_render_plan_table(stdout, &plan, &cluster.resnames);
 		if (args.bound)
