@@ -337,7 +337,8 @@ static kp_err resv_init(struct kp_sched__run *r, struct resv_use *u)
 	for (int i = 0; i < cl->nnodes; i++) {
 		const struct kp_node *n = cl->nodes[i];
 		const char *ct = kp_labels_get(&n->labels, KP_LABEL_CAPACITY_TYPE);
-		const struct kp_itype *it = kp_catalog_find(r->s->cat, kp_labels_get(&n->labels, KP_LABEL_INSTANCE_TYPE));
+		const struct kp_itype *it = kp_catalog_find(kp_sched__pool_cat(r->s, kp_labels_get(&n->labels, KP_LABEL_NODEPOOL)),
+							       kp_labels_get(&n->labels, KP_LABEL_INSTANCE_TYPE));
 		struct resv *x;
 
 		if (!it || !ct || strcmp(ct, KP_CT_RESERVED) != 0 || n->deleting)
