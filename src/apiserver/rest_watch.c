@@ -28,18 +28,14 @@ static void stream_line(struct kp_apiserver__watch_stream *s, const char *type, 
 	json_decref(ev);
 }
 
-/* Formats one stored object as a watch event if it passes the selectors. */
-static void stream_event(struct kp_apiserver__watch_stream *s, const char *type, const char *json, size_t len)
+/* The object as the watch serves it (converted, apiVersion set, a Table
+ * if negotiated), a new reference (obj itself may be changed); NULL with *gone set when the resource
+ * went away (CRD deleted), NULL alone when out of memory. */
+static json_t *serve(struct kp_apiserver__watch_stream *s, json_t *obj, bool *gone)
 {
-	json_t *obj = json_loadb(json, len, 0, NULL), *served = NULL, *t = NULL;
 	const struct kp_apiserver__res *res;
+	json_t *served = NULL, *t = NULL;
 
-	if (!obj)
-		return;
-	if (!kp_apiserver__labels_match(&s->ls, obj) || !kp_apiserver__fields_match(&s->fs, obj)) {
-		json_decref(obj);
-		return;
-	}
 	pthread_rwlock_rdlock(&s->L->reg_lock);
 	res = kp_apiserver__reg_find(s->L->reg, s->group, s->version, s->plural);
 	if (res) {
@@ -48,22 +44,38 @@ static void stream_event(struct kp_apiserver__watch_stream *s, const char *type,
 			served = kp_apiserver__reg_convert(s->L->reg, res, obj, res->version, &eb);
 		}
 		if (!served)
-			served = json_incref(obj);
+			served = json_incref(obj);   /* obj gets the served apiVersion */
 		json_object_set_new(served, "apiVersion", json_string(s->gv));
-		if (s->table)
+		if (served && s->table)
 			t = kp_apiserver__reg_table(s->L->reg, res, served, s->include);
 	}
 	pthread_rwlock_unlock(&s->L->reg_lock);
-	json_decref(obj);
-	if (!res) {
-		s->done = true;   /* the resource went away (CRD deleted) */
-		return;
-	}
+	*gone = !res;
 	if (t) {
 		json_decref(served);
 		served = t;
 	}
-	stream_line(s, type, served);
+	return served;
+}
+
+/* Formats one stored object as a watch event if it passes the selectors. */
+static void stream_event(struct kp_apiserver__watch_stream *s, const char *type, const char *json, size_t len)
+{
+	json_t *obj = json_loadb(json, len, 0, NULL), *served;
+	bool gone = false;
+
+	if (!obj)
+		return;
+	if (!kp_apiserver__labels_match(&s->ls, obj) || !kp_apiserver__fields_match(&s->fs, obj)) {
+		json_decref(obj);
+		return;
+	}
+	served = serve(s, obj, &gone);
+	json_decref(obj);
+	if (gone)
+		s->done = true;
+	if (served)
+		stream_line(s, type, served);
 }
 
 static void stream_bookmark(struct kp_apiserver__watch_stream *s)
@@ -91,18 +103,97 @@ static bool hung_up(int fd)
 	return (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)) != 0;
 }
 
+/* ---- shared encodings (enccache.h) ----
+ * A watch's initial state and a streamed list send each object from an
+ * encoding shared by every stream sending that object version in the same
+ * form, built once from the store cursor's row; a stream holds a reference
+ * while its client reads it, never a private copy. */
+#define ENC_INLINE ((size_t)16 * 1024)   /* encodings up to this are copied into pend */
+
+bool kp_apiserver__enc_key(char *key, size_t n, const char *group, const char *plural, const char *ns,
+			   const char *name, int64_t rv, const char *form)
+{
+	int w = snprintf(key, n, "%s\n%s\n%s\n%s\n%lld\n%s", group, plural, ns, name, (long long)rv, form);
+	return w > 0 && (size_t)w < n;
+}
+
+bool kp_apiserver__stream_enc(struct kp_apiserver__watch_stream *s, const struct kp_apiserver__enc *e,
+			      const char *tail)
+{
+	if (e->len <= ENC_INLINE) {
+		bool ok = kp_buf_add(&s->pend, e->text, e->len) == KP_OK && kp_buf_addstr(&s->pend, tail) == KP_OK;
+		kp_apiserver__enc_put(s->L->enc, e);
+		return ok;
+	}
+	s->enc = e;
+	s->enc_off = 0;
+	s->enc_tail = tail;
+	return true;
+}
+
+struct served_src {
+	struct kp_apiserver__watch_stream *s;
+	bool gone;                     /* the resource went away */
+};
+
+/* kp_apiserver__enc_make_fn: the cursor's current object as the watch serves it. */
+static int make_served(void *ud, char **text, size_t *len, json_t **view)
+{
+	struct served_src *src = ud;
+	struct kp_errbuf eb = { 0 };
+	json_t *obj, *served;
+	const char *j;
+	size_t n;
+
+	if (kp_store_cursor_json(src->s->initial, &j, &n, &eb))
+		return -1;
+	obj = json_loadb(j, n, 0, NULL);
+	kp_store_cursor_release(src->s->initial);   /* SQLite's copy of the row goes now */
+	if (!obj)
+		return -1;
+	*view = kp_apiserver__enc_view(obj);
+	served = serve(src->s, obj, &src->gone);
+	json_decref(obj);
+	*text = served ? json_dumps(served, JSON_COMPACT) : NULL;
+	json_decref(served);
+	if (!*text)
+		return -1;
+	*len = strlen(*text);
+	return 0;
+}
+
 /* Adds the next block of a watch's initial state (ADDED events read from
- * the store cursor) to pend; closes the cursor at its end. */
+ * the store cursor) to pend, or queues one large object's shared
+ * encoding; closes the cursor at its end. */
 static void initial_fill(struct kp_apiserver__watch_stream *s)
 {
 	struct kp_errbuf eb = { 0 };
+	char form[300], key[2048];
 
-	while (s->initial && !s->done && s->pend.len < (size_t)64 * 1024) {
-		const char *j;
-		size_t n;
-		enum kp_store_rc rc = kp_store_cursor_next(s->initial, &j, &n, &eb);
+	snprintf(form, sizeof(form), "watch\n%s\n%s", s->gv,
+		 !s->table ? "" : strcmp(s->include, "None") == 0 || strcmp(s->include, "Object") == 0 ? s->include
+												    : "Metadata");
+	while (s->initial && !s->done && !s->enc && s->pend.len < (size_t)64 * 1024) {
+		struct served_src src = { .s = s };
+		const struct kp_apiserver__enc *e;
+		const char *ns, *name;
+		int64_t rv;
+		enum kp_store_rc rc = kp_store_cursor_next(s->initial, &ns, &name, &rv, &eb);
 		if (rc == KP_STORE_OK) {
-			stream_event(s, "ADDED", j, n);
+			if (!kp_apiserver__enc_key(key, sizeof(key), s->group, s->plural, ns, name, rv, form))
+				continue;
+			e = kp_apiserver__enc_get(s->L->enc, key, make_served, &src);
+			if (!e) {
+				s->done = src.gone;   /* otherwise not valid JSON: skipped */
+				continue;
+			}
+			if (!kp_apiserver__labels_match(&s->ls, e->view) || !kp_apiserver__fields_match(&s->fs, e->view)) {
+				kp_apiserver__enc_put(s->L->enc, e);
+				continue;
+			}
+			if (kp_buf_addstr(&s->pend, "{\"type\":\"ADDED\",\"object\":") ||
+			    !kp_apiserver__stream_enc(s, e, "}\n"))
+				s->done = true;
 			continue;
 		}
 		kp_store_cursor_close(s->initial);
@@ -135,6 +226,22 @@ ssize_t kp_apiserver__rest_stream_read(struct kp_apiserver__watch_stream *s, int
 					kp_buf_free(&s->pend);
 			}
 			return (ssize_t)n;
+		}
+		if (s->enc) {   /* a shared encoding, copied as the client reads */
+			size_t n = s->enc->len - s->enc_off;
+			if (n > max)
+				n = max;
+			memcpy(buf, s->enc->text + s->enc_off, n);
+			s->enc_off += n;
+			if (s->enc_off == s->enc->len) {
+				kp_apiserver__enc_put(s->L->enc, s->enc);
+				s->enc = NULL;
+				if (kp_buf_addstr(&s->pend, s->enc_tail))
+					s->done = true;
+			}
+			if (n)
+				return (ssize_t)n;
+			continue;
 		}
 		if (s->list) {
 			if (!kp_apiserver__list_stream_fill(s) && s->pend.len == 0)
@@ -187,6 +294,8 @@ void kp_apiserver__rest_stream_free(struct kp_apiserver__watch_stream *s)
 	if (!s)
 		return;
 	kp_store_watch_close(s->w);
+	if (s->enc)
+		kp_apiserver__enc_put(s->L->enc, s->enc);
 	kp_store_cursor_close(s->list);
 	kp_store_cursor_close(s->initial);
 	kp_apiserver_podlog_follow_close(s->follow);

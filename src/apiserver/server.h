@@ -60,6 +60,7 @@ struct kp_apiserver_config {
 
 struct kp_apiserver__gc;
 struct kp_apiserver__limits;
+struct kp_apiserver__enc_cache;
 
 struct kp_apiserver {
 	struct kp_apiserver_config cfg;
@@ -74,6 +75,7 @@ struct kp_apiserver {
 	struct kp_apiserver__gc *gc;
 	atomic_bool stopping;        /* set by kp_apiserver_shutdown, read by every thread */
 	struct kp_apiserver__limits *limits;   /* server.c */
+	struct kp_apiserver__enc_cache *enc;   /* encodings shared by streams (enccache.c) */
 };
 
 /* ---- life cycle (apiserver.c) ---- */

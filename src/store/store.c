@@ -933,12 +933,19 @@ out:
 	return rc;
 }
 
-/* ---- cursors (streamed lists) ---- */
+/* ---- cursors (streamed lists) ----
+ * The scan reads each row's key and version only (the key index and the
+ * row's first page); kp_store_cursor_json reads the JSON of the row last
+ * returned, in the same read transaction, so a caller that already holds
+ * an encoding of that version (src/apiserver/enccache.c) never makes
+ * SQLite assemble a large object's overflow pages again. */
 struct kp_store_cursor {
 	struct kp_store *st;
 	sqlite3 *db;
-	sqlite3_stmt *s;
+	sqlite3_stmt *s;             /* ns, name, rv, rowid in key order */
+	sqlite3_stmt *j;             /* json of one rowid; reset after each use */
 	char *group, *resource, *ns;
+	bool have_row;
 };
 
 void kp_store_cursor_close(struct kp_store_cursor *cur)
@@ -946,6 +953,7 @@ void kp_store_cursor_close(struct kp_store_cursor *cur)
 	if (!cur)
 		return;
 	sqlite3_finalize(cur->s);
+	sqlite3_finalize(cur->j);
 	if (cur->db) {
 		exec(cur->db, "COMMIT");
 		reader_give(cur->st, cur->db);
@@ -984,9 +992,12 @@ enum kp_store_rc kp_store_cursor_open(struct kp_store *st, const char *group, co
 	*list_rv = query_i64(cur->db, "SELECT max(rv) FROM events", 0);
 	if (*list_rv == 0)
 		*list_rv = query_i64(cur->db, "SELECT max(rv) FROM objects", 0);
-	if (sqlite3_prepare_v2(cur->db, all ? "SELECT json FROM objects WHERE grp=?1 AND res=?2 ORDER BY ns, name"
-					    : "SELECT json FROM objects WHERE grp=?1 AND res=?2 AND ns=?3 ORDER BY name",
-			       -1, &cur->s, NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v2(cur->db, all ? "SELECT ns, name, rv, rowid FROM objects WHERE grp=?1 AND res=?2 "
+					      "ORDER BY ns, name"
+					    : "SELECT ns, name, rv, rowid FROM objects WHERE grp=?1 AND res=?2 AND ns=?3 "
+					      "ORDER BY name",
+			       -1, &cur->s, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(cur->db, "SELECT json FROM objects WHERE rowid=?1", -1, &cur->j, NULL) != SQLITE_OK) {
 		enum kp_store_rc rc = dbfail(eb, cur->db, "store list");
 		kp_store_cursor_close(cur);
 		return rc;
@@ -999,18 +1010,47 @@ enum kp_store_rc kp_store_cursor_open(struct kp_store *st, const char *group, co
 	return KP_STORE_OK;
 }
 
-enum kp_store_rc kp_store_cursor_next(struct kp_store_cursor *cur, const char **json, size_t *len,
+enum kp_store_rc kp_store_cursor_next(struct kp_store_cursor *cur, const char **ns, const char **name, int64_t *rv,
 				      struct kp_errbuf *eb)
 {
-	int r = sqlite3_step(cur->s);
+	int r;
+
+	sqlite3_reset(cur->j);
+	r = sqlite3_step(cur->s);
+	cur->have_row = r == SQLITE_ROW;
 	if (r == SQLITE_ROW) {
-		*json = (const char *)sqlite3_column_text(cur->s, 0);
-		*len = (size_t)sqlite3_column_bytes(cur->s, 0);
+		*ns = nz((const char *)sqlite3_column_text(cur->s, 0));
+		*name = nz((const char *)sqlite3_column_text(cur->s, 1));
+		*rv = sqlite3_column_int64(cur->s, 2);
 		return KP_STORE_OK;
 	}
 	if (r == SQLITE_DONE)
 		return KP_STORE_NOTFOUND;
 	return dbfail(eb, cur->db, "store list");
+}
+
+enum kp_store_rc kp_store_cursor_json(struct kp_store_cursor *cur, const char **json, size_t *len,
+				      struct kp_errbuf *eb)
+{
+	int r;
+
+	if (!cur->have_row)
+		return kp_errf(eb, KP_ERR_INVALID, "store list: no current row"), KP_STORE_FAIL;
+	sqlite3_reset(cur->j);
+	sqlite3_bind_int64(cur->j, 1, sqlite3_column_int64(cur->s, 3));
+	r = sqlite3_step(cur->j);
+	if (r == SQLITE_ROW) {
+		*json = (const char *)sqlite3_column_text(cur->j, 0);
+		*len = (size_t)sqlite3_column_bytes(cur->j, 0);
+		return *json ? KP_STORE_OK : (kp_errf(eb, KP_ERR_NOMEM, "store list: out of memory"), KP_STORE_FAIL);
+	}
+	return dbfail(eb, cur->db, "store list");
+}
+
+void kp_store_cursor_release(struct kp_store_cursor *cur)
+{
+	if (cur)
+		sqlite3_reset(cur->j);
 }
 
 enum kp_store_rc kp_store_count(struct kp_store *st, const char *group, const char *resource, const char *ns,
