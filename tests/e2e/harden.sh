@@ -10,7 +10,9 @@
 #  5. past the limits (connections, watches per client) a 429 with
 #     Retry-After; a watch without timeoutSeconds ends at the server's cap;
 #  6. 300 idle watches with a 7 MB ConfigMap stored keep the peak RSS
-#     (VmHWM) under 300 MB.
+#     (VmHWM) under 300 MB;
+#  7. past the requests in flight a 429 with Retry-After; the request
+#     timeout cuts a streamed list and a trickling request body.
 
 # h_code [CURL ARGS...] PATH: the HTTP status of one GET (headers in $TMP/h.hdr)
 h_code() {
@@ -196,4 +198,99 @@ EOPY
 	stop_server "$HS" >/dev/null
 else
 	bad "harden: karpenter up starts (memory check)" "$(tail -n 5 "$D.log")"
+fi
+
+# ---- 7. requests in flight (2 here) and the request timeout (2 s here), on
+# the data directory of 6 (the 7 MB ConfigMap is there): two plain lists
+# whose clients stop reading (one reads nothing more, one a trickle) stay
+# in flight, so a third request gets 429 with Retry-After while a watch is
+# still served; once the timeout passed both lists are cut (requests are
+# served again; the clients, reading fast now, see the connection end
+# before the list's end); a request body that keeps trickling past the
+# timeout gets its connection closed, without an answer.
+PORT=$(free_port)
+if start_server "$D" "$PORT" KARPENTER_UP_CONTROLLER=off KARPENTER_UP_MAX_INFLIGHT=2 \
+	KARPENTER_UP_REQUEST_TIMEOUT_SECONDS=2; then
+	HS=$SPID
+	HP=$TMP/h-inflight.py
+	cat >"$HP" <<'EOPY'
+import socket, ssl, sys, threading, time
+port, token = int(sys.argv[1]), sys.argv[2]
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+def conn():
+    raw = socket.socket()
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
+    raw.settimeout(15)
+    raw.connect(("127.0.0.1", port))
+    return ctx.wrap_socket(raw)
+def get(path, ua="h-probe"):
+    s = conn()
+    s.sendall(("GET %s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nUser-Agent: %s\r\n\r\n" % (path, token, ua)).encode())
+    return s, s.recv(4096).decode("latin-1")
+L = "/api/v1/namespaces/default/configmaps"
+slow = [get(L, "h-slow-%d" % i) for i in range(2)]
+print("slow lists:", [h.split("\r\n")[0] for _, h in slow])
+_, h = get("/api/v1/namespaces")
+print("third:", h.split("\r\n")[0], "| retry-after 1:", "retry-after: 1" in h.lower())
+_, h = get(L + "?watch=1&timeoutSeconds=1", "h-watch")
+print("watch:", h.split("\r\n")[0])
+got, fast = [0, 0], threading.Event()
+def drain(i, s, pause):
+    try:
+        while True:
+            b = s.recv(65536 if fast.is_set() else 1024)
+            if not b:
+                break
+            got[i] += len(b)
+            if pause and not fast.is_set():
+                time.sleep(pause)
+    except OSError:
+        pass
+# the first reads nothing more, the second trickles (1 KiB every 50 ms)
+th = [threading.Thread(target=drain, args=(1, slow[1][0], 0.05))]
+th[0].start()
+time.sleep(3.5)
+_, h = get("/api/v1/namespaces")
+print("after the timeout:", h.split("\r\n")[0])
+fast.set()
+th.append(threading.Thread(target=drain, args=(0, slow[0][0], 0)))
+th[1].start()
+for t in th:
+    t.join(20)
+print("cut: %s received %s (the list is more than 7340032 bytes)" % (
+      all(g < 7340032 for g in got) and not any(t.is_alive() for t in th), got))
+# a body trickling past the timeout
+s = conn()
+s.sendall(("POST %s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\n"
+           "Content-Length: 100000\r\n\r\n{" % (L, token)).encode())
+t1, resp, closed = time.time(), b"", False
+s.settimeout(0.3)
+while time.time() - t1 < 8 and not closed:
+    try:
+        s.sendall(b" " * 10)
+        b = s.recv(4096)
+        closed = not b
+        resp += b
+    except socket.timeout:
+        pass
+    except OSError:
+        closed = True
+print("trickled body: closed %s after %.1f s, answer %r" % (closed, time.time() - t1, resp[:40]))
+EOPY
+	out=$(timeout 60 $PY "$HP" "$PORT" "$(cat "$D/token")" 2>&1)
+	if has "$out" "slow lists: ['HTTP/1.1 200 OK', 'HTTP/1.1 200 OK']" && has "$out" "third: HTTP/1.1 429" && has "$out" "retry-after 1: True"; then
+		ok "harden: past the requests in flight (2 streamed lists) a request gets 429 with Retry-After"
+	else bad "harden: past the requests in flight a request gets 429 with Retry-After" "$out"; fi
+	if has "$out" "watch: HTTP/1.1 200"; then ok "harden: watches do not count against the requests in flight"
+	else bad "harden: watches do not count against the requests in flight" "$out"; fi
+	if has "$out" "after the timeout: HTTP/1.1 200" && has "$out" "cut: True"; then
+		ok "harden: lists still being sent at the request timeout are cut, then requests are served again"
+	else bad "harden: lists still being sent at the request timeout are cut" "$out"; fi
+	secs=$(printf '%s\n' "$out" | sed -n 's/^trickled body: closed True after \([0-9]*\)\..*/\1/p')
+	if [ -n "$secs" ] && [ "$secs" -ge 1 ] && [ "$secs" -le 4 ] && has "$out" "answer b''"; then
+		ok "harden: a request body still arriving at the request timeout has its connection closed (${secs} s)"
+	else bad "harden: a request body still arriving at the request timeout has its connection closed" "$out"; fi
+	stop_server "$HS" >/dev/null
+else
+	bad "harden: karpenter up starts (request limits)" "$(tail -n 5 "$D.log")"
 fi
