@@ -20,8 +20,10 @@
  *      lowest-price on-demand; without capacity pools to weigh, both are
  *      lowest price here, which is also what kwok does (minus its random
  *      tie break).
- *   Injected insufficient capacity makes an offering unavailable, so step 3
- *   falls back to the next one; nothing left is INSUFFICIENT_CAPACITY, as is
+ *   Injected insufficient capacity makes an offering unavailable, and a
+ *   counted capacity reservation with no instance left is skipped, so step
+ *   3 falls back to the next one (a reservation used up falls back to spot,
+ *   then on-demand, when the claim allows them); nothing left is INSUFFICIENT_CAPACITY, as is
  *   a claim with no candidate at all (AWS filters those out the same way).
  *
  * Invariants: recs is sorted by provider id, with unique provider ids
@@ -551,6 +553,27 @@ static void consider(const struct kp_itype *it, const struct kp_nodeclaim *claim
 		cand[(*ncand)++] = it;
 }
 
+/* A counted capacity reservation (kp_itype_reservation) holds
+ * reservationCapacity instances: every instance launched into it that has
+ * not TERMINATED uses one, so launching decrements what is left and
+ * termination restores it (Karpenter's fake and kwok providers decrement
+ * Offering.ReservationCapacity on Create). Uncounted reserved offerings
+ * are unlimited. */
+static bool reservation_full(const struct fake *f, const struct kp_itype *it, const struct kp_offering *o, int64_t now)
+{
+	const struct kp_reservation *rv = o->captype == KP_CAP_RESERVED ? kp_itype_reservation(it, o->zone) : NULL;
+	int64_t used = 0;
+
+	if (!rv)
+		return false;
+	for (int i = 0; i < f->n && used < rv->capacity; i++) {
+		const struct rec *r = f->recs[i];
+		used += r->inst.captype == KP_CAP_RESERVED && rec_state(r, now) != KP_INSTANCE_TERMINATED &&
+			kp_strcmp0(r->inst.instance_type, it->name) == 0 && kp_strcmp0(r->inst.zone, o->zone) == 0;
+	}
+	return used >= rv->capacity;
+}
+
 static enum kp_cloud_err choose(struct fake *f, const struct kp_nodeclaim *claim, struct choice *best,
 				struct kp_errbuf *eb)
 {
@@ -561,6 +584,7 @@ static enum kp_cloud_err choose(struct fake *f, const struct kp_nodeclaim *claim
 	const char *name = claim->name ? claim->name : "(unnamed)";
 	const struct kp_itype **cand;
 	int ncand = 0, ncompat = 0;
+	int64_t now = fake_clock(f);
 
 	memset(best, 0, sizeof(*best));
 	cand = malloc((size_t)(cat->n > 0 ? cat->n : 1) * sizeof(*cand));
@@ -584,7 +608,8 @@ static enum kp_cloud_err choose(struct fake *f, const struct kp_nodeclaim *claim
 			for (int j = 0; j < it->noff; j++) {
 				const struct kp_offering *o = &it->off[j];
 
-				if (o->captype != order[c] || !o->available || !kp_offering_compatible(o, &claim->reqs))
+				if (o->captype != order[c] || !o->available || !kp_offering_compatible(o, &claim->reqs) ||
+				    reservation_full(f, it, o, now))
 					continue;
 				if (better(it, o, best)) {
 					best->it = it;

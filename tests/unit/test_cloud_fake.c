@@ -447,6 +447,69 @@ static void test_ice_fallback(void **state)
 	fx_free(x);
 }
 
+/* ---- capacity reservations ---- */
+
+/* r.small: a reservation of 2 instances in zone-1 (dearer than spot: the
+ * capacity type still goes reserved first), spot in zone-1. */
+static const struct kp_offering off_r_small[] = {
+	{ "zone-1", KP_CAP_RESERVED, 0.09, true },
+	{ "zone-1", KP_CAP_SPOT, 0.03, true },
+};
+static const struct kp_reservation resv_r_small[] = { { "zone-1", 2 } };
+
+static void test_reservation_count(void **state)
+{
+	struct fx *x = calloc(1, sizeof(*x));
+	struct kp_cloud_fake_opts o;
+	struct kp_errbuf eb = { 0 };
+	struct kp_nodeclaim *any, *only;
+	struct kp_instance in, first;
+	struct kp_itype *it;
+
+	(void)state;
+	assert_non_null(x);
+	kp_catalog_init(&x->cat);
+	x->cat.name = "test";
+	add_type(&x->cat, "r.small", "amd64", 2000, 4 * GI, off_r_small, (int)KP_ARRAY_LEN(off_r_small));
+	it = x->cat.types[0];
+	it->resv = resv_r_small;
+	it->nresv = 1;
+	kp_catalog_sort(&x->cat);
+	kp_arena_init(&x->a);
+	x->now = T0;
+	kp_cloud_fake_opts_init(&o);
+	o.clock = test_clock;
+	o.clock_arg = &x->now;
+	o.terminate_delay_ms = 1000;
+	assert_int_equal(kp_cloud_fake_new(&x->cat, &o, &x->cp, &eb), KP_OK);
+
+	any = claim(x, "nc-any", "r.small");
+	only = claim(x, "nc-reserved", "r.small");
+	req(&x->a, only, KP_LABEL_CAPACITY_TYPE, KP_OP_IN, "reserved");
+
+	/* two launches use the reservation up */
+	first = create_ok(x, any);
+	assert_int_equal(first.captype, KP_CAP_RESERVED);
+	assert_true(first.price == 0.09);
+	in = create_ok(x, only);
+	assert_int_equal(in.captype, KP_CAP_RESERVED);
+	/* then a claim that allows spot falls back to it ... */
+	in = create_ok(x, any);
+	assert_int_equal(in.captype, KP_CAP_SPOT);
+	assert_string_equal(in.zone, "zone-1");
+	/* ... and one that only allows reserved gets nothing */
+	assert_int_equal(kp_cloud_create(x->cp, only, &x->a, &in, &eb), KP_CLOUD_INSUFFICIENT_CAPACITY);
+
+	/* a terminating instance still holds its slot; a terminated one gives it back */
+	assert_int_equal(kp_cloud_delete(x->cp, first.provider_id, &eb), KP_CLOUD_OK);
+	assert_int_equal(kp_cloud_create(x->cp, only, &x->a, &in, &eb), KP_CLOUD_INSUFFICIENT_CAPACITY);
+	x->now += 1000;
+	in = create_ok(x, only);
+	assert_int_equal(in.captype, KP_CAP_RESERVED);
+	assert_int_equal(kp_cloud_create(x->cp, only, &x->a, &in, &eb), KP_CLOUD_INSUFFICIENT_CAPACITY);
+	fx_free(x);
+}
+
 /* ---- lifecycle ---- */
 
 static void test_launch_delay(void **state)
@@ -1148,6 +1211,7 @@ int main(void)
 		cmocka_unit_test(test_requirements_respected),
 		cmocka_unit_test(test_requests_must_fit),
 		cmocka_unit_test(test_ice_fallback),
+		cmocka_unit_test(test_reservation_count),
 		cmocka_unit_test(test_launch_delay),
 		cmocka_unit_test(test_never_registers_and_slow_boots),
 		cmocka_unit_test(test_delete_then_not_found),
