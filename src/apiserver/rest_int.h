@@ -95,6 +95,7 @@ struct kp_apiserver__watch_stream {
 	const struct kp_apiserver__enc *enc;  /* a shared encoding sent after pend (enccache.h), or NULL */
 	size_t enc_off;                /* bytes of enc sent */
 	const char *enc_tail;          /* static text sent after enc */
+	char form[300];                /* a watch's encoding form, part of its encodings' keys */
 };
 
 /* Key of the shared encoding of object ns/name at version rv of the

@@ -133,24 +133,17 @@ bool kp_apiserver__stream_enc(struct kp_apiserver__watch_stream *s, const struct
 
 struct served_src {
 	struct kp_apiserver__watch_stream *s;
+	bool made;                     /* make_* ran for this stream */
 	bool gone;                     /* the resource went away */
+	enum kp_store_rc rc;           /* reading the JSON failed */
+	struct kp_errbuf eb;
 };
 
-/* kp_apiserver__enc_make_fn: the cursor's current object as the watch serves it. */
-static int make_served(void *ud, char **text, size_t *len, json_t **view)
+/* Encodes stored JSON as the watch serves it, with its selector view. */
+static int encode(struct served_src *src, json_t *obj, char **text, size_t *len, json_t **view)
 {
-	struct served_src *src = ud;
-	struct kp_errbuf eb = { 0 };
-	json_t *obj, *served;
-	const char *j;
-	size_t n;
+	json_t *served;
 
-	if (kp_store_cursor_json(src->s->initial, &j, &n, &eb))
-		return -1;
-	obj = json_loadb(j, n, 0, NULL);
-	kp_store_cursor_release(src->s->initial);   /* SQLite's copy of the row goes now */
-	if (!obj)
-		return -1;
 	*view = kp_apiserver__enc_view(obj);
 	served = serve(src->s, obj, &src->gone);
 	json_decref(obj);
@@ -162,38 +155,82 @@ static int make_served(void *ud, char **text, size_t *len, json_t **view)
 	return 0;
 }
 
+/* kp_apiserver__enc_make_fn: the cursor's current object as the watch serves it. */
+static int make_served(void *ud, char **text, size_t *len, json_t **view)
+{
+	struct served_src *src = ud;
+	json_t *obj;
+	const char *j;
+	size_t n;
+
+	src->made = true;
+	if ((src->rc = kp_store_cursor_json(src->s->initial, &j, &n, &src->eb)))
+		return -1;
+	obj = json_loadb(j, n, 0, NULL);
+	kp_store_cursor_release(src->s->initial);   /* SQLite's copy of the row goes now */
+	return obj ? encode(src, obj, text, len, view) : -1;
+}
+
+/* kp_apiserver__enc_make_fn: the object of the watch's current event. */
+static int make_event(void *ud, char **text, size_t *len, json_t **view)
+{
+	struct served_src *src = ud;
+	json_t *obj;
+	const char *j;
+	size_t n;
+
+	src->made = true;
+	if ((src->rc = kp_store_watch_json(src->s->w, &j, &n, &src->eb)))
+		return -1;
+	obj = json_loadb(j, n, 0, NULL);
+	kp_store_watch_release(src->s->w);
+	return obj ? encode(src, obj, text, len, view) : -1;
+}
+
+/* Queues one event (type, the object ns/name at version rv) from its
+ * shared encoding if it passes the selectors; true if the stream goes on. */
+static bool queue_event(struct kp_apiserver__watch_stream *s, const char *type, const char *ns, const char *name,
+			int64_t rv, kp_apiserver__enc_make_fn make)
+{
+	struct served_src src = { .s = s };
+	const struct kp_apiserver__enc *e = NULL;
+	char key[2048], head[64];
+
+	if (!kp_apiserver__enc_key(key, sizeof(key), s->group, s->plural, ns, name, rv, s->form))
+		return true;
+	/* twice: another stream's make may have failed where ours would not */
+	for (int i = 0; i < 2 && !e && !src.made; i++)
+		e = kp_apiserver__enc_get(s->L->enc, key, make, &src);
+	if (!e) {
+		if (src.rc == KP_STORE_GONE)
+			stream_expired(s, src.eb.msg);
+		else if (src.gone || (src.rc != KP_STORE_OK && src.rc != KP_STORE_NOTFOUND))
+			s->done = true;
+		return !s->done;   /* otherwise not valid JSON: skipped */
+	}
+	if (!kp_apiserver__labels_match(&s->ls, e->view) || !kp_apiserver__fields_match(&s->fs, e->view)) {
+		kp_apiserver__enc_put(s->L->enc, e);
+		return true;
+	}
+	snprintf(head, sizeof(head), "{\"type\":\"%s\",\"object\":", type);
+	if (kp_buf_addstr(&s->pend, head) || !kp_apiserver__stream_enc(s, e, "}\n"))
+		s->done = true;
+	return !s->done;
+}
+
 /* Adds the next block of a watch's initial state (ADDED events read from
  * the store cursor) to pend, or queues one large object's shared
  * encoding; closes the cursor at its end. */
 static void initial_fill(struct kp_apiserver__watch_stream *s)
 {
 	struct kp_errbuf eb = { 0 };
-	char form[300], key[2048];
 
-	snprintf(form, sizeof(form), "watch\n%s\n%s", s->gv,
-		 !s->table ? "" : strcmp(s->include, "None") == 0 || strcmp(s->include, "Object") == 0 ? s->include
-												    : "Metadata");
 	while (s->initial && !s->done && !s->enc && s->pend.len < (size_t)64 * 1024) {
-		struct served_src src = { .s = s };
-		const struct kp_apiserver__enc *e;
 		const char *ns, *name;
 		int64_t rv;
 		enum kp_store_rc rc = kp_store_cursor_next(s->initial, &ns, &name, &rv, &eb);
 		if (rc == KP_STORE_OK) {
-			if (!kp_apiserver__enc_key(key, sizeof(key), s->group, s->plural, ns, name, rv, form))
-				continue;
-			e = kp_apiserver__enc_get(s->L->enc, key, make_served, &src);
-			if (!e) {
-				s->done = src.gone;   /* otherwise not valid JSON: skipped */
-				continue;
-			}
-			if (!kp_apiserver__labels_match(&s->ls, e->view) || !kp_apiserver__fields_match(&s->fs, e->view)) {
-				kp_apiserver__enc_put(s->L->enc, e);
-				continue;
-			}
-			if (kp_buf_addstr(&s->pend, "{\"type\":\"ADDED\",\"object\":") ||
-			    !kp_apiserver__stream_enc(s, e, "}\n"))
-				s->done = true;
+			queue_event(s, "ADDED", ns, name, rv, make_served);
 			continue;
 		}
 		kp_store_cursor_close(s->initial);
@@ -265,7 +302,10 @@ ssize_t kp_apiserver__rest_stream_read(struct kp_apiserver__watch_stream *s, int
 		rc = kp_store_watch_next(s->w, wait, &ev, &eb);
 		switch (rc) {
 		case KP_STORE_OK:
-			stream_event(s, kp_store_evtype_str(ev.type), ev.json, ev.len);
+			if (ev.json)
+				stream_event(s, kp_store_evtype_str(ev.type), ev.json, ev.len);
+			else
+				queue_event(s, kp_store_evtype_str(ev.type), ev.ns, ev.name, ev.rv, make_event);
 			break;
 		case KP_STORE_TIMEOUT:
 			if (hung_up(fd))
@@ -340,6 +380,10 @@ void kp_apiserver__do_watch(struct kp_apiserver__req *c)
 	snprintf(s->kind, sizeof(s->kind), "%s", c->res->kind);
 	s->table = kp_apiserver__wants_table(c->rq);
 	snprintf(s->include, sizeof(s->include), "%s", kp_apiserver__include_object(c->rq));
+	/* how this watch encodes objects: the part of a shared encoding's key (enccache.h) */
+	snprintf(s->form, sizeof(s->form), "watch\n%s\n%s", s->gv,
+		 !s->table ? "" : strcmp(s->include, "None") == 0 || strcmp(s->include, "Object") == 0 ? s->include
+												    : "Metadata");
 	s->bookmarks = kp_apiserver__truthy(kp_apiserver__arg(c->rq, "allowWatchBookmarks"));
 	s->bookmark_every = c->L->cfg.bookmark_ms > 0 ? c->L->cfg.bookmark_ms : 60000;
 	s->next_bookmark = kp_apiserver__mono_ms() + s->bookmark_every;
@@ -396,6 +440,8 @@ void kp_apiserver__do_watch(struct kp_apiserver__req *c)
 		}
 	}
 	rc = kp_store_watch_open(c->L->store, c->r.group, c->r.plural, ns, from, &s->w, &eb);
+	if (rc == KP_STORE_OK)
+		kp_store_watch_lazy(s->w);   /* events from shared encodings (queue_event) */
 	if (rc == KP_STORE_GONE) {
 		stream_expired(s, eb.msg);
 	} else if (rc) {

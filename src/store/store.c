@@ -68,6 +68,8 @@ struct kp_store_watch {
 	struct watch_item items[WATCH_BATCH];
 	int nitems, next;
 	struct watch_item cur;       /* the event last returned (owned here) */
+	bool lazy;                   /* events carry no JSON: kp_store_watch_json reads it */
+	char *cur_json;              /* kp_store_watch_json's copy, freed by the next call */
 };
 
 static const char SCHEMA[] =
@@ -1252,10 +1254,70 @@ void kp_store_watch_close(struct kp_store_watch *w)
 	for (int i = w->next; i < w->nitems; i++)
 		item_clear(&w->items[i]);
 	item_clear(&w->cur);
+	free(w->cur_json);
 	free(w->group);
 	free(w->resource);
 	free(w->ns);
 	free(w);
+}
+
+void kp_store_watch_lazy(struct kp_store_watch *w)
+{
+	w->lazy = true;
+}
+
+enum kp_store_rc kp_store_watch_json(struct kp_store_watch *w, const char **json, size_t *len, struct kp_errbuf *eb)
+{
+	struct kp_store *st = w->st;
+	sqlite3 *db;
+	sqlite3_stmt *s = NULL;
+	enum kp_store_rc rc = KP_STORE_OK;
+	int64_t compacted;
+
+	free(w->cur_json);
+	w->cur_json = NULL;
+	if (!w->cur.strs)
+		return kp_errf(eb, KP_ERR_INVALID, "store watch: no current event"), KP_STORE_FAIL;
+	if (!(db = reader_take(st)))
+		return dbfail(eb, NULL, "store watch");
+	if (sqlite3_prepare_v2(db, "SELECT json FROM events WHERE rv = ?1", -1, &s, NULL) != SQLITE_OK) {
+		rc = dbfail(eb, db, "store watch");
+		goto out;
+	}
+	sqlite3_bind_int64(s, 1, w->cur.ev.rv);
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		size_t n = (size_t)sqlite3_column_bytes(s, 0);
+		const char *t = (const char *)sqlite3_column_text(s, 0);
+		w->cur_json = t ? malloc(n + 1) : NULL;
+		if (!w->cur_json) {
+			rc = KP_STORE_FAIL;
+			kp_errf(eb, KP_ERR_NOMEM, "store watch: out of memory");
+			goto out;
+		}
+		memcpy(w->cur_json, t, n);
+		w->cur_json[n] = '\0';
+		*json = w->cur_json;
+		*len = n;
+	} else {
+		rc = KP_STORE_GONE;   /* pruned since the batch was read */
+	}
+out:
+	sqlite3_finalize(s);
+	reader_give(st, db);
+	if (rc == KP_STORE_GONE) {
+		pthread_mutex_lock(&st->mu);
+		compacted = st->compacted;
+		pthread_mutex_unlock(&st->mu);
+		kp_errf(eb, KP_ERR_RANGE, "too old resource version: %lld (%lld)", (long long)w->cur.ev.rv - 1,
+			(long long)compacted);
+	}
+	return rc;
+}
+
+void kp_store_watch_release(struct kp_store_watch *w)
+{
+	free(w->cur_json);
+	w->cur_json = NULL;
 }
 
 /* Reads the events in (w->pos, upto] that pass the filters into w->items. */
@@ -1269,9 +1331,12 @@ static enum kp_store_rc watch_fill(struct kp_store_watch *w, int64_t upto, struc
 
 	if (!db)
 		return dbfail(eb, NULL, "store watch");
-	if (sqlite3_prepare_v2(db, "SELECT rv, type, grp, res, ns, name, json FROM events WHERE rv > ?1 AND rv <= ?2"
-				   " AND (?3 IS NULL OR grp = ?3) AND (?4 IS NULL OR res = ?4)"
-				   " AND (?5 IS NULL OR ns = ?5) ORDER BY rv LIMIT ?6",
+	if (sqlite3_prepare_v2(db, w->lazy ? "SELECT rv, type, grp, res, ns, name, '' FROM events WHERE rv > ?1 AND rv <= ?2"
+					     " AND (?3 IS NULL OR grp = ?3) AND (?4 IS NULL OR res = ?4)"
+					     " AND (?5 IS NULL OR ns = ?5) ORDER BY rv LIMIT ?6"
+					   : "SELECT rv, type, grp, res, ns, name, json FROM events WHERE rv > ?1 AND rv <= ?2"
+					     " AND (?3 IS NULL OR grp = ?3) AND (?4 IS NULL OR res = ?4)"
+					     " AND (?5 IS NULL OR ns = ?5) ORDER BY rv LIMIT ?6",
 			       -1, &s, NULL) != SQLITE_OK) {
 		rc = dbfail(eb, db, "store watch");
 		goto out;
@@ -1312,7 +1377,7 @@ static enum kp_store_rc watch_fill(struct kp_store_watch *w, int64_t upto, struc
 		it->ev.resource = it->ev.group + len[0] + 1;
 		it->ev.ns = it->ev.resource + len[1] + 1;
 		it->ev.name = it->ev.ns + len[2] + 1;
-		it->ev.json = it->ev.name + len[3] + 1;
+		it->ev.json = w->lazy ? NULL : it->ev.name + len[3] + 1;
 		it->ev.len = len[4];
 		n++;
 	}
@@ -1359,6 +1424,7 @@ enum kp_store_rc kp_store_watch_next(struct kp_store_watch *w, int64_t timeout_m
 	struct timespec dl;
 
 	item_clear(&w->cur);
+	kp_store_watch_release(w);
 	if (timeout_ms >= 0)
 		deadline_after(&dl, timeout_ms);
 	for (;;) {

@@ -170,6 +170,15 @@ enum kp_store_rc kp_store_watch_open(struct kp_store *st, const char *group, con
  * behind the window. */
 enum kp_store_rc kp_store_watch_next(struct kp_store_watch *w, int64_t timeout_ms, struct kp_store_event *ev,
 				     struct kp_errbuf *eb);
+/* Makes w's events carry no JSON (json NULL, len 0), for a caller that may
+ * already hold an encoding of the object version (src/apiserver/enccache.c):
+ * it reads the JSON of the event last returned with kp_store_watch_json
+ * (valid until the next call of either function or kp_store_watch_release),
+ * KP_STORE_GONE if the event left the window meanwhile. Call before the
+ * first kp_store_watch_next. */
+void kp_store_watch_lazy(struct kp_store_watch *w);
+enum kp_store_rc kp_store_watch_json(struct kp_store_watch *w, const char **json, size_t *len, struct kp_errbuf *eb);
+void kp_store_watch_release(struct kp_store_watch *w);
 /* Version the watch has seen up to (for BOOKMARK events). */
 int64_t kp_store_watch_rv(const struct kp_store_watch *w);
 void kp_store_watch_close(struct kp_store_watch *w);
