@@ -133,6 +133,10 @@ struct kp_disrupt_opts {
 	int max_passes;               /* kp_disrupt_run: 0 = 1000 */
 	int multi_max;                /* multi-node batch cap: 0 = 100 (Karpenter) */
 	struct kp_sched_opts sched;   /* scheduler options for every simulation */
+	/* Optional: per-NodePool instance types for the simulations
+	 * (kp_sched_input.pool_catalog); NULL = cat for every pool. */
+	const struct kp_catalog *(*pool_catalog)(void *ctx, const struct kp_nodepool *np);
+	void *pool_catalog_ctx;
 };
 
 struct kp_disrupt_repl {

@@ -108,7 +108,9 @@ struct kp_pod_volume {
 	const char *name;
 	const char *claim;
 	bool ephemeral;
-	const char *template_sc;            /* ephemeral: volumeClaimTemplate storageClassName, NULL = unset */
+	bool claim_template;                /* a StatefulSet volumeClaimTemplate's claim "<template>-<sts>-<ordinal>":
+					     * while it does not exist, template_sc decides */
+	const char *template_sc;            /* ephemeral or claim_template: the template's storageClassName, NULL = unset */
 };
 
 /* ---- storage (Karpenter's volumetopology.go inputs) ---- */
@@ -119,6 +121,8 @@ struct kp_storageclass {
 	bool wait_for_first_consumer;       /* volumeBindingMode WaitForFirstConsumer */
 	bool has_topology;                  /* allowedTopologies set */
 	struct kp_reqs topology;            /* allowedTopologies[0] as key In [values] */
+	int nterms;                         /* every allowedTopologies term (ORed); terms[0] == topology */
+	struct kp_reqs *terms;
 };
 
 struct kp_pvc {
@@ -132,6 +136,8 @@ struct kp_pv {
 	const char *name;
 	bool has_affinity;
 	struct kp_reqs affinity;            /* nodeAffinity.required nodeSelectorTerms[0] */
+	int nterms;                         /* every nodeSelectorTerm (ORed); terms[0] == affinity */
+	struct kp_reqs *terms;
 };
 
 /* One container's resources, for computing a pod's effective requests. */
@@ -292,12 +298,21 @@ struct kp_pdb {
 	int64_t disruptions_allowed;
 };
 
+/* One EC2NodeClass subnetSelectorTerms entry: id, or tags (all must
+ * match; a value "*" matches any). */
+struct kp_subnet_term {
+	const char *id;                     /* NULL = select by tags */
+	struct kp_labels tags;
+};
+
 struct kp_nodeclass {
 	const char *name;
 	const char *api_version;
 	const char *ami_family;
 	int64_t kubelet_max_pods;           /* v1 spec.kubelet.maxPods, 0 = unset */
 	int64_t pods_per_core;
+	int nsubnet_terms;                  /* spec.subnetSelectorTerms; 0 = none given */
+	struct kp_subnet_term *subnet_terms;
 };
 
 /* The world one simulation sees. Owns its arena; kp_cluster_free releases all. */

@@ -338,10 +338,13 @@ static kp_err resv_init(struct kp_sched__run *r, struct resv_use *u)
 		/* once per prepared scheduler: without reserved offerings no
 		 * node counts against a reservation (resv_left) */
 		r->s->resv_known = 1;
-		for (int t = 0; t < r->s->cat->n && r->s->resv_known == 1; t++)
-			for (int o = 0; o < r->s->cat->types[t]->noff; o++)
-				if (r->s->cat->types[t]->off[o].captype == KP_CAP_RESERVED)
-					r->s->resv_known = 2;
+		for (int c = -1; c < r->s->ntpl; c++) {
+			const struct kp_catalog *cat = c < 0 ? r->s->cat : r->s->tpl[c].cat;
+			for (int t = 0; cat && t < cat->n && r->s->resv_known == 1; t++)
+				for (int o = 0; o < cat->types[t]->noff; o++)
+					if (cat->types[t]->off[o].captype == KP_CAP_RESERVED)
+						r->s->resv_known = 2;
+		}
 	}
 	for (int i = 0; r->s->resv_known == 2 && i < cl->nnodes; i++) {
 		const struct kp_node *n = cl->nodes[i];
@@ -351,7 +354,8 @@ static kp_err resv_init(struct kp_sched__run *r, struct resv_use *u)
 
 		if (!ct || strcmp(ct, KP_CT_RESERVED) != 0 || n->deleting)
 			continue;   /* (the catalog look-up only for reserved nodes: runs once per solve) */
-		it = kp_catalog_find(r->s->cat, kp_labels_get(&n->labels, KP_LABEL_INSTANCE_TYPE));
+		it = kp_catalog_find(kp_sched__pool_cat(r->s, kp_labels_get(&n->labels, KP_LABEL_NODEPOOL)),
+				     kp_labels_get(&n->labels, KP_LABEL_INSTANCE_TYPE));
 		if (!it)
 			continue;
 		if (!(x = resv_get(r->a, u, it, kp_labels_get(&n->labels, KP_LABEL_ZONE))))
