@@ -162,6 +162,16 @@ bool kp_pod_is_pending(const struct kp_pod *p);
 bool kp_pod_is_terminal(const struct kp_pod *p);
 /* "ns/name" into buf (just "name" when ns is NULL or empty); returns buf. */
 const char *kp_pod_key(const struct kp_pod *p, char *buf, size_t n);
+/* The one karpenter.sh/do-not-disrupt rule for pods (Karpenter's
+ * pod.HasDoNotDisrupt, with the duration form): the annotation value v
+ * (NULL = absent) protects a pod created at created_ms while v is "true",
+ * or a positive Go duration d and now_ms < created_ms + d; any other value
+ * is ignored. Asked by the disruption planner (kp_pod_do_not_disrupt) and
+ * the termination controller's drain (src/ctrl/termination.c). */
+bool kp_pod_do_not_disrupt_value(const char *v, int64_t created_ms, int64_t now_ms);
+/* That rule on p's annotation at now (unix seconds, as p->created). Whether
+ * the pod is active is the caller's question. */
+bool kp_pod_do_not_disrupt(const struct kp_pod *p, int64_t now);
 
 /* ---- namespaces ---- */
 struct kp_namespace {
