@@ -302,6 +302,20 @@ struct kp_pdb {
 	int64_t disruptions_allowed;
 };
 
+/* The disruption controller's budget arithmetic (src/model/pdb.c), for the
+ * spec fields of pdb (its status is not looked at). */
+/* An IntOrString value v (a percentage when percent) against total:
+ * percentages round up; 0 for a percentage of nothing. */
+int64_t kp_pdb_scaled(int64_t v, bool percent, int64_t total);
+/* True when "expected" is the scale of the pods' controllers
+ * (maxUnavailable, or a percentage minAvailable), false when it is the
+ * number of matching pods (an integer minAvailable, or neither field). */
+bool kp_pdb_needs_scale(const struct kp_pdb *pdb);
+/* desiredHealthy and disruptionsAllowed for expected pods of which
+ * healthy are healthy: allowed = healthy - desired, 0 when negative, when
+ * nothing is expected or when the budget has neither field. */
+void kp_pdb_allowed(const struct kp_pdb *pdb, int64_t expected, int64_t healthy, int64_t *desired, int64_t *allowed);
+
 struct kp_nodeclass {
 	const char *name;
 	const char *api_version;
