@@ -316,12 +316,21 @@ bool kp_pdb_needs_scale(const struct kp_pdb *pdb);
  * nothing is expected or when the budget has neither field. */
 void kp_pdb_allowed(const struct kp_pdb *pdb, int64_t expected, int64_t healthy, int64_t *desired, int64_t *allowed);
 
+/* One EC2NodeClass subnetSelectorTerms entry: id, or tags (all must
+ * match; a value "*" matches any). */
+struct kp_subnet_term {
+	const char *id;                     /* NULL = select by tags */
+	struct kp_labels tags;
+};
+
 struct kp_nodeclass {
 	const char *name;
 	const char *api_version;
 	const char *ami_family;
 	int64_t kubelet_max_pods;           /* v1 spec.kubelet.maxPods, 0 = unset */
 	int64_t pods_per_core;
+	int nsubnet_terms;                  /* spec.subnetSelectorTerms; 0 = none given */
+	struct kp_subnet_term *subnet_terms;
 };
 
 /* The world one simulation sees. Owns its arena; kp_cluster_free releases all. */

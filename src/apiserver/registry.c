@@ -715,6 +715,7 @@ kp_err kp_apiserver__reg_new(struct kp_apiserver__reg **out, const char *crd_dir
 		e->r.has_scale = kp_apiserver__res_list_has(b->subs, "scale");
 		e->r.storage_version = b->version;
 		e->r.builtin = true;
+		e->r.storage_group = strcmp(b->group, "events.k8s.io") == 0 ? "" : NULL;   /* events.c */
 		e->subresources = b->subs;
 		memcpy(e->list_kind_buf, lk, sizeof(e->list_kind_buf));
 		e->r.list_kind = e->list_kind_buf;

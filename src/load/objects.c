@@ -541,6 +541,40 @@ static kp_err load_ami_terms(struct kp_load_dec *d, const struct kp_load_node *s
 	return rc;
 }
 
+/* spec.subnetSelectorTerms: id or tags per term (the zones they select
+ * restrict the class's pools, catalog/subnets.c). */
+static kp_err load_subnet_terms(struct kp_load_dec *d, const struct kp_load_node *spec, struct kp_nodeclass *nc)
+{
+	const struct kp_load_node *terms = kp_load_get(spec, "subnetSelectorTerms");
+	size_t mark;
+	kp_err rc = KP_OK;
+
+	if (!terms || terms->type != KP_LN_SEQ || terms->n == 0)
+		return KP_OK;
+	nc->subnet_terms = kp_arena_calloc(d->a, terms->n, sizeof(*nc->subnet_terms));
+	if (!nc->subnet_terms)
+		return kp_load_wrap(d, KP_ERR_NOMEM);
+	mark = kp_load_push(d, "subnetSelectorTerms");
+	for (uint32_t i = 0; i < terms->n && !rc; i++) {
+		const struct kp_load_node *t = terms->u.items[i];
+		struct kp_subnet_term *st = &nc->subnet_terms[nc->nsubnet_terms];
+		size_t m2 = kp_load_pushi(d, i);
+
+		rc = kp_load_str(d, t, "id", &st->id);
+		if (!rc)
+			rc = kp_load_labels(d, t, "tags", &st->tags, false, false);
+		if (!rc && !st->id && st->tags.n == 0)
+			rc = kp_load_fail(d, KP_ERR_INVALID, "a term needs id or tags");
+		if (!rc && st->id && st->tags.n > 0)
+			rc = kp_load_fail(d, KP_ERR_INVALID, "id is exclusive: a term with id has no tags");
+		if (!rc)
+			nc->nsubnet_terms++;
+		kp_load_pop(d, m2);
+	}
+	kp_load_pop(d, mark);
+	return rc;
+}
+
 kp_err kp_load_nodeclass(struct kp_load_dec *d, const struct kp_load_node *root, struct kp_nodeclass *nc)
 {
 	const struct kp_load_node *spec = NULL, *kubelet;
@@ -561,6 +595,8 @@ kp_err kp_load_nodeclass(struct kp_load_dec *d, const struct kp_load_node *root,
 		rc = kp_load_str(d, spec, "amiFamily", &family);
 	if (!rc && !d->v1beta1)
 		rc = load_ami_terms(d, spec, &from_alias);
+	if (!rc)
+		rc = load_subnet_terms(d, spec, nc);
 	if (rc)
 		goto out;
 	if (family) {

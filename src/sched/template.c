@@ -217,6 +217,45 @@ static kp_err tpl_windows(struct kp_sched *s, struct kp_sched__tpl *t)
 	return rc;
 }
 
+/* The zones of the subnets the pool's EC2NodeClass selects
+ * (subnetSelectorTerms over the simulated VPC, catalog/subnets.c): the AWS
+ * provider offers a NodePool only the zones of its class's subnets
+ * (offering zones ∩ status.subnets zones), so a pool whose class selects
+ * fewer zones than the catalog has gets zone In [those]; topology domains
+ * follow (topology.c key_universe reads the pool's requirements). The value
+ * array lives in the prep arena: final_reqs copies value arrays into the
+ * plan. */
+static kp_err tpl_subnets(struct kp_sched *s, struct kp_sched__tpl *t)
+{
+	const struct kp_nodepool *np = t->pool;
+	const struct kp_nodeclass *nc = NULL;
+	struct kp_req r = { .key = KP_LABEL_ZONE };
+	const char **v;
+
+	for (int i = 0; np->node_class.name && i < s->cl->nnodeclasses; i++)
+		if (s->cl->nodeclasses[i]->name && strcmp(s->cl->nodeclasses[i]->name, np->node_class.name) == 0)
+			nc = s->cl->nodeclasses[i];
+	if (!nc || nc->nsubnet_terms == 0 || s->nzones == 0)
+		return KP_OK;
+	v = kp_arena_calloc(&s->arena, (size_t)s->nzones, sizeof(*v));
+	if (!v)
+		return KP_ERR_NOMEM;
+	for (int i = 0; i < s->nzones; i++)
+		if (s->zones[i][0] && kp_subnet_zone_selected(nc, s->zones[i]))
+			v[r.n++] = s->zones[i];
+	if (r.n == s->nzones)
+		return KP_OK;
+	if (r.n == 0) {
+		kp_err rc = kp_sched__prep_note(s, "nodepool \"%s\": EC2NodeClass \"%s\"'s subnetSelectorTerms select no subnet "
+						"(the simulated VPC has subnet-<zone> in each of the catalog's %d zones)",
+						np->name, nc->name, s->nzones);
+		if (rc)
+			return rc;
+	}
+	r.values = v;
+	return kp_reqs_add(&t->pool_reqs, &s->arena, &r);
+}
+
 static kp_err tpl_reqs(struct kp_sched *s, struct kp_sched__tpl *t, struct kp_errbuf *eb)
 {
 	const struct kp_nodepool *np = t->pool;
@@ -229,6 +268,8 @@ static kp_err tpl_reqs(struct kp_sched *s, struct kp_sched__tpl *t, struct kp_er
 	rc = kp_reqs_copy(&t->pool_reqs, &s->arena, &np->reqs);
 	if (!rc)
 		rc = tpl_windows(s, t);
+	if (!rc)
+		rc = tpl_subnets(s, t);
 	if (rc)
 		return rc;
 	kp_labels_copy(&t->labels, &s->arena, &np->labels);
