@@ -108,7 +108,9 @@ struct kp_pod_volume {
 	const char *name;
 	const char *claim;
 	bool ephemeral;
-	const char *template_sc;            /* ephemeral: volumeClaimTemplate storageClassName, NULL = unset */
+	bool claim_template;                /* a StatefulSet volumeClaimTemplate's claim "<template>-<sts>-<ordinal>":
+					     * while it does not exist, template_sc decides */
+	const char *template_sc;            /* ephemeral or claim_template: the template's storageClassName, NULL = unset */
 };
 
 /* ---- storage (Karpenter's volumetopology.go inputs) ---- */
@@ -119,6 +121,8 @@ struct kp_storageclass {
 	bool wait_for_first_consumer;       /* volumeBindingMode WaitForFirstConsumer */
 	bool has_topology;                  /* allowedTopologies set */
 	struct kp_reqs topology;            /* allowedTopologies[0] as key In [values] */
+	int nterms;                         /* every allowedTopologies term (ORed); terms[0] == topology */
+	struct kp_reqs *terms;
 };
 
 struct kp_pvc {
@@ -132,6 +136,8 @@ struct kp_pv {
 	const char *name;
 	bool has_affinity;
 	struct kp_reqs affinity;            /* nodeAffinity.required nodeSelectorTerms[0] */
+	int nterms;                         /* every nodeSelectorTerm (ORed); terms[0] == affinity */
+	struct kp_reqs *terms;
 };
 
 /* One container's resources, for computing a pod's effective requests. */

@@ -254,6 +254,55 @@ static kp_err do_pod(struct loader *L, struct kp_load_dec *d, const struct objct
 	return rc;
 }
 
+/* A StatefulSet's spec.volumeClaimTemplates: names and storageClassNames
+ * (each pod gets the claim "<template>-<sts>-<ordinal>", as the StatefulSet
+ * controller names it). */
+struct vct {
+	const char *name;
+	const char *sc;
+};
+
+static kp_err load_vcts(struct kp_load_dec *d, const struct kp_load_node *spec, struct vct **out, int *n)
+{
+	const struct kp_load_node *list = NULL;
+	size_t mark;
+	kp_err rc = kp_load_seq(d, spec, "volumeClaimTemplates", &list);
+
+	*out = NULL;
+	*n = 0;
+	if (rc || !list || list->n == 0)
+		return rc;
+	*out = kp_arena_calloc(d->a, list->n, sizeof(**out));
+	if (!*out)
+		return kp_load_wrap(d, KP_ERR_NOMEM);
+	mark = kp_load_push(d, "volumeClaimTemplates");
+	for (uint32_t i = 0; i < list->n && !rc; i++) {
+		const struct kp_load_node *t = list->u.items[i], *meta = NULL, *tspec = NULL;
+		size_t m2 = kp_load_pushi(d, i);
+
+		rc = kp_load_map(d, t, "metadata", &meta);
+		if (!rc && meta) {
+			size_t m3 = kp_load_push(d, "metadata");
+			rc = kp_load_str(d, meta, "name", &(*out)[*n].name);
+			kp_load_pop(d, m3);
+		}
+		if (!rc && (!(*out)[*n].name || !*(*out)[*n].name))
+			rc = kp_load_fail(d, KP_ERR_INVALID, "metadata.name: required field is missing");
+		if (!rc)
+			rc = kp_load_map(d, t, "spec", &tspec);
+		if (!rc && tspec) {
+			size_t m3 = kp_load_push(d, "spec");
+			rc = kp_load_str(d, tspec, "storageClassName", &(*out)[*n].sc);
+			kp_load_pop(d, m3);
+		}
+		if (!rc)
+			(*n)++;
+		kp_load_pop(d, m2);
+	}
+	kp_load_pop(d, mark);
+	return rc;
+}
+
 static kp_err do_workload(struct loader *L, struct kp_load_dec *d, const struct objctx *o)
 {
 	const struct kp_load_node *spec = NULL, *tmpl = NULL, *tmeta = NULL, *tspec = NULL;
@@ -261,6 +310,8 @@ static kp_err do_workload(struct loader *L, struct kp_load_dec *d, const struct 
 	int64_t count = 1, completions = 0, created = L->now;
 	struct kp_load_podref ref;
 	struct kp_pod proto;
+	struct vct *vcts = NULL;
+	int nvcts = 0;
 	size_t mark;
 	kp_err rc;
 
@@ -285,6 +336,8 @@ static kp_err do_workload(struct loader *L, struct kp_load_dec *d, const struct 
 	} else {
 		rc = kp_load_int(d, spec, "replicas", 0, MAX_REPLICAS, &count, NULL);
 	}
+	if (!rc && strcmp(o->kind, "StatefulSet") == 0)
+		rc = load_vcts(d, spec, &vcts, &nvcts);
 	if (!rc)
 		rc = kp_load_map(d, spec, "template", &tmpl);
 	if (!rc && !tmpl)
@@ -314,6 +367,24 @@ static kp_err do_workload(struct loader *L, struct kp_load_dec *d, const struct 
 		p->created = created;
 		p->owner_kind = o->kind;
 		p->owner_name = o->name;
+		if (nvcts) {
+			struct kp_pod_volume *v = kp_arena_calloc(d->a, (size_t)(proto.nvolumes + nvcts), sizeof(*v));
+			if (!v)
+				return lnomem(L);
+			if (proto.nvolumes)
+				memcpy(v, proto.volumes, (size_t)proto.nvolumes * sizeof(*v));
+			for (int k = 0; k < nvcts; k++) {
+				struct kp_pod_volume *x = &v[proto.nvolumes + k];
+				x->name = vcts[k].name;
+				x->claim = kp_arena_printf(d->a, "%s-%s", vcts[k].name, p->name);
+				x->claim_template = true;
+				x->template_sc = vcts[k].sc;
+				if (!x->claim)
+					return lnomem(L);
+			}
+			p->volumes = v;
+			p->nvolumes = proto.nvolumes + nvcts;
+		}
 		rc = claim_name(L, d, "Pod", p->ns, p->name);
 		if (!rc)
 			rc = kp_cluster_add_pod(L->c, p) ? lnomem(L) : KP_OK;

@@ -150,7 +150,8 @@ struct kp_sched__class {
 	int nsel_cap;
 	int8_t *sel;                    /* per group: -1 unknown, 0, 1 (selects rep) */
 	bool has_ports;
-	struct kp_reqs vol;             /* volume topology requirements (volumetopology.go) */
+	int nvol;                       /* volume topology alternatives (volumetopology.go), ORed; 0 = none */
+	struct kp_reqs *vol;
 	const char *vol_err;            /* a claim, volume or class it needs is missing */
 };
 
