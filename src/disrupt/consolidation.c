@@ -472,9 +472,13 @@ static kp_err consolidate(struct kp_disrupt__pass *p, enum kp_disrupt_method m, 
 		if (!no) {
 			cmd->nclaims = 1;
 			cmd->action = KP_DISRUPT_REPLACE;
-			cmd->reason = kp_disrupt__fmt(p, "Underutilized: %s replaced by a cheaper %s %s ($%.4f/h < $%.4f/h)",
-					     n == 1 ? "node" : "nodes", c->it->name,
-					     kp_captype_name(c->off->captype), kp_disrupt__price(c->off), price);
+			cmd->reason = c->off->captype == KP_CAP_RESERVED
+				? kp_disrupt__fmt(p, "Underutilized: %s replaced by %s reserved capacity (a reservation counts at "
+						  "its price / 10^7: $%.2g/h < $%.4f/h)", n == 1 ? "node" : "nodes", c->it->name,
+						  kp_disrupt__price(c->off), price)
+				: kp_disrupt__fmt(p, "Underutilized: %s replaced by a cheaper %s %s ($%.4f/h < $%.4f/h)",
+						  n == 1 ? "node" : "nodes", c->it->name,
+						  kp_captype_name(c->off->captype), kp_disrupt__price(c->off), price);
 		}
 	}
 	if (!no) {

@@ -328,7 +328,8 @@ static bool resv_left(const struct resv_use *u, const struct kp_itype *it, const
 	return rv->capacity > 0;
 }
 
-/* Existing reserved nodes count against their reservation. */
+/* Existing reserved nodes, and in-flight NodeClaims labelled reserved,
+ * count against their reservation. */
 static kp_err resv_init(struct kp_sched__run *r, struct resv_use *u)
 {
 	const struct kp_cluster *cl = r->s->cl;
@@ -344,6 +345,22 @@ static kp_err resv_init(struct kp_sched__run *r, struct resv_use *u)
 		if (!it || !ct || strcmp(ct, KP_CT_RESERVED) != 0 || n->deleting)
 			continue;
 		if (!(x = resv_get(r->a, u, it, kp_labels_get(&n->labels, KP_LABEL_ZONE))))
+			return KP_ERR_NOMEM;
+		x->used++;
+	}
+	/* in-flight NodeClaims (launched, no Node yet) that hold a reservation */
+	for (int i = 0; i < cl->nclaims; i++) {
+		const struct kp_nodeclaim *c = cl->claims[i];
+		const char *ct = kp_labels_get(&c->labels, KP_LABEL_CAPACITY_TYPE);
+		const struct kp_itype *it;
+		struct resv *x;
+
+		if (c->node || c->deleting || !ct || strcmp(ct, KP_CT_RESERVED) != 0)
+			continue;
+		it = kp_catalog_find(r->s->cat, kp_labels_get(&c->labels, KP_LABEL_INSTANCE_TYPE));
+		if (!it)
+			continue;
+		if (!(x = resv_get(r->a, u, it, kp_labels_get(&c->labels, KP_LABEL_ZONE))))
 			return KP_ERR_NOMEM;
 		x->used++;
 	}
