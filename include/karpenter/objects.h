@@ -168,6 +168,16 @@ bool kp_pod_is_pending(const struct kp_pod *p);
 bool kp_pod_is_terminal(const struct kp_pod *p);
 /* "ns/name" into buf (just "name" when ns is NULL or empty); returns buf. */
 const char *kp_pod_key(const struct kp_pod *p, char *buf, size_t n);
+/* The one karpenter.sh/do-not-disrupt rule for pods (Karpenter's
+ * pod.HasDoNotDisrupt, with the duration form): the annotation value v
+ * (NULL = absent) protects a pod created at created_ms while v is "true",
+ * or a positive Go duration d and now_ms < created_ms + d; any other value
+ * is ignored. Asked by the disruption planner (kp_pod_do_not_disrupt) and
+ * the termination controller's drain (src/ctrl/termination.c). */
+bool kp_pod_do_not_disrupt_value(const char *v, int64_t created_ms, int64_t now_ms);
+/* That rule on p's annotation at now (unix seconds, as p->created). Whether
+ * the pod is active is the caller's question. */
+bool kp_pod_do_not_disrupt(const struct kp_pod *p, int64_t now);
 
 /* ---- namespaces ---- */
 struct kp_namespace {
@@ -297,6 +307,20 @@ struct kp_pdb {
 	bool has_status;                    /* status.disruptionsAllowed given */
 	int64_t disruptions_allowed;
 };
+
+/* The disruption controller's budget arithmetic (src/model/pdb.c), for the
+ * spec fields of pdb (its status is not looked at). */
+/* An IntOrString value v (a percentage when percent) against total:
+ * percentages round up; 0 for a percentage of nothing. */
+int64_t kp_pdb_scaled(int64_t v, bool percent, int64_t total);
+/* True when "expected" is the scale of the pods' controllers
+ * (maxUnavailable, or a percentage minAvailable), false when it is the
+ * number of matching pods (an integer minAvailable, or neither field). */
+bool kp_pdb_needs_scale(const struct kp_pdb *pdb);
+/* desiredHealthy and disruptionsAllowed for expected pods of which
+ * healthy are healthy: allowed = healthy - desired, 0 when negative, when
+ * nothing is expected or when the budget has neither field. */
+void kp_pdb_allowed(const struct kp_pdb *pdb, int64_t expected, int64_t healthy, int64_t *desired, int64_t *allowed);
 
 /* One EC2NodeClass subnetSelectorTerms entry: id, or tags (all must
  * match; a value "*" matches any). */

@@ -26,7 +26,6 @@
 
 #define KPC_DISRUPTED_TAINT "karpenter.sh/disrupted"
 #define KPC_TERMINATION_TS_ANN "karpenter.sh/nodeclaim-termination-timestamp"
-#define KPC_DO_NOT_DISRUPT_ANN "karpenter.sh/do-not-disrupt"
 
 struct kp_ctrl__disruption;   /* disruption.c */
 

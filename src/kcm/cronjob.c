@@ -30,7 +30,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "karpenter/disrupt.h"
+#include "karpenter/cron.h"
 #include "kcm/kcm_int.h"
 #include "kcm/rules.h"
 
@@ -276,8 +276,8 @@ void kp_kcm__reconcile_cronjob(struct kp_kcm *C, const char *key)
 		const json_t *sds = json_object_get(spec, "startingDeadlineSeconds");
 		if (!earliest && kp_kobj_str(md, "creationTimestamp"))
 			kp_parse_rfc3339(kp_kobj_str(md, "creationTimestamp"), &earliest);
-		kp_kcm_cron_due(&cron, earliest, now, json_is_integer(sds) ? json_integer_value(sds) : -1, &due, &missed,
-				&next);
+		kp_cron_due(&cron, earliest, now, json_is_integer(sds) ? json_integer_value(sds) : -1, &due, &missed,
+			    &next);
 		if (missed > 100) {
 			snprintf(msg, sizeof(msg), "too many missed start times: %lld. Set or decrease .spec.startingDeadlineSeconds or check clock skew",
 				 (long long)missed);
