@@ -27,6 +27,7 @@
 #include "apiserver/satoken.h"
 #include "kobj/kobj.h"
 #include "apiserver/server.h"
+#include "apiserver/rest_int.h"
 
 static const char *const DEFAULT_NAMESPACES[] = { "default", "kube-system", "kube-public", "kube-node-lease" };
 
@@ -98,6 +99,7 @@ kp_err kp_apiserver_start(struct kp_apiserver **out, const struct kp_apiserver_c
 		goto fail;
 	}
 	kp_store_list(L->store, "apiextensions.k8s.io", "customresourcedefinitions", NULL, crd_fn, L, NULL, NULL);
+	kp_apiserver__events_migrate(L->store);
 	for (size_t i = 0; i < KP_ARRAY_LEN(DEFAULT_NAMESPACES); i++)
 		ensure_namespace(L, DEFAULT_NAMESPACES[i]);
 	if ((rc = kp_apiserver__tls_load_or_create(&L->tls, cfg->data_dir, NULL, eb)))

@@ -231,5 +231,8 @@ json_t *kp_apiserver__event_to_core(const json_t *ev);
 /* The core Event field an events.k8s.io/v1 field selector label names, or
  * NULL if the label is not supported. */
 const char *kp_apiserver__event_field(const char *label);
+/* Moves the events.k8s.io Events an earlier version stored under their own
+ * group into the core Events' storage (at start; failures leave them). */
+void kp_apiserver__events_migrate(struct kp_store *st);
 
 #endif
