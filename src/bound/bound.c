@@ -624,7 +624,18 @@ static double frac_knap(struct cg *g, int k, const double *w, double cap)
 static double surrogate_ub(struct cg *g, int k, double *w)
 {
 	const struct kp_bound_kind *kd = &g->p->kinds[k];
-	double best = HUGE_VAL;
+	double best = 0;
+
+	/* every pod that fits at once: often below the price already (small
+	 * demands, large kinds), and O(classes) */
+	for (int i = 0; i < g->C; i++) {
+		int32_t u = g->maxfit[(size_t)i * g->K + k];
+		if (g->y[i] > 0 && u && g->dem[i])
+			best += g->y[i] * (double)(u < g->dem[i] ? u : g->dem[i]);
+	}
+	if (best <= kd->price)
+		return best;
+	best = HUGE_VAL;
 
 	for (int r1 = -1; r1 < g->D; r1++) {
 		for (int r2 = r1; r2 < g->D; r2++) {

@@ -110,19 +110,31 @@ static bool prob_dims(struct prob *pb, const struct kp_res *const *req, int n, i
 	return true;
 }
 
-static kp_err prob_kinds(struct prob *pb, const struct kp_sched *s, const bool *use_tpl, struct kp_arena *a)
+/* The node kinds of the templates in use, priced: the same for every run of
+ * a prepared scheduler (consolidation runs thousands), so the cost runs
+ * keep them in s->cost_kinds. */
+struct kp_sched__cost_kinds {
+	int n;
+	int *tpl, *type;
+	double *price;
+};
+
+static kp_err kinds_list(const struct kp_sched *s, const bool *use_tpl, struct kp_arena *a,
+			 struct kp_sched__cost_kinds **out)
 {
+	struct kp_sched__cost_kinds *ck = kp_arena_calloc(a, 1, sizeof(*ck));
 	int cap = 0;
 
 	for (int t = 0; t < s->ntpl; t++)
 		if (use_tpl[t])
 			cap += s->tpl[t].ntypes;
-	pb->kinds = kp_arena_calloc(a, (size_t)cap + 1, sizeof(*pb->kinds));
-	pb->kind_tpl = kp_arena_calloc(a, (size_t)cap + 1, sizeof(int));
-	pb->kind_type = kp_arena_calloc(a, (size_t)cap + 1, sizeof(int));
-	if (!pb->kinds || !pb->kind_tpl || !pb->kind_type)
+	if (!ck)
 		return KP_ERR_NOMEM;
-	pb->nkinds = 0;
+	ck->tpl = kp_arena_calloc(a, (size_t)cap + 1, sizeof(int));
+	ck->type = kp_arena_calloc(a, (size_t)cap + 1, sizeof(int));
+	ck->price = kp_arena_calloc(a, (size_t)cap + 1, sizeof(double));
+	if (!ck->tpl || !ck->type || !ck->price)
+		return KP_ERR_NOMEM;
 	for (int t = 0; t < s->ntpl; t++) {
 		const struct kp_sched__tpl *tp = &s->tpl[t];
 		uint64_t zm, cm;
@@ -134,20 +146,36 @@ static kp_err prob_kinds(struct prob *pb, const struct kp_sched *s, const bool *
 		for (int j = 0; j < tp->ntypes; j++) {
 			const struct kp_sched__itype *tt = &tp->types[j];
 			const struct kp_offering *o;
-			struct kp_bound_kind *k = &pb->kinds[pb->nkinds];
 
 			if (tt->never_fits || !tt->any_avail)
 				continue;
 			o = kp_sched__type_cheapest(s, tt, zm, cm, &tp->reqs);
 			if (!o)
 				continue;
-			k->price = o->price;
-			for (int d = 0; d < pb->ndims; d++)
-				k->free[d] = tt->free.v[pb->dims[d]];
-			pb->kind_tpl[pb->nkinds] = t;
-			pb->kind_type[pb->nkinds] = j;
-			pb->nkinds++;
+			ck->price[ck->n] = o->price;
+			ck->tpl[ck->n] = t;
+			ck->type[ck->n] = j;
+			ck->n++;
 		}
+	}
+	*out = ck;
+	return KP_OK;
+}
+
+static kp_err prob_kinds(struct prob *pb, const struct kp_sched *s, const struct kp_sched__cost_kinds *ck,
+			 struct kp_arena *a)
+{
+	pb->kinds = kp_arena_calloc(a, (size_t)ck->n + 1, sizeof(*pb->kinds));
+	pb->kind_tpl = kp_arena_memdup(a, ck->tpl, ((size_t)ck->n + 1) * sizeof(int));
+	pb->kind_type = kp_arena_memdup(a, ck->type, ((size_t)ck->n + 1) * sizeof(int));
+	if (!pb->kinds || !pb->kind_tpl || !pb->kind_type)
+		return KP_ERR_NOMEM;
+	pb->nkinds = ck->n;
+	for (int k = 0; k < ck->n; k++) {
+		const struct kp_sched__itype *tt = &s->tpl[ck->tpl[k]].types[ck->type[k]];
+		pb->kinds[k].price = ck->price[k];
+		for (int d = 0; d < pb->ndims; d++)
+			pb->kinds[k].free[d] = tt->free.v[pb->dims[d]];
 	}
 	return KP_OK;
 }
@@ -407,7 +435,10 @@ kp_err kp_sched__cost_run_init(struct kp_sched__run *r, struct kp_errbuf *eb)
 	rc = KP_OK;
 	if (!prob_dims(&pb, reqs, r->npods, r->nres))
 		goto out;   /* too many resource kinds for the planner: Karpenter's packing */
-	rc = prob_kinds(&pb, s, use, &a);
+	if (!s->cost_kinds)
+		rc = kinds_list(s, use, &s->arena, &s->cost_kinds);
+	if (!rc)
+		rc = prob_kinds(&pb, s, s->cost_kinds, &a);
 	if (!rc)
 		rc = prob_classes(&pb, s, refs, r->npods, &a);
 	if (rc)
@@ -847,6 +878,7 @@ kp_err kp_sched_cost_bound(const struct kp_sched_input *in, const struct kp_sche
 	struct kp_bound_problem bp;
 	struct kp_bound_result res;
 	struct podref *refs = NULL;
+	struct kp_sched__cost_kinds *ck = NULL;
 	const struct kp_res **reqs;
 	bool *use;
 	int n = 0;
@@ -877,7 +909,9 @@ kp_err kp_sched_cost_bound(const struct kp_sched_input *in, const struct kp_sche
 		rc = kp_errf(eb, KP_ERR_LIMIT, "bound: the pods use more than %d resource kinds", KP_BOUND_DIMS);
 		goto out;
 	}
-	rc = prob_kinds(&pb, s, use, &a);
+	rc = kinds_list(s, use, &a, &ck);
+	if (!rc)
+		rc = prob_kinds(&pb, s, ck, &a);
 	if (!rc)
 		rc = prob_classes(&pb, s, refs, n, &a);
 	if (rc)
