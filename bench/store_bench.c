@@ -4,7 +4,10 @@
  * object per write, every write acknowledged only once durable), in a fresh
  * store under /tmp. Prints the median of 3 runs per thread count.
  *
- * Usage: store_bench [WRITES_PER_THREAD]   (default 400)
+ * With `update`, each thread creates one ConfigMap and then updates it
+ * (every update's event also holds the state before it, see store.h).
+ *
+ * Usage: store_bench [WRITES_PER_THREAD] [update]   (default 400, creates)
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -20,6 +23,8 @@ struct worker {
 	int id, n, fails;
 };
 
+static int update_mode;   /* 1: one object per thread, updated n-1 times */
+
 static double now_s(void)
 {
 	struct timespec ts;
@@ -34,12 +39,13 @@ static void *work(void *arg)
 
 	for (int i = 0; i < w->n; i++) {
 		struct kp_errbuf eb = { 0 };
-		snprintf(name, sizeof(name), "cm-%d-%d", w->id, i);
+		snprintf(name, sizeof(name), "cm-%d-%d", w->id, update_mode ? 0 : i);
 		struct kp_store_key k = { "", "configmaps", "default", name };
-		json_t *o = json_pack("{s:s, s:s, s:{s:s, s:s, s:s}, s:{s:s}}", "apiVersion", "v1", "kind", "ConfigMap",
+		json_t *o = json_pack("{s:s, s:s, s:{s:s, s:s, s:s}, s:{s:s, s:i}}", "apiVersion", "v1", "kind", "ConfigMap",
 				      "metadata", "name", name, "namespace", "default", "uid", name, "data", "k",
-				      "a small value of some forty bytes......");
-		if (kp_store_create(w->st, &k, o, NULL, &eb) != KP_STORE_OK)
+				      "a small value of some forty bytes......", "i", i);
+		if ((update_mode && i ? kp_store_update(w->st, &k, o, 0, NULL, &eb) : kp_store_create(w->st, &k, o, NULL, &eb)) !=
+		    KP_STORE_OK)
 			w->fails++;
 		json_decref(o);
 	}
@@ -97,11 +103,12 @@ int main(int argc, char **argv)
 	if (argc > 1) {
 		char *end;
 		long v = strtol(argv[1], &end, 10);
-		if (*end || v <= 0 || v > 1000000) {
-			fprintf(stderr, "usage: store_bench [WRITES_PER_THREAD]\n");
+		if (*end || v <= 0 || v > 1000000 || (argc > 2 && strcmp(argv[2], "update") != 0) || argc > 3) {
+			fprintf(stderr, "usage: store_bench [WRITES_PER_THREAD] [update]\n");
 			return 2;
 		}
 		n = (int)v;
+		update_mode = argc > 2;
 	}
 	printf("%8s %10s %12s\n", "threads", "writes", "writes/s");
 	for (size_t i = 0; i < sizeof(tc) / sizeof(tc[0]); i++) {
