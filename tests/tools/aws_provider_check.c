@@ -8,6 +8,7 @@
  * Usage: aws_provider_check MOTO_URL PROXY_URL DATADIR
  * Prints "ok"/"FAIL" per check, then "aws-provider: N passed, M failed".
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,6 +88,54 @@ static void proxy_rules(const char *json)
 	curl_easy_perform(h);
 	curl_easy_cleanup(h);
 	fclose(null);
+}
+
+static size_t count_cb(char *d, size_t sz, size_t n, void *ud)
+{
+	struct kp_buf *b = ud;
+
+	kp_buf_printf(b, "%.*s", (int)(sz * n), d);
+	return sz * n;
+}
+
+/* How many requests of action the proxy has seen. */
+static int proxy_count(const char *action)
+{
+	char url[512], pat[128];
+	CURL *h = curl_easy_init();
+	struct kp_buf b;
+	int n = 0;
+
+	kp_buf_init(&b, 64u << 20);
+	snprintf(url, sizeof(url), "%s/_proxy/log", PROXY);
+	snprintf(pat, sizeof(pat), "\"%s\"", action);
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, count_cb);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
+	curl_easy_perform(h);
+	curl_easy_cleanup(h);
+	for (const char *p = b.data; p && (p = strstr(p, pat)); p += strlen(pat))
+		n++;
+	kp_buf_free(&b);
+	return n;
+}
+
+/* ---- CreateFleet batching: three launches at once ---- */
+struct batch_job {
+	struct kp_cloud *cp;
+	struct kp_nodeclaim *claim;
+	struct kp_arena a;
+	struct kp_instance out;
+	struct kp_errbuf eb;
+	enum kp_cloud_err e;
+};
+
+static void *batch_run(void *arg)
+{
+	struct batch_job *j = arg;
+
+	j->e = kp_cloud_create(j->cp, j->claim, &j->a, &j->out, &j->eb);
+	return NULL;
 }
 
 /* ---- claims ---- */
@@ -491,6 +540,51 @@ int main(int argc, char **argv)
 			back &= m5->off[i].available;
 		check(back && kp_cloud_aws_ice_count(px) == 0, "after 3 minutes the offerings are available again", NULL);
 		proxy_rules("{}");
+	}
+
+	/* ---- CreateFleet batching (createfleet.go): identical requests
+	 * together -> one CreateFleet for 3, one instance each, each tagged
+	 * with its own NodeClaim ---- */
+	{
+		static const char *const one[] = { "m5.large" };
+		struct batch_job jobs[3];
+		pthread_t th[3];
+		int before = proxy_count("CreateFleet"), after, ok_n = 0, tagged = 0;
+		bool distinct;
+
+		for (int i = 0; i < 3; i++) {
+			char nm[32];
+
+			memset(&jobs[i], 0, sizeof(jobs[i]));
+			snprintf(nm, sizeof(nm), "claim-batch-%d", i);
+			jobs[i].cp = px;
+			jobs[i].claim = claim(nm, "default", one, 1, od, 1);
+			kp_arena_init(&jobs[i].a);
+			pthread_create(&th[i], NULL, batch_run, &jobs[i]);
+		}
+		for (int i = 0; i < 3; i++)
+			pthread_join(th[i], NULL);
+		after = proxy_count("CreateFleet");
+		for (int i = 0; i < 3; i++) {
+			const struct kp_aws_xnode *x;
+
+			ok_n += jobs[i].e == KP_CLOUD_OK && jobs[i].out.provider_id;
+			x = jobs[i].out.provider_id ? describe_instance(jobs[i].out.provider_id) : NULL;
+			tagged += x && has_tag(x, "karpenter.sh/nodeclaim", jobs[i].claim->name);
+		}
+		distinct = ok_n == 3 && strcmp(jobs[0].out.provider_id, jobs[1].out.provider_id) != 0 &&
+			   strcmp(jobs[0].out.provider_id, jobs[2].out.provider_id) != 0 &&
+			   strcmp(jobs[1].out.provider_id, jobs[2].out.provider_id) != 0;
+		snprintf(buf, sizeof(buf), "CreateFleet calls %d, launched %d, tagged %d: %s", after - before, ok_n, tagged,
+			 jobs[0].eb.msg);
+		check(after - before == 1 && distinct, "3 identical launches at once: one CreateFleet (TotalTargetCapacity 3), 3 instances",
+		      buf);
+		check(tagged == 3, "each batched instance tagged with its own NodeClaim (CreateTags)", buf);
+		for (int i = 0; i < 3; i++) {
+			if (jobs[i].out.provider_id)
+				kp_cloud_delete(px, jobs[i].out.provider_id, &eb);
+			kp_arena_free(&jobs[i].a);
+		}
 	}
 
 	/* ---- alias through SSM (answered by the proxy: moto refuses /aws/ names) ---- */

@@ -100,7 +100,31 @@ struct kp_aws_cloud {
 	char queue_url[1024];
 	json_t *events;                       /* pending events, array of {kind, id} */
 	uint64_t events_by_kind[8];
+	/* CreateFleet batching (batch.c) */
+	pthread_mutex_t fleet_mu;
+	pthread_cond_t fleet_cv;              /* on CLOCK_MONOTONIC */
+	struct kp_aws__fleet_batch *fleet_open;
+	int64_t fleet_idle_ms, fleet_max_ms;  /* 35 ms / 1 s as Karpenter; idle 0 = off */
 };
+
+/* ---- CreateFleet batching (batch.c) ---- */
+#define KP_AWS_FLEET_BATCH_MAX 500
+struct kp_aws__fleet_batch;
+struct kp_aws_fleet_req {
+	const char *key;                 /* the request without its NodeClaim tag; NULL = no batching */
+	const char *claim;               /* the NodeClaim's name (tagged on a batched instance) */
+	struct kp_aws_params *single;    /* the request as built, sent when the batch is of one */
+	/* builds the request for n instances without the NodeClaim tag */
+	void (*build)(void *ctx, int n, struct kp_aws_params *p);
+	void *build_ctx;
+};
+void kp_aws_fleet_init(struct kp_aws_cloud *w);
+void kp_aws_fleet_fini(struct kp_aws_cloud *w);
+/* One CreateFleet through the batcher: r and eb as kp_aws_query's, r->xml a
+ * CreateFleetResponse holding this request's instance (if any) and the
+ * answer's errorSet. Blocks for the batch window (35 ms idle, 1 s max). */
+kp_err kp_aws_fleet_call(struct kp_aws_cloud *w, const struct kp_aws_fleet_req *q, struct kp_arena *a,
+			 struct kp_aws_resp *r, struct kp_errbuf *eb);
 
 int64_t kp_aws_now_ms(struct kp_aws_cloud *w);
 

@@ -1104,6 +1104,72 @@ static enum kp_cloud_err choose(struct kp_aws_cloud *w, struct kp_aws_class *c, 
 	return KP_CLOUD_OK;
 }
 
+/* What a CreateFleet request is built from (aws_create's choices). */
+struct fleet_build {
+	struct kp_aws_cloud *w;
+	const struct kp_aws_class *snap;
+	const struct kp_nodeclaim *claim;   /* name NULL: no NodeClaim tag (a batch) */
+	int nlt;
+	char (*lt_names)[96];
+	const struct kp_aws_ami **lt_ami;
+	const struct pick *picks;
+	int npick;
+	enum kp_captype ct;
+};
+
+/* CreateFleet `instant` for n instances: one launch template config per
+ * AMI with its overrides (type x zonal subnet, priority = price), the
+ * capacity type's allocation strategy, tags on instance, volume, fleet. */
+static void fleet_params(const struct fleet_build *b, int n, struct kp_aws_params *p)
+{
+	const struct pick *picks = b->picks;
+	char cap[16];
+
+	kp_aws_params_init(p, "CreateFleet", KP_AWS_EC2_VERSION);
+	kp_aws_params_add(p, "Type", "instant");
+	if (json_string_value(json_object_get(b->snap->spec, "context")))
+		kp_aws_params_add(p, "Context", json_string_value(json_object_get(b->snap->spec, "context")));
+	for (int j = 0; j < b->nlt; j++) {
+		int no = 0;
+
+		kp_aws_params_addf(p, b->lt_names[j], "LaunchTemplateConfigs.%d.LaunchTemplateSpecification.LaunchTemplateName",
+				   j + 1);
+		kp_aws_params_addf(p, "$Latest", "LaunchTemplateConfigs.%d.LaunchTemplateSpecification.Version", j + 1);
+		for (int i = 0; i < b->npick; i++) {
+			char pr[32];
+
+			if (picks[i].ami != b->lt_ami[j])
+				continue;
+			no++;
+			snprintf(pr, sizeof(pr), "%.6f", picks[i].o->price);
+			kp_aws_params_addf(p, picks[i].it->name, "LaunchTemplateConfigs.%d.Overrides.%d.InstanceType", j + 1, no);
+			kp_aws_params_addf(p, picks[i].sn->id, "LaunchTemplateConfigs.%d.Overrides.%d.SubnetId", j + 1, no);
+			kp_aws_params_addf(p, picks[i].ami->id, "LaunchTemplateConfigs.%d.Overrides.%d.ImageId", j + 1, no);
+			kp_aws_params_addf(p, picks[i].o->zone, "LaunchTemplateConfigs.%d.Overrides.%d.AvailabilityZone", j + 1, no);
+			kp_aws_params_addf(p, pr, "LaunchTemplateConfigs.%d.Overrides.%d.Priority", j + 1, no);
+		}
+	}
+	kp_aws_params_add(p, "TargetCapacitySpecification.DefaultTargetCapacityType",
+			  b->ct == KP_CAP_SPOT ? "spot" : b->ct == KP_CAP_RESERVED ? "reserved-capacity" : "on-demand");
+	snprintf(cap, sizeof(cap), "%d", n);
+	kp_aws_params_add(p, "TargetCapacitySpecification.TotalTargetCapacity", cap);
+	if (b->ct == KP_CAP_SPOT)
+		kp_aws_params_add(p, "SpotOptions.AllocationStrategy", "price-capacity-optimized");
+	else
+		kp_aws_params_add(p, "OnDemandOptions.AllocationStrategy", "lowest-price");
+	kp_aws_params_add(p, "TagSpecification.1.ResourceType", "instance");
+	fleet_tags(b->w, b->snap, b->claim, p, "TagSpecification.1");
+	kp_aws_params_add(p, "TagSpecification.2.ResourceType", "volume");
+	fleet_tags(b->w, b->snap, b->claim, p, "TagSpecification.2");
+	kp_aws_params_add(p, "TagSpecification.3.ResourceType", "fleet");
+	fleet_tags(b->w, b->snap, b->claim, p, "TagSpecification.3");
+}
+
+static void fleet_build_anon(void *ctx, int n, struct kp_aws_params *p)
+{
+	fleet_params(ctx, n, p);
+}
+
 static enum kp_cloud_err aws_create(struct kp_cloud *cp, const struct kp_nodeclaim *claim, struct kp_arena *a,
 				    struct kp_instance *out, struct kp_errbuf *eb)
 {
@@ -1216,45 +1282,21 @@ static enum kp_cloud_err aws_create(struct kp_cloud *cp, const struct kp_nodecla
 				goto done;
 			}
 		}
-		kp_aws_params_init(&p, "CreateFleet", KP_AWS_EC2_VERSION);
-		kp_aws_params_add(&p, "Type", "instant");
-		if (json_string_value(json_object_get(snap.spec, "context")))
-			kp_aws_params_add(&p, "Context", json_string_value(json_object_get(snap.spec, "context")));
-		for (int j = 0; j < nlt; j++) {
-			int no = 0;
+		{
+			struct fleet_build fb = { w, &snap, claim, nlt, lt_names, lt_ami, picks, npick, ct };
+			struct fleet_build fk = fb;
+			struct kp_nodeclaim anon = *claim;
+			struct kp_aws_params kp;
+			struct kp_aws_fleet_req q = { NULL, claim->name, &p, fleet_build_anon, &fk };
 
-			kp_aws_params_addf(&p, lt_names[j], "LaunchTemplateConfigs.%d.LaunchTemplateSpecification.LaunchTemplateName",
-					   j + 1);
-			kp_aws_params_addf(&p, "$Latest", "LaunchTemplateConfigs.%d.LaunchTemplateSpecification.Version", j + 1);
-			for (int i = 0; i < npick; i++) {
-				char pr[32];
-
-				if (picks[i].ami != lt_ami[j])
-					continue;
-				no++;
-				snprintf(pr, sizeof(pr), "%.6f", picks[i].o->price);
-				kp_aws_params_addf(&p, picks[i].it->name, "LaunchTemplateConfigs.%d.Overrides.%d.InstanceType", j + 1, no);
-				kp_aws_params_addf(&p, picks[i].sn->id, "LaunchTemplateConfigs.%d.Overrides.%d.SubnetId", j + 1, no);
-				kp_aws_params_addf(&p, picks[i].ami->id, "LaunchTemplateConfigs.%d.Overrides.%d.ImageId", j + 1, no);
-				kp_aws_params_addf(&p, picks[i].o->zone, "LaunchTemplateConfigs.%d.Overrides.%d.AvailabilityZone", j + 1,
-						   no);
-				kp_aws_params_addf(&p, pr, "LaunchTemplateConfigs.%d.Overrides.%d.Priority", j + 1, no);
-			}
+			anon.name = NULL;
+			fk.claim = &anon;
+			fleet_params(&fb, 1, &p);
+			fleet_params(&fk, 1, &kp);
+			q.key = kp.failed ? NULL : kp.body.data;
+			rc = kp_aws_fleet_call(w, &q, &ra, &r, eb);
+			kp_aws_params_free(&kp);
 		}
-		kp_aws_params_add(&p, "TargetCapacitySpecification.DefaultTargetCapacityType",
-				  ct == KP_CAP_SPOT ? "spot" : ct == KP_CAP_RESERVED ? "reserved-capacity" : "on-demand");
-		kp_aws_params_add(&p, "TargetCapacitySpecification.TotalTargetCapacity", "1");
-		if (ct == KP_CAP_SPOT)
-			kp_aws_params_add(&p, "SpotOptions.AllocationStrategy", "price-capacity-optimized");
-		else
-			kp_aws_params_add(&p, "OnDemandOptions.AllocationStrategy", "lowest-price");
-		kp_aws_params_add(&p, "TagSpecification.1.ResourceType", "instance");
-		fleet_tags(w, &snap, claim, &p, "TagSpecification.1");
-		kp_aws_params_add(&p, "TagSpecification.2.ResourceType", "volume");
-		fleet_tags(w, &snap, claim, &p, "TagSpecification.2");
-		kp_aws_params_add(&p, "TagSpecification.3.ResourceType", "fleet");
-		fleet_tags(w, &snap, claim, &p, "TagSpecification.3");
-		rc = kp_aws_query(w->cl, "ec2", &p, true, false, &ra, &r, eb);
 		kp_aws_params_free(&p);
 		if (rc) {
 			if (strstr(r.code, "InvalidLaunchTemplateName.NotFound") || strstr(r.code, "InvalidLaunchTemplateId.NotFound")) {
@@ -1732,6 +1774,7 @@ static void aws_destroy(struct kp_cloud *cp)
 	free(w->cluster_ca);
 	kp_aws_client_free(w->cl);
 	pthread_mutex_destroy(&w->mu);
+	kp_aws_fleet_fini(w);
 	free(w);
 }
 
@@ -1797,6 +1840,9 @@ kp_err kp_cloud_aws_new(const struct kp_cloud_aws_opts *o, struct kp_cloud **out
 		return eb ? eb->code : KP_ERR_INVALID;
 	}
 	pthread_mutex_init(&w->mu, NULL);
+	kp_aws_fleet_init(w);
+	w->fleet_idle_ms = 35;   /* createfleet.go: 35 ms idle, 1 s max */
+	w->fleet_max_ms = 1000;
 	w->ice = json_object();
 	w->pool_class = json_object();
 	w->lts = json_object();
