@@ -24,6 +24,7 @@
 
 #include <openssl/evp.h>
 
+#include "apiserver/enccache.h"
 #include "apiserver/satoken.h"
 #include "kobj/kobj.h"
 #include "apiserver/server.h"
@@ -83,6 +84,10 @@ kp_err kp_apiserver_start(struct kp_apiserver **out, const struct kp_apiserver_c
 		return kp_errf(eb, KP_ERR_NOMEM, "out of memory");
 	L->cfg = *cfg;
 	pthread_rwlock_init(&L->reg_lock, NULL);
+	if (!(L->enc = kp_apiserver__enc_cache_new())) {
+		rc = kp_errf(eb, KP_ERR_NOMEM, "out of memory");
+		goto fail;
+	}
 	if ((rc = kp_kobj_mkdir_p(cfg->data_dir, eb)))
 		goto fail;
 	if ((size_t)snprintf(path, sizeof(path), "%s/store.db", cfg->data_dir) >= sizeof(path)) {
@@ -138,6 +143,7 @@ void kp_apiserver_stop(struct kp_apiserver *L)
 	kp_store_close(L->store);
 	kp_apiserver__reg_free(L->reg);
 	kp_apiserver__tls_free(&L->tls);
+	kp_apiserver__enc_cache_free(L->enc);
 	pthread_rwlock_destroy(&L->reg_lock);
 	free(L);
 }

@@ -58,6 +58,7 @@ struct kp_sched__cost {
 	int *bin_claim;                 /* claim idx, -1 = not opened */
 	double *claim_cap;              /* per claim idx: price cap, 0 = none */
 	double *claim_price;            /* per claim idx: cheapest offering now (after its last pod) */
+	bool *claim_priced;             /* per claim idx: claim_price is that price (else not computed) */
 	bool *claim_cost;               /* per claim idx: its template packs for cost */
 };
 
@@ -341,8 +342,10 @@ static kp_err cost_alloc(struct kp_sched__run *r, struct kp_sched__cost *c, cons
 	c->claim_cap = kp_arena_calloc(a, np, sizeof(double));
 	c->claim_cost = kp_arena_calloc(a, np, sizeof(bool));
 	c->claim_price = kp_arena_calloc(a, np, sizeof(double));
+	c->claim_priced = kp_arena_calloc(a, np, sizeof(bool));
 	if (!c->kind_tpl || !c->kind_type || !c->kind_price || !c->class_alone || !c->pod_class || !c->pod_bin ||
-	    !c->bin_kind || !c->bin_claim || !c->claim_cap || !c->claim_cost || !c->claim_price)
+	    !c->bin_kind || !c->bin_claim || !c->claim_cap || !c->claim_cost || !c->claim_price ||
+	    !c->claim_priced)
 		return KP_ERR_NOMEM;
 	for (int k = 0; k < pb->nkinds; k++)
 		c->kind_price[k] = pb->kinds[k].price;
@@ -518,9 +521,15 @@ static bool claim_join(struct kp_sched__run *r, struct kp_sched__claim *c, struc
 	struct kp_sched__try t;
 	bool ok = kp_sched__claim_try(r, c, p, v, &t, NULL);
 	double after = 0;
+	bool priced = false;
 
-	if (ok && (rule != JOIN_ANY || cs->claim_cost[c->idx] || cs->claim_cap[c->idx] > 0))
-		after = types_price(r, c, t.types, t.ntypes, t.over, t.nover);
+	if (ok && (rule != JOIN_ANY || cs->claim_cost[c->idx] || cs->claim_cap[c->idx] > 0)) {
+		if (cs->claim_priced[c->idx] && t.nover == 0 && t.ntypes == c->ntypes)
+			after = cs->claim_price[c->idx];   /* same types, same requirements: same price */
+		else
+			after = types_price(r, c, t.types, t.ntypes, t.over, t.nover);
+		priced = true;
+	}
 	if (ok && rule != JOIN_ANY && (cs->claim_cost[c->idx] || cs->claim_cap[c->idx] > 0)) {
 		*priced_out = true;
 		if (cs->claim_cap[c->idx] > 0) {
@@ -537,6 +546,7 @@ static bool claim_join(struct kp_sched__run *r, struct kp_sched__claim *c, struc
 		*rc = kp_sched__claim_commit(r, c, p, &t);
 		kp_sched__claim_order_bump(r, c, old);
 		cs->claim_price[c->idx] = after;
+		cs->claim_priced[c->idx] = priced;
 	}
 	kp_arena_reset(r->scratch, m);
 	return ok;
@@ -602,6 +612,7 @@ static bool new_claim(struct kp_sched__run *r, int tpl, struct kp_sched__pod *p,
 		r->cost->claim_cap[c->idx] = cap;
 		r->cost->claim_cost[c->idx] = r->cost->tpl_cost[tpl];
 		r->cost->claim_price[c->idx] = price;
+		r->cost->claim_priced[c->idx] = cap > 0 || r->cost->tpl_cost[tpl];
 		*out = c;
 	}
 	kp_arena_reset(r->scratch, m);

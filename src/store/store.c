@@ -74,6 +74,8 @@ struct kp_store_watch {
 	struct watch_item items[WATCH_BATCH];
 	int nitems, next;
 	struct watch_item cur;       /* the event last returned (owned here) */
+	bool lazy;                   /* events carry no JSON: kp_store_watch_json reads it */
+	char *cur_json;              /* kp_store_watch_json's copy, freed by the next call */
 };
 
 static const char SCHEMA[] =
@@ -1019,12 +1021,19 @@ out:
 	return rc;
 }
 
-/* ---- cursors (streamed lists) ---- */
+/* ---- cursors (streamed lists) ----
+ * The scan reads each row's key and version only (the key index and the
+ * row's first page); kp_store_cursor_json reads the JSON of the row last
+ * returned, in the same read transaction, so a caller that already holds
+ * an encoding of that version (src/apiserver/enccache.c) never makes
+ * SQLite assemble a large object's overflow pages again. */
 struct kp_store_cursor {
 	struct kp_store *st;
 	sqlite3 *db;
-	sqlite3_stmt *s;
+	sqlite3_stmt *s;             /* ns, name, rv, rowid in key order */
+	sqlite3_stmt *j;             /* json of one rowid; reset after each use */
 	char *group, *resource, *ns;
+	bool have_row;
 };
 
 void kp_store_cursor_close(struct kp_store_cursor *cur)
@@ -1032,6 +1041,7 @@ void kp_store_cursor_close(struct kp_store_cursor *cur)
 	if (!cur)
 		return;
 	sqlite3_finalize(cur->s);
+	sqlite3_finalize(cur->j);
 	if (cur->db) {
 		exec(cur->db, "COMMIT");
 		reader_give(cur->st, cur->db);
@@ -1070,9 +1080,12 @@ enum kp_store_rc kp_store_cursor_open(struct kp_store *st, const char *group, co
 	*list_rv = query_i64(cur->db, "SELECT max(rv) FROM events", 0);
 	if (*list_rv == 0)
 		*list_rv = query_i64(cur->db, "SELECT max(rv) FROM objects", 0);
-	if (sqlite3_prepare_v2(cur->db, all ? "SELECT json FROM objects WHERE grp=?1 AND res=?2 ORDER BY ns, name"
-					    : "SELECT json FROM objects WHERE grp=?1 AND res=?2 AND ns=?3 ORDER BY name",
-			       -1, &cur->s, NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v2(cur->db, all ? "SELECT ns, name, rv, rowid FROM objects WHERE grp=?1 AND res=?2 "
+					      "ORDER BY ns, name"
+					    : "SELECT ns, name, rv, rowid FROM objects WHERE grp=?1 AND res=?2 AND ns=?3 "
+					      "ORDER BY name",
+			       -1, &cur->s, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(cur->db, "SELECT json FROM objects WHERE rowid=?1", -1, &cur->j, NULL) != SQLITE_OK) {
 		enum kp_store_rc rc = dbfail(eb, cur->db, "store list");
 		kp_store_cursor_close(cur);
 		return rc;
@@ -1085,18 +1098,47 @@ enum kp_store_rc kp_store_cursor_open(struct kp_store *st, const char *group, co
 	return KP_STORE_OK;
 }
 
-enum kp_store_rc kp_store_cursor_next(struct kp_store_cursor *cur, const char **json, size_t *len,
+enum kp_store_rc kp_store_cursor_next(struct kp_store_cursor *cur, const char **ns, const char **name, int64_t *rv,
 				      struct kp_errbuf *eb)
 {
-	int r = sqlite3_step(cur->s);
+	int r;
+
+	sqlite3_reset(cur->j);
+	r = sqlite3_step(cur->s);
+	cur->have_row = r == SQLITE_ROW;
 	if (r == SQLITE_ROW) {
-		*json = (const char *)sqlite3_column_text(cur->s, 0);
-		*len = (size_t)sqlite3_column_bytes(cur->s, 0);
+		*ns = nz((const char *)sqlite3_column_text(cur->s, 0));
+		*name = nz((const char *)sqlite3_column_text(cur->s, 1));
+		*rv = sqlite3_column_int64(cur->s, 2);
 		return KP_STORE_OK;
 	}
 	if (r == SQLITE_DONE)
 		return KP_STORE_NOTFOUND;
 	return dbfail(eb, cur->db, "store list");
+}
+
+enum kp_store_rc kp_store_cursor_json(struct kp_store_cursor *cur, const char **json, size_t *len,
+				      struct kp_errbuf *eb)
+{
+	int r;
+
+	if (!cur->have_row)
+		return kp_errf(eb, KP_ERR_INVALID, "store list: no current row"), KP_STORE_FAIL;
+	sqlite3_reset(cur->j);
+	sqlite3_bind_int64(cur->j, 1, sqlite3_column_int64(cur->s, 3));
+	r = sqlite3_step(cur->j);
+	if (r == SQLITE_ROW) {
+		*json = (const char *)sqlite3_column_text(cur->j, 0);
+		*len = (size_t)sqlite3_column_bytes(cur->j, 0);
+		return *json ? KP_STORE_OK : (kp_errf(eb, KP_ERR_NOMEM, "store list: out of memory"), KP_STORE_FAIL);
+	}
+	return dbfail(eb, cur->db, "store list");
+}
+
+void kp_store_cursor_release(struct kp_store_cursor *cur)
+{
+	if (cur)
+		sqlite3_reset(cur->j);
 }
 
 enum kp_store_rc kp_store_count(struct kp_store *st, const char *group, const char *resource, const char *ns,
@@ -1298,10 +1340,70 @@ void kp_store_watch_close(struct kp_store_watch *w)
 	for (int i = w->next; i < w->nitems; i++)
 		item_clear(&w->items[i]);
 	item_clear(&w->cur);
+	free(w->cur_json);
 	free(w->group);
 	free(w->resource);
 	free(w->ns);
 	free(w);
+}
+
+void kp_store_watch_lazy(struct kp_store_watch *w)
+{
+	w->lazy = true;
+}
+
+enum kp_store_rc kp_store_watch_json(struct kp_store_watch *w, const char **json, size_t *len, struct kp_errbuf *eb)
+{
+	struct kp_store *st = w->st;
+	sqlite3 *db;
+	sqlite3_stmt *s = NULL;
+	enum kp_store_rc rc = KP_STORE_OK;
+	int64_t compacted;
+
+	free(w->cur_json);
+	w->cur_json = NULL;
+	if (!w->cur.strs)
+		return kp_errf(eb, KP_ERR_INVALID, "store watch: no current event"), KP_STORE_FAIL;
+	if (!(db = reader_take(st)))
+		return dbfail(eb, NULL, "store watch");
+	if (sqlite3_prepare_v2(db, "SELECT json FROM events WHERE rv = ?1", -1, &s, NULL) != SQLITE_OK) {
+		rc = dbfail(eb, db, "store watch");
+		goto out;
+	}
+	sqlite3_bind_int64(s, 1, w->cur.ev.rv);
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		size_t n = (size_t)sqlite3_column_bytes(s, 0);
+		const char *t = (const char *)sqlite3_column_text(s, 0);
+		w->cur_json = t ? malloc(n + 1) : NULL;
+		if (!w->cur_json) {
+			rc = KP_STORE_FAIL;
+			kp_errf(eb, KP_ERR_NOMEM, "store watch: out of memory");
+			goto out;
+		}
+		memcpy(w->cur_json, t, n);
+		w->cur_json[n] = '\0';
+		*json = w->cur_json;
+		*len = n;
+	} else {
+		rc = KP_STORE_GONE;   /* pruned since the batch was read */
+	}
+out:
+	sqlite3_finalize(s);
+	reader_give(st, db);
+	if (rc == KP_STORE_GONE) {
+		pthread_mutex_lock(&st->mu);
+		compacted = st->compacted;
+		pthread_mutex_unlock(&st->mu);
+		kp_errf(eb, KP_ERR_RANGE, "too old resource version: %lld (%lld)", (long long)w->cur.ev.rv - 1,
+			(long long)compacted);
+	}
+	return rc;
+}
+
+void kp_store_watch_release(struct kp_store_watch *w)
+{
+	free(w->cur_json);
+	w->cur_json = NULL;
 }
 
 /* Reads the events in (w->pos, upto] that pass the filters into w->items. */
@@ -1315,9 +1417,12 @@ static enum kp_store_rc watch_fill(struct kp_store_watch *w, int64_t upto, struc
 
 	if (!db)
 		return dbfail(eb, NULL, "store watch");
-	if (sqlite3_prepare_v2(db, "SELECT rv, type, grp, res, ns, name, json FROM events WHERE rv > ?1 AND rv <= ?2"
-				   " AND (?3 IS NULL OR grp = ?3) AND (?4 IS NULL OR res = ?4)"
-				   " AND (?5 IS NULL OR ns = ?5) ORDER BY rv LIMIT ?6",
+	if (sqlite3_prepare_v2(db, w->lazy ? "SELECT rv, type, grp, res, ns, name, '' FROM events WHERE rv > ?1 AND rv <= ?2"
+					     " AND (?3 IS NULL OR grp = ?3) AND (?4 IS NULL OR res = ?4)"
+					     " AND (?5 IS NULL OR ns = ?5) ORDER BY rv LIMIT ?6"
+					   : "SELECT rv, type, grp, res, ns, name, json FROM events WHERE rv > ?1 AND rv <= ?2"
+					     " AND (?3 IS NULL OR grp = ?3) AND (?4 IS NULL OR res = ?4)"
+					     " AND (?5 IS NULL OR ns = ?5) ORDER BY rv LIMIT ?6",
 			       -1, &s, NULL) != SQLITE_OK) {
 		rc = dbfail(eb, db, "store watch");
 		goto out;
@@ -1358,7 +1463,7 @@ static enum kp_store_rc watch_fill(struct kp_store_watch *w, int64_t upto, struc
 		it->ev.resource = it->ev.group + len[0] + 1;
 		it->ev.ns = it->ev.resource + len[1] + 1;
 		it->ev.name = it->ev.ns + len[2] + 1;
-		it->ev.json = it->ev.name + len[3] + 1;
+		it->ev.json = w->lazy ? NULL : it->ev.name + len[3] + 1;
 		it->ev.len = len[4];
 		n++;
 	}
@@ -1405,6 +1510,7 @@ enum kp_store_rc kp_store_watch_next(struct kp_store_watch *w, int64_t timeout_m
 	struct timespec dl;
 
 	item_clear(&w->cur);
+	kp_store_watch_release(w);
 	if (timeout_ms >= 0)
 		deadline_after(&dl, timeout_ms);
 	for (;;) {
