@@ -258,6 +258,8 @@ static int kept_bound(const struct kp_plan *plan, const struct kp_resnames *rn, 
 }
 
 static int g_passes;   /* scale-down pass cap (0 = kp_disrupt_run's 1000), set from argv in main */
+static bool g_verbose;   /* --verbose: one line per command */
+static int g_modes = 3;   /* scale-down modes: bit 0 karpenter, bit 1 cost */
 
 static int scale_down(const char *label, const char *path)
 {
@@ -307,6 +309,8 @@ static int scale_down(const char *label, const char *path)
 		return -1;
 	for (int mode = 0; mode < 2; mode++) {
 		struct kp_cluster c2;
+		if (!(g_modes >> mode & 1))
+			continue;
 		struct kp_catalog cat2;
 		struct kp_disrupt_opts o;
 		struct kp_disrupt_result res;
@@ -328,6 +332,11 @@ static int scale_down(const char *label, const char *path)
 		}
 		t = now_s() - t0;
 		for (int i = 0; i < res.ncmds; i++) {
+			if (g_verbose)
+				printf("  pass %d %s %s: %d nodes -> %d, $%.2f -> $%.2f, %d pods\n", res.cmds[i].pass,
+				       kp_disrupt_method_name(res.cmds[i].method), kp_disrupt_action_name(res.cmds[i].action),
+				       res.cmds[i].nnodes, res.cmds[i].nrepl, res.cmds[i].price, res.cmds[i].repl_price,
+				       res.cmds[i].npods);
 			saved += res.cmds[i].savings;
 			split += res.cmds[i].method == KP_DISRUPT_SPLIT;
 		}
@@ -368,26 +377,62 @@ static int run_child(int (*fn)(const char *, const char *), const char *label, c
 	return 0;
 }
 
+static void usage(void)
+{
+	fprintf(stderr, "usage: cost_bench [--plans | --scale] [--full | --passes N] [--mode karpenter|cost] "
+			"[--snap openb|dlrm] [--verbose]\n");
+	exit(2);
+}
+
 int main(int argc, char **argv)
 {
-	static const char *const snaps[][2] = {
-		{ "openb GPU, t = 12522200 s", "bench/cost/openb-12522200.yaml" },
-		{ "DLRM, t = 2631395 s", "bench/cost/dlrm-2631395.yaml" },
+	static const char *const snaps[][3] = {
+		{ "openb GPU, t = 12522200 s", "bench/cost/openb-12522200.yaml", "openb" },
+		{ "DLRM, t = 2631395 s", "bench/cost/dlrm-2631395.yaml", "dlrm" },
 	};
-	int bad = 0;
+	int bad = 0, tables = 3, snapmask = 3;
 
-	printf("| snapshot | packing | pods | unplaced | nodes | plan $/h | lower bound $/h | ratio | plan time | bound time |\n");
-	printf("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
-	for (size_t i = 0; i < sizeof(snaps) / sizeof(snaps[0]); i++)
-		bad |= run_child(snapshot, snaps[i][0], snaps[i][1]) != 0;
-	/* every pass costs a full consolidation search: the default caps the
-	 * scale-down at 60 passes; --full runs them all (minutes on DLRM) */
-	g_passes = argc > 1 && strcmp(argv[1], "--full") == 0 ? 0 : 60;
-	printf("\nscale-down: Karpenter's plan, half the pods deleted (seeded), then %s consolidation passes\n\n",
-	       g_passes ? "at most 60" : "all");
+	/* every pass costs a consolidation search: the default caps the
+	 * scale-down at 60 passes; --full runs them all */
+	g_passes = 60;
+	for (int i = 1; i < argc; i++) {
+		int64_t v;
+		if (strcmp(argv[i], "--plans") == 0)
+			tables = 1;
+		else if (strcmp(argv[i], "--scale") == 0)
+			tables = 2;
+		else if (strcmp(argv[i], "--verbose") == 0)
+			g_verbose = true;
+		else if (strcmp(argv[i], "--full") == 0)
+			g_passes = 0;
+		else if (strcmp(argv[i], "--passes") == 0 && i + 1 < argc && !kp_parse_i64(argv[i + 1], &v) && v > 0 &&
+			 v < 1000000)
+			g_passes = (int)v, i++;
+		else if (strcmp(argv[i], "--mode") == 0 && i + 1 < argc)
+			g_modes = strcmp(argv[++i], "cost") == 0 ? 2 : strcmp(argv[i], "karpenter") == 0 ? 1 : (usage(), 0);
+		else if (strcmp(argv[i], "--snap") == 0 && i + 1 < argc)
+			snapmask = strcmp(argv[++i], "openb") == 0 ? 1 : strcmp(argv[i], "dlrm") == 0 ? 2 : (usage(), 0);
+		else
+			usage();
+	}
+	if (tables & 1) {
+		printf("| snapshot | packing | pods | unplaced | nodes | plan $/h | lower bound $/h | ratio | plan time | bound time |\n");
+		printf("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+		for (size_t i = 0; i < sizeof(snaps) / sizeof(snaps[0]); i++)
+			if (snapmask >> i & 1)
+				bad |= run_child(snapshot, snaps[i][0], snaps[i][1]) != 0;
+	}
+	if (!(tables & 2))
+		return bad;
+	if (g_passes)
+		printf("\nscale-down: Karpenter's plan, half the pods deleted (seeded), then at most %d consolidation passes\n\n",
+		       g_passes);
+	else
+		printf("\nscale-down: Karpenter's plan, half the pods deleted (seeded), then every consolidation pass\n\n");
 	printf("| snapshot | packing | pods | nodes | commands | fleet $/h | bound $/h (pods left) | ratio | time |\n");
 	printf("|---|---|---:|---:|---:|---:|---:|---:|---:|\n");
 	for (size_t i = 0; i < sizeof(snaps) / sizeof(snaps[0]); i++)
-		bad |= run_child(scale_down, snaps[i][0], snaps[i][1]) != 0;
+		if (snapmask >> i & 1)
+			bad |= run_child(scale_down, snaps[i][0], snaps[i][1]) != 0;
 	return bad;
 }

@@ -89,6 +89,15 @@ const char *kp_catalog_windows_build(const char *ami_family);
 kp_err kp_catalog_add_windows(struct kp_catalog *cat, const char *const *families, int nfamilies,
 			      struct kp_errbuf *eb);
 
+/* ---- the simulated VPC's subnets (src/catalog/subnets.c) ---- */
+/* The simulated subnet of a zone is "subnet-<zone>", tagged Name=subnet-<zone>,
+ * topology.kubernetes.io/zone=<zone> and karpenter.sh/discovery (any value).
+ * True iff term t selects zone's subnet. */
+bool kp_subnet_term_selects(const struct kp_subnet_term *t, const char *zone);
+/* True iff a subnet of zone is selected by nc's subnetSelectorTerms (also
+ * when nc is NULL or has no terms: no restriction). */
+bool kp_subnet_zone_selected(const struct kp_nodeclass *nc, const char *zone);
+
 /* Cheapest available offering compatible with reqs (zone and capacity type
  * requirements; a missing key allows all); ties by zone then capacity type.
  * NULL if none. */

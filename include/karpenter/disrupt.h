@@ -29,30 +29,9 @@
 
 #include "karpenter/base.h"
 #include "karpenter/catalog.h"
+#include "karpenter/cron.h"
 #include "karpenter/objects.h"
 #include "karpenter/sched.h"
-
-/* ---- cron (robfig/cron ParseStandard, always UTC) ---- */
-
-struct kp_cron {
-	uint64_t minute;            /* bit i = minute i (0..59) */
-	uint32_t hour;              /* bits 0..23 */
-	uint32_t dom;               /* bits 1..31 */
-	uint16_t month;             /* bits 1..12 */
-	uint8_t dow;                /* bits 0..6, Sunday = 0 */
-	bool dom_star, dow_star;    /* field was '*' or '?' (without a step > 1) */
-	int64_t every_s;            /* "@every D": fixed delay in seconds; 0 otherwise */
-};
-
-/* Parses five fields "min hour dom month dow" (lists, ranges a-b, steps
- * x/n, '*', '?', month and weekday names) or a descriptor: @yearly,
- * @annually, @monthly, @weekly, @daily, @midnight, @hourly, @every D.
- * KP_ERR_INVALID with the field named in eb. */
-kp_err kp_cron_parse(struct kp_cron *c, const char *spec, struct kp_errbuf *eb);
-/* First activation strictly after t (unix seconds, UTC). Like robfig/cron,
- * the search stops five years ahead and then returns KP_CRON_NONE. */
-#define KP_CRON_NONE INT64_MIN
-int64_t kp_cron_next(const struct kp_cron *c, int64_t t);
 
 /* ---- budgets (NodePool spec.disruption.budgets) ---- */
 
@@ -87,9 +66,7 @@ int64_t kp_pdb_disruptions_allowed(const struct kp_pdb *pdb, const struct kp_clu
 
 /* ---- pods and cost (pkg/utils/disruption, pkg/utils/pod) ---- */
 
-/* karpenter.sh/do-not-disrupt on an active pod: "true", or a positive Go
- * duration d with now < created + d. Other values are ignored. */
-bool kp_pod_do_not_disrupt(const struct kp_pod *p, int64_t now);
+/* (karpenter.sh/do-not-disrupt on a pod: kp_pod_do_not_disrupt, objects.h) */
 /* Not terminal and not deleting. */
 bool kp_pod_is_active(const struct kp_pod *p);
 /* Must be re-placed when its node goes: active (or a deleting StatefulSet
@@ -133,6 +110,10 @@ struct kp_disrupt_opts {
 	int max_passes;               /* kp_disrupt_run: 0 = 1000 */
 	int multi_max;                /* multi-node batch cap: 0 = 100 (Karpenter) */
 	struct kp_sched_opts sched;   /* scheduler options for every simulation */
+	/* Optional: per-NodePool instance types for the simulations
+	 * (kp_sched_input.pool_catalog); NULL = cat for every pool. */
+	const struct kp_catalog *(*pool_catalog)(void *ctx, const struct kp_nodepool *np);
+	void *pool_catalog_ctx;
 };
 
 struct kp_disrupt_repl {

@@ -108,7 +108,9 @@ struct kp_pod_volume {
 	const char *name;
 	const char *claim;
 	bool ephemeral;
-	const char *template_sc;            /* ephemeral: volumeClaimTemplate storageClassName, NULL = unset */
+	bool claim_template;                /* a StatefulSet volumeClaimTemplate's claim "<template>-<sts>-<ordinal>":
+					     * while it does not exist, template_sc decides */
+	const char *template_sc;            /* ephemeral or claim_template: the template's storageClassName, NULL = unset */
 };
 
 /* ---- storage (Karpenter's volumetopology.go inputs) ---- */
@@ -119,6 +121,8 @@ struct kp_storageclass {
 	bool wait_for_first_consumer;       /* volumeBindingMode WaitForFirstConsumer */
 	bool has_topology;                  /* allowedTopologies set */
 	struct kp_reqs topology;            /* allowedTopologies[0] as key In [values] */
+	int nterms;                         /* every allowedTopologies term (ORed); terms[0] == topology */
+	struct kp_reqs *terms;
 };
 
 struct kp_pvc {
@@ -132,6 +136,8 @@ struct kp_pv {
 	const char *name;
 	bool has_affinity;
 	struct kp_reqs affinity;            /* nodeAffinity.required nodeSelectorTerms[0] */
+	int nterms;                         /* every nodeSelectorTerm (ORed); terms[0] == affinity */
+	struct kp_reqs *terms;
 };
 
 /* One container's resources, for computing a pod's effective requests. */
@@ -162,6 +168,16 @@ bool kp_pod_is_pending(const struct kp_pod *p);
 bool kp_pod_is_terminal(const struct kp_pod *p);
 /* "ns/name" into buf (just "name" when ns is NULL or empty); returns buf. */
 const char *kp_pod_key(const struct kp_pod *p, char *buf, size_t n);
+/* The one karpenter.sh/do-not-disrupt rule for pods (Karpenter's
+ * pod.HasDoNotDisrupt, with the duration form): the annotation value v
+ * (NULL = absent) protects a pod created at created_ms while v is "true",
+ * or a positive Go duration d and now_ms < created_ms + d; any other value
+ * is ignored. Asked by the disruption planner (kp_pod_do_not_disrupt) and
+ * the termination controller's drain (src/ctrl/termination.c). */
+bool kp_pod_do_not_disrupt_value(const char *v, int64_t created_ms, int64_t now_ms);
+/* That rule on p's annotation at now (unix seconds, as p->created). Whether
+ * the pod is active is the caller's question. */
+bool kp_pod_do_not_disrupt(const struct kp_pod *p, int64_t now);
 
 /* ---- namespaces ---- */
 struct kp_namespace {
@@ -292,12 +308,35 @@ struct kp_pdb {
 	int64_t disruptions_allowed;
 };
 
+/* The disruption controller's budget arithmetic (src/model/pdb.c), for the
+ * spec fields of pdb (its status is not looked at). */
+/* An IntOrString value v (a percentage when percent) against total:
+ * percentages round up; 0 for a percentage of nothing. */
+int64_t kp_pdb_scaled(int64_t v, bool percent, int64_t total);
+/* True when "expected" is the scale of the pods' controllers
+ * (maxUnavailable, or a percentage minAvailable), false when it is the
+ * number of matching pods (an integer minAvailable, or neither field). */
+bool kp_pdb_needs_scale(const struct kp_pdb *pdb);
+/* desiredHealthy and disruptionsAllowed for expected pods of which
+ * healthy are healthy: allowed = healthy - desired, 0 when negative, when
+ * nothing is expected or when the budget has neither field. */
+void kp_pdb_allowed(const struct kp_pdb *pdb, int64_t expected, int64_t healthy, int64_t *desired, int64_t *allowed);
+
+/* One EC2NodeClass subnetSelectorTerms entry: id, or tags (all must
+ * match; a value "*" matches any). */
+struct kp_subnet_term {
+	const char *id;                     /* NULL = select by tags */
+	struct kp_labels tags;
+};
+
 struct kp_nodeclass {
 	const char *name;
 	const char *api_version;
 	const char *ami_family;
 	int64_t kubelet_max_pods;           /* v1 spec.kubelet.maxPods, 0 = unset */
 	int64_t pods_per_core;
+	int nsubnet_terms;                  /* spec.subnetSelectorTerms; 0 = none given */
+	struct kp_subnet_term *subnet_terms;
 };
 
 /* The world one simulation sees. Owns its arena; kp_cluster_free releases all. */

@@ -70,6 +70,12 @@ struct kp_sched_input {
 	 * existing-node path); pending pods may still land. Read by
 	 * kp_sched_prepare, so it must outlive the kp_sched. */
 	const bool *node_no_moves;
+	/* Optional: the instance types offered to one NodePool (its node class's,
+	 * as a cloud provider answers per NodePool); NULL or a NULL answer =
+	 * catalog. Called by kp_sched_prepare only; the catalogs it returns must
+	 * outlive the kp_sched and its plans, like catalog. */
+	const struct kp_catalog *(*pool_catalog)(void *ctx, const struct kp_nodepool *np);
+	void *pool_catalog_ctx;
 };
 
 struct kp_plan_claim {

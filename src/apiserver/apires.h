@@ -32,6 +32,8 @@ struct kp_apiserver__res {
 	bool has_scale;             /* scale subresource */
 	const char *storage_version;/* version objects are stored in (conversion target) */
 	bool builtin;               /* strategic merge patch applies */
+	const char *storage_group;  /* group whose storage holds the objects when not its own (events.k8s.io
+				       Events are core Events, converted by events.c), else NULL */
 };
 
 struct kp_apiserver__reg;               /* the registry: built-ins plus installed CRDs */

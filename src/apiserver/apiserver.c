@@ -92,6 +92,7 @@ kp_err kp_apiserver_start(struct kp_apiserver **out, const struct kp_apiserver_c
 		rc = KP_ERR_IO;
 		goto fail;
 	}
+	kp_store_set_retention(L->store, cfg->event_ttl_ms ? cfg->event_ttl_ms : KP_STORE_DEFAULT_TTL_MS, 0);
 	if ((rc = kp_apiserver__reg_new(&L->reg, cfg->crd_dir, eb))) {
 		kp_err_prefix(eb, "api registry");
 		goto fail;

@@ -1,7 +1,9 @@
 /*
- * pdb.c - PodDisruptionBudget arithmetic and the budget check of the
- * eviction subresource (see pdb.h). The disruption controller that keeps
- * the budgets' status current is src/kcm/pdb.c.
+ * pdb.c - PodDisruptionBudget specs read into the model's budget
+ * arithmetic (kp_pdb_allowed, src/model/pdb.c: the one copy, shared with
+ * the disruption planner) and the budget check of the eviction subresource
+ * (see pdb.h). The disruption controller that keeps the budgets' status
+ * current is src/kcm/pdb.c.
  *
  * The eviction check (kp_apiserver_pdb_evict_check, called on the REST threads)
  * reads only the store; it mirrors k8s pkg/registry/core/pod/storage/
@@ -18,28 +20,24 @@
 
 #include "apiserver/pdb.h"
 #include "apiserver/server.h"
+#include "karpenter/objects.h"
 #include "kobj/kobj.h"
 
 #define MAX_DISRUPTED 2000        /* the eviction subresource's MaxDisruptedPodSize */
-
-static int64_t jint(const json_t *o, const char *k)
-{
-	const json_t *v = json_object_get(o, k);
-	return json_is_integer(v) ? json_integer_value(v) : 0;
-}
 
 static int64_t wall_s(void)
 {
 	return (int64_t)time(NULL);
 }
 
-kp_err kp_apiserver_pdb_scaled(const json_t *v, int64_t total, int64_t *out)
+/* An IntOrString: an integer, or "N%" (N >= 0). */
+static kp_err int_or_percent(const json_t *v, int64_t *out, bool *percent)
 {
 	const char *s;
 	size_t n;
-	int64_t pct;
 	char num[32];
 
+	*percent = false;
 	if (json_is_integer(v)) {
 		*out = json_integer_value(v);
 		return KP_OK;
@@ -49,43 +47,56 @@ kp_err kp_apiserver_pdb_scaled(const json_t *v, int64_t total, int64_t *out)
 		return KP_ERR_INVALID;
 	memcpy(num, s, n - 1);
 	num[n - 1] = '\0';
-	if (kp_parse_i64(num, &pct) || pct < 0 || pct > 1000000)
+	if (kp_parse_i64(num, out) || *out < 0 || *out > 1000000)
 		return KP_ERR_INVALID;
-	if (total < 0)
-		total = 0;
-	*out = (pct * total + 99) / 100;
+	*percent = true;
+	return KP_OK;
+}
+
+/* The budget's spec as the model's struct kp_pdb (the fields the
+ * arithmetic reads); KP_ERR_INVALID for an unusable value. */
+static kp_err spec_rule(const json_t *spec, struct kp_pdb *r)
+{
+	const json_t *mu = json_object_get(spec, "maxUnavailable"), *ma = json_object_get(spec, "minAvailable");
+
+	memset(r, 0, sizeof(*r));
+	if (mu && !json_is_null(mu)) {
+		r->has_max_unavailable = true;
+		return int_or_percent(mu, &r->max_unavailable, &r->max_percent);
+	}
+	if (ma && !json_is_null(ma)) {
+		r->has_min_available = true;
+		return int_or_percent(ma, &r->min_available, &r->min_percent);
+	}
+	return KP_OK;
+}
+
+kp_err kp_apiserver_pdb_scaled(const json_t *v, int64_t total, int64_t *out)
+{
+	bool percent;
+
+	if (int_or_percent(v, out, &percent))
+		return KP_ERR_INVALID;
+	*out = kp_pdb_scaled(*out, percent, total);
 	return KP_OK;
 }
 
 bool kp_apiserver_pdb_needs_scale(const json_t *spec)
 {
-	const json_t *mu = json_object_get(spec, "maxUnavailable"), *ma = json_object_get(spec, "minAvailable");
-	if (mu && !json_is_null(mu))
-		return true;
-	return ma && json_is_string(ma);
+	struct kp_pdb r;
+
+	return !spec_rule(spec, &r) && kp_pdb_needs_scale(&r);
 }
 
 kp_err kp_apiserver_pdb_compute(const json_t *spec, int64_t expected, int64_t healthy, int64_t *desired, int64_t *allowed)
 {
-	const json_t *mu = json_object_get(spec, "maxUnavailable"), *ma = json_object_get(spec, "minAvailable");
-	int64_t d = 0, v;
+	struct kp_pdb r;
 
 	*desired = 0;
 	*allowed = 0;
-	if (mu && !json_is_null(mu)) {
-		if (kp_apiserver_pdb_scaled(mu, expected, &v))
-			return KP_ERR_INVALID;
-		d = expected - v;
-		if (d < 0)
-			d = 0;
-	} else if (ma && !json_is_null(ma)) {
-		if (kp_apiserver_pdb_scaled(ma, expected, &d))
-			return KP_ERR_INVALID;
-	}
-	*desired = d;
-	*allowed = healthy - d;
-	if (expected <= 0 || *allowed < 0)
-		*allowed = 0;
+	if (spec_rule(spec, &r))
+		return KP_ERR_INVALID;
+	kp_pdb_allowed(&r, expected, healthy, desired, allowed);
 	return KP_OK;
 }
 
@@ -169,16 +180,16 @@ static int take_fn(void *ud, json_t *pdb)
 {
 	struct take_ctx *t = ud;
 	json_t *st = json_object_get(pdb, "status"), *dp;
-	int64_t gen = jint(json_object_get(pdb, "metadata"), "generation"), allowed;
+	int64_t gen = kp_kobj_int(json_object_get(pdb, "metadata"), "generation", 0), allowed;
 	char ts[40];
 
 	if (!json_is_object(st)) {
 		st = json_object();
 		json_object_set_new(pdb, "status", st);
 	}
-	allowed = jint(st, "disruptionsAllowed");
+	allowed = kp_kobj_int(st, "disruptionsAllowed", 0);
 	dp = json_object_get(st, "disruptedPods");
-	if (jint(st, "observedGeneration") < gen) {
+	if (kp_kobj_int(st, "observedGeneration", 0) < gen) {
 		t->v = KP_APISERVER_PDB_STALE;
 		snprintf(t->msg, t->mn, "The disruption budget %s is still being processed by the server.", t->pdb);
 		return 1;
@@ -196,7 +207,7 @@ static int take_fn(void *ud, json_t *pdb)
 	if (allowed == 0) {
 		t->v = KP_APISERVER_PDB_DENY;
 		snprintf(t->msg, t->mn, "The disruption budget %s needs %lld healthy pods and has %lld currently", t->pdb,
-			 (long long)jint(st, "desiredHealthy"), (long long)jint(st, "currentHealthy"));
+			 (long long)kp_kobj_int(st, "desiredHealthy", 0), (long long)kp_kobj_int(st, "currentHealthy", 0));
 		return 1;
 	}
 	t->v = KP_APISERVER_PDB_ALLOW;
@@ -204,7 +215,7 @@ static int take_fn(void *ud, json_t *pdb)
 		return 1;
 	json_object_set_new(st, "disruptionsAllowed", json_integer(allowed - 1));
 	if (allowed - 1 == 0)
-		kp_apiserver_pdb_set_allowed_cond(st, false, jint(st, "observedGeneration"), NULL, NULL);
+		kp_apiserver_pdb_set_allowed_cond(st, false, kp_kobj_int(st, "observedGeneration", 0), NULL, NULL);
 	if (!json_is_object(dp)) {
 		dp = json_object();
 		json_object_set_new(st, "disruptedPods", dp);
@@ -244,8 +255,9 @@ enum kp_apiserver_pdb_verdict kp_apiserver_pdb_evict_check(struct kp_apiserver *
 	if (!kp_apiserver_pdb_pod_ready(pod)) {
 		const json_t *st = json_object_get(f.first, "status");
 		const char *pol = kp_kobj_str(json_object_get(f.first, "spec"), "unhealthyPodEvictionPolicy");
+		int64_t desired = kp_kobj_int(st, "desiredHealthy", 0);
 		bool go = (pol && !strcmp(pol, "AlwaysAllow")) ||
-			  (jint(st, "currentHealthy") >= jint(st, "desiredHealthy") && jint(st, "desiredHealthy") > 0);
+			  (kp_kobj_int(st, "currentHealthy", 0) >= desired && desired > 0);
 		if (go) {
 			json_decref(f.first);
 			return KP_APISERVER_PDB_ALLOW;

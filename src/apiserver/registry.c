@@ -284,11 +284,6 @@ const struct kp_apiserver__res *kp_apiserver__reg_storage(const struct kp_apiser
 
 /* ---- CRDs ---- */
 
-static const char *jstr(const json_t *o, const char *k)
-{
-	return json_string_value(json_object_get(o, k));
-}
-
 /* NULL-terminated copy of a JSON string array's pointers (malloc), NULL if absent. */
 static kp_err str_array(const json_t *a, const char ***out)
 {
@@ -334,18 +329,18 @@ static kp_err crd_entry(struct kp_apiserver__res_entry **out, json_t *crd, const
 	const json_t *spec = json_object_get(crd, "spec");
 	const json_t *names = json_object_get(spec, "names");
 	const json_t *subs = json_object_get(ver, "subresources");
-	const char *scope = jstr(spec, "scope");
+	const char *scope = kp_kobj_str(spec, "scope");
 	struct kp_apiserver__res_entry *e = calloc(1, sizeof(*e));
 	int ns = 0;
 
 	if (!e)
 		return kp_errf(eb, KP_ERR_NOMEM, "out of memory");
-	e->r.group = jstr(spec, "group");
-	e->r.version = jstr(ver, "name");
-	e->r.kind = jstr(names, "kind");
-	e->r.list_kind = jstr(names, "listKind");
-	e->r.plural = jstr(names, "plural");
-	e->r.singular = jstr(names, "singular");
+	e->r.group = kp_kobj_str(spec, "group");
+	e->r.version = kp_kobj_str(ver, "name");
+	e->r.kind = kp_kobj_str(names, "kind");
+	e->r.list_kind = kp_kobj_str(names, "listKind");
+	e->r.plural = kp_kobj_str(names, "plural");
+	e->r.singular = kp_kobj_str(names, "singular");
 	if (!e->r.group || !e->r.version || !e->r.kind || !e->r.plural) {
 		free(e);
 		return kp_errf(eb, KP_ERR_INVALID, "spec.group, spec.names.kind, spec.names.plural and "
@@ -358,7 +353,7 @@ static kp_err crd_entry(struct kp_apiserver__res_entry **out, json_t *crd, const
 		if (!e->r.list_kind) {
 			snprintf(buf, sizeof(buf), "%sList", e->r.kind);
 			json_object_set_new(n2, "listKind", json_string(buf));
-			e->r.list_kind = jstr(n2, "listKind");
+			e->r.list_kind = kp_kobj_str(n2, "listKind");
 		}
 		if (!e->r.singular) {
 			size_t i, l = strlen(e->r.kind);
@@ -367,7 +362,7 @@ static kp_err crd_entry(struct kp_apiserver__res_entry **out, json_t *crd, const
 											   : e->r.kind[i]);
 			buf[i] = 0;
 			json_object_set_new(n2, "singular", json_string(buf));
-			e->r.singular = jstr(n2, "singular");
+			e->r.singular = kp_kobj_str(n2, "singular");
 		}
 	}
 	e->r.namespaced = !scope || strcmp(scope, "Namespaced") == 0;
@@ -403,7 +398,7 @@ static kp_err crd_entry(struct kp_apiserver__res_entry **out, json_t *crd, const
 kp_err kp_apiserver__reg_add_crd(struct kp_apiserver__reg *reg, const json_t *crd_in, struct kp_errbuf *eb)
 {
 	const json_t *spec = json_object_get(crd_in, "spec"), *vers = json_object_get(spec, "versions");
-	const char *name = jstr(json_object_get(crd_in, "metadata"), "name");
+	const char *name = kp_kobj_str(json_object_get(crd_in, "metadata"), "name");
 	const char *storage = NULL;
 	struct kp_apiserver__res_entry **add = NULL;
 	size_t i, nadd = 0, nv = json_array_size(vers);
@@ -425,10 +420,10 @@ kp_err kp_apiserver__reg_add_crd(struct kp_apiserver__reg *reg, const json_t *cr
 	for (i = 0; i < nv; i++) {
 		const json_t *v = json_array_get(vers, i);
 		if (json_is_true(json_object_get(v, "storage")))
-			storage = jstr(v, "name");
+			storage = kp_kobj_str(v, "name");
 	}
 	if (!storage)
-		storage = jstr(json_array_get(vers, 0), "name");
+		storage = kp_kobj_str(json_array_get(vers, 0), "name");
 	for (i = 0; i < nv; i++) {
 		const json_t *v = json_array_get(vers, i);
 		if (json_is_false(json_object_get(v, "served")))
@@ -667,7 +662,7 @@ static kp_err load_crd_file(struct kp_apiserver__reg *reg, const char *path, str
 	}
 	for (i = 0; i < json_array_size(docs) && !rc; i++) {
 		const json_t *d = json_array_get(docs, i);
-		const char *kind = jstr(d, "kind");
+		const char *kind = kp_kobj_str(d, "kind");
 		if (!kind || strcmp(kind, "CustomResourceDefinition") != 0)
 			continue;
 		rc = kp_apiserver__reg_add_crd(reg, d, eb);
@@ -720,6 +715,7 @@ kp_err kp_apiserver__reg_new(struct kp_apiserver__reg **out, const char *crd_dir
 		e->r.has_scale = kp_apiserver__res_list_has(b->subs, "scale");
 		e->r.storage_version = b->version;
 		e->r.builtin = true;
+		e->r.storage_group = strcmp(b->group, "events.k8s.io") == 0 ? "" : NULL;   /* events.c */
 		e->subresources = b->subs;
 		memcpy(e->list_kind_buf, lk, sizeof(e->list_kind_buf));
 		e->r.list_kind = e->list_kind_buf;

@@ -161,20 +161,27 @@ bool kp_apiserver__wants_table(const struct kp_apiserver__http_req *rq)
 	return accept_has(rq, "as=Table");
 }
 
-json_t *kp_apiserver__to_served(struct kp_apiserver__req *c, const json_t *stored)
+json_t *kp_apiserver__served_of(struct kp_apiserver *L, const struct kp_apiserver__res *res, const char *gv,
+				const json_t *stored)
 {
-	const struct kp_apiserver__res *res = c->res;
 	json_t *out = NULL;
 
+	if (res->storage_group)
+		return kp_apiserver__event_from_core(stored, gv);
 	if (res->storage_version && strcmp(res->storage_version, res->version) != 0) {
 		struct kp_errbuf eb = { 0 };
-		out = kp_apiserver__reg_convert(c->L->reg, res, stored, res->version, &eb);
+		out = kp_apiserver__reg_convert(L->reg, res, stored, res->version, &eb);
 	}
 	if (!out)
 		out = json_deep_copy(stored);
 	if (out)
-		json_object_set_new(out, "apiVersion", json_string(c->r.gv));
+		json_object_set_new(out, "apiVersion", json_string(gv));
 	return out;
+}
+
+json_t *kp_apiserver__to_served(struct kp_apiserver__req *c, const json_t *stored)
+{
+	return kp_apiserver__served_of(c->L, c->res, c->r.gv, stored);
 }
 
 /* Converts a request object (served version) to the storage version. */
@@ -183,6 +190,14 @@ json_t *kp_apiserver__to_storage(struct kp_apiserver__req *c, json_t *obj)
 	const struct kp_apiserver__res *res = c->res;
 	char sv[256];
 
+	if (res->storage_group) {
+		json_t *o = kp_apiserver__event_to_core(obj);
+		if (o) {
+			json_decref(obj);
+			obj = o;
+		}
+		return obj;
+	}
 	if (res->storage_version && strcmp(res->storage_version, res->version) != 0) {
 		struct kp_errbuf eb = { 0 };
 		json_t *o = kp_apiserver__reg_convert(c->L->reg, res, obj, res->storage_version, &eb);
@@ -276,7 +291,7 @@ void kp_apiserver__err_invalid(struct kp_apiserver__req *c, const char *name, co
 
 struct kp_store_key kp_apiserver__key_of(const struct kp_apiserver__req *c, const char *name)
 {
-	struct kp_store_key k = { c->r.group, c->r.plural, c->res->namespaced ? c->r.ns : "", name };
+	struct kp_store_key k = { kp_apiserver__store_group(c), c->r.plural, c->res->namespaced ? c->r.ns : "", name };
 	if (!k.ns)
 		k.ns = "";
 	return k;

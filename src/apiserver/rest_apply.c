@@ -89,6 +89,19 @@ int64_t kp_apiserver__rv_checked(struct kp_apiserver__req *c, const json_t *obj,
 	return -1;
 }
 
+/* The subresource a write's field ownership is recorded under: "status",
+ * "scale" or NULL (the object itself). */
+static const char *managed_sub(const struct kp_apiserver__req *c)
+{
+	const char *sub = c->r.sub;
+	return sub && (strcmp(sub, "status") == 0 || strcmp(sub, "scale") == 0) ? sub : NULL;
+}
+
+static bool is_status(const char *sub)
+{
+	return sub && strcmp(sub, "status") == 0;
+}
+
 void kp_apiserver__track_fields(struct kp_apiserver__req *c, const json_t *old, json_t *nobj)
 {
 	char ts[40];
@@ -96,7 +109,9 @@ void kp_apiserver__track_fields(struct kp_apiserver__req *c, const json_t *old, 
 	if (c->applying)
 		return;
 	kp_kobj_now_rfc3339(ts, sizeof(ts));
-	struct kp_apiserver__ssa_req q = { old, c->manager, c->r.gv, schema_of(c), ts, false, c->res->has_status };
+	/* a status write changed status only (the rest is the old object): its manager owns those fields */
+	struct kp_apiserver__ssa_req q = { old, c->manager, c->r.gv, schema_of(c), ts, false,
+					   c->res->has_status && !is_status(managed_sub(c)), managed_sub(c) };
 	if (kp_apiserver__ssa_update(&q, nobj))
 		json_object_del(kp_kobj_meta(nobj), "managedFields");
 }
@@ -171,6 +186,81 @@ static json_t *applied_config(struct kp_apiserver__req *c, int64_t *client_rv)
 	return applied;
 }
 
+/* The applied configuration of PATCH .../scale: an autoscaling/v1 Scale,
+ * applied as the parent's spec.replicas (upstream's scale handler maps the
+ * Scale's fields onto the parent's and records them under subresource
+ * "scale"); NULL when answered. */
+static json_t *applied_scale(struct kp_apiserver__req *c, int64_t *client_rv)
+{
+	struct kp_errbuf eb = { 0 };
+	json_t *docs = c->rq->body ? kp_apiserver__res_yaml_docs(c->rq->body, c->rq->body_len, &eb) : NULL;
+	json_t *scale = json_array_get(docs, 0), *replicas, *out;
+	const char *av = kp_kobj_str(scale, "apiVersion"), *kind = kp_kobj_str(scale, "kind");
+	const char *nm = kp_kobj_meta_str(scale, "name");
+	char msg[1200];
+
+	if (!json_is_object(scale)) {
+		snprintf(msg, sizeof(msg), "error decoding YAML: %s",
+			 eb.msg[0] ? eb.msg : "the applied configuration must be an object");
+		kp_apiserver__rest_status(c->rs, 400, "BadRequest", msg);
+		json_decref(docs);
+		return NULL;
+	}
+	if (!av || strcmp(av, "autoscaling/v1") != 0 || !kind || strcmp(kind, "Scale") != 0) {
+		/* fieldmanager's version check (structuredmerge.go Apply) */
+		snprintf(msg, sizeof(msg), "Incorrect version specified in apply patch. Specified patch version: %s, "
+			 "expected: autoscaling/v1", av ? av : "");
+		if (av && strcmp(av, "autoscaling/v1") == 0)
+			snprintf(msg, sizeof(msg), "the kind in the data (%s) does not match the expected kind (Scale)",
+				 kind ? kind : "");
+		kp_apiserver__rest_status(c->rs, 400, "BadRequest", msg);
+		json_decref(docs);
+		return NULL;
+	}
+	if (nm && strcmp(nm, c->r.name) != 0) {
+		snprintf(msg, sizeof(msg), "the name of the object (%s) does not match the name on the URL (%s)", nm,
+			 c->r.name);
+		kp_apiserver__rest_status(c->rs, 400, "BadRequest", msg);
+		json_decref(docs);
+		return NULL;
+	}
+	*client_rv = kp_apiserver__rv_checked(c, scale, c->r.name);
+	if (*client_rv < 0) {
+		json_decref(docs);
+		return NULL;
+	}
+	replicas = kp_kobj_at(scale, "spec.replicas");
+	if (replicas && !json_is_integer(replicas)) {
+		kp_apiserver__rest_status(c->rs, 400, "BadRequest", "json: cannot unmarshal into Go struct field "
+					  "ScaleSpec.spec.replicas of type int32");
+		json_decref(docs);
+		return NULL;
+	}
+	out = json_pack("{s:s, s:s, s:{s:s}, s:{}}", "apiVersion", c->r.gv, "kind", c->res->kind, "metadata", "name",
+			c->r.name, "spec");
+	if (out && replicas)
+		json_object_set(json_object_get(out, "spec"), "replicas", replicas);
+	json_decref(docs);
+	if (!out)
+		kp_apiserver__rest_status(c->rs, 500, "InternalError", "out of memory");
+	return out;
+}
+
+/* An apply to /status owns status fields only: the rest of the applied
+ * configuration is dropped (the status strategy's reset fields). */
+static void status_only(json_t *applied)
+{
+	const char *key;
+	json_t *v;
+	void *tmp;
+
+	json_object_foreach_safe(applied, tmp, key, v) {
+		if (strcmp(key, "apiVersion") && strcmp(key, "kind") && strcmp(key, "metadata") && strcmp(key, "status"))
+			json_object_del(applied, key);
+	}
+	json_object_set_new(applied, "metadata", json_pack("{s:s}", "name", kp_kobj_meta_str(applied, "name")));
+}
+
 void kp_apiserver__do_apply(struct kp_apiserver__req *c, const char *sub)
 {
 	const char *fm = kp_apiserver__arg(c->rq, "fieldManager");
@@ -178,9 +268,10 @@ void kp_apiserver__do_apply(struct kp_apiserver__req *c, const char *sub)
 	json_t *applied;
 	char ts[40];
 
-	if (sub) {
+	if (sub && !is_status(sub) && strcmp(sub, "scale") != 0) {
 		kp_apiserver__rest_status(c->rs, 415, "UnsupportedMediaType",
-					  "server-side apply of a subresource is not supported: apply the object itself");
+					  "the body of the request was in an unknown format - accepted media types include: "
+					  "application/json-patch+json, application/merge-patch+json");
 		return;
 	}
 	if (!fm || !*fm) {
@@ -191,7 +282,14 @@ void kp_apiserver__do_apply(struct kp_apiserver__req *c, const char *sub)
 					CT_JSON);
 		return;
 	}
-	applied = applied_config(c, &client_rv);
+	if (sub && !is_status(sub)) {
+		c->scale_resp = true;
+		applied = applied_scale(c, &client_rv);
+	} else {
+		applied = applied_config(c, &client_rv);
+		if (applied && sub)
+			status_only(applied);
+	}
 	if (!applied)
 		return;
 	c->applying = true;
@@ -213,14 +311,15 @@ void kp_apiserver__do_apply(struct kp_apiserver__req *c, const char *sub)
 				kp_apiserver__rest_status(c->rs, 500, "InternalError", "stored object is not valid JSON");
 				break;
 			}
-		} else if (rc != KP_STORE_NOTFOUND) {
+		} else if (rc != KP_STORE_NOTFOUND || sub) {
+			/* a subresource applies to an object that exists */
 			kp_apiserver__err_store(c, rc, k.name, &eb);
 			break;
 		}
 		kp_kobj_now_rfc3339(ts, sizeof(ts));
 		struct kp_apiserver__ssa_req q = { base, c->manager, c->r.gv, schema_of(c), ts,
 						   kp_apiserver__truthy(kp_apiserver__arg(c->rq, "force")),
-						   c->res->has_status };
+						   c->res->has_status && !is_status(sub), sub };
 		result = kp_apiserver__ssa_apply(&q, applied, &code, msg, sizeof(msg), &causes);
 		json_decref(base);
 		if (!result) {
@@ -236,7 +335,8 @@ void kp_apiserver__do_apply(struct kp_apiserver__req *c, const char *sub)
 			kp_apiserver__create_obj(c, result);
 			break;
 		}
-		enum kp_apiserver__upd_result r = kp_apiserver__finish_update(c, old, cur, result, client_rv, NULL);
+		enum kp_apiserver__upd_result r = kp_apiserver__finish_update(c, old, cur, result, client_rv,
+									      is_status(sub) ? sub : NULL);
 		json_decref(old);
 		if (r == UPD_DONE)
 			break;

@@ -379,8 +379,8 @@ void kp_apiserver__do_deletecollection(struct kp_apiserver__req *c)
 	json_decref(opts);
 	lc.items = json_array();
 	kp_buf_init(&lc.out, LIST_MAX);
-	rc = kp_store_list(c->L->store, c->r.group, c->r.plural, c->res->namespaced ? c->r.ns : NULL, kp_apiserver__list_fn, &lc,
-			   &lrv, &eb);
+	rc = kp_store_list(c->L->store, kp_apiserver__store_group(c), c->r.plural, c->res->namespaced ? c->r.ns : NULL,
+			   kp_apiserver__list_fn, &lc, &lrv, &eb);
 	kp_buf_free(&lc.out);
 	if (rc) {
 		json_decref(lc.items);
@@ -390,8 +390,8 @@ void kp_apiserver__do_deletecollection(struct kp_apiserver__req *c)
 	deleted = json_array();
 	json_array_foreach(lc.items, i, item) {
 		const json_t *md = json_object_get(item, "metadata");
-		struct kp_store_key k = { c->r.group, c->r.plural, kp_kobj_str(md, "namespace") ? kp_kobj_str(md, "namespace") : "",
-					  kp_kobj_str(md, "name") };
+		struct kp_store_key k = { kp_apiserver__store_group(c), c->r.plural,
+					  kp_kobj_str(md, "namespace") ? kp_kobj_str(md, "namespace") : "", kp_kobj_str(md, "name") };
 		json_t *out = NULL;
 		if (!k.name)
 			continue;

@@ -149,8 +149,9 @@ json_t *kp_apiserver__body_object(struct kp_apiserver__req *c);
 kp_err kp_apiserver__sel_parse(struct kp_apiserver__selector *sel, struct kp_arena *a, const char *text, bool labels,
 			struct kp_errbuf *eb);
 
-/* KP_ERR_INVALID ("field label not supported: X") for a field the resource cannot be selected by. */
-kp_err kp_apiserver__fields_check(const struct kp_apiserver__selector *fs, const char *group, const char *plural,
+/* KP_ERR_INVALID ("field label not supported: X") for a field the resource cannot be selected by;
+ * maps an events.k8s.io/v1 Event's labels onto the stored core Event's fields (rewrites fs keys). */
+kp_err kp_apiserver__fields_check(struct kp_apiserver__selector *fs, const char *group, const char *plural,
 				  struct kp_errbuf *eb);
 
 bool kp_apiserver__labels_match(const struct kp_apiserver__selector *sel, const json_t *obj);
@@ -211,5 +212,24 @@ int64_t kp_apiserver__rv_checked(struct kp_apiserver__req *c, const json_t *obj,
 void kp_apiserver__track_fields(struct kp_apiserver__req *c, const json_t *old, json_t *nobj);
 void kp_apiserver__do_apply(struct kp_apiserver__req *c, const char *sub);
 void kp_apiserver__take_warnings(struct kp_apiserver__req *c);
+
+/* ---- one storage for two groups (events.c) ---- */
+/* The group whose storage holds the request's resource (the core group for
+ * events.k8s.io Events). */
+static inline const char *kp_apiserver__store_group(const struct kp_apiserver__req *c)
+{
+	return c->res && c->res->storage_group ? c->res->storage_group : c->r.group;
+}
+/* A stored object as served at gv by res (version or group conversion);
+ * new reference, NULL when out of memory. */
+json_t *kp_apiserver__served_of(struct kp_apiserver *L, const struct kp_apiserver__res *res, const char *gv,
+				const json_t *stored);
+/* A stored core v1 Event as an events.k8s.io Event of api_version, and back
+ * (new references). */
+json_t *kp_apiserver__event_from_core(const json_t *core, const char *api_version);
+json_t *kp_apiserver__event_to_core(const json_t *ev);
+/* The core Event field an events.k8s.io/v1 field selector label names, or
+ * NULL if the label is not supported. */
+const char *kp_apiserver__event_field(const char *label);
 
 #endif

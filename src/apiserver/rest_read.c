@@ -113,7 +113,7 @@ int kp_apiserver__list_fn(void *ud, const char *json, size_t len, int64_t rv)
 
 static bool needs_conversion(const struct kp_apiserver__res *res)
 {
-	return res->storage_version && strcmp(res->storage_version, res->version) != 0;
+	return res->storage_group || (res->storage_version && strcmp(res->storage_version, res->version) != 0);
 }
 
 /* Parses labelSelector and fieldSelector; answers 400 on error. */
@@ -327,7 +327,7 @@ static bool list_stream(struct kp_apiserver__req *c)
 	s->L = c->L;
 	kp_arena_init(&s->arena);
 	kp_buf_init(&s->pend, LIST_MAX);
-	if (kp_store_cursor_open(c->L->store, c->r.group, c->r.plural, c->res->namespaced ? c->r.ns : NULL, &lrv,
+	if (kp_store_cursor_open(c->L->store, kp_apiserver__store_group(c), c->r.plural, c->res->namespaced ? c->r.ns : NULL, &lrv,
 				 &s->list, &eb)) {
 		kp_apiserver__rest_stream_free(s);
 		return false;
@@ -397,7 +397,7 @@ void kp_apiserver__do_list(struct kp_apiserver__req *c)
 	if (table)
 		lcp->items = json_array();
 	kp_buf_init(&lcp->out, LIST_MAX);
-	rc = kp_store_list_page(c->L->store, c->r.group, c->r.plural, c->res->namespaced ? c->r.ns : NULL, at_rv,
+	rc = kp_store_list_page(c->L->store, kp_apiserver__store_group(c), c->r.plural, c->res->namespaced ? c->r.ns : NULL, at_rv,
 				after_ns, after_name, page_fn, &pc, &lrv, &eb);
 	if (rc || lcp->err) {
 		kp_buf_free(&lcp->out);

@@ -99,12 +99,22 @@ static const struct {
 	{ "certificates.k8s.io", "certificatesigningrequests", " spec.signerName " },
 };
 
-kp_err kp_apiserver__fields_check(const struct kp_apiserver__selector *fs, const char *group, const char *plural,
+kp_err kp_apiserver__fields_check(struct kp_apiserver__selector *fs, const char *group, const char *plural,
 				  struct kp_errbuf *eb)
 {
+	bool ev_v1 = group && strcmp(group, "events.k8s.io") == 0 && strcmp(plural, "events") == 0;
+
 	for (int i = 0; i < fs->n; i++) {
 		const char *k = fs->t[i].key;
 		bool ok = strcmp(k, "metadata.name") == 0 || strcmp(k, "metadata.namespace") == 0;
+		if (ev_v1) {
+			/* selected on the stored core Event (events.c) */
+			const char *core = kp_apiserver__event_field(k);
+			if (!core)
+				return kp_errf(eb, KP_ERR_INVALID, "field label not supported: %s", k);
+			fs->t[i].key = (char *)core;
+			continue;
+		}
 		for (size_t j = 0; !ok && j < sizeof(FIELD_LABELS) / sizeof(FIELD_LABELS[0]); j++) {
 			const char *f = FIELD_LABELS[j].fields, *hit;
 			size_t n = strlen(k);
@@ -272,11 +282,24 @@ static const char *field_value(const json_t *obj, const char *path, char *buf, s
 	return "";
 }
 
+/* A core Event's selectable field "source": source.component, else the
+ * reporting controller (pkg/registry/core/event/strategy.go ToSelectableFields). */
+static const char *event_source(const json_t *obj)
+{
+	const char *v = kp_kobj_str(json_object_get(obj, "source"), "component");
+	if (!v || !*v)
+		v = kp_kobj_str(obj, "reportingComponent");
+	return v ? v : "";
+}
+
 bool kp_apiserver__fields_match(const struct kp_apiserver__selector *sel, const json_t *obj)
 {
 	char buf[64];
-	for (int i = 0; i < sel->n; i++)
-		if (!term_match(&sel->t[i], field_value(obj, sel->t[i].key, buf, sizeof(buf))))
+	for (int i = 0; i < sel->n; i++) {
+		const char *k = sel->t[i].key;
+		const char *v = strcmp(k, "source") == 0 ? event_source(obj) : field_value(obj, k, buf, sizeof(buf));
+		if (!term_match(&sel->t[i], v))
 			return false;
+	}
 	return true;
 }

@@ -43,14 +43,8 @@ static void stream_event(struct kp_apiserver__watch_stream *s, const char *type,
 	pthread_rwlock_rdlock(&s->L->reg_lock);
 	res = kp_apiserver__reg_find(s->L->reg, s->group, s->version, s->plural);
 	if (res) {
-		if (res->storage_version && strcmp(res->storage_version, res->version) != 0) {
-			struct kp_errbuf eb = { 0 };
-			served = kp_apiserver__reg_convert(s->L->reg, res, obj, res->version, &eb);
-		}
-		if (!served)
-			served = json_incref(obj);
-		json_object_set_new(served, "apiVersion", json_string(s->gv));
-		if (s->table)
+		served = kp_apiserver__served_of(s->L, res, s->gv, obj);
+		if (s->table && served)
 			t = kp_apiserver__reg_table(s->L->reg, res, served, s->include);
 	}
 	pthread_rwlock_unlock(&s->L->reg_lock);
@@ -272,21 +266,22 @@ void kp_apiserver__do_watch(struct kp_apiserver__req *c)
 	}
 	if (initial && c->rq->streamable) {
 		/* streamed object by object from one snapshot by the reads (initial_fill) */
-		rc = kp_store_cursor_open(c->L->store, c->r.group, c->r.plural, ns, &from, &s->initial, &eb);
+		rc = kp_store_cursor_open(c->L->store, kp_apiserver__store_group(c), c->r.plural, ns, &from, &s->initial,
+					  &eb);
 		if (rc) {
 			kp_apiserver__rest_stream_free(s);
 			kp_apiserver__err_store(c, rc, "", &eb);
 			return;
 		}
 	} else if (initial) {
-		rc = kp_store_list(c->L->store, c->r.group, c->r.plural, ns, initial_fn, s, &from, &eb);
+		rc = kp_store_list(c->L->store, kp_apiserver__store_group(c), c->r.plural, ns, initial_fn, s, &from, &eb);
 		if (rc) {
 			kp_apiserver__rest_stream_free(s);
 			kp_apiserver__err_store(c, rc, "", &eb);
 			return;
 		}
 	}
-	rc = kp_store_watch_open(c->L->store, c->r.group, c->r.plural, ns, from, &s->w, &eb);
+	rc = kp_store_watch_open(c->L->store, kp_apiserver__store_group(c), c->r.plural, ns, from, &s->w, &eb);
 	if (rc == KP_STORE_GONE) {
 		stream_expired(s, eb.msg);
 	} else if (rc) {

@@ -268,6 +268,7 @@ static enum kp_apiserver__upd_result finish_update(struct kp_apiserver__req *c, 
 	md = kp_kobj_meta(nobj);
 	if (sub && strcmp(sub, "status") == 0) {
 		json_t *st = json_incref(json_object_get(nobj, "status"));
+		json_t *mf = c->applying ? json_incref(json_object_get(md, "managedFields")) : NULL;
 		json_decref(nobj);
 		nobj = json_deep_copy(old);
 		if (st)
@@ -275,6 +276,10 @@ static enum kp_apiserver__upd_result finish_update(struct kp_apiserver__req *c, 
 		else
 			json_object_del(nobj, "status");
 		md = kp_kobj_meta(nobj);
+		if (mf)
+			json_object_set_new(md, "managedFields", mf);   /* an apply's field ownership */
+		else if (c->applying)
+			json_object_del(md, "managedFields");
 	} else if (c->res->has_status && !(sub && strcmp(sub, "finalize") == 0)) {
 		json_t *ost = json_object_get(old, "status");
 		if (ost)
@@ -288,10 +293,7 @@ static enum kp_apiserver__upd_result finish_update(struct kp_apiserver__req *c, 
 	carry(md, omd, "creationTimestamp");
 	carry(md, omd, "deletionTimestamp");
 	carry(md, omd, "deletionGracePeriodSeconds");
-	if (sub && strcmp(sub, "status") == 0)
-		json_object_set(md, "managedFields", json_object_get(omd, "managedFields"));
-	else
-		kp_apiserver__track_fields(c, old, nobj);
+	kp_apiserver__track_fields(c, old, nobj);
 	gen = json_integer_value(json_object_get(omd, "generation"));
 	if (gen <= 0)
 		gen = 1;

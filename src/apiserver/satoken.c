@@ -16,6 +16,7 @@
 #include <openssl/hmac.h>
 
 #include "apiserver/satoken.h"
+#include "kobj/kobj.h"
 
 #define TOKEN_MAX 8192
 
@@ -140,11 +141,6 @@ kp_err kp_satoken_issue(const unsigned char key[KP_SATOKEN_KEY_LEN], const char 
 	return KP_OK;
 }
 
-static const char *jstr(const json_t *o, const char *k)
-{
-	return json_string_value(json_object_get(o, k));
-}
-
 kp_err kp_satoken_verify(const unsigned char key[KP_SATOKEN_KEY_LEN], const char *token, int64_t now,
 			 struct kp_satoken_claims *c, struct kp_errbuf *eb)
 {
@@ -167,8 +163,8 @@ kp_err kp_satoken_verify(const unsigned char key[KP_SATOKEN_KEY_LEN], const char
 	claims = json_loadb((const char *)payload, (size_t)n, 0, NULL);
 	k8s = json_object_get(claims, "kubernetes.io");
 	sa = json_object_get(k8s, "serviceaccount");
-	if (!json_is_integer(json_object_get(claims, "exp")) || !jstr(k8s, "namespace") || !jstr(sa, "name") ||
-	    strcmp(jstr(claims, "iss") ? jstr(claims, "iss") : "", KP_SATOKEN_ISSUER) != 0) {
+	if (!json_is_integer(json_object_get(claims, "exp")) || !kp_kobj_str(k8s, "namespace") || !kp_kobj_str(sa, "name") ||
+	    strcmp(kp_kobj_str(claims, "iss") ? kp_kobj_str(claims, "iss") : "", KP_SATOKEN_ISSUER) != 0) {
 		rc = kp_errf(eb, KP_ERR_INVALID, "token claims are incomplete");
 		goto out;
 	}
@@ -177,9 +173,9 @@ kp_err kp_satoken_verify(const unsigned char key[KP_SATOKEN_KEY_LEN], const char
 		rc = kp_errf(eb, KP_ERR_INVALID, "token has expired");
 		goto out;
 	}
-	snprintf(c->ns, sizeof(c->ns), "%s", jstr(k8s, "namespace"));
-	snprintf(c->name, sizeof(c->name), "%s", jstr(sa, "name"));
-	snprintf(c->uid, sizeof(c->uid), "%s", jstr(sa, "uid") ? jstr(sa, "uid") : "");
+	snprintf(c->ns, sizeof(c->ns), "%s", kp_kobj_str(k8s, "namespace"));
+	snprintf(c->name, sizeof(c->name), "%s", kp_kobj_str(sa, "name"));
+	snprintf(c->uid, sizeof(c->uid), "%s", kp_kobj_str(sa, "uid") ? kp_kobj_str(sa, "uid") : "");
 out:
 	json_decref(claims);
 	return rc;

@@ -46,6 +46,7 @@ struct kp_apiserver_config {
 	bool allow_remote;           /* allow a non-loopback listen address */
 	int64_t bookmark_ms;         /* BOOKMARK period for watches (0 = 60s) */
 	int64_t event_window;        /* store events kept for watch resume (0 = default) */
+	int64_t event_ttl_ms;        /* ... and those younger than this (0 = default 5 min; < 0 = window only) */
 	int64_t grace_cap_ms;        /* kubelet stand-in: longest wait of a terminating pod
 	                              * (0 = 2000; < 0 = its whole grace period) */
 	/* limits (server.c; 0 = the default in brackets); past one a request

@@ -566,12 +566,15 @@ struct ssa_mgr {
 	bool clean;                 /* set unchanged since loaded: the stored entry is kept as is */
 };
 
-static bool entry_is(const json_t *e, const char *manager, const char *op)
+/* The entry of (manager, op, subresource): a manager's writes to the
+ * object and to each of its subresources are separate entries. */
+static bool entry_is(const json_t *e, const struct kp_apiserver__ssa_req *q, const char *op)
 {
 	const char *m = json_string_value(json_object_get(e, "manager"));
 	const char *o = json_string_value(json_object_get(e, "operation"));
 	const char *sub = json_string_value(json_object_get(e, "subresource"));
-	return m && o && strcmp(m, manager) == 0 && strcmp(o, op) == 0 && (!sub || !*sub);
+	const char *want = q->subresource ? q->subresource : "";
+	return m && o && strcmp(m, q->manager) == 0 && strcmp(o, op) == 0 && strcmp(sub ? sub : "", want) == 0;
 }
 
 static int load_mgrs(const json_t *obj, struct ssa_mgr **out, size_t *n)
@@ -604,9 +607,12 @@ static void free_mgrs(struct ssa_mgr *m, size_t n)
 
 static json_t *new_entry(const struct kp_apiserver__ssa_req *q, const char *op)
 {
-	return json_pack("{s:s, s:s, s:s, s:s, s:s}", "manager", q->manager, "operation", op, "apiVersion",
-			 q->api_version ? q->api_version : "v1", "time", q->now ? q->now : "1970-01-01T00:00:00Z",
-			 "fieldsType", "FieldsV1");
+	json_t *e = json_pack("{s:s, s:s, s:s, s:s, s:s}", "manager", q->manager, "operation", op, "apiVersion",
+			      q->api_version ? q->api_version : "v1", "time", q->now ? q->now : "1970-01-01T00:00:00Z",
+			      "fieldsType", "FieldsV1");
+	if (e && q->subresource && *q->subresource)
+		json_object_set_new(e, "subresource", json_string(q->subresource));
+	return e;
 }
 
 /* writes the managers back into obj's metadata.managedFields; mine (may be
@@ -625,7 +631,7 @@ static int store_mgrs(json_t *obj, struct ssa_mgr *m, size_t n, const struct kp_
 	}
 	for (size_t i = 0; i <= n; i++) {
 		json_t *e, *set;
-		if (i < n && entry_is(m[i].entry, q->manager, op)) {
+		if (i < n && entry_is(m[i].entry, q, op)) {
 			if (placed)
 				continue;
 			e = new_entry(q, op);
@@ -752,7 +758,7 @@ json_t *kp_apiserver__ssa_apply(const struct kp_apiserver__ssa_req *q, const jso
 		goto out;
 	}
 	for (size_t i = 0; i < nm; i++) {
-		if (entry_is(m[i].entry, q->manager, "Apply"))
+		if (entry_is(m[i].entry, q, "Apply"))
 			continue;
 		json_t *in = fs_inter(aset, m[i].set);
 		json_t *ch = json_array();
@@ -813,7 +819,7 @@ json_t *kp_apiserver__ssa_apply(const struct kp_apiserver__ssa_req *q, const jso
 	json_decref(mgrs_of);
 	/* force: the others lose what this apply sets */
 	for (size_t i = 0; i < nm && q->force; i++) {
-		if (entry_is(m[i].entry, q->manager, "Apply"))
+		if (entry_is(m[i].entry, q, "Apply"))
 			continue;
 		json_t *d = fs_diff(m[i].set, aset);
 		json_decref(m[i].set);
@@ -821,7 +827,7 @@ json_t *kp_apiserver__ssa_apply(const struct kp_apiserver__ssa_req *q, const jso
 	}
 	/* removal: what this manager applied before and no longer applies, unless someone else owns it */
 	for (size_t i = 0; i < nm; i++) {
-		if (!entry_is(m[i].entry, q->manager, "Apply"))
+		if (!entry_is(m[i].entry, q, "Apply"))
 			continue;
 		json_t *gone = fs_diff(m[i].set, aset);
 		for (size_t j = 0; gone && j < nm; j++) {
@@ -1101,7 +1107,7 @@ int kp_apiserver__ssa_update(const struct kp_apiserver__ssa_req *q, json_t *new_
 	if (!m)
 		goto out;
 	for (size_t i = 0; i < nm; i++) {
-		bool me = entry_is(m[i].entry, q->manager, "Update");
+		bool me = entry_is(m[i].entry, q, "Update");
 		if (!m[i].set)
 			continue;
 		bool dirty = removed && fs_sub_inplace(m[i].set, removed);

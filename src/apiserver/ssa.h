@@ -36,6 +36,8 @@ struct kp_apiserver__ssa_req {
 	const char *now;            /* RFC 3339 time for the entry */
 	bool force;                 /* force=true: take conflicting fields over */
 	bool ignore_status;         /* the kind has a status subresource: status is not written */
+	const char *subresource;    /* "status", "scale" or NULL: recorded in the entry, part of the
+				       manager's identity (its writes to the object are another entry) */
 };
 
 /* Applies `applied` (borrowed). Returns the new object (new reference) with

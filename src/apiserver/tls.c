@@ -24,31 +24,28 @@
 #include <openssl/x509v3.h>
 
 #include "apiserver/tls.h"
+#include "kobj/kobj.h"
 
 #define PEM_MAX (64 * 1024)
 #define VALID_DAYS 3650
 
-static char *read_file(const char *path)
+/* The PEM text of path into *out (malloc), NULL when the file is absent or
+ * empty; unreadable or larger than PEM_MAX is an error naming the file. */
+static kp_err read_pem(const char *path, char **out, struct kp_errbuf *eb)
 {
-	FILE *f = fopen(path, "rb");
-	char *buf;
-	size_t n;
+	size_t n = 0;
+	kp_err rc;
 
-	if (!f)
-		return NULL;
-	buf = malloc(PEM_MAX + 1);
-	if (!buf) {
-		fclose(f);
-		return NULL;
-	}
-	n = fread(buf, 1, PEM_MAX, f);
-	fclose(f);
-	buf[n] = '\0';
+	*out = NULL;
+	if (access(path, F_OK) != 0)
+		return KP_OK;
+	if ((rc = kp_kobj_read_file(path, PEM_MAX, out, &n, eb)))
+		return rc;
 	if (n == 0) {
-		free(buf);
-		return NULL;
+		free(*out);
+		*out = NULL;
 	}
-	return buf;
+	return KP_OK;
 }
 
 static kp_err write_file(const char *path, const char *data, int mode, struct kp_errbuf *eb)
@@ -220,8 +217,8 @@ kp_err kp_apiserver__tls_load_or_create(struct kp_apiserver__tls *t, const char 
 	    (rc = path_in(p_key, sizeof(p_key), dir, "server.key", eb)))
 		return rc;
 
-	t->ca_pem = read_file(p_ca);
-	ca_key_pem = read_file(p_cakey);
+	if ((rc = read_pem(p_ca, &t->ca_pem, eb)) || (rc = read_pem(p_cakey, &ca_key_pem, eb)))
+		goto out;
 	if (t->ca_pem && ca_key_pem) {
 		ca = parse_cert(t->ca_pem);
 		cakey = parse_key(ca_key_pem);
@@ -246,8 +243,8 @@ kp_err kp_apiserver__tls_load_or_create(struct kp_apiserver__tls *t, const char 
 		unlink(p_key);
 	}
 
-	t->cert_pem = read_file(p_crt);
-	t->key_pem = read_file(p_key);
+	if ((rc = read_pem(p_crt, &t->cert_pem, eb)) || (rc = read_pem(p_key, &t->key_pem, eb)))
+		goto out;
 	if (t->cert_pem && t->key_pem && !extra_san)
 		goto out;
 	free(t->cert_pem);

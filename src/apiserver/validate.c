@@ -30,6 +30,7 @@
 #include "karpenter/quantity.h"
 #include "apiserver/apires_int.h"
 #include "apiserver/server.h"
+#include "kobj/kobj.h"
 
 #define MAX_ERRS 32
 
@@ -60,11 +61,6 @@ static void verr_free(struct verr *v)
 	for (int i = 0; i < v->n; i++)
 		free(v->msg[i]);
 	v->n = 0;
-}
-
-static const char *jstr(const json_t *o, const char *k)
-{
-	return json_string_value(json_object_get(o, k));
 }
 
 /* Go-style %q-ish rendering of a scalar for messages. */
@@ -134,7 +130,7 @@ static bool pattern_match(const char *pat, const char *s, bool *ok)
 
 static void schema_check(const json_t *sch, const json_t *v, const char *path, struct verr *e, int depth)
 {
-	const char *type = jstr(sch, "type");
+	const char *type = kp_kobj_str(sch, "type");
 	const json_t *en = json_object_get(sch, "enum");
 	char b[512], p[1024];
 
@@ -180,7 +176,7 @@ static void schema_check(const json_t *sch, const json_t *v, const char *path, s
 	}
 	if (json_is_string(v)) {
 		const char *s = json_string_value(v);
-		const char *pat = jstr(sch, "pattern");
+		const char *pat = kp_kobj_str(sch, "pattern");
 		json_int_t len = (json_int_t)strlen(s);
 		bool ok;
 		if (json_is_integer(json_object_get(sch, "maxLength")) &&
@@ -284,7 +280,7 @@ static void check_requirements(const json_t *reqs, const char *path, bool nodepo
 
 	for (size_t i = 0; i < json_array_size(reqs); i++) {
 		const json_t *r = json_array_get(reqs, i);
-		const char *op = jstr(r, "operator"), *key = jstr(r, "key"), *why;
+		const char *op = kp_kobj_str(r, "operator"), *key = kp_kobj_str(r, "key"), *why;
 		const json_t *vals = json_object_get(r, "values");
 		const json_t *mv = json_object_get(r, "minValues");
 		size_t nv = json_array_size(vals);
@@ -320,7 +316,7 @@ static void check_ncref(const json_t *ref, const char *path, struct verr *e)
 {
 	static const char *const f[] = {"group", "kind", "name"};
 	for (size_t i = 0; json_is_object(ref) && i < KP_ARRAY_LEN(f); i++) {
-		const char *s = jstr(ref, f[i]);
+		const char *s = kp_kobj_str(ref, f[i]);
 		if (s && !*s)
 			verr_add(e, "%s.%s: Invalid value: \"string\": %s may not be empty", path, f[i], f[i]);
 	}
@@ -413,10 +409,10 @@ static const char msg_label[] =
 static void check_meta(const struct kp_apiserver__res *r, const json_t *obj, struct verr *e)
 {
 	const json_t *md = json_object_get(obj, "metadata");
-	const char *name = jstr(md, "name");
+	const char *name = kp_kobj_str(md, "name");
 
 	if (!name || !*name) {
-		if (!jstr(md, "generateName"))
+		if (!kp_kobj_str(md, "generateName"))
 			verr_add(e, "metadata.name: Required value: name or generateName is required");
 		return;
 	}
@@ -458,16 +454,16 @@ static void check_containers(const json_t *cs, const char *path, bool required, 
 	}
 	for (size_t i = 0; i < json_array_size(cs); i++) {
 		const json_t *c = json_array_get(cs, i);
-		const char *name = jstr(c, "name");
+		const char *name = kp_kobj_str(c, "name");
 		snprintf(p, sizeof(p), "%s[%zu]", path, i);
 		if (!name || !*name)
 			verr_add(e, "%s.name: Required value", p);
 		else if (!dns_label(name, 63))
 			verr_add(e, "%s.name: Invalid value: \"%s\": %s", p, name, msg_label);
 		for (size_t j = 0; name && j < i; j++)
-			if (jstr(json_array_get(cs, j), "name") && !strcmp(jstr(json_array_get(cs, j), "name"), name))
+			if (kp_kobj_str(json_array_get(cs, j), "name") && !strcmp(kp_kobj_str(json_array_get(cs, j), "name"), name))
 				verr_add(e, "%s.name: Duplicate value: \"%s\"", p, name);
-		if (!jstr(c, "image") || !*jstr(c, "image"))
+		if (!kp_kobj_str(c, "image") || !*kp_kobj_str(c, "image"))
 			verr_add(e, "%s.image: Required value", p);
 		char q[600];
 		snprintf(q, sizeof(q), "%s.resources.requests", p);
@@ -480,7 +476,7 @@ static void check_containers(const json_t *cs, const char *path, bool required, 
 static void check_podspec(const json_t *ps, const char *path, struct verr *e)
 {
 	char p[512];
-	const char *rp = jstr(ps, "restartPolicy");
+	const char *rp = kp_kobj_str(ps, "restartPolicy");
 
 	snprintf(p, sizeof(p), "%s.containers", path);
 	check_containers(json_object_get(ps, "containers"), p, true, e);
@@ -508,7 +504,7 @@ static void builtin_rules(const struct kp_apiserver__res *r, const json_t *obj, 
 				 (long long)json_integer_value(rep));
 		check_podspec(json_object_get(json_object_get(spec, "template"), "spec"), "spec.template.spec", e);
 		if (!strcmp(k, "Job")) {
-			const char *rp = jstr(json_object_get(json_object_get(spec, "template"), "spec"),
+			const char *rp = kp_kobj_str(json_object_get(json_object_get(spec, "template"), "spec"),
 					      "restartPolicy");
 			if (rp && strcmp(rp, "OnFailure") && strcmp(rp, "Never"))
 				verr_add(e, "spec.template.spec.restartPolicy: Required value: valid values: "
@@ -526,7 +522,7 @@ kp_err kp_apiserver__reg_validate(const struct kp_apiserver__reg *reg, const str
 {
 	const struct kp_apiserver__res_entry *e = kp_apiserver__res_entry_of(res);
 	struct verr errs = {{0}, 0};
-	const char *name = jstr(json_object_get(obj, "metadata"), "name");
+	const char *name = kp_kobj_str(json_object_get(obj, "metadata"), "name");
 	char kind[256];
 	struct kp_buf b;
 
@@ -649,7 +645,7 @@ static void default_containers(json_t *cs)
 {
 	for (size_t i = 0; i < json_array_size(cs); i++) {
 		json_t *c = json_array_get(cs, i);
-		const char *img = jstr(c, "image");
+		const char *img = kp_kobj_str(c, "image");
 		set_absent(c, "terminationMessagePath", json_string("/dev/termination-log"));
 		set_absent(c, "terminationMessagePolicy", json_string("File"));
 		set_absent(c, "resources", json_object());
@@ -805,7 +801,7 @@ static void drop_empty_annotations(json_t *obj)
 static kp_err ncref_to_beta(json_t *obj, json_t *s, struct kp_errbuf *eb)
 {
 	json_t *ann = annotations(obj);
-	const char *refa = jstr(ann, ANN_NCREF), *kub = jstr(ann, ANN_KUBELET);
+	const char *refa = kp_kobj_str(ann, ANN_NCREF), *kub = kp_kobj_str(ann, ANN_KUBELET);
 	json_t *ref = json_object_get(s, "nodeClassRef");
 
 	if (refa && *refa) {
@@ -842,7 +838,7 @@ static void ncref_to_v1(json_t *obj, json_t *s)
 	json_t *ann = annotations(obj);
 	json_t *ref = json_object_get(s, "nodeClassRef");
 	json_t *kub = json_object_get(s, "kubelet");
-	const char *kind = jstr(ref, "kind"), *apiv = jstr(ref, "apiVersion"), *name = jstr(ref, "name");
+	const char *kind = kp_kobj_str(ref, "kind"), *apiv = kp_kobj_str(ref, "apiVersion"), *name = kp_kobj_str(ref, "name");
 	char group[256];
 	char *dump;
 
@@ -900,7 +896,7 @@ static kp_err nodepool_convert(json_t *o, bool to_beta, struct kp_errbuf *eb)
 	if (json_is_object(st))
 		keep_only(st, status_keys);
 	if (to_beta) {
-		const char *pol = jstr(dis, "consolidationPolicy");
+		const char *pol = kp_kobj_str(dis, "consolidationPolicy");
 		if (!dis && json_is_object(spec)) {
 			dis = json_object();
 			json_object_set_new(spec, "disruption", dis);
@@ -921,7 +917,7 @@ static kp_err nodepool_convert(json_t *o, bool to_beta, struct kp_errbuf *eb)
 			return ncref_to_beta(o, ts, eb);
 		return KP_OK;
 	}
-	const char *pol = jstr(dis, "consolidationPolicy");
+	const char *pol = kp_kobj_str(dis, "consolidationPolicy");
 	json_t *exp = json_object_get(dis, "expireAfter");
 	if (exp && ts)
 		json_object_set(ts, "expireAfter", exp);
@@ -977,11 +973,11 @@ static kp_err ec2nc_convert(json_t *o, bool to_beta, struct kp_errbuf *eb)
 	if (!json_is_object(spec))
 		return KP_OK;
 	if (to_beta) {
-		const char *fam = jstr(spec, "amiFamily");
+		const char *fam = kp_kobj_str(spec, "amiFamily");
 		json_t *kept = json_array();
 		for (size_t i = 0; i < json_array_size(terms); i++) {
 			json_t *t = json_array_get(terms, i);
-			const char *alias = jstr(t, "alias");
+			const char *alias = kp_kobj_str(t, "alias");
 			if (alias) {
 				if (!fam)
 					fam = alias_family(alias, buf, sizeof(buf));
@@ -997,7 +993,7 @@ static kp_err ec2nc_convert(json_t *o, bool to_beta, struct kp_errbuf *eb)
 		json_object_del(spec, "kubelet");
 		return KP_OK;
 	}
-	const char *fam = jstr(spec, "amiFamily");
+	const char *fam = kp_kobj_str(spec, "amiFamily");
 	if (fam && (!strcmp(fam, "AL2") || !strcmp(fam, "AL2023") || !strcmp(fam, "Bottlerocket") ||
 		    !strcmp(fam, "Windows2019") || !strcmp(fam, "Windows2022"))) {
 		if (!json_array_size(terms)) {
@@ -1020,7 +1016,7 @@ static kp_err ec2nc_convert(json_t *o, bool to_beta, struct kp_errbuf *eb)
 json_t *kp_apiserver__reg_convert(const struct kp_apiserver__reg *reg, const struct kp_apiserver__res *res, const json_t *obj,
 			  const char *to_version, struct kp_errbuf *eb)
 {
-	const char *apiv = jstr(obj, "apiVersion");
+	const char *apiv = kp_kobj_str(obj, "apiVersion");
 	const char *from = apiv && strchr(apiv, '/') ? strchr(apiv, '/') + 1 : (apiv ? apiv : res->version);
 	char av[256];
 	json_t *o;

@@ -61,6 +61,7 @@ struct cg {
 	long bb_nodes;              /* branch-and-bound budget per kind */
 	long bb_total;              /* ...and per exact round over all kinds, 0 = none */
 	bool bb_cut;                /* the round budget ran out: nothing proven */
+	bool built;                 /* master_build ran */
 	long bb_used;               /* nodes searched in this exact round */
 };
 
@@ -147,6 +148,7 @@ static kp_err master_build(struct cg *g)
 	int32_t *count;
 	kp_err rc;
 
+	g->built = true;
 	g->nrows = g->C + (p->has_existing ? g->D : 0);
 	rlo = kp_arena_calloc(g->a, (size_t)g->nrows, sizeof(double));
 	rup = kp_arena_calloc(g->a, (size_t)g->nrows, sizeof(double));
@@ -360,7 +362,7 @@ static double knap_lp(struct cg *g, int k);
 
 #define BB_NODES 2000000       /* search nodes per kind for the bound's proof */
 #define BB_NODES_FLEET 20000   /* ...and when planning a fleet, */
-#define BB_FLEET_TOTAL 600000  /* at most this many over all kinds per round, */
+#define BB_FLEET_TOTAL 200000  /* at most this many over all kinds per round, */
 #define FLEET_EXACT_ROUNDS 4   /* and at most this many exact rounds */
 #define BB_BOUND_TOTAL 20000000 /* the bound: per exact round over all kinds (beyond it the
 				 * bound falls back to LP knapsack bounds, still valid) */
@@ -793,7 +795,7 @@ static kp_err cg_run(struct cg *g, int max_iters, long exact, int *iters, double
 	double *ubk;
 	int nexact = 0;
 	bool proven = false;
-	kp_err rc = master_build(g);
+	kp_err rc = g->built ? KP_OK : master_build(g);   /* the fleet builds it first */
 
 	*iters = 0;
 	*lower = *lp = 0;
@@ -1003,6 +1005,10 @@ static kp_err fleet_greedy(struct cg *g, struct kp_bound_fleet *f, int *cap, con
 kp_err kp_bound_fleet(const struct kp_bound_problem *p0, struct kp_bound_fleet *out, struct kp_errbuf *eb)
 {
 	struct kp_bound_problem p = *p0;
+	struct kp_arena warm_a;
+	struct kp_arena_mark warm_m;
+	struct kp_bound_bin *warm = NULL;   /* the last round's basic columns */
+	int nwarm = 0;
 	int64_t *res;
 	int cap = 0, round = 0;
 	kp_err rc = KP_OK;
@@ -1013,6 +1019,8 @@ kp_err kp_bound_fleet(const struct kp_bound_problem *p0, struct kp_bound_fleet *
 	res = demands(&p, &out->arena);
 	if (!res)
 		return kp_errf(eb, KP_ERR_NOMEM, "out of memory");
+	kp_arena_init(&warm_a);
+	warm_m = kp_arena_mark(&warm_a);
 	for (;;) {
 		struct kp_arena a;
 		struct cg g;
@@ -1029,6 +1037,12 @@ kp_err kp_bound_fleet(const struct kp_bound_problem *p0, struct kp_bound_fleet *
 		for (int i = 0; !rc && i < p.nclasses; i++)
 			if (!g.live[i])
 				res[i] = g.dem[i] = 0;  /* nothing holds them: not ours to place */
+		if (!rc)
+			rc = master_build(&g);
+		/* warm start: the last round's basic columns are still patterns
+		 * (over-covering a smaller demand is allowed by the >= rows) */
+		for (int j = 0; !rc && j < nwarm; j++)
+			rc = add_column(&g, warm[j].kind, warm[j].count, true);
 		if (!rc)
 			rc = cg_run(&g, p.max_iters > 0 ? p.max_iters : 400, round == 0 ? BB_NODES_FLEET : 0, &iters, &lower, &lp);
 		if (!rc && round == 0)
@@ -1051,6 +1065,20 @@ kp_err kp_bound_fleet(const struct kp_bound_problem *p0, struct kp_bound_fleet *
 			rc = fleet_greedy(&g, out, &cap, &p, res);
 			any = false;    /* done: the greedy placed the rest */
 		}
+		kp_arena_reset(&warm_a, warm_m);
+		nwarm = 0;
+		warm = kp_arena_calloc(&warm_a, (size_t)g.ncols + 1, sizeof(*warm));
+		if (!warm && !rc)
+			rc = KP_ERR_NOMEM;
+		for (int j = 0; !rc && j < g.ncols; j++) {
+			if (g.cols[j].x <= 1e-9)
+				continue;
+			warm[nwarm].kind = g.cols[j].kind;
+			warm[nwarm].count = kp_arena_memdup(&warm_a, g.cols[j].count, (size_t)p.nclasses * sizeof(int32_t));
+			if (!warm[nwarm].count)
+				rc = KP_ERR_NOMEM;
+			nwarm++;
+		}
 		if (g.lp)
 			Clp_deleteModel(g.lp);
 		kp_arena_free(&a);
@@ -1058,6 +1086,7 @@ kp_err kp_bound_fleet(const struct kp_bound_problem *p0, struct kp_bound_fleet *
 			break;
 		round++;
 	}
+	kp_arena_free(&warm_a);
 	if (rc) {
 		kp_bound_fleet_free(out);
 		return kp_errf(eb, rc, rc == KP_ERR_NOMEM ? "out of memory" : "fleet: the LP solver failed");

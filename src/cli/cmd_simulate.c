@@ -35,7 +35,8 @@ static void sim_usage(FILE *f)
 	      "  --packing MODE        karpenter (default) or cost (docs/packing.md)\n"
 	      "  --bound               add costBound: a lower bound on the plan's cost and the gap\n"
 	      "  --all-instance-type-options  list every remaining type per claim (default: the\n"
-	      "                        cheapest 60 a launch sends, then instanceTypeOptionsTotal)\n", f);
+	      "                        cheapest 60 a launch sends, then instanceTypeOptionsTotal)\n"
+	      "  --timings             print each phase's wall and CPU time to stderr\n", f);
 	kp_consolidate_usage(f);
 }
 
@@ -46,6 +47,7 @@ struct sim_args {
 	bool json;
 	bool bound;                        /* --bound */
 	bool all_options;                  /* --all-instance-type-options */
+	bool timings;                      /* --timings */
 	struct kp_sched_opts sopts;
 	struct kp_consolidate_args cons;   /* --consolidate and its flags */
 };
@@ -125,6 +127,8 @@ static int sim_parse(int argc, char **argv, struct sim_args *a)
 			a->bound = true;
 		} else if (strcmp(arg, "--all-instance-type-options") == 0) {
 			a->all_options = true;
+		} else if (strcmp(arg, "--timings") == 0) {
+			a->timings = true;
 		} else if ((rc = kp_consolidate_option(&a->cons, arg, val, argc, argv, &i)) != 0) {
 			if (rc < 0)
 				return KP_EXIT_USAGE;
@@ -143,8 +147,51 @@ static int sim_parse(int argc, char **argv, struct sim_args *a)
 	return 0;
 }
 
+/* --timings: wall and CPU seconds of each phase, one stderr line at the end. */
+struct sim_clock {
+	bool on;
+	double wall0, cpu0;
+	char line[512];
+	size_t len;
+};
+
+static double sim_now(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void sim_clock_start(struct sim_clock *t, bool on)
+{
+	memset(t, 0, sizeof(*t));
+	t->on = on;
+	t->wall0 = sim_now(CLOCK_MONOTONIC);
+	t->cpu0 = sim_now(CLOCK_PROCESS_CPUTIME_ID);
+}
+
+/* Ends the phase called name and starts the next. */
+static void sim_clock_lap(struct sim_clock *t, const char *name)
+{
+	double wall, cpu;
+	int n;
+
+	if (!t->on)
+		return;
+	wall = sim_now(CLOCK_MONOTONIC);
+	cpu = sim_now(CLOCK_PROCESS_CPUTIME_ID);
+	n = snprintf(t->line + t->len, sizeof(t->line) - t->len, "%s%s %.3f s (cpu %.3f s)",
+		     t->len ? ", " : "", name, wall - t->wall0, cpu - t->cpu0);
+	if (n > 0 && (size_t)n < sizeof(t->line) - t->len)
+		t->len += (size_t)n;
+	t->wall0 = wall;
+	t->cpu0 = cpu;
+}
+
 int kp_cmd_simulate(int argc, char **argv, const char *datadir)
 {
+	struct sim_clock clk;
 	struct sim_args args;
 	struct kp_cluster cluster;
 	struct kp_catalog catalog;
@@ -168,6 +215,7 @@ int kp_cmd_simulate(int argc, char **argv, const char *datadir)
 	kp_cluster_init(&cluster);
 	kp_catalog_init(&catalog);
 	memset(&plan, 0, sizeof(plan));
+	sim_clock_start(&clk, args.timings);
 
 	err = kp_catalog_open(&catalog, &cluster.resnames, args.catalog, datadir, &eb);
 	if (err) {
@@ -175,6 +223,7 @@ int kp_cmd_simulate(int argc, char **argv, const char *datadir)
 		status = err == KP_ERR_NOMEM ? KP_EXIT_FAIL : KP_EXIT_USAGE;
 		goto out;
 	}
+	sim_clock_lap(&clk, "catalog");
 	err = kp_load_paths(&cluster, args.paths, args.npaths, &lopts, &eb);
 	if (err) {
 		fprintf(stderr, "karpenter simulate: %s\n", eb.msg);
@@ -194,6 +243,7 @@ int kp_cmd_simulate(int argc, char **argv, const char *datadir)
 		goto out;
 	}
 
+	sim_clock_lap(&clk, "load");
 	memset(&in, 0, sizeof(in));
 	in.cluster = &cluster;
 	in.catalog = &catalog;
@@ -203,6 +253,7 @@ int kp_cmd_simulate(int argc, char **argv, const char *datadir)
 		status = err == KP_ERR_INVALID ? KP_EXIT_USAGE : KP_EXIT_FAIL;
 		goto out;
 	}
+	sim_clock_lap(&clk, "solve");
 	if (args.bound) {
 		err = kp_sched_cost_bound(&in, &args.sopts, &plan, &bound, &eb);
 		if (err) {
@@ -210,6 +261,7 @@ int kp_cmd_simulate(int argc, char **argv, const char *datadir)
 			status = KP_EXIT_FAIL;
 			goto out;
 		}
+		sim_clock_lap(&clk, "bound");
 	}
 	if (args.cons.enabled) {
 		err = kp_consolidate_run(&cluster, &catalog, &args.cons, lopts.now, &args.sopts, &dres, &eb);
@@ -218,24 +270,30 @@ int kp_cmd_simulate(int argc, char **argv, const char *datadir)
 			status = err == KP_ERR_INVALID ? KP_EXIT_USAGE : KP_EXIT_FAIL;
 			goto out;
 		}
+		sim_clock_lap(&clk, "disruption");
 	}
 	if (args.json) {
-		json_t *j = kp_render_plan_json_opts(&plan, &cluster.resnames,
-						     args.all_options ? 0 : KP_RENDER_MAX_OPTIONS);
-		if (j && args.cons.enabled && kp_consolidate_json(j, &dres) != 0) {
-			json_decref(j);
-			j = NULL;
+		/* streamed: written as it is produced, constant memory */
+		struct kp_jw *w = malloc(sizeof(*w));
+
+		if (!w) {
+			fprintf(stderr, "karpenter simulate: out of memory\n");
+			status = KP_EXIT_FAIL;
+			goto out;
 		}
-		if (j && args.bound && kp_render_bound_json(j, &bound) != 0) {
-			json_decref(j);
-			j = NULL;
-		}
-		if (!j || json_dumpf(j, stdout, JSON_INDENT(2)) != 0) {
+		kp_jw_init(w, stdout);
+		kp_jw_obj_begin(w);
+		kp_render_plan_jw(w, &plan, &cluster.resnames, args.all_options ? 0 : KP_RENDER_MAX_OPTIONS);
+		if (args.cons.enabled)
+			kp_consolidate_jw(w, &dres);
+		if (args.bound)
+			kp_render_bound_jw(w, &bound);
+		kp_jw_obj_end(w);
+		if (kp_jw_finish(w) != 0 || fputc('\n', stdout) == EOF || fflush(stdout) != 0) {
 			fprintf(stderr, "karpenter simulate: cannot write JSON output\n");
 			status = KP_EXIT_FAIL;
 		}
-		fputc('\n', stdout);
-		json_decref(j);
+		free(w);
 	} else {
 		kp_render_plan_table(stdout, &plan, &cluster.resnames);
 		if (args.bound)
@@ -243,10 +301,14 @@ int kp_cmd_simulate(int argc, char **argv, const char *datadir)
 		if (args.cons.enabled)
 			kp_consolidate_table(stdout, &dres);
 	}
+	sim_clock_lap(&clk, "output");
 out:
 	kp_disrupt_result_free(&dres);
 	kp_plan_free(&plan);
 	kp_catalog_free(&catalog);
 	kp_cluster_free(&cluster);
+	sim_clock_lap(&clk, "free");
+	if (clk.on)
+		fprintf(stderr, "karpenter simulate: timings: %s\n", clk.line);
 	return status;
 }

@@ -252,6 +252,10 @@ int kp_cmd_up(int argc, char **argv, const char *datadir)
 		bm = getenv("KARPENTER_UP_EVENT_WINDOW");
 		if (bm && !kp_parse_i64(bm, &v) && v > 0)
 			cfg.event_window = v;
+		/* events younger than this many seconds are kept too (0: the window alone) */
+		bm = getenv("KARPENTER_UP_EVENT_TTL");
+		if (bm && !kp_parse_i64(bm, &v) && v >= 0 && v <= INT64_MAX / 1000)
+			cfg.event_ttl_ms = v > 0 ? v * 1000 : -1;
 		/* kubelet stand-in: longest wait of a terminating pod (ms; < 0: its whole grace) */
 		bm = getenv("KARPENTER_UP_GRACE_CAP_MS");
 		if (bm && !kp_parse_i64(bm, &v))

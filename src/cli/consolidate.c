@@ -8,7 +8,8 @@
  *         "nodePool", "node", "options"}], "savingsPerHour", "reason",
  *       "pass", "pods"}]        one element per command, pass after pass
  *   "blocked": [{"node", "code", "reason"}]   the first pass, by node name
- * Prices are rounded to 1e-6 $/h so sums print cleanly.
+ * Prices are rounded to 1e-6 $/h so sums print cleanly. Written through the
+ * streaming writer (src/jsonw), command by command.
  *
  * Cost: linear in the result.
  */
@@ -132,77 +133,76 @@ static double money(double v)
 	return round(v * 1e6) / 1e6;
 }
 
-/* Builds one command; NULL on allocation failure. */
-static json_t *cmd_json(const struct kp_disrupt_cmd *c)
+static void cmd_jw(struct kp_jw *w, const struct kp_disrupt_cmd *c)
 {
-	json_t *o = json_object(), *nodes = json_array(), *repl = json_array();
-
-	if (!o || !nodes || !repl)
-		goto fail;
+	kp_jw_obj_begin(w);
+	kp_jw_key(w, "method");
+	kp_jw_str(w, kp_disrupt_method_name(c->method));
+	kp_jw_key(w, "action");
+	kp_jw_str(w, kp_disrupt_action_name(c->action));
+	kp_jw_key(w, "nodes");
+	kp_jw_arr_begin(w);
 	for (int i = 0; i < c->nnodes; i++)
-		if (json_array_append_new(nodes, json_string(c->nodes[i])))
-			goto fail;
+		kp_jw_str(w, c->nodes[i]);
+	kp_jw_arr_end(w);
+	kp_jw_key(w, "replacements");
+	kp_jw_arr_begin(w);
 	for (int i = 0; i < c->nrepl; i++) {
 		const struct kp_disrupt_repl *r = &c->repl[i];
-		json_t *x = json_object();
 
-		if (!x || json_array_append_new(repl, x))
-			goto fail;
-		json_object_set_new(x, "instanceType", json_string(r->itype ? r->itype->name : ""));
-		json_object_set_new(x, "zone", json_string(r->offering ? r->offering->zone : ""));
-		json_object_set_new(x, "capacityType",
-				    json_string(r->offering ? kp_captype_name(r->offering->captype) : ""));
-		json_object_set_new(x, "pricePerHour", json_real(money(r->offering ? r->offering->price : 0)));
-		json_object_set_new(x, "nodePool", json_string(r->pool ? r->pool->name : ""));
-		json_object_set_new(x, "node", json_string(r->node ? r->node : ""));
-		json_object_set_new(x, "options", json_integer(r->noptions));
+		kp_jw_obj_begin(w);
+		kp_jw_key(w, "instanceType");
+		kp_jw_str(w, r->itype ? r->itype->name : "");
+		kp_jw_key(w, "zone");
+		kp_jw_str(w, r->offering ? r->offering->zone : "");
+		kp_jw_key(w, "capacityType");
+		kp_jw_str(w, r->offering ? kp_captype_name(r->offering->captype) : "");
+		kp_jw_key(w, "pricePerHour");
+		kp_jw_real(w, money(r->offering ? r->offering->price : 0));
+		kp_jw_key(w, "nodePool");
+		kp_jw_str(w, r->pool ? r->pool->name : "");
+		kp_jw_key(w, "node");
+		kp_jw_str(w, r->node ? r->node : "");
+		kp_jw_key(w, "options");
+		kp_jw_int(w, r->noptions);
+		kp_jw_obj_end(w);
 	}
-	json_object_set_new(o, "method", json_string(kp_disrupt_method_name(c->method)));
-	json_object_set_new(o, "action", json_string(kp_disrupt_action_name(c->action)));
-	json_object_set_new(o, "nodes", nodes);
-	json_object_set_new(o, "replacements", repl);
-	json_object_set_new(o, "savingsPerHour", json_real(money(c->savings)));
-	if (c->has_score)   /* consolidationPolicy Balanced */
-		json_object_set_new(o, "score", json_real(c->score));
-	json_object_set_new(o, "reason", json_string(c->reason ? c->reason : ""));
-	json_object_set_new(o, "pass", json_integer(c->pass + 1));
-	json_object_set_new(o, "pods", json_integer(c->npods));
-	return o;
-fail:
-	json_decref(o);
-	json_decref(nodes);
-	json_decref(repl);
-	return NULL;
+	kp_jw_arr_end(w);
+	kp_jw_key(w, "savingsPerHour");
+	kp_jw_real(w, money(c->savings));
+	if (c->has_score) {   /* consolidationPolicy Balanced */
+		kp_jw_key(w, "score");
+		kp_jw_real(w, c->score);
+	}
+	kp_jw_key(w, "reason");
+	kp_jw_str(w, c->reason ? c->reason : "");
+	kp_jw_key(w, "pass");
+	kp_jw_int(w, c->pass + 1);
+	kp_jw_key(w, "pods");
+	kp_jw_int(w, c->npods);
+	kp_jw_obj_end(w);
 }
 
-int kp_consolidate_json(json_t *root, const struct kp_disrupt_result *res)
+void kp_consolidate_jw(struct kp_jw *w, const struct kp_disrupt_result *res)
 {
-	json_t *cmds = json_array(), *blocked = json_array();
-
-	if (!cmds || !blocked)
-		goto fail;
-	for (int i = 0; i < res->ncmds; i++) {
-		json_t *c = cmd_json(&res->cmds[i]);
-		if (!c || json_array_append_new(cmds, c))
-			goto fail;
-	}
+	kp_jw_key(w, "disruption");
+	kp_jw_arr_begin(w);
+	for (int i = 0; i < res->ncmds; i++)
+		cmd_jw(w, &res->cmds[i]);
+	kp_jw_arr_end(w);
+	kp_jw_key(w, "blocked");
+	kp_jw_arr_begin(w);
 	for (int i = 0; i < res->nblocked; i++) {
-		json_t *b = json_object();
-		if (!b || json_array_append_new(blocked, b))
-			goto fail;
-		json_object_set_new(b, "node", json_string(res->blocked[i].node));
-		json_object_set_new(b, "code", json_string(res->blocked[i].code));
-		json_object_set_new(b, "reason", json_string(res->blocked[i].reason));
+		kp_jw_obj_begin(w);
+		kp_jw_key(w, "node");
+		kp_jw_str(w, res->blocked[i].node);
+		kp_jw_key(w, "code");
+		kp_jw_str(w, res->blocked[i].code);
+		kp_jw_key(w, "reason");
+		kp_jw_str(w, res->blocked[i].reason);
+		kp_jw_obj_end(w);
 	}
-	if (json_object_set_new(root, "disruption", cmds)) {
-		json_decref(blocked);
-		return -1;
-	}
-	return json_object_set_new(root, "blocked", blocked) ? -1 : 0;
-fail:
-	json_decref(cmds);
-	json_decref(blocked);
-	return -1;
+	kp_jw_arr_end(w);
 }
 
 static void print_nodes(FILE *f, const char *const *names, int n, int width)

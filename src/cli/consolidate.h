@@ -8,7 +8,7 @@
 
 #include <stdio.h>
 
-#include <jansson.h>
+#include "jsonw/jsonw.h"
 
 #include "karpenter/disrupt.h"
 
@@ -35,8 +35,8 @@ kp_err kp_consolidate_run(const struct kp_cluster *c, const struct kp_catalog *c
 			  const struct kp_consolidate_args *a, int64_t fallback_now,
 			  const struct kp_sched_opts *sopts, struct kp_disrupt_result *res,
 			  struct kp_errbuf *eb);
-/* Adds "disruption" and "blocked" to root. Returns 0, or -1 on allocation failure. */
-int kp_consolidate_json(json_t *root, const struct kp_disrupt_result *res);
+/* Members "disruption" and "blocked" of the object open in w. */
+void kp_consolidate_jw(struct kp_jw *w, const struct kp_disrupt_result *res);
 /* Tables for people: the commands pass by pass, then the blocked nodes. */
 void kp_consolidate_table(FILE *f, const struct kp_disrupt_result *res);
 

@@ -20,8 +20,10 @@
  *      lowest-price on-demand; without capacity pools to weigh, both are
  *      lowest price here, which is also what kwok does (minus its random
  *      tie break).
- *   Injected insufficient capacity makes an offering unavailable, so step 3
- *   falls back to the next one; nothing left is INSUFFICIENT_CAPACITY, as is
+ *   Injected insufficient capacity makes an offering unavailable, and a
+ *   counted capacity reservation with no instance left is skipped, so step
+ *   3 falls back to the next one (a reservation used up falls back to spot,
+ *   then on-demand, when the claim allows them); nothing left is INSUFFICIENT_CAPACITY, as is
  *   a claim with no candidate at all (AWS filters those out the same way).
  *
  * Invariants: recs is sorted by provider id, with unique provider ids
@@ -58,6 +60,8 @@
 #define FAKE_MAX_INSTANCES 1000000
 #define FAKE_NOPS 6
 #define FAKE_MAX_SUBNETS 64
+#define FAKE_MAX_CLASSES 64
+#define FAKE_ALL_ZONES (~(uint64_t)0)
 
 struct ice_rule {
 	char itype[FAKE_NAME_MAX];            /* "" = any */
@@ -83,6 +87,18 @@ struct rec {
 	bool reported_running, reported_terminated;
 	bool inflight;                        /* an event for it is with a poll callback */
 	char drift[FAKE_DRIFT_MAX];           /* "" = not drifted */
+};
+
+/* An EC2NodeClass seen by nodeclass_reconcile: the zones of the subnets its
+ * subnetSelectorTerms select (bits over zone[]) and its own view catalog
+ * (offerings outside those zones unavailable). A view replaced after a spec
+ * change is kept in retired until the cloud is destroyed, as callers may
+ * still hold it. */
+struct fake_class {
+	char name[FAKE_NAME_MAX];
+	uint64_t zones;
+	struct kp_catalog *view;
+	unsigned view_gen;
 };
 
 struct fake {
@@ -112,9 +128,17 @@ struct fake {
 	void *on_change_arg;
 	int nsubnets;                         /* subnets, one per zone; 0 = every zone */
 	const char *subnet_zone[FAKE_MAX_SUBNETS];
+	int nzones;                           /* the catalog's zones, sorted (at most 64 counted) */
+	const char *zone[FAKE_MAX_SUBNETS];
+	int nclasses;
+	struct fake_class classes[FAKE_MAX_CLASSES];
+	int nretired;
+	struct kp_catalog **retired;
 };
 
+
 static const struct kp_cloud_ops fake_ops;
+static bool copy_name(char *dst, size_t n, const char *s);
 
 static struct fake *fake_of(struct kp_cloud *cp)
 {
@@ -454,9 +478,11 @@ static void subnets_build(struct fake *f, int want)
 			if (!seen && n < FAKE_MAX_SUBNETS)
 				z[n++] = zone;
 		}
+	qsort(z, (size_t)n, sizeof(*z), zone_cmp);
+	memcpy(f->zone, z, (size_t)n * sizeof(*z));
+	f->nzones = n;
 	if (n <= want)
 		return;   /* a subnet in every zone: nothing to restrict */
-	qsort(z, (size_t)n, sizeof(*z), zone_cmp);
 	for (int k = 0; k < want && k < FAKE_MAX_SUBNETS; k++)
 		f->subnet_zone[f->nsubnets++] = z[k];
 }
@@ -474,9 +500,29 @@ static bool has_subnet(const struct fake *f, const char *zone)
 /* Each view type is a shallow copy of a catalog type with its own offering
  * array of 2 x noff entries: [0, noff) is what callers see, [noff, 2 noff)
  * keeps the catalog's availability to recompute from. */
-static kp_err view_build(struct fake *f)
+static int zone_index(const struct fake *f, const char *zone)
 {
-	struct kp_catalog *v = &f->view;
+	for (int k = 0; zone && k < f->nzones; k++)
+		if (strcmp(f->zone[k], zone) == 0)
+			return k;
+	return -1;
+}
+
+/* A zone a view with class zones mask may launch in. */
+static bool zone_open(const struct fake *f, const char *zone, uint64_t mask)
+{
+	int k;
+
+	if (!has_subnet(f, zone))
+		return false;
+	if (mask == FAKE_ALL_ZONES)
+		return true;
+	k = zone_index(f, zone);
+	return k >= 0 && (mask >> k & 1);
+}
+
+static kp_err view_build_mask(struct fake *f, struct kp_catalog *v, uint64_t mask)
+{
 
 	kp_catalog_init(v);
 	v->name = f->cat->name;
@@ -494,29 +540,63 @@ static kp_err view_build(struct fake *f)
 			memcpy(t->off, src->off, (size_t)src->noff * sizeof(*src->off));
 			memcpy(t->off + src->noff, src->off, (size_t)src->noff * sizeof(*src->off));
 			for (int j = 0; j < 2 * src->noff; j++)
-				if (!has_subnet(f, t->off[j].zone))
+				if (!zone_open(f, t->off[j].zone, mask))
 					t->off[j].available = false;
 		}
 		if (kp_catalog_add(v, t))
 			return KP_ERR_NOMEM;
 	}
 	kp_catalog_sort(v);
-	f->view_gen = f->ice_gen;
 	return KP_OK;
 }
 
-/* Brings availability in the view up to date with the ICE rules. */
-static void view_refresh(struct fake *f)
+static kp_err view_build(struct fake *f)
 {
-	if (f->view_gen == f->ice_gen)
+	kp_err rc = view_build_mask(f, &f->view, FAKE_ALL_ZONES);
+
+	f->view_gen = f->ice_gen + 1;   /* refreshed on first use (restore may add rules) */
+	return rc;
+}
+
+/* Brings availability in view v up to date with the ICE rules. */
+static void view_refresh_one(struct fake *f, struct kp_catalog *v, unsigned *gen)
+{
+	if (*gen == f->ice_gen)
 		return;
-	for (int i = 0; i < f->view.n; i++) {
-		struct kp_itype *t = f->view.types[i];
+	for (int i = 0; i < v->n; i++) {
+		struct kp_itype *t = v->types[i];
 
 		for (int j = 0; j < t->noff; j++)
 			t->off[j].available = t->off[t->noff + j].available && !iced(f, t->name, &t->off[j]);
 	}
-	f->view_gen = f->ice_gen;
+	*gen = f->ice_gen;
+}
+
+static void view_refresh(struct fake *f)
+{
+	view_refresh_one(f, &f->view, &f->view_gen);
+}
+
+static struct fake_class *class_find(struct fake *f, const char *name)
+{
+	for (int i = 0; name && i < f->nclasses; i++)
+		if (strcmp(f->classes[i].name, name) == 0)
+			return &f->classes[i];
+	return NULL;
+}
+
+/* The view for node class name (refreshed), the cloud's own when the class
+ * was never reconciled. */
+static const struct kp_catalog *class_view(struct fake *f, const char *name)
+{
+	struct fake_class *c = class_find(f, name);
+
+	if (!c || !c->view) {
+		view_refresh(f);
+		return &f->view;
+	}
+	view_refresh_one(f, c->view, &c->view_gen);
+	return c->view;
 }
 
 /* ---- create ---- */
@@ -551,16 +631,38 @@ static void consider(const struct kp_itype *it, const struct kp_nodeclaim *claim
 		cand[(*ncand)++] = it;
 }
 
+/* A counted capacity reservation (kp_itype_reservation) holds
+ * reservationCapacity instances: every instance launched into it that has
+ * not TERMINATED uses one, so launching decrements what is left and
+ * termination restores it (Karpenter's fake and kwok providers decrement
+ * Offering.ReservationCapacity on Create). Uncounted reserved offerings
+ * are unlimited. */
+static bool reservation_full(const struct fake *f, const struct kp_itype *it, const struct kp_offering *o, int64_t now)
+{
+	const struct kp_reservation *rv = o->captype == KP_CAP_RESERVED ? kp_itype_reservation(it, o->zone) : NULL;
+	int64_t used = 0;
+
+	if (!rv)
+		return false;
+	for (int i = 0; i < f->n && used < rv->capacity; i++) {
+		const struct rec *r = f->recs[i];
+		used += r->inst.captype == KP_CAP_RESERVED && rec_state(r, now) != KP_INSTANCE_TERMINATED &&
+			kp_strcmp0(r->inst.instance_type, it->name) == 0 && kp_strcmp0(r->inst.zone, o->zone) == 0;
+	}
+	return used >= rv->capacity;
+}
+
 static enum kp_cloud_err choose(struct fake *f, const struct kp_nodeclaim *claim, struct choice *best,
 				struct kp_errbuf *eb)
 {
 	static const enum kp_captype order[] = { KP_CAP_RESERVED, KP_CAP_SPOT, KP_CAP_ON_DEMAND };
-	const struct kp_catalog *cat = &f->view;
+	const struct kp_catalog *cat = class_view(f, claim->node_class);
 	const struct kp_req *itr = kp_reqs_get(&claim->reqs, KP_LABEL_INSTANCE_TYPE);
 	const struct kp_req *ctr = kp_reqs_get(&claim->reqs, KP_LABEL_CAPACITY_TYPE);
 	const char *name = claim->name ? claim->name : "(unnamed)";
 	const struct kp_itype **cand;
 	int ncand = 0, ncompat = 0;
+	int64_t now = fake_clock(f);
 
 	memset(best, 0, sizeof(*best));
 	cand = malloc((size_t)(cat->n > 0 ? cat->n : 1) * sizeof(*cand));
@@ -584,7 +686,8 @@ static enum kp_cloud_err choose(struct fake *f, const struct kp_nodeclaim *claim
 			for (int j = 0; j < it->noff; j++) {
 				const struct kp_offering *o = &it->off[j];
 
-				if (o->captype != order[c] || !o->available || !kp_offering_compatible(o, &claim->reqs))
+				if (o->captype != order[c] || !o->available || !kp_offering_compatible(o, &claim->reqs) ||
+				    reservation_full(f, it, o, now))
 					continue;
 				if (better(it, o, best)) {
 					best->it = it;
@@ -667,7 +770,15 @@ static enum kp_cloud_err fake_create(struct kp_cloud *cp, const struct kp_nodecl
 		e = kp_cloud_errf(eb, KP_CLOUD_CREATE_ERROR, "create: no nodeclaim");
 		goto out;
 	}
-	view_refresh(f);
+	{
+		const struct fake_class *fc = class_find(f, claim->node_class);
+		if (fc && fc->zones == 0) {
+			e = kp_cloud_errf(eb, KP_CLOUD_NODECLASS_NOT_READY,
+					  "nodeclaim %s: EC2NodeClass %s selects no subnet", claim->name ? claim->name : "",
+					  fc->name);
+			goto out;
+		}
+	}
 	e = choose(f, claim, &ch, eb);
 	if (e)
 		goto out;
@@ -825,14 +936,11 @@ static enum kp_cloud_err fake_instance_types(struct kp_cloud *cp, const struct k
 	struct fake *f = fake_of(cp);
 	enum kp_cloud_err e;
 
-	(void)np;
 	*out = NULL;
 	lock(f);
 	e = fault_check(f, KP_CLOUD_FAKE_OP_INSTANCE_TYPES, "instance types", eb);
-	if (e == KP_CLOUD_OK) {
-		view_refresh(f);
-		*out = &f->view;
-	}
+	if (e == KP_CLOUD_OK)
+		*out = class_view(f, np ? np->node_class.name : NULL);
 	unlock(f);
 	return e;
 }
@@ -861,6 +969,146 @@ out:
 	return e;
 }
 
+/* ---- node classes (subnetSelectorTerms) ---- */
+
+static json_t *cond_json(const char *type, bool ok, const char *reason, const char *msg)
+{
+	return json_pack("{s:s, s:s, s:s, s:s}", "type", type, "status", ok ? "True" : "False", "reason",
+			 ok ? type : reason, "message", ok ? "" : msg);
+}
+
+/* The AWS provider's subnet.List for one EC2NodeClass over the simulated
+ * VPC (catalog/subnets.c: subnet-<zone>, tagged Name, zone and
+ * karpenter.sh/discovery): status.subnets and the SubnetsReady and Ready
+ * conditions; the class's pools then see only the selected zones
+ * (instance_types) and its NodeClaims launch only there (create). */
+static enum kp_cloud_err fake_nodeclass_reconcile(struct kp_cloud *cp, const char *nodeclass_json, char **status,
+						  char **conds, struct kp_errbuf *eb)
+{
+	struct fake *f = fake_of(cp);
+	json_t *obj = nodeclass_json ? json_loads(nodeclass_json, 0, NULL) : NULL;
+	json_t *terms, *subnets = json_array(), *st = NULL, *cj = json_array();
+	const char *name = obj ? json_string_value(json_object_get(json_object_get(obj, "metadata"), "name")) : NULL;
+	struct kp_arena a;
+	struct kp_nodeclass nc = { 0 };
+	enum kp_cloud_err e = KP_CLOUD_OK;
+	uint64_t mask = 0;
+	size_t i;
+	json_t *t;
+
+	*status = NULL;
+	*conds = NULL;
+	kp_arena_init(&a);
+	if (!obj || !name || !subnets || !cj) {
+		e = kp_cloud_errf(eb, KP_CLOUD_INTERNAL, "nodeclass: not a named object");
+		goto out;
+	}
+	terms = json_object_get(json_object_get(obj, "spec"), "subnetSelectorTerms");
+	nc.name = name;
+	nc.subnet_terms = kp_arena_calloc(&a, json_array_size(terms) + 1, sizeof(*nc.subnet_terms));
+	if (!nc.subnet_terms)
+		goto nomem;
+	json_array_foreach(terms, i, t) {
+		struct kp_subnet_term *term = &nc.subnet_terms[nc.nsubnet_terms];
+		json_t *tags = json_object_get(t, "tags");
+		const char *k;
+		json_t *v;
+
+		term->id = json_string_value(json_object_get(t, "id"));
+		json_object_foreach(tags, k, v)
+			if (json_is_string(v) && kp_labels_set(&term->tags, &a, k, json_string_value(v)))
+				goto nomem;
+		if (term->id || term->tags.n)
+			nc.nsubnet_terms++;
+	}
+	lock(f);
+	for (int k = 0; k < f->nzones && k < 64; k++) {
+		if (!has_subnet(f, f->zone[k]) || !kp_subnet_zone_selected(&nc, f->zone[k]) ||
+		    nc.nsubnet_terms == 0)
+			continue;
+		mask |= (uint64_t)1 << k;
+		if (json_array_append_new(subnets, json_pack("{s:s+, s:s}", "id", "subnet-", f->zone[k], "zone",
+							     f->zone[k]))) {
+			unlock(f);
+			goto nomem;
+		}
+	}
+	{
+		struct fake_class *c = class_find(f, name);
+		if (!c && f->nclasses < FAKE_MAX_CLASSES) {
+			c = &f->classes[f->nclasses++];
+			memset(c, 0, sizeof(*c));
+			copy_name(c->name, sizeof(c->name), name);
+		}
+		if (c && (!c->view || c->zones != mask)) {
+			struct kp_catalog *v = NULL, **r = c->view ? realloc(f->retired, (size_t)(f->nretired + 1) *
+										   sizeof(*r)) : f->retired;
+			if (r)
+				f->retired = r;
+			if ((c->view && !r) || !(v = calloc(1, sizeof(*v))) || view_build_mask(f, v, mask) != KP_OK) {
+				if (v)
+					kp_catalog_free(v);
+				free(v);
+				unlock(f);
+				goto nomem;
+			}
+			if (c->view)
+				f->retired[f->nretired++] = c->view;
+			c->view = v;
+			c->zones = mask;
+			c->view_gen = f->ice_gen + 1;
+		}
+	}
+	unlock(f);
+	st = json_pack("{s:O}", "subnets", subnets);
+	if (!st || json_array_append_new(cj, cond_json("SubnetsReady", mask != 0, "SubnetsNotFound",
+							  "SubnetSelector did not match any Subnets")) ||
+	    json_array_append_new(cj, cond_json("Ready", mask != 0, "SubnetsNotFound",
+						"SubnetSelector did not match any Subnets")))
+		goto nomem;
+	*status = json_dumps(st, JSON_COMPACT);
+	*conds = json_dumps(cj, JSON_COMPACT);
+	if (!*status || !*conds)
+		goto nomem;
+	if (mask == 0)
+		e = kp_cloud_errf(eb, KP_CLOUD_NODECLASS_NOT_READY, "EC2NodeClass %s: SubnetSelector did not match any Subnets",
+				  name);
+	goto out;
+nomem:
+	free(*status);
+	free(*conds);
+	*status = *conds = NULL;
+	e = kp_cloud_errf(eb, KP_CLOUD_INTERNAL, "nodeclass: out of memory");
+out:
+	json_decref(st);
+	json_decref(subnets);
+	json_decref(cj);
+	json_decref(obj);
+	kp_arena_free(&a);
+	return e;
+}
+
+/* Forgets a deleted class: its pools see every subnet again. The view
+ * stays alive (retired) for callers that may hold it. */
+static void fake_nodeclass_forget(struct kp_cloud *cp, const char *name)
+{
+	struct fake *f = fake_of(cp);
+	struct fake_class *c;
+
+	lock(f);
+	c = class_find(f, name);
+	if (c) {
+		struct kp_catalog **r = realloc(f->retired, (size_t)(f->nretired + 1) * sizeof(*r));
+		if (r) {
+			f->retired = r;
+			if (c->view)
+				f->retired[f->nretired++] = c->view;
+			*c = f->classes[--f->nclasses];
+		}
+	}
+	unlock(f);
+}
+
 static void free_table(struct rec **recs, int n)
 {
 	for (int i = 0; i < n; i++)
@@ -877,6 +1125,16 @@ static void fake_destroy(struct kp_cloud *cp)
 	f = fake_of(cp);
 	free_table(f->recs, f->n);
 	kp_catalog_free(&f->view);
+	for (int i = 0; i < f->nclasses; i++)
+		if (f->classes[i].view) {
+			kp_catalog_free(f->classes[i].view);
+			free(f->classes[i].view);
+		}
+	for (int i = 0; i < f->nretired; i++) {
+		kp_catalog_free(f->retired[i]);
+		free(f->retired[i]);
+	}
+	free(f->retired);
 	pthread_mutex_destroy(&f->mu);
 	free(f);
 }
@@ -891,6 +1149,8 @@ static const struct kp_cloud_ops fake_ops = {
 	.instance_types = fake_instance_types,
 	.is_drifted = fake_is_drifted,
 	.destroy = fake_destroy,
+	.nodeclass_reconcile = fake_nodeclass_reconcile,
+	.nodeclass_forget = fake_nodeclass_forget,
 };
 
 /* ---- construction ---- */

@@ -12,7 +12,9 @@
  * decorator leaves it alone); ops->name is the inner provider's name, so
  * logs and the provider label read the same; the controller label comes
  * from a caller callback evaluated at each call (Karpenter reads it from
- * the context). Cost: two clock reads and two registry updates per call.
+ * the context). Durations are read on the controller's clock when it has
+ * an injected one (tests), else on CLOCK_MONOTONIC with ns resolution.
+ * Cost: two clock reads and two registry updates per call.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +29,7 @@ struct cloud_metrics {
 	struct kp_metric *duration, *errors;
 	kp_ctrl__caller_fn caller;
 	void *ud;
+	const struct kp_kube_clock *clock;   /* NULL = real; borrowed */
 };
 
 static void cm_destroy(struct kp_cloud *cp);
@@ -41,9 +44,11 @@ const char *kp_ctrl__cloud_error_label(enum kp_cloud_err e)
 	}
 }
 
-static int64_t mono_ns(void)
+static int64_t mono_ns(const struct cloud_metrics *m)
 {
 	struct timespec ts;
+	if (m->clock && m->clock->mono_ms)
+		return kp_kube_now_mono(m->clock) * 1000000;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
@@ -62,7 +67,7 @@ static enum kp_cloud_err record(struct cloud_metrics *m, const char *method, int
 	if (!ctrl)
 		ctrl = "";
 	if (m->duration)
-		kp_metrics_observe(m->duration, KP_LV(ctrl, method, prov), (double)(mono_ns() - t0) / 1e9);
+		kp_metrics_observe(m->duration, KP_LV(ctrl, method, prov), (double)(mono_ns(m) - t0) / 1e9);
 	if (e != KP_CLOUD_OK && m->errors)
 		kp_metrics_inc(m->errors, KP_LV(ctrl, method, prov, kp_ctrl__cloud_error_label(e)));
 	return e;
@@ -72,14 +77,14 @@ static enum kp_cloud_err cm_create(struct kp_cloud *cp, const struct kp_nodeclai
 				   struct kp_instance *out, struct kp_errbuf *eb)
 {
 	struct cloud_metrics *m = cm_of(cp);
-	int64_t t0 = mono_ns();
+	int64_t t0 = mono_ns(m);
 	return record(m, "Create", t0, m->inner->ops->create(m->inner, claim, a, out, eb));
 }
 
 static enum kp_cloud_err cm_delete(struct kp_cloud *cp, const char *provider_id, struct kp_errbuf *eb)
 {
 	struct cloud_metrics *m = cm_of(cp);
-	int64_t t0 = mono_ns();
+	int64_t t0 = mono_ns(m);
 	return record(m, "Delete", t0, m->inner->ops->delete(m->inner, provider_id, eb));
 }
 
@@ -87,7 +92,7 @@ static enum kp_cloud_err cm_get(struct kp_cloud *cp, const char *provider_id, st
 				struct kp_instance *out, struct kp_errbuf *eb)
 {
 	struct cloud_metrics *m = cm_of(cp);
-	int64_t t0 = mono_ns();
+	int64_t t0 = mono_ns(m);
 	return record(m, "Get", t0, m->inner->ops->get(m->inner, provider_id, a, out, eb));
 }
 
@@ -95,7 +100,7 @@ static enum kp_cloud_err cm_list(struct kp_cloud *cp, struct kp_arena *a, struct
 				 struct kp_errbuf *eb)
 {
 	struct cloud_metrics *m = cm_of(cp);
-	int64_t t0 = mono_ns();
+	int64_t t0 = mono_ns(m);
 	return record(m, "List", t0, m->inner->ops->list(m->inner, a, out, n, eb));
 }
 
@@ -103,7 +108,7 @@ static enum kp_cloud_err cm_instance_types(struct kp_cloud *cp, const struct kp_
 					   const struct kp_catalog **out, struct kp_errbuf *eb)
 {
 	struct cloud_metrics *m = cm_of(cp);
-	int64_t t0 = mono_ns();
+	int64_t t0 = mono_ns(m);
 	return record(m, "GetInstanceTypes", t0, m->inner->ops->instance_types(m->inner, np, out, eb));
 }
 
@@ -111,7 +116,7 @@ static enum kp_cloud_err cm_is_drifted(struct kp_cloud *cp, const struct kp_node
 				       struct kp_errbuf *eb)
 {
 	struct cloud_metrics *m = cm_of(cp);
-	int64_t t0 = mono_ns();
+	int64_t t0 = mono_ns(m);
 	return record(m, "IsDrifted", t0, m->inner->ops->is_drifted(m->inner, claim, reason, n, eb));
 }
 
@@ -139,7 +144,8 @@ static void cm_destroy(struct kp_cloud *cp)
 }
 
 kp_err kp_ctrl__cloud_metrics_new(struct kp_cloud *inner, struct kp_metric *duration, struct kp_metric *errors,
-			     kp_ctrl__caller_fn caller, void *ud, struct kp_cloud **out, struct kp_errbuf *eb)
+			     kp_ctrl__caller_fn caller, void *ud, const struct kp_kube_clock *clock,
+			     struct kp_cloud **out, struct kp_errbuf *eb)
 {
 	struct cloud_metrics *m;
 	const struct kp_cloud_ops *io;
@@ -173,6 +179,7 @@ kp_err kp_ctrl__cloud_metrics_new(struct kp_cloud *inner, struct kp_metric *dura
 	m->errors = errors;
 	m->caller = caller;
 	m->ud = ud;
+	m->clock = clock;
 	*out = &m->pub;
 	return KP_OK;
 }

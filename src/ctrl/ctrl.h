@@ -39,6 +39,7 @@
 #include "karpenter/resources.h"
 
 struct kp_metrics;
+struct kp_kube_clock;
 
 struct kp_ctrl_opts {
 	const char *kubeconfig;          /* NULL: $KUBECONFIG, in-cluster, ~/.kube/config */
@@ -63,6 +64,13 @@ struct kp_ctrl_opts {
 	int kube_burst;
 	bool spot_to_spot;               /* SpotToSpotConsolidation feature gate (default false) */
 	bool node_repair;                /* NodeRepair feature gate (default false): src/ctrl/repair.c */
+	/* The one clock of the controller and its API client (kube/kube.h):
+	 * every timer, TTL, deadline and timestamp it writes. NULL = the real
+	 * clock; tests give one they advance (borrowed, read from the
+	 * controller's threads, so its functions must be thread-safe). */
+	const struct kp_kube_clock *clock;
+	int64_t loop_wait_ms;            /* longest idle wait of the loop for traffic or a timer;
+					  * 0 = 200 (tests shorten it so a clock advance is seen at once) */
 };
 
 /* True iff the feature-gate list gates ("Name=bool,...", may be NULL) sets

@@ -161,6 +161,7 @@ struct kp_ctrl__launch {
 	char memo[512];                 /* providerID remembered for it, "" = none */
 	json_t *obj;                    /* copy of the NodeClaim */
 	struct kp_cloud *cloud;         /* c->cloud_raw */
+	const struct kp_kube_clock *clock;   /* c->o.clock, for the duration */
 	struct kp_resnames rn;
 	struct kp_arena a;              /* inst's strings */
 	struct kp_instance inst;        /* result */
@@ -260,9 +261,11 @@ typedef const char *(*kp_ctrl__caller_fn)(void *ud, const char *method);
 /* A provider forwarding every call to inner (borrowed) and recording
  * karpenter_cloudprovider_duration_seconds{controller,method,provider} and
  * _errors_total{...,error} (either family may be NULL); caller(ud, method)
- * names the controller. kp_cloud_destroy(*out) frees the decorator only. */
+ * names the controller; durations on clock (NULL = real, borrowed).
+ * kp_cloud_destroy(*out) frees the decorator only. */
 kp_err kp_ctrl__cloud_metrics_new(struct kp_cloud *inner, struct kp_metric *duration, struct kp_metric *errors,
-			     kp_ctrl__caller_fn caller, void *ud, struct kp_cloud **out, struct kp_errbuf *eb);
+			     kp_ctrl__caller_fn caller, void *ud, const struct kp_kube_clock *clock,
+			     struct kp_cloud **out, struct kp_errbuf *eb);
 /* Records a call made on the inner provider from another thread (the
  * launcher's) as the decorator would have: ms long, result e. No-op when
  * cp is not a decorator. */
@@ -287,5 +290,18 @@ void kp_ctrl__ms_tick(struct kp_ctrl *c);
 void kp_ctrl__ms_free(struct kp_ctrl *c);
 /* Tracked pods (which 0), Nodes (1), state nodes (2), orphan pods (3). */
 size_t kp_ctrl__ms_count(const struct kp_ctrl *c, int which);
+
+/* Per-NodePool instance types (provision.c): asks the provider once per
+ * pool of cl; the table lives in a (the catalogs are the provider's). A pool
+ * whose types cannot be had is logged on log (if any) and gets none. Returns
+ * -1 with eb set when no pool has types. */
+struct kp_ctrl__pool_cats;
+struct kp_sched_input;
+int kp_ctrl__pool_cats_load(struct kp_ctrl *c, const struct kp_cluster *cl, struct kp_arena *a,
+			    struct kp_ctrl__pool_cats **out, struct kp_log *log, struct kp_errbuf *eb);
+/* The catalog of the pool named pool, else the first pool's that could be had. */
+const struct kp_catalog *kp_ctrl__pool_cat(struct kp_ctrl__pool_cats *pc, const char *pool);
+/* Sets in's catalog and per-pool catalog callback. */
+void kp_ctrl__pool_cats_input(struct kp_ctrl__pool_cats *pc, struct kp_sched_input *in);
 
 #endif

@@ -750,6 +750,8 @@ static void pass(void *ud)
 	struct kp_disrupt_result res;
 	const struct kp_catalog *cat = NULL;
 	const struct kp_disrupt_cmd *e = NULL;
+	struct kp_ctrl__pool_cats *pcats = NULL;
+	struct kp_arena pa;
 	int64_t now = kp_ctrl__now(c), t0 = now, delay = c->ext->disrupt_poll_ms;
 
 	d->armed = false;
@@ -783,14 +785,23 @@ static void pass(void *ud)
 		return;
 	}
 	memset(&res, 0, sizeof(res));
+	kp_arena_init(&pa);
 	if (cl.npools == 0 || cl.nnodes == 0)
 		goto out;
 	c->cloud_caller = "disruption";
-	if (kp_cloud_instance_types(c->o.cloud, cl.pools[0], &cat, &eb) || !cat) {
+	if (kp_ctrl__pool_cats_load(c, &cl, &pa, &pcats, NULL, &eb)) {
 		kp_log_error(&c->ext->log_dis, "could not get instance types", KP_LOG_FIELDS(kp_log_errmsg(eb.msg)));
 		goto out;
 	}
-	kp_disrupt_opts_default(&o);
+	{
+		struct kp_sched_input si = { 0 };
+
+		kp_ctrl__pool_cats_input(pcats, &si);
+		cat = si.catalog;
+		kp_disrupt_opts_default(&o);
+		o.pool_catalog = si.pool_catalog;
+		o.pool_catalog_ctx = si.pool_catalog_ctx;
+	}
 	o.spot_to_spot = c->o.spot_to_spot;
 	o.now = kp_ctrl__wall(c) / 1000;
 	{
@@ -880,6 +891,7 @@ out:
 	c->cloud_caller = NULL;
 	kp_disrupt_result_free(&res);
 	kp_cluster_free(&cl);
+	kp_arena_free(&pa);
 	rearm(c, delay);
 }
 

@@ -25,14 +25,6 @@
 
 #define LAUNCH_WAIT_MS 30    /* a fast cloud answers within the visit */
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void *worker(void *arg)
 {
 	struct kp_ctrl__launch *j = arg;
@@ -40,7 +32,7 @@ static void *worker(void *arg)
 	struct kp_load_opts lo = { NULL, 0 };
 	struct kp_instance *all = NULL;
 	int n = 0;
-	int64_t t0 = mono_ms();
+	int64_t t0 = kp_kube_now_mono(j->clock);
 
 	kp_cluster_init(&cl);
 	cl.resnames = j->rn;
@@ -64,13 +56,13 @@ static void *worker(void *arg)
 			}
 	}
 	if (j->e == KP_CLOUD_NOT_FOUND) {
-		t0 = mono_ms();
+		t0 = kp_kube_now_mono(j->clock);
 		memset(&j->eb, 0, sizeof(j->eb));
 		j->created = true;
 		j->e = kp_cloud_create(j->cloud, cl.claims[0], &j->a, &j->inst, &j->eb);
 	}
 out:
-	j->ms = mono_ms() - t0;
+	j->ms = kp_kube_now_mono(j->clock) - t0;
 	kp_cluster_free(&cl);
 	atomic_store_explicit(&j->done, 1, memory_order_release);
 	return NULL;
@@ -107,6 +99,7 @@ int kp_ctrl__launch_poll(struct kp_ctrl *c, const char *name, const json_t *obj,
 		j->obj = json_deep_copy(obj);
 		j->cloud = c->cloud_raw;
 		j->rn = c->rn;
+		j->clock = c->o.clock;
 		kp_arena_init(&j->a);
 		atomic_init(&j->done, 0);
 		if (!j->obj || pthread_create(&j->th, NULL, worker, j) != 0) {

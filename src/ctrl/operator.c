@@ -42,14 +42,18 @@ static const struct kp_kube_res RES_PVS = { "", "v1", "persistentvolumes", false
 
 int64_t kp_ctrl__now(const struct kp_ctrl *c)
 {
-	(void)c;
-	return kp_kube_now_mono(NULL);
+	return kp_kube_now_mono(c->o.clock);
 }
 
 int64_t kp_ctrl__wall(const struct kp_ctrl *c)
 {
-	(void)c;
-	return kp_kube_now_wall(NULL);
+	return kp_kube_now_wall(c->o.clock);
+}
+
+/* kp_log_clock_fn: the controller's log lines carry its clock's time. */
+static int64_t log_clock(void *arg)
+{
+	return kp_kube_now_wall(arg);
 }
 
 kp_err kp_ctrl_global_init(struct kp_errbuf *eb)
@@ -427,6 +431,10 @@ kp_err kp_ctrl_new(const struct kp_ctrl_opts *o, struct kp_ctrl **out, struct kp
 	c->ice.ttl_ms = o->ice_ttl_ms > 0 ? o->ice_ttl_ms : 180000;
 	kp_log_init(&c->log, o->log_out ? o->log_out : stderr, "controller");
 	c->log.level = o->log_level;
+	if (o->clock) {
+		c->log.clock = log_clock;
+		c->log.clock_arg = (void *)o->clock;
+	}
 	c->lf_prov[0] = kp_log_str("controller", "provisioner");
 	c->lf_life[0] = kp_log_str("controller", "nodeclaim.lifecycle");
 	c->lf_op[0] = kp_log_str("controller", "operator");
@@ -453,7 +461,7 @@ kp_err kp_ctrl_new(const struct kp_ctrl_opts *o, struct kp_ctrl **out, struct kp
 		goto fail;
 	c->cloud_raw = o->cloud;
 	if ((rc = kp_ctrl__cloud_metrics_new(o->cloud, c->m.cloudprovider_duration_seconds, c->m.cloudprovider_errors_total,
-					kp_ctrl__ms_caller, c, &c->o.cloud, eb)))
+					kp_ctrl__ms_caller, c, o->clock, &c->o.cloud, eb)))
 		goto fail;
 	c->m.cloudprovider_duration_seconds = NULL;
 	c->m.cloudprovider_errors_total = NULL;
@@ -466,6 +474,7 @@ kp_err kp_ctrl_new(const struct kp_ctrl_opts *o, struct kp_ctrl **out, struct kp
 	co.qps = o->kube_qps;
 	co.burst = o->kube_burst;
 	co.user_agent = "karpenter-c/controller";
+	co.clock = o->clock;
 	if ((rc = kp_kube_client_new(c->cfg, &co, &c->kc, eb)))
 		goto fail;
 	if ((rc = kp_kube_loop_new(c->kc, &c->loop, eb)))
@@ -520,7 +529,7 @@ kp_err kp_ctrl_run(struct kp_ctrl *c, struct kp_errbuf *eb)
 		controllers_start(c);
 	while (!atomic_load(&c->stop) && !c->lost) {
 		struct kp_errbuf leb = { 0 };
-		if (kp_kube_loop_run_once(c->loop, LOOP_WAIT_MS, &leb)) {
+		if (kp_kube_loop_run_once(c->loop, c->o.loop_wait_ms > 0 ? c->o.loop_wait_ms : LOOP_WAIT_MS, &leb)) {
 			kp_log_error(&c->log_op, "event loop", KP_LOG_FIELDS(kp_log_errmsg(leb.msg)));
 			struct timespec ts = { 0, 100 * 1000000L };
 			nanosleep(&ts, NULL);

@@ -350,6 +350,78 @@ static bool create_claim(struct kp_ctrl *c, const struct kp_cluster *cl, const s
 	return true;
 }
 
+/* The instance types of every NodePool, asked of the provider per pool
+ * (Karpenter's provisioner: cloudProvider.GetInstanceTypes(ctx, nodePool)
+ * for each NodePool in NewScheduler). A pool whose types cannot be had
+ * (its node class not ready, say) gets none and is skipped with a note;
+ * the first pool's catalog that could be had serves as the scheduler's
+ * default. Returns 0 when some pool has types. */
+struct kp_ctrl__pool_cats {
+	int n;
+	const struct kp_nodepool **pool;
+	const struct kp_catalog **cat;
+	const struct kp_catalog *first;
+	struct kp_catalog empty;
+};
+
+static const struct kp_catalog *pool_cats_get(void *ctx, const struct kp_nodepool *np)
+{
+	struct kp_ctrl__pool_cats *pc = ctx;
+
+	for (int i = 0; i < pc->n; i++)
+		if (pc->pool[i] == np || strcmp(pc->pool[i]->name, np->name) == 0)
+			return pc->cat[i] ? pc->cat[i] : &pc->empty;
+	return NULL;
+}
+
+int kp_ctrl__pool_cats_load(struct kp_ctrl *c, const struct kp_cluster *cl, struct kp_arena *a,
+			    struct kp_ctrl__pool_cats **out, struct kp_log *log, struct kp_errbuf *eb)
+{
+	struct kp_ctrl__pool_cats *pc = kp_arena_calloc(a, 1, sizeof(*pc));
+
+	*out = pc;
+	if (!pc || !(pc->pool = kp_arena_calloc(a, (size_t)cl->npools + 1, sizeof(*pc->pool))) ||
+	    !(pc->cat = kp_arena_calloc(a, (size_t)cl->npools + 1, sizeof(*pc->cat)))) {
+		kp_errf(eb, KP_ERR_NOMEM, "out of memory");
+		return -1;
+	}
+	kp_catalog_init(&pc->empty);
+	pc->n = cl->npools;
+	for (int p = 0; p < cl->npools; p++) {
+		struct kp_errbuf e1 = { 0 };
+		const struct kp_catalog *cat = NULL;
+
+		pc->pool[p] = cl->pools[p];
+		if (kp_cloud_instance_types(c->o.cloud, cl->pools[p], &cat, &e1) || !cat) {
+			if (log)
+				kp_log_error(log, "could not get instance types",
+					     KP_LOG_FIELDS(kp_log_object("NodePool", cl->pools[p]->name), kp_log_errmsg(e1.msg)));
+			if (!pc->first)
+				*eb = e1;
+			continue;
+		}
+		pc->cat[p] = cat;
+		if (!pc->first)
+			pc->first = cat;
+	}
+	return pc->first ? 0 : -1;
+}
+
+const struct kp_catalog *kp_ctrl__pool_cat(struct kp_ctrl__pool_cats *pc, const char *pool)
+{
+	for (int i = 0; pool && i < pc->n; i++)
+		if (strcmp(pc->pool[i]->name, pool) == 0 && pc->cat[i])
+			return pc->cat[i];
+	return pc->first;
+}
+
+void kp_ctrl__pool_cats_input(struct kp_ctrl__pool_cats *pc, struct kp_sched_input *in)
+{
+	in->catalog = pc->first;
+	in->pool_catalog = pool_cats_get;
+	in->pool_catalog_ctx = pc;
+}
+
 static double secs_since(struct kp_ctrl *c, int64_t t0)
 {
 	return (double)(kp_ctrl__now(c) - t0) / 1000.0;
@@ -360,7 +432,6 @@ static void prov_run(struct kp_ctrl *c)
 	struct kp_cluster cl;
 	struct kp_errbuf eb = { 0 };
 	const struct kp_pod **prov = NULL;
-	const struct kp_catalog *cat = NULL;
 	struct kp_sched_input in = { 0 };
 	struct kp_sched_opts so;
 	struct kp_plan plan = { 0 };
@@ -369,7 +440,7 @@ static void prov_run(struct kp_ctrl *c)
 	int nprov = 0, created = 0, ev_budget = MAX_EVENT_PODS;
 	int64_t t0 = kp_ctrl__now(c);
 	struct usage *usage = NULL;
-	enum kp_cloud_err ce;
+	struct kp_ctrl__pool_cats *pcats = NULL;
 
 	c->last_pass_ms = t0;
 	c->unsched_left = false;
@@ -388,16 +459,14 @@ static void prov_run(struct kp_ctrl *c)
 		kp_log_error(&c->log_prov, "could not schedule pods", KP_LOG_FIELDS(kp_log_errmsg("no nodepools found")));
 		goto out;
 	}
-	ce = kp_cloud_instance_types(c->o.cloud, cl.pools[0], &cat, &eb);
-	if (ce || !cat) {
-		kp_log_error(&c->log_prov, "could not get instance types", KP_LOG_FIELDS(kp_log_errmsg(eb.msg)));
+	if (kp_ctrl__pool_cats_load(c, &cl, &a, &pcats, &c->log_prov, &eb)) {
 		c->unsched_left = true;
 		goto out;
 	}
 	ice.ice = &c->ice;
 	ice.now_ms = kp_ctrl__now(c);
 	in.cluster = &cl;
-	in.catalog = cat;
+	kp_ctrl__pool_cats_input(pcats, &in);
 	in.npods = nprov;
 	in.pods = prov;
 	in.offering_hidden = kp_ctrl__ice_hidden;
@@ -436,14 +505,15 @@ static void prov_run(struct kp_ctrl *c)
 	if (!usage)
 		goto out;
 	for (int p = 0; p < cl.npools; p++)
-		pool_usage(&cl, cat, cl.pools[p]->name, &usage[p]);
+		pool_usage(&cl, kp_ctrl__pool_cat(pcats, cl.pools[p]->name), cl.pools[p]->name, &usage[p]);
 	for (int i = 0; i < plan.nclaims && !atomic_load(&c->stop); i++) {
 		int p = 0;
 		while (p < cl.npools && cl.pools[p] != plan.claims[i].pool)
 			p++;
 		if (p == cl.npools)
 			continue;
-		created += create_claim(c, &cl, cat, &plan.claims[i], &usage[p], &a, &ev_budget);
+		created += create_claim(c, &cl, kp_ctrl__pool_cat(pcats, cl.pools[p]->name), &plan.claims[i], &usage[p], &a,
+					&ev_budget);
 	}
 	c->unsched_left = plan.nunsched > 0 || created < plan.nclaims;
 	for (int i = 0; i < plan.nunsched; i++) {

@@ -3,17 +3,24 @@
  * the NodeRepair feature gate, off by default: --feature-gates
  * NodeRepair=true).
  *
- * The cloud provider's repair policies say which Node condition is
- * unhealthy and for how long it is tolerated: the simulated cloud uses
- * kwok's (Ready False or Unknown for 10 min), AWS's Ready False/Unknown for
- * 30 min (KARPENTER_NODE_REPAIR_TOLERATION overrides, for tests). A managed
- * Node whose condition has matched for longer than the toleration gets its
- * NodeClaim deleted with karpenter.sh/nodeclaim-termination-timestamp set to
- * now (forceful: the drain does not wait), an event and the metric
+ * The cloud provider's repair policies (CloudProvider.RepairPolicies) say
+ * which Node conditions are unhealthy and for how long each is tolerated
+ * (kp_ctrl__repair_policies): AWS's (aws/karpenter-provider-aws
+ * pkg/cloudprovider: Ready False or Unknown for 30 min, and the EKS node
+ * monitoring agent's AcceleratedHardwareReady False for 10 min, StorageReady,
+ * NetworkingReady, KernelReady and ContainerRuntimeReady False for 30 min);
+ * the simulated cloud uses kwok's Ready False/Unknown for 10 min plus the
+ * same agent conditions, as it stands in for AWS. KARPENTER_NODE_REPAIR_TOLERATION
+ * overrides every toleration (for tests). As node/health's
+ * findUnhealthyConditions, the matching condition whose toleration ends
+ * first decides. A managed Node past it gets its NodeClaim deleted with
+ * karpenter.sh/nodeclaim-termination-timestamp set to now (forceful: the
+ * drain does not wait), an event and the metric
  * karpenter_nodeclaims_unhealthy_disrupted_total{condition, nodepool,
  * capacity_type, image_id}; unless more than 20% (rounded up) of its
- * NodePool's nodes are unhealthy, when Karpenter stops repairing that pool
- * (a NodeRepairBlocked event; retried every minute).
+ * NodePool's nodes match a policy (tolerated or not, as isNodePoolHealthy
+ * counts), when Karpenter stops repairing that pool (a NodeRepairBlocked
+ * event on the NodePool and the Node; retried every minute).
  *
  * One reconcile per Node name (queue), requeued for when its toleration
  * ends. Cost: O(nodes) per reconcile that reaches the 20% check.
@@ -46,28 +53,78 @@ bool kp_ctrl_gate_on(const char *gates, const char *name)
 	return false;
 }
 
-static int64_t toleration_ms(const struct kp_ctrl *c)
+#define MIN_MS 60000
+
+static const struct kp_ctrl__repair_policy aws_policies[] = {
+	{ "Ready", "False", 30 * MIN_MS },
+	{ "Ready", "Unknown", 30 * MIN_MS },
+	{ "AcceleratedHardwareReady", "False", 10 * MIN_MS },
+	{ "StorageReady", "False", 30 * MIN_MS },
+	{ "NetworkingReady", "False", 30 * MIN_MS },
+	{ "KernelReady", "False", 30 * MIN_MS },
+	{ "ContainerRuntimeReady", "False", 30 * MIN_MS },
+};
+static const struct kp_ctrl__repair_policy fake_policies[] = {
+	{ "Ready", "False", 10 * MIN_MS },
+	{ "Ready", "Unknown", 10 * MIN_MS },
+	{ "AcceleratedHardwareReady", "False", 10 * MIN_MS },
+	{ "StorageReady", "False", 30 * MIN_MS },
+	{ "NetworkingReady", "False", 30 * MIN_MS },
+	{ "KernelReady", "False", 30 * MIN_MS },
+	{ "ContainerRuntimeReady", "False", 30 * MIN_MS },
+};
+
+const struct kp_ctrl__repair_policy *kp_ctrl__repair_policies(const char *provider, int *n)
+{
+	if (provider && strcmp(provider, "aws") == 0) {
+		*n = (int)KP_ARRAY_LEN(aws_policies);
+		return aws_policies;
+	}
+	*n = (int)KP_ARRAY_LEN(fake_policies);
+	return fake_policies;
+}
+
+static int64_t toleration_override(void)
 {
 	const char *e = getenv("KARPENTER_NODE_REPAIR_TOLERATION");
 	int64_t ms;
 
 	if (e && !kp_parse_duration_ms(e, &ms) && ms >= 0)
 		return ms;
-	return c->o.cloud && c->o.cloud->ops->name && strcmp(c->o.cloud->ops->name, "aws") == 0 ? 30 * 60000
-												   : 10 * 60000;
+	return -1;
 }
 
-/* The time since which node has been unhealthy (Ready not True), or 0. */
-static int64_t unhealthy_since(const json_t *node)
+const char *kp_ctrl__repair_match(const json_t *node, const struct kp_ctrl__repair_policy *pol, int npol,
+				  int64_t override_ms, int64_t *deadline_ms)
 {
-	json_t *ready = kp_ctrl__condition(node, "Ready");
-	const char *st = json_string_value(json_object_get(ready, "status"));
-	const char *lt = json_string_value(json_object_get(ready, "lastTransitionTime"));
-	int64_t t = 0;
+	const char *found = NULL;
 
-	if (!ready || !st || strcmp(st, "True") == 0 || !lt || kp_parse_rfc3339(lt, &t))
-		return 0;
-	return t * 1000;
+	*deadline_ms = 0;
+	for (int i = 0; i < npol; i++) {
+		json_t *cond = kp_ctrl__condition(node, pol[i].type);
+		const char *st = json_string_value(json_object_get(cond, "status"));
+		const char *lt = json_string_value(json_object_get(cond, "lastTransitionTime"));
+		int64_t t = 0, end;
+
+		if (!cond || !st || strcmp(st, pol[i].status) != 0 || !lt || kp_parse_rfc3339(lt, &t))
+			continue;
+		end = t * 1000 + (override_ms >= 0 ? override_ms : pol[i].toleration_ms);
+		if (!found || end < *deadline_ms) {
+			found = pol[i].type;
+			*deadline_ms = end;
+		}
+	}
+	return found;
+}
+
+bool kp_ctrl__repair_pool_ok(int unhealthy, int total)
+{
+	return unhealthy <= (int)ceil(0.2 * total);
+}
+
+static const struct kp_ctrl__repair_policy *policies(const struct kp_ctrl *c, int *n)
+{
+	return kp_ctrl__repair_policies(c->o.cloud ? c->o.cloud->ops->name : NULL, n);
 }
 
 static const char *pool_of(const json_t *o)
@@ -75,30 +132,30 @@ static const char *pool_of(const json_t *o)
 	return json_string_value(json_object_get(kp_ctrl__jget(o, "metadata.labels"), KP_LABEL_NODEPOOL));
 }
 
-/* Karpenter's rule: repair only while at most 20% (rounded up) of the
- * pool's nodes are unhealthy. */
-static bool pool_allows(struct kp_ctrl *c, const char *pool, int64_t tol, int *nbad, int *ntotal)
+/* Karpenter's isNodePoolHealthy: repair only while at most 20% (rounded
+ * up) of the pool's nodes match a repair policy. */
+static bool pool_allows(struct kp_ctrl *c, const char *pool, int *nbad, int *ntotal)
 {
 	json_t **all = NULL;
 	size_t n = 0;
-	int64_t now = kp_ctrl__wall(c);
+	int npol;
+	const struct kp_ctrl__repair_policy *pol = policies(c, &npol);
 
 	*nbad = *ntotal = 0;
 	if (kp_informer_list(c->inf[KPC_NODES], NULL, &all, &n, NULL))
 		return false;
 	for (size_t i = 0; i < n; i++) {
 		const char *p = pool_of(all[i]);
-		int64_t since;
+		int64_t end;
 
 		if (!p || strcmp(p, pool) != 0)
 			continue;
 		(*ntotal)++;
-		since = unhealthy_since(all[i]);
-		if (since && now - since >= tol)
+		if (kp_ctrl__repair_match(all[i], pol, npol, -1, &end))
 			(*nbad)++;
 	}
 	free(all);
-	return *nbad <= (int)ceil(0.2 * *ntotal);
+	return kp_ctrl__repair_pool_ok(*nbad, *ntotal);
 }
 
 static json_t *claim_of_node(struct kp_ctrl *c, const char *node)
@@ -120,31 +177,35 @@ static json_t *claim_of_node(struct kp_ctrl *c, const char *node)
 int64_t kp_ctrl__repair_reconcile(struct kp_ctrl *c, const char *name)
 {
 	json_t *node = kp_informer_get(c->inf[KPC_NODES], NULL, name), *nc, *patch;
-	const char *pool, *ncname, *cap, *image;
-	int64_t since, tol = toleration_ms(c), left;
+	const char *pool, *ncname, *cap, *image, *cond;
+	int64_t deadline, left;
 	struct kp_kube_status ks;
 	struct kp_errbuf eb = { 0 };
-	char ts[40], msg[200];
-	int nbad, ntotal;
+	char ts[40], msg[256];
+	int nbad, ntotal, npol;
+	const struct kp_ctrl__repair_policy *pol = policies(c, &npol);
 
 	if (!c->o.node_repair || !node || kp_ctrl__jget(node, "metadata.deletionTimestamp") || !(pool = pool_of(node)))
 		return -1;
-	since = unhealthy_since(node);
-	if (!since)
+	cond = kp_ctrl__repair_match(node, pol, npol, toleration_override(), &deadline);
+	if (!cond)
 		return -1;   /* healthy: a later condition change enqueues it again */
-	left = since + tol - kp_ctrl__wall(c);
+	left = deadline - kp_ctrl__wall(c);
 	if (left > 0)
 		return left;
 	nc = claim_of_node(c, name);
 	if (!nc || kp_ctrl__jget(nc, "metadata.deletionTimestamp"))
 		return -1;
 	ncname = kp_ctrl__jstr(nc, "metadata.name");
-	if (!pool_allows(c, pool, tol, &nbad, &ntotal)) {
+	if (!pool_allows(c, pool, &nbad, &ntotal)) {
 		snprintf(msg, sizeof(msg), "more than 20%% of nodepool %s's nodes are unhealthy (%d of %d)", pool, nbad,
 			 ntotal);
 		kp_log_info(&c->ext->log_rep, "node repair blocked",
-			    KP_LOG_FIELDS(kp_log_object("Node", name), kp_log_str("reason", msg)));
+			    KP_LOG_FIELDS(kp_log_object("Node", name), kp_log_str("condition", cond),
+					  kp_log_str("reason", msg)));
 		kp_ctrl__event(c, "NodePool", "karpenter.sh/v1", NULL, pool, NULL, "Warning", "NodeRepairBlocked", msg);
+		kp_ctrl__event(c, "Node", "v1", NULL, name, kp_ctrl__jstr(node, "metadata.uid"), "Warning",
+			       "NodeRepairBlocked", msg);
 		return REPAIR_BLOCKED_RETRY_MS;
 	}
 	kp_format_rfc3339(kp_ctrl__wall(c) / 1000, ts, sizeof(ts));
@@ -163,13 +224,13 @@ int64_t kp_ctrl__repair_reconcile(struct kp_ctrl *c, const char *name)
 	}
 	kp_log_info(&c->ext->log_rep, "deleting unhealthy nodeclaim",
 		    KP_LOG_FIELDS(kp_log_object("NodeClaim", ncname), kp_log_object("Node", name),
-				  kp_log_str("condition", "Ready")));
-	kp_ctrl__event(c, "Node", "v1", NULL, name, kp_ctrl__jstr(node, "metadata.uid"), "Warning", "NodeRepair",
-		  "Deleting the NodeClaim of an unhealthy node (condition Ready)");
+				  kp_log_str("condition", cond)));
+	snprintf(msg, sizeof(msg), "Deleting the NodeClaim of an unhealthy node (condition %s)", cond);
+	kp_ctrl__event(c, "Node", "v1", NULL, name, kp_ctrl__jstr(node, "metadata.uid"), "Warning", "NodeRepair", msg);
 	cap = json_string_value(json_object_get(kp_ctrl__jget(nc, "metadata.labels"), KP_LABEL_CAPACITY_TYPE));
 	image = kp_ctrl__jstr(nc, "status.imageID");
 	if (c->m.nodeclaims_unhealthy_disrupted_total)
 		kp_metrics_inc(c->m.nodeclaims_unhealthy_disrupted_total,
-			       KP_LV("Ready", pool, cap ? cap : "", image ? image : ""));
+			       KP_LV(cond, pool, cap ? cap : "", image ? image : ""));
 	return -1;
 }

@@ -82,19 +82,12 @@ static bool pod_critical(const json_t *p)
 	return pc && (strcmp(pc, "system-cluster-critical") == 0 || strcmp(pc, "system-node-critical") == 0);
 }
 
-/* karpenter.sh/do-not-disrupt: "true", or a duration measured from creation. */
+/* karpenter.sh/do-not-disrupt: the model's rule (kp_pod_do_not_disrupt_value). */
 static bool pod_do_not_disrupt(const json_t *p, int64_t wall)
 {
-	const char *v = json_string_value(json_object_get(kp_ctrl__jget(p, "metadata.annotations"), KPC_DO_NOT_DISRUPT_ANN));
-	int64_t ms;
+	const char *v = json_string_value(json_object_get(kp_ctrl__jget(p, "metadata.annotations"), KP_ANN_DO_NOT_DISRUPT));
 
-	if (!v)
-		return false;
-	if (strcmp(v, "true") == 0)
-		return true;
-	if (kp_parse_duration_ms(v, &ms) || ms <= 0)
-		return false;
-	return wall < kp_ctrl__ext_time_ms(p, "metadata.creationTimestamp") + ms;
+	return kp_pod_do_not_disrupt_value(v, kp_ctrl__ext_time_ms(p, "metadata.creationTimestamp"), wall);
 }
 
 static int64_t pod_grace_ms(const json_t *p)

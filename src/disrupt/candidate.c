@@ -230,10 +230,14 @@ static void node_price(struct kp_disrupt__pass *p, struct kp_disrupt__node *d)
 		const struct kp_offering *o = &d->itype->off[i];
 		if ((int)o->captype == d->captype && kp_strcmp0(o->zone, zone) == 0) {
 			d->off = o;
-			d->price = o->price;
+			d->price = kp_disrupt__price(o);
 			return;
 		}
 	}
+	/* getCandidatePrices: a reserved node whose offering is gone (the
+	 * reservation is no longer selected) is free, not unpriced */
+	if (d->captype == KP_CAP_RESERVED)
+		d->price = 0;
 }
 
 static const char *unpriced_reason(struct kp_disrupt__pass *p, struct kp_disrupt__node *d)
@@ -369,7 +373,7 @@ static void consolidation_facts(struct kp_disrupt__pass *p, struct kp_disrupt__n
 				       np->name, d->nresched, d->nresched == 1 ? "" : "s");
 		return;
 	}
-	if (!d->off)
+	if (!d->off && !(d->itype && d->captype == KP_CAP_RESERVED))
 		d->cons_block = unpriced_reason(p, d);
 }
 

@@ -42,7 +42,7 @@ const struct kp_offering *kp_disrupt__cheapest(const struct kp_itype *it, const 
 
 	for (int i = 0; i < it->noff; i++) {
 		const struct kp_offering *o = &it->off[i];
-		if (kp_disrupt__offering_ok(o, reqs, pin) && (!best || o->price < best->price))
+		if (kp_disrupt__offering_ok(o, reqs, pin) && (!best || kp_disrupt__price(o) < kp_disrupt__price(best)))
 			best = o;
 	}
 	return best;
@@ -58,8 +58,8 @@ double kp_disrupt__worst_launch_price(const struct kp_itype *it, const struct kp
 			continue;
 		for (int i = 0; i < it->noff; i++) {
 			const struct kp_offering *o = &it->off[i];
-			if (kp_disrupt__offering_ok(o, reqs, order[k]) && o->price > worst)
-				worst = o->price;
+			if (kp_disrupt__offering_ok(o, reqs, order[k]) && kp_disrupt__price(o) > worst)
+				worst = kp_disrupt__price(o);
 		}
 		if (worst >= 0)
 			return worst;
@@ -97,7 +97,7 @@ static kp_err options_by_price(struct kp_disrupt__pass *p, const struct kp_plan_
 		const struct kp_offering *o = kp_disrupt__cheapest(pc->itypes[i], &pc->reqs, pin);
 		if (!o)
 			continue;
-		k[n].price = o->price;
+		k[n].price = kp_disrupt__price(o);
 		k[n].pos = i;
 		k[n].it = pc->itypes[i];
 		n++;
@@ -217,6 +217,14 @@ static bool claim_allows(const struct kp_plan_claim *pc, const char *ct)
 static void launch_choice(struct kp_disrupt__claim *c)
 {
 	c->it = c->opt[0];
+	/* a claim holding a reservation launches the one the scheduler found
+	 * room in (the cheapest reserved option may be used up) */
+	for (int i = 0; c->pc->launch && c->pc->launch->captype == KP_CAP_RESERVED && i < c->nopt; i++)
+		if (c->opt[i] == c->pc->launch_type) {
+			c->it = c->opt[i];
+			c->off = c->pc->launch;
+			return;
+		}
 	c->off = kp_disrupt__cheapest(c->it, &c->pc->reqs, c->pin);
 }
 
@@ -466,12 +474,12 @@ static kp_err consolidate(struct kp_disrupt__pass *p, enum kp_disrupt_method m, 
 			cmd->action = KP_DISRUPT_REPLACE;
 			cmd->reason = kp_disrupt__fmt(p, "Underutilized: %s replaced by a cheaper %s %s ($%.4f/h < $%.4f/h)",
 					     n == 1 ? "node" : "nodes", c->it->name,
-					     kp_captype_name(c->off->captype), c->off->price, price);
+					     kp_captype_name(c->off->captype), kp_disrupt__price(c->off), price);
 		}
 	}
 	if (!no) {
 		for (int i = 0; i < cmd->nclaims; i++)
-			cmd->repl_price += cmd->claims[i].off->price;
+			cmd->repl_price += kp_disrupt__price(cmd->claims[i].off);
 		cmd->savings = price - cmd->repl_price;
 		no = below_threshold(p, cand, n, price, cmd->savings);
 	}

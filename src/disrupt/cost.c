@@ -7,7 +7,9 @@
  * fraction of its lifetime left. Pod start time is taken as its creation
  * time (the inputs carry no status.startTime).
  *
- * Cost: O(1) per pod except kp_pod_is_evictable (O(tolerations)).
+ * The do-not-disrupt rule itself is the model's (kp_pod_do_not_disrupt,
+ * src/model/pod.c). Cost: O(1) per pod except kp_pod_is_evictable
+ * (O(tolerations)).
  */
 #include <string.h>
 
@@ -17,20 +19,6 @@
 bool kp_pod_is_active(const struct kp_pod *p)
 {
 	return !kp_pod_is_terminal(p) && p->deleting == 0;
-}
-
-bool kp_pod_do_not_disrupt(const struct kp_pod *p, int64_t now)
-{
-	const char *v = kp_labels_get(&p->annotations, KP_ANN_DO_NOT_DISRUPT);
-	int64_t ms;
-
-	if (!v)
-		return false;
-	if (strcmp(v, "true") == 0)
-		return true;
-	if (kp_parse_duration_ms(v, &ms) || ms <= 0)
-		return false;   /* invalid values are ignored, as in Karpenter */
-	return now < p->created + ms / 1000 + (ms % 1000 != 0);
 }
 
 bool kp_pod_is_reschedulable(const struct kp_pod *p)

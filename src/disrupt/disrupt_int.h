@@ -192,6 +192,21 @@ void kp_disrupt__sort_consolidation(struct kp_disrupt__pass *p, int *idx, int n)
 /* Formats into the pass arena; never NULL (falls back to a static string). */
 const char *kp_disrupt__fmt(struct kp_disrupt__pass *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* The price consolidation compares for an offering. A reserved offering
+ * counts at 1/10,000,000 of its catalog price, as the AWS provider prices
+ * reserved offerings (on-demand price / 10,000,000 in
+ * pkg/providers/instancetype/offering): the reservation is paid for
+ * already, so it ranks below every spot and on-demand price while keeping
+ * the order among reservations. So Karpenter's getCandidatePrices makes a
+ * node on a reservation nearly free, RemoveInstanceTypeOptionsByPriceAndMinValues
+ * (WorstLaunchPrice) keeps no spot or on-demand replacement for it, and a
+ * reservation with room is the cheapest replacement for any other node. */
+#define DD_RESERVED_PRICE_DIVISOR 10000000.0
+static inline double kp_disrupt__price(const struct kp_offering *o)
+{
+	return o->captype == KP_CAP_RESERVED ? o->price / DD_RESERVED_PRICE_DIVISOR : o->price;
+}
+
 /* Offering helpers (consolidation.c). pin = -1 allows any capacity type. */
 bool kp_disrupt__offering_ok(const struct kp_offering *o, const struct kp_reqs *reqs, int pin);
 const struct kp_offering *kp_disrupt__cheapest(const struct kp_itype *it, const struct kp_reqs *reqs, int pin);

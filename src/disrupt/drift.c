@@ -46,7 +46,7 @@ kp_err kp_disrupt__claims_unfiltered(struct kp_disrupt__pass *p, struct kp_disru
 		}
 		if (!c->it || !c->off)
 			continue;   /* nothing can launch it: its pods stay pending */
-		cmd->repl_price += c->off->price;
+		cmd->repl_price += kp_disrupt__price(c->off);
 		cmd->nclaims++;
 	}
 	cmd->savings = cmd->price - cmd->repl_price;

@@ -1,6 +1,6 @@
 /*
- * pdb.c - PodDisruptionBudget arithmetic (Kubernetes' disruption
- * controller, as Karpenter's pkg/utils/pdb reads its result).
+ * pdb.c - PodDisruptionBudgets as Karpenter's pkg/utils/pdb reads them:
+ * which pods a budget selects and how many disruptions it allows.
  *
  * When status.disruptionsAllowed is in the input it is used as is. When it
  * is absent, it is computed the way the disruption controller does from
@@ -8,11 +8,9 @@
  *   healthy  = bound, not terminal, not deleting
  *   expected = matching pods that are not terminal (stands in for the
  *              controllers' replica count)
- *   maxUnavailable: desired = max(expected - scaled(maxUnavailable), 0)
- *   minAvailable:   int: desired = minAvailable (expected = all matching)
- *                   percent: desired = ceil(pct * expected / 100)
- *   allowed = healthy - desired, 0 when negative or when expected <= 0.
- * A PDB with neither field allows 0, as the controller computes it.
+ *   (an integer minAvailable, or neither field: expected = all matching)
+ * and desired/allowed by the controller's arithmetic (kp_pdb_allowed,
+ * src/model/pdb.c).
  *
  * Cost: O(pods * selector) for a computed PDB; O(1) with a status.
  */
@@ -30,19 +28,6 @@ bool kp_pdb_selects(const struct kp_pdb *pdb, const struct kp_pod *p)
 			return false;
 	}
 	return kp_selector_matches(pdb->selector, &p->labels);
-}
-
-static int64_t pdb_scaled(int64_t v, bool percent, int64_t total)
-{
-	int64_t prod;
-
-	if (!percent)
-		return v;
-	if (v <= 0 || total <= 0)
-		return 0;
-	if (!kp_i64_mul(v, total, &prod))
-		return INT64_MAX / 2;
-	return (prod + 99) / 100;
 }
 
 int64_t kp_pdb_disruptions_allowed(const struct kp_pdb *pdb, const struct kp_cluster *c)
@@ -63,22 +48,8 @@ int64_t kp_pdb_disruptions_allowed(const struct kp_pdb *pdb, const struct kp_clu
 		if (p->deleting == 0 && p->node_name)
 			healthy++;
 	}
-	if (pdb->has_max_unavailable) {
-		desired = expected - pdb_scaled(pdb->max_unavailable, pdb->max_percent, expected);
-		if (desired < 0)
-			desired = 0;
-	} else if (pdb->has_min_available) {
-		if (pdb->min_percent) {
-			desired = pdb_scaled(pdb->min_available, true, expected);
-		} else {
-			desired = pdb->min_available;
-			expected = matching;
-		}
-	} else {
-		return 0;
-	}
-	allowed = healthy - desired;
-	if (expected <= 0 || allowed < 0)
-		return 0;
+	if (!kp_pdb_needs_scale(pdb))
+		expected = matching;
+	kp_pdb_allowed(pdb, expected, healthy, &desired, &allowed);
 	return allowed;
 }

@@ -134,6 +134,8 @@ static kp_err run(struct kp_disrupt__pass *p, int npods, bool consolidation, str
 	memset(&in, 0, sizeof(in));
 	in.cluster = &p->w->cl;
 	in.catalog = p->cat;
+	in.pool_catalog = p->opts->pool_catalog;
+	in.pool_catalog_ctx = p->opts->pool_catalog_ctx;
 	in.npods = npods;
 	in.pods = p->simpods;
 	in.node_removed = p->removed;

@@ -1264,7 +1264,7 @@ kp_err kp_kcm_start(struct kp_apiserver *L, struct kp_kcm **out, struct kp_errbu
 	pthread_mutex_init(&C->cloud_mu, NULL);
 	C->grace_cap_ms = L->cfg.grace_cap_ms == 0 ? 2000 : L->cfg.grace_cap_ms < 0 ? INT64_MAX : L->cfg.grace_cap_ms;
 	ensure_log_pod(C);
-	if (sync_all(C, eb) || kp_kcm__pdb_start(L, eb)) {
+	if (sync_all(C, eb) || kp_kcm__pdb_start(L, &C->pdb, eb)) {
 		kp_kcm_stop(C);
 		return KP_ERR_IO;
 	}
@@ -1282,7 +1282,8 @@ void kp_kcm_stop(struct kp_kcm *C)
 {
 	if (!C)
 		return;
-	kp_kcm__pdb_stop(C->L);
+	kp_kcm__pdb_stop(C->pdb);
+	C->pdb = NULL;
 	if (C->running)
 		pthread_join(C->th, NULL);
 	kp_store_watch_close(C->w);

@@ -18,6 +18,9 @@
  *    MissSchedule, JobAlreadyActive, UnknownTimeZone / InvalidSchedule.
  *
  * The controller wakes itself at the next activation (kp_kcm__requeue_at).
+ * It reads the CronJob from its cache, which may lag behind its own last
+ * status write: lastScheduleTime is at least the latest Job created for an
+ * activation, and neither time in the status ever moves back.
  *
  * Cost: O(Jobs in the cache) per reconcile (the Jobs of a CronJob are
  * found by their controller reference).
@@ -27,7 +30,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "karpenter/disrupt.h"
+#include "karpenter/cron.h"
 #include "kcm/kcm_int.h"
 #include "kcm/rules.h"
 
@@ -38,6 +41,7 @@ struct cj_job {
 	const json_t *o;
 	const char *name;
 	int64_t sched;            /* from the name, or the start time */
+	bool scheduled;           /* sched is the activation it was created for (annotation) */
 	int finished;             /* 0 active, 1 complete, 2 failed */
 };
 
@@ -92,7 +96,8 @@ static size_t own_jobs(struct kp_kcm *C, const char *uid, struct cj_job *out)
 		out[n].name = kp_kobj_str(md, "name");
 		out[n].sched = 0;
 		ts = kp_kobj_str(json_object_get(md, "annotations"), SCHEDULED_TS);
-		if (!ts || kp_parse_rfc3339(ts, &out[n].sched))
+		out[n].scheduled = ts && !kp_parse_rfc3339(ts, &out[n].sched);
+		if (!out[n].scheduled)
 			kp_parse_rfc3339(kp_kobj_str(md, "creationTimestamp") ? kp_kobj_str(md, "creationTimestamp") : "",
 					 &out[n].sched);
 		out[n].finished = job_finished(o->o);
@@ -150,6 +155,15 @@ struct cj_status {
 	json_t *set;
 };
 
+/* True if the time at key in have is later than the one in want: the
+ * stored status moved on since the cache this reconcile read. */
+static bool later(const json_t *have, const json_t *want)
+{
+	int64_t a = 0, b = 0;
+	return json_is_string(have) && json_is_string(want) && !kp_parse_rfc3339(json_string_value(have), &a) &&
+	       !kp_parse_rfc3339(json_string_value(want), &b) && a > b;
+}
+
 static int cj_status_fn(void *ud, json_t *obj)
 {
 	struct cj_status *u = ud;
@@ -161,6 +175,11 @@ static int cj_status_fn(void *ud, json_t *obj)
 	if (!nw)
 		return -1;
 	json_object_foreach(u->set, k, v) {
+		/* lastScheduleTime and lastSuccessfulTime never go back (a reconcile from a
+		 * cache that has not seen this controller's last status write yet) */
+		if ((!strcmp(k, "lastScheduleTime") || !strcmp(k, "lastSuccessfulTime")) &&
+		    later(json_object_get(nw, k), v))
+			continue;
 		if (json_is_null(v))
 			json_object_del(nw, k);
 		else
@@ -219,6 +238,11 @@ void kp_kcm__reconcile_cronjob(struct kp_kcm *C, const char *key)
 	n = own_jobs(C, kp_kobj_str(md, "uid"), jobs);
 	if (kp_kobj_str(st, "lastScheduleTime"))
 		kp_parse_rfc3339(kp_kobj_str(st, "lastScheduleTime"), &last_sched);
+	/* a Job created for an activation proves it was scheduled, even when the
+	 * cached status predates the write that recorded it */
+	for (size_t i = 0; i < n; i++)
+		if (jobs[i].scheduled && jobs[i].sched > last_sched)
+			last_sched = jobs[i].sched;
 	if (kp_kobj_str(st, "lastSuccessfulTime"))
 		kp_parse_rfc3339(kp_kobj_str(st, "lastSuccessfulTime"), &last_success);
 	/* jobs that finished since the last look */
@@ -252,8 +276,8 @@ void kp_kcm__reconcile_cronjob(struct kp_kcm *C, const char *key)
 		const json_t *sds = json_object_get(spec, "startingDeadlineSeconds");
 		if (!earliest && kp_kobj_str(md, "creationTimestamp"))
 			kp_parse_rfc3339(kp_kobj_str(md, "creationTimestamp"), &earliest);
-		kp_kcm_cron_due(&cron, earliest, now, json_is_integer(sds) ? json_integer_value(sds) : -1, &due, &missed,
-				&next);
+		kp_cron_due(&cron, earliest, now, json_is_integer(sds) ? json_integer_value(sds) : -1, &due, &missed,
+			    &next);
 		if (missed > 100) {
 			snprintf(msg, sizeof(msg), "too many missed start times: %lld. Set or decrease .spec.startingDeadlineSeconds or check clock skew",
 				 (long long)missed);

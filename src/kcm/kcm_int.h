@@ -79,6 +79,8 @@ enum kp_kcm__kind { CK_DEPLOY, CK_RS, CK_SS, CK_DS, CK_JOB, CK_CRONJOB, CK_NKIND
 /* Timers that are not a kind's reconcile (kp_kcm__requeue_at). */
 enum { KP_KCM__T_POD_END = CK_NKINDS, KP_KCM__T_LEASES };
 
+struct kp_kcm__pdbc;   /* the disruption controller (pdb.c) */
+
 struct kp_kcm {
 	struct kp_apiserver *L;
 	pthread_t th;
@@ -105,6 +107,7 @@ struct kp_kcm {
 	bool lease_ns;              /* kube-node-lease exists */
 	bool spec_kept;             /* the own writes being fed to the caches change no pod's
 	                             * containers (bindings, status): requests are not decoded again */
+	struct kp_kcm__pdbc *pdb;   /* the disruption controller (pdb.c), owned */
 };
 
 /* core.c */
@@ -139,8 +142,8 @@ void kp_kcm__kubelet(struct kp_kcm *C);
 void kp_kcm__node_lifecycle(struct kp_kcm *C);
 
 /* Starts / joins the disruption (PodDisruptionBudget) controller of L (pdb.c). */
-kp_err kp_kcm__pdb_start(struct kp_apiserver *L, struct kp_errbuf *eb);
-void kp_kcm__pdb_stop(struct kp_apiserver *L);
+kp_err kp_kcm__pdb_start(struct kp_apiserver *L, struct kp_kcm__pdbc **out, struct kp_errbuf *eb);
+void kp_kcm__pdb_stop(struct kp_kcm__pdbc *P);   /* NULL is a no-op */
 
 /* ---- core.c: shared by the controllers ---- */
 

@@ -52,13 +52,6 @@
 #define PDB_IDLE_MS 50
 #define PDB_MAX_MS 250
 #define DISRUPTED_TIMEOUT_S 120   /* the controller's DeletionTimeout */
-#define MAX_PDBCS 16
-
-static int64_t jint(const json_t *o, const char *k)
-{
-	const json_t *v = json_object_get(o, k);
-	return json_is_integer(v) ? json_integer_value(v) : 0;
-}
 
 static int64_t wall_s(void)
 {
@@ -78,7 +71,7 @@ struct pdb_pod {
 	int64_t rv;
 };
 
-struct pdbc {
+struct kp_kcm__pdbc {
 	struct kp_apiserver *L;
 	pthread_t th;
 	bool running;
@@ -91,9 +84,6 @@ struct pdbc {
 	int64_t recheck_at;         /* wall seconds: a disruptedPods entry expires (0: none) */
 	bool syncing;               /* sync_all lists every pod itself */
 };
-
-static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
-static struct pdbc *REG[MAX_PDBCS];
 
 static void pod_free(struct pdb_pod *p)
 {
@@ -113,12 +103,12 @@ static char *dup0(const char *s)
 	return s ? strdup(s) : NULL;
 }
 
-static bool has_budgets(const struct pdbc *P, const char *ns)
+static bool has_budgets(const struct kp_kcm__pdbc *P, const char *ns)
 {
 	return kp_strmap_get(&P->nscount, ns ? ns : "") != NULL;
 }
 
-static void mark(struct pdbc *P, const char *ns)
+static void mark(struct kp_kcm__pdbc *P, const char *ns)
 {
 	if (!has_budgets(P, ns))
 		return;
@@ -127,7 +117,7 @@ static void mark(struct pdbc *P, const char *ns)
 	kp_kcm__map_put(&P->dirty, ns ? ns : "", (void *)1);
 }
 
-static void nscount_add(struct pdbc *P, const char *ns, intptr_t d)
+static void nscount_add(struct kp_kcm__pdbc *P, const char *ns, intptr_t d)
 {
 	intptr_t n = (intptr_t)kp_strmap_get(&P->nscount, ns) + d;
 	if (n > 0)
@@ -141,7 +131,7 @@ static bool same_str(const char *a, const char *b)
 	return kp_strcmp0(a, b) == 0;
 }
 
-static void observe_pod(struct pdbc *P, enum kp_store_evtype type, const char *ns, const char *name,
+static void observe_pod(struct kp_kcm__pdbc *P, enum kp_store_evtype type, const char *ns, const char *name,
 			const char *text, size_t len, int64_t rv)
 {
 	char key[600];
@@ -194,17 +184,17 @@ static void observe_pod(struct pdbc *P, enum kp_store_evtype type, const char *n
 		mark(P, ns);
 }
 
-static enum kp_store_rc list_pods(struct pdbc *P, const char *ns);
+static enum kp_store_rc list_pods(struct kp_kcm__pdbc *P, const char *ns);
 
 /* A namespace got its first budget: its pods join the cache. */
-static void ns_pods_load(struct pdbc *P, const char *ns)
+static void ns_pods_load(struct kp_kcm__pdbc *P, const char *ns)
 {
 	if (list_pods(P, ns) != KP_STORE_OK)
 		fprintf(stderr, "karpenter up: disruption controller: cannot list the pods of namespace %s\n", ns);
 }
 
 /* A namespace lost its last budget: its pods leave the cache. */
-static void ns_pods_drop(struct pdbc *P, const char *ns)
+static void ns_pods_drop(struct kp_kcm__pdbc *P, const char *ns)
 {
 	size_t n, len = strlen(ns);
 	const char **keys = kp_strmap_keys(&P->pods, &n);
@@ -215,7 +205,7 @@ static void ns_pods_drop(struct pdbc *P, const char *ns)
 	free(keys);
 }
 
-static void observe_pdb(struct pdbc *P, enum kp_store_evtype type, const char *ns, const char *name,
+static void observe_pdb(struct kp_kcm__pdbc *P, enum kp_store_evtype type, const char *ns, const char *name,
 			const char *text, size_t len)
 {
 	char key[600];
@@ -239,7 +229,7 @@ static void observe_pdb(struct pdbc *P, enum kp_store_evtype type, const char *n
 		mark(P, ns);
 }
 
-static void observe(struct pdbc *P, enum kp_store_evtype type, const char *group, const char *resource,
+static void observe(struct kp_kcm__pdbc *P, enum kp_store_evtype type, const char *group, const char *resource,
 		    const char *ns, const char *name, const char *text, size_t len, int64_t rv)
 {
 	if (!*group && !strcmp(resource, "pods"))
@@ -260,7 +250,7 @@ struct scale_ent {
 };
 
 struct recon {
-	struct pdbc *P;
+	struct kp_kcm__pdbc *P;
 	const char *ns;
 	int64_t now;        /* wall seconds */
 	int64_t recheck;    /* earliest expiry of a kept disruptedPods entry (0: none) */
@@ -370,14 +360,14 @@ static int64_t expected_scale(struct recon *R, struct pdb_pod **pods, size_t n)
 static int status_fn(void *ud, json_t *pdb)
 {
 	struct recon *R = ud;
-	struct pdbc *P = R->P;
+	struct kp_kcm__pdbc *P = R->P;
 	const json_t *md = json_object_get(pdb, "metadata"), *spec = json_object_get(pdb, "spec");
 	const json_t *sel = json_object_get(spec, "selector"), *oldst = json_object_get(pdb, "status");
 	json_t *olddp = json_object_get(oldst, "disruptedPods"), *v, *st, *dp = json_object();
 	struct pdb_pod **pods = NULL;
 	size_t n = 0, nk;
 	const char **keys = kp_strmap_keys(&P->pods, &nk);
-	int64_t expected, healthy = 0, desired, allowed, gen = jint(md, "generation");
+	int64_t expected, healthy = 0, desired, allowed, gen = kp_kobj_int(md, "generation", 0);
 	const char *k;
 	char prefix[300], errmsg[300] = "";
 	size_t pl;
@@ -440,7 +430,7 @@ static int status_fn(void *ud, json_t *pdb)
 	return 0;
 }
 
-static void reconcile_ns(struct pdbc *P, const char *ns)
+static void reconcile_ns(struct kp_kcm__pdbc *P, const char *ns)
 {
 	struct recon R = { P, ns, wall_s(), 0, { 0 } };
 	size_t nk, pl;
@@ -471,7 +461,7 @@ static void reconcile_ns(struct pdbc *P, const char *ns)
 		P->recheck_at = R.recheck;
 }
 
-static void reconcile_dirty(struct pdbc *P)
+static void reconcile_dirty(struct kp_kcm__pdbc *P)
 {
 	struct kp_strmap work = P->dirty;
 	size_t n;
@@ -485,7 +475,7 @@ static void reconcile_dirty(struct pdbc *P)
 	kp_strmap_free(&work);
 }
 
-static void mark_all(struct pdbc *P)
+static void mark_all(struct kp_kcm__pdbc *P)
 {
 	size_t n;
 	const char **keys = kp_strmap_keys(&P->nscount, &n);
@@ -496,7 +486,7 @@ static void mark_all(struct pdbc *P)
 
 /* ---- the loop ---- */
 
-static void clear(struct pdbc *P)
+static void clear(struct kp_kcm__pdbc *P)
 {
 	KP_STRMAP_FOREACH(&P->pods, e)
 		pod_free(e->val);
@@ -509,7 +499,7 @@ static void clear(struct pdbc *P)
 }
 
 struct list_ud {
-	struct pdbc *P;
+	struct kp_kcm__pdbc *P;
 	const char *group, *resource;
 };
 
@@ -532,13 +522,13 @@ static int list_fn(void *ud, const char *text, size_t len, int64_t rv)
 
 /* Feeds the pods of ns (NULL: all) to the cache (events older than what it
  * holds are ignored later, so listing ahead of the watch is harmless). */
-static enum kp_store_rc list_pods(struct pdbc *P, const char *ns)
+static enum kp_store_rc list_pods(struct kp_kcm__pdbc *P, const char *ns)
 {
 	struct list_ud lo = { P, "", "pods" };
 	return kp_store_list(P->L->store, lo.group, lo.resource, ns, list_fn, &lo, NULL, NULL);
 }
 
-static enum kp_store_rc sync_all(struct pdbc *P, struct kp_errbuf *eb)
+static enum kp_store_rc sync_all(struct kp_kcm__pdbc *P, struct kp_errbuf *eb)
 {
 	int64_t rv0 = kp_store_rv(P->L->store);
 	struct list_ud lp = { P, "policy", "poddisruptionbudgets" };
@@ -557,7 +547,7 @@ static enum kp_store_rc sync_all(struct pdbc *P, struct kp_errbuf *eb)
 
 static void *pdb_main(void *arg)
 {
-	struct pdbc *P = arg;
+	struct kp_kcm__pdbc *P = arg;
 
 	for (;;) {
 		struct kp_store_event ev;
@@ -610,31 +600,18 @@ static void *pdb_main(void *arg)
 
 /* ----------------------------------------------------------- life cycle */
 
-static struct pdbc *find_pdbc(const struct kp_apiserver *L)
-{
-	for (int i = 0; i < MAX_PDBCS; i++)
-		if (REG[i] && REG[i]->L == L)
-			return REG[i];
-	return NULL;
-}
-
-static void pdbc_free(struct pdbc *P)
+static void pdbc_free(struct kp_kcm__pdbc *P)
 {
 	kp_store_watch_close(P->w);
 	clear(P);
 	free(P);
 }
 
-kp_err kp_kcm__pdb_start(struct kp_apiserver *L, struct kp_errbuf *eb)
+kp_err kp_kcm__pdb_start(struct kp_apiserver *L, struct kp_kcm__pdbc **out, struct kp_errbuf *eb)
 {
-	struct pdbc *P;
-	int slot = -1;
+	struct kp_kcm__pdbc *P;
 
-	pthread_mutex_lock(&reg_mu);
-	P = find_pdbc(L);
-	pthread_mutex_unlock(&reg_mu);
-	if (P)
-		return KP_OK;
+	*out = NULL;
 	if (!(P = calloc(1, sizeof(*P))))
 		return kp_errf(eb, KP_ERR_NOMEM, "out of memory");
 	P->L = L;
@@ -642,35 +619,17 @@ kp_err kp_kcm__pdb_start(struct kp_apiserver *L, struct kp_errbuf *eb)
 		pdbc_free(P);
 		return KP_ERR_IO;
 	}
-	pthread_mutex_lock(&reg_mu);
-	for (int i = 0; i < MAX_PDBCS && slot < 0; i++)
-		if (!REG[i])
-			slot = i;
-	if (slot >= 0)
-		REG[slot] = P;
-	pthread_mutex_unlock(&reg_mu);
-	if (slot < 0) {
-		pdbc_free(P);
-		return kp_errf(eb, KP_ERR_LIMIT, "too many control planes in one process");
-	}
 	if (pthread_create(&P->th, NULL, pdb_main, P) != 0) {
-		kp_kcm__pdb_stop(L);
+		pdbc_free(P);
 		return kp_errf(eb, KP_ERR_IO, "disruption controller: cannot start thread");
 	}
 	P->running = true;
+	*out = P;
 	return KP_OK;
 }
 
-void kp_kcm__pdb_stop(struct kp_apiserver *L)
+void kp_kcm__pdb_stop(struct kp_kcm__pdbc *P)
 {
-	struct pdbc *P;
-
-	pthread_mutex_lock(&reg_mu);
-	P = find_pdbc(L);
-	for (int i = 0; P && i < MAX_PDBCS; i++)
-		if (REG[i] == P)
-			REG[i] = NULL;
-	pthread_mutex_unlock(&reg_mu);
 	if (!P)
 		return;
 	if (P->running)

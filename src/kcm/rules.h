@@ -71,17 +71,4 @@ bool kp_kcm_run_for(const json_t *pod, int64_t *ms, int *exit_code, struct kp_er
  * work-queue Job wants none once one pod succeeded. Never negative. */
 int64_t kp_kcm_job_want_active(int64_t parallelism, bool has_comp, int64_t completions, int64_t succeeded);
 
-/* ---- cronsched.c ---- */
-
-struct kp_cron;
-
-/* The CronJob controller's mostRecentScheduleTime: from earliest (the
- * lastScheduleTime, else the creation time; unix s), moved up to
- * now - deadline_s when deadline_s >= 0 (startingDeadlineSeconds), the
- * latest activation <= now goes to *scheduled (0: none due), how many
- * activations were due to *missed, and the first activation after now to
- * *next (KP_CRON_NONE when the schedule never fires again). */
-void kp_kcm_cron_due(const struct kp_cron *c, int64_t earliest, int64_t now, int64_t deadline_s, int64_t *scheduled,
-		     int64_t *missed, int64_t *next);
-
 #endif

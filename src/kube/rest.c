@@ -307,13 +307,17 @@ kp_err kp_kube_event_emit(struct kp_kube_client *c, const struct kp_kube_event *
 	if (json_string_value(json_object_get(meta, "namespace")))
 		json_object_set_new(ref, "namespace", json_string(ns));
 	if (ev->use_core) {
-		obj = json_pack("{s:s, s:s, s:{s:s, s:s}, s:O, s:s, s:s, s:s, s:s, s:s, s:i, s:{s:s}, s:s, s:s}",
+		/* with eventTime and action, as a core Event of the events.k8s.io era: readable
+		 * through events.k8s.io/v1 too (clients there require eventTime) */
+		obj = json_pack("{s:s, s:s, s:{s:s, s:s}, s:O, s:s, s:s, s:s, s:s, s:s, s:i, s:{s:s}, s:s, s:s, s:s, "
+				"s:s}",
 				"apiVersion", "v1", "kind", "Event", "metadata", "name", evname, "namespace", ns,
 				"involvedObject", ref, "reason", ev->reason, "message", ev->note ? ev->note : "", "type",
 				ev->type, "firstTimestamp", secs, "lastTimestamp", secs, "count", 1, "source",
 				"component", ev->reporting_controller ? ev->reporting_controller : "karpenter",
 				"reportingComponent", ev->reporting_controller ? ev->reporting_controller : "karpenter",
-				"reportingInstance", ev->reporting_instance ? ev->reporting_instance : "");
+				"reportingInstance", ev->reporting_instance ? ev->reporting_instance : "", "eventTime", ts,
+				"action", ev->action ? ev->action : ev->reason);
 	} else {
 		obj = json_pack("{s:s, s:s, s:{s:s, s:s}, s:s, s:s, s:s, s:s, s:s, s:O, s:s, s:s}", "apiVersion",
 				"events.k8s.io/v1", "kind", "Event", "metadata", "name", evname, "namespace", ns, "eventTime",

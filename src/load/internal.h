@@ -83,6 +83,19 @@ typedef kp_err (*kp_load_doc_fn)(void *ctx, const struct kp_load_node *root, int
  * errors read "NAME:LINE:COL: yaml: ..."; errors from fn pass through. */
 kp_err kp_load_parse_yaml(const char *name, const char *data, size_t len, struct kp_arena *tmp,
 			  kp_load_doc_fn fn, void *ctx, struct kp_errbuf *eb);
+/* Same, choosing whether the fast reader (yaml_fast.c) may take the
+ * documents it can (kp_load_parse_yaml: always); for tests comparing both. */
+kp_err kp_load_parse_yaml_ex(const char *name, const char *data, size_t len, struct kp_arena *tmp,
+			     kp_load_doc_fn fn, void *ctx, struct kp_errbuf *eb, bool fast);
+/* The fast reader: delivers documents from the start of data while each is
+ * in its subset; stops at the first that is not, with *off its first byte,
+ * *line its 0-based line and *docno the documents delivered (*off == len:
+ * the whole stream was read). Errors only from fn or out of memory. */
+kp_err kp_load_fast_yaml(const char *name, const char *data, size_t len, struct kp_arena *tmp,
+			 kp_load_doc_fn fn, void *ctx, struct kp_errbuf *eb, size_t *off, uint32_t *line,
+			 int *docno);
+/* Types a plain scalar n->s by YAML 1.1 rules (null, bool, int, float, else string). */
+void kp_load_resolve_plain(struct kp_load_node *n);
 /* Parses a stream of concatenated JSON values (json.c); same contract. */
 kp_err kp_load_parse_json(const char *name, const char *data, size_t len, struct kp_arena *tmp,
 			  kp_load_doc_fn fn, void *ctx, struct kp_errbuf *eb);

@@ -31,97 +31,35 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "karpenter/strmap.h"
 #include "load/internal.h"
 
 #define MAX_REPLICAS 100000      /* pods per workload */
 #define MAX_PODS 1000000         /* pods per load */
 #define DEFAULT_EXPIRE_MS (720LL * 3600 * 1000)
 
-/* ---- string set (open addressing, FNV-1a) ---- */
+/* ---- string sets: kp_strmap in arena mode (keys and table in the loader's arena) ---- */
 
-struct sset_slot {
-	const char *key;
-	const char *where;        /* file that added it */
-};
-
-struct sset {
-	struct sset_slot *slot;   /* malloc'ed, cap a power of two */
-	size_t cap, n;
-};
-
-static uint64_t hash_str(const char *s)
+/* Adds key (copied into a) to m with value where. Returns 1 if added, 0 if
+ * present (*prev = the where it was added with), -1 when out of memory. */
+static int set_add(struct kp_strmap *m, struct kp_arena *a, const char *key, const char *where, const char **prev)
 {
-	uint64_t h = 0xcbf29ce484222325ULL;
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= 0x100000001b3ULL;
-	}
-	return h;
-}
+	const struct kp_strmap_ent *e = kp_strmap_find(m, key);
+	const char *k;
 
-static struct sset_slot *sset_find(const struct sset *s, const char *key)
-{
-	size_t i;
-
-	if (!s->cap)
-		return NULL;
-	for (i = hash_str(key) & (s->cap - 1); s->slot[i].key; i = (i + 1) & (s->cap - 1))
-		if (strcmp(s->slot[i].key, key) == 0)
-			return &s->slot[i];
-	return &s->slot[i];
-}
-
-static bool sset_grow(struct sset *s)
-{
-	size_t cap = s->cap ? s->cap * 2 : 256;
-	struct sset_slot *old = s->slot;
-	size_t oldcap = s->cap;
-
-	s->slot = calloc(cap, sizeof(*s->slot));
-	if (!s->slot) {
-		s->slot = old;
-		return false;
-	}
-	s->cap = cap;
-	for (size_t i = 0; i < oldcap; i++)
-		if (old[i].key)
-			*sset_find(s, old[i].key) = old[i];
-	free(old);
-	return true;
-}
-
-/* Adds key (copied into a). Returns 1 if added, 0 if present (*where set), -1 on OOM. */
-static int sset_add(struct sset *s, struct kp_arena *a, const char *key, const char *where,
-		    const char **prev)
-{
-	struct sset_slot *slot;
-
-	if ((s->n + 1) * 2 > s->cap && !sset_grow(s))
-		return -1;
-	slot = sset_find(s, key);
-	if (slot->key) {
+	if (e) {
 		if (prev)
-			*prev = slot->where;
+			*prev = e->val;
 		return 0;
 	}
-	slot->key = kp_arena_strdup(a, key);
-	if (!slot->key)
+	if (!(k = kp_arena_strdup(a, key)) || kp_strmap_put(m, k, (void *)where, NULL))
 		return -1;
-	slot->where = where;
-	s->n++;
 	return 1;
 }
 
-static bool sset_has(const struct sset *s, const char *key)
+static bool set_has(const struct kp_strmap *m, const char *key)
 {
-	const struct sset_slot *slot = sset_find(s, key);
-	return slot && slot->key;
-}
-
-static void sset_free(struct sset *s)
-{
-	free(s->slot);
-	memset(s, 0, sizeof(*s));
+	return kp_strmap_find(m, key) != NULL;
 }
 
 /* ---- loader ---- */
@@ -147,8 +85,8 @@ struct loader {
 	const char *file;            /* current file (in la) */
 	unsigned gen;                /* counter for metadata.generateName */
 	const char *last_ns;         /* last namespace copied into the cluster arena */
-	struct sset objects;         /* "Kind/ns/name" of every object */
-	struct sset nsref;           /* namespaces used by objects */
+	struct kp_strmap objects;    /* "Kind/ns/name" of every object -> file that added it */
+	struct kp_strmap nsref;      /* namespaces used by objects */
 	struct rclass *rcs;
 	int nrcs, caprcs;
 	struct podref *refs;
@@ -199,7 +137,7 @@ static kp_err claim_name(struct loader *L, struct kp_load_dec *d, const char *ki
 	int r;
 
 	snprintf(key, sizeof(key), "%s/%s/%s", kind, ns ? ns : "", name);
-	r = sset_add(&L->objects, &L->la, key, L->file, &prev);
+	r = set_add(&L->objects, &L->la, key, L->file, &prev);
 	if (r < 0)
 		return lnomem(L);
 	if (r == 0) {
@@ -208,7 +146,7 @@ static kp_err claim_name(struct loader *L, struct kp_load_dec *d, const char *ki
 		return kp_load_fail(d, KP_ERR_INVALID, "duplicate %s %s (also defined in %s)", kind,
 				    kp_load_quote(full, q, sizeof(q)), prev ? prev : "the input");
 	}
-	if (ns && sset_add(&L->nsref, &L->la, ns, L->file, NULL) < 0)
+	if (ns && set_add(&L->nsref, &L->la, ns, L->file, NULL) < 0)
 		return lnomem(L);
 	return KP_OK;
 }
@@ -254,6 +192,55 @@ static kp_err do_pod(struct loader *L, struct kp_load_dec *d, const struct objct
 	return rc;
 }
 
+/* A StatefulSet's spec.volumeClaimTemplates: names and storageClassNames
+ * (each pod gets the claim "<template>-<sts>-<ordinal>", as the StatefulSet
+ * controller names it). */
+struct vct {
+	const char *name;
+	const char *sc;
+};
+
+static kp_err load_vcts(struct kp_load_dec *d, const struct kp_load_node *spec, struct vct **out, int *n)
+{
+	const struct kp_load_node *list = NULL;
+	size_t mark;
+	kp_err rc = kp_load_seq(d, spec, "volumeClaimTemplates", &list);
+
+	*out = NULL;
+	*n = 0;
+	if (rc || !list || list->n == 0)
+		return rc;
+	*out = kp_arena_calloc(d->a, list->n, sizeof(**out));
+	if (!*out)
+		return kp_load_wrap(d, KP_ERR_NOMEM);
+	mark = kp_load_push(d, "volumeClaimTemplates");
+	for (uint32_t i = 0; i < list->n && !rc; i++) {
+		const struct kp_load_node *t = list->u.items[i], *meta = NULL, *tspec = NULL;
+		size_t m2 = kp_load_pushi(d, i);
+
+		rc = kp_load_map(d, t, "metadata", &meta);
+		if (!rc && meta) {
+			size_t m3 = kp_load_push(d, "metadata");
+			rc = kp_load_str(d, meta, "name", &(*out)[*n].name);
+			kp_load_pop(d, m3);
+		}
+		if (!rc && (!(*out)[*n].name || !*(*out)[*n].name))
+			rc = kp_load_fail(d, KP_ERR_INVALID, "metadata.name: required field is missing");
+		if (!rc)
+			rc = kp_load_map(d, t, "spec", &tspec);
+		if (!rc && tspec) {
+			size_t m3 = kp_load_push(d, "spec");
+			rc = kp_load_str(d, tspec, "storageClassName", &(*out)[*n].sc);
+			kp_load_pop(d, m3);
+		}
+		if (!rc)
+			(*n)++;
+		kp_load_pop(d, m2);
+	}
+	kp_load_pop(d, mark);
+	return rc;
+}
+
 static kp_err do_workload(struct loader *L, struct kp_load_dec *d, const struct objctx *o)
 {
 	const struct kp_load_node *spec = NULL, *tmpl = NULL, *tmeta = NULL, *tspec = NULL;
@@ -261,6 +248,8 @@ static kp_err do_workload(struct loader *L, struct kp_load_dec *d, const struct 
 	int64_t count = 1, completions = 0, created = L->now;
 	struct kp_load_podref ref;
 	struct kp_pod proto;
+	struct vct *vcts = NULL;
+	int nvcts = 0;
 	size_t mark;
 	kp_err rc;
 
@@ -285,6 +274,8 @@ static kp_err do_workload(struct loader *L, struct kp_load_dec *d, const struct 
 	} else {
 		rc = kp_load_int(d, spec, "replicas", 0, MAX_REPLICAS, &count, NULL);
 	}
+	if (!rc && strcmp(o->kind, "StatefulSet") == 0)
+		rc = load_vcts(d, spec, &vcts, &nvcts);
 	if (!rc)
 		rc = kp_load_map(d, spec, "template", &tmpl);
 	if (!rc && !tmpl)
@@ -314,6 +305,24 @@ static kp_err do_workload(struct loader *L, struct kp_load_dec *d, const struct 
 		p->created = created;
 		p->owner_kind = o->kind;
 		p->owner_name = o->name;
+		if (nvcts) {
+			struct kp_pod_volume *v = kp_arena_calloc(d->a, (size_t)(proto.nvolumes + nvcts), sizeof(*v));
+			if (!v)
+				return lnomem(L);
+			if (proto.nvolumes)
+				memcpy(v, proto.volumes, (size_t)proto.nvolumes * sizeof(*v));
+			for (int k = 0; k < nvcts; k++) {
+				struct kp_pod_volume *x = &v[proto.nvolumes + k];
+				x->name = vcts[k].name;
+				x->claim = kp_arena_printf(d->a, "%s-%s", vcts[k].name, p->name);
+				x->claim_template = true;
+				x->template_sc = vcts[k].sc;
+				if (!x->claim)
+					return lnomem(L);
+			}
+			p->volumes = v;
+			p->nvolumes = proto.nvolumes + nvcts;
+		}
 		rc = claim_name(L, d, "Pod", p->ns, p->name);
 		if (!rc)
 			rc = kp_cluster_add_pod(L->c, p) ? lnomem(L) : KP_OK;
@@ -758,9 +767,10 @@ static kp_err on_doc(void *ctx, const struct kp_load_node *root, int docno, uint
 
 static kp_err apply_runtime_classes(struct loader *L)
 {
-	struct sset warned = { NULL, 0, 0 };
+	struct kp_strmap warned;
 	kp_err rc = KP_OK;
 
+	kp_strmap_init_arena(&warned, &L->la);
 	for (int i = 0; i < L->nrefs && !rc; i++) {
 		struct kp_pod *p = L->refs[i].pod;
 		const struct rclass *rcl = NULL;
@@ -769,7 +779,7 @@ static kp_err apply_runtime_classes(struct loader *L)
 			if (strcmp(L->rcs[j].name, L->refs[i].rclass) == 0)
 				rcl = &L->rcs[j];
 		if (!rcl) {
-			int r = sset_add(&warned, &L->la, L->refs[i].rclass, NULL, NULL);
+			int r = set_add(&warned, &L->la, L->refs[i].rclass, NULL, NULL);
 			if (r < 0)
 				rc = lnomem(L);
 			else if (r > 0 && L->warn)
@@ -788,7 +798,6 @@ static kp_err apply_runtime_classes(struct loader *L)
 			}
 		}
 	}
-	sset_free(&warned);
 	return rc;
 }
 
@@ -814,19 +823,15 @@ static kp_err add_namespaces(struct loader *L)
 
 	if (!L->nsref.n)
 		return KP_OK;
-	names = malloc(L->nsref.n * sizeof(*names));
+	names = kp_strmap_keys(&L->nsref, &n);   /* sorted */
 	if (!names)
 		return lnomem(L);
-	for (size_t i = 0; i < L->nsref.cap; i++)
-		if (L->nsref.slot[i].key)
-			names[n++] = L->nsref.slot[i].key;
-	qsort(names, n, sizeof(*names), cmp_str);
 	for (size_t i = 0; i < n && !rc; i++) {
 		struct kp_namespace *ns;
 		char key[1024];
 
 		snprintf(key, sizeof(key), "Namespace//%s", names[i]);
-		if (sset_has(&L->objects, key) || kp_cluster_namespace(L->c, names[i]))
+		if (set_has(&L->objects, key) || kp_cluster_namespace(L->c, names[i]))
 			continue;
 		ns = kp_arena_alloc(&L->c->arena, sizeof(*ns));
 		if (!ns || !(ns->name = kp_arena_strdup(&L->c->arena, names[i])) ||
@@ -840,11 +845,12 @@ static kp_err add_namespaces(struct loader *L)
 
 static kp_err warn_unbound(struct loader *L)
 {
-	struct sset warned = { NULL, 0, 0 };
+	struct kp_strmap warned;
 	kp_err rc = KP_OK;
 
 	if (!L->warn)
 		return KP_OK;
+	kp_strmap_init_arena(&warned, &L->la);
 	for (int i = 0; i < L->c->npods && !rc; i++) {
 		const struct kp_pod *p = L->c->pods[i];
 		char key[1024];
@@ -853,16 +859,15 @@ static kp_err warn_unbound(struct loader *L)
 		if (!p->node_name)
 			continue;
 		snprintf(key, sizeof(key), "Node//%s", p->node_name);
-		if (sset_has(&L->objects, key) || kp_cluster_node(L->c, p->node_name))
+		if (set_has(&L->objects, key) || kp_cluster_node(L->c, p->node_name))
 			continue;
-		r = sset_add(&warned, &L->la, p->node_name, NULL, NULL);
+		r = set_add(&warned, &L->la, p->node_name, NULL, NULL);
 		if (r < 0)
 			rc = lnomem(L);
 		else if (r > 0)
 			fprintf(L->warn, "warning: Pod/%s: spec.nodeName \"%s\" names no Node in the input\n",
 				p->name, p->node_name);
 	}
-	sset_free(&warned);
 	return rc;
 }
 
@@ -893,12 +898,12 @@ static void loader_init(struct loader *L, struct kp_cluster *c, const struct kp_
 	L->now = opts ? opts->now : 0;
 	kp_arena_init(&L->la);
 	kp_arena_init(&L->tmp);
+	kp_strmap_init_arena(&L->objects, &L->la);
+	kp_strmap_init_arena(&L->nsref, &L->la);
 }
 
 static void loader_free(struct loader *L)
 {
-	sset_free(&L->objects);
-	sset_free(&L->nsref);
 	kp_arena_free(&L->tmp);
 	kp_arena_free(&L->la);
 }

@@ -26,7 +26,7 @@
  * matter. Printed as 16 lower-case hex digits. It is not Karpenter's
  * hashstructure value and only compares with hashes computed here.
  *
- * Budget schedules are checked with kp_cron_parse (src/disrupt/cron.c), the
+ * Budget schedules are checked with kp_cron_parse (src/model/cron.c), the
  * parser that later evaluates them, after the CRD's own restrictions (no
  * @every, no time zone).
  *

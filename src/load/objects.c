@@ -541,6 +541,40 @@ static kp_err load_ami_terms(struct kp_load_dec *d, const struct kp_load_node *s
 	return rc;
 }
 
+/* spec.subnetSelectorTerms: id or tags per term (the zones they select
+ * restrict the class's pools, catalog/subnets.c). */
+static kp_err load_subnet_terms(struct kp_load_dec *d, const struct kp_load_node *spec, struct kp_nodeclass *nc)
+{
+	const struct kp_load_node *terms = kp_load_get(spec, "subnetSelectorTerms");
+	size_t mark;
+	kp_err rc = KP_OK;
+
+	if (!terms || terms->type != KP_LN_SEQ || terms->n == 0)
+		return KP_OK;
+	nc->subnet_terms = kp_arena_calloc(d->a, terms->n, sizeof(*nc->subnet_terms));
+	if (!nc->subnet_terms)
+		return kp_load_wrap(d, KP_ERR_NOMEM);
+	mark = kp_load_push(d, "subnetSelectorTerms");
+	for (uint32_t i = 0; i < terms->n && !rc; i++) {
+		const struct kp_load_node *t = terms->u.items[i];
+		struct kp_subnet_term *st = &nc->subnet_terms[nc->nsubnet_terms];
+		size_t m2 = kp_load_pushi(d, i);
+
+		rc = kp_load_str(d, t, "id", &st->id);
+		if (!rc)
+			rc = kp_load_labels(d, t, "tags", &st->tags, false, false);
+		if (!rc && !st->id && st->tags.n == 0)
+			rc = kp_load_fail(d, KP_ERR_INVALID, "a term needs id or tags");
+		if (!rc && st->id && st->tags.n > 0)
+			rc = kp_load_fail(d, KP_ERR_INVALID, "id is exclusive: a term with id has no tags");
+		if (!rc)
+			nc->nsubnet_terms++;
+		kp_load_pop(d, m2);
+	}
+	kp_load_pop(d, mark);
+	return rc;
+}
+
 kp_err kp_load_nodeclass(struct kp_load_dec *d, const struct kp_load_node *root, struct kp_nodeclass *nc)
 {
 	const struct kp_load_node *spec = NULL, *kubelet;
@@ -561,6 +595,8 @@ kp_err kp_load_nodeclass(struct kp_load_dec *d, const struct kp_load_node *root,
 		rc = kp_load_str(d, spec, "amiFamily", &family);
 	if (!rc && !d->v1beta1)
 		rc = load_ami_terms(d, spec, &from_alias);
+	if (!rc)
+		rc = load_subnet_terms(d, spec, nc);
 	if (rc)
 		goto out;
 	if (family) {
@@ -658,46 +694,61 @@ kp_err kp_load_storageclass(struct kp_load_dec *d, const struct kp_load_node *ro
 		return rc;
 	sc->wait_for_first_consumer = mode && strcmp(mode, "WaitForFirstConsumer") == 0;
 	if (topo && topo->n > 0) {
-		/* volumetopology.go getStorageClassRequirements: terms are ORed,
-		 * only the first is used; each expression is key In [values] */
-		const struct kp_load_node *t = topo->u.items[0], *exprs = NULL;
-		size_t mark = kp_load_push(d, "allowedTopologies"), m2 = kp_load_pushi(d, 0);
+		/* volumetopology.go: terms are ORed; every term is an alternative
+		 * (terms[0] is also kept as topology); each expression is key In [values] */
+		size_t mark = kp_load_push(d, "allowedTopologies");
+		bool open_term = false;
 
-		if (t->type != KP_LN_MAP)
-			rc = kp_load_type_error(d, t, "a mapping");
-		if (!rc)
-			rc = kp_load_seq(d, t, "matchLabelExpressions", &exprs);
-		for (uint32_t i = 0; !rc && exprs && i < exprs->n; i++) {
-			const struct kp_load_node *e = exprs->u.items[i];
-			struct kp_req r = { 0 };
-			const char **vals = NULL;
-			int nvals = 0;
-			size_t m3 = kp_load_push(d, "matchLabelExpressions"), m4 = kp_load_pushi(d, i);
+		sc->terms = kp_arena_calloc(d->a, topo->n, sizeof(*sc->terms));
+		if (!sc->terms)
+			rc = kp_load_wrap(d, KP_ERR_NOMEM);
+		for (uint32_t ti = 0; !rc && ti < topo->n; ti++) {
+			const struct kp_load_node *t = topo->u.items[ti], *exprs = NULL;
+			struct kp_reqs *term = &sc->terms[ti];
+			size_t m2 = kp_load_pushi(d, ti);
 
-			if (e->type != KP_LN_MAP)
-				rc = kp_load_type_error(d, e, "a mapping");
+			kp_reqs_init(term);
+			if (t->type != KP_LN_MAP)
+				rc = kp_load_type_error(d, t, "a mapping");
 			if (!rc)
-				rc = kp_load_str(d, e, "key", &r.key);
-			if (!rc && (!r.key || !*r.key))
-				rc = kp_load_fail_at(d, "key", KP_ERR_INVALID, "required field is missing");
-			if (!rc)
-				rc = kp_load_strviews(d, e, "values", &vals, &nvals);
-			if (!rc && nvals == 0)
-				rc = kp_load_fail_at(d, "values", KP_ERR_INVALID, "needs at least one value");
-			if (!rc) {
-				const char *key = r.key;
-				rc = kp_req_make(&r, d->a, key, KP_OP_IN, vals, nvals, 0, d->eb);
+				rc = kp_load_seq(d, t, "matchLabelExpressions", &exprs);
+			for (uint32_t i = 0; !rc && exprs && i < exprs->n; i++) {
+				const struct kp_load_node *e = exprs->u.items[i];
+				struct kp_req r = { 0 };
+				const char **vals = NULL;
+				int nvals = 0;
+				size_t m3 = kp_load_push(d, "matchLabelExpressions"), m4 = kp_load_pushi(d, i);
+
+				if (e->type != KP_LN_MAP)
+					rc = kp_load_type_error(d, e, "a mapping");
 				if (!rc)
-					rc = kp_reqs_add(&sc->topology, d->a, &r);
-				if (rc)
-					rc = kp_load_wrap(d, rc);
+					rc = kp_load_str(d, e, "key", &r.key);
+				if (!rc && (!r.key || !*r.key))
+					rc = kp_load_fail_at(d, "key", KP_ERR_INVALID, "required field is missing");
+				if (!rc)
+					rc = kp_load_strviews(d, e, "values", &vals, &nvals);
+				if (!rc && nvals == 0)
+					rc = kp_load_fail_at(d, "values", KP_ERR_INVALID, "needs at least one value");
+				if (!rc) {
+					const char *key = r.key;
+					rc = kp_req_make(&r, d->a, key, KP_OP_IN, vals, nvals, 0, d->eb);
+					if (!rc)
+						rc = kp_reqs_add(term, d->a, &r);
+					if (rc)
+						rc = kp_load_wrap(d, rc);
+				}
+				kp_load_pop(d, m4);
+				kp_load_pop(d, m3);
 			}
-			kp_load_pop(d, m4);
-			kp_load_pop(d, m3);
+			kp_load_pop(d, m2);
+			open_term |= !rc && term->n == 0;
 		}
-		kp_load_pop(d, m2);
 		kp_load_pop(d, mark);
-		sc->has_topology = !rc && sc->topology.n > 0;
+		/* an empty term allows every node: the class adds nothing */
+		sc->nterms = rc || open_term ? 0 : (int)topo->n;
+		if (sc->nterms > 0)
+			sc->topology = sc->terms[0];
+		sc->has_topology = sc->nterms > 0;
 	}
 	return rc;
 }
@@ -740,33 +791,47 @@ kp_err kp_load_pv(struct kp_load_dec *d, const struct kp_load_node *root, struct
 			size_t m3 = kp_load_push(d, "required");
 			rc = kp_load_seq(d, req, "nodeSelectorTerms", &terms);
 			if (!rc && terms && terms->n > 0) {
-				/* getPersistentVolumeRequirements: terms are ORed, only
-				 * the first is used */
-				size_t m4 = kp_load_push(d, "nodeSelectorTerms"), m5 = kp_load_pushi(d, 0);
-				struct kp_reqs all;
+				/* getPersistentVolumeRequirements: terms are ORed; every
+				 * term is an alternative (terms[0] is also kept as affinity) */
+				size_t m4 = kp_load_push(d, "nodeSelectorTerms");
+				bool open_term = false;
 
-				kp_reqs_init(&all);
-				if (terms->u.items[0]->type != KP_LN_MAP)
-					rc = kp_load_type_error(d, terms->u.items[0], "a mapping");
-				else
-					rc = kp_load_node_reqs(d, terms->u.items[0], "matchExpressions", &all);
-				/* a local or hostPath volume's hostname affinity is dropped:
-				 * the pod would move to a new node anyway */
-				for (int i = 0; !rc && i < all.n; i++) {
-					if (local && strcmp(all.r[i].key, KP_LABEL_HOSTNAME) == 0)
-						continue;
-					rc = kp_reqs_add(&pv->affinity, d->a, &all.r[i]);
-					if (rc)
-						rc = kp_load_wrap(d, rc);
+				pv->terms = kp_arena_calloc(d->a, terms->n, sizeof(*pv->terms));
+				if (!pv->terms)
+					rc = kp_load_wrap(d, KP_ERR_NOMEM);
+				for (uint32_t ti = 0; !rc && ti < terms->n; ti++) {
+					size_t m5 = kp_load_pushi(d, ti);
+					struct kp_reqs all;
+
+					kp_reqs_init(&all);
+					kp_reqs_init(&pv->terms[ti]);
+					if (terms->u.items[ti]->type != KP_LN_MAP)
+						rc = kp_load_type_error(d, terms->u.items[ti], "a mapping");
+					else
+						rc = kp_load_node_reqs(d, terms->u.items[ti], "matchExpressions", &all);
+					/* a local or hostPath volume's hostname affinity is dropped:
+					 * the pod would move to a new node anyway */
+					for (int i = 0; !rc && i < all.n; i++) {
+						if (local && strcmp(all.r[i].key, KP_LABEL_HOSTNAME) == 0)
+							continue;
+						rc = kp_reqs_add(&pv->terms[ti], d->a, &all.r[i]);
+						if (rc)
+							rc = kp_load_wrap(d, rc);
+					}
+					open_term |= !rc && pv->terms[ti].n == 0;
+					kp_load_pop(d, m5);
 				}
-				kp_load_pop(d, m5);
 				kp_load_pop(d, m4);
+				/* an empty term allows every node: the volume adds nothing */
+				pv->nterms = rc || open_term ? 0 : (int)terms->n;
+				if (pv->nterms > 0)
+					pv->affinity = pv->terms[0];
 			}
 			kp_load_pop(d, m3);
 		}
 		kp_load_pop(d, m2);
 	}
 	kp_load_pop(d, mark);
-	pv->has_affinity = !rc && pv->affinity.n > 0;
+	pv->has_affinity = !rc && pv->nterms > 0;
 	return rc;
 }

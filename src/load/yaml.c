@@ -13,6 +13,10 @@
  * counting every alias as the size of what it names, <= KP_LOAD_MAX_NODES,
  * which bounds the work of anything that walks the tree (alias bombs fail
  * here instead of hanging a decoder); keys of a mapping are unique scalars.
+ * Documents in the plain subset of YAML that manifests use are read by
+ * yaml_fast.c instead, into the same tree; libyaml takes over from the
+ * first document that is not (and reports every syntax error).
+ *
  * Cost: O(bytes + nodes); duplicate-key checks sort keys of large mappings.
  */
 #include <errno.h>
@@ -51,6 +55,7 @@ struct builder {
 	int nanchors, capanchors;
 	uint64_t cost;
 	struct kp_load_node *root;
+	uint32_t line0;                 /* lines before the part libyaml reads (marks are relative) */
 };
 
 /* ---- scalar resolution ---- */
@@ -172,7 +177,7 @@ static bool looks_float(const char *s)
 
 /* Types a plain scalar; its text stays as written, so a string field gets
  * what the user typed (`name: no` is "no", not "false"). */
-static void resolve_plain(struct kp_load_node *n)
+void kp_load_resolve_plain(struct kp_load_node *n)
 {
 	static const char *const nulls[] = { "", "~", "null", "Null", "NULL", NULL };
 	static const char *const trues[] = { "y", "Y", "yes", "Yes", "YES", "true", "True", "TRUE",
@@ -230,7 +235,7 @@ static kp_err b_fail(struct builder *b, const yaml_mark_t *m, const char *fmt, .
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	return kp_errf(b->eb, KP_ERR_INVALID, "%s:%lu:%lu: yaml: %s", b->name,
-		       (unsigned long)m->line + 1, (unsigned long)m->column + 1, msg);
+		       (unsigned long)m->line + 1 + b->line0, (unsigned long)m->column + 1, msg);
 }
 
 static kp_err b_push(struct builder *b, struct kp_load_node *n)
@@ -387,7 +392,7 @@ static kp_err b_end_map(struct builder *b, struct frame *f, const yaml_mark_t *m
 		for (size_t i = 0, seen = 0; i < nkv; i++) {
 			const struct kp_load_node *k = kv[2 * i];
 			if (strcmp(k->s, dup) == 0 && seen++ == 1 && k->line) {
-				at.line = k->line - 1;
+				at.line = k->line - 1 - b->line0;
 				at.column = k->col ? k->col - 1 : 0;
 				break;
 			}
@@ -427,7 +432,7 @@ static kp_err b_start(struct builder *b, uint8_t type, const yaml_mark_t *m, con
 		return rc;
 	f = &b->frames[b->depth++];
 	f->type = type;
-	f->line = (uint32_t)m->line + 1;
+	f->line = (uint32_t)m->line + 1 + b->line0;
 	f->col = (uint32_t)m->column + 1;
 	f->base = b->nstack;
 	f->cost0 = b->cost - 1;
@@ -491,7 +496,7 @@ static kp_err b_scalar(struct builder *b, const yaml_event_t *ev)
 	n = kp_arena_alloc(b->tmp, sizeof(*n));
 	if (!n || !(n->s = kp_arena_strndup(b->tmp, (const char *)ev->data.scalar.value, len)))
 		return kp_errf(b->eb, KP_ERR_NOMEM, "%s: out of memory", b->name);
-	n->line = (uint32_t)m->line + 1;
+	n->line = (uint32_t)m->line + 1 + b->line0;
 	n->col = (uint32_t)m->column + 1;
 	n->plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
 	n->type = KP_LN_STR;
@@ -499,7 +504,7 @@ static kp_err b_scalar(struct builder *b, const yaml_event_t *ev)
 		    strcmp(tag, "tag:yaml.org,2002:binary") == 0)) {
 		n->plain = false;
 	} else if (n->plain || (tag && strncmp(tag, "tag:yaml.org,2002:", 18) == 0)) {
-		resolve_plain(n);
+		kp_load_resolve_plain(n);
 	}
 	if (ev->data.scalar.anchor) {
 		const char *a = kp_arena_strdup(b->tmp, (const char *)ev->data.scalar.anchor);
@@ -567,7 +572,8 @@ static int char_at(const char *data, size_t len, size_t line, size_t column)
 	return i < len ? (unsigned char)data[i] : -1;
 }
 
-static kp_err parser_error(struct builder *b, const yaml_parser_t *p, const char *data, size_t len)
+/* data, len: the whole stream; libyaml read it from byte off (line b->line0). */
+static kp_err parser_error(struct builder *b, const yaml_parser_t *p, const char *data, size_t len, size_t off)
 {
 	const char *problem = p->problem ? p->problem : "syntax error";
 	unsigned long line, col;
@@ -575,37 +581,39 @@ static kp_err parser_error(struct builder *b, const yaml_parser_t *p, const char
 	if (p->error == YAML_MEMORY_ERROR)
 		return kp_errf(b->eb, KP_ERR_NOMEM, "%s: yaml: out of memory", b->name);
 	if (p->error == YAML_READER_ERROR) {
-		kp_load_offset_pos(data, len, p->problem_offset, &line, &col);
+		kp_load_offset_pos(data, len, p->problem_offset + off, &line, &col);
 		if (p->problem_value != -1)
 			return kp_errf(b->eb, KP_ERR_INVALID, "%s:%lu:%lu: yaml: %s (byte 0x%02x): not UTF-8 text",
 				       b->name, line, col, problem, (unsigned)p->problem_value & 0xff);
 		return kp_errf(b->eb, KP_ERR_INVALID, "%s:%lu:%lu: yaml: %s", b->name, line, col, problem);
 	}
-	line = (unsigned long)p->problem_mark.line + 1;
+	line = (unsigned long)p->problem_mark.line + 1 + b->line0;
 	col = (unsigned long)p->problem_mark.column + 1;
 	if (p->error == YAML_SCANNER_ERROR &&
-	    char_at(data, len, p->problem_mark.line, p->problem_mark.column) == '\t')
+	    char_at(data, len, p->problem_mark.line + b->line0, p->problem_mark.column) == '\t')
 		return kp_errf(b->eb, KP_ERR_INVALID,
 			       "%s:%lu:%lu: yaml: found a tab character where indentation or a value "
 			       "was expected (indent with spaces, not tabs)", b->name, line, col);
 	if (p->context && p->context_mark.line != p->problem_mark.line)
 		return kp_errf(b->eb, KP_ERR_INVALID, "%s:%lu:%lu: yaml: %s %s that started at line %lu",
 			       b->name, line, col, problem, p->context,
-			       (unsigned long)p->context_mark.line + 1);
+			       (unsigned long)p->context_mark.line + 1 + b->line0);
 	if (p->context)
 		return kp_errf(b->eb, KP_ERR_INVALID, "%s:%lu:%lu: yaml: %s %s", b->name, line, col,
 			       problem, p->context);
 	return kp_errf(b->eb, KP_ERR_INVALID, "%s:%lu:%lu: yaml: %s", b->name, line, col, problem);
 }
 
-kp_err kp_load_parse_yaml(const char *name, const char *data, size_t len, struct kp_arena *tmp,
-			  kp_load_doc_fn fn, void *ctx, struct kp_errbuf *eb)
+/* libyaml reads the stream from byte off, the start of a line (line0,
+ * 0-based), after docno documents: every line reported is counted from the
+ * start of the stream. */
+static kp_err parse_libyaml(const char *name, const char *data, size_t len, size_t off, uint32_t line0,
+			    int docno, struct kp_arena *tmp, kp_load_doc_fn fn, void *ctx, struct kp_errbuf *eb)
 {
 	struct builder b;
 	struct kp_arena_mark mark = kp_arena_mark(tmp);
 	yaml_parser_t p;
 	uint32_t docline = 0;
-	int docno = 0;
 	kp_err rc = KP_OK;
 	bool done = false;
 
@@ -613,14 +621,15 @@ kp_err kp_load_parse_yaml(const char *name, const char *data, size_t len, struct
 	b.name = name;
 	b.tmp = tmp;
 	b.eb = eb;
+	b.line0 = line0;
 	if (!yaml_parser_initialize(&p))
 		return kp_errf(eb, KP_ERR_NOMEM, "%s: yaml: out of memory", name);
-	yaml_parser_set_input_string(&p, (const unsigned char *)data, len);
+	yaml_parser_set_input_string(&p, (const unsigned char *)data + off, len - off);
 	while (!done && !rc) {
 		yaml_event_t ev;
 
 		if (!yaml_parser_parse(&p, &ev)) {
-			rc = parser_error(&b, &p, data, len);
+			rc = parser_error(&b, &p, data, len, off);
 			break;
 		}
 		switch (ev.type) {
@@ -629,7 +638,7 @@ kp_err kp_load_parse_yaml(const char *name, const char *data, size_t len, struct
 			break;
 		case YAML_DOCUMENT_START_EVENT:
 			docno++;
-			docline = (uint32_t)ev.start_mark.line + 1;
+			docline = (uint32_t)ev.start_mark.line + 1 + line0;
 			b.root = NULL;
 			b.cost = 0;
 			b.nanchors = 0;
@@ -667,6 +676,28 @@ kp_err kp_load_parse_yaml(const char *name, const char *data, size_t len, struct
 	free(b.anchors);
 	kp_arena_reset(tmp, mark);
 	return rc;
+}
+
+kp_err kp_load_parse_yaml_ex(const char *name, const char *data, size_t len, struct kp_arena *tmp,
+			     kp_load_doc_fn fn, void *ctx, struct kp_errbuf *eb, bool fast)
+{
+	size_t off = 0;
+	uint32_t line0 = 0;
+	int docno = 0;
+	kp_err rc;
+
+	if (fast) {
+		rc = kp_load_fast_yaml(name, data, len, tmp, fn, ctx, eb, &off, &line0, &docno);
+		if (rc || off >= len)
+			return rc;
+	}
+	return parse_libyaml(name, data, len, off, line0, docno, tmp, fn, ctx, eb);
+}
+
+kp_err kp_load_parse_yaml(const char *name, const char *data, size_t len, struct kp_arena *tmp,
+			  kp_load_doc_fn fn, void *ctx, struct kp_errbuf *eb)
+{
+	return kp_load_parse_yaml_ex(name, data, len, tmp, fn, ctx, eb, true);
 }
 
 kp_err kp_load_parse_stream(const char *name, const char *data, size_t len, struct kp_arena *tmp,

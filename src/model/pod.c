@@ -16,6 +16,8 @@
  *     sidecars up to and including itself;
  *   - the result is the entrywise max of the sum and every init moment,
  *     plus the pod overhead.
+ * Also the karpenter.sh/do-not-disrupt rule on a pod (kp_pod_do_not_disrupt*),
+ * the one place it is written.
  * Cost: O((containers + init containers) * KP_RES_MAX). No allocation.
  */
 #include <stdio.h>
@@ -65,6 +67,25 @@ bool kp_pod_effective_requests(const struct kp_container_res *containers, int nc
 bool kp_pod_is_terminal(const struct kp_pod *p)
 {
 	return p->phase && (strcmp(p->phase, "Succeeded") == 0 || strcmp(p->phase, "Failed") == 0);
+}
+
+bool kp_pod_do_not_disrupt_value(const char *v, int64_t created_ms, int64_t now_ms)
+{
+	int64_t ms;
+
+	if (!v)
+		return false;
+	if (strcmp(v, "true") == 0)
+		return true;
+	if (kp_parse_duration_ms(v, &ms) || ms <= 0)
+		return false;   /* invalid values are ignored, as in Karpenter */
+	return now_ms < created_ms + ms;
+}
+
+bool kp_pod_do_not_disrupt(const struct kp_pod *p, int64_t now)
+{
+	return kp_pod_do_not_disrupt_value(kp_labels_get(&p->annotations, KP_ANN_DO_NOT_DISRUPT), p->created * 1000,
+					   now * 1000);
 }
 
 bool kp_pod_is_pending(const struct kp_pod *p)

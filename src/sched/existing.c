@@ -72,10 +72,12 @@ static bool claim_type_res(const struct kp_sched *s, const struct kp_nodeclaim *
 	const struct kp_req *r = kp_reqs_get(&nc->reqs, KP_LABEL_INSTANCE_TYPE);
 	bool any = false;
 
+	const struct kp_catalog *cat = kp_sched__pool_cat(s, nc->nodepool);
+
 	if (!r || r->complement)
 		return false;
 	for (int i = 0; i < r->n; i++) {
-		const struct kp_itype *it = kp_catalog_find(s->cat, r->values[i]);
+		const struct kp_itype *it = kp_catalog_find(cat, r->values[i]);
 		const struct kp_res *v;
 
 		if (!it)

@@ -92,8 +92,8 @@ kp_err kp_sched__notes_relaxed(struct kp_sched__run *r)
 		const struct kp_sched__pod *p = &r->pods[i];
 		int j;
 
-		if (!p->placed || p->var_used <= 0)
-			continue;
+		if (!p->placed || p->var_used <= 0 || !p->cls->var[p->var_used].relaxed)
+			continue;   /* placed unrelaxed (another volume alternative is no relaxation) */
 		for (j = 0; j < n; j++)
 			if (a[j].cls == p->cls && a[j].var == p->var_used)
 				break;
@@ -111,8 +111,10 @@ kp_err kp_sched__notes_relaxed(struct kp_sched__run *r)
 
 		what[0] = '\0';
 		for (int v = 1; v <= a[j].var; v++) {
-			int k = snprintf(what + len, sizeof(what) - len, "%s%s", v > 1 ? ", " : "",
-					 a[j].cls->var[v].relaxed ? a[j].cls->var[v].relaxed : "?");
+			int k;
+			if (!a[j].cls->var[v].relaxed || a[j].cls->var[v].relaxed == a[j].cls->var[v - 1].relaxed)
+				continue;   /* the same step for another volume alternative */
+			k = snprintf(what + len, sizeof(what) - len, "%s%s", len ? ", " : "", a[j].cls->var[v].relaxed);
 			if (k < 0 || (size_t)k >= sizeof(what) - len)
 				break;
 			len += (size_t)k;

@@ -593,15 +593,20 @@ static bool inflight_quick(const struct kp_sched__run *r, const struct kp_sched_
 }
 
 /* The claims being built, fewest pods first (or the hostname anti-affinity
- * candidates, as try_inflight walks them), joined under rule. */
+ * candidates, as try_inflight walks them), joined under rule. Under
+ * JOIN_COST, *fallback (when not NULL) receives the first claim that holds
+ * the pod but was priced out: the claim a JOIN_ANY walk would take, as no
+ * claim changed since (its try is repeated by join_fallback). */
 static bool place_inflight(struct kp_sched__run *r, struct kp_sched__pod *p, struct kp_sched__variant *v, enum join_rule rule,
-			   kp_err *rc)
+			   kp_err *rc, struct kp_sched__claim **fallback)
 {
 	struct kp_arena_mark m0 = kp_arena_mark(r->scratch);
 	uint64_t zones;
 	int *cand, ncand = 0, n;
 	bool ok = false;
 
+	if (fallback)
+		*fallback = NULL;
 	if (!r->nclaims)
 		return false;
 	for (int i = 0; i < r->s->ntpl; i++)
@@ -614,10 +619,21 @@ static bool place_inflight(struct kp_sched__run *r, struct kp_sched__pod *p, str
 		bool out = false;
 		if (inflight_quick(r, c, p, zones))
 			ok = claim_join(r, c, p, v, rule, rc, &out);
+		if (out && fallback && !*fallback)
+			*fallback = c;
 		priced += out && rule != JOIN_ANY;
 	}
 	kp_arena_reset(r->scratch, m0);
 	return ok && !*rc;
+}
+
+/* Joins the claim a JOIN_COST walk found priced out, under Karpenter's rule. */
+static bool join_fallback(struct kp_sched__run *r, struct kp_sched__claim *c, struct kp_sched__pod *p,
+			  struct kp_sched__variant *v, kp_err *rc)
+{
+	bool out = false;
+
+	return c && claim_join(r, c, p, v, JOIN_ANY, rc, &out) && !*rc;
 }
 
 static bool place_new(struct kp_sched__run *r, struct kp_sched__pod *p, struct kp_sched__variant *v, kp_err *rc)
@@ -641,6 +657,7 @@ static bool place_new(struct kp_sched__run *r, struct kp_sched__pod *p, struct k
 bool kp_sched__cost_place(struct kp_sched__run *r, struct kp_sched__pod *p, struct kp_sched__variant *v, kp_err *rc)
 {
 	struct kp_sched__cost *cs = r->cost;
+	struct kp_sched__claim *fb = NULL;
 	int b = cs->pod_bin[p - r->pods];
 
 	if (place_existing(r, p, v, rc) || *rc)
@@ -663,13 +680,15 @@ bool kp_sched__cost_place(struct kp_sched__run *r, struct kp_sched__pod *p, stru
 				return false;
 		}
 	}
-	if (place_inflight(r, p, v, JOIN_COST, rc) || *rc)
+	/* one walk: the first claim that holds the pod but was priced out is
+	 * where Karpenter's rule (JOIN_ANY) would put it */
+	if (place_inflight(r, p, v, JOIN_COST, rc, &fb) || *rc)
 		return !*rc;
-	if (b < 0 && (place_inflight(r, p, v, JOIN_ANY, rc) || *rc))
-		return !*rc;    /* unplanned pods (topology): Karpenter's rule next */
+	if (b < 0 && fb)
+		return join_fallback(r, fb, p, v, rc);  /* unplanned pods (topology): Karpenter's rule next */
 	if (place_new(r, p, v, rc) || *rc)
 		return !*rc;
-	return place_inflight(r, p, v, JOIN_ANY, rc) && !*rc;
+	return join_fallback(r, fb, p, v, rc);
 }
 
 /* ---- the guarded run ---- */

@@ -138,8 +138,15 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+/* The claim's requirements. capacity-type lists the types its kept types
+ * can launch, except for reserved capacity, which follows the launch
+ * choice as Karpenter's NodeClaim.FinalizeScheduling does: a claim that
+ * holds a reservation is pinned to reserved (so a replacement that
+ * consolidation priced as reserved never launches as on-demand), and a
+ * claim whose reservations are used up does not list reserved. */
 static kp_err final_reqs(struct kp_sched__run *r, const struct kp_sched__claim *c, const struct kp_itype **its,
-			 const int *kept, const char **names, int n, struct kp_reqs *out, struct kp_errbuf *eb)
+			 const int *kept, const char **names, int n, const struct kp_offering *launch,
+			 struct kp_reqs *out, struct kp_errbuf *eb)
 {
 	const struct kp_sched__tpl *t = &r->s->tpl[c->tpl];
 	const char *cts[KP_CAP_COUNT];
@@ -169,6 +176,11 @@ static kp_err final_reqs(struct kp_sched__run *r, const struct kp_sched__claim *
 			}
 		}
 	}
+	if (launch && launch->captype == KP_CAP_RESERVED)
+		for (int k = 0; k < KP_CAP_COUNT; k++)
+			seen[k] = k == KP_CAP_RESERVED;
+	else
+		seen[KP_CAP_RESERVED] = false;
 	for (int k = 0; k < KP_CAP_COUNT; k++)
 		if (seen[k])
 			cts[ncts++] = kp_captype_name((enum kp_captype)k);
@@ -325,7 +337,8 @@ static kp_err resv_init(struct kp_sched__run *r, struct resv_use *u)
 	for (int i = 0; i < cl->nnodes; i++) {
 		const struct kp_node *n = cl->nodes[i];
 		const char *ct = kp_labels_get(&n->labels, KP_LABEL_CAPACITY_TYPE);
-		const struct kp_itype *it = kp_catalog_find(r->s->cat, kp_labels_get(&n->labels, KP_LABEL_INSTANCE_TYPE));
+		const struct kp_itype *it = kp_catalog_find(kp_sched__pool_cat(r->s, kp_labels_get(&n->labels, KP_LABEL_NODEPOOL)),
+							       kp_labels_get(&n->labels, KP_LABEL_INSTANCE_TYPE));
 		struct resv *x;
 
 		if (!it || !ct || strcmp(ct, KP_CT_RESERVED) != 0 || n->deleting)
@@ -463,7 +476,7 @@ kp_err kp_sched__claims_finalize(struct kp_sched__run *r, struct kp_errbuf *eb)
 				return KP_ERR_NOMEM;
 			x->used++;
 		}
-		rc = final_reqs(r, c, pc->itypes, kept, sh->names, n, &pc->reqs, eb);
+		rc = final_reqs(r, c, pc->itypes, kept, sh->names, n, pc->launch, &pc->reqs, eb);
 		if (!rc)
 			rc = final_labels(r, c, pc);
 		if (rc)

@@ -507,10 +507,17 @@ static kp_err class_inverse(struct kp_sched *s, struct kp_sched__class *c, const
 
 /* ---- volume topology (Karpenter's volumetopology.go) ---- */
 
-static kp_err sc_reqs(struct kp_sched *s, const char *name, struct kp_reqs *out, const char **err)
+/* The alternatives (ORed terms) one volume allows; *n 0 = no constraint. */
+struct vol_terms {
+	int n;
+	const struct kp_reqs *t;
+};
+
+static kp_err sc_terms(struct kp_sched *s, const char *name, struct vol_terms *out, const char **err)
 {
 	const struct kp_storageclass *sc;
 
+	out->n = 0;
 	if (!name || !*name)
 		return KP_OK;   /* no class: no topology (getStorageClassRequirements) */
 	sc = kp_cluster_storageclass(s->cl, name);
@@ -518,19 +525,34 @@ static kp_err sc_reqs(struct kp_sched *s, const char *name, struct kp_reqs *out,
 		*err = kp_arena_printf(&s->arena, "StorageClass \"%s\" not found", name);
 		return *err ? KP_OK : KP_ERR_NOMEM;
 	}
-	return sc->has_topology ? kp_reqs_add_all(out, &s->arena, &sc->topology) : KP_OK;
+	if (sc->has_topology) {
+		out->n = sc->nterms > 0 ? sc->nterms : 1;
+		out->t = sc->nterms > 0 ? sc->terms : &sc->topology;
+	}
+	return KP_OK;
 }
 
-/* The node requirements p's volumes impose, ANDed over its volumes: a
- * bound claim's PersistentVolume node affinity (first term), an unbound
- * claim's StorageClass allowedTopologies (first term); an ephemeral volume
- * is the claim "<pod>-<volume>", or its template's class while that claim
- * does not exist yet. A missing claim, volume or class sets *err (the pod
- * is unschedulable, as Karpenter's Validate drops it). When the cluster's
- * storage objects are unknown (controller informers not synced), nothing. */
-static kp_err volume_reqs(struct kp_sched *s, const struct kp_pod *p, struct kp_reqs *out, const char **err)
+/* The volume topology alternatives of p (Karpenter v1.14's volumetopology.go
+ * alternatives): each volume allows the OR of its terms: a bound claim's
+ * PersistentVolume nodeSelectorTerms, an unbound claim's StorageClass
+ * allowedTopologies terms; an ephemeral volume is the claim "<pod>-<volume>",
+ * a StatefulSet volumeClaimTemplate the claim "<template>-<sts>-<ordinal>",
+ * either one's template class deciding while that claim does not exist. The
+ * pod's alternatives are the cross product over its volumes (each the AND
+ * of one term per volume), at most VOL_ALT_MAX (the first ones, in term
+ * order). A missing claim, volume or class sets *err (the pod is
+ * unschedulable, as Karpenter's Validate drops it). When the cluster's
+ * storage objects are unknown (controller informers not synced), none. */
+#define VOL_ALT_MAX 16
+
+static kp_err volume_alts(struct kp_sched *s, const struct kp_pod *p, struct kp_reqs **alts, int *nalt,
+			  const char **err)
 {
-	kp_reqs_init(out);
+	struct kp_reqs *cur = NULL;
+	int ncur = 0;
+
+	*alts = NULL;
+	*nalt = 0;
 	*err = NULL;
 	if (s->cl->volumes_unknown)
 		return KP_OK;
@@ -538,7 +560,10 @@ static kp_err volume_reqs(struct kp_sched *s, const struct kp_pod *p, struct kp_
 		const struct kp_pod_volume *v = &p->volumes[i];
 		const char *claim = v->claim;
 		const struct kp_pvc *pvc;
-		kp_err rc;
+		struct vol_terms vt = { 0, NULL };
+		struct kp_reqs *next;
+		int nnext = 0;
+		kp_err rc = KP_OK;
 
 		if (v->ephemeral) {
 			claim = kp_arena_printf(&s->arena, "%s-%s", p->name ? p->name : "", v->name ? v->name : "");
@@ -546,8 +571,8 @@ static kp_err volume_reqs(struct kp_sched *s, const struct kp_pod *p, struct kp_
 				return KP_ERR_NOMEM;
 		}
 		pvc = kp_cluster_pvc(s->cl, p->ns, claim);
-		if (!pvc && v->ephemeral) {
-			rc = sc_reqs(s, v->template_sc, out, err);
+		if (!pvc && (v->ephemeral || v->claim_template)) {
+			rc = sc_terms(s, v->template_sc, &vt, err);
 		} else if (!pvc) {
 			*err = kp_arena_printf(&s->arena, "PersistentVolumeClaim \"%s/%s\" not found",
 					       p->ns ? p->ns : "", claim);
@@ -558,15 +583,35 @@ static kp_err volume_reqs(struct kp_sched *s, const struct kp_pod *p, struct kp_
 				*err = kp_arena_printf(&s->arena, "PersistentVolume \"%s\" of claim \"%s/%s\" not found",
 						       pvc->volume_name, p->ns ? p->ns : "", claim);
 				rc = *err ? KP_OK : KP_ERR_NOMEM;
-			} else {
-				rc = pv->has_affinity ? kp_reqs_add_all(out, &s->arena, &pv->affinity) : KP_OK;
+			} else if (pv->has_affinity) {
+				vt.n = pv->nterms > 0 ? pv->nterms : 1;
+				vt.t = pv->nterms > 0 ? pv->terms : &pv->affinity;
 			}
 		} else {
-			rc = sc_reqs(s, pvc->storage_class, out, err);
+			rc = sc_terms(s, pvc->storage_class, &vt, err);
 		}
 		if (rc)
 			return rc;
+		if (*err || vt.n == 0)
+			continue;
+		next = kp_arena_calloc(&s->arena, VOL_ALT_MAX, sizeof(*next));
+		if (!next)
+			return KP_ERR_NOMEM;
+		for (int a = 0; a < (ncur ? ncur : 1) && nnext < VOL_ALT_MAX; a++)
+			for (int t = 0; t < vt.n && nnext < VOL_ALT_MAX; t++) {
+				struct kp_reqs *r = &next[nnext++];
+				kp_reqs_init(r);
+				rc = ncur ? kp_reqs_add_all(r, &s->arena, &cur[a]) : KP_OK;
+				if (!rc)
+					rc = kp_reqs_add_all(r, &s->arena, &vt.t[t]);
+				if (rc)
+					return rc;
+			}
+		cur = next;
+		ncur = nnext;
 	}
+	*alts = cur;
+	*nalt = ncur;
 	return KP_OK;
 }
 
@@ -582,21 +627,26 @@ static kp_err class_build(struct kp_sched *s, struct kp_sched__class *c, const s
 	c->var = kp_arena_calloc(&s->arena, (size_t)cap, sizeof(*c->var));
 	if (!c->var)
 		return KP_ERR_NOMEM;
-	rc = volume_reqs(s, p, &c->vol, &c->vol_err);
+	rc = volume_alts(s, p, &c->vol, &c->nvol, &c->vol_err);
 	if (rc)
 		return rc;
-	x.vol = &c->vol;
 	rc = class_inverse(s, c, &x, eb);
+	/* per relaxation step, one variant per volume alternative (tried in
+	 * order: the first alternative that places the pod wins) */
 	for (const char *why = ""; !rc && why; why = relax_step(s, &x)) {
-		if (c->nvar == cap) {
-			cap *= 2;
-			c->var = kp_arena_grow(&s->arena, c->var, (size_t)c->nvar, (size_t)cap, sizeof(*c->var));
-			if (!c->var)
-				return KP_ERR_NOMEM;
+		bool first_step = c->nvar == 0;
+		for (int a = 0; !rc && a < (c->nvol ? c->nvol : 1); a++) {
+			if (c->nvar == cap) {
+				cap *= 2;
+				c->var = kp_arena_grow(&s->arena, c->var, (size_t)c->nvar, (size_t)cap, sizeof(*c->var));
+				if (!c->var)
+					return KP_ERR_NOMEM;
+			}
+			x.vol = c->nvol ? &c->vol[a] : NULL;
+			c->var[c->nvar].relaxed = first_step ? NULL : why;
+			rc = variant_build(s, &c->var[c->nvar], &x, eb);
+			c->nvar++;
 		}
-		c->var[c->nvar].relaxed = c->nvar ? why : NULL;
-		rc = variant_build(s, &c->var[c->nvar], &x, eb);
-		c->nvar++;
 	}
 	return rc;
 }

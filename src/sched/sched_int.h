@@ -82,6 +82,7 @@ struct kp_sched__itype {                  /* one instance type of one template *
 
 struct kp_sched__tpl {
 	const struct kp_nodepool *pool;
+	const struct kp_catalog *cat;   /* the pool's instance types (kp_sched_input.pool_catalog) */
 	int pool_idx;                   /* in cluster->pools */
 	const char *name;
 	struct kp_reqs pool_reqs;       /* pool requirements */
@@ -149,7 +150,8 @@ struct kp_sched__class {
 	int nsel_cap;
 	int8_t *sel;                    /* per group: -1 unknown, 0, 1 (selects rep) */
 	bool has_ports;
-	struct kp_reqs vol;             /* volume topology requirements (volumetopology.go) */
+	int nvol;                       /* volume topology alternatives (volumetopology.go), ORed; 0 = none */
+	struct kp_reqs *vol;
 	const char *vol_err;            /* a claim, volume or class it needs is missing */
 };
 
@@ -467,6 +469,8 @@ kp_err kp_sched__run_once(struct kp_sched *s, const bool *node_removed, const st
  * NodePool packs for cost. */
 kp_err kp_sched__cost_run_init(struct kp_sched__run *r, struct kp_errbuf *eb);
 /* Places one pod in cost mode (replaces existing/in-flight/new tries). */
+/* The catalog of the NodePool named pool (its template's), else s->cat. */
+const struct kp_catalog *kp_sched__pool_cat(const struct kp_sched *s, const char *pool);
 bool kp_sched__cost_place(struct kp_sched__run *r, struct kp_sched__pod *p, struct kp_sched__variant *v, kp_err *rc);
 
 /* ---- the prepared scheduler ---- */
@@ -478,6 +482,8 @@ struct kp_sched {
 	bool (*hidden)(void *ctx, const struct kp_itype *it, const struct kp_offering *o);
 	void *hidden_ctx;
 	const bool *no_moves;           /* kp_sched_input.node_no_moves */
+	const struct kp_catalog *(*pool_catalog)(void *ctx, const struct kp_nodepool *np);
+	void *pool_catalog_ctx;
 	bool win_variants;              /* the catalog has Windows variants (catalog/windows.c) */
 	int nres;
 	/* zones of the catalog's offerings */

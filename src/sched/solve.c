@@ -65,6 +65,8 @@ kp_err kp_sched_prepare(const struct kp_sched_input *in, const struct kp_sched_o
 	s->hidden = in->offering_hidden;
 	s->hidden_ctx = in->offering_ctx;
 	s->no_moves = in->node_no_moves;
+	s->pool_catalog = in->pool_catalog;
+	s->pool_catalog_ctx = in->pool_catalog_ctx;
 	s->nres = s->cl->resnames.n > KP_RES_NWELLKNOWN ? s->cl->resnames.n : KP_RES_NWELLKNOWN;
 	if (s->nres > KP_RES_MAX)
 		s->nres = KP_RES_MAX;

@@ -25,15 +25,41 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+const struct kp_catalog *kp_sched__pool_cat(const struct kp_sched *s, const char *pool)
+{
+	for (int i = 0; pool && i < s->ntpl; i++)
+		if (s->tpl[i].cat && strcmp(s->tpl[i].name, pool) == 0)
+			return s->tpl[i].cat;
+	return s->cat;
+}
+
+/* The k-th distinct catalog of the prep: s->cat, then the templates' own. */
+static const struct kp_catalog *cat_nth(const struct kp_sched *s, int k)
+{
+	if (k == 0)
+		return s->cat;
+	for (int i = 0; i < s->ntpl; i++) {
+		bool seen = s->tpl[i].cat == s->cat;
+
+		for (int j = 0; j < i && !seen; j++)
+			seen = s->tpl[j].cat == s->tpl[i].cat;
+		if (!seen && --k == 0)
+			return s->tpl[i].cat;
+	}
+	return NULL;
+}
+
 static kp_err zones_build(struct kp_sched *s)
 {
 	struct kp_sched__strmap seen = { 0 };
 	const char **z = NULL;
+	const struct kp_catalog *cat;
 	int n = 0, cap = 0;
 	kp_err rc;
 
-	for (int i = 0; i < s->cat->n; i++) {
-		const struct kp_itype *it = s->cat->types[i];
+	for (int k = 0; (cat = cat_nth(s, k)) != NULL; k++)
+	for (int i = 0; i < cat->n; i++) {
+		const struct kp_itype *it = cat->types[i];
 		for (int j = 0; j < it->noff; j++) {
 			const char *zone = it->off[j].zone ? it->off[j].zone : "";
 			if (kp_sched__strmap_get(&seen, zone) >= 0)
@@ -191,6 +217,45 @@ static kp_err tpl_windows(struct kp_sched *s, struct kp_sched__tpl *t)
 	return rc;
 }
 
+/* The zones of the subnets the pool's EC2NodeClass selects
+ * (subnetSelectorTerms over the simulated VPC, catalog/subnets.c): the AWS
+ * provider offers a NodePool only the zones of its class's subnets
+ * (offering zones ∩ status.subnets zones), so a pool whose class selects
+ * fewer zones than the catalog has gets zone In [those]; topology domains
+ * follow (topology.c key_universe reads the pool's requirements). The value
+ * array lives in the prep arena: final_reqs copies value arrays into the
+ * plan. */
+static kp_err tpl_subnets(struct kp_sched *s, struct kp_sched__tpl *t)
+{
+	const struct kp_nodepool *np = t->pool;
+	const struct kp_nodeclass *nc = NULL;
+	struct kp_req r = { .key = KP_LABEL_ZONE };
+	const char **v;
+
+	for (int i = 0; np->node_class.name && i < s->cl->nnodeclasses; i++)
+		if (s->cl->nodeclasses[i]->name && strcmp(s->cl->nodeclasses[i]->name, np->node_class.name) == 0)
+			nc = s->cl->nodeclasses[i];
+	if (!nc || nc->nsubnet_terms == 0 || s->nzones == 0)
+		return KP_OK;
+	v = kp_arena_calloc(&s->arena, (size_t)s->nzones, sizeof(*v));
+	if (!v)
+		return KP_ERR_NOMEM;
+	for (int i = 0; i < s->nzones; i++)
+		if (s->zones[i][0] && kp_subnet_zone_selected(nc, s->zones[i]))
+			v[r.n++] = s->zones[i];
+	if (r.n == s->nzones)
+		return KP_OK;
+	if (r.n == 0) {
+		kp_err rc = kp_sched__prep_note(s, "nodepool \"%s\": EC2NodeClass \"%s\"'s subnetSelectorTerms select no subnet "
+						"(the simulated VPC has subnet-<zone> in each of the catalog's %d zones)",
+						np->name, nc->name, s->nzones);
+		if (rc)
+			return rc;
+	}
+	r.values = v;
+	return kp_reqs_add(&t->pool_reqs, &s->arena, &r);
+}
+
 static kp_err tpl_reqs(struct kp_sched *s, struct kp_sched__tpl *t, struct kp_errbuf *eb)
 {
 	const struct kp_nodepool *np = t->pool;
@@ -203,6 +268,8 @@ static kp_err tpl_reqs(struct kp_sched *s, struct kp_sched__tpl *t, struct kp_er
 	rc = kp_reqs_copy(&t->pool_reqs, &s->arena, &np->reqs);
 	if (!rc)
 		rc = tpl_windows(s, t);
+	if (!rc)
+		rc = tpl_subnets(s, t);
 	if (rc)
 		return rc;
 	kp_labels_copy(&t->labels, &s->arena, &np->labels);
@@ -281,14 +348,14 @@ static kp_err tpl_types(struct kp_sched *s, struct kp_sched__tpl *t)
 	int n = 0;
 
 	kp_res_zero(&zero);
-	t->types = kp_arena_calloc(&s->arena, (size_t)(s->cat->n ? s->cat->n : 1), sizeof(*t->types));
+	t->types = kp_arena_calloc(&s->arena, (size_t)(t->cat->n ? t->cat->n : 1), sizeof(*t->types));
 	if (!t->types)
 		return KP_ERR_NOMEM;
-	for (int i = 0; i < s->cat->n; i++) {
+	for (int i = 0; i < t->cat->n; i++) {
 		struct kp_sched__itype *ti = &t->types[n];
 
 		memset(ti, 0, sizeof(*ti));
-		ti->it = s->cat->types[i];
+		ti->it = t->cat->types[i];
 		if (!kp_reqs_intersects(&ti->it->reqs, &t->reqs, NULL))
 			continue;
 		if (!kp_sched__res_fits(&zero, &ti->it->allocatable, s->nres, NULL))
@@ -307,7 +374,7 @@ static kp_err tpl_types(struct kp_sched *s, struct kp_sched__tpl *t)
 	if (n == 0) {
 		t->skipped = true;
 		return kp_sched__prep_note(s, "nodepool \"%s\" skipped: none of the %d instance types satisfies its requirements",
-				     t->name, s->cat->n);
+				     t->name, t->cat->n);
 	}
 	if (t->has_min_values && !s->opts.min_values_best_effort) {
 		m = kp_arena_mark(&s->arena);
@@ -339,28 +406,35 @@ kp_err kp_sched__templates_build(struct kp_sched *s, struct kp_errbuf *eb)
 {
 	const struct kp_cluster *cl = s->cl;
 	const struct kp_nodepool **pools;
-	kp_err rc = zones_build(s);
+	const struct kp_catalog *cat;
+	kp_err rc;
 
-	if (rc)
-		return rc;
 	pools = kp_arena_calloc(&s->arena, (size_t)(cl->npools ? cl->npools : 1), sizeof(*pools));
 	s->tpl = kp_arena_calloc(&s->arena, (size_t)(cl->npools ? cl->npools : 1), sizeof(*s->tpl));
 	if (!pools || !s->tpl)
 		return KP_ERR_NOMEM;
 	for (int i = 0; i < cl->npools; i++)
 		pools[i] = cl->pools[i];
-	for (int i = 0; i < s->cat->n && !s->win_variants; i++)
-		s->win_variants = kp_labels_get(&s->cat->types[i]->labels, KP_LABEL_WINDOWS_BUILD) != NULL;
 	qsort(pools, (size_t)cl->npools, sizeof(*pools), pool_cmp);
 	s->ntpl = cl->npools;
+	for (int i = 0; i < s->ntpl; i++) {
+		s->tpl[i].pool = pools[i];
+		s->tpl[i].name = pools[i]->name;
+		s->tpl[i].cat = s->pool_catalog ? s->pool_catalog(s->pool_catalog_ctx, pools[i]) : NULL;
+		if (!s->tpl[i].cat)
+			s->tpl[i].cat = s->cat;
+	}
+	if ((rc = zones_build(s)))
+		return rc;
+	for (int k = 0; (cat = cat_nth(s, k)) != NULL; k++)
+		for (int i = 0; i < cat->n && !s->win_variants; i++)
+			s->win_variants = kp_labels_get(&cat->types[i]->labels, KP_LABEL_WINDOWS_BUILD) != NULL;
 	s->tplwords = (cl->npools + 63) / 64;
 	if (s->tplwords == 0)
 		s->tplwords = 1;
 	for (int i = 0; i < s->ntpl; i++) {
 		struct kp_sched__tpl *t = &s->tpl[i];
 
-		t->pool = pools[i];
-		t->name = pools[i]->name;
 		for (int j = 0; j < cl->npools; j++)
 			if (cl->pools[j] == pools[i])
 				t->pool_idx = j;

@@ -3,8 +3,9 @@
  * window for watch resume (see store.h for the contract).
  *
  * Tables: objects (one row per key: rv, uid, JSON), owners (owner uid ->
- * dependent key, for garbage collection), events (rv -> type, key, JSON;
- * bounded to the last `window` versions), meta (compacted version).
+ * dependent key, for garbage collection), events (rv -> type, key, JSON,
+ * the JSON before the write; the last `window` versions and those younger
+ * than the TTL, at most max_events), meta (compacted version).
  *
  * Invariants: st->rv is the version of the last committed write and equals
  * max(events.rv); events with rv <= st->compacted may be gone. Writes are
@@ -52,6 +53,7 @@
 #define WATCH_BATCH 128
 #define PRUNE_EVERY 256
 #define WRITE_BATCH 1024         /* most writes in one group commit */
+#define RETAIN_MARKS 128         /* samples of (version, time) for time-based retention */
 #define STMT_CACHE 24            /* prepared statements kept per connection */
 #define RING 4096                /* recent events kept in memory for watches (power of 2) */
 
@@ -88,6 +90,10 @@ struct kp_store {
 	int64_t compacted;
 	int64_t window;
 	int64_t writes_since_prune;
+	int64_t ttl_ms;              /* events younger than this are kept too (0: count only) */
+	int64_t max_events;          /* ... but never more than this many */
+	struct { int64_t rv, ms; } marks[RETAIN_MARKS];   /* (version, wall ms) samples, a ring */
+	int nmarks, mark_next;
 	bool closed;
 	struct conn *readers[READERS_MAX];  /* idle read connections (under mu) */
 	int nreaders;
@@ -115,7 +121,7 @@ static const char SCHEMA[] =
 	" ns TEXT NOT NULL, name TEXT NOT NULL, PRIMARY KEY(owner, grp, res, ns, name)) WITHOUT ROWID;"
 	"CREATE INDEX IF NOT EXISTS owners_dep ON owners(grp, res, ns, name);"
 	"CREATE TABLE IF NOT EXISTS events(rv INTEGER PRIMARY KEY, type INTEGER NOT NULL, grp TEXT NOT NULL,"
-	" res TEXT NOT NULL, ns TEXT NOT NULL, name TEXT NOT NULL, json TEXT NOT NULL);"
+	" res TEXT NOT NULL, ns TEXT NOT NULL, name TEXT NOT NULL, json TEXT NOT NULL, prev TEXT);"
 	"CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v INTEGER NOT NULL);";
 
 const char *kp_store_rc_str(enum kp_store_rc rc)
@@ -322,7 +328,10 @@ enum kp_store_rc kp_store_open(struct kp_store **out, const char *path, int64_t 
 	/* the writer's page cache holds a batch's pages (16 MiB at most, only as used) */
 	if (exec(st->wc->db, "PRAGMA journal_mode=WAL") || exec(st->wc->db, "PRAGMA synchronous=FULL") ||
 	    exec(st->wc->db, "PRAGMA cache_size=-16384") ||
-	    exec(st->wc->db, SCHEMA)) {
+	    exec(st->wc->db, SCHEMA) ||
+	    /* stores of earlier versions: events without the previous state */
+	    (query_i64(st->wc, "SELECT count(*) FROM pragma_table_info('events') WHERE name='prev'", 1) == 0 &&
+	     exec(st->wc->db, "ALTER TABLE events ADD COLUMN prev TEXT"))) {
 		dbfail(eb, st->wc->db, path);
 		conn_free(st->wc);
 		free(st->path);
@@ -336,6 +345,12 @@ enum kp_store_rc kp_store_open(struct kp_store **out, const char *path, int64_t 
 	if (st->compacted > st->rv)
 		st->rv = st->compacted;
 	st->ring_lo = st->rv;
+	st->ttl_ms = 0;          /* the window alone until kp_store_set_retention */
+	st->max_events = KP_STORE_MAX_EVENTS;
+	/* the events of an earlier run count as old */
+	st->marks[0].rv = st->rv;
+	st->marks[0].ms = 0;
+	st->nmarks = st->mark_next = 1;
 	pthread_mutex_init(&st->qmu, NULL);
 	pthread_cond_init(&st->qcond, NULL);
 	st->qtail = &st->qhead;
@@ -346,6 +361,12 @@ enum kp_store_rc kp_store_open(struct kp_store **out, const char *path, int64_t 
 	pthread_condattr_destroy(&ca);
 	*out = st;
 	return KP_STORE_OK;
+}
+
+void kp_store_set_retention(struct kp_store *st, int64_t ttl_ms, int64_t max_events)
+{
+	st->ttl_ms = ttl_ms > 0 ? ttl_ms : 0;
+	st->max_events = max_events > 0 ? max_events : KP_STORE_MAX_EVENTS;
 }
 
 void kp_store_shutdown(struct kp_store *st)
@@ -534,6 +555,29 @@ static int step_done(struct conn *c, const char *sql, const struct kp_store_key 
 	return r == SQLITE_DONE ? 0 : -1;
 }
 
+/* Appends the event of a write: the new state and, for an update or a
+ * delete, the state before it (prev), so that a list as of any version in
+ * the window can be rebuilt from the events after it alone. */
+static int insert_event(struct conn *c, const struct kp_store_key *k, int64_t rv, int type, const char *json,
+			size_t json_len, const char *prev)
+{
+	sqlite3_stmt *s = prep(c, "INSERT INTO events(rv, type, grp, res, ns, name, json, prev) "
+				  "VALUES(?5, ?6, ?1, ?2, ?3, ?4, ?7, ?8)");
+	int r;
+
+	if (!s)
+		return -1;
+	bind_key(s, 1, k);
+	sqlite3_bind_int64(s, 5, rv);
+	sqlite3_bind_int(s, 6, type);
+	sqlite3_bind_text(s, 7, json, (int)json_len, SQLITE_STATIC);
+	if (prev)
+		sqlite3_bind_text(s, 8, prev, -1, SQLITE_STATIC);
+	r = sqlite3_step(s);
+	unprep(c, s);
+	return r == SQLITE_DONE ? 0 : -1;
+}
+
 /* True when the owner rows s yields are exactly the uids of refs. */
 static bool same_owners(sqlite3_stmt *s, const json_t *refs)
 {
@@ -592,9 +636,53 @@ static int write_owners(struct conn *c, const struct kp_store_key *k, const json
 	return 0;
 }
 
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Records (rv, now) at most every ttl/64 (at least 1 s), so the ring covers
+ * about two TTLs. Writer only. */
+static void retain_mark(struct kp_store *st, int64_t rv)
+{
+	int64_t now = wall_ms(), step = st->ttl_ms / 64 > 1000 ? st->ttl_ms / 64 : 1000;
+	int last = (st->mark_next + RETAIN_MARKS - 1) % RETAIN_MARKS;
+
+	if (st->ttl_ms <= 0 || (st->nmarks && now - st->marks[last].ms < step))
+		return;
+	st->marks[st->mark_next].rv = rv;
+	st->marks[st->mark_next].ms = now;
+	st->mark_next = (st->mark_next + 1) % RETAIN_MARKS;
+	if (st->nmarks < RETAIN_MARKS)
+		st->nmarks++;
+}
+
+/* The compaction point for the latest version rv: events outside the
+ * window (the last `window` versions) AND older than the TTL may go, but
+ * never more than max_events are kept (the etcd-like "history for a time",
+ * bounded). */
+static int64_t compaction_point(const struct kp_store *st, int64_t rv)
+{
+	int64_t below = rv - st->window, old = 0, now = wall_ms();
+
+	if (st->ttl_ms > 0) {
+		/* the newest sample older than the TTL: everything up to its version is old enough */
+		for (int i = 0; i < st->nmarks; i++)
+			if (now - st->marks[i].ms >= st->ttl_ms && st->marks[i].rv > old)
+				old = st->marks[i].rv;
+		if (old < below)
+			below = old;
+		if (st->max_events > st->window && below < rv - st->max_events)
+			below = rv - st->max_events;
+	}
+	return below;
+}
+
 static int prune(struct kp_store *st, int64_t rv)
 {
-	int64_t below = rv - st->window;
+	int64_t below = compaction_point(st, rv);
 	sqlite3_stmt *s;
 	int r;
 
@@ -680,7 +768,7 @@ static enum kp_store_rc apply_one(struct kp_store *st, struct wreq *w, int64_t r
 
 	if (cexec(c, "SAVEPOINT w"))
 		return wfail(w, c->db, KP_ERR_IO, "store savepoint");
-	found = cur_rv(c, k, &old_rv, op == OP_DELETE ? &old : NULL);
+	found = cur_rv(c, k, &old_rv, op != OP_CREATE ? &old : NULL);
 	if (found < 0) {
 		rc = wfail(w, c->db, KP_ERR_IO, "store read");
 		goto rollback;
@@ -725,10 +813,11 @@ static enum kp_store_rc apply_one(struct kp_store *st, struct wreq *w, int64_t r
 	}
 	if (write_owners(c, k, op == OP_DELETE ? NULL : obj, op != OP_CREATE))
 		goto fail;
-	if (step_done(c, "INSERT INTO events(rv, type, grp, res, ns, name, json) "
-			 "VALUES(?5, ?6, ?1, ?2, ?3, ?4, ?8)", k, rv, type, NULL, text, len))
+	if (insert_event(c, k, rv, type, text, len, old))
 		goto fail;
-	if (++st->writes_since_prune >= PRUNE_EVERY || rv - st->compacted > st->window + PRUNE_EVERY) {
+	retain_mark(st, rv);
+	if (++st->writes_since_prune >= PRUNE_EVERY ||
+	    rv - st->compacted > (st->ttl_ms > 0 ? st->max_events : st->window) + PRUNE_EVERY) {
 		st->writes_since_prune = 0;
 		if (prune(st, rv))
 			goto fail;
@@ -1010,9 +1099,8 @@ out:
 struct past {
 	const char *ns, *name;      /* borrowed from the map's key */
 	int first_after;            /* type of the first event after at_rv */
-	int last_before;            /* type of the last event at or before at_rv (0: none) */
-	char *json;                 /* its object */
-	int64_t rv;
+	char *json;                 /* the state at at_rv (that event's prev), NULL if absent then or unknown */
+	int64_t rv;                 /* its resourceVersion */
 };
 
 static int past_cmp(const void *a, const void *b)
@@ -1041,69 +1129,64 @@ static void past_free(struct kp_strmap *m)
 	kp_strmap_free(m);
 }
 
-/* Reads the events of (group, resource[, ns]) into m: every key with an
- * event after at_rv, with its last state at or before at_rv. */
+/* Reads the events of (group, resource[, ns]) after at_rv into m: every
+ * key with an event after at_rv, with its state at at_rv (the first such
+ * event's prev; none when that event is ADDED). One range scan of the
+ * window from at_rv. */
 static enum kp_store_rc past_scan(struct conn *cn, const char *group, const char *resource, const char *ns,
 				  int64_t at_rv, struct kp_strmap *m, struct kp_errbuf *eb)
 {
 	bool all = !ns || !*ns;
-	for (int pass = 0; pass < 2; pass++) {
-		sqlite3_stmt *s = NULL;
-		int r;
-		const char *sql = pass == 0
-			? (all ? "SELECT type, ns, name, json, rv FROM events WHERE rv > ?4 AND grp=?1 AND res=?2 ORDER BY rv"
-			       : "SELECT type, ns, name, json, rv FROM events WHERE rv > ?4 AND grp=?1 AND res=?2 AND ns=?3 "
-				 "ORDER BY rv")
-			: (all ? "SELECT type, ns, name, json, rv FROM events WHERE rv <= ?4 AND grp=?1 AND res=?2 ORDER BY rv"
-			       : "SELECT type, ns, name, json, rv FROM events WHERE rv <= ?4 AND grp=?1 AND res=?2 AND ns=?3 "
-				 "ORDER BY rv");
-		if (!(s = prep(cn, sql)))
-			return dbfail(eb, cn->db, "store list");
-		sqlite3_bind_text(s, 1, nz(group), -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 2, nz(resource), -1, SQLITE_STATIC);
-		if (!all)
-			sqlite3_bind_text(s, 3, ns, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(s, 4, at_rv);
-		while ((r = sqlite3_step(s)) == SQLITE_ROW) {
-			const char *ens = (const char *)sqlite3_column_text(s, 1), *enm = (const char *)sqlite3_column_text(s, 2);
-			size_t a = strlen(nz(ens)), b = strlen(nz(enm));
-			char key[1024];
-			struct past *p;
-			if (a + b + 2 > sizeof(key))
-				continue;
-			memcpy(key, nz(ens), a);
-			key[a] = '\0';
-			memcpy(key + a + 1, nz(enm), b + 1);
-			/* the map key is "ns" only up to its NUL: use a printable separator */
-			key[a] = '\x01';
-			p = kp_strmap_get(m, key);
-			if (pass == 0) {
-				if (p)
-					continue;
-				p = calloc(1, sizeof(*p));
-				if (!p || kp_strmap_put(m, key, p, NULL)) {
-					free(p);
-					unprep(cn, s);
-					return kp_errf(eb, KP_ERR_NOMEM, "store list: out of memory"), KP_STORE_FAIL;
-				}
-				p->first_after = sqlite3_column_int(s, 0);
-				continue;
-			}
-			if (!p)
-				continue;
-			free(p->json);
-			p->json = strdup((const char *)sqlite3_column_text(s, 3));
-			p->last_before = sqlite3_column_int(s, 0);
-			p->rv = sqlite3_column_int64(s, 4);
+	sqlite3_stmt *s = NULL;
+	int r;
+	const char *sql = all ? "SELECT type, ns, name, prev FROM events WHERE rv > ?4 AND grp=?1 AND res=?2 ORDER BY rv"
+			      : "SELECT type, ns, name, prev FROM events WHERE rv > ?4 AND grp=?1 AND res=?2 AND ns=?3 "
+				"ORDER BY rv";
+
+	if (!(s = prep(cn, sql)))
+		return dbfail(eb, cn->db, "store list");
+	sqlite3_bind_text(s, 1, nz(group), -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, nz(resource), -1, SQLITE_STATIC);
+	if (!all)
+		sqlite3_bind_text(s, 3, ns, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 4, at_rv);
+	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+		const char *ens = (const char *)sqlite3_column_text(s, 1), *enm = (const char *)sqlite3_column_text(s, 2);
+		const char *prev = (const char *)sqlite3_column_text(s, 3);
+		size_t a = strlen(nz(ens)), b = strlen(nz(enm));
+		char key[1024];
+		struct past *p;
+		if (a + b + 2 > sizeof(key))
+			continue;
+		memcpy(key, nz(ens), a);
+		/* the map key is "ns" only up to its NUL: use a printable separator */
+		key[a] = '\x01';
+		memcpy(key + a + 1, nz(enm), b + 1);
+		if (kp_strmap_get(m, key))
+			continue;
+		p = calloc(1, sizeof(*p));
+		if (!p || kp_strmap_put(m, key, p, NULL)) {
+			free(p);
+			unprep(cn, s);
+			return kp_errf(eb, KP_ERR_NOMEM, "store list: out of memory"), KP_STORE_FAIL;
+		}
+		p->first_after = sqlite3_column_int(s, 0);
+		if (p->first_after != KP_EV_ADDED && prev) {
+			json_t *o = json_loads(prev, 0, NULL);
+			const char *v = json_string_value(json_object_get(json_object_get(o, "metadata"), "resourceVersion"));
+			if (v)
+				kp_parse_i64(v, &p->rv);
+			json_decref(o);
+			p->json = strdup(prev);
 			if (!p->json) {
 				unprep(cn, s);
 				return kp_errf(eb, KP_ERR_NOMEM, "store list: out of memory"), KP_STORE_FAIL;
 			}
 		}
-		unprep(cn, s);
-		if (r != SQLITE_DONE)
-			return dbfail(eb, cn->db, "store list");
 	}
+	unprep(cn, s);
+	if (r != SQLITE_DONE)
+		return dbfail(eb, cn->db, "store list");
 	KP_STRMAP_FOREACH(m, e) {
 		struct past *p = e->val;
 		char *sep = strchr(e->key, '\x01');
@@ -1172,10 +1255,13 @@ enum kp_store_rc kp_store_list_page(struct kp_store *st, const char *group, cons
 			p->ns = nsv[np++];
 			if (!key_after(p->ns, p->name, after_ns, after_name))
 				continue;
-			if (p->last_before == KP_EV_ADDED || p->last_before == KP_EV_MODIFIED) {
+			if (p->first_after == KP_EV_ADDED)
+				continue;       /* created after at_rv */
+			if (p->json) {
 				pv[pi++] = p;
-			} else if (!p->last_before && p->first_after != KP_EV_ADDED) {
-				kp_errf(eb, KP_ERR_RANGE, "too old resource version: %lld (the state of %s/%s then is compacted)",
+			} else {
+				/* an event written by an earlier version of the store, without prev */
+				kp_errf(eb, KP_ERR_RANGE, "too old resource version: %lld (the state of %s/%s then is unknown)",
 					(long long)at_rv, p->ns, p->name);
 				rc = KP_STORE_GONE;
 				goto out;

@@ -9,8 +9,11 @@
  *    appends exactly one event (ADDED, MODIFIED, DELETED) carrying it;
  *  - a write is acknowledged (the call returns KP_STORE_OK) only after its
  *    transaction is durable (WAL, synchronous=FULL);
- *  - the events table keeps a bounded window (the last `window` versions);
- *    a watch from a version below the window fails with KP_STORE_GONE;
+ *  - the events table keeps a bounded window: the last `window` versions,
+ *    and (kp_store_set_retention) every event younger than a TTL, up to a
+ *    maximum count; a watch from a version below the window fails with
+ *    KP_STORE_GONE. An update's or delete's event also holds the state
+ *    before it, so a list as of any version in the window can be rebuilt;
  *  - the store writes metadata.resourceVersion into every object it stores;
  *    it never interprets anything else except metadata.uid and
  *    metadata.ownerReferences[].uid, which it indexes for the garbage
@@ -61,11 +64,18 @@ struct kp_store_key {
 struct kp_store;
 
 #define KP_STORE_DEFAULT_WINDOW 10000
+#define KP_STORE_DEFAULT_TTL_MS (300 * 1000)   /* as kube-apiserver's etcd compaction interval */
+#define KP_STORE_MAX_EVENTS 200000
 
 /* Opens (creating if needed) the database at path. window: events kept for
  * watch resume (0 = KP_STORE_DEFAULT_WINDOW). */
 enum kp_store_rc kp_store_open(struct kp_store **out, const char *path, int64_t window,
 			       struct kp_errbuf *eb);
+/* Time-based retention: events younger than ttl_ms are kept besides the
+ * window (ttl_ms 0: the window alone), but at most max_events (0 =
+ * KP_STORE_MAX_EVENTS). A store opens with the window alone; `karpenter up`
+ * sets KP_STORE_DEFAULT_TTL_MS. Call before the first write. */
+void kp_store_set_retention(struct kp_store *st, int64_t ttl_ms, int64_t max_events);
 /* Wakes all waiting watchers; later waits return KP_STORE_CLOSED. */
 void kp_store_shutdown(struct kp_store *st);
 /* Closes the database. No thread may use st afterwards. NULL is a no-op. */
@@ -133,9 +143,9 @@ enum kp_store_rc kp_store_list(struct kp_store *st, const char *group, const cha
 			       kp_store_list_fn fn, void *ud, int64_t *list_rv, struct kp_errbuf *eb);
 /* A page of a list as of one version. at_rv 0: the current snapshot;
  * otherwise the objects as they were at at_rv, rebuilt from the current rows
- * and the event window: KP_STORE_GONE when at_rv is older than the window
- * or an object's state at at_rv is no longer known (it changed after at_rv
- * and its previous write fell out of the window). after_ns/after_name
+ * and the events after at_rv (their previous states): KP_STORE_GONE when
+ * at_rv is older than the window (or an event after it predates the store's
+ * recording of previous states). after_ns/after_name
  * (NULL: from the start): only keys ordered after that one. fn gets each
  * object with its key, in (namespace, name) order, and returns non-zero to
  * stop. *list_rv: the version listed (at_rv, or the snapshot's). */

@@ -11,7 +11,8 @@
 #  3. an orphan instance (cluster tags, no NodeClaim) is garbage-collected;
 #  4. kill -9 between CreateFleet and the status write: the restarted
 #     controller adopts the instance, no second one is launched;
-#  5. a spot interruption message on the SQS queue deletes the NodeClaim.
+#  5. a spot interruption message on the SQS queue deletes the NodeClaim;
+#  6. two NodePools with their own EC2NodeClasses (pools.sh).
 
 BIN=$ROOT/$O/karpenter
 export KARPENTER_DATA_DIR=$ROOT/data
@@ -164,6 +165,9 @@ claim_deleting() { ! K get nodeclaim "$NC2" >/dev/null 2>&1 || [ -n "$(K get nod
 if [ -n "$IID2" ] && until_ok 20 claim_deleting && grep -q '"initiating delete from interruption message"' "$TMP/ctrl2.log"; then
 	ok "ctl: spot interruption message on SQS -> NodeClaim deleted"
 else bad "ctl: interruption" "$(grep -i interrupt "$TMP/ctrl2.log" | tail -n 2)"; fi
+
+# ---- 6. instance types per NodePool (two classes, two subnets)
+. "$ROOT/tests/aws/pools.sh"
 
 stop_pid "$CPID"
 stop_pid "$UPID"

@@ -51,7 +51,7 @@ EOP
 
 PORT=$(free_port)
 D=$TMP/paging
-if start_server "$D" "$PORT" KARPENTER_UP_CONTROLLER=off KARPENTER_UP_EVENT_WINDOW=1; then
+if start_server "$D" "$PORT" KARPENTER_UP_CONTROLLER=off KARPENTER_UP_EVENT_WINDOW=1 KARPENTER_UP_EVENT_TTL=0; then
 	PS=$SPID
 	KC=$D/kubeconfig
 	TOKEN=$(cat "$D/token")

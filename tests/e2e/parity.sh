@@ -13,10 +13,13 @@
 #     no moved pod; once the window has passed, the pod moves and the other
 #     node goes;
 #  4. the simulated cloud has subnets in three zones (us-east-1a/b/c): a
-#     zone spread of 4 replicas uses exactly those;
+#     zone spread of 4 replicas uses exactly those; a class whose
+#     subnetSelectorTerms select subnet-us-east-1b launches only there and
+#     its status lists that subnet;
 #  5. node repair (FEATURE_GATES=NodeRepair=true, toleration 2 s): a Node
 #     whose Ready turns False has its NodeClaim deleted, and the pod runs
-#     on a new node.
+#     on a new node; then one whose KernelReady (an EKS node monitoring
+#     agent condition, an AWS repair policy) turns False.
 
 pa_skipped=0
 pa_skip() { pa_skipped=$((pa_skipped + 1)); echo "skip $1"; }
@@ -235,6 +238,51 @@ EOF2
 		K get node "$n" -o jsonpath='{.metadata.labels.topology\.kubernetes\.io/zone}{"\n"}' 2>/dev/null; done | sort -u | tr '\n' ' ')
 	if [ "$zones" = "us-east-1a us-east-1b us-east-1c " ]; then ok "parity: subnets: the spread uses the three subnet zones only ($zones)"
 	else bad "parity: subnets: the spread uses the three subnet zones only" "zones '$zones'"; fi
+	K delete deployment spread >/dev/null 2>&1
+	# a class's subnetSelectorTerms choose among them: subnet-us-east-1b by id
+	cat >"$TMP/pa-subnet.yaml" <<'EOF2'
+apiVersion: karpenter.k8s.aws/v1
+kind: EC2NodeClass
+metadata: {name: only-1b}
+spec:
+  role: KarpenterNodeRole-e2e
+  amiSelectorTerms: [{alias: al2023@latest}]
+  subnetSelectorTerms: [{id: subnet-us-east-1b}]
+  securityGroupSelectorTerms: [{tags: {karpenter.sh/discovery: e2e}}]
+---
+apiVersion: karpenter.sh/v1
+kind: NodePool
+metadata: {name: only-1b}
+spec:
+  template:
+    metadata: {labels: {pool: only-1b}}
+    spec:
+      nodeClassRef: {group: karpenter.k8s.aws, kind: EC2NodeClass, name: only-1b}
+      requirements:
+      - {key: karpenter.k8s.aws/instance-family, operator: In, values: [m5, c5]}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: only-1b}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: only-1b}}
+  template:
+    metadata: {labels: {app: only-1b}}
+    spec:
+      nodeSelector: {pool: only-1b}
+      containers:
+      - {name: app, image: registry.k8s.io/pause:3.9, resources: {requests: {cpu: 500m, memory: 256Mi}}}
+EOF2
+	K apply -f "$TMP/pa-subnet.yaml" >/dev/null 2>&1
+	if pa_until 60 pa_has_running app=only-1b; then
+		z=$(K get node "$(pa_running_on app=only-1b)" -o jsonpath='{.metadata.labels.topology\.kubernetes\.io/zone}' 2>/dev/null)
+		if [ "$z" = us-east-1b ]; then ok "parity: subnets: a class selecting subnet-us-east-1b launches there"
+		else bad "parity: subnets: a class selecting subnet-us-east-1b launches there" "zone '$z'"; fi
+	else bad "parity: subnets: a class selecting subnet-us-east-1b launches there" "$(K get pods,nodeclaims -o wide 2>&1 | tail -n 4)"; fi
+	st=$(K get ec2nodeclass only-1b -o jsonpath='{.status.subnets[*].id} {.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)
+	if [ "$st" = "subnet-us-east-1b True" ]; then ok "parity: subnets: the class's status lists its one subnet, Ready"
+	else bad "parity: subnets: the class's status lists its one subnet, Ready" "'$st'"; fi
 	stop_server "$SPA" >/dev/null
 else
 	bad "parity: karpenter up starts"
@@ -263,6 +311,17 @@ if start_server "$D" "$PORT" FEATURE_GATES=NodeRepair=true KARPENTER_NODE_REPAIR
 	else bad "parity: repair: the log names the unhealthy NodeClaim" "$(printf '%s\n' "$out" | grep -i unhealthy | tail -n 2)"; fi
 	if K get events -A 2>/dev/null | grep -q NodeRepair; then ok "parity: repair: a NodeRepair event"
 	else bad "parity: repair: a NodeRepair event" "$(K get events -A 2>&1 | tail -n 3)"; fi
+	# the AWS provider's node-monitoring-agent conditions are repair policies too
+	RN2=$(pa_running_on app=anyct)
+	RC2=$(K get nodeclaims -o jsonpath="{range .items[?(@.status.nodeName==\"$RN2\")]}{.metadata.name}{end}" 2>/dev/null)
+	now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+	K patch node "$RN2" --subresource=status --type=merge \
+		-p "{\"status\":{\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\",\"reason\":\"KubeletReady\",\"lastTransitionTime\":\"$now\",\"lastHeartbeatTime\":\"$now\"},{\"type\":\"KernelReady\",\"status\":\"False\",\"reason\":\"KernelBug\",\"lastTransitionTime\":\"$now\",\"lastHeartbeatTime\":\"$now\"}]}}" >/dev/null 2>&1
+	if [ -n "$RC2" ] && [ "$RC2" != "$RC" ] && pa_until 40 pa_gone "nodeclaim/$RC2"; then ok "parity: repair: KernelReady False (node monitoring agent) is repaired too"
+	else bad "parity: repair: KernelReady False is repaired too" "claim '$RC2' $(K get nodes,nodeclaims -o wide 2>&1 | tail -n 4)"; fi
+	if K logs -n karpenter karpenter-0 2>/dev/null | grep '"message":"deleting unhealthy nodeclaim"' | grep "\"$RC2\"" | grep -q '"condition":"KernelReady"'; then
+		ok "parity: repair: the log names the KernelReady condition"
+	else bad "parity: repair: the log names the KernelReady condition" "$(K logs -n karpenter karpenter-0 2>&1 | grep -i unhealthy | tail -n 2)"; fi
 	stop_server "$SPR" >/dev/null
 else
 	bad "parity: karpenter up (NodeRepair) starts"

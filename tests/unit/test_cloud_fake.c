@@ -447,6 +447,200 @@ static void test_ice_fallback(void **state)
 	fx_free(x);
 }
 
+/* ---- capacity reservations ---- */
+
+/* r.small: a reservation of 2 instances in zone-1 (dearer than spot: the
+ * capacity type still goes reserved first), spot in zone-1. */
+static const struct kp_offering off_r_small[] = {
+	{ "zone-1", KP_CAP_RESERVED, 0.09, true },
+	{ "zone-1", KP_CAP_SPOT, 0.03, true },
+};
+static const struct kp_reservation resv_r_small[] = { { "zone-1", 2 } };
+
+static void test_reservation_count(void **state)
+{
+	struct fx *x = calloc(1, sizeof(*x));
+	struct kp_cloud_fake_opts o;
+	struct kp_errbuf eb = { 0 };
+	struct kp_nodeclaim *any, *only;
+	struct kp_instance in, first;
+	struct kp_itype *it;
+
+	(void)state;
+	assert_non_null(x);
+	kp_catalog_init(&x->cat);
+	x->cat.name = "test";
+	add_type(&x->cat, "r.small", "amd64", 2000, 4 * GI, off_r_small, (int)KP_ARRAY_LEN(off_r_small));
+	it = x->cat.types[0];
+	it->resv = resv_r_small;
+	it->nresv = 1;
+	kp_catalog_sort(&x->cat);
+	kp_arena_init(&x->a);
+	x->now = T0;
+	kp_cloud_fake_opts_init(&o);
+	o.clock = test_clock;
+	o.clock_arg = &x->now;
+	o.terminate_delay_ms = 1000;
+	assert_int_equal(kp_cloud_fake_new(&x->cat, &o, &x->cp, &eb), KP_OK);
+
+	any = claim(x, "nc-any", "r.small");
+	only = claim(x, "nc-reserved", "r.small");
+	req(&x->a, only, KP_LABEL_CAPACITY_TYPE, KP_OP_IN, "reserved");
+
+	/* two launches use the reservation up */
+	first = create_ok(x, any);
+	assert_int_equal(first.captype, KP_CAP_RESERVED);
+	assert_true(first.price == 0.09);
+	in = create_ok(x, only);
+	assert_int_equal(in.captype, KP_CAP_RESERVED);
+	/* then a claim that allows spot falls back to it ... */
+	in = create_ok(x, any);
+	assert_int_equal(in.captype, KP_CAP_SPOT);
+	assert_string_equal(in.zone, "zone-1");
+	/* ... and one that only allows reserved gets nothing */
+	assert_int_equal(kp_cloud_create(x->cp, only, &x->a, &in, &eb), KP_CLOUD_INSUFFICIENT_CAPACITY);
+
+	/* a terminating instance still holds its slot; a terminated one gives it back */
+	assert_int_equal(kp_cloud_delete(x->cp, first.provider_id, &eb), KP_CLOUD_OK);
+	assert_int_equal(kp_cloud_create(x->cp, only, &x->a, &in, &eb), KP_CLOUD_INSUFFICIENT_CAPACITY);
+	x->now += 1000;
+	in = create_ok(x, only);
+	assert_int_equal(in.captype, KP_CAP_RESERVED);
+	assert_int_equal(kp_cloud_create(x->cp, only, &x->a, &in, &eb), KP_CLOUD_INSUFFICIENT_CAPACITY);
+	fx_free(x);
+}
+
+/* ---- subnets and EC2NodeClass subnetSelectorTerms ---- */
+
+static enum kp_cloud_err reconcile(struct fx *x, const char *name, const char *terms, char **status, char **conds)
+{
+	char json[512];
+	struct kp_errbuf eb = { 0 };
+
+	snprintf(json, sizeof(json), "{\"metadata\":{\"name\":\"%s\"},\"spec\":{\"subnetSelectorTerms\":%s}}", name, terms);
+	return kp_cloud_nodeclass_reconcile(x->cp, json, status, conds, &eb);
+}
+
+/* zones of the available offerings of type name in the class's view */
+static void avail_zones(struct fx *x, const char *cls, const char *type, char *out, size_t n)
+{
+	struct kp_nodepool np = { 0 };
+	const struct kp_catalog *cat;
+	const struct kp_itype *it;
+	struct kp_errbuf eb = { 0 };
+
+	np.name = "default";
+	np.node_class.name = cls;
+	out[0] = '\0';
+	assert_int_equal(kp_cloud_instance_types(x->cp, &np, &cat, &eb), KP_CLOUD_OK);
+	it = kp_catalog_find(cat, type);
+	assert_non_null(it);
+	for (int i = 0; i < it->noff; i++)
+		if (it->off[i].available && !strstr(out, it->off[i].zone)) {
+			strncat(out, it->off[i].zone, n - strlen(out) - 1);
+			strncat(out, " ", n - strlen(out) - 1);
+		}
+}
+
+static void test_subnet_selector_terms(void **state)
+{
+	struct fx *x = fx_new();
+	struct kp_nodeclaim *nc = claim(x, "nc-1", "m.small");
+	struct kp_instance in;
+	struct kp_errbuf eb = { 0 };
+	char *st = NULL, *cj = NULL, z[128];
+
+	(void)state;
+	/* by id: one subnet */
+	assert_int_equal(reconcile(x, "by-id", "[{\"id\":\"subnet-zone-3\"}]", &st, &cj), KP_CLOUD_OK);
+	assert_string_equal(st, "{\"subnets\":[{\"id\":\"subnet-zone-3\",\"zone\":\"zone-3\"}]}");
+	assert_non_null(strstr(cj, "\"type\":\"Ready\",\"status\":\"True\""));
+	free(st);
+	free(cj);
+	avail_zones(x, "by-id", "m.small", z, sizeof(z));
+	assert_string_equal(z, "zone-3 ");
+	nc->node_class = "by-id";
+	in = create_ok(x, nc);                       /* spot is in zone-1/2 only: on-demand in zone-3 */
+	assert_string_equal(in.zone, "zone-3");
+	assert_int_equal(in.captype, KP_CAP_ON_DEMAND);
+
+	/* by tags: the zone tag, or discovery with any value (with another term ORed) */
+	assert_int_equal(reconcile(x, "by-tag", "[{\"tags\":{\"topology.kubernetes.io/zone\":\"zone-2\"}},"
+				   "{\"id\":\"subnet-zone-1\"}]", &st, &cj), KP_CLOUD_OK);
+	free(st);
+	free(cj);
+	avail_zones(x, "by-tag", "m.small", z, sizeof(z));
+	assert_string_equal(z, "zone-2 zone-1 ");   /* offering order: price */
+	assert_int_equal(reconcile(x, "all", "[{\"tags\":{\"karpenter.sh/discovery\":\"my-cluster\"}}]", &st, &cj),
+			 KP_CLOUD_OK);
+	free(st);
+	free(cj);
+	avail_zones(x, "all", "m.small", z, sizeof(z));
+	assert_string_equal(z, "zone-2 zone-1 zone-3 ");
+
+	/* nothing selected: not ready, and its claims do not launch */
+	assert_int_equal(reconcile(x, "none", "[{\"tags\":{\"env\":\"prod\"}}]", &st, &cj),
+			 KP_CLOUD_NODECLASS_NOT_READY);
+	assert_string_equal(st, "{\"subnets\":[]}");
+	assert_non_null(strstr(cj, "\"type\":\"SubnetsReady\",\"status\":\"False\",\"reason\":\"SubnetsNotFound\""));
+	free(st);
+	free(cj);
+	nc->node_class = "none";
+	assert_int_equal(kp_cloud_create(x->cp, nc, &x->a, &in, &eb), KP_CLOUD_NODECLASS_NOT_READY);
+
+	/* a spec change swaps the view; forgetting a class restores every subnet */
+	assert_int_equal(reconcile(x, "by-id", "[{\"id\":\"subnet-zone-1\"}]", &st, &cj), KP_CLOUD_OK);
+	free(st);
+	free(cj);
+	avail_zones(x, "by-id", "m.small", z, sizeof(z));
+	assert_string_equal(z, "zone-1 ");
+	kp_cloud_nodeclass_forget(x->cp, "by-id");
+	avail_zones(x, "by-id", "m.small", z, sizeof(z));
+	assert_string_equal(z, "zone-2 zone-1 zone-3 ");
+	fx_free(x);
+}
+
+/* Default: subnets in the first three zones (sorted) of a four-zone catalog. */
+static const struct kp_offering off_q_small[] = {
+	{ "zone-d", KP_CAP_ON_DEMAND, 0.05, true }, { "zone-a", KP_CAP_ON_DEMAND, 0.10, true },
+	{ "zone-b", KP_CAP_ON_DEMAND, 0.10, true }, { "zone-c", KP_CAP_ON_DEMAND, 0.10, true },
+};
+
+static void test_default_subnets(void **state)
+{
+	struct fx *x = calloc(1, sizeof(*x));
+	struct kp_cloud_fake_opts o;
+	struct kp_errbuf eb = { 0 };
+	char *st = NULL, *cj = NULL, z[128];
+	struct kp_instance in;
+
+	(void)state;
+	assert_non_null(x);
+	kp_catalog_init(&x->cat);
+	add_type(&x->cat, "q.small", "amd64", 2000, 4 * GI, off_q_small, (int)KP_ARRAY_LEN(off_q_small));
+	kp_catalog_sort(&x->cat);
+	kp_arena_init(&x->a);
+	x->now = T0;
+	kp_cloud_fake_opts_init(&o);
+	assert_int_equal(o.subnet_zones, 3);
+	o.clock = test_clock;
+	o.clock_arg = &x->now;
+	assert_int_equal(kp_cloud_fake_new(&x->cat, &o, &x->cp, &eb), KP_OK);
+	avail_zones(x, NULL, "q.small", z, sizeof(z));
+	assert_string_equal(z, "zone-a zone-b zone-c ");   /* zone-d, the cheapest, has no subnet */
+	in = create_ok(x, claim(x, "nc-1", "q.small"));
+	assert_string_equal(in.zone, "zone-a");
+	assert_int_equal(reconcile(x, "d", "[{\"id\":\"subnet-zone-d\"}]", &st, &cj), KP_CLOUD_NODECLASS_NOT_READY);
+	free(st);
+	free(cj);
+	assert_int_equal(reconcile(x, "any", "[{\"tags\":{\"Name\":\"*\"}}]", &st, &cj), KP_CLOUD_OK);
+	assert_string_equal(st, "{\"subnets\":[{\"id\":\"subnet-zone-a\",\"zone\":\"zone-a\"},"
+			    "{\"id\":\"subnet-zone-b\",\"zone\":\"zone-b\"},{\"id\":\"subnet-zone-c\",\"zone\":\"zone-c\"}]}");
+	free(st);
+	free(cj);
+	fx_free(x);
+}
+
 /* ---- lifecycle ---- */
 
 static void test_launch_delay(void **state)
@@ -1148,6 +1342,9 @@ int main(void)
 		cmocka_unit_test(test_requirements_respected),
 		cmocka_unit_test(test_requests_must_fit),
 		cmocka_unit_test(test_ice_fallback),
+		cmocka_unit_test(test_reservation_count),
+		cmocka_unit_test(test_subnet_selector_terms),
+		cmocka_unit_test(test_default_subnets),
 		cmocka_unit_test(test_launch_delay),
 		cmocka_unit_test(test_never_registers_and_slow_boots),
 		cmocka_unit_test(test_delete_then_not_found),

@@ -27,30 +27,8 @@
 
 #include <cmocka.h>
 
-#include "cloud/fake.h"
-#include "ctrl/ctrl_int.h"
 #include "load/load.h"
-#include "kcm/kcm.h"
-#include "up/up.h"
-#include "apiserver/server.h"
-
-/* LeakSanitizer: in this binary only (client on a thread, API server in the
- * same process), libcurl 7.88 / OpenSSL 3.0 leave the SSL_CTX of the
- * client's first connection unreleased after curl_easy_cleanup; neither
- * `karpenter up` nor `karpenter controller` shows it under ASan. Not ours
- * to free; suppressed (by function, and by library since the default fast
- * unwinder stops inside libcrypto) so any other leak still fails the test. */
-const char *__lsan_default_suppressions(void);
-const char *__lsan_default_suppressions(void)
-{
-	return "leak:SSL_CTX_new_ex\nleak:libcrypto.so\n";
-}
-
-static void msleep(int ms)
-{
-	struct timespec t = { ms / 1000, (long)(ms % 1000) * 1000000L };
-	nanosleep(&t, NULL);
-}
+#include "ctrl_env.h"
 
 /* ---------------------------------------------------------------- unit */
 
@@ -197,136 +175,16 @@ static void test_ice(void **state)
 
 /* ---------------------------------------------------------------- integration */
 
-struct env {
-	struct kp_up *U;
-	struct kp_apiserver *L;
-	char dir[128];
-	char kcfg[300];
-	struct kp_catalog cat;
-	struct kp_resnames rn;
-	struct kp_cloud *cloud;
-	struct kp_ctrl_thread *th;
-	struct kp_kube_config *cfg;
-	struct kp_kube_client *kc;
-	FILE *log;
-	char logpath[300];
-	struct kp_metrics *reg;
-};
-static struct env E;
-
-static void env_teardown(void);
-
-/* Starts the environment once (the integration tests share it); it is
- * torn down at exit. Returns 0 when it runs. */
 static int env_up(void)
 {
-	static int state = 0;   /* 0 not tried, 1 up, -1 failed */
-	struct kp_apiserver_config cfg = { 0 };
-	struct kp_errbuf eb = { 0 };
-	struct kp_cloud_fake_opts fo;
-	struct kp_ctrl_opts co;
+	struct ctrl_env_opts eo = { 0 };
 
-	if (state)
-		return state > 0 ? 0 : -1;
-	state = -1;
-	atexit(env_teardown);
-	if (access("deploy/crds", F_OK) != 0 || access("data/aws", F_OK) != 0) {
-		fprintf(stderr, "test_ctrl: run from the repository root (deploy/crds, data/aws)\n");
-		return -1;
-	}
-	snprintf(E.dir, sizeof(E.dir), "/tmp/kp-test-ctrl.XXXXXX");
-	if (!mkdtemp(E.dir))
-		return -1;
-	kp_ctrl_global_init(&eb);
-	cfg.listen_host = "127.0.0.1";
-	cfg.port = 0;
-	cfg.data_dir = E.dir;
-	cfg.crd_dir = "deploy/crds";
-	if (kp_up_start(&E.U, &cfg, &eb)) {
-		fprintf(stderr, "test_ctrl: up start: %s\n", eb.msg);
-		return -1;
-	}
-	E.L = E.U->api;
-	snprintf(E.kcfg, sizeof(E.kcfg), "%s/kubeconfig", E.dir);
-	if (kp_apiserver_write_kubeconfig(E.L, E.kcfg, &eb))
-		return -1;
-	kp_catalog_init(&E.cat);
-	kp_resnames_init(&E.rn);
-	if (kp_catalog_open(&E.cat, &E.rn, "aws", "data", &eb)) {
-		fprintf(stderr, "test_ctrl: catalog: %s\n", eb.msg);
-		return -1;
-	}
-	kp_cloud_fake_opts_init(&fo);
-	fo.launch_delay_ms = 0;
-	fo.resnames = &E.rn;
-	if (kp_cloud_fake_new(&E.cat, &fo, &E.cloud, &eb))
-		return -1;
-	kp_kcm_set_cloud(E.U->kcm, E.cloud);
-	snprintf(E.logpath, sizeof(E.logpath), "%s/controller.log", E.dir);
-	E.log = fopen(E.logpath, "w+");
-	setvbuf(E.log, NULL, _IOLBF, 0);
-	kp_ctrl_opts_init(&co);
-	co.kubeconfig = E.kcfg;
-	co.cloud = E.cloud;
-	co.resnames = &E.rn;
-	co.log_out = E.log;
-	co.log_level = KP_LOG_DEBUG;
-	co.batch_idle_ms = 200;
-	co.batch_max_ms = 1000;
-	co.registration_ttl_ms = 4000;
-	co.ice_ttl_ms = 3000;
-	co.leader_elect = true;
-	co.metrics = E.reg = kp_metrics_new();
-	if (kp_ctrl_thread_start(&co, &E.th, &eb)) {
-		fprintf(stderr, "test_ctrl: controller: %s\n", eb.msg);
-		return -1;
-	}
-	if (kp_kube_config_default(E.kcfg, NULL, &E.cfg, &eb) || kp_kube_client_new(E.cfg, NULL, &E.kc, &eb))
-		return -1;
-	state = 1;
-	return 0;
-}
-
-static void env_teardown(void)
-{
-	char cmd[300];
-
-	kp_ctrl_thread_stop(E.th);
-	kp_kube_client_free(E.kc);
-	kp_kube_config_free(E.cfg);
-	if (E.U)
-		kp_kcm_set_cloud(E.U->kcm, NULL);
-	kp_up_stop(E.U);
-	kp_cloud_destroy(E.cloud);
-	kp_catalog_free(&E.cat);
-	if (getenv("KP_TEST_CTRL_LOG") && E.log) {
-		char line[4096];
-		rewind(E.log);
-		while (fgets(line, sizeof(line), E.log))
-			fputs(line, stderr);
-	}
-	if (E.log)
-		fclose(E.log);
-	if (E.dir[0]) {
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", E.dir);
-		if (system(cmd) != 0)
-			fprintf(stderr, "could not remove %s\n", E.dir);
-	}
-	kp_metrics_free(E.reg);
-	kp_ctrl_global_cleanup();
-}
-
-static void create(const struct kp_kube_res *r, const char *ns, const char *json)
-{
-	struct kp_errbuf eb = { 0 };
-	json_error_t je;
-	json_t *o = json_loads(json, 0, &je);
-
-	if (!o)
-		fail_msg("bad test json: %s: %s", je.text, json);
-	if (kp_kube_create(E.kc, r, ns, o, NULL, NULL, &eb))
-		fail_msg("create: %s", eb.msg);
-	json_decref(o);
+	eo.batch_idle_ms = 200;
+	eo.batch_max_ms = 1000;
+	eo.registration_ttl_ms = 4000;
+	eo.ice_ttl_ms = 3000;
+	eo.leader_elect = true;
+	return ctrl_env_up(&eo);
 }
 
 static void make_pool(const char *name, const char *extra_spec)
@@ -353,83 +211,6 @@ static void make_pods(const char *pool, int n, const char *cpu)
 			 pool, i, pool, cpu);
 		create(&KP_KUBE_PODS, "default", buf);
 	}
-}
-
-/* The NodeClaims of a pool (new reference to a JSON array). */
-static json_t *claims_of(const char *pool)
-{
-	struct kp_kube_list_opts lo = { 0 };
-	struct kp_errbuf eb = { 0 };
-	char sel[128];
-	json_t *list = NULL, *items;
-
-	snprintf(sel, sizeof(sel), "karpenter.sh/nodepool=%s", pool);
-	lo.label_selector = sel;
-	if (kp_kube_list(E.kc, &KP_KUBE_NODECLAIMS, NULL, &lo, &list, NULL, &eb))
-		fail_msg("list nodeclaims: %s", eb.msg);
-	items = json_incref(json_object_get(list, "items"));
-	json_decref(list);
-	return items;
-}
-
-/* Waits up to ms for pred; returns true when it held. */
-/* KP_TEST_TIMEOUT_SCALE stretches every wait (valgrind runs ~20x slower). */
-static bool wait_for(int ms, bool (*pred)(const char *), const char *arg)
-{
-	const char *scale = getenv("KP_TEST_TIMEOUT_SCALE");
-	int64_t k = 1;
-
-	if (scale && kp_parse_i64(scale, &k) == KP_OK && k > 1 && k <= 100)
-		ms *= (int)k;
-	for (int t = 0; t < ms; t += 100) {
-		if (pred(arg))
-			return true;
-		msleep(100);
-	}
-	return pred(arg);
-}
-
-static bool all_initialized(const char *pool)
-{
-	json_t *items = claims_of(pool), *e;
-	size_t i;
-	bool ok = json_array_size(items) > 0;
-
-	json_array_foreach(items, i, e)
-		ok = ok && kp_ctrl__condition_true(e, "Initialized") && kp_ctrl__condition_true(e, "Ready");
-	json_decref(items);
-	return ok;
-}
-
-static bool pod_bound(const char *name)
-{
-	json_t *p = NULL;
-	bool ok;
-
-	if (kp_kube_get(E.kc, &KP_KUBE_PODS, "default", name, &p, NULL, NULL))
-		return false;
-	ok = kp_ctrl__jstr(p, "spec.nodeName") != NULL;
-	json_decref(p);
-	return ok;
-}
-
-static bool log_has(const char *s)
-{
-	char line[8192];
-	bool found = false;
-	FILE *f = fopen(E.logpath, "r");
-
-	while (f && !found && fgets(line, sizeof(line), f))
-		found = strstr(line, s) != NULL;
-	if (f)
-		fclose(f);
-	return found;
-}
-
-static bool ready(const char *unused)
-{
-	(void)unused;
-	return log_has("\"starting controllers\"") && log_has("\"cluster state synced\"");
 }
 
 static void test_walkthrough(void **state)

@@ -288,7 +288,7 @@ static void test_cloud_decorator(void **state)
 	kp_catalog_init(&cat);
 	assert_int_equal(kp_cloud_fake_new(&cat, NULL, &fake, &eb), KP_OK);
 	assert_int_equal(kp_ctrl__cloud_metrics_new(fake, km.cloudprovider_duration_seconds, km.cloudprovider_errors_total,
-					       caller_name, "node.termination", &dec, &eb),
+					       caller_name, "node.termination", NULL, &dec, &eb),
 			 KP_OK);
 	assert_string_equal(dec->ops->name, fake->ops->name);
 	assert_ptr_equal(kp_ctrl__cloud_metrics_inner(dec), fake);

@@ -15,7 +15,6 @@
 #include <cmocka.h>
 
 #include "apiserver/server.h"
-#include "karpenter/disrupt.h"
 #include "kcm/rules.h"
 
 static json_t *J(const char *text)
@@ -239,56 +238,13 @@ static void test_job_want(void **state)
 	assert_int_equal(kp_kcm_job_want_active(4, true, 2, 3), 0);
 }
 
-static int64_t ts(const char *s)
-{
-	int64_t t = 0;
-	assert_int_equal(kp_parse_rfc3339(s, &t), KP_OK);
-	return t;
-}
-
-static void test_cron_due(void **state)
-{
-	struct kp_cron c;
-	struct kp_errbuf eb = { 0 };
-	int64_t sched, missed, next;
-
-	(void)state;
-	assert_int_equal(kp_cron_parse(&c, "*/5 * * * *", &eb), KP_OK);
-	/* created 10:01, now 10:03: nothing due yet, next 10:05 */
-	kp_kcm_cron_due(&c, ts("2026-01-01T10:01:00Z"), ts("2026-01-01T10:03:00Z"), -1, &sched, &missed, &next);
-	assert_int_equal(sched, 0);
-	assert_int_equal(missed, 0);
-	assert_int_equal(next, ts("2026-01-01T10:05:00Z"));
-	/* exactly on time */
-	kp_kcm_cron_due(&c, ts("2026-01-01T10:01:00Z"), ts("2026-01-01T10:05:00Z"), -1, &sched, &missed, &next);
-	assert_int_equal(sched, ts("2026-01-01T10:05:00Z"));
-	assert_int_equal(missed, 1);
-	assert_int_equal(next, ts("2026-01-01T10:10:00Z"));
-	/* last scheduled 10:05, now 10:31: 6 due, the latest is 10:30 */
-	kp_kcm_cron_due(&c, ts("2026-01-01T10:05:00Z"), ts("2026-01-01T10:31:00Z"), -1, &sched, &missed, &next);
-	assert_int_equal(sched, ts("2026-01-01T10:30:00Z"));
-	assert_int_equal(missed, 5);
-	/* startingDeadlineSeconds 200 only looks back to 10:27:40 */
-	kp_kcm_cron_due(&c, ts("2026-01-01T10:05:00Z"), ts("2026-01-01T10:31:00Z"), 200, &sched, &missed, &next);
-	assert_int_equal(sched, ts("2026-01-01T10:30:00Z"));
-	assert_int_equal(missed, 1);
-	kp_kcm_cron_due(&c, ts("2026-01-01T10:05:00Z"), ts("2026-01-01T10:34:00Z"), 60, &sched, &missed, &next);
-	assert_int_equal(sched, 0);
-	/* a year of downtime stays cheap and still finds the latest */
-	assert_int_equal(kp_cron_parse(&c, "* * * * *", &eb), KP_OK);
-	kp_kcm_cron_due(&c, ts("2025-01-01T00:00:00Z"), ts("2026-01-01T10:31:30Z"), -1, &sched, &missed, &next);
-	assert_int_equal(sched, ts("2026-01-01T10:31:00Z"));
-	assert_true(missed > 1000);
-	assert_int_equal(next, ts("2026-01-01T10:32:00Z"));
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_qos),           cmocka_unit_test(test_fenceposts),
 		cmocka_unit_test(test_new_replicas),  cmocka_unit_test(test_scale_old),
 		cmocka_unit_test(test_rollout_bounds), cmocka_unit_test(test_run_for),
-		cmocka_unit_test(test_job_want),      cmocka_unit_test(test_cron_due),
+		cmocka_unit_test(test_job_want),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -515,6 +515,12 @@ static void test_list_paging_patch_delete(void **state)
 		assert_int_equal(kp_kube_event_emit(c, &ev, NULL, &eb), KP_OK);
 		ts_last(&srv, &last);
 		assert_string_equal(last.path, "/api/v1/namespaces/default/events");
+		b = json_loads(last.body, 0, NULL);
+		assert_string_equal(json_string_value(json_object_get(json_object_get(b, "involvedObject"), "uid")), "u1");
+		assert_string_equal(json_string_value(json_object_get(b, "message")), "Pod should schedule on nc-1");
+		assert_non_null(strstr(json_string_value(json_object_get(b, "eventTime")), "Z"));
+		assert_string_equal(json_string_value(json_object_get(b, "action")), "Nominated");
+		json_decref(b);
 		json_decref(pod);
 	}
 	kp_kube_client_free(c);

@@ -980,6 +980,75 @@ static void test_nodeclass(void **state)
 		 "windows families may only use version \"latest\"");
 }
 
+/* subnetSelectorTerms (ids, tags), volume terms (all ORed), and a
+ * StatefulSet's volumeClaimTemplates as per-pod claims. */
+static void test_terms_and_claim_templates(void **state)
+{
+	struct kp_cluster c;
+	const struct kp_pod *p;
+
+	(void)state;
+	load_ok(&c,
+		"apiVersion: karpenter.k8s.aws/v1\nkind: EC2NodeClass\nmetadata: {name: a}\n"
+		"spec:\n  amiSelectorTerms: [{alias: al2023@latest}]\n"
+		"  subnetSelectorTerms: [{id: subnet-x}, {tags: {k: v, Name: '*'}}]\n"
+		"---\n"
+		"apiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata: {name: two}\nprovisioner: p\n"
+		"allowedTopologies:\n- matchLabelExpressions: [{key: topology.kubernetes.io/zone, values: [z1]}]\n"
+		"- matchLabelExpressions: [{key: topology.kubernetes.io/zone, values: [z2, z3]}]\n"
+		"---\n"
+		"apiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata: {name: open}\nprovisioner: p\n"
+		"allowedTopologies:\n- matchLabelExpressions: [{key: topology.kubernetes.io/zone, values: [z1]}]\n"
+		"- {}\n"
+		"---\n"
+		"apiVersion: v1\nkind: PersistentVolume\nmetadata: {name: pv}\n"
+		"spec:\n  local: {path: /d}\n  nodeAffinity:\n    required:\n      nodeSelectorTerms:\n"
+		"      - matchExpressions: [{key: kubernetes.io/hostname, operator: In, values: [n1]},"
+		" {key: topology.kubernetes.io/zone, operator: In, values: [z1]}]\n"
+		"      - matchExpressions: [{key: topology.kubernetes.io/zone, operator: In, values: [z2]}]\n"
+		"---\n"
+		"apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: db, namespace: ns}\n"
+		"spec:\n  replicas: 2\n  selector: {matchLabels: {app: db}}\n"
+		"  template:\n    metadata: {labels: {app: db}}\n"
+		"    spec:\n      containers: [{name: c, image: i}]\n"
+		"      volumes: [{name: own, persistentVolumeClaim: {claimName: shared}}]\n"
+		"  volumeClaimTemplates:\n  - metadata: {name: data}\n    spec: {storageClassName: two}\n"
+		"  - metadata: {name: logs}\n");
+	assert_int_equal(c.nnodeclasses, 1);
+	assert_int_equal(c.nodeclasses[0]->nsubnet_terms, 2);
+	assert_string_equal(c.nodeclasses[0]->subnet_terms[0].id, "subnet-x");
+	assert_int_equal(c.nodeclasses[0]->subnet_terms[1].tags.n, 2);
+	assert_string_equal(kp_labels_get(&c.nodeclasses[0]->subnet_terms[1].tags, "Name"), "*");
+	assert_int_equal(kp_cluster_storageclass(&c, "two")->nterms, 2);
+	assert_true(kp_cluster_storageclass(&c, "two")->has_topology);
+	assert_int_equal(kp_cluster_storageclass(&c, "two")->terms[1].r[0].n, 2);
+	assert_int_equal(kp_cluster_storageclass(&c, "open")->nterms, 0);   /* an empty term allows all */
+	assert_false(kp_cluster_storageclass(&c, "open")->has_topology);
+	assert_int_equal(kp_cluster_pv(&c, "pv")->nterms, 2);
+	assert_int_equal(kp_cluster_pv(&c, "pv")->terms[0].n, 1);             /* local: hostname dropped */
+	assert_string_equal(kp_cluster_pv(&c, "pv")->terms[1].r[0].values[0], "z2");
+	p = find_pod(&c, "db-1");
+	assert_non_null(p);
+	assert_int_equal(p->nvolumes, 3);
+	assert_string_equal(p->volumes[0].claim, "shared");
+	assert_false(p->volumes[0].claim_template);
+	assert_string_equal(p->volumes[1].claim, "data-db-1");
+	assert_true(p->volumes[1].claim_template);
+	assert_string_equal(p->volumes[1].template_sc, "two");
+	assert_string_equal(p->volumes[2].claim, "logs-db-1");
+	assert_null(p->volumes[2].template_sc);
+	assert_string_equal(find_pod(&c, "db-0")->volumes[1].claim, "data-db-0");
+	kp_cluster_free(&c);
+
+	load_bad("apiVersion: karpenter.k8s.aws/v1\nkind: EC2NodeClass\nmetadata: {name: a}\n"
+		 "spec: {amiSelectorTerms: [{alias: al2023@latest}], subnetSelectorTerms: [{id: s, tags: {a: b}}]}\n",
+		 "spec.subnetSelectorTerms[0]: id is exclusive");
+	load_bad("apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: db}\n"
+		 "spec:\n  template: {spec: {containers: [{name: c, image: i}]}}\n"
+		 "  volumeClaimTemplates: [{spec: {storageClassName: x}}]\n",
+		 "spec.volumeClaimTemplates[0]: metadata.name: required field is missing");
+}
+
 /* ---- documents, lists, YAML and JSON ---- */
 
 static void test_lists_and_json(void **state)
@@ -1419,6 +1488,7 @@ int main(void)
 		cmocka_unit_test(test_nodeclaims),
 		cmocka_unit_test(test_pdbs_and_namespaces),
 		cmocka_unit_test(test_nodeclass),
+		cmocka_unit_test(test_terms_and_claim_templates),
 		cmocka_unit_test(test_lists_and_json),
 		cmocka_unit_test(test_yaml_features),
 		cmocka_unit_test(test_empty_inputs),

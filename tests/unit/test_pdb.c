@@ -109,7 +109,9 @@ static void test_compute(void **state)
 	compute("{\"maxUnavailable\":\"30%\"}", 4, 4, 2, 2);   /* 1.2 rounds up to 2 unavailable */
 	compute("{\"maxUnavailable\":5}", 2, 2, 0, 2);
 	compute("{\"minAvailable\":0}", 0, 0, 0, 0);           /* nothing expected: nothing allowed */
-	compute("{}", 3, 3, 0, 3);
+	/* neither field: the controller expects no pods (getExpectedPodCount),
+	 * so nothing is allowed, as the disruption planner also reads it */
+	compute("{}", 3, 3, 0, 0);
 	s = J("{\"maxUnavailable\":\"x\"}");
 	assert_int_equal(kp_apiserver_pdb_compute(s, 3, 3, &d, &a), KP_ERR_INVALID);
 	assert_int_equal(a, 0);

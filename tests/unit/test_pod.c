@@ -1,6 +1,6 @@
 /*
  * test_pod.c - effective pod requests (PodRequests semantics), pending
- * pods and pod keys.
+ * pods, pod keys and the karpenter.sh/do-not-disrupt rule.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -243,6 +243,39 @@ static void test_key(void **state)
 	assert_string_equal(kp_pod_key(&p, buf, sizeof(buf)), "coredns-1");
 }
 
+static void test_do_not_disrupt(void **state)
+{
+	const int64_t hour = 3600 * 1000, t0 = 1700000000000;
+	struct kp_pod p;
+	struct kp_kv kv = { KP_ANN_DO_NOT_DISRUPT, "true" };
+
+	(void)state;
+	assert_false(kp_pod_do_not_disrupt_value(NULL, t0, t0));
+	assert_true(kp_pod_do_not_disrupt_value("true", t0, t0 + 1000 * hour));
+	/* a duration from creation: up to, not including, created + d (ms) */
+	assert_true(kp_pod_do_not_disrupt_value("2h", t0, t0 + hour));
+	assert_true(kp_pod_do_not_disrupt_value("2h", t0, t0 + 2 * hour - 1));
+	assert_false(kp_pod_do_not_disrupt_value("2h", t0, t0 + 2 * hour));
+	assert_true(kp_pod_do_not_disrupt_value("1h30m", t0, t0 + hour));
+	/* anything else is ignored */
+	assert_false(kp_pod_do_not_disrupt_value("false", t0, t0));
+	assert_false(kp_pod_do_not_disrupt_value("True", t0, t0));
+	assert_false(kp_pod_do_not_disrupt_value("soon", t0, t0));
+	assert_false(kp_pod_do_not_disrupt_value("0s", t0, t0));
+	assert_false(kp_pod_do_not_disrupt_value("-1h", t0, t0));
+	assert_false(kp_pod_do_not_disrupt_value("", t0, t0));
+	/* on a pod, in whole seconds: "1500ms" still holds 1 s after creation, not 2 s */
+	memset(&p, 0, sizeof(p));
+	p.created = t0 / 1000;
+	assert_false(kp_pod_do_not_disrupt(&p, p.created));
+	p.annotations.kv = &kv;
+	p.annotations.n = 1;
+	assert_true(kp_pod_do_not_disrupt(&p, p.created + 100000));
+	kv.value = "1500ms";
+	assert_true(kp_pod_do_not_disrupt(&p, p.created + 1));
+	assert_false(kp_pod_do_not_disrupt(&p, p.created + 2));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -257,6 +290,7 @@ int main(void)
 		cmocka_unit_test(test_overflow),
 		cmocka_unit_test(test_pending),
 		cmocka_unit_test(test_key),
+		cmocka_unit_test(test_do_not_disrupt),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

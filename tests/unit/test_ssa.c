@@ -43,7 +43,7 @@ static void assert_json(const json_t *got, const char *want)
 static int apply(json_t **live, const char *manager, const char *text, bool force, char *msg, size_t n,
 		 const json_t *schema)
 {
-	struct kp_apiserver__ssa_req q = {*live, manager, "v1", schema, "2026-01-01T00:00:00Z", force, true};
+	struct kp_apiserver__ssa_req q = {*live, manager, "v1", schema, "2026-01-01T00:00:00Z", force, true, NULL};
 	json_t *a = parse(text);
 	json_t *causes = NULL;
 	int code = 0;
@@ -220,7 +220,7 @@ static void updates_take_fields(void **state)
 	json_t *edited = json_deep_copy(live);
 	json_object_set_new(json_object_get(edited, "data"), "x", json_string("2"));
 	json_object_set_new(json_object_get(edited, "data"), "w", json_string("0"));
-	struct kp_apiserver__ssa_req q = {live, "kubectl-edit", "v1", NULL, "2026-01-02T00:00:00Z", false, true};
+	struct kp_apiserver__ssa_req q = {live, "kubectl-edit", "v1", NULL, "2026-01-02T00:00:00Z", false, true, NULL};
 	assert_int_equal(kp_apiserver__ssa_update(&q, edited), 0);
 	assert_json(json_object_get(entry(edited, "kubectl-edit", "Update"), "fieldsV1"),
 		    "{\"f:data\":{\"f:x\":{},\"f:w\":{}}}");
@@ -236,12 +236,12 @@ static void updates_take_fields(void **state)
 	/* an update removing w: nobody owns it any more; an unchanged write keeps ownership */
 	json_t *next = json_deep_copy(live);
 	json_object_del(json_object_get(next, "data"), "w");
-	struct kp_apiserver__ssa_req q2 = {live, "other", "v1", NULL, "2026-01-03T00:00:00Z", false, true};
+	struct kp_apiserver__ssa_req q2 = {live, "other", "v1", NULL, "2026-01-03T00:00:00Z", false, true, NULL};
 	assert_int_equal(kp_apiserver__ssa_update(&q2, next), 0);
 	assert_json(json_object_get(entry(next, "kubectl-edit", "Update"), "fieldsV1"), "{\"f:data\":{\"f:x\":{}}}");
 	assert_null(entry(next, "other", "Update"));
 	json_t *same = json_deep_copy(next);
-	struct kp_apiserver__ssa_req q3 = {next, "third", "v1", NULL, "2026-01-04T00:00:00Z", false, true};
+	struct kp_apiserver__ssa_req q3 = {next, "third", "v1", NULL, "2026-01-04T00:00:00Z", false, true, NULL};
 	assert_int_equal(kp_apiserver__ssa_update(&q3, same), 0);
 	assert_true(json_equal(json_object_get(json_object_get(same, "metadata"), "managedFields"),
 			       json_object_get(json_object_get(next, "metadata"), "managedFields")));
@@ -250,7 +250,7 @@ static void updates_take_fields(void **state)
 	/* a create records everything for its manager */
 	json_t *fresh = parse("{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"n\","
 			      "\"resourceVersion\":\"5\"},\"data\":{\"k\":\"v\"}}");
-	struct kp_apiserver__ssa_req qc = {NULL, "kubectl-create", "v1", NULL, "2026-01-02T00:00:00Z", false, true};
+	struct kp_apiserver__ssa_req qc = {NULL, "kubectl-create", "v1", NULL, "2026-01-02T00:00:00Z", false, true, NULL};
 	assert_int_equal(kp_apiserver__ssa_update(&qc, fresh), 0);
 	assert_json(json_object_get(entry(fresh, "kubectl-create", "Update"), "fieldsV1"), "{\"f:data\":{\"f:k\":{}}}");
 	json_decref(fresh);
@@ -274,7 +274,7 @@ static void updates_of_list_elements(void **state)
 				     "containers");
 	json_object_set_new(json_array_get(cs, 0), "image", json_string("i2"));
 	json_array_remove(cs, 1);
-	struct kp_apiserver__ssa_req q = {live, "kubectl-set", "apps/v1", NULL, "2026-01-02T00:00:00Z", false, true};
+	struct kp_apiserver__ssa_req q = {live, "kubectl-set", "apps/v1", NULL, "2026-01-02T00:00:00Z", false, true, NULL};
 	assert_int_equal(kp_apiserver__ssa_update(&q, n), 0);
 	assert_json(json_object_get(entry(n, "kubectl-set", "Update"), "fieldsV1"),
 		    "{\"f:spec\":{\"f:template\":{\"f:spec\":{\"f:containers\":{\"k:{\\\"name\\\":\\\"a\\\"}\":{"
@@ -283,6 +283,50 @@ static void updates_of_list_elements(void **state)
 		    "{\"f:spec\":{\"f:template\":{\"f:spec\":{\"f:containers\":{\"k:{\\\"name\\\":\\\"a\\\"}\":{"
 		    "\".\":{},\"f:name\":{}}}}}}}");
 	json_decref(n);
+	json_decref(live);
+}
+
+/* the same manager applying to the object and to its status subresource
+ * holds two entries; a conflict names the subresource */
+static void subresource_entries(void **state)
+{
+	(void)state;
+	json_t *live = parse("{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"name\":\"s\"},"
+			     "\"spec\":{\"type\":\"LoadBalancer\"}}");
+	struct kp_apiserver__ssa_req q = {live, "ctl", "v1", NULL, "2026-01-01T00:00:00Z", false, false, "status"};
+	json_t *a = parse("{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"name\":\"s\"},"
+			  "\"status\":{\"loadBalancer\":{\"ingress\":[{\"ip\":\"192.0.2.1\"}]}}}");
+	json_t *causes = NULL, *out, *out2;
+	char msg[1024];
+	int code = 0;
+
+	out = kp_apiserver__ssa_apply(&q, a, &code, msg, sizeof(msg), &causes);
+	assert_non_null(out);
+	const json_t *e = entry(out, "ctl", "Apply");
+	assert_non_null(e);
+	assert_string_equal(json_string_value(json_object_get(e, "subresource")), "status");
+	assert_json(json_object_get(e, "fieldsV1"), "{\"f:status\":{\"f:loadBalancer\":{\"f:ingress\":{}}}}");
+	/* another manager changing that field through the status subresource conflicts */
+	json_t *b = parse("{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"name\":\"s\"},"
+			  "\"status\":{\"loadBalancer\":{\"ingress\":[{\"ip\":\"192.0.2.2\"}]}}}");
+	struct kp_apiserver__ssa_req q2 = {out, "other", "v1", NULL, "2026-01-01T00:00:01Z", false, false, "status"};
+	assert_null(kp_apiserver__ssa_apply(&q2, b, &code, msg, sizeof(msg), &causes));
+	assert_int_equal(code, 409);
+	assert_non_null(strstr(msg, "conflict with \"ctl\" with subresource \"status\""));
+	json_decref(causes);
+	causes = NULL;
+	/* the same manager applying the object itself is a separate entry */
+	struct kp_apiserver__ssa_req q3 = {out, "ctl", "v1", NULL, "2026-01-01T00:00:02Z", false, true, NULL};
+	json_t *c = parse("{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"name\":\"s\"},"
+			  "\"spec\":{\"type\":\"LoadBalancer\"}}");
+	out2 = kp_apiserver__ssa_apply(&q3, c, &code, msg, sizeof(msg), &causes);
+	assert_non_null(out2);
+	assert_int_equal(json_array_size(json_object_get(json_object_get(out2, "metadata"), "managedFields")), 2);
+	json_decref(out2);
+	json_decref(c);
+	json_decref(b);
+	json_decref(out);
+	json_decref(a);
 	json_decref(live);
 }
 
@@ -295,6 +339,7 @@ int main(void)
 		cmocka_unit_test(crd_list_map_keys),
 		cmocka_unit_test(updates_take_fields),
 		cmocka_unit_test(updates_of_list_elements),
+		cmocka_unit_test(subresource_entries),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -598,6 +598,120 @@ static void test_watch_table_then_ring(void **state)
 	free(names);
 }
 
+struct page_names {
+	char names[512];
+	char labels[512];
+};
+
+static int page_names_fn(void *ud, const char *ns, const char *name, const char *json, size_t len, int64_t rv)
+{
+	struct page_names *p = ud;
+	json_t *o = json_loadb(json, len, 0, NULL);
+	const char *l = json_string_value(json_object_get(json_object_get(json_object_get(o, "metadata"), "labels"), "v"));
+	size_t n = strlen(p->names), m = strlen(p->labels);
+	(void)ns;
+	assert_true(rv > 0);
+	snprintf(p->names + n, sizeof(p->names) - n, "%s%s", n ? " " : "", name);
+	snprintf(p->labels + m, sizeof(p->labels) - m, "%s%s", m ? " " : "", l ? l : "-");
+	json_decref(o);
+	return 0;
+}
+
+static void set_label(struct fx *f, const char *name, const char *v)
+{
+	struct kp_store_key k = { "", "pods", "default", name };
+	json_t *o = pod(name, name);
+	json_object_set_new(json_object_get(o, "metadata"), "labels", json_pack("{s:s}", "v", v));
+	assert_int_equal(kp_store_update(f->st, &k, o, 0, NULL, NULL), KP_STORE_OK);
+	json_decref(o);
+}
+
+/* A list as of a version in the window is rebuilt from the events after it
+ * (their previous states): objects last written long before the window
+ * (their own events pruned) may change, be deleted or appear after it. */
+static void test_list_page_past_objects_outside_window(void **state)
+{
+	struct fx *f = *state;
+	struct page_names pn = { 0 };
+	char name[16];
+	int64_t at = 0;
+
+	for (int i = 0; i < 6; i++) {
+		snprintf(name, sizeof(name), "p%d", i);
+		struct kp_store_key k = { "", "pods", "default", name };
+		json_t *o = pod(name, name);
+		assert_int_equal(kp_store_create(f->st, &k, o, NULL, NULL), KP_STORE_OK);
+		json_decref(o);
+	}
+	set_label(f, "p2", "old");
+	/* 300 writes elsewhere: the pods' own events leave the window (50) */
+	for (int i = 0; i < 300; i++) {
+		struct kp_store_key k = { "", "configmaps", "default", "churn" };
+		json_t *u = json_pack("{s:{s:s}, s:i}", "metadata", "name", "churn", "i", i);
+		assert_int_equal(i ? kp_store_update(f->st, &k, u, 0, NULL, NULL) : kp_store_create(f->st, &k, u, NULL, NULL),
+				 KP_STORE_OK);
+		json_decref(u);
+	}
+	assert_true(kp_store_oldest_rv(f->st) > 7);
+	at = kp_store_rv(f->st);
+	/* after the listed version: p2 and p4 change, p3 goes, p9 appears */
+	set_label(f, "p2", "new");
+	set_label(f, "p4", "new");
+	struct kp_store_key p3 = { "", "pods", "default", "p3" };
+	assert_int_equal(kp_store_delete(f->st, &p3, 0, NULL, NULL, NULL), KP_STORE_OK);
+	json_t *o = pod("p9", "p9");
+	struct kp_store_key p9 = { "", "pods", "default", "p9" };
+	assert_int_equal(kp_store_create(f->st, &p9, o, NULL, NULL), KP_STORE_OK);
+	json_decref(o);
+	int64_t lrv = 0;
+	assert_int_equal(kp_store_list_page(f->st, "", "pods", "default", at, "default", "p1", page_names_fn, &pn, &lrv,
+					    NULL), KP_STORE_OK);
+	assert_int_equal(lrv, at);
+	assert_string_equal(pn.names, "p2 p3 p4 p5");
+	assert_string_equal(pn.labels, "old - - -");
+	/* the current state */
+	memset(&pn, 0, sizeof(pn));
+	assert_int_equal(kp_store_list_page(f->st, "", "pods", "default", 0, NULL, NULL, page_names_fn, &pn, NULL, NULL),
+			 KP_STORE_OK);
+	assert_string_equal(pn.names, "p0 p1 p2 p4 p5 p9");
+	assert_string_equal(pn.labels, "- - new new - -");
+	/* a version below the window is still GONE */
+	assert_int_equal(kp_store_list_page(f->st, "", "pods", "default", 5, NULL, NULL, page_names_fn, &pn, NULL, NULL),
+			 KP_STORE_GONE);
+}
+
+/* With a TTL the events younger than it stay past the window, up to the
+ * maximum count; without one the window alone decides. */
+static void test_retention_ttl(void **state)
+{
+	struct fx *f = *state;
+	struct kp_store_key k = { "", "configmaps", "default", "x" };
+
+	kp_store_set_retention(f->st, 60 * 1000, 400);
+	for (int i = 0; i < 350; i++) {
+		json_t *u = json_pack("{s:{s:s}, s:i}", "metadata", "name", "x", "i", i);
+		assert_int_equal(i ? kp_store_update(f->st, &k, u, 0, NULL, NULL) : kp_store_create(f->st, &k, u, NULL, NULL),
+				 KP_STORE_OK);
+		json_decref(u);
+	}
+	assert_true(kp_store_oldest_rv(f->st) <= 1);     /* all 350 kept: younger than a minute */
+	for (int i = 0; i < 700; i++) {
+		json_t *u = json_pack("{s:{s:s}, s:i}", "metadata", "name", "x", "i", i);
+		assert_int_equal(kp_store_update(f->st, &k, u, 0, NULL, NULL), KP_STORE_OK);
+		json_decref(u);
+	}
+	/* the maximum count (400) bounds it, with the prune period's slack */
+	assert_true(kp_store_rv(f->st) - kp_store_oldest_rv(f->st) <= 400 + 256 + 1);
+	assert_true(kp_store_oldest_rv(f->st) > 1);
+	kp_store_set_retention(f->st, 0, 0);
+	for (int i = 0; i < 300; i++) {
+		json_t *u = json_pack("{s:{s:s}, s:i}", "metadata", "name", "x", "i", i);
+		assert_int_equal(kp_store_update(f->st, &k, u, 0, NULL, NULL), KP_STORE_OK);
+		json_decref(u);
+	}
+	assert_true(kp_store_rv(f->st) - kp_store_oldest_rv(f->st) <= 50 + 256 + 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -610,6 +724,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_batch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_watch_table_then_ring, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_list_page_past_objects_outside_window, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_retention_ttl, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

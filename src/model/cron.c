@@ -1,6 +1,8 @@
 /*
- * cron.c - five-field cron schedules for disruption budgets, with the
- * semantics of robfig/cron v3 ParseStandard as Karpenter calls it (TZ=UTC).
+ * cron.c - five-field cron schedules, with the semantics of robfig/cron v3
+ * ParseStandard as Karpenter calls it (TZ=UTC): the one parser, for the
+ * NodePool disruption budgets and the CronJob controller (cron.h), and when
+ * a CronJob is due (kp_cron_due).
  *
  * A schedule is one bit set per field. Day matching follows robfig: when
  * either day-of-month or day-of-week was written as '*' (or '?'), both must
@@ -10,15 +12,20 @@
  * (proleptic Gregorian, no time zones), so no libc time functions are used.
  *
  * Cost: parse O(len(spec)); next O(days searched + 24 + 60) with at most
- * ~2200 days, each an O(1) bit test.
+ * ~2200 days, each an O(1) bit test; due: one next per due activation, at
+ * most CRON_MAX_WALK of them: after a long outage the walk restarts a day
+ * before now (the count of missed activations is then at least
+ * CRON_MAX_WALK, which is all the CronJob controller needs to know:
+ * upstream only warns above 100).
  */
 #include <ctype.h>
 #include <string.h>
 #include <strings.h>
 
-#include "karpenter/disrupt.h"
+#include "karpenter/cron.h"
 
 #define CRON_SPEC_MAX 256
+#define CRON_MAX_WALK 1000
 
 struct cron_field {
 	const char *name;
@@ -284,4 +291,29 @@ int64_t kp_cron_next(const struct kp_cron *c, int64_t t)
 					return day * 86400 + (int64_t)h * 3600 + (int64_t)mi * 60;
 		}
 	}
+}
+
+/* After k8s.io/kubernetes pkg/controller/cronjob/utils.go
+ * mostRecentScheduleTime and nextScheduleTime. */
+void kp_cron_due(const struct kp_cron *c, int64_t earliest, int64_t now, int64_t deadline_s, int64_t *scheduled,
+		 int64_t *missed, int64_t *next)
+{
+	int64_t t, last = 0, n = 0, skipped = 0;
+
+	if (deadline_s >= 0 && now - deadline_s > earliest)
+		earliest = now - deadline_s;
+	t = kp_cron_next(c, earliest);
+	while (t != KP_CRON_NONE && t <= now) {
+		if (++n > CRON_MAX_WALK && now - 86400 > t) {
+			skipped += n;
+			n = 0;
+			t = kp_cron_next(c, now - 86400);
+			continue;
+		}
+		last = t;
+		t = kp_cron_next(c, t);
+	}
+	*scheduled = last;
+	*missed = n + skipped;
+	*next = t;
 }
