@@ -6,7 +6,10 @@
  * thread writing B objects per kp_store_write_batch call (what `karpenter
  * up`'s built-in controllers do), for B in 16, 128, 512.
  *
- * Usage: store_bench [WRITES_PER_THREAD]   (default 400)
+ * With `update`, each thread creates one ConfigMap and then updates it
+ * (every update's event also holds the state before it, see store.h).
+ *
+ * Usage: store_bench [WRITES_PER_THREAD] [update]   (default 400, creates)
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -23,6 +26,8 @@ struct worker {
 	int batch;                  /* > 1: writes per kp_store_write_batch */
 };
 
+static int update_mode;   /* 1: one object per thread, updated n-1 times */
+
 static double now_s(void)
 {
 	struct timespec ts;
@@ -30,11 +35,11 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static json_t *configmap(const char *name)
+static json_t *configmap(const char *name, int i)
 {
-	return json_pack("{s:s, s:s, s:{s:s, s:s, s:s}, s:{s:s}}", "apiVersion", "v1", "kind", "ConfigMap", "metadata",
-			 "name", name, "namespace", "default", "uid", name, "data", "k",
-			 "a small value of some forty bytes......");
+	return json_pack("{s:s, s:s, s:{s:s, s:s, s:s}, s:{s:s, s:i}}", "apiVersion", "v1", "kind", "ConfigMap",
+			 "metadata", "name", name, "namespace", "default", "uid", name, "data", "k",
+			 "a small value of some forty bytes......", "i", i);
 }
 
 static void work_batches(struct worker *w)
@@ -46,7 +51,7 @@ static void work_batches(struct worker *w)
 		int m = w->n - i < w->batch ? w->n - i : w->batch;
 		for (int j = 0; j < m; j++) {
 			snprintf(names[j], sizeof(names[j]), "cm-%d-%d", w->id, i + j);
-			ws[j] = (struct kp_store_write){ .op = KP_STORE_OP_CREATE, .obj = configmap(names[j]) };
+			ws[j] = (struct kp_store_write){ .op = KP_STORE_OP_CREATE, .obj = configmap(names[j], i + j) };
 			ws[j].key = (struct kp_store_key){ "", "configmaps", "default", names[j] };
 		}
 		kp_store_write_batch(w->st, ws, (size_t)m, NULL);
@@ -70,10 +75,11 @@ static void *work(void *arg)
 	}
 	for (int i = 0; i < w->n; i++) {
 		struct kp_errbuf eb = { 0 };
-		snprintf(name, sizeof(name), "cm-%d-%d", w->id, i);
+		snprintf(name, sizeof(name), "cm-%d-%d", w->id, update_mode ? 0 : i);
 		struct kp_store_key k = { "", "configmaps", "default", name };
-		json_t *o = configmap(name);
-		if (kp_store_create(w->st, &k, o, NULL, &eb) != KP_STORE_OK)
+		json_t *o = configmap(name, i);
+		if ((update_mode && i ? kp_store_update(w->st, &k, o, 0, NULL, &eb) : kp_store_create(w->st, &k, o, NULL, &eb)) !=
+		    KP_STORE_OK)
 			w->fails++;
 		json_decref(o);
 	}
@@ -131,11 +137,12 @@ int main(int argc, char **argv)
 	if (argc > 1) {
 		char *end;
 		long v = strtol(argv[1], &end, 10);
-		if (*end || v <= 0 || v > 1000000) {
-			fprintf(stderr, "usage: store_bench [WRITES_PER_THREAD]\n");
+		if (*end || v <= 0 || v > 1000000 || (argc > 2 && strcmp(argv[2], "update") != 0) || argc > 3) {
+			fprintf(stderr, "usage: store_bench [WRITES_PER_THREAD] [update]\n");
 			return 2;
 		}
 		n = (int)v;
+		update_mode = argc > 2;
 	}
 	printf("%8s %10s %12s\n", "threads", "writes", "writes/s");
 	for (size_t i = 0; i < sizeof(tc) / sizeof(tc[0]); i++) {

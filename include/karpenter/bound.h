@@ -90,7 +90,8 @@ struct kp_bound_fleet {
 	int nbins;
 	struct kp_bound_bin *bins;
 	double cost;
-	double lower;                   /* the first round's bound */
+	double lower;                   /* the first round's restricted LP optimum (no certificate:
+					 * kp_bound_solve gives the bound) */
 };
 kp_err kp_bound_fleet(const struct kp_bound_problem *p, struct kp_bound_fleet *out, struct kp_errbuf *eb);
 void kp_bound_fleet_free(struct kp_bound_fleet *f);

@@ -24,9 +24,11 @@
 
 #include <openssl/evp.h>
 
+#include "apiserver/enccache.h"
 #include "apiserver/satoken.h"
 #include "kobj/kobj.h"
 #include "apiserver/server.h"
+#include "apiserver/rest_int.h"
 
 static const char *const DEFAULT_NAMESPACES[] = { "default", "kube-system", "kube-public", "kube-node-lease" };
 
@@ -82,6 +84,10 @@ kp_err kp_apiserver_start(struct kp_apiserver **out, const struct kp_apiserver_c
 		return kp_errf(eb, KP_ERR_NOMEM, "out of memory");
 	L->cfg = *cfg;
 	pthread_rwlock_init(&L->reg_lock, NULL);
+	if (!(L->enc = kp_apiserver__enc_cache_new())) {
+		rc = kp_errf(eb, KP_ERR_NOMEM, "out of memory");
+		goto fail;
+	}
 	if ((rc = kp_kobj_mkdir_p(cfg->data_dir, eb)))
 		goto fail;
 	if ((size_t)snprintf(path, sizeof(path), "%s/store.db", cfg->data_dir) >= sizeof(path)) {
@@ -98,6 +104,7 @@ kp_err kp_apiserver_start(struct kp_apiserver **out, const struct kp_apiserver_c
 		goto fail;
 	}
 	kp_store_list(L->store, "apiextensions.k8s.io", "customresourcedefinitions", NULL, crd_fn, L, NULL, NULL);
+	kp_apiserver__events_migrate(L->store);
 	for (size_t i = 0; i < KP_ARRAY_LEN(DEFAULT_NAMESPACES); i++)
 		ensure_namespace(L, DEFAULT_NAMESPACES[i]);
 	if ((rc = kp_apiserver__tls_load_or_create(&L->tls, cfg->data_dir, NULL, eb)))
@@ -136,6 +143,7 @@ void kp_apiserver_stop(struct kp_apiserver *L)
 	kp_store_close(L->store);
 	kp_apiserver__reg_free(L->reg);
 	kp_apiserver__tls_free(&L->tls);
+	kp_apiserver__enc_cache_free(L->enc);
 	pthread_rwlock_destroy(&L->reg_lock);
 	free(L);
 }

@@ -22,6 +22,9 @@
  * Field selectors of events.k8s.io/v1 map onto the core Event's selectable
  * fields (AddFieldLabelConversionsForEvent in the same package).
  *
+ * Stores written before this view existed held events.k8s.io Events under
+ * their own group: kp_apiserver__events_migrate moves them at start.
+ *
  * Cost: one copy of the object's members per conversion.
  */
 #include <string.h>
@@ -102,4 +105,47 @@ const char *kp_apiserver__event_field(const char *label)
 		if (strcmp(FIELDS[i][0], label) == 0)
 			return FIELDS[i][1];
 	return NULL;
+}
+
+struct migrate_ctx {
+	json_t *found;          /* array of the old objects */
+};
+
+static int migrate_fn(void *ud, const char *json, size_t len, int64_t rv)
+{
+	struct migrate_ctx *m = ud;
+	json_t *o = json_loadb(json, len, 0, NULL);
+
+	(void)rv;
+	if (o)
+		json_array_append_new(m->found, o);
+	return 0;
+}
+
+void kp_apiserver__events_migrate(struct kp_store *st)
+{
+	struct migrate_ctx m = { json_array() };
+	size_t i;
+	json_t *o;
+
+	if (!m.found || kp_store_list(st, "events.k8s.io", "events", NULL, migrate_fn, &m, NULL, NULL)) {
+		json_decref(m.found);
+		return;
+	}
+	json_array_foreach(m.found, i, o) {
+		const char *ns = kp_kobj_meta_str(o, "namespace"), *name = kp_kobj_meta_str(o, "name");
+		struct kp_store_key old = { "events.k8s.io", "events", ns ? ns : "", name };
+		struct kp_store_key core = { "", "events", ns ? ns : "", name };
+		json_t *c = kp_apiserver__event_to_core(o);
+		enum kp_store_rc rc;
+
+		if (!c || !name)
+			goto next;
+		rc = kp_store_create(st, &core, c, NULL, NULL);
+		if (rc == KP_STORE_OK || rc == KP_STORE_EXISTS)
+			kp_store_delete(st, &old, 0, NULL, NULL, NULL);
+next:
+		json_decref(c);
+	}
+	json_decref(m.found);
 }

@@ -14,6 +14,7 @@
 
 #include <jansson.h>
 
+#include "apiserver/enccache.h"
 #include "apiserver/fieldval.h"
 #include "apiserver/server.h"
 #include "kobj/kobj.h"
@@ -91,7 +92,23 @@ struct kp_apiserver__watch_stream {
 	struct kp_store_cursor *list;  /* a list streamed object by object (rest_read.c) instead of a watch */
 	int64_t listed;                /* objects of that list sent so far */
 	struct kp_store_cursor *initial;  /* a watch's initial state, still being sent */
+	const struct kp_apiserver__enc *enc;  /* a shared encoding sent after pend (enccache.h), or NULL */
+	size_t enc_off;                /* bytes of enc sent */
+	const char *enc_tail;          /* static text sent after enc */
+	char form[300];                /* a watch's encoding form, part of its encodings' keys */
 };
+
+/* Key of the shared encoding of object ns/name at version rv of the
+ * stream's resource in the given form (written into key, size n); false
+ * if it does not fit. */
+bool kp_apiserver__enc_key(char *key, size_t n, const char *group, const char *plural, const char *ns,
+			   const char *name, int64_t rv, const char *form);
+/* Queues e (a reference the stream now owns) then tail (static text) on
+ * s's output after what pend holds: a small encoding is copied into pend
+ * and given back at once, a large one is sent from the shared copy. false
+ * when out of memory (e is given back). */
+bool kp_apiserver__stream_enc(struct kp_apiserver__watch_stream *s, const struct kp_apiserver__enc *e,
+			      const char *tail);
 
 
 enum kp_apiserver__upd_result { UPD_DONE, UPD_RETRY };
@@ -231,5 +248,8 @@ json_t *kp_apiserver__event_to_core(const json_t *ev);
 /* The core Event field an events.k8s.io/v1 field selector label names, or
  * NULL if the label is not supported. */
 const char *kp_apiserver__event_field(const char *label);
+/* Moves the events.k8s.io Events an earlier version stored under their own
+ * group into the core Events' storage (at start; failures leave them). */
+void kp_apiserver__events_migrate(struct kp_store *st);
 
 #endif

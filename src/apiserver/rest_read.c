@@ -287,19 +287,51 @@ static void continue_expired(struct kp_apiserver__req *c, const char *ns, const 
  * holds one block of the list at a time, not the whole list. */
 #define LIST_STREAM_BLOCK ((size_t)64 * 1024)
 
+/* kp_apiserver__enc_make_fn: the cursor's current object as stored (a
+ * plain list serves it unchanged). */
+static int make_raw(void *ud, char **text, size_t *len, json_t **view)
+{
+	struct kp_store_cursor *cur = ud;
+	struct kp_errbuf eb = { 0 };
+	const char *j;
+	size_t n;
+
+	(void)view;
+	if (kp_store_cursor_json(cur, &j, &n, &eb))
+		return -1;
+	*text = malloc(n + 1);
+	if (*text) {
+		memcpy(*text, j, n);
+		(*text)[n] = '\0';
+		*len = n;
+	}
+	kp_store_cursor_release(cur);
+	return *text ? 0 : -1;
+}
+
 bool kp_apiserver__list_stream_fill(struct kp_apiserver__watch_stream *s)
 {
 	struct kp_errbuf eb = { 0 };
+	char key[2048];
 
-	while (s->list && s->pend.len < LIST_STREAM_BLOCK) {
-		const char *j;
-		size_t n;
-		enum kp_store_rc rc = kp_store_cursor_next(s->list, &j, &n, &eb);
+	while (s->list && !s->enc && s->pend.len < LIST_STREAM_BLOCK) {
+		const struct kp_apiserver__enc *e = NULL;
+		const char *ns, *name;
+		int64_t rv;
+		enum kp_store_rc rc = kp_store_cursor_next(s->list, &ns, &name, &rv, &eb);
 		if (rc == KP_STORE_OK) {
-			if ((s->listed++ && kp_buf_add(&s->pend, ",", 1)) || kp_buf_add(&s->pend, j, n))
+			if (kp_apiserver__enc_key(key, sizeof(key), s->group, s->plural, ns, name, rv, "stored"))
+				e = kp_apiserver__enc_get(s->L->enc, key, make_raw, s->list);
+			if (!e) {
 				rc = KP_STORE_FAIL;
-			else
+			} else if (s->listed++ && kp_buf_add(&s->pend, ",", 1)) {
+				kp_apiserver__enc_put(s->L->enc, e);
+				rc = KP_STORE_FAIL;
+			} else if (kp_apiserver__stream_enc(s, e, "")) {
 				continue;
+			} else {
+				rc = KP_STORE_FAIL;
+			}
 		}
 		kp_store_cursor_close(s->list);
 		s->list = NULL;
@@ -311,7 +343,7 @@ bool kp_apiserver__list_stream_fill(struct kp_apiserver__watch_stream *s)
 		s->off = 0;
 		return false;
 	}
-	return s->list != NULL || s->pend.len > 0;
+	return s->list != NULL || s->pend.len > 0 || s->enc;
 }
 
 /* Answers a plain list as a stream; false (nothing answered) if it cannot start. */
@@ -327,7 +359,11 @@ static bool list_stream(struct kp_apiserver__req *c)
 	s->L = c->L;
 	kp_arena_init(&s->arena);
 	kp_buf_init(&s->pend, LIST_MAX);
-	if (kp_store_cursor_open(c->L->store, kp_apiserver__store_group(c), c->r.plural, c->res->namespaced ? c->r.ns : NULL, &lrv,
+	s->group = strdup(c->r.group);
+	s->plural = strdup(c->r.plural);
+	if (!s->group || !s->plural ||
+	    kp_store_cursor_open(c->L->store, kp_apiserver__store_group(c), c->r.plural,
+				 c->res->namespaced ? c->r.ns : NULL, &lrv,
 				 &s->list, &eb)) {
 		kp_apiserver__rest_stream_free(s);
 		return false;

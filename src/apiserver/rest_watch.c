@@ -28,18 +28,14 @@ static void stream_line(struct kp_apiserver__watch_stream *s, const char *type, 
 	json_decref(ev);
 }
 
-/* Formats one stored object as a watch event if it passes the selectors. */
-static void stream_event(struct kp_apiserver__watch_stream *s, const char *type, const char *json, size_t len)
+/* The object as the watch serves it (converted, apiVersion set, a Table
+ * if negotiated), a new reference (obj itself may be changed); NULL with *gone set when the resource
+ * went away (CRD deleted), NULL alone when out of memory. */
+static json_t *serve(struct kp_apiserver__watch_stream *s, json_t *obj, bool *gone)
 {
-	json_t *obj = json_loadb(json, len, 0, NULL), *served = NULL, *t = NULL;
 	const struct kp_apiserver__res *res;
+	json_t *served = NULL, *t = NULL;
 
-	if (!obj)
-		return;
-	if (!kp_apiserver__labels_match(&s->ls, obj) || !kp_apiserver__fields_match(&s->fs, obj)) {
-		json_decref(obj);
-		return;
-	}
 	pthread_rwlock_rdlock(&s->L->reg_lock);
 	res = kp_apiserver__reg_find(s->L->reg, s->group, s->version, s->plural);
 	if (res) {
@@ -48,16 +44,32 @@ static void stream_event(struct kp_apiserver__watch_stream *s, const char *type,
 			t = kp_apiserver__reg_table(s->L->reg, res, served, s->include);
 	}
 	pthread_rwlock_unlock(&s->L->reg_lock);
-	json_decref(obj);
-	if (!res) {
-		s->done = true;   /* the resource went away (CRD deleted) */
-		return;
-	}
+	*gone = !res;
 	if (t) {
 		json_decref(served);
 		served = t;
 	}
-	stream_line(s, type, served);
+	return served;
+}
+
+/* Formats one stored object as a watch event if it passes the selectors. */
+static void stream_event(struct kp_apiserver__watch_stream *s, const char *type, const char *json, size_t len)
+{
+	json_t *obj = json_loadb(json, len, 0, NULL), *served;
+	bool gone = false;
+
+	if (!obj)
+		return;
+	if (!kp_apiserver__labels_match(&s->ls, obj) || !kp_apiserver__fields_match(&s->fs, obj)) {
+		json_decref(obj);
+		return;
+	}
+	served = serve(s, obj, &gone);
+	json_decref(obj);
+	if (gone)
+		s->done = true;
+	if (served)
+		stream_line(s, type, served);
 }
 
 static void stream_bookmark(struct kp_apiserver__watch_stream *s)
@@ -85,18 +97,134 @@ static bool hung_up(int fd)
 	return (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)) != 0;
 }
 
+/* ---- shared encodings (enccache.h) ----
+ * A watch's initial state and a streamed list send each object from an
+ * encoding shared by every stream sending that object version in the same
+ * form, built once from the store cursor's row; a stream holds a reference
+ * while its client reads it, never a private copy. */
+#define ENC_INLINE ((size_t)16 * 1024)   /* encodings up to this are copied into pend */
+
+bool kp_apiserver__enc_key(char *key, size_t n, const char *group, const char *plural, const char *ns,
+			   const char *name, int64_t rv, const char *form)
+{
+	int w = snprintf(key, n, "%s\n%s\n%s\n%s\n%lld\n%s", group, plural, ns, name, (long long)rv, form);
+	return w > 0 && (size_t)w < n;
+}
+
+bool kp_apiserver__stream_enc(struct kp_apiserver__watch_stream *s, const struct kp_apiserver__enc *e,
+			      const char *tail)
+{
+	if (e->len <= ENC_INLINE) {
+		bool ok = kp_buf_add(&s->pend, e->text, e->len) == KP_OK && kp_buf_addstr(&s->pend, tail) == KP_OK;
+		kp_apiserver__enc_put(s->L->enc, e);
+		return ok;
+	}
+	s->enc = e;
+	s->enc_off = 0;
+	s->enc_tail = tail;
+	return true;
+}
+
+struct served_src {
+	struct kp_apiserver__watch_stream *s;
+	bool made;                     /* make_* ran for this stream */
+	bool gone;                     /* the resource went away */
+	enum kp_store_rc rc;           /* reading the JSON failed */
+	struct kp_errbuf eb;
+};
+
+/* Encodes stored JSON as the watch serves it, with its selector view. */
+static int encode(struct served_src *src, json_t *obj, char **text, size_t *len, json_t **view)
+{
+	json_t *served;
+
+	*view = kp_apiserver__enc_view(obj);
+	served = serve(src->s, obj, &src->gone);
+	json_decref(obj);
+	*text = served ? json_dumps(served, JSON_COMPACT) : NULL;
+	json_decref(served);
+	if (!*text)
+		return -1;
+	*len = strlen(*text);
+	return 0;
+}
+
+/* kp_apiserver__enc_make_fn: the cursor's current object as the watch serves it. */
+static int make_served(void *ud, char **text, size_t *len, json_t **view)
+{
+	struct served_src *src = ud;
+	json_t *obj;
+	const char *j;
+	size_t n;
+
+	src->made = true;
+	if ((src->rc = kp_store_cursor_json(src->s->initial, &j, &n, &src->eb)))
+		return -1;
+	obj = json_loadb(j, n, 0, NULL);
+	kp_store_cursor_release(src->s->initial);   /* SQLite's copy of the row goes now */
+	return obj ? encode(src, obj, text, len, view) : -1;
+}
+
+/* kp_apiserver__enc_make_fn: the object of the watch's current event. */
+static int make_event(void *ud, char **text, size_t *len, json_t **view)
+{
+	struct served_src *src = ud;
+	json_t *obj;
+	const char *j;
+	size_t n;
+
+	src->made = true;
+	if ((src->rc = kp_store_watch_json(src->s->w, &j, &n, &src->eb)))
+		return -1;
+	obj = json_loadb(j, n, 0, NULL);
+	kp_store_watch_release(src->s->w);
+	return obj ? encode(src, obj, text, len, view) : -1;
+}
+
+/* Queues one event (type, the object ns/name at version rv) from its
+ * shared encoding if it passes the selectors; true if the stream goes on. */
+static bool queue_event(struct kp_apiserver__watch_stream *s, const char *type, const char *ns, const char *name,
+			int64_t rv, kp_apiserver__enc_make_fn make)
+{
+	struct served_src src = { .s = s };
+	const struct kp_apiserver__enc *e = NULL;
+	char key[2048], head[64];
+
+	if (!kp_apiserver__enc_key(key, sizeof(key), s->group, s->plural, ns, name, rv, s->form))
+		return true;
+	/* twice: another stream's make may have failed where ours would not */
+	for (int i = 0; i < 2 && !e && !src.made; i++)
+		e = kp_apiserver__enc_get(s->L->enc, key, make, &src);
+	if (!e) {
+		if (src.rc == KP_STORE_GONE)
+			stream_expired(s, src.eb.msg);
+		else if (src.gone || (src.rc != KP_STORE_OK && src.rc != KP_STORE_NOTFOUND))
+			s->done = true;
+		return !s->done;   /* otherwise not valid JSON: skipped */
+	}
+	if (!kp_apiserver__labels_match(&s->ls, e->view) || !kp_apiserver__fields_match(&s->fs, e->view)) {
+		kp_apiserver__enc_put(s->L->enc, e);
+		return true;
+	}
+	snprintf(head, sizeof(head), "{\"type\":\"%s\",\"object\":", type);
+	if (kp_buf_addstr(&s->pend, head) || !kp_apiserver__stream_enc(s, e, "}\n"))
+		s->done = true;
+	return !s->done;
+}
+
 /* Adds the next block of a watch's initial state (ADDED events read from
- * the store cursor) to pend; closes the cursor at its end. */
+ * the store cursor) to pend, or queues one large object's shared
+ * encoding; closes the cursor at its end. */
 static void initial_fill(struct kp_apiserver__watch_stream *s)
 {
 	struct kp_errbuf eb = { 0 };
 
-	while (s->initial && !s->done && s->pend.len < (size_t)64 * 1024) {
-		const char *j;
-		size_t n;
-		enum kp_store_rc rc = kp_store_cursor_next(s->initial, &j, &n, &eb);
+	while (s->initial && !s->done && !s->enc && s->pend.len < (size_t)64 * 1024) {
+		const char *ns, *name;
+		int64_t rv;
+		enum kp_store_rc rc = kp_store_cursor_next(s->initial, &ns, &name, &rv, &eb);
 		if (rc == KP_STORE_OK) {
-			stream_event(s, "ADDED", j, n);
+			queue_event(s, "ADDED", ns, name, rv, make_served);
 			continue;
 		}
 		kp_store_cursor_close(s->initial);
@@ -130,6 +258,22 @@ ssize_t kp_apiserver__rest_stream_read(struct kp_apiserver__watch_stream *s, int
 			}
 			return (ssize_t)n;
 		}
+		if (s->enc) {   /* a shared encoding, copied as the client reads */
+			size_t n = s->enc->len - s->enc_off;
+			if (n > max)
+				n = max;
+			memcpy(buf, s->enc->text + s->enc_off, n);
+			s->enc_off += n;
+			if (s->enc_off == s->enc->len) {
+				kp_apiserver__enc_put(s->L->enc, s->enc);
+				s->enc = NULL;
+				if (kp_buf_addstr(&s->pend, s->enc_tail))
+					s->done = true;
+			}
+			if (n)
+				return (ssize_t)n;
+			continue;
+		}
 		if (s->list) {
 			if (!kp_apiserver__list_stream_fill(s) && s->pend.len == 0)
 				return 0;
@@ -152,7 +296,10 @@ ssize_t kp_apiserver__rest_stream_read(struct kp_apiserver__watch_stream *s, int
 		rc = kp_store_watch_next(s->w, wait, &ev, &eb);
 		switch (rc) {
 		case KP_STORE_OK:
-			stream_event(s, kp_store_evtype_str(ev.type), ev.json, ev.len);
+			if (ev.json)
+				stream_event(s, kp_store_evtype_str(ev.type), ev.json, ev.len);
+			else
+				queue_event(s, kp_store_evtype_str(ev.type), ev.ns, ev.name, ev.rv, make_event);
 			break;
 		case KP_STORE_TIMEOUT:
 			if (hung_up(fd))
@@ -181,6 +328,8 @@ void kp_apiserver__rest_stream_free(struct kp_apiserver__watch_stream *s)
 	if (!s)
 		return;
 	kp_store_watch_close(s->w);
+	if (s->enc)
+		kp_apiserver__enc_put(s->L->enc, s->enc);
 	kp_store_cursor_close(s->list);
 	kp_store_cursor_close(s->initial);
 	kp_apiserver_podlog_follow_close(s->follow);
@@ -225,6 +374,10 @@ void kp_apiserver__do_watch(struct kp_apiserver__req *c)
 	snprintf(s->kind, sizeof(s->kind), "%s", c->res->kind);
 	s->table = kp_apiserver__wants_table(c->rq);
 	snprintf(s->include, sizeof(s->include), "%s", kp_apiserver__include_object(c->rq));
+	/* how this watch encodes objects: the part of a shared encoding's key (enccache.h) */
+	snprintf(s->form, sizeof(s->form), "watch\n%s\n%s", s->gv,
+		 !s->table ? "" : strcmp(s->include, "None") == 0 || strcmp(s->include, "Object") == 0 ? s->include
+												    : "Metadata");
 	s->bookmarks = kp_apiserver__truthy(kp_apiserver__arg(c->rq, "allowWatchBookmarks"));
 	s->bookmark_every = c->L->cfg.bookmark_ms > 0 ? c->L->cfg.bookmark_ms : 60000;
 	s->next_bookmark = kp_apiserver__mono_ms() + s->bookmark_every;
@@ -282,6 +435,8 @@ void kp_apiserver__do_watch(struct kp_apiserver__req *c)
 		}
 	}
 	rc = kp_store_watch_open(c->L->store, kp_apiserver__store_group(c), c->r.plural, ns, from, &s->w, &eb);
+	if (rc == KP_STORE_OK)
+		kp_store_watch_lazy(s->w);   /* events from shared encodings (queue_event) */
 	if (rc == KP_STORE_GONE) {
 		stream_expired(s, eb.msg);
 	} else if (rc) {

@@ -15,7 +15,17 @@
  * open watches per client (address + User-Agent), answered with 429
  * TooManyRequests and Retry-After as kube-apiserver's max-in-flight filter
  * does; a watch without timeoutSeconds ends after 30 to 60 minutes as with
- * kube's --min-request-timeout, and the client re-watches.
+ * kube's --min-request-timeout, and the client re-watches; any other request
+ * (pods/log?follow aside) must be read and answered within the request
+ * timeout (60 s, kube's --request-timeout, WithTimeoutForNonLongRunningRequests):
+ * a body still arriving past it, or a streamed list still being sent,
+ * closes the connection (as kube-apiserver aborts a response already
+ * begun; libmicrohttpd 0.9.75 cannot answer before a body is read, so no
+ * 504 either), and a connection that makes no progress is closed by
+ * libmicrohttpd's per-connection timeout, set to the request timeout while
+ * a request is read or a list streamed. Handlers themselves are short and
+ * are not interrupted. A streamed list counts against the requests in
+ * flight until it ends.
  *
  * Cost: a thread per open connection (kubectl keeps a handful; each watch
  * holds one), BODY_MAX bytes at most per request in flight.
@@ -50,6 +60,8 @@
 #define DEF_MAX_CONNECTIONS 1024
 #define DEF_MAX_INFLIGHT 400
 #define DEF_MAX_WATCHES_PER_CLIENT 500
+#define DEF_REQUEST_TIMEOUT_S 60
+#define IDLE_TIMEOUT_S 600            /* a connection between requests */
 #define MAX_CLIENTS 4096
 #define CLIENT_KEY 192
 
@@ -62,6 +74,7 @@ struct kp_apiserver__limits {
 	pthread_mutex_t mu;
 	int max_conns, max_inflight, max_watches;
 	int64_t max_watch_ms;         /* 0 = a random 30..60 minutes per watch */
+	int64_t request_ms;           /* request timeout */
 	int conns, inflight;
 	struct client *clients;       /* open watches per client; unused slots have watches == 0 */
 	int nclients;
@@ -71,6 +84,7 @@ struct conn_ctx {
 	struct kp_buf body;
 	bool too_big;
 	bool over_conns;              /* opened past max_conns: answered 429 */
+	int64_t deadline;             /* monotonic ms: the request timeout */
 };
 
 struct stream_ctx {
@@ -78,6 +92,8 @@ struct stream_ctx {
 	int fd;
 	struct kp_apiserver__limits *lim;
 	char client[CLIENT_KEY];      /* counted in lim->clients while open */
+	bool inflight;                /* a streamed list: counted in lim->inflight while open */
+	int64_t deadline;             /* a streamed list: monotonic ms when it is cut (0 = none) */
 };
 
 /* ---- limits ---- */
@@ -163,9 +179,12 @@ static enum MHD_Result imp_header(void *cls, enum MHD_ValueKind kind, const char
 static ssize_t stream_cb(void *cls, uint64_t pos, char *buf, size_t max)
 {
 	struct stream_ctx *sc = cls;
-	ssize_t n = kp_apiserver__rest_stream_read(sc->s, sc->fd, buf, max);
+	ssize_t n;
 
 	(void)pos;
+	if (sc->deadline && kp_apiserver__mono_ms() >= sc->deadline)
+		return MHD_CONTENT_READER_END_WITH_ERROR;   /* past the request timeout: cut */
+	n = kp_apiserver__rest_stream_read(sc->s, sc->fd, buf, max);
 	if (n > 0)
 		return n;
 	return n == 0 ? MHD_CONTENT_READER_END_OF_STREAM : MHD_CONTENT_READER_END_WITH_ERROR;
@@ -175,15 +194,24 @@ static void stream_free(void *cls)
 {
 	struct stream_ctx *sc = cls;
 	kp_apiserver__rest_stream_free(sc->s);
-	if (sc->lim && sc->client[0]) {
+	if (sc->lim && (sc->client[0] || sc->inflight)) {
 		struct client *cl;
 		pthread_mutex_lock(&sc->lim->mu);
-		cl = client_get(sc->lim, sc->client, false);
+		cl = sc->client[0] ? client_get(sc->lim, sc->client, false) : NULL;
 		if (cl)
 			cl->watches--;
+		if (sc->inflight)
+			sc->lim->inflight--;
 		pthread_mutex_unlock(&sc->lim->mu);
 	}
 	free(sc);
+}
+
+/* libmicrohttpd's per-connection timeout (whole seconds, at least 1) for ms */
+static unsigned int timeout_s(int64_t ms)
+{
+	int64_t s = (ms + 999) / 1000;
+	return s < 1 ? 1u : s > 86400 ? 86400u : (unsigned int)s;
 }
 
 /* 429 as kube-apiserver's max-in-flight filter answers it */
@@ -207,8 +235,10 @@ static enum MHD_Result send_resp(struct MHD_Connection *c, struct kp_apiserver__
 		sc->s = rs->stream;
 		sc->fd = ci ? ci->connect_fd : -1;
 		sc->lim = rs->lim;
-		if (rs->lim)
+		if (rs->lim && rs->client[0])
 			snprintf(sc->client, sizeof(sc->client), "%s", rs->client);
+		sc->inflight = rs->lim && rs->inflight;
+		sc->deadline = rs->deadline;
 		r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, STREAM_BLOCK, stream_cb, sc, stream_free);
 		if (!r) {
 			stream_free(sc);
@@ -259,15 +289,23 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 			return MHD_NO;
 		kp_buf_init(&cc->body, BODY_MAX);
 		cc->over_conns = ci && ci->socket_context != NULL;
+		cc->deadline = kp_apiserver__mono_ms() + lim->request_ms;
+		/* a request that stops arriving is closed at the request timeout */
+		MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT, timeout_s(lim->request_ms));
 		*con_cls = cc;
 		return MHD_YES;
 	}
 	if (*upload_size) {
+		/* libmicrohttpd 0.9.75 cannot answer before the whole body is read:
+		 * a body still arriving past the timeout closes the connection */
+		if (kp_apiserver__mono_ms() >= cc->deadline)
+			return MHD_NO;
 		if (!cc->too_big && kp_buf_add(&cc->body, upload, *upload_size))
 			cc->too_big = true;
 		*upload_size = 0;
 		return MHD_YES;
 	}
+	MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT, IDLE_TIMEOUT_S);
 	if (cc->over_conns) {
 		too_many(&rs);
 		return send_resp(c, &rs);
@@ -328,6 +366,12 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 		if (!rs.stream->deadline || rs.stream->deadline - kp_apiserver__mono_ms() > cap)
 			rs.stream->deadline = kp_apiserver__mono_ms() + cap;
 		rs.lim = lim;   /* stream_free gives the client's watch back */
+	} else if (!watch && rs.stream && rs.stream->list) {
+		/* a streamed list stays in flight, and under the request timeout, until it ends */
+		rs.lim = lim;
+		rs.inflight = true;
+		rs.deadline = cc->deadline;
+		MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT, timeout_s(cc->deadline - kp_apiserver__mono_ms()));
 	} else {
 		pthread_mutex_lock(&lim->mu);
 		if (watch) {
@@ -407,6 +451,7 @@ kp_err kp_apiserver__listen_start(struct kp_apiserver *L, struct kp_errbuf *eb)
 	lim->max_watches = L->cfg.max_watches_per_client > 0 ? L->cfg.max_watches_per_client
 							     : DEF_MAX_WATCHES_PER_CLIENT;
 	lim->max_watch_ms = L->cfg.max_watch_s > 0 ? L->cfg.max_watch_s * 1000 : 0;
+	lim->request_ms = (L->cfg.request_timeout_s > 0 ? L->cfg.request_timeout_s : DEF_REQUEST_TIMEOUT_S) * 1000;
 	L->limits = lim;
 	/* No MHD_OPTION_LISTENING_ADDRESS_REUSE: with it (SO_REUSEPORT) a second
 	 * server could bind the same port and share its connections. The hard
@@ -419,7 +464,7 @@ kp_err kp_apiserver__listen_start(struct kp_apiserver *L, struct kp_errbuf *eb)
 			     MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
 			     MHD_OPTION_NOTIFY_CONNECTION, notify_conn, lim,
 			     MHD_OPTION_CONNECTION_LIMIT, (unsigned int)(lim->max_conns + 64),
-			     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)600,
+			     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)IDLE_TIMEOUT_S,
 			     MHD_OPTION_EXTERNAL_LOGGER, log_mhd, NULL,
 			     MHD_OPTION_END);
 	if (!d) {

@@ -57,10 +57,15 @@ struct kp_apiserver_config {
 	int max_watches_per_client;  /* open watches per client address + User-Agent [500] */
 	int64_t max_watch_s;         /* a watch without timeoutSeconds ends after
 	                              * [1800..3600) s, as kube's --min-request-timeout */
+	int64_t request_timeout_s;   /* a request other than a watch or a log follow
+	                              * must be read and answered within [60] s, as
+	                              * kube's --request-timeout: 504 Timeout, or the
+	                              * connection closed once the answer has begun */
 };
 
 struct kp_apiserver__gc;
 struct kp_apiserver__limits;
+struct kp_apiserver__enc_cache;
 
 struct kp_apiserver {
 	struct kp_apiserver_config cfg;
@@ -75,6 +80,7 @@ struct kp_apiserver {
 	struct kp_apiserver__gc *gc;
 	atomic_bool stopping;        /* set by kp_apiserver_shutdown, read by every thread */
 	struct kp_apiserver__limits *limits;   /* server.c */
+	struct kp_apiserver__enc_cache *enc;   /* encodings shared by streams (enccache.c) */
 };
 
 /* ---- life cycle (apiserver.c) ---- */
@@ -124,6 +130,8 @@ struct kp_apiserver__http_resp {
 	struct kp_apiserver__watch_stream *stream;   /* a watch: the server pulls from it */
 	struct kp_apiserver__limits *lim;            /* server.c: the watch counted against client */
 	char client[192];
+	bool inflight;                               /* server.c: a streamed list counted in flight */
+	int64_t deadline;                            /* server.c: when a streamed list is cut */
 	char *warnings;              /* malloc'ed `Warning:` header values, one per line, or NULL */
 };
 

@@ -62,6 +62,7 @@ struct cg {
 	long bb_total;              /* ...and per exact round over all kinds, 0 = none */
 	bool bb_cut;                /* the round budget ran out: nothing proven */
 	bool built;                 /* master_build ran */
+	bool fleet;                 /* planning a fleet: no certified bound needed */
 	long bb_used;               /* nodes searched in this exact round */
 };
 
@@ -530,7 +531,7 @@ static double bb_price(struct cg *g, int k, double target, int32_t *best, bool *
 	g->bb_used += b.nodes;
 	*found = b.bestv > target;
 	if (b.aborted) {
-		double lp = knap_lp(g, k);
+		double lp = g->fleet ? ub : knap_lp(g, k);  /* a fleet uses no bound */
 		return lp < ub ? lp : ub;
 	}
 	return b.bestv;             /* max(target, best pattern): a valid upper bound */
@@ -624,7 +625,18 @@ static double frac_knap(struct cg *g, int k, const double *w, double cap)
 static double surrogate_ub(struct cg *g, int k, double *w)
 {
 	const struct kp_bound_kind *kd = &g->p->kinds[k];
-	double best = HUGE_VAL;
+	double best = 0;
+
+	/* every pod that fits at once: often below the price already (small
+	 * demands, large kinds), and O(classes) */
+	for (int i = 0; i < g->C; i++) {
+		int32_t u = g->maxfit[(size_t)i * g->K + k];
+		if (g->y[i] > 0 && u && g->dem[i])
+			best += g->y[i] * (double)(u < g->dem[i] ? u : g->dem[i]);
+	}
+	if (best <= kd->price)
+		return best;
+	best = HUGE_VAL;
 
 	for (int r1 = -1; r1 < g->D; r1++) {
 		for (int r2 = r1; r2 < g->D; r2++) {
@@ -839,7 +851,9 @@ static kp_err cg_run(struct cg *g, int max_iters, long exact, int *iters, double
 		for (int j = 0; j < g->ncols; j++)
 			g->cols[j].x = x[g->nz + j];
 	}
-	*lower = farley(g, &scratch, proven ? ubk : NULL);
+	/* a fleet needs no certificate: Farley's bound costs a knapsack LP per
+	 * unproven kind */
+	*lower = g->fleet ? *lp : farley(g, &scratch, proven ? ubk : NULL);
 	if (*lower > *lp)
 		*lower = *lp;
 	kp_arena_free(&scratch);
@@ -1037,6 +1051,7 @@ kp_err kp_bound_fleet(const struct kp_bound_problem *p0, struct kp_bound_fleet *
 		for (int i = 0; !rc && i < p.nclasses; i++)
 			if (!g.live[i])
 				res[i] = g.dem[i] = 0;  /* nothing holds them: not ours to place */
+		g.fleet = true;
 		if (!rc)
 			rc = master_build(&g);
 		/* warm start: the last round's basic columns are still patterns

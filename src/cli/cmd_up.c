@@ -273,6 +273,9 @@ int kp_cmd_up(int argc, char **argv, const char *datadir)
 		bm = getenv("KARPENTER_UP_MAX_WATCH_SECONDS");
 		if (bm && !kp_parse_i64(bm, &v) && v > 0)
 			cfg.max_watch_s = v;
+		bm = getenv("KARPENTER_UP_REQUEST_TIMEOUT_SECONDS");
+		if (bm && !kp_parse_i64(bm, &v) && v > 0 && v <= 86400)
+			cfg.request_timeout_s = v;
 	}
 
 	/* the data directory: private (0700, files 0600, and so every file

@@ -381,8 +381,11 @@ static const char *price_rules(struct kp_disrupt__pass *p, enum kp_disrupt_metho
 
 /* M -> N (1 < N < M): every claim launches its cheapest option that is not a
  * candidate's type and capacity type; valid when the worst-case total is
- * strictly below the candidates' price. */
-static const char *repack_rules(struct kp_disrupt__pass *p, const int *cand, int n, double price, struct kp_disrupt__cmd *cmd)
+ * strictly below the candidates' price. A pool split (split.c) keeps the
+ * candidates' types: it re-packs many nodes at once, and a strictly cheaper
+ * total is no sideways move. */
+static const char *repack_rules(struct kp_disrupt__pass *p, const int *cand, int n, double price, struct kp_disrupt__cmd *cmd,
+				bool pool)
 {
 	const struct kp_plan *plan = &cmd->sim->plan;
 	double worst = 0;
@@ -391,7 +394,8 @@ static const char *repack_rules(struct kp_disrupt__pass *p, const int *cand, int
 		struct kp_disrupt__claim *c = &cmd->claims[i];
 		if (options_by_price(p, &plan->claims[i], -1, c))
 			return "policy: out of memory";
-		filter_same_type(p, c, cand, n);
+		if (!pool)
+			filter_same_type(p, c, cand, n);
 		if (c->nopt == 0)
 			return kp_disrupt__fmt(p, "pods-do-not-fit: no type left for new node %d of %d", i + 1, plan->nclaims);
 		launch_choice(c);
@@ -433,6 +437,8 @@ static kp_err consolidate(struct kp_disrupt__pass *p, enum kp_disrupt_method m, 
 	rc = kp_disrupt__simulate(p, cand, n, true, r, eb);
 	if (rc)
 		return rc;
+	if (m == KP_DISRUPT_SPLIT && r->plan.nclaims <= 1)
+		m = KP_DISRUPT_MULTI;   /* a pool split that needs at most one node: M -> 1 */
 	cmd->method = m;
 	cmd->sim = r;
 	cmd->cand = kp_arena_memdup(&p->arena, cand, (size_t)n * sizeof(int));
@@ -456,12 +462,12 @@ static kp_err consolidate(struct kp_disrupt__pass *p, enum kp_disrupt_method m, 
 		/* cost packing: 1 -> N and M -> N of any count (split.c) */
 		cmd->method = KP_DISRUPT_SPLIT;
 		cmd->action = KP_DISRUPT_REPLACE;
-		if (!(no = repack_rules(p, cand, n, price, cmd)))
+		if (!(no = repack_rules(p, cand, n, price, cmd, m == KP_DISRUPT_SPLIT)))
 			cmd->reason = kp_disrupt__split_reason(p, n, r->plan.nclaims);
 	} else if (r->plan.nclaims > 1) {
 		if (!p->opts->repack || r->plan.nclaims >= n)
 			no = kp_disrupt__fmt(p, "pods-do-not-fit: the pods would need %d new nodes", r->plan.nclaims);
-		else if (!(no = repack_rules(p, cand, n, price, cmd)))
+		else if (!(no = repack_rules(p, cand, n, price, cmd, false)))
 			cmd->reason = kp_disrupt__fmt(p, "Underutilized: %d nodes repacked into %d cheaper nodes", n,
 					     r->plan.nclaims);
 		cmd->action = KP_DISRUPT_REPLACE;
@@ -472,9 +478,13 @@ static kp_err consolidate(struct kp_disrupt__pass *p, enum kp_disrupt_method m, 
 		if (!no) {
 			cmd->nclaims = 1;
 			cmd->action = KP_DISRUPT_REPLACE;
-			cmd->reason = kp_disrupt__fmt(p, "Underutilized: %s replaced by a cheaper %s %s ($%.4f/h < $%.4f/h)",
-					     n == 1 ? "node" : "nodes", c->it->name,
-					     kp_captype_name(c->off->captype), kp_disrupt__price(c->off), price);
+			cmd->reason = c->off->captype == KP_CAP_RESERVED
+				? kp_disrupt__fmt(p, "Underutilized: %s replaced by %s reserved capacity (a reservation counts at "
+						  "its price / 10^7: $%.2g/h < $%.4f/h)", n == 1 ? "node" : "nodes", c->it->name,
+						  kp_disrupt__price(c->off), price)
+				: kp_disrupt__fmt(p, "Underutilized: %s replaced by a cheaper %s %s ($%.4f/h < $%.4f/h)",
+						  n == 1 ? "node" : "nodes", c->it->name,
+						  kp_captype_name(c->off->captype), kp_disrupt__price(c->off), price);
 		}
 	}
 	if (!no) {
@@ -518,11 +528,41 @@ static int64_t (*budget_copy(struct kp_disrupt__pass *p))[DR_COUNT]
 	return b;
 }
 
+/* Multi-node consolidation when every candidate packs for cost (split.c's
+ * pool split): all[0..m) are the budget-allowed candidates, most wasted
+ * first, re-packed at once; when that is not worth it, they are settled. */
+static kp_err pool_split(struct kp_disrupt__pass *p, int *all, int m, struct kp_disrupt__cmd *cmd, bool *found,
+			 struct kp_errbuf *eb)
+{
+	struct kp_disrupt__cmd trial;
+	bool valid;
+	const char *why;
+	int n = m;
+	kp_err rc;
+
+	if (n < 2)
+		return KP_OK;
+	rc = consolidate(p, KP_DISRUPT_SPLIT, all, n, &trial, &valid, &why, eb);
+	if (rc)
+		return rc;
+	if (valid && trial.savings >= trial.price * KP_DISRUPT__SPLIT_MIN_SAVING) {
+		*cmd = trial;
+		*found = true;
+		return KP_OK;
+	}
+	if (valid)
+		kp_disrupt__cmd_clear(&trial);  /* churn for next to nothing */
+	if (kp_disrupt__split_settle(p, all, n))
+		return kp_errf(eb, KP_ERR_NOMEM, "disruption: out of memory");
+	return KP_OK;
+}
+
 kp_err kp_disrupt__multi(struct kp_disrupt__pass *p, struct kp_disrupt__cmd *cmd, bool *found, struct kp_errbuf *eb)
 {
 	int *all = kp_arena_calloc(&p->arena, (size_t)p->nnodes + 1, sizeof(int));
 	int64_t (*saved)[DR_COUNT] = budget_copy(p);
 	int n, m = 0, lo = 1, hi, cap;
+	bool split = false;
 	struct kp_disrupt__cmd best, trial;
 
 	*found = false;
@@ -531,6 +571,14 @@ kp_err kp_disrupt__multi(struct kp_disrupt__pass *p, struct kp_disrupt__cmd *cmd
 	if (!all || !saved)
 		return kp_errf(eb, KP_ERR_NOMEM, "disruption: out of memory");
 	n = consolidation_candidates(p, all);
+	if (n >= 2 && kp_disrupt__split_allowed(p, all, n)) {
+		/* every candidate packs for cost: the pool split picks its own
+		 * candidates (most wasted first), then the budgets */
+		n = kp_disrupt__split_order(p, all, n, false);
+		if (n < 0)
+			return kp_errf(eb, KP_ERR_NOMEM, "disruption: out of memory");
+		split = true;
+	}
 	for (int i = 0; i < n; i++) {
 		if (kp_disrupt__budget(p, all[i], DR_UNDERUTILIZED) == 0) {
 			/* used up by earlier candidates: single-node may still take it */
@@ -542,6 +590,8 @@ kp_err kp_disrupt__multi(struct kp_disrupt__pass *p, struct kp_disrupt__cmd *cmd
 		all[m++] = all[i];
 	}
 	memcpy(p->budget, saved, (size_t)p->npools * sizeof(*saved));   /* budgets are per method */
+	if (split)
+		return pool_split(p, all, m, cmd, found, eb);
 	cap = p->opts->multi_max > 0 ? p->opts->multi_max : DD_MULTI_MAX_DEFAULT;
 	if (p->opts->evaluate_all)
 		cap = m;
@@ -635,8 +685,13 @@ kp_err kp_disrupt__single(struct kp_disrupt__pass *p, struct kp_disrupt__cmd *cm
 	if (!all)
 		return kp_errf(eb, KP_ERR_NOMEM, "disruption: out of memory");
 	n = consolidation_candidates(p, all);
-	if (interleave_pools(p, all, n))
+	if (n >= 2 && kp_disrupt__split_allowed(p, all, n)) {
+		/* every candidate packs for cost: most wasted first (split.c) */
+		if (kp_disrupt__split_order(p, all, n, true) < 0)
+			return kp_errf(eb, KP_ERR_NOMEM, "disruption: out of memory");
+	} else if (interleave_pools(p, all, n)) {
 		return kp_errf(eb, KP_ERR_NOMEM, "disruption: out of memory");
+	}
 	for (int i = 0; i < n; i++) {
 		bool valid;
 		const char *why;

@@ -33,6 +33,10 @@ struct kp_disrupt__world {
 	struct kp_cluster cl;               /* own arena; nodes, claims, pods are copies */
 	const struct kp_cluster *in;
 	int nlaunched;                      /* replacement nodes created so far */
+	/* pool split (split.c): nodes a pool split could not improve, sorted by
+	 * address; later pool splits leave them to single-node consolidation */
+	const struct kp_node **settled;
+	int nsettled, capsettled;
 };
 
 kp_err kp_disrupt__world_init(struct kp_disrupt__world *w, const struct kp_cluster *in, struct kp_errbuf *eb);
@@ -163,6 +167,16 @@ void kp_disrupt__pass_free(struct kp_disrupt__pass *p);
 /* Every candidate's NodePool packs for cost. */
 bool kp_disrupt__split_allowed(struct kp_disrupt__pass *p, const int *cand, int n);
 const char *kp_disrupt__split_reason(struct kp_disrupt__pass *p, int n, int nclaims);
+/* Pool split order: keeps the candidates whose price exceeds a lower bound
+ * of their pods' cost by more than KP_DISRUPT__SPLIT_MIN_WASTE of it and
+ * that are not settled (all: keeps every candidate), most wasted first;
+ * returns how many (-1: out of memory). */
+#define KP_DISRUPT__SPLIT_MIN_WASTE 0.05
+/* ...and a pool split must save this share of the candidates' price */
+#define KP_DISRUPT__SPLIT_MIN_SAVING 0.01
+int kp_disrupt__split_order(struct kp_disrupt__pass *p, int *cand, int n, bool all);
+/* Marks the candidates settled: pool splits skip them from now on. */
+kp_err kp_disrupt__split_settle(struct kp_disrupt__pass *p, const int *cand, int n);
 
 /* Records the first reason a method gives for not disrupting node i. */
 void kp_disrupt__record(struct kp_disrupt__pass *p, int i, const char *reason);

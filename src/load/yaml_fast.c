@@ -22,7 +22,9 @@
  * stream from there (yaml.c), so every error message, and every document it
  * does not take, is exactly libyaml's. A stream with a "..." line anywhere
  * is libyaml's whole (libyaml cannot resume after one: what may follow it
- * depends on what came before). The subset is chosen so that each
+ * depends on what came before), and so is a stream with any byte other than
+ * printable ASCII, tab, LF and CR (libyaml's reader decodes ahead, so a byte
+ * it refuses fails the stream before earlier documents are delivered). The subset is chosen so that each
  * document it accepts means the same to libyaml; tests/unit/test_load_fast.c
  * compares both trees on every manifest of the repository.
  *
@@ -303,7 +305,8 @@ static bool finish(struct fast *f, struct kp_load_node *n, size_t base)
 			f->nomem = true;
 			return false;
 		}
-		memcpy(n->u.items, f->stack + base, count * sizeof(*n->u.items));
+		if (count)   /* the stack is NULL before the first push: no arithmetic on it */
+			memcpy(n->u.items, f->stack + base, count * sizeof(*n->u.items));
 		n->n = (uint32_t)count;
 	} else {
 		size_t np = count / 2;
@@ -584,6 +587,19 @@ static struct kp_load_node *block_node(struct fast *f, int col)
 	return block_map(f, col);
 }
 
+/* Only tab, LF, CR and printable ASCII: nothing libyaml's reader refuses. */
+static bool plain_ascii(const char *d, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)d;
+
+	for (size_t i = 0; i < len; i++) {
+		unsigned c = p[i];
+		if ((c < 0x20 && c != '\n' && c != '\t' && c != '\r') || c >= 0x7f)
+			return false;
+	}
+	return true;
+}
+
 kp_err kp_load_fast_yaml(const char *name, const char *data, size_t len, struct kp_arena *tmp,
 			 kp_load_doc_fn fn, void *ctx, struct kp_errbuf *eb, size_t *off, uint32_t *line,
 			 int *docno)
@@ -600,9 +616,12 @@ kp_err kp_load_fast_yaml(const char *name, const char *data, size_t len, struct 
 	*off = 0;
 	*line = 0;
 	*docno = 0;
-	/* a BOM, a directive or a "..." line: libyaml reads the whole stream */
-	if ((len >= 1 && (unsigned char)data[0] >= 0x80) || (len >= 1 && data[0] == '%') ||
-	    (len >= 3 && memcmp(data, "...", 3) == 0) || memmem(data, len, "\n...", 4))
+	/* a directive, a "..." line, or a byte libyaml's reader could refuse
+	 * (it decodes ahead: a bad byte in a later document fails the stream
+	 * before the documents ahead of it are delivered): libyaml reads the
+	 * whole stream */
+	if ((len >= 1 && data[0] == '%') || (len >= 3 && memcmp(data, "...", 3) == 0) ||
+	    memmem(data, len, "\n...", 4) || !plain_ascii(data, len))
 		return KP_OK;
 	for (;;) {
 		struct kp_load_node *root;

@@ -58,6 +58,7 @@ struct kp_sched__cost {
 	int *bin_claim;                 /* claim idx, -1 = not opened */
 	double *claim_cap;              /* per claim idx: price cap, 0 = none */
 	double *claim_price;            /* per claim idx: cheapest offering now (after its last pod) */
+	bool *claim_priced;             /* per claim idx: claim_price is that price (else not computed) */
 	bool *claim_cost;               /* per claim idx: its template packs for cost */
 };
 
@@ -110,19 +111,31 @@ static bool prob_dims(struct prob *pb, const struct kp_res *const *req, int n, i
 	return true;
 }
 
-static kp_err prob_kinds(struct prob *pb, const struct kp_sched *s, const bool *use_tpl, struct kp_arena *a)
+/* The node kinds of the templates in use, priced: the same for every run of
+ * a prepared scheduler (consolidation runs thousands), so the cost runs
+ * keep them in s->cost_kinds. */
+struct kp_sched__cost_kinds {
+	int n;
+	int *tpl, *type;
+	double *price;
+};
+
+static kp_err kinds_list(const struct kp_sched *s, const bool *use_tpl, struct kp_arena *a,
+			 struct kp_sched__cost_kinds **out)
 {
+	struct kp_sched__cost_kinds *ck = kp_arena_calloc(a, 1, sizeof(*ck));
 	int cap = 0;
 
 	for (int t = 0; t < s->ntpl; t++)
 		if (use_tpl[t])
 			cap += s->tpl[t].ntypes;
-	pb->kinds = kp_arena_calloc(a, (size_t)cap + 1, sizeof(*pb->kinds));
-	pb->kind_tpl = kp_arena_calloc(a, (size_t)cap + 1, sizeof(int));
-	pb->kind_type = kp_arena_calloc(a, (size_t)cap + 1, sizeof(int));
-	if (!pb->kinds || !pb->kind_tpl || !pb->kind_type)
+	if (!ck)
 		return KP_ERR_NOMEM;
-	pb->nkinds = 0;
+	ck->tpl = kp_arena_calloc(a, (size_t)cap + 1, sizeof(int));
+	ck->type = kp_arena_calloc(a, (size_t)cap + 1, sizeof(int));
+	ck->price = kp_arena_calloc(a, (size_t)cap + 1, sizeof(double));
+	if (!ck->tpl || !ck->type || !ck->price)
+		return KP_ERR_NOMEM;
 	for (int t = 0; t < s->ntpl; t++) {
 		const struct kp_sched__tpl *tp = &s->tpl[t];
 		uint64_t zm, cm;
@@ -134,20 +147,36 @@ static kp_err prob_kinds(struct prob *pb, const struct kp_sched *s, const bool *
 		for (int j = 0; j < tp->ntypes; j++) {
 			const struct kp_sched__itype *tt = &tp->types[j];
 			const struct kp_offering *o;
-			struct kp_bound_kind *k = &pb->kinds[pb->nkinds];
 
 			if (tt->never_fits || !tt->any_avail)
 				continue;
 			o = kp_sched__type_cheapest(s, tt, zm, cm, &tp->reqs);
 			if (!o)
 				continue;
-			k->price = o->price;
-			for (int d = 0; d < pb->ndims; d++)
-				k->free[d] = tt->free.v[pb->dims[d]];
-			pb->kind_tpl[pb->nkinds] = t;
-			pb->kind_type[pb->nkinds] = j;
-			pb->nkinds++;
+			ck->price[ck->n] = o->price;
+			ck->tpl[ck->n] = t;
+			ck->type[ck->n] = j;
+			ck->n++;
 		}
+	}
+	*out = ck;
+	return KP_OK;
+}
+
+static kp_err prob_kinds(struct prob *pb, const struct kp_sched *s, const struct kp_sched__cost_kinds *ck,
+			 struct kp_arena *a)
+{
+	pb->kinds = kp_arena_calloc(a, (size_t)ck->n + 1, sizeof(*pb->kinds));
+	pb->kind_tpl = kp_arena_memdup(a, ck->tpl, ((size_t)ck->n + 1) * sizeof(int));
+	pb->kind_type = kp_arena_memdup(a, ck->type, ((size_t)ck->n + 1) * sizeof(int));
+	if (!pb->kinds || !pb->kind_tpl || !pb->kind_type)
+		return KP_ERR_NOMEM;
+	pb->nkinds = ck->n;
+	for (int k = 0; k < ck->n; k++) {
+		const struct kp_sched__itype *tt = &s->tpl[ck->tpl[k]].types[ck->type[k]];
+		pb->kinds[k].price = ck->price[k];
+		for (int d = 0; d < pb->ndims; d++)
+			pb->kinds[k].free[d] = tt->free.v[pb->dims[d]];
 	}
 	return KP_OK;
 }
@@ -313,8 +342,10 @@ static kp_err cost_alloc(struct kp_sched__run *r, struct kp_sched__cost *c, cons
 	c->claim_cap = kp_arena_calloc(a, np, sizeof(double));
 	c->claim_cost = kp_arena_calloc(a, np, sizeof(bool));
 	c->claim_price = kp_arena_calloc(a, np, sizeof(double));
+	c->claim_priced = kp_arena_calloc(a, np, sizeof(bool));
 	if (!c->kind_tpl || !c->kind_type || !c->kind_price || !c->class_alone || !c->pod_class || !c->pod_bin ||
-	    !c->bin_kind || !c->bin_claim || !c->claim_cap || !c->claim_cost || !c->claim_price)
+	    !c->bin_kind || !c->bin_claim || !c->claim_cap || !c->claim_cost || !c->claim_price ||
+	    !c->claim_priced)
 		return KP_ERR_NOMEM;
 	for (int k = 0; k < pb->nkinds; k++)
 		c->kind_price[k] = pb->kinds[k].price;
@@ -407,7 +438,10 @@ kp_err kp_sched__cost_run_init(struct kp_sched__run *r, struct kp_errbuf *eb)
 	rc = KP_OK;
 	if (!prob_dims(&pb, reqs, r->npods, r->nres))
 		goto out;   /* too many resource kinds for the planner: Karpenter's packing */
-	rc = prob_kinds(&pb, s, use, &a);
+	if (!s->cost_kinds)
+		rc = kinds_list(s, use, &s->arena, &s->cost_kinds);
+	if (!rc)
+		rc = prob_kinds(&pb, s, s->cost_kinds, &a);
 	if (!rc)
 		rc = prob_classes(&pb, s, refs, r->npods, &a);
 	if (rc)
@@ -487,9 +521,15 @@ static bool claim_join(struct kp_sched__run *r, struct kp_sched__claim *c, struc
 	struct kp_sched__try t;
 	bool ok = kp_sched__claim_try(r, c, p, v, &t, NULL);
 	double after = 0;
+	bool priced = false;
 
-	if (ok && (rule != JOIN_ANY || cs->claim_cost[c->idx] || cs->claim_cap[c->idx] > 0))
-		after = types_price(r, c, t.types, t.ntypes, t.over, t.nover);
+	if (ok && (rule != JOIN_ANY || cs->claim_cost[c->idx] || cs->claim_cap[c->idx] > 0)) {
+		if (cs->claim_priced[c->idx] && t.nover == 0 && t.ntypes == c->ntypes)
+			after = cs->claim_price[c->idx];   /* same types, same requirements: same price */
+		else
+			after = types_price(r, c, t.types, t.ntypes, t.over, t.nover);
+		priced = true;
+	}
 	if (ok && rule != JOIN_ANY && (cs->claim_cost[c->idx] || cs->claim_cap[c->idx] > 0)) {
 		*priced_out = true;
 		if (cs->claim_cap[c->idx] > 0) {
@@ -506,6 +546,7 @@ static bool claim_join(struct kp_sched__run *r, struct kp_sched__claim *c, struc
 		*rc = kp_sched__claim_commit(r, c, p, &t);
 		kp_sched__claim_order_bump(r, c, old);
 		cs->claim_price[c->idx] = after;
+		cs->claim_priced[c->idx] = priced;
 	}
 	kp_arena_reset(r->scratch, m);
 	return ok;
@@ -571,6 +612,7 @@ static bool new_claim(struct kp_sched__run *r, int tpl, struct kp_sched__pod *p,
 		r->cost->claim_cap[c->idx] = cap;
 		r->cost->claim_cost[c->idx] = r->cost->tpl_cost[tpl];
 		r->cost->claim_price[c->idx] = price;
+		r->cost->claim_priced[c->idx] = cap > 0 || r->cost->tpl_cost[tpl];
 		*out = c;
 	}
 	kp_arena_reset(r->scratch, m);
@@ -847,6 +889,7 @@ kp_err kp_sched_cost_bound(const struct kp_sched_input *in, const struct kp_sche
 	struct kp_bound_problem bp;
 	struct kp_bound_result res;
 	struct podref *refs = NULL;
+	struct kp_sched__cost_kinds *ck = NULL;
 	const struct kp_res **reqs;
 	bool *use;
 	int n = 0;
@@ -877,7 +920,9 @@ kp_err kp_sched_cost_bound(const struct kp_sched_input *in, const struct kp_sche
 		rc = kp_errf(eb, KP_ERR_LIMIT, "bound: the pods use more than %d resource kinds", KP_BOUND_DIMS);
 		goto out;
 	}
-	rc = prob_kinds(&pb, s, use, &a);
+	rc = kinds_list(s, use, &a, &ck);
+	if (!rc)
+		rc = prob_kinds(&pb, s, ck, &a);
 	if (!rc)
 		rc = prob_classes(&pb, s, refs, n, &a);
 	if (rc)

@@ -328,22 +328,54 @@ static bool resv_left(const struct resv_use *u, const struct kp_itype *it, const
 	return rv->capacity > 0;
 }
 
-/* Existing reserved nodes count against their reservation. */
+/* Existing reserved nodes, and in-flight NodeClaims labelled reserved,
+ * count against their reservation. */
 static kp_err resv_init(struct kp_sched__run *r, struct resv_use *u)
 {
 	const struct kp_cluster *cl = r->s->cl;
 
 	memset(u, 0, sizeof(*u));
-	for (int i = 0; i < cl->nnodes; i++) {
+	if (!r->s->resv_known) {
+		/* once per prepared scheduler: without reserved offerings no
+		 * node counts against a reservation (resv_left) */
+		r->s->resv_known = 1;
+		for (int c = -1; c < r->s->ntpl; c++) {
+			const struct kp_catalog *cat = c < 0 ? r->s->cat : r->s->tpl[c].cat;
+			for (int t = 0; cat && t < cat->n && r->s->resv_known == 1; t++)
+				for (int o = 0; o < cat->types[t]->noff; o++)
+					if (cat->types[t]->off[o].captype == KP_CAP_RESERVED)
+						r->s->resv_known = 2;
+		}
+	}
+	for (int i = 0; r->s->resv_known == 2 && i < cl->nnodes; i++) {
 		const struct kp_node *n = cl->nodes[i];
 		const char *ct = kp_labels_get(&n->labels, KP_LABEL_CAPACITY_TYPE);
-		const struct kp_itype *it = kp_catalog_find(kp_sched__pool_cat(r->s, kp_labels_get(&n->labels, KP_LABEL_NODEPOOL)),
-							       kp_labels_get(&n->labels, KP_LABEL_INSTANCE_TYPE));
+		const struct kp_itype *it;
 		struct resv *x;
 
-		if (!it || !ct || strcmp(ct, KP_CT_RESERVED) != 0 || n->deleting)
+		if (!ct || strcmp(ct, KP_CT_RESERVED) != 0 || n->deleting)
+			continue;   /* (the catalog look-up only for reserved nodes: runs once per solve) */
+		it = kp_catalog_find(kp_sched__pool_cat(r->s, kp_labels_get(&n->labels, KP_LABEL_NODEPOOL)),
+				     kp_labels_get(&n->labels, KP_LABEL_INSTANCE_TYPE));
+		if (!it)
 			continue;
 		if (!(x = resv_get(r->a, u, it, kp_labels_get(&n->labels, KP_LABEL_ZONE))))
+			return KP_ERR_NOMEM;
+		x->used++;
+	}
+	/* in-flight NodeClaims (launched, no Node yet) that hold a reservation */
+	for (int i = 0; i < cl->nclaims; i++) {
+		const struct kp_nodeclaim *c = cl->claims[i];
+		const char *ct = kp_labels_get(&c->labels, KP_LABEL_CAPACITY_TYPE);
+		const struct kp_itype *it;
+		struct resv *x;
+
+		if (c->node || c->deleting || !ct || strcmp(ct, KP_CT_RESERVED) != 0)
+			continue;
+		it = kp_catalog_find(r->s->cat, kp_labels_get(&c->labels, KP_LABEL_INSTANCE_TYPE));
+		if (!it)
+			continue;
+		if (!(x = resv_get(r->a, u, it, kp_labels_get(&c->labels, KP_LABEL_ZONE))))
 			return KP_ERR_NOMEM;
 		x->used++;
 	}

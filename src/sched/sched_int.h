@@ -527,6 +527,8 @@ struct kp_sched {
 	struct kp_arena scratch;        /* runs' scratch: warmed once, reset after every try */
 	struct kp_arena_mark scratch0;  /* its empty position */
 	const struct kp_reqs **daemon_reqs; /* per daemon: strict requirements per required term */
+	int8_t resv_known;              /* plan.c: 0 not looked, 1 no reserved offering in the catalog, 2 some */
+	struct kp_sched__cost_kinds *cost_kinds; /* pack_cost.c: the cost templates' node kinds, on first use */
 };
 
 #endif

@@ -56,11 +56,13 @@
 #define RETAIN_MARKS 128         /* samples of (version, time) for time-based retention */
 #define STMT_CACHE 24            /* prepared statements kept per connection */
 #define RING 4096                /* recent events kept in memory for watches (power of 2) */
+#define RING_BYTES (64 << 20)    /* ... and at most about this much of their JSON */
 
 /* One committed event, shared by the in-memory ring and the watches that
  * are delivering it (reference counted; immutable once made). */
 struct evblob {
 	atomic_int refs;
+	bool has_json;               /* false: read by a lazy watch without its JSON */
 	struct kp_store_event ev;    /* strings point into s */
 	char s[];                    /* group\0resource\0ns\0name\0json\0 */
 };
@@ -100,6 +102,7 @@ struct kp_store {
 	/* the events with rv in (ring_lo, rv] at ring[rv % RING] (under mu) */
 	struct evblob *ring[RING];
 	int64_t ring_lo;
+	size_t ring_bytes;           /* JSON bytes of the ring's events */
 };
 
 struct kp_store_watch {
@@ -110,6 +113,8 @@ struct kp_store_watch {
 	struct evblob *items[WATCH_BATCH];
 	int nitems, next;
 	struct evblob *cur;          /* the event last returned (a reference) */
+	bool lazy;                   /* events carry no JSON: kp_store_watch_json reads it */
+	char *cur_json;              /* kp_store_watch_json's copy (an event read without JSON) */
 };
 
 static const char SCHEMA[] =
@@ -173,6 +178,7 @@ static struct evblob *blob_new(enum kp_store_evtype type, int64_t rv, const char
 	if (!b)
 		return NULL;
 	atomic_init(&b->refs, 1);
+	b->has_json = true;
 	for (int i = 0; i < 5; i++) {
 		p[i] = b->s + off;
 		memcpy(p[i], f[i], len[i]);
@@ -862,6 +868,16 @@ static void uncommit(struct wreq *w, struct kp_store *st, const char *why)
 }
 
 /* Puts the committed events of batch into the ring (under st->mu). */
+static void ring_drop(struct kp_store *st, struct evblob **slot)
+{
+	if (*slot)
+		st->ring_bytes -= (*slot)->ev.len;
+	blob_unref(*slot);
+	*slot = NULL;
+}
+
+/* Puts the committed events of batch into the ring (under st->mu): at most
+ * RING events and about RING_BYTES of JSON (the oldest go first). */
 static void ring_publish(struct kp_store *st, struct wreq *batch, int64_t rv)
 {
 	for (struct wreq *w = batch; w; w = w->next) {
@@ -869,14 +885,18 @@ static void ring_publish(struct kp_store *st, struct wreq *batch, int64_t rv)
 		if (w->rc != KP_STORE_OK)
 			continue;
 		slot = &st->ring[w->rv & (RING - 1)];
-		blob_unref(*slot);
+		ring_drop(st, slot);
 		*slot = w->ev;
 		w->ev = NULL;
-		if (!*slot && w->rv > st->ring_lo)
+		if (*slot)
+			st->ring_bytes += (*slot)->ev.len;
+		else if (w->rv > st->ring_lo)
 			st->ring_lo = w->rv;   /* not in memory: nothing at or below it is served from the ring */
 	}
 	if (rv - RING > st->ring_lo)
 		st->ring_lo = rv - RING;
+	while (st->ring_bytes > RING_BYTES && st->ring_lo < rv)
+		ring_drop(st, &st->ring[++st->ring_lo & (RING - 1)]);
 }
 
 /* The leader's part: the writes of batch in one transaction, one commit
@@ -1319,12 +1339,19 @@ out:
 	return rc;
 }
 
-/* ---- cursors (streamed lists) ---- */
+/* ---- cursors (streamed lists) ----
+ * The scan reads each row's key and version only (the key index and the
+ * row's first page); kp_store_cursor_json reads the JSON of the row last
+ * returned, in the same read transaction, so a caller that already holds
+ * an encoding of that version (src/apiserver/enccache.c) never makes
+ * SQLite assemble a large object's overflow pages again. */
 struct kp_store_cursor {
 	struct kp_store *st;
 	struct conn *cn;
-	sqlite3_stmt *s;
+	sqlite3_stmt *s;             /* ns, name, rv, rowid in key order */
+	sqlite3_stmt *j;             /* json of one rowid; reset after each use */
 	char *group, *resource, *ns;
+	bool have_row;
 };
 
 void kp_store_cursor_close(struct kp_store_cursor *cur)
@@ -1333,6 +1360,7 @@ void kp_store_cursor_close(struct kp_store_cursor *cur)
 		return;
 	if (cur->cn) {
 		unprep(cur->cn, cur->s);
+		unprep(cur->cn, cur->j);
 		cexec(cur->cn, "COMMIT");
 		reader_give(cur->st, cur->cn);
 	}
@@ -1370,8 +1398,11 @@ enum kp_store_rc kp_store_cursor_open(struct kp_store *st, const char *group, co
 	*list_rv = query_i64(cur->cn, "SELECT max(rv) FROM events", 0);
 	if (*list_rv == 0)
 		*list_rv = query_i64(cur->cn, "SELECT max(rv) FROM objects", 0);
-	if (!(cur->s = prep(cur->cn, all ? "SELECT json FROM objects WHERE grp=?1 AND res=?2 ORDER BY ns, name"
-					    : "SELECT json FROM objects WHERE grp=?1 AND res=?2 AND ns=?3 ORDER BY name"))) {
+	if (!(cur->s = prep(cur->cn, all ? "SELECT ns, name, rv, rowid FROM objects WHERE grp=?1 AND res=?2 "
+					   "ORDER BY ns, name"
+					 : "SELECT ns, name, rv, rowid FROM objects WHERE grp=?1 AND res=?2 AND ns=?3 "
+					   "ORDER BY name")) ||
+	    !(cur->j = prep(cur->cn, "SELECT json FROM objects WHERE rowid=?1"))) {
 		enum kp_store_rc rc = dbfail(eb, cur->cn->db, "store list");
 		kp_store_cursor_close(cur);
 		return rc;
@@ -1384,18 +1415,47 @@ enum kp_store_rc kp_store_cursor_open(struct kp_store *st, const char *group, co
 	return KP_STORE_OK;
 }
 
-enum kp_store_rc kp_store_cursor_next(struct kp_store_cursor *cur, const char **json, size_t *len,
+enum kp_store_rc kp_store_cursor_next(struct kp_store_cursor *cur, const char **ns, const char **name, int64_t *rv,
 				      struct kp_errbuf *eb)
 {
-	int r = sqlite3_step(cur->s);
+	int r;
+
+	sqlite3_reset(cur->j);
+	r = sqlite3_step(cur->s);
+	cur->have_row = r == SQLITE_ROW;
 	if (r == SQLITE_ROW) {
-		*json = (const char *)sqlite3_column_text(cur->s, 0);
-		*len = (size_t)sqlite3_column_bytes(cur->s, 0);
+		*ns = nz((const char *)sqlite3_column_text(cur->s, 0));
+		*name = nz((const char *)sqlite3_column_text(cur->s, 1));
+		*rv = sqlite3_column_int64(cur->s, 2);
 		return KP_STORE_OK;
 	}
 	if (r == SQLITE_DONE)
 		return KP_STORE_NOTFOUND;
 	return dbfail(eb, cur->cn->db, "store list");
+}
+
+enum kp_store_rc kp_store_cursor_json(struct kp_store_cursor *cur, const char **json, size_t *len,
+				      struct kp_errbuf *eb)
+{
+	int r;
+
+	if (!cur->have_row)
+		return kp_errf(eb, KP_ERR_INVALID, "store list: no current row"), KP_STORE_FAIL;
+	sqlite3_reset(cur->j);
+	sqlite3_bind_int64(cur->j, 1, sqlite3_column_int64(cur->s, 3));
+	r = sqlite3_step(cur->j);
+	if (r == SQLITE_ROW) {
+		*json = (const char *)sqlite3_column_text(cur->j, 0);
+		*len = (size_t)sqlite3_column_bytes(cur->j, 0);
+		return *json ? KP_STORE_OK : (kp_errf(eb, KP_ERR_NOMEM, "store list: out of memory"), KP_STORE_FAIL);
+	}
+	return dbfail(eb, cur->cn->db, "store list");
+}
+
+void kp_store_cursor_release(struct kp_store_cursor *cur)
+{
+	if (cur)
+		sqlite3_reset(cur->j);
 }
 
 enum kp_store_rc kp_store_count(struct kp_store *st, const char *group, const char *resource, const char *ns,
@@ -1598,10 +1658,74 @@ void kp_store_watch_close(struct kp_store_watch *w)
 		return;
 	items_clear(w);
 	blob_unref(w->cur);
+	free(w->cur_json);
 	free(w->group);
 	free(w->resource);
 	free(w->ns);
 	free(w);
+}
+
+void kp_store_watch_lazy(struct kp_store_watch *w)
+{
+	w->lazy = true;
+}
+
+void kp_store_watch_release(struct kp_store_watch *w)
+{
+	free(w->cur_json);
+	w->cur_json = NULL;
+}
+
+enum kp_store_rc kp_store_watch_json(struct kp_store_watch *w, const char **json, size_t *len, struct kp_errbuf *eb)
+{
+	struct kp_store *st = w->st;
+	struct conn *cn;
+	sqlite3_stmt *s = NULL;
+	enum kp_store_rc rc = KP_STORE_OK;
+	int64_t compacted;
+
+	kp_store_watch_release(w);
+	if (!w->cur)
+		return kp_errf(eb, KP_ERR_INVALID, "store watch: no current event"), KP_STORE_FAIL;
+	if (w->cur->has_json) {   /* from the ring: shared, no copy */
+		*json = w->cur->ev.json;
+		*len = w->cur->ev.len;
+		return KP_STORE_OK;
+	}
+	if (!(cn = reader_take(st)))
+		return dbfail(eb, NULL, "store watch");
+	if (!(s = prep(cn, "SELECT json FROM events WHERE rv = ?1"))) {
+		rc = dbfail(eb, cn->db, "store watch");
+		goto out;
+	}
+	sqlite3_bind_int64(s, 1, w->cur->ev.rv);
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		size_t n = (size_t)sqlite3_column_bytes(s, 0);
+		const char *t = (const char *)sqlite3_column_text(s, 0);
+		w->cur_json = t ? malloc(n + 1) : NULL;
+		if (!w->cur_json) {
+			rc = KP_STORE_FAIL;
+			kp_errf(eb, KP_ERR_NOMEM, "store watch: out of memory");
+			goto out;
+		}
+		memcpy(w->cur_json, t, n);
+		w->cur_json[n] = '\0';
+		*json = w->cur_json;
+		*len = n;
+	} else {
+		rc = KP_STORE_GONE;   /* pruned since the batch was read */
+	}
+out:
+	unprep(cn, s);
+	reader_give(st, cn);
+	if (rc == KP_STORE_GONE) {
+		pthread_mutex_lock(&st->mu);
+		compacted = st->compacted;
+		pthread_mutex_unlock(&st->mu);
+		kp_errf(eb, KP_ERR_RANGE, "too old resource version: %lld (%lld)", (long long)w->cur->ev.rv - 1,
+			(long long)compacted);
+	}
+	return rc;
 }
 
 static bool watch_match(const struct kp_store_watch *w, const struct kp_store_event *ev)
@@ -1642,9 +1766,13 @@ static enum kp_store_rc watch_fill(struct kp_store_watch *w, int64_t upto, struc
 
 	if (!db)
 		return dbfail(eb, NULL, "store watch");
-	if (!(s = prep(cn, "SELECT rv, type, grp, res, ns, name, json FROM events WHERE rv > ?1 AND rv <= ?2"
-			   " AND (?3 IS NULL OR grp = ?3) AND (?4 IS NULL OR res = ?4)"
-			   " AND (?5 IS NULL OR ns = ?5) ORDER BY rv LIMIT ?6"))) {
+	/* a lazy watch reads each event's JSON only if it asks (kp_store_watch_json) */
+	if (!(s = prep(cn, w->lazy ? "SELECT rv, type, grp, res, ns, name, '' FROM events WHERE rv > ?1 AND rv <= ?2"
+				     " AND (?3 IS NULL OR grp = ?3) AND (?4 IS NULL OR res = ?4)"
+				     " AND (?5 IS NULL OR ns = ?5) ORDER BY rv LIMIT ?6"
+				   : "SELECT rv, type, grp, res, ns, name, json FROM events WHERE rv > ?1 AND rv <= ?2"
+				     " AND (?3 IS NULL OR grp = ?3) AND (?4 IS NULL OR res = ?4)"
+				     " AND (?5 IS NULL OR ns = ?5) ORDER BY rv LIMIT ?6"))) {
 		rc = dbfail(eb, db, "store watch");
 		goto out;
 	}
@@ -1673,6 +1801,7 @@ static enum kp_store_rc watch_fill(struct kp_store_watch *w, int64_t upto, struc
 			kp_errf(eb, KP_ERR_NOMEM, "store watch: out of memory");
 			break;
 		}
+		w->items[n]->has_json = !w->lazy;
 		n++;
 	}
 	w->nitems = n;
@@ -1718,6 +1847,7 @@ enum kp_store_rc kp_store_watch_next(struct kp_store_watch *w, int64_t timeout_m
 
 	blob_unref(w->cur);
 	w->cur = NULL;
+	kp_store_watch_release(w);
 	if (timeout_ms >= 0)
 		deadline_after(&dl, timeout_ms);
 	for (;;) {
@@ -1730,6 +1860,10 @@ enum kp_store_rc kp_store_watch_next(struct kp_store_watch *w, int64_t timeout_m
 			if (w->cur->ev.rv > w->pos)
 				w->pos = w->cur->ev.rv;
 			*ev = w->cur->ev;
+			if (w->lazy) {
+				ev->json = NULL;
+				ev->len = 0;
+			}
 			return KP_STORE_OK;
 		}
 		w->nitems = w->next = 0;

@@ -156,13 +156,20 @@ enum kp_store_rc kp_store_list_page(struct kp_store *st, const char *group, cons
 				    void *ud, int64_t *list_rv, struct kp_errbuf *eb);
 /* A list read one object at a time from one snapshot (for streamed
  * responses): the cursor holds a read transaction until closed, so close
- * it promptly. kp_store_cursor_next: KP_STORE_OK with *json and *len valid
- * until the next call, KP_STORE_NOTFOUND at the end. */
+ * it promptly. kp_store_cursor_next: the next object's key and version
+ * (*ns, *name valid until the next call), KP_STORE_NOTFOUND at the end; it
+ * does not read the JSON. kp_store_cursor_json: the JSON of the object
+ * next returned last, from the same snapshot, valid until the next call
+ * of either function or kp_store_cursor_release (which frees SQLite's copy
+ * of it at once: call it when done with a large object). */
 struct kp_store_cursor;
 enum kp_store_rc kp_store_cursor_open(struct kp_store *st, const char *group, const char *resource, const char *ns,
 				      int64_t *list_rv, struct kp_store_cursor **out, struct kp_errbuf *eb);
-enum kp_store_rc kp_store_cursor_next(struct kp_store_cursor *cur, const char **json, size_t *len,
+enum kp_store_rc kp_store_cursor_next(struct kp_store_cursor *cur, const char **ns, const char **name, int64_t *rv,
 				      struct kp_errbuf *eb);
+enum kp_store_rc kp_store_cursor_json(struct kp_store_cursor *cur, const char **json, size_t *len,
+				      struct kp_errbuf *eb);
+void kp_store_cursor_release(struct kp_store_cursor *cur);
 void kp_store_cursor_close(struct kp_store_cursor *cur);
 /* Counts the objects of (group, resource) (all namespaces if ns is NULL). */
 enum kp_store_rc kp_store_count(struct kp_store *st, const char *group, const char *resource, const char *ns,
@@ -203,6 +210,16 @@ enum kp_store_rc kp_store_watch_open(struct kp_store *st, const char *group, con
  * behind the window. */
 enum kp_store_rc kp_store_watch_next(struct kp_store_watch *w, int64_t timeout_ms, struct kp_store_event *ev,
 				     struct kp_errbuf *eb);
+/* Makes w's events carry no JSON (json NULL, len 0), for a caller that may
+ * already hold an encoding of the object version (src/apiserver/enccache.c):
+ * it reads the JSON of the event last returned with kp_store_watch_json
+ * (valid until the next call of either function or kp_store_watch_release),
+ * KP_STORE_GONE if the event left the window meanwhile (an event the watch
+ * got from the in-memory ring keeps its JSON). Call before the
+ * first kp_store_watch_next. */
+void kp_store_watch_lazy(struct kp_store_watch *w);
+enum kp_store_rc kp_store_watch_json(struct kp_store_watch *w, const char **json, size_t *len, struct kp_errbuf *eb);
+void kp_store_watch_release(struct kp_store_watch *w);
 /* Version the watch has seen up to (for BOOKMARK events). */
 int64_t kp_store_watch_rv(const struct kp_store_watch *w);
 void kp_store_watch_close(struct kp_store_watch *w);

@@ -158,6 +158,29 @@ EOP
 	fi
 
 	if stop_server "$SE"; then ok "events: server stops cleanly"; else bad "events: server stops cleanly" "$(tail -n 5 "$D.log")"; fi
+
+	# ---- an events.k8s.io Event stored under its own group by an earlier version moves to the core storage at start
+	$PY - "$D/store.db" <<'EOP'
+import json, sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+rv = c.execute("SELECT max(rv) FROM objects").fetchone()[0] + 1
+ev = {"apiVersion": "events.k8s.io/v1", "kind": "Event", "metadata": {"name": "ev-legacy", "namespace": "default", "uid": "u-legacy", "resourceVersion": str(rv)},
+      "eventTime": "2026-01-01T00:00:00.000000Z", "reportingController": "old-up", "reportingInstance": "i", "action": "Old", "reason": "Stored",
+      "note": "stored by an older up", "type": "Normal", "regarding": {"kind": "Pod", "name": "evdnd", "namespace": "default"}}
+c.execute("INSERT INTO objects(grp, res, ns, name, rv, uid, json) VALUES('events.k8s.io', 'events', 'default', 'ev-legacy', ?, 'u-legacy', ?)", (rv, json.dumps(ev)))
+c.execute("INSERT OR REPLACE INTO meta(k, v) VALUES('compacted', ?)", (rv,))
+c.commit()
+EOP
+	if start_server "$D" "$PORT" KARPENTER_UP_CONTROLLER=off; then
+		SE=$SPID
+		out=$(K get events ev-legacy -o jsonpath='{.message} {.reportingComponent}' 2>&1; K get events.events.k8s.io ev-legacy -o jsonpath=' {.note}' 2>&1)
+		left=$($PY -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT count(*) FROM objects WHERE grp=\"events.k8s.io\"").fetchone()[0])' "$D/store.db" 2>&1)
+		if [ "$out" = "stored by an older up old-up stored by an older up" ] && [ "$left" = 0 ]; then ok "events: events an older up stored under events.k8s.io move to the core storage at start"
+		else bad "events: events stored under events.k8s.io move to the core storage at start" "$out / left=$left"; fi
+		stop_server "$SE" >/dev/null
+	else
+		bad "events: restart on the same data directory"
+	fi
 	echo "events: $(($(date +%s) - EV_T0)) s"
 else
 	bad "events: start server"

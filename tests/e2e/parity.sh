@@ -19,7 +19,10 @@
 #  5. node repair (FEATURE_GATES=NodeRepair=true, toleration 2 s): a Node
 #     whose Ready turns False has its NodeClaim deleted, and the pod runs
 #     on a new node; then one whose KernelReady (an EKS node monitoring
-#     agent condition, an AWS repair policy) turns False.
+#     agent condition, an AWS repair policy) turns False;
+#  6. capacity reservations in the simulated cloud: with a reservation of
+#     one instance, two pods that cannot share a node get one reserved node
+#     (its NodeClaim pinned to reserved) and one spot node.
 
 pa_skipped=0
 pa_skip() { pa_skipped=$((pa_skipped + 1)); echo "skip $1"; }
@@ -325,5 +328,74 @@ if start_server "$D" "$PORT" FEATURE_GATES=NodeRepair=true KARPENTER_NODE_REPAIR
 	stop_server "$SPR" >/dev/null
 else
 	bad "parity: karpenter up (NodeRepair) starts"
+fi
+# ---- 6. capacity reservations: the simulated cloud counts them down; the
+# claim holding one is pinned to reserved, the next one launches spot
+cat >"$TMP/pa-resv.json" <<'EOF2'
+[{"name": "small-2x", "capacity": {"cpu": "2", "memory": "4Gi", "pods": "110"},
+  "offerings": [
+    {"zone": "test-zone-a", "capacityType": "reserved", "price": 0.1, "reservationCapacity": 1},
+    {"zone": "test-zone-a", "capacityType": "spot", "price": 0.04},
+    {"zone": "test-zone-b", "capacityType": "spot", "price": 0.05},
+    {"zone": "test-zone-a", "capacityType": "on-demand", "price": 0.1}]}]
+EOF2
+PORT=$(free_port)
+D=$TMP/parity-resv
+"$BIN" up --listen "127.0.0.1:$PORT" --data-dir "$D" --launch-delay 0s --catalog "$TMP/pa-resv.json" >"$D.log" 2>&1 &
+SPV=$!
+PIDS="$PIDS $SPV"
+KC=$D/kubeconfig
+pa_ready() { [ -f "$KC" ] && curl -sk -o /dev/null "https://127.0.0.1:$PORT/readyz"; }
+if pa_until 20 pa_ready; then
+	cat >"$TMP/pa-resv.yaml" <<'EOF2'
+apiVersion: karpenter.k8s.aws/v1
+kind: EC2NodeClass
+metadata: {name: default}
+spec:
+  role: KarpenterNodeRole-e2e
+  amiSelectorTerms: [{alias: al2023@latest}]
+  subnetSelectorTerms: [{tags: {karpenter.sh/discovery: e2e}}]
+  securityGroupSelectorTerms: [{tags: {karpenter.sh/discovery: e2e}}]
+---
+apiVersion: karpenter.sh/v1
+kind: NodePool
+metadata: {name: resv}
+spec:
+  template:
+    spec:
+      nodeClassRef: {group: karpenter.k8s.aws, kind: EC2NodeClass, name: default}
+      requirements: []
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: resv}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: resv}}
+  template:
+    metadata: {labels: {app: resv}}
+    spec:
+      affinity:
+        podAntiAffinity:
+          requiredDuringSchedulingIgnoredDuringExecution:
+          - {topologyKey: kubernetes.io/hostname, labelSelector: {matchLabels: {app: resv}}}
+      containers:
+      - {name: app, image: registry.k8s.io/pause:3.9, resources: {requests: {cpu: 1500m, memory: 256Mi}}}
+EOF2
+	pa_two_running() {
+		[ "$(K get pods -l app=resv -o jsonpath='{range .items[?(@.status.phase=="Running")]}{.metadata.name}{"\n"}{end}' 2>/dev/null | grep -c .)" -eq 2 ]
+	}
+	K apply -f "$TMP/pa-resv.yaml" >/dev/null 2>&1
+	if pa_until 60 pa_two_running; then ok "parity: reservations: both pods run"
+	else bad "parity: reservations: both pods run" "$(K get pods,nodeclaims -o wide 2>&1 | tail -n 4)"; fi
+	cts=$(K get nodes -o jsonpath='{range .items[*]}{.metadata.labels.karpenter\.sh/capacity-type}{"\n"}{end}' 2>/dev/null | sort | tr '\n' ' ')
+	if [ "$cts" = "reserved spot " ]; then ok "parity: reservations: one node on the reservation of 1, the other spot"
+	else bad "parity: reservations: one node on the reservation of 1, the other spot" "'$cts'"; fi
+	req=$(K get nodeclaims -o jsonpath='{range .items[?(@.metadata.labels.karpenter\.sh/capacity-type=="reserved")]}{.spec.requirements[?(@.key=="karpenter.sh/capacity-type")].values}{end}' 2>/dev/null)
+	if [ "$req" = '["reserved"]' ]; then ok "parity: reservations: the reserved NodeClaim is pinned to reserved"
+	else bad "parity: reservations: the reserved NodeClaim is pinned to reserved" "'$req'"; fi
+	stop_server "$SPV" >/dev/null
+else
+	bad "parity: karpenter up --catalog (reservations) starts" "$(tail -n 5 "$D.log")"
 fi
 echo "parity: $pa_skipped skipped"

@@ -33,6 +33,15 @@ put("manifest", "empty-seq", "[]\n")
 put("manifest", "empty-map", "--- {}\n")
 put("manifest", "anchors", "a: &x {k: [1, 2]}\nb: *x\nc: {<<: *x, d: []}\n")
 
+# fast YAML reader against libyaml: the same manifests, and the edges of its subset
+for p in yamls:
+    if small(p) and not p.endswith(".json"):
+        put("yaml_fast", p.replace("/", "_"), open(p, "rb").read())
+for i, case in enumerate(["- - a\n  - b\n- c\n", "a:\n- b\n-\n- c: d\n  e: f\n", "k: 'it''s'\nq: \"x y\"\nr: \"'}\"\n",
+                          "k: {a: [1, 2], b: {}, 'd': \"e\", f: g h}\n", "key : v # c\nl: a#b\n\nm:\n",
+                          "x: 1\n---\ny: [2]\n---\na: b\n  c\n", "a: 1\n...\n---\nb: 2\n", "  a: 1\nb: 2\n"]):
+    put("yaml_fast", "edge-%d" % i, case)
+
 # API objects as JSON (informers, kubectl)
 objs = []
 for p in sorted(glob.glob("tests/fixtures/apires/*.json")):

@@ -740,6 +740,113 @@ static void test_replacement_survives_its_pass(void **state)
 	fx_free(&f);
 }
 
+/* ---- pool split (cost packing, split.c) ---- */
+
+static int pass_node(const struct kp_disrupt__pass *p, const char *name)
+{
+	for (int i = 0; i < p->nnodes; i++)
+		if (strcmp(p->nodes[i].node->name, name) == 0)
+			return i;
+	fail_msg("no pass node %s", name);
+	return -1;
+}
+
+static void test_split_order_and_settle(void **state)
+{
+	struct fx f;
+	struct kp_disrupt__world w;
+	struct kp_disrupt__pass p;
+	int cand[3], n;
+
+	/* unit prices: cpu $0.05, memory $0.025/Gi (every type is linear) */
+	(void)state;
+	fx_init(&f);
+	linear_types(&f);
+	od_pool(&f);
+	fx_node(&f, "a", "default", "medium-4x", "on-demand");    /* full: $0.20 - $0.20, left out */
+	fx_node(&f, "b", "default", "large-8x", "on-demand");     /* $0.40 - $0.20 */
+	fx_node(&f, "c", "default", "xlarge-16x", "on-demand");   /* $0.80 - $0.05: most wasted */
+	fx_pod(&f, "p1", "a", "x", 4000, 1);
+	fx_pod(&f, "p2", "b", "x", 4000, 1);
+	fx_pod(&f, "p3", "c", "x", 1000, 1);
+	f.opts.sched.packing = KP_PACKING_COST;
+	assert_int_equal(kp_disrupt__world_init(&w, &f.c, &f.eb), KP_OK);
+	assert_int_equal(kp_disrupt__pass_build(&p, &w, &f.cat, &f.opts, 0, &f.eb), KP_OK);
+	cand[0] = pass_node(&p, "a");
+	cand[1] = pass_node(&p, "b");
+	cand[2] = pass_node(&p, "c");
+	assert_true(kp_disrupt__split_allowed(&p, cand, 3));
+	n = kp_disrupt__split_order(&p, cand, 3, false);
+	assert_int_equal(n, 2);
+	assert_string_equal(p.nodes[cand[0]].node->name, "c");
+	assert_string_equal(p.nodes[cand[1]].node->name, "b");
+	/* settled nodes leave the pool split; single-node order keeps them */
+	assert_int_equal(kp_disrupt__split_settle(&p, cand, 1), KP_OK);
+	cand[0] = pass_node(&p, "a");
+	cand[1] = pass_node(&p, "b");
+	cand[2] = pass_node(&p, "c");
+	n = kp_disrupt__split_order(&p, cand, 3, false);
+	assert_int_equal(n, 1);
+	assert_string_equal(p.nodes[cand[0]].node->name, "b");
+	cand[0] = pass_node(&p, "a");
+	cand[1] = pass_node(&p, "b");
+	cand[2] = pass_node(&p, "c");
+	n = kp_disrupt__split_order(&p, cand, 3, true);
+	assert_int_equal(n, 3);
+	assert_string_equal(p.nodes[cand[0]].node->name, "c");
+	assert_string_equal(p.nodes[cand[1]].node->name, "b");
+	assert_string_equal(p.nodes[cand[2]].node->name, "a");
+	/* Karpenter packing: no split */
+	f.opts.sched.packing = KP_PACKING_KARPENTER;
+	assert_false(kp_disrupt__split_allowed(&p, cand, 3));
+	kp_disrupt__pass_free(&p);
+	kp_disrupt__world_free(&w);
+	fx_free(&f);
+}
+
+static void test_pool_split_run(void **state)
+{
+	struct fx f;
+	struct kp_disrupt_result res;
+	double saved = 0;
+
+	/* three xlarge-16x ($0.80) with one 3 cpu pod each, a medium-4x its pod
+	 * fills; every node may go at once. Cost packing: one command re-packs
+	 * the three wasted nodes into $0.60 of new nodes (9 cpu: a large-8x and a
+	 * medium-4x, or three medium-4x); the full node stays. */
+	(void)state;
+	fx_init(&f);
+	linear_types(&f);
+	fx_budget(&f, od_pool(&f), "100%", NULL, 0, 0);
+	fx_node(&f, "a", "default", "xlarge-16x", "on-demand");
+	fx_node(&f, "b", "default", "xlarge-16x", "on-demand");
+	fx_node(&f, "c", "default", "xlarge-16x", "on-demand");
+	fx_node(&f, "d", "default", "medium-4x", "on-demand");
+	fx_pod(&f, "p1", "a", "x", 3000, 1);
+	fx_pod(&f, "p2", "b", "y", 3000, 1);
+	fx_pod(&f, "p3", "c", "z", 3000, 1);
+	fx_pod(&f, "p4", "d", "w", 4000, 1);
+	f.opts.sched.packing = KP_PACKING_COST;
+	run(&f, &res);
+	assert_int_equal(res.ncmds, 1);
+	assert_int_equal(res.cmds[0].method, KP_DISRUPT_SPLIT);
+	assert_int_equal(res.cmds[0].nnodes, 3);
+	assert_true(res.cmds[0].nrepl >= 2);
+	assert_money(res.cmds[0].savings, 1.80);
+	assert_int_equal(res.cmds[0].npods, 3);
+	kp_disrupt_result_free(&res);
+	/* Karpenter packing: never split, and it saves no more */
+	f.opts.sched.packing = KP_PACKING_KARPENTER;
+	run(&f, &res);
+	for (int i = 0; i < res.ncmds; i++) {
+		assert_int_not_equal(res.cmds[i].method, KP_DISRUPT_SPLIT);
+		saved += res.cmds[i].savings;
+	}
+	assert_true(saved <= 1.80 + 1e-9);
+	kp_disrupt_result_free(&res);
+	fx_free(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -764,6 +871,8 @@ int main(void)
 		cmocka_unit_test(test_passes_apply),
 		cmocka_unit_test(test_pending_settled_first),
 		cmocka_unit_test(test_replacement_survives_its_pass),
+		cmocka_unit_test(test_split_order_and_settle),
+		cmocka_unit_test(test_pool_split_run),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -248,6 +248,8 @@ static const char *const edge_cases[] = {
 	"---\n---\n",
 	"---\n",
 	"a: 1\n...\n",
+	"- []\n- {}\n- [[]]\n",
+	"a: 1\n\x01\n",
 	"a: 1\n...\nb: 2\n",
 	"a: 1\n...\n...\n",
 	"a: 1\n... # c\nb: 2\n",
@@ -317,7 +319,7 @@ static void test_edges(void **state)
 /* Random edits of the edge cases (seeded): the readers still agree. */
 static void test_mutations(void **state)
 {
-	static const char alphabet[] = " -:#'\"{}[],\n\ta1.&*!|>?%~x";
+	static const char alphabet[] = " -:#'\"{}[],\n\ta1.&*!|>?%~x\xc3\x01\r";
 	uint64_t rng = 7;
 	char buf[512];
 

@@ -598,6 +598,127 @@ static void test_watch_table_then_ring(void **state)
 	free(names);
 }
 
+/* A cursor returns keys and versions in order from its snapshot; the JSON
+ * of the current row is read on demand, as of that snapshot, after later
+ * writes too. */
+static void test_cursor_keys_then_json(void **state)
+{
+	struct fx *f = *state;
+	const char *names[] = { "c", "a", "b" };
+	struct kp_store_cursor *cur = NULL;
+	const char *ns, *name, *j;
+	int64_t lrv = 0, rv;
+	size_t n;
+
+	for (int i = 0; i < 3; i++) {
+		struct kp_store_key k = { "", "pods", i == 2 ? "other" : "default", names[i] };
+		json_t *o = pod(names[i], names[i]);
+		assert_int_equal(kp_store_create(f->st, &k, o, NULL, NULL), KP_STORE_OK);
+		json_decref(o);
+	}
+	assert_int_equal(kp_store_cursor_open(f->st, "", "pods", NULL, &lrv, &cur, NULL), KP_STORE_OK);
+	assert_int_equal(lrv, 3);
+	/* a write after the snapshot: the cursor still sees default/a at version 2 */
+	{
+		struct kp_store_key k = { "", "pods", "default", "a" };
+		json_t *o = pod("a", "a2");
+		assert_int_equal(kp_store_update(f->st, &k, o, 0, NULL, NULL), KP_STORE_OK);
+		json_decref(o);
+	}
+	assert_int_equal(kp_store_cursor_next(cur, &ns, &name, &rv, NULL), KP_STORE_OK);
+	assert_string_equal(ns, "default");
+	assert_string_equal(name, "a");
+	assert_int_equal(rv, 2);
+	assert_int_equal(kp_store_cursor_json(cur, &j, &n, NULL), KP_STORE_OK);
+	assert_int_equal(n, strlen(j));
+	assert_int_equal(rv_of(j), 2);
+	assert_non_null(strstr(j, "\"uid\":\"a\""));
+	kp_store_cursor_release(cur);
+	assert_int_equal(kp_store_cursor_next(cur, &ns, &name, &rv, NULL), KP_STORE_OK);
+	assert_string_equal(name, "c");
+	assert_int_equal(rv, 1);
+	assert_int_equal(kp_store_cursor_next(cur, &ns, &name, &rv, NULL), KP_STORE_OK);   /* JSON not read: fine */
+	assert_string_equal(ns, "other");
+	assert_string_equal(name, "b");
+	assert_int_equal(kp_store_cursor_json(cur, &j, &n, NULL), KP_STORE_OK);
+	assert_int_equal(rv_of(j), 3);
+	assert_int_equal(kp_store_cursor_next(cur, &ns, &name, &rv, NULL), KP_STORE_NOTFOUND);
+	assert_int_equal(kp_store_cursor_json(cur, &j, &n, NULL), KP_STORE_FAIL);   /* no current row */
+	kp_store_cursor_close(cur);
+	/* one namespace */
+	assert_int_equal(kp_store_cursor_open(f->st, "", "pods", "other", &lrv, &cur, NULL), KP_STORE_OK);
+	assert_int_equal(lrv, 4);
+	assert_int_equal(kp_store_cursor_next(cur, &ns, &name, &rv, NULL), KP_STORE_OK);
+	assert_string_equal(name, "b");
+	assert_int_equal(kp_store_cursor_next(cur, &ns, &name, &rv, NULL), KP_STORE_NOTFOUND);
+	kp_store_cursor_close(cur);
+}
+
+/* A lazy watch returns events without JSON; kp_store_watch_json reads the
+ * current event's: from memory while the event is recent (it stays readable
+ * once the watch holds it), from the events table further back, and then
+ * KP_STORE_GONE once the window has moved past it. */
+static void test_watch_lazy_json(void **state)
+{
+	struct fx *f = *state;
+	struct kp_store_watch *w = NULL;
+	struct kp_store_event ev;
+	struct kp_store_key k = { "", "configmaps", "default", "x" };
+	const char *j;
+	size_t n;
+
+	assert_int_equal(kp_store_watch_open(f->st, "", "configmaps", NULL, 0, &w, NULL), KP_STORE_OK);
+	kp_store_watch_lazy(w);
+	assert_int_equal(kp_store_watch_json(w, &j, &n, NULL), KP_STORE_FAIL);   /* no event yet */
+	for (int i = 0; i < 2; i++) {
+		json_t *o = json_pack("{s:{s:s}, s:i}", "metadata", "name", "x", "i", i);
+		assert_int_equal(i ? kp_store_update(f->st, &k, o, 0, NULL, NULL) : kp_store_create(f->st, &k, o, NULL, NULL),
+				 KP_STORE_OK);
+		json_decref(o);
+	}
+	assert_int_equal(kp_store_watch_next(w, 0, &ev, NULL), KP_STORE_OK);
+	assert_int_equal(ev.rv, 1);
+	assert_null(ev.json);
+	assert_string_equal(ev.name, "x");
+	assert_int_equal(kp_store_watch_json(w, &j, &n, NULL), KP_STORE_OK);
+	assert_int_equal(n, strlen(j));
+	assert_int_equal(rv_of(j), 1);
+	assert_non_null(strstr(j, "\"i\":0"));
+	kp_store_watch_release(w);
+	assert_int_equal(kp_store_watch_next(w, 0, &ev, NULL), KP_STORE_OK);
+	assert_int_equal(ev.rv, 2);
+	assert_int_equal(ev.type, KP_EV_MODIFIED);
+	/* the window (50) moves past version 2: the event the watch holds came
+	 * from memory and keeps its JSON */
+	for (int i = 0; i < 300; i++) {
+		json_t *u = json_pack("{s:{s:s}, s:i}", "metadata", "name", "x", "i", i + 2);
+		assert_int_equal(kp_store_update(f->st, &k, u, 0, NULL, NULL), KP_STORE_OK);
+		json_decref(u);
+	}
+	assert_int_equal(kp_store_watch_json(w, &j, &n, NULL), KP_STORE_OK);
+	assert_int_equal(rv_of(j), 2);
+	kp_store_watch_close(w);
+
+	/* after a reopen the events are in the table only: read on demand, GONE once pruned */
+	int64_t top = kp_store_rv(f->st);
+	kp_store_close(f->st);
+	assert_int_equal(kp_store_open(&f->st, f->path, 50, NULL), KP_STORE_OK);
+	assert_int_equal(kp_store_watch_open(f->st, "", "configmaps", NULL, top - 10, &w, NULL), KP_STORE_OK);
+	kp_store_watch_lazy(w);
+	assert_int_equal(kp_store_watch_next(w, 0, &ev, NULL), KP_STORE_OK);
+	assert_int_equal(ev.rv, top - 9);
+	assert_null(ev.json);
+	assert_int_equal(kp_store_watch_json(w, &j, &n, NULL), KP_STORE_OK);
+	assert_int_equal(rv_of(j), top - 9);
+	for (int i = 0; i < 300; i++) {
+		json_t *u = json_pack("{s:{s:s}, s:i}", "metadata", "name", "x", "i", i + 1000);
+		assert_int_equal(kp_store_update(f->st, &k, u, 0, NULL, NULL), KP_STORE_OK);
+		json_decref(u);
+	}
+	assert_int_equal(kp_store_watch_json(w, &j, &n, NULL), KP_STORE_GONE);
+	kp_store_watch_close(w);
+}
+
 struct page_names {
 	char names[512];
 	char labels[512];
@@ -717,7 +838,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_create_get_update_conflict, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_list_order_and_namespace, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cursor_keys_then_json, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_watch_resume_and_gone, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_watch_lazy_json, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reopen_keeps_writes_and_versions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_owner_index, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_watch_wakes_on_write_and_shutdown, setup, teardown),
