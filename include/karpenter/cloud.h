@@ -45,6 +45,7 @@ struct kp_instance {
 	struct kp_labels labels;       /* labels the Node will carry (type, zone, capacity type, ...) */
 	struct kp_res capacity;
 	struct kp_res allocatable;
+	struct kp_labels annotations;  /* annotations the NodeClaim gets from Create (AWS: the class hash) */
 };
 
 struct kp_cloud;

@@ -153,9 +153,9 @@ kp_err kp_apiserver_write_kubeconfig(const struct kp_apiserver *L, const char *p
 	const char *h = L->cfg.listen_host;
 	size_t calen = strlen(L->tls.ca_pem);
 	unsigned char *b64 = malloc(4 * ((calen + 2) / 3) + 1);
-	char host[128], tmp[4200];
-	FILE *f;
-	int fd;
+	char host[128];
+	struct kp_buf out;
+	kp_err rc;
 
 	if (!b64)
 		return kp_errf(eb, KP_ERR_NOMEM, "out of memory");
@@ -168,19 +168,8 @@ kp_err kp_apiserver_write_kubeconfig(const struct kp_apiserver *L, const char *p
 		snprintf(host, sizeof(host), "[%s]", h);
 	else
 		snprintf(host, sizeof(host), "%s", h);
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp)) {
-		free(b64);
-		return kp_errf(eb, KP_ERR_RANGE, "kubeconfig path too long");
-	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	f = fd >= 0 ? fdopen(fd, "w") : NULL;
-	if (!f) {
-		if (fd >= 0)
-			close(fd);
-		free(b64);
-		return kp_errf(eb, KP_ERR_IO, "write %s: %s", tmp, strerror(errno));
-	}
-	fprintf(f,
+	kp_buf_init(&out, 1 << 20);
+	rc = kp_buf_printf(&out,
 		"apiVersion: v1\n"
 		"kind: Config\n"
 		"clusters:\n"
@@ -201,16 +190,12 @@ kp_err kp_apiserver_write_kubeconfig(const struct kp_apiserver *L, const char *p
 		"current-context: karpenter-local\n",
 		host, L->port, (const char *)b64, L->token);
 	free(b64);
-	if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
-		fclose(f);
-		unlink(tmp);
-		return kp_errf(eb, KP_ERR_IO, "write %s: %s", tmp, strerror(errno));
+	if (rc) {
+		kp_buf_free(&out);
+		return kp_errf(eb, KP_ERR_NOMEM, "kubeconfig %s: out of memory", path);
 	}
-	fclose(f);
-	if (rename(tmp, path) != 0) {
-		unlink(tmp);
-		return kp_errf(eb, KP_ERR_IO, "rename %s: %s", tmp, strerror(errno));
-	}
-	return KP_OK;
+	rc = kp_kobj_write_file(path, out.data, out.len, eb);
+	kp_buf_free(&out);
+	return rc;
 }
 

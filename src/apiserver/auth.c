@@ -14,10 +14,11 @@
 #include <unistd.h>
 
 #include "apiserver/server.h"
+#include "kobj/kobj.h"
 
 kp_err kp_apiserver__auth_load_or_create(const char *dir, char *token, size_t n, struct kp_errbuf *eb)
 {
-	char path[4096], tmp[4200];
+	char path[4096], line[2 * 32 + 2];
 	unsigned char raw[32];
 	ssize_t got;
 	int fd;
@@ -41,19 +42,8 @@ kp_err kp_apiserver__auth_load_or_create(const char *dir, char *token, size_t n,
 		return kp_errf(eb, KP_ERR_IO, "token: getrandom failed");
 	for (size_t i = 0; i < sizeof(raw); i++)
 		snprintf(token + 2 * i, 3, "%02x", raw[i]);
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	if (fd < 0)
-		return kp_errf(eb, KP_ERR_IO, "write %s: cannot create", tmp);
-	if (write(fd, token, strlen(token)) != (ssize_t)strlen(token) || write(fd, "\n", 1) != 1 || fsync(fd)) {
-		close(fd);
-		unlink(tmp);
-		return kp_errf(eb, KP_ERR_IO, "write %s: short write", tmp);
-	}
-	close(fd);
-	if (rename(tmp, path) != 0)
-		return kp_errf(eb, KP_ERR_IO, "rename %s: failed", tmp);
-	return KP_OK;
+	snprintf(line, sizeof(line), "%s\n", token);
+	return kp_kobj_write_file(path, line, strlen(line), eb);
 }
 
 bool kp_apiserver__auth_check(const char *token, const char *authorization)

@@ -65,7 +65,7 @@ static long b64url_dec(const char *in, size_t n, unsigned char *out, size_t cap)
 
 kp_err kp_satoken_key_load_or_create(const char *dir, unsigned char key[KP_SATOKEN_KEY_LEN], struct kp_errbuf *eb)
 {
-	char path[4096], tmp[4200];
+	char path[4096];
 	ssize_t got;
 	int fd;
 
@@ -80,19 +80,7 @@ kp_err kp_satoken_key_load_or_create(const char *dir, unsigned char key[KP_SATOK
 	}
 	if (getrandom(key, KP_SATOKEN_KEY_LEN, 0) != KP_SATOKEN_KEY_LEN)
 		return kp_errf(eb, KP_ERR_IO, "sa.key: getrandom failed");
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	if (fd < 0)
-		return kp_errf(eb, KP_ERR_IO, "write %s: cannot create", tmp);
-	if (write(fd, key, KP_SATOKEN_KEY_LEN) != KP_SATOKEN_KEY_LEN || fsync(fd)) {
-		close(fd);
-		unlink(tmp);
-		return kp_errf(eb, KP_ERR_IO, "write %s: short write", tmp);
-	}
-	close(fd);
-	if (rename(tmp, path) != 0)
-		return kp_errf(eb, KP_ERR_IO, "rename %s: failed", tmp);
-	return KP_OK;
+	return kp_kobj_write_file(path, (const char *)key, KP_SATOKEN_KEY_LEN, eb);
 }
 
 static void sign(const unsigned char key[KP_SATOKEN_KEY_LEN], const char *data, size_t n, unsigned char mac[32])

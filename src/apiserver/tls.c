@@ -48,29 +48,6 @@ static kp_err read_pem(const char *path, char **out, struct kp_errbuf *eb)
 	return KP_OK;
 }
 
-static kp_err write_file(const char *path, const char *data, int mode, struct kp_errbuf *eb)
-{
-	char tmp[4096];
-	size_t n = strlen(data);
-	int fd;
-
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, mode);
-	if (fd < 0)
-		return kp_errf(eb, KP_ERR_IO, "write %s: cannot create", tmp);
-	if (write(fd, data, n) != (ssize_t)n || fsync(fd) != 0) {
-		close(fd);
-		unlink(tmp);
-		return kp_errf(eb, KP_ERR_IO, "write %s: short write", tmp);
-	}
-	close(fd);
-	if (rename(tmp, path) != 0) {
-		unlink(tmp);
-		return kp_errf(eb, KP_ERR_IO, "rename %s: failed", tmp);
-	}
-	return KP_OK;
-}
-
 static char *bio_text(BIO *b)
 {
 	char *p = NULL, *out;
@@ -236,7 +213,8 @@ kp_err kp_apiserver__tls_load_or_create(struct kp_apiserver__tls *t, const char 
 			rc = kp_errf(eb, KP_ERR_INVALID, "generate CA: openssl failure");
 			goto out;
 		}
-		if ((rc = write_file(p_cakey, ca_key_pem, 0600, eb)) || (rc = write_file(p_ca, t->ca_pem, 0600, eb)))
+		if ((rc = kp_kobj_write_file(p_cakey, ca_key_pem, strlen(ca_key_pem), eb)) ||
+		    (rc = kp_kobj_write_file(p_ca, t->ca_pem, strlen(t->ca_pem), eb)))
 			goto out;
 		/* a new CA invalidates any old serving certificate */
 		unlink(p_crt);
@@ -267,7 +245,8 @@ kp_err kp_apiserver__tls_load_or_create(struct kp_apiserver__tls *t, const char 
 		rc = kp_errf(eb, KP_ERR_INVALID, "generate serving certificate: openssl failure");
 		goto out;
 	}
-	if ((rc = write_file(p_key, t->key_pem, 0600, eb)) || (rc = write_file(p_crt, t->cert_pem, 0600, eb)))
+	if ((rc = kp_kobj_write_file(p_key, t->key_pem, strlen(t->key_pem), eb)) ||
+	    (rc = kp_kobj_write_file(p_crt, t->cert_pem, strlen(t->cert_pem), eb)))
 		goto out;
 out:
 	free(ca_key_pem);

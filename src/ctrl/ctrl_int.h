@@ -153,6 +153,9 @@ struct kp_ctrl {
 	/* launches in flight in launcher threads (launcher.c), loop-thread owned */
 	struct kp_ctrl__launch **launches;
 	int nlaunches;
+	/* other cloud calls in flight (launcher.c), loop-thread owned */
+	struct kp_ctrl__call **calls;
+	int ncalls;
 };
 
 /* ---- launches off the loop thread (launcher.c) ---- */
@@ -182,6 +185,41 @@ void kp_ctrl__launch_release(struct kp_ctrl *c, struct kp_ctrl__launch *j);
 int kp_ctrl__launch_inflight(const struct kp_ctrl *c);
 /* Joins and frees every job (before the provider goes). */
 void kp_ctrl__launch_free_all(struct kp_ctrl *c);
+
+/* ---- other cloud calls off the loop thread (launcher.c) ----
+ * Get, Delete, List and the node class reconcile run in a thread each, as
+ * launches do, keyed by (kind, arg): polling the same key again finds the
+ * same job. The caller (loop thread) polls: 1 in flight (come back later),
+ * 0 with *out = the finished job (read it, then kp_ctrl__call_release), -1
+ * could not start (eb-less: out of memory or threads). A finished job
+ * nobody polls for 5 minutes is freed by a later poll. */
+enum kp_ctrl__call_kind { KP_CTRL_CALL_GET, KP_CTRL_CALL_DELETE, KP_CTRL_CALL_LIST, KP_CTRL_CALL_NODECLASS };
+struct kp_ctrl__call {
+	enum kp_ctrl__call_kind kind;
+	char *arg;                      /* providerID, "" (list) or the node class JSON */
+	char *key;                      /* kind + arg (the node class: its name) */
+	struct kp_cloud *cloud;         /* c->cloud_raw */
+	const struct kp_kube_clock *clock;   /* c->o.clock, for the duration */
+	struct kp_arena a;              /* results' strings */
+	struct kp_instance inst;        /* GET */
+	struct kp_instance *all;        /* LIST */
+	int n;
+	char *status, *conds;           /* NODECLASS (malloc'd, freed on release) */
+	enum kp_cloud_err e;
+	struct kp_errbuf eb;
+	int64_t ms;                     /* duration of the call */
+	int64_t done_ms;                /* monotonic, when the loop first saw it done */
+	bool recorded;                  /* its cloudprovider metrics are recorded */
+	pthread_t th;
+	atomic_int done;
+};
+/* key: the node class's name for NODECLASS (arg is its JSON: a job for an
+ * older JSON is discarded when the class changed), else NULL (= arg). */
+int kp_ctrl__call_poll(struct kp_ctrl *c, enum kp_ctrl__call_kind kind, const char *key, const char *arg,
+		       struct kp_ctrl__call **out);
+void kp_ctrl__call_release(struct kp_ctrl *c, struct kp_ctrl__call *j);
+/* Calls still running. */
+int kp_ctrl__call_inflight(const struct kp_ctrl *c);
 
 int64_t kp_ctrl__now(const struct kp_ctrl *c);           /* monotonic ms */
 int64_t kp_ctrl__wall(const struct kp_ctrl *c);          /* unix ms */

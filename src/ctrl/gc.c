@@ -14,15 +14,19 @@
  * Invariants: an instance is never terminated while any NodeClaim of that
  * name exists (a claim is created before its instance is launched, so the
  * grace period covers only the informer's lag); a pass runs only when the
- * caches have synced. Cost: one cloud List per period, O(instances +
+ * caches have synced. The List and the Deletes run off the loop thread
+ * (kp_ctrl__call_poll). Cost: one cloud List per period, O(instances +
  * claims) matching with a sorted name index, one API or cloud call per
  * collected object.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ctrl/ext_int.h"
 #include "karpenter/labels.h"
+
+#define GC_CALL_POLL_MS 200   /* the List in flight: look again */
 
 static int cmp_str(const void *a, const void *b)
 {
@@ -77,16 +81,27 @@ static void collect_instances(struct kp_ctrl *c, const struct kp_instance *inst,
 	for (int i = 0; i < n; i++) {
 		const struct kp_instance *in = &inst[i];
 		struct kp_errbuf eb = { 0 };
+		struct kp_ctrl__call *j;
 		enum kp_cloud_err e;
+		char key[600];
 
-		if (in->state == KP_INSTANCE_TERMINATING || in->state == KP_INSTANCE_TERMINATED || !in->provider_id)
+		if (!in->provider_id)
 			continue;
+		if (in->state == KP_INSTANCE_TERMINATING || in->state == KP_INSTANCE_TERMINATED)
+			continue;
+		snprintf(key, sizeof(key), "gc:%s", in->provider_id);   /* GC's own Deletes */
 		if (in->launched * 1000 + c->ext->gc_grace_ms > wall)
 			continue;
 		if (in->nodeclaim && (in_sorted(names, nnames, in->nodeclaim) || kp_ctrl__claim_get(c, in->nodeclaim) ||
 				      json_object_get(c->launched, in->nodeclaim)))
 			continue;
-		e = kp_cloud_delete(c->o.cloud, in->provider_id, &eb);
+		/* off the loop thread (launcher.c): a pass that finds the call
+		 * still running leaves it to the next pass */
+		if (kp_ctrl__call_poll(c, KP_CTRL_CALL_DELETE, key, in->provider_id, &j) != 0)
+			continue;
+		e = j->e;
+		eb = j->eb;
+		kp_ctrl__call_release(c, j);
 		if (e && e != KP_CLOUD_NOT_FOUND) {
 			kp_log_error(&c->ext->log_gc, "failed to terminate orphaned instance",
 				     KP_LOG_FIELDS(kp_log_str("provider-id", in->provider_id), kp_log_errmsg(eb.msg)));
@@ -100,16 +115,37 @@ static void collect_instances(struct kp_ctrl *c, const struct kp_instance *inst,
 	}
 }
 
+/* The Deletes earlier passes started and did not see finish (the cloud
+ * no longer lists a terminated instance): their outcome, logged. */
+static void reap_deletes(struct kp_ctrl *c)
+{
+	static const char PREFIX[] = "delete:gc:";
+
+	for (int i = c->ncalls - 1; i >= 0; i--) {
+		struct kp_ctrl__call *j = c->calls[i];
+
+		if (strncmp(j->key, PREFIX, sizeof(PREFIX) - 1) != 0 || !atomic_load_explicit(&j->done, memory_order_acquire))
+			continue;
+		if (j->e && j->e != KP_CLOUD_NOT_FOUND)
+			kp_log_error(&c->ext->log_gc, "failed to terminate orphaned instance",
+				     KP_LOG_FIELDS(kp_log_str("provider-id", j->arg), kp_log_errmsg(j->eb.msg)));
+		else
+			kp_log_info(&c->ext->log_gc, "garbage collecting instance with no nodeclaim",
+				    KP_LOG_FIELDS(kp_log_str("provider-id", j->arg)));
+		kp_ctrl__call_release(c, j);
+	}
+}
+
 static void gc_pass(void *ud)
 {
 	struct kp_ctrl *c = ud;
-	struct kp_arena a;
+	struct kp_ctrl__call *lj = NULL;
 	struct kp_instance *inst = NULL;
 	struct kp_errbuf eb = { 0 };
 	json_t **claims = NULL;
 	size_t nclaims = 0, npids = 0, nnames = 0;
 	const char **pids = NULL, **names = NULL;
-	int n = 0;
+	int n = 0, r;
 
 	if (!c->controllers_on)
 		return;
@@ -117,12 +153,23 @@ static void gc_pass(void *ud)
 		kp_kube_timer_start(c->loop, &c->ext->gc_timer, 1000, gc_pass, c);
 		return;
 	}
-	kp_arena_init(&a);
+	reap_deletes(c);
 	c->cloud_caller = "nodeclaim.garbagecollection";
-	if (kp_cloud_list(c->o.cloud, &a, &inst, &n, &eb)) {
-		kp_log_error(&c->ext->log_gc, "failed to list instances", KP_LOG_FIELDS(kp_log_errmsg(eb.msg)));
+	/* the List runs off the loop thread (launcher.c): come back for it */
+	r = kp_ctrl__call_poll(c, KP_CTRL_CALL_LIST, "gc", "", &lj);
+	if (r > 0) {
+		c->cloud_caller = NULL;
+		kp_kube_timer_start(c->loop, &c->ext->gc_timer, GC_CALL_POLL_MS, gc_pass, c);
+		return;
+	}
+	if (r < 0)
+		goto out;
+	if (lj->e) {
+		kp_log_error(&c->ext->log_gc, "failed to list instances", KP_LOG_FIELDS(kp_log_errmsg(lj->eb.msg)));
 		goto out;
 	}
+	inst = lj->all;
+	n = lj->n;
 	if (kp_informer_list(c->inf[KPC_NODECLAIMS], NULL, &claims, &nclaims, &eb))
 		goto out;
 	pids = calloc((size_t)n + 1, sizeof(*pids));
@@ -143,7 +190,8 @@ out:
 	free(pids);
 	free(names);
 	free(claims);
-	kp_arena_free(&a);
+	if (lj)
+		kp_ctrl__call_release(c, lj);
 	kp_kube_timer_start(c->loop, &c->ext->gc_timer, c->ext->gc_period_ms, gc_pass, c);
 }
 

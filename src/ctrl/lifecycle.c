@@ -243,31 +243,6 @@ static void mark_ice(struct visit *v, const struct kp_catalog *cat)
 									    kp_log_duration_ns("ttl", v->c->ice.ttl_ms * 1000000)));
 }
 
-/* An instance already launched for this claim (after a restart), or
- * NOT_FOUND (finalize; the launch path does the same in launcher.c). */
-static enum kp_cloud_err find_launched(struct visit *v, struct kp_arena *a, struct kp_instance *out)
-{
-	struct kp_instance *all = NULL;
-	struct kp_errbuf eb = { 0 };
-	int n = 0;
-	enum kp_cloud_err e;
-	const char *memo = json_string_value(json_object_get(v->c->launched, v->name));
-
-	if (memo)
-		return kp_cloud_get(v->c->o.cloud, memo, a, out, &eb);
-	e = kp_cloud_list(v->c->o.cloud, a, &all, &n, &eb);
-	if (e)
-		return e;
-	for (int i = 0; i < n; i++) {
-		if (all[i].nodeclaim && strcmp(all[i].nodeclaim, v->name) == 0 &&
-		    all[i].state != KP_INSTANCE_TERMINATING && all[i].state != KP_INSTANCE_TERMINATED) {
-			*out = all[i];
-			return KP_CLOUD_OK;
-		}
-	}
-	return KP_CLOUD_NOT_FOUND;
-}
-
 static void observe_cloud(struct visit *v, const char *method, int64_t t0, enum kp_cloud_err e)
 {
 	const char *prov = v->c->o.cloud->ops->name;
@@ -345,12 +320,12 @@ static int64_t launch(struct visit *v)
 		goto out;
 	}
 	}
-	/* provider labels under the claim's own (PopulateNodeClaimDetails) */
+	/* provider labels under the claim's own, provider annotations over
+	 * the claim's (PopulateNodeClaimDetails) */
 	{
 		json_t *labels = json_object(), *mine = kp_ctrl__jget(v->obj, "metadata.labels"), *patch;
+		json_t *anns = json_object(), *mya = kp_ctrl__jget(v->obj, "metadata.annotations");
 		struct kp_kube_status ks;
-		const char *k;
-		json_t *val;
 		bool add = false;
 
 		for (int i = 0; i < inst.labels.n; i++) {
@@ -359,10 +334,15 @@ static int64_t launch(struct visit *v)
 			json_object_set_new(labels, inst.labels.kv[i].key, json_string(inst.labels.kv[i].value));
 			add = true;
 		}
-		(void)k;
-		(void)val;
+		for (int i = 0; i < inst.annotations.n; i++) {
+			if (kp_strcmp0(json_string_value(json_object_get(mya, inst.annotations.kv[i].key)),
+				       inst.annotations.kv[i].value) == 0)
+				continue;
+			json_object_set_new(anns, inst.annotations.kv[i].key, json_string(inst.annotations.kv[i].value));
+			add = true;
+		}
 		if (add) {
-			patch = json_pack("{s:{s:o}}", "metadata", "labels", labels);
+			patch = json_pack("{s:{s:o,s:o}}", "metadata", "labels", labels, "annotations", anns);
 			if (kp_kube_patch(c->kc, &KP_KUBE_NODECLAIMS, NULL, v->name, KP_PATCH_MERGE, patch, NULL, NULL, &ks,
 					  &eb)) {
 				kp_log_error(v->log, "failed to label nodeclaim", KP_LOG_FIELDS(kp_log_errmsg(eb.msg)));
@@ -373,6 +353,7 @@ static int64_t launch(struct visit *v)
 			json_decref(patch);
 		} else {
 			json_decref(labels);
+			json_decref(anns);
 		}
 	}
 	{
@@ -699,9 +680,9 @@ static int64_t finalize(struct visit *v)
 	const char *pid = kp_ctrl__jstr(v->obj, "status.providerID");
 	const char *memo = json_string_value(json_object_get(c->launched, v->name));
 	struct kp_arena a;
-	struct kp_instance inst;
+	struct kp_ctrl__call *j;
 	json_t *node;
-	int n;
+	int n, r;
 	enum kp_cloud_err e;
 
 	if (!kp_ctrl__has_finalizer(v->obj, KPC_TERMINATION_FINALIZER))
@@ -720,17 +701,41 @@ static int64_t finalize(struct visit *v)
 		return RETRY_MS * 5;   /* the termination controller drains and removes the Node */
 	}
 	kp_arena_init(&a);
-	memset(&inst, 0, sizeof(inst));
 	if (!pid || !*pid)
 		pid = memo;
+	/* the cloud calls run off the loop thread (launcher.c): come back
+	 * for their answers */
 	if (!pid || !*pid) {
-		if (find_launched(v, &a, &inst) == KP_CLOUD_OK)
-			pid = inst.provider_id;
+		/* an instance launched for it that no status shows (a restart
+		 * between CreateFleet and the status write): found by its tag */
+		r = kp_ctrl__call_poll(c, KP_CTRL_CALL_LIST, kp_arena_printf(&a, "finalize:%s", v->name), "", &j);
+		if (r) {
+			kp_arena_free(&a);
+			return r > 0 ? LAUNCH_POLL_MS : RETRY_MS;
+		}
+		e = j->e;
+		for (int i = 0; !e && i < j->n; i++)
+			if (j->all[i].nodeclaim && strcmp(j->all[i].nodeclaim, v->name) == 0 && j->all[i].provider_id &&
+			    j->all[i].state != KP_INSTANCE_TERMINATING && j->all[i].state != KP_INSTANCE_TERMINATED)
+				pid = kp_arena_strdup(&a, j->all[i].provider_id);
+		if (e)
+			kp_log_error(v->log, "failed to list instances", KP_LOG_FIELDS(kp_log_errmsg(j->eb.msg)));
+		kp_ctrl__call_release(c, j);
+		if (e) {
+			kp_arena_free(&a);
+			return RETRY_MS;
+		}
 	}
 	if (pid && *pid) {
-		int64_t t0 = kp_ctrl__now(c);
-		e = kp_cloud_delete(c->o.cloud, pid, &eb);
-		observe_cloud(v, "Delete", t0, e);
+		r = kp_ctrl__call_poll(c, KP_CTRL_CALL_DELETE, NULL, pid, &j);
+		if (r) {
+			kp_arena_free(&a);
+			return r > 0 ? LAUNCH_POLL_MS : RETRY_MS;
+		}
+		e = j->e;
+		eb = j->eb;
+		observe_cloud(v, "Delete", kp_ctrl__now(c) - j->ms, e);
+		kp_ctrl__call_release(c, j);
 		if (e != KP_CLOUD_NOT_FOUND) {
 			if (e)
 				kp_log_error(v->log, "failed to terminate instance", KP_LOG_FIELDS(kp_log_errmsg(eb.msg)));
@@ -738,11 +743,12 @@ static int64_t finalize(struct visit *v)
 			return DELETE_POLL_MS;
 		}
 	}
-	kp_arena_free(&a);
+	pid = pid ? kp_arena_strdup(&a, pid) : NULL;
 	if (kp_kube_retry_on_conflict(c->kc, &KP_KUBE_NODECLAIMS, NULL, v->name, NULL, 0, kp_ctrl__drop_termination_finalizer, NULL,
 				      NULL, &ks, &eb) &&
 	    !kp_kube_is_notfound(&ks)) {
 		kp_log_error(v->log, "failed to remove finalizer", KP_LOG_FIELDS(kp_log_errmsg(eb.msg)));
+		kp_arena_free(&a);
 		return RETRY_MS;
 	}
 	json_object_del(c->launched, v->name);
@@ -752,6 +758,7 @@ static int64_t finalize(struct visit *v)
 		kp_metrics_inc(c->m.nodeclaims_terminated_total,
 			       KP_LV(v->nc->nodepool ? v->nc->nodepool : "", kp_labels_get(&v->nc->labels, KP_LABEL_CAPACITY_TYPE),
 				     kp_labels_get(&v->nc->labels, KP_LABEL_ZONE)));
+	kp_arena_free(&a);
 	return -1;
 }
 

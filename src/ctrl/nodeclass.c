@@ -30,6 +30,7 @@
 #include "load/load.h"
 
 #define NC_REVISIT_MS 60000
+#define NC_CALL_POLL_MS 200     /* a reconcile in flight: look again */
 #define INTR_PERIOD_MS 1000
 
 static const struct kp_kube_res RES_NC = { "karpenter.k8s.aws", "v1", "ec2nodeclasses", false };
@@ -82,7 +83,10 @@ int64_t kp_ctrl__nc_reconcile(struct kp_ctrl *c, const char *name)
 	struct kp_errbuf eb = { 0 };
 	struct kp_kube_status ks;
 	struct nc_write w;
+	struct kp_ctrl__call *j;
 	enum kp_cloud_err e;
+	char key[400];
+	int r;
 
 	if (!obj) {
 		kp_cloud_nodeclass_forget(c->o.cloud, name);
@@ -91,13 +95,26 @@ int64_t kp_ctrl__nc_reconcile(struct kp_ctrl *c, const char *name)
 	}
 	if (kp_ctrl__jget(obj, "metadata.deletionTimestamp"))
 		return -1;
+	if (!c->cloud_raw->ops->nodeclass_reconcile)
+		return -1;   /* no node classes in this provider */
 	text = json_dumps(obj, JSON_COMPACT);
 	if (!text)
 		return NC_REVISIT_MS;
-	c->cloud_caller = "nodeclass.status";
-	e = kp_cloud_nodeclass_reconcile(c->o.cloud, text, &st, &cj, &eb);
-	c->cloud_caller = NULL;
+	/* the provider's calls (Describe*, IAM) run off the loop thread
+	 * (launcher.c); one job per class generation: a spec change while a
+	 * reconcile runs starts another and the older answer is dropped */
+	snprintf(key, sizeof(key), "%s@%" JSON_INTEGER_FORMAT, name,
+		 json_integer_value(kp_ctrl__jget(obj, "metadata.generation")));
+	r = kp_ctrl__call_poll(c, KP_CTRL_CALL_NODECLASS, key, text, &j);
 	free(text);
+	if (r)
+		return r > 0 ? NC_CALL_POLL_MS : NC_REVISIT_MS;
+	e = j->e;
+	eb = j->eb;
+	st = j->status;
+	cj = j->conds;
+	j->status = j->conds = NULL;
+	kp_ctrl__call_release(c, j);
 	if (!st) {
 		/* no node classes in this provider, or the call failed */
 		if (e)

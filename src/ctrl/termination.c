@@ -41,6 +41,7 @@
 
 #define DRAIN_POLL_MS 1000
 #define INSTANCE_POLL_MS 5000
+#define CALL_POLL_MS 200        /* a cloud call in flight: look again */
 #define STUCK_TERMINATING_MS 60000
 #define EVICT_BASE_MS 100
 #define EVICT_MAX_MS 10000
@@ -400,13 +401,19 @@ int64_t kp_ctrl__term_reconcile(struct kp_ctrl *c, const char *name)
 		}
 	}
 	if (!kp_ctrl__condition_true(node, "Ready") && pid && *pid) {
-		struct kp_arena a;
-		struct kp_instance inst;
-		struct kp_errbuf eb = { 0 };
-		enum kp_cloud_err e;
-		kp_arena_init(&a);
-		e = kp_cloud_get(c->o.cloud, pid, &a, &inst, &eb);
-		kp_arena_free(&a);
+		/* the cloud calls run off the loop thread (launcher.c) */
+		struct kp_ctrl__call *j;
+		int r = kp_ctrl__call_poll(c, KP_CTRL_CALL_GET, NULL, pid, &j);
+		enum kp_cloud_err e = KP_CLOUD_OK;
+
+		if (r > 0) {
+			delay = CALL_POLL_MS;
+			goto out;
+		}
+		if (r == 0) {
+			e = j->e;
+			kp_ctrl__call_release(c, j);
+		}
 		if (e == KP_CLOUD_NOT_FOUND) {
 			delay = done(c, node, "instance not found");
 			goto out;
@@ -436,7 +443,17 @@ int64_t kp_ctrl__term_reconcile(struct kp_ctrl *c, const char *name)
 		const char *cpid = kp_ctrl__jstr(claim, "status.providerID");
 		if (cpid && *cpid) {
 			struct kp_errbuf eb = { 0 };
-			enum kp_cloud_err e = kp_cloud_delete(c->o.cloud, cpid, &eb);
+			struct kp_ctrl__call *j;
+			int r = kp_ctrl__call_poll(c, KP_CTRL_CALL_DELETE, NULL, cpid, &j);
+			enum kp_cloud_err e;
+
+			if (r) {
+				delay = r > 0 ? CALL_POLL_MS : DRAIN_POLL_MS;
+				goto out;
+			}
+			e = j->e;
+			eb = j->eb;
+			kp_ctrl__call_release(c, j);
 			if (e != KP_CLOUD_NOT_FOUND) {
 				if (e)
 					kp_log_error(&x->log_term, "failed to terminate instance",

@@ -7,7 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "kobj/kobj.h"
 
@@ -300,4 +302,53 @@ kp_err kp_kobj_mkdir_p(const char *dir, struct kp_errbuf *eb)
 	if (mkdir(buf, 0700) != 0 && errno != EEXIST)
 		return kp_errf(eb, KP_ERR_IO, "mkdir %s: %s", buf, strerror(errno));
 	return KP_OK;
+}
+
+kp_err kp_kobj_write_file(const char *path, const char *data, size_t len, struct kp_errbuf *eb)
+{
+	char tmp[4300], dir[4300];
+	const char *slash;
+	size_t off = 0;
+	int fd;
+
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
+		return kp_errf(eb, KP_ERR_RANGE, "path too long: %s", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return kp_errf(eb, KP_ERR_IO, "write %s: %s", tmp, strerror(errno));
+	while (off < len) {
+		ssize_t w = write(fd, data + off, len - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			kp_errf(eb, KP_ERR_IO, "write %s: %s", tmp, w < 0 ? strerror(errno) : "short write");
+			goto fail;
+		}
+		off += (size_t)w;
+	}
+	if (fsync(fd) != 0) {
+		kp_errf(eb, KP_ERR_IO, "fsync %s: %s", tmp, strerror(errno));
+		goto fail;
+	}
+	close(fd);
+	if (rename(tmp, path) != 0) {
+		kp_errf(eb, KP_ERR_IO, "rename %s: %s", tmp, strerror(errno));
+		unlink(tmp);
+		return KP_ERR_IO;
+	}
+	slash = strrchr(path, '/');
+	if (slash && (size_t)(slash - path) < sizeof(dir)) {
+		memcpy(dir, path, (size_t)(slash - path));
+		dir[slash - path] = '\0';
+		fd = open(dir[0] ? dir : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd >= 0) {
+			fsync(fd);   /* the rename itself; best effort */
+			close(fd);
+		}
+	}
+	return KP_OK;
+fail:
+	close(fd);
+	unlink(tmp);
+	return KP_ERR_IO;
 }

@@ -3,12 +3,14 @@
  * by the client (src/kube), the controller (src/ctrl), the API server
  * (src/apiserver) and the built-in controllers (src/kcm): member and dotted
  * path access, conditions, finalizers, owner references, timestamps, label
- * selectors (metav1.LabelSelector) over JSON labels, reading a whole file.
+ * selectors (metav1.LabelSelector) over JSON labels, reading a whole file,
+ * writing one atomically.
  *
  * Conventions: getters take const objects and return borrowed references
  * (NULL when absent or of another type); setters change the object in
  * place. Nothing here allocates except where it says "new reference" or
- * "malloc'ed". No I/O except kp_kobj_read_file and kp_kobj_mkdir_p; no global state.
+ * "malloc'ed". No I/O except kp_kobj_read_file, kp_kobj_write_file and
+ * kp_kobj_mkdir_p; no global state.
  * Prefix kp_kobj_ (public); there are no internals.
  */
 #ifndef KARPENTER_KOBJ_KOBJ_H
@@ -81,5 +83,11 @@ kp_err kp_kobj_read_file(const char *path, size_t max, char **out, size_t *len, 
  * ones are left as they are. KP_ERR_INVALID for an empty or too long path,
  * KP_ERR_IO naming the directory that could not be made. */
 kp_err kp_kobj_mkdir_p(const char *dir, struct kp_errbuf *eb);
+/* Replaces the file at path with data (len bytes), mode 0600, atomically:
+ * written to "path.tmp", fsync'ed, renamed over path, the directory
+ * fsync'ed (best effort). A crash leaves the old file or the new one. On
+ * failure path is unchanged and the error names the file. For the keys,
+ * tokens, certificates, kubeconfigs and state files `up` keeps. */
+kp_err kp_kobj_write_file(const char *path, const char *data, size_t len, struct kp_errbuf *eb);
 
 #endif

@@ -83,6 +83,7 @@ struct kp_sched__itype {                  /* one instance type of one template *
 struct kp_sched__tpl {
 	const struct kp_nodepool *pool;
 	const struct kp_catalog *cat;   /* the pool's instance types (kp_sched_input.pool_catalog) */
+	bool own_cat;                   /* cat is the provider's answer for this pool */
 	int pool_idx;                   /* in cluster->pools */
 	const char *name;
 	struct kp_reqs pool_reqs;       /* pool requirements */

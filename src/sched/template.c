@@ -235,7 +235,9 @@ static kp_err tpl_subnets(struct kp_sched *s, struct kp_sched__tpl *t)
 	for (int i = 0; np->node_class.name && i < s->cl->nnodeclasses; i++)
 		if (s->cl->nodeclasses[i]->name && strcmp(s->cl->nodeclasses[i]->name, np->node_class.name) == 0)
 			nc = s->cl->nodeclasses[i];
-	if (!nc || nc->nsubnet_terms == 0 || s->nzones == 0)
+	/* a provider that answered for this pool (kp_sched_input.pool_catalog)
+	 * offered only its class's zones already, from its real subnets */
+	if (!nc || nc->nsubnet_terms == 0 || s->nzones == 0 || t->own_cat)
 		return KP_OK;
 	v = kp_arena_calloc(&s->arena, (size_t)s->nzones, sizeof(*v));
 	if (!v)
@@ -421,6 +423,7 @@ kp_err kp_sched__templates_build(struct kp_sched *s, struct kp_errbuf *eb)
 		s->tpl[i].pool = pools[i];
 		s->tpl[i].name = pools[i]->name;
 		s->tpl[i].cat = s->pool_catalog ? s->pool_catalog(s->pool_catalog_ctx, pools[i]) : NULL;
+		s->tpl[i].own_cat = s->tpl[i].cat != NULL;
 		if (!s->tpl[i].cat)
 			s->tpl[i].cat = s->cat;
 	}

@@ -25,6 +25,7 @@
 #include "apiserver/server.h"
 #include "cloud/aws/provider.h"
 #include "kcm/kcm.h"
+#include "kobj/kobj.h"
 #include "up/up.h"
 
 /* ---- the API server and the built-in controllers ---- */
@@ -115,55 +116,6 @@ struct up_keep {
 	pthread_t th;
 };
 
-static kp_err keep_write_atomic(const char *path, const char *data, size_t len, struct kp_errbuf *eb)
-{
-	char tmp[4300], dir[4300];
-	const char *slash;
-	size_t off = 0;
-	int fd;
-
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
-		return kp_errf(eb, KP_ERR_RANGE, "path too long: %s", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return kp_errf(eb, KP_ERR_IO, "write %s: %s", tmp, strerror(errno));
-	while (off < len) {
-		ssize_t w = write(fd, data + off, len - off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			kp_errf(eb, KP_ERR_IO, "write %s: %s", tmp, w < 0 ? strerror(errno) : "short write");
-			goto fail;
-		}
-		off += (size_t)w;
-	}
-	if (fsync(fd) != 0) {
-		kp_errf(eb, KP_ERR_IO, "fsync %s: %s", tmp, strerror(errno));
-		goto fail;
-	}
-	close(fd);
-	if (rename(tmp, path) != 0) {
-		kp_errf(eb, KP_ERR_IO, "rename %s: %s", tmp, strerror(errno));
-		unlink(tmp);
-		return KP_ERR_IO;
-	}
-	slash = strrchr(path, '/');
-	if (slash && (size_t)(slash - path) < sizeof(dir)) {
-		memcpy(dir, path, (size_t)(slash - path));
-		dir[slash - path] = '\0';
-		fd = open(dir[0] ? dir : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (fd >= 0) {
-			fsync(fd);   /* the rename itself; best effort */
-			close(fd);
-		}
-	}
-	return KP_OK;
-fail:
-	close(fd);
-	unlink(tmp);
-	return KP_ERR_IO;
-}
-
 /* Saves the cloud's state; 0 or -1 (reported, and retried by the thread). */
 static int keep_save(struct up_keep *kp)
 {
@@ -173,7 +125,7 @@ static int keep_save(struct up_keep *kp)
 
 	pthread_mutex_lock(&kp->save_mu);
 	s = kp_cloud_fake_save(kp->cloud, &eb);
-	if (s && keep_write_atomic(kp->state_path, s, strlen(s), &eb) == KP_OK)
+	if (s && kp_kobj_write_file(kp->state_path, s, strlen(s), &eb) == KP_OK)
 		rc = 0;
 	if (rc && !kp->dirty)
 		fprintf(stderr, "karpenter up: saving the simulated cloud: %s\n", eb.msg);
@@ -610,7 +562,7 @@ static kp_err keep_identity(struct kp_apiserver *L, char *buf, size_t n, struct 
 	if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b))
 		return kp_errf(eb, KP_ERR_IO, "getrandom: %s", strerror(errno));
 	snprintf(buf, n, "karpenter-up_%02x%02x%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]);
-	return keep_write_atomic(path, buf, strlen(buf), eb);
+	return kp_kobj_write_file(path, buf, strlen(buf), eb);
 }
 /* ---- end of cloud persistence and fault injection ---- */
 

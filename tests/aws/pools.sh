@@ -74,4 +74,9 @@ if [ -n "$SA" ] && [ -n "$SB" ] && [ "$ZA" != "$ZB" ] && until_ok 40 pools_launc
 		else bad "pools: pool-$x's NodeClaim" "os=$osl want $os, zone label=$zl want $z, requirement=$zr, subnet=$isub want $s"; fi
 	done
 else bad "pools: one NodeClaim per pool launched" "a=$(pool_claim pool-a) b=$(pool_claim pool-b) zones $ZA/$ZB $(grep -i 'instance types\|error' "$TMP/ctrl2.log" | tail -n 3)"; fi
+# item 8: Create's annotations land on the NodeClaim (PopulateNodeClaimDetails)
+n=$(pool_claim pool-a)
+ann=$(K get nodeclaim "$n" -o jsonpath='{.metadata.annotations.karpenter\.k8s\.aws/ec2nodeclass-hash} {.metadata.annotations.karpenter\.k8s\.aws/ec2nodeclass-hash-version}' 2>/dev/null)
+case "$ann" in [0-9]*" kc-v1") ok "pools: NodeClaim $n carries karpenter.k8s.aws/ec2nodeclass-hash and -hash-version ($ann)" ;;
+	*) bad "pools: NodeClaim hash annotations" "$n: '$ann'" ;; esac
 K delete -f "$TMP/pools.yaml" --wait=false >/dev/null 2>&1

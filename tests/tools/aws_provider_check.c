@@ -547,6 +547,40 @@ int main(int argc, char **argv)
 			snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), " class sg %s", sg_default);
 		}
 		check(e == KP_CLOUD_OK && reason[0] == 0, "not drifted while the class is unchanged", buf);
+
+		/* static drift (drift.go areStaticFieldsDrifted): Create gave the
+		 * claim the class's hash and hash version; a change of a hashed
+		 * field (tags) is NodeClassDrift, but only when the versions match */
+		{
+			const char *h = kp_labels_get(&spot_in.annotations, "karpenter.k8s.aws/ec2nodeclass-hash");
+			const char *hv = kp_labels_get(&spot_in.annotations, "karpenter.k8s.aws/ec2nodeclass-hash-version");
+			char changed[4096], *blue;
+
+			check(h && *h && kp_strcmp0(hv, "kc-v1") == 0, "Create returns the ec2nodeclass-hash and -hash-version annotations",
+			      hv);
+			kp_labels_copy(&c1->annotations, &A, &spot_in.annotations);
+			e = kp_cloud_is_drifted(cp, c1, reason, sizeof(reason), &eb);
+			check(e == KP_CLOUD_OK && reason[0] == 0, "hash annotation equal to the class's: not drifted", reason);
+			snprintf(changed, sizeof(changed), "%s", nc_json);
+			if ((blue = strstr(changed, "\"blue\"")))
+				memcpy(blue + 1, "teal", 4);
+			reconcile(cp, changed, &st, &conds, &eb);
+			json_decref(st);
+			json_decref(conds);
+			e = kp_cloud_is_drifted(cp, c1, reason, sizeof(reason), &eb);
+			check(e == KP_CLOUD_OK && blue && strcmp(reason, "NodeClassDrift") == 0,
+			      "class tags changed (hash differs, same hash version): NodeClassDrift", reason);
+			kp_labels_set(&c1->annotations, &A, "karpenter.k8s.aws/ec2nodeclass-hash-version", "v4");
+			e = kp_cloud_is_drifted(cp, c1, reason, sizeof(reason), &eb);
+			check(e == KP_CLOUD_OK && reason[0] == 0, "hash differs but the claim's hash version is another (v4): not drifted",
+			      reason);
+			kp_labels_set(&c1->annotations, &A, "karpenter.k8s.aws/ec2nodeclass-hash-version", "kc-v1");
+			reconcile(cp, nc_json, &st, &conds, &eb);
+			json_decref(st);
+			json_decref(conds);
+			e = kp_cloud_is_drifted(cp, c1, reason, sizeof(reason), &eb);
+			check(e == KP_CLOUD_OK && reason[0] == 0, "class changed back: the hash matches again, not drifted", reason);
+		}
 		snprintf(nc_json, sizeof(nc_json),
 			 "{\"metadata\":{\"name\":\"default\",\"uid\":\"u-1\"},\"spec\":{\"amiFamily\":\"AL2023\","
 			 "\"role\":\"KarpenterNodeRole\",\"subnetSelectorTerms\":[{\"tags\":{\"karpenter.sh/discovery\":\"test-cluster\"}}],"

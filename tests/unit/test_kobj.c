@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include <cmocka.h>
 
@@ -126,6 +127,35 @@ static void test_read_file(void **state)
 	assert_non_null(strstr(eb.msg, path));
 }
 
+static void test_write_file(void **state)
+{
+	char dir[] = "/tmp/kp-test-kobj-w.XXXXXX", path[128], tmp[140], bad[160];
+	struct kp_errbuf eb = { 0 };
+	struct stat st;
+	char *data = NULL;
+	size_t len = 0;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/key", dir);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	assert_int_equal(kp_kobj_write_file(path, "one\n", 4, &eb), KP_OK);
+	assert_int_equal(kp_kobj_write_file(path, "two\0x", 5, &eb), KP_OK);   /* replaced, bytes kept */
+	assert_int_equal(kp_kobj_read_file(path, 100, &data, &len, &eb), KP_OK);
+	assert_int_equal(len, 5);
+	assert_memory_equal(data, "two\0x", 5);
+	free(data);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	assert_int_not_equal(access(tmp, F_OK), 0);   /* no temporary left */
+	/* a directory that is not there: an error naming the file, nothing written */
+	snprintf(bad, sizeof(bad), "%s/missing/key", dir);
+	assert_int_equal(kp_kobj_write_file(bad, "x", 1, &eb), KP_ERR_IO);
+	assert_non_null(strstr(eb.msg, "missing/key"));
+	unlink(path);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -134,6 +164,7 @@ int main(void)
 		cmocka_unit_test(test_finalizers_and_owner),
 		cmocka_unit_test(test_selector),
 		cmocka_unit_test(test_read_file),
+		cmocka_unit_test(test_write_file),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -18,6 +18,14 @@
 #define KP_AWS_TAG_NODECLASS "karpenter.k8s.aws/ec2nodeclass"
 #define KP_AWS_TAG_CLUSTER "eks:eks-cluster-name"
 #define KP_AWS_ANN_HASH "karpenter.k8s.aws/ec2nodeclass-hash"
+#define KP_AWS_ANN_HASH_VERSION "karpenter.k8s.aws/ec2nodeclass-hash-version"
+/* The version of our hash (nodeclass.c): not Karpenter's "v4" on purpose,
+ * since our FNV of the spec is not Karpenter's hashstructure value. A
+ * NodeClaim Karpenter itself launched carries another version, so its hash
+ * is never compared (drift.go compares only when the versions match) and
+ * taking over a cluster does not mark every node drifted. Bump it when the
+ * hash's input changes. */
+#define KP_AWS_HASH_VERSION "kc-v1"
 
 struct kp_aws_subnet {
 	char id[64], zone[64], zone_id[64];

@@ -1331,7 +1331,11 @@ static enum kp_cloud_err aws_create(struct kp_cloud *cp, const struct kp_nodecla
 				out->capacity = it->capacity;
 				out->allocatable = it->allocatable;
 			}
-			if (!out->provider_id || inst_labels(w, it, out, a))
+			/* cloudprovider.go Create: the class's hash and hash version
+			 * go on the NodeClaim (static drift compares them) */
+			if (!out->provider_id || inst_labels(w, it, out, a) ||
+			    kp_labels_set(&out->annotations, a, KP_AWS_ANN_HASH, kp_arena_strdup(a, snap.hash)) ||
+			    kp_labels_set(&out->annotations, a, KP_AWS_ANN_HASH_VERSION, KP_AWS_HASH_VERSION))
 				e = kp_cloud_errf(eb, KP_CLOUD_INTERNAL, "out of memory");
 		}
 		goto done;
@@ -1399,7 +1403,10 @@ static enum kp_cloud_err aws_is_drifted(struct kp_cloud *cp, const struct kp_nod
 			}
 			if (total && (match != total || total != c->nsg))
 				snprintf(reason, n, "SecurityGroupDrift");
-			else if (ann && strcmp(ann, c->hash) != 0)
+			else if (ann && kp_strcmp0(kp_labels_get(&claim->annotations, KP_AWS_ANN_HASH_VERSION),
+						   KP_AWS_HASH_VERSION) == 0 && strcmp(ann, c->hash) != 0)
+				/* drift.go areStaticFieldsDrifted: only when both
+				 * hashes are there and their versions match */
 				snprintf(reason, n, "NodeClassDrift");
 		}
 	}
