@@ -231,6 +231,13 @@ static bool plain_start(const struct fast *f)
 	return printable(c) && !strchr("?:,[]{}#&*!|>'\"%@`", c);
 }
 
+/* A byte that cannot end or stop a plain scalar. */
+static bool ordinary(unsigned c)
+{
+	return c >= 0x20 && c < 0x7f && c != ':' && c != '#' && c != ',' && c != '[' && c != ']' && c != '{' &&
+	       c != '}';
+}
+
 /* A plain scalar on one line. Block context: ends at ": ", ":" at the end
  * of the line, " #" or the end of the line; flow indicators refused. Flow
  * context: ends at ",", "]", "}", ":" (then only as a key: ": "); "#"
@@ -244,7 +251,10 @@ static struct kp_load_node *plain(struct fast *f, bool flow, bool *colon)
 
 	*colon = false;
 	for (;;) {
-		int c = j < f->len ? (unsigned char)f->d[j] : -1;
+		int c;
+		while (j < f->len && ordinary((unsigned char)f->d[j]))
+			j++;
+		c = j < f->len ? (unsigned char)f->d[j] : -1;
 		if (c == -1 || c == '\n')
 			break;
 		if (!printable(c))
