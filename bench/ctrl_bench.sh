@@ -15,7 +15,9 @@
 # its kubelet stand-in runs. Figures per process: peak RSS (VmHWM), CPU
 # seconds (utime+stime from /proc/PID/stat) while loading and over 20 s of
 # steady state, time until all pods are Running, and a /metrics scrape.
-# Sizes: CTRL_BENCH_PODS, CTRL_BENCH_NODES. Every server is stopped on exit.
+# Sizes: CTRL_BENCH_PODS, CTRL_BENCH_NODES; CTRL_BENCH_MODES (default
+# "inproc split") picks the runs, CTRL_BENCH_STEADY the steady-state
+# seconds (default 20). Every server is stopped on exit.
 set -u
 O=${1:-build}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -23,6 +25,8 @@ BIN=$ROOT/$O/karpenter
 [ -x "$BIN" ] || BIN=$O/karpenter
 PODS=${CTRL_BENCH_PODS:-10000}
 NODES=${CTRL_BENCH_NODES:-1000}
+MODES=${CTRL_BENCH_MODES:-inproc split}
+STEADY=${CTRL_BENCH_STEADY:-20}
 PY=/usr/bin/python3
 export KARPENTER_DATA_DIR=$ROOT/data
 TMP=$(mktemp -d /tmp/kp-ctrl-bench.XXXXXX)
@@ -77,7 +81,7 @@ if [ ! -x "$PY" ]; then
 fi
 
 echo "controller with $PODS pods on $NODES nodes in karpenter up (figures only; target < 100 MB RSS)"
-for mode in inproc split; do
+for mode in $MODES; do
 	port=$(free_port); mp=$(free_port); hp=$(free_port)
 	d=$TMP/$mode
 	mkdir -p "$d"
@@ -113,7 +117,7 @@ for mode in inproc split; do
 	fi
 	echo "== $mode ($( [ $mode = inproc ] && echo 'one process: API server + built-in controllers + Karpenter controller' || echo 'up without its controller + karpenter controller as its own process'))"
 	timeout 240 $PY "$ROOT/bench/ctrl_load.py" --kubeconfig "$d/up/kubeconfig" --pods "$PODS" --nodes "$NODES" \
-		--metrics "http://127.0.0.1:$mp/metrics" --steady 20 $procs
+		--metrics "http://127.0.0.1:$mp/metrics" --steady "$STEADY" $procs
 	rc=$?
 	[ $rc -eq 0 ] || echo "$mode: load driver exited with $rc"
 	stop_all

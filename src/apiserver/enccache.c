@@ -247,7 +247,7 @@ static json_t *view_scalars(const json_t *o)
 		return NULL;
 	json_object_foreach((json_t *)o, k, v)
 		if (view_scalar(v))
-			json_object_set(out, k, v);
+			json_object_set_new(out, k, json_deep_copy(v));   /* no node shared with obj */
 	return out;
 }
 
@@ -261,14 +261,14 @@ json_t *kp_apiserver__enc_view(const json_t *obj)
 		return NULL;
 	json_object_foreach((json_t *)obj, k, v) {
 		if (view_scalar(v))
-			json_object_set(view, k, v);
+			json_object_set_new(view, k, json_deep_copy(v));
 		else if (json_is_object(v) && strcmp(k, "metadata") != 0)
 			json_object_set_new(view, k, view_scalars(v));
 	}
 	if (json_is_object(md)) {
 		json_t *m = view_scalars(md), *labels = json_object_get(md, "labels");
 		if (m && labels)
-			json_object_set(m, "labels", labels);
+			json_object_set_new(m, "labels", json_deep_copy(labels));
 		json_object_set_new(view, "metadata", m);
 	}
 	return view;

@@ -116,6 +116,30 @@ void kp_apiserver__track_fields(struct kp_apiserver__req *c, const json_t *old, 
 		json_object_del(kp_kobj_meta(nobj), "managedFields");
 }
 
+void kp_apiserver__track_stored(struct kp_apiserver__req *c, const json_t *old, json_t *nobj)
+{
+	const struct kp_apiserver__res *res = c->res;
+	json_t *so, *sn;
+
+	if (c->applying || !(res->storage_group || (res->storage_version && strcmp(res->storage_version, res->version)))) {
+		kp_apiserver__track_fields(c, old, nobj);
+		return;
+	}
+	/* fields are owned by their names in the version the client wrote (events.k8s.io's note, not message) */
+	so = kp_apiserver__to_served(c, old);
+	sn = kp_apiserver__to_served(c, nobj);
+	if (so && sn) {
+		kp_apiserver__track_fields(c, so, sn);
+		json_t *mf = json_object_get(kp_kobj_meta(sn), "managedFields");
+		if (mf)
+			json_object_set(kp_kobj_meta(nobj), "managedFields", mf);
+		else
+			json_object_del(kp_kobj_meta(nobj), "managedFields");
+	}
+	json_decref(so);
+	json_decref(sn);
+}
+
 void kp_apiserver__take_warnings(struct kp_apiserver__req *c)
 {
 	struct kp_buf w;

@@ -227,6 +227,8 @@ bool kp_apiserver__write_opts(struct kp_apiserver__req *c);
 bool kp_apiserver__field_check(struct kp_apiserver__req *c, json_t *obj);
 int64_t kp_apiserver__rv_checked(struct kp_apiserver__req *c, const json_t *obj, const char *name);
 void kp_apiserver__track_fields(struct kp_apiserver__req *c, const json_t *old, json_t *nobj);
+/* The same for old and nobj in the storage version: ownership is computed on their served forms. */
+void kp_apiserver__track_stored(struct kp_apiserver__req *c, const json_t *old, json_t *nobj);
 void kp_apiserver__do_apply(struct kp_apiserver__req *c, const char *sub);
 void kp_apiserver__take_warnings(struct kp_apiserver__req *c);
 

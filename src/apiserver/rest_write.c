@@ -293,7 +293,7 @@ static enum kp_apiserver__upd_result finish_update(struct kp_apiserver__req *c, 
 	carry(md, omd, "creationTimestamp");
 	carry(md, omd, "deletionTimestamp");
 	carry(md, omd, "deletionGracePeriodSeconds");
-	kp_apiserver__track_fields(c, old, nobj);
+	kp_apiserver__track_stored(c, old, nobj);
 	gen = json_integer_value(json_object_get(omd, "generation"));
 	if (gen <= 0)
 		gen = 1;

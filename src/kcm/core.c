@@ -301,9 +301,17 @@ static void schedule_end(struct kp_kcm *C, struct kp_kcm__pod *p, const json_t *
 		kp_kcm__requeue_at(C, KP_KCM__T_POD_END, p->key, due);
 }
 
-static void observe_pod(struct kp_kcm *C, enum kp_store_evtype type, const char *text, size_t len, int64_t rv)
+/* The kubelet stand-in still has to start p (it keeps p's text for that). */
+static bool kubelet_due(const struct kp_kcm__pod *p)
 {
-	json_t *o = json_loadb(text, len, 0, NULL), *md, *spec, *st, *v;
+	return p->node && !p->deleting && !p->terminal && !(p->running && p->ready);
+}
+
+/* obj (may be NULL: parsed from text) is the object text encodes. */
+static void observe_pod(struct kp_kcm *C, enum kp_store_evtype type, const json_t *obj, const char *text, size_t len,
+			int64_t rv)
+{
+	json_t *o = obj ? json_incref((json_t *)obj) : json_loadb(text, len, 0, NULL), *md, *spec, *st, *v;
 	struct kp_kcm__pod *p, *old;
 	const json_t *ref;
 	char key[600];
@@ -378,7 +386,16 @@ static void observe_pod(struct kp_kcm *C, enum kp_store_evtype type, const char 
 		else if (!strcmp(t, "PodScheduled") && !strcmp(s, "False") && kp_kobj_str(v, "message"))
 			p->unsched_msg = strdup(kp_kobj_str(v, "message"));
 	}
-	kp_kcm__pod_decode(p, text, len);
+	if (C->spec_kept && old && old->uid && p->uid && !strcmp(old->uid, p->uid)) {
+		/* an own write that left the containers alone: same requests and ports */
+		p->req = old->req;
+		p->ports = old->ports;
+		p->nports = old->nports;
+		old->ports = NULL;
+		old->nports = 0;
+	} else {
+		kp_kcm__pod_decode(p, o);
+	}
 	if (old) {
 		if (old->acct_node && (!p->node || p->terminal || strcmp(old->acct_node, p->node) != 0))
 			C->sched_all = true;
@@ -397,8 +414,11 @@ static void observe_pod(struct kp_kcm *C, enum kp_store_evtype type, const char 
 		kp_kcm__map_put(&C->pending, key, p);
 		kp_kcm__mark(C, &C->sched_dirty, key);
 	}
-	if (p->node && !p->deleting && !p->terminal && !(p->running && p->ready))
+	if (kubelet_due(p)) {
+		if (!p->text)
+			p->text = strndup(text, len);
 		kp_kcm__mark(C, &C->kubelet_dirty, key);
+	}
 	if (p->node && p->running && !p->deleting && !p->terminal)
 		schedule_end(C, p, o);
 	mark_owner(C, p->ns, p->owner_kind, p->owner_name);
@@ -417,6 +437,19 @@ void kp_kcm__pod_bound(struct kp_kcm *C, struct kp_kcm__pod *p, const char *node
 	unaccount(C, p);
 	account(C, p);
 	kp_kcm__mark(C, &C->kubelet_dirty, p->key);
+}
+
+void kp_kcm__pod_unbound(struct kp_kcm *C, struct kp_kcm__pod *p, char *text)
+{
+	unaccount(C, p);
+	free(p->node);
+	p->node = NULL;
+	free(p->text);
+	p->text = text;
+	if (!p->text)
+		return;   /* not schedulable without it: its next event brings it back */
+	kp_kcm__map_put(&C->pending, p->key, p);
+	kp_kcm__mark(C, &C->sched_dirty, p->key);
 }
 
 /* The node lifecycle controller's NoSchedule tainting (k8s
@@ -566,8 +599,10 @@ static void observe_obj(struct kp_kcm *C, int kind, enum kp_store_evtype type, c
 		set_add(&C->owned_rs, kp_kobj_str(ref, "uid"), key);
 }
 
-static void observe(struct kp_kcm *C, enum kp_store_evtype type, const char *group, const char *resource,
-		    const char *ns, const char *name, const char *text, size_t len, int64_t rv)
+/* Feeds one event (or own write: obj, may be NULL, is the object text
+ * encodes) to the caches. */
+static void observe_as(struct kp_kcm *C, enum kp_store_evtype type, const char *group, const char *resource,
+		       const char *ns, const char *name, const json_t *obj, const char *text, size_t len, int64_t rv)
 {
 	char tk[800];
 	int64_t *tomb;
@@ -582,56 +617,116 @@ static void observe(struct kp_kcm *C, enum kp_store_evtype type, const char *gro
 		}
 		free(kp_strmap_del(&C->tomb, tk));
 	}
-	if (!*group && !strcmp(resource, "pods"))
-		observe_pod(C, type, text, len, rv);
-	else if (!*group && !strcmp(resource, "nodes"))
+	if (!*group && !strcmp(resource, "pods")) {
+		const struct kp_kcm__pod *p;
+		kp_kcm__key_of(tk, sizeof(tk), ns, name);
+		if (type != KP_EV_DELETED && (p = kp_strmap_get(&C->pods, tk)) && rv <= p->rv)
+			return;   /* no newer than the cache (an own write's event): not worth parsing */
+		observe_pod(C, type, obj, text, len, rv);
+	} else if (!*group && !strcmp(resource, "nodes")) {
+		const struct kp_kcm__node *n;
+		if (type != KP_EV_DELETED && (n = kp_strmap_get(&C->nodes, name ? name : "")) && n->n && rv <= n->rv)
+			return;
 		observe_node(C, type, text, len, rv);
-	else if ((k = kind_of(group, resource)) >= 0)
+	} else if ((k = kind_of(group, resource)) >= 0) {
 		observe_obj(C, k, type, text, len, rv);
+	}
+}
+
+static void observe(struct kp_kcm *C, enum kp_store_evtype type, const char *group, const char *resource,
+		    const char *ns, const char *name, const char *text, size_t len, int64_t rv)
+{
+	observe_as(C, type, group, resource, ns, name, NULL, text, len, rv);
 }
 
 /* ------------------------------------------------------------- writes */
 
+void kp_kcm__write_batch(struct kp_kcm *C, struct kp_store_write *ws, size_t n, struct kp_errbuf *eb)
+{
+	for (size_t i = 0; i < n; i++)
+		ws[i].want_text = true;
+	kp_store_write_batch(C->L->store, ws, n, eb);
+	for (size_t i = 0; i < n; i++) {
+		const struct kp_store_key *k = &ws[i].key;
+		if (ws[i].rc == KP_STORE_OK && ws[i].text)
+			observe_as(C, ws[i].op == KP_STORE_OP_CREATE ? KP_EV_ADDED
+				   : ws[i].op == KP_STORE_OP_UPDATE ? KP_EV_MODIFIED : KP_EV_DELETED,
+				   k->group, k->resource, k->ns, k->name, ws[i].op == KP_STORE_OP_DELETE ? NULL : ws[i].obj,
+				   ws[i].text, strlen(ws[i].text), ws[i].rv);
+		free(ws[i].text);
+		ws[i].text = NULL;
+	}
+}
+
+void kp_kcm__create_batch(struct kp_kcm *C, const char *group, const char *version, const char *resource,
+			  json_t **objs, size_t n, enum kp_store_rc *rcs, struct kp_errbuf *eb)
+{
+	struct kp_store_write *ws = calloc(n ? n : 1, sizeof(*ws));
+	size_t *pend = calloc(n ? n : 1, sizeof(*pend)), np = n;
+	bool *named = calloc(n ? n : 1, sizeof(*named));
+	char uid[37], ts[40];
+
+	for (size_t i = 0; i < n; i++)
+		rcs[i] = KP_STORE_FAIL;
+	if (!n)
+		goto out;
+	if (!ws || !pend || !named) {
+		kp_errf(eb, KP_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	kp_kobj_now_rfc3339(ts, sizeof(ts));
+	pthread_rwlock_rdlock(&C->L->reg_lock);
+	const struct kp_apiserver__res *res = kp_apiserver__reg_find(C->L->reg, group, version, resource);
+	for (size_t i = 0; i < n; i++) {
+		json_t *md = kp_kobj_child(objs[i], "metadata");
+		new_uid(uid);
+		json_object_set_new(md, "uid", json_string(uid));
+		json_object_set_new(md, "creationTimestamp", json_string(ts));
+		json_object_set_new(md, "generation", json_integer(1));
+		if (res)
+			kp_apiserver__reg_default(C->L->reg, res, objs[i]);
+		named[i] = kp_kobj_str(md, "name") != NULL;
+		pend[i] = i;
+	}
+	pthread_rwlock_unlock(&C->L->reg_lock);
+	/* generated names that are taken get another suffix, up to 5 times */
+	for (int attempt = 0; attempt < 5 && np; attempt++) {
+		size_t left = 0;
+		for (size_t j = 0; j < np; j++) {
+			json_t *md = json_object_get(objs[pend[j]], "metadata");
+			if (!named[pend[j]]) {
+				const char *gen = kp_kobj_str(md, "generateName");
+				char name[300], sfx[6];
+				random_suffix(sfx);
+				snprintf(name, sizeof(name), "%.*s%s", 58, gen ? gen : "x-", sfx);
+				json_object_set_new(md, "name", json_string(name));
+			}
+			ws[j] = (struct kp_store_write){ .op = KP_STORE_OP_CREATE, .obj = objs[pend[j]] };
+			ws[j].key = (struct kp_store_key){ group, resource,
+							   kp_kobj_str(md, "namespace") ? kp_kobj_str(md, "namespace") : "",
+							   kp_kobj_str(md, "name") };
+		}
+		kp_kcm__write_batch(C, ws, np, eb);
+		for (size_t j = 0; j < np; j++) {
+			rcs[pend[j]] = ws[j].rc;
+			if (ws[j].rc == KP_STORE_EXISTS && !named[pend[j]]) {
+				json_object_del(json_object_get(objs[pend[j]], "metadata"), "resourceVersion");
+				pend[left++] = pend[j];
+			}
+		}
+		np = left;
+	}
+out:
+	free(ws);
+	free(pend);
+	free(named);
+}
+
 enum kp_store_rc kp_kcm__create(struct kp_kcm *C, const char *group, const char *version, const char *resource,
 			       json_t *obj, struct kp_errbuf *eb)
 {
-	json_t *md = kp_kobj_child(obj, "metadata");
-	const char *gen = kp_kobj_str(md, "generateName");
-	bool named = kp_kobj_str(md, "name") != NULL;
-	char uid[37], ts[40];
-	enum kp_store_rc rc = KP_STORE_FAIL;
-
-	new_uid(uid);
-	kp_kobj_now_rfc3339(ts, sizeof(ts));
-	json_object_set_new(md, "uid", json_string(uid));
-	json_object_set_new(md, "creationTimestamp", json_string(ts));
-	json_object_set_new(md, "generation", json_integer(1));
-	pthread_rwlock_rdlock(&C->L->reg_lock);
-	const struct kp_apiserver__res *res = kp_apiserver__reg_find(C->L->reg, group, version, resource);
-	if (res)
-		kp_apiserver__reg_default(C->L->reg, res, obj);
-	pthread_rwlock_unlock(&C->L->reg_lock);
-	for (int attempt = 0; attempt < 5; attempt++) {
-		int64_t rv = 0;
-		if (!named) {
-			char name[300], sfx[6];
-			random_suffix(sfx);
-			snprintf(name, sizeof(name), "%.*s%s", 58, gen ? gen : "x-", sfx);
-			json_object_set_new(md, "name", json_string(name));
-		}
-		struct kp_store_key k = { group, resource, kp_kobj_str(md, "namespace") ? kp_kobj_str(md, "namespace") : "",
-					  kp_kobj_str(md, "name") };
-		rc = kp_store_create(C->L->store, &k, obj, &rv, eb);
-		if (rc == KP_STORE_EXISTS && !named)
-			continue;
-		if (rc == KP_STORE_OK) {
-			char *text = json_dumps(obj, JSON_COMPACT);
-			if (text)
-				observe(C, KP_EV_ADDED, group, resource, k.ns, k.name, text, strlen(text), rv);
-			free(text);
-		}
-		break;
-	}
+	enum kp_store_rc rc;
+	kp_kcm__create_batch(C, group, version, resource, &obj, 1, &rc, eb);
 	return rc;
 }
 
@@ -878,10 +973,25 @@ json_t *kp_kcm__pod_from_template(const json_t *owner, const char *api_version, 
 
 void kp_kcm__create_pod(struct kp_kcm *C, json_t *pod)
 {
+	kp_kcm__create_pods(C, &pod, 1);
+}
+
+void kp_kcm__create_pods(struct kp_kcm *C, json_t **pods, size_t n)
+{
+	enum kp_store_rc *rcs = calloc(n ? n : 1, sizeof(*rcs));
 	struct kp_errbuf eb = { 0 };
-	if (kp_kcm__create(C, "", "v1", "pods", pod, &eb))
-		fprintf(stderr, "karpenter up: create pod: %s\n", eb.msg);
-	json_decref(pod);
+
+	if (rcs) {
+		kp_kcm__create_batch(C, "", "v1", "pods", pods, n, rcs, &eb);
+		for (size_t i = 0; i < n; i++)
+			if (rcs[i] != KP_STORE_OK) {
+				fprintf(stderr, "karpenter up: create pod: %s\n", eb.msg[0] ? eb.msg : kp_store_rc_str(rcs[i]));
+				break;
+			}
+	}
+	free(rcs);
+	for (size_t i = 0; i < n; i++)
+		json_decref(pods[i]);
 }
 
 void kp_kcm__delete_pod(struct kp_kcm *C, struct kp_kcm__pod *p)

@@ -42,7 +42,7 @@ struct kp_kcm__pod {
 	char *ns, *name, *uid;
 	char *owner_kind, *owner_name, *owner_uid;   /* controller ownerReference, or NULL */
 	char *node;                 /* spec.nodeName or NULL */
-	char *text;                 /* JSON, kept only while pending */
+	char *text;                 /* JSON, kept only while pending or not yet started */
 	char *unsched_msg;          /* PodScheduled=False message we last wrote/saw */
 	char *acct_node;            /* node its requests are counted on */
 	int64_t rv, created;
@@ -105,6 +105,8 @@ struct kp_kcm {
 	struct kp_strmap timers;   /* "what\x1fkey" -> wake-up (lease.c) */
 	int64_t next_timer;         /* the earliest (0: none) */
 	bool lease_ns;              /* kube-node-lease exists */
+	bool spec_kept;             /* the own writes being fed to the caches change no pod's
+	                             * containers (bindings, status): requests are not decoded again */
 	struct kp_kcm__pdbc *pdb;   /* the disruption controller (pdb.c), owned */
 };
 
@@ -115,13 +117,26 @@ void kp_kcm__mark(struct kp_kcm *C, struct kp_strmap *set, const char *key);
  * generateName, defaulting) and feeds it to the caches. */
 enum kp_store_rc kp_kcm__create(struct kp_kcm *C, const char *group, const char *version, const char *resource,
 			       json_t *obj, struct kp_errbuf *eb);
+/* kp_kcm__create for n objects of one resource in one store batch (one
+ * transaction, one fsync); rcs[i] gets each one's result, eb the first
+ * failure's message. */
+void kp_kcm__create_batch(struct kp_kcm *C, const char *group, const char *version, const char *resource,
+			  json_t **objs, size_t n, enum kp_store_rc *rcs, struct kp_errbuf *eb);
+/* Writes ws[0..n) with kp_store_write_batch (want_text is set on each) and
+ * feeds every successful write to the caches as its watch event would;
+ * each ws[i].rc says how it went, eb gets the first failure's message. */
+void kp_kcm__write_batch(struct kp_kcm *C, struct kp_store_write *ws, size_t n, struct kp_errbuf *eb);
 /* Deletes (Background) and forgets the object. */
 enum kp_store_rc kp_kcm__delete(struct kp_kcm *C, const char *group, const char *resource, const char *ns,
 			       const char *name, struct kp_errbuf *eb);
 /* Records that the scheduler bound p to node (before the event arrives). */
 void kp_kcm__pod_bound(struct kp_kcm *C, struct kp_kcm__pod *p, const char *node);
+/* Undoes kp_kcm__pod_bound when the binding was not written: p is pending
+ * again with text (taken; the pod's JSON as p->rv has it). */
+void kp_kcm__pod_unbound(struct kp_kcm *C, struct kp_kcm__pod *p, char *text);
 /* sched.c */
-void kp_kcm__pod_decode(struct kp_kcm__pod *p, const char *json, size_t len);
+/* Fills p->req (pods: 1 included) and p->ports from the pod object obj. */
+void kp_kcm__pod_decode(struct kp_kcm__pod *p, const json_t *obj);
 void kp_kcm__schedule(struct kp_kcm *C);
 void kp_kcm__kubelet(struct kp_kcm *C);
 void kp_kcm__node_lifecycle(struct kp_kcm *C);
@@ -172,6 +187,8 @@ json_t *kp_kcm__pod_from_template(const json_t *owner, const char *api_version, 
 				 const json_t *tmpl);
 
 void kp_kcm__create_pod(struct kp_kcm *C, json_t *pod);
+/* Creates n pods (references taken) in one store batch. */
+void kp_kcm__create_pods(struct kp_kcm *C, json_t **pods, size_t n);
 
 void kp_kcm__delete_pod(struct kp_kcm *C, struct kp_kcm__pod *p);
 
@@ -204,6 +221,8 @@ void kp_kcm__event(struct kp_kcm *C, const json_t *obj, const char *api_version,
 /* Creates or renews the Lease of Node node; re-arms itself every 10 s
  * while the Node exists. */
 void kp_kcm__lease(struct kp_kcm *C, const char *node);
+/* kp_kcm__lease for nn nodes, in one store batch. */
+void kp_kcm__leases(struct kp_kcm *C, const char *const *nodes, size_t nn);
 
 /* ---- podrun.c: the kubelet stand-in's containers ---- */
 /* Sets status.containerStatuses, initContainerStatuses and qosClass of

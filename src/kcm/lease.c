@@ -65,39 +65,66 @@ void kp_kcm__requeue_at(struct kp_kcm *C, int what, const char *key, int64_t due
 		C->next_timer = due_ms;
 }
 
+static int64_t timers_next(struct kp_kcm *C)
+{
+	int64_t next = 0;
+	KP_STRMAP_FOREACH(&C->timers, e) {
+		const struct kcm_timer *t = e->val;
+		if (!next || t->due < next)
+			next = t->due;
+	}
+	return next;
+}
+
 void kp_kcm__timers_fire(struct kp_kcm *C)
 {
-	int64_t now = kp_kcm__now_ms(), next = 0;
-	size_t n;
-	const char **keys = kp_strmap_keys(&C->timers, &n);
-	struct kcm_timer **due = calloc(n + 1, sizeof(*due));
-	size_t nd = 0;
+	int64_t now = kp_kcm__now_ms();
+	size_t nd = 0, cap = 0, nl = 0;
+	char **due = NULL;
+	const char **leases;
 
-	for (size_t i = 0; keys && due && i < n; i++) {
-		struct kcm_timer *t = kp_strmap_get(&C->timers, keys[i]);
-		if (t->due <= now)
-			due[nd++] = kp_strmap_del(&C->timers, keys[i]);
+	/* lease renewals due within LEASE_BATCH_MS go now, together */
+	KP_STRMAP_FOREACH(&C->timers, e) {
+		const struct kcm_timer *t = e->val;
+		if (t->due > now && !(t->what == KP_KCM__T_LEASES && t->due <= now + LEASE_BATCH_MS))
+			continue;
+		if (nd == cap) {
+			char **d = realloc(due, (cap = cap ? cap * 2 : 16) * sizeof(*d));
+			if (!d)
+				break;
+			due = d;
+		}
+		if (!(due[nd] = strdup(e->key)))
+			break;
+		nd++;
 	}
-	free(keys);
+	leases = calloc(nd + 1, sizeof(*leases));
 	C->next_timer = 0;
 	for (size_t i = 0; i < nd; i++) {
-		struct kcm_timer *t = due[i];
+		struct kcm_timer *t = kp_strmap_del(&C->timers, due[i]);
+		free(due[i]);
+		due[i] = (char *)t;   /* now the timer itself */
+	}
+	for (size_t i = 0; i < nd; i++) {
+		struct kcm_timer *t = (struct kcm_timer *)due[i];
+		if (!t)
+			continue;
 		if (t->what >= 0 && t->what < CK_NKINDS)
 			kp_kcm__mark(C, &C->dirty[t->what], t->key);
 		else if (t->what == KP_KCM__T_POD_END)
 			kp_kcm__pod_finish(C, t->key);
+		else if (t->what == KP_KCM__T_LEASES && leases)
+			leases[nl++] = t->key;
 		else if (t->what == KP_KCM__T_LEASES)
 			kp_kcm__lease(C, t->key);
-		free(t);
 	}
+	if (nl)
+		kp_kcm__leases(C, leases, nl);
+	for (size_t i = 0; i < nd; i++)
+		free(due[i]);
 	free(due);
-	keys = kp_strmap_keys(&C->timers, &n);
-	for (size_t i = 0; keys && i < n; i++) {
-		struct kcm_timer *t = kp_strmap_get(&C->timers, keys[i]);
-		if (!next || t->due < next)
-			next = t->due;
-	}
-	free(keys);
+	free(leases);
+	int64_t next = timers_next(C);
 	if (next && (!C->next_timer || next < C->next_timer))
 		C->next_timer = next;
 }
@@ -196,6 +223,15 @@ static int64_t renew_ms(const struct kp_kcm *C)
 	return ms > LEASE_RENEW_MS ? ms : LEASE_RENEW_MS;
 }
 
+static json_t *new_lease(const struct kp_kcm__node *n, const char *mt, int64_t duration_s)
+{
+	return json_pack("{s:s, s:s, s:{s:s, s:s, s:[{s:s, s:s, s:s, s:s}]}, s:{s:s, s:i, s:s}}",
+			 "apiVersion", "coordination.k8s.io/v1", "kind", "Lease", "metadata", "name",
+			 n->name, "namespace", LEASE_NS, "ownerReferences", "apiVersion", "v1", "kind",
+			 "Node", "name", n->name, "uid", n->uid ? n->uid : "", "spec", "holderIdentity",
+			 n->name, "leaseDurationSeconds", (int)duration_s, "renewTime", mt);
+}
+
 static void renew(struct kp_kcm *C, const struct kp_kcm__node *n, const char *mt)
 {
 	struct kp_store_key k = { "coordination.k8s.io", "leases", LEASE_NS, n->name };
@@ -204,11 +240,7 @@ static void renew(struct kp_kcm *C, const struct kp_kcm__node *n, const char *mt
 	enum kp_store_rc rc = kp_apiserver_mutate(C->L, &k, renew_fn, &u, &eb);
 
 	if (rc == KP_STORE_NOTFOUND) {
-		json_t *lease = json_pack("{s:s, s:s, s:{s:s, s:s, s:[{s:s, s:s, s:s, s:s}]}, s:{s:s, s:i, s:s}}",
-					  "apiVersion", "coordination.k8s.io/v1", "kind", "Lease", "metadata", "name",
-					  n->name, "namespace", LEASE_NS, "ownerReferences", "apiVersion", "v1", "kind",
-					  "Node", "name", n->name, "uid", n->uid ? n->uid : "", "spec", "holderIdentity",
-					  n->name, "leaseDurationSeconds", (int)u.duration_s, "renewTime", mt);
+		json_t *lease = new_lease(n, mt, u.duration_s);
 		rc = lease ? kp_kcm__create(C, "coordination.k8s.io", "v1", "leases", lease, &eb) : KP_STORE_FAIL;
 		json_decref(lease);
 	}
@@ -218,13 +250,70 @@ static void renew(struct kp_kcm *C, const struct kp_kcm__node *n, const char *mt
 
 void kp_kcm__lease(struct kp_kcm *C, const char *node)
 {
-	const struct kp_kcm__node *n = kp_strmap_get(&C->nodes, node);
+	kp_kcm__leases(C, &node, 1);
+}
+
+void kp_kcm__leases(struct kp_kcm *C, const char *const *nodes, size_t nn)
+{
+	struct kp_store_write *ws = calloc(nn + 1, sizeof(*ws));
+	json_t **fresh = calloc(nn + 1, sizeof(*fresh));
+	const struct kp_kcm__node **fresh_n = calloc(nn + 1, sizeof(*fresh_n));
+	enum kp_store_rc *rcs = calloc(nn + 1, sizeof(*rcs));
+	struct renew_ud u;
+	struct kp_errbuf eb = { 0 };
+	size_t nw = 0, nf = 0;
 	char mt[40];
 
-	if (!n || !n->n)
-		return;   /* the Node is gone: so is its timer */
+	if (!ws || !fresh || !fresh_n || !rcs)
+		goto out;
 	ensure_ns(C);
 	micro_time(mt, sizeof(mt));
-	renew(C, n, mt);   /* a draining node's kubelet keeps renewing */
-	kp_kcm__requeue_at(C, KP_KCM__T_LEASES, node, kp_kcm__now_ms() + renew_ms(C));
+	u.time = mt;
+	u.duration_s = renew_ms(C) * 4 / 1000;
+	/* a draining node's kubelet keeps renewing; a Node that is gone takes its timer along */
+	for (size_t i = 0; i < nn; i++) {
+		const struct kp_kcm__node *n = kp_strmap_get(&C->nodes, nodes[i]);
+		struct kp_store_key k = { "coordination.k8s.io", "leases", LEASE_NS, NULL };
+		char *text = NULL;
+		int64_t rv = 0;
+		json_t *lease;
+		enum kp_store_rc rc;
+
+		if (!n || !n->n)
+			continue;
+		k.name = n->name;
+		rc = kp_store_get(C->L->store, &k, &text, &rv, NULL);
+		if (rc == KP_STORE_NOTFOUND) {
+			if ((fresh[nf] = new_lease(n, mt, u.duration_s)))
+				fresh_n[nf++] = n;
+		} else if (rc == KP_STORE_OK && (lease = json_loads(text, 0, NULL))) {
+			renew_fn(&u, lease);
+			ws[nw] = (struct kp_store_write){ .op = KP_STORE_OP_UPDATE, .obj = lease, .expect_rv = rv };
+			ws[nw++].key = (struct kp_store_key){ k.group, k.resource, k.ns, n->name };
+		}
+		free(text);
+		kp_kcm__requeue_at(C, KP_KCM__T_LEASES, n->name, kp_kcm__now_ms() + renew_ms(C));
+	}
+	/* every renewal in one transaction, every new Lease in another */
+	kp_kcm__write_batch(C, ws, nw, &eb);
+	for (size_t i = 0; i < nw; i++) {
+		const struct kp_kcm__node *n = kp_strmap_get(&C->nodes, ws[i].key.name);
+		if (ws[i].rc != KP_STORE_OK && n)
+			renew(C, n, mt);   /* changed or gone meanwhile: one at a time */
+		json_decref(ws[i].obj);
+	}
+	kp_kcm__create_batch(C, "coordination.k8s.io", "v1", "leases", fresh, nf, rcs, &eb);
+	for (size_t i = 0; i < nf; i++) {
+		if (rcs[i] == KP_STORE_EXISTS)
+			renew(C, fresh_n[i], mt);
+		else if (rcs[i] != KP_STORE_OK)
+			fprintf(stderr, "karpenter up: kubelet: lease of node %s: %s\n", fresh_n[i]->name,
+				eb.msg[0] ? eb.msg : kp_store_rc_str(rcs[i]));
+		json_decref(fresh[i]);
+	}
+out:
+	free(ws);
+	free(fresh);
+	free(fresh_n);
+	free(rcs);
 }

@@ -8,7 +8,9 @@
  *
  * The controller is one thread following the store's event stream into
  * two caches (pods: labels, controller reference, Ready, terminating;
- * budgets: their stored JSON). A pod, budget or workload event marks its
+ * budgets: their stored JSON). Only the pods of namespaces that have
+ * budgets are kept (a namespace's pods are listed when it gets its first
+ * budget and forgotten with its last), so pods elsewhere cost no parse. A pod, budget or workload event marks its
  * namespace dirty when the namespace has budgets; once events pause
  * (PDB_IDLE_MS, at most PDB_MAX_MS after the first) every budget of every
  * dirty namespace is recomputed, in key order, and its status written when
@@ -33,7 +35,7 @@
  * The status is computed inside a read-modify-write of the stored budget,
  * so an eviction's decrement is never overwritten by an older view.
  *
- * Cost: per event one JSON parse and O(1) map work; per reconcile of a
+ * Cost: per event in a namespace with budgets one JSON parse and O(1) map work; per reconcile of a
  * namespace O(budgets + pods) plus one store read per distinct controller
  * when a budget needs the scale.
  */
@@ -80,6 +82,7 @@ struct kp_kcm__pdbc {
 	struct kp_strmap dirty;    /* namespaces to reconcile */
 	int64_t batch_start, last_ev;
 	int64_t recheck_at;         /* wall seconds: a disruptedPods entry expires (0: none) */
+	bool syncing;               /* sync_all lists every pod itself */
 };
 
 static void pod_free(struct pdb_pod *p)
@@ -138,6 +141,8 @@ static void observe_pod(struct kp_kcm__pdbc *P, enum kp_store_evtype type, const
 
 	snprintf(key, sizeof(key), "%s/%s", ns ? ns : "", name ? name : "");
 	old = kp_strmap_get(&P->pods, key);
+	if (type != KP_EV_DELETED && !has_budgets(P, ns))
+		return;   /* no budget can select it */
 	if (type == KP_EV_DELETED) {
 		if (old) {
 			pod_free(kp_strmap_del(&P->pods, key));
@@ -179,6 +184,27 @@ static void observe_pod(struct kp_kcm__pdbc *P, enum kp_store_evtype type, const
 		mark(P, ns);
 }
 
+static enum kp_store_rc list_pods(struct kp_kcm__pdbc *P, const char *ns);
+
+/* A namespace got its first budget: its pods join the cache. */
+static void ns_pods_load(struct kp_kcm__pdbc *P, const char *ns)
+{
+	if (list_pods(P, ns) != KP_STORE_OK)
+		fprintf(stderr, "karpenter up: disruption controller: cannot list the pods of namespace %s\n", ns);
+}
+
+/* A namespace lost its last budget: its pods leave the cache. */
+static void ns_pods_drop(struct kp_kcm__pdbc *P, const char *ns)
+{
+	size_t n, len = strlen(ns);
+	const char **keys = kp_strmap_keys(&P->pods, &n);
+
+	for (size_t i = 0; keys && i < n; i++)
+		if (strncmp(keys[i], ns, len) == 0 && keys[i][len] == '/')
+			pod_free(kp_strmap_del(&P->pods, keys[i]));
+	free(keys);
+}
+
 static void observe_pdb(struct kp_kcm__pdbc *P, enum kp_store_evtype type, const char *ns, const char *name,
 			const char *text, size_t len)
 {
@@ -189,10 +215,15 @@ static void observe_pdb(struct kp_kcm__pdbc *P, enum kp_store_evtype type, const
 	if (type != KP_EV_DELETED && !(o = json_loadb(text, len, 0, NULL)))
 		return;
 	old = o ? kp_kcm__map_put(&P->pdbs, key, o) : kp_strmap_del(&P->pdbs, key);
-	if (!old && o)
+	if (!old && o) {
 		nscount_add(P, ns ? ns : "", 1);
-	else if (old && !o)
+		if ((intptr_t)kp_strmap_get(&P->nscount, ns ? ns : "") == 1 && !P->syncing)
+			ns_pods_load(P, ns ? ns : "");
+	} else if (old && !o) {
 		nscount_add(P, ns ? ns : "", -1);
+		if (!has_budgets(P, ns))
+			ns_pods_drop(P, ns ? ns : "");
+	}
 	json_decref(old);
 	if (o)
 		mark(P, ns);
@@ -489,16 +520,27 @@ static int list_fn(void *ud, const char *text, size_t len, int64_t rv)
 	return 0;
 }
 
+/* Feeds the pods of ns (NULL: all) to the cache (events older than what it
+ * holds are ignored later, so listing ahead of the watch is harmless). */
+static enum kp_store_rc list_pods(struct kp_kcm__pdbc *P, const char *ns)
+{
+	struct list_ud lo = { P, "", "pods" };
+	return kp_store_list(P->L->store, lo.group, lo.resource, ns, list_fn, &lo, NULL, NULL);
+}
+
 static enum kp_store_rc sync_all(struct kp_kcm__pdbc *P, struct kp_errbuf *eb)
 {
 	int64_t rv0 = kp_store_rv(P->L->store);
-	struct list_ud lp = { P, "policy", "poddisruptionbudgets" }, lo = { P, "", "pods" };
+	struct list_ud lp = { P, "policy", "poddisruptionbudgets" };
 
 	clear(P);
 	kp_store_watch_close(P->w);
 	P->w = NULL;
+	P->syncing = true;
 	kp_store_list(P->L->store, lp.group, lp.resource, NULL, list_fn, &lp, NULL, NULL);
-	kp_store_list(P->L->store, lo.group, lo.resource, NULL, list_fn, &lo, NULL, NULL);
+	P->syncing = false;
+	if (P->nscount.n)
+		list_pods(P, NULL);
 	mark_all(P);
 	return kp_store_watch_open(P->L->store, NULL, NULL, NULL, rv0, &P->w, eb);
 }

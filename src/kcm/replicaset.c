@@ -31,13 +31,19 @@ void kp_kcm__reconcile_rs(struct kp_kcm *C, const char *key)
 			kp_kcm__mark(C, &C->dirty[CK_RS], key);
 		}
 		char gen[300];
+		json_t **pods = calloc((size_t)n, sizeof(*pods));
+		int64_t made = 0;
 		snprintf(gen, sizeof(gen), "%s-", kp_kobj_str(md, "name"));
-		for (int64_t i = 0; i < n; i++) {
+		for (int64_t i = 0; pods && i < n; i++) {
 			json_t *pod = kp_kcm__pod_from_template(rs, "apps/v1", "ReplicaSet", json_object_get(spec, "template"));
+			if (!pod)
+				break;
 			json_object_set_new(json_object_get(pod, "metadata"), "generateName", json_string(gen));
-			kp_kcm__create_pod(C, pod);
+			pods[made++] = pod;
 		}
-		have += (size_t)n;
+		kp_kcm__create_pods(C, pods, (size_t)made);   /* one transaction for the pass's pods */
+		free(pods);
+		have += (size_t)made;
 	} else if ((int64_t)have > want) {
 		qsort(pl.v, pl.n, sizeof(*pl.v), kp_kcm__victim_cmp);
 		for (size_t i = 0; (int64_t)i < (int64_t)pl.n - want; i++)

@@ -46,7 +46,7 @@
 
 /* ---------------------------------------------------------- decoding */
 
-void kp_kcm__pod_decode(struct kp_kcm__pod *p, const char *json, size_t len)
+void kp_kcm__pod_decode(struct kp_kcm__pod *p, const json_t *obj)
 {
 	struct kp_load_opts opts = { NULL, 0 };
 	struct kp_errbuf eb = { 0 };
@@ -54,7 +54,7 @@ void kp_kcm__pod_decode(struct kp_kcm__pod *p, const char *json, size_t len)
 
 	kp_res_zero(&p->req);
 	kp_cluster_init(&c);
-	if (kp_load_buffer(&c, "pod", json, len, &opts, &eb) == KP_OK && c.npods == 1) {
+	if (kp_load_object(&c, obj, "Pod", "v1", "pod", &opts, &eb) == KP_OK && c.npods == 1) {
 		const struct kp_pod *q = c.pods[0];
 		for (int i = 0; i < KP_RES_NWELLKNOWN; i++)
 			p->req.v[i] = q->requests.v[i];
@@ -334,8 +334,51 @@ static int volume_pvs(struct kp_kcm *C, struct kp_cluster *pc, const struct kp_p
 	return n;
 }
 
+/* The scheduler's pending writes of one pass: bindings and
+ * PodScheduled=False updates, written together (kp_kcm__write_batch). */
+struct sched_batch {
+	struct kp_store_write *w;
+	char **key;                 /* the pod's cache key */
+	char **text;                /* a binding: the pending pod's JSON, given back if it fails */
+	char **msg;                 /* an Unschedulable update: its message */
+	size_t n, cap;
+};
+
+static bool sched_batch_add(struct sched_batch *b, struct kp_kcm__pod *p, json_t *obj)
+{
+	if (b->n == b->cap) {
+		size_t cap = b->cap ? b->cap * 2 : 64;
+		struct kp_store_write *w = realloc(b->w, cap * sizeof(*w));
+		if (w)
+			b->w = w;
+		char **k = w ? realloc(b->key, cap * sizeof(*k)) : NULL;
+		if (k)
+			b->key = k;
+		char **t = k ? realloc(b->text, cap * sizeof(*t)) : NULL;
+		if (t)
+			b->text = t;
+		char **m = t ? realloc(b->msg, cap * sizeof(*m)) : NULL;
+		if (!m)
+			return false;
+		b->msg = m;
+		b->cap = cap;
+	}
+	b->key[b->n] = strdup(p->key);
+	if (!b->key[b->n])
+		return false;
+	b->w[b->n] = (struct kp_store_write){ .op = KP_STORE_OP_UPDATE, .obj = obj, .expect_rv = p->rv };
+	b->w[b->n].key = (struct kp_store_key){ "", "pods", p->ns, p->name };
+	b->text[b->n] = NULL;
+	b->msg[b->n] = NULL;
+	b->n++;
+	return true;
+}
+
+/* Decides where cp goes: the bind (or Unschedulable update) is queued in
+ * b, and a binding is counted on its node at once so that the next pods
+ * of the pass see it. */
 static void schedule_one(struct kp_kcm *C, struct kp_kcm__pod *cp, struct kp_kcm__node **nodes, size_t nn,
-			 const struct kp_resnames *rn)
+			 const struct kp_resnames *rn, struct sched_batch *b)
 {
 	struct kp_load_opts opts = { NULL, 0 };
 	struct kp_errbuf eb = { 0 };
@@ -344,14 +387,17 @@ static void schedule_one(struct kp_kcm *C, struct kp_kcm__pod *cp, struct kp_kcm
 	struct kp_kcm__node *best = NULL;
 	double best_score = 0;
 	char msg[1200];
+	json_t *obj;
 
-	if (!cp->text)
+	if (!cp->text || !(obj = json_loads(cp->text, 0, NULL)))
 		return;
 	kp_cluster_init(&pc);
-	if (kp_load_buffer(&pc, "pod", cp->text, strlen(cp->text), &opts, &eb) || pc.npods != 1) {
+	if (kp_load_object(&pc, obj, "Pod", "v1", "pod", &opts, &eb) || pc.npods != 1) {
 		kp_cluster_free(&pc);
+		json_decref(obj);
 		return;
 	}
+	kp_cluster_link(&pc);
 	const struct kp_pv *pvs[8];
 	int npv = pc.pods[0]->nvolumes ? volume_pvs(C, &pc, pc.pods[0], pvs, 8) : 0;
 	for (size_t i = 0; i < nn; i++) {
@@ -371,20 +417,65 @@ static void schedule_one(struct kp_kcm *C, struct kp_kcm__pod *cp, struct kp_kcm
 		}
 	}
 	kp_cluster_free(&pc);
-	struct kp_store_key k = { "", "pods", cp->ns, cp->name };
+	if (!best) {
+		message(&rs, (int)nn, msg, sizeof(msg));
+		if (cp->unsched_msg && !strcmp(cp->unsched_msg, msg)) {
+			json_decref(obj);
+			return;
+		}
+	}
 	if (best) {
-		struct bind_ud b = { best->name, false };
-		if (kp_apiserver_mutate(C->L, &k, bind_fn, &b, &eb) == KP_STORE_OK && b.done)
-			kp_kcm__pod_bound(C, cp, best->name);
+		struct bind_ud bu = { best->name, false };
+		if (bind_fn(&bu, obj) != 0 || !sched_batch_add(b, cp, obj)) {
+			json_decref(obj);
+			return;
+		}
+		b->text[b->n - 1] = cp->text;   /* taken back from the pod until the write is done */
+		cp->text = NULL;
+		kp_kcm__pod_bound(C, cp, best->name);
 		return;
 	}
-	message(&rs, (int)nn, msg, sizeof(msg));
-	if (cp->unsched_msg && !strcmp(cp->unsched_msg, msg))
+	if (unsched_fn(msg, obj) != 0 || !sched_batch_add(b, cp, obj)) {
+		json_decref(obj);
 		return;
-	if (kp_apiserver_mutate(C->L, &k, unsched_fn, msg, &eb) == KP_STORE_OK) {
-		free(cp->unsched_msg);
-		cp->unsched_msg = strdup(msg);
 	}
+	b->msg[b->n - 1] = strdup(msg);
+}
+
+/* Writes the pass's bindings and updates in one batch. A binding that
+ * fails is undone (the pod is pending again; a conflict means a newer
+ * version is on its way through the watch). */
+static void sched_flush(struct kp_kcm *C, struct sched_batch *b)
+{
+	struct kp_errbuf eb = { 0 };
+
+	C->spec_kept = true;   /* nodeName and status only */
+	kp_kcm__write_batch(C, b->w, b->n, &eb);
+	C->spec_kept = false;
+	for (size_t i = 0; i < b->n; i++) {
+		struct kp_kcm__pod *p = kp_strmap_get(&C->pods, b->key[i]);
+		if (b->w[i].rc != KP_STORE_OK) {
+			if (b->text[i] && p && p->rv == b->w[i].expect_rv) {
+				kp_kcm__pod_unbound(C, p, b->text[i]);
+				b->text[i] = NULL;
+			}
+			if (b->w[i].rc != KP_STORE_CONFLICT && b->w[i].rc != KP_STORE_NOTFOUND)
+				fprintf(stderr, "karpenter up: scheduler: pod %s: %s\n", b->key[i], kp_store_rc_str(b->w[i].rc));
+		} else if (b->msg[i] && p) {
+			free(p->unsched_msg);
+			p->unsched_msg = b->msg[i];
+			b->msg[i] = NULL;
+		}
+		json_decref(b->w[i].obj);
+		free(b->key[i]);
+		free(b->text[i]);
+		free(b->msg[i]);
+	}
+	free(b->w);
+	free(b->key);
+	free(b->text);
+	free(b->msg);
+	memset(b, 0, sizeof(*b));
 }
 
 void kp_kcm__schedule(struct kp_kcm *C)
@@ -392,6 +483,7 @@ void kp_kcm__schedule(struct kp_kcm *C)
 	struct kp_kcm__pod **cand;
 	struct kp_kcm__node **nodes;
 	struct kp_resnames rn;
+	struct sched_batch b = { 0 };
 	size_t nc = 0, nn = 0;
 
 	if (!C->pending.n) {
@@ -431,8 +523,9 @@ void kp_kcm__schedule(struct kp_kcm *C)
 			continue;
 		}
 		if (p)
-			schedule_one(C, p, nodes, nn, &rn);
+			schedule_one(C, p, nodes, nn, &rn, &b);
 	}
+	sched_flush(C, &b);
 	for (size_t i = 0; keys && i < nc; i++)
 		free(keys[i]);
 	free(keys);
@@ -475,18 +568,42 @@ static int run_fn(void *ud, json_t *pod)
 	return 0;
 }
 
+/* Starts the pod key without a cached text: read-modify-write on its own. */
+static void kubelet_run_one(struct kp_kcm *C, const char *key, struct run_ud *u)
+{
+	struct kp_kcm__pod *p = kp_strmap_get(&C->pods, key);
+	struct kp_errbuf eb = { 0 };
+
+	if (!p)
+		return;
+	struct kp_store_key k = { "", "pods", p->ns, p->name };
+	if (kp_apiserver_mutate(C->L, &k, run_fn, u, &eb) == KP_STORE_OK) {
+		struct timespec now;
+		clock_gettime(CLOCK_REALTIME, &now);
+		p->running = p->ready = true;
+		p->run_wall = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+	}
+}
+
 void kp_kcm__kubelet(struct kp_kcm *C)
 {
 	struct kp_strmap work = C->kubelet_dirty;
-	size_t nk;
+	size_t nk, nw = 0;
 	const char **keys;
+	struct kp_store_write *ws;
+	struct run_ud *us;
+	char **wkeys;
+	struct kp_errbuf eb = { 0 };
 
 	memset(&C->kubelet_dirty, 0, sizeof(C->kubelet_dirty));
 	keys = kp_strmap_keys(&work, &nk);
-	for (size_t i = 0; keys && i < nk; i++) {
+	ws = calloc(nk + 1, sizeof(*ws));
+	us = calloc(nk + 1, sizeof(*us));
+	wkeys = calloc(nk + 1, sizeof(*wkeys));
+	for (size_t i = 0; keys && ws && us && wkeys && i < nk; i++) {
 		struct kp_kcm__pod *p = kp_strmap_get(&C->pods, keys[i]);
 		struct kp_kcm__node *n;
-		struct kp_errbuf eb = { 0 };
+		json_t *obj;
 
 		if (!p || !p->node || p->deleting || p->terminal || (p->running && p->ready))
 			continue;
@@ -497,18 +614,42 @@ void kp_kcm__kubelet(struct kp_kcm *C)
 		n = kp_strmap_get(&C->nodes, p->node);
 		if (!n || !n->n || !n->n->ready)
 			continue;   /* the node's next event re-marks its pods */
-		struct run_ud u = { p->node, n->host_ip ? n->host_ip : "10.0.0.1", "" };
+		struct run_ud *u = &us[nw];
+		u->node = n->name;
+		u->host_ip = n->host_ip ? n->host_ip : "10.0.0.1";
 		uint32_t s = ++C->ip_seq;
-		snprintf(u.pod_ip, sizeof(u.pod_ip), "10.%u.%u.%u", 244u + ((s >> 16) & 7u), (s >> 8) & 0xffu,
+		snprintf(u->pod_ip, sizeof(u->pod_ip), "10.%u.%u.%u", 244u + ((s >> 16) & 7u), (s >> 8) & 0xffu,
 			 1u + (s & 0xffu) % 254u);
-		struct kp_store_key k = { "", "pods", p->ns, p->name };
-		if (kp_apiserver_mutate(C->L, &k, run_fn, &u, &eb) == KP_STORE_OK) {
-			struct timespec now;
-			clock_gettime(CLOCK_REALTIME, &now);
-			p->running = p->ready = true;
-			p->run_wall = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+		if (!p->text || !(obj = json_loads(p->text, 0, NULL))) {
+			kubelet_run_one(C, keys[i], u);
+			continue;
 		}
+		if (run_fn(u, obj) != 0 || !(wkeys[nw] = strdup(keys[i]))) {
+			json_decref(obj);
+			continue;
+		}
+		ws[nw] = (struct kp_store_write){ .op = KP_STORE_OP_UPDATE, .obj = obj, .expect_rv = p->rv };
+		ws[nw].key = (struct kp_store_key){ "", "pods", p->ns, p->name };
+		struct timespec now;
+		clock_gettime(CLOCK_REALTIME, &now);
+		p->run_wall = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;   /* the cache update keeps it */
+		nw++;
 	}
+	/* every start of the pass in one transaction */
+	C->spec_kept = true;   /* status only */
+	kp_kcm__write_batch(C, ws, nw, &eb);
+	C->spec_kept = false;
+	for (size_t i = 0; i < nw; i++) {
+		if (ws[i].rc == KP_STORE_CONFLICT)
+			kubelet_run_one(C, wkeys[i], &us[i]);   /* changed meanwhile: start it from its current state */
+		else if (ws[i].rc != KP_STORE_OK && ws[i].rc != KP_STORE_NOTFOUND)
+			fprintf(stderr, "karpenter up: kubelet: pod %s: %s\n", wkeys[i], kp_store_rc_str(ws[i].rc));
+		json_decref(ws[i].obj);
+		free(wkeys[i]);
+	}
+	free(ws);
+	free(us);
+	free(wkeys);
 	free(keys);
 	kp_strmap_free(&work);
 }

@@ -9,21 +9,36 @@
  *
  * Invariants: st->rv is the version of the last committed write and equals
  * max(events.rv); events with rv <= st->compacted may be gone. Writes are
- * group-committed (do_write): one leader at a time runs the queued writes
- * in one transaction, each under a savepoint, and commits once; every
- * write is acknowledged after that commit. st->qmu guards the queue and
- * the leader flag and is never held while SQLite works; st->mu guards
- * rv/compacted/closed and the condition variable watchers sleep on. The writer publishes
- * st->compacted before it deletes old events, so a reader that checks it
- * after its query never misses a pruned event silently.
+ * group-committed (submit): one leader at a time runs the queued writes
+ * (those of kp_store_write_batch and of concurrent callers) in one
+ * transaction, each under a savepoint, and commits once; every write is
+ * acknowledged after that commit. st->qmu guards the queue and the leader
+ * flag and is never held while SQLite works; st->mu guards
+ * rv/compacted/closed, the event ring and the condition variable watchers
+ * sleep on. The writer publishes st->compacted before it deletes old
+ * events, so a reader that checks it after its query never misses a pruned
+ * event silently.
  *
- * Cost: a batch of concurrent writes is one transaction with one fsync
- * (synchronous=FULL), so throughput grows with concurrency; get is
- * a primary-key lookup; list is a range scan on the key index; a watch step
- * is a range scan of the event window from the watcher's position.
+ * Event ring: after a commit the leader puts the batch's events (shared,
+ * reference-counted blobs) into st->ring, which holds every version in
+ * (ring_lo, rv]; a watch at or above ring_lo copies references to its
+ * matches under st->mu instead of querying the events table, so N watches
+ * cost one encode of each event, not N queries. A watch further behind
+ * reads the table (WATCH_BATCH rows a query) until it reaches the ring.
+ *
+ * Statements: every connection keeps its prepared statements (struct conn,
+ * keyed by the SQL literal's address); preparing used to cost more than
+ * running a small statement.
+ *
+ * Cost: a batch of writes is one transaction with one fsync
+ * (synchronous=FULL), so throughput grows with batch size and concurrency;
+ * get is a primary-key lookup; list is a range scan on the key index; a
+ * watch step near the head is O(events since its position) string
+ * compares under st->mu, further back a range scan of the event window.
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,11 +52,35 @@
 #define READERS_MAX 16
 #define WATCH_BATCH 128
 #define PRUNE_EVERY 256
-#define WRITE_BATCH 256          /* most writes in one group commit */
+#define WRITE_BATCH 1024         /* most writes in one group commit */
 #define RETAIN_MARKS 128         /* samples of (version, time) for time-based retention */
+#define STMT_CACHE 24            /* prepared statements kept per connection */
+#define RING 4096                /* recent events kept in memory for watches (power of 2) */
+#define RING_BYTES (64 << 20)    /* ... and at most about this much of their JSON */
+
+/* One committed event, shared by the in-memory ring and the watches that
+ * are delivering it (reference counted; immutable once made). */
+struct evblob {
+	atomic_int refs;
+	bool has_json;               /* false: read by a lazy watch without its JSON */
+	struct kp_store_event ev;    /* strings point into s */
+	char s[];                    /* group\0resource\0ns\0name\0json\0 */
+};
+
+/* A connection with its prepared statements, kept by the SQL text's
+ * address (every caller passes a string literal): preparing is most of the
+ * cost of a small statement. Used by one thread at a time. */
+struct conn {
+	sqlite3 *db;
+	int n;
+	struct {
+		const char *sql;
+		sqlite3_stmt *s;
+	} c[STMT_CACHE];
+};
 
 struct kp_store {
-	sqlite3 *db;                 /* the writer connection (the leader's, see do_write) */
+	struct conn *wc;             /* the writer connection (the leader's, see do_write) */
 	char *path;
 	pthread_mutex_t qmu;         /* guards the write queue and the leader flag */
 	pthread_cond_t qcond;        /* broadcast when a batch is acknowledged */
@@ -58,24 +97,24 @@ struct kp_store {
 	struct { int64_t rv, ms; } marks[RETAIN_MARKS];   /* (version, wall ms) samples, a ring */
 	int nmarks, mark_next;
 	bool closed;
-	sqlite3 *readers[READERS_MAX];  /* idle read connections (under mu) */
+	struct conn *readers[READERS_MAX];  /* idle read connections (under mu) */
 	int nreaders;
-};
-
-struct watch_item {
-	struct kp_store_event ev;
-	char *strs;                  /* group\0resource\0ns\0name\0json\0 */
+	/* the events with rv in (ring_lo, rv] at ring[rv % RING] (under mu) */
+	struct evblob *ring[RING];
+	int64_t ring_lo;
+	size_t ring_bytes;           /* JSON bytes of the ring's events */
 };
 
 struct kp_store_watch {
 	struct kp_store *st;
 	char *group, *resource, *ns; /* filters; NULL = any */
 	int64_t pos;                 /* every event <= pos was delivered or skipped */
-	struct watch_item items[WATCH_BATCH];
+	int64_t filled;              /* items[] hold the matches up to here */
+	struct evblob *items[WATCH_BATCH];
 	int nitems, next;
-	struct watch_item cur;       /* the event last returned (owned here) */
+	struct evblob *cur;          /* the event last returned (a reference) */
 	bool lazy;                   /* events carry no JSON: kp_store_watch_json reads it */
-	char *cur_json;              /* kp_store_watch_json's copy, freed by the next call */
+	char *cur_json;              /* kp_store_watch_json's copy (an event read without JSON) */
 };
 
 static const char SCHEMA[] =
@@ -126,9 +165,125 @@ static const char *nz(const char *s)
 	return s ? s : "";
 }
 
+/* A new event (one reference) from its five strings. */
+static struct evblob *blob_new(enum kp_store_evtype type, int64_t rv, const char *const f[5], const size_t len[5])
+{
+	size_t total = 0, off = 0;
+	struct evblob *b;
+	char *p[5];
+
+	for (int i = 0; i < 5; i++)
+		total += len[i] + 1;
+	b = malloc(sizeof(*b) + total);
+	if (!b)
+		return NULL;
+	atomic_init(&b->refs, 1);
+	b->has_json = true;
+	for (int i = 0; i < 5; i++) {
+		p[i] = b->s + off;
+		memcpy(p[i], f[i], len[i]);
+		p[i][len[i]] = '\0';
+		off += len[i] + 1;
+	}
+	b->ev.type = type;
+	b->ev.rv = rv;
+	b->ev.group = p[0];
+	b->ev.resource = p[1];
+	b->ev.ns = p[2];
+	b->ev.name = p[3];
+	b->ev.json = p[4];
+	b->ev.len = len[4];
+	return b;
+}
+
+static struct evblob *blob_ref(struct evblob *b)
+{
+	atomic_fetch_add_explicit(&b->refs, 1, memory_order_relaxed);
+	return b;
+}
+
+static void blob_unref(struct evblob *b)
+{
+	if (b && atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel) == 1)
+		free(b);
+}
+
 static int exec(sqlite3 *db, const char *sql)
 {
 	return sqlite3_exec(db, sql, NULL, NULL, NULL);
+}
+
+static struct conn *conn_new(sqlite3 *db)
+{
+	struct conn *c;
+
+	if (!db)
+		return NULL;
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		sqlite3_close(db);
+		return NULL;
+	}
+	c->db = db;
+	return c;
+}
+
+static void conn_free(struct conn *c)
+{
+	if (!c)
+		return;
+	for (int i = 0; i < c->n; i++)
+		sqlite3_finalize(c->c[i].s);
+	sqlite3_close(c->db);
+	free(c);
+}
+
+/* The statement for sql (a string literal) on c, ready to bind; give it
+ * back with unprep. NULL on error (message in c->db). */
+static sqlite3_stmt *prep(struct conn *c, const char *sql)
+{
+	sqlite3_stmt *s = NULL;
+
+	for (int i = 0; i < c->n; i++)
+		if (c->c[i].sql == sql)
+			return c->c[i].s;
+	if (sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, NULL) != SQLITE_OK) {
+		sqlite3_finalize(s);
+		return NULL;
+	}
+	if (c->n < STMT_CACHE) {
+		c->c[c->n].sql = sql;
+		c->c[c->n++].s = s;
+	}
+	return s;
+}
+
+/* Resets a statement from prep (ending its read), or finalizes one that
+ * did not fit the cache. */
+static void unprep(struct conn *c, sqlite3_stmt *s)
+{
+	if (!s)
+		return;
+	for (int i = c->n - 1; i >= 0; i--)
+		if (c->c[i].s == s) {
+			sqlite3_reset(s);
+			sqlite3_clear_bindings(s);
+			return;
+		}
+	sqlite3_finalize(s);
+}
+
+/* Runs one statement without parameters through the cache: 0 or -1. */
+static int cexec(struct conn *c, const char *sql)
+{
+	sqlite3_stmt *s = prep(c, sql);
+	int r;
+
+	if (!s)
+		return -1;
+	r = sqlite3_step(s);
+	unprep(c, s);
+	return r == SQLITE_DONE || r == SQLITE_ROW ? 0 : -1;
 }
 
 static sqlite3 *open_conn(const char *path, bool create)
@@ -144,15 +299,14 @@ static sqlite3 *open_conn(const char *path, bool create)
 	return db;
 }
 
-static int64_t query_i64(sqlite3 *db, const char *sql, int64_t dflt)
+static int64_t query_i64(struct conn *c, const char *sql, int64_t dflt)
 {
-	sqlite3_stmt *s = NULL;
+	sqlite3_stmt *s = prep(c, sql);
 	int64_t v = dflt;
 
-	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW &&
-	    sqlite3_column_type(s, 0) != SQLITE_NULL)
+	if (s && sqlite3_step(s) == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL)
 		v = sqlite3_column_int64(s, 0);
-	sqlite3_finalize(s);
+	unprep(c, s);
 	return v;
 }
 
@@ -170,30 +324,33 @@ enum kp_store_rc kp_store_open(struct kp_store **out, const char *path, int64_t 
 		return KP_STORE_FAIL;
 	}
 	st->window = window > 0 ? window : KP_STORE_DEFAULT_WINDOW;
-	st->db = open_conn(path, true);
-	if (!st->db) {
+	st->wc = conn_new(open_conn(path, true));
+	if (!st->wc) {
 		kp_errf(eb, KP_ERR_IO, "open %s: cannot open database", path);
 		free(st->path);
 		free(st);
 		return KP_STORE_FAIL;
 	}
-	if (exec(st->db, "PRAGMA journal_mode=WAL") || exec(st->db, "PRAGMA synchronous=FULL") ||
-	    exec(st->db, SCHEMA) ||
+	/* the writer's page cache holds a batch's pages (16 MiB at most, only as used) */
+	if (exec(st->wc->db, "PRAGMA journal_mode=WAL") || exec(st->wc->db, "PRAGMA synchronous=FULL") ||
+	    exec(st->wc->db, "PRAGMA cache_size=-16384") ||
+	    exec(st->wc->db, SCHEMA) ||
 	    /* stores of earlier versions: events without the previous state */
-	    (query_i64(st->db, "SELECT count(*) FROM pragma_table_info('events') WHERE name='prev'", 1) == 0 &&
-	     exec(st->db, "ALTER TABLE events ADD COLUMN prev TEXT"))) {
-		dbfail(eb, st->db, path);
-		sqlite3_close(st->db);
+	    (query_i64(st->wc, "SELECT count(*) FROM pragma_table_info('events') WHERE name='prev'", 1) == 0 &&
+	     exec(st->wc->db, "ALTER TABLE events ADD COLUMN prev TEXT"))) {
+		dbfail(eb, st->wc->db, path);
+		conn_free(st->wc);
 		free(st->path);
 		free(st);
 		return KP_STORE_FAIL;
 	}
-	a = query_i64(st->db, "SELECT max(rv) FROM events", 0);
-	b = query_i64(st->db, "SELECT max(rv) FROM objects", 0);
+	a = query_i64(st->wc, "SELECT max(rv) FROM events", 0);
+	b = query_i64(st->wc, "SELECT max(rv) FROM objects", 0);
 	st->rv = a > b ? a : b;
-	st->compacted = query_i64(st->db, "SELECT v FROM meta WHERE k='compacted'", 0);
+	st->compacted = query_i64(st->wc, "SELECT v FROM meta WHERE k='compacted'", 0);
 	if (st->compacted > st->rv)
 		st->rv = st->compacted;
+	st->ring_lo = st->rv;
 	st->ttl_ms = 0;          /* the window alone until kp_store_set_retention */
 	st->max_events = KP_STORE_MAX_EVENTS;
 	/* the events of an earlier run count as old */
@@ -233,8 +390,10 @@ void kp_store_close(struct kp_store *st)
 	if (!st)
 		return;
 	for (int i = 0; i < st->nreaders; i++)
-		sqlite3_close(st->readers[i]);
-	sqlite3_close(st->db);
+		conn_free(st->readers[i]);
+	conn_free(st->wc);
+	for (int i = 0; i < RING; i++)
+		blob_unref(st->ring[i]);
 	pthread_cond_destroy(&st->cond);
 	pthread_mutex_destroy(&st->mu);
 	pthread_mutex_destroy(&st->qmu);
@@ -263,33 +422,33 @@ int64_t kp_store_oldest_rv(struct kp_store *st)
 
 /* ---- read connections ---- */
 
-static sqlite3 *reader_take(struct kp_store *st)
+static struct conn *reader_take(struct kp_store *st)
 {
-	sqlite3 *db = NULL;
+	struct conn *c = NULL;
 
 	pthread_mutex_lock(&st->mu);
 	if (st->nreaders > 0)
-		db = st->readers[--st->nreaders];
+		c = st->readers[--st->nreaders];
 	pthread_mutex_unlock(&st->mu);
-	if (!db) {
-		db = open_conn(st->path, false);
-		if (db)
-			exec(db, "PRAGMA query_only=1");
+	if (!c) {
+		c = conn_new(open_conn(st->path, false));
+		if (c)
+			exec(c->db, "PRAGMA query_only=1");
 	}
-	return db;
+	return c;
 }
 
-static void reader_give(struct kp_store *st, sqlite3 *db)
+static void reader_give(struct kp_store *st, struct conn *c)
 {
-	if (!db)
+	if (!c)
 		return;
 	pthread_mutex_lock(&st->mu);
 	if (st->nreaders < READERS_MAX) {
-		st->readers[st->nreaders++] = db;
-		db = NULL;
+		st->readers[st->nreaders++] = c;
+		c = NULL;
 	}
 	pthread_mutex_unlock(&st->mu);
-	sqlite3_close(db);
+	conn_free(c);
 }
 
 static void bind_key(sqlite3_stmt *s, int first, const struct kp_store_key *k)
@@ -303,7 +462,8 @@ static void bind_key(sqlite3_stmt *s, int first, const struct kp_store_key *k)
 enum kp_store_rc kp_store_get(struct kp_store *st, const struct kp_store_key *k, char **json, int64_t *rv,
 			      struct kp_errbuf *eb)
 {
-	sqlite3 *db = reader_take(st);
+	struct conn *cn = reader_take(st);
+	sqlite3 *db = cn ? cn->db : NULL;
 	sqlite3_stmt *s = NULL;
 	enum kp_store_rc rc;
 	int r;
@@ -311,8 +471,7 @@ enum kp_store_rc kp_store_get(struct kp_store *st, const struct kp_store_key *k,
 	*json = NULL;
 	if (!db)
 		return dbfail(eb, NULL, "store get");
-	if (sqlite3_prepare_v2(db, "SELECT json, rv FROM objects WHERE grp=?1 AND res=?2 AND ns=?3 AND name=?4",
-			       -1, &s, NULL) != SQLITE_OK) {
+	if (!(s = prep(cn, "SELECT json, rv FROM objects WHERE grp=?1 AND res=?2 AND ns=?3 AND name=?4"))) {
 		rc = dbfail(eb, db, "store get");
 		goto out;
 	}
@@ -331,8 +490,8 @@ enum kp_store_rc kp_store_get(struct kp_store *st, const struct kp_store_key *k,
 		rc = dbfail(eb, db, "store get");
 	}
 out:
-	sqlite3_finalize(s);
-	reader_give(st, db);
+	unprep(cn, s);
+	reader_give(st, cn);
 	return rc;
 }
 
@@ -357,13 +516,12 @@ static const char *obj_uid(const json_t *obj)
 }
 
 /* Row state of a key inside the write transaction: 1 found, 0 not, -1 error. */
-static int cur_rv(sqlite3 *db, const struct kp_store_key *k, int64_t *rv, char **json)
+static int cur_rv(struct conn *c, const struct kp_store_key *k, int64_t *rv, char **json)
 {
-	sqlite3_stmt *s = NULL;
+	sqlite3_stmt *s = prep(c, "SELECT rv, json FROM objects WHERE grp=?1 AND res=?2 AND ns=?3 AND name=?4");
 	int r, found = -1;
 
-	if (sqlite3_prepare_v2(db, "SELECT rv, json FROM objects WHERE grp=?1 AND res=?2 AND ns=?3 AND name=?4",
-			       -1, &s, NULL) != SQLITE_OK)
+	if (!s)
 		return -1;
 	bind_key(s, 1, k);
 	r = sqlite3_step(s);
@@ -375,17 +533,17 @@ static int cur_rv(sqlite3 *db, const struct kp_store_key *k, int64_t *rv, char *
 	} else if (r == SQLITE_DONE) {
 		found = 0;
 	}
-	sqlite3_finalize(s);
+	unprep(c, s);
 	return found;
 }
 
-static int step_done(sqlite3 *db, const char *sql, const struct kp_store_key *k, int64_t rv, int type,
-		     const char *uid, const char *json)
+static int step_done(struct conn *c, const char *sql, const struct kp_store_key *k, int64_t rv, int type,
+		     const char *uid, const char *json, size_t json_len)
 {
-	sqlite3_stmt *s = NULL;
+	sqlite3_stmt *s = prep(c, sql);
 	int r;
 
-	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
+	if (!s)
 		return -1;
 	bind_key(s, 1, k);
 	/* ?5 rv, ?6 type, ?7 uid, ?8 json; binding past the statement's count is a harmless SQLITE_RANGE */
@@ -397,51 +555,88 @@ static int step_done(sqlite3 *db, const char *sql, const struct kp_store_key *k,
 	if (n >= 7)
 		sqlite3_bind_text(s, 7, uid, -1, SQLITE_STATIC);
 	if (n >= 8)
-		sqlite3_bind_text(s, 8, json, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 8, json, json ? (int)json_len : -1, SQLITE_STATIC);
 	r = sqlite3_step(s);
-	sqlite3_finalize(s);
+	unprep(c, s);
 	return r == SQLITE_DONE ? 0 : -1;
 }
 
 /* Appends the event of a write: the new state and, for an update or a
  * delete, the state before it (prev), so that a list as of any version in
  * the window can be rebuilt from the events after it alone. */
-static int insert_event(sqlite3 *db, const struct kp_store_key *k, int64_t rv, int type, const char *json,
-			const char *prev)
+static int insert_event(struct conn *c, const struct kp_store_key *k, int64_t rv, int type, const char *json,
+			size_t json_len, const char *prev)
 {
-	sqlite3_stmt *s = NULL;
+	sqlite3_stmt *s = prep(c, "INSERT INTO events(rv, type, grp, res, ns, name, json, prev) "
+				  "VALUES(?5, ?6, ?1, ?2, ?3, ?4, ?7, ?8)");
 	int r;
 
-	if (sqlite3_prepare_v2(db, "INSERT INTO events(rv, type, grp, res, ns, name, json, prev) "
-				   "VALUES(?5, ?6, ?1, ?2, ?3, ?4, ?7, ?8)", -1, &s, NULL) != SQLITE_OK)
+	if (!s)
 		return -1;
 	bind_key(s, 1, k);
 	sqlite3_bind_int64(s, 5, rv);
 	sqlite3_bind_int(s, 6, type);
-	sqlite3_bind_text(s, 7, json, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 7, json, (int)json_len, SQLITE_STATIC);
 	if (prev)
 		sqlite3_bind_text(s, 8, prev, -1, SQLITE_STATIC);
 	r = sqlite3_step(s);
-	sqlite3_finalize(s);
+	unprep(c, s);
 	return r == SQLITE_DONE ? 0 : -1;
 }
 
-static int write_owners(sqlite3 *db, const struct kp_store_key *k, const json_t *obj)
+/* True when the owner rows s yields are exactly the uids of refs. */
+static bool same_owners(sqlite3_stmt *s, const json_t *refs)
 {
-	json_t *refs, *ref;
+	size_t n = json_array_size(refs), distinct = 0, rows = 0;
+	int r;
+
+	for (size_t i = 0; i < n; i++) {
+		const char *u = json_string_value(json_object_get(json_array_get(refs, i), "uid"));
+		bool dup = !u;
+		for (size_t j = 0; j < i && !dup; j++)
+			dup = kp_strcmp0(u, json_string_value(json_object_get(json_array_get(refs, j), "uid"))) == 0;
+		distinct += !dup;
+	}
+	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+		const char *have = (const char *)sqlite3_column_text(s, 0);
+		bool found = false;
+		for (size_t i = 0; i < n && !found; i++)
+			found = kp_strcmp0(have, json_string_value(json_object_get(json_array_get(refs, i), "uid"))) == 0;
+		if (!found)
+			return false;
+		rows++;
+	}
+	return r == SQLITE_DONE && rows == distinct;
+}
+
+static int write_owners(struct conn *c, const struct kp_store_key *k, const json_t *obj, bool existed)
+{
+	json_t *refs = obj ? json_object_get(json_object_get(obj, "metadata"), "ownerReferences") : NULL, *ref;
 	size_t i;
 
-	if (step_done(db, "DELETE FROM owners WHERE grp=?1 AND res=?2 AND ns=?3 AND name=?4", k, 0, 0, NULL, NULL))
-		return -1;
-	if (!obj)
+	if (!existed && !json_array_size(refs))
 		return 0;
-	refs = json_object_get(json_object_get(obj, "metadata"), "ownerReferences");
+	if (existed) {
+		/* most updates keep the owners: leave the rows alone then */
+		sqlite3_stmt *s = prep(c, "SELECT owner FROM owners WHERE grp=?1 AND res=?2 AND ns=?3 AND name=?4");
+		bool same;
+		if (!s)
+			return -1;
+		bind_key(s, 1, k);
+		same = obj && same_owners(s, refs);
+		unprep(c, s);
+		if (same)
+			return 0;
+		if (step_done(c, "DELETE FROM owners WHERE grp=?1 AND res=?2 AND ns=?3 AND name=?4", k, 0, 0, NULL,
+			      NULL, 0))
+			return -1;
+	}
 	json_array_foreach(refs, i, ref) {
 		const char *u = json_string_value(json_object_get(ref, "uid"));
 		if (!u)
 			continue;
-		if (step_done(db, "INSERT OR IGNORE INTO owners(owner, grp, res, ns, name) VALUES(?7, ?1, ?2, ?3, ?4)",
-			      k, 0, 0, u, NULL))
+		if (step_done(c, "INSERT OR IGNORE INTO owners(owner, grp, res, ns, name) VALUES(?7, ?1, ?2, ?3, ?4)",
+			      k, 0, 0, u, NULL, 0))
 			return -1;
 	}
 	return 0;
@@ -494,7 +689,7 @@ static int64_t compaction_point(const struct kp_store *st, int64_t rv)
 static int prune(struct kp_store *st, int64_t rv)
 {
 	int64_t below = compaction_point(st, rv);
-	sqlite3_stmt *s = NULL;
+	sqlite3_stmt *s;
 	int r;
 
 	if (below <= st->compacted)
@@ -502,19 +697,18 @@ static int prune(struct kp_store *st, int64_t rv)
 	pthread_mutex_lock(&st->mu);
 	st->compacted = below;   /* published before the delete: see the file comment */
 	pthread_mutex_unlock(&st->mu);
-	if (sqlite3_prepare_v2(st->db, "DELETE FROM events WHERE rv <= ?1", -1, &s, NULL) != SQLITE_OK)
+	if (!(s = prep(st->wc, "DELETE FROM events WHERE rv <= ?1")))
 		return -1;
 	sqlite3_bind_int64(s, 1, below);
 	r = sqlite3_step(s);
-	sqlite3_finalize(s);
+	unprep(st->wc, s);
 	if (r != SQLITE_DONE)
 		return -1;
-	if (sqlite3_prepare_v2(st->db, "INSERT OR REPLACE INTO meta(k, v) VALUES('compacted', ?1)", -1, &s, NULL) !=
-	    SQLITE_OK)
+	if (!(s = prep(st->wc, "INSERT OR REPLACE INTO meta(k, v) VALUES('compacted', ?1)")))
 		return -1;
 	sqlite3_bind_int64(s, 1, below);
 	r = sqlite3_step(s);
-	sqlite3_finalize(s);
+	unprep(st->wc, s);
 	return r == SQLITE_DONE ? 0 : -1;
 }
 
@@ -526,33 +720,63 @@ struct wreq {
 	const struct kp_store_key *k;
 	json_t *obj;
 	int64_t expect_rv;
-	bool want_last;
+	bool want_text;
 	enum kp_store_rc rc;
 	int64_t rv;
-	char *last;                  /* the DELETED object's final text (want_last) */
-	struct kp_errbuf eb;
+	char *text;                  /* the stored text (DELETE: the final object's), when want_text */
+	struct evblob *ev;           /* its event, published after the commit */
+	kp_err err;                  /* a failure's code and message (malloc'ed, NULL: none) */
+	char *msg;
 	bool done;
 	struct wreq *next;
 };
+
+/* Records why w failed (the first reason wins). */
+static enum kp_store_rc wfail(struct wreq *w, sqlite3 *db, kp_err code, const char *what)
+{
+	struct kp_errbuf eb;
+
+	if (code == KP_ERR_IO)
+		dbfail(&eb, db, what);
+	else
+		kp_errf(&eb, code, "%s", what);
+	if (!w->msg) {
+		w->err = code;
+		w->msg = strdup(eb.msg);
+	}
+	return KP_STORE_FAIL;
+}
+
+/* Hands w's failure message to eb (may be NULL) and frees it. */
+static void wmsg(struct wreq *w, struct kp_errbuf *eb)
+{
+	if (eb && w->msg)
+		kp_errf(eb, w->err, "%s", w->msg);
+	free(w->msg);
+	w->msg = NULL;
+}
 
 /* Applies one write inside the leader's open transaction, under its own
  * savepoint so a failed write leaves the batch's other writes intact. rv is
  * the version it takes if it succeeds. */
 static enum kp_store_rc apply_one(struct kp_store *st, struct wreq *w, int64_t rv)
 {
+	struct conn *c = st->wc;
 	enum kp_store_rc rc = KP_STORE_OK;
 	int64_t old_rv = 0;
 	char *old = NULL, *text = NULL;
 	json_t *lastobj = NULL, *obj = w->obj;
 	const struct kp_store_key *k = w->k;
 	enum wop op = w->op;
+	enum kp_store_evtype type = op == OP_CREATE ? KP_EV_ADDED : op == OP_UPDATE ? KP_EV_MODIFIED : KP_EV_DELETED;
+	size_t len;
 	int found;
 
-	if (exec(st->db, "SAVEPOINT w"))
-		return dbfail(&w->eb, st->db, "store savepoint");
-	found = cur_rv(st->db, k, &old_rv, op != OP_CREATE ? &old : NULL);
+	if (cexec(c, "SAVEPOINT w"))
+		return wfail(w, c->db, KP_ERR_IO, "store savepoint");
+	found = cur_rv(c, k, &old_rv, op != OP_CREATE ? &old : NULL);
 	if (found < 0) {
-		rc = dbfail(&w->eb, st->db, "store read");
+		rc = wfail(w, c->db, KP_ERR_IO, "store read");
 		goto rollback;
 	}
 	if (op == OP_CREATE && found) {
@@ -576,27 +800,26 @@ static enum kp_store_rc apply_one(struct kp_store *st, struct wreq *w, int64_t r
 	set_rv(obj, rv);
 	text = json_dumps(obj, JSON_COMPACT);
 	if (!text) {
-		rc = KP_STORE_FAIL;
-		kp_errf(&w->eb, KP_ERR_NOMEM, "store: cannot encode object");
+		rc = wfail(w, NULL, KP_ERR_NOMEM, "store: cannot encode object");
 		goto rollback;
 	}
+	len = strlen(text);
 	if (op == OP_CREATE) {
-		if (step_done(st->db, "INSERT INTO objects(grp, res, ns, name, rv, uid, json) "
-				      "VALUES(?1, ?2, ?3, ?4, ?5, ?7, ?8)", k, rv, 0, obj_uid(obj), text))
+		if (step_done(c, "INSERT INTO objects(grp, res, ns, name, rv, uid, json) "
+				 "VALUES(?1, ?2, ?3, ?4, ?5, ?7, ?8)", k, rv, 0, obj_uid(obj), text, len))
 			goto fail;
 	} else if (op == OP_UPDATE) {
-		if (step_done(st->db, "UPDATE objects SET rv=?5, uid=?7, json=?8 "
-				      "WHERE grp=?1 AND res=?2 AND ns=?3 AND name=?4", k, rv, 0, obj_uid(obj), text))
+		if (step_done(c, "UPDATE objects SET rv=?5, uid=?7, json=?8 "
+				 "WHERE grp=?1 AND res=?2 AND ns=?3 AND name=?4", k, rv, 0, obj_uid(obj), text, len))
 			goto fail;
 	} else {
-		if (step_done(st->db, "DELETE FROM objects WHERE grp=?1 AND res=?2 AND ns=?3 AND name=?4",
-			      k, 0, 0, NULL, NULL))
+		if (step_done(c, "DELETE FROM objects WHERE grp=?1 AND res=?2 AND ns=?3 AND name=?4",
+			      k, 0, 0, NULL, NULL, 0))
 			goto fail;
 	}
-	if (write_owners(st->db, k, op == OP_DELETE ? NULL : obj))
+	if (write_owners(c, k, op == OP_DELETE ? NULL : obj, op != OP_CREATE))
 		goto fail;
-	if (insert_event(st->db, k, rv, op == OP_CREATE ? KP_EV_ADDED : op == OP_UPDATE ? KP_EV_MODIFIED : KP_EV_DELETED,
-			 text, old))
+	if (insert_event(c, k, rv, type, text, len, old))
 		goto fail;
 	retain_mark(st, rv);
 	if (++st->writes_since_prune >= PRUNE_EVERY ||
@@ -605,21 +828,26 @@ static enum kp_store_rc apply_one(struct kp_store *st, struct wreq *w, int64_t r
 		if (prune(st, rv))
 			goto fail;
 	}
-	if (exec(st->db, "RELEASE w")) {
-		rc = dbfail(&w->eb, st->db, "store release");
+	if (cexec(c, "RELEASE w")) {
+		rc = wfail(w, c->db, KP_ERR_IO, "store release");
 		goto rollback;
 	}
 	w->rv = rv;
-	if (w->want_last) {
-		w->last = text;
+	{
+		const char *f[5] = { nz(k->group), nz(k->resource), nz(k->ns), nz(k->name), text };
+		size_t l[5] = { strlen(f[0]), strlen(f[1]), strlen(f[2]), strlen(f[3]), len };
+		w->ev = blob_new(type, rv, f, l);   /* NULL (out of memory): watches read it from the table */
+	}
+	if (w->want_text) {
+		w->text = text;
 		text = NULL;
 	}
 	goto out;
 fail:
-	rc = dbfail(&w->eb, st->db, "store write");
+	rc = wfail(w, c->db, KP_ERR_IO, "store write");
 rollback:
-	exec(st->db, "ROLLBACK TO w");
-	exec(st->db, "RELEASE w");
+	cexec(c, "ROLLBACK TO w");
+	cexec(c, "RELEASE w");
 out:
 	free(old);
 	free(text);
@@ -627,27 +855,71 @@ out:
 	return rc;
 }
 
+/* Drops what a write made for its acknowledgement when it did not commit. */
+static void uncommit(struct wreq *w, struct kp_store *st, const char *why)
+{
+	if (w->rc != KP_STORE_OK)
+		return;
+	w->rc = wfail(w, st->wc->db, KP_ERR_IO, why);
+	free(w->text);
+	w->text = NULL;
+	blob_unref(w->ev);
+	w->ev = NULL;
+}
+
+/* Puts the committed events of batch into the ring (under st->mu). */
+static void ring_drop(struct kp_store *st, struct evblob **slot)
+{
+	if (*slot)
+		st->ring_bytes -= (*slot)->ev.len;
+	blob_unref(*slot);
+	*slot = NULL;
+}
+
+/* Puts the committed events of batch into the ring (under st->mu): at most
+ * RING events and about RING_BYTES of JSON (the oldest go first). */
+static void ring_publish(struct kp_store *st, struct wreq *batch, int64_t rv)
+{
+	for (struct wreq *w = batch; w; w = w->next) {
+		struct evblob **slot;
+		if (w->rc != KP_STORE_OK)
+			continue;
+		slot = &st->ring[w->rv & (RING - 1)];
+		ring_drop(st, slot);
+		*slot = w->ev;
+		w->ev = NULL;
+		if (*slot)
+			st->ring_bytes += (*slot)->ev.len;
+		else if (w->rv > st->ring_lo)
+			st->ring_lo = w->rv;   /* not in memory: nothing at or below it is served from the ring */
+	}
+	if (rv - RING > st->ring_lo)
+		st->ring_lo = rv - RING;
+	while (st->ring_bytes > RING_BYTES && st->ring_lo < rv)
+		ring_drop(st, &st->ring[++st->ring_lo & (RING - 1)]);
+}
+
 /* The leader's part: the writes of batch in one transaction, one commit
- * (one fsync), then the new version is published and watchers woken. No
- * mutex is held while SQLite works or syncs: the leader role (st->leading)
- * keeps the writer connection to this thread. */
+ * (one fsync), then the new version and the events are published and
+ * watchers woken. No mutex is held while SQLite works or syncs: the leader
+ * role (st->leading) keeps the writer connection to this thread. */
 static void run_batch(struct kp_store *st, struct wreq *batch)
 {
-	int64_t rv, base;
+	int64_t rv;
 	bool closed, any = false;
 
 	pthread_mutex_lock(&st->mu);
 	closed = st->closed;
-	base = rv = st->rv;
+	rv = st->rv;
 	pthread_mutex_unlock(&st->mu);
 	if (closed) {
 		for (struct wreq *w = batch; w; w = w->next)
 			w->rc = KP_STORE_CLOSED;
 		return;
 	}
-	if (exec(st->db, "BEGIN IMMEDIATE")) {
+	if (cexec(st->wc, "BEGIN IMMEDIATE")) {
 		for (struct wreq *w = batch; w; w = w->next)
-			w->rc = dbfail(&w->eb, st->db, "store begin");
+			w->rc = wfail(w, st->wc->db, KP_ERR_IO, "store begin");
 		return;
 	}
 	for (struct wreq *w = batch; w; w = w->next) {
@@ -658,48 +930,44 @@ static void run_batch(struct kp_store *st, struct wreq *batch)
 		}
 	}
 	if (!any) {
-		exec(st->db, "ROLLBACK");
+		cexec(st->wc, "ROLLBACK");
 		return;
 	}
-	if (exec(st->db, "COMMIT")) {
+	if (cexec(st->wc, "COMMIT")) {
 		for (struct wreq *w = batch; w; w = w->next)
-			if (w->rc == KP_STORE_OK) {
-				w->rc = dbfail(&w->eb, st->db, "store commit");
-				free(w->last);
-				w->last = NULL;
-			}
-		exec(st->db, "ROLLBACK");
+			uncommit(w, st, "store commit");
+		cexec(st->wc, "ROLLBACK");
 		return;
 	}
 	pthread_mutex_lock(&st->mu);
-	if (st->rv == base)
-		st->rv = rv;
+	ring_publish(st, batch, rv);
+	st->rv = rv;   /* only the leader writes st->rv */
 	pthread_cond_broadcast(&st->cond);
 	pthread_mutex_unlock(&st->mu);
 }
 
-/* Group commit: a writer queues its request; whoever finds no leader
+/* Group commit: a writer queues its requests; whoever finds no leader
  * becomes it, takes up to WRITE_BATCH queued requests, runs them in one
  * transaction and acknowledges them after the commit. Every write is thus
  * acknowledged only once durable, and writes that arrive while a commit is
- * syncing share the next one. */
-static enum kp_store_rc do_write(struct kp_store *st, enum wop op, const struct kp_store_key *k, json_t *obj,
-				 int64_t expect_rv, char **last, int64_t *rv_out, struct kp_errbuf *eb)
+ * syncing share the next one. Batches are taken in queue order, so the
+ * last of reqs done means all of them are. */
+static void submit(struct kp_store *st, struct wreq *reqs, size_t n)
 {
-	struct wreq r = { .op = op, .k = k, .obj = obj, .expect_rv = expect_rv, .want_last = last != NULL };
-
-	if (last)
-		*last = NULL;
+	if (!n)
+		return;
 	pthread_mutex_lock(&st->qmu);
-	*st->qtail = &r;
-	st->qtail = &r.next;
-	while (!r.done) {
+	for (size_t i = 0; i < n; i++) {
+		*st->qtail = &reqs[i];
+		st->qtail = &reqs[i].next;
+	}
+	while (!reqs[n - 1].done) {
 		if (st->leading) {
 			pthread_cond_wait(&st->qcond, &st->qmu);
 			continue;
 		}
 		struct wreq *batch = st->qhead, *end = batch;
-		for (int n = 1; n < WRITE_BATCH && end->next; n++)
+		for (int i = 1; i < WRITE_BATCH && end->next; i++)
 			end = end->next;
 		st->qhead = end->next;
 		if (!st->qhead)
@@ -711,22 +979,33 @@ static enum kp_store_rc do_write(struct kp_store *st, enum wop op, const struct 
 		pthread_mutex_lock(&st->qmu);
 		for (struct wreq *w = batch, *next; w; w = next) {
 			next = w->next;
+			blob_unref(w->ev);   /* a write that failed after making its event */
+			w->ev = NULL;
 			w->done = true;
 		}
 		st->leading = false;
 		pthread_cond_broadcast(&st->qcond);
 	}
 	pthread_mutex_unlock(&st->qmu);
+}
+
+static enum kp_store_rc do_write(struct kp_store *st, enum wop op, const struct kp_store_key *k, json_t *obj,
+				 int64_t expect_rv, char **last, int64_t *rv_out, struct kp_errbuf *eb)
+{
+	struct wreq r = { .op = op, .k = k, .obj = obj, .expect_rv = expect_rv, .want_text = last != NULL };
+
+	if (last)
+		*last = NULL;
+	submit(st, &r, 1);
 	if (r.rc == KP_STORE_OK) {
 		if (rv_out)
 			*rv_out = r.rv;
 		if (last)
-			*last = r.last;
+			*last = r.text;
 		else
-			free(r.last);
-	} else if (eb && r.eb.msg[0]) {
-		*eb = r.eb;
+			free(r.text);
 	}
+	wmsg(&r, r.rc == KP_STORE_OK ? NULL : eb);
 	return r.rc;
 }
 
@@ -748,12 +1027,50 @@ enum kp_store_rc kp_store_delete(struct kp_store *st, const struct kp_store_key 
 	return do_write(st, OP_DELETE, k, NULL, expect_rv, last, rv, eb);
 }
 
+enum kp_store_rc kp_store_write_batch(struct kp_store *st, struct kp_store_write *ws, size_t n,
+				      struct kp_errbuf *eb)
+{
+	struct wreq *r;
+	enum kp_store_rc first = KP_STORE_OK;
+
+	if (!n)
+		return KP_STORE_OK;
+	r = calloc(n, sizeof(*r));
+	if (!r) {
+		for (size_t i = 0; i < n; i++)
+			ws[i].rc = KP_STORE_FAIL;
+		kp_errf(eb, KP_ERR_NOMEM, "store: out of memory");
+		return KP_STORE_FAIL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		r[i].op = ws[i].op == KP_STORE_OP_CREATE ? OP_CREATE : ws[i].op == KP_STORE_OP_UPDATE ? OP_UPDATE : OP_DELETE;
+		r[i].k = &ws[i].key;
+		r[i].obj = r[i].op == OP_DELETE ? NULL : ws[i].obj;
+		r[i].expect_rv = r[i].op == OP_CREATE ? 0 : ws[i].expect_rv;
+		r[i].want_text = ws[i].want_text;
+	}
+	submit(st, r, n);
+	for (size_t i = 0; i < n; i++) {
+		ws[i].rc = r[i].rc;
+		ws[i].rv = r[i].rc == KP_STORE_OK ? r[i].rv : 0;
+		ws[i].text = r[i].text;
+		if (r[i].rc != KP_STORE_OK && first == KP_STORE_OK) {
+			first = r[i].rc;
+			wmsg(&r[i], eb);
+		}
+		wmsg(&r[i], NULL);
+	}
+	free(r);
+	return first;
+}
+
 /* ---- list ---- */
 
 enum kp_store_rc kp_store_list(struct kp_store *st, const char *group, const char *resource, const char *ns,
 			       kp_store_list_fn fn, void *ud, int64_t *list_rv, struct kp_errbuf *eb)
 {
-	sqlite3 *db = reader_take(st);
+	struct conn *cn = reader_take(st);
+	sqlite3 *db = cn ? cn->db : NULL;
 	sqlite3_stmt *s = NULL;
 	enum kp_store_rc rc = KP_STORE_OK;
 	bool all = !ns || !*ns;
@@ -761,19 +1078,19 @@ enum kp_store_rc kp_store_list(struct kp_store *st, const char *group, const cha
 
 	if (!db)
 		return dbfail(eb, NULL, "store list");
-	if (exec(db, "BEGIN")) {
-		reader_give(st, db);
-		return dbfail(eb, db, "store list");
+	if (cexec(cn, "BEGIN")) {
+		rc = dbfail(eb, db, "store list");
+		reader_give(st, cn);
+		return rc;
 	}
 	/* the snapshot's version: the newest event visible in this transaction */
 	if (list_rv) {
-		*list_rv = query_i64(db, "SELECT max(rv) FROM events", 0);
+		*list_rv = query_i64(cn, "SELECT max(rv) FROM events", 0);
 		if (*list_rv == 0)
-			*list_rv = query_i64(db, "SELECT max(rv) FROM objects", 0);
+			*list_rv = query_i64(cn, "SELECT max(rv) FROM objects", 0);
 	}
-	if (sqlite3_prepare_v2(db, all ? "SELECT json, rv FROM objects WHERE grp=?1 AND res=?2 ORDER BY ns, name"
-				       : "SELECT json, rv FROM objects WHERE grp=?1 AND res=?2 AND ns=?3 ORDER BY name",
-			       -1, &s, NULL) != SQLITE_OK) {
+	if (!(s = prep(cn, all ? "SELECT json, rv FROM objects WHERE grp=?1 AND res=?2 ORDER BY ns, name"
+				       : "SELECT json, rv FROM objects WHERE grp=?1 AND res=?2 AND ns=?3 ORDER BY name"))) {
 		rc = dbfail(eb, db, "store list");
 		goto out;
 	}
@@ -790,9 +1107,9 @@ enum kp_store_rc kp_store_list(struct kp_store *st, const char *group, const cha
 	if (r != SQLITE_ROW && r != SQLITE_DONE)
 		rc = dbfail(eb, db, "store list");
 out:
-	sqlite3_finalize(s);
-	exec(db, "COMMIT");
-	reader_give(st, db);
+	unprep(cn, s);
+	cexec(cn, "COMMIT");
+	reader_give(st, cn);
 	return rc;
 }
 
@@ -836,7 +1153,7 @@ static void past_free(struct kp_strmap *m)
  * key with an event after at_rv, with its state at at_rv (the first such
  * event's prev; none when that event is ADDED). One range scan of the
  * window from at_rv. */
-static enum kp_store_rc past_scan(sqlite3 *db, const char *group, const char *resource, const char *ns,
+static enum kp_store_rc past_scan(struct conn *cn, const char *group, const char *resource, const char *ns,
 				  int64_t at_rv, struct kp_strmap *m, struct kp_errbuf *eb)
 {
 	bool all = !ns || !*ns;
@@ -846,8 +1163,8 @@ static enum kp_store_rc past_scan(sqlite3 *db, const char *group, const char *re
 			      : "SELECT type, ns, name, prev FROM events WHERE rv > ?4 AND grp=?1 AND res=?2 AND ns=?3 "
 				"ORDER BY rv";
 
-	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
-		return dbfail(eb, db, "store list");
+	if (!(s = prep(cn, sql)))
+		return dbfail(eb, cn->db, "store list");
 	sqlite3_bind_text(s, 1, nz(group), -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 2, nz(resource), -1, SQLITE_STATIC);
 	if (!all)
@@ -870,7 +1187,7 @@ static enum kp_store_rc past_scan(sqlite3 *db, const char *group, const char *re
 		p = calloc(1, sizeof(*p));
 		if (!p || kp_strmap_put(m, key, p, NULL)) {
 			free(p);
-			sqlite3_finalize(s);
+			unprep(cn, s);
 			return kp_errf(eb, KP_ERR_NOMEM, "store list: out of memory"), KP_STORE_FAIL;
 		}
 		p->first_after = sqlite3_column_int(s, 0);
@@ -882,14 +1199,14 @@ static enum kp_store_rc past_scan(sqlite3 *db, const char *group, const char *re
 			json_decref(o);
 			p->json = strdup(prev);
 			if (!p->json) {
-				sqlite3_finalize(s);
+				unprep(cn, s);
 				return kp_errf(eb, KP_ERR_NOMEM, "store list: out of memory"), KP_STORE_FAIL;
 			}
 		}
 	}
-	sqlite3_finalize(s);
+	unprep(cn, s);
 	if (r != SQLITE_DONE)
-		return dbfail(eb, db, "store list");
+		return dbfail(eb, cn->db, "store list");
 	KP_STRMAP_FOREACH(m, e) {
 		struct past *p = e->val;
 		char *sep = strchr(e->key, '\x01');
@@ -903,7 +1220,8 @@ enum kp_store_rc kp_store_list_page(struct kp_store *st, const char *group, cons
 				    int64_t at_rv, const char *after_ns, const char *after_name, kp_store_page_fn fn,
 				    void *ud, int64_t *list_rv, struct kp_errbuf *eb)
 {
-	sqlite3 *db = reader_take(st);
+	struct conn *cn = reader_take(st);
+	sqlite3 *db = cn ? cn->db : NULL;
 	sqlite3_stmt *s = NULL;
 	enum kp_store_rc rc = KP_STORE_OK;
 	bool all = !ns || !*ns;
@@ -917,13 +1235,14 @@ enum kp_store_rc kp_store_list_page(struct kp_store *st, const char *group, cons
 	kp_strmap_init(&m);
 	if (!db)
 		return dbfail(eb, NULL, "store list");
-	if (exec(db, "BEGIN")) {
-		reader_give(st, db);
-		return dbfail(eb, db, "store list");
+	if (cexec(cn, "BEGIN")) {
+		rc = dbfail(eb, db, "store list");
+		reader_give(st, cn);
+		return rc;
 	}
-	snap = query_i64(db, "SELECT max(rv) FROM events", 0);
+	snap = query_i64(cn, "SELECT max(rv) FROM events", 0);
 	if (snap == 0)
-		snap = query_i64(db, "SELECT max(rv) FROM objects", 0);
+		snap = query_i64(cn, "SELECT max(rv) FROM objects", 0);
 	/* read after the snapshot began: every event above it is visible to us */
 	compacted = kp_store_oldest_rv(st);
 	if (at_rv <= 0 || at_rv >= snap) {
@@ -934,7 +1253,7 @@ enum kp_store_rc kp_store_list_page(struct kp_store *st, const char *group, cons
 		rc = KP_STORE_GONE;
 		goto out;
 	} else {
-		rc = past_scan(db, group, resource, ns, at_rv, &m, eb);
+		rc = past_scan(cn, group, resource, ns, at_rv, &m, eb);
 		if (rc)
 			goto out;
 		pv = calloc(m.cap ? m.cap : 1, sizeof(*pv));
@@ -972,11 +1291,10 @@ enum kp_store_rc kp_store_list_page(struct kp_store *st, const char *group, cons
 	}
 	if (list_rv)
 		*list_rv = at_rv;
-	if (sqlite3_prepare_v2(db, all ? "SELECT ns, name, json, rv FROM objects WHERE grp=?1 AND res=?2 AND rv <= ?4 "
+	if (!(s = prep(cn, all ? "SELECT ns, name, json, rv FROM objects WHERE grp=?1 AND res=?2 AND rv <= ?4 "
 					 "AND (ns > ?5 OR (ns = ?5 AND name > ?6)) ORDER BY ns, name"
 				       : "SELECT ns, name, json, rv FROM objects WHERE grp=?1 AND res=?2 AND ns=?3 AND rv <= ?4 "
-					 "AND (ns > ?5 OR (ns = ?5 AND name > ?6)) ORDER BY name",
-			       -1, &s, NULL) != SQLITE_OK) {
+					 "AND (ns > ?5 OR (ns = ?5 AND name > ?6)) ORDER BY name"))) {
 		rc = dbfail(eb, db, "store list");
 		goto out;
 	}
@@ -1010,9 +1328,9 @@ enum kp_store_rc kp_store_list_page(struct kp_store *st, const char *group, cons
 			rc = dbfail(eb, db, "store list");
 	}
 out:
-	sqlite3_finalize(s);
-	exec(db, "COMMIT");
-	reader_give(st, db);
+	unprep(cn, s);
+	cexec(cn, "COMMIT");
+	reader_give(st, cn);
 	for (size_t i = 0; i < np; i++)
 		free(nsv[i]);
 	free(nsv);
@@ -1029,7 +1347,7 @@ out:
  * SQLite assemble a large object's overflow pages again. */
 struct kp_store_cursor {
 	struct kp_store *st;
-	sqlite3 *db;
+	struct conn *cn;
 	sqlite3_stmt *s;             /* ns, name, rv, rowid in key order */
 	sqlite3_stmt *j;             /* json of one rowid; reset after each use */
 	char *group, *resource, *ns;
@@ -1040,11 +1358,11 @@ void kp_store_cursor_close(struct kp_store_cursor *cur)
 {
 	if (!cur)
 		return;
-	sqlite3_finalize(cur->s);
-	sqlite3_finalize(cur->j);
-	if (cur->db) {
-		exec(cur->db, "COMMIT");
-		reader_give(cur->st, cur->db);
+	if (cur->cn) {
+		unprep(cur->cn, cur->s);
+		unprep(cur->cn, cur->j);
+		cexec(cur->cn, "COMMIT");
+		reader_give(cur->st, cur->cn);
 	}
 	free(cur->group);
 	free(cur->resource);
@@ -1065,28 +1383,27 @@ enum kp_store_rc kp_store_cursor_open(struct kp_store *st, const char *group, co
 	cur->group = strdup(nz(group));
 	cur->resource = strdup(nz(resource));
 	cur->ns = strdup(nz(ns));
-	cur->db = reader_take(st);
-	if (!cur->group || !cur->resource || !cur->ns || !cur->db) {
+	cur->cn = reader_take(st);
+	if (!cur->group || !cur->resource || !cur->ns || !cur->cn) {
 		kp_store_cursor_close(cur);
 		return dbfail(eb, NULL, "store list");
 	}
-	if (exec(cur->db, "BEGIN")) {
-		enum kp_store_rc rc = dbfail(eb, cur->db, "store list");
-		reader_give(st, cur->db);
-		cur->db = NULL;
+	if (cexec(cur->cn, "BEGIN")) {
+		enum kp_store_rc rc = dbfail(eb, cur->cn->db, "store list");
+		reader_give(st, cur->cn);
+		cur->cn = NULL;
 		kp_store_cursor_close(cur);
 		return rc;
 	}
-	*list_rv = query_i64(cur->db, "SELECT max(rv) FROM events", 0);
+	*list_rv = query_i64(cur->cn, "SELECT max(rv) FROM events", 0);
 	if (*list_rv == 0)
-		*list_rv = query_i64(cur->db, "SELECT max(rv) FROM objects", 0);
-	if (sqlite3_prepare_v2(cur->db, all ? "SELECT ns, name, rv, rowid FROM objects WHERE grp=?1 AND res=?2 "
-					      "ORDER BY ns, name"
-					    : "SELECT ns, name, rv, rowid FROM objects WHERE grp=?1 AND res=?2 AND ns=?3 "
-					      "ORDER BY name",
-			       -1, &cur->s, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(cur->db, "SELECT json FROM objects WHERE rowid=?1", -1, &cur->j, NULL) != SQLITE_OK) {
-		enum kp_store_rc rc = dbfail(eb, cur->db, "store list");
+		*list_rv = query_i64(cur->cn, "SELECT max(rv) FROM objects", 0);
+	if (!(cur->s = prep(cur->cn, all ? "SELECT ns, name, rv, rowid FROM objects WHERE grp=?1 AND res=?2 "
+					   "ORDER BY ns, name"
+					 : "SELECT ns, name, rv, rowid FROM objects WHERE grp=?1 AND res=?2 AND ns=?3 "
+					   "ORDER BY name")) ||
+	    !(cur->j = prep(cur->cn, "SELECT json FROM objects WHERE rowid=?1"))) {
+		enum kp_store_rc rc = dbfail(eb, cur->cn->db, "store list");
 		kp_store_cursor_close(cur);
 		return rc;
 	}
@@ -1114,7 +1431,7 @@ enum kp_store_rc kp_store_cursor_next(struct kp_store_cursor *cur, const char **
 	}
 	if (r == SQLITE_DONE)
 		return KP_STORE_NOTFOUND;
-	return dbfail(eb, cur->db, "store list");
+	return dbfail(eb, cur->cn->db, "store list");
 }
 
 enum kp_store_rc kp_store_cursor_json(struct kp_store_cursor *cur, const char **json, size_t *len,
@@ -1132,7 +1449,7 @@ enum kp_store_rc kp_store_cursor_json(struct kp_store_cursor *cur, const char **
 		*len = (size_t)sqlite3_column_bytes(cur->j, 0);
 		return *json ? KP_STORE_OK : (kp_errf(eb, KP_ERR_NOMEM, "store list: out of memory"), KP_STORE_FAIL);
 	}
-	return dbfail(eb, cur->db, "store list");
+	return dbfail(eb, cur->cn->db, "store list");
 }
 
 void kp_store_cursor_release(struct kp_store_cursor *cur)
@@ -1144,7 +1461,8 @@ void kp_store_cursor_release(struct kp_store_cursor *cur)
 enum kp_store_rc kp_store_count(struct kp_store *st, const char *group, const char *resource, const char *ns,
 				int64_t *n, struct kp_errbuf *eb)
 {
-	sqlite3 *db = reader_take(st);
+	struct conn *cn = reader_take(st);
+	sqlite3 *db = cn ? cn->db : NULL;
 	sqlite3_stmt *s = NULL;
 	enum kp_store_rc rc = KP_STORE_OK;
 	bool all = !ns;
@@ -1152,9 +1470,8 @@ enum kp_store_rc kp_store_count(struct kp_store *st, const char *group, const ch
 	*n = 0;
 	if (!db)
 		return dbfail(eb, NULL, "store count");
-	if (sqlite3_prepare_v2(db, all ? "SELECT count(*) FROM objects WHERE grp=?1 AND res=?2"
-				       : "SELECT count(*) FROM objects WHERE grp=?1 AND res=?2 AND ns=?3",
-			       -1, &s, NULL) != SQLITE_OK) {
+	if (!(s = prep(cn, all ? "SELECT count(*) FROM objects WHERE grp=?1 AND res=?2"
+				       : "SELECT count(*) FROM objects WHERE grp=?1 AND res=?2 AND ns=?3"))) {
 		rc = dbfail(eb, db, "store count");
 	} else {
 		sqlite3_bind_text(s, 1, nz(group), -1, SQLITE_STATIC);
@@ -1166,8 +1483,8 @@ enum kp_store_rc kp_store_count(struct kp_store *st, const char *group, const ch
 		else
 			rc = dbfail(eb, db, "store count");
 	}
-	sqlite3_finalize(s);
-	reader_give(st, db);
+	unprep(cn, s);
+	reader_give(st, cn);
 	return rc;
 }
 
@@ -1200,7 +1517,8 @@ static int key_from_row(sqlite3_stmt *s, int first, struct kp_store_key *k)
 enum kp_store_rc kp_store_find_uid(struct kp_store *st, const char *uid, struct kp_store_key *out,
 				   struct kp_errbuf *eb)
 {
-	sqlite3 *db = reader_take(st);
+	struct conn *cn = reader_take(st);
+	sqlite3 *db = cn ? cn->db : NULL;
 	sqlite3_stmt *s = NULL;
 	enum kp_store_rc rc = KP_STORE_NOTFOUND;
 	int r;
@@ -1208,7 +1526,7 @@ enum kp_store_rc kp_store_find_uid(struct kp_store *st, const char *uid, struct 
 	memset(out, 0, sizeof(*out));
 	if (!db)
 		return dbfail(eb, NULL, "store find uid");
-	if (sqlite3_prepare_v2(db, "SELECT grp, res, ns, name FROM objects WHERE uid=?1", -1, &s, NULL) != SQLITE_OK) {
+	if (!(s = prep(cn, "SELECT grp, res, ns, name FROM objects WHERE uid=?1"))) {
 		rc = dbfail(eb, db, "store find uid");
 	} else {
 		sqlite3_bind_text(s, 1, uid, -1, SQLITE_STATIC);
@@ -1218,23 +1536,23 @@ enum kp_store_rc kp_store_find_uid(struct kp_store *st, const char *uid, struct 
 		else if (r != SQLITE_DONE)
 			rc = dbfail(eb, db, "store find uid");
 	}
-	sqlite3_finalize(s);
-	reader_give(st, db);
+	unprep(cn, s);
+	reader_give(st, cn);
 	return rc;
 }
 
 enum kp_store_rc kp_store_dependents(struct kp_store *st, const char *owner_uid, kp_store_key_fn fn, void *ud,
 				     struct kp_errbuf *eb)
 {
-	sqlite3 *db = reader_take(st);
+	struct conn *cn = reader_take(st);
+	sqlite3 *db = cn ? cn->db : NULL;
 	sqlite3_stmt *s = NULL;
 	enum kp_store_rc rc = KP_STORE_OK;
 	int r;
 
 	if (!db)
 		return dbfail(eb, NULL, "store dependents");
-	if (sqlite3_prepare_v2(db, "SELECT grp, res, ns, name FROM owners WHERE owner=?1 ORDER BY grp, res, ns, name",
-			       -1, &s, NULL) != SQLITE_OK) {
+	if (!(s = prep(cn, "SELECT grp, res, ns, name FROM owners WHERE owner=?1 ORDER BY grp, res, ns, name"))) {
 		rc = dbfail(eb, db, "store dependents");
 		goto out;
 	}
@@ -1250,23 +1568,23 @@ enum kp_store_rc kp_store_dependents(struct kp_store *st, const char *owner_uid,
 	if (r != SQLITE_ROW && r != SQLITE_DONE)
 		rc = dbfail(eb, db, "store dependents");
 out:
-	sqlite3_finalize(s);
-	reader_give(st, db);
+	unprep(cn, s);
+	reader_give(st, cn);
 	return rc;
 }
 
 enum kp_store_rc kp_store_dangling_owners(struct kp_store *st, kp_store_uid_fn fn, void *ud, struct kp_errbuf *eb)
 {
-	sqlite3 *db = reader_take(st);
+	struct conn *cn = reader_take(st);
+	sqlite3 *db = cn ? cn->db : NULL;
 	sqlite3_stmt *s = NULL;
 	enum kp_store_rc rc = KP_STORE_OK;
 	int r;
 
 	if (!db)
 		return dbfail(eb, NULL, "store dangling owners");
-	if (sqlite3_prepare_v2(db, "SELECT DISTINCT owner FROM owners WHERE NOT EXISTS "
-				   "(SELECT 1 FROM objects WHERE objects.uid = owners.owner) ORDER BY owner",
-			       -1, &s, NULL) != SQLITE_OK) {
+	if (!(s = prep(cn, "SELECT DISTINCT owner FROM owners WHERE NOT EXISTS "
+				   "(SELECT 1 FROM objects WHERE objects.uid = owners.owner) ORDER BY owner"))) {
 		rc = dbfail(eb, db, "store dangling owners");
 		goto out;
 	}
@@ -1276,18 +1594,12 @@ enum kp_store_rc kp_store_dangling_owners(struct kp_store *st, kp_store_uid_fn f
 	if (r != SQLITE_ROW && r != SQLITE_DONE)
 		rc = dbfail(eb, db, "store dangling owners");
 out:
-	sqlite3_finalize(s);
-	reader_give(st, db);
+	unprep(cn, s);
+	reader_give(st, cn);
 	return rc;
 }
 
 /* ---- watches ---- */
-
-static void item_clear(struct watch_item *it)
-{
-	free(it->strs);
-	memset(it, 0, sizeof(*it));
-}
 
 static char *dupn(const char *s)
 {
@@ -1313,7 +1625,7 @@ enum kp_store_rc kp_store_watch_open(struct kp_store *st, const char *group, con
 	if (!w)
 		goto nomem;
 	w->st = st;
-	w->pos = from_rv;
+	w->pos = w->filled = from_rv;
 	w->group = dupn(group);
 	w->resource = dupn(group ? resource : NULL);
 	w->ns = (ns && *ns) ? strdup(ns) : NULL;
@@ -1333,13 +1645,19 @@ int64_t kp_store_watch_rv(const struct kp_store_watch *w)
 	return w->pos;
 }
 
+static void items_clear(struct kp_store_watch *w)
+{
+	for (int i = w->next; i < w->nitems; i++)
+		blob_unref(w->items[i]);
+	w->nitems = w->next = 0;
+}
+
 void kp_store_watch_close(struct kp_store_watch *w)
 {
 	if (!w)
 		return;
-	for (int i = w->next; i < w->nitems; i++)
-		item_clear(&w->items[i]);
-	item_clear(&w->cur);
+	items_clear(w);
+	blob_unref(w->cur);
 	free(w->cur_json);
 	free(w->group);
 	free(w->resource);
@@ -1352,25 +1670,35 @@ void kp_store_watch_lazy(struct kp_store_watch *w)
 	w->lazy = true;
 }
 
+void kp_store_watch_release(struct kp_store_watch *w)
+{
+	free(w->cur_json);
+	w->cur_json = NULL;
+}
+
 enum kp_store_rc kp_store_watch_json(struct kp_store_watch *w, const char **json, size_t *len, struct kp_errbuf *eb)
 {
 	struct kp_store *st = w->st;
-	sqlite3 *db;
+	struct conn *cn;
 	sqlite3_stmt *s = NULL;
 	enum kp_store_rc rc = KP_STORE_OK;
 	int64_t compacted;
 
-	free(w->cur_json);
-	w->cur_json = NULL;
-	if (!w->cur.strs)
+	kp_store_watch_release(w);
+	if (!w->cur)
 		return kp_errf(eb, KP_ERR_INVALID, "store watch: no current event"), KP_STORE_FAIL;
-	if (!(db = reader_take(st)))
+	if (w->cur->has_json) {   /* from the ring: shared, no copy */
+		*json = w->cur->ev.json;
+		*len = w->cur->ev.len;
+		return KP_STORE_OK;
+	}
+	if (!(cn = reader_take(st)))
 		return dbfail(eb, NULL, "store watch");
-	if (sqlite3_prepare_v2(db, "SELECT json FROM events WHERE rv = ?1", -1, &s, NULL) != SQLITE_OK) {
-		rc = dbfail(eb, db, "store watch");
+	if (!(s = prep(cn, "SELECT json FROM events WHERE rv = ?1"))) {
+		rc = dbfail(eb, cn->db, "store watch");
 		goto out;
 	}
-	sqlite3_bind_int64(s, 1, w->cur.ev.rv);
+	sqlite3_bind_int64(s, 1, w->cur->ev.rv);
 	if (sqlite3_step(s) == SQLITE_ROW) {
 		size_t n = (size_t)sqlite3_column_bytes(s, 0);
 		const char *t = (const char *)sqlite3_column_text(s, 0);
@@ -1388,46 +1716,67 @@ enum kp_store_rc kp_store_watch_json(struct kp_store_watch *w, const char **json
 		rc = KP_STORE_GONE;   /* pruned since the batch was read */
 	}
 out:
-	sqlite3_finalize(s);
-	reader_give(st, db);
+	unprep(cn, s);
+	reader_give(st, cn);
 	if (rc == KP_STORE_GONE) {
 		pthread_mutex_lock(&st->mu);
 		compacted = st->compacted;
 		pthread_mutex_unlock(&st->mu);
-		kp_errf(eb, KP_ERR_RANGE, "too old resource version: %lld (%lld)", (long long)w->cur.ev.rv - 1,
+		kp_errf(eb, KP_ERR_RANGE, "too old resource version: %lld (%lld)", (long long)w->cur->ev.rv - 1,
 			(long long)compacted);
 	}
 	return rc;
 }
 
-void kp_store_watch_release(struct kp_store_watch *w)
+static bool watch_match(const struct kp_store_watch *w, const struct kp_store_event *ev)
 {
-	free(w->cur_json);
-	w->cur_json = NULL;
+	return (!w->group || strcmp(ev->group, w->group) == 0) && (!w->resource || strcmp(ev->resource, w->resource) == 0) &&
+	       (!w->ns || strcmp(ev->ns, w->ns) == 0);
 }
 
-/* Reads the events in (w->pos, upto] that pass the filters into w->items. */
+/* Takes the events in (w->filled, upto] that pass the filters from the
+ * ring into w->items (under st->mu; the caller checked that they are
+ * there: w->filled >= st->ring_lo). */
+static void ring_fill(struct kp_store_watch *w, int64_t upto)
+{
+	struct kp_store *st = w->st;
+	int64_t v = w->filled;
+	int n = 0;
+
+	while (v < upto && n < WATCH_BATCH) {
+		struct evblob *b = st->ring[++v & (RING - 1)];
+		if (watch_match(w, &b->ev))
+			w->items[n++] = blob_ref(b);
+	}
+	w->nitems = n;
+	w->next = 0;
+	w->filled = v;
+}
+
+/* Reads the events in (w->filled, upto] that pass the filters into
+ * w->items from the events table. */
 static enum kp_store_rc watch_fill(struct kp_store_watch *w, int64_t upto, struct kp_errbuf *eb)
 {
 	struct kp_store *st = w->st;
-	sqlite3 *db = reader_take(st);
+	struct conn *cn = reader_take(st);
+	sqlite3 *db = cn ? cn->db : NULL;
 	sqlite3_stmt *s = NULL;
 	enum kp_store_rc rc = KP_STORE_OK;
 	int r, n = 0;
 
 	if (!db)
 		return dbfail(eb, NULL, "store watch");
-	if (sqlite3_prepare_v2(db, w->lazy ? "SELECT rv, type, grp, res, ns, name, '' FROM events WHERE rv > ?1 AND rv <= ?2"
-					     " AND (?3 IS NULL OR grp = ?3) AND (?4 IS NULL OR res = ?4)"
-					     " AND (?5 IS NULL OR ns = ?5) ORDER BY rv LIMIT ?6"
-					   : "SELECT rv, type, grp, res, ns, name, json FROM events WHERE rv > ?1 AND rv <= ?2"
-					     " AND (?3 IS NULL OR grp = ?3) AND (?4 IS NULL OR res = ?4)"
-					     " AND (?5 IS NULL OR ns = ?5) ORDER BY rv LIMIT ?6",
-			       -1, &s, NULL) != SQLITE_OK) {
+	/* a lazy watch reads each event's JSON only if it asks (kp_store_watch_json) */
+	if (!(s = prep(cn, w->lazy ? "SELECT rv, type, grp, res, ns, name, '' FROM events WHERE rv > ?1 AND rv <= ?2"
+				     " AND (?3 IS NULL OR grp = ?3) AND (?4 IS NULL OR res = ?4)"
+				     " AND (?5 IS NULL OR ns = ?5) ORDER BY rv LIMIT ?6"
+				   : "SELECT rv, type, grp, res, ns, name, json FROM events WHERE rv > ?1 AND rv <= ?2"
+				     " AND (?3 IS NULL OR grp = ?3) AND (?4 IS NULL OR res = ?4)"
+				     " AND (?5 IS NULL OR ns = ?5) ORDER BY rv LIMIT ?6"))) {
 		rc = dbfail(eb, db, "store watch");
 		goto out;
 	}
-	sqlite3_bind_int64(s, 1, w->pos);
+	sqlite3_bind_int64(s, 1, w->filled);
 	sqlite3_bind_int64(s, 2, upto);
 	if (w->group)
 		sqlite3_bind_text(s, 3, w->group, -1, SQLITE_STATIC);
@@ -1437,57 +1786,44 @@ static enum kp_store_rc watch_fill(struct kp_store_watch *w, int64_t upto, struc
 		sqlite3_bind_text(s, 5, w->ns, -1, SQLITE_STATIC);
 	sqlite3_bind_int(s, 6, WATCH_BATCH);
 	while (n < WATCH_BATCH && (r = sqlite3_step(s)) == SQLITE_ROW) {
-		struct watch_item *it = &w->items[n];
 		const char *f[5];
-		size_t len[5], total = 0, off = 0;
+		size_t len[5];
 
 		for (int i = 0; i < 5; i++) {
 			f[i] = (const char *)sqlite3_column_text(s, 2 + i);
 			len[i] = (size_t)sqlite3_column_bytes(s, 2 + i);
-			total += len[i] + 1;
+			if (!f[i])
+				f[i] = "";
 		}
-		it->strs = malloc(total);
-		if (!it->strs) {
+		w->items[n] = blob_new((enum kp_store_evtype)sqlite3_column_int(s, 1), sqlite3_column_int64(s, 0), f, len);
+		if (!w->items[n]) {
 			rc = KP_STORE_FAIL;
 			kp_errf(eb, KP_ERR_NOMEM, "store watch: out of memory");
 			break;
 		}
-		for (int i = 0; i < 5; i++) {
-			memcpy(it->strs + off, f[i], len[i]);
-			it->strs[off + len[i]] = '\0';
-			off += len[i] + 1;
-		}
-		it->ev.rv = sqlite3_column_int64(s, 0);
-		it->ev.type = (enum kp_store_evtype)sqlite3_column_int(s, 1);
-		it->ev.group = it->strs;
-		it->ev.resource = it->ev.group + len[0] + 1;
-		it->ev.ns = it->ev.resource + len[1] + 1;
-		it->ev.name = it->ev.ns + len[2] + 1;
-		it->ev.json = w->lazy ? NULL : it->ev.name + len[3] + 1;
-		it->ev.len = len[4];
+		w->items[n]->has_json = !w->lazy;
 		n++;
 	}
 	w->nitems = n;
 	w->next = 0;
 out:
-	sqlite3_finalize(s);
-	reader_give(st, db);
+	unprep(cn, s);
+	reader_give(st, cn);
 	if (rc == KP_STORE_OK) {
 		int64_t compacted;
 		pthread_mutex_lock(&st->mu);
 		compacted = st->compacted;
 		pthread_mutex_unlock(&st->mu);
-		if (w->pos < compacted) {
-			for (int i = 0; i < n; i++)
-				item_clear(&w->items[i]);
-			w->nitems = 0;
+		if (w->filled < compacted) {
+			items_clear(w);
 			kp_errf(eb, KP_ERR_RANGE, "too old resource version: %lld (%lld)", (long long)w->pos,
 				(long long)compacted);
 			return KP_STORE_GONE;
 		}
 		/* a short batch means everything up to `upto` was seen */
-		if (n < WATCH_BATCH)
-			w->pos = upto;
+		w->filled = n < WATCH_BATCH ? upto : w->items[n - 1]->ev.rv;
+	} else {
+		items_clear(w);
 	}
 	return rc;
 }
@@ -1509,7 +1845,8 @@ enum kp_store_rc kp_store_watch_next(struct kp_store_watch *w, int64_t timeout_m
 	struct kp_store *st = w->st;
 	struct timespec dl;
 
-	item_clear(&w->cur);
+	blob_unref(w->cur);
+	w->cur = NULL;
 	kp_store_watch_release(w);
 	if (timeout_ms >= 0)
 		deadline_after(&dl, timeout_ms);
@@ -1519,15 +1856,21 @@ enum kp_store_rc kp_store_watch_next(struct kp_store_watch *w, int64_t timeout_m
 
 		if (w->next < w->nitems) {
 			w->cur = w->items[w->next];
-			memset(&w->items[w->next], 0, sizeof(w->items[0]));
-			w->next++;
-			if (w->cur.ev.rv > w->pos)
-				w->pos = w->cur.ev.rv;
-			*ev = w->cur.ev;
+			w->items[w->next++] = NULL;
+			if (w->cur->ev.rv > w->pos)
+				w->pos = w->cur->ev.rv;
+			*ev = w->cur->ev;
+			if (w->lazy) {
+				ev->json = NULL;
+				ev->len = 0;
+			}
 			return KP_STORE_OK;
 		}
+		w->nitems = w->next = 0;
+		if (w->filled > w->pos)
+			w->pos = w->filled;   /* everything scanned was delivered or skipped */
 		pthread_mutex_lock(&st->mu);
-		while (!st->closed && st->rv <= w->pos) {
+		while (!st->closed && st->rv <= w->filled) {
 			int r;
 			if (timeout_ms < 0) {
 				pthread_cond_wait(&st->cond, &st->mu);
@@ -1542,8 +1885,20 @@ enum kp_store_rc kp_store_watch_next(struct kp_store_watch *w, int64_t timeout_m
 			return KP_STORE_CLOSED;
 		}
 		upto = st->rv;
+		if (upto > w->filled && w->filled >= st->ring_lo) {
+			if (w->filled < st->compacted) {
+				int64_t compacted = st->compacted;
+				pthread_mutex_unlock(&st->mu);
+				kp_errf(eb, KP_ERR_RANGE, "too old resource version: %lld (%lld)", (long long)w->pos,
+					(long long)compacted);
+				return KP_STORE_GONE;
+			}
+			ring_fill(w, upto);
+			pthread_mutex_unlock(&st->mu);
+			continue;
+		}
 		pthread_mutex_unlock(&st->mu);
-		if (upto <= w->pos)
+		if (upto <= w->filled)
 			return KP_STORE_TIMEOUT;
 		rc = watch_fill(w, upto, eb);
 		if (rc)

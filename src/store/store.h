@@ -20,8 +20,11 @@
  *    collector.
  *
  * Threads: every function may be called from any thread. Writes are
- * serialized by one mutex; reads (get, list) use a pool of read-only
- * connections and see a consistent snapshot with its resourceVersion.
+ * group-committed: the writes queued while a commit syncs share the next
+ * transaction and fsync (kp_store_write_batch queues many at once); reads
+ * (get, list) use a pool of read-only connections and see a consistent
+ * snapshot with its resourceVersion. Watches are served from an in-memory
+ * ring of the latest events, and from the events table further back.
  *
  * Life cycle: kp_store_open() -> calls -> kp_store_shutdown() (wakes every
  * waiting watcher, which then returns KP_STORE_CLOSED) -> kp_store_close()
@@ -104,6 +107,33 @@ enum kp_store_rc kp_store_update(struct kp_store *st, const struct kp_store_key 
 enum kp_store_rc kp_store_delete(struct kp_store *st, const struct kp_store_key *k, int64_t expect_rv,
 				 char **last, int64_t *rv, struct kp_errbuf *eb);
 
+/* ---- batches ---- */
+enum kp_store_op { KP_STORE_OP_CREATE = 1, KP_STORE_OP_UPDATE, KP_STORE_OP_DELETE };
+
+/* One write of kp_store_write_batch: in (op, key, obj, expect_rv,
+ * want_text), out (rc, rv, text). */
+struct kp_store_write {
+	enum kp_store_op op;
+	struct kp_store_key key;     /* strings borrowed for the call */
+	json_t *obj;                 /* create, update: mutated as by kp_store_create/update */
+	int64_t expect_rv;           /* update, delete: > 0 as for kp_store_update */
+	bool want_text;              /* return the stored JSON in text */
+	enum kp_store_rc rc;
+	int64_t rv;                  /* the version it took (rc OK) */
+	char *text;                  /* rc OK and want_text: the stored JSON (delete: the final
+	                              * state), malloc'ed, caller frees; else NULL */
+};
+
+/* Runs n writes as if each were its own kp_store_create/update/delete
+ * (each succeeds or fails alone, takes its own version in array order and
+ * appends its own event), in as few transactions as possible (one for up
+ * to 1024 writes, plus whatever other threads queued meanwhile), so with
+ * one fsync. Returns when all are durable: KP_STORE_OK if every write
+ * succeeded, else the first failure's code with its message in eb (each
+ * write's own code is in its rc). */
+enum kp_store_rc kp_store_write_batch(struct kp_store *st, struct kp_store_write *w, size_t n,
+				      struct kp_errbuf *eb);
+
 /* Lists the objects of (group, resource), in one namespace or all (ns NULL
  * or ""), ordered by (namespace, name), from one consistent snapshot whose
  * version goes to *list_rv. fn is called per object with its JSON text
@@ -184,7 +214,8 @@ enum kp_store_rc kp_store_watch_next(struct kp_store_watch *w, int64_t timeout_m
  * already hold an encoding of the object version (src/apiserver/enccache.c):
  * it reads the JSON of the event last returned with kp_store_watch_json
  * (valid until the next call of either function or kp_store_watch_release),
- * KP_STORE_GONE if the event left the window meanwhile. Call before the
+ * KP_STORE_GONE if the event left the window meanwhile (an event the watch
+ * got from the in-memory ring keeps its JSON). Call before the
  * first kp_store_watch_next. */
 void kp_store_watch_lazy(struct kp_store_watch *w);
 enum kp_store_rc kp_store_watch_json(struct kp_store_watch *w, const char **json, size_t *len, struct kp_errbuf *eb);

@@ -103,6 +103,11 @@ EOF
 	out=$(K get events ev-old -o jsonpath='{.message} {.count} {.source.component}' 2>&1)
 	if [ "$out" = "patched in events.k8s.io 4 old-ctl" ]; then ok "events: a patch in events.k8s.io/v1 changes the core Event, keeping the rest"
 	else bad "events: a patch in events.k8s.io/v1 changes the core Event" "$out"; fi
+	out=$(K get events.events.k8s.io ev-old -o json --show-managed-fields 2>/dev/null | $PY -c 'import json,sys
+d=json.load(sys.stdin)
+print(" ".join("%s:%s" % (e["manager"], ",".join(sorted(e.get("fieldsV1", {})))) for e in d["metadata"].get("managedFields", []) if e["manager"] == "kubectl-patch"))' 2>&1)
+	if [ "$out" = "kubectl-patch:f:note" ]; then ok "events: the patch's field ownership is named in events.k8s.io/v1 fields (f:note)"
+	else bad "events: the patch's field ownership is named in events.k8s.io/v1 fields" "$out"; fi
 	out=$(api GET "/api/v1/namespaces/default/events?limit=1" | $PY -c 'import json,sys; d=json.load(sys.stdin); print(d["kind"], d["apiVersion"], len(d["items"]), bool(d["metadata"].get("continue")))' 2>&1)
 	if [ "$out" = "EventList v1 1 True" ]; then ok "events: core list pages"; else bad "events: core list pages" "$out"; fi
 	out=$(api GET "/apis/events.k8s.io/v1/namespaces/default/events?limit=1" | $PY -c 'import json,sys; d=json.load(sys.stdin); print(d["kind"], d["apiVersion"], len(d["items"]), d["items"][0]["apiVersion"], "note" in d["items"][0], bool(d["metadata"].get("continue")))' 2>&1)

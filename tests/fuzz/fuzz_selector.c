@@ -6,7 +6,11 @@
  * Input: the selector text, then optionally a NUL byte and a JSON object to
  * match against. The text is parsed both as a label and as a field
  * selector; a selector that parses is matched against the object (or a
- * fixed Pod when none is given).
+ * fixed Pod when none is given), and against the object's selector view
+ * (enccache.c, what watches match on): the answers must agree for label
+ * selectors, and for field selectors a Pod supports when no string in the
+ * object is longer than the view keeps (the API validates those fields'
+ * lengths far below it).
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -15,6 +19,7 @@
 
 #include <jansson.h>
 
+#include "apiserver/enccache.h"
 #include "apiserver/rest_int.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -30,7 +35,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct kp_errbuf eb = { 0 };
 	const uint8_t *nul;
 	json_error_t je;
-	json_t *obj;
+	json_t *obj, *view;
 	char *text;
 
 	if (size > 1 << 16)
@@ -47,12 +52,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	text[nul ? (size_t)(nul - data) : size] = '\0';
 	obj = nul ? json_loadb((const char *)nul + 1, size - (size_t)(nul + 1 - data), 0, &je)
 		  : json_loads(POD, 0, &je);
+	view = obj ? kp_apiserver__enc_view(obj) : NULL;
 	kp_arena_init(&a);
-	if (kp_apiserver__sel_parse(sel, &a, text, true, &eb) == KP_OK && obj)
-		(void)kp_apiserver__labels_match(sel, obj);
-	if (kp_apiserver__sel_parse(sel, &a, text, false, &eb) == KP_OK && obj)
-		(void)kp_apiserver__fields_match(sel, obj);
+	if (kp_apiserver__sel_parse(sel, &a, text, true, &eb) == KP_OK && obj &&
+	    kp_apiserver__labels_match(sel, obj) != kp_apiserver__labels_match(sel, view))
+		abort();   /* the view answers a label selector differently */
+	if (kp_apiserver__sel_parse(sel, &a, text, false, &eb) == KP_OK && obj &&
+	    kp_apiserver__fields_match(sel, obj) != kp_apiserver__fields_match(sel, view) &&
+	    kp_apiserver__fields_check(sel, "", "pods", &eb) == KP_OK && size <= 1024)
+		abort();   /* the view answers a supported field selector differently */
 	kp_arena_free(&a);
+	json_decref(view);
 	json_decref(obj);
 	free(sel);
 	free(text);

@@ -454,6 +454,150 @@ static void test_group_commit(void **state)
 	json_decref(o);
 }
 
+/* kp_store_write_batch: each write succeeds or fails alone, takes its own
+ * version in array order and appends its own event; the stored text comes
+ * back on request. */
+static void test_write_batch(void **state)
+{
+	struct fx *f = *state;
+	int64_t base = kp_store_rv(f->st);
+	struct kp_store_watch *w = NULL;
+	struct kp_store_event ev;
+	struct kp_store_write ws[4];
+	json_t *o[4];
+	struct kp_errbuf eb = { 0 };
+
+	assert_int_equal(kp_store_watch_open(f->st, "", "pods", NULL, base, &w, NULL), KP_STORE_OK);
+	o[0] = pod("b0", "u-b0");
+	o[1] = pod("b0", "u-dup");   /* the same key again: EXISTS, the others go on */
+	o[2] = pod("b2", "u-b2");
+	o[3] = json_pack("{s:{s:s, s:[{s:s}]}}", "metadata", "name", "b3", "ownerReferences", "uid", "owner-b");
+	const char *names[4] = { "b0", "b0", "b2", "b3" };
+	for (int i = 0; i < 4; i++) {
+		ws[i] = (struct kp_store_write){ .op = KP_STORE_OP_CREATE, .obj = o[i], .want_text = i != 2 };
+		ws[i].key = (struct kp_store_key){ "", "pods", "default", names[i] };
+	}
+	assert_int_equal(kp_store_write_batch(f->st, ws, 4, &eb), KP_STORE_EXISTS);
+	assert_int_equal(ws[0].rc, KP_STORE_OK);
+	assert_int_equal(ws[1].rc, KP_STORE_EXISTS);
+	assert_int_equal(ws[2].rc, KP_STORE_OK);
+	assert_int_equal(ws[3].rc, KP_STORE_OK);
+	assert_int_equal(ws[0].rv, base + 1);
+	assert_int_equal(ws[2].rv, base + 2);
+	assert_int_equal(ws[3].rv, base + 3);
+	assert_null(ws[1].text);
+	assert_null(ws[2].text);   /* not asked for */
+	assert_non_null(ws[0].text);
+	assert_int_equal(rv_of(ws[0].text), base + 1);
+	assert_non_null(strstr(ws[0].text, "u-b0"));
+	free(ws[0].text);
+	free(ws[3].text);
+	assert_int_equal(kp_store_rv(f->st), base + 3);
+
+	/* updates and a delete: a stale precondition fails alone */
+	for (int i = 0; i < 4; i++)
+		json_object_set_new(json_object_get(o[i], "metadata"), "labels", json_pack("{s:s}", "v", "2"));
+	ws[0] = (struct kp_store_write){ .op = KP_STORE_OP_UPDATE, .obj = o[0], .expect_rv = base + 1 };
+	ws[1] = (struct kp_store_write){ .op = KP_STORE_OP_UPDATE, .obj = o[2], .expect_rv = base + 1 };
+	ws[2] = (struct kp_store_write){ .op = KP_STORE_OP_DELETE, .want_text = true };
+	ws[3] = (struct kp_store_write){ .op = KP_STORE_OP_UPDATE, .obj = o[3] };   /* same owner */
+	ws[0].key = (struct kp_store_key){ "", "pods", "default", "b0" };
+	ws[1].key = (struct kp_store_key){ "", "pods", "default", "b2" };
+	ws[2].key = (struct kp_store_key){ "", "pods", "default", "b0" };
+	ws[3].key = (struct kp_store_key){ "", "pods", "default", "b3" };
+	assert_int_equal(kp_store_write_batch(f->st, ws, 4, NULL), KP_STORE_CONFLICT);
+	assert_int_equal(ws[0].rc, KP_STORE_OK);
+	assert_int_equal(ws[1].rc, KP_STORE_CONFLICT);
+	assert_int_equal(ws[2].rc, KP_STORE_OK);   /* sees the update before it in the batch */
+	assert_int_equal(ws[3].rc, KP_STORE_OK);
+	assert_int_equal(ws[0].rv, base + 4);
+	assert_int_equal(ws[2].rv, base + 5);
+	assert_int_equal(ws[3].rv, base + 6);
+	assert_non_null(ws[2].text);
+	assert_non_null(strstr(ws[2].text, "\"v\":\"2\""));
+	free(ws[2].text);
+	struct keys ks = { 0 };
+	assert_int_equal(kp_store_dependents(f->st, "owner-b", key_fn, &ks, NULL), KP_STORE_OK);
+	assert_int_equal(ks.n, 1);
+	assert_string_equal(ks.names[0], "b3");
+
+	/* one event per successful write, each with its version, in order */
+	static const enum kp_store_evtype want[] = { KP_EV_ADDED, KP_EV_ADDED, KP_EV_ADDED, KP_EV_MODIFIED,
+						     KP_EV_DELETED, KP_EV_MODIFIED };
+	static const char *const want_name[] = { "b0", "b2", "b3", "b0", "b0", "b3" };
+	for (int i = 0; i < 6; i++) {
+		assert_int_equal(kp_store_watch_next(w, 1000, &ev, NULL), KP_STORE_OK);
+		assert_int_equal(ev.rv, base + 1 + i);
+		assert_int_equal(ev.type, want[i]);
+		assert_string_equal(ev.name, want_name[i]);
+		assert_int_equal(rv_of(ev.json), base + 1 + i);
+	}
+	assert_int_equal(kp_store_watch_next(w, 0, &ev, NULL), KP_STORE_TIMEOUT);
+	kp_store_watch_close(w);
+	for (int i = 0; i < 4; i++)
+		json_decref(o[i]);
+}
+
+/* A watch far behind reads the events table, then the in-memory ring,
+ * without losing or repeating an event; filters apply to both. */
+static void test_watch_table_then_ring(void **state)
+{
+	struct fx *f = *state;
+	struct kp_store *st = NULL;
+	char path[128];
+	enum { N = 5000, CHUNK = 500 };
+	struct kp_store_watch *all = NULL, *cms = NULL;
+	struct kp_store_event ev;
+	struct kp_store_write *ws = calloc(CHUNK, sizeof(*ws));
+	json_t **objs = calloc(CHUNK, sizeof(*objs));
+	char (*names)[16] = calloc(CHUNK, sizeof(*names));
+
+	snprintf(path, sizeof(path), "%s/big.db", f->dir);
+	assert_int_equal(kp_store_open(&st, path, 20000, NULL), KP_STORE_OK);
+	assert_int_equal(kp_store_watch_open(st, NULL, NULL, NULL, 0, &all, NULL), KP_STORE_OK);
+	assert_int_equal(kp_store_watch_open(st, "", "configmaps", NULL, 0, &cms, NULL), KP_STORE_OK);
+	for (int c = 0; c < N / CHUNK; c++) {
+		for (int i = 0; i < CHUNK; i++) {
+			int n = c * CHUNK + i;
+			snprintf(names[i], sizeof(names[i]), "o%05d", n);
+			objs[i] = json_pack("{s:{s:s}}", "metadata", "name", names[i]);
+			ws[i] = (struct kp_store_write){ .op = KP_STORE_OP_CREATE, .obj = objs[i] };
+			ws[i].key = (struct kp_store_key){ "", n % 10 ? "pods" : "configmaps", "default", names[i] };
+		}
+		assert_int_equal(kp_store_write_batch(st, ws, CHUNK, NULL), KP_STORE_OK);
+		for (int i = 0; i < CHUNK; i++)
+			json_decref(objs[i]);
+	}
+	assert_int_equal(kp_store_rv(st), N);
+	for (int i = 1; i <= N; i++) {
+		char nm[16];
+		assert_int_equal(kp_store_watch_next(all, 1000, &ev, NULL), KP_STORE_OK);
+		assert_int_equal(ev.rv, i);
+		snprintf(nm, sizeof(nm), "o%05d", i - 1);
+		assert_string_equal(ev.name, nm);
+		assert_int_equal(rv_of(ev.json), i);
+	}
+	assert_int_equal(kp_store_watch_next(all, 0, &ev, NULL), KP_STORE_TIMEOUT);
+	for (int i = 0; i < N / 10; i++) {
+		assert_int_equal(kp_store_watch_next(cms, 1000, &ev, NULL), KP_STORE_OK);
+		assert_int_equal(ev.rv, i * 10 + 1);
+		assert_string_equal(ev.resource, "configmaps");
+	}
+	assert_int_equal(kp_store_watch_next(cms, 0, &ev, NULL), KP_STORE_TIMEOUT);
+	assert_int_equal(kp_store_watch_rv(cms), N);
+	kp_store_watch_close(all);
+	kp_store_watch_close(cms);
+	kp_store_close(st);
+	const char *sfx[] = { "", "-wal", "-shm" };
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "%s/big.db%s", f->dir, sfx[i]);
+		unlink(path);
+	}
+	free(ws);
+	free(objs);
+	free(names);
+}
+
 /* A cursor returns keys and versions in order from its snapshot; the JSON
  * of the current row is read on demand, as of that snapshot, after later
  * writes too. */
@@ -511,7 +655,9 @@ static void test_cursor_keys_then_json(void **state)
 }
 
 /* A lazy watch returns events without JSON; kp_store_watch_json reads the
- * current event's, and KP_STORE_GONE once the window has moved past it. */
+ * current event's: from memory while the event is recent (it stays readable
+ * once the watch holds it), from the events table further back, and then
+ * KP_STORE_GONE once the window has moved past it. */
 static void test_watch_lazy_json(void **state)
 {
 	struct fx *f = *state;
@@ -542,9 +688,30 @@ static void test_watch_lazy_json(void **state)
 	assert_int_equal(kp_store_watch_next(w, 0, &ev, NULL), KP_STORE_OK);
 	assert_int_equal(ev.rv, 2);
 	assert_int_equal(ev.type, KP_EV_MODIFIED);
-	/* the window (50) moves past version 2 before its JSON is read */
+	/* the window (50) moves past version 2: the event the watch holds came
+	 * from memory and keeps its JSON */
 	for (int i = 0; i < 300; i++) {
 		json_t *u = json_pack("{s:{s:s}, s:i}", "metadata", "name", "x", "i", i + 2);
+		assert_int_equal(kp_store_update(f->st, &k, u, 0, NULL, NULL), KP_STORE_OK);
+		json_decref(u);
+	}
+	assert_int_equal(kp_store_watch_json(w, &j, &n, NULL), KP_STORE_OK);
+	assert_int_equal(rv_of(j), 2);
+	kp_store_watch_close(w);
+
+	/* after a reopen the events are in the table only: read on demand, GONE once pruned */
+	int64_t top = kp_store_rv(f->st);
+	kp_store_close(f->st);
+	assert_int_equal(kp_store_open(&f->st, f->path, 50, NULL), KP_STORE_OK);
+	assert_int_equal(kp_store_watch_open(f->st, "", "configmaps", NULL, top - 10, &w, NULL), KP_STORE_OK);
+	kp_store_watch_lazy(w);
+	assert_int_equal(kp_store_watch_next(w, 0, &ev, NULL), KP_STORE_OK);
+	assert_int_equal(ev.rv, top - 9);
+	assert_null(ev.json);
+	assert_int_equal(kp_store_watch_json(w, &j, &n, NULL), KP_STORE_OK);
+	assert_int_equal(rv_of(j), top - 9);
+	for (int i = 0; i < 300; i++) {
+		json_t *u = json_pack("{s:{s:s}, s:i}", "metadata", "name", "x", "i", i + 1000);
 		assert_int_equal(kp_store_update(f->st, &k, u, 0, NULL, NULL), KP_STORE_OK);
 		json_decref(u);
 	}
@@ -678,6 +845,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_owner_index, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_watch_wakes_on_write_and_shutdown, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_write_batch, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_watch_table_then_ring, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_list_page_past_objects_outside_window, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_retention_ttl, setup, teardown),
 	};
