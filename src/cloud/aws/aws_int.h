@@ -17,6 +17,7 @@
 #define KP_AWS_TAG_NODECLAIM "karpenter.sh/nodeclaim"
 #define KP_AWS_TAG_NODECLASS "karpenter.k8s.aws/ec2nodeclass"
 #define KP_AWS_TAG_CLUSTER "eks:eks-cluster-name"
+#define KP_AWS_LABEL_CR_ID "karpenter.k8s.aws/capacity-reservation-id"
 #define KP_AWS_ANN_HASH "karpenter.k8s.aws/ec2nodeclass-hash"
 #define KP_AWS_ANN_HASH_VERSION "karpenter.k8s.aws/ec2nodeclass-hash-version"
 /* The version of our hash (nodeclass.c): not Karpenter's "v4" on purpose,
@@ -42,6 +43,13 @@ struct kp_aws_ami {
 	bool deprecated;
 };
 
+/* A capacity reservation (ODCR) the class selects
+ * (DescribeCapacityReservations, pkg/providers/capacityreservation). */
+struct kp_aws_cr {
+	char id[64], type[64], zone[64], owner[32], match[16];
+	int64_t total, avail;                 /* TotalInstanceCount, AvailableInstanceCount */
+};
+
 /* One resolved EC2NodeClass. */
 struct kp_aws_class {
 	char name[256], uid[128];
@@ -54,6 +62,8 @@ struct kp_aws_class {
 	int nsg;
 	struct kp_aws_ami *amis;
 	int nami;
+	struct kp_aws_cr *crs;                /* capacityReservationSelectorTerms' reservations */
+	int ncr;
 	char profile[256];                    /* instance profile name */
 	bool ready;
 	char reason[512];

@@ -441,6 +441,8 @@ static kp_err class_catalog(struct kp_aws_cloud *w, struct kp_aws_class *c, stru
 		zones = json_object_get(api, "zones");
 		usage = json_object_get(api, "usage");
 		cap = (int)(json_array_size(zones) * 2);
+		for (int k = 0; k < c->ncr; k++)
+			cap += strcmp(c->crs[k].type, bt->name) == 0;
 		if (cap == 0)
 			continue;
 		it = kp_arena_alloc(&cat->arena, sizeof(*it));
@@ -477,6 +479,49 @@ static kp_err class_catalog(struct kp_aws_cloud *w, struct kp_aws_class *c, stru
 				/* a type without any known price cannot be offered (pricing.go) */
 				o->available = o->price > 0 && !ice_hit(w, uc, bt->name, zone);
 			}
+		}
+		/* capacity reservations: one reserved offering per zone holding
+		 * the type's reservations' total (the scheduler counts the
+		 * cluster's reserved nodes and claims against it), available while
+		 * one has instances left (instancetype/offering: reserved offerings) */
+		if (c->ncr) {
+			struct kp_reservation *rv = kp_arena_calloc(&cat->arena, (size_t)c->ncr, sizeof(*rv));
+			int nrv = 0;
+
+			if (!rv) {
+				rc = kp_errf(eb, KP_ERR_NOMEM, "out of memory");
+				break;
+			}
+			for (int k = 0; k < c->ncr; k++) {
+				const struct kp_aws_cr *cr = &c->crs[k];
+				int j;
+
+				if (strcmp(cr->type, bt->name) != 0 || !class_has_zone(c, cr->zone))
+					continue;
+				for (j = 0; j < nrv; j++)
+					if (strcmp(rv[j].zone, cr->zone) == 0)
+						break;
+				if (j == nrv) {
+					struct kp_offering *o;
+
+					if (n >= cap)
+						continue;
+					rv[nrv].zone = kp_arena_strdup(&cat->arena, cr->zone);
+					nrv++;
+					o = &it->off[n++];
+					o->zone = rv[j].zone;
+					o->captype = KP_CAP_RESERVED;
+					o->price = base_price(bt, KP_CAP_ON_DEMAND, cr->zone);
+					o->available = false;
+				}
+				rv[j].capacity += cr->total;
+				for (int m = 0; m < n; m++)
+					if (it->off[m].captype == KP_CAP_RESERVED && strcmp(it->off[m].zone, cr->zone) == 0)
+						it->off[m].available |= cr->avail > 0 && it->off[m].price > 0 &&
+									!ice_hit(w, "reserved", bt->name, cr->zone);
+			}
+			it->resv = rv;
+			it->nresv = nrv;
 		}
 		if (n == 0)
 			continue;
@@ -650,6 +695,8 @@ static kp_err on_reservation(void *ud, const struct kp_aws_xnode *res, struct kp
 		in->captype = (kp_aws_xml_text(x, "spotInstanceRequestId") && *kp_aws_xml_text(x, "spotInstanceRequestId")) ||
 					      (lc && strcmp(lc, "spot") == 0)
 				      ? KP_CAP_SPOT
+			      : kp_aws_xml_text(x, "capacityReservationId") && *kp_aws_xml_text(x, "capacityReservationId")
+				      ? KP_CAP_RESERVED
 				      : KP_CAP_ON_DEMAND;
 		if (launch && !kp_parse_rfc3339(launch, &t))
 			in->launched = t;
@@ -800,6 +847,7 @@ struct pick {
 	const struct kp_offering *o;
 	const struct kp_aws_subnet *sn;
 	const struct kp_aws_ami *ami;
+	char cr[64];                  /* capacity reservation targeted (reserved only) */
 };
 
 static int pick_cmp(const void *x, const void *y)
@@ -925,11 +973,13 @@ static void add_bdms(const struct kp_aws_class *c, struct kp_aws_params *p)
 }
 
 /* Name of the launch template for (class, AMI): "karpenter.k8s.aws/<hash>". */
-static void lt_name(struct kp_aws_cloud *w, const struct kp_aws_class *c, const struct kp_aws_ami *ami, char *buf,
-		    size_t n)
+static void lt_name(struct kp_aws_cloud *w, const struct kp_aws_class *c, const struct kp_aws_ami *ami, const char *cr,
+		    char *buf, size_t n)
 {
 	uint64_t h = 14695981039346656037ULL;
 
+	if (cr && *cr)
+		h = fnv(h, cr);
 	h = fnv(h, w->cluster);
 	h = fnv(h, c->name);
 	h = fnv(h, c->hash);
@@ -942,7 +992,7 @@ static void lt_name(struct kp_aws_cloud *w, const struct kp_aws_class *c, const 
 
 /* launchtemplate.go ensureLaunchTemplate: find by name, else create. */
 static kp_err ensure_lt(struct kp_aws_cloud *w, const struct kp_aws_class *c, const struct kp_aws_ami *ami,
-			const char *name, struct kp_errbuf *eb)
+			const char *cr, const char *name, struct kp_errbuf *eb)
 {
 	struct kp_aws_params p;
 	struct kp_aws_resp r;
@@ -995,6 +1045,12 @@ static kp_err ensure_lt(struct kp_aws_cloud *w, const struct kp_aws_class *c, co
 		if (json_is_boolean(json_object_get(c->spec, "associatePublicIPAddress")))
 			kp_aws_params_add(&p, "LaunchTemplateData.NetworkInterface.1.AssociatePublicIpAddress",
 					  json_is_true(json_object_get(c->spec, "associatePublicIPAddress")) ? "true" : "false");
+		/* launchtemplate.go: a reserved launch targets its reservation */
+		if (cr && *cr)
+			kp_aws_params_add(&p,
+					  "LaunchTemplateData.CapacityReservationSpecification.CapacityReservationTarget."
+					  "CapacityReservationId",
+					  cr);
 		kp_aws_params_add(&p, "TagSpecification.1.ResourceType", "launch-template");
 		{
 			char ck[300];
@@ -1022,6 +1078,23 @@ static void lt_forget(struct kp_aws_cloud *w, const char *name)
 {
 	pthread_mutex_lock(&w->mu);
 	json_object_del(w->lts, name);
+	pthread_mutex_unlock(&w->mu);
+}
+
+/* A launch into reservation id of class: one instance fewer left until the
+ * next DescribeCapacityReservations (capacityreservation provider's
+ * MarkLaunched); the catalogs are rebuilt so the offering follows. */
+static void cr_launched(struct kp_aws_cloud *w, const char *klass, const char *id)
+{
+	struct kp_aws_class *c;
+
+	pthread_mutex_lock(&w->mu);
+	c = class_find(w, klass);
+	for (int i = 0; c && i < c->ncr; i++)
+		if (strcmp(c->crs[i].id, id) == 0 && c->crs[i].avail > 0) {
+			c->crs[i].avail--;
+			w->ice_gen++;
+		}
 	pthread_mutex_unlock(&w->mu);
 }
 
@@ -1067,7 +1140,21 @@ static enum kp_cloud_err choose(struct kp_aws_cloud *w, struct kp_aws_class *c, 
 					continue;
 				if (!(sn = zonal_subnet(c, o->zone)))
 					continue;
-				v[n++] = (struct pick){ it, o, sn, ami };
+				v[n] = (struct pick){ it, o, sn, ami, "" };
+				if (o->captype == KP_CAP_RESERVED) {
+					/* the reservation of that type and zone with the most left */
+					const struct kp_aws_cr *best = NULL;
+
+					for (int r = 0; r < c->ncr; r++)
+						if (strcmp(c->crs[r].type, it->name) == 0 &&
+						    strcmp(c->crs[r].zone, o->zone) == 0 && c->crs[r].avail > 0 &&
+						    (!best || c->crs[r].avail > best->avail))
+							best = &c->crs[r];
+					if (!best)
+						continue;
+					copy(v[n].cr, sizeof(v[n].cr), best->id);
+				}
+				n++;
 			}
 		}
 		if (n)
@@ -1112,6 +1199,7 @@ struct fleet_build {
 	int nlt;
 	char (*lt_names)[96];
 	const struct kp_aws_ami **lt_ami;
+	char (*lt_cr)[64];
 	const struct pick *picks;
 	int npick;
 	enum kp_captype ct;
@@ -1138,7 +1226,7 @@ static void fleet_params(const struct fleet_build *b, int n, struct kp_aws_param
 		for (int i = 0; i < b->npick; i++) {
 			char pr[32];
 
-			if (picks[i].ami != b->lt_ami[j])
+			if (picks[i].ami != b->lt_ami[j] || strcmp(picks[i].cr, b->lt_cr[j]) != 0)
 				continue;
 			no++;
 			snprintf(pr, sizeof(pr), "%.6f", picks[i].o->price);
@@ -1181,7 +1269,7 @@ static enum kp_cloud_err aws_create(struct kp_cloud *cp, const struct kp_nodecla
 	int npick = 0, nlt = 0, na = 0;
 	enum kp_captype ct = KP_CAP_ON_DEMAND;
 	const struct kp_aws_ami *lt_ami[16];
-	char lt_names[16][96];
+	char lt_names[16][96], lt_cr[16][64];
 	enum kp_cloud_err e;
 	struct kp_aws_params p;
 	struct kp_aws_resp r;
@@ -1215,6 +1303,8 @@ static enum kp_cloud_err aws_create(struct kp_cloud *cp, const struct kp_nodecla
 	snap.subnets = NULL;
 	snap.amis = NULL;
 	snap.cat = NULL;
+	snap.crs = NULL;
+	snap.ncr = 0;
 	snap.sgs = malloc((size_t)(c->nsg ? c->nsg : 1) * sizeof(*snap.sgs));
 	if (snap.sgs)
 		memcpy(snap.sgs, c->sgs, (size_t)c->nsg * sizeof(*snap.sgs));
@@ -1259,11 +1349,12 @@ static enum kp_cloud_err aws_create(struct kp_cloud *cp, const struct kp_nodecla
 		if (!picks[i].ami)
 			continue;
 		for (j = 0; j < nlt; j++)
-			if (lt_ami[j] == picks[i].ami)
+			if (lt_ami[j] == picks[i].ami && strcmp(lt_cr[j], picks[i].cr) == 0)
 				break;
 		if (j == nlt && nlt < 16) {
 			lt_ami[nlt] = picks[i].ami;
-			lt_name(w, &snap, picks[i].ami, lt_names[nlt], sizeof(lt_names[nlt]));
+			copy(lt_cr[nlt], sizeof(lt_cr[nlt]), picks[i].cr);
+			lt_name(w, &snap, picks[i].ami, picks[i].cr, lt_names[nlt], sizeof(lt_names[nlt]));
 			nlt++;
 		}
 	}
@@ -1276,14 +1367,14 @@ static enum kp_cloud_err aws_create(struct kp_cloud *cp, const struct kp_nodecla
 
 		e = KP_CLOUD_OK;
 		for (int j = 0; j < nlt; j++) {
-			if ((rc = ensure_lt(w, &snap, lt_ami[j], lt_names[j], eb))) {
+			if ((rc = ensure_lt(w, &snap, lt_ami[j], lt_cr[j], lt_names[j], eb))) {
 				e = rc == KP_ERR_IO ? KP_CLOUD_TRANSIENT : KP_CLOUD_CREATE_ERROR;
 				kp_err_prefix(eb, "launch template %s: ", lt_names[j]);
 				goto done;
 			}
 		}
 		{
-			struct fleet_build fb = { w, &snap, claim, nlt, lt_names, lt_ami, picks, npick, ct };
+			struct fleet_build fb = { w, &snap, claim, nlt, lt_names, lt_ami, lt_cr, picks, npick, ct };
 			struct fleet_build fk = fb;
 			struct kp_nodeclaim anon = *claim;
 			struct kp_aws_params kp;
@@ -1347,11 +1438,13 @@ static enum kp_cloud_err aws_create(struct kp_cloud *cp, const struct kp_nodecla
 			const char *lc = kp_aws_xml_text(inst, "lifecycle");
 			const struct kp_itype *it = NULL;
 			const struct kp_offering *off = NULL;
+			const char *crid = NULL;
 
 			for (int i = 0; i < npick; i++)
 				if (ty && strcmp(picks[i].it->name, ty) == 0 && (!zn || strcmp(picks[i].o->zone, zn) == 0)) {
 					it = picks[i].it;
 					off = picks[i].o;
+					crid = picks[i].cr[0] ? picks[i].cr : NULL;
 					if (!zn)
 						zn = off->zone;
 					break;
@@ -1362,7 +1455,12 @@ static enum kp_cloud_err aws_create(struct kp_cloud *cp, const struct kp_nodecla
 			out->provider_id = kp_arena_printf(a, "aws:///%s/%s", zn ? zn : "", id);
 			out->nodeclaim = claim->name ? kp_arena_strdup(a, claim->name) : NULL;
 			out->nodepool = claim->nodepool ? kp_arena_strdup(a, claim->nodepool) : NULL;
-			out->captype = lc ? (strcmp(lc, "spot") == 0 ? KP_CAP_SPOT : KP_CAP_ON_DEMAND) : ct;
+			out->captype = lc && strcmp(lc, "spot") == 0 ? KP_CAP_SPOT
+				       : ct == KP_CAP_RESERVED       ? KP_CAP_RESERVED
+				       : lc                          ? KP_CAP_ON_DEMAND
+								     : ct;
+			if (out->captype == KP_CAP_RESERVED && crid)
+				cr_launched(w, snap.name, crid);
 			out->price = off ? off->price : 0;
 			out->image_id = kp_arena_strdup(a, kp_aws_xml_text(ov, "imageId"));
 			out->launched = kp_aws_now_ms(w) / 1000;
@@ -1376,6 +1474,8 @@ static enum kp_cloud_err aws_create(struct kp_cloud *cp, const struct kp_nodecla
 			/* cloudprovider.go Create: the class's hash and hash version
 			 * go on the NodeClaim (static drift compares them) */
 			if (!out->provider_id || inst_labels(w, it, out, a) ||
+			    (out->captype == KP_CAP_RESERVED && crid &&
+			     kp_labels_set(&out->labels, a, KP_AWS_LABEL_CR_ID, kp_arena_strdup(a, crid))) ||
 			    kp_labels_set(&out->annotations, a, KP_AWS_ANN_HASH, kp_arena_strdup(a, snap.hash)) ||
 			    kp_labels_set(&out->annotations, a, KP_AWS_ANN_HASH_VERSION, KP_AWS_HASH_VERSION))
 				e = kp_cloud_errf(eb, KP_CLOUD_INTERNAL, "out of memory");
