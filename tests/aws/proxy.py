@@ -13,13 +13,16 @@ Control (JSON, on the same port):
                        "delay_ms": 0, "auth_fail": false,
                        "crs": [{"id": "cr-1", "type": "m5.large", "zone": "us-east-1a", "total": 1,
                                 "avail": 1, "owner": "123456789012", "match": "targeted",
-                                "tags": {"k": "v"}}]}   (replaces all rules)
+                                "tags": {"k": "v"}}],
+                       "pricing": {"m5.large": 0.5}}   (replaces all rules)
   "crs": moto has no capacity reservations: the proxy answers
   DescribeCapacityReservations from this list (filters state, owner-id,
   instance-match-criteria, tag:K, tag-key, CapacityReservationId.N) and
   takes one from "avail" for every instance a CreateFleet of capacity type
   reserved-capacity gets in the reservation's type and zone (sent to moto
   as on-demand, which it understands).
+  "pricing": moto has no Pricing API: GetProducts is answered with one
+  PriceList entry (a JSON string, as AWS sends it) per type and price.
   GET  /_proxy/log    [{"action", "token", "t"}...]  every request seen
   GET  /_proxy/inflight {"Action": N}  calls being forwarded (or held) right now
   POST /_proxy/reset  clears rules and log
@@ -171,6 +174,13 @@ class H(BaseHTTPRequestHandler):
                 ans = {"Parameter": {"Name": name, "Type": "String", "Value": val, "Version": 1,
                                      "DataType": "aws:ec2:image"}}
                 return self.reply(200, json.dumps(ans).encode(), "application/x-amz-json-1.1")
+        if target == "AWSPriceListService.GetProducts" and "pricing" in rules:
+            return self.reply(200, json.dumps({"FormatVersion": "aws_v1", "PriceList": [json.dumps({
+                "product": {"productFamily": "Compute Instance",
+                            "attributes": {"instanceType": t, "operatingSystem": "Linux"}},
+                "terms": {"OnDemand": {"SKU.JRTCKXETXF": {"priceDimensions": {"SKU.JRTCKXETXF.6YS6EN2CT7": {
+                    "unit": "Hrs", "pricePerUnit": {"USD": "%.6f" % p}}}}}}})
+                for t, p in rules["pricing"].items()]}).encode(), "application/x-amz-json-1.1")
         if action == "DescribeCapacityReservations" and "crs" in rules:
             return self.reply(200, self.describe_crs(form, rules["crs"]))
         if action == "CreateFleet" and form.get("TargetCapacitySpecification.DefaultTargetCapacityType") == \

@@ -190,6 +190,56 @@ static struct kp_cloud *provider(const char *endpoint, const char *queue)
 	return cp;
 }
 
+/* A provider for the pricing checks: its own Pricing endpoint, log and
+ * types refresh period. */
+static struct kp_cloud *provider_pricing(const char *endpoint, const char *pricing, FILE *log, int64_t types_ttl_ms)
+{
+	struct kp_cloud_aws_opts o;
+	struct kp_cloud *cp = NULL;
+	struct kp_errbuf eb = { 0 };
+
+	kp_cloud_aws_opts_init(&o);
+	o.cluster = "test-cluster";
+	o.region = "us-east-1";
+	o.endpoint = endpoint;
+	o.pricing_endpoint = pricing;
+	o.log_out = log;
+	o.types_ttl_ms = types_ttl_ms;
+	o.base = &CAT;
+	o.max_attempts = 2;
+	o.backoff_base_ms = 20;
+	o.cluster_endpoint = "https://127.0.0.1:6443";
+	if (kp_cloud_aws_new(&o, &cp, &eb))
+		fprintf(stderr, "provider: %s\n", eb.msg);
+	return cp;
+}
+
+/* m5.large's on-demand price in cp's catalog for the default pool (0 = none). */
+static double m5_od(struct kp_cloud *cp)
+{
+	struct kp_nodepool p;
+	const struct kp_catalog *c = NULL;
+	const struct kp_itype *m5;
+	struct kp_errbuf eb = { 0 };
+
+	memset(&p, 0, sizeof(p));
+	p.name = "default";
+	p.node_class.name = "default";
+	if (kp_cloud_instance_types(cp, &p, &c, &eb) || !c || !(m5 = kp_catalog_find(c, "m5.large")))
+		return 0;
+	for (int i = 0; i < m5->noff; i++)
+		if (m5->off[i].captype == KP_CAP_ON_DEMAND)
+			return m5->off[i].price;
+	return 0;
+}
+
+static void sleep_ms_(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
 static enum kp_cloud_err reconcile(struct kp_cloud *cp, const char *yaml_json, json_t **status, json_t **conds,
 				   struct kp_errbuf *eb)
 {
@@ -696,6 +746,68 @@ int main(int argc, char **argv)
 			kp_cloud_delete(px, r2.provider_id, &eb);
 	}
 	proxy_rules("{}");
+
+	/* ---- on-demand prices from the Pricing API (answered by the proxy:
+	 * moto has none): the answer's price is the offering's and the
+	 * launch's; unreachable, the table's stay and the log says why once ---- */
+	proxy_rules("{\"pricing\":{\"m5.large\":0.5}}");
+	{
+		static const char *const m5only[] = { "m5.large" };
+		struct kp_cloud *pp = provider_pricing(PROXY, NULL, NULL, 0);
+		struct kp_instance pi;
+		double v = 0;
+
+		memset(&pi, 0, sizeof(pi));
+		if (pp) {
+			reconcile(pp, nc_json, &st, &conds, &eb);
+			json_decref(st);
+			json_decref(conds);
+			for (int i = 0; i < 100 && (v = m5_od(pp)) != 0.5; i++)
+				sleep_ms_(100);
+			snprintf(buf, sizeof(buf), "m5.large on-demand %.4f, GetProducts calls %d", v, proxy_count("GetProducts"));
+			check(v == 0.5 && proxy_count("GetProducts") >= 2,
+			      "Pricing API GetProducts (2 queries) answered 0.5 for m5.large: the offering's price follows", buf);
+			e = kp_cloud_create(pp, claim("claim-price", "default", m5only, 1, od, 1), &A, &pi, &eb);
+			check(e == KP_CLOUD_OK && pi.price == 0.5, "an on-demand launch of m5.large is priced 0.5", eb.msg);
+			if (pi.provider_id)
+				kp_cloud_delete(pp, pi.provider_id, &eb);
+			kp_cloud_destroy(pp);
+		}
+	}
+	proxy_rules("{}");
+	{
+		FILE *lf = tmpfile();
+		struct kp_cloud *pq = lf ? provider_pricing(PROXY, "http://127.0.0.1:1", lf, 300) : NULL;
+		char line[4096];
+		int nlog = 0, found = 0;
+		double v = 0;
+
+		if (pq) {
+			reconcile(pq, nc_json, &st, &conds, &eb);
+			json_decref(st);
+			json_decref(conds);
+			for (int i = 0; i < 100 && !found; i++) {
+				sleep_ms_(100);
+				fflush(lf);
+				rewind(lf);
+				while (fgets(line, sizeof(line), lf))
+					found += strstr(line, "Pricing API failed") != NULL;
+			}
+			sleep_ms_(1200); /* a few more 300 ms rounds, each asking again */
+			v = m5_od(pq);
+			kp_cloud_destroy(pq);
+			fflush(lf);
+			rewind(lf);
+			while (fgets(line, sizeof(line), lf))
+				if (strstr(line, "Pricing API failed") && strstr(line, "\"error\""))
+					nlog++;
+			snprintf(buf, sizeof(buf), "m5.large on-demand %.4f, %d log line(s)", v, nlog);
+			check(v > 0.0959 && v < 0.0961 && nlog == 1,
+			      "Pricing API unreachable: the table's price stays (0.096), one log line with the error", buf);
+		}
+		if (lf)
+			fclose(lf);
+	}
 
 	/* ---- alias through SSM (answered by the proxy: moto refuses /aws/ names) ---- */
 	snprintf(buf, sizeof(buf),

@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 
 #include "cloud/aws/aws.h"
+#include "karpenter/log.h"
 #include "cloud/aws/provider.h"
 
 #define KP_AWS_EC2_VERSION "2016-11-15"
@@ -85,6 +86,10 @@ struct kp_aws_cloud {
 	json_t *types;
 	int64_t types_ms;
 	json_t *spot;                         /* {type: {zone: price}} */
+	json_t *od;                           /* {type: price} from the Pricing API, NULL = the table's */
+	int64_t pricing_ms;                   /* last Pricing API attempt (0 = none yet) */
+	bool pricing_failing;                 /* the last attempt failed (logged once until a success) */
+	struct kp_log log;
 	uint64_t types_gen;
 	pthread_t types_th;                   /* loads and refreshes the types (provider.c) */
 	bool types_started;

@@ -248,6 +248,108 @@ static kp_err refresh_types(struct kp_aws_cloud *w, bool force, struct kp_errbuf
 	return KP_OK;
 }
 
+/* ---- on-demand prices from the Pricing API (pricing.go UpdateOnDemandPricing) ---- */
+
+/* One GetProducts query (ServiceCode AmazonEC2, TERM_MATCH filters as
+ * Karpenter's, MaxResults 100), page after page, into prices {type: USD}. */
+static kp_err pricing_query(struct kp_aws_cloud *w, const char *tenancy, const char *family, json_t *prices,
+			    struct kp_errbuf *eb)
+{
+	char token[2048] = "";
+	int pages = 0;
+
+	do {
+		json_t *req = json_pack("{s:s,s:i,s:[{s:s,s:s,s:s},{s:s,s:s,s:s},{s:s,s:s,s:s},{s:s,s:s,s:s},"
+					"{s:s,s:s,s:s},{s:s,s:s,s:s},{s:s,s:s,s:s},{s:s,s:s,s:s}]}",
+					"ServiceCode", "AmazonEC2", "MaxResults", 100, "Filters", "Type", "TERM_MATCH",
+					"Field", "regionCode", "Value", w->cl->region, "Type", "TERM_MATCH", "Field",
+					"serviceCode", "Value", "AmazonEC2", "Type", "TERM_MATCH", "Field", "preInstalledSw",
+					"Value", "NA", "Type", "TERM_MATCH", "Field", "operatingSystem", "Value", "Linux",
+					"Type", "TERM_MATCH", "Field", "capacitystatus", "Value", "Used", "Type",
+					"TERM_MATCH", "Field", "marketoption", "Value", "OnDemand", "Type", "TERM_MATCH",
+					"Field", "tenancy", "Value", tenancy, "Type", "TERM_MATCH", "Field", "productFamily",
+					"Value", family);
+		struct kp_aws_resp r;
+		char *body;
+		kp_err rc;
+		size_t i;
+		json_t *pl;
+
+		if (req && token[0])
+			json_object_set_new(req, "NextToken", json_string(token));
+		body = req ? json_dumps(req, JSON_COMPACT) : NULL;
+		json_decref(req);
+		if (!body)
+			return kp_errf(eb, KP_ERR_NOMEM, "out of memory");
+		rc = kp_aws_json(w->cl, "pricing", "AWSPriceListService.GetProducts", "1.1", body, &r, eb);
+		free(body);
+		if (rc)
+			return rc;
+		json_array_foreach(json_object_get(r.json, "PriceList"), i, pl) {
+			/* each entry is a JSON document in a string */
+			json_t *doc = json_is_string(pl) ? json_loads(json_string_value(pl), 0, NULL) : json_incref(pl);
+			const char *type = json_string_value(
+				json_object_get(json_object_get(json_object_get(doc, "product"), "attributes"), "instanceType"));
+			const char *k1, *k2;
+			json_t *term, *dim;
+
+			json_object_foreach(json_object_get(json_object_get(doc, "terms"), "OnDemand"), k1, term)
+				json_object_foreach(json_object_get(term, "priceDimensions"), k2, dim) {
+					const char *usd =
+						json_string_value(json_object_get(json_object_get(dim, "pricePerUnit"), "USD"));
+					char *end;
+					double v = usd ? strtod(usd, &end) : 0;
+
+					if (type && usd && end != usd && v > 0)
+						json_object_set_new(prices, type, json_real(v));
+				}
+			json_decref(doc);
+		}
+		token[0] = 0;
+		copy(token, sizeof(token), json_string_value(json_object_get(r.json, "NextToken")));
+		kp_aws_resp_clear(&r);
+	} while (token[0] && ++pages < 1000);
+	return KP_OK;
+}
+
+/* Refreshes w->od from the Pricing API. Any failure keeps the previous
+ * prices (the built-in table's at first) and is logged once until the next
+ * success. Called from the types thread only. */
+static void refresh_pricing(struct kp_aws_cloud *w)
+{
+	struct kp_errbuf eb = { 0 };
+	json_t *prices = json_object();
+	kp_err rc = prices ? KP_OK : kp_errf(&eb, KP_ERR_NOMEM, "out of memory");
+	bool failing;
+
+	if (!rc)
+		rc = pricing_query(w, "Shared", "Compute Instance", prices, &eb);
+	if (!rc)
+		rc = pricing_query(w, "Dedicated", "Compute Instance (bare metal)", prices, &eb);
+	if (!rc && json_object_size(prices) == 0)
+		rc = kp_errf(&eb, KP_ERR_NOTFOUND, "no on-demand price in the answer");
+	pthread_mutex_lock(&w->mu);
+	w->pricing_ms = kp_aws_now_ms(w);
+	failing = w->pricing_failing;
+	w->pricing_failing = rc != KP_OK;
+	if (!rc) {
+		/* merged over the old prices, as pricing.go does */
+		if (w->od)
+			json_object_update(w->od, prices);
+		else
+			w->od = json_incref(prices);
+		w->types_gen++;
+	}
+	pthread_mutex_unlock(&w->mu);
+	if (rc && !failing)
+		kp_log_warn(&w->log, "on-demand prices from the Pricing API failed; using the built-in table",
+			    KP_LOG_FIELDS(kp_log_str("error", eb.msg)));
+	else if (!rc)
+		kp_log_info(&w->log, "on-demand prices updated from the Pricing API",
+			    KP_LOG_FIELDS(kp_log_int("instanceTypes", (int64_t)json_object_size(prices))));
+	json_decref(prices);
+}
+
 static void sleep_ms(struct kp_aws_cloud *w, int64_t ms);
 
 /* The provider's own thread: loads the instance types at start and
@@ -268,6 +370,12 @@ static void *types_main(void *arg)
 			w->types_err[0] = 0;
 		pthread_cond_broadcast(&w->types_cv);
 		pthread_mutex_unlock(&w->mu);
+		/* the Pricing API: every pricing_ttl_ms, again at the next round
+		 * after a failure (after the types so they come first) */
+		if (!rc && w->o.pricing_ttl_ms > 0 && !atomic_load(&w->stop) &&
+		    (w->pricing_ms == 0 || w->pricing_failing ||
+		     kp_aws_now_ms(w) - w->pricing_ms >= w->o.pricing_ttl_ms))
+			refresh_pricing(w);
 		sleep_ms(w, rc ? 5000 : w->o.types_ttl_ms);
 	}
 	return NULL;
@@ -406,6 +514,15 @@ static double base_price(const struct kp_itype *it, enum kp_captype ct, const ch
 	return any;
 }
 
+/* The on-demand price: the Pricing API's when it answered for the type,
+ * else the built-in table's. Under the lock. */
+static double od_price(struct kp_aws_cloud *w, const struct kp_itype *bt, const char *zone)
+{
+	json_t *v = json_object_get(w->od, bt->name);
+
+	return json_is_number(v) && json_number_value(v) > 0 ? json_number_value(v) : base_price(bt, KP_CAP_ON_DEMAND, zone);
+}
+
 /* Builds c's catalog: the base catalog's types the API offers, with one
  * offering per (zone of the class's subnets the type is offered in,
  * capacity type of its usage classes); prices on-demand from the base
@@ -471,11 +588,11 @@ static kp_err class_catalog(struct kp_aws_cloud *w, struct kp_aws_class *c, stru
 				o = &it->off[n++];
 				o->zone = kp_arena_strdup(&cat->arena, zone);
 				o->captype = strcmp(uc, "spot") == 0 ? KP_CAP_SPOT : KP_CAP_ON_DEMAND;
-				o->price = base_price(bt, o->captype, zone);
+				o->price = o->captype == KP_CAP_ON_DEMAND ? od_price(w, bt, zone) : base_price(bt, o->captype, zone);
 				if (o->captype == KP_CAP_SPOT && (sp = json_object_get(json_object_get(w->spot, bt->name), zone)))
 					o->price = json_real_value(sp);
 				if (o->price <= 0)
-					o->price = base_price(bt, KP_CAP_ON_DEMAND, zone);
+					o->price = od_price(w, bt, zone);
 				/* a type without any known price cannot be offered (pricing.go) */
 				o->available = o->price > 0 && !ice_hit(w, uc, bt->name, zone);
 			}
@@ -511,7 +628,7 @@ static kp_err class_catalog(struct kp_aws_cloud *w, struct kp_aws_class *c, stru
 					o = &it->off[n++];
 					o->zone = rv[j].zone;
 					o->captype = KP_CAP_RESERVED;
-					o->price = base_price(bt, KP_CAP_ON_DEMAND, cr->zone);
+					o->price = od_price(w, bt, cr->zone);
 					o->available = false;
 				}
 				rv[j].capacity += cr->total;
@@ -1867,6 +1984,7 @@ static void aws_destroy(struct kp_cloud *cp)
 	free(w->retired);
 	json_decref(w->types);
 	json_decref(w->spot);
+	json_decref(w->od);
 	json_decref(w->ice);
 	json_decref(w->pool_class);
 	json_decref(w->lts);
@@ -1920,6 +2038,9 @@ kp_err kp_cloud_aws_new(const struct kp_cloud_aws_opts *o, struct kp_cloud **out
 		w->o.types_ttl_ms = 5 * 60 * 1000;
 	if (w->o.sqs_wait_s <= 0)
 		w->o.sqs_wait_s = 5;
+	if (w->o.pricing_ttl_ms == 0)
+		w->o.pricing_ttl_ms = 12 * 3600 * 1000LL;   /* pricing controller: every 12 h */
+	kp_log_init(&w->log, o->log_out, "aws");
 	if (w->o.sqs_wait_s > 20)
 		w->o.sqs_wait_s = 20;
 	copy(w->cluster, sizeof(w->cluster), o->cluster);
@@ -1934,6 +2055,7 @@ kp_err kp_cloud_aws_new(const struct kp_cloud_aws_opts *o, struct kp_cloud **out
 	cfg.profile = o->profile;
 	cfg.max_attempts = o->max_attempts;
 	cfg.backoff_base_ms = o->backoff_base_ms;
+	cfg.pricing_endpoint = o->pricing_endpoint;
 	if (kp_aws_client_new(&cfg, &w->cl, eb)) {
 		free(w->cluster_ca);
 		free(w);
