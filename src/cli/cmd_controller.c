@@ -250,6 +250,7 @@ int kp_cmd_controller(int argc, char **argv, const char *datadir)
 		if (a.k8s_version)
 			ao.k8s_version = a.k8s_version;
 		ao.base = &cat;
+		ao.log_out = stderr;
 		if (kp_cloud_aws_new(&ao, &cloud, &eb)) {
 			fprintf(stderr, "karpenter controller: aws: %s\n", eb.msg);
 			status = eb.code == KP_ERR_INVALID ? KP_EXIT_USAGE : KP_EXIT_FAIL;

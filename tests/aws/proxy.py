@@ -10,7 +10,19 @@ Control (JSON, on the same port):
   POST /_proxy/rules  {"throttle": {"Action": N}, "fail5xx": {"Action": N}, "hold_ms": {"Action": MS},
                        "ice": ["spot:m5.large:us-east-1a", ...],
                        "ssm": {"/aws/service/...": "ami-..."},
-                       "delay_ms": 0, "auth_fail": false}   (replaces all rules)
+                       "delay_ms": 0, "auth_fail": false,
+                       "crs": [{"id": "cr-1", "type": "m5.large", "zone": "us-east-1a", "total": 1,
+                                "avail": 1, "owner": "123456789012", "match": "targeted",
+                                "tags": {"k": "v"}}],
+                       "pricing": {"m5.large": 0.5}}   (replaces all rules)
+  "crs": moto has no capacity reservations: the proxy answers
+  DescribeCapacityReservations from this list (filters state, owner-id,
+  instance-match-criteria, tag:K, tag-key, CapacityReservationId.N) and
+  takes one from "avail" for every instance a CreateFleet of capacity type
+  reserved-capacity gets in the reservation's type and zone (sent to moto
+  as on-demand, which it understands).
+  "pricing": moto has no Pricing API: GetProducts is answered with one
+  PriceList entry (a JSON string, as AWS sends it) per type and price.
   GET  /_proxy/log    [{"action", "token", "t"}...]  every request seen
   GET  /_proxy/inflight {"Action": N}  calls being forwarded (or held) right now
   POST /_proxy/reset  clears rules and log
@@ -162,9 +174,73 @@ class H(BaseHTTPRequestHandler):
                 ans = {"Parameter": {"Name": name, "Type": "String", "Value": val, "Version": 1,
                                      "DataType": "aws:ec2:image"}}
                 return self.reply(200, json.dumps(ans).encode(), "application/x-amz-json-1.1")
+        if target == "AWSPriceListService.GetProducts" and "pricing" in rules:
+            return self.reply(200, json.dumps({"FormatVersion": "aws_v1", "PriceList": [json.dumps({
+                "product": {"productFamily": "Compute Instance",
+                            "attributes": {"instanceType": t, "operatingSystem": "Linux"}},
+                "terms": {"OnDemand": {"SKU.JRTCKXETXF": {"priceDimensions": {"SKU.JRTCKXETXF.6YS6EN2CT7": {
+                    "unit": "Hrs", "pricePerUnit": {"USD": "%.6f" % p}}}}}}})
+                for t, p in rules["pricing"].items()]}).encode(), "application/x-amz-json-1.1")
+        if action == "DescribeCapacityReservations" and "crs" in rules:
+            return self.reply(200, self.describe_crs(form, rules["crs"]))
+        if action == "CreateFleet" and form.get("TargetCapacitySpecification.DefaultTargetCapacityType") == \
+                "reserved-capacity" and "crs" in rules:
+            return self.create_fleet_reserved(body, form, rules)
         if action == "CreateFleet" and rules.get("ice"):
             return self.create_fleet(body, form, rules)
         self.forward(body)
+
+    def describe_crs(self, form, crs):
+        ids = [v for k, v in form.items() if k.startswith("CapacityReservationId.")]
+        filt = {}
+        for k, v in form.items():
+            p = k.split(".")
+            if p[0] == "Filter" and len(p) == 3 and p[2] == "Name":
+                filt[v] = [fv for fk, fv in form.items() if fk.startswith("Filter.%s.Value." % p[1])]
+        out = ['<?xml version="1.0" encoding="UTF-8"?><DescribeCapacityReservationsResponse '
+               'xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>proxy</requestId>'
+               '<capacityReservationSet>']
+        for c in crs:
+            tags = c.get("tags", {})
+            ok = (not ids or c["id"] in ids) and \
+                "active" in filt.get("state", ["active"]) and \
+                c.get("owner", "123456789012") in filt.get("owner-id", [c.get("owner", "123456789012")]) and \
+                c.get("match", "targeted") in filt.get("instance-match-criteria", [c.get("match", "targeted")])
+            for name, vals in filt.items():
+                if name == "tag-key":
+                    ok = ok and any(v in tags for v in vals)
+                elif name.startswith("tag:"):
+                    ok = ok and tags.get(name[4:]) in vals
+            if not ok:
+                continue
+            out.append('<item><capacityReservationId>%s</capacityReservationId><ownerId>%s</ownerId>'
+                       '<instanceType>%s</instanceType><instancePlatform>Linux/UNIX</instancePlatform>'
+                       '<availabilityZone>%s</availabilityZone><tenancy>default</tenancy>'
+                       '<totalInstanceCount>%d</totalInstanceCount><availableInstanceCount>%d'
+                       '</availableInstanceCount><state>active</state><instanceMatchCriteria>%s'
+                       '</instanceMatchCriteria><endDateType>unlimited</endDateType><tagSet>%s</tagSet></item>'
+                       % (c["id"], c.get("owner", "123456789012"), c["type"], c["zone"], c["total"], c["avail"],
+                          c.get("match", "targeted"),
+                          "".join("<item><key>%s</key><value>%s</value></item>" % kv for kv in tags.items())))
+        out.append('</capacityReservationSet></DescribeCapacityReservationsResponse>')
+        return "".join(out).encode()
+
+    def create_fleet_reserved(self, body, form, rules):
+        out = [(k, "on-demand" if k == "TargetCapacitySpecification.DefaultTargetCapacityType" else v)
+               for k, v in form.items()]
+        code, hdrs, ans = self.upstream(urllib.parse.urlencode(out).encode())
+        if code == 200:
+            text = ans.decode()
+            n = text.count("<instanceIds>") and text.split("<instanceIds>", 1)[1].split("</instanceIds>")[0].count("<item>")
+            itype = text.split("<instanceType>")[1].split("</instanceType>")[0] if "<instanceType>" in text else ""
+            zone = text.split("<availabilityZone>")[1].split("</availabilityZone>")[0] \
+                if "<availabilityZone>" in text else ""
+            with LOCK:
+                for c in rules["crs"]:
+                    if c["type"] == itype and c["zone"] == zone:
+                        c["avail"] = max(0, c["avail"] - n)
+                        break
+        self.reply(code, ans, hdrs.get("Content-Type", "text/xml"))
 
     def create_fleet(self, body, form, rules):
         ice = set(rules["ice"])

@@ -190,6 +190,56 @@ static struct kp_cloud *provider(const char *endpoint, const char *queue)
 	return cp;
 }
 
+/* A provider for the pricing checks: its own Pricing endpoint, log and
+ * types refresh period. */
+static struct kp_cloud *provider_pricing(const char *endpoint, const char *pricing, FILE *log, int64_t types_ttl_ms)
+{
+	struct kp_cloud_aws_opts o;
+	struct kp_cloud *cp = NULL;
+	struct kp_errbuf eb = { 0 };
+
+	kp_cloud_aws_opts_init(&o);
+	o.cluster = "test-cluster";
+	o.region = "us-east-1";
+	o.endpoint = endpoint;
+	o.pricing_endpoint = pricing;
+	o.log_out = log;
+	o.types_ttl_ms = types_ttl_ms;
+	o.base = &CAT;
+	o.max_attempts = 2;
+	o.backoff_base_ms = 20;
+	o.cluster_endpoint = "https://127.0.0.1:6443";
+	if (kp_cloud_aws_new(&o, &cp, &eb))
+		fprintf(stderr, "provider: %s\n", eb.msg);
+	return cp;
+}
+
+/* m5.large's on-demand price in cp's catalog for the default pool (0 = none). */
+static double m5_od(struct kp_cloud *cp)
+{
+	struct kp_nodepool p;
+	const struct kp_catalog *c = NULL;
+	const struct kp_itype *m5;
+	struct kp_errbuf eb = { 0 };
+
+	memset(&p, 0, sizeof(p));
+	p.name = "default";
+	p.node_class.name = "default";
+	if (kp_cloud_instance_types(cp, &p, &c, &eb) || !c || !(m5 = kp_catalog_find(c, "m5.large")))
+		return 0;
+	for (int i = 0; i < m5->noff; i++)
+		if (m5->off[i].captype == KP_CAP_ON_DEMAND)
+			return m5->off[i].price;
+	return 0;
+}
+
+static void sleep_ms_(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
 static enum kp_cloud_err reconcile(struct kp_cloud *cp, const char *yaml_json, json_t **status, json_t **conds,
 				   struct kp_errbuf *eb)
 {
@@ -585,6 +635,178 @@ int main(int argc, char **argv)
 				kp_cloud_delete(px, jobs[i].out.provider_id, &eb);
 			kp_arena_free(&jobs[i].a);
 		}
+	}
+
+	/* ---- capacity reservations (answered by the proxy: moto has none):
+	 * selected by tags and id, reserved offerings with their counts, a
+	 * reserved launch targets its reservation, the next one falls back ---- */
+	proxy_rules("{\"crs\":[{\"id\":\"cr-1\",\"type\":\"m5.large\",\"zone\":\"us-east-1a\",\"total\":1,\"avail\":1,"
+		    "\"tags\":{\"team\":\"ml\"}},"
+		    "{\"id\":\"cr-2\",\"type\":\"c5.large\",\"zone\":\"us-east-1b\",\"total\":3,\"avail\":3},"
+		    "{\"id\":\"cr-3\",\"type\":\"m5.large\",\"zone\":\"us-east-1b\",\"total\":5,\"avail\":5,"
+		    "\"tags\":{\"team\":\"other\"}}]}");
+	{
+		static const char *const m5only[] = { "m5.large" };
+		static const char *const all3[] = { "reserved", "spot", "on-demand" };
+		char rj[4096];
+		json_t *crs;
+		struct kp_instance r1, r2;
+		const struct kp_itype *m5;
+		const struct kp_offering *ro = NULL;
+		struct kp_nodepool rp = np;
+		bool sel;
+
+		memset(&r1, 0, sizeof(r1));
+		memset(&r2, 0, sizeof(r2));
+		snprintf(rj, sizeof(rj), "%s", nc_json);
+		{
+			json_t *o = json_loads(rj, 0, NULL);
+			char *d;
+
+			json_object_set_new(json_object_get(o, "metadata"), "name", json_string("resv"));
+			json_object_set_new(json_object_get(o, "spec"), "capacityReservationSelectorTerms",
+					    json_pack("[{s:{s:s}},{s:s}]", "tags", "team", "ml", "id", "cr-2"));
+			d = json_dumps(o, JSON_COMPACT);
+			snprintf(rj, sizeof(rj), "%s", d ? d : "");
+			free(d);
+			json_decref(o);
+		}
+		e = reconcile(px, rj, &st, &conds, &eb);
+		crs = json_object_get(st, "capacityReservations");
+		sel = json_array_size(crs) == 2 &&
+		      kp_strcmp0(json_string_value(json_object_get(json_array_get(crs, 0), "id")), "cr-1") == 0 &&
+		      kp_strcmp0(json_string_value(json_object_get(json_array_get(crs, 1), "id")), "cr-2") == 0;
+		check(e == KP_CLOUD_OK && sel && strcmp(cond_status(conds, "CapacityReservationsReady"), "True") == 0,
+		      "capacityReservationSelectorTerms: tags and id terms select cr-1 and cr-2 (not cr-3); status and "
+		      "CapacityReservationsReady written",
+		      e ? eb.msg : NULL);
+		json_decref(st);
+		json_decref(conds);
+		rp.name = "resv-pool";
+		rp.node_class.name = "resv";
+		kp_cloud_instance_types(px, &rp, &cat, &eb);
+		m5 = cat ? kp_catalog_find(cat, "m5.large") : NULL;
+		for (int i = 0; m5 && i < m5->noff; i++)
+			if (m5->off[i].captype == KP_CAP_RESERVED)
+				ro = &m5->off[i];
+		check(ro && ro->available && kp_strcmp0(ro->zone, "us-east-1a") == 0 && m5 &&
+			      kp_itype_reservation(m5, "us-east-1a") && kp_itype_reservation(m5, "us-east-1a")->capacity == 1,
+		      "m5.large gets a reserved offering in us-east-1a with reservationCapacity 1 (cr-3 not selected, "
+		      "c5.large's cr-2 in zone b)",
+		      NULL);
+		e = kp_cloud_create(px, claim("claim-resv1", "resv", m5only, 1, all3, 3), &A, &r1, &eb);
+		check(e == KP_CLOUD_OK && r1.captype == KP_CAP_RESERVED &&
+			      kp_strcmp0(kp_labels_get(&r1.labels, KP_LABEL_CAPACITY_TYPE), "reserved") == 0 &&
+			      kp_strcmp0(kp_labels_get(&r1.labels, "karpenter.k8s.aws/capacity-reservation-id"), "cr-1") == 0 &&
+			      kp_strcmp0(r1.zone, "us-east-1a") == 0,
+		      "reservation of 1: the first launch is reserved (capacity-type=reserved, capacity-reservation-id=cr-1, "
+		      "zone a)",
+		      e ? eb.msg : r1.provider_id);
+		{
+			const char *kl[] = { "Filter.1.Name", "tag:karpenter.k8s.aws/ec2nodeclass", "Filter.1.Value.1", "resv",
+					     NULL };
+			struct kp_aws_xnode *lx = ec2("DescribeLaunchTemplates", kl);
+			const struct kp_aws_xnode *lset = kp_aws_xml_child(lx, "launchTemplates");
+			bool found = false;
+
+			for (const struct kp_aws_xnode *l = lset ? lset->child : NULL; l; l = l->next) {
+				const char *kv[] = { "LaunchTemplateName", kp_aws_xml_text(l, "launchTemplateName"), "Versions.1",
+						     "$Latest", NULL };
+				struct kp_aws_xnode *x = kv[1] ? ec2("DescribeLaunchTemplateVersions", kv) : NULL;
+				const struct kp_aws_xnode *set = kp_aws_xml_child(x, "launchTemplateVersionSet");
+
+				for (const struct kp_aws_xnode *v = set ? set->child : NULL; v; v = v->next)
+					found |= kp_strcmp0(kp_aws_xml_text(v, "launchTemplateData/capacityReservationSpecification/"
+									       "capacityReservationTarget/capacityReservationId"),
+							    "cr-1") == 0;
+			}
+			check(found, "the reserved launch's launch template targets cr-1 (CapacityReservationSpecification)",
+			      NULL);
+		}
+		e = kp_cloud_create(px, claim("claim-resv2", "resv", m5only, 1, all3, 3), &A, &r2, &eb);
+		check(e == KP_CLOUD_OK && r2.captype == KP_CAP_SPOT &&
+			      kp_strcmp0(kp_labels_get(&r2.labels, KP_LABEL_CAPACITY_TYPE), "spot") == 0,
+		      "the next launch falls back to spot (the reservation has no instance left)", e ? eb.msg : NULL);
+		e = reconcile(px, rj, &st, &conds, &eb);
+		crs = json_object_get(st, "capacityReservations");
+		json_decref(conds);
+		kp_cloud_instance_types(px, &rp, &cat, &eb);
+		m5 = cat ? kp_catalog_find(cat, "m5.large") : NULL;
+		ro = NULL;
+		for (int i = 0; m5 && i < m5->noff; i++)
+			if (m5->off[i].captype == KP_CAP_RESERVED)
+				ro = &m5->off[i];
+		check(ro && !ro->available &&
+			      json_integer_value(json_object_get(json_array_get(crs, 0), "availableInstanceCount")) == 0,
+		      "after the refresh (AvailableInstanceCount 0) the reserved offering stays unavailable", NULL);
+		json_decref(st);
+		if (r1.provider_id)
+			kp_cloud_delete(px, r1.provider_id, &eb);
+		if (r2.provider_id)
+			kp_cloud_delete(px, r2.provider_id, &eb);
+	}
+	proxy_rules("{}");
+
+	/* ---- on-demand prices from the Pricing API (answered by the proxy:
+	 * moto has none): the answer's price is the offering's and the
+	 * launch's; unreachable, the table's stay and the log says why once ---- */
+	proxy_rules("{\"pricing\":{\"m5.large\":0.5}}");
+	{
+		static const char *const m5only[] = { "m5.large" };
+		struct kp_cloud *pp = provider_pricing(PROXY, NULL, NULL, 0);
+		struct kp_instance pi;
+		double v = 0;
+
+		memset(&pi, 0, sizeof(pi));
+		if (pp) {
+			reconcile(pp, nc_json, &st, &conds, &eb);
+			json_decref(st);
+			json_decref(conds);
+			for (int i = 0; i < 100 && (v = m5_od(pp)) != 0.5; i++)
+				sleep_ms_(100);
+			snprintf(buf, sizeof(buf), "m5.large on-demand %.4f, GetProducts calls %d", v, proxy_count("GetProducts"));
+			check(v == 0.5 && proxy_count("GetProducts") >= 2,
+			      "Pricing API GetProducts (2 queries) answered 0.5 for m5.large: the offering's price follows", buf);
+			e = kp_cloud_create(pp, claim("claim-price", "default", m5only, 1, od, 1), &A, &pi, &eb);
+			check(e == KP_CLOUD_OK && pi.price == 0.5, "an on-demand launch of m5.large is priced 0.5", eb.msg);
+			if (pi.provider_id)
+				kp_cloud_delete(pp, pi.provider_id, &eb);
+			kp_cloud_destroy(pp);
+		}
+	}
+	proxy_rules("{}");
+	{
+		FILE *lf = tmpfile();
+		struct kp_cloud *pq = lf ? provider_pricing(PROXY, "http://127.0.0.1:1", lf, 300) : NULL;
+		char line[4096];
+		int nlog = 0, found = 0;
+		double v = 0;
+
+		if (pq) {
+			reconcile(pq, nc_json, &st, &conds, &eb);
+			json_decref(st);
+			json_decref(conds);
+			for (int i = 0; i < 100 && !found; i++) {
+				sleep_ms_(100);
+				fflush(lf);
+				rewind(lf);
+				while (fgets(line, sizeof(line), lf))
+					found += strstr(line, "Pricing API failed") != NULL;
+			}
+			sleep_ms_(1200); /* a few more 300 ms rounds, each asking again */
+			v = m5_od(pq);
+			kp_cloud_destroy(pq);
+			fflush(lf);
+			rewind(lf);
+			while (fgets(line, sizeof(line), lf))
+				if (strstr(line, "Pricing API failed") && strstr(line, "\"error\""))
+					nlog++;
+			snprintf(buf, sizeof(buf), "m5.large on-demand %.4f, %d log line(s)", v, nlog);
+			check(v > 0.0959 && v < 0.0961 && nlog == 1,
+			      "Pricing API unreachable: the table's price stays (0.096), one log line with the error", buf);
+		}
+		if (lf)
+			fclose(lf);
 	}
 
 	/* ---- alias through SSM (answered by the proxy: moto refuses /aws/ names) ---- */

@@ -117,12 +117,14 @@ struct kp_aws_config {
 	int64_t backoff_cap_ms;      /* 0 = 5000 */
 	int64_t timeout_ms;          /* per attempt; 0 = 30000 */
 	const char *user_agent;      /* NULL = "karpenter-c" */
+	const char *pricing_endpoint; /* the Pricing API's endpoint, beats every other; NULL = as the others */
 };
 
 struct kp_aws_client {
 	struct kp_aws_config cfg;
 	char region[64];
 	char endpoint[512];          /* global override, "" = none */
+	char pricing_endpoint[512];  /* the Pricing API's override, "" = none */
 	char profile[128];
 	pthread_mutex_t mu;          /* creds and stats */
 	struct kp_aws_creds creds;

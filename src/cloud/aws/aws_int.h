@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 
 #include "cloud/aws/aws.h"
+#include "karpenter/log.h"
 #include "cloud/aws/provider.h"
 
 #define KP_AWS_EC2_VERSION "2016-11-15"
@@ -17,6 +18,7 @@
 #define KP_AWS_TAG_NODECLAIM "karpenter.sh/nodeclaim"
 #define KP_AWS_TAG_NODECLASS "karpenter.k8s.aws/ec2nodeclass"
 #define KP_AWS_TAG_CLUSTER "eks:eks-cluster-name"
+#define KP_AWS_LABEL_CR_ID "karpenter.k8s.aws/capacity-reservation-id"
 #define KP_AWS_ANN_HASH "karpenter.k8s.aws/ec2nodeclass-hash"
 #define KP_AWS_ANN_HASH_VERSION "karpenter.k8s.aws/ec2nodeclass-hash-version"
 /* The version of our hash (nodeclass.c): not Karpenter's "v4" on purpose,
@@ -42,6 +44,13 @@ struct kp_aws_ami {
 	bool deprecated;
 };
 
+/* A capacity reservation (ODCR) the class selects
+ * (DescribeCapacityReservations, pkg/providers/capacityreservation). */
+struct kp_aws_cr {
+	char id[64], type[64], zone[64], owner[32], match[16];
+	int64_t total, avail;                 /* TotalInstanceCount, AvailableInstanceCount */
+};
+
 /* One resolved EC2NodeClass. */
 struct kp_aws_class {
 	char name[256], uid[128];
@@ -54,6 +63,8 @@ struct kp_aws_class {
 	int nsg;
 	struct kp_aws_ami *amis;
 	int nami;
+	struct kp_aws_cr *crs;                /* capacityReservationSelectorTerms' reservations */
+	int ncr;
 	char profile[256];                    /* instance profile name */
 	bool ready;
 	char reason[512];
@@ -75,6 +86,10 @@ struct kp_aws_cloud {
 	json_t *types;
 	int64_t types_ms;
 	json_t *spot;                         /* {type: {zone: price}} */
+	json_t *od;                           /* {type: price} from the Pricing API, NULL = the table's */
+	int64_t pricing_ms;                   /* last Pricing API attempt (0 = none yet) */
+	bool pricing_failing;                 /* the last attempt failed (logged once until a success) */
+	struct kp_log log;
 	uint64_t types_gen;
 	pthread_t types_th;                   /* loads and refreshes the types (provider.c) */
 	bool types_started;

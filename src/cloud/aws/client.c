@@ -120,6 +120,7 @@ kp_err kp_aws_client_new(const struct kp_aws_config *cfg, struct kp_aws_client *
 	copy(c->profile, sizeof(c->profile),
 	     c->cfg.profile ? c->cfg.profile : ((env = getenv("AWS_PROFILE")) && *env ? env : "default"));
 	copy(c->endpoint, sizeof(c->endpoint), c->cfg.endpoint);
+	copy(c->pricing_endpoint, sizeof(c->pricing_endpoint), c->cfg.pricing_endpoint);
 	if (c->cfg.endpoint && strncmp(c->cfg.endpoint, "http://", 7) != 0 &&
 	    strncmp(c->cfg.endpoint, "https://", 8) != 0) {
 		free(c);
@@ -182,6 +183,10 @@ void kp_aws_endpoint(const struct kp_aws_client *c, const char *service, char *b
 	const char *env;
 	size_t k;
 
+	if (c->pricing_endpoint[0] && strcmp(service, "pricing") == 0) {
+		copy(buf, n, c->pricing_endpoint);
+		goto trim;
+	}
 	if (c->endpoint[0]) {
 		copy(buf, n, c->endpoint);
 		goto trim;

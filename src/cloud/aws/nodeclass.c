@@ -228,6 +228,106 @@ static kp_err resolve_sgs(struct kp_aws_cloud *w, const json_t *terms, struct kp
 	return rc;
 }
 
+/* ---- capacity reservations (pkg/providers/capacityreservation) ---- */
+
+struct crs {
+	struct kp_aws_class *c;
+	int cap;
+};
+
+static kp_err on_cr(void *ud, const struct kp_aws_xnode *it, struct kp_errbuf *eb)
+{
+	struct crs *s = ud;
+	struct kp_aws_class *c = s->c;
+	const char *id = kp_aws_xml_text(it, "capacityReservationId");
+	const char *state = kp_aws_xml_text(it, "state");
+	struct kp_aws_cr *cr;
+
+	if (!id || (state && strcmp(state, "active") != 0))
+		return KP_OK;
+	for (int i = 0; i < c->ncr; i++)
+		if (strcmp(c->crs[i].id, id) == 0)
+			return KP_OK;
+	if (c->ncr == s->cap) {
+		int cap = s->cap ? s->cap * 2 : 4;
+		void *n = realloc(c->crs, (size_t)cap * sizeof(*c->crs));
+
+		if (!n)
+			return kp_errf(eb, KP_ERR_NOMEM, "out of memory");
+		c->crs = n;
+		s->cap = cap;
+	}
+	cr = &c->crs[c->ncr];
+	memset(cr, 0, sizeof(*cr));
+	copy(cr->id, sizeof(cr->id), id);
+	copy(cr->type, sizeof(cr->type), kp_aws_xml_text(it, "instanceType"));
+	copy(cr->zone, sizeof(cr->zone), kp_aws_xml_text(it, "availabilityZone"));
+	copy(cr->owner, sizeof(cr->owner), kp_aws_xml_text(it, "ownerId"));
+	copy(cr->match, sizeof(cr->match), kp_aws_xml_text(it, "instanceMatchCriteria"));
+	if (kp_aws_xml_text(it, "totalInstanceCount"))
+		kp_parse_i64(kp_aws_xml_text(it, "totalInstanceCount"), &cr->total);
+	if (kp_aws_xml_text(it, "availableInstanceCount"))
+		kp_parse_i64(kp_aws_xml_text(it, "availableInstanceCount"), &cr->avail);
+	if (cr->type[0] && cr->zone[0] && cr->total > 0)
+		c->ncr++;
+	return KP_OK;
+}
+
+/* capacityReservationSelectorTerms: ids collapse into one call
+ * (CapacityReservationId.N), each tags/ownerID term is one filter set;
+ * always state=active, and instanceMatchCriteria when the term has it
+ * (capacityreservation/provider.go List). No terms: no call. */
+static kp_err resolve_crs(struct kp_aws_cloud *w, const json_t *terms, struct kp_aws_class *c, struct kp_errbuf *eb)
+{
+	struct crs s = { c, 0 };
+	struct kp_aws_params ids;
+	int nids = 0;
+	size_t i;
+	json_t *t;
+	kp_err rc = KP_OK;
+
+	kp_aws_params_init(&ids, "DescribeCapacityReservations", KP_AWS_EC2_VERSION);
+	kp_aws_params_add(&ids, "Filter.1.Name", "state");
+	kp_aws_params_add(&ids, "Filter.1.Value.1", "active");
+	json_array_foreach((json_t *)terms, i, t) {
+		const char *id = json_string_value(json_object_get(t, "id"));
+		const char *owner = json_string_value(json_object_get(t, "ownerID"));
+		const char *match = json_string_value(json_object_get(t, "instanceMatchCriteria"));
+		const json_t *tags = json_object_get(t, "tags");
+
+		if (id) {
+			kp_aws_params_addf(&ids, id, "CapacityReservationId.%d", ++nids);
+		} else if ((json_is_object(tags) && json_object_size(tags)) || owner) {
+			struct kp_aws_params p;
+			int nf = 1;
+
+			kp_aws_params_init(&p, "DescribeCapacityReservations", KP_AWS_EC2_VERSION);
+			kp_aws_params_add(&p, "Filter.1.Name", "state");
+			kp_aws_params_add(&p, "Filter.1.Value.1", "active");
+			if (json_is_object(tags))
+				tag_filters(&p, tags, &nf);
+			if (owner) {
+				nf++;
+				kp_aws_params_addf(&p, "owner-id", "Filter.%d.Name", nf);
+				kp_aws_params_addf(&p, owner, "Filter.%d.Value.1", nf);
+			}
+			if (match) {
+				nf++;
+				kp_aws_params_addf(&p, "instance-match-criteria", "Filter.%d.Name", nf);
+				kp_aws_params_addf(&p, match, "Filter.%d.Value.1", nf);
+			}
+			rc = kp_aws_ec2_each(w, &p, "capacityReservationSet", on_cr, &s, eb);
+			kp_aws_params_free(&p);
+		}
+		if (rc)
+			break;
+	}
+	if (!rc && nids)
+		rc = kp_aws_ec2_each(w, &ids, "capacityReservationSet", on_cr, &s, eb);
+	kp_aws_params_free(&ids);
+	return rc;
+}
+
 /* ---- AMIs ---- */
 
 struct amis {
@@ -591,6 +691,7 @@ void kp_aws_class_clear(struct kp_aws_class *c)
 	free(c->subnets);
 	free(c->sgs);
 	free(c->amis);
+	free(c->crs);
 	json_decref(c->spec);
 	if (c->cat) {
 		kp_catalog_free(c->cat);
@@ -609,6 +710,8 @@ kp_err kp_aws_class_resolve(struct kp_aws_cloud *w, const json_t *obj, struct kp
 	const char *profile = json_string_value(json_object_get(spec, "instanceProfile"));
 	const json_t *tags = json_object_get(spec, "tags");
 	char why_sub[600] = "", why_sg[600] = "", why_ami[600] = "", why_prof[600] = "", why_tags[300] = "";
+	char why_cr[600] = "";
+	const json_t *crterms = json_object_get(spec, "capacityReservationSelectorTerms");
 	json_t *hs, *st, *arr, *defterms = NULL;
 	char *dump;
 	const char *k;
@@ -685,6 +788,8 @@ kp_err kp_aws_class_resolve(struct kp_aws_cloud *w, const json_t *obj, struct kp
 	else if (c->nami > 0)
 		why_ami[0] = 0;
 	json_decref(defterms);
+	if (json_array_size(crterms) && resolve_crs(w, crterms, c, &e2))
+		whyf(why_cr, sizeof(why_cr), "%s", e2.msg);
 	if (profile)
 		copy(c->profile, sizeof(c->profile), profile);
 	else if (role)
@@ -715,6 +820,17 @@ kp_err kp_aws_class_resolve(struct kp_aws_cloud *w, const json_t *obj, struct kp
 	json_object_set_new(st, "amis", arr);
 	if (c->profile[0] && !why_prof[0])
 		json_object_set_new(st, "instanceProfile", json_string(c->profile));
+	if (json_array_size(crterms)) {
+		arr = json_array();
+		for (int j = 0; j < c->ncr; j++)
+			json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:s,s:s,s:I,s:I}", "id", c->crs[j].id,
+							     "instanceType", c->crs[j].type, "availabilityZone",
+							     c->crs[j].zone, "ownerID", c->crs[j].owner,
+							     "instanceMatchCriteria", c->crs[j].match, "totalInstanceCount",
+							     (json_int_t)c->crs[j].total, "availableInstanceCount",
+							     (json_int_t)c->crs[j].avail));
+		json_object_set_new(st, "capacityReservations", arr);
+	}
 	*status = st;
 
 	*conds = json_array();
@@ -723,10 +839,13 @@ kp_err kp_aws_class_resolve(struct kp_aws_cloud *w, const json_t *obj, struct kp
 	cond(*conds, "AMIsReady", !why_ami[0], "AMINotFound", why_ami);
 	cond(*conds, "InstanceProfileReady", !why_prof[0], "InstanceProfileNotFound", why_prof);
 	cond(*conds, "ValidationSucceeded", !why_tags[0], "TagsRestricted", why_tags);
-	c->ready = !why_sub[0] && !why_sg[0] && !why_ami[0] && !why_prof[0] && !why_tags[0];
+	if (json_array_size(crterms))
+		cond(*conds, "CapacityReservationsReady", !why_cr[0], "CapacityReservationsNotFound", why_cr);
+	c->ready = !why_sub[0] && !why_sg[0] && !why_ami[0] && !why_prof[0] && !why_tags[0] && !why_cr[0];
 	whyf(c->reason, sizeof(c->reason), "%s", why_sub[0] ? why_sub : why_sg[0] ? why_sg : why_ami[0] ? why_ami
 						  : why_prof[0]                      ? why_prof
-										     : why_tags);
+						  : why_tags[0]                      ? why_tags
+										     : why_cr);
 	cond(*conds, "Ready", c->ready, "NotReady", c->reason);
 	return KP_OK;
 }

@@ -248,6 +248,108 @@ static kp_err refresh_types(struct kp_aws_cloud *w, bool force, struct kp_errbuf
 	return KP_OK;
 }
 
+/* ---- on-demand prices from the Pricing API (pricing.go UpdateOnDemandPricing) ---- */
+
+/* One GetProducts query (ServiceCode AmazonEC2, TERM_MATCH filters as
+ * Karpenter's, MaxResults 100), page after page, into prices {type: USD}. */
+static kp_err pricing_query(struct kp_aws_cloud *w, const char *tenancy, const char *family, json_t *prices,
+			    struct kp_errbuf *eb)
+{
+	char token[2048] = "";
+	int pages = 0;
+
+	do {
+		json_t *req = json_pack("{s:s,s:i,s:[{s:s,s:s,s:s},{s:s,s:s,s:s},{s:s,s:s,s:s},{s:s,s:s,s:s},"
+					"{s:s,s:s,s:s},{s:s,s:s,s:s},{s:s,s:s,s:s},{s:s,s:s,s:s}]}",
+					"ServiceCode", "AmazonEC2", "MaxResults", 100, "Filters", "Type", "TERM_MATCH",
+					"Field", "regionCode", "Value", w->cl->region, "Type", "TERM_MATCH", "Field",
+					"serviceCode", "Value", "AmazonEC2", "Type", "TERM_MATCH", "Field", "preInstalledSw",
+					"Value", "NA", "Type", "TERM_MATCH", "Field", "operatingSystem", "Value", "Linux",
+					"Type", "TERM_MATCH", "Field", "capacitystatus", "Value", "Used", "Type",
+					"TERM_MATCH", "Field", "marketoption", "Value", "OnDemand", "Type", "TERM_MATCH",
+					"Field", "tenancy", "Value", tenancy, "Type", "TERM_MATCH", "Field", "productFamily",
+					"Value", family);
+		struct kp_aws_resp r;
+		char *body;
+		kp_err rc;
+		size_t i;
+		json_t *pl;
+
+		if (req && token[0])
+			json_object_set_new(req, "NextToken", json_string(token));
+		body = req ? json_dumps(req, JSON_COMPACT) : NULL;
+		json_decref(req);
+		if (!body)
+			return kp_errf(eb, KP_ERR_NOMEM, "out of memory");
+		rc = kp_aws_json(w->cl, "pricing", "AWSPriceListService.GetProducts", "1.1", body, &r, eb);
+		free(body);
+		if (rc)
+			return rc;
+		json_array_foreach(json_object_get(r.json, "PriceList"), i, pl) {
+			/* each entry is a JSON document in a string */
+			json_t *doc = json_is_string(pl) ? json_loads(json_string_value(pl), 0, NULL) : json_incref(pl);
+			const char *type = json_string_value(
+				json_object_get(json_object_get(json_object_get(doc, "product"), "attributes"), "instanceType"));
+			const char *k1, *k2;
+			json_t *term, *dim;
+
+			json_object_foreach(json_object_get(json_object_get(doc, "terms"), "OnDemand"), k1, term)
+				json_object_foreach(json_object_get(term, "priceDimensions"), k2, dim) {
+					const char *usd =
+						json_string_value(json_object_get(json_object_get(dim, "pricePerUnit"), "USD"));
+					char *end;
+					double v = usd ? strtod(usd, &end) : 0;
+
+					if (type && usd && end != usd && v > 0)
+						json_object_set_new(prices, type, json_real(v));
+				}
+			json_decref(doc);
+		}
+		token[0] = 0;
+		copy(token, sizeof(token), json_string_value(json_object_get(r.json, "NextToken")));
+		kp_aws_resp_clear(&r);
+	} while (token[0] && ++pages < 1000);
+	return KP_OK;
+}
+
+/* Refreshes w->od from the Pricing API. Any failure keeps the previous
+ * prices (the built-in table's at first) and is logged once until the next
+ * success. Called from the types thread only. */
+static void refresh_pricing(struct kp_aws_cloud *w)
+{
+	struct kp_errbuf eb = { 0 };
+	json_t *prices = json_object();
+	kp_err rc = prices ? KP_OK : kp_errf(&eb, KP_ERR_NOMEM, "out of memory");
+	bool failing;
+
+	if (!rc)
+		rc = pricing_query(w, "Shared", "Compute Instance", prices, &eb);
+	if (!rc)
+		rc = pricing_query(w, "Dedicated", "Compute Instance (bare metal)", prices, &eb);
+	if (!rc && json_object_size(prices) == 0)
+		rc = kp_errf(&eb, KP_ERR_NOTFOUND, "no on-demand price in the answer");
+	pthread_mutex_lock(&w->mu);
+	w->pricing_ms = kp_aws_now_ms(w);
+	failing = w->pricing_failing;
+	w->pricing_failing = rc != KP_OK;
+	if (!rc) {
+		/* merged over the old prices, as pricing.go does */
+		if (w->od)
+			json_object_update(w->od, prices);
+		else
+			w->od = json_incref(prices);
+		w->types_gen++;
+	}
+	pthread_mutex_unlock(&w->mu);
+	if (rc && !failing)
+		kp_log_warn(&w->log, "on-demand prices from the Pricing API failed; using the built-in table",
+			    KP_LOG_FIELDS(kp_log_str("error", eb.msg)));
+	else if (!rc)
+		kp_log_info(&w->log, "on-demand prices updated from the Pricing API",
+			    KP_LOG_FIELDS(kp_log_int("instanceTypes", (int64_t)json_object_size(prices))));
+	json_decref(prices);
+}
+
 static void sleep_ms(struct kp_aws_cloud *w, int64_t ms);
 
 /* The provider's own thread: loads the instance types at start and
@@ -268,6 +370,12 @@ static void *types_main(void *arg)
 			w->types_err[0] = 0;
 		pthread_cond_broadcast(&w->types_cv);
 		pthread_mutex_unlock(&w->mu);
+		/* the Pricing API: every pricing_ttl_ms, again at the next round
+		 * after a failure (after the types so they come first) */
+		if (!rc && w->o.pricing_ttl_ms > 0 && !atomic_load(&w->stop) &&
+		    (w->pricing_ms == 0 || w->pricing_failing ||
+		     kp_aws_now_ms(w) - w->pricing_ms >= w->o.pricing_ttl_ms))
+			refresh_pricing(w);
 		sleep_ms(w, rc ? 5000 : w->o.types_ttl_ms);
 	}
 	return NULL;
@@ -406,6 +514,15 @@ static double base_price(const struct kp_itype *it, enum kp_captype ct, const ch
 	return any;
 }
 
+/* The on-demand price: the Pricing API's when it answered for the type,
+ * else the built-in table's. Under the lock. */
+static double od_price(struct kp_aws_cloud *w, const struct kp_itype *bt, const char *zone)
+{
+	json_t *v = json_object_get(w->od, bt->name);
+
+	return json_is_number(v) && json_number_value(v) > 0 ? json_number_value(v) : base_price(bt, KP_CAP_ON_DEMAND, zone);
+}
+
 /* Builds c's catalog: the base catalog's types the API offers, with one
  * offering per (zone of the class's subnets the type is offered in,
  * capacity type of its usage classes); prices on-demand from the base
@@ -441,6 +558,8 @@ static kp_err class_catalog(struct kp_aws_cloud *w, struct kp_aws_class *c, stru
 		zones = json_object_get(api, "zones");
 		usage = json_object_get(api, "usage");
 		cap = (int)(json_array_size(zones) * 2);
+		for (int k = 0; k < c->ncr; k++)
+			cap += strcmp(c->crs[k].type, bt->name) == 0;
 		if (cap == 0)
 			continue;
 		it = kp_arena_alloc(&cat->arena, sizeof(*it));
@@ -469,14 +588,57 @@ static kp_err class_catalog(struct kp_aws_cloud *w, struct kp_aws_class *c, stru
 				o = &it->off[n++];
 				o->zone = kp_arena_strdup(&cat->arena, zone);
 				o->captype = strcmp(uc, "spot") == 0 ? KP_CAP_SPOT : KP_CAP_ON_DEMAND;
-				o->price = base_price(bt, o->captype, zone);
+				o->price = o->captype == KP_CAP_ON_DEMAND ? od_price(w, bt, zone) : base_price(bt, o->captype, zone);
 				if (o->captype == KP_CAP_SPOT && (sp = json_object_get(json_object_get(w->spot, bt->name), zone)))
 					o->price = json_real_value(sp);
 				if (o->price <= 0)
-					o->price = base_price(bt, KP_CAP_ON_DEMAND, zone);
+					o->price = od_price(w, bt, zone);
 				/* a type without any known price cannot be offered (pricing.go) */
 				o->available = o->price > 0 && !ice_hit(w, uc, bt->name, zone);
 			}
+		}
+		/* capacity reservations: one reserved offering per zone holding
+		 * the type's reservations' total (the scheduler counts the
+		 * cluster's reserved nodes and claims against it), available while
+		 * one has instances left (instancetype/offering: reserved offerings) */
+		if (c->ncr) {
+			struct kp_reservation *rv = kp_arena_calloc(&cat->arena, (size_t)c->ncr, sizeof(*rv));
+			int nrv = 0;
+
+			if (!rv) {
+				rc = kp_errf(eb, KP_ERR_NOMEM, "out of memory");
+				break;
+			}
+			for (int k = 0; k < c->ncr; k++) {
+				const struct kp_aws_cr *cr = &c->crs[k];
+				int j;
+
+				if (strcmp(cr->type, bt->name) != 0 || !class_has_zone(c, cr->zone))
+					continue;
+				for (j = 0; j < nrv; j++)
+					if (strcmp(rv[j].zone, cr->zone) == 0)
+						break;
+				if (j == nrv) {
+					struct kp_offering *o;
+
+					if (n >= cap)
+						continue;
+					rv[nrv].zone = kp_arena_strdup(&cat->arena, cr->zone);
+					nrv++;
+					o = &it->off[n++];
+					o->zone = rv[j].zone;
+					o->captype = KP_CAP_RESERVED;
+					o->price = od_price(w, bt, cr->zone);
+					o->available = false;
+				}
+				rv[j].capacity += cr->total;
+				for (int m = 0; m < n; m++)
+					if (it->off[m].captype == KP_CAP_RESERVED && strcmp(it->off[m].zone, cr->zone) == 0)
+						it->off[m].available |= cr->avail > 0 && it->off[m].price > 0 &&
+									!ice_hit(w, "reserved", bt->name, cr->zone);
+			}
+			it->resv = rv;
+			it->nresv = nrv;
 		}
 		if (n == 0)
 			continue;
@@ -650,6 +812,8 @@ static kp_err on_reservation(void *ud, const struct kp_aws_xnode *res, struct kp
 		in->captype = (kp_aws_xml_text(x, "spotInstanceRequestId") && *kp_aws_xml_text(x, "spotInstanceRequestId")) ||
 					      (lc && strcmp(lc, "spot") == 0)
 				      ? KP_CAP_SPOT
+			      : kp_aws_xml_text(x, "capacityReservationId") && *kp_aws_xml_text(x, "capacityReservationId")
+				      ? KP_CAP_RESERVED
 				      : KP_CAP_ON_DEMAND;
 		if (launch && !kp_parse_rfc3339(launch, &t))
 			in->launched = t;
@@ -800,6 +964,7 @@ struct pick {
 	const struct kp_offering *o;
 	const struct kp_aws_subnet *sn;
 	const struct kp_aws_ami *ami;
+	char cr[64];                  /* capacity reservation targeted (reserved only) */
 };
 
 static int pick_cmp(const void *x, const void *y)
@@ -925,11 +1090,13 @@ static void add_bdms(const struct kp_aws_class *c, struct kp_aws_params *p)
 }
 
 /* Name of the launch template for (class, AMI): "karpenter.k8s.aws/<hash>". */
-static void lt_name(struct kp_aws_cloud *w, const struct kp_aws_class *c, const struct kp_aws_ami *ami, char *buf,
-		    size_t n)
+static void lt_name(struct kp_aws_cloud *w, const struct kp_aws_class *c, const struct kp_aws_ami *ami, const char *cr,
+		    char *buf, size_t n)
 {
 	uint64_t h = 14695981039346656037ULL;
 
+	if (cr && *cr)
+		h = fnv(h, cr);
 	h = fnv(h, w->cluster);
 	h = fnv(h, c->name);
 	h = fnv(h, c->hash);
@@ -942,7 +1109,7 @@ static void lt_name(struct kp_aws_cloud *w, const struct kp_aws_class *c, const 
 
 /* launchtemplate.go ensureLaunchTemplate: find by name, else create. */
 static kp_err ensure_lt(struct kp_aws_cloud *w, const struct kp_aws_class *c, const struct kp_aws_ami *ami,
-			const char *name, struct kp_errbuf *eb)
+			const char *cr, const char *name, struct kp_errbuf *eb)
 {
 	struct kp_aws_params p;
 	struct kp_aws_resp r;
@@ -995,6 +1162,12 @@ static kp_err ensure_lt(struct kp_aws_cloud *w, const struct kp_aws_class *c, co
 		if (json_is_boolean(json_object_get(c->spec, "associatePublicIPAddress")))
 			kp_aws_params_add(&p, "LaunchTemplateData.NetworkInterface.1.AssociatePublicIpAddress",
 					  json_is_true(json_object_get(c->spec, "associatePublicIPAddress")) ? "true" : "false");
+		/* launchtemplate.go: a reserved launch targets its reservation */
+		if (cr && *cr)
+			kp_aws_params_add(&p,
+					  "LaunchTemplateData.CapacityReservationSpecification.CapacityReservationTarget."
+					  "CapacityReservationId",
+					  cr);
 		kp_aws_params_add(&p, "TagSpecification.1.ResourceType", "launch-template");
 		{
 			char ck[300];
@@ -1022,6 +1195,23 @@ static void lt_forget(struct kp_aws_cloud *w, const char *name)
 {
 	pthread_mutex_lock(&w->mu);
 	json_object_del(w->lts, name);
+	pthread_mutex_unlock(&w->mu);
+}
+
+/* A launch into reservation id of class: one instance fewer left until the
+ * next DescribeCapacityReservations (capacityreservation provider's
+ * MarkLaunched); the catalogs are rebuilt so the offering follows. */
+static void cr_launched(struct kp_aws_cloud *w, const char *klass, const char *id)
+{
+	struct kp_aws_class *c;
+
+	pthread_mutex_lock(&w->mu);
+	c = class_find(w, klass);
+	for (int i = 0; c && i < c->ncr; i++)
+		if (strcmp(c->crs[i].id, id) == 0 && c->crs[i].avail > 0) {
+			c->crs[i].avail--;
+			w->ice_gen++;
+		}
 	pthread_mutex_unlock(&w->mu);
 }
 
@@ -1067,7 +1257,21 @@ static enum kp_cloud_err choose(struct kp_aws_cloud *w, struct kp_aws_class *c, 
 					continue;
 				if (!(sn = zonal_subnet(c, o->zone)))
 					continue;
-				v[n++] = (struct pick){ it, o, sn, ami };
+				v[n] = (struct pick){ it, o, sn, ami, "" };
+				if (o->captype == KP_CAP_RESERVED) {
+					/* the reservation of that type and zone with the most left */
+					const struct kp_aws_cr *best = NULL;
+
+					for (int r = 0; r < c->ncr; r++)
+						if (strcmp(c->crs[r].type, it->name) == 0 &&
+						    strcmp(c->crs[r].zone, o->zone) == 0 && c->crs[r].avail > 0 &&
+						    (!best || c->crs[r].avail > best->avail))
+							best = &c->crs[r];
+					if (!best)
+						continue;
+					copy(v[n].cr, sizeof(v[n].cr), best->id);
+				}
+				n++;
 			}
 		}
 		if (n)
@@ -1112,6 +1316,7 @@ struct fleet_build {
 	int nlt;
 	char (*lt_names)[96];
 	const struct kp_aws_ami **lt_ami;
+	char (*lt_cr)[64];
 	const struct pick *picks;
 	int npick;
 	enum kp_captype ct;
@@ -1138,7 +1343,7 @@ static void fleet_params(const struct fleet_build *b, int n, struct kp_aws_param
 		for (int i = 0; i < b->npick; i++) {
 			char pr[32];
 
-			if (picks[i].ami != b->lt_ami[j])
+			if (picks[i].ami != b->lt_ami[j] || strcmp(picks[i].cr, b->lt_cr[j]) != 0)
 				continue;
 			no++;
 			snprintf(pr, sizeof(pr), "%.6f", picks[i].o->price);
@@ -1181,7 +1386,7 @@ static enum kp_cloud_err aws_create(struct kp_cloud *cp, const struct kp_nodecla
 	int npick = 0, nlt = 0, na = 0;
 	enum kp_captype ct = KP_CAP_ON_DEMAND;
 	const struct kp_aws_ami *lt_ami[16];
-	char lt_names[16][96];
+	char lt_names[16][96], lt_cr[16][64];
 	enum kp_cloud_err e;
 	struct kp_aws_params p;
 	struct kp_aws_resp r;
@@ -1215,6 +1420,8 @@ static enum kp_cloud_err aws_create(struct kp_cloud *cp, const struct kp_nodecla
 	snap.subnets = NULL;
 	snap.amis = NULL;
 	snap.cat = NULL;
+	snap.crs = NULL;
+	snap.ncr = 0;
 	snap.sgs = malloc((size_t)(c->nsg ? c->nsg : 1) * sizeof(*snap.sgs));
 	if (snap.sgs)
 		memcpy(snap.sgs, c->sgs, (size_t)c->nsg * sizeof(*snap.sgs));
@@ -1259,11 +1466,12 @@ static enum kp_cloud_err aws_create(struct kp_cloud *cp, const struct kp_nodecla
 		if (!picks[i].ami)
 			continue;
 		for (j = 0; j < nlt; j++)
-			if (lt_ami[j] == picks[i].ami)
+			if (lt_ami[j] == picks[i].ami && strcmp(lt_cr[j], picks[i].cr) == 0)
 				break;
 		if (j == nlt && nlt < 16) {
 			lt_ami[nlt] = picks[i].ami;
-			lt_name(w, &snap, picks[i].ami, lt_names[nlt], sizeof(lt_names[nlt]));
+			copy(lt_cr[nlt], sizeof(lt_cr[nlt]), picks[i].cr);
+			lt_name(w, &snap, picks[i].ami, picks[i].cr, lt_names[nlt], sizeof(lt_names[nlt]));
 			nlt++;
 		}
 	}
@@ -1276,14 +1484,14 @@ static enum kp_cloud_err aws_create(struct kp_cloud *cp, const struct kp_nodecla
 
 		e = KP_CLOUD_OK;
 		for (int j = 0; j < nlt; j++) {
-			if ((rc = ensure_lt(w, &snap, lt_ami[j], lt_names[j], eb))) {
+			if ((rc = ensure_lt(w, &snap, lt_ami[j], lt_cr[j], lt_names[j], eb))) {
 				e = rc == KP_ERR_IO ? KP_CLOUD_TRANSIENT : KP_CLOUD_CREATE_ERROR;
 				kp_err_prefix(eb, "launch template %s: ", lt_names[j]);
 				goto done;
 			}
 		}
 		{
-			struct fleet_build fb = { w, &snap, claim, nlt, lt_names, lt_ami, picks, npick, ct };
+			struct fleet_build fb = { w, &snap, claim, nlt, lt_names, lt_ami, lt_cr, picks, npick, ct };
 			struct fleet_build fk = fb;
 			struct kp_nodeclaim anon = *claim;
 			struct kp_aws_params kp;
@@ -1347,11 +1555,13 @@ static enum kp_cloud_err aws_create(struct kp_cloud *cp, const struct kp_nodecla
 			const char *lc = kp_aws_xml_text(inst, "lifecycle");
 			const struct kp_itype *it = NULL;
 			const struct kp_offering *off = NULL;
+			const char *crid = NULL;
 
 			for (int i = 0; i < npick; i++)
 				if (ty && strcmp(picks[i].it->name, ty) == 0 && (!zn || strcmp(picks[i].o->zone, zn) == 0)) {
 					it = picks[i].it;
 					off = picks[i].o;
+					crid = picks[i].cr[0] ? picks[i].cr : NULL;
 					if (!zn)
 						zn = off->zone;
 					break;
@@ -1362,7 +1572,12 @@ static enum kp_cloud_err aws_create(struct kp_cloud *cp, const struct kp_nodecla
 			out->provider_id = kp_arena_printf(a, "aws:///%s/%s", zn ? zn : "", id);
 			out->nodeclaim = claim->name ? kp_arena_strdup(a, claim->name) : NULL;
 			out->nodepool = claim->nodepool ? kp_arena_strdup(a, claim->nodepool) : NULL;
-			out->captype = lc ? (strcmp(lc, "spot") == 0 ? KP_CAP_SPOT : KP_CAP_ON_DEMAND) : ct;
+			out->captype = lc && strcmp(lc, "spot") == 0 ? KP_CAP_SPOT
+				       : ct == KP_CAP_RESERVED       ? KP_CAP_RESERVED
+				       : lc                          ? KP_CAP_ON_DEMAND
+								     : ct;
+			if (out->captype == KP_CAP_RESERVED && crid)
+				cr_launched(w, snap.name, crid);
 			out->price = off ? off->price : 0;
 			out->image_id = kp_arena_strdup(a, kp_aws_xml_text(ov, "imageId"));
 			out->launched = kp_aws_now_ms(w) / 1000;
@@ -1376,6 +1591,8 @@ static enum kp_cloud_err aws_create(struct kp_cloud *cp, const struct kp_nodecla
 			/* cloudprovider.go Create: the class's hash and hash version
 			 * go on the NodeClaim (static drift compares them) */
 			if (!out->provider_id || inst_labels(w, it, out, a) ||
+			    (out->captype == KP_CAP_RESERVED && crid &&
+			     kp_labels_set(&out->labels, a, KP_AWS_LABEL_CR_ID, kp_arena_strdup(a, crid))) ||
 			    kp_labels_set(&out->annotations, a, KP_AWS_ANN_HASH, kp_arena_strdup(a, snap.hash)) ||
 			    kp_labels_set(&out->annotations, a, KP_AWS_ANN_HASH_VERSION, KP_AWS_HASH_VERSION))
 				e = kp_cloud_errf(eb, KP_CLOUD_INTERNAL, "out of memory");
@@ -1767,6 +1984,7 @@ static void aws_destroy(struct kp_cloud *cp)
 	free(w->retired);
 	json_decref(w->types);
 	json_decref(w->spot);
+	json_decref(w->od);
 	json_decref(w->ice);
 	json_decref(w->pool_class);
 	json_decref(w->lts);
@@ -1820,6 +2038,9 @@ kp_err kp_cloud_aws_new(const struct kp_cloud_aws_opts *o, struct kp_cloud **out
 		w->o.types_ttl_ms = 5 * 60 * 1000;
 	if (w->o.sqs_wait_s <= 0)
 		w->o.sqs_wait_s = 5;
+	if (w->o.pricing_ttl_ms == 0)
+		w->o.pricing_ttl_ms = 12 * 3600 * 1000LL;   /* pricing controller: every 12 h */
+	kp_log_init(&w->log, o->log_out, "aws");
 	if (w->o.sqs_wait_s > 20)
 		w->o.sqs_wait_s = 20;
 	copy(w->cluster, sizeof(w->cluster), o->cluster);
@@ -1834,6 +2055,7 @@ kp_err kp_cloud_aws_new(const struct kp_cloud_aws_opts *o, struct kp_cloud **out
 	cfg.profile = o->profile;
 	cfg.max_attempts = o->max_attempts;
 	cfg.backoff_base_ms = o->backoff_base_ms;
+	cfg.pricing_endpoint = o->pricing_endpoint;
 	if (kp_aws_client_new(&cfg, &w->cl, eb)) {
 		free(w->cluster_ca);
 		free(w);

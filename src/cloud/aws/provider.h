@@ -15,6 +15,8 @@
 #ifndef KARPENTER_CLOUD_AWS_PROVIDER_H
 #define KARPENTER_CLOUD_AWS_PROVIDER_H
 
+#include <stdio.h>
+
 #include "karpenter/cloud.h"
 
 struct kp_cloud_aws_opts {
@@ -33,6 +35,9 @@ struct kp_cloud_aws_opts {
 	int64_t types_ttl_ms;           /* instance types / offerings cache; 0 = 300000 */
 	int64_t sqs_wait_s;             /* ReceiveMessage WaitTimeSeconds; 0 = 20 */
 	const struct kp_catalog *base;  /* borrowed; required */
+	const char *pricing_endpoint;   /* Pricing API endpoint (beats endpoint); NULL = as the other services */
+	int64_t pricing_ttl_ms;         /* on-demand prices from the Pricing API; 0 = 12 h, < 0 = never asked */
+	FILE *log_out;                  /* the provider's log lines (JSON); NULL = none */
 };
 
 void kp_cloud_aws_opts_init(struct kp_cloud_aws_opts *o);
