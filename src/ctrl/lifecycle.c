@@ -243,6 +243,32 @@ static void mark_ice(struct visit *v, const struct kp_catalog *cat)
 									    kp_log_duration_ns("ttl", v->c->ice.ttl_ms * 1000000)));
 }
 
+/* The claim's NodePool as the provisioner passed it to the cloud: loaded
+ * from the NodePool informer into one (kp_cluster_free by the caller);
+ * a pool gone or invalid: fb, holding the claim's pool and class names.
+ * *ref: a reference on the pool object, dropped by the caller after one. */
+static const struct kp_nodepool *claim_pool(struct visit *v, struct kp_cluster *one, struct kp_nodepool *fb,
+					    json_t **ref)
+{
+	const char *name = v->nc->nodepool;
+	json_t *pool = name ? kp_informer_get(v->c->inf[KPC_NODEPOOLS], NULL, name) : NULL;
+
+	*ref = json_incref(pool);   /* held while one may point into it */
+	struct kp_load_opts lo = { NULL, 0 };
+	struct kp_errbuf eb = { 0 };
+	char label[300];
+
+	kp_cluster_init(one);
+	one->resnames = v->c->rn;
+	snprintf(label, sizeof(label), "NodePool/%s", name ? name : "");
+	if (pool && kp_load_object(one, pool, "NodePool", "karpenter.sh/v1", label, &lo, &eb) == KP_OK && one->npools == 1)
+		return one->pools[0];
+	memset(fb, 0, sizeof(*fb));
+	fb->name = name;
+	fb->node_class.name = v->nc->node_class;
+	return name ? fb : NULL;
+}
+
 static void observe_cloud(struct visit *v, const char *method, int64_t t0, enum kp_cloud_err e)
 {
 	const char *prov = v->c->o.cloud->ops->name;
@@ -298,9 +324,15 @@ static int64_t launch(struct visit *v)
 	case KP_CLOUD_INSUFFICIENT_CAPACITY: {
 		const struct kp_catalog *cat = NULL;
 		struct kp_errbuf eb2 = { 0 };
-		const struct kp_nodepool *np = NULL;
+		struct kp_cluster one;
+		struct kp_nodepool fb;
+		json_t *ref = NULL;
+		const struct kp_nodepool *np = claim_pool(v, &one, &fb, &ref);
+		/* the claim's own NodePool's types (its class's), not the first pool's */
 		if (!kp_cloud_instance_types(c->o.cloud, np, &cat, &eb2))
 			mark_ice(v, cat);
+		kp_cluster_free(&one);
+		json_decref(ref);
 		kp_log_error(v->log, "failed launching nodeclaim", KP_LOG_FIELDS(kp_log_errmsg(eb.msg)));
 		kp_ctrl__event(c, "NodeClaim", "karpenter.sh/v1", NULL, v->name, kp_ctrl__jstr(v->obj, "metadata.uid"), "Warning",
 			  "InsufficientCapacityError", eb.msg);

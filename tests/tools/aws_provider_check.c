@@ -240,6 +240,30 @@ static void sleep_ms_(int ms)
 	nanosleep(&ts, NULL);
 }
 
+/* Launch templates in moto with tag karpenter.k8s.aws/ec2nodeclass=klass
+ * (and name, when given). */
+static int lt_count(const char *klass, const char *name)
+{
+	const char *kv[] = { "Filter.1.Name", "tag:karpenter.k8s.aws/ec2nodeclass", "Filter.1.Value.1", klass, NULL };
+	struct kp_aws_xnode *x = ec2("DescribeLaunchTemplates", kv);
+	const struct kp_aws_xnode *set = kp_aws_xml_child(x, "launchTemplates");
+	int n = 0;
+
+	for (const struct kp_aws_xnode *l = set ? set->child : NULL; l; l = l->next)
+		n += !name || kp_strcmp0(kp_aws_xml_text(l, "launchTemplateName"), name) == 0;
+	return n;
+}
+
+static void lt_fixture(const char *name, const char *cluster, const char *klass)
+{
+	const char *kv[] = { "LaunchTemplateName", name, "LaunchTemplateData.ImageId", "ami-0ed094fb1304fd857",
+			     "TagSpecification.1.ResourceType", "launch-template", "TagSpecification.1.Tag.1.Key",
+			     "eks:eks-cluster-name", "TagSpecification.1.Tag.1.Value", cluster, "TagSpecification.1.Tag.2.Key",
+			     "karpenter.k8s.aws/ec2nodeclass", "TagSpecification.1.Tag.2.Value", klass, NULL };
+
+	ec2("CreateLaunchTemplate", kv);
+}
+
 static enum kp_cloud_err reconcile(struct kp_cloud *cp, const char *yaml_json, json_t **status, json_t **conds,
 				   struct kp_errbuf *eb)
 {
@@ -807,6 +831,34 @@ int main(int argc, char **argv)
 		}
 		if (lf)
 			fclose(lf);
+	}
+
+	/* ---- launch-template garbage collection: a template of a known class
+	 * that none of its current (AMI, reservation) templates is goes; other
+	 * clusters' and unknown classes' stay; a deleted class loses all ---- */
+	{
+		int nd = -1, nd2 = -1, def_before = lt_count("default", NULL), resv_before = lt_count("resv", NULL);
+		kp_err gr;
+
+		lt_fixture("karpenter.k8s.aws/stale-1", "test-cluster", "default");
+		lt_fixture("karpenter.k8s.aws/other-cluster", "other-cluster", "default");
+		lt_fixture("karpenter.k8s.aws/unknown-class", "test-cluster", "nobody");
+		gr = kp_cloud_aws_lt_gc(cp, &nd, &eb);
+		snprintf(buf, sizeof(buf), "deleted %d, default's %d -> %d, resv's %d -> %d: %s", nd, def_before,
+			 lt_count("default", NULL), resv_before, lt_count("resv", NULL), gr ? eb.msg : "");
+		check(gr == KP_OK && nd == 1 && lt_count("default", "karpenter.k8s.aws/stale-1") == 0 && def_before >= 1 &&
+			      lt_count("default", NULL) == def_before + 1 && resv_before >= 2 &&
+			      lt_count("resv", NULL) == resv_before && lt_count("nobody", NULL) == 1,
+		      "launch-template gc: the class's stale template deleted; its current ones, another cluster's and an "
+		      "unresolved class's kept",
+		      buf);
+		kp_cloud_nodeclass_forget(px, "resv");
+		gr = kp_cloud_aws_lt_gc(px, &nd2, &eb);
+		snprintf(buf, sizeof(buf), "deleted %d, resv's left %d, default's %d", nd2, lt_count("resv", NULL),
+			 lt_count("default", NULL));
+		check(gr == KP_OK && nd2 == resv_before && lt_count("resv", NULL) == 0 &&
+			      lt_count("default", NULL) == def_before + 1,
+		      "EC2NodeClass deleted: all its launch templates deleted (DeleteAll)", buf);
 	}
 
 	/* ---- alias through SSM (answered by the proxy: moto refuses /aws/ names) ---- */

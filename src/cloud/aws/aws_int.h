@@ -67,6 +67,7 @@ struct kp_aws_class {
 	int ncr;
 	char profile[256];                    /* instance profile name */
 	bool ready;
+	bool deleted;                         /* the EC2NodeClass is gone (nodeclass_forget) */
 	char reason[512];
 	int64_t max_pods;                     /* spec.kubelet.maxPods, 0 = unset */
 	/* catalog for this class (offerings in its subnets' zones) */

@@ -376,6 +376,13 @@ static void *types_main(void *arg)
 		    (w->pricing_ms == 0 || w->pricing_failing ||
 		     kp_aws_now_ms(w) - w->pricing_ms >= w->o.pricing_ttl_ms))
 			refresh_pricing(w);
+		if (!rc && !atomic_load(&w->stop)) {
+			struct kp_errbuf e2 = { 0 };
+			int nd;
+
+			if (kp_cloud_aws_lt_gc(&w->pub, &nd, &e2))
+				kp_log_warn(&w->log, "launch template gc failed", KP_LOG_FIELDS(kp_log_str("error", e2.msg)));
+		}
 		sleep_ms(w, rc ? 5000 : w->o.types_ttl_ms);
 	}
 	return NULL;
@@ -1751,9 +1758,99 @@ static void aws_nodeclass_forget(struct kp_cloud *cp, const char *name)
 			continue;
 		/* keep the struct alive (callers may hold its catalog): mark it not ready */
 		w->classes[i]->ready = false;
+		w->classes[i]->deleted = true;
 		snprintf(w->classes[i]->reason, sizeof(w->classes[i]->reason), "deleted");
 	}
 	pthread_mutex_unlock(&w->mu);
+}
+
+/* ---- launch-template garbage collection (launchtemplate.go DeleteAll and
+ * cache eviction: templates no class uses any more are deleted) ---- */
+
+struct lt_seen {
+	json_t *names;                        /* {name: class} of the cluster's templates */
+};
+
+static kp_err on_lt(void *ud, const struct kp_aws_xnode *it, struct kp_errbuf *eb)
+{
+	struct lt_seen *s = ud;
+	const char *name = kp_aws_xml_text(it, "launchTemplateName");
+	const struct kp_aws_xnode *tags = kp_aws_xml_child(it, "tagSet");
+
+	(void)eb;
+	for (const struct kp_aws_xnode *t = tags ? tags->child : NULL; name && t; t = t->next)
+		if (kp_strcmp0(kp_aws_xml_text(t, "key"), KP_AWS_TAG_NODECLASS) == 0 && kp_aws_xml_text(t, "value"))
+			json_object_set_new(s->names, name, json_string(kp_aws_xml_text(t, "value")));
+	return KP_OK;
+}
+
+kp_err kp_cloud_aws_lt_gc(struct kp_cloud *cp, int *deleted, struct kp_errbuf *eb)
+{
+	struct kp_aws_cloud *w = aws_of(cp);
+	struct lt_seen s = { json_object() };
+	json_t *keep = json_object(), *doomed = json_array(), *v;
+	struct kp_aws_params p;
+	const char *name;
+	size_t i;
+	kp_err rc;
+
+	*deleted = 0;
+	kp_aws_params_init(&p, "DescribeLaunchTemplates", KP_AWS_EC2_VERSION);
+	kp_aws_params_add(&p, "Filter.1.Name", "tag:" KP_AWS_TAG_CLUSTER);
+	kp_aws_params_add(&p, "Filter.1.Value.1", w->cluster);
+	kp_aws_params_add(&p, "MaxResults", "200");
+	rc = kp_aws_ec2_each(w, &p, "launchTemplates", on_lt, &s, eb);
+	kp_aws_params_free(&p);
+	if (rc) {
+		kp_err_prefix(eb, "launch template gc: ");
+		goto out;
+	}
+	/* under the lock: the templates each known class uses now */
+	pthread_mutex_lock(&w->mu);
+	for (int c = 0; c < w->nclasses; c++) {
+		const struct kp_aws_class *k = w->classes[c];
+		char nm[96];
+
+		if (k->deleted || !k->ready)
+			continue;
+		for (int a = 0; a < k->nami; a++)
+			for (int r = -1; r < k->ncr; r++) {
+				lt_name(w, k, &k->amis[a], r < 0 ? "" : k->crs[r].id, nm, sizeof(nm));
+				json_object_set_new(keep, nm, json_true());
+			}
+	}
+	json_object_foreach(s.names, name, v) {
+		const struct kp_aws_class *k = class_find(w, json_string_value(v));
+
+		/* a class not resolved here (yet), or not ready: left alone */
+		if (!k || (!k->deleted && !k->ready) || json_object_get(keep, name))
+			continue;
+		json_array_append_new(doomed, json_string(name));
+	}
+	pthread_mutex_unlock(&w->mu);
+	json_array_foreach(doomed, i, v) {
+		struct kp_aws_resp r;
+		struct kp_arena a;
+		struct kp_errbuf e2 = { 0 };
+
+		kp_arena_init(&a);
+		kp_aws_params_init(&p, "DeleteLaunchTemplate", KP_AWS_EC2_VERSION);
+		kp_aws_params_add(&p, "LaunchTemplateName", json_string_value(v));
+		if (!kp_aws_query(w->cl, "ec2", &p, false, false, &a, &r, &e2) || strstr(r.code, "NotFound")) {
+			lt_forget(w, json_string_value(v));
+			(*deleted)++;
+			kp_log_info(&w->log, "deleted launch template", KP_LOG_FIELDS(kp_log_str("name", json_string_value(v))));
+		} else if (!rc) {
+			rc = kp_errf(eb, e2.code ? e2.code : KP_ERR_IO, "launch template gc: %s", e2.msg);
+		}
+		kp_aws_params_free(&p);
+		kp_arena_free(&a);
+	}
+out:
+	json_decref(s.names);
+	json_decref(keep);
+	json_decref(doomed);
+	return rc;
 }
 
 /* ---- interruption (pkg/controllers/interruption) ---- */

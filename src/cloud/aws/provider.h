@@ -51,5 +51,11 @@ bool kp_cloud_aws_ice_has(struct kp_cloud *cp, const char *key);
 /* Moves the cloud's clock for the ICE cache forward by ms (tests: expiry
  * without waiting 3 minutes). */
 void kp_cloud_aws_advance(struct kp_cloud *cp, int64_t ms);
+/* Launch-template garbage collection (also run by the provider's types
+ * thread at every refresh): deletes the cluster's launch templates of a
+ * class this provider resolved that none of the class's current (AMI,
+ * reservation) templates is, and every one of a deleted class. Templates
+ * of classes it has not resolved are left alone. *deleted = how many went. */
+kp_err kp_cloud_aws_lt_gc(struct kp_cloud *cp, int *deleted, struct kp_errbuf *eb);
 
 #endif
