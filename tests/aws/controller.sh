@@ -12,7 +12,8 @@
 #  4. kill -9 between CreateFleet and the status write: the restarted
 #     controller adopts the instance, no second one is launched;
 #  5. a spot interruption message on the SQS queue deletes the NodeClaim;
-#  6. two NodePools with their own EC2NodeClasses (pools.sh).
+#  6. two NodePools with their own EC2NodeClasses (pools.sh);
+#  7. a capacity reservation of 1: one reserved NodeClaim, the next on-demand (reserved.sh).
 
 BIN=$ROOT/$O/karpenter
 export KARPENTER_DATA_DIR=$ROOT/data
@@ -168,6 +169,8 @@ else bad "ctl: interruption" "$(grep -i interrupt "$TMP/ctrl2.log" | tail -n 2)"
 
 # ---- 6. instance types per NodePool (two classes, two subnets)
 . "$ROOT/tests/aws/pools.sh"
+# ---- 7. capacity reservations: one reserved NodeClaim, the next on-demand
+. "$ROOT/tests/aws/reserved.sh"
 
 stop_pid "$CPID"
 stop_pid "$UPID"
