@@ -101,6 +101,11 @@ bool kp_reqs_intersects(const struct kp_reqs *rs, const struct kp_reqs *in, stru
  * NotIn/DoesNotExist). Used for nodes and for drift. Label keys are looked
  * up as stored (loaders normalize beta keys on insert). */
 bool kp_reqs_match_labels(const struct kp_reqs *rs, const struct kp_labels *l, struct kp_errbuf *eb);
+/* True iff labels satisfy at least one of terms[0..n): ORed alternatives
+ * such as a PersistentVolume's nodeSelectorTerms or a StorageClass's
+ * allowedTopologies (k8s MatchNodeSelectorTerms / MatchTopologySelectorTerms
+ * against a node's labels). n <= 0 restricts nothing. */
+bool kp_reqs_any_match_labels(const struct kp_reqs *terms, int n, const struct kp_labels *l);
 /* Adds to out a label for every non-complement requirement with exactly
  * one value (how a NodeClaim's labels follow from its requirements). */
 kp_err kp_reqs_single_value_labels(const struct kp_reqs *rs, struct kp_arena *a, struct kp_labels *out);

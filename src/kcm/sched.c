@@ -10,8 +10,11 @@
  * selector and required node affinity (the engine's requirements), host
  * ports, and resources (requests + 1 pod against allocatable minus the
  * requests of the pods bound there); VolumeBinding only as far as a bound
- * claim's PersistentVolume node affinity ("volume node affinity
- * conflict"; a missing claim or volume restricts nothing). The feasible node with the most free
+ * claim's PersistentVolume node affinity, any of its nodeSelectorTerms
+ * ("volume node affinity conflict"), and an unbound WaitForFirstConsumer
+ * claim's StorageClass allowedTopologies, any of its terms ("didn't find
+ * available persistent volumes to bind"); a missing claim, volume or class
+ * restricts nothing. The feasible node with the most free
  * cpu and memory (least allocated) wins, ties by name; the pod is bound by
  * setting spec.nodeName (the binding subresource's effect) with
  * PodScheduled=True. A pod that fits nowhere gets PodScheduled=False,
@@ -301,10 +304,21 @@ static void message(const struct reasons *rs, int nnodes, char *buf, size_t n)
 		snprintf(buf + o, n - o, ".");
 }
 
-/* Loads into pc the claims of the pod's volumes and their bound volumes,
- * from the store; fills pvs[] with those that carry node affinity. */
-static int volume_pvs(struct kp_kcm *C, struct kp_cluster *pc, const struct kp_pod *p, const struct kp_pv **pvs,
-		      int max)
+/* One volume's topology: ORed alternatives a node must match one of. */
+struct vol_topo {
+	const struct kp_reqs *terms;
+	int n;
+	bool provision;             /* an unbound claim's StorageClass, not a bound volume */
+};
+
+/* Loads into pc the claims of the pod's volumes, their bound volumes and,
+ * for unbound claims, their StorageClasses, from the store; fills vt[] with
+ * the topologies that restrict nodes: a bound volume's nodeAffinity (every
+ * nodeSelectorTerm), an unbound WaitForFirstConsumer claim's class
+ * allowedTopologies (every term), as the kube-scheduler's VolumeBinding
+ * checks them (checkBoundClaims, checkVolumeProvisions). */
+static int volume_topologies(struct kp_kcm *C, struct kp_cluster *pc, const struct kp_pod *p, struct vol_topo *vt,
+			     int max)
 {
 	struct kp_load_opts opts = { NULL, 0 };
 	int n = 0;
@@ -320,16 +334,30 @@ static int volume_pvs(struct kp_kcm *C, struct kp_cluster *pc, const struct kp_p
 		kp_load_buffer(pc, "pvc", text, strlen(text), &opts, NULL);
 		free(text);
 		pvc = kp_cluster_pvc(pc, p->ns, v->claim);
-		if (!pvc || !pvc->volume_name)
+		if (!pvc)
 			continue;
+		if (!pvc->volume_name) {
+			if (!pvc->storage_class || !*pvc->storage_class)
+				continue;
+			const struct kp_storageclass *sc = kp_cluster_storageclass(pc, pvc->storage_class);
+			struct kp_store_key sk = { "storage.k8s.io", "storageclasses", "", pvc->storage_class };
+			if (!sc && kp_store_get(C->L->store, &sk, &text, NULL, NULL) == KP_STORE_OK) {
+				kp_load_buffer(pc, "storageclass", text, strlen(text), &opts, NULL);
+				free(text);
+				sc = kp_cluster_storageclass(pc, pvc->storage_class);
+			}
+			if (sc && sc->wait_for_first_consumer && sc->has_topology && sc->nterms > 0)
+				vt[n++] = (struct vol_topo){ sc->terms, sc->nterms, true };
+			continue;
+		}
 		struct kp_store_key vk = { "", "persistentvolumes", "", pvc->volume_name };
 		if (kp_store_get(C->L->store, &vk, &text, NULL, NULL) != KP_STORE_OK)
 			continue;
 		kp_load_buffer(pc, "pv", text, strlen(text), &opts, NULL);
 		free(text);
 		const struct kp_pv *pv = kp_cluster_pv(pc, pvc->volume_name);
-		if (pv && pv->has_affinity)
-			pvs[n++] = pv;
+		if (pv && pv->has_affinity && pv->nterms > 0)
+			vt[n++] = (struct vol_topo){ pv->terms, pv->nterms, false };
 	}
 	return n;
 }
@@ -398,14 +426,16 @@ static void schedule_one(struct kp_kcm *C, struct kp_kcm__pod *cp, struct kp_kcm
 		return;
 	}
 	kp_cluster_link(&pc);
-	const struct kp_pv *pvs[8];
-	int npv = pc.pods[0]->nvolumes ? volume_pvs(C, &pc, pc.pods[0], pvs, 8) : 0;
+	struct vol_topo vt[8];
+	int nvt = pc.pods[0]->nvolumes ? volume_topologies(C, &pc, pc.pods[0], vt, 8) : 0;
 	for (size_t i = 0; i < nn; i++) {
-		bool vol_ok = true;
-		for (int v = 0; v < npv && vol_ok && nodes[i]->n; v++)
-			vol_ok = kp_reqs_match_labels(&pvs[v]->affinity, &nodes[i]->n->labels, NULL);
-		if (!vol_ok) {
-			reason_add(&rs, "node(s) had volume node affinity conflict");
+		int bad = -1;
+		for (int v = 0; v < nvt && bad < 0 && nodes[i]->n; v++)
+			if (!kp_reqs_any_match_labels(vt[v].terms, vt[v].n, &nodes[i]->n->labels))
+				bad = v;
+		if (bad >= 0) {
+			reason_add(&rs, vt[bad].provision ? "node(s) didn't find available persistent volumes to bind"
+							  : "node(s) had volume node affinity conflict");
 			continue;
 		}
 		if (!fits(C, pc.pods[0], cp, nodes[i], rn, &rs))

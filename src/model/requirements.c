@@ -751,6 +751,16 @@ bool kp_reqs_match_labels(const struct kp_reqs *rs, const struct kp_labels *l, s
 	return true;
 }
 
+bool kp_reqs_any_match_labels(const struct kp_reqs *terms, int n, const struct kp_labels *l)
+{
+	if (n <= 0)
+		return true;
+	for (int i = 0; i < n; i++)
+		if (kp_reqs_match_labels(&terms[i], l, NULL))
+			return true;
+	return false;
+}
+
 kp_err kp_reqs_single_value_labels(const struct kp_reqs *rs, struct kp_arena *a, struct kp_labels *out)
 {
 	for (int i = 0; i < rs->n; i++) {

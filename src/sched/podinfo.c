@@ -21,9 +21,11 @@
  * ScheduleAnyway constraints never count, and the steps that only remove
  * them are skipped (they would change nothing).
  *
- * Cost: a signature is O(size of the pod spec); a new class builds
- * O(steps) variants once per prep; lookups are O(1).
+ * Cost: a signature is O(size of the pod spec), built with memcpy and
+ * hashed eight bytes at a time; a new class builds O(steps) variants once
+ * per prep; lookups are O(1) expected.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,126 +34,251 @@
 
 #define SIG_MAX (1u << 20)
 
-/* ---- signatures ---- */
+/* ---- signatures ----
+ *
+ * A signature is a binary string appended with memcpy only (no printf):
+ * every integer as 8 raw bytes, every string as its 4-byte length then its
+ * bytes (length 0xffffffff for NULL), every list preceded by its count. The
+ * encoding is prefix-free, so two pods have equal signatures exactly when
+ * the fields below are equal. Classes are found by a 64-bit hash of the
+ * signature in an open-addressing table, and a hash match is confirmed by
+ * comparing the whole signature, so a collision never merges two classes. */
 
-static void sig_str(struct kp_buf *b, const char *s)
-{
-	kp_buf_addstr(b, s ? s : "\x02");
-	kp_buf_add(b, "\x01", 1);
-}
+struct sigw {
+	struct kp_buf *b;
+	kp_err err;
+};
 
-static void sig_int(struct kp_buf *b, int64_t v)
+static void sig_put(struct sigw *w, const void *p, size_t n)
 {
-	kp_buf_printf(b, "%lld\x01", (long long)v);
-}
+	struct kp_buf *b = w->b;
+	kp_err rc;
 
-static void sig_labels(struct kp_buf *b, const struct kp_labels *l)
-{
-	sig_int(b, l->n);
-	for (int i = 0; i < l->n; i++) {
-		sig_str(b, l->kv[i].key);
-		sig_str(b, l->kv[i].value);
-	}
-}
-
-static void sig_reqs(struct kp_buf *b, const struct kp_reqs *rs)
-{
-	sig_int(b, rs->n);
-	for (int i = 0; i < rs->n; i++) {
-		const struct kp_req *r = &rs->r[i];
-		sig_str(b, r->key);
-		kp_buf_printf(b, "%d%d%d%lld.%lld.%d.%d\x01", r->complement, r->has_gte, r->has_lte, (long long)r->gte,
-			      (long long)r->lte, r->min_values, r->n);
-		for (int j = 0; j < r->n; j++)
-			sig_str(b, r->values[j]);
-	}
-}
-
-static void sig_selector(struct kp_buf *b, const struct kp_selector *sel)
-{
-	if (!sel) {
-		sig_str(b, NULL);
+	if (b->data && n < b->cap - b->len) {
+		memcpy(b->data + b->len, p, n);
+		b->len += n;
 		return;
 	}
-	sig_labels(b, &sel->match_labels);
-	sig_int(b, sel->nexpr);
+	if (w->err)
+		return;
+	rc = kp_buf_add(b, p, n);
+	if (rc)
+		w->err = rc;
+}
+
+static void sig_int(struct sigw *w, int64_t v)
+{
+	sig_put(w, &v, sizeof(v));
+}
+
+static void sig_str(struct sigw *w, const char *s)
+{
+	uint32_t n = UINT32_MAX;
+	size_t len;
+
+	if (!s) {
+		sig_put(w, &n, sizeof(n));
+		return;
+	}
+	len = strlen(s);
+	if (len >= SIG_MAX) {
+		w->err = KP_ERR_LIMIT;
+		return;
+	}
+	n = (uint32_t)len;
+	sig_put(w, &n, sizeof(n));
+	sig_put(w, s, len);
+}
+
+static void sig_labels(struct sigw *w, const struct kp_labels *l)
+{
+	sig_int(w, l->n);
+	for (int i = 0; i < l->n; i++) {
+		sig_str(w, l->kv[i].key);
+		sig_str(w, l->kv[i].value);
+	}
+}
+
+static void sig_reqs(struct sigw *w, const struct kp_reqs *rs)
+{
+	sig_int(w, rs->n);
+	for (int i = 0; i < rs->n; i++) {
+		const struct kp_req *r = &rs->r[i];
+		int64_t v[7] = { r->complement, r->has_gte, r->has_lte, r->gte, r->lte, r->min_values, r->n };
+
+		sig_str(w, r->key);
+		sig_put(w, v, sizeof(v));
+		for (int j = 0; j < r->n; j++)
+			sig_str(w, r->values[j]);
+	}
+}
+
+static void sig_selector(struct sigw *w, const struct kp_selector *sel)
+{
+	if (!sel) {
+		sig_str(w, NULL);
+		return;
+	}
+	sig_labels(w, &sel->match_labels);
+	sig_int(w, sel->nexpr);
 	for (int i = 0; i < sel->nexpr; i++) {
-		sig_str(b, sel->expr[i].key);
-		sig_int(b, sel->expr[i].op);
-		sig_int(b, sel->expr[i].n);
+		sig_str(w, sel->expr[i].key);
+		sig_int(w, sel->expr[i].op);
+		sig_int(w, sel->expr[i].n);
 		for (int j = 0; j < sel->expr[i].n; j++)
-			sig_str(b, sel->expr[i].values[j]);
+			sig_str(w, sel->expr[i].values[j]);
 	}
 }
 
-static void sig_strs(struct kp_buf *b, int n, const char *const *v)
+static void sig_strs(struct sigw *w, int n, const char *const *v)
 {
-	sig_int(b, n);
+	sig_int(w, n);
 	for (int i = 0; i < n; i++)
-		sig_str(b, v[i]);
+		sig_str(w, v[i]);
 }
 
-static void sig_tols(struct kp_buf *b, const struct kp_tolerations *t)
+static void sig_tols(struct sigw *w, const struct kp_tolerations *t)
 {
-	sig_int(b, t->n);
+	sig_int(w, t->n);
 	for (int i = 0; i < t->n; i++) {
-		sig_str(b, t->t[i].key);
-		sig_str(b, t->t[i].value);
-		kp_buf_printf(b, "%d.%d\x01", t->t[i].op, t->t[i].effect);
+		sig_str(w, t->t[i].key);
+		sig_str(w, t->t[i].value);
+		sig_int(w, t->t[i].op);
+		sig_int(w, t->t[i].effect);
 	}
 }
 
-static void sig_terms(struct kp_buf *b, int n, const struct kp_pod_affinity_term *t)
+static void sig_terms(struct sigw *w, int n, const struct kp_pod_affinity_term *t)
 {
-	sig_int(b, n);
+	sig_int(w, n);
 	for (int i = 0; i < n; i++) {
-		sig_int(b, t[i].weight);
-		sig_selector(b, t[i].selector);
-		sig_strs(b, t[i].nnamespaces, t[i].namespaces);
-		sig_int(b, t[i].ns_selector != NULL);
+		sig_int(w, t[i].weight);
+		sig_selector(w, t[i].selector);
+		sig_strs(w, t[i].nnamespaces, t[i].namespaces);
+		sig_int(w, t[i].ns_selector != NULL);
 		if (t[i].ns_selector)
-			sig_selector(b, t[i].ns_selector);
-		sig_str(b, t[i].topology_key);
-		sig_strs(b, t[i].nmatch_label_keys, t[i].match_label_keys);
-		sig_strs(b, t[i].nmismatch_label_keys, t[i].mismatch_label_keys);
+			sig_selector(w, t[i].ns_selector);
+		sig_str(w, t[i].topology_key);
+		sig_strs(w, t[i].nmatch_label_keys, t[i].match_label_keys);
+		sig_strs(w, t[i].nmismatch_label_keys, t[i].mismatch_label_keys);
 	}
 }
 
-static void pod_signature(struct kp_buf *b, const struct kp_pod *p)
+/* The signature of p into b (reset first); KP_ERR_LIMIT/NOMEM when it does
+ * not fit. */
+static kp_err pod_signature(struct kp_buf *b, const struct kp_pod *p)
 {
+	struct sigw w = { b, KP_OK };
+
 	kp_buf_reset(b);
-	sig_str(b, p->ns);
-	sig_labels(b, &p->labels);
-	sig_labels(b, &p->node_selector);
-	sig_int(b, p->nrequired_terms);
+	sig_str(&w, p->ns);
+	sig_labels(&w, &p->labels);
+	sig_labels(&w, &p->node_selector);
+	sig_int(&w, p->nrequired_terms);
 	for (int i = 0; i < p->nrequired_terms; i++)
-		sig_reqs(b, &p->required_terms[i].reqs);
-	sig_int(b, p->npreferred_terms);
+		sig_reqs(&w, &p->required_terms[i].reqs);
+	sig_int(&w, p->npreferred_terms);
 	for (int i = 0; i < p->npreferred_terms; i++) {
-		sig_int(b, p->preferred_terms[i].weight);
-		sig_reqs(b, &p->preferred_terms[i].reqs);
+		sig_int(&w, p->preferred_terms[i].weight);
+		sig_reqs(&w, &p->preferred_terms[i].reqs);
 	}
-	sig_tols(b, &p->tolerations);
-	sig_terms(b, p->naffinity, p->affinity);
-	sig_terms(b, p->npref_affinity, p->pref_affinity);
-	sig_terms(b, p->nanti, p->anti);
-	sig_terms(b, p->npref_anti, p->pref_anti);
-	sig_int(b, p->ntsc);
+	sig_tols(&w, &p->tolerations);
+	sig_terms(&w, p->naffinity, p->affinity);
+	sig_terms(&w, p->npref_affinity, p->pref_affinity);
+	sig_terms(&w, p->nanti, p->anti);
+	sig_terms(&w, p->npref_anti, p->pref_anti);
+	sig_int(&w, p->ntsc);
 	for (int i = 0; i < p->ntsc; i++) {
 		const struct kp_tsc *t = &p->tsc[i];
-		kp_buf_printf(b, "%d.%d.%d.%d.%d\x01", t->max_skew, t->when_unsatisfiable, t->min_domains,
-			      t->node_affinity_policy, t->node_taints_policy);
-		sig_str(b, t->topology_key);
-		sig_selector(b, t->selector);
-		sig_strs(b, t->nmatch_label_keys, t->match_label_keys);
+		int64_t v[5] = { t->max_skew, t->when_unsatisfiable, t->min_domains, t->node_affinity_policy,
+				 t->node_taints_policy };
+
+		sig_put(&w, v, sizeof(v));
+		sig_str(&w, t->topology_key);
+		sig_selector(&w, t->selector);
+		sig_strs(&w, t->nmatch_label_keys, t->match_label_keys);
 	}
-	sig_int(b, p->nvolumes);
+	sig_int(&w, p->nvolumes);
 	for (int i = 0; i < p->nvolumes; i++) {
 		const struct kp_pod_volume *v = &p->volumes[i];
-		sig_str(b, v->ephemeral ? p->name : v->claim);
-		sig_str(b, v->name);
-		sig_str(b, v->template_sc);
+		sig_str(&w, v->ephemeral ? p->name : v->claim);
+		sig_str(&w, v->name);
+		sig_str(&w, v->template_sc);
 	}
+	if (!w.err && b->len > SIG_MAX)
+		w.err = KP_ERR_LIMIT;
+	return w.err;
+}
+
+/* 64-bit hash of a signature, eight bytes at a time (a multiply-xorshift
+ * mix per word; the order of bytes in a word does not matter in-process). */
+static uint64_t sig_hash(const unsigned char *d, size_t n)
+{
+	const uint64_t m = 0x9e3779b97f4a7c15ull;
+	uint64_t h = 0xcbf29ce484222325ull ^ ((uint64_t)n * m);
+	uint64_t x;
+
+	for (; n >= 8; d += 8, n -= 8) {
+		memcpy(&x, d, 8);
+		h = (h ^ x) * m;
+		h ^= h >> 31;
+	}
+	x = 0;
+	if (n)
+		memcpy(&x, d, n);
+	h = (h ^ x) * m;
+	h ^= h >> 29;
+	h *= 0xbf58476d1ce4e5b9ull;
+	h ^= h >> 32;
+	return h;
+}
+
+/* The class with signature (sig, len, h), or NULL. */
+static struct kp_sched__class *class_find(const struct kp_sched *s, const char *sig, size_t len, uint64_t h)
+{
+	size_t mask = s->class_tabcap - 1;
+
+	if (!s->class_tabcap)
+		return NULL;
+	for (size_t i = (size_t)h & mask; s->class_tab[i]; i = (i + 1) & mask) {
+		struct kp_sched__class *c = s->classes[s->class_tab[i] - 1];
+
+		if (c->sighash == h && c->siglen == len && !memcmp(c->sig, sig, len))
+			return c;
+	}
+	return NULL;
+}
+
+/* Adds classes[idx] to the table, growing it (from the arena) to keep it
+ * at most half full. */
+static kp_err class_index(struct kp_sched *s, int idx)
+{
+	size_t mask, i;
+
+	if ((size_t)s->nclasses * 2 > s->class_tabcap) {
+		size_t cap = s->class_tabcap ? s->class_tabcap * 2 : 64;
+		int32_t *tab;
+
+		while ((size_t)s->nclasses * 2 > cap)
+			cap *= 2;
+		tab = kp_arena_calloc(&s->arena, cap, sizeof(*tab));
+		if (!tab)
+			return KP_ERR_NOMEM;
+		for (int k = 0; k < s->nclasses; k++) {
+			if (k == idx)
+				continue;
+			for (i = (size_t)s->classes[k]->sighash & (cap - 1); tab[i]; i = (i + 1) & (cap - 1))
+				;
+			tab[i] = k + 1;
+		}
+		s->class_tab = tab;
+		s->class_tabcap = cap;
+	}
+	mask = s->class_tabcap - 1;
+	for (i = (size_t)s->classes[idx]->sighash & mask; s->class_tab[i]; i = (i + 1) & mask)
+		;
+	s->class_tab[i] = idx + 1;
+	return KP_OK;
 }
 
 /* ---- relaxation state ---- */
@@ -655,22 +782,23 @@ kp_err kp_sched__class_for(struct kp_sched *s, const struct kp_pod *p, struct kp
 {
 	struct kp_sched__class *c;
 	const char *key;
-	int ix;
+	uint64_t h;
 	kp_err rc;
 
 	if (!s->sigbuf.max)
 		kp_buf_init(&s->sigbuf, SIG_MAX);
-	pod_signature(&s->sigbuf, p);
-	if (!s->sigbuf.data)
-		return KP_ERR_NOMEM;
-	if (s->sigbuf.len >= SIG_MAX - 1)
+	rc = pod_signature(&s->sigbuf, p);
+	if (rc == KP_ERR_LIMIT)
 		return kp_errf(eb, KP_ERR_LIMIT, "pod spec too large to schedule");
-	ix = kp_sched__strmap_get(&s->class_ix, s->sigbuf.data);
-	if (ix >= 0) {
-		*out = s->classes[ix];
+	if (rc)
+		return rc;
+	h = sig_hash((const unsigned char *)s->sigbuf.data, s->sigbuf.len);
+	c = class_find(s, s->sigbuf.data, s->sigbuf.len, h);
+	if (c) {
+		*out = c;
 		return KP_OK;
 	}
-	key = kp_arena_memdup(&s->arena, s->sigbuf.data, s->sigbuf.len + 1);
+	key = kp_arena_memdup(&s->arena, s->sigbuf.data, s->sigbuf.len ? s->sigbuf.len : 1);
 	c = kp_arena_alloc(&s->arena, sizeof(*c));
 	if (!key || !c)
 		return KP_ERR_NOMEM;
@@ -685,8 +813,11 @@ kp_err kp_sched__class_for(struct kp_sched *s, const struct kp_pod *p, struct kp
 	rc = class_build(s, c, p, eb);
 	if (rc)
 		return rc;
+	c->sig = key;
+	c->siglen = s->sigbuf.len;
+	c->sighash = h;
 	s->classes[s->nclasses++] = c;
-	rc = kp_sched__strmap_put(&s->class_ix, &s->arena, key, c->idx);
+	rc = class_index(s, c->idx);
 	if (rc)
 		return rc;
 	*out = c;

@@ -154,6 +154,9 @@ struct kp_sched__class {
 	int nvol;                       /* volume topology alternatives (volumetopology.go), ORed; 0 = none */
 	struct kp_reqs *vol;
 	const char *vol_err;            /* a claim, volume or class it needs is missing */
+	const char *sig;                /* signature (podinfo.c), siglen bytes in the arena */
+	size_t siglen;
+	uint64_t sighash;
 };
 
 /* Node selector + required term `term` (-1 = none) as requirements. */
@@ -523,7 +526,8 @@ struct kp_sched {
 	/* pod classes */
 	int nclasses, capclasses;
 	struct kp_sched__class **classes;
-	struct kp_sched__strmap class_ix;
+	int32_t *class_tab;             /* podinfo.c: open addressing, class index + 1, 0 empty */
+	size_t class_tabcap;            /* power of two, 0 = none yet */
 	struct kp_buf sigbuf;           /* scratch for class signatures */
 	struct kp_arena scratch;        /* runs' scratch: warmed once, reset after every try */
 	struct kp_arena_mark scratch0;  /* its empty position */

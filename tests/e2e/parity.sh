@@ -8,7 +8,9 @@
 #     spot (no default; reserved > spot > on-demand);
 #  2. a pod whose PersistentVolumeClaim is bound to a zonal PersistentVolume
 #     lands in the volume's zone (skipped, and counted, while the API server
-#     does not serve PersistentVolumeClaims);
+#     does not serve PersistentVolumeClaims); a volume whose first
+#     nodeSelectorTerm (or StorageClass allowedTopologies term) names a zone
+#     without nodes and whose second names us-east-1c: the pod binds there;
 #  3. consolidateAfter for destinations: a node inside its window receives
 #     no moved pod; once the window has passed, the pod moves and the other
 #     node goes;
@@ -155,6 +157,85 @@ EOF2
 		if [ "$z" = us-east-1b ]; then ok "parity: the PVC-bound pod lands in its volume's zone (us-east-1b)"
 		else bad "parity: the PVC-bound pod lands in its volume's zone" "node '$N' zone '$z'"; fi
 		K delete pod pa-vol --wait=false >/dev/null 2>&1
+		# every nodeSelectorTerm of a PersistentVolume and every allowedTopologies
+		# term of a WaitForFirstConsumer StorageClass is an alternative (ORed),
+		# for `up`'s scheduler as for the engine: the first term names a zone
+		# without subnets (no node can be there), the second us-east-1c
+		cat >"$TMP/pa-pv2.yaml" <<'EOF2'
+apiVersion: v1
+kind: PersistentVolume
+metadata: {name: pa-pv2}
+spec:
+  capacity: {storage: 1Gi}
+  accessModes: [ReadWriteOnce]
+  storageClassName: zonal
+  csi: {driver: ebs.csi.aws.com, volumeHandle: vol-0123456789abcdef2}
+  nodeAffinity:
+    required:
+      nodeSelectorTerms:
+      - matchExpressions:
+        - {key: topology.kubernetes.io/zone, operator: In, values: [us-east-1z]}
+      - matchExpressions:
+        - {key: topology.kubernetes.io/zone, operator: In, values: [us-east-1c]}
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: pa-data2, namespace: default}
+spec:
+  storageClassName: zonal
+  volumeName: pa-pv2
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 1Gi}}
+---
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata: {name: zonal-two}
+provisioner: ebs.csi.aws.com
+volumeBindingMode: WaitForFirstConsumer
+allowedTopologies:
+- matchLabelExpressions:
+  - {key: topology.kubernetes.io/zone, values: [us-east-1z]}
+- matchLabelExpressions:
+  - {key: topology.kubernetes.io/zone, values: [us-east-1c]}
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: pa-data3, namespace: default}
+spec:
+  storageClassName: zonal-two
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 1Gi}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: pa-vol2, namespace: default, labels: {app: pa-vol2}}
+spec:
+  nodeSelector: {pool: vol}
+  containers:
+  - {name: app, image: registry.k8s.io/pause:3.9, resources: {requests: {cpu: 500m, memory: 256Mi}}}
+  volumes:
+  - {name: data, persistentVolumeClaim: {claimName: pa-data2}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: pa-vol3, namespace: default, labels: {app: pa-vol3}}
+spec:
+  nodeSelector: {pool: vol}
+  containers:
+  - {name: app, image: registry.k8s.io/pause:3.9, resources: {requests: {cpu: 500m, memory: 256Mi}}}
+  volumes:
+  - {name: data, persistentVolumeClaim: {claimName: pa-data3}}
+EOF2
+		for a in pa-vol2 pa-vol3; do
+			what="parity: a pod whose volume's second topology term matches binds ($a)"
+			if K apply -f "$TMP/pa-pv2.yaml" >/dev/null 2>&1 && pa_until 60 pa_has_running app=$a; then
+				N=$(pa_running_on app=$a)
+				z=$(K get node "$N" -o jsonpath='{.metadata.labels.topology\.kubernetes\.io/zone}' 2>/dev/null)
+				if [ "$z" = us-east-1c ]; then ok "$what, in us-east-1c"
+				else bad "$what" "node '$N' zone '$z'"; fi
+			else bad "$what" "$(K get pod $a -o jsonpath='{.status.conditions}' 2>&1 | tail -c 300)"; fi
+		done
+		K delete pod pa-vol2 pa-vol3 --wait=false >/dev/null 2>&1
 	else
 		pa_skip "parity: a PVC-bound pod lands in its volume's zone (the API server does not serve PersistentVolumeClaims)"
 	fi

@@ -654,6 +654,29 @@ static void test_intersects_negative_exception(void **state)
 	assert_true(kp_reqs_intersects(&a, &b, NULL));
 }
 
+/* ORed terms (a PersistentVolume's nodeSelectorTerms, a StorageClass's
+ * allowedTopologies): a node matching only the second term matches. */
+static void test_any_match_labels(void **state)
+{
+	struct kp_labels l = { 0 };
+	struct kp_reqs t[2];
+	struct kp_req r;
+	(void)state;
+
+	assert_int_equal(kp_labels_set(&l, &A, "topology.kubernetes.io/zone", "us-east-1b"), KP_OK);
+	kp_reqs_init(&t[0]);
+	kp_reqs_init(&t[1]);
+	r = mk("topology.kubernetes.io/zone", KP_OP_IN, 0, 1, "us-east-1z");
+	assert_int_equal(kp_reqs_add(&t[0], &A, &r), KP_OK);
+	r = mk("topology.kubernetes.io/zone", KP_OP_IN, 0, 1, "us-east-1b");
+	assert_int_equal(kp_reqs_add(&t[1], &A, &r), KP_OK);
+	assert_false(kp_reqs_any_match_labels(t, 1, &l));
+	assert_true(kp_reqs_any_match_labels(t, 2, &l));
+	assert_true(kp_reqs_any_match_labels(&t[1], 1, &l));
+	assert_true(kp_reqs_any_match_labels(t, 0, &l));          /* no term: no restriction */
+	assert_false(kp_reqs_any_match_labels(t, 2, NULL));       /* no labels: In fails */
+}
+
 static void test_match_labels(void **state)
 {
 	struct kp_labels l = { 0 };
@@ -791,6 +814,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_compatible_messages, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_intersects_negative_exception, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_match_labels, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_any_match_labels, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_single_value_and_custom_labels, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
