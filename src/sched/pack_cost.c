@@ -619,21 +619,6 @@ static bool new_claim(struct kp_sched__run *r, int tpl, struct kp_sched__pod *p,
 	return true;
 }
 
-/* Karpenter's cheap necessary conditions before a full try (solve.c's
- * inflight_quick): taints, zones, resources against the claim's largest type. */
-static bool inflight_quick(const struct kp_sched__run *r, const struct kp_sched__claim *c, const struct kp_sched__pod *p,
-			   uint64_t zones)
-{
-	if (!r->tol[c->tpl] || !(c->zmask & zones))
-		return false;
-	for (int i = 0; i < r->nres_used; i++) {
-		int k = r->res_used[i];
-		if (c->req.v[k] + p->req.v[k] > c->maxfree.v[k])
-			return false;
-	}
-	return true;
-}
-
 /* The claims being built, fewest pods first (or the hostname anti-affinity
  * candidates, as try_inflight walks them), joined under rule. Under
  * JOIN_COST, *fallback (when not NULL) receives the first claim that holds
@@ -659,7 +644,7 @@ static bool place_inflight(struct kp_sched__run *r, struct kp_sched__pod *p, str
 	for (int k = 0, priced = 0; k < n && !ok && !*rc && priced < MAX_PRICED_OUT; k++) {
 		struct kp_sched__claim *c = r->claims[cand ? cand[k] : r->order[k]];
 		bool out = false;
-		if (inflight_quick(r, c, p, zones))
+		if (kp_sched__inflight_quick(r, c, p, zones))
 			ok = claim_join(r, c, p, v, rule, rc, &out);
 		if (out && fallback && !*fallback)
 			*fallback = c;

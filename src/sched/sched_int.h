@@ -432,6 +432,8 @@ kp_err kp_sched__claims_finalize(struct kp_sched__run *r, struct kp_errbuf *eb);
 kp_err kp_sched__existing_run_init(struct kp_sched__run *r);
 bool kp_sched__node_try(struct kp_sched__run *r, int n, struct kp_sched__pod *p, struct kp_sched__variant *v, struct kp_sched__try *t);
 kp_err kp_sched__node_commit(struct kp_sched__run *r, int n, struct kp_sched__pod *p, struct kp_sched__try *t);
+bool kp_sched__inflight_quick(const struct kp_sched__run *r, const struct kp_sched__claim *c,
+			      const struct kp_sched__pod *p, uint64_t zones);
 
 /* limits.c */
 void kp_sched__limits_prep(struct kp_sched *s);

@@ -135,9 +135,10 @@ static bool try_existing(struct kp_sched__run *r, struct kp_sched__pod *p, struc
 	return false;
 }
 
-/* Cheap necessary conditions before a full try: taints, zones, resources. */
-static bool inflight_quick(const struct kp_sched__run *r, const struct kp_sched__claim *c, const struct kp_sched__pod *p,
-			   uint64_t zones)
+/* Karpenter's cheap necessary conditions before a full try on a claim:
+ * taints, zones, resources against the claim's largest type (both packers). */
+bool kp_sched__inflight_quick(const struct kp_sched__run *r, const struct kp_sched__claim *c,
+			      const struct kp_sched__pod *p, uint64_t zones)
 {
 	if (!r->tol[c->tpl] || !(c->zmask & zones))
 		return false;
@@ -168,7 +169,7 @@ static bool try_inflight(struct kp_sched__run *r, struct kp_sched__pod *p, struc
 		struct kp_arena_mark m;
 		bool ok;
 
-		if (!inflight_quick(r, c, p, zones))
+		if (!kp_sched__inflight_quick(r, c, p, zones))
 			continue;
 		m = kp_arena_mark(r->scratch);
 		ok = kp_sched__claim_try(r, c, p, v, &t, NULL);
