@@ -16,7 +16,8 @@
  *   KARPENTER_DISRUPTION_POLL              10s   disruption pass period
  *   KARPENTER_DISRUPTION_VALIDATION_DELAY  15s   consolidation/emptiness re-check
  *   KARPENTER_DISRUPTION_REPLACE_TIMEOUT   10m   replacements must initialize
- *   KARPENTER_GC_PERIOD                    2m    garbage collection period
+ *   KARPENTER_GC_PERIOD                    10s x20, then 2m  garbage collection period
+ *                                                (set: that fixed period, first pass after it)
  *   KARPENTER_GC_INSTANCE_GRACE            30s   age before an unowned instance goes
  */
 #ifndef KARPENTER_CTRL_EXT_INT_H
@@ -43,7 +44,9 @@ bool kp_ctrl__repair_pool_ok(int unhealthy, int total);
 
 struct kp_ctrl__ext {
 	/* timings (ms) */
-	int64_t disrupt_poll_ms, validation_ms, replace_timeout_ms, gc_period_ms, gc_grace_ms;
+	int64_t disrupt_poll_ms, validation_ms, replace_timeout_ms, gc_grace_ms;
+	int64_t gc_period_ms;                   /* KARPENTER_GC_PERIOD; 0 = kp_ctrl__gc_next_ms's schedule */
+	int gc_passes;                          /* successful garbage collection passes */
 	/* loggers with their "controller" field */
 	struct kp_log_field lf_dis[1], lf_exp[1], lf_term[1], lf_gc[1], lf_np[1], lf_pe[1];
 	struct kp_log log_dis, log_exp, log_term, log_gc, log_np, log_pe;
@@ -120,6 +123,11 @@ int64_t kp_ctrl__term_reconcile(struct kp_ctrl *c, const char *node);
 void kp_ctrl__term_pod_event(struct kp_ctrl *c, const json_t *pod);
 
 void kp_ctrl__gc_start(struct kp_ctrl *c);
+/* The delay before the next garbage collection pass after `passes`
+ * successful ones: Karpenter's garbagecollection controllers requeue after
+ * 10 s while successfulCount <= 20, then after 2 min; fixed_ms > 0 (the
+ * KARPENTER_GC_PERIOD override) replaces both. */
+int64_t kp_ctrl__gc_next_ms(int64_t fixed_ms, int passes);
 void kp_ctrl__gc_stop(struct kp_ctrl *c);
 
 int64_t kp_ctrl__np_reconcile(struct kp_ctrl *c, const char *pool);

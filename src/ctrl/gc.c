@@ -1,8 +1,10 @@
 /*
  * gc.c - garbage collection between the cluster and the cloud.
  *
- * Mirrors Karpenter v1 pkg/controllers/nodeclaim/garbagecollection (every
- * 2 min: a Registered NodeClaim, not deleting, whose providerID the cloud
+ * Mirrors Karpenter v1 pkg/controllers/nodeclaim/garbagecollection (a first
+ * pass once the caches synced, then every 10 s for the first 20 successful
+ * passes and every 2 min after, as both Karpenter's and the AWS provider's
+ * garbagecollection controllers requeue: a Registered NodeClaim, not deleting, whose providerID the cloud
  * no longer lists, is deleted, unless its Node is Ready; counted in
  * nodeclaims_disrupted_total{reason="garbage_collected"}), plus what
  * Karpenter leaves to providers (the AWS provider's instance garbage
@@ -28,6 +30,16 @@
 #include "karpenter/labels.h"
 
 #define GC_CALL_POLL_MS 200   /* the List in flight: look again */
+#define GC_FAST_MS 10000      /* successfulCount <= 20 */
+#define GC_FAST_PASSES 20
+#define GC_SLOW_MS 120000
+
+int64_t kp_ctrl__gc_next_ms(int64_t fixed_ms, int passes)
+{
+	if (fixed_ms > 0)
+		return fixed_ms;
+	return passes <= GC_FAST_PASSES ? GC_FAST_MS : GC_SLOW_MS;
+}
 
 static int cmp_str(const void *a, const void *b)
 {
@@ -186,6 +198,8 @@ static void gc_pass(void *ud)
 	qsort(names, nnames, sizeof(*names), cmp_str);
 	collect_claims(c, claims, nclaims, pids, npids);
 	collect_instances(c, inst, n, names, nnames);
+	if (c->ext->gc_passes < GC_FAST_PASSES + 1)
+		c->ext->gc_passes++;
 out:
 	c->cloud_caller = NULL;
 	free(pids);
@@ -193,12 +207,15 @@ out:
 	free(claims);
 	if (lj)
 		kp_ctrl__call_release(c, lj);
-	kp_kube_timer_start(c->loop, &c->ext->gc_timer, c->ext->gc_period_ms, gc_pass, c);
+	kp_kube_timer_start(c->loop, &c->ext->gc_timer, kp_ctrl__gc_next_ms(c->ext->gc_period_ms, c->ext->gc_passes), gc_pass,
+			    c);
 }
 
 void kp_ctrl__gc_start(struct kp_ctrl *c)
 {
-	kp_kube_timer_start(c->loop, &c->ext->gc_timer, c->ext->gc_period_ms, gc_pass, c);
+	/* Karpenter's singleton reconciles at once (gc_pass waits for the
+	 * caches); an overridden period keeps its first pass after it */
+	kp_kube_timer_start(c->loop, &c->ext->gc_timer, c->ext->gc_period_ms > 0 ? c->ext->gc_period_ms : 0, gc_pass, c);
 }
 
 void kp_ctrl__gc_stop(struct kp_ctrl *c)

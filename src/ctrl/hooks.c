@@ -50,7 +50,7 @@ kp_err kp_ctrl__ext_new(struct kp_ctrl *c, struct kp_errbuf *eb)
 	x->disrupt_poll_ms = env_ms("KARPENTER_DISRUPTION_POLL", 10000);
 	x->validation_ms = env_ms("KARPENTER_DISRUPTION_VALIDATION_DELAY", 15000);
 	x->replace_timeout_ms = env_ms("KARPENTER_DISRUPTION_REPLACE_TIMEOUT", 10 * 60 * 1000);
-	x->gc_period_ms = env_ms("KARPENTER_GC_PERIOD", 2 * 60 * 1000);
+	x->gc_period_ms = env_ms("KARPENTER_GC_PERIOD", 0);   /* 0: Karpenter's 10 s x 20, then 2 min */
 	x->gc_grace_ms = env_ms("KARPENTER_GC_INSTANCE_GRACE", 30000);
 	sublog(c, &x->log_dis, x->lf_dis, "disruption");
 	sublog(c, &x->log_exp, x->lf_exp, "nodeclaim.expiration");

@@ -447,9 +447,24 @@ static void test_node_do_not_disrupt(void **state)
 	DONE();
 }
 
+/* Garbage collection's requeue (both garbagecollection controllers):
+ * 10 s for the first 20 successful passes, then 2 min; the
+ * KARPENTER_GC_PERIOD override is a fixed period. */
+static void test_gc_schedule(void **state)
+{
+	(void)state;
+	assert_int_equal(kp_ctrl__gc_next_ms(0, 0), 10000);
+	assert_int_equal(kp_ctrl__gc_next_ms(0, 1), 10000);
+	assert_int_equal(kp_ctrl__gc_next_ms(0, 20), 10000);
+	assert_int_equal(kp_ctrl__gc_next_ms(0, 21), 120000);
+	assert_int_equal(kp_ctrl__gc_next_ms(2000, 0), 2000);
+	assert_int_equal(kp_ctrl__gc_next_ms(2000, 21), 2000);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_gc_schedule),
 		cmocka_unit_test(test_expire_after),
 		cmocka_unit_test(test_consolidate_after_empty),
 		cmocka_unit_test(test_termination_grace_period),
