@@ -20,6 +20,10 @@
  *      lowest-price on-demand; without capacity pools to weigh, both are
  *      lowest price here, which is also what kwok does (minus its random
  *      tie break).
+ *   A create failing with injected insufficient capacity (a fault rule)
+ *   marks the offering it chose unavailable for ice_ttl_ms, as the AWS
+ *   provider marks the offerings CreateFleet failed on (its
+ *   unavailableOfferings cache); the controller marks nothing.
  *   Injected insufficient capacity makes an offering unavailable, and a
  *   counted capacity reservation with no instance left is skipped, so step
  *   3 falls back to the next one (a reservation used up falls back to spot,
@@ -67,6 +71,14 @@ struct ice_rule {
 	char itype[FAKE_NAME_MAX];            /* "" = any */
 	char zone[FAKE_NAME_MAX];             /* "" = any */
 	int captype;                          /* -1 = any */
+};
+
+/* An offering a create failed on (insufficient capacity), until until_ms. */
+struct unavail {
+	char itype[FAKE_NAME_MAX];
+	char zone[FAKE_NAME_MAX];
+	int captype;
+	int64_t until_ms;
 };
 
 struct fault_rule {
@@ -120,6 +132,9 @@ struct fake {
 	unsigned table_gen;                   /* bumped when restore swaps the table */
 	int nice, nfaults;
 	struct ice_rule ice[KP_CLOUD_FAKE_MAX_ICE];
+	int nunavail;
+	struct unavail unavail[KP_CLOUD_FAKE_MAX_ICE];
+	int64_t ice_ttl_ms;
 	struct fault_rule faults[KP_CLOUD_FAKE_MAX_FAULTS];
 	int next_boot_count;
 	int64_t next_boot_extra_ms;
@@ -407,6 +422,12 @@ static enum kp_cloud_err fault_check(struct fake *f, unsigned op, const char *wh
 
 static bool iced(const struct fake *f, const char *itype, const struct kp_offering *o)
 {
+	for (int i = 0; i < f->nunavail; i++) {
+		const struct unavail *u = &f->unavail[i];
+
+		if (strcmp(u->itype, itype) == 0 && o->zone && strcmp(u->zone, o->zone) == 0 && u->captype == (int)o->captype)
+			return true;
+	}
 	for (int i = 0; i < f->nice; i++) {
 		const struct ice_rule *r = &f->ice[i];
 
@@ -416,6 +437,45 @@ static bool iced(const struct fake *f, const char *itype, const struct kp_offeri
 			return true;
 	}
 	return false;
+}
+
+/* Drops the unavailable offerings whose time is up (the views follow). */
+static void unavail_expire(struct fake *f, int64_t now)
+{
+	int k = 0;
+
+	for (int i = 0; i < f->nunavail; i++)
+		if (f->unavail[i].until_ms > now)
+			f->unavail[k++] = f->unavail[i];
+	if (k != f->nunavail) {
+		f->nunavail = k;
+		f->ice_gen++;
+	}
+}
+
+/* Marks one offering unavailable for ice_ttl_ms (marking again extends it;
+ * a full table drops the entry that expires first). */
+static void unavail_mark(struct fake *f, const char *itype, const char *zone, int captype, int64_t now)
+{
+	struct unavail *u = NULL;
+
+	for (int i = 0; i < f->nunavail && !u; i++)
+		if (strcmp(f->unavail[i].itype, itype) == 0 && strcmp(f->unavail[i].zone, zone) == 0 &&
+		    f->unavail[i].captype == captype)
+			u = &f->unavail[i];
+	if (!u && f->nunavail < KP_CLOUD_FAKE_MAX_ICE)
+		u = &f->unavail[f->nunavail++];
+	if (!u) {
+		u = &f->unavail[0];
+		for (int i = 1; i < f->nunavail; i++)
+			if (f->unavail[i].until_ms < u->until_ms)
+				u = &f->unavail[i];
+	}
+	if ( !copy_name(u->itype, sizeof(u->itype), itype) || !copy_name(u->zone, sizeof(u->zone), zone))
+		return;
+	u->captype = captype;
+	u->until_ms = now + f->ice_ttl_ms;
+	f->ice_gen++;
 }
 
 /* ---- change hook (karpenter up's persistence; see fake.h) ---- */
@@ -591,6 +651,7 @@ static const struct kp_catalog *class_view(struct fake *f, const char *name)
 {
 	struct fake_class *c = class_find(f, name);
 
+	unavail_expire(f, fake_clock(f));
 	if (!c || !c->view) {
 		view_refresh(f);
 		return &f->view;
@@ -764,6 +825,14 @@ static enum kp_cloud_err fake_create(struct kp_cloud *cp, const struct kp_nodecl
 	memset(out, 0, sizeof(*out));
 	lock(f);
 	e = fault_check(f, KP_CLOUD_FAKE_OP_CREATE, "create", eb);
+	if (e == KP_CLOUD_INSUFFICIENT_CAPACITY && claim) {
+		/* the offering this launch tried is out of capacity: only it
+		 * becomes unavailable (instance.go: the fleet's errors) */
+		struct kp_errbuf eb2 = { 0 };
+
+		if (choose(f, claim, &ch, &eb2) == KP_CLOUD_OK)
+			unavail_mark(f, ch.it->name, ch.o->zone ? ch.o->zone : "", (int)ch.o->captype, fake_clock(f));
+	}
 	if (e)
 		goto out;
 	if (!claim) {
@@ -1193,6 +1262,7 @@ void kp_cloud_fake_opts_init(struct kp_cloud_fake_opts *o)
 	o->seed = 1;
 	o->cluster = "karpenter";
 	o->subnet_zones = 3;
+	o->ice_ttl_ms = 3 * 60 * 1000;
 }
 
 static bool copy_name(char *dst, size_t n, const char *s)
@@ -1241,6 +1311,7 @@ kp_err kp_cloud_fake_new(const struct kp_catalog *cat, const struct kp_cloud_fak
 	subnets_build(f, o->subnet_zones);
 	f->launch_delay_ms = o->launch_delay_ms;
 	f->terminate_delay_ms = o->terminate_delay_ms;
+	f->ice_ttl_ms = o->ice_ttl_ms > 0 ? o->ice_ttl_ms : 3 * 60 * 1000;
 	f->clock = o->clock;
 	f->clock_arg = o->clock_arg;
 	f->rng = o->seed;
@@ -1373,8 +1444,9 @@ void kp_cloud_fake_clear_faults(struct kp_cloud *cp)
 	struct fake *f = fake_of(cp);
 
 	lock(f);
-	if (f->nice) {
+	if (f->nice || f->nunavail) {
 		f->nice = 0;
+		f->nunavail = 0;
 		f->ice_gen++;
 	}
 	f->nfaults = 0;

@@ -53,6 +53,8 @@ struct kp_cloud_fake_opts {
 	const struct kp_resnames *resnames; /* names resources in saved state; NULL = well-known only (borrowed) */
 	int subnet_zones;                 /* subnets in the first N zones (sorted) of the catalog; default 3,
 					   * 0 = every zone: offerings elsewhere are unavailable */
+	int64_t ice_ttl_ms;               /* an offering whose launch failed with insufficient capacity
+					   * (an injected fault) stays unavailable this long; default 3 min */
 };
 
 /* Sets the defaults above. */

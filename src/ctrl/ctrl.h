@@ -56,7 +56,6 @@ struct kp_ctrl_opts {
 	int64_t batch_max_ms;            /* default 10000 */
 	int64_t launch_ttl_ms;           /* liveness: not launched after (default 5 min) */
 	int64_t registration_ttl_ms;     /* liveness: launched, not registered after (default 15 min) */
-	int64_t ice_ttl_ms;              /* unavailable-offering cache entry life (default 3 min) */
 	int max_instance_types;          /* launch list truncation; 0 = 600 */
 	int packing;                     /* enum kp_packing (sched.h): 0 = karpenter, 1 = cost */
 	struct kp_metrics *metrics;      /* NULL = kp_metrics_default() */

@@ -75,31 +75,6 @@ void kp_ctrl__queue_init(struct kp_ctrl__queue *q, struct kp_ctrl *c, const char
 void kp_ctrl__queue_add(struct kp_ctrl__queue *q, const char *key, int64_t delay_ms);
 void kp_ctrl__queue_free(struct kp_ctrl__queue *q);
 
-/* ---- unavailable offerings (ice.c) ---- */
-struct kp_ctrl__ice_entry {
-	char itype[96];
-	char zone[64];
-	int captype;
-	int64_t until_ms;               /* monotonic */
-};
-struct kp_ctrl__ice {
-	struct kp_ctrl__ice_entry *e;
-	int n, cap;
-	int64_t ttl_ms;
-};
-/* Marks (itype, zone, captype) unavailable for ttl from now. */
-void kp_ctrl__ice_mark(struct kp_ctrl__ice *ice, const char *itype, const char *zone, int captype, int64_t now_ms);
-bool kp_ctrl__ice_has(const struct kp_ctrl__ice *ice, const char *itype, const char *zone, int captype, int64_t now_ms);
-/* True if an entry expired in (since_ms, now_ms]: hidden offerings came back. */
-bool kp_ctrl__ice_expired_since(const struct kp_ctrl__ice *ice, int64_t since_ms, int64_t now_ms);
-struct kp_ctrl__ice_ctx {
-	const struct kp_ctrl__ice *ice;
-	int64_t now_ms;
-};
-/* kp_sched_input.offering_hidden with ctx a struct kp_ctrl__ice_ctx. */
-bool kp_ctrl__ice_hidden(void *ctx, const struct kp_itype *it, const struct kp_offering *o);
-void kp_ctrl__ice_free(struct kp_ctrl__ice *ice);
-
 /* ---- the controller ---- */
 struct kp_ctrl {
 	struct kp_ctrl_opts o;
@@ -129,7 +104,6 @@ struct kp_ctrl {
 	int64_t batch_start_ms, batch_last_ms;
 	bool unsched_left;                          /* the last pass left pods unplaced */
 	int64_t last_pass_ms;
-	int64_t last_tick_ms;
 	/* NodeClaims created and not yet seen by the informer (json array) */
 	json_t *created;
 	/* name -> providerID of instances launched whose status write the
@@ -137,7 +111,6 @@ struct kp_ctrl {
 	json_t *launched;
 	/* lifecycle */
 	struct kp_ctrl__queue lifecycle;
-	struct kp_ctrl__ice ice;
 	uint64_t seq;
 	/* the controllers beside the provisioner and lifecycle (disruption,
 	 * termination, GC, ...): ext_int.h; NULL until they are wired in */

@@ -16,11 +16,11 @@
  * Initialized) and liveness.go (not launched within 5 min, or launched and
  * not registered within 15 min: delete).
  *
- * On insufficient capacity the offerings the claim could have used are
- * marked unavailable in the ICE cache (c->ice, 3 min) that the provisioner
- * hides from the scheduler, the claim is deleted and the provisioner is
- * triggered to retry with what is left (Karpenter's unavailableofferings
- * cache, pkg/cache in the AWS provider).
+ * On insufficient capacity the claim is deleted and the provisioner is
+ * triggered to retry (launch.go); which offerings failed is the provider's
+ * knowledge: it marks exactly those unavailable (the AWS provider's
+ * unavailableOfferings cache, pkg/cache; the simulated cloud's own) and
+ * its instance types, hence the retry, skip them.
  *
  * Invariants: every step is idempotent and reads the informer's copy; a
  * status write carries the object's resourceVersion, so a stale copy fails
@@ -222,53 +222,6 @@ static json_t *node_for(struct kp_ctrl *c, const char *pid, int *n)
 
 /* ---- launch ---- */
 
-static void mark_ice(struct visit *v, const struct kp_catalog *cat)
-{
-	const struct kp_req *r = kp_reqs_get(&v->nc->reqs, KP_LABEL_INSTANCE_TYPE);
-	int64_t now = kp_ctrl__now(v->c);
-	int marked = 0;
-
-	if (!r || r->complement || !cat)
-		return;
-	for (int i = 0; i < r->n; i++) {
-		const struct kp_itype *it = kp_catalog_find(cat, r->values[i]);
-		for (int k = 0; it && k < it->noff; k++) {
-			if (!kp_offering_compatible(&it->off[k], &v->nc->reqs))
-				continue;
-			kp_ctrl__ice_mark(&v->c->ice, it->name, it->off[k].zone, (int)it->off[k].captype, now);
-			marked++;
-		}
-	}
-	kp_log_debug(v->log, "marked offerings unavailable", KP_LOG_FIELDS(kp_log_int("offerings", marked),
-									    kp_log_duration_ns("ttl", v->c->ice.ttl_ms * 1000000)));
-}
-
-/* The claim's NodePool as the provisioner passed it to the cloud: loaded
- * from the NodePool informer into one (kp_cluster_free by the caller);
- * a pool gone or invalid: fb, holding the claim's pool and class names.
- * *ref: a reference on the pool object, dropped by the caller after one. */
-static const struct kp_nodepool *claim_pool(struct visit *v, struct kp_cluster *one, struct kp_nodepool *fb,
-					    json_t **ref)
-{
-	const char *name = v->nc->nodepool;
-	json_t *pool = name ? kp_informer_get(v->c->inf[KPC_NODEPOOLS], NULL, name) : NULL;
-
-	*ref = json_incref(pool);   /* held while one may point into it */
-	struct kp_load_opts lo = { NULL, 0 };
-	struct kp_errbuf eb = { 0 };
-	char label[300];
-
-	kp_cluster_init(one);
-	one->resnames = v->c->rn;
-	snprintf(label, sizeof(label), "NodePool/%s", name ? name : "");
-	if (pool && kp_load_object(one, pool, "NodePool", "karpenter.sh/v1", label, &lo, &eb) == KP_OK && one->npools == 1)
-		return one->pools[0];
-	memset(fb, 0, sizeof(*fb));
-	fb->name = name;
-	fb->node_class.name = v->nc->node_class;
-	return name ? fb : NULL;
-}
-
 static void observe_cloud(struct visit *v, const char *method, int64_t t0, enum kp_cloud_err e)
 {
 	const char *prov = v->c->o.cloud->ops->name;
@@ -322,17 +275,9 @@ static int64_t launch(struct visit *v)
 	case KP_CLOUD_OK:
 		break;
 	case KP_CLOUD_INSUFFICIENT_CAPACITY: {
-		const struct kp_catalog *cat = NULL;
-		struct kp_errbuf eb2 = { 0 };
-		struct kp_cluster one;
-		struct kp_nodepool fb;
-		json_t *ref = NULL;
-		const struct kp_nodepool *np = claim_pool(v, &one, &fb, &ref);
-		/* the claim's own NodePool's types (its class's), not the first pool's */
-		if (!kp_cloud_instance_types(c->o.cloud, np, &cat, &eb2))
-			mark_ice(v, cat);
-		kp_cluster_free(&one);
-		json_decref(ref);
+		/* launch.go: the claim is deleted; the provider itself marked
+		 * the offerings it tried unavailable (AWS: the CreateFleet
+		 * errors' capacity-type/type/zone), so the retry skips them */
 		kp_log_error(v->log, "failed launching nodeclaim", KP_LOG_FIELDS(kp_log_errmsg(eb.msg)));
 		kp_ctrl__event(c, "NodeClaim", "karpenter.sh/v1", NULL, v->name, kp_ctrl__jstr(v->obj, "metadata.uid"), "Warning",
 			  "InsufficientCapacityError", eb.msg);

@@ -76,7 +76,6 @@ void kp_ctrl_opts_init(struct kp_ctrl_opts *o)
 	o->batch_max_ms = 10000;
 	o->launch_ttl_ms = 5 * 60 * 1000;
 	o->registration_ttl_ms = 15 * 60 * 1000;
-	o->ice_ttl_ms = 3 * 60 * 1000;
 }
 
 /* ---- informer callbacks ---- */
@@ -238,14 +237,11 @@ static void tick(void *ud)
 	int64_t now = kp_ctrl__now(c);
 
 	kp_ctrl__created_gc(c);
-	/* Provisioning retries without a pod event: offerings hidden after an
-	 * insufficient-capacity error are back, or pods were left unplaced
-	 * (limits, no capacity) and the periodic retry is due. */
-	if (c->controllers_on && c->last_tick_ms && kp_ctrl__ice_expired_since(&c->ice, c->last_tick_ms, now))
+	/* Provisioning retries without a pod event: pods were left unplaced
+	 * (limits, no capacity, offerings the provider marked unavailable)
+	 * and the periodic retry is due. */
+	if (c->controllers_on && c->unsched_left && now - c->last_pass_ms >= RETRY_UNSCHED_MS)
 		kp_ctrl__prov_trigger(c);
-	else if (c->controllers_on && c->unsched_left && now - c->last_pass_ms >= RETRY_UNSCHED_MS)
-		kp_ctrl__prov_trigger(c);
-	c->last_tick_ms = now;
 	kp_ctrl__ms_tick(c);   /* metrics: node gauges, cluster_state_node_count, utilization */
 	kp_kube_timer_start(c->loop, &c->tick, TICK_MS, tick, c);
 }
@@ -428,7 +424,6 @@ kp_err kp_ctrl_new(const struct kp_ctrl_opts *o, struct kp_ctrl **out, struct kp
 		kp_resnames_init(&c->rn);
 	c->created = json_array();
 	c->launched = json_object();
-	c->ice.ttl_ms = o->ice_ttl_ms > 0 ? o->ice_ttl_ms : 180000;
 	kp_log_init(&c->log, o->log_out ? o->log_out : stderr, "controller");
 	c->log.level = o->log_level;
 	if (o->clock) {
@@ -582,7 +577,6 @@ void kp_ctrl_free(struct kp_ctrl *c)
 	kp_kube_loop_free(c->loop);
 	kp_kube_client_free(c->kc);
 	kp_kube_config_free(c->cfg);
-	kp_ctrl__ice_free(&c->ice);
 	kp_ctrl__ms_free(c);   /* metrics */
 	if (c->cloud_raw && c->o.cloud != c->cloud_raw)
 		kp_cloud_destroy(c->o.cloud);   /* metrics: the decorator only */

@@ -435,7 +435,6 @@ static void prov_run(struct kp_ctrl *c)
 	struct kp_sched_input in = { 0 };
 	struct kp_sched_opts so;
 	struct kp_plan plan = { 0 };
-	struct kp_ctrl__ice_ctx ice;
 	struct kp_arena a;
 	int nprov = 0, created = 0, ev_budget = MAX_EVENT_PODS;
 	int64_t t0 = kp_ctrl__now(c);
@@ -463,14 +462,10 @@ static void prov_run(struct kp_ctrl *c)
 		c->unsched_left = true;
 		goto out;
 	}
-	ice.ice = &c->ice;
-	ice.now_ms = kp_ctrl__now(c);
 	in.cluster = &cl;
 	kp_ctrl__pool_cats_input(pcats, &in);
 	in.npods = nprov;
 	in.pods = prov;
-	in.offering_hidden = kp_ctrl__ice_hidden;
-	in.offering_ctx = &ice;
 	kp_sched_opts_default(&so);
 	so.max_instance_types = c->o.max_instance_types;
 	so.packing = (enum kp_packing)c->o.packing;

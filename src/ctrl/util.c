@@ -18,7 +18,6 @@
 #include "ctrl/ctrl_int.h"
 #include "karpenter/quantity.h"
 
-#define ICE_MAX 4096
 #define QUEUE_MAX 100000
 
 json_t *kp_ctrl__reslist(const struct kp_resnames *rn, const struct kp_res *r)
@@ -172,70 +171,6 @@ void kp_ctrl__queue_free(struct kp_ctrl__queue *q)
 	free(q->items);
 	q->items = NULL;
 	q->n = q->cap = 0;
-}
-
-/* ---- insufficient-capacity cache ---- */
-
-static bool ice_match(const struct kp_ctrl__ice_entry *e, const char *itype, const char *zone, int captype)
-{
-	return e->captype == captype && strcmp(e->itype, itype) == 0 && strcmp(e->zone, zone ? zone : "") == 0;
-}
-
-void kp_ctrl__ice_mark(struct kp_ctrl__ice *ice, const char *itype, const char *zone, int captype, int64_t now_ms)
-{
-	struct kp_ctrl__ice_entry *slot = NULL;
-
-	for (int i = 0; i < ice->n; i++) {
-		if (ice_match(&ice->e[i], itype, zone, captype) || ice->e[i].until_ms <= now_ms) {
-			slot = &ice->e[i];
-			if (ice_match(slot, itype, zone, captype))
-				break;
-		}
-	}
-	if (!slot) {
-		if (ice->n == ice->cap) {
-			int ncap = ice->cap ? ice->cap * 2 : 64;
-			struct kp_ctrl__ice_entry *ne;
-			if (ncap > ICE_MAX || !(ne = realloc(ice->e, (size_t)ncap * sizeof(*ne))))
-				return;
-			ice->e = ne;
-			ice->cap = ncap;
-		}
-		slot = &ice->e[ice->n++];
-	}
-	snprintf(slot->itype, sizeof(slot->itype), "%s", itype);
-	snprintf(slot->zone, sizeof(slot->zone), "%s", zone ? zone : "");
-	slot->captype = captype;
-	slot->until_ms = now_ms + ice->ttl_ms;
-}
-
-bool kp_ctrl__ice_has(const struct kp_ctrl__ice *ice, const char *itype, const char *zone, int captype, int64_t now_ms)
-{
-	for (int i = 0; i < ice->n; i++)
-		if (ice->e[i].until_ms > now_ms && ice_match(&ice->e[i], itype, zone, captype))
-			return true;
-	return false;
-}
-
-bool kp_ctrl__ice_expired_since(const struct kp_ctrl__ice *ice, int64_t since_ms, int64_t now_ms)
-{
-	for (int i = 0; i < ice->n; i++)
-		if (ice->e[i].until_ms > since_ms && ice->e[i].until_ms <= now_ms)
-			return true;
-	return false;
-}
-
-bool kp_ctrl__ice_hidden(void *ctx, const struct kp_itype *it, const struct kp_offering *o)
-{
-	const struct kp_ctrl__ice_ctx *x = ctx;
-	return kp_ctrl__ice_has(x->ice, it->name, o->zone, (int)o->captype, x->now_ms);
-}
-
-void kp_ctrl__ice_free(struct kp_ctrl__ice *ice)
-{
-	free(ice->e);
-	ice->e = NULL;
-	ice->n = ice->cap = 0;
 }
 
 /* ---- pods and finalizers (shared by the loops) ---- */

@@ -14,7 +14,8 @@
 #  5. a spot interruption message on the SQS queue deletes the NodeClaim;
 #  6. two NodePools with their own EC2NodeClasses (pools.sh);
 #  7. a capacity reservation of 1: one reserved NodeClaim, the next on-demand (reserved.sh);
-#  8. stopped instances are terminated: instance_stopped message, stopped orphan (stopped.sh).
+#  8. stopped instances are terminated: instance_stopped message, stopped orphan (stopped.sh);
+#  9. a spot capacity error: the next NodeClaim launches on-demand within seconds (ice.sh).
 
 BIN=$ROOT/$O/karpenter
 export KARPENTER_DATA_DIR=$ROOT/data
@@ -174,6 +175,8 @@ else bad "ctl: interruption" "$(grep -i interrupt "$TMP/ctrl2.log" | tail -n 2)"
 . "$ROOT/tests/aws/reserved.sh"
 # ---- 8. stopped instances: an instance_stopped message, a stopped orphan
 . "$ROOT/tests/aws/stopped.sh"
+# ---- 9. a spot capacity error falls back to on-demand at once (provider-side marking)
+. "$ROOT/tests/aws/ice.sh"
 
 stop_pid "$CPID"
 stop_pid "$UPID"

@@ -191,6 +191,8 @@ static inline int ctrl_env_up(const struct ctrl_env_opts *eo)
 	kp_cloud_fake_opts_init(&fo);
 	fo.launch_delay_ms = 0;
 	fo.resnames = &E.rn;
+	if (eo->ice_ttl_ms)
+		fo.ice_ttl_ms = eo->ice_ttl_ms;
 	if (kp_cloud_fake_new(&E.cat, &fo, &E.cloud, &eb))
 		return -1;
 	kp_kcm_set_cloud(E.U->kcm, E.cloud);
@@ -209,8 +211,6 @@ static inline int ctrl_env_up(const struct ctrl_env_opts *eo)
 	co.batch_max_ms = eo->batch_max_ms;
 	if (eo->registration_ttl_ms)
 		co.registration_ttl_ms = eo->registration_ttl_ms;
-	if (eo->ice_ttl_ms)
-		co.ice_ttl_ms = eo->ice_ttl_ms;
 	co.leader_elect = eo->leader_elect;
 	co.clock = eo->clock;
 	co.loop_wait_ms = eo->loop_wait_ms;

@@ -2,7 +2,7 @@
  * test_ctrl.c - the Karpenter controller (src/ctrl).
  *
  * Unit part: kp_load_object (API objects into the engine's structs), the
- * provisionable-pod predicate, status conditions, the ICE cache.
+ * provisionable-pod predicate, status conditions.
  *
  * Integration part: the local control plane of `karpenter up` started in
  * this process (kp_up_start on a free port, temporary data dir, the
@@ -11,8 +11,9 @@
  * short batch windows and TTLs. Checks: pods -> NodeClaim -> launched ->
  * registered -> initialized -> pod bound; a NodePool cpu limit holds for
  * a burst of pods; an instance that never boots is deleted by liveness and
- * replaced; an insufficient-capacity launch deletes the claim, hides the
- * offerings for the ICE TTL, then provisioning succeeds. Runs from the
+ * replaced; an insufficient-capacity launch deletes the claim, the cloud
+ * marks only the offering it tried unavailable (the controller marks
+ * nothing) and the next claim launches another offering at once. Runs from the
  * repository root (deploy/crds, data/); every wait is bounded.
  */
 #include <setjmp.h>
@@ -145,34 +146,6 @@ static void test_conditions(void **state)
 	json_decref(conds);
 }
 
-static void test_ice(void **state)
-{
-	struct kp_ctrl__ice ice = { NULL, 0, 0, 1000 };
-	struct kp_offering o = { "us-east-1a", KP_CAP_SPOT, 0.1, true };
-	struct kp_itype it;
-	struct kp_ctrl__ice_ctx ctx = { &ice, 100 };
-
-	(void)state;
-	memset(&it, 0, sizeof(it));
-	it.name = "m5.large";
-	kp_ctrl__ice_mark(&ice, "m5.large", "us-east-1a", KP_CAP_SPOT, 0);
-	assert_true(kp_ctrl__ice_has(&ice, "m5.large", "us-east-1a", KP_CAP_SPOT, 999));
-	assert_false(kp_ctrl__ice_has(&ice, "m5.large", "us-east-1a", KP_CAP_SPOT, 1000));   /* expired */
-	assert_false(kp_ctrl__ice_has(&ice, "m5.large", "us-east-1a", KP_CAP_ON_DEMAND, 10));
-	assert_false(kp_ctrl__ice_has(&ice, "m5.large", "us-east-1b", KP_CAP_SPOT, 10));
-	assert_true(kp_ctrl__ice_hidden(&ctx, &it, &o));
-	o.captype = KP_CAP_ON_DEMAND;
-	assert_false(kp_ctrl__ice_hidden(&ctx, &it, &o));
-	/* re-marking extends the same entry; expired slots are reused */
-	kp_ctrl__ice_mark(&ice, "m5.large", "us-east-1a", KP_CAP_SPOT, 500);
-	assert_int_equal(ice.n, 1);
-	assert_true(kp_ctrl__ice_has(&ice, "m5.large", "us-east-1a", KP_CAP_SPOT, 1400));
-	kp_ctrl__ice_mark(&ice, "c5.large", "us-east-1a", KP_CAP_SPOT, 2000);
-	assert_int_equal(ice.n, 1);
-	assert_true(kp_ctrl__ice_has(&ice, "c5.large", "us-east-1a", KP_CAP_SPOT, 2500));
-	kp_ctrl__ice_free(&ice);
-}
-
 /* ---------------------------------------------------------------- integration */
 
 static int env_up(void)
@@ -182,7 +155,7 @@ static int env_up(void)
 	eo.batch_idle_ms = 200;
 	eo.batch_max_ms = 1000;
 	eo.registration_ttl_ms = 4000;
-	eo.ice_ttl_ms = 3000;
+	eo.ice_ttl_ms = 60000;   /* the simulated cloud's: longer than the test */
 	eo.leader_elect = true;
 	return ctrl_env_up(&eo);
 }
@@ -340,13 +313,28 @@ static void test_liveness(void **state)
 	assert_true(wait_for(10000, pod_bound, "c-0"));
 }
 
-static bool no_claim(const char *pool)
+/* The offerings the simulated cloud reports unavailable, as
+ * "type/zone/capacity-type" keys in a JSON object. */
+static json_t *unavailable_offerings(void)
 {
-	json_t *items = claims_of(pool);
-	bool none = json_array_size(items) == 0;
+	const struct kp_catalog *cat = NULL;
+	struct kp_errbuf eb = { 0 };
+	json_t *set = json_object();
 
-	json_decref(items);
-	return none;
+	if (kp_cloud_instance_types(E.cloud, NULL, &cat, &eb))
+		fail_msg("instance types: %s", eb.msg);
+	for (int i = 0; i < cat->n; i++)
+		for (int k = 0; k < cat->types[i]->noff; k++) {
+			const struct kp_offering *o = &cat->types[i]->off[k];
+			char key[256];
+
+			if (o->available)
+				continue;
+			snprintf(key, sizeof(key), "%s/%s/%s", cat->types[i]->name, o->zone ? o->zone : "",
+				 kp_captype_name(o->captype));
+			json_object_set_new(set, key, json_true());
+		}
+	return set;
 }
 
 static void test_ice_retry(void **state)
@@ -355,23 +343,46 @@ static void test_ice_retry(void **state)
 		fprintf(stderr, "# skip %s: the in-process API server did not start (reason above)\n", __func__);
 		skip();
 	}
-	json_t *items;
+	json_t *items, *before, *after;
+	const char *key, *failed = NULL;
+	char got[256];
+	void *tmp;
+	int added = 0;
 
 	(void)state;
+	before = unavailable_offerings();
 	kp_cloud_fake_fail_next(E.cloud, KP_CLOUD_FAKE_OP_CREATE, 1, KP_CLOUD_INSUFFICIENT_CAPACITY, "no capacity (test)");
 	make_pool("d", "");
 	make_pods("d", 1, "1");
 	/* created, launch fails with insufficient capacity, deleted (quickly) */
 	assert_true(wait_for(10000, log_has, "deleted nodeclaim, insufficient capacity"));
-	assert_true(wait_for(5000, no_claim, "d"));
-	/* the offerings stay hidden for the ICE TTL (3 s): no claim meanwhile */
-	msleep(1200);
-	items = claims_of("d");
-	assert_int_equal(json_array_size(items), 0);
-	json_decref(items);
-	/* then provisioning succeeds */
-	assert_true(wait_for(20000, all_initialized, "d"));
+	/* the cloud marked exactly the offering it tried (launch.go leaves
+	 * that to the provider); the controller marked nothing */
+	after = unavailable_offerings();
+	json_object_foreach_safe(after, tmp, key, items) {
+		if (!json_object_get(before, key)) {
+			added++;
+			failed = key;
+		}
+	}
+	assert_int_equal(added, 1);
+	/* the next claim launches another offering at once, long before the
+	 * mark expires (60 s): its other offerings were never hidden */
+	assert_true(wait_for(10000, all_initialized, "d"));
 	assert_true(wait_for(10000, pod_bound, "d-0"));
+	items = claims_of("d");
+	assert_int_equal(json_array_size(items), 1);
+	{
+		json_t *l = json_object_get(json_object_get(json_array_get(items, 0), "metadata"), "labels");
+		snprintf(got, sizeof(got), "%s/%s/%s", json_string_value(json_object_get(l, KP_LABEL_INSTANCE_TYPE)),
+			 json_string_value(json_object_get(l, KP_LABEL_ZONE)),
+			 json_string_value(json_object_get(l, KP_LABEL_CAPACITY_TYPE)));
+	}
+	assert_string_not_equal(got, failed);
+	json_decref(items);
+	json_decref(before);
+	json_decref(after);
+	kp_cloud_fake_clear_faults(E.cloud);
 }
 
 int main(void)
@@ -380,7 +391,6 @@ int main(void)
 		cmocka_unit_test(test_load_object),
 		cmocka_unit_test(test_provisionable),
 		cmocka_unit_test(test_conditions),
-		cmocka_unit_test(test_ice),
 		cmocka_unit_test(test_walkthrough),
 		cmocka_unit_test(test_limits_burst),
 		cmocka_unit_test(test_liveness),
