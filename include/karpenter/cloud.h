@@ -64,6 +64,7 @@ enum kp_cloud_event_kind {
 	KP_CLOUD_EV_TERMINATED,             /* state change: shutting-down/terminated */
 	KP_CLOUD_EV_RESERVATION_INTERRUPTED,/* capacity reservation interruption */
 	KP_CLOUD_EV_UNPARSEABLE,            /* a message that could not be parsed (deleted) */
+	KP_CLOUD_EV_NOOP,                   /* a parsed message that asks for nothing ("no_op") */
 };
 
 struct kp_cloud_event {
@@ -71,6 +72,14 @@ struct kp_cloud_event {
 	const char *kind_name;          /* Karpenter's label: "spot_interrupted", "rebalance_recommendation", ... */
 	const char *instance_id;        /* "i-..." */
 	bool drain;                     /* Karpenter's CordonAndDrain: delete the NodeClaim gracefully */
+	/* The message the event came from: the events of one message are
+	 * consecutive in one poll_events answer and share msg. Once the
+	 * controller has acted on all of them it hands msg to ack_event, and
+	 * only then is the message deleted (Karpenter: handleMessage, then
+	 * deleteMessage), so a crash leaves it for redelivery. NULL: nothing
+	 * to acknowledge. */
+	const char *msg;
+	int64_t sent_ms;                /* when the message was sent (unix ms; 0 = unknown) */
 };
 
 /* A repair policy (Karpenter's cloudprovider.RepairPolicy): a Node whose
@@ -128,6 +137,10 @@ struct kp_cloud_ops {
 	 * class leaves a NodePool Ready (the simulated cloud launches without
 	 * one). False: the class must exist and be Ready. */
 	bool nodeclass_optional;
+	/* Acknowledges the message msg of events poll_events returned: the
+	 * controller acted on them, the provider deletes it (off the caller's
+	 * thread; never blocks). */
+	enum kp_cloud_err (*ack_event)(struct kp_cloud *cp, const char *msg, struct kp_errbuf *eb);
 };
 
 struct kp_cloud {
@@ -170,6 +183,7 @@ enum kp_cloud_err kp_cloud_nodeclass_reconcile(struct kp_cloud *cp, const char *
 void kp_cloud_nodeclass_forget(struct kp_cloud *cp, const char *name);
 enum kp_cloud_err kp_cloud_poll_events(struct kp_cloud *cp, struct kp_arena *a, struct kp_cloud_event **out, int *n,
 				       struct kp_errbuf *eb);
+enum kp_cloud_err kp_cloud_ack_event(struct kp_cloud *cp, const char *msg, struct kp_errbuf *eb);
 /* The provider's repair policies (cp->ops->repair_policies); NULL with *n
  * 0 when it has none or cp is NULL. */
 const struct kp_cloud_repair_policy *kp_cloud_repair_policies(struct kp_cloud *cp, int *n);

@@ -183,6 +183,14 @@ enum kp_cloud_err kp_cloud_poll_events(struct kp_cloud *cp, struct kp_arena *a, 
 	return ensure_msg(cp, cp->ops->poll_events(cp, a, out, n, eb), "poll events", eb);
 }
 
+enum kp_cloud_err kp_cloud_ack_event(struct kp_cloud *cp, const char *msg, struct kp_errbuf *eb)
+{
+	if (!cp->ops->ack_event || !msg)
+		return KP_CLOUD_OK;
+	clear_msg(eb);
+	return ensure_msg(cp, cp->ops->ack_event(cp, msg, eb), "ack event", eb);
+}
+
 const struct kp_cloud_repair_policy *kp_cloud_repair_policies(struct kp_cloud *cp, int *n)
 {
 	const struct kp_cloud_repair_policy *p = NULL;

@@ -139,6 +139,11 @@ static enum kp_cloud_err cm_poll_events(struct kp_cloud *cp, struct kp_arena *a,
 	return kp_cloud_poll_events(cm_of(cp)->inner, a, out, n, eb);
 }
 
+static enum kp_cloud_err cm_ack_event(struct kp_cloud *cp, const char *msg, struct kp_errbuf *eb)
+{
+	return kp_cloud_ack_event(cm_of(cp)->inner, msg, eb);
+}
+
 /* Karpenter's decorator forwards RepairPolicies unrecorded. */
 static const struct kp_cloud_repair_policy *cm_repair_policies(struct kp_cloud *cp, int *n)
 {
@@ -179,6 +184,7 @@ kp_err kp_ctrl__cloud_metrics_new(struct kp_cloud *inner, struct kp_metric *dura
 	m->ops.nodeclass_reconcile = io->nodeclass_reconcile ? cm_nodeclass_reconcile : NULL;
 	m->ops.nodeclass_forget = io->nodeclass_forget ? cm_nodeclass_forget : NULL;
 	m->ops.poll_events = io->poll_events ? cm_poll_events : NULL;
+	m->ops.ack_event = io->ack_event ? cm_ack_event : NULL;
 	m->ops.repair_policies = io->repair_policies ? cm_repair_policies : NULL;
 	m->ops.nodeclass_optional = io->nodeclass_optional;
 	m->pub.ops = &m->ops;

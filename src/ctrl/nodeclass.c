@@ -182,6 +182,43 @@ static json_t *claim_of_instance(struct kp_ctrl *c, const char *id)
 	return hit;
 }
 
+/* Acts on one event (CordonAndDrain: delete its NodeClaim gracefully);
+ * false when the NodeClaim could not be deleted (the message stays). */
+static bool interruption_event(struct kp_ctrl *c, const struct kp_cloud_event *ev)
+{
+	struct kp_ctrl__ext *x = c->ext;
+	struct kp_errbuf eb = { 0 };
+	struct kp_kube_status ks;
+	json_t *claim;
+	const char *name;
+
+	if (ev->kind == KP_CLOUD_EV_NOOP)
+		return true;
+	claim = claim_of_instance(c, ev->instance_id);
+	name = claim ? kp_ctrl__ext_name(claim) : NULL;
+	kp_log_info(&x->log_intr, "received interruption message",
+		    KP_LOG_FIELDS(kp_log_str("messageKind", ev->kind_name), kp_log_str("instanceID", ev->instance_id),
+				  kp_log_str("NodeClaim", name ? name : "")));
+	if (!claim || !ev->drain || kp_ctrl__jget(claim, "metadata.deletionTimestamp"))
+		return true;
+	kp_ctrl__event(c, "NodeClaim", "karpenter.sh/v1", NULL, name, kp_ctrl__jstr(claim, "metadata.uid"), "Warning",
+		       "Interrupted", ev->kind_name);
+	if (kp_kube_delete(c->kc, &KP_KUBE_NODECLAIMS, NULL, name, KP_PROPAGATE_DEFAULT, NULL, &ks, &eb) &&
+	    !kp_kube_is_notfound(&ks)) {
+		kp_log_error(&x->log_intr, "could not delete nodeclaim",
+			     KP_LOG_FIELDS(kp_log_str("NodeClaim", name), kp_log_errmsg(eb.msg)));
+		return false;
+	}
+	kp_log_info(&x->log_intr, "initiating delete from interruption message",
+		    KP_LOG_FIELDS(kp_log_str("messageKind", ev->kind_name), kp_log_str("NodeClaim", name)));
+	return true;
+}
+
+/* controller.go Reconcile per message: an unparseable one is logged and
+ * deleted; a parsed one is counted (received_messages_total{message_type}),
+ * handled, its queue time observed, then deleted (ack_event,
+ * deleted_messages_total); a failure leaves it for redelivery. The events
+ * of one message are consecutive and share ev.msg. */
 static void interruption_tick(void *ud)
 {
 	struct kp_ctrl *c = ud;
@@ -193,34 +230,31 @@ static void interruption_tick(void *ud)
 
 	kp_arena_init(&a);
 	if (!kp_cloud_poll_events(c->o.cloud, &a, &ev, &n, &eb)) {
-		for (int i = 0; i < n; i++) {
-			json_t *claim;
-			const char *name;
-			struct kp_kube_status ks;
+		for (int i = 0, j; i < n; i = j) {
+			bool ok = true, parsed = ev[i].kind != KP_CLOUD_EV_UNPARSEABLE;
 
-			if (ev[i].kind == KP_CLOUD_EV_UNPARSEABLE) {
+			for (j = i + 1; j < n && ev[i].msg && kp_strcmp0(ev[j].msg, ev[i].msg) == 0; j++)
+				;
+			if (!parsed) {
 				kp_log_error(&x->log_intr, "failed parsing interruption message; deleted",
 					     KP_LOG_FIELDS(kp_log_str("messageKind", ev[i].kind_name)));
-				continue;
+			} else if (c->m.interruption_received_messages_total) {
+				kp_metrics_inc(c->m.interruption_received_messages_total, KP_LV(ev[i].kind_name));
 			}
-			claim = claim_of_instance(c, ev[i].instance_id);
-			name = claim ? kp_ctrl__ext_name(claim) : NULL;
-			kp_log_info(&x->log_intr, "received interruption message",
-				    KP_LOG_FIELDS(kp_log_str("messageKind", ev[i].kind_name),
-						  kp_log_str("instanceID", ev[i].instance_id),
-						  kp_log_str("NodeClaim", name ? name : "")));
-			if (!claim || !ev[i].drain || kp_ctrl__jget(claim, "metadata.deletionTimestamp"))
+			for (int k = i; parsed && k < j; k++)
+				ok = interruption_event(c, &ev[k]) && ok;
+			if (!ok)
 				continue;
-			kp_ctrl__event(c, "NodeClaim", "karpenter.sh/v1", NULL, name, kp_ctrl__jstr(claim, "metadata.uid"), "Warning",
-				  "Interrupted", ev[i].kind_name);
-			if (kp_kube_delete(c->kc, &KP_KUBE_NODECLAIMS, NULL, name, KP_PROPAGATE_DEFAULT, NULL, &ks, &eb) &&
-			    !kp_kube_is_notfound(&ks))
-				kp_log_error(&x->log_intr, "could not delete nodeclaim",
-					     KP_LOG_FIELDS(kp_log_str("NodeClaim", name), kp_log_errmsg(eb.msg)));
-			else
-				kp_log_info(&x->log_intr, "initiating delete from interruption message",
-					    KP_LOG_FIELDS(kp_log_str("messageKind", ev[i].kind_name),
-							  kp_log_str("NodeClaim", name)));
+			if (parsed && ev[i].sent_ms > 0 && c->m.interruption_message_queue_duration_seconds)
+				kp_metrics_observe(c->m.interruption_message_queue_duration_seconds, NULL, 0,
+						   (double)(kp_ctrl__wall(c) - ev[i].sent_ms) / 1000.0);
+			if (!ev[i].msg)
+				continue;
+			if (kp_cloud_ack_event(c->o.cloud, ev[i].msg, &eb))
+				kp_log_error(&x->log_intr, "could not delete interruption message",
+					     KP_LOG_FIELDS(kp_log_errmsg(eb.msg)));
+			else if (c->m.interruption_deleted_messages_total)
+				kp_metrics_inc(c->m.interruption_deleted_messages_total, NULL, 0);
 		}
 	}
 	kp_arena_free(&a);

@@ -224,6 +224,14 @@ static const struct def defs[] = {
 	/* pkg/operator/operator.go */
 	{F(build_info), KP_METRIC_GAUGE, "Always 1; the labels tell which build of the controller runs.", BK_NONE,
 	 L_FIXED, L("version", "goversion", "goarch", "commit")},
+	/* karpenter-provider-aws pkg/controllers/interruption/metrics.go */
+	{F(interruption_received_messages_total), KP_METRIC_COUNTER,
+	 "Interruption messages received from the queue, by message type.", BK_NONE, L_FIXED, L("message_type")},
+	{F(interruption_deleted_messages_total), KP_METRIC_COUNTER,
+	 "Interruption messages deleted from the queue (after they were handled).", BK_NONE, L_FIXED, {NULL}, 0},
+	{F(interruption_message_queue_duration_seconds), KP_METRIC_HISTOGRAM,
+	 "Time from an interruption message being sent until the controller handled it.", BK_DURATION, L_FIXED,
+	 {NULL}, 0},
 };
 
 /* Core well-known node labels, as metric label names (v1.WellKnownLabels). */

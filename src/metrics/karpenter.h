@@ -97,6 +97,11 @@ struct kp_karpenter_metrics {
 	struct kp_metric *pods_provisioning_scheduling_undecided_time_seconds; /* name, namespace */
 	/* pkg/operator/operator.go */
 	struct kp_metric *build_info;                                 /* version, goversion, goarch, commit */
+	/* karpenter-provider-aws pkg/controllers/interruption/metrics.go (fed
+	 * from any provider's poll_events) */
+	struct kp_metric *interruption_received_messages_total;       /* message_type */
+	struct kp_metric *interruption_deleted_messages_total;        /* (none) */
+	struct kp_metric *interruption_message_queue_duration_seconds; /* (none) */
 };
 
 struct kp_karpenter_metrics_opts {

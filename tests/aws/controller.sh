@@ -80,11 +80,12 @@ until_ok 15 test -f "$KC"
 until_ok 15 curl -sk -o /dev/null "https://127.0.0.1:$PORT/readyz"
 
 start_ctrl() { # LOGFILE: the AWS controller against the proxy
+	CMPORT=$(free_port)   # its metrics (stopped.sh reads the interruption counters)
 	AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_EC2_METADATA_DISABLED=true \
 	KARPENTER_GC_PERIOD=2s KARPENTER_GC_INSTANCE_GRACE=3s \
 		"$BIN" controller --kubeconfig "$KC" --cloud-provider aws --cluster-name demo \
 		--aws-endpoint "http://127.0.0.1:$PP" --aws-region us-east-1 --interruption-queue demo-interruption \
-		--cluster-endpoint "https://127.0.0.1:$PORT" --metrics-listen "" --health-listen "" \
+		--cluster-endpoint "https://127.0.0.1:$PORT" --metrics-listen "127.0.0.1:$CMPORT" --health-listen "" \
 		--batch-idle-duration 200ms --batch-max-duration 1s >>"$1" 2>&1 &
 	CPID=$!
 	PIDS="$PIDS $CPID"

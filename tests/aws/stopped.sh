@@ -47,6 +47,24 @@ if until_ok 40 s_launched; then
 	s_done() { ! K get nodeclaim "$SNC" >/dev/null 2>&1 && [ "$(s_state)" = terminated ]; }
 	if until_ok 20 s_done; then ok "stopped: instance_stopped message -> NodeClaim $SNC deleted, its stopped instance terminated"
 	else bad "stopped: instance_stopped message" "claim $(K get nodeclaim "$SNC" -o jsonpath='{.metadata.deletionTimestamp}' 2>&1) instance $(s_state) $(grep -i 'interrupt\|terminate' "$TMP/ctrl2.log" | tail -n 2)"; fi
+	# the interruption metrics (controller.go: received per message type,
+	# deleted after handling, queue duration) and the queue emptied only
+	# by those deletions (the spot message of controller.sh section 5 too)
+	s_metrics() {
+		m=$(curl -s "http://127.0.0.1:$CMPORT/metrics")
+		printf '%s\n' "$m" | grep -q '^karpenter_interruption_received_messages_total{message_type="instance_stopped"} 1$' &&
+			printf '%s\n' "$m" | grep -q '^karpenter_interruption_deleted_messages_total 2$' &&
+			printf '%s\n' "$m" | grep -q '^karpenter_interruption_message_queue_duration_seconds_count 2$'
+	}
+	q_empty() {
+		curl -s --aws-sigv4 "aws:amz:us-east-1:sqs" -u testing:testing "http://127.0.0.1:$MP/" \
+			-H 'Content-Type: application/x-amz-json-1.0' -H 'X-Amz-Target: AmazonSQS.GetQueueAttributes' \
+			-d "{\"QueueUrl\":\"$QURL\",\"AttributeNames\":[\"ApproximateNumberOfMessages\",\"ApproximateNumberOfMessagesNotVisible\"]}" |
+			python3 -c 'import json,sys; a=json.load(sys.stdin)["Attributes"]; sys.exit(int(a["ApproximateNumberOfMessages"])+int(a["ApproximateNumberOfMessagesNotVisible"]))'
+	}
+	if until_ok 10 s_metrics && until_ok 10 q_empty; then
+		ok "stopped: interruption metrics (received{message_type=instance_stopped} 1, deleted 2, queue duration 2) and the queue emptied after handling"
+	else bad "stopped: interruption metrics" "$(curl -s "http://127.0.0.1:$CMPORT/metrics" | grep '^karpenter_interruption' | tr '\n' ' ')"; fi
 else bad "stopped: pool-s NodeClaim launched" "$(grep -i error "$TMP/ctrl2.log" | tail -n 2)"; fi
 K delete nodepool pool-s --wait=false >/dev/null 2>&1
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """cfn_moto.py TEMPLATE: creates deploy/aws/cloudformation.yaml as a stack in
 moto_server (started here on a free 127.0.0.1 port, stopped on exit) and checks
-what it made: the interruption queue and its policy, the four EventBridge rules
+what it made: the interruption queue and its policy, the five EventBridge rules
 targeting it, the controller policy's statements and cluster-tag conditions,
 the node role, and the IRSA controller role's trust. Prints "ok"/"FAIL" lines
 and "cfn: N passed, M failed"; prints "SKIP ..." and "cfn: 0 passed, 0 failed,
@@ -155,7 +155,8 @@ def run(boto3, template, port):
     want = {"ScheduledChange": ("aws.health", "AWS Health Event"),
             "SpotInterruption": ("aws.ec2", "EC2 Spot Instance Interruption Warning"),
             "Rebalance": ("aws.ec2", "EC2 Instance Rebalance Recommendation"),
-            "InstanceStateChange": ("aws.ec2", "EC2 Instance State-change Notification")}
+            "InstanceStateChange": ("aws.ec2", "EC2 Instance State-change Notification"),
+            "CapacityReservationInterruption": ("aws.ec2", "EC2 Capacity Reservation Instance Interruption Warning")}
     for short, (source, dtype) in want.items():
         name = "Karpenter-demo-" + short
         r = rules.get(name)

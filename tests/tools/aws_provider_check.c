@@ -241,6 +241,30 @@ static void sleep_ms_(int ms)
 	nanosleep(&ts, NULL);
 }
 
+/* Messages in an SQS queue, visible or not (-1 on error). */
+static int sqs_count(const char *qurl)
+{
+	json_t *body = json_pack("{s:s,s:[s,s]}", "QueueUrl", qurl, "AttributeNames", "ApproximateNumberOfMessages",
+				 "ApproximateNumberOfMessagesNotVisible");
+	char *text = json_dumps(body, JSON_COMPACT);
+	struct kp_errbuf eb = { 0 };
+	struct kp_aws_resp r;
+	int64_t a = -1, b = -1;
+
+	if (text && kp_aws_json(CL, "sqs", "AmazonSQS.GetQueueAttributes", "1.0", text, &r, &eb) == KP_OK) {
+		json_t *at = json_object_get(r.json, "Attributes");
+		const char *x = json_string_value(json_object_get(at, "ApproximateNumberOfMessages"));
+		const char *y = json_string_value(json_object_get(at, "ApproximateNumberOfMessagesNotVisible"));
+
+		if (!x || kp_parse_i64(x, &a) || !y || kp_parse_i64(y, &b))
+			a = b = -1;
+		kp_aws_resp_clear(&r);
+	}
+	free(text);
+	json_decref(body);
+	return a < 0 || b < 0 ? -1 : (int)(a + b);
+}
+
 /* Launch templates in moto with tag karpenter.k8s.aws/ec2nodeclass=klass
  * (and name, when given). */
 static int lt_count(const char *klass, const char *name)
@@ -1028,13 +1052,15 @@ int main(int argc, char **argv)
 			"this is not json %s",
 		};
 		static const char *const want[] = { "spot_interrupted", "rebalance_recommendation", "scheduled_change",
-						    "instance_stopped", "capacity_reservation_interrupted", "unparseable" };
+						    "instance_stopped", "capacity_reservation_interrupted", "unparseable",
+						    "no_op" };
 		struct kp_aws_resp r;
 		const char *iid = strrchr(spot_in.provider_id, '/') + 1, *qurl;
 		struct kp_cloud *pq;
 		struct kp_cloud_event *ev;
-		bool seen[6] = { false }, drain_ok = true;
-		int got = 0, n;
+		bool seen[7] = { false }, drain_ok = true, sent_ok = true;
+		const char *msgs[7] = { NULL };
+		int got = 0, n, nmsgs = 0;
 		char key[128];
 
 		kp_aws_json(CL, "sqs", "AmazonSQS.CreateQueue", "1.0", "{\"QueueName\":\"check-q\"}", &r, &eb);
@@ -1054,42 +1080,53 @@ int main(int argc, char **argv)
 			json_decref(body);
 		}
 		pq = provider(MOTO, "check-q");
-		for (int t = 0; pq && t < 100 && got < 6; t++) {
+		for (int t = 0; pq && t < 100 && got < 7; t++) {
 			struct timespec ts = { 0, 100 * 1000000L };
 
 			ev = NULL;
 			n = 0;
 			kp_cloud_poll_events(pq, &A, &ev, &n, &eb);
 			for (int i = 0; i < n; i++) {
-				for (int k = 0; k < 6; k++)
+				for (int k = 0; k < 7; k++)
 					if (strcmp(ev[i].kind_name, want[k]) == 0 && !seen[k]) {
 						seen[k] = true;
 						got++;
 						if (k < 5 && strcmp(ev[i].instance_id, iid) != 0)
 							drain_ok = false;
-						if (ev[i].drain != (k != 1 && k != 5))
+						if (ev[i].drain != (k != 1 && k != 5 && k != 6))
 							drain_ok = false;
+						/* the envelope's time, else SQS's SentTimestamp */
+						if (k == 0 ? ev[i].sent_ms != 1795809600000LL : ev[i].sent_ms <= 0)
+							sent_ok = false;
+						if (ev[i].msg && nmsgs < 7)
+							msgs[nmsgs++] = ev[i].msg;
 					}
 			}
 			nanosleep(&ts, NULL);
 		}
-		for (int k = 0; k < 6; k++) {
+		for (int k = 0; k < 7; k++) {
 			snprintf(buf, sizeof(buf), "interruption: %s message received and classified", want[k]);
 			check(seen[k], buf, NULL);
 		}
 		check(drain_ok, "interruption: instance ids from detail/affectedEntities; drain for all but rebalance", NULL);
 		snprintf(key, sizeof(key), "spot:%s:%s", spot_in.instance_type, spot_in.zone);
 		check(pq && kp_cloud_aws_ice_has(pq, key), "spot interruption marks its offering unavailable", key);
-		/* every message was deleted (the running-state one too, as a no-op) */
+		check(sent_ok, "interruption: each event carries its message's send time (envelope time, else SentTimestamp)",
+		      NULL);
+		/* nothing is deleted before the controller acknowledges it
+		 * (handleMessage, then deleteMessage); then every message is,
+		 * the unparseable and no-op ones too */
 		if (qurl) {
-			json_t *body = json_pack("{s:s,s:i,s:i}", "QueueUrl", qurl, "MaxNumberOfMessages", 10, "VisibilityTimeout", 0);
-			char *text = json_dumps(body, JSON_COMPACT);
+			int before = sqs_count(qurl), after = -1;
 
-			kp_aws_json(CL, "sqs", "AmazonSQS.ReceiveMessage", "1.0", text, &r, &eb);
-			check(json_array_size(json_object_get(r.json, "Messages")) == 0, "every message deleted from the queue", NULL);
-			kp_aws_resp_clear(&r);
-			free(text);
-			json_decref(body);
+			snprintf(buf, sizeof(buf), "%d messages, %d in the queue", nmsgs, before);
+			check(nmsgs == 7 && before == 7, "interruption: one message per event, none deleted before it is acknowledged", buf);
+			for (int i = 0; i < nmsgs; i++)
+				kp_cloud_ack_event(pq, msgs[i], &eb);
+			for (int t = 0; t < 50 && (after = sqs_count(qurl)) != 0; t++)
+				sleep_ms_(100);
+			snprintf(buf, sizeof(buf), "%d left", after);
+			check(after == 0, "interruption: every acknowledged message deleted from the queue", buf);
 		}
 		kp_cloud_destroy(pq);
 	}

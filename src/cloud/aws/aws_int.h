@@ -114,8 +114,8 @@ struct kp_aws_cloud {
 	bool sqs_started;
 	atomic_int stop;
 	char queue_url[1024];
-	json_t *events;                       /* pending events, array of {kind, id} */
-	uint64_t events_by_kind[8];
+	json_t *events;                       /* pending events, array of {kind, id, msg, sent} */
+	json_t *acks;                         /* receipt handles acknowledged, to delete (sqs thread) */
 	/* CreateFleet batching (batch.c) */
 	pthread_mutex_t fleet_mu;
 	pthread_cond_t fleet_cv;              /* on CLOCK_MONOTONIC */

@@ -1861,12 +1861,25 @@ out:
 
 /* ---- interruption (pkg/controllers/interruption) ---- */
 
-static void ev_push(struct kp_aws_cloud *w, enum kp_cloud_event_kind kind, const char *id)
+/* Adds one event of a message being parsed to evs (queued all at once). */
+static void ev_push(json_t *evs, enum kp_cloud_event_kind kind, const char *id)
 {
+	json_array_append_new(evs, json_pack("{s:i,s:s}", "kind", (int)kind, "id", id ? id : ""));
+}
+
+/* Queues the events of one message together, tagged with its receipt
+ * handle and send time, so poll_events hands them out consecutively. */
+static void ev_queue(struct kp_aws_cloud *w, json_t *evs, const char *rh, int64_t sent_ms)
+{
+	json_t *e;
+	size_t i;
+
 	pthread_mutex_lock(&w->mu);
-	json_array_append_new(w->events, json_pack("{s:i,s:s}", "kind", (int)kind, "id", id ? id : ""));
-	if ((unsigned)kind < KP_ARRAY_LEN(w->events_by_kind))
-		w->events_by_kind[kind]++;
+	json_array_foreach(evs, i, e) {
+		json_object_set_new(e, "msg", rh ? json_string(rh) : json_null());
+		json_object_set_new(e, "sent", json_integer(sent_ms));
+		json_array_append(w->events, e);
+	}
 	pthread_mutex_unlock(&w->mu);
 }
 
@@ -1878,10 +1891,13 @@ static const char *id_of_arn(const char *s)
 }
 
 /* Parses one EventBridge message (parser key: version, source, detail-type)
- * and queues its events; false when it cannot be parsed. */
-static bool handle_message(struct kp_aws_cloud *w, const char *body)
+ * into evs (none for a no-op kind) and *sent_ms (the envelope's time,
+ * Metadata.StartTime); false when it cannot be parsed. */
+static bool handle_message(struct kp_aws_cloud *w, const char *body, json_t *evs, int64_t *sent_ms)
 {
 	json_t *m = json_loads(body ? body : "", 0, NULL), *d;
+	const char *tm;
+	int64_t t = 0;
 	const char *src, *dt, *id;
 	bool ok = true;
 
@@ -1889,6 +1905,9 @@ static bool handle_message(struct kp_aws_cloud *w, const char *body)
 		json_decref(m);
 		return false;
 	}
+	tm = json_string_value(json_object_get(m, "time"));
+	if (tm && !kp_parse_rfc3339(tm, &t))
+		*sent_ms = t * 1000;
 	src = json_string_value(json_object_get(m, "source"));
 	dt = json_string_value(json_object_get(m, "detail-type"));
 	d = json_object_get(m, "detail");
@@ -1910,19 +1929,19 @@ static bool handle_message(struct kp_aws_cloud *w, const char *body)
 			pthread_mutex_unlock(&w->mu);
 		}
 		kp_arena_free(&a);
-		ev_push(w, KP_CLOUD_EV_SPOT_INTERRUPTED, id);
+		ev_push(evs, KP_CLOUD_EV_SPOT_INTERRUPTED, id);
 	} else if (strcmp(src, "aws.ec2") == 0 && strcmp(dt, "EC2 Instance Rebalance Recommendation") == 0 && id) {
-		ev_push(w, KP_CLOUD_EV_REBALANCE, id);
+		ev_push(evs, KP_CLOUD_EV_REBALANCE, id);
 	} else if (strcmp(src, "aws.ec2") == 0 && strcmp(dt, "EC2 Instance State-change Notification") == 0 && id) {
 		const char *st = json_string_value(json_object_get(d, "state"));
 
 		if (st && (strcmp(st, "stopping") == 0 || strcmp(st, "stopped") == 0))
-			ev_push(w, KP_CLOUD_EV_STOPPED, id);
+			ev_push(evs, KP_CLOUD_EV_STOPPED, id);
 		else if (st && (strcmp(st, "shutting-down") == 0 || strcmp(st, "terminated") == 0))
-			ev_push(w, KP_CLOUD_EV_TERMINATED, id);
+			ev_push(evs, KP_CLOUD_EV_TERMINATED, id);
 	} else if (strcmp(src, "aws.ec2") == 0 &&
 		   strcmp(dt, "EC2 Capacity Reservation Instance Interruption Warning") == 0 && id) {
-		ev_push(w, KP_CLOUD_EV_RESERVATION_INTERRUPTED, id);
+		ev_push(evs, KP_CLOUD_EV_RESERVATION_INTERRUPTED, id);
 	} else if (strcmp(src, "aws.health") == 0 && strcmp(dt, "AWS Health Event") == 0) {
 		const char *svc = json_string_value(json_object_get(d, "service"));
 		const char *cat = json_string_value(json_object_get(d, "eventTypeCategory"));
@@ -1934,7 +1953,7 @@ static bool handle_message(struct kp_aws_cloud *w, const char *body)
 				const char *v = json_string_value(json_object_get(e, "entityValue"));
 
 				if (v)
-					ev_push(w, KP_CLOUD_EV_SCHEDULED_CHANGE, id_of_arn(v));
+					ev_push(evs, KP_CLOUD_EV_SCHEDULED_CHANGE, id_of_arn(v));
 			}
 	}
 	/* other kinds: no-op, deleted (parser.go) */
@@ -1952,11 +1971,40 @@ static void sleep_ms(struct kp_aws_cloud *w, int64_t ms)
 	}
 }
 
+/* DeleteMessage for every message the controller acknowledged. */
+static void delete_acked(struct kp_aws_cloud *w)
+{
+	json_t *acks, *h;
+	size_t i;
+
+	pthread_mutex_lock(&w->mu);
+	acks = w->acks;
+	w->acks = json_array();
+	pthread_mutex_unlock(&w->mu);
+	json_array_foreach(acks, i, h) {
+		json_t *dq = json_pack("{s:s,s:s}", "QueueUrl", w->queue_url, "ReceiptHandle", json_string_value(h));
+		char *dt = dq ? json_dumps(dq, JSON_COMPACT) : NULL;
+		struct kp_errbuf eb = { 0 };
+		struct kp_aws_resp r2;
+
+		json_decref(dq);
+		/* a failure leaves the message for redelivery (at least once) */
+		if (dt && kp_aws_json(w->cl, "sqs", "AmazonSQS.DeleteMessage", "1.0", dt, &r2, &eb) == KP_OK)
+			kp_aws_resp_clear(&r2);
+		else if (dt)
+			kp_log_error(&w->log, "deleting sqs message", KP_LOG_FIELDS(kp_log_errmsg(eb.msg)));
+		free(dt);
+	}
+	json_decref(acks);
+}
+
 static void *sqs_main(void *arg)
 {
 	struct kp_aws_cloud *w = arg;
 
 	while (!atomic_load(&w->stop)) {
+		if (w->queue_url[0])
+			delete_acked(w);
 		struct kp_aws_resp r;
 		struct kp_errbuf eb = { 0 };
 		json_t *req, *msgs, *m;
@@ -1995,21 +2043,24 @@ static void *sqs_main(void *arg)
 		json_array_foreach(msgs, i, m) {
 			const char *body = json_string_value(json_object_get(m, "Body"));
 			const char *rh = json_string_value(json_object_get(m, "ReceiptHandle"));
-			struct kp_aws_resp r2;
+			const char *st = json_string_value(json_object_get(json_object_get(m, "Attributes"), "SentTimestamp"));
+			json_t *evs = json_array();
+			int64_t sent_ms = 0;
 
-			if (!handle_message(w, body))
-				ev_push(w, KP_CLOUD_EV_UNPARSEABLE, "");
-			if (rh) {
-				json_t *dq = json_pack("{s:s,s:s}", "QueueUrl", w->queue_url, "ReceiptHandle", rh);
-				char *dt = json_dumps(dq, JSON_COMPACT);
-
-				json_decref(dq);
-				if (dt)
-					kp_aws_json(w->cl, "sqs", "AmazonSQS.DeleteMessage", "1.0", dt, &r2, &eb);
-				kp_aws_resp_clear(&r2);
-				free(dt);
+			/* deleted only once the controller acted (ack_event):
+			 * controller.go handleMessage, then deleteMessage */
+			if (!handle_message(w, body, evs, &sent_ms)) {
+				json_array_clear(evs);
+				ev_push(evs, KP_CLOUD_EV_UNPARSEABLE, "");
+			} else if (json_array_size(evs) == 0) {
+				ev_push(evs, KP_CLOUD_EV_NOOP, "");
 			}
+			if (!sent_ms && st)
+				kp_parse_i64(st, &sent_ms);
+			ev_queue(w, evs, rh, sent_ms);
+			json_decref(evs);
 		}
+		delete_acked(w);
 		kp_aws_resp_clear(&r);
 	}
 	return NULL;
@@ -2025,6 +2076,7 @@ static const char *kind_name(enum kp_cloud_event_kind k)
 	case KP_CLOUD_EV_TERMINATED: return "instance_terminated";
 	case KP_CLOUD_EV_RESERVATION_INTERRUPTED: return "capacity_reservation_interrupted";
 	case KP_CLOUD_EV_UNPARSEABLE: return "unparseable";
+	case KP_CLOUD_EV_NOOP: return "no_op";
 	}
 	return "unknown";
 }
@@ -2051,7 +2103,12 @@ static enum kp_cloud_err aws_poll_events(struct kp_cloud *cp, struct kp_arena *a
 			v[i].kind = (enum kp_cloud_event_kind)json_integer_value(json_object_get(e, "kind"));
 			v[i].kind_name = kind_name(v[i].kind);
 			v[i].instance_id = kp_arena_strdup(a, json_string_value(json_object_get(e, "id")));
-			v[i].drain = v[i].kind != KP_CLOUD_EV_REBALANCE && v[i].kind != KP_CLOUD_EV_UNPARSEABLE;
+			v[i].drain = v[i].kind != KP_CLOUD_EV_REBALANCE && v[i].kind != KP_CLOUD_EV_UNPARSEABLE &&
+				     v[i].kind != KP_CLOUD_EV_NOOP;
+			v[i].msg = json_is_string(json_object_get(e, "msg"))
+					   ? kp_arena_strdup(a, json_string_value(json_object_get(e, "msg")))
+					   : NULL;
+			v[i].sent_ms = (int64_t)json_integer_value(json_object_get(e, "sent"));
 		}
 		json_array_clear(w->events);
 		*out = v;
@@ -2059,6 +2116,17 @@ static enum kp_cloud_err aws_poll_events(struct kp_cloud *cp, struct kp_arena *a
 	}
 	pthread_mutex_unlock(&w->mu);
 	return KP_CLOUD_OK;
+}
+
+static enum kp_cloud_err aws_ack_event(struct kp_cloud *cp, const char *msg, struct kp_errbuf *eb)
+{
+	struct kp_aws_cloud *w = aws_of(cp);
+	int rc;
+
+	pthread_mutex_lock(&w->mu);
+	rc = json_array_append_new(w->acks, json_string(msg));
+	pthread_mutex_unlock(&w->mu);
+	return rc ? kp_cloud_errf(eb, KP_CLOUD_INTERNAL, "out of memory") : KP_CLOUD_OK;
 }
 
 /* ---- construction ---- */
@@ -2092,6 +2160,7 @@ static void aws_destroy(struct kp_cloud *cp)
 	json_decref(w->pool_class);
 	json_decref(w->lts);
 	json_decref(w->events);
+	json_decref(w->acks);
 	free(w->cluster_ca);
 	kp_aws_client_free(w->cl);
 	pthread_mutex_destroy(&w->mu);
@@ -2135,6 +2204,7 @@ static const struct kp_cloud_ops aws_ops = {
 	.nodeclass_reconcile = aws_nodeclass_reconcile,
 	.nodeclass_forget = aws_nodeclass_forget,
 	.poll_events = aws_poll_events,
+	.ack_event = aws_ack_event,
 	.repair_policies = aws_repair_policies,
 };
 
@@ -2196,6 +2266,7 @@ kp_err kp_cloud_aws_new(const struct kp_cloud_aws_opts *o, struct kp_cloud **out
 	w->pool_class = json_object();
 	w->lts = json_object();
 	w->events = json_array();
+	w->acks = json_array();
 	w->pub.ops = &aws_ops;
 	w->pub.impl = w;
 	pthread_cond_init(&w->types_cv, NULL);
