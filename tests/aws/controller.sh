@@ -83,7 +83,7 @@ start_ctrl() { # LOGFILE: the AWS controller against the proxy
 		"$BIN" controller --kubeconfig "$KC" --cloud-provider aws --cluster-name demo \
 		--aws-endpoint "http://127.0.0.1:$PP" --aws-region us-east-1 --interruption-queue demo-interruption \
 		--cluster-endpoint "https://127.0.0.1:$PORT" --metrics-listen "" --health-listen "" \
-		--batch-idle-duration 200ms --batch-max-duration 1s >>"$1" 2>&1 &
+		--batch-idle-duration 200ms --batch-max-duration 1s ${PRICING_URL:+--aws-pricing-endpoint "$PRICING_URL"} >>"$1" 2>&1 &
 	CPID=$!
 	PIDS="$PIDS $CPID"
 }
@@ -171,6 +171,8 @@ else bad "ctl: interruption" "$(grep -i interrupt "$TMP/ctrl2.log" | tail -n 2)"
 . "$ROOT/tests/aws/pools.sh"
 # ---- 7. capacity reservations: one reserved NodeClaim, the next on-demand
 . "$ROOT/tests/aws/reserved.sh"
+# ---- 8. on-demand prices from --aws-pricing-endpoint (pricingflag.sh)
+pricing_flag_check "controller" "$TMP/ctrl.log"
 
 stop_pid "$CPID"
 stop_pid "$UPID"
