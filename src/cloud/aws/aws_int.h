@@ -42,6 +42,7 @@ struct kp_aws_ami {
 	char id[64], name[256], arch[16];     /* arch: "amd64" / "arm64" (Kubernetes names) */
 	char created[40];
 	bool deprecated;
+	bool mac;                             /* x86_64_mac / arm64_mac: for mac types only */
 };
 
 /* A capacity reservation (ODCR) the class selects
@@ -163,7 +164,9 @@ kp_err kp_aws_class_resolve(struct kp_aws_cloud *w, const json_t *obj, struct kp
 void kp_aws_class_clear(struct kp_aws_class *c);
 /* User data for the class's family (base64 is done by the caller). malloc'ed. */
 char *kp_aws_user_data(struct kp_aws_cloud *w, const struct kp_aws_class *c);
-/* The newest AMI of the class for arch ("amd64"/"arm64"), or NULL. */
+/* The class's AMI for a (non-mac) type of arch ("amd64"/"arm64"): the
+ * newest non-deprecated one, the only one the class keeps for that
+ * requirement set; NULL when there is none. */
 const struct kp_aws_ami *kp_aws_class_ami(const struct kp_aws_class *c, const char *arch);
 /* True for Windows families. */
 bool kp_aws_family_windows(const char *family);
