@@ -1509,7 +1509,18 @@ static enum kp_cloud_err aws_create(struct kp_cloud *cp, const struct kp_nodecla
 	}
 	/* one launch template per AMI (and reservation), for this NodePool and
 	 * capacity type, with the user data in its name's hash */
-	ud = kp_aws_user_data(w, &snap);
+	{
+		struct kp_errbuf e2 = { 0 };
+
+		if (!(ud = kp_aws_user_data(w, &snap, claim, ct, &e2))) {
+			free(amis);
+			free(subs);
+			free(picks);
+			free(snap.sgs);
+			json_decref(snap.spec);
+			return kp_cloud_errf(eb, KP_CLOUD_CREATE_ERROR, "EC2NodeClass %s: %s", snap.name, e2.msg);
+		}
+	}
 	for (int i = 0; i < npick; i++) {
 		int j;
 
