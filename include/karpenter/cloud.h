@@ -70,6 +70,14 @@ struct kp_cloud_event {
 	bool drain;                     /* Karpenter's CordonAndDrain: delete the NodeClaim gracefully */
 };
 
+/* A node class's hash as the provider writes it on the NodeClaims it
+ * launches (AWS: karpenter.k8s.aws/ec2nodeclass-hash and -hash-version).
+ * key[0] == 0: the provider keeps no hash for its node classes. */
+struct kp_cloud_hash {
+	char key[128], value[64];          /* hash annotation and its value */
+	char version_key[128], version[32];/* hash-version annotation and its value */
+};
+
 struct kp_cloud_ops {
 	int version;                   /* KP_CLOUD_VERSION */
 	const char *name;              /* "fake", "aws" */
@@ -108,6 +116,11 @@ struct kp_cloud_ops {
 	 * blocks: providers poll in their own thread). */
 	enum kp_cloud_err (*poll_events)(struct kp_cloud *cp, struct kp_arena *a, struct kp_cloud_event **out, int *n,
 					 struct kp_errbuf *eb);
+	/* The hash of one node class (the API object as JSON text), the one
+	 * create puts on NodeClaims; from the object alone, no cloud call
+	 * (cheap enough for the controller's loop thread). */
+	enum kp_cloud_err (*nodeclass_hash)(struct kp_cloud *cp, const char *nodeclass_json, struct kp_cloud_hash *out,
+					    struct kp_errbuf *eb);
 };
 
 struct kp_cloud {
@@ -150,6 +163,9 @@ enum kp_cloud_err kp_cloud_nodeclass_reconcile(struct kp_cloud *cp, const char *
 void kp_cloud_nodeclass_forget(struct kp_cloud *cp, const char *name);
 enum kp_cloud_err kp_cloud_poll_events(struct kp_cloud *cp, struct kp_arena *a, struct kp_cloud_event **out, int *n,
 				       struct kp_errbuf *eb);
+/* *out zeroed (key "") when the provider has no nodeclass_hash. */
+enum kp_cloud_err kp_cloud_nodeclass_hash(struct kp_cloud *cp, const char *nodeclass_json, struct kp_cloud_hash *out,
+					  struct kp_errbuf *eb);
 /* Releases the provider and cp itself; NULL is a no-op. */
 void kp_cloud_destroy(struct kp_cloud *cp);
 

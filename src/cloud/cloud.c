@@ -182,6 +182,16 @@ enum kp_cloud_err kp_cloud_poll_events(struct kp_cloud *cp, struct kp_arena *a, 
 	return ensure_msg(cp, cp->ops->poll_events(cp, a, out, n, eb), "poll events", eb);
 }
 
+enum kp_cloud_err kp_cloud_nodeclass_hash(struct kp_cloud *cp, const char *nodeclass_json, struct kp_cloud_hash *out,
+					  struct kp_errbuf *eb)
+{
+	memset(out, 0, sizeof(*out));
+	clear_msg(eb);
+	if (!cp->ops->nodeclass_hash)
+		return KP_CLOUD_OK;
+	return ensure_msg(cp, cp->ops->nodeclass_hash(cp, nodeclass_json, out, eb), "nodeclass hash", eb);
+}
+
 void kp_cloud_destroy(struct kp_cloud *cp)
 {
 	if (cp && cp->ops && cp->ops->destroy)

@@ -161,6 +161,8 @@ kp_err kp_aws_ec2_each(struct kp_aws_cloud *w, struct kp_aws_params *p, const ch
 kp_err kp_aws_class_resolve(struct kp_aws_cloud *w, const json_t *obj, struct kp_aws_class *c, json_t **status,
 			    json_t **conds, struct kp_errbuf *eb);
 void kp_aws_class_clear(struct kp_aws_class *c);
+/* The class's karpenter.k8s.aws/ec2nodeclass-hash from its .spec (decimal, into out of size n). */
+void kp_aws_class_hash(const json_t *spec, char *out, size_t n);
 /* User data for the class's family (base64 is done by the caller). malloc'ed. */
 char *kp_aws_user_data(struct kp_aws_cloud *w, const struct kp_aws_class *c);
 /* The newest AMI of the class for arch ("amd64"/"arm64"), or NULL. */
