@@ -1,9 +1,10 @@
 # tests/e2e/hashver.sh: the NodePool hash controller after a hash-version
 # change (Karpenter's nodepool/hash updateNodeClaimHash) on `karpenter up`
-# with the simulated cloud. Two NodeClaims of a pool carry an old
-# karpenter.sh/nodepool-hash-version and a wrong hash (as claims launched by
-# another Karpenter do); one of them is already Drifted. When the pool's own
-# hash-version annotation is old, the controller rewrites the claims before
+# with the simulated cloud. Two NodeClaims of a pool carry Karpenter's
+# karpenter.sh/nodepool-hash-version (v3, ours is kc-v1) and a hash that is
+# not ours, as after a take-over; one of them is already Drifted. When the
+# pool's own hash-version annotation is Karpenter's too, the controller
+# rewrites the claims before
 # the pool: the plain claim gets the pool's hash and the current version and
 # no Drifted condition, the drifted one keeps its hash and gets the version.
 # Sourced by tests/e2e/run (uses its start_server, stop_server, free_port,
@@ -57,30 +58,30 @@ spec:
 EOF2
 	K apply -f "$TMP/hv.yaml" >/dev/null 2>&1
 	hv_two() { [ "$(K get nodeclaims -l karpenter.sh/nodepool=hv -o jsonpath='{range .items[*]}{.status.providerID}{"\n"}{end}' | grep -c .)" -eq 2 ]; }
-	hv_pool_hashed() { case "$(hv_ann nodepool/hv)" in ?*" v3") return 0 ;; esac; return 1; }
+	hv_pool_hashed() { case "$(hv_ann nodepool/hv)" in ?*" kc-v1") return 0 ;; esac; return 1; }
 	if hv_until 30 hv_two && hv_until 10 hv_pool_hashed; then
 		H=$(hv_ann nodepool/hv); H=${H% *}
 		set -- $(K get nodeclaims -l karpenter.sh/nodepool=hv -o jsonpath='{.items[*].metadata.name}' 2>/dev/null)
 		A=$1 B=$2
 		for n in "$A" "$B"; do
-			K annotate --overwrite nodeclaim "$n" karpenter.sh/nodepool-hash=12345 karpenter.sh/nodepool-hash-version=v1 >/dev/null 2>&1
+			K annotate --overwrite nodeclaim "$n" karpenter.sh/nodepool-hash=12345 karpenter.sh/nodepool-hash-version=v3 >/dev/null 2>&1
 		done
 		K patch nodeclaim "$B" --subresource=status --type=json \
 			-p '[{"op":"add","path":"/status/conditions/-","value":{"type":"Drifted","status":"True","reason":"NodePoolDrifted","message":"test","lastTransitionTime":"2026-01-01T00:00:00Z"}}]' >/dev/null 2>&1
 		before="$(hv_ann "nodeclaim/$A")/$(hv_ann "nodeclaim/$B")/$(hv_drifted "$B")"
-		# the pool as an older Karpenter left it
-		K annotate --overwrite nodepool hv karpenter.sh/nodepool-hash-version=v1 >/dev/null 2>&1
-		hv_done() { [ "$(hv_ann nodeclaim/"$A")" = "$H v3" ] && [ "$(hv_ann nodepool/hv)" = "$H v3" ] && [ "$(hv_ann nodeclaim/"$B")" = "12345 v3" ]; }
-		if [ "$before" = "12345 v1/12345 v1/True" ] && hv_until 15 hv_done && [ -z "$(hv_drifted "$A")" ] && [ "$(hv_drifted "$B")" = True ]; then
-			ok "hashver: old hash-version: the claim gets the pool's hash and v3, the Drifted one keeps its hash, then the pool v3"
+		# the pool as Karpenter left it
+		K annotate --overwrite nodepool hv karpenter.sh/nodepool-hash-version=v3 >/dev/null 2>&1
+		hv_done() { [ "$(hv_ann nodeclaim/"$A")" = "$H kc-v1" ] && [ "$(hv_ann nodepool/hv)" = "$H kc-v1" ] && [ "$(hv_ann nodeclaim/"$B")" = "12345 kc-v1" ]; }
+		if [ "$before" = "12345 v3/12345 v3/True" ] && hv_until 15 hv_done && [ -z "$(hv_drifted "$A")" ] && [ "$(hv_drifted "$B")" = True ]; then
+			ok "hashver: old hash-version: the claim gets the pool's hash and kc-v1, the Drifted one keeps its hash, then the pool kc-v1"
 		else bad "hashver: NodeClaim hash rewrite after a hash-version change" \
-			"before '$before' pool '$(hv_ann nodepool/hv)' want '$H v3'; $A '$(hv_ann nodeclaim/"$A")' drifted '$(hv_drifted "$A")'; $B '$(hv_ann nodeclaim/"$B")' drifted '$(hv_drifted "$B")'"; fi
+			"before '$before' pool '$(hv_ann nodepool/hv)' want '$H kc-v1'; $A '$(hv_ann nodeclaim/"$A")' drifted '$(hv_drifted "$A")'; $B '$(hv_ann nodeclaim/"$B")' drifted '$(hv_drifted "$B")'"; fi
 		# the same version: nothing is rewritten (the claim's hash is compared, not replaced)
 		K annotate --overwrite nodeclaim "$A" karpenter.sh/nodepool-hash=999 >/dev/null 2>&1
 		sleep 1
 		K annotate --overwrite nodepool hv example.com/touch=1 >/dev/null 2>&1
 		sleep 1
-		if [ "$(hv_ann nodeclaim/"$A")" = "999 v3" ]; then ok "hashver: with the current hash-version the claims' hashes are left alone"
+		if [ "$(hv_ann nodeclaim/"$A")" = "999 kc-v1" ]; then ok "hashver: with the current hash-version the claims' hashes are left alone"
 		else bad "hashver: with the current hash-version the claims' hashes are left alone" "$A '$(hv_ann nodeclaim/"$A")'"; fi
 	else bad "hashver: two NodeClaims of pool hv launched and the pool hashed" \
 		"$(K get nodeclaims -o wide 2>&1 | tail -n 3) pool '$(hv_ann nodepool/hv)'"; fi
