@@ -47,6 +47,7 @@ done
 if [ $vs_t -gt 0 ]; then
 	vs_start() { # LOG ARGS...: a controller until it has started (or 10 s)
 		vs_log=$1; shift
+		: >"$vs_log"
 		"$ROOT/$O/karpenter" controller --kubeconfig "$TMP/version.kubeconfig" --cloud-provider aws --cluster-name v \
 			--aws-endpoint "http://127.0.0.1:$PP" --aws-region us-east-1 --metrics-listen "" --health-listen "" \
 			"$@" >"$vs_log" 2>&1 &
