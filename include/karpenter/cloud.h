@@ -108,6 +108,13 @@ struct kp_cloud_ops {
 	 * blocks: providers poll in their own thread). */
 	enum kp_cloud_err (*poll_events)(struct kp_cloud *cp, struct kp_arena *a, struct kp_cloud_event **out, int *n,
 					 struct kp_errbuf *eb);
+	/* Tags a registered NodeClaim's instance as Karpenter's tagging
+	 * controller does (AWS: Name = node_name, karpenter.sh/nodeclaim =
+	 * claim_name, eks:eks-cluster-name = the cluster), leaving alone every
+	 * one of those keys the instance already has (a user's Name stays).
+	 * KP_CLOUD_NOT_FOUND when the instance is gone. */
+	enum kp_cloud_err (*tag_instance)(struct kp_cloud *cp, const char *provider_id, const char *node_name,
+					  const char *claim_name, struct kp_errbuf *eb);
 };
 
 struct kp_cloud {
@@ -150,6 +157,8 @@ enum kp_cloud_err kp_cloud_nodeclass_reconcile(struct kp_cloud *cp, const char *
 void kp_cloud_nodeclass_forget(struct kp_cloud *cp, const char *name);
 enum kp_cloud_err kp_cloud_poll_events(struct kp_cloud *cp, struct kp_arena *a, struct kp_cloud_event **out, int *n,
 				       struct kp_errbuf *eb);
+enum kp_cloud_err kp_cloud_tag_instance(struct kp_cloud *cp, const char *provider_id, const char *node_name,
+					const char *claim_name, struct kp_errbuf *eb);
 /* Releases the provider and cp itself; NULL is a no-op. */
 void kp_cloud_destroy(struct kp_cloud *cp);
 

@@ -182,6 +182,15 @@ enum kp_cloud_err kp_cloud_poll_events(struct kp_cloud *cp, struct kp_arena *a, 
 	return ensure_msg(cp, cp->ops->poll_events(cp, a, out, n, eb), "poll events", eb);
 }
 
+enum kp_cloud_err kp_cloud_tag_instance(struct kp_cloud *cp, const char *provider_id, const char *node_name,
+					const char *claim_name, struct kp_errbuf *eb)
+{
+	clear_msg(eb);
+	if (!cp->ops->tag_instance)
+		return KP_CLOUD_OK;
+	return ensure_msg(cp, cp->ops->tag_instance(cp, provider_id, node_name, claim_name, eb), "tag instance", eb);
+}
+
 void kp_cloud_destroy(struct kp_cloud *cp)
 {
 	if (cp && cp->ops && cp->ops->destroy)

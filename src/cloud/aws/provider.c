@@ -2106,6 +2106,7 @@ static const struct kp_cloud_ops aws_ops = {
 	.nodeclass_reconcile = aws_nodeclass_reconcile,
 	.nodeclass_forget = aws_nodeclass_forget,
 	.poll_events = aws_poll_events,
+	.tag_instance = kp_aws_tag_instance,
 };
 
 void kp_cloud_aws_opts_init(struct kp_cloud_aws_opts *o)
