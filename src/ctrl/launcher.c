@@ -17,8 +17,9 @@
  *
  * The other cloud calls the controllers make (Get and Delete for
  * termination and finalization, List and Delete for garbage collection,
- * the node class reconcile, the tagging of registered instances) run the same way: kp_ctrl__call_poll starts a
- * thread per (kind, key) and the caller comes back for the result, so no
+ * the node class reconcile, the tagging of registered instances) run the
+ * same way: kp_ctrl__call_poll starts a thread per (kind, key) and the
+ * caller comes back for the result, so no
  * API call (each may take seconds on a slow or throttled cloud) runs on the
  * loop thread. Karpenter's controllers each run in goroutines of their own;
  * this is the single-loop equivalent.
