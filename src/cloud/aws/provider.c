@@ -754,7 +754,11 @@ static enum kp_instance_state state_of(const char *s)
 		return KP_INSTANCE_PENDING;
 	if (strcmp(s, "terminated") == 0)
 		return KP_INSTANCE_TERMINATED;
-	return KP_INSTANCE_TERMINATING; /* shutting-down, stopping, stopped */
+	/* a stopped instance still exists (instance.go Get filters out only
+	 * shutting-down/terminated): Delete terminates it, GC collects it */
+	if (strcmp(s, "stopping") == 0 || strcmp(s, "stopped") == 0)
+		return KP_INSTANCE_STOPPED;
+	return KP_INSTANCE_TERMINATING; /* shutting-down */
 }
 
 /* Labels the Node will carry: the type's, zone, region, capacity type, nodepool. */
@@ -946,6 +950,8 @@ static enum kp_cloud_err aws_delete(struct kp_cloud *cp, const char *provider_id
 	enum kp_cloud_err e;
 	kp_err rc;
 
+	/* instance.go Delete: TerminateInstances unless already shutting-down
+	 * (a stopped instance is terminated) */
 	kp_arena_init(&a);
 	e = describe_one(w, provider_id, &a, &L, eb);
 	if (e || L.v[0].state == KP_INSTANCE_TERMINATING) {
