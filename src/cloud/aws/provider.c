@@ -251,34 +251,22 @@ static kp_err refresh_types(struct kp_aws_cloud *w, bool force, struct kp_errbuf
 /* ---- on-demand prices from the Pricing API (pricing.go UpdateOnDemandPricing) ---- */
 
 /* One GetProducts query (ServiceCode AmazonEC2, TERM_MATCH filters as
- * Karpenter's, MaxResults 100), page after page, into prices {type: USD}. */
+ * Karpenter's, MaxResults 100), page after page, into prices {type: price}. */
 static kp_err pricing_query(struct kp_aws_cloud *w, const char *tenancy, const char *family, json_t *prices,
 			    struct kp_errbuf *eb)
 {
 	char token[2048] = "";
 	int pages = 0;
+	const char *currency = kp_aws_pricing_currency(w->cl->region);   /* CNY in cn-* (pricing.go) */
 
 	do {
-		json_t *req = json_pack("{s:s,s:i,s:[{s:s,s:s,s:s},{s:s,s:s,s:s},{s:s,s:s,s:s},{s:s,s:s,s:s},"
-					"{s:s,s:s,s:s},{s:s,s:s,s:s},{s:s,s:s,s:s},{s:s,s:s,s:s}]}",
-					"ServiceCode", "AmazonEC2", "MaxResults", 100, "Filters", "Type", "TERM_MATCH",
-					"Field", "regionCode", "Value", w->cl->region, "Type", "TERM_MATCH", "Field",
-					"serviceCode", "Value", "AmazonEC2", "Type", "TERM_MATCH", "Field", "preInstalledSw",
-					"Value", "NA", "Type", "TERM_MATCH", "Field", "operatingSystem", "Value", "Linux",
-					"Type", "TERM_MATCH", "Field", "capacitystatus", "Value", "Used", "Type",
-					"TERM_MATCH", "Field", "marketoption", "Value", "OnDemand", "Type", "TERM_MATCH",
-					"Field", "tenancy", "Value", tenancy, "Type", "TERM_MATCH", "Field", "productFamily",
-					"Value", family);
+		/* regionCode: the cluster's region, not the Pricing endpoint's */
+		char *body = kp_aws_pricing_body(w->cl->region, tenancy, family, token);
 		struct kp_aws_resp r;
-		char *body;
 		kp_err rc;
 		size_t i;
 		json_t *pl;
 
-		if (req && token[0])
-			json_object_set_new(req, "NextToken", json_string(token));
-		body = req ? json_dumps(req, JSON_COMPACT) : NULL;
-		json_decref(req);
 		if (!body)
 			return kp_errf(eb, KP_ERR_NOMEM, "out of memory");
 		rc = kp_aws_json(w->cl, "pricing", "AWSPriceListService.GetProducts", "1.1", body, &r, eb);
@@ -295,8 +283,8 @@ static kp_err pricing_query(struct kp_aws_cloud *w, const char *tenancy, const c
 
 			json_object_foreach(json_object_get(json_object_get(doc, "terms"), "OnDemand"), k1, term)
 				json_object_foreach(json_object_get(term, "priceDimensions"), k2, dim) {
-					const char *usd =
-						json_string_value(json_object_get(json_object_get(dim, "pricePerUnit"), "USD"));
+					const char *usd = json_string_value(
+						json_object_get(json_object_get(dim, "pricePerUnit"), currency));
 					char *end;
 					double v = usd ? strtod(usd, &end) : 0;
 
