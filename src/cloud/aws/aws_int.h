@@ -42,6 +42,7 @@ struct kp_aws_ami {
 	char id[64], name[256], arch[16];     /* arch: "amd64" / "arm64" (Kubernetes names) */
 	char created[40];
 	bool deprecated;
+	bool mac;                             /* x86_64_mac / arm64_mac: for mac types only */
 };
 
 /* A capacity reservation (ODCR) the class selects
@@ -187,7 +188,9 @@ kp_err kp_aws_toml_set(struct kp_aws_toml *d, const char *const *table, int ntab
 /* The document, each table once (malloc'ed). */
 char *kp_aws_toml_emit(const struct kp_aws_toml *d);
 void kp_aws_toml_free(struct kp_aws_toml *d);
-/* The newest AMI of the class for arch ("amd64"/"arm64"), or NULL. */
+/* The class's AMI for a (non-mac) type of arch ("amd64"/"arm64"): the
+ * newest non-deprecated one, the only one the class keeps for that
+ * requirement set; NULL when there is none. */
 const struct kp_aws_ami *kp_aws_class_ami(const struct kp_aws_class *c, const char *arch);
 /* True for Windows families. */
 bool kp_aws_family_windows(const char *family);

@@ -1692,9 +1692,17 @@ static enum kp_cloud_err aws_is_drifted(struct kp_cloud *cp, const struct kp_nod
 	c = class_of_claim(w, claim);
 	if (c && c->ready) {
 		bool ami = false, sub = false;
+		const struct kp_itype *it = L.v[0].instance_type ? kp_catalog_find(w->base, L.v[0].instance_type) : NULL;
+		const char *arch = it ? kp_labels_get(&it->labels, KP_LABEL_ARCH) : NULL;
 
+		/* drift.go isAMIDrifted: the instance's image must be the AMI
+		 * the class maps its instance type to (MapToInstanceTypes: the
+		 * newest for its arch); a type we do not know: any of them */
+		if (!arch)
+			arch = kp_labels_get(&claim->labels, KP_LABEL_ARCH);
 		for (int i = 0; i < c->nami && L.v[0].image_id; i++)
-			ami |= strcmp(c->amis[i].id, L.v[0].image_id) == 0;
+			if (!arch || (!c->amis[i].mac && strcmp(c->amis[i].arch, arch) == 0))
+				ami |= strcmp(c->amis[i].id, L.v[0].image_id) == 0;
 		for (int i = 0; i < c->nsub && L.subnet[0]; i++)
 			sub |= strcmp(c->subnets[i].id, L.subnet[0]) == 0;
 		ann = kp_labels_get(&claim->annotations, KP_AWS_ANN_HASH);
