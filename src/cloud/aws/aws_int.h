@@ -167,6 +167,8 @@ enum kp_cloud_err kp_aws_tag_instance(struct kp_cloud *cp, const char *provider_
 kp_err kp_aws_class_resolve(struct kp_aws_cloud *w, const json_t *obj, struct kp_aws_class *c, json_t **status,
 			    json_t **conds, struct kp_errbuf *eb);
 void kp_aws_class_clear(struct kp_aws_class *c);
+/* The class's karpenter.k8s.aws/ec2nodeclass-hash from its .spec (decimal, into out of size n). */
+void kp_aws_class_hash(const json_t *spec, char *out, size_t n);
 /* ---- user data (userdata.c, pkg/providers/amifamily/bootstrap) ---- */
 /* User data for a launch of claim (NULL: none) as capacity type ct from
  * class c: the family's bootstrap with the claim's labels, taints and

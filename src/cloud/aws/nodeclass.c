@@ -738,6 +738,24 @@ void kp_aws_class_clear(struct kp_aws_class *c)
 	memset(c, 0, sizeof(*c));
 }
 
+/* The hash: the spec without the selector terms (those drift by their
+ * resolved values), as pkg/apis/v1/ec2nodeclass_hash.go ignores them; FNV-1a
+ * of its sorted compact JSON, in decimal like hashstructure's. */
+void kp_aws_class_hash(const json_t *spec, char *out, size_t n)
+{
+	json_t *hs = json_deep_copy(spec);
+	char *dump;
+
+	json_object_del(hs, "subnetSelectorTerms");
+	json_object_del(hs, "securityGroupSelectorTerms");
+	json_object_del(hs, "amiSelectorTerms");
+	json_object_del(hs, "capacityReservationSelectorTerms");
+	dump = hs ? json_dumps(hs, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	snprintf(out, n, "%llu", (unsigned long long)fnv(14695981039346656037ULL, dump));
+	free(dump);
+	json_decref(hs);
+}
+
 kp_err kp_aws_class_resolve(struct kp_aws_cloud *w, const json_t *obj, struct kp_aws_class *c, json_t **status,
 			    json_t **conds, struct kp_errbuf *eb)
 {
@@ -750,8 +768,7 @@ kp_err kp_aws_class_resolve(struct kp_aws_cloud *w, const json_t *obj, struct kp
 	char why_sub[600] = "", why_sg[600] = "", why_ami[600] = "", why_prof[600] = "", why_tags[300] = "";
 	char why_cr[600] = "";
 	const json_t *crterms = json_object_get(spec, "capacityReservationSelectorTerms");
-	json_t *hs, *st, *arr, *defterms = NULL;
-	char *dump;
+	json_t *st, *arr, *defterms = NULL;
 	const char *k;
 	json_t *v;
 	struct kp_errbuf e2 = { 0 };
@@ -793,17 +810,7 @@ kp_err kp_aws_class_resolve(struct kp_aws_cloud *w, const json_t *obj, struct kp
 		defterms = json_pack("[{s:s}]", "alias", alias);
 		amiterms = defterms;
 	}
-	/* hash: the spec without the selector terms (those drift by their
-	 * resolved values), as pkg/apis/v1/ec2nodeclass_hash.go ignores them */
-	hs = json_deep_copy(spec);
-	json_object_del(hs, "subnetSelectorTerms");
-	json_object_del(hs, "securityGroupSelectorTerms");
-	json_object_del(hs, "amiSelectorTerms");
-	json_object_del(hs, "capacityReservationSelectorTerms");
-	dump = json_dumps(hs, JSON_COMPACT | JSON_SORT_KEYS);
-	snprintf(c->hash, sizeof(c->hash), "%llu", (unsigned long long)fnv(14695981039346656037ULL, dump));
-	free(dump);
-	json_decref(hs);
+	kp_aws_class_hash(spec, c->hash, sizeof(c->hash));
 
 	json_object_foreach((json_t *)tags, k, v) {
 		if (!*k)

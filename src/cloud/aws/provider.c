@@ -1806,6 +1806,28 @@ static enum kp_cloud_err aws_nodeclass_reconcile(struct kp_cloud *cp, const char
 	return e;
 }
 
+/* pkg/controllers/nodeclass/hash: the hash the hash controller writes on
+ * the EC2NodeClass, the same create puts on its NodeClaims. */
+static enum kp_cloud_err aws_nodeclass_hash(struct kp_cloud *cp, const char *text, struct kp_cloud_hash *out,
+					    struct kp_errbuf *eb)
+{
+	json_error_t je;
+	json_t *obj = json_loads(text, 0, &je);
+	const json_t *spec = json_object_get(obj, "spec");
+
+	(void)cp;
+	if (!json_is_object(spec)) {
+		json_decref(obj);
+		return kp_cloud_errf(eb, KP_CLOUD_INTERNAL, "EC2NodeClass: %s", obj ? "no spec" : je.text);
+	}
+	kp_aws_class_hash(spec, out->value, sizeof(out->value));
+	json_decref(obj);
+	snprintf(out->key, sizeof(out->key), "%s", KP_AWS_ANN_HASH);
+	snprintf(out->version_key, sizeof(out->version_key), "%s", KP_AWS_ANN_HASH_VERSION);
+	snprintf(out->version, sizeof(out->version), "%s", KP_AWS_HASH_VERSION);
+	return KP_CLOUD_OK;
+}
+
 static void aws_nodeclass_forget(struct kp_cloud *cp, const char *name)
 {
 	struct kp_aws_cloud *w = aws_of(cp);
@@ -2194,6 +2216,7 @@ static const struct kp_cloud_ops aws_ops = {
 	.nodeclass_forget = aws_nodeclass_forget,
 	.poll_events = aws_poll_events,
 	.repair_policies = aws_repair_policies,
+	.nodeclass_hash = aws_nodeclass_hash,
 	.tag_instance = kp_aws_tag_instance,
 };
 
