@@ -31,7 +31,11 @@
 #define KPC_UNREGISTERED_TAINT "karpenter.sh/unregistered"
 #define KPC_NODEPOOL_HASH_ANN "karpenter.sh/nodepool-hash"
 #define KPC_NODEPOOL_HASH_VERSION_ANN "karpenter.sh/nodepool-hash-version"
-#define KPC_NODEPOOL_HASH_VERSION "v3"
+/* Our version, not Karpenter's "v3": our FNV of the template is not
+ * Karpenter's hashstructure value. NodeClaims another Karpenter launched
+ * (its hash, "v3") are rewritten to our hash by the hash controller (hash.c)
+ * instead of all being compared, and drifted, against ours. */
+#define KPC_NODEPOOL_HASH_VERSION "kc-v1"
 #define KPC_KEY_MAX 320
 
 enum kp_ctrl__inf {
@@ -161,13 +165,14 @@ int kp_ctrl__launch_inflight(const struct kp_ctrl *c);
 void kp_ctrl__launch_free_all(struct kp_ctrl *c);
 
 /* ---- other cloud calls off the loop thread (launcher.c) ----
- * Get, Delete, List and the node class reconcile run in a thread each, as
+ * Get, Delete, List, the node class reconcile and tagging run in a thread each, as
  * launches do, keyed by (kind, arg): polling the same key again finds the
  * same job. The caller (loop thread) polls: 1 in flight (come back later),
  * 0 with *out = the finished job (read it, then kp_ctrl__call_release), -1
  * could not start (eb-less: out of memory or threads). A finished job
  * nobody polls for 5 minutes is freed by a later poll. */
-enum kp_ctrl__call_kind { KP_CTRL_CALL_GET, KP_CTRL_CALL_DELETE, KP_CTRL_CALL_LIST, KP_CTRL_CALL_NODECLASS };
+enum kp_ctrl__call_kind { KP_CTRL_CALL_GET, KP_CTRL_CALL_DELETE, KP_CTRL_CALL_LIST, KP_CTRL_CALL_NODECLASS,
+			  KP_CTRL_CALL_TAG /* tag_instance; arg {"providerID","nodeName","nodeClaim"} (tagging.c) */ };
 struct kp_ctrl__call {
 	enum kp_ctrl__call_kind kind;
 	char *arg;                      /* providerID, "" (list) or the node class JSON */
@@ -188,7 +193,8 @@ struct kp_ctrl__call {
 	atomic_int done;
 };
 /* key: the node class's name for NODECLASS (arg is its JSON: a job for an
- * older JSON is discarded when the class changed), else NULL (= arg). */
+ * older JSON is discarded when the class changed), the NodeClaim's name for
+ * TAG (likewise), else NULL (= arg). */
 int kp_ctrl__call_poll(struct kp_ctrl *c, enum kp_ctrl__call_kind kind, const char *key, const char *arg,
 		       struct kp_ctrl__call **out);
 void kp_ctrl__call_release(struct kp_ctrl *c, struct kp_ctrl__call *j);

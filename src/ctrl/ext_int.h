@@ -7,6 +7,7 @@
  *   nodepool.c    NodePool status (counter, validation, readiness, hash)
  *   podevents.c   NodeClaim status.lastPodEventTime
  *   nodeclass.c   node class status (provider-resolved) and interruption events
+ *   tagging.c     nodeclaim.tagging: the instance tagged after registration
  * hooks.c wires them to the operator: one struct kp_ctrl__ext hangs off struct
  * kp_ctrl (c->ext), created in kp_ctrl_new, started and stopped with the
  * controllers, fed by the informer callbacks, freed before the loop.
@@ -77,6 +78,10 @@ struct kp_ctrl__ext {
 	struct kp_ctrl__drift_job *drift;
 	struct kp_kube_timer drift_timer;
 	int64_t drift_poll_ms;             /* KARPENTER_DRIFT_POLL, default 5m */
+	/* nodeclaim.tagging (tagging.c) */
+	struct kp_ctrl__queue tagging;          /* NodeClaim names */
+	struct kp_log_field lf_tag[1];
+	struct kp_log log_tag;
 };
 
 /* ---- hooks.c: called by operator.c ---- */
@@ -134,6 +139,19 @@ int64_t kp_ctrl__np_reconcile(struct kp_ctrl *c, const char *pool);
 void kp_ctrl__np_start(struct kp_ctrl *c);
 void kp_ctrl__np_stop(struct kp_ctrl *c);
 
+/* hash.c: the hash controllers' NodeClaim rewrite after a hash-version
+ * change (updateNodeClaimHash): every claim of parent (of() says which)
+ * whose ver_key annotation is not ver gets ver and, when it has no Drifted
+ * condition, hash. 0 when every write succeeded, -1 otherwise (logged). */
+int kp_ctrl__hash_claims(struct kp_ctrl *c, const struct kp_log *log, bool (*of)(const json_t *claim, const char *parent),
+			 const char *parent, const char *hash_key, const char *hash, const char *ver_key, const char *ver);
+bool kp_ctrl__hash_claim_of_pool(const json_t *claim, const char *pool);        /* karpenter.sh/nodepool label */
+bool kp_ctrl__hash_claim_of_class(const json_t *claim, const char *nodeclass);  /* spec.nodeClassRef */
+/* The node class hash controller: the provider's hash of obj (an
+ * EC2NodeClass) and its version as annotations on obj, the class's claims
+ * rewritten first when the version changed; nothing without a provider hash. */
+void kp_ctrl__nc_hash(struct kp_ctrl *c, const struct kp_log *log, json_t *obj);
+
 /* nodeclass.c: node class status through the provider; interruption events */
 int64_t kp_ctrl__nc_reconcile(struct kp_ctrl *c, const char *name);
 void kp_ctrl__nc_event(struct kp_ctrl *c, const json_t *old, const json_t *obj, bool deleted);
@@ -145,6 +163,10 @@ void kp_ctrl__drift_start(struct kp_ctrl *c);
 void kp_ctrl__drift_stop(struct kp_ctrl *c);
 /* Joins a running pass (before the provider goes). */
 void kp_ctrl__drift_free(struct kp_ctrl *c);
+
+/* tagging.c: the provider's tag_instance for registered NodeClaims. */
+void kp_ctrl__tag_event(struct kp_ctrl *c, const json_t *claim, bool deleted);
+int64_t kp_ctrl__tag_reconcile(struct kp_ctrl *c, const char *claim);
 
 /* Pod update filter (bound, terminal, terminating; adds and deletes of bound pods). */
 void kp_ctrl__pe_pod_event(struct kp_ctrl *c, const json_t *old, const json_t *pod, bool deleted);

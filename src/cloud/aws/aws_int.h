@@ -71,6 +71,7 @@ struct kp_aws_class {
 	bool deleted;                         /* the EC2NodeClass is gone (nodeclass_forget) */
 	char reason[512];
 	int64_t max_pods;                     /* spec.kubelet.maxPods, 0 = unset */
+	bool v1beta1;                         /* karpenter.k8s.aws/v1beta1 (metadataOptions hop limit 2) */
 	/* catalog for this class (offerings in its subnets' zones) */
 	struct kp_catalog *cat;
 	uint64_t cat_gen;
@@ -122,6 +123,7 @@ struct kp_aws_cloud {
 	pthread_cond_t fleet_cv;              /* on CLOCK_MONOTONIC */
 	struct kp_aws__fleet_batch *fleet_open;
 	int64_t fleet_idle_ms, fleet_max_ms;  /* 35 ms / 1 s as Karpenter; idle 0 = off */
+	atomic_llong tag_next_ms;             /* next CreateTags slot, monotonic (tagging.c) */
 };
 
 /* ---- CreateFleet batching (batch.c) ---- */
@@ -152,6 +154,10 @@ typedef kp_err (*kp_aws_item_fn)(void *ud, const struct kp_aws_xnode *item, stru
 kp_err kp_aws_ec2_each(struct kp_aws_cloud *w, struct kp_aws_params *p, const char *set, kp_aws_item_fn fn, void *ud,
 		       struct kp_errbuf *eb);
 
+/* ---- NodeClaim tagging (tagging.c): the tag_instance operation ---- */
+enum kp_cloud_err kp_aws_tag_instance(struct kp_cloud *cp, const char *provider_id, const char *node_name,
+				      const char *claim_name, struct kp_errbuf *eb);
+
 /* ---- node classes (nodeclass.c) ---- */
 /* Resolves obj (an EC2NodeClass, v1 or v1beta1 shape) into c (zeroed by the
  * caller; the previous resolution, if any, in prev for cached parts). On
@@ -162,6 +168,8 @@ kp_err kp_aws_ec2_each(struct kp_aws_cloud *w, struct kp_aws_params *p, const ch
 kp_err kp_aws_class_resolve(struct kp_aws_cloud *w, const json_t *obj, struct kp_aws_class *c, json_t **status,
 			    json_t **conds, struct kp_errbuf *eb);
 void kp_aws_class_clear(struct kp_aws_class *c);
+/* The class's karpenter.k8s.aws/ec2nodeclass-hash from its .spec (decimal, into out of size n). */
+void kp_aws_class_hash(const json_t *spec, char *out, size_t n);
 /* ---- user data (userdata.c, pkg/providers/amifamily/bootstrap) ---- */
 /* User data for a launch of claim (NULL: none) as capacity type ct from
  * class c: the family's bootstrap with the claim's labels, taints and
@@ -187,6 +195,13 @@ void kp_aws_toml_free(struct kp_aws_toml *d);
  * newest non-deprecated one, the only one the class keeps for that
  * requirement set; NULL when there is none. */
 const struct kp_aws_ami *kp_aws_class_ami(const struct kp_aws_class *c, const char *arch);
+/* blockDeviceMappings[].ebs.volumeSize (a quantity string, or a number of
+ * bytes) in GiB rounded up: 1 and *gib, 0 when size is NULL, -1 when it is
+ * not a positive quantity. */
+int kp_aws_volume_gib(const json_t *size, int64_t *gib);
+/* The class's spec.kubelet as engine settings (kp_itype_aws_kubelet),
+ * strings in a; out->set false when there is none. */
+kp_err kp_aws_class_kubelet(const struct kp_aws_class *c, struct kp_arena *a, struct kp_kubelet *out);
 /* True for Windows families. */
 bool kp_aws_family_windows(const char *family);
 
