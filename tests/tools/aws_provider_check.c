@@ -139,6 +139,61 @@ static void *batch_run(void *arg)
 	return NULL;
 }
 
+static const struct kp_aws_xnode *describe_instance(const char *pid);
+
+static void *delete_run(void *arg)
+{
+	struct batch_job *j = arg;
+
+	j->e = kp_cloud_delete(j->cp, j->out.provider_id, &j->eb);
+	return NULL;
+}
+
+/* Deletes the jobs' instances at once (terminateinstances.go batches
+ * them): how many TerminateInstances the proxy saw, *done how many deletes
+ * succeeded with the instance terminated in EC2. */
+static int delete_batch(struct batch_job *jobs, int n, int *done)
+{
+	pthread_t th[8];
+	int before = proxy_count("TerminateInstances");
+
+	*done = 0;
+	for (int i = 0; i < n; i++)
+		pthread_create(&th[i], NULL, delete_run, &jobs[i]);
+	for (int i = 0; i < n; i++)
+		pthread_join(th[i], NULL);
+	for (int i = 0; i < n; i++) {
+		const struct kp_aws_xnode *x = describe_instance(jobs[i].out.provider_id);
+
+		*done += jobs[i].e == KP_CLOUD_OK && kp_strcmp0(kp_aws_xml_text(x, "instanceState/name"), "terminated") == 0;
+	}
+	return proxy_count("TerminateInstances") - before;
+}
+
+/* Launches n on-demand m5.large at once (one CreateFleet batch). */
+static int launch_batch(struct kp_cloud *cp, struct batch_job *jobs, int n, const char *prefix,
+			struct kp_nodeclaim *(*mk)(const char *name))
+{
+	pthread_t th[8];
+	int ok_n = 0;
+
+	for (int i = 0; i < n; i++) {
+		char nm[64];
+
+		memset(&jobs[i], 0, sizeof(jobs[i]));
+		snprintf(nm, sizeof(nm), "%s-%d", prefix, i);
+		jobs[i].cp = cp;
+		jobs[i].claim = mk(nm);
+		kp_arena_init(&jobs[i].a);
+		pthread_create(&th[i], NULL, batch_run, &jobs[i]);
+	}
+	for (int i = 0; i < n; i++)
+		pthread_join(th[i], NULL);
+	for (int i = 0; i < n; i++)
+		ok_n += jobs[i].e == KP_CLOUD_OK && jobs[i].out.provider_id;
+	return ok_n;
+}
+
 /* ---- claims ---- */
 
 static void req_in(struct kp_nodeclaim *nc, const char *key, const char *const *vals, int n)
@@ -169,6 +224,13 @@ static struct kp_nodeclaim *claim(const char *name, const char *klass, const cha
 }
 
 /* ---- the checks ---- */
+
+static struct kp_nodeclaim *od_m5_claim(const char *name)
+{
+	static const char *const one[] = { "m5.large" }, *const od[] = { "on-demand" };
+
+	return claim(name, "default", one, 1, od, 1);
+}
 
 static struct kp_cloud *provider(const char *endpoint, const char *queue)
 {
@@ -891,11 +953,33 @@ int main(int argc, char **argv)
 		check(after - before == 1 && distinct, "3 identical launches at once: one CreateFleet (TotalTargetCapacity 3), 3 instances",
 		      buf);
 		check(tagged == 3, "each batched instance tagged with its own NodeClaim (CreateTags)", buf);
-		for (int i = 0; i < 3; i++) {
-			if (jobs[i].out.provider_id)
-				kp_cloud_delete(px, jobs[i].out.provider_id, &eb);
-			kp_arena_free(&jobs[i].a);
+		/* TerminateInstances batching (terminateinstances.go): three
+		 * deletes at once -> one call */
+		if (ok_n == 3) {
+			int calls, done;
+
+			calls = delete_batch(jobs, 3, &done);
+			snprintf(buf, sizeof(buf), "TerminateInstances calls %d, terminated %d: %s", calls, done, jobs[0].eb.msg);
+			check(calls == 1 && done == 3, "3 deletes at once: one TerminateInstances for the 3 ids", buf);
 		}
+		for (int i = 0; i < 3; i++)
+			kp_arena_free(&jobs[i].a);
+		/* the batched call fails (5xx on every attempt): each id is
+		 * terminated again alone */
+		if (launch_batch(px, jobs, 3, "claim-term", od_m5_claim) == 3) {
+			int calls, done;
+
+			proxy_rules("{\"fail5xx\":{\"TerminateInstances\":2}}");
+			calls = delete_batch(jobs, 3, &done);
+			proxy_rules("{}");
+			snprintf(buf, sizeof(buf), "TerminateInstances calls %d, terminated %d: %s", calls, done, jobs[0].eb.msg);
+			check(calls == 5 && done == 3,
+			      "a failed TerminateInstances batch: each instance terminated alone (2 failed attempts + 3)", buf);
+		} else {
+			check(false, "launch 3 for the TerminateInstances batch error", jobs[0].eb.msg);
+		}
+		for (int i = 0; i < 3; i++)
+			kp_arena_free(&jobs[i].a);
 	}
 
 	/* ---- capacity reservations (answered by the proxy: moto has none):

@@ -124,6 +124,11 @@ struct kp_aws_cloud {
 	struct kp_aws__fleet_batch *fleet_open;
 	int64_t fleet_idle_ms, fleet_max_ms;  /* 35 ms / 1 s as Karpenter; idle 0 = off */
 	atomic_llong tag_next_ms;             /* next CreateTags slot, monotonic (tagging.c) */
+	/* TerminateInstances batching (terminate.c) */
+	pthread_mutex_t term_mu;
+	pthread_cond_t term_cv;               /* on CLOCK_MONOTONIC */
+	struct kp_aws__term_batch *term_open;
+	int64_t term_idle_ms, term_max_ms;    /* 100 ms / 1 s as Karpenter */
 };
 
 /* ---- CreateFleet batching (batch.c) ---- */
@@ -144,6 +149,16 @@ void kp_aws_fleet_fini(struct kp_aws_cloud *w);
  * answer's errorSet. Blocks for the batch window (35 ms idle, 1 s max). */
 kp_err kp_aws_fleet_call(struct kp_aws_cloud *w, const struct kp_aws_fleet_req *q, struct kp_arena *a,
 			 struct kp_aws_resp *r, struct kp_errbuf *eb);
+
+/* ---- TerminateInstances batching (terminate.c) ---- */
+#define KP_AWS_TERM_BATCH_MAX 500
+struct kp_aws__term_batch;
+void kp_aws_term_init(struct kp_aws_cloud *w);
+void kp_aws_term_fini(struct kp_aws_cloud *w);
+/* Terminates instance id through the batcher (terminateinstances.go):
+ * KP_ERR_NOTFOUND when EC2 does not know it, other errors as
+ * kp_aws_query's. Blocks for the batch window (100 ms idle, 1 s max). */
+kp_err kp_aws_term_call(struct kp_aws_cloud *w, const char *id, struct kp_errbuf *eb);
 
 int64_t kp_aws_now_ms(struct kp_aws_cloud *w);
 

@@ -949,8 +949,6 @@ static enum kp_cloud_err aws_delete(struct kp_cloud *cp, const char *provider_id
 	struct kp_aws_cloud *w = aws_of(cp);
 	struct kp_arena a;
 	struct inst_list L;
-	struct kp_aws_params p;
-	struct kp_aws_resp r;
 	enum kp_cloud_err e;
 	kp_err rc;
 
@@ -962,11 +960,8 @@ static enum kp_cloud_err aws_delete(struct kp_cloud *cp, const char *provider_id
 		kp_arena_free(&a);
 		return e;
 	}
-	kp_aws_params_init(&p, "TerminateInstances", KP_AWS_EC2_VERSION);
-	kp_aws_params_add(&p, "InstanceId.1", instance_id(provider_id));
-	rc = kp_aws_query(w->cl, "ec2", &p, false, false, &a, &r, eb);
-	kp_aws_params_free(&p);
 	kp_arena_free(&a);
+	rc = kp_aws_term_call(w, instance_id(provider_id), eb);   /* batched (terminate.c) */
 	if (rc == KP_ERR_NOTFOUND)
 		return kp_cloud_errf(eb, KP_CLOUD_NOT_FOUND, "instance %s not found", instance_id(provider_id));
 	if (rc)
@@ -2256,6 +2251,7 @@ static void aws_destroy(struct kp_cloud *cp)
 	kp_aws_client_free(w->cl);
 	pthread_mutex_destroy(&w->mu);
 	kp_aws_fleet_fini(w);
+	kp_aws_term_fini(w);
 	free(w);
 }
 
@@ -2353,6 +2349,7 @@ kp_err kp_cloud_aws_new(const struct kp_cloud_aws_opts *o, struct kp_cloud **out
 	}
 	pthread_mutex_init(&w->mu, NULL);
 	kp_aws_fleet_init(w);
+	kp_aws_term_init(w);
 	w->fleet_idle_ms = 35;   /* createfleet.go: 35 ms idle, 1 s max */
 	w->fleet_max_ms = 1000;
 	w->ice = json_object();
