@@ -41,7 +41,10 @@ struct kp_instance {
 	double price;
 	const char *image_id;
 	int64_t launched;              /* unix s */
-	enum kp_instance_state { KP_INSTANCE_PENDING, KP_INSTANCE_RUNNING, KP_INSTANCE_TERMINATING, KP_INSTANCE_TERMINATED } state;
+	/* STOPPED (AWS stopping/stopped) still exists: Delete terminates it,
+	 * garbage collection collects it (instance.go Get/Delete) */
+	enum kp_instance_state { KP_INSTANCE_PENDING, KP_INSTANCE_RUNNING, KP_INSTANCE_TERMINATING, KP_INSTANCE_TERMINATED,
+				 KP_INSTANCE_STOPPED } state;
 	struct kp_labels labels;       /* labels the Node will carry (type, zone, capacity type, ...) */
 	struct kp_res capacity;
 	struct kp_res allocatable;
@@ -68,6 +71,15 @@ struct kp_cloud_event {
 	const char *kind_name;          /* Karpenter's label: "spot_interrupted", "rebalance_recommendation", ... */
 	const char *instance_id;        /* "i-..." */
 	bool drain;                     /* Karpenter's CordonAndDrain: delete the NodeClaim gracefully */
+};
+
+/* A repair policy (Karpenter's cloudprovider.RepairPolicy): a Node whose
+ * condition type has had this status for longer than the toleration is
+ * unhealthy, and node repair replaces it. */
+struct kp_cloud_repair_policy {
+	const char *type;              /* Node condition type ("Ready", "KernelReady", ...) */
+	const char *status;            /* "False", "Unknown" */
+	int64_t toleration_ms;
 };
 
 struct kp_cloud_ops {
@@ -108,6 +120,14 @@ struct kp_cloud_ops {
 	 * blocks: providers poll in their own thread). */
 	enum kp_cloud_err (*poll_events)(struct kp_cloud *cp, struct kp_arena *a, struct kp_cloud_event **out, int *n,
 					 struct kp_errbuf *eb);
+	/* Karpenter's CloudProvider.RepairPolicies: the provider's table (valid
+	 * until destroy, never blocks), its length in *n. Without it (or with
+	 * *n 0) the provider has no repair policies: node repair does nothing. */
+	const struct kp_cloud_repair_policy *(*repair_policies)(struct kp_cloud *cp, int *n);
+	/* NodePools need no node class here: a missing or not yet reconciled
+	 * class leaves a NodePool Ready (the simulated cloud launches without
+	 * one). False: the class must exist and be Ready. */
+	bool nodeclass_optional;
 };
 
 struct kp_cloud {
@@ -124,7 +144,7 @@ const char *kp_cloud_err_str(enum kp_cloud_err e);
  * KP_ERR_LIMIT, transient -> KP_ERR_IO, else KP_ERR_INVALID) and returns e. */
 enum kp_cloud_err kp_cloud_errf(struct kp_errbuf *eb, enum kp_cloud_err e, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-/* "pending", "running", "terminating", "terminated". */
+/* "pending", "running", "terminating", "terminated", "stopped". */
 const char *kp_instance_state_name(enum kp_instance_state s);
 /* Deep copy of src into dst: strings, the label array and its strings are
  * allocated in a. KP_ERR_NOMEM (dst then zeroed). */
@@ -150,6 +170,11 @@ enum kp_cloud_err kp_cloud_nodeclass_reconcile(struct kp_cloud *cp, const char *
 void kp_cloud_nodeclass_forget(struct kp_cloud *cp, const char *name);
 enum kp_cloud_err kp_cloud_poll_events(struct kp_cloud *cp, struct kp_arena *a, struct kp_cloud_event **out, int *n,
 				       struct kp_errbuf *eb);
+/* The provider's repair policies (cp->ops->repair_policies); NULL with *n
+ * 0 when it has none or cp is NULL. */
+const struct kp_cloud_repair_policy *kp_cloud_repair_policies(struct kp_cloud *cp, int *n);
+/* cp->ops->nodeclass_optional; false for NULL cp. */
+bool kp_cloud_nodeclass_optional(const struct kp_cloud *cp);
 /* Releases the provider and cp itself; NULL is a no-op. */
 void kp_cloud_destroy(struct kp_cloud *cp);
 

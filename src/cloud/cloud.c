@@ -56,6 +56,7 @@ const char *kp_instance_state_name(enum kp_instance_state s)
 	case KP_INSTANCE_RUNNING: return "running";
 	case KP_INSTANCE_TERMINATING: return "terminating";
 	case KP_INSTANCE_TERMINATED: return "terminated";
+	case KP_INSTANCE_STOPPED: return "stopped";
 	}
 	return "unknown";
 }
@@ -180,6 +181,23 @@ enum kp_cloud_err kp_cloud_poll_events(struct kp_cloud *cp, struct kp_arena *a, 
 	if (!cp->ops->poll_events)
 		return KP_CLOUD_OK;
 	return ensure_msg(cp, cp->ops->poll_events(cp, a, out, n, eb), "poll events", eb);
+}
+
+const struct kp_cloud_repair_policy *kp_cloud_repair_policies(struct kp_cloud *cp, int *n)
+{
+	const struct kp_cloud_repair_policy *p = NULL;
+
+	*n = 0;
+	if (cp && cp->ops && cp->ops->repair_policies)
+		p = cp->ops->repair_policies(cp, n);
+	if (!p || *n < 0)
+		*n = 0;
+	return *n ? p : NULL;
+}
+
+bool kp_cloud_nodeclass_optional(const struct kp_cloud *cp)
+{
+	return cp && cp->ops && cp->ops->nodeclass_optional;
 }
 
 void kp_cloud_destroy(struct kp_cloud *cp)

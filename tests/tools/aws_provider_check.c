@@ -569,6 +569,36 @@ int main(int argc, char **argv)
 	check(e == KP_CLOUD_NOT_FOUND, "delete again: not found once terminated", eb.msg);
 	e = kp_cloud_get(cp, od_in.provider_id, &A, &in, &eb);
 	check(e == KP_CLOUD_NOT_FOUND, "get after terminate: not found", eb.msg);
+	{
+		/* a stopped instance still exists (instance.go Get): get and list
+		 * report it, delete terminates it (TerminateInstances) */
+		struct kp_instance st_in, *all = NULL;
+		int n = 0, listed = 0;
+
+		e = kp_cloud_create(cp, claim("claim-stopped", "default", types, 3, od, 1), &A, &st_in, &eb);
+		if (e == KP_CLOUD_OK) {
+			const char *id = strrchr(st_in.provider_id, '/') + 1;
+			const char *kv[] = { "InstanceId.1", id, NULL };
+			const char *state;
+
+			ec2("StopInstances", kv);
+			e = kp_cloud_get(cp, st_in.provider_id, &A, &in, &eb);
+			check(e == KP_CLOUD_OK && in.state == KP_INSTANCE_STOPPED, "get: a stopped instance exists (state stopped)",
+			      e ? eb.msg : kp_instance_state_name(in.state));
+			e = kp_cloud_list(cp, &A, &all, &n, &eb);
+			for (int i = 0; i < n; i++)
+				listed += strcmp(all[i].provider_id, st_in.provider_id) == 0 && all[i].state == KP_INSTANCE_STOPPED;
+			check(e == KP_CLOUD_OK && listed == 1, "list: the stopped instance listed as stopped", eb.msg);
+			e = kp_cloud_delete(cp, st_in.provider_id, &eb);
+			state = kp_aws_xml_text(describe_instance(st_in.provider_id), "instanceState/name");
+			check(e == KP_CLOUD_OK && kp_strcmp0(state, "terminated") == 0,
+			      "delete of a stopped instance: TerminateInstances (terminated in EC2)", e ? eb.msg : state);
+			e = kp_cloud_delete(cp, st_in.provider_id, &eb);
+			check(e == KP_CLOUD_NOT_FOUND, "delete of the stopped instance again: not found", eb.msg);
+		} else {
+			check(false, "create for the stopped-instance check", eb.msg);
+		}
+	}
 
 	/* ---- insufficient capacity through the proxy ---- */
 	reconcile(px, nc_json, &st, &conds, &eb);

@@ -754,7 +754,11 @@ static enum kp_instance_state state_of(const char *s)
 		return KP_INSTANCE_PENDING;
 	if (strcmp(s, "terminated") == 0)
 		return KP_INSTANCE_TERMINATED;
-	return KP_INSTANCE_TERMINATING; /* shutting-down, stopping, stopped */
+	/* a stopped instance still exists (instance.go Get filters out only
+	 * shutting-down/terminated): Delete terminates it, GC collects it */
+	if (strcmp(s, "stopping") == 0 || strcmp(s, "stopped") == 0)
+		return KP_INSTANCE_STOPPED;
+	return KP_INSTANCE_TERMINATING; /* shutting-down */
 }
 
 /* Labels the Node will carry: the type's, zone, region, capacity type, nodepool. */
@@ -946,6 +950,8 @@ static enum kp_cloud_err aws_delete(struct kp_cloud *cp, const char *provider_id
 	enum kp_cloud_err e;
 	kp_err rc;
 
+	/* instance.go Delete: TerminateInstances unless already shutting-down
+	 * (a stopped instance is terminated) */
 	kp_arena_init(&a);
 	e = describe_one(w, provider_id, &a, &L, eb);
 	if (e || L.v[0].state == KP_INSTANCE_TERMINATING) {
@@ -2093,6 +2099,29 @@ static void aws_destroy(struct kp_cloud *cp)
 	free(w);
 }
 
+/* Repair policies (aws/karpenter-provider-aws pkg/cloudprovider
+ * CloudProvider.RepairPolicies): the kubelet's Ready False or Unknown, and
+ * the EKS node monitoring agent's conditions, AcceleratedHardwareReady for
+ * 10 min and the others for 30. */
+#define MIN_MS 60000
+static const struct kp_cloud_repair_policy aws_repair[] = {
+	{ "Ready", "False", 30 * MIN_MS },
+	{ "Ready", "Unknown", 30 * MIN_MS },
+	{ "AcceleratedHardwareReady", "False", 10 * MIN_MS },
+	{ "StorageReady", "False", 30 * MIN_MS },
+	{ "NetworkingReady", "False", 30 * MIN_MS },
+	{ "KernelReady", "False", 30 * MIN_MS },
+	{ "ContainerRuntimeReady", "False", 30 * MIN_MS },
+};
+#undef MIN_MS
+
+static const struct kp_cloud_repair_policy *aws_repair_policies(struct kp_cloud *cp, int *n)
+{
+	(void)cp;
+	*n = (int)(sizeof(aws_repair) / sizeof(aws_repair[0]));
+	return aws_repair;
+}
+
 static const struct kp_cloud_ops aws_ops = {
 	.version = KP_CLOUD_VERSION,
 	.name = "aws",
@@ -2106,6 +2135,7 @@ static const struct kp_cloud_ops aws_ops = {
 	.nodeclass_reconcile = aws_nodeclass_reconcile,
 	.nodeclass_forget = aws_nodeclass_forget,
 	.poll_events = aws_poll_events,
+	.repair_policies = aws_repair_policies,
 };
 
 void kp_cloud_aws_opts_init(struct kp_cloud_aws_opts *o)
