@@ -6,8 +6,9 @@
  *
  * Invariants: the work queue holds each key once with its earliest due
  * time and visits due keys in key order (deterministic), for at most
- * QUEUE_SLICE_MS per pass (the rest stay due for the next loop turn); a
- * reconcile may re-add its own key. The ICE cache holds at most 4096 entries, expired
+ * QUEUE_SLICE_MS per pass (the rest stay due for the next loop turn, and
+ * the next pass starts after the last key visited); a reconcile may re-add
+ * its own key. The ICE cache holds at most 4096 entries, expired
  * ones are reused first. Cost: JSON paths O(depth); queue add O(n); queue
  * pass O(n log n); ICE lookups O(entries).
  */
@@ -113,15 +114,26 @@ static void queue_fire(void *ud)
 		}
 		q->n = k;
 		qsort(due, (size_t)ndue, sizeof(*due), item_cmp);
+		/* after a pass cut short, start past the last key visited (round
+		 * robin): a key that is due again at once must not starve the rest */
+		int first = 0;
+		while (q->resume[0] && first < ndue && strcmp(due[first].key, q->resume) <= 0)
+			first++;
+		if (first == ndue)
+			first = 0;
+		q->resume[0] = '\0';
 		q->running = true;
 		struct timespec t0;
 		clock_gettime(CLOCK_MONOTONIC, &t0);
-		for (int i = 0; i < ndue && !atomic_load(&c->stop); i++) {
-			if (i > 0 && mono_since_ms(&t0) >= QUEUE_SLICE_MS) {
+		for (int n = 0; n < ndue && !atomic_load(&c->stop); n++) {
+			int i = (first + n) % ndue;
+			if (n > 0 && mono_since_ms(&t0) >= QUEUE_SLICE_MS) {
 				/* the rest stay due and run on the next loop turn,
 				 * after the timers already due (the Lease renewal) */
-				for (; i < ndue; i++)
-					kp_ctrl__queue_add(q, due[i].key, 0);
+				int last = (first + n - 1) % ndue;
+				memcpy(q->resume, due[last].key, strlen(due[last].key) + 1);
+				for (; n < ndue; n++)
+					kp_ctrl__queue_add(q, due[(first + n) % ndue].key, 0);
 				break;
 			}
 			int64_t again = q->fn(c, due[i].key);
