@@ -42,6 +42,7 @@ struct kp_aws_ami {
 	char id[64], name[256], arch[16];     /* arch: "amd64" / "arm64" (Kubernetes names) */
 	char created[40];
 	bool deprecated;
+	bool mac;                             /* x86_64_mac / arm64_mac: for mac types only */
 };
 
 /* A capacity reservation (ODCR) the class selects
@@ -161,9 +162,32 @@ kp_err kp_aws_ec2_each(struct kp_aws_cloud *w, struct kp_aws_params *p, const ch
 kp_err kp_aws_class_resolve(struct kp_aws_cloud *w, const json_t *obj, struct kp_aws_class *c, json_t **status,
 			    json_t **conds, struct kp_errbuf *eb);
 void kp_aws_class_clear(struct kp_aws_class *c);
-/* User data for the class's family (base64 is done by the caller). malloc'ed. */
-char *kp_aws_user_data(struct kp_aws_cloud *w, const struct kp_aws_class *c);
-/* The newest AMI of the class for arch ("amd64"/"arm64"), or NULL. */
+/* The class's karpenter.k8s.aws/ec2nodeclass-hash from its .spec (decimal, into out of size n). */
+void kp_aws_class_hash(const json_t *spec, char *out, size_t n);
+/* ---- user data (userdata.c, pkg/providers/amifamily/bootstrap) ---- */
+/* User data for a launch of claim (NULL: none) as capacity type ct from
+ * class c: the family's bootstrap with the claim's labels, taints and
+ * startup taints (plus karpenter.sh/unregistered:NoExecute) and the class's
+ * kubelet maxPods/clusterDNS, merged with spec.userData (MIME parts for
+ * AL2/AL2023, TOML for Bottlerocket). Plain text (the caller encodes it);
+ * malloc'ed; NULL with eb when spec.userData cannot be merged. */
+char *kp_aws_user_data(struct kp_aws_cloud *w, const struct kp_aws_class *c, const struct kp_nodeclaim *claim,
+		       enum kp_captype ct, struct kp_errbuf *eb);
+
+/* ---- TOML (toml.c): Bottlerocket user data merging ---- */
+struct kp_aws_toml;
+/* Parses text (len bytes); KP_ERR_INVALID with the line in eb. */
+kp_err kp_aws_toml_parse(const char *text, size_t len, struct kp_aws_toml **out, struct kp_errbuf *eb);
+/* Sets key in the table whose path is table[0..ntable) to raw (TOML
+ * source text of the value, e.g. "\"x\"" or "58"), replacing the key and
+ * any scalar standing where that table goes. */
+kp_err kp_aws_toml_set(struct kp_aws_toml *d, const char *const *table, int ntable, const char *key, const char *raw);
+/* The document, each table once (malloc'ed). */
+char *kp_aws_toml_emit(const struct kp_aws_toml *d);
+void kp_aws_toml_free(struct kp_aws_toml *d);
+/* The class's AMI for a (non-mac) type of arch ("amd64"/"arm64"): the
+ * newest non-deprecated one, the only one the class keeps for that
+ * requirement set; NULL when there is none. */
 const struct kp_aws_ami *kp_aws_class_ami(const struct kp_aws_class *c, const char *arch);
 /* True for Windows families. */
 bool kp_aws_family_windows(const char *family);

@@ -4,7 +4,8 @@
  * id, name), AMIs (alias family@version through SSM, id, name, tags, owner,
  * ssmParameter; newest non-deprecated first), the instance profile (given,
  * or created for spec.role and tagged), tag validation, the
- * ec2nodeclass-hash, status and conditions, and user data per AMI family.
+ * ec2nodeclass-hash, status and conditions (user data per AMI family is
+ * userdata.c's).
  *
  * Mirrors pkg/providers/{subnet,securitygroup,amifamily,instanceprofile}
  * and pkg/apis/v1/ec2nodeclass_hash.go: selector terms are ORed, fields in
@@ -345,7 +346,19 @@ static kp_err on_image(void *ud, const struct kp_aws_xnode *it, struct kp_errbuf
 	struct kp_aws_ami *am;
 	int64_t t;
 
-	if (!id)
+	bool mac = false;
+	const char *karch = NULL;
+
+	if (!id || !arch)
+		return KP_OK;
+	/* v1.AWSToKubeArchitectures: x86_64 -> amd64, arm64; the mac variants
+	 * map to the same arch but only to mac instance types; anything else
+	 * (i386) is skipped, as amifamily.amis does */
+	if (strcmp(arch, "x86_64") == 0 || (mac = strcmp(arch, "x86_64_mac") == 0))
+		karch = "amd64";
+	else if (strcmp(arch, "arm64") == 0 || (mac = strcmp(arch, "arm64_mac") == 0))
+		karch = "arm64";
+	if (!karch)
 		return KP_OK;
 	for (int i = 0; i < c->nami; i++)
 		if (strcmp(c->amis[i].id, id) == 0)
@@ -363,7 +376,8 @@ static kp_err on_image(void *ud, const struct kp_aws_xnode *it, struct kp_errbuf
 	memset(am, 0, sizeof(*am));
 	copy(am->id, sizeof(am->id), id);
 	copy(am->name, sizeof(am->name), kp_aws_xml_text(it, "name"));
-	copy(am->arch, sizeof(am->arch), arch && strcmp(arch, "arm64") == 0 ? "arm64" : "amd64");
+	copy(am->arch, sizeof(am->arch), karch);
+	am->mac = mac;
 	copy(am->created, sizeof(am->created), kp_aws_xml_text(it, "creationDate"));
 	am->deprecated = dep && !kp_parse_rfc3339(dep, &t) && t <= s->now_s;
 	return KP_OK;
@@ -468,6 +482,8 @@ static const char *family_of_alias(const char *fam)
 	return NULL;
 }
 
+static void keep_newest(struct kp_aws_class *c);
+
 static kp_err resolve_amis(struct kp_aws_cloud *w, const json_t *terms, struct kp_aws_class *c, char *why, size_t wn,
 			   struct kp_errbuf *eb)
 {
@@ -558,13 +574,35 @@ static kp_err resolve_amis(struct kp_aws_cloud *w, const json_t *terms, struct k
 	kp_aws_params_free(&ids);
 	if (c->nami > 1)
 		qsort(c->amis, (size_t)c->nami, sizeof(*c->amis), ami_cmp);
+	keep_newest(c);
 	return rc;
+}
+
+/* amifamily.amis (pkg/providers/amifamily/ami.go): of the images matching
+ * the same requirements (here the arch and whether it is a mac image;
+ * our aliases resolve only the standard variant), only the newest
+ * non-deprecated one is kept, so status.amis lists the winners and an
+ * instance on any other image has drifted. c->amis is sorted (ami_cmp):
+ * the first of each set wins. */
+static void keep_newest(struct kp_aws_class *c)
+{
+	int n = 0;
+
+	for (int i = 0; i < c->nami; i++) {
+		bool seen = false;
+
+		for (int j = 0; j < n && !seen; j++)
+			seen = c->amis[j].mac == c->amis[i].mac && strcmp(c->amis[j].arch, c->amis[i].arch) == 0;
+		if (!seen)
+			c->amis[n++] = c->amis[i];
+	}
+	c->nami = n;
 }
 
 const struct kp_aws_ami *kp_aws_class_ami(const struct kp_aws_class *c, const char *arch)
 {
 	for (int i = 0; i < c->nami; i++)
-		if (strcmp(c->amis[i].arch, arch) == 0)
+		if (!c->amis[i].mac && strcmp(c->amis[i].arch, arch) == 0)
 			return &c->amis[i];
 	return NULL;
 }
@@ -700,6 +738,24 @@ void kp_aws_class_clear(struct kp_aws_class *c)
 	memset(c, 0, sizeof(*c));
 }
 
+/* The hash: the spec without the selector terms (those drift by their
+ * resolved values), as pkg/apis/v1/ec2nodeclass_hash.go ignores them; FNV-1a
+ * of its sorted compact JSON, in decimal like hashstructure's. */
+void kp_aws_class_hash(const json_t *spec, char *out, size_t n)
+{
+	json_t *hs = json_deep_copy(spec);
+	char *dump;
+
+	json_object_del(hs, "subnetSelectorTerms");
+	json_object_del(hs, "securityGroupSelectorTerms");
+	json_object_del(hs, "amiSelectorTerms");
+	json_object_del(hs, "capacityReservationSelectorTerms");
+	dump = hs ? json_dumps(hs, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	snprintf(out, n, "%llu", (unsigned long long)fnv(14695981039346656037ULL, dump));
+	free(dump);
+	json_decref(hs);
+}
+
 kp_err kp_aws_class_resolve(struct kp_aws_cloud *w, const json_t *obj, struct kp_aws_class *c, json_t **status,
 			    json_t **conds, struct kp_errbuf *eb)
 {
@@ -712,8 +768,7 @@ kp_err kp_aws_class_resolve(struct kp_aws_cloud *w, const json_t *obj, struct kp
 	char why_sub[600] = "", why_sg[600] = "", why_ami[600] = "", why_prof[600] = "", why_tags[300] = "";
 	char why_cr[600] = "";
 	const json_t *crterms = json_object_get(spec, "capacityReservationSelectorTerms");
-	json_t *hs, *st, *arr, *defterms = NULL;
-	char *dump;
+	json_t *st, *arr, *defterms = NULL;
 	const char *k;
 	json_t *v;
 	struct kp_errbuf e2 = { 0 };
@@ -755,17 +810,7 @@ kp_err kp_aws_class_resolve(struct kp_aws_cloud *w, const json_t *obj, struct kp
 		defterms = json_pack("[{s:s}]", "alias", alias);
 		amiterms = defterms;
 	}
-	/* hash: the spec without the selector terms (those drift by their
-	 * resolved values), as pkg/apis/v1/ec2nodeclass_hash.go ignores them */
-	hs = json_deep_copy(spec);
-	json_object_del(hs, "subnetSelectorTerms");
-	json_object_del(hs, "securityGroupSelectorTerms");
-	json_object_del(hs, "amiSelectorTerms");
-	json_object_del(hs, "capacityReservationSelectorTerms");
-	dump = json_dumps(hs, JSON_COMPACT | JSON_SORT_KEYS);
-	snprintf(c->hash, sizeof(c->hash), "%llu", (unsigned long long)fnv(14695981039346656037ULL, dump));
-	free(dump);
-	json_decref(hs);
+	kp_aws_class_hash(spec, c->hash, sizeof(c->hash));
 
 	json_object_foreach((json_t *)tags, k, v) {
 		if (!*k)
@@ -813,6 +858,20 @@ kp_err kp_aws_class_resolve(struct kp_aws_cloud *w, const json_t *obj, struct kp
 				      "requirements", "key", "kubernetes.io/arch", "operator", "In", "values",
 				      c->amis[j].arch);
 
+		if (c->amis[j].mac) {
+			/* mac images: only the mac families of their arch */
+			static const char *const fam_x86[] = { "mac1" };
+			static const char *const fam_arm[] = { "mac2", "mac2-m1ultra", "mac2-m2", "mac2-m2pro",
+								"mac-m4", "mac-m4max", "mac-m4pro" };
+			bool arm = strcmp(c->amis[j].arch, "arm64") == 0;
+			json_t *vals = json_array();
+
+			for (size_t f = 0; f < (arm ? KP_ARRAY_LEN(fam_arm) : KP_ARRAY_LEN(fam_x86)); f++)
+				json_array_append_new(vals, json_string(arm ? fam_arm[f] : fam_x86[f]));
+			json_array_append_new(json_object_get(a, "requirements"),
+					      json_pack("{s:s,s:s,s:o}", "key", "karpenter.k8s.aws/instance-family",
+							"operator", "In", "values", vals));
+		}
 		if (c->amis[j].deprecated)
 			json_object_set_new(a, "deprecated", json_true());
 		json_array_append_new(arr, a);
@@ -848,62 +907,4 @@ kp_err kp_aws_class_resolve(struct kp_aws_cloud *w, const json_t *obj, struct kp
 										     : why_cr);
 	cond(*conds, "Ready", c->ready, "NotReady", c->reason);
 	return KP_OK;
-}
-
-/* ---- user data (pkg/providers/amifamily/bootstrap) ---- */
-
-char *kp_aws_user_data(struct kp_aws_cloud *w, const struct kp_aws_class *c)
-{
-	const char *user = json_string_value(json_object_get(c->spec, "userData"));
-	struct kp_buf b;
-	char maxpods[64] = "";
-
-	kp_buf_init(&b, 1u << 20);
-	if (c->max_pods > 0)
-		snprintf(maxpods, sizeof(maxpods), "%lld", (long long)c->max_pods);
-	if (strcmp(c->family, "Custom") == 0) {
-		kp_buf_addstr(&b, user ? user : "");
-	} else if (strcmp(c->family, "AL2023") == 0) {
-		kp_buf_addstr(&b, "MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"//\"\n\n");
-		if (user && *user)
-			kp_buf_printf(&b, "--//\nContent-Type: %s\n\n%s\n\n",
-				      strncmp(user, "apiVersion:", 11) == 0 ? "application/node.eks.aws"
-									    : "text/x-shellscript; charset=\"us-ascii\"",
-				      user);
-		kp_buf_printf(&b,
-			      "--//\nContent-Type: application/node.eks.aws\n\n"
-			      "apiVersion: node.eks.aws/v1alpha1\nkind: NodeConfig\nspec:\n  cluster:\n"
-			      "    name: %s\n    apiServerEndpoint: %s\n    certificateAuthority: %s\n    cidr: %s\n"
-			      "  kubelet:\n    config:\n%s%s%s    flags:\n    - --node-labels=karpenter.sh/managed=true\n"
-			      "--//--\n",
-			      w->cluster, w->cluster_endpoint, w->cluster_ca ? w->cluster_ca : "", w->cluster_cidr,
-			      maxpods[0] ? "      maxPods: " : "      {}\n", maxpods, maxpods[0] ? "\n" : "");
-	} else if (strcmp(c->family, "Bottlerocket") == 0) {
-		kp_buf_printf(&b,
-			      "[settings.kubernetes]\napi-server = \"%s\"\ncluster-certificate = \"%s\"\n"
-			      "cluster-name = \"%s\"\n%s%s%s",
-			      w->cluster_endpoint, w->cluster_ca ? w->cluster_ca : "", w->cluster, maxpods[0] ? "max-pods = " : "",
-			      maxpods, maxpods[0] ? "\n" : "");
-		if (user && *user)
-			kp_buf_printf(&b, "\n%s\n", user);
-	} else if (kp_aws_family_windows(c->family)) {
-		kp_buf_printf(&b,
-			      "<powershell>\n%s\n[string]$EKSBootstrapScriptFile = \"$env:ProgramFiles\\Amazon\\EKS\\"
-			      "Start-EKSBootstrap.ps1\"\n& $EKSBootstrapScriptFile -EKSClusterName '%s' -APIServerEndpoint "
-			      "'%s' -Base64ClusterCA '%s'%s%s%s\n</powershell>\n",
-			      user ? user : "", w->cluster, w->cluster_endpoint, w->cluster_ca ? w->cluster_ca : "",
-			      maxpods[0] ? " -KubeletExtraArgs '--max-pods=" : "", maxpods, maxpods[0] ? "'" : "");
-	} else { /* AL2 */
-		kp_buf_addstr(&b, "MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"//\"\n\n");
-		if (user && *user)
-			kp_buf_printf(&b, "--//\nContent-Type: text/x-shellscript; charset=\"us-ascii\"\n\n%s\n\n", user);
-		kp_buf_printf(&b,
-			      "--//\nContent-Type: text/x-shellscript; charset=\"us-ascii\"\n\n#!/bin/bash -xe\n"
-			      "exec > >(tee /var/log/user-data.log|logger -t user-data -s 2>/dev/console) 2>&1\n"
-			      "/etc/eks/bootstrap.sh '%s' --apiserver-endpoint '%s' --b64-cluster-ca '%s' "
-			      "--kubelet-extra-args '--node-labels=\"karpenter.sh/managed=true\"%s%s'\n--//--\n",
-			      w->cluster, w->cluster_endpoint, w->cluster_ca ? w->cluster_ca : "",
-			      maxpods[0] ? " --max-pods=" : "", maxpods);
-	}
-	return kp_buf_take(&b);
 }
