@@ -1,12 +1,13 @@
 # tests/aws/icepool.sh: an insufficient-capacity error marks unavailable
-# only the offerings of the failed claim's own NodePool (its class's types
-# and zones; lifecycle.c claim_pool), never another pool's. pool-bx
-# (class-b, zone ZB) and pool-ax (class-a, zone ZA) both allow only
-# on-demand m5.xlarge. The proxy refuses on-demand m5.xlarge in ZB; pod-bx's
-# claim fails with InsufficientCapacityError and is deleted. pod-ax must
-# then still launch in ZA at once: marking the failed claim's types through
-# another class's offerings (the first class's, which spans every tagged
-# zone) would hide on-demand m5.xlarge in ZA for the 3 minute ICE TTL too.
+# only the offerings the failed launch tried, never another NodePool's: the
+# provider marks the CreateFleet errors' capacity-type/type/zone
+# (instance.go; launch.go only deletes the NodeClaim). pool-bx (class-b,
+# zone ZB) and pool-ax (class-a, zone ZA) both allow only on-demand
+# m5.xlarge. The proxy refuses on-demand m5.xlarge in ZB; pod-bx's claim
+# fails with InsufficientCapacityError and is deleted. pod-ax must then
+# still launch in ZA at once: marking the failed claim's types through
+# another class's offerings (or every zone) would hide on-demand m5.xlarge
+# in ZA for the 3 minute ICE TTL too.
 # Sourced by tests/aws/pools.sh while class-a and class-b exist (uses K,
 # until_ok, ok, bad, AMI, PP, TMP, ZA, ZB).
 
