@@ -194,6 +194,9 @@ void kp_aws_toml_free(struct kp_aws_toml *d);
  * newest non-deprecated one, the only one the class keeps for that
  * requirement set; NULL when there is none. */
 const struct kp_aws_ami *kp_aws_class_ami(const struct kp_aws_class *c, const char *arch);
+/* The class's spec.kubelet as engine settings (kp_itype_aws_kubelet),
+ * strings in a; out->set false when there is none. */
+kp_err kp_aws_class_kubelet(const struct kp_aws_class *c, struct kp_arena *a, struct kp_kubelet *out);
 /* True for Windows families. */
 bool kp_aws_family_windows(const char *family);
 

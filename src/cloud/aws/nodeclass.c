@@ -599,6 +599,47 @@ static void keep_newest(struct kp_aws_class *c)
 	c->nami = n;
 }
 
+/* One map of spec.kubelet (strings; numbers written as integers). */
+static kp_err kubelet_map(const json_t *kubelet, const char *key, struct kp_arena *a, struct kp_labels *out)
+{
+	const char *k;
+	json_t *v;
+
+	json_object_foreach((json_t *)json_object_get(kubelet, key), k, v) {
+		char num[32];
+		const char *val = json_string_value(v);
+
+		if (!val && json_is_integer(v)) {
+			snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+			val = num;
+		}
+		if (val && kp_labels_set(out, a, kp_arena_strdup(a, k), kp_arena_strdup(a, val)))
+			return KP_ERR_NOMEM;
+	}
+	return KP_OK;
+}
+
+kp_err kp_aws_class_kubelet(const struct kp_aws_class *c, struct kp_arena *a, struct kp_kubelet *out)
+{
+	const json_t *kubelet = json_object_get(c->spec, "kubelet");
+	kp_err rc;
+
+	memset(out, 0, sizeof(*out));
+	if (!json_is_object(kubelet))
+		return KP_OK;
+	out->set = true;
+	out->max_pods = json_integer_value(json_object_get(kubelet, "maxPods"));
+	out->pods_per_core = json_integer_value(json_object_get(kubelet, "podsPerCore"));
+	rc = kubelet_map(kubelet, "kubeReserved", a, &out->kube_reserved);
+	if (!rc)
+		rc = kubelet_map(kubelet, "systemReserved", a, &out->system_reserved);
+	if (!rc)
+		rc = kubelet_map(kubelet, "evictionHard", a, &out->eviction_hard);
+	if (!rc)
+		rc = kubelet_map(kubelet, "evictionSoft", a, &out->eviction_soft);
+	return rc;
+}
+
 const struct kp_aws_ami *kp_aws_class_ami(const struct kp_aws_class *c, const char *arch)
 {
 	for (int i = 0; i < c->nami; i++)

@@ -531,11 +531,19 @@ static kp_err class_catalog(struct kp_aws_cloud *w, struct kp_aws_class *c, stru
 	bool win = kp_aws_family_windows(c->family);
 	kp_err rc = KP_OK;
 
+	struct kp_arena ka;
+	struct kp_kubelet kk;
+
 	if (c->cat && c->cat_gen == gen)
 		return KP_OK;
 	cat = calloc(1, sizeof(*cat));
 	if (!cat)
 		return kp_errf(eb, KP_ERR_NOMEM, "out of memory");
+	/* the class's kubelet settings: pods and allocatable as the simulator
+	 * computes them (catalog/kubelet.c, instancetype/types.go) */
+	kp_arena_init(&ka);
+	if (kp_aws_class_kubelet(c, &ka, &kk))
+		rc = kp_errf(eb, KP_ERR_NOMEM, "out of memory");
 	kp_catalog_init(cat);
 	cat->name = kp_arena_printf(&cat->arena, "aws-%s/%s", w->cl->region, c->name);
 	cat->region = kp_arena_strdup(&cat->arena, w->cl->region);
@@ -646,10 +654,18 @@ static kp_err class_catalog(struct kp_aws_cloud *w, struct kp_aws_class *c, stru
 				rc = kp_errf(eb, KP_ERR_NOMEM, "out of memory");
 				break;
 			}
+			/* no ENI-limited pod density on Windows: 110 (catalog/windows.c) */
+			it->capacity.v[KP_RES_PODS] = 110;
+			it->overhead.kube_reserved.v[KP_RES_MEMORY] = (int64_t)(11 * 110 + 255) << 20;
+		}
+		if ((rc = kp_itype_aws_kubelet(it, &kk, c->family, eb))) {
+			kp_err_prefix(eb, "EC2NodeClass %s: ", c->name);
+			break;
 		}
 		if (!(rc = kp_itype_finish(it, &cat->arena, eb)))
 			rc = kp_catalog_add(cat, it);
 	}
+	kp_arena_free(&ka);
 	if (rc) {
 		kp_catalog_free(cat);
 		free(cat);
