@@ -4,9 +4,9 @@
 # karpenter.sh/nodepool-hash-version (v3, ours is kc-v1) and a hash that is
 # not ours, as after a take-over; one of them is already Drifted. When the
 # pool's own hash-version annotation is Karpenter's too, the controller
-# rewrites the claims before
-# the pool: the plain claim gets the pool's hash and the current version and
-# no Drifted condition, the drifted one keeps its hash and gets the version.
+# rewrites the claims before the pool: the plain claim gets the pool's hash
+# and the current version and no Drifted condition, the drifted one keeps
+# its hash and gets the version.
 # With the current version on both sides, a hash that differs is drift.
 # Sourced by tests/e2e/run (uses its start_server, stop_server, free_port,
 # K, ok, bad, TMP); starts and stops its own server. Every wait is bounded.
