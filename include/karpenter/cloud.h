@@ -141,6 +141,13 @@ struct kp_cloud_ops {
 	 * (cheap enough for the controller's loop thread). */
 	enum kp_cloud_err (*nodeclass_hash)(struct kp_cloud *cp, const char *nodeclass_json, struct kp_cloud_hash *out,
 					    struct kp_errbuf *eb);
+	/* Tags a registered NodeClaim's instance as Karpenter's tagging
+	 * controller does (AWS: Name = node_name, karpenter.sh/nodeclaim =
+	 * claim_name, eks:eks-cluster-name = the cluster), leaving alone every
+	 * one of those keys the instance already has (a user's Name stays).
+	 * KP_CLOUD_NOT_FOUND when the instance is gone. */
+	enum kp_cloud_err (*tag_instance)(struct kp_cloud *cp, const char *provider_id, const char *node_name,
+					  const char *claim_name, struct kp_errbuf *eb);
 };
 
 struct kp_cloud {
@@ -191,6 +198,8 @@ bool kp_cloud_nodeclass_optional(const struct kp_cloud *cp);
 /* *out zeroed (key "") when the provider has no nodeclass_hash. */
 enum kp_cloud_err kp_cloud_nodeclass_hash(struct kp_cloud *cp, const char *nodeclass_json, struct kp_cloud_hash *out,
 					  struct kp_errbuf *eb);
+enum kp_cloud_err kp_cloud_tag_instance(struct kp_cloud *cp, const char *provider_id, const char *node_name,
+					const char *claim_name, struct kp_errbuf *eb);
 /* Releases the provider and cp itself; NULL is a no-op. */
 void kp_cloud_destroy(struct kp_cloud *cp);
 

@@ -7,6 +7,7 @@
  *   nodepool.c    NodePool status (counter, validation, readiness, hash)
  *   podevents.c   NodeClaim status.lastPodEventTime
  *   nodeclass.c   node class status (provider-resolved) and interruption events
+ *   tagging.c     nodeclaim.tagging: the instance tagged after registration
  * hooks.c wires them to the operator: one struct kp_ctrl__ext hangs off struct
  * kp_ctrl (c->ext), created in kp_ctrl_new, started and stopped with the
  * controllers, fed by the informer callbacks, freed before the loop.
@@ -74,6 +75,10 @@ struct kp_ctrl__ext {
 	struct kp_ctrl__drift_job *drift;
 	struct kp_kube_timer drift_timer;
 	int64_t drift_poll_ms;             /* KARPENTER_DRIFT_POLL, default 5m */
+	/* nodeclaim.tagging (tagging.c) */
+	struct kp_ctrl__queue tagging;          /* NodeClaim names */
+	struct kp_log_field lf_tag[1];
+	struct kp_log log_tag;
 };
 
 /* ---- hooks.c: called by operator.c ---- */
@@ -150,6 +155,10 @@ void kp_ctrl__drift_start(struct kp_ctrl *c);
 void kp_ctrl__drift_stop(struct kp_ctrl *c);
 /* Joins a running pass (before the provider goes). */
 void kp_ctrl__drift_free(struct kp_ctrl *c);
+
+/* tagging.c: the provider's tag_instance for registered NodeClaims. */
+void kp_ctrl__tag_event(struct kp_ctrl *c, const json_t *claim, bool deleted);
+int64_t kp_ctrl__tag_reconcile(struct kp_ctrl *c, const char *claim);
 
 /* Pod update filter (bound, terminal, terminating; adds and deletes of bound pods). */
 void kp_ctrl__pe_pod_event(struct kp_ctrl *c, const json_t *old, const json_t *pod, bool deleted);

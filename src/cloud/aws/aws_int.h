@@ -122,6 +122,7 @@ struct kp_aws_cloud {
 	pthread_cond_t fleet_cv;              /* on CLOCK_MONOTONIC */
 	struct kp_aws__fleet_batch *fleet_open;
 	int64_t fleet_idle_ms, fleet_max_ms;  /* 35 ms / 1 s as Karpenter; idle 0 = off */
+	atomic_llong tag_next_ms;             /* next CreateTags slot, monotonic (tagging.c) */
 };
 
 /* ---- CreateFleet batching (batch.c) ---- */
@@ -151,6 +152,10 @@ typedef kp_err (*kp_aws_item_fn)(void *ud, const struct kp_aws_xnode *item, stru
  * of the list at path set (e.g. "subnetSet") in every page. p is kept. */
 kp_err kp_aws_ec2_each(struct kp_aws_cloud *w, struct kp_aws_params *p, const char *set, kp_aws_item_fn fn, void *ud,
 		       struct kp_errbuf *eb);
+
+/* ---- NodeClaim tagging (tagging.c): the tag_instance operation ---- */
+enum kp_cloud_err kp_aws_tag_instance(struct kp_cloud *cp, const char *provider_id, const char *node_name,
+				      const char *claim_name, struct kp_errbuf *eb);
 
 /* ---- node classes (nodeclass.c) ---- */
 /* Resolves obj (an EC2NodeClass, v1 or v1beta1 shape) into c (zeroed by the

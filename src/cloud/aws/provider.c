@@ -2217,6 +2217,7 @@ static const struct kp_cloud_ops aws_ops = {
 	.poll_events = aws_poll_events,
 	.repair_policies = aws_repair_policies,
 	.nodeclass_hash = aws_nodeclass_hash,
+	.tag_instance = kp_aws_tag_instance,
 };
 
 void kp_cloud_aws_opts_init(struct kp_cloud_aws_opts *o)
