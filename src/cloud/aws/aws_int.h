@@ -71,6 +71,7 @@ struct kp_aws_class {
 	bool deleted;                         /* the EC2NodeClass is gone (nodeclass_forget) */
 	char reason[512];
 	int64_t max_pods;                     /* spec.kubelet.maxPods, 0 = unset */
+	bool v1beta1;                         /* karpenter.k8s.aws/v1beta1 (metadataOptions hop limit 2) */
 	/* catalog for this class (offerings in its subnets' zones) */
 	struct kp_catalog *cat;
 	uint64_t cat_gen;
@@ -194,6 +195,13 @@ void kp_aws_toml_free(struct kp_aws_toml *d);
  * newest non-deprecated one, the only one the class keeps for that
  * requirement set; NULL when there is none. */
 const struct kp_aws_ami *kp_aws_class_ami(const struct kp_aws_class *c, const char *arch);
+/* blockDeviceMappings[].ebs.volumeSize (a quantity string, or a number of
+ * bytes) in GiB rounded up: 1 and *gib, 0 when size is NULL, -1 when it is
+ * not a positive quantity. */
+int kp_aws_volume_gib(const json_t *size, int64_t *gib);
+/* The class's spec.kubelet as engine settings (kp_itype_aws_kubelet),
+ * strings in a; out->set false when there is none. */
+kp_err kp_aws_class_kubelet(const struct kp_aws_class *c, struct kp_arena *a, struct kp_kubelet *out);
 /* True for Windows families. */
 bool kp_aws_family_windows(const char *family);
 
