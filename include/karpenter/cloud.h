@@ -108,6 +108,14 @@ struct kp_cloud_ops {
 	 * blocks: providers poll in their own thread). */
 	enum kp_cloud_err (*poll_events)(struct kp_cloud *cp, struct kp_arena *a, struct kp_cloud_event **out, int *n,
 					 struct kp_errbuf *eb);
+	/* Removes what the provider created for node class name (the API
+	 * object as JSON text) once it is being deleted and no NodeClaim
+	 * uses it (AWS: its launch templates, the instance profile made from
+	 * spec.role); idempotent, missing things are not errors. The
+	 * controller removes the class's finalizer only after KP_CLOUD_OK;
+	 * without this operation the class gets no finalizer. */
+	enum kp_cloud_err (*nodeclass_finalize)(struct kp_cloud *cp, const char *name, const char *nodeclass_json,
+						struct kp_errbuf *eb);
 };
 
 struct kp_cloud {
@@ -150,6 +158,8 @@ enum kp_cloud_err kp_cloud_nodeclass_reconcile(struct kp_cloud *cp, const char *
 void kp_cloud_nodeclass_forget(struct kp_cloud *cp, const char *name);
 enum kp_cloud_err kp_cloud_poll_events(struct kp_cloud *cp, struct kp_arena *a, struct kp_cloud_event **out, int *n,
 				       struct kp_errbuf *eb);
+enum kp_cloud_err kp_cloud_nodeclass_finalize(struct kp_cloud *cp, const char *name, const char *nodeclass_json,
+					      struct kp_errbuf *eb);
 /* Releases the provider and cp itself; NULL is a no-op. */
 void kp_cloud_destroy(struct kp_cloud *cp);
 

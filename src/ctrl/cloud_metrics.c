@@ -138,6 +138,12 @@ static enum kp_cloud_err cm_poll_events(struct kp_cloud *cp, struct kp_arena *a,
 	return kp_cloud_poll_events(cm_of(cp)->inner, a, out, n, eb);
 }
 
+static enum kp_cloud_err cm_nodeclass_finalize(struct kp_cloud *cp, const char *name, const char *nc,
+					       struct kp_errbuf *eb)
+{
+	return kp_cloud_nodeclass_finalize(cm_of(cp)->inner, name, nc, eb);
+}
+
 static void cm_destroy(struct kp_cloud *cp)
 {
 	free(cm_of(cp));
@@ -172,6 +178,7 @@ kp_err kp_ctrl__cloud_metrics_new(struct kp_cloud *inner, struct kp_metric *dura
 	m->ops.nodeclass_reconcile = io->nodeclass_reconcile ? cm_nodeclass_reconcile : NULL;
 	m->ops.nodeclass_forget = io->nodeclass_forget ? cm_nodeclass_forget : NULL;
 	m->ops.poll_events = io->poll_events ? cm_poll_events : NULL;
+	m->ops.nodeclass_finalize = io->nodeclass_finalize ? cm_nodeclass_finalize : NULL;
 	m->pub.ops = &m->ops;
 	m->pub.impl = m;
 	m->inner = inner;

@@ -193,7 +193,8 @@ void kp_ctrl__launch_free_all(struct kp_ctrl *c);
  * 0 with *out = the finished job (read it, then kp_ctrl__call_release), -1
  * could not start (eb-less: out of memory or threads). A finished job
  * nobody polls for 5 minutes is freed by a later poll. */
-enum kp_ctrl__call_kind { KP_CTRL_CALL_GET, KP_CTRL_CALL_DELETE, KP_CTRL_CALL_LIST, KP_CTRL_CALL_NODECLASS };
+enum kp_ctrl__call_kind { KP_CTRL_CALL_GET, KP_CTRL_CALL_DELETE, KP_CTRL_CALL_LIST, KP_CTRL_CALL_NODECLASS,
+			   KP_CTRL_CALL_NODECLASS_FINALIZE /* key: the class's name, arg: its JSON */ };
 struct kp_ctrl__call {
 	enum kp_ctrl__call_kind kind;
 	char *arg;                      /* providerID, "" (list) or the node class JSON */

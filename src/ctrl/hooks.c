@@ -69,6 +69,7 @@ kp_err kp_ctrl__ext_new(struct kp_ctrl *c, struct kp_errbuf *eb)
 	sublog(c, &x->log_drift, x->lf_drift, "nodeclaim.disruption");
 	kp_ctrl__queue_init(&x->nodeclasses, c, "nodeclass.status", kp_ctrl__nc_reconcile);
 	x->nc_gen = json_object();
+	x->nc_wait = json_object();
 	x->drift_poll_ms = env_ms("KARPENTER_DRIFT_POLL", 5 * 60 * 1000);
 	x->evict_backoff = json_object();
 	x->drain_start = json_object();
@@ -136,6 +137,7 @@ void kp_ctrl__ext_free(struct kp_ctrl *c)
 	kp_ctrl__queue_free(&x->repair);
 	kp_ctrl__queue_free(&x->nodeclasses);
 	json_decref(x->nc_gen);
+	json_decref(x->nc_wait);
 	kp_ctrl__drift_free(c);
 	json_decref(x->evict_backoff);
 	json_decref(x->drain_start);
@@ -169,6 +171,7 @@ void kp_ctrl__ext_event(struct kp_ctrl *c, enum kp_ctrl__inf kind, const json_t 
 		const char *pool = json_string_value(json_object_get(kp_ctrl__jget(obj, "metadata.labels"), KP_LABEL_NODEPOOL));
 		if (!deleted)
 			kp_ctrl__queue_add(&x->expiration, name, 0);
+		kp_ctrl__ncterm_claim_event(c, obj, deleted);
 		if (pool)
 			kp_ctrl__queue_add(&x->nodepools, pool, 0);
 		kp_ctrl__dis_trigger(c);

@@ -167,7 +167,7 @@ void kp_ctrl__launch_free_all(struct kp_ctrl *c)
 
 #define CALL_STALE_MS 300000   /* > the GC period (2 min): GC reaps its own */
 
-static const char *const CALL_KIND[] = { "get", "delete", "list", "nodeclass" };
+static const char *const CALL_KIND[] = { "get", "delete", "list", "nodeclass", "ncfinalize" };
 
 static void *call_worker(void *arg)
 {
@@ -186,6 +186,10 @@ static void *call_worker(void *arg)
 		break;
 	case KP_CTRL_CALL_NODECLASS:
 		j->e = kp_cloud_nodeclass_reconcile(j->cloud, j->arg, &j->status, &j->conds, &j->eb);
+		break;
+	case KP_CTRL_CALL_NODECLASS_FINALIZE:
+		/* the key is "ncfinalize:<name>" */
+		j->e = kp_cloud_nodeclass_finalize(j->cloud, strchr(j->key, ':') + 1, j->arg, &j->eb);
 		break;
 	}
 	j->ms = kp_kube_now_mono(j->clock) - t0;
@@ -283,7 +287,7 @@ int kp_ctrl__call_poll(struct kp_ctrl *c, enum kp_ctrl__call_kind kind, const ch
 	}
 	if (!atomic_load_explicit(&j->done, memory_order_acquire))
 		return 1;
-	if (kind != KP_CTRL_CALL_NODECLASS && !j->recorded) {
+	if (kind <= KP_CTRL_CALL_LIST && !j->recorded) {
 		static const char *const METHOD[] = { "Get", "Delete", "List" };
 
 		j->recorded = true;

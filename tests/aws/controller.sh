@@ -13,7 +13,9 @@
 #     controller adopts the instance, no second one is launched;
 #  5. a spot interruption message on the SQS queue deletes the NodeClaim;
 #  6. two NodePools with their own EC2NodeClasses (pools.sh);
-#  7. a capacity reservation of 1: one reserved NodeClaim, the next on-demand (reserved.sh).
+#  7. a capacity reservation of 1: one reserved NodeClaim, the next on-demand (reserved.sh);
+#  8. deleting an EC2NodeClass waits for its NodeClaims, then deletes its
+#     launch templates and instance profile (ncterm.sh).
 
 BIN=$ROOT/$O/karpenter
 export KARPENTER_DATA_DIR=$ROOT/data
@@ -171,6 +173,8 @@ else bad "ctl: interruption" "$(grep -i interrupt "$TMP/ctrl2.log" | tail -n 2)"
 . "$ROOT/tests/aws/pools.sh"
 # ---- 7. capacity reservations: one reserved NodeClaim, the next on-demand
 . "$ROOT/tests/aws/reserved.sh"
+# ---- 8. the EC2NodeClass termination finalizer (ncterm.sh)
+. "$ROOT/tests/aws/ncterm.sh"
 
 stop_pid "$CPID"
 stop_pid "$UPID"

@@ -161,6 +161,10 @@ kp_err kp_aws_ec2_each(struct kp_aws_cloud *w, struct kp_aws_params *p, const ch
 kp_err kp_aws_class_resolve(struct kp_aws_cloud *w, const json_t *obj, struct kp_aws_class *c, json_t **status,
 			    json_t **conds, struct kp_errbuf *eb);
 void kp_aws_class_clear(struct kp_aws_class *c);
+/* instanceprofile.go Delete: the profile the provider made for class name
+ * from its spec.role loses its roles and is deleted; a profile that is not
+ * there is not an error. */
+kp_err kp_aws_profile_delete(struct kp_aws_cloud *w, const char *name, struct kp_errbuf *eb);
 /* User data for the class's family (base64 is done by the caller). malloc'ed. */
 char *kp_aws_user_data(struct kp_aws_cloud *w, const struct kp_aws_class *c);
 /* The newest AMI of the class for arch ("amd64"/"arm64"), or NULL. */
