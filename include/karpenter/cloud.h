@@ -70,6 +70,15 @@ struct kp_cloud_event {
 	bool drain;                     /* Karpenter's CordonAndDrain: delete the NodeClaim gracefully */
 };
 
+/* A repair policy (Karpenter's cloudprovider.RepairPolicy): a Node whose
+ * condition type has had this status for longer than the toleration is
+ * unhealthy, and node repair replaces it. */
+struct kp_cloud_repair_policy {
+	const char *type;              /* Node condition type ("Ready", "KernelReady", ...) */
+	const char *status;            /* "False", "Unknown" */
+	int64_t toleration_ms;
+};
+
 struct kp_cloud_ops {
 	int version;                   /* KP_CLOUD_VERSION */
 	const char *name;              /* "fake", "aws" */
@@ -108,6 +117,14 @@ struct kp_cloud_ops {
 	 * blocks: providers poll in their own thread). */
 	enum kp_cloud_err (*poll_events)(struct kp_cloud *cp, struct kp_arena *a, struct kp_cloud_event **out, int *n,
 					 struct kp_errbuf *eb);
+	/* Karpenter's CloudProvider.RepairPolicies: the provider's table (valid
+	 * until destroy, never blocks), its length in *n. Without it (or with
+	 * *n 0) the provider has no repair policies: node repair does nothing. */
+	const struct kp_cloud_repair_policy *(*repair_policies)(struct kp_cloud *cp, int *n);
+	/* NodePools need no node class here: a missing or not yet reconciled
+	 * class leaves a NodePool Ready (the simulated cloud launches without
+	 * one). False: the class must exist and be Ready. */
+	bool nodeclass_optional;
 	/* Removes what the provider created for node class name (the API
 	 * object as JSON text) once it is being deleted and no NodeClaim
 	 * uses it (AWS: its launch templates, the instance profile made from
@@ -158,6 +175,13 @@ enum kp_cloud_err kp_cloud_nodeclass_reconcile(struct kp_cloud *cp, const char *
 void kp_cloud_nodeclass_forget(struct kp_cloud *cp, const char *name);
 enum kp_cloud_err kp_cloud_poll_events(struct kp_cloud *cp, struct kp_arena *a, struct kp_cloud_event **out, int *n,
 				       struct kp_errbuf *eb);
+/* The provider's repair policies (cp->ops->repair_policies); NULL with *n
+ * 0 when it has none or cp is NULL. */
+const struct kp_cloud_repair_policy *kp_cloud_repair_policies(struct kp_cloud *cp, int *n);
+/* cp->ops->nodeclass_optional; false for NULL cp. */
+bool kp_cloud_nodeclass_optional(const struct kp_cloud *cp);
+/* cp->ops->nodeclass_finalize; KP_CLOUD_OK with nothing done when the
+ * provider has none. */
 enum kp_cloud_err kp_cloud_nodeclass_finalize(struct kp_cloud *cp, const char *name, const char *nodeclass_json,
 					      struct kp_errbuf *eb);
 /* Releases the provider and cp itself; NULL is a no-op. */

@@ -182,6 +182,23 @@ enum kp_cloud_err kp_cloud_poll_events(struct kp_cloud *cp, struct kp_arena *a, 
 	return ensure_msg(cp, cp->ops->poll_events(cp, a, out, n, eb), "poll events", eb);
 }
 
+const struct kp_cloud_repair_policy *kp_cloud_repair_policies(struct kp_cloud *cp, int *n)
+{
+	const struct kp_cloud_repair_policy *p = NULL;
+
+	*n = 0;
+	if (cp && cp->ops && cp->ops->repair_policies)
+		p = cp->ops->repair_policies(cp, n);
+	if (!p || *n < 0)
+		*n = 0;
+	return *n ? p : NULL;
+}
+
+bool kp_cloud_nodeclass_optional(const struct kp_cloud *cp)
+{
+	return cp && cp->ops && cp->ops->nodeclass_optional;
+}
+
 enum kp_cloud_err kp_cloud_nodeclass_finalize(struct kp_cloud *cp, const char *name, const char *nodeclass_json,
 					      struct kp_errbuf *eb)
 {

@@ -1153,6 +1153,34 @@ static void fake_destroy(struct kp_cloud *cp)
 	free(f);
 }
 
+/* Repair policies: kwok's (Karpenter's kwok CloudProvider.RepairPolicies:
+ * Ready False or Unknown for 10 min) plus the EKS node monitoring agent's
+ * conditions as AWS tolerates them (aws/karpenter-provider-aws
+ * pkg/cloudprovider RepairPolicies), as this cloud stands in for AWS. */
+#define MIN_MS 60000
+static const struct kp_cloud_repair_policy fake_repair[] = {
+	{ "Ready", "False", 10 * MIN_MS },
+	{ "Ready", "Unknown", 10 * MIN_MS },
+	{ "AcceleratedHardwareReady", "False", 10 * MIN_MS },
+	{ "StorageReady", "False", 30 * MIN_MS },
+	{ "NetworkingReady", "False", 30 * MIN_MS },
+	{ "KernelReady", "False", 30 * MIN_MS },
+	{ "ContainerRuntimeReady", "False", 30 * MIN_MS },
+};
+#undef MIN_MS
+
+const struct kp_cloud_repair_policy *kp_cloud_fake_repair_policies(int *n)
+{
+	*n = (int)(sizeof(fake_repair) / sizeof(fake_repair[0]));
+	return fake_repair;
+}
+
+static const struct kp_cloud_repair_policy *fake_repair_policies(struct kp_cloud *cp, int *n)
+{
+	(void)cp;
+	return kp_cloud_fake_repair_policies(n);
+}
+
 static const struct kp_cloud_ops fake_ops = {
 	.version = KP_CLOUD_VERSION,
 	.name = "fake",
@@ -1165,6 +1193,8 @@ static const struct kp_cloud_ops fake_ops = {
 	.destroy = fake_destroy,
 	.nodeclass_reconcile = fake_nodeclass_reconcile,
 	.nodeclass_forget = fake_nodeclass_forget,
+	.repair_policies = fake_repair_policies,
+	.nodeclass_optional = true,   /* launches without a node class */
 	.nodeclass_finalize = fake_nodeclass_finalize,
 };
 

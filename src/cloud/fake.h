@@ -67,6 +67,10 @@ kp_err kp_cloud_fake_new(const struct kp_catalog *cat, const struct kp_cloud_fak
 /* True iff cp was made by kp_cloud_fake_new (the functions below require it). */
 bool kp_cloud_is_fake(const struct kp_cloud *cp);
 
+/* The simulated cloud's repair policies (its ops' repair_policies; the
+ * remote provider serves the same): a static table, *n entries. */
+const struct kp_cloud_repair_policy *kp_cloud_fake_repair_policies(int *n);
+
 /* The cloud's clock, unix milliseconds. */
 int64_t kp_cloud_fake_now(struct kp_cloud *cp);
 

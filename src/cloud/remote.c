@@ -10,6 +10,7 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
+#include "cloud/fake.h"
 #include "cloud/remote.h"
 #include "cloud/wire.h"
 
@@ -241,6 +242,14 @@ static void r_destroy(struct kp_cloud *cp)
 	free(cp);
 }
 
+/* The served cloud is the simulated one: its repair policies (a static
+ * table, not state, so not asked over the wire). */
+static const struct kp_cloud_repair_policy *r_repair_policies(struct kp_cloud *cp, int *n)
+{
+	(void)cp;
+	return kp_cloud_fake_repair_policies(n);
+}
+
 static const struct kp_cloud_ops REMOTE_OPS = {
 	.version = KP_CLOUD_VERSION,
 	.name = "fake",
@@ -251,6 +260,7 @@ static const struct kp_cloud_ops REMOTE_OPS = {
 	.instance_types = r_instance_types,
 	.is_drifted = r_is_drifted,
 	.destroy = r_destroy,
+	.repair_policies = r_repair_policies,
 	/* no node class operations: the serving side (`karpenter up
 	 * --cloud-listen`) keeps no class state for this client, so there is
 	 * nothing to finalize and classes get no finalizer from a controller

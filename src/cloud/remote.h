@@ -5,7 +5,8 @@
  * `karpenter controller --cloud-provider fake --cloud-endpoint URL` running
  * as its own process launches instances that `up` registers as Nodes.
  * Instance types come from the caller's catalog (the same one the serving
- * side opened). A thin client: all state stays with the server.
+ * side opened). A thin client: all state stays with the server. Its repair
+ * policies are the simulated cloud's (a static table, not asked over HTTP).
  *
  * Protocol (wire.h for the JSON forms): POST URL/v1/create {"nodeclaim"},
  * /v1/delete {"providerID"}, /v1/get {"providerID"}, /v1/drifted

@@ -10,7 +10,8 @@
  *
  * Invariants: the decorator borrows the inner provider (destroying the
  * decorator leaves it alone); ops->name is the inner provider's name, so
- * logs and the provider label read the same; the controller label comes
+ * logs and the provider label read the same (its repair policies and
+ * nodeclass_optional are the inner provider's too); the controller label comes
  * from a caller callback evaluated at each call (Karpenter reads it from
  * the context). Durations are read on the controller's clock when it has
  * an injected one (tests), else on CLOCK_MONOTONIC with ns resolution.
@@ -138,6 +139,12 @@ static enum kp_cloud_err cm_poll_events(struct kp_cloud *cp, struct kp_arena *a,
 	return kp_cloud_poll_events(cm_of(cp)->inner, a, out, n, eb);
 }
 
+/* Karpenter's decorator forwards RepairPolicies unrecorded. */
+static const struct kp_cloud_repair_policy *cm_repair_policies(struct kp_cloud *cp, int *n)
+{
+	return kp_cloud_repair_policies(cm_of(cp)->inner, n);
+}
+
 static enum kp_cloud_err cm_nodeclass_finalize(struct kp_cloud *cp, const char *name, const char *nc,
 					       struct kp_errbuf *eb)
 {
@@ -178,6 +185,8 @@ kp_err kp_ctrl__cloud_metrics_new(struct kp_cloud *inner, struct kp_metric *dura
 	m->ops.nodeclass_reconcile = io->nodeclass_reconcile ? cm_nodeclass_reconcile : NULL;
 	m->ops.nodeclass_forget = io->nodeclass_forget ? cm_nodeclass_forget : NULL;
 	m->ops.poll_events = io->poll_events ? cm_poll_events : NULL;
+	m->ops.repair_policies = io->repair_policies ? cm_repair_policies : NULL;
+	m->ops.nodeclass_optional = io->nodeclass_optional;
 	m->ops.nodeclass_finalize = io->nodeclass_finalize ? cm_nodeclass_finalize : NULL;
 	m->pub.ops = &m->ops;
 	m->pub.impl = m;

@@ -144,7 +144,8 @@ struct kp_ctrl {
 	struct kp_ctrl__ext *ext;
 	/* metrics (cloud_metrics.c, metrics_state.c): o.cloud is Karpenter's
 	 * cloudprovider metrics decorator around cloud_raw, the provider as
-	 * given (use cloud_raw for kp_cloud_is_fake and the like); a
+	 * given (its properties are read through the ops table, never by
+	 * asking which provider it is); a
 	 * controller may name itself in cloud_caller around its cloud calls
 	 * (the "controller" label; queues are named automatically) */
 	struct kp_cloud *cloud_raw;

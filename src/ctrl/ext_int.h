@@ -31,18 +31,13 @@
 struct kp_ctrl__disruption;   /* disruption.c */
 
 int64_t kp_ctrl__repair_reconcile(struct kp_ctrl *c, const char *name);   /* repair.c */
-/* A cloud provider's repair policy (Karpenter's cloudprovider.RepairPolicy). */
-struct kp_ctrl__repair_policy {
-	const char *type;                  /* Node condition type */
-	const char *status;                /* "False", "Unknown" */
-	int64_t toleration_ms;
-};
-/* The policies of provider ("aws"; anything else: the simulated cloud's). */
-const struct kp_ctrl__repair_policy *kp_ctrl__repair_policies(const char *provider, int *n);
+/* The repair policies node repair applies: the provider's own, from its
+ * ops table (CloudProvider.RepairPolicies); NULL with *n 0 when it has none. */
+const struct kp_cloud_repair_policy *kp_ctrl__repair_policies(struct kp_cloud *cp, int *n);
 /* The condition type of node (API JSON) that matches a policy and whose
  * toleration (override_ms when >= 0) ends first, with that end (unix ms)
  * in *deadline_ms; NULL when none matches (findUnhealthyConditions). */
-const char *kp_ctrl__repair_match(const json_t *node, const struct kp_ctrl__repair_policy *pol, int npol,
+const char *kp_ctrl__repair_match(const json_t *node, const struct kp_cloud_repair_policy *pol, int npol,
 				  int64_t override_ms, int64_t *deadline_ms);
 /* Karpenter's 20% rule: may a pool with this many unhealthy nodes repair? */
 bool kp_ctrl__repair_pool_ok(int unhealthy, int total);

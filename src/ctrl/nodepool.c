@@ -11,7 +11,8 @@
  * CRD's and the webhook's; an invalid pool gets False with the reason and
  * is left out of every snapshot, so the provisioner does not use it),
  * readiness (NodeClassReady from the referenced EC2NodeClass: NotFound,
- * Terminating, its Ready condition; the simulated cloud needs no NodeClass,
+ * Terminating, its Ready condition; a provider whose ops table says node
+ * classes are optional (nodeclass_optional: the simulated cloud) needs none,
  * so there an unresolved or not-yet-reconciled class counts as ready),
  * the root Ready condition (ValidationSucceeded and NodeClassReady), hash
  * (annotations karpenter.sh/nodepool-hash and -hash-version on the
@@ -29,7 +30,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cloud/fake.h"
 #include "ctrl/ext_int.h"
 #include "karpenter/labels.h"
 #include "karpenter/quantity.h"
@@ -97,7 +97,7 @@ static void node_class_ready(struct kp_ctrl *c, const json_t *pool, struct np_st
 {
 	const char *kind = kp_ctrl__jstr(pool, "spec.template.spec.nodeClassRef.kind");
 	const char *name = kp_ctrl__jstr(pool, "spec.template.spec.nodeClassRef.name");
-	bool simulated = kp_cloud_is_fake(c->cloud_raw);
+	bool optional = kp_cloud_nodeclass_optional(c->cloud_raw);
 	json_t *nc = NULL;
 	const char *rs;
 
@@ -107,8 +107,8 @@ static void node_class_ready(struct kp_ctrl *c, const json_t *pool, struct np_st
 	if (kind && name && strcmp(kind, "EC2NodeClass") == 0 && c->inf[KPC_NODECLASSES])
 		nc = kp_informer_get(c->inf[KPC_NODECLASSES], NULL, name);
 	if (!nc) {
-		if (simulated)
-			return;   /* the simulated cloud launches without one */
+		if (optional)
+			return;   /* the provider launches without one (the simulated cloud) */
 		s->nc_status = "False";
 		s->nc_reason = "NodeClassNotFound";
 		s->nc_msg = "NodeClass not found on cluster";
@@ -127,7 +127,7 @@ static void node_class_ready(struct kp_ctrl *c, const json_t *pool, struct np_st
 		s->nc_status = "False";
 		s->nc_reason = r ? r : "NodeClassNotReady";
 		s->nc_msg = m ? m : "";
-	} else if ((!rs || strcmp(rs, "True") != 0) && !simulated) {
+	} else if ((!rs || strcmp(rs, "True") != 0) && !optional) {
 		s->nc_status = "False";
 		s->nc_reason = "NodeClassReadinessUnknown";
 		s->nc_msg = "Node Class Readiness Unknown";

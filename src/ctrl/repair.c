@@ -3,14 +3,12 @@
  * the NodeRepair feature gate, off by default: --feature-gates
  * NodeRepair=true).
  *
- * The cloud provider's repair policies (CloudProvider.RepairPolicies) say
- * which Node conditions are unhealthy and for how long each is tolerated
- * (kp_ctrl__repair_policies): AWS's (aws/karpenter-provider-aws
- * pkg/cloudprovider: Ready False or Unknown for 30 min, and the EKS node
- * monitoring agent's AcceleratedHardwareReady False for 10 min, StorageReady,
- * NetworkingReady, KernelReady and ContainerRuntimeReady False for 30 min);
- * the simulated cloud uses kwok's Ready False/Unknown for 10 min plus the
- * same agent conditions, as it stands in for AWS. KARPENTER_NODE_REPAIR_TOLERATION
+ * The cloud provider's repair policies (CloudProvider.RepairPolicies, the
+ * repair_policies op of its table: AWS's in src/cloud/aws/provider.c, the
+ * simulated cloud's in src/cloud/fake.c) say which Node conditions are
+ * unhealthy and for how long each is tolerated; a provider with none makes
+ * node repair do nothing, as the controller never asks which provider it
+ * has. KARPENTER_NODE_REPAIR_TOLERATION
  * overrides every toleration (for tests). As node/health's
  * findUnhealthyConditions, the matching condition whose toleration ends
  * first decides. A managed Node past it gets its NodeClaim deleted with
@@ -53,35 +51,9 @@ bool kp_ctrl_gate_on(const char *gates, const char *name)
 	return false;
 }
 
-#define MIN_MS 60000
-
-static const struct kp_ctrl__repair_policy aws_policies[] = {
-	{ "Ready", "False", 30 * MIN_MS },
-	{ "Ready", "Unknown", 30 * MIN_MS },
-	{ "AcceleratedHardwareReady", "False", 10 * MIN_MS },
-	{ "StorageReady", "False", 30 * MIN_MS },
-	{ "NetworkingReady", "False", 30 * MIN_MS },
-	{ "KernelReady", "False", 30 * MIN_MS },
-	{ "ContainerRuntimeReady", "False", 30 * MIN_MS },
-};
-static const struct kp_ctrl__repair_policy fake_policies[] = {
-	{ "Ready", "False", 10 * MIN_MS },
-	{ "Ready", "Unknown", 10 * MIN_MS },
-	{ "AcceleratedHardwareReady", "False", 10 * MIN_MS },
-	{ "StorageReady", "False", 30 * MIN_MS },
-	{ "NetworkingReady", "False", 30 * MIN_MS },
-	{ "KernelReady", "False", 30 * MIN_MS },
-	{ "ContainerRuntimeReady", "False", 30 * MIN_MS },
-};
-
-const struct kp_ctrl__repair_policy *kp_ctrl__repair_policies(const char *provider, int *n)
+const struct kp_cloud_repair_policy *kp_ctrl__repair_policies(struct kp_cloud *cp, int *n)
 {
-	if (provider && strcmp(provider, "aws") == 0) {
-		*n = (int)KP_ARRAY_LEN(aws_policies);
-		return aws_policies;
-	}
-	*n = (int)KP_ARRAY_LEN(fake_policies);
-	return fake_policies;
+	return kp_cloud_repair_policies(cp, n);
 }
 
 static int64_t toleration_override(void)
@@ -94,7 +66,7 @@ static int64_t toleration_override(void)
 	return -1;
 }
 
-const char *kp_ctrl__repair_match(const json_t *node, const struct kp_ctrl__repair_policy *pol, int npol,
+const char *kp_ctrl__repair_match(const json_t *node, const struct kp_cloud_repair_policy *pol, int npol,
 				  int64_t override_ms, int64_t *deadline_ms)
 {
 	const char *found = NULL;
@@ -122,9 +94,9 @@ bool kp_ctrl__repair_pool_ok(int unhealthy, int total)
 	return unhealthy <= (int)ceil(0.2 * total);
 }
 
-static const struct kp_ctrl__repair_policy *policies(const struct kp_ctrl *c, int *n)
+static const struct kp_cloud_repair_policy *policies(const struct kp_ctrl *c, int *n)
 {
-	return kp_ctrl__repair_policies(c->o.cloud ? c->o.cloud->ops->name : NULL, n);
+	return kp_ctrl__repair_policies(c->o.cloud, n);
 }
 
 static const char *pool_of(const json_t *o)
@@ -139,7 +111,7 @@ static bool pool_allows(struct kp_ctrl *c, const char *pool, int *nbad, int *nto
 	json_t **all = NULL;
 	size_t n = 0;
 	int npol;
-	const struct kp_ctrl__repair_policy *pol = policies(c, &npol);
+	const struct kp_cloud_repair_policy *pol = policies(c, &npol);
 
 	*nbad = *ntotal = 0;
 	if (kp_informer_list(c->inf[KPC_NODES], NULL, &all, &n, NULL))
@@ -183,7 +155,7 @@ int64_t kp_ctrl__repair_reconcile(struct kp_ctrl *c, const char *name)
 	struct kp_errbuf eb = { 0 };
 	char ts[40], msg[256];
 	int nbad, ntotal, npol;
-	const struct kp_ctrl__repair_policy *pol = policies(c, &npol);
+	const struct kp_cloud_repair_policy *pol = policies(c, &npol);
 
 	if (!c->o.node_repair || !node || kp_ctrl__jget(node, "metadata.deletionTimestamp") || !(pool = pool_of(node)))
 		return -1;

@@ -2166,6 +2166,29 @@ static void aws_destroy(struct kp_cloud *cp)
 	free(w);
 }
 
+/* Repair policies (aws/karpenter-provider-aws pkg/cloudprovider
+ * CloudProvider.RepairPolicies): the kubelet's Ready False or Unknown, and
+ * the EKS node monitoring agent's conditions, AcceleratedHardwareReady for
+ * 10 min and the others for 30. */
+#define MIN_MS 60000
+static const struct kp_cloud_repair_policy aws_repair[] = {
+	{ "Ready", "False", 30 * MIN_MS },
+	{ "Ready", "Unknown", 30 * MIN_MS },
+	{ "AcceleratedHardwareReady", "False", 10 * MIN_MS },
+	{ "StorageReady", "False", 30 * MIN_MS },
+	{ "NetworkingReady", "False", 30 * MIN_MS },
+	{ "KernelReady", "False", 30 * MIN_MS },
+	{ "ContainerRuntimeReady", "False", 30 * MIN_MS },
+};
+#undef MIN_MS
+
+static const struct kp_cloud_repair_policy *aws_repair_policies(struct kp_cloud *cp, int *n)
+{
+	(void)cp;
+	*n = (int)(sizeof(aws_repair) / sizeof(aws_repair[0]));
+	return aws_repair;
+}
+
 static const struct kp_cloud_ops aws_ops = {
 	.version = KP_CLOUD_VERSION,
 	.name = "aws",
@@ -2179,6 +2202,7 @@ static const struct kp_cloud_ops aws_ops = {
 	.nodeclass_reconcile = aws_nodeclass_reconcile,
 	.nodeclass_forget = aws_nodeclass_forget,
 	.poll_events = aws_poll_events,
+	.repair_policies = aws_repair_policies,
 	.nodeclass_finalize = aws_nodeclass_finalize,
 };
 
