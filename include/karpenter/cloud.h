@@ -41,7 +41,10 @@ struct kp_instance {
 	double price;
 	const char *image_id;
 	int64_t launched;              /* unix s */
-	enum kp_instance_state { KP_INSTANCE_PENDING, KP_INSTANCE_RUNNING, KP_INSTANCE_TERMINATING, KP_INSTANCE_TERMINATED } state;
+	/* STOPPED (AWS stopping/stopped) still exists: Delete terminates it,
+	 * garbage collection collects it (instance.go Get/Delete) */
+	enum kp_instance_state { KP_INSTANCE_PENDING, KP_INSTANCE_RUNNING, KP_INSTANCE_TERMINATING, KP_INSTANCE_TERMINATED,
+				 KP_INSTANCE_STOPPED } state;
 	struct kp_labels labels;       /* labels the Node will carry (type, zone, capacity type, ...) */
 	struct kp_res capacity;
 	struct kp_res allocatable;
@@ -149,7 +152,7 @@ const char *kp_cloud_err_str(enum kp_cloud_err e);
  * KP_ERR_LIMIT, transient -> KP_ERR_IO, else KP_ERR_INVALID) and returns e. */
 enum kp_cloud_err kp_cloud_errf(struct kp_errbuf *eb, enum kp_cloud_err e, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-/* "pending", "running", "terminating", "terminated". */
+/* "pending", "running", "terminating", "terminated", "stopped". */
 const char *kp_instance_state_name(enum kp_instance_state s);
 /* Deep copy of src into dst: strings, the label array and its strings are
  * allocated in a. KP_ERR_NOMEM (dst then zeroed). */

@@ -41,6 +41,8 @@ static void ctl_usage(FILE *f)
 	      "  --cloud-provider NAME          fake (simulated cloud, default) or aws (EC2, docs/aws.md)\n"
 	      "  --catalog NAME|FILE            instance types of the fake cloud; labels/allocatable for aws (default aws)\n"
 	      "  --aws-endpoint URL             aws: endpoint of every AWS service (default: AWS_ENDPOINT_URL*, AWS)\n"
+	      "  --aws-pricing-endpoint URL     aws: Pricing API endpoint, beats --aws-endpoint (default:\n"
+	      "                                 AWS_ENDPOINT_URL_PRICING, AWS_ENDPOINT_URL, the Pricing region's)\n"
 	      "  --aws-region REGION            aws: region (default: AWS_REGION, profile, IMDS)\n"
 	      "  --aws-profile NAME             aws: shared config profile (default: AWS_PROFILE, default)\n"
 	      "  --kubernetes-version X.Y       aws: version in AMI alias SSM paths (default 1.32)\n"
@@ -86,12 +88,14 @@ struct ctl_args {
 	int64_t launch_delay_ms;
 	struct kp_cli_settings settings;   /* Karpenter's settings variables and flags */
 	const char *aws_endpoint, *aws_region, *aws_profile, *k8s_version;
+	const char *aws_pricing_endpoint;  /* --aws-pricing-endpoint */
 };
 
 static const char *const VALUED[] = { "--cloud-endpoint", "--kubeconfig", "--context", "--cloud-provider", "--catalog", "--launch-delay",
 				      "--log-level", "--metrics-listen", "--health-listen",
 				      "--leader-election-namespace", "--batch-idle-duration", "--batch-max-duration",
-				      "--packing", "--aws-endpoint", "--aws-region", "--aws-profile", "--kubernetes-version" };
+				      "--packing", "--aws-endpoint", "--aws-region", "--aws-profile", "--kubernetes-version",
+				      "--aws-pricing-endpoint" };
 
 static int ctl_parse(int argc, char **argv, struct kp_ctrl_opts *o, struct ctl_args *a)
 {
@@ -152,6 +156,13 @@ static int ctl_parse(int argc, char **argv, struct kp_ctrl_opts *o, struct ctl_a
 			a->health = val;
 		} else if (strcmp(arg, "--aws-endpoint") == 0) {
 			a->aws_endpoint = val;
+		} else if (strcmp(arg, "--aws-pricing-endpoint") == 0) {
+			if (strncmp(val, "http://", 7) != 0 && strncmp(val, "https://", 8) != 0) {
+				fprintf(stderr, "karpenter controller: --aws-pricing-endpoint: expected an http:// or https:// URL, "
+					"got \"%s\"\n", val);
+				return KP_EXIT_USAGE;
+			}
+			a->aws_pricing_endpoint = val;
 		} else if (strcmp(arg, "--aws-region") == 0) {
 			a->aws_region = val;
 		} else if (strcmp(arg, "--aws-profile") == 0) {
@@ -245,6 +256,7 @@ int kp_cmd_controller(int argc, char **argv, const char *datadir)
 		ao.cluster_ca = a.settings.cluster_ca_bundle;
 		ao.interruption_queue = a.settings.interruption_queue;
 		ao.endpoint = a.aws_endpoint;
+		ao.pricing_endpoint = a.aws_pricing_endpoint;
 		ao.region = a.aws_region;
 		ao.profile = a.aws_profile;
 		if (a.k8s_version)

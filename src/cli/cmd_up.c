@@ -39,6 +39,8 @@ static void up_usage(FILE *f)
 	      "  --cloud fake|aws         the simulated cloud (default) or AWS (docs/aws.md): a Node for\n"
 	      "                           every running instance of the cluster\n"
 	      "  --aws-endpoint URL       --cloud aws: endpoint of every AWS service (e.g. moto)\n"
+	      "  --aws-pricing-endpoint URL  --cloud aws: Pricing API endpoint, beats --aws-endpoint (default\n"
+	      "                           AWS_ENDPOINT_URL_PRICING, AWS_ENDPOINT_URL, the Pricing region's)\n"
 	      "  --aws-region REGION      --cloud aws: region (default AWS_REGION, profile, IMDS)\n"
 	      "  --cluster-name NAME      --cloud aws: cluster name for tags (default $CLUSTER_NAME or karpenter)\n"
 	      "  --packing MODE           karpenter (default) or cost (docs/packing.md)\n"
@@ -74,6 +76,7 @@ struct up_args {
 	const char *metrics_listen, *health_listen;   /* metrics listeners (src/ctrl/http.c); NULL = off */
 	const char *fault_file;          /* --fault or $KARPENTER_UP_FAULTS; NULL = none */
 	const char *cloud, *aws_endpoint, *aws_region, *cluster_name;   /* --cloud aws */
+	const char *aws_pricing_endpoint;   /* --aws-pricing-endpoint */
 	bool no_controller;              /* --no-controller or KARPENTER_UP_CONTROLLER=off */
 	const char *cloud_listen;        /* --cloud-listen; NULL = the cloud is not served */
 };
@@ -148,7 +151,7 @@ static int up_parse(int argc, char **argv, struct up_args *a)
 		    strcmp(arg, "--metrics-listen") != 0 && strcmp(arg, "--health-listen") != 0 &&
 		    strcmp(arg, "--fault") != 0 && strcmp(arg, "--packing") != 0 && strcmp(arg, "--cloud") != 0 &&
 		    strcmp(arg, "--aws-endpoint") != 0 && strcmp(arg, "--aws-region") != 0 &&
-		    strcmp(arg, "--cluster-name") != 0) {
+		    strcmp(arg, "--cluster-name") != 0 && strcmp(arg, "--aws-pricing-endpoint") != 0) {
 			fprintf(stderr, "karpenter up: unknown option \"%s\"\n", argv[i]);
 			up_usage(stderr);
 			return KP_EXIT_USAGE;
@@ -176,6 +179,13 @@ static int up_parse(int argc, char **argv, struct up_args *a)
 			a->cloud = val;
 		} else if (strcmp(arg, "--aws-endpoint") == 0) {
 			a->aws_endpoint = val;
+		} else if (strcmp(arg, "--aws-pricing-endpoint") == 0) {
+			if (strncmp(val, "http://", 7) != 0 && strncmp(val, "https://", 8) != 0) {
+				fprintf(stderr, "karpenter up: --aws-pricing-endpoint: expected an http:// or https:// URL, "
+					"got \"%s\"\n", val);
+				return KP_EXIT_USAGE;
+			}
+			a->aws_pricing_endpoint = val;
 		} else if (strcmp(arg, "--aws-region") == 0) {
 			a->aws_region = val;
 		} else if (strcmp(arg, "--cluster-name") == 0) {
@@ -323,6 +333,7 @@ int kp_cmd_up(int argc, char **argv, const char *datadir)
 		ko.cloud = a.cloud;
 		ko.aws_endpoint = a.aws_endpoint;
 		ko.aws_region = a.aws_region;
+		ko.aws_pricing_endpoint = a.aws_pricing_endpoint;
 		ko.cluster_name = a.cluster_name ? a.cluster_name : getenv("CLUSTER_NAME");
 		ko.cluster_endpoint = NULL;
 		if (lv)

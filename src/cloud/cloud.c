@@ -56,6 +56,7 @@ const char *kp_instance_state_name(enum kp_instance_state s)
 	case KP_INSTANCE_RUNNING: return "running";
 	case KP_INSTANCE_TERMINATING: return "terminating";
 	case KP_INSTANCE_TERMINATED: return "terminated";
+	case KP_INSTANCE_STOPPED: return "stopped";
 	}
 	return "unknown";
 }

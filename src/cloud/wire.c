@@ -169,7 +169,7 @@ kp_err kp_cloud_wire_claim_read(const json_t *j, struct kp_arena *a, struct kp_r
 kp_err kp_cloud_wire_instance_read(const json_t *j, struct kp_arena *a, struct kp_resnames *rn, struct kp_instance *out,
 				   struct kp_errbuf *eb)
 {
-	static const char *const states[] = { "pending", "running", "terminating", "terminated" };
+	static const char *const states[] = { "pending", "running", "terminating", "terminated", "stopped" };
 	const char *st = json_string_value(json_object_get(j, "state"));
 	const char *ct = json_string_value(json_object_get(j, "capacityType"));
 	bool ok = true;
@@ -194,9 +194,9 @@ kp_err kp_cloud_wire_instance_read(const json_t *j, struct kp_arena *a, struct k
 	out->captype = (enum kp_captype)c;
 	out->price = json_number_value(json_object_get(j, "price"));
 	out->launched = (int64_t)json_integer_value(json_object_get(j, "launched"));
-	for (c = 0; c < 4 && (!st || strcmp(st, states[c]) != 0); c++)
+	for (c = 0; c < (int)KP_ARRAY_LEN(states) && (!st || strcmp(st, states[c]) != 0); c++)
 		;
-	if (c == 4)
+	if (c == (int)KP_ARRAY_LEN(states))
 		return kp_errf(eb, KP_ERR_INVALID, "instance.state: \"%s\" is not a state", st ? st : "");
 	out->state = (enum kp_instance_state)c;
 	if ((rc = labels_read(json_object_get(j, "labels"), a, &out->labels, "instance.labels", eb)) ||

@@ -7,7 +7,8 @@
  * nodeclaims_disrupted_total{reason="garbage_collected"}), plus what
  * Karpenter leaves to providers (the AWS provider's instance garbage
  * collection): an instance the cloud lists that is older than a grace
- * period, not already terminating, and whose NodeClaim tag names no
+ * period, not already terminating (a stopped one is collected: it still
+ * exists, as in instance.go), and whose NodeClaim tag names no
  * NodeClaim the controller knows (the informer's, one just created, or one
  * whose launch it remembers) is terminated.
  *

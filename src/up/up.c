@@ -646,6 +646,7 @@ kp_err kp_up_karpenter_start(struct kp_up *U, const struct kp_up_karpenter_opts 
 		ao.cluster = o->cluster_name ? o->cluster_name : "karpenter";
 		ao.endpoint = o->aws_endpoint;
 		ao.region = o->aws_region;
+		ao.pricing_endpoint = o->aws_pricing_endpoint;
 		ao.cluster_endpoint = o->cluster_endpoint;
 		ao.base = &k->cat;
 		if ((rc = kp_cloud_aws_new(&ao, &k->cloud, eb))) {

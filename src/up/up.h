@@ -54,6 +54,7 @@ struct kp_up_karpenter_opts {
 	const char *cloud;               /* NULL or "fake", or "aws" */
 	const char *aws_endpoint;        /* --aws-endpoint (NULL = AWS_ENDPOINT_URL*, AWS) */
 	const char *aws_region;          /* NULL = AWS_REGION, profile, IMDS */
+	const char *aws_pricing_endpoint; /* --aws-pricing-endpoint (NULL = as the other services) */
 	const char *cluster_name;        /* tags; NULL = "karpenter" */
 	const char *cluster_endpoint;    /* written into user data */
 	bool controller_off;             /* the cloud only, no controller thread (with cloud_listen) */

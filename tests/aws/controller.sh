@@ -14,8 +14,10 @@
 #  5. a spot interruption message on the SQS queue deletes the NodeClaim;
 #  6. two NodePools with their own EC2NodeClasses (pools.sh);
 #  7. a capacity reservation of 1: one reserved NodeClaim, the next on-demand (reserved.sh);
-#  8. deleting an EC2NodeClass waits for its NodeClaims, then deletes its
-#     launch templates and instance profile (ncterm.sh).
+#  8. stopped instances are terminated: instance_stopped message, stopped orphan (stopped.sh);
+#  9. on-demand prices from --aws-pricing-endpoint alone (pricingflag.sh);
+#  10. deleting an EC2NodeClass waits for its NodeClaims, then deletes its
+#      launch templates and instance profile (ncterm.sh).
 
 BIN=$ROOT/$O/karpenter
 export KARPENTER_DATA_DIR=$ROOT/data
@@ -85,7 +87,7 @@ start_ctrl() { # LOGFILE: the AWS controller against the proxy
 		"$BIN" controller --kubeconfig "$KC" --cloud-provider aws --cluster-name demo \
 		--aws-endpoint "http://127.0.0.1:$PP" --aws-region us-east-1 --interruption-queue demo-interruption \
 		--cluster-endpoint "https://127.0.0.1:$PORT" --metrics-listen "" --health-listen "" \
-		--batch-idle-duration 200ms --batch-max-duration 1s >>"$1" 2>&1 &
+		--batch-idle-duration 200ms --batch-max-duration 1s ${PRICING_URL:+--aws-pricing-endpoint "$PRICING_URL"} >>"$1" 2>&1 &
 	CPID=$!
 	PIDS="$PIDS $CPID"
 }
@@ -173,7 +175,11 @@ else bad "ctl: interruption" "$(grep -i interrupt "$TMP/ctrl2.log" | tail -n 2)"
 . "$ROOT/tests/aws/pools.sh"
 # ---- 7. capacity reservations: one reserved NodeClaim, the next on-demand
 . "$ROOT/tests/aws/reserved.sh"
-# ---- 8. the EC2NodeClass termination finalizer (ncterm.sh)
+# ---- 8. stopped instances: an instance_stopped message, a stopped orphan
+. "$ROOT/tests/aws/stopped.sh"
+# ---- 9. on-demand prices from --aws-pricing-endpoint (pricingflag.sh)
+pricing_flag_check "controller" "$TMP/ctrl.log"
+# ---- 10. the EC2NodeClass termination finalizer (ncterm.sh)
 . "$ROOT/tests/aws/ncterm.sh"
 
 stop_pid "$CPID"

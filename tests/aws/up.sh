@@ -11,7 +11,7 @@ curl -s -X POST "http://127.0.0.1:$PP/_proxy/rules" -d "{\"ssm\":{\"/aws/service
 AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_EC2_METADATA_DISABLED=true \
 KARPENTER_DISRUPTION_POLL=1s KARPENTER_DISRUPTION_VALIDATION_DELAY=1s KARPENTER_DRIFT_POLL=2s \
 	"$BIN" up --listen "127.0.0.1:$PORT" --data-dir "$D" --cloud aws --aws-endpoint "http://127.0.0.1:$PP" \
-	--aws-region us-east-1 --cluster-name walk >"$D.log" 2>&1 &
+	--aws-region us-east-1 --cluster-name walk ${PRICING_URL:+--aws-pricing-endpoint "$PRICING_URL"} >"$D.log" 2>&1 &
 UPID=$!
 PIDS="$PIDS $UPID"
 KC=$D/kubeconfig
@@ -29,6 +29,7 @@ if until_ok 60 pod_running; then
 		ok "up --cloud aws: the walkthrough pod runs on Node $NODE of moto instance $IID"
 	else bad "up --cloud aws: Node for the moto instance" "node=$NODE pid=$NPID"; fi
 else bad "up --cloud aws: the walkthrough pod Running" "$(K get nodeclaims,nodes -o wide 2>&1 | tail -n 3) $(grep -i error "$D.log" | tail -n 2)"; fi
+pricing_flag_check "up --cloud aws"   # pricingflag.sh
 # drift: the class's AMI changes -> the NodeClaim is marked Drifted and replaced
 AMI2=$(ec2 DescribeImages "Filter.1.Name=architecture&Filter.1.Value.1=x86_64&Filter.2.Name=name&Filter.2.Value.1=al2023-ami-2023*&Owner.1=amazon" |
 	xml_all imageId | grep -vx "$AMI" | head -n 1)

@@ -183,3 +183,20 @@ for i, s in enumerate(["app=web", "app==web,tier!=2", "app in (web, db),!canary"
                        "status.phase=Running", "metadata.namespace==default", "a in ((b),c)", "x=,y",
                        "(", "!", "app=web\0" + pod]):
     put("selector", "%02d" % i, s)
+
+# EC2NodeClass spec.userData (first byte: 0 Bottlerocket, 1 AL2, 2 AL2023): the
+# published examples' userData under each family, and hand-written TOML
+for p in sorted(glob.glob("tests/examples/v1/*.yaml")):
+    for doc in yaml.safe_load_all(open(p)):
+        ud = (doc or {}).get("spec", {}).get("userData") if isinstance(doc, dict) else None
+        if isinstance(ud, str):
+            for fam in range(3):
+                put("userdata", "%s-%d" % (os.path.basename(p)[:-5], fam), bytes([fam]) + ud.encode())
+for i, t in enumerate([
+        'settings.kubernetes.cluster-name = "x"\n[settings]\nmotd = \'hi\'\n[settings.kubernetes]\nmax-pods = 1\n',
+        '[settings.kubernetes]\nnode-labels = { a = "b", "c.d/e" = \'f\' }\nnode-taints.x = ["y:NoSchedule"]\n',
+        '[[settings.container-registry.credentials]]\nregistry = "r"\nauth = """\nab\n[c]\n"""\n'
+        '[settings.bootstrap-containers.b]\nsource = \'\'\'x\'\'\'\nessential = false\n',
+        'a = [\n 1, # c\n [2, 3], {x = 1},\n]\nb = 1979-05-27 07:32:00Z\nc = -inf\n"q\\"k" = 1\n',
+        '[settings.kubernetes\n']):
+    put("userdata", "toml-%02d" % i, b"\0" + t.encode())

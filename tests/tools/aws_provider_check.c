@@ -299,6 +299,48 @@ static bool has_tag(const struct kp_aws_xnode *inst, const char *k, const char *
 	return false;
 }
 
+/* The launch template name (a spot launch's when spot) carries, on itself
+ * and in its data's TagSpecifications (instance, volume, network-interface,
+ * spot-instances-request for spot), the tags the shipped IAM policy asks
+ * for: the NodePool, the class, the cluster's two, and spec.tags. */
+static bool all_tags(const struct kp_aws_xnode *set)
+{
+	return has_tag(set, "karpenter.sh/nodepool", "default") && has_tag(set, "karpenter.k8s.aws/ec2nodeclass", "default") &&
+	       has_tag(set, "kubernetes.io/cluster/test-cluster", "owned") &&
+	       has_tag(set, "eks:eks-cluster-name", "test-cluster") && has_tag(set, "team", "blue");
+}
+
+static void lt_tags_check(const char *name, bool spot)
+{
+	const char *kv[] = { "LaunchTemplateName.1", name ? name : "x", NULL };
+	const struct kp_aws_xnode *lt = kp_aws_xml_path(ec2("DescribeLaunchTemplates", kv), "launchTemplates/item");
+	const char *kv2[] = { "LaunchTemplateName", name ? name : "x", "Versions.1", "$Latest", NULL };
+	const struct kp_aws_xnode *d =
+		kp_aws_xml_path(ec2("DescribeLaunchTemplateVersions", kv2), "launchTemplateVersionSet/item/launchTemplateData");
+	const struct kp_aws_xnode *ts = kp_aws_xml_child(d, "tagSpecificationSet");
+	static const char *const kinds[] = { "instance", "volume", "network-interface", "spot-instances-request" };
+	bool seen[4] = { false }, tagged = true;
+	char detail[256];
+
+	for (const struct kp_aws_xnode *t = ts ? ts->child : NULL; t; t = t->next) {
+		const char *rt = kp_aws_xml_text(t, "resourceType");
+
+		for (int k = 0; k < 4; k++)
+			if (kp_strcmp0(rt, kinds[k]) == 0)
+				seen[k] = true;
+		/* moto answers the list as tagSet (EC2: tagSet too) */
+		tagged &= all_tags(t);
+	}
+	check(lt && all_tags(lt), "launch template tagged with its NodePool, class, cluster and spec.tags (DescribeLaunchTemplates)",
+	      name);
+	snprintf(detail, sizeof(detail), "instance %d volume %d eni %d spot-request %d, tags %d", seen[0], seen[1], seen[2],
+		 seen[3], tagged);
+	check(seen[0] && seen[1] && seen[2] && seen[3] == spot && tagged,
+	      "launch template data: TagSpecifications for instance, volume, network-interface (+ spot-instances-request "
+	      "for spot) with the same tags",
+	      detail);
+}
+
 static const struct kp_aws_xnode *describe_instance(const char *pid)
 {
 	const char *id = strrchr(pid, '/');
@@ -538,9 +580,56 @@ int main(int argc, char **argv)
 			      kp_aws_xml_find(d, "groupSet") && ud && strlen(ud) > 100 &&
 			      kp_aws_xml_text(d, "iamInstanceProfile/name"),
 		      "launch template data: AMI, SGs on the ENI, IMDSv2 required, profile, user data", NULL);
+		lt_tags_check(name, true);
 	}
 	e = kp_cloud_create(cp, claim("claim-od", "default", types, 3, od, 1), &A, &od_in, &eb);
 	check(e == KP_CLOUD_OK && od_in.captype == KP_CAP_ON_DEMAND, "CreateFleet on-demand (lowest-price)", eb.msg);
+	{
+		/* the on-demand launch has its own template (no spot-instances-request
+		 * tags); another NodePool on the same class gets its own, tagged
+		 * with that pool */
+		const char *kv[] = { "Filter.1.Name", "tag:karpenter.sh/nodepool", "Filter.1.Value.1", "default", "Filter.2.Name",
+				     "tag:karpenter.k8s.aws/ec2nodeclass", "Filter.2.Value.1", "default", NULL };
+		const char *kb[] = { "Filter.1.Name", "tag:karpenter.sh/nodepool", "Filter.1.Value.1", "pool-b", NULL };
+		const struct kp_aws_xnode *set = kp_aws_xml_child(ec2("DescribeLaunchTemplates", kv), "launchTemplates");
+		const char *od_name = NULL;
+		int n = 0, nb = 0;
+		struct kp_nodeclaim *b = claim("claim-pool-b", "default", types, 3, od, 1);
+		struct kp_instance b_in;
+
+		for (const struct kp_aws_xnode *l = set ? set->child : NULL; l; l = l->next) {
+			const char *nm = kp_aws_xml_text(l, "launchTemplateName");
+			const char *kv2[] = { "LaunchTemplateName", nm ? nm : "x", "Versions.1", "$Latest", NULL };
+			const struct kp_aws_xnode *d = kp_aws_xml_path(ec2("DescribeLaunchTemplateVersions", kv2),
+								      "launchTemplateVersionSet/item/launchTemplateData");
+			bool spot_rq = false;
+
+			n++;
+			for (const struct kp_aws_xnode *t = kp_aws_xml_child(d, "tagSpecificationSet") ?
+								   kp_aws_xml_child(d, "tagSpecificationSet")->child
+								   : NULL;
+			     t; t = t->next)
+				spot_rq |= kp_strcmp0(kp_aws_xml_text(t, "resourceType"), "spot-instances-request") == 0;
+			if (!spot_rq)
+				od_name = nm;
+		}
+		snprintf(buf, sizeof(buf), "%d templates for pool default", n);
+		check(n >= 2 && od_name, "spot and on-demand launches of one pool use two launch templates", buf);
+		if (od_name)
+			lt_tags_check(od_name, false);
+		b->nodepool = "pool-b";
+		kp_labels_set(&b->labels, &A, KP_LABEL_NODEPOOL, "pool-b");
+		e = kp_cloud_create(cp, b, &A, &b_in, &eb);
+		set = kp_aws_xml_child(ec2("DescribeLaunchTemplates", kb), "launchTemplates");
+		for (const struct kp_aws_xnode *l = set ? set->child : NULL; l; l = l->next)
+			nb += has_tag(l, "karpenter.sh/nodepool", "pool-b") &&
+			      !has_tag(l, "karpenter.sh/nodepool", "default");
+		snprintf(buf, sizeof(buf), "create %d, %d template(s) tagged pool-b: %s", e, nb, e ? eb.msg : "");
+		check(e == KP_CLOUD_OK && nb >= 1, "another NodePool on the same class: its own launch template, tagged with it",
+		      buf);
+		if (!e)
+			kp_cloud_delete(cp, b_in.provider_id, &eb);
+	}
 
 	/* ---- get / list / orphan ---- */
 	e = kp_cloud_get(cp, spot_in.provider_id, &A, &in, &eb);
@@ -569,6 +658,36 @@ int main(int argc, char **argv)
 	check(e == KP_CLOUD_NOT_FOUND, "delete again: not found once terminated", eb.msg);
 	e = kp_cloud_get(cp, od_in.provider_id, &A, &in, &eb);
 	check(e == KP_CLOUD_NOT_FOUND, "get after terminate: not found", eb.msg);
+	{
+		/* a stopped instance still exists (instance.go Get): get and list
+		 * report it, delete terminates it (TerminateInstances) */
+		struct kp_instance st_in, *all = NULL;
+		int n = 0, listed = 0;
+
+		e = kp_cloud_create(cp, claim("claim-stopped", "default", types, 3, od, 1), &A, &st_in, &eb);
+		if (e == KP_CLOUD_OK) {
+			const char *id = strrchr(st_in.provider_id, '/') + 1;
+			const char *kv[] = { "InstanceId.1", id, NULL };
+			const char *state;
+
+			ec2("StopInstances", kv);
+			e = kp_cloud_get(cp, st_in.provider_id, &A, &in, &eb);
+			check(e == KP_CLOUD_OK && in.state == KP_INSTANCE_STOPPED, "get: a stopped instance exists (state stopped)",
+			      e ? eb.msg : kp_instance_state_name(in.state));
+			e = kp_cloud_list(cp, &A, &all, &n, &eb);
+			for (int i = 0; i < n; i++)
+				listed += strcmp(all[i].provider_id, st_in.provider_id) == 0 && all[i].state == KP_INSTANCE_STOPPED;
+			check(e == KP_CLOUD_OK && listed == 1, "list: the stopped instance listed as stopped", eb.msg);
+			e = kp_cloud_delete(cp, st_in.provider_id, &eb);
+			state = kp_aws_xml_text(describe_instance(st_in.provider_id), "instanceState/name");
+			check(e == KP_CLOUD_OK && kp_strcmp0(state, "terminated") == 0,
+			      "delete of a stopped instance: TerminateInstances (terminated in EC2)", e ? eb.msg : state);
+			e = kp_cloud_delete(cp, st_in.provider_id, &eb);
+			check(e == KP_CLOUD_NOT_FOUND, "delete of the stopped instance again: not found", eb.msg);
+		} else {
+			check(false, "create for the stopped-instance check", eb.msg);
+		}
+	}
 
 	/* ---- insufficient capacity through the proxy ---- */
 	reconcile(px, nc_json, &st, &conds, &eb);

@@ -77,6 +77,21 @@ kp_err kp_aws_urlencode(struct kp_buf *b, const char *s);
 /* A random RFC 4122 version 4 UUID into buf (>= 37 bytes). */
 void kp_aws_uuid(char *buf, size_t n);
 
+/* ---- the Pricing API (pricing.c) ---- */
+
+/* The region whose Pricing endpoint answers for a cluster in region, as
+ * pricing.go NewAPI picks it: "ap-*" ap-south-1, "cn-*" cn-northwest-1,
+ * "eu-*" eu-central-1, else us-east-1 (NULL region: us-east-1). */
+const char *kp_aws_pricing_region(const char *region);
+/* "amazonaws.com.cn" for the China regions ("cn-*"), else "amazonaws.com". */
+const char *kp_aws_domain(const char *region);
+/* The currency of the Pricing API's answers for region: "CNY" in cn-*, else "USD". */
+const char *kp_aws_pricing_currency(const char *region);
+/* The GetProducts body (compact JSON, malloc'ed; NULL when out of memory)
+ * for the cluster's region (the regionCode filter), tenancy and
+ * productFamily, with NextToken when next_token is non-empty. */
+char *kp_aws_pricing_body(const char *region, const char *tenancy, const char *family, const char *next_token);
+
 /* ---- credentials (creds.c) ---- */
 
 struct kp_aws_creds {
@@ -148,9 +163,15 @@ struct kp_aws_resp {
 kp_err kp_aws_client_new(const struct kp_aws_config *cfg, struct kp_aws_client **out, struct kp_errbuf *eb);
 void kp_aws_client_free(struct kp_aws_client *c);
 /* Endpoint URL (no trailing slash) for service ("ec2", "sqs", "ssm",
- * "sts", "iam", "pricing") into buf: --aws-endpoint, else
- * AWS_ENDPOINT_URL_<SERVICE>, else AWS_ENDPOINT_URL, else AWS's own. */
+ * "sts", "iam", "pricing") into buf: for "pricing" the pricing_endpoint
+ * first; then --aws-endpoint, else AWS_ENDPOINT_URL_<SERVICE>, else
+ * AWS_ENDPOINT_URL, else AWS's own (https://SERVICE.REGION.amazonaws.com,
+ * .com.cn in cn-*; IAM global; Pricing in kp_aws_pricing_region()). */
 void kp_aws_endpoint(const struct kp_aws_client *c, const char *service, char *buf, size_t n);
+/* The region SigV4 signs service's requests for: IAM's global region
+ * (us-east-1, cn-north-1 in cn-*), kp_aws_pricing_region() for "pricing",
+ * else the client's region. */
+const char *kp_aws_sign_region(const struct kp_aws_client *c, const char *service);
 
 /* Sends a Query protocol call (EC2, IAM, STS, SQS legacy) to service. With
  * client_token, one UUID is added as ClientToken and kept across retries.

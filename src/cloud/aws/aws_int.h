@@ -161,12 +161,31 @@ kp_err kp_aws_ec2_each(struct kp_aws_cloud *w, struct kp_aws_params *p, const ch
 kp_err kp_aws_class_resolve(struct kp_aws_cloud *w, const json_t *obj, struct kp_aws_class *c, json_t **status,
 			    json_t **conds, struct kp_errbuf *eb);
 void kp_aws_class_clear(struct kp_aws_class *c);
+/* ---- user data (userdata.c, pkg/providers/amifamily/bootstrap) ---- */
+/* User data for a launch of claim (NULL: none) as capacity type ct from
+ * class c: the family's bootstrap with the claim's labels, taints and
+ * startup taints (plus karpenter.sh/unregistered:NoExecute) and the class's
+ * kubelet maxPods/clusterDNS, merged with spec.userData (MIME parts for
+ * AL2/AL2023, TOML for Bottlerocket). Plain text (the caller encodes it);
+ * malloc'ed; NULL with eb when spec.userData cannot be merged. */
+char *kp_aws_user_data(struct kp_aws_cloud *w, const struct kp_aws_class *c, const struct kp_nodeclaim *claim,
+		       enum kp_captype ct, struct kp_errbuf *eb);
+
+/* ---- TOML (toml.c): Bottlerocket user data merging ---- */
+struct kp_aws_toml;
+/* Parses text (len bytes); KP_ERR_INVALID with the line in eb. */
+kp_err kp_aws_toml_parse(const char *text, size_t len, struct kp_aws_toml **out, struct kp_errbuf *eb);
+/* Sets key in the table whose path is table[0..ntable) to raw (TOML
+ * source text of the value, e.g. "\"x\"" or "58"), replacing the key and
+ * any scalar standing where that table goes. */
+kp_err kp_aws_toml_set(struct kp_aws_toml *d, const char *const *table, int ntable, const char *key, const char *raw);
+/* The document, each table once (malloc'ed). */
+char *kp_aws_toml_emit(const struct kp_aws_toml *d);
+void kp_aws_toml_free(struct kp_aws_toml *d);
 /* instanceprofile.go Delete: the profile the provider made for class name
  * from its spec.role loses its roles and is deleted; a profile that is not
  * there is not an error. */
 kp_err kp_aws_profile_delete(struct kp_aws_cloud *w, const char *name, struct kp_errbuf *eb);
-/* User data for the class's family (base64 is done by the caller). malloc'ed. */
-char *kp_aws_user_data(struct kp_aws_cloud *w, const struct kp_aws_class *c);
 /* The newest AMI of the class for arch ("amd64"/"arm64"), or NULL. */
 const struct kp_aws_ami *kp_aws_class_ami(const struct kp_aws_class *c, const char *arch);
 /* True for Windows families. */

@@ -127,6 +127,13 @@ kp_err kp_aws_client_new(const struct kp_aws_config *cfg, struct kp_aws_client *
 		return kp_errf(eb, KP_ERR_INVALID, "aws endpoint \"%s\": want an http:// or https:// URL",
 			       cfg->endpoint);
 	}
+	if (c->cfg.pricing_endpoint && *c->cfg.pricing_endpoint &&
+	    strncmp(c->cfg.pricing_endpoint, "http://", 7) != 0 &&
+	    strncmp(c->cfg.pricing_endpoint, "https://", 8) != 0) {
+		free(c);
+		return kp_errf(eb, KP_ERR_INVALID, "aws pricing endpoint \"%s\": want an http:// or https:// URL",
+			       cfg->pricing_endpoint);
+	}
 	if (c->cfg.region && *c->cfg.region)
 		copy(c->region, sizeof(c->region), c->cfg.region);
 	else
@@ -199,16 +206,28 @@ void kp_aws_endpoint(const struct kp_aws_client *c, const char *service, char *b
 		copy(buf, n, env);
 		goto trim;
 	}
-	if (strcmp(service, "iam") == 0)
+	if (strcmp(service, "iam") == 0 && strncmp(c->region, "cn-", 3) == 0)
+		snprintf(buf, n, "https://iam.cn-north-1.amazonaws.com.cn");
+	else if (strcmp(service, "iam") == 0)
 		snprintf(buf, n, "https://iam.amazonaws.com");
 	else if (strcmp(service, "pricing") == 0)
-		snprintf(buf, n, "https://api.pricing.us-east-1.amazonaws.com");
+		snprintf(buf, n, "https://api.pricing.%s.%s", kp_aws_pricing_region(c->region),
+			 kp_aws_domain(c->region));
 	else
-		snprintf(buf, n, "https://%s.%s.amazonaws.com", service, c->region);
+		snprintf(buf, n, "https://%s.%s.%s", service, c->region, kp_aws_domain(c->region));
 trim:
 	k = strlen(buf);
 	while (k > 0 && buf[k - 1] == '/')
 		buf[--k] = 0;
+}
+
+const char *kp_aws_sign_region(const struct kp_aws_client *c, const char *service)
+{
+	if (strcmp(service, "iam") == 0)
+		return strncmp(c->region, "cn-", 3) == 0 ? "cn-north-1" : "us-east-1";
+	if (strcmp(service, "pricing") == 0)
+		return kp_aws_pricing_region(c->region);
+	return c->region;
 }
 
 /* The endpoint with the trailing "/" of the request path. */
@@ -321,8 +340,7 @@ static kp_err attempt(struct kp_aws_client *c, const struct req *rq, const struc
 	CURL *h = curl_easy_init();
 	struct curl_slist *hl = NULL;
 	char line[4200], sig[160];
-	const char *sign_region = strcmp(rq->service, "iam") == 0 || strcmp(rq->service, "pricing") == 0
-					  ? "us-east-1" : c->region;
+	const char *sign_region = kp_aws_sign_region(c, rq->service);
 	CURLcode res;
 	kp_err rc = KP_OK;
 

@@ -4,7 +4,8 @@
  * id, name), AMIs (alias family@version through SSM, id, name, tags, owner,
  * ssmParameter; newest non-deprecated first), the instance profile (given,
  * or created for spec.role and tagged), tag validation, the
- * ec2nodeclass-hash, status and conditions, and user data per AMI family.
+ * ec2nodeclass-hash, status and conditions (user data per AMI family is
+ * userdata.c's).
  *
  * Mirrors pkg/providers/{subnet,securitygroup,amifamily,instanceprofile}
  * and pkg/apis/v1/ec2nodeclass_hash.go: selector terms are ORed, fields in
@@ -908,62 +909,4 @@ kp_err kp_aws_class_resolve(struct kp_aws_cloud *w, const json_t *obj, struct kp
 										     : why_cr);
 	cond(*conds, "Ready", c->ready, "NotReady", c->reason);
 	return KP_OK;
-}
-
-/* ---- user data (pkg/providers/amifamily/bootstrap) ---- */
-
-char *kp_aws_user_data(struct kp_aws_cloud *w, const struct kp_aws_class *c)
-{
-	const char *user = json_string_value(json_object_get(c->spec, "userData"));
-	struct kp_buf b;
-	char maxpods[64] = "";
-
-	kp_buf_init(&b, 1u << 20);
-	if (c->max_pods > 0)
-		snprintf(maxpods, sizeof(maxpods), "%lld", (long long)c->max_pods);
-	if (strcmp(c->family, "Custom") == 0) {
-		kp_buf_addstr(&b, user ? user : "");
-	} else if (strcmp(c->family, "AL2023") == 0) {
-		kp_buf_addstr(&b, "MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"//\"\n\n");
-		if (user && *user)
-			kp_buf_printf(&b, "--//\nContent-Type: %s\n\n%s\n\n",
-				      strncmp(user, "apiVersion:", 11) == 0 ? "application/node.eks.aws"
-									    : "text/x-shellscript; charset=\"us-ascii\"",
-				      user);
-		kp_buf_printf(&b,
-			      "--//\nContent-Type: application/node.eks.aws\n\n"
-			      "apiVersion: node.eks.aws/v1alpha1\nkind: NodeConfig\nspec:\n  cluster:\n"
-			      "    name: %s\n    apiServerEndpoint: %s\n    certificateAuthority: %s\n    cidr: %s\n"
-			      "  kubelet:\n    config:\n%s%s%s    flags:\n    - --node-labels=karpenter.sh/managed=true\n"
-			      "--//--\n",
-			      w->cluster, w->cluster_endpoint, w->cluster_ca ? w->cluster_ca : "", w->cluster_cidr,
-			      maxpods[0] ? "      maxPods: " : "      {}\n", maxpods, maxpods[0] ? "\n" : "");
-	} else if (strcmp(c->family, "Bottlerocket") == 0) {
-		kp_buf_printf(&b,
-			      "[settings.kubernetes]\napi-server = \"%s\"\ncluster-certificate = \"%s\"\n"
-			      "cluster-name = \"%s\"\n%s%s%s",
-			      w->cluster_endpoint, w->cluster_ca ? w->cluster_ca : "", w->cluster, maxpods[0] ? "max-pods = " : "",
-			      maxpods, maxpods[0] ? "\n" : "");
-		if (user && *user)
-			kp_buf_printf(&b, "\n%s\n", user);
-	} else if (kp_aws_family_windows(c->family)) {
-		kp_buf_printf(&b,
-			      "<powershell>\n%s\n[string]$EKSBootstrapScriptFile = \"$env:ProgramFiles\\Amazon\\EKS\\"
-			      "Start-EKSBootstrap.ps1\"\n& $EKSBootstrapScriptFile -EKSClusterName '%s' -APIServerEndpoint "
-			      "'%s' -Base64ClusterCA '%s'%s%s%s\n</powershell>\n",
-			      user ? user : "", w->cluster, w->cluster_endpoint, w->cluster_ca ? w->cluster_ca : "",
-			      maxpods[0] ? " -KubeletExtraArgs '--max-pods=" : "", maxpods, maxpods[0] ? "'" : "");
-	} else { /* AL2 */
-		kp_buf_addstr(&b, "MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"//\"\n\n");
-		if (user && *user)
-			kp_buf_printf(&b, "--//\nContent-Type: text/x-shellscript; charset=\"us-ascii\"\n\n%s\n\n", user);
-		kp_buf_printf(&b,
-			      "--//\nContent-Type: text/x-shellscript; charset=\"us-ascii\"\n\n#!/bin/bash -xe\n"
-			      "exec > >(tee /var/log/user-data.log|logger -t user-data -s 2>/dev/console) 2>&1\n"
-			      "/etc/eks/bootstrap.sh '%s' --apiserver-endpoint '%s' --b64-cluster-ca '%s' "
-			      "--kubelet-extra-args '--node-labels=\"karpenter.sh/managed=true\"%s%s'\n--//--\n",
-			      w->cluster, w->cluster_endpoint, w->cluster_ca ? w->cluster_ca : "",
-			      maxpods[0] ? " --max-pods=" : "", maxpods);
-	}
-	return kp_buf_take(&b);
 }

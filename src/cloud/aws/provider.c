@@ -251,34 +251,22 @@ static kp_err refresh_types(struct kp_aws_cloud *w, bool force, struct kp_errbuf
 /* ---- on-demand prices from the Pricing API (pricing.go UpdateOnDemandPricing) ---- */
 
 /* One GetProducts query (ServiceCode AmazonEC2, TERM_MATCH filters as
- * Karpenter's, MaxResults 100), page after page, into prices {type: USD}. */
+ * Karpenter's, MaxResults 100), page after page, into prices {type: price}. */
 static kp_err pricing_query(struct kp_aws_cloud *w, const char *tenancy, const char *family, json_t *prices,
 			    struct kp_errbuf *eb)
 {
 	char token[2048] = "";
 	int pages = 0;
+	const char *currency = kp_aws_pricing_currency(w->cl->region);   /* CNY in cn-* (pricing.go) */
 
 	do {
-		json_t *req = json_pack("{s:s,s:i,s:[{s:s,s:s,s:s},{s:s,s:s,s:s},{s:s,s:s,s:s},{s:s,s:s,s:s},"
-					"{s:s,s:s,s:s},{s:s,s:s,s:s},{s:s,s:s,s:s},{s:s,s:s,s:s}]}",
-					"ServiceCode", "AmazonEC2", "MaxResults", 100, "Filters", "Type", "TERM_MATCH",
-					"Field", "regionCode", "Value", w->cl->region, "Type", "TERM_MATCH", "Field",
-					"serviceCode", "Value", "AmazonEC2", "Type", "TERM_MATCH", "Field", "preInstalledSw",
-					"Value", "NA", "Type", "TERM_MATCH", "Field", "operatingSystem", "Value", "Linux",
-					"Type", "TERM_MATCH", "Field", "capacitystatus", "Value", "Used", "Type",
-					"TERM_MATCH", "Field", "marketoption", "Value", "OnDemand", "Type", "TERM_MATCH",
-					"Field", "tenancy", "Value", tenancy, "Type", "TERM_MATCH", "Field", "productFamily",
-					"Value", family);
+		/* regionCode: the cluster's region, not the Pricing endpoint's */
+		char *body = kp_aws_pricing_body(w->cl->region, tenancy, family, token);
 		struct kp_aws_resp r;
-		char *body;
 		kp_err rc;
 		size_t i;
 		json_t *pl;
 
-		if (req && token[0])
-			json_object_set_new(req, "NextToken", json_string(token));
-		body = req ? json_dumps(req, JSON_COMPACT) : NULL;
-		json_decref(req);
 		if (!body)
 			return kp_errf(eb, KP_ERR_NOMEM, "out of memory");
 		rc = kp_aws_json(w->cl, "pricing", "AWSPriceListService.GetProducts", "1.1", body, &r, eb);
@@ -295,8 +283,8 @@ static kp_err pricing_query(struct kp_aws_cloud *w, const char *tenancy, const c
 
 			json_object_foreach(json_object_get(json_object_get(doc, "terms"), "OnDemand"), k1, term)
 				json_object_foreach(json_object_get(term, "priceDimensions"), k2, dim) {
-					const char *usd =
-						json_string_value(json_object_get(json_object_get(dim, "pricePerUnit"), "USD"));
+					const char *usd = json_string_value(
+						json_object_get(json_object_get(dim, "pricePerUnit"), currency));
 					char *end;
 					double v = usd ? strtod(usd, &end) : 0;
 
@@ -754,7 +742,11 @@ static enum kp_instance_state state_of(const char *s)
 		return KP_INSTANCE_PENDING;
 	if (strcmp(s, "terminated") == 0)
 		return KP_INSTANCE_TERMINATED;
-	return KP_INSTANCE_TERMINATING; /* shutting-down, stopping, stopped */
+	/* a stopped instance still exists (instance.go Get filters out only
+	 * shutting-down/terminated): Delete terminates it, GC collects it */
+	if (strcmp(s, "stopping") == 0 || strcmp(s, "stopped") == 0)
+		return KP_INSTANCE_STOPPED;
+	return KP_INSTANCE_TERMINATING; /* shutting-down */
 }
 
 /* Labels the Node will carry: the type's, zone, region, capacity type, nodepool. */
@@ -946,6 +938,8 @@ static enum kp_cloud_err aws_delete(struct kp_cloud *cp, const char *provider_id
 	enum kp_cloud_err e;
 	kp_err rc;
 
+	/* instance.go Delete: TerminateInstances unless already shutting-down
+	 * (a stopped instance is terminated) */
 	kp_arena_init(&a);
 	e = describe_one(w, provider_id, &a, &L, eb);
 	if (e || L.v[0].state == KP_INSTANCE_TERMINATING) {
@@ -1096,9 +1090,12 @@ static void add_bdms(const struct kp_aws_class *c, struct kp_aws_params *p)
 	}
 }
 
-/* Name of the launch template for (class, AMI): "karpenter.k8s.aws/<hash>". */
-static void lt_name(struct kp_aws_cloud *w, const struct kp_aws_class *c, const struct kp_aws_ami *ami, const char *cr,
-		    char *buf, size_t n)
+/* The class-level part of a launch template's name: what the class and
+ * its resolution decide (cluster, class, spec hash, AMI, profile, security
+ * groups, capacity reservation). Launch-template gc keeps a template whose
+ * name starts with one of a class's current values. */
+static uint64_t lt_class_hash(struct kp_aws_cloud *w, const struct kp_aws_class *c, const struct kp_aws_ami *ami,
+			      const char *cr)
 {
 	uint64_t h = 14695981039346656037ULL;
 
@@ -1111,21 +1108,55 @@ static void lt_name(struct kp_aws_cloud *w, const struct kp_aws_class *c, const 
 	h = fnv(h, c->profile);
 	for (int i = 0; i < c->nsg; i++)
 		h = fnv(h, c->sgs[i].id);
-	snprintf(buf, n, "karpenter.k8s.aws/%" PRIu64, h);
+	return h;
 }
 
-/* launchtemplate.go ensureLaunchTemplate: find by name, else create. */
+/* Name of the launch template for (class, AMI, reservation, NodePool,
+ * capacity type, user data): "karpenter.k8s.aws/<hash of the options>"
+ * (launchtemplate.go LaunchTemplateName hashes the whole amifamily.Options,
+ * tags included, so templates are per NodePool: they carry its tag). The
+ * hash is 32 hex digits: 16 of lt_class_hash, then 16 of the rest. */
+static void lt_name(struct kp_aws_cloud *w, const struct kp_aws_class *c, const struct kp_aws_ami *ami, const char *cr,
+		    const char *pool, enum kp_captype ct, const char *ud, char *buf, size_t n)
+{
+	uint64_t h = 14695981039346656037ULL;
+
+	h = fnv(h, pool ? pool : "");
+	h = fnv(fnv(h, "|"), kp_captype_name(ct));
+	h = fnv(fnv(h, "|"), ud ? ud : "");
+	snprintf(buf, n, "karpenter.k8s.aws/%016" PRIx64 "%016" PRIx64, lt_class_hash(w, c, ami, cr), h);
+}
+
+/* The tags of a launch template and of what it launches
+ * (launchtemplate.go createLaunchTemplate, utils.GetTags): spec.tags,
+ * kubernetes.io/cluster/<cluster>=owned, eks:eks-cluster-name, the class
+ * and the NodePool. The shipped IAM policy requires the NodePool tag on
+ * CreateLaunchTemplate (aws:RequestTag) and on DeleteLaunchTemplate
+ * (aws:ResourceTag). */
+static void lt_tags(struct kp_aws_cloud *w, const struct kp_aws_class *c, const char *pool, struct kp_aws_params *p,
+		    const char *prefix)
+{
+	struct kp_nodeclaim anon;
+
+	memset(&anon, 0, sizeof(anon));
+	anon.nodepool = pool;
+	fleet_tags(w, c, &anon, p, prefix);
+}
+
+/* launchtemplate.go ensureLaunchTemplate: find by name, else create.
+ * ud is the user data (plain text, base64 here), pool and ct the NodePool
+ * and capacity type it is for. */
 static kp_err ensure_lt(struct kp_aws_cloud *w, const struct kp_aws_class *c, const struct kp_aws_ami *ami,
-			const char *cr, const char *name, struct kp_errbuf *eb)
+			const char *cr, const char *pool, enum kp_captype ct, const char *ud, const char *name,
+			struct kp_errbuf *eb)
 {
 	struct kp_aws_params p;
 	struct kp_aws_resp r;
 	struct kp_arena a;
 	const json_t *md = json_object_get(c->spec, "metadataOptions");
-	char *ud, *ud64;
+	char *ud64;
 	char hop[16];
 	kp_err rc;
-	int nt = 0;
 
 	pthread_mutex_lock(&w->mu);
 	rc = json_object_get(w->lts, name) ? KP_OK : KP_ERR_NOTFOUND;
@@ -1138,9 +1169,7 @@ static kp_err ensure_lt(struct kp_aws_cloud *w, const struct kp_aws_class *c, co
 	rc = kp_aws_query(w->cl, "ec2", &p, false, false, &a, &r, eb);
 	kp_aws_params_free(&p);
 	if (rc == KP_ERR_NOTFOUND) {
-		ud = kp_aws_user_data(w, c);
 		ud64 = ud ? b64(ud) : NULL;
-		free(ud);
 		kp_aws_params_init(&p, "CreateLaunchTemplate", KP_AWS_EC2_VERSION);
 		kp_aws_params_add(&p, "LaunchTemplateName", name);
 		kp_aws_params_add(&p, "LaunchTemplateData.ImageId", ami->id);
@@ -1175,15 +1204,20 @@ static kp_err ensure_lt(struct kp_aws_cloud *w, const struct kp_aws_class *c, co
 					  "LaunchTemplateData.CapacityReservationSpecification.CapacityReservationTarget."
 					  "CapacityReservationId",
 					  cr);
-		kp_aws_params_add(&p, "TagSpecification.1.ResourceType", "launch-template");
+		/* what the template launches is tagged as the template */
 		{
-			char ck[300];
+			static const char *const kinds[] = { "instance", "volume", "network-interface",
+							     "spot-instances-request" };
+			char pre[64];
 
-			snprintf(ck, sizeof(ck), "kubernetes.io/cluster/%s", w->cluster);
-			add_tags(&p, "TagSpecification.1", &nt, ck, "owned");
-			add_tags(&p, "TagSpecification.1", &nt, KP_AWS_TAG_CLUSTER, w->cluster);
-			add_tags(&p, "TagSpecification.1", &nt, KP_AWS_TAG_NODECLASS, c->name);
+			for (int i = 0; i < (ct == KP_CAP_SPOT ? 4 : 3); i++) {
+				snprintf(pre, sizeof(pre), "LaunchTemplateData.TagSpecification.%d", i + 1);
+				kp_aws_params_addf(&p, kinds[i], "%s.ResourceType", pre);
+				lt_tags(w, c, pool, &p, pre);
+			}
 		}
+		kp_aws_params_add(&p, "TagSpecification.1.ResourceType", "launch-template");
+		lt_tags(w, c, pool, &p, "TagSpecification.1");
 		rc = kp_aws_query(w->cl, "ec2", &p, true, false, &a, &r, eb);
 		kp_aws_params_free(&p);
 		if (rc && strstr(r.code, "AlreadyExists"))
@@ -1394,6 +1428,7 @@ static enum kp_cloud_err aws_create(struct kp_cloud *cp, const struct kp_nodecla
 	enum kp_captype ct = KP_CAP_ON_DEMAND;
 	const struct kp_aws_ami *lt_ami[16];
 	char lt_names[16][96], lt_cr[16][64];
+	char *ud = NULL;
 	enum kp_cloud_err e;
 	struct kp_aws_params p;
 	struct kp_aws_resp r;
@@ -1466,7 +1501,20 @@ static enum kp_cloud_err aws_create(struct kp_cloud *cp, const struct kp_nodecla
 		json_decref(snap.spec);
 		return e;
 	}
-	/* one launch template per AMI */
+	/* one launch template per AMI (and reservation), for this NodePool and
+	 * capacity type, with the user data in its name's hash */
+	{
+		struct kp_errbuf e2 = { 0 };
+
+		if (!(ud = kp_aws_user_data(w, &snap, claim, ct, &e2))) {
+			free(amis);
+			free(subs);
+			free(picks);
+			free(snap.sgs);
+			json_decref(snap.spec);
+			return kp_cloud_errf(eb, KP_CLOUD_CREATE_ERROR, "EC2NodeClass %s: %s", snap.name, e2.msg);
+		}
+	}
 	for (int i = 0; i < npick; i++) {
 		int j;
 
@@ -1478,7 +1526,8 @@ static enum kp_cloud_err aws_create(struct kp_cloud *cp, const struct kp_nodecla
 		if (j == nlt && nlt < 16) {
 			lt_ami[nlt] = picks[i].ami;
 			copy(lt_cr[nlt], sizeof(lt_cr[nlt]), picks[i].cr);
-			lt_name(w, &snap, picks[i].ami, picks[i].cr, lt_names[nlt], sizeof(lt_names[nlt]));
+			lt_name(w, &snap, picks[i].ami, picks[i].cr, claim->nodepool, ct, ud, lt_names[nlt],
+				sizeof(lt_names[nlt]));
 			nlt++;
 		}
 	}
@@ -1491,7 +1540,7 @@ static enum kp_cloud_err aws_create(struct kp_cloud *cp, const struct kp_nodecla
 
 		e = KP_CLOUD_OK;
 		for (int j = 0; j < nlt; j++) {
-			if ((rc = ensure_lt(w, &snap, lt_ami[j], lt_cr[j], lt_names[j], eb))) {
+			if ((rc = ensure_lt(w, &snap, lt_ami[j], lt_cr[j], claim->nodepool, ct, ud, lt_names[j], eb))) {
 				e = rc == KP_ERR_IO ? KP_CLOUD_TRANSIENT : KP_CLOUD_CREATE_ERROR;
 				kp_err_prefix(eb, "launch template %s: ", lt_names[j]);
 				goto done;
@@ -1609,6 +1658,7 @@ static enum kp_cloud_err aws_create(struct kp_cloud *cp, const struct kp_nodecla
 	e = kp_cloud_errf(eb, KP_CLOUD_CREATE_ERROR, "creating fleet: launch template not found after re-creating it");
 done:
 	kp_arena_free(&ra);
+	free(ud);
 	free(amis);
 	free(subs);
 	free(picks);
@@ -1855,21 +1905,27 @@ kp_err kp_cloud_aws_lt_gc(struct kp_cloud *cp, int *deleted, struct kp_errbuf *e
 	pthread_mutex_lock(&w->mu);
 	for (int c = 0; c < w->nclasses; c++) {
 		const struct kp_aws_class *k = w->classes[c];
-		char nm[96];
+		char nm[24];
 
 		if (k->deleted || !k->ready)
 			continue;
 		for (int a = 0; a < k->nami; a++)
 			for (int r = -1; r < k->ncr; r++) {
-				lt_name(w, k, &k->amis[a], r < 0 ? "" : k->crs[r].id, nm, sizeof(nm));
+				snprintf(nm, sizeof(nm), "%016" PRIx64,
+					 lt_class_hash(w, k, &k->amis[a], r < 0 ? "" : k->crs[r].id));
 				json_object_set_new(keep, nm, json_true());
 			}
 	}
 	json_object_foreach(s.names, name, v) {
 		const struct kp_aws_class *k = class_find(w, json_string_value(v));
+		char head[24] = "";
 
+		/* the class-level part of the name (lt_name): every NodePool's
+		 * and capacity type's template of a current (AMI, reservation) */
+		if (strncmp(name, "karpenter.k8s.aws/", 18) == 0 && strlen(name) == 18 + 32)
+			copy(head, 17, name + 18);
 		/* a class not resolved here (yet), or not ready: left alone */
-		if (!k || (!k->deleted && !k->ready) || json_object_get(keep, name))
+		if (!k || (!k->deleted && !k->ready) || (head[0] && json_object_get(keep, head)))
 			continue;
 		json_array_append_new(doomed, json_string(name));
 	}
