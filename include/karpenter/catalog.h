@@ -61,6 +61,8 @@ struct kp_catalog {
 	int n;
 	int cap;                      /* allocated slots in types (kp_catalog_add) */
 	struct kp_itype **types;      /* sorted by name */
+	bool zones_from_base;         /* a kubelet variant: offerings as the base
+				       * catalog's, not limited to a class's zones */
 };
 
 void kp_catalog_init(struct kp_catalog *cat);
@@ -76,6 +78,40 @@ const struct kp_itype *kp_catalog_find(const struct kp_catalog *cat, const char 
  * offerings sorted by (price, zone, capacity type). Allocates in a.
  * Call once per type before use; calling it again is harmless. */
 kp_err kp_itype_finish(struct kp_itype *it, struct kp_arena *a, struct kp_errbuf *eb);
+/* allocatable = capacity - overhead as kp_itype_finish computes it, without
+ * touching requirements or offerings. */
+void kp_itype_allocatable(struct kp_itype *it);
+/* Karpenter's AWS pods and overhead (pkg/providers/instancetype/types.go
+ * pods, kubeReservedResources, systemReservedResources, evictionThreshold)
+ * for an AWS type it of the built-in catalog under kubelet settings k and
+ * AMI family (NULL = AL2023): pods = maxPods, else the type's (ENI-limited
+ * or Windows 110) pods, capped at podsPerCore x vCPU (not Bottlerocket);
+ * kubeReserved defaults replaced per key; systemReserved as given; eviction
+ * memory/ephemeral-storage = the larger of evictionHard and (not
+ * Bottlerocket) evictionSoft's memory.available / nodefs.available, else
+ * the defaults. Then allocatable. A non-AWS type or k unset: unchanged.
+ * KP_ERR_INVALID (message names the field) for a bad quantity. */
+kp_err kp_itype_aws_kubelet(struct kp_itype *it, const struct kp_kubelet *k, const char *family,
+			    struct kp_errbuf *eb);
+/* A catalog whose types are base's under kubelet settings k (above);
+ * offerings and labels shared with base, which must outlive out.
+ * out->zones_from_base is set. */
+kp_err kp_catalog_with_kubelet(struct kp_catalog *out, const struct kp_catalog *base, const struct kp_kubelet *k,
+			       const char *family, struct kp_errbuf *eb);
+/* The simulator's per-NodePool catalogs: for each pool with kubelet settings
+ * (its v1beta1 template kubelet, else its EC2NodeClass's v1 kubelet), base
+ * under them (kp_catalog_with_kubelet). kp_pool_kubelet_catalog is a
+ * kp_sched_input.pool_catalog callback (ctx = the kp_pool_kubelet): NULL
+ * for pools without settings. */
+struct kp_pool_kubelet {
+	int n;
+	const struct kp_nodepool **pools;
+	struct kp_catalog *cats;
+};
+kp_err kp_pool_kubelet_build(struct kp_pool_kubelet *pk, const struct kp_cluster *cl, const struct kp_catalog *base,
+			     struct kp_errbuf *eb);
+const struct kp_catalog *kp_pool_kubelet_catalog(void *ctx, const struct kp_nodepool *np);
+void kp_pool_kubelet_free(struct kp_pool_kubelet *pk);
 /* Sorts types by name (kp_catalog_find needs it); call after adding types. */
 void kp_catalog_sort(struct kp_catalog *cat);
 /* Appends a type (allocated in cat->arena). */

@@ -82,6 +82,14 @@ struct kp_cloud_repair_policy {
 	int64_t toleration_ms;
 };
 
+/* A node class's hash as the provider writes it on the NodeClaims it
+ * launches (AWS: karpenter.k8s.aws/ec2nodeclass-hash and -hash-version).
+ * key[0] == 0: the provider keeps no hash for its node classes. */
+struct kp_cloud_hash {
+	char key[128], value[64];          /* hash annotation and its value */
+	char version_key[128], version[32];/* hash-version annotation and its value */
+};
+
 struct kp_cloud_ops {
 	int version;                   /* KP_CLOUD_VERSION */
 	const char *name;              /* "fake", "aws" */
@@ -128,6 +136,11 @@ struct kp_cloud_ops {
 	 * class leaves a NodePool Ready (the simulated cloud launches without
 	 * one). False: the class must exist and be Ready. */
 	bool nodeclass_optional;
+	/* The hash of one node class (the API object as JSON text), the one
+	 * create puts on NodeClaims; from the object alone, no cloud call
+	 * (cheap enough for the controller's loop thread). */
+	enum kp_cloud_err (*nodeclass_hash)(struct kp_cloud *cp, const char *nodeclass_json, struct kp_cloud_hash *out,
+					    struct kp_errbuf *eb);
 	/* Removes what the provider created for node class name (the API
 	 * object as JSON text) once it is being deleted and no NodeClaim
 	 * uses it (AWS: its launch templates, the instance profile made from
@@ -183,6 +196,9 @@ enum kp_cloud_err kp_cloud_poll_events(struct kp_cloud *cp, struct kp_arena *a, 
 const struct kp_cloud_repair_policy *kp_cloud_repair_policies(struct kp_cloud *cp, int *n);
 /* cp->ops->nodeclass_optional; false for NULL cp. */
 bool kp_cloud_nodeclass_optional(const struct kp_cloud *cp);
+/* *out zeroed (key "") when the provider has no nodeclass_hash. */
+enum kp_cloud_err kp_cloud_nodeclass_hash(struct kp_cloud *cp, const char *nodeclass_json, struct kp_cloud_hash *out,
+					  struct kp_errbuf *eb);
 /* cp->ops->nodeclass_finalize; KP_CLOUD_OK with nothing done when the
  * provider has none. */
 enum kp_cloud_err kp_cloud_nodeclass_finalize(struct kp_cloud *cp, const char *name, const char *nodeclass_json,

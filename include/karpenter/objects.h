@@ -257,6 +257,20 @@ struct kp_nodeclass_ref {
 	const char *name;
 };
 
+/* The kubelet settings that change an instance type's pods and allocatable:
+ * EC2NodeClass spec.kubelet (v1), NodePool spec.template.spec.kubelet
+ * (v1beta1). Maps hold the quantity strings as given (eviction values may
+ * be percentages); applied by kp_itype_aws_kubelet (src/catalog/kubelet.c). */
+struct kp_kubelet {
+	bool set;                           /* a kubelet object was given */
+	int64_t max_pods;                   /* 0 = unset */
+	int64_t pods_per_core;              /* 0 = unset */
+	struct kp_labels kube_reserved;     /* cpu, memory, ephemeral-storage (pid ignored) */
+	struct kp_labels system_reserved;
+	struct kp_labels eviction_hard;     /* memory.available, nodefs.available */
+	struct kp_labels eviction_soft;
+};
+
 struct kp_nodepool {
 	const char *name;
 	const char *api_version;            /* "karpenter.sh/v1" or "karpenter.sh/v1beta1" */
@@ -284,6 +298,7 @@ struct kp_nodepool {
 	struct kp_budget *budgets;          /* none given = default 10% */
 	/* v1beta1 kubelet settings that change allocatable (0 = unset) */
 	int64_t kubelet_max_pods;
+	struct kp_kubelet kubelet;          /* v1beta1 spec.template.spec.kubelet */
 	const char *hash;                   /* template hash for drift detection */
 	/* status, if present in input */
 	struct kp_res status_resources;
@@ -335,6 +350,7 @@ struct kp_nodeclass {
 	const char *ami_family;
 	int64_t kubelet_max_pods;           /* v1 spec.kubelet.maxPods, 0 = unset */
 	int64_t pods_per_core;
+	struct kp_kubelet kubelet;          /* v1 spec.kubelet */
 	int nsubnet_terms;                  /* spec.subnetSelectorTerms; 0 = none given */
 	struct kp_subnet_term *subnet_terms;
 };

@@ -201,6 +201,7 @@ int kp_cmd_simulate(int argc, char **argv, const char *datadir)
 	struct kp_sched_input in;
 	struct kp_disrupt_result dres;
 	struct kp_cost_bound bound = { 0 };
+	struct kp_pool_kubelet pk = { 0 };
 	int status = KP_EXIT_OK, rc;
 	kp_err err;
 
@@ -243,10 +244,25 @@ int kp_cmd_simulate(int argc, char **argv, const char *datadir)
 		goto out;
 	}
 
+	/* the class's (or v1beta1 pool's) kubelet settings: pods and allocatable
+	 * per NodePool, as the AWS provider's class catalogs (catalog/kubelet.c) */
+	err = kp_pool_kubelet_build(&pk, &cluster, &catalog, &eb);
+	if (err) {
+		fprintf(stderr, "karpenter simulate: %s\n", eb.msg);
+		status = err == KP_ERR_NOMEM ? KP_EXIT_FAIL : KP_EXIT_USAGE;
+		goto out;
+	}
+
 	sim_clock_lap(&clk, "load");
 	memset(&in, 0, sizeof(in));
 	in.cluster = &cluster;
 	in.catalog = &catalog;
+	if (pk.n) {
+		in.pool_catalog = kp_pool_kubelet_catalog;
+		in.pool_catalog_ctx = &pk;
+		args.cons.opts.pool_catalog = kp_pool_kubelet_catalog;
+		args.cons.opts.pool_catalog_ctx = &pk;
+	}
 	err = kp_sched_solve(&in, &args.sopts, &plan, &eb);
 	if (err) {
 		fprintf(stderr, "karpenter simulate: scheduling: %s\n", eb.msg);
@@ -305,6 +321,7 @@ int kp_cmd_simulate(int argc, char **argv, const char *datadir)
 out:
 	kp_disrupt_result_free(&dres);
 	kp_plan_free(&plan);
+	kp_pool_kubelet_free(&pk);
 	kp_catalog_free(&catalog);
 	kp_cluster_free(&cluster);
 	sim_clock_lap(&clk, "free");

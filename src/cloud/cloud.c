@@ -200,6 +200,16 @@ bool kp_cloud_nodeclass_optional(const struct kp_cloud *cp)
 	return cp && cp->ops && cp->ops->nodeclass_optional;
 }
 
+enum kp_cloud_err kp_cloud_nodeclass_hash(struct kp_cloud *cp, const char *nodeclass_json, struct kp_cloud_hash *out,
+					  struct kp_errbuf *eb)
+{
+	memset(out, 0, sizeof(*out));
+	clear_msg(eb);
+	if (!cp->ops->nodeclass_hash)
+		return KP_CLOUD_OK;
+	return ensure_msg(cp, cp->ops->nodeclass_hash(cp, nodeclass_json, out, eb), "nodeclass hash", eb);
+}
+
 enum kp_cloud_err kp_cloud_nodeclass_finalize(struct kp_cloud *cp, const char *name, const char *nodeclass_json,
 					      struct kp_errbuf *eb)
 {

@@ -145,6 +145,12 @@ static const struct kp_cloud_repair_policy *cm_repair_policies(struct kp_cloud *
 	return kp_cloud_repair_policies(cm_of(cp)->inner, n);
 }
 
+static enum kp_cloud_err cm_nodeclass_hash(struct kp_cloud *cp, const char *nc, struct kp_cloud_hash *out,
+					   struct kp_errbuf *eb)
+{
+	return kp_cloud_nodeclass_hash(cm_of(cp)->inner, nc, out, eb);
+}
+
 static enum kp_cloud_err cm_nodeclass_finalize(struct kp_cloud *cp, const char *name, const char *nc,
 					       struct kp_errbuf *eb)
 {
@@ -187,6 +193,7 @@ kp_err kp_ctrl__cloud_metrics_new(struct kp_cloud *inner, struct kp_metric *dura
 	m->ops.poll_events = io->poll_events ? cm_poll_events : NULL;
 	m->ops.repair_policies = io->repair_policies ? cm_repair_policies : NULL;
 	m->ops.nodeclass_optional = io->nodeclass_optional;
+	m->ops.nodeclass_hash = io->nodeclass_hash ? cm_nodeclass_hash : NULL;
 	m->ops.nodeclass_finalize = io->nodeclass_finalize ? cm_nodeclass_finalize : NULL;
 	m->pub.ops = &m->ops;
 	m->pub.impl = m;

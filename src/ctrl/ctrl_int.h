@@ -31,7 +31,11 @@
 #define KPC_UNREGISTERED_TAINT "karpenter.sh/unregistered"
 #define KPC_NODEPOOL_HASH_ANN "karpenter.sh/nodepool-hash"
 #define KPC_NODEPOOL_HASH_VERSION_ANN "karpenter.sh/nodepool-hash-version"
-#define KPC_NODEPOOL_HASH_VERSION "v3"
+/* Our version, not Karpenter's "v3": our FNV of the template is not
+ * Karpenter's hashstructure value. NodeClaims another Karpenter launched
+ * (its hash, "v3") are rewritten to our hash by the hash controller (hash.c)
+ * instead of all being compared, and drifted, against ours. */
+#define KPC_NODEPOOL_HASH_VERSION "kc-v1"
 #define KPC_KEY_MAX 320
 
 enum kp_ctrl__inf {

@@ -128,6 +128,19 @@ int64_t kp_ctrl__np_reconcile(struct kp_ctrl *c, const char *pool);
 void kp_ctrl__np_start(struct kp_ctrl *c);
 void kp_ctrl__np_stop(struct kp_ctrl *c);
 
+/* hash.c: the hash controllers' NodeClaim rewrite after a hash-version
+ * change (updateNodeClaimHash): every claim of parent (of() says which)
+ * whose ver_key annotation is not ver gets ver and, when it has no Drifted
+ * condition, hash. 0 when every write succeeded, -1 otherwise (logged). */
+int kp_ctrl__hash_claims(struct kp_ctrl *c, const struct kp_log *log, bool (*of)(const json_t *claim, const char *parent),
+			 const char *parent, const char *hash_key, const char *hash, const char *ver_key, const char *ver);
+bool kp_ctrl__hash_claim_of_pool(const json_t *claim, const char *pool);        /* karpenter.sh/nodepool label */
+bool kp_ctrl__hash_claim_of_class(const json_t *claim, const char *nodeclass);  /* spec.nodeClassRef */
+/* The node class hash controller: the provider's hash of obj (an
+ * EC2NodeClass) and its version as annotations on obj, the class's claims
+ * rewritten first when the version changed; nothing without a provider hash. */
+void kp_ctrl__nc_hash(struct kp_ctrl *c, const struct kp_log *log, json_t *obj);
+
 /* nodeclass.c: node class status through the provider; interruption events */
 int64_t kp_ctrl__nc_reconcile(struct kp_ctrl *c, const char *name);
 void kp_ctrl__nc_event(struct kp_ctrl *c, const json_t *old, const json_t *obj, bool deleted);

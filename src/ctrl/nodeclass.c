@@ -15,6 +15,7 @@
  *     launched NodeClaim, in a thread of its own, and sets or removes the
  *     NodeClaim's Drifted condition (the disruption planner replaces
  *     drifted nodes within budgets).
+ *   - nodeclass.hash (hash.c) on each visit and annotation change.
  * A provider without these operations makes both no-ops.
  *
  * Mirrors karpenter-provider-aws pkg/controllers/nodeclass (status) and
@@ -95,6 +96,13 @@ int64_t kp_ctrl__nc_reconcile(struct kp_ctrl *c, const char *name)
 	}
 	if (kp_ctrl__jget(obj, "metadata.deletionTimestamp"))
 		return kp_ctrl__ncterm_reconcile(c, name, obj);   /* the finalizer (ncterm.c) */
+	/* nodeclass.hash (hash.c): before the provider's status */
+	obj = json_incref(obj);
+	kp_ctrl__nc_hash(c, &x->log_nc, obj);
+	json_decref(obj);
+	obj = kp_informer_get(c->inf[KPC_NODECLASSES], NULL, name);
+	if (!obj)
+		return -1;
 	if (!c->cloud_raw->ops->nodeclass_reconcile)
 		return -1;   /* no node classes in this provider */
 	text = json_dumps(obj, JSON_COMPACT);
@@ -159,9 +167,15 @@ void kp_ctrl__nc_event(struct kp_ctrl *c, const json_t *old, const json_t *obj, 
 		kp_ctrl__queue_add(&x->nodeclasses, name, 0);   /* finalize (ncterm.c) */
 		return;
 	}
-	/* only spec changes (or the first sight): status writes come back as updates */
-	if (old && json_integer_value(json_object_get(x->nc_gen, name)) == gen)
+	/* only spec changes (or the first sight): status writes come back as
+	 * updates; nodeclass.hash also looks at annotation changes (hash.c) */
+	if (old && json_integer_value(json_object_get(x->nc_gen, name)) == gen) {
+		const json_t *a0 = kp_ctrl__jget(old, "metadata.annotations"), *a1 = kp_ctrl__jget(obj, "metadata.annotations");
+
+		if ((a0 || a1) && !json_equal(a0, a1) && !kp_ctrl__jget(obj, "metadata.deletionTimestamp"))
+			kp_ctrl__nc_hash(c, &x->log_nc, (json_t *)obj);
 		return;
+	}
 	json_object_set_new(x->nc_gen, name, json_integer(gen));
 	kp_ctrl__queue_add(&x->nodeclasses, name, 0);
 }

@@ -16,7 +16,9 @@
  * so there an unresolved or not-yet-reconciled class counts as ready),
  * the root Ready condition (ValidationSucceeded and NodeClassReady), hash
  * (annotations karpenter.sh/nodepool-hash and -hash-version on the
- * NodePool; the provisioner puts the same on each NodeClaim it creates),
+ * NodePool; the provisioner puts the same on each NodeClaim it creates;
+ * after a hash-version change the pool's NodeClaims are rewritten first,
+ * hash.c),
  * and pkg/controllers/metrics/nodepool (karpenter_nodepools_usage and
  * _limit per resource; _allowed_disruptions comes from the disruption
  * pass).
@@ -216,6 +218,13 @@ static void hash_annotations(struct kp_ctrl *c, const json_t *pool, const char *
 	struct kp_kube_status ks;
 	struct kp_errbuf eb = { 0 };
 
+	/* hash/controller.go Reconcile: a hash-version change rewrites the
+	 * pool's NodeClaims first (hash.c); on a failed write the pool keeps
+	 * its old version, so the next visit (5 s) tries again */
+	if (kp_strcmp0(json_string_value(json_object_get(ann, KPC_NODEPOOL_HASH_VERSION_ANN)), KPC_NODEPOOL_HASH_VERSION) != 0 &&
+	    kp_ctrl__hash_claims(c, &c->ext->log_np, kp_ctrl__hash_claim_of_pool, kp_ctrl__ext_name(pool), KPC_NODEPOOL_HASH_ANN,
+				 hash, KPC_NODEPOOL_HASH_VERSION_ANN, KPC_NODEPOOL_HASH_VERSION))
+		return;
 	if (kp_strcmp0(json_string_value(json_object_get(ann, KPC_NODEPOOL_HASH_ANN)), hash) == 0 &&
 	    kp_strcmp0(json_string_value(json_object_get(ann, KPC_NODEPOOL_HASH_VERSION_ANN)), KPC_NODEPOOL_HASH_VERSION) == 0)
 		return;

@@ -381,17 +381,20 @@ static void consolidation_facts(struct kp_disrupt__pass *p, struct kp_disrupt__n
 static void drift_facts(struct kp_disrupt__pass *p, struct kp_disrupt__node *d)
 {
 	const struct kp_nodepool *np = d->pool;
-	const char *pool_hash = kp_labels_get(&np->annotations, HASH_ANN);
+	/* the NodePool's own annotations (the hash controller's), not its template's */
+	const char *pool_hash = kp_labels_get(&np->meta_annotations, HASH_ANN);
 	const char *node_hash = node_ann(d, HASH_ANN);
-	const char *pv = kp_labels_get(&np->annotations, HASH_VERSION_ANN);
+	const char *pv = kp_labels_get(&np->meta_annotations, HASH_VERSION_ANN);
 	const char *nv = node_ann(d, HASH_VERSION_ANN);
 
 	/* Without the pool's own annotation, compare with the hash the loader
 	 * computed, but only for nodes whose hash has no version: a versioned
-	 * hash came from Karpenter's hashstructure, which we do not reproduce. */
+	 * hash came from Karpenter's hashstructure, which we do not reproduce.
+	 * drift.go areStaticFieldsDrifted compares only when the versions are
+	 * equal (here: equal, or both absent in files without versions). */
 	if (!pool_hash && !nv)
 		pool_hash = np->hash;
-	if (pool_hash && node_hash && !(pv && nv && strcmp(pv, nv) != 0) && strcmp(pool_hash, node_hash) != 0) {
+	if (pool_hash && node_hash && kp_strcmp0(pv, nv) == 0 && strcmp(pool_hash, node_hash) != 0) {
 		d->drift = kp_disrupt__fmt(p, "NodePoolDrifted: %s %s differs from nodepool %s's %s", HASH_ANN, node_hash,
 				  np->name, pool_hash);
 		return;

@@ -268,8 +268,8 @@ static kp_err launch(struct kp_disrupt__pass *p, const struct kp_disrupt__cmd *c
 		rc = set_label(cl, &n->labels, KP_LABEL_REGISTERED, "true");
 	if (!rc)
 		rc = set_label(cl, &n->labels, KP_LABEL_INITIALIZED, "true");
-	hash = kp_labels_get(&np->annotations, "karpenter.sh/nodepool-hash");
-	hashv = kp_labels_get(&np->annotations, "karpenter.sh/nodepool-hash-version");
+	hash = kp_labels_get(&np->meta_annotations, "karpenter.sh/nodepool-hash");
+	hashv = kp_labels_get(&np->meta_annotations, "karpenter.sh/nodepool-hash-version");
 	if (!rc)
 		rc = set_label(cl, &n->annotations, "karpenter.sh/nodepool-hash", hash ? hash : np->hash);
 	if (!rc)

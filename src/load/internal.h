@@ -180,6 +180,10 @@ kp_err kp_load_strlist(struct kp_load_dec *d, const struct kp_load_node *m, cons
  * elsewhere (kp_req_make) or only inspected. */
 kp_err kp_load_strviews(struct kp_load_dec *d, const struct kp_load_node *m, const char *key,
 			const char ***out, int *nout);
+/* A kubelet object (EC2NodeClass v1 spec.kubelet, v1beta1 NodePool
+ * template kubelet) into k: maxPods, podsPerCore and the quantity maps
+ * (objects.c). */
+kp_err kp_load_kubelet(struct kp_load_dec *d, const struct kp_load_node *kubelet, struct kp_kubelet *k);
 /* map[string]string into labels. normalize: beta keys become stable keys;
  * validate: key and value syntax as Kubernetes checks labels. */
 kp_err kp_load_labels(struct kp_load_dec *d, const struct kp_load_node *m, const char *key,

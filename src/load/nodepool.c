@@ -568,9 +568,8 @@ static kp_err load_template_spec(struct kp_load_dec *d, const struct kp_load_nod
 		/* v1beta1 kept kubelet settings here; expiry is in disruption */
 		rc = kp_load_map(d, ts, "kubelet", &kubelet);
 		if (!rc && kubelet) {
-			size_t mark = kp_load_push(d, "kubelet");
-			rc = kp_load_int(d, kubelet, "maxPods", 0, INT32_MAX, &np->kubelet_max_pods, NULL);
-			kp_load_pop(d, mark);
+			rc = kp_load_kubelet(d, kubelet, &np->kubelet);
+			np->kubelet_max_pods = np->kubelet.max_pods;
 		}
 		return rc;
 	}

@@ -575,6 +575,53 @@ static kp_err load_subnet_terms(struct kp_load_dec *d, const struct kp_load_node
 	return rc;
 }
 
+/* One map of quantities (kubeReserved ...); eviction values may be "N%". */
+static kp_err kubelet_qty_map(struct kp_load_dec *d, const struct kp_load_node *kubelet, const char *key,
+			      struct kp_labels *out, bool percent_ok)
+{
+	kp_err rc = kp_load_labels(d, kubelet, key, out, false, false);
+
+	for (int i = 0; !rc && i < out->n; i++) {
+		const char *v = out->kv[i].value;
+		size_t n = strlen(v);
+		char num[64];
+		int64_t q;
+		struct kp_errbuf e2 = { 0 };
+
+		snprintf(num, sizeof(num), "%.*s", (int)(percent_ok && n && v[n - 1] == '%' ? n - 1 : n), v);
+		if (kp_qty_parse(num, KP_QTY_MILLI, &q, &e2) || q < 0) {
+			size_t m = kp_load_push(d, key);
+
+			rc = kp_load_fail_at(d, out->kv[i].key, KP_ERR_INVALID, "bad quantity \"%s\"%s", v,
+					     percent_ok ? " (want a quantity or a percentage)" : "");
+			kp_load_pop(d, m);
+		}
+	}
+	return rc;
+}
+
+/* spec.kubelet (v1 EC2NodeClass) / spec.template.spec.kubelet (v1beta1
+ * NodePool): the settings that change pods and allocatable. */
+kp_err kp_load_kubelet(struct kp_load_dec *d, const struct kp_load_node *kubelet, struct kp_kubelet *k)
+{
+	size_t m2 = kp_load_push(d, "kubelet");
+	kp_err rc = kp_load_int(d, kubelet, "maxPods", 0, INT32_MAX, &k->max_pods, NULL);
+
+	k->set = true;
+	if (!rc)
+		rc = kp_load_int(d, kubelet, "podsPerCore", 0, INT32_MAX, &k->pods_per_core, NULL);
+	if (!rc)
+		rc = kubelet_qty_map(d, kubelet, "kubeReserved", &k->kube_reserved, false);
+	if (!rc)
+		rc = kubelet_qty_map(d, kubelet, "systemReserved", &k->system_reserved, false);
+	if (!rc)
+		rc = kubelet_qty_map(d, kubelet, "evictionHard", &k->eviction_hard, true);
+	if (!rc)
+		rc = kubelet_qty_map(d, kubelet, "evictionSoft", &k->eviction_soft, true);
+	kp_load_pop(d, m2);
+	return rc;
+}
+
 kp_err kp_load_nodeclass(struct kp_load_dec *d, const struct kp_load_node *root, struct kp_nodeclass *nc)
 {
 	const struct kp_load_node *spec = NULL, *kubelet;
@@ -624,11 +671,9 @@ kp_err kp_load_nodeclass(struct kp_load_dec *d, const struct kp_load_node *root,
 	}
 	nc->ami_family = family;
 	if (!d->v1beta1 && (kubelet = kp_load_get(spec, "kubelet")) != NULL) {
-		size_t m2 = kp_load_push(d, "kubelet");
-		rc = kp_load_int(d, kubelet, "maxPods", 0, INT32_MAX, &nc->kubelet_max_pods, NULL);
-		if (!rc)
-			rc = kp_load_int(d, kubelet, "podsPerCore", 0, INT32_MAX, &nc->pods_per_core, NULL);
-		kp_load_pop(d, m2);
+		rc = kp_load_kubelet(d, kubelet, &nc->kubelet);
+		nc->kubelet_max_pods = nc->kubelet.max_pods;
+		nc->pods_per_core = nc->kubelet.pods_per_core;
 	}
 out:
 	kp_load_pop(d, mark);

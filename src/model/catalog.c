@@ -145,6 +145,11 @@ static void compute_allocatable(struct kp_itype *it)
 	}
 }
 
+void kp_itype_allocatable(struct kp_itype *it)
+{
+	compute_allocatable(it);
+}
+
 static kp_err add_req(struct kp_itype *it, struct kp_arena *a, const char *key, enum kp_op op,
 		      const char *const *values, int n, struct kp_errbuf *eb)
 {

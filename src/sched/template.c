@@ -423,7 +423,9 @@ kp_err kp_sched__templates_build(struct kp_sched *s, struct kp_errbuf *eb)
 		s->tpl[i].pool = pools[i];
 		s->tpl[i].name = pools[i]->name;
 		s->tpl[i].cat = s->pool_catalog ? s->pool_catalog(s->pool_catalog_ctx, pools[i]) : NULL;
-		s->tpl[i].own_cat = s->tpl[i].cat != NULL;
+		/* a kubelet variant of the catalog (simulate) still needs the
+		 * class's subnet zones (tpl_subnets) */
+		s->tpl[i].own_cat = s->tpl[i].cat != NULL && !s->tpl[i].cat->zones_from_base;
 		if (!s->tpl[i].cat)
 			s->tpl[i].cat = s->cat;
 	}

@@ -79,4 +79,6 @@ n=$(pool_claim pool-a)
 ann=$(K get nodeclaim "$n" -o jsonpath='{.metadata.annotations.karpenter\.k8s\.aws/ec2nodeclass-hash} {.metadata.annotations.karpenter\.k8s\.aws/ec2nodeclass-hash-version}' 2>/dev/null)
 case "$ann" in [0-9]*" kc-v1") ok "pools: NodeClaim $n carries karpenter.k8s.aws/ec2nodeclass-hash and -hash-version ($ann)" ;;
 	*) bad "pools: NodeClaim hash annotations" "$n: '$ann'" ;; esac
+# item 8: the EC2NodeClass hash controller (hash.sh)
+. "$ROOT/tests/aws/hash.sh"
 K delete -f "$TMP/pools.yaml" --wait=false >/dev/null 2>&1

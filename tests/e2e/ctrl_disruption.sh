@@ -59,7 +59,7 @@ if start_server "$D" "$PORT" KARPENTER_DISRUPTION_VALIDATION_DELAY=2s KARPENTER_
 	else bad "disrupt: NodePool status" "$out"; fi
 	h1=$(K get nodepool default -o jsonpath='{.metadata.annotations.karpenter\.sh/nodepool-hash} {.metadata.annotations.karpenter\.sh/nodepool-hash-version}' 2>/dev/null)
 	h2=$(K get nodeclaim "$NC1" -o jsonpath='{.metadata.annotations.karpenter\.sh/nodepool-hash} {.metadata.annotations.karpenter\.sh/nodepool-hash-version}' 2>/dev/null)
-	if [ -n "${h1% *}" ] && [ "$h1" = "$h2" ] && [ "${h1#* }" = v3 ]; then ok "disrupt: nodepool-hash on the NodePool matches its NodeClaim's"
+	if [ -n "${h1% *}" ] && [ "$h1" = "$h2" ] && [ "${h1#* }" = kc-v1 ]; then ok "disrupt: nodepool-hash on the NodePool matches its NodeClaim's"
 	else bad "disrupt: nodepool-hash on the NodePool matches its NodeClaim's" "pool '$h1' claim '$h2'"; fi
 
 	# ---- 2. scale to 0: consolidated away

@@ -470,7 +470,7 @@ static void test_candidate_drift(void **state)
 	fx_pool_req(&f, np, "example.com/team", KP_OP_NOTIN, "red", NULL);
 	fx_label(&f, &f.c.nodes[1]->labels, KP_LABEL_CAPACITY_TYPE, "on-demand");
 	/* static drift: the node's hash differs from the pool's */
-	fx_ann(&f, &np->annotations, "karpenter.sh/nodepool-hash", "111");
+	fx_ann(&f, &np->meta_annotations, "karpenter.sh/nodepool-hash", "111");
 	fx_ann(&f, &f.c.nodes[0]->annotations, "karpenter.sh/nodepool-hash", "222");
 	fx_ann(&f, &f.c.nodes[1]->annotations, "karpenter.sh/nodepool-hash", "111");
 	build(&f, &b);
@@ -480,11 +480,22 @@ static void test_candidate_drift(void **state)
 	unbuild(&b);
 
 	/* different hash versions: no static drift */
-	fx_ann(&f, &np->annotations, "karpenter.sh/nodepool-hash-version", "v3");
+	fx_ann(&f, &np->meta_annotations, "karpenter.sh/nodepool-hash-version", "v3");
 	fx_ann(&f, &f.c.nodes[0]->annotations, "karpenter.sh/nodepool-hash-version", "v2");
 	build(&f, &b);
 	assert_null(b.p.nodes[find(&b.p, "n1")].drift);
 	unbuild(&b);
+
+	/* the same version on both: compared; a node without a version under a
+	 * versioned pool hash: not compared (areStaticFieldsDrifted) */
+	fx_ann(&f, &f.c.nodes[0]->annotations, "karpenter.sh/nodepool-hash-version", "v3");
+	fx_ann(&f, &f.c.nodes[1]->annotations, "karpenter.sh/nodepool-hash", "333");
+	build(&f, &b);
+	assert_non_null(b.p.nodes[find(&b.p, "n1")].drift);
+	assert_non_null(strstr(b.p.nodes[find(&b.p, "n1")].drift, "NodePoolDrifted"));
+	assert_null(b.p.nodes[find(&b.p, "n2")].drift);
+	unbuild(&b);
+	fx_ann(&f, &f.c.nodes[0]->annotations, "karpenter.sh/nodepool-hash-version", "v2");
 
 	/* a required label the node does not have */
 	fx_pool_req(&f, np, "example.com/gpu", KP_OP_EXISTS, NULL);

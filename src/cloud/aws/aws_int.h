@@ -42,6 +42,7 @@ struct kp_aws_ami {
 	char id[64], name[256], arch[16];     /* arch: "amd64" / "arm64" (Kubernetes names) */
 	char created[40];
 	bool deprecated;
+	bool mac;                             /* x86_64_mac / arm64_mac: for mac types only */
 };
 
 /* A capacity reservation (ODCR) the class selects
@@ -161,6 +162,8 @@ kp_err kp_aws_ec2_each(struct kp_aws_cloud *w, struct kp_aws_params *p, const ch
 kp_err kp_aws_class_resolve(struct kp_aws_cloud *w, const json_t *obj, struct kp_aws_class *c, json_t **status,
 			    json_t **conds, struct kp_errbuf *eb);
 void kp_aws_class_clear(struct kp_aws_class *c);
+/* The class's karpenter.k8s.aws/ec2nodeclass-hash from its .spec (decimal, into out of size n). */
+void kp_aws_class_hash(const json_t *spec, char *out, size_t n);
 /* ---- user data (userdata.c, pkg/providers/amifamily/bootstrap) ---- */
 /* User data for a launch of claim (NULL: none) as capacity type ct from
  * class c: the family's bootstrap with the claim's labels, taints and
@@ -186,7 +189,9 @@ void kp_aws_toml_free(struct kp_aws_toml *d);
  * from its spec.role loses its roles and is deleted; a profile that is not
  * there is not an error. */
 kp_err kp_aws_profile_delete(struct kp_aws_cloud *w, const char *name, struct kp_errbuf *eb);
-/* The newest AMI of the class for arch ("amd64"/"arm64"), or NULL. */
+/* The class's AMI for a (non-mac) type of arch ("amd64"/"arm64"): the
+ * newest non-deprecated one, the only one the class keeps for that
+ * requirement set; NULL when there is none. */
 const struct kp_aws_ami *kp_aws_class_ami(const struct kp_aws_class *c, const char *arch);
 /* True for Windows families. */
 bool kp_aws_family_windows(const char *family);

@@ -346,7 +346,19 @@ static kp_err on_image(void *ud, const struct kp_aws_xnode *it, struct kp_errbuf
 	struct kp_aws_ami *am;
 	int64_t t;
 
-	if (!id)
+	bool mac = false;
+	const char *karch = NULL;
+
+	if (!id || !arch)
+		return KP_OK;
+	/* v1.AWSToKubeArchitectures: x86_64 -> amd64, arm64; the mac variants
+	 * map to the same arch but only to mac instance types; anything else
+	 * (i386) is skipped, as amifamily.amis does */
+	if (strcmp(arch, "x86_64") == 0 || (mac = strcmp(arch, "x86_64_mac") == 0))
+		karch = "amd64";
+	else if (strcmp(arch, "arm64") == 0 || (mac = strcmp(arch, "arm64_mac") == 0))
+		karch = "arm64";
+	if (!karch)
 		return KP_OK;
 	for (int i = 0; i < c->nami; i++)
 		if (strcmp(c->amis[i].id, id) == 0)
@@ -364,7 +376,8 @@ static kp_err on_image(void *ud, const struct kp_aws_xnode *it, struct kp_errbuf
 	memset(am, 0, sizeof(*am));
 	copy(am->id, sizeof(am->id), id);
 	copy(am->name, sizeof(am->name), kp_aws_xml_text(it, "name"));
-	copy(am->arch, sizeof(am->arch), arch && strcmp(arch, "arm64") == 0 ? "arm64" : "amd64");
+	copy(am->arch, sizeof(am->arch), karch);
+	am->mac = mac;
 	copy(am->created, sizeof(am->created), kp_aws_xml_text(it, "creationDate"));
 	am->deprecated = dep && !kp_parse_rfc3339(dep, &t) && t <= s->now_s;
 	return KP_OK;
@@ -469,6 +482,8 @@ static const char *family_of_alias(const char *fam)
 	return NULL;
 }
 
+static void keep_newest(struct kp_aws_class *c);
+
 static kp_err resolve_amis(struct kp_aws_cloud *w, const json_t *terms, struct kp_aws_class *c, char *why, size_t wn,
 			   struct kp_errbuf *eb)
 {
@@ -559,13 +574,35 @@ static kp_err resolve_amis(struct kp_aws_cloud *w, const json_t *terms, struct k
 	kp_aws_params_free(&ids);
 	if (c->nami > 1)
 		qsort(c->amis, (size_t)c->nami, sizeof(*c->amis), ami_cmp);
+	keep_newest(c);
 	return rc;
+}
+
+/* amifamily.amis (pkg/providers/amifamily/ami.go): of the images matching
+ * the same requirements (here the arch and whether it is a mac image;
+ * our aliases resolve only the standard variant), only the newest
+ * non-deprecated one is kept, so status.amis lists the winners and an
+ * instance on any other image has drifted. c->amis is sorted (ami_cmp):
+ * the first of each set wins. */
+static void keep_newest(struct kp_aws_class *c)
+{
+	int n = 0;
+
+	for (int i = 0; i < c->nami; i++) {
+		bool seen = false;
+
+		for (int j = 0; j < n && !seen; j++)
+			seen = c->amis[j].mac == c->amis[i].mac && strcmp(c->amis[j].arch, c->amis[i].arch) == 0;
+		if (!seen)
+			c->amis[n++] = c->amis[i];
+	}
+	c->nami = n;
 }
 
 const struct kp_aws_ami *kp_aws_class_ami(const struct kp_aws_class *c, const char *arch)
 {
 	for (int i = 0; i < c->nami; i++)
-		if (strcmp(c->amis[i].arch, arch) == 0)
+		if (!c->amis[i].mac && strcmp(c->amis[i].arch, arch) == 0)
 			return &c->amis[i];
 	return NULL;
 }
@@ -761,6 +798,24 @@ void kp_aws_class_clear(struct kp_aws_class *c)
 	memset(c, 0, sizeof(*c));
 }
 
+/* The hash: the spec without the selector terms (those drift by their
+ * resolved values), as pkg/apis/v1/ec2nodeclass_hash.go ignores them; FNV-1a
+ * of its sorted compact JSON, in decimal like hashstructure's. */
+void kp_aws_class_hash(const json_t *spec, char *out, size_t n)
+{
+	json_t *hs = json_deep_copy(spec);
+	char *dump;
+
+	json_object_del(hs, "subnetSelectorTerms");
+	json_object_del(hs, "securityGroupSelectorTerms");
+	json_object_del(hs, "amiSelectorTerms");
+	json_object_del(hs, "capacityReservationSelectorTerms");
+	dump = hs ? json_dumps(hs, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	snprintf(out, n, "%llu", (unsigned long long)fnv(14695981039346656037ULL, dump));
+	free(dump);
+	json_decref(hs);
+}
+
 kp_err kp_aws_class_resolve(struct kp_aws_cloud *w, const json_t *obj, struct kp_aws_class *c, json_t **status,
 			    json_t **conds, struct kp_errbuf *eb)
 {
@@ -773,8 +828,7 @@ kp_err kp_aws_class_resolve(struct kp_aws_cloud *w, const json_t *obj, struct kp
 	char why_sub[600] = "", why_sg[600] = "", why_ami[600] = "", why_prof[600] = "", why_tags[300] = "";
 	char why_cr[600] = "";
 	const json_t *crterms = json_object_get(spec, "capacityReservationSelectorTerms");
-	json_t *hs, *st, *arr, *defterms = NULL;
-	char *dump;
+	json_t *st, *arr, *defterms = NULL;
 	const char *k;
 	json_t *v;
 	struct kp_errbuf e2 = { 0 };
@@ -816,17 +870,7 @@ kp_err kp_aws_class_resolve(struct kp_aws_cloud *w, const json_t *obj, struct kp
 		defterms = json_pack("[{s:s}]", "alias", alias);
 		amiterms = defterms;
 	}
-	/* hash: the spec without the selector terms (those drift by their
-	 * resolved values), as pkg/apis/v1/ec2nodeclass_hash.go ignores them */
-	hs = json_deep_copy(spec);
-	json_object_del(hs, "subnetSelectorTerms");
-	json_object_del(hs, "securityGroupSelectorTerms");
-	json_object_del(hs, "amiSelectorTerms");
-	json_object_del(hs, "capacityReservationSelectorTerms");
-	dump = json_dumps(hs, JSON_COMPACT | JSON_SORT_KEYS);
-	snprintf(c->hash, sizeof(c->hash), "%llu", (unsigned long long)fnv(14695981039346656037ULL, dump));
-	free(dump);
-	json_decref(hs);
+	kp_aws_class_hash(spec, c->hash, sizeof(c->hash));
 
 	json_object_foreach((json_t *)tags, k, v) {
 		if (!*k)
@@ -874,6 +918,20 @@ kp_err kp_aws_class_resolve(struct kp_aws_cloud *w, const json_t *obj, struct kp
 				      "requirements", "key", "kubernetes.io/arch", "operator", "In", "values",
 				      c->amis[j].arch);
 
+		if (c->amis[j].mac) {
+			/* mac images: only the mac families of their arch */
+			static const char *const fam_x86[] = { "mac1" };
+			static const char *const fam_arm[] = { "mac2", "mac2-m1ultra", "mac2-m2", "mac2-m2pro",
+								"mac-m4", "mac-m4max", "mac-m4pro" };
+			bool arm = strcmp(c->amis[j].arch, "arm64") == 0;
+			json_t *vals = json_array();
+
+			for (size_t f = 0; f < (arm ? KP_ARRAY_LEN(fam_arm) : KP_ARRAY_LEN(fam_x86)); f++)
+				json_array_append_new(vals, json_string(arm ? fam_arm[f] : fam_x86[f]));
+			json_array_append_new(json_object_get(a, "requirements"),
+					      json_pack("{s:s,s:s,s:o}", "key", "karpenter.k8s.aws/instance-family",
+							"operator", "In", "values", vals));
+		}
 		if (c->amis[j].deprecated)
 			json_object_set_new(a, "deprecated", json_true());
 		json_array_append_new(arr, a);

@@ -1692,9 +1692,17 @@ static enum kp_cloud_err aws_is_drifted(struct kp_cloud *cp, const struct kp_nod
 	c = class_of_claim(w, claim);
 	if (c && c->ready) {
 		bool ami = false, sub = false;
+		const struct kp_itype *it = L.v[0].instance_type ? kp_catalog_find(w->base, L.v[0].instance_type) : NULL;
+		const char *arch = it ? kp_labels_get(&it->labels, KP_LABEL_ARCH) : NULL;
 
+		/* drift.go isAMIDrifted: the instance's image must be the AMI
+		 * the class maps its instance type to (MapToInstanceTypes: the
+		 * newest for its arch); a type we do not know: any of them */
+		if (!arch)
+			arch = kp_labels_get(&claim->labels, KP_LABEL_ARCH);
 		for (int i = 0; i < c->nami && L.v[0].image_id; i++)
-			ami |= strcmp(c->amis[i].id, L.v[0].image_id) == 0;
+			if (!arch || (!c->amis[i].mac && strcmp(c->amis[i].arch, arch) == 0))
+				ami |= strcmp(c->amis[i].id, L.v[0].image_id) == 0;
 		for (int i = 0; i < c->nsub && L.subnet[0]; i++)
 			sub |= strcmp(c->subnets[i].id, L.subnet[0]) == 0;
 		ann = kp_labels_get(&claim->annotations, KP_AWS_ANN_HASH);
@@ -1796,6 +1804,28 @@ static enum kp_cloud_err aws_nodeclass_reconcile(struct kp_cloud *cp, const char
 	}
 	pthread_mutex_unlock(&w->mu);
 	return e;
+}
+
+/* pkg/controllers/nodeclass/hash: the hash the hash controller writes on
+ * the EC2NodeClass, the same create puts on its NodeClaims. */
+static enum kp_cloud_err aws_nodeclass_hash(struct kp_cloud *cp, const char *text, struct kp_cloud_hash *out,
+					    struct kp_errbuf *eb)
+{
+	json_error_t je;
+	json_t *obj = json_loads(text, 0, &je);
+	const json_t *spec = json_object_get(obj, "spec");
+
+	(void)cp;
+	if (!json_is_object(spec)) {
+		json_decref(obj);
+		return kp_cloud_errf(eb, KP_CLOUD_INTERNAL, "EC2NodeClass: %s", obj ? "no spec" : je.text);
+	}
+	kp_aws_class_hash(spec, out->value, sizeof(out->value));
+	json_decref(obj);
+	snprintf(out->key, sizeof(out->key), "%s", KP_AWS_ANN_HASH);
+	snprintf(out->version_key, sizeof(out->version_key), "%s", KP_AWS_ANN_HASH_VERSION);
+	snprintf(out->version, sizeof(out->version), "%s", KP_AWS_HASH_VERSION);
+	return KP_CLOUD_OK;
 }
 
 static void aws_nodeclass_forget(struct kp_cloud *cp, const char *name)
@@ -2259,6 +2289,7 @@ static const struct kp_cloud_ops aws_ops = {
 	.nodeclass_forget = aws_nodeclass_forget,
 	.poll_events = aws_poll_events,
 	.repair_policies = aws_repair_policies,
+	.nodeclass_hash = aws_nodeclass_hash,
 	.nodeclass_finalize = aws_nodeclass_finalize,
 };
 
