@@ -146,6 +146,18 @@ bool kp_offering_compatible(const struct kp_offering *o, const struct kp_reqs *r
  * datadir is the directory holding the CSV files. */
 kp_err kp_catalog_load_aws(struct kp_catalog *cat, struct kp_resnames *rn, const char *datadir,
 			   const char *region, struct kp_errbuf *eb);
+/* The AWS provider's settings that change the built-in types
+ * (pkg/operator/options): VM_MEMORY_OVERHEAD_PERCENT (0.075) is taken off
+ * memory capacity; RESERVED_ENIS (0) are kept out of ENI-limited pods. */
+struct kp_catalog_aws_opts {
+	double vm_memory_overhead;
+	int64_t reserved_enis;
+};
+void kp_catalog_aws_opts_init(struct kp_catalog_aws_opts *o);
+/* kp_catalog_load_aws with those settings; KP_ERR_INVALID for a percent
+ * outside [0, 1) or negative reserved ENIs. */
+kp_err kp_catalog_load_aws_opts(struct kp_catalog *cat, struct kp_resnames *rn, const char *datadir,
+				const char *region, const struct kp_catalog_aws_opts *o, struct kp_errbuf *eb);
 /* Karpenter's kwok catalog (144 types, zones test-zone-a..d). */
 kp_err kp_catalog_build_kwok(struct kp_catalog *cat, struct kp_resnames *rn, struct kp_errbuf *eb);
 /* Catalog from a JSON file in the `karpenter catalog -o json` shape. */

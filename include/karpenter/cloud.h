@@ -141,6 +141,13 @@ struct kp_cloud_ops {
 	 * (cheap enough for the controller's loop thread). */
 	enum kp_cloud_err (*nodeclass_hash)(struct kp_cloud *cp, const char *nodeclass_json, struct kp_cloud_hash *out,
 					    struct kp_errbuf *eb);
+	/* Tags a registered NodeClaim's instance as Karpenter's tagging
+	 * controller does (AWS: Name = node_name, karpenter.sh/nodeclaim =
+	 * claim_name, eks:eks-cluster-name = the cluster), leaving alone every
+	 * one of those keys the instance already has (a user's Name stays).
+	 * KP_CLOUD_NOT_FOUND when the instance is gone. */
+	enum kp_cloud_err (*tag_instance)(struct kp_cloud *cp, const char *provider_id, const char *node_name,
+					  const char *claim_name, struct kp_errbuf *eb);
 	/* Removes what the provider created for node class name (the API
 	 * object as JSON text) once it is being deleted and no NodeClaim
 	 * uses it (AWS: its launch templates, the instance profile made from
@@ -199,6 +206,8 @@ bool kp_cloud_nodeclass_optional(const struct kp_cloud *cp);
 /* *out zeroed (key "") when the provider has no nodeclass_hash. */
 enum kp_cloud_err kp_cloud_nodeclass_hash(struct kp_cloud *cp, const char *nodeclass_json, struct kp_cloud_hash *out,
 					  struct kp_errbuf *eb);
+enum kp_cloud_err kp_cloud_tag_instance(struct kp_cloud *cp, const char *provider_id, const char *node_name,
+					const char *claim_name, struct kp_errbuf *eb);
 /* cp->ops->nodeclass_finalize; KP_CLOUD_OK with nothing done when the
  * provider has none. */
 enum kp_cloud_err kp_cloud_nodeclass_finalize(struct kp_cloud *cp, const char *name, const char *nodeclass_json,

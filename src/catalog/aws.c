@@ -39,6 +39,11 @@
 
 int64_t kp_catalog_aws_memory_mib(int64_t mib, bool first_arch_arm64)
 {
+	return kp_catalog_aws_memory_mib_vm(mib, first_arch_arm64, AWS_VM_MEMORY_OVERHEAD);
+}
+
+int64_t kp_catalog_aws_memory_mib_vm(int64_t mib, bool first_arch_arm64, double vm_overhead)
+{
 	/* Graviton reserves 64 MiB of CMA memory; then the VM overhead is
 	 * taken off, computed in floating point on bytes as the provider does. */
 	double bytes, overhead;
@@ -46,7 +51,7 @@ int64_t kp_catalog_aws_memory_mib(int64_t mib, bool first_arch_arm64)
 	if (first_arch_arm64)
 		mib -= 64;
 	bytes = (double)(mib * 1024 * 1024);
-	overhead = ceil(bytes * AWS_VM_MEMORY_OVERHEAD / 1024 / 1024);
+	overhead = ceil(bytes * vm_overhead / 1024 / 1024);
 	return mib - (int64_t)overhead;
 }
 
@@ -304,6 +309,7 @@ struct aws_load {
 	struct aws_table zones, prices, bandwidth, vpc;
 	int nzones;
 	const char *zone[AWS_MAX_ZONES];   /* interned zone names (arena) */
+	struct kp_catalog_aws_opts opts;
 };
 
 /* True iff list (separated by ';') contains item. */
@@ -534,9 +540,12 @@ static kp_err set_resources(struct aws_load *L, struct kp_itype *it, char **f, s
 		return kp_errf(eb, KP_ERR_RANGE, "%s:%d: %s: value out of range", L->types.name,
 			       L->types.line, it->name);
 
-	pods = kp_catalog_aws_eni_pods(enis, ipv4, 0);
+	/* --reserved-enis and --vm-memory-overhead-percent (ENILimitedPods,
+	 * computeCapacity's memory) */
+	pods = kp_catalog_aws_eni_pods(enis, ipv4, L->opts.reserved_enis);
 	cap->v[KP_RES_CPU] = vcpu * 1000;
-	cap->v[KP_RES_MEMORY] = kp_catalog_aws_memory_mib(mib, first_is(f[L->col[C_ARCH]], "arm64")) << 20;
+	cap->v[KP_RES_MEMORY] = kp_catalog_aws_memory_mib_vm(mib, first_is(f[L->col[C_ARCH]], "arm64"),
+							     L->opts.vm_memory_overhead) << 20;
 	cap->v[KP_RES_EPHEMERAL] = AWS_ROOT_VOLUME_BYTES;
 	cap->v[KP_RES_PODS] = pods;
 	if (strcmp(mfr, "NVIDIA") == 0)
@@ -654,8 +663,23 @@ static kp_err aws_type(struct aws_load *L, struct kp_errbuf *eb)
 	return KP_OK;
 }
 
+void kp_catalog_aws_opts_init(struct kp_catalog_aws_opts *o)
+{
+	o->vm_memory_overhead = AWS_VM_MEMORY_OVERHEAD;
+	o->reserved_enis = 0;
+}
+
 kp_err kp_catalog_load_aws(struct kp_catalog *cat, struct kp_resnames *rn, const char *datadir,
 			   const char *region, struct kp_errbuf *eb)
+{
+	struct kp_catalog_aws_opts o;
+
+	kp_catalog_aws_opts_init(&o);
+	return kp_catalog_load_aws_opts(cat, rn, datadir, region, &o, eb);
+}
+
+kp_err kp_catalog_load_aws_opts(struct kp_catalog *cat, struct kp_resnames *rn, const char *datadir,
+				const char *region, const struct kp_catalog_aws_opts *o, struct kp_errbuf *eb)
 {
 	struct aws_load L;
 	char path[4096];
@@ -665,6 +689,10 @@ kp_err kp_catalog_load_aws(struct kp_catalog *cat, struct kp_resnames *rn, const
 	(void)rn;   /* AWS resources are all well known */
 	kp_catalog_init(cat);
 	memset(&L, 0, sizeof(L));
+	L.opts = *o;
+	if (!(o->vm_memory_overhead >= 0 && o->vm_memory_overhead < 1) || o->reserved_enis < 0)
+		return kp_errf(eb, KP_ERR_INVALID, "VM memory overhead %g (want 0 <= F < 1) or reserved ENIs %lld (want >= 0)",
+			       o->vm_memory_overhead, (long long)o->reserved_enis);
 	L.cat = cat;
 	L.a = &cat->arena;
 	if (!region)

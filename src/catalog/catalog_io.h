@@ -54,6 +54,8 @@ bool kp_catalog_is_aws_type(const struct kp_itype *it);
 /* Capacity memory in MiB: MiB (less 64 when the first architecture is
  * arm64) less ceil(7.5% of that). */
 int64_t kp_catalog_aws_memory_mib(int64_t mib, bool first_arch_arm64);
+/* The same with VM_MEMORY_OVERHEAD_PERCENT vm_overhead (0.075 = 7.5%). */
+int64_t kp_catalog_aws_memory_mib_vm(int64_t mib, bool first_arch_arm64, double vm_overhead);
 /* ENI-limited max pods: (enis - reserved) * (ipv4 - 1) + 2, or 0 if no ENI is left. */
 int64_t kp_catalog_aws_eni_pods(int64_t enis, int64_t ipv4_per_eni, int64_t reserved_enis);
 /* kube-reserved cpu in millicores for vcpus cores: 6% of the first core,

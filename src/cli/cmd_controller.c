@@ -10,6 +10,7 @@
  * losing the Lease exits 1 (a restart re-joins the election). Exit status
  * 2 on bad usage.
  */
+#include <arpa/inet.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -24,6 +25,7 @@
 #include "cloud/remote.h"
 #include "ctrl/ctrl.h"
 #include "karpenter/catalog.h"
+#include "kube/kube.h"
 #include "metrics/karpenter.h"
 #include "metrics/metrics.h"
 
@@ -45,7 +47,10 @@ static void ctl_usage(FILE *f)
 	      "                                 AWS_ENDPOINT_URL_PRICING, AWS_ENDPOINT_URL, the Pricing region's)\n"
 	      "  --aws-region REGION            aws: region (default: AWS_REGION, profile, IMDS)\n"
 	      "  --aws-profile NAME             aws: shared config profile (default: AWS_PROFILE, default)\n"
-	      "  --kubernetes-version X.Y       aws: version in AMI alias SSM paths (default 1.32)\n"
+	      "  --kubernetes-version X.Y       aws: version in AMI alias SSM paths (default: the API\n"
+	      "                                 server's /version; 1.32 when it cannot be read)\n"
+	      "  --service-cidr CIDR            aws: the cluster's service CIDR for node bootstrap\n"
+	      "                                 (default 10.100.0.0/16; Karpenter reads it from EKS)\n"
 	      "  --launch-delay DURATION        fake cloud: create -> running (default 2s)\n"
 	      "  --cloud-endpoint URL           fake cloud: use the one `karpenter up --cloud-listen` serves\n"
 	      "                                 (instances become Nodes there) instead of one in this process\n"
@@ -89,13 +94,63 @@ struct ctl_args {
 	struct kp_cli_settings settings;   /* Karpenter's settings variables and flags */
 	const char *aws_endpoint, *aws_region, *aws_profile, *k8s_version;
 	const char *aws_pricing_endpoint;  /* --aws-pricing-endpoint */
+	const char *service_cidr;          /* --service-cidr */
 };
 
 static const char *const VALUED[] = { "--cloud-endpoint", "--kubeconfig", "--context", "--cloud-provider", "--catalog", "--launch-delay",
 				      "--log-level", "--metrics-listen", "--health-listen",
 				      "--leader-election-namespace", "--batch-idle-duration", "--batch-max-duration",
 				      "--packing", "--aws-endpoint", "--aws-region", "--aws-profile", "--kubernetes-version",
-				      "--aws-pricing-endpoint" };
+				      "--aws-pricing-endpoint", "--service-cidr" };
+
+/* "a.b.c.d/N" (N <= 32) or an IPv6 address with /N (N <= 128). */
+static bool cidr_valid(const char *s)
+{
+	const char *slash = strchr(s, '/');
+	unsigned char addr[16];
+	char host[64];
+	int64_t bits;
+	bool v6;
+
+	if (!slash || (size_t)(slash - s) >= sizeof(host) || kp_parse_i64(slash + 1, &bits))
+		return false;
+	memcpy(host, s, (size_t)(slash - s));
+	host[slash - s] = 0;
+	v6 = strchr(host, ':') != NULL;
+	return inet_pton(v6 ? AF_INET6 : AF_INET, host, addr) == 1 && bits >= 0 && bits <= (v6 ? 128 : 32);
+}
+
+/* The API server's major.minor from GET /version, as Karpenter's version
+ * provider (pkg/providers/version: Major "." Minor without a trailing "+")
+ * into buf; false (eb says why) when it cannot be read. */
+static bool server_version(const struct kp_ctrl_opts *o, char *buf, size_t n, struct kp_errbuf *eb)
+{
+	struct kp_kube_config *cfg = NULL;
+	struct kp_kube_client *c = NULL;
+	struct kp_kube_client_opts co = { .timeout_ms = 10000, .max_retries = 1 };
+	struct kp_kube_status st;
+	json_t *v = NULL;
+	const char *major, *minor;
+	bool ok = false;
+
+	if (!kp_kube_config_default(o->kubeconfig, o->context, &cfg, eb) && !kp_kube_client_new(cfg, &co, &c, eb) &&
+	    !kp_kube_request(c, "GET", "/version", NULL, NULL, &v, &st, eb)) {
+		major = json_string_value(json_object_get(v, "major"));
+		minor = json_string_value(json_object_get(v, "minor"));
+		if (major && minor && *major && *minor) {
+			size_t k = strlen(minor);
+
+			snprintf(buf, n, "%s.%.*s", major, (int)(minor[k - 1] == '+' ? k - 1 : k), minor);
+			ok = true;
+		} else {
+			kp_errf(eb, KP_ERR_INVALID, "/version has no major/minor");
+		}
+	}
+	json_decref(v);
+	kp_kube_client_free(c);
+	kp_kube_config_free(cfg);
+	return ok;
+}
 
 static int ctl_parse(int argc, char **argv, struct kp_ctrl_opts *o, struct ctl_args *a)
 {
@@ -169,6 +224,12 @@ static int ctl_parse(int argc, char **argv, struct kp_ctrl_opts *o, struct ctl_a
 			a->aws_profile = val;
 		} else if (strcmp(arg, "--kubernetes-version") == 0) {
 			a->k8s_version = val;
+		} else if (strcmp(arg, "--service-cidr") == 0) {
+			if (!cidr_valid(val)) {
+				fprintf(stderr, "karpenter controller: --service-cidr: expected an IPv4 or IPv6 CIDR, got \"%s\"\n", val);
+				return KP_EXIT_USAGE;
+			}
+			a->service_cidr = val;
 		} else if (strcmp(arg, "--packing") == 0) {
 			if (strcmp(val, "cost") != 0 && strcmp(val, "karpenter") != 0) {
 				fprintf(stderr, "karpenter controller: --packing must be karpenter or cost\n");
@@ -242,13 +303,26 @@ int kp_cmd_controller(int argc, char **argv, const char *datadir)
 	}
 	kp_catalog_init(&cat);
 	kp_resnames_init(&rn);
-	if (kp_catalog_open(&cat, &rn, a.catalog, datadir, &eb)) {
+	if (!a.catalog || strcmp(a.catalog, "aws") == 0 || strcmp(a.catalog, "aws-us-east-1") == 0) {
+		/* VM_MEMORY_OVERHEAD_PERCENT and RESERVED_ENIS shape the built-in types */
+		struct kp_catalog_aws_opts co;
+
+		kp_catalog_aws_opts_init(&co);
+		co.vm_memory_overhead = a.settings.vm_memory_overhead;
+		co.reserved_enis = a.settings.reserved_enis;
+		if (kp_catalog_load_aws_opts(&cat, &rn, datadir, "us-east-1", &co, &eb)) {
+			fprintf(stderr, "karpenter controller: catalog: %s\n", eb.msg);
+			status = KP_EXIT_USAGE;
+			goto out;
+		}
+	} else if (kp_catalog_open(&cat, &rn, a.catalog, datadir, &eb)) {
 		fprintf(stderr, "karpenter controller: catalog: %s\n", eb.msg);
 		status = KP_EXIT_USAGE;
 		goto out;
 	}
 	if (strcmp(a.provider, "aws") == 0) {
 		struct kp_cloud_aws_opts ao;
+		char k8s_version[32];
 
 		kp_cloud_aws_opts_init(&ao);
 		ao.cluster = a.settings.cluster_name;
@@ -259,8 +333,21 @@ int kp_cmd_controller(int argc, char **argv, const char *datadir)
 		ao.pricing_endpoint = a.aws_pricing_endpoint;
 		ao.region = a.aws_region;
 		ao.profile = a.aws_profile;
-		if (a.k8s_version)
+		if (a.k8s_version) {
 			ao.k8s_version = a.k8s_version;
+		} else if (server_version(&o, k8s_version, sizeof(k8s_version), &eb)) {
+			ao.k8s_version = k8s_version;
+			fprintf(stderr, "karpenter controller: Kubernetes version %s (the API server's /version) for AMI aliases\n",
+				k8s_version);
+		} else {
+			fprintf(stderr, "karpenter controller: Kubernetes version from the API server's /version: %s; "
+				"AMI aliases use %s (--kubernetes-version sets it)\n", eb.msg, ao.k8s_version);
+		}
+		if (a.service_cidr)
+			ao.cluster_cidr = a.service_cidr;
+		/* ISOLATED_VPC: no Pricing API calls (the built-in prices stay) */
+		if (a.settings.isolated_vpc)
+			ao.pricing_ttl_ms = -1;
 		ao.base = &cat;
 		ao.log_out = stderr;
 		if (kp_cloud_aws_new(&ao, &cloud, &eb)) {

@@ -210,6 +210,15 @@ enum kp_cloud_err kp_cloud_nodeclass_hash(struct kp_cloud *cp, const char *nodec
 	return ensure_msg(cp, cp->ops->nodeclass_hash(cp, nodeclass_json, out, eb), "nodeclass hash", eb);
 }
 
+enum kp_cloud_err kp_cloud_tag_instance(struct kp_cloud *cp, const char *provider_id, const char *node_name,
+					const char *claim_name, struct kp_errbuf *eb)
+{
+	clear_msg(eb);
+	if (!cp->ops->tag_instance)
+		return KP_CLOUD_OK;
+	return ensure_msg(cp, cp->ops->tag_instance(cp, provider_id, node_name, claim_name, eb), "tag instance", eb);
+}
+
 enum kp_cloud_err kp_cloud_nodeclass_finalize(struct kp_cloud *cp, const char *name, const char *nodeclass_json,
 					      struct kp_errbuf *eb)
 {

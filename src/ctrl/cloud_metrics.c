@@ -151,6 +151,12 @@ static enum kp_cloud_err cm_nodeclass_hash(struct kp_cloud *cp, const char *nc, 
 	return kp_cloud_nodeclass_hash(cm_of(cp)->inner, nc, out, eb);
 }
 
+static enum kp_cloud_err cm_tag_instance(struct kp_cloud *cp, const char *pid, const char *node, const char *claim,
+					 struct kp_errbuf *eb)
+{
+	return kp_cloud_tag_instance(cm_of(cp)->inner, pid, node, claim, eb);
+}
+
 static enum kp_cloud_err cm_nodeclass_finalize(struct kp_cloud *cp, const char *name, const char *nc,
 					       struct kp_errbuf *eb)
 {
@@ -194,6 +200,7 @@ kp_err kp_ctrl__cloud_metrics_new(struct kp_cloud *inner, struct kp_metric *dura
 	m->ops.repair_policies = io->repair_policies ? cm_repair_policies : NULL;
 	m->ops.nodeclass_optional = io->nodeclass_optional;
 	m->ops.nodeclass_hash = io->nodeclass_hash ? cm_nodeclass_hash : NULL;
+	m->ops.tag_instance = io->tag_instance ? cm_tag_instance : NULL;
 	m->ops.nodeclass_finalize = io->nodeclass_finalize ? cm_nodeclass_finalize : NULL;
 	m->pub.ops = &m->ops;
 	m->pub.impl = m;

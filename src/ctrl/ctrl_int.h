@@ -192,14 +192,15 @@ int kp_ctrl__launch_inflight(const struct kp_ctrl *c);
 void kp_ctrl__launch_free_all(struct kp_ctrl *c);
 
 /* ---- other cloud calls off the loop thread (launcher.c) ----
- * Get, Delete, List and the node class reconcile run in a thread each, as
+ * Get, Delete, List, the node class reconcile and tagging run in a thread each, as
  * launches do, keyed by (kind, arg): polling the same key again finds the
  * same job. The caller (loop thread) polls: 1 in flight (come back later),
  * 0 with *out = the finished job (read it, then kp_ctrl__call_release), -1
  * could not start (eb-less: out of memory or threads). A finished job
  * nobody polls for 5 minutes is freed by a later poll. */
 enum kp_ctrl__call_kind { KP_CTRL_CALL_GET, KP_CTRL_CALL_DELETE, KP_CTRL_CALL_LIST, KP_CTRL_CALL_NODECLASS,
-			   KP_CTRL_CALL_NODECLASS_FINALIZE /* key: the class's name, arg: its JSON */ };
+			  KP_CTRL_CALL_TAG /* tag_instance; arg {"providerID","nodeName","nodeClaim"} (tagging.c) */,
+			  KP_CTRL_CALL_NODECLASS_FINALIZE /* key: the class's name, arg: its JSON (ncterm.c) */ };
 struct kp_ctrl__call {
 	enum kp_ctrl__call_kind kind;
 	char *arg;                      /* providerID, "" (list) or the node class JSON */
@@ -220,7 +221,8 @@ struct kp_ctrl__call {
 	atomic_int done;
 };
 /* key: the node class's name for NODECLASS (arg is its JSON: a job for an
- * older JSON is discarded when the class changed), else NULL (= arg). */
+ * older JSON is discarded when the class changed), the NodeClaim's name for
+ * TAG (likewise), else NULL (= arg). */
 int kp_ctrl__call_poll(struct kp_ctrl *c, enum kp_ctrl__call_kind kind, const char *key, const char *arg,
 		       struct kp_ctrl__call **out);
 void kp_ctrl__call_release(struct kp_ctrl *c, struct kp_ctrl__call *j);

@@ -7,6 +7,7 @@
  *   nodepool.c    NodePool status (counter, validation, readiness, hash)
  *   podevents.c   NodeClaim status.lastPodEventTime
  *   nodeclass.c   node class status (provider-resolved) and interruption events
+ *   tagging.c     nodeclaim.tagging: the instance tagged after registration
  * hooks.c wires them to the operator: one struct kp_ctrl__ext hangs off struct
  * kp_ctrl (c->ext), created in kp_ctrl_new, started and stopped with the
  * controllers, fed by the informer callbacks, freed before the loop.
@@ -76,6 +77,10 @@ struct kp_ctrl__ext {
 	struct kp_ctrl__drift_job *drift;
 	struct kp_kube_timer drift_timer;
 	int64_t drift_poll_ms;             /* KARPENTER_DRIFT_POLL, default 5m */
+	/* nodeclaim.tagging (tagging.c) */
+	struct kp_ctrl__queue tagging;          /* NodeClaim names */
+	struct kp_log_field lf_tag[1];
+	struct kp_log log_tag;
 };
 
 /* ---- hooks.c: called by operator.c ---- */
@@ -153,6 +158,9 @@ void kp_ctrl__drift_stop(struct kp_ctrl *c);
 /* Joins a running pass (before the provider goes). */
 void kp_ctrl__drift_free(struct kp_ctrl *c);
 
+/* tagging.c: the provider's tag_instance for registered NodeClaims. */
+void kp_ctrl__tag_event(struct kp_ctrl *c, const json_t *claim, bool deleted);
+int64_t kp_ctrl__tag_reconcile(struct kp_ctrl *c, const char *claim);
 /* ncterm.c: the EC2NodeClass finalizer. Does the provider finalize classes? */
 bool kp_ctrl__ncterm_enabled(const struct kp_ctrl *c);
 /* Adds the finalizer to the class when the provider finalizes classes. */

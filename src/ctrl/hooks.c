@@ -71,6 +71,8 @@ kp_err kp_ctrl__ext_new(struct kp_ctrl *c, struct kp_errbuf *eb)
 	x->nc_gen = json_object();
 	x->nc_wait = json_object();
 	x->drift_poll_ms = env_ms("KARPENTER_DRIFT_POLL", 5 * 60 * 1000);
+	sublog(c, &x->log_tag, x->lf_tag, "nodeclaim.tagging");
+	kp_ctrl__queue_init(&x->tagging, c, "nodeclaim.tagging", kp_ctrl__tag_reconcile);
 	x->evict_backoff = json_object();
 	x->drain_start = json_object();
 	if (!x->evict_backoff || !x->drain_start)
@@ -104,6 +106,7 @@ void kp_ctrl__ext_start(struct kp_ctrl *c)
 		enqueue_all(c, KPC_NODES, &x->repair);
 	enqueue_all(c, KPC_NODEPOOLS, &x->nodepools);
 	enqueue_all(c, KPC_NODECLASSES, &x->nodeclasses);
+	enqueue_all(c, KPC_NODECLAIMS, &x->tagging);
 	kp_ctrl__intr_start(c);
 	kp_ctrl__drift_start(c);
 	kp_ctrl__dis_start(c);
@@ -136,6 +139,7 @@ void kp_ctrl__ext_free(struct kp_ctrl *c)
 	kp_ctrl__queue_free(&x->podevents);
 	kp_ctrl__queue_free(&x->repair);
 	kp_ctrl__queue_free(&x->nodeclasses);
+	kp_ctrl__queue_free(&x->tagging);
 	json_decref(x->nc_gen);
 	json_decref(x->nc_wait);
 	kp_ctrl__drift_free(c);
@@ -171,6 +175,7 @@ void kp_ctrl__ext_event(struct kp_ctrl *c, enum kp_ctrl__inf kind, const json_t 
 		const char *pool = json_string_value(json_object_get(kp_ctrl__jget(obj, "metadata.labels"), KP_LABEL_NODEPOOL));
 		if (!deleted)
 			kp_ctrl__queue_add(&x->expiration, name, 0);
+		kp_ctrl__tag_event(c, obj, deleted);
 		kp_ctrl__ncterm_claim_event(c, obj, deleted);
 		if (pool)
 			kp_ctrl__queue_add(&x->nodepools, pool, 0);

@@ -17,8 +17,9 @@
  *
  * The other cloud calls the controllers make (Get and Delete for
  * termination and finalization, List and Delete for garbage collection,
- * the node class reconcile) run the same way: kp_ctrl__call_poll starts a
- * thread per (kind, key) and the caller comes back for the result, so no
+ * the node class reconcile, the tagging of registered instances) run the
+ * same way: kp_ctrl__call_poll starts a thread per (kind, key) and the
+ * caller comes back for the result, so no
  * API call (each may take seconds on a slow or throttled cloud) runs on the
  * loop thread. Karpenter's controllers each run in goroutines of their own;
  * this is the single-loop equivalent.
@@ -167,7 +168,7 @@ void kp_ctrl__launch_free_all(struct kp_ctrl *c)
 
 #define CALL_STALE_MS 300000   /* > the GC period (2 min): GC reaps its own */
 
-static const char *const CALL_KIND[] = { "get", "delete", "list", "nodeclass", "ncfinalize" };
+static const char *const CALL_KIND[] = { "get", "delete", "list", "nodeclass", "tag", "ncfinalize" };
 
 static void *call_worker(void *arg)
 {
@@ -187,6 +188,16 @@ static void *call_worker(void *arg)
 	case KP_CTRL_CALL_NODECLASS:
 		j->e = kp_cloud_nodeclass_reconcile(j->cloud, j->arg, &j->status, &j->conds, &j->eb);
 		break;
+	case KP_CTRL_CALL_TAG: {
+		json_t *t = json_loads(j->arg, 0, NULL);
+
+		j->e = t ? kp_cloud_tag_instance(j->cloud, json_string_value(json_object_get(t, "providerID")),
+						 json_string_value(json_object_get(t, "nodeName")),
+						 json_string_value(json_object_get(t, "nodeClaim")), &j->eb)
+			 : kp_cloud_errf(&j->eb, KP_CLOUD_INTERNAL, "tag: bad arguments");
+		json_decref(t);
+		break;
+	}
 	case KP_CTRL_CALL_NODECLASS_FINALIZE:
 		/* the key is "ncfinalize:<name>" */
 		j->e = kp_cloud_nodeclass_finalize(j->cloud, strchr(j->key, ':') + 1, j->arg, &j->eb);
@@ -249,7 +260,8 @@ int kp_ctrl__call_poll(struct kp_ctrl *c, enum kp_ctrl__call_kind kind, const ch
 		if (strcmp(c->calls[i]->key, k) == 0)
 			j = c->calls[i];
 	/* a reconcile of an older spec: its answer is stale */
-	if (j && kind == KP_CTRL_CALL_NODECLASS && atomic_load_explicit(&j->done, memory_order_acquire) &&
+	if (j && (kind == KP_CTRL_CALL_NODECLASS || kind == KP_CTRL_CALL_TAG) &&
+	    atomic_load_explicit(&j->done, memory_order_acquire) &&
 	    strcmp(j->arg, arg ? arg : "") != 0) {
 		kp_ctrl__call_release(c, j);
 		j = NULL;
@@ -287,7 +299,7 @@ int kp_ctrl__call_poll(struct kp_ctrl *c, enum kp_ctrl__call_kind kind, const ch
 	}
 	if (!atomic_load_explicit(&j->done, memory_order_acquire))
 		return 1;
-	if (kind <= KP_CTRL_CALL_LIST && !j->recorded) {
+	if (kind <= KP_CTRL_CALL_LIST && !j->recorded) {   /* the CloudProvider methods */
 		static const char *const METHOD[] = { "Get", "Delete", "List" };
 
 		j->recorded = true;

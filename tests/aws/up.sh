@@ -5,6 +5,8 @@
 # it, the pod Running on that Node; scaling to 0 terminates the instance.
 # Sourced by tests/aws/run after controller.sh (uses its helpers).
 
+# shellcheck disable=SC1090
+. "$ROOT/tests/aws/tagging.sh"
 PORT=$(free_port)
 D=$TMP/up-aws
 curl -s -X POST "http://127.0.0.1:$PP/_proxy/rules" -d "{\"ssm\":{\"/aws/service/eks/optimized-ami/1.32/amazon-linux-2/recommended/image_id\":\"$AMI\"}}" >/dev/null
@@ -30,11 +32,13 @@ if until_ok 60 pod_running; then
 	else bad "up --cloud aws: Node for the moto instance" "node=$NODE pid=$NPID"; fi
 else bad "up --cloud aws: the walkthrough pod Running" "$(K get nodeclaims,nodes -o wide 2>&1 | tail -n 3) $(grep -i error "$D.log" | tail -n 2)"; fi
 pricing_flag_check "up --cloud aws"   # pricingflag.sh
+tag_check "registered node" "${NODE:-}" "${IID:-}" "${NODE:-}"
 # drift: the class's AMI changes -> the NodeClaim is marked Drifted and replaced
 AMI2=$(ec2 DescribeImages "Filter.1.Name=architecture&Filter.1.Value.1=x86_64&Filter.2.Name=name&Filter.2.Value.1=al2023-ami-2023*&Owner.1=amazon" |
 	xml_all imageId | grep -vx "$AMI" | head -n 1)
 NC=$(K get nodeclaims -o jsonpath='{.items[0].metadata.name}' 2>/dev/null)
-K patch ec2nodeclass default --type merge -p "{\"spec\":{\"amiFamily\":\"AL2\",\"amiSelectorTerms\":[{\"id\":\"$AMI2\"}]}}" >/dev/null 2>&1
+# (spec.tags Name: the replacement is launched with a Name, which tagging keeps)
+K patch ec2nodeclass default --type merge -p "{\"spec\":{\"amiFamily\":\"AL2\",\"amiSelectorTerms\":[{\"id\":\"$AMI2\"}],\"tags\":{\"Name\":\"user-named\"}}}" >/dev/null 2>&1
 drifted() { [ "$(K get nodeclaim "$NC" -o jsonpath='{.status.conditions[?(@.type=="Drifted")].status}' 2>/dev/null)" = True ]; }
 if [ -n "$AMI2" ] && until_ok 30 drifted; then ok "up --cloud aws: AMI changed in the class -> NodeClaim $NC Drifted ($(K get nodeclaim "$NC" -o jsonpath='{.status.conditions[?(@.type=="Drifted")].reason}' 2>/dev/null))"
 else
@@ -52,6 +56,7 @@ if until_ok 90 replaced; then
 	img=$(ec2 DescribeInstances "InstanceId.1=$IID" | xml_all imageId | head -n 1)
 	[ "$img" = "$AMI2" ] && ok "up --cloud aws: drifted node replaced: the pod runs on $NODE ($IID, $AMI2), the old instance terminated" ||
 		bad "up --cloud aws: replacement AMI" "$img"
+	tag_check "replacement, Name from spec.tags kept" "$NODE" "$IID" user-named
 else bad "up --cloud aws: drift replacement" "$(K get nodeclaims,nodes 2>&1 | tail -n 3)"; fi
 K scale deployment oversized-app --replicas=0 >/dev/null 2>&1
 inst_gone() {

@@ -11,6 +11,9 @@
  * creationDate has one-second resolution, so copies are 1.1 s apart)
  * under one tag, a newer one published later.
  *
+ * Also: the class's spec.kubelet reaches its instance types (pods and
+ * allocatable, catalog/kubelet.c), as in simulate.
+ *
  * Usage: aws_ami_check MOTO_URL DATADIR   (run by tests/aws/run)
  * Prints "ok"/"FAIL" per check, then "aws-ami: N passed, M failed".
  */
@@ -305,6 +308,61 @@ int main(int argc, char **argv)
 		e1 = kp_cloud_create(cp, claim("amis-m5-2", "m5.large"), &A, &again, &eb);
 		check(e1 == KP_CLOUD_OK && kp_strcmp0(image_of(again.provider_id), newest) == 0,
 		      "the next amd64 launch uses the newest image", e1 ? eb.msg : image_of(again.provider_id));
+	}
+
+	/* ---- kubelet settings reach the class's instance types (the same
+	 * computation as simulate, catalog/kubelet.c) ---- */
+	{
+		static const struct {
+			const char *name, *kubelet;
+			int64_t pods, cpu_m, mem_mi;
+		} cases[] = {
+			/* 2000m-200m-100m; 7577Mi-1Gi-200Mi; maxPods */
+			{ "kube", "{\"maxPods\":110,\"kubeReserved\":{\"cpu\":\"200m\",\"memory\":\"1Gi\"},"
+				  "\"systemReserved\":{\"cpu\":\"100m\"},\"evictionHard\":{\"memory.available\":\"200Mi\"}}",
+			  110, 1700, 6353 },
+			/* podsPerCore 4 x 2 vCPU caps maxPods; defaults otherwise (1930m, 6903Mi) */
+			{ "ppc", "{\"maxPods\":110,\"podsPerCore\":4}", 8, 1930, 6903 },
+		};
+
+		for (size_t i = 0; i < KP_ARRAY_LEN(cases); i++) {
+			char js[2048], msg[256];
+			char *st = NULL, *cj = NULL;
+			struct kp_nodepool np;
+			const struct kp_catalog *cat = NULL;
+			const struct kp_itype *t = NULL;
+			enum kp_cloud_err e;
+
+			snprintf(js, sizeof(js),
+				 "{\"apiVersion\":\"karpenter.k8s.aws/v1\",\"kind\":\"EC2NodeClass\",\"metadata\":{\"name\":\"%s\","
+				 "\"uid\":\"u-%s\"},\"spec\":{\"amiFamily\":\"AL2023\",\"instanceProfile\":\"p\","
+				 "\"subnetSelectorTerms\":[{\"tags\":{\"amis-check\":\"yes\"}}],"
+				 "\"securityGroupSelectorTerms\":[{\"id\":\"%s\"}],"
+				 "\"amiSelectorTerms\":[{\"tags\":{\"amis-check\":\"*\"}}],\"kubelet\":%s}}",
+				 cases[i].name, cases[i].name, sg, cases[i].kubelet);
+			e = kp_cloud_nodeclass_reconcile(cp, js, &st, &cj, &eb);
+			free(st);
+			free(cj);
+			memset(&np, 0, sizeof(np));
+			np.name = cases[i].name;
+			np.node_class.name = cases[i].name;
+			if (!e)
+				e = kp_cloud_instance_types(cp, &np, &cat, &eb);
+			if (!e && cat)
+				t = kp_catalog_find(cat, "m5.large");
+			snprintf(msg, sizeof(msg), "%.120s: pods %lld cpu %lldm memory %lldMi", e ? eb.msg : "",
+				 t ? (long long)t->allocatable.v[KP_RES_PODS] : -1LL,
+				 t ? (long long)t->allocatable.v[KP_RES_CPU] : -1LL,
+				 t ? (long long)(t->allocatable.v[KP_RES_MEMORY] >> 20) : -1LL);
+			check(t && t->allocatable.v[KP_RES_PODS] == cases[i].pods &&
+				      t->capacity.v[KP_RES_PODS] == cases[i].pods &&
+				      t->allocatable.v[KP_RES_CPU] == cases[i].cpu_m &&
+				      t->allocatable.v[KP_RES_MEMORY] == cases[i].mem_mi << 20,
+			      i == 0 ? "class kubelet maxPods/kubeReserved/systemReserved/evictionHard: m5.large pods 110, "
+				       "allocatable 1700m / 6353Mi"
+				     : "class kubelet podsPerCore 4 caps maxPods 110: m5.large pods 8",
+			      msg);
+		}
 	}
 
 out:

@@ -341,6 +341,99 @@ static void lt_tags_check(const char *name, bool spot)
 	      detail);
 }
 
+/* The data of the launch template of class klass (the first one). */
+static const struct kp_aws_xnode *lt_data_of(const char *klass)
+{
+	const char *kv[] = { "Filter.1.Name", "tag:karpenter.k8s.aws/ec2nodeclass", "Filter.1.Value.1", klass, NULL };
+	const char *name = kp_aws_xml_text(kp_aws_xml_path(ec2("DescribeLaunchTemplates", kv), "launchTemplates/item"),
+					   "launchTemplateName");
+	const char *kv2[] = { "LaunchTemplateName", name ? name : "x", "Versions.1", "$Latest", NULL };
+
+	return kp_aws_xml_path(ec2("DescribeLaunchTemplateVersions", kv2), "launchTemplateVersionSet/item/launchTemplateData");
+}
+
+static const struct kp_aws_xnode *bdm_of(const struct kp_aws_xnode *d, const char *dev)
+{
+	const struct kp_aws_xnode *set = kp_aws_xml_child(d, "blockDeviceMappingSet");
+
+	for (const struct kp_aws_xnode *b = set ? set->child : NULL; b; b = b->next)
+		if (kp_strcmp0(kp_aws_xml_text(b, "deviceName"), dev) == 0)
+			return b;
+	return NULL;
+}
+
+static struct kp_nodeclaim *claim(const char *name, const char *klass, const char *const *types, int ntypes,
+				  const char *const *caps, int ncaps);
+
+/* v1beta1: metadataOptions' hop limit defaults to 2; amiFamily Ubuntu
+ * without amiSelectorTerms takes Canonical's SSM parameters (answered by
+ * the proxy) and /dev/sda1; block device sizes are quantities (100G = 94
+ * GiB rounded up, 1Ti, 512Mi = 1 GiB) and snapshotID is passed on; a
+ * volumeSize that is no quantity makes the class not ready. */
+static void v1beta1_checks(struct kp_cloud *px, const char *sg, const char *ami)
+{
+	static const char *const types[] = { "m5.large", "c5.large" };
+	static const char *const od[] = { "on-demand" };
+	char rules[512], obj[2048], detail[2048];
+	json_t *st = NULL, *conds = NULL;
+	struct kp_errbuf eb = { 0 };
+	struct kp_instance in;
+	enum kp_cloud_err e;
+	const struct kp_aws_xnode *d, *b1, *b2, *b3;
+
+	snprintf(rules, sizeof(rules),
+		 "{\"ssm\":{\"/aws/service/canonical/ubuntu/eks/20.04/1.32/stable/current/amd64/hvm/ebs-gp2/ami-id\":\"%s\"}}",
+		 ami);
+	proxy_rules(rules);
+	snprintf(obj, sizeof(obj),
+		 "{\"apiVersion\":\"karpenter.k8s.aws/v1beta1\",\"kind\":\"EC2NodeClass\",\"metadata\":{\"name\":\"ubuntu\"},"
+		 "\"spec\":{\"amiFamily\":\"Ubuntu\",\"instanceProfile\":\"p\","
+		 "\"subnetSelectorTerms\":[{\"tags\":{\"karpenter.sh/discovery\":\"test-cluster\"}}],"
+		 "\"securityGroupSelectorTerms\":[{\"id\":\"%s\"}],\"blockDeviceMappings\":["
+		 "{\"deviceName\":\"/dev/sda1\",\"ebs\":{\"volumeSize\":\"100G\",\"volumeType\":\"gp3\"}},"
+		 "{\"deviceName\":\"/dev/xvdb\",\"ebs\":{\"volumeSize\":\"1Ti\",\"snapshotID\":\"snap-0123456789abcdef0\"}},"
+		 "{\"deviceName\":\"/dev/xvdc\",\"ebs\":{\"volumeSize\":\"512Mi\"}}]}}",
+		 sg);
+	e = reconcile(px, obj, &st, &conds, &eb);
+	check(e == KP_CLOUD_OK && json_array_size(json_object_get(st, "amis")) == 1 &&
+		      kp_strcmp0(json_string_value(json_object_get(json_array_get(json_object_get(st, "amis"), 0), "id")), ami) == 0,
+	      "v1beta1 amiFamily Ubuntu without amiSelectorTerms: Canonical's SSM parameter (amd64 found)", eb.msg);
+	json_decref(st);
+	json_decref(conds);
+	proxy_rules("{}");
+	e = kp_cloud_create(px, claim("claim-ubuntu", "ubuntu", types, 2, od, 1), &A, &in, &eb);
+	d = lt_data_of("ubuntu");
+	b1 = bdm_of(d, "/dev/sda1");
+	b2 = bdm_of(d, "/dev/xvdb");
+	b3 = bdm_of(d, "/dev/xvdc");
+	snprintf(detail, sizeof(detail), "create %d %.300s; hop %s; sizes %s %s %s; snapshot %s", e, e ? eb.msg : "",
+		 kp_aws_xml_text(d, "metadataOptions/httpPutResponseHopLimit"), kp_aws_xml_text(b1, "ebs/volumeSize"),
+		 kp_aws_xml_text(b2, "ebs/volumeSize"), kp_aws_xml_text(b3, "ebs/volumeSize"),
+		 kp_aws_xml_text(b2, "ebs/snapshotId"));
+	check(e == KP_CLOUD_OK && kp_strcmp0(kp_aws_xml_text(d, "metadataOptions/httpPutResponseHopLimit"), "2") == 0,
+	      "v1beta1 class: launch template metadataOptions hop limit 2 by default", detail);
+	check(kp_strcmp0(kp_aws_xml_text(b1, "ebs/volumeSize"), "94") == 0 &&
+		      kp_strcmp0(kp_aws_xml_text(b2, "ebs/volumeSize"), "1024") == 0 &&
+		      kp_strcmp0(kp_aws_xml_text(b3, "ebs/volumeSize"), "1") == 0 &&
+		      kp_strcmp0(kp_aws_xml_text(b2, "ebs/snapshotId"), "snap-0123456789abcdef0") == 0,
+	      "block devices: volumeSize quantities in GiB rounded up (100G 94, 1Ti 1024, 512Mi 1), snapshotID passed on",
+	      detail);
+	if (!e)
+		kp_cloud_delete(px, in.provider_id, &eb);
+	e = reconcile(px,
+		      "{\"apiVersion\":\"karpenter.k8s.aws/v1\",\"metadata\":{\"name\":\"badsize\"},\"spec\":{"
+		      "\"amiFamily\":\"AL2023\",\"instanceProfile\":\"p\","
+		      "\"subnetSelectorTerms\":[{\"tags\":{\"karpenter.sh/discovery\":\"test-cluster\"}}],"
+		      "\"securityGroupSelectorTerms\":[{\"name\":\"nodes\"}],\"amiSelectorTerms\":[{\"id\":\"ami-0ed094fb1304fd857\"}],"
+		      "\"blockDeviceMappings\":[{\"deviceName\":\"/dev/xvda\",\"ebs\":{\"volumeSize\":\"lots\"}}]}}",
+		      &st, &conds, &eb);
+	check(e == KP_CLOUD_NODECLASS_NOT_READY && strcmp(cond_status(conds, "ValidationSucceeded"), "False") == 0 &&
+		      strstr(eb.msg, "volumeSize"),
+	      "a volumeSize that is no quantity: the class is not ready and says which field", eb.msg);
+	json_decref(st);
+	json_decref(conds);
+}
+
 static const struct kp_aws_xnode *describe_instance(const char *pid)
 {
 	const char *id = strrchr(pid, '/');
@@ -1013,6 +1106,7 @@ int main(int argc, char **argv)
 	json_decref(st);
 	json_decref(conds);
 	proxy_rules("{}");
+	v1beta1_checks(px, sg_default, ami_x86);
 
 	/* ---- Windows family: windows instance types ---- */
 	snprintf(buf, sizeof(buf),

@@ -4,7 +4,8 @@
  * the TOML merging behind Bottlerocket (src/cloud/aws/toml.c): MIME
  * structure (one boundary, the user's parts kept and placed before
  * Karpenter's), one [settings.kubernetes] table with the user's keys kept
- * and Karpenter's winning, taints and labels passed to the kubelet.
+ * and Karpenter's winning, taints and labels passed to the kubelet; block
+ * device sizes as quantities.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -393,6 +394,30 @@ static void t_unregistered_once(void **state)
 	CLAIM.startup_taints = saved;
 }
 
+/* blockDeviceMappings volumeSize: quantities to GiB rounded up. */
+static void t_volume_gib(void **state)
+{
+	static const struct {
+		const char *json;
+		int rc;
+		int64_t gib;
+	} cases[] = { { "\"20Gi\"", 1, 20 },   { "\"100G\"", 1, 94 }, { "\"1Ti\"", 1, 1024 }, { "\"512Mi\"", 1, 1 },
+		      { "\"2T\"", 1, 1863 },   { "1073741824", 1, 1 },   { "\"lots\"", -1, 0 }, { "\"0\"", -1, 0 },
+		      { "\"-1Gi\"", -1, 0 },   { "true", -1, 0 } };
+	int64_t gib;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		json_t *v = json_loads(cases[i].json, JSON_DECODE_ANY, NULL);
+
+		assert_non_null(v);
+		assert_int_equal(kp_aws_volume_gib(v, &gib), cases[i].rc);
+		assert_int_equal(gib, cases[i].gib);
+		json_decref(v);
+	}
+	assert_int_equal(kp_aws_volume_gib(NULL, &gib), 0);
+}
+
 static int setup(void **state)
 {
 	static struct kp_taint taints[1] = { { "dedicated", "gpu", KP_EFFECT_NOSCHEDULE } };
@@ -436,6 +461,7 @@ int main(void)
 		cmocka_unit_test(t_toml_bad),
 		cmocka_unit_test(t_windows_custom),
 		cmocka_unit_test(t_unregistered_once),
+		cmocka_unit_test(t_volume_gib),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

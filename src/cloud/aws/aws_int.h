@@ -71,6 +71,7 @@ struct kp_aws_class {
 	bool deleted;                         /* the EC2NodeClass is gone (nodeclass_forget) */
 	char reason[512];
 	int64_t max_pods;                     /* spec.kubelet.maxPods, 0 = unset */
+	bool v1beta1;                         /* karpenter.k8s.aws/v1beta1 (metadataOptions hop limit 2) */
 	/* catalog for this class (offerings in its subnets' zones) */
 	struct kp_catalog *cat;
 	uint64_t cat_gen;
@@ -122,6 +123,7 @@ struct kp_aws_cloud {
 	pthread_cond_t fleet_cv;              /* on CLOCK_MONOTONIC */
 	struct kp_aws__fleet_batch *fleet_open;
 	int64_t fleet_idle_ms, fleet_max_ms;  /* 35 ms / 1 s as Karpenter; idle 0 = off */
+	atomic_llong tag_next_ms;             /* next CreateTags slot, monotonic (tagging.c) */
 };
 
 /* ---- CreateFleet batching (batch.c) ---- */
@@ -151,6 +153,10 @@ typedef kp_err (*kp_aws_item_fn)(void *ud, const struct kp_aws_xnode *item, stru
  * of the list at path set (e.g. "subnetSet") in every page. p is kept. */
 kp_err kp_aws_ec2_each(struct kp_aws_cloud *w, struct kp_aws_params *p, const char *set, kp_aws_item_fn fn, void *ud,
 		       struct kp_errbuf *eb);
+
+/* ---- NodeClaim tagging (tagging.c): the tag_instance operation ---- */
+enum kp_cloud_err kp_aws_tag_instance(struct kp_cloud *cp, const char *provider_id, const char *node_name,
+				      const char *claim_name, struct kp_errbuf *eb);
 
 /* ---- node classes (nodeclass.c) ---- */
 /* Resolves obj (an EC2NodeClass, v1 or v1beta1 shape) into c (zeroed by the
@@ -193,6 +199,13 @@ kp_err kp_aws_profile_delete(struct kp_aws_cloud *w, const char *name, struct kp
  * newest non-deprecated one, the only one the class keeps for that
  * requirement set; NULL when there is none. */
 const struct kp_aws_ami *kp_aws_class_ami(const struct kp_aws_class *c, const char *arch);
+/* blockDeviceMappings[].ebs.volumeSize (a quantity string, or a number of
+ * bytes) in GiB rounded up: 1 and *gib, 0 when size is NULL, -1 when it is
+ * not a positive quantity. */
+int kp_aws_volume_gib(const json_t *size, int64_t *gib);
+/* The class's spec.kubelet as engine settings (kp_itype_aws_kubelet),
+ * strings in a; out->set false when there is none. */
+kp_err kp_aws_class_kubelet(const struct kp_aws_class *c, struct kp_arena *a, struct kp_kubelet *out);
 /* True for Windows families. */
 bool kp_aws_family_windows(const char *family);
 

@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "cloud/aws/aws_int.h"
+#include "karpenter/quantity.h"
 
 static void copy(char *dst, size_t n, const char *src)
 {
@@ -46,6 +47,24 @@ static uint64_t fnv(uint64_t h, const char *s)
 		h *= 1099511628211ULL;
 	}
 	return h;
+}
+
+int kp_aws_volume_gib(const json_t *size, int64_t *gib)
+{
+	int64_t bytes;
+
+	*gib = 0;
+	if (!size)
+		return 0;
+	if (json_is_integer(size))
+		bytes = json_integer_value(size);
+	else if (!json_is_string(size) || kp_qty_parse(json_string_value(size), KP_QTY_UNIT, &bytes, NULL))
+		return -1;
+	if (bytes <= 0)
+		return -1;
+	/* launchtemplate.go volumeSize: to GiB, rounded up */
+	*gib = bytes / (1LL << 30) + (bytes % (1LL << 30) != 0);
+	return 1;
 }
 
 bool kp_aws_family_windows(const char *family)
@@ -599,6 +618,47 @@ static void keep_newest(struct kp_aws_class *c)
 	c->nami = n;
 }
 
+/* One map of spec.kubelet (strings; numbers written as integers). */
+static kp_err kubelet_map(const json_t *kubelet, const char *key, struct kp_arena *a, struct kp_labels *out)
+{
+	const char *k;
+	json_t *v;
+
+	json_object_foreach((json_t *)json_object_get(kubelet, key), k, v) {
+		char num[32];
+		const char *val = json_string_value(v);
+
+		if (!val && json_is_integer(v)) {
+			snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+			val = num;
+		}
+		if (val && kp_labels_set(out, a, kp_arena_strdup(a, k), kp_arena_strdup(a, val)))
+			return KP_ERR_NOMEM;
+	}
+	return KP_OK;
+}
+
+kp_err kp_aws_class_kubelet(const struct kp_aws_class *c, struct kp_arena *a, struct kp_kubelet *out)
+{
+	const json_t *kubelet = json_object_get(c->spec, "kubelet");
+	kp_err rc;
+
+	memset(out, 0, sizeof(*out));
+	if (!json_is_object(kubelet))
+		return KP_OK;
+	out->set = true;
+	out->max_pods = json_integer_value(json_object_get(kubelet, "maxPods"));
+	out->pods_per_core = json_integer_value(json_object_get(kubelet, "podsPerCore"));
+	rc = kubelet_map(kubelet, "kubeReserved", a, &out->kube_reserved);
+	if (!rc)
+		rc = kubelet_map(kubelet, "systemReserved", a, &out->system_reserved);
+	if (!rc)
+		rc = kubelet_map(kubelet, "evictionHard", a, &out->eviction_hard);
+	if (!rc)
+		rc = kubelet_map(kubelet, "evictionSoft", a, &out->eviction_soft);
+	return rc;
+}
+
 const struct kp_aws_ami *kp_aws_class_ami(const struct kp_aws_class *c, const char *arch)
 {
 	for (int i = 0; i < c->nami; i++)
@@ -840,6 +900,7 @@ kp_err kp_aws_class_resolve(struct kp_aws_cloud *w, const json_t *obj, struct kp
 		return kp_errf(eb, KP_ERR_INVALID, "EC2NodeClass %s: no metadata.name or spec", c->name);
 	c->spec = json_deep_copy(spec);
 	c->max_pods = json_integer_value(json_object_get(json_object_get(spec, "kubelet"), "maxPods"));
+	c->v1beta1 = kp_strcmp0(json_string_value(json_object_get(obj, "apiVersion")), "karpenter.k8s.aws/v1beta1") == 0;
 	/* family: explicit, else from the alias (v1), else AL2023 */
 	if (!fam && json_array_size(amiterms)) {
 		const char *alias = json_string_value(json_object_get(json_array_get(amiterms, 0), "alias"));
@@ -857,8 +918,19 @@ kp_err kp_aws_class_resolve(struct kp_aws_cloud *w, const json_t *obj, struct kp
 		}
 	}
 	copy(c->family, sizeof(c->family), fam ? fam : "AL2023");
-	/* v1beta1 with no amiSelectorTerms: the family's recommended AMI */
-	if (!json_array_size(amiterms) && strcmp(c->family, "Custom") != 0) {
+	/* v1beta1 with no amiSelectorTerms: the family's recommended AMI;
+	 * Ubuntu (v1beta1 only, no alias) from Canonical's SSM parameters
+	 * (v0.37 pkg/providers/amifamily/ubuntu.go DefaultAMIs) */
+	if (!json_array_size(amiterms) && strcmp(c->family, "Ubuntu") == 0) {
+		char p1[256], p2[256];
+
+		snprintf(p1, sizeof(p1), "/aws/service/canonical/ubuntu/eks/20.04/%s/stable/current/amd64/hvm/ebs-gp2/ami-id",
+			 w->k8s_version);
+		snprintf(p2, sizeof(p2), "/aws/service/canonical/ubuntu/eks/20.04/%s/stable/current/arm64/hvm/ebs-gp2/ami-id",
+			 w->k8s_version);
+		defterms = json_pack("[{s:s},{s:s}]", "ssmParameter", p1, "ssmParameter", p2);
+		amiterms = defterms;
+	} else if (!json_array_size(amiterms) && strcmp(c->family, "Custom") != 0) {
 		char alias[64], lower[32];
 		size_t n = strlen(c->family);
 
@@ -877,6 +949,18 @@ kp_err kp_aws_class_resolve(struct kp_aws_cloud *w, const json_t *obj, struct kp
 			whyf(why_tags, sizeof(why_tags), "spec.tags: empty key");
 		else if (tag_restricted(k))
 			whyf(why_tags, sizeof(why_tags), "spec.tags: key %s is restricted to Karpenter", k);
+	}
+	{
+		/* blockDeviceMappings[].ebs.volumeSize: a Kubernetes quantity */
+		size_t bi;
+		json_t *bd;
+
+		json_array_foreach(json_object_get(spec, "blockDeviceMappings"), bi, bd) {
+			int64_t gib;
+
+			if (kp_aws_volume_gib(json_object_get(json_object_get(bd, "ebs"), "volumeSize"), &gib) < 0)
+				whyf(why_tags, sizeof(why_tags), "spec.blockDeviceMappings[%zu].ebs.volumeSize: not a quantity", bi);
+		}
 	}
 	if (resolve_subnets(w, json_object_get(spec, "subnetSelectorTerms"), c, &e2))
 		whyf(why_sub, sizeof(why_sub), "%s", e2.msg);
@@ -957,7 +1041,8 @@ kp_err kp_aws_class_resolve(struct kp_aws_cloud *w, const json_t *obj, struct kp
 	cond(*conds, "SecurityGroupsReady", !why_sg[0], "SecurityGroupsNotFound", why_sg);
 	cond(*conds, "AMIsReady", !why_ami[0], "AMINotFound", why_ami);
 	cond(*conds, "InstanceProfileReady", !why_prof[0], "InstanceProfileNotFound", why_prof);
-	cond(*conds, "ValidationSucceeded", !why_tags[0], "TagsRestricted", why_tags);
+	cond(*conds, "ValidationSucceeded", !why_tags[0], strstr(why_tags, "spec.tags") ? "TagsRestricted" : "ValidationFailed",
+	     why_tags);
 	if (json_array_size(crterms))
 		cond(*conds, "CapacityReservationsReady", !why_cr[0], "CapacityReservationsNotFound", why_cr);
 	c->ready = !why_sub[0] && !why_sg[0] && !why_ami[0] && !why_prof[0] && !why_tags[0] && !why_cr[0];

@@ -531,11 +531,19 @@ static kp_err class_catalog(struct kp_aws_cloud *w, struct kp_aws_class *c, stru
 	bool win = kp_aws_family_windows(c->family);
 	kp_err rc = KP_OK;
 
+	struct kp_arena ka;
+	struct kp_kubelet kk;
+
 	if (c->cat && c->cat_gen == gen)
 		return KP_OK;
 	cat = calloc(1, sizeof(*cat));
 	if (!cat)
 		return kp_errf(eb, KP_ERR_NOMEM, "out of memory");
+	/* the class's kubelet settings: pods and allocatable as the simulator
+	 * computes them (catalog/kubelet.c, instancetype/types.go) */
+	kp_arena_init(&ka);
+	if (kp_aws_class_kubelet(c, &ka, &kk))
+		rc = kp_errf(eb, KP_ERR_NOMEM, "out of memory");
 	kp_catalog_init(cat);
 	cat->name = kp_arena_printf(&cat->arena, "aws-%s/%s", w->cl->region, c->name);
 	cat->region = kp_arena_strdup(&cat->arena, w->cl->region);
@@ -646,10 +654,18 @@ static kp_err class_catalog(struct kp_aws_cloud *w, struct kp_aws_class *c, stru
 				rc = kp_errf(eb, KP_ERR_NOMEM, "out of memory");
 				break;
 			}
+			/* no ENI-limited pod density on Windows: 110 (catalog/windows.c) */
+			it->capacity.v[KP_RES_PODS] = 110;
+			it->overhead.kube_reserved.v[KP_RES_MEMORY] = (int64_t)(11 * 110 + 255) << 20;
+		}
+		if ((rc = kp_itype_aws_kubelet(it, &kk, c->family, eb))) {
+			kp_err_prefix(eb, "EC2NodeClass %s: ", c->name);
+			break;
 		}
 		if (!(rc = kp_itype_finish(it, &cat->arena, eb)))
 			rc = kp_catalog_add(cat, it);
 	}
+	kp_arena_free(&ka);
 	if (rc) {
 		kp_catalog_free(cat);
 		free(cat);
@@ -1027,8 +1043,9 @@ static void add_bdms(const struct kp_aws_class *c, struct kp_aws_params *p)
 
 	if (!json_array_size(bdms)) {
 		bool br = strcmp(c->family, "Bottlerocket") == 0, win = kp_aws_family_windows(c->family);
+		bool sda = win || strcmp(c->family, "Ubuntu") == 0; /* v0.37 ubuntu.go: /dev/sda1 20Gi */
 
-		kp_aws_params_add(p, "LaunchTemplateData.BlockDeviceMapping.1.DeviceName", win ? "/dev/sda1" : "/dev/xvda");
+		kp_aws_params_add(p, "LaunchTemplateData.BlockDeviceMapping.1.DeviceName", sda ? "/dev/sda1" : "/dev/xvda");
 		kp_aws_params_add(p, "LaunchTemplateData.BlockDeviceMapping.1.Ebs.VolumeSize", br ? "4" : win ? "50" : "20");
 		kp_aws_params_add(p, "LaunchTemplateData.BlockDeviceMapping.1.Ebs.VolumeType", "gp3");
 		kp_aws_params_add(p, "LaunchTemplateData.BlockDeviceMapping.1.Ebs.Encrypted", "true");
@@ -1042,27 +1059,21 @@ static void add_bdms(const struct kp_aws_class *c, struct kp_aws_params *p)
 	}
 	json_array_foreach(bdms, i, b) {
 		json_t *ebs = json_object_get(b, "ebs");
-		const char *size = json_string_value(json_object_get(ebs, "volumeSize"));
+		int64_t gib;
 		int n = (int)i + 1;
 
 		if (json_string_value(json_object_get(b, "deviceName")))
 			kp_aws_params_addf(p, json_string_value(json_object_get(b, "deviceName")),
 					   "LaunchTemplateData.BlockDeviceMapping.%d.DeviceName", n);
-		if (size) {
-			/* Quantity -> GiB rounded up */
-			char *end;
-			double v = strtod(size, &end);
-			double mul = strncmp(end, "Ti", 2) == 0 ? 1024 : strncmp(end, "Mi", 2) == 0 ? 1.0 / 1024
-				     : strncmp(end, "G", 1) == 0 && end[1] != 'i' ? 1e9 / (1 << 30)
-										  : 1;
-			char gib[32];
-			long long g = (long long)(v * mul);
+		if (kp_aws_volume_gib(json_object_get(ebs, "volumeSize"), &gib) > 0) {
+			char v[32];
 
-			if ((double)g < v * mul)
-				g++;
-			snprintf(gib, sizeof(gib), "%lld", g);
-			kp_aws_params_addf(p, gib, "LaunchTemplateData.BlockDeviceMapping.%d.Ebs.VolumeSize", n);
+			snprintf(v, sizeof(v), "%lld", (long long)gib);
+			kp_aws_params_addf(p, v, "LaunchTemplateData.BlockDeviceMapping.%d.Ebs.VolumeSize", n);
 		}
+		if (json_string_value(json_object_get(ebs, "snapshotID")))
+			kp_aws_params_addf(p, json_string_value(json_object_get(ebs, "snapshotID")),
+					   "LaunchTemplateData.BlockDeviceMapping.%d.Ebs.SnapshotId", n);
 		if (json_string_value(json_object_get(ebs, "volumeType")))
 			kp_aws_params_addf(p, json_string_value(json_object_get(ebs, "volumeType")),
 					   "LaunchTemplateData.BlockDeviceMapping.%d.Ebs.VolumeType", n);
@@ -1182,7 +1193,7 @@ static kp_err ensure_lt(struct kp_aws_cloud *w, const struct kp_aws_class *c, co
 		snprintf(hop, sizeof(hop), "%lld",
 			 json_integer_value(json_object_get(md, "httpPutResponseHopLimit"))
 				 ? (long long)json_integer_value(json_object_get(md, "httpPutResponseHopLimit"))
-				 : 1LL);
+				 : c->v1beta1 ? 2LL : 1LL); /* the CRD default: 2 in v1beta1, 1 in v1 */
 		kp_aws_params_add(&p, "LaunchTemplateData.MetadataOptions.HttpEndpoint",
 				  or(json_string_value(json_object_get(md, "httpEndpoint")), "enabled"));
 		kp_aws_params_add(&p, "LaunchTemplateData.MetadataOptions.HttpProtocolIpv6",
@@ -2290,6 +2301,7 @@ static const struct kp_cloud_ops aws_ops = {
 	.poll_events = aws_poll_events,
 	.repair_policies = aws_repair_policies,
 	.nodeclass_hash = aws_nodeclass_hash,
+	.tag_instance = kp_aws_tag_instance,
 	.nodeclass_finalize = aws_nodeclass_finalize,
 };
 
