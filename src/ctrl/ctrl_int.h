@@ -73,6 +73,7 @@ struct kp_ctrl__queue {
 	struct kp_kube_timer timer;
 	struct kp_ctrl *c;
 	bool running;                   /* inside kp_ctrl__queue_process */
+	char resume[KPC_KEY_MAX];       /* a pass cut short: the last key it visited */
 };
 void kp_ctrl__queue_init(struct kp_ctrl__queue *q, struct kp_ctrl *c, const char *name, kp_ctrl__reconcile_fn fn);
 /* Schedules key after delay_ms (an earlier due time wins). */

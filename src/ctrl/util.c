@@ -5,8 +5,10 @@
  * keyed work queue and the insufficient-capacity cache.
  *
  * Invariants: the work queue holds each key once with its earliest due
- * time and visits due keys in key order (deterministic); a reconcile may
- * re-add its own key. The ICE cache holds at most 4096 entries, expired
+ * time and visits due keys in key order (deterministic), for at most
+ * QUEUE_SLICE_MS per pass (the rest stay due for the next loop turn, and
+ * the next pass starts after the last key visited); a reconcile may re-add
+ * its own key. The ICE cache holds at most 4096 entries, expired
  * ones are reused first. Cost: JSON paths O(depth); queue add O(n); queue
  * pass O(n log n); ICE lookups O(entries).
  */
@@ -20,6 +22,11 @@
 
 #define ICE_MAX 4096
 #define QUEUE_MAX 100000
+/* One queue pass visits due keys for at most this long, then yields the
+ * loop thread: the Lease renewal (src/kube/lease.c) and watch dispatch
+ * share it, and 50 new NodeClaims' lifecycle visits (blocking API calls)
+ * held it 3 s at load 10, past a 2 s retry period. */
+#define QUEUE_SLICE_MS 100
 
 json_t *kp_ctrl__reslist(const struct kp_resnames *rn, const struct kp_res *r)
 {
@@ -68,6 +75,16 @@ void kp_ctrl__event(struct kp_ctrl *c, const char *kind, const char *api_version
 
 static void queue_arm(struct kp_ctrl__queue *q);
 
+/* Real milliseconds since *t0 (the slice is CPU/wall time on this thread,
+ * whatever clock the controller's due times use). */
+static int64_t mono_since_ms(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)(t.tv_sec - t0->tv_sec) * 1000 + (t.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
 static int item_cmp(const void *a, const void *b)
 {
 	return strcmp(((const struct kp_ctrl__item *)a)->key, ((const struct kp_ctrl__item *)b)->key);
@@ -97,8 +114,28 @@ static void queue_fire(void *ud)
 		}
 		q->n = k;
 		qsort(due, (size_t)ndue, sizeof(*due), item_cmp);
+		/* after a pass cut short, start past the last key visited (round
+		 * robin): a key that is due again at once must not starve the rest */
+		int first = 0;
+		while (q->resume[0] && first < ndue && strcmp(due[first].key, q->resume) <= 0)
+			first++;
+		if (first == ndue)
+			first = 0;
+		q->resume[0] = '\0';
 		q->running = true;
-		for (int i = 0; i < ndue && !atomic_load(&c->stop); i++) {
+		struct timespec t0;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		for (int n = 0; n < ndue && !atomic_load(&c->stop); n++) {
+			int i = (first + n) % ndue;
+			if (n > 0 && mono_since_ms(&t0) >= QUEUE_SLICE_MS) {
+				/* the rest stay due and run on the next loop turn,
+				 * after the timers already due (the Lease renewal) */
+				int last = (first + n - 1) % ndue;
+				memcpy(q->resume, due[last].key, strlen(due[last].key) + 1);
+				for (; n < ndue; n++)
+					kp_ctrl__queue_add(q, due[(first + n) % ndue].key, 0);
+				break;
+			}
 			int64_t again = q->fn(c, due[i].key);
 			if (again >= 0)
 				kp_ctrl__queue_add(q, due[i].key, again);

@@ -7,12 +7,7 @@
 # Instances, TerminateInstances) and three NodeClaims are deleted
 # (finalization: TerminateInstances). Cloud calls run off the controller's
 # loop thread, so:
-#   - the Lease keeps being renewed: the largest gap between consecutive
-#     renewTime values (as the controller wrote them, read from a watch, so
-#     the sampler's own latency does not count), and from the last one to
-#     the end of the window, stays under 5 s (renew deadline 10 s, retry
-#     period 2 s); one holder, no leadership loss. Any of those held calls
-#     on the loop thread would make a gap of 6 s or more;
+#   - the Lease keeps being renewed (below: the contract it is held to);
 #   - watch events keep flowing while launches are in flight: a pod created
 #     while CreateFleet calls are held shows up in the controller's
 #     karpenter_pods_state metric within 3 s.
@@ -181,10 +176,30 @@ print("%.2f %d %d" % (max(gaps) if gaps else 99, len(inwin), len(holders)))
 PY
 )
 EOT
-if awk -v g="$gap" 'BEGIN { exit !(g > 0 && g < 5) }' && [ "$holders" -eq 1 ] && [ "$renewals" -ge 5 ] &&
-	! grep -q '"leader election lost"' "$TMP/burst.log"; then
-	ok "burst: Lease renewed $renewals times during the burst, largest gap ${gap}s between renewTime values (renew deadline 10s), one holder"
-else bad "burst: Lease renewals" "gap=${gap}s renewals=$renewals holders=$holders $(head -c 300 "$TMP/lease.err")"; fi
+# The contract is client-go's leaderelection as Karpenter configures it
+# (lease 15 s, renew deadline 10 s, retry period 2 s): the leader renews
+# within the renew deadline of its last renewal or gives up leading. So:
+# the largest gap between consecutive renewTime values (as the controller
+# wrote them, read from a watch, so the sampler's latency does not count),
+# and from the last one to the end of the window, stays under 10 s; one
+# holder; no "leader election lost"; the Lease acquired once (the leader
+# loop never restarted). Not a tighter bound: a renewal comes 2 s (the
+# retry period, counted from the end of the previous try like wait.Until's
+# sliding period) after the previous try, plus that try's GET/PUT latency,
+# plus whatever the loop thread was running when the timer fell due. Cloud
+# calls are off that thread, but the provisioning pass (snapshot,
+# scheduling, 50 NodeClaim creates) is on it and took 1.1-1.8 s at load
+# average 10, so gaps of 4-5 s happen with no cloud call on the loop thread
+# (the lifecycle queue, 3 s there before, now yields every 100 ms:
+# src/ctrl/util.c QUEUE_SLICE_MS). What this no longer catches: one held
+# 3 s call on the loop thread (a gap of about 5 s); the watch check above
+# still catches CreateFleet there, and many held calls there (the 3
+# finalizations) still pass the renew deadline.
+acquired=$(grep -c '"successfully acquired lease"' "$TMP/burst.log")
+if awk -v g="$gap" 'BEGIN { exit !(g > 0 && g < 10) }' && [ "$holders" -eq 1 ] && [ "$renewals" -ge 5 ] &&
+	[ "$acquired" -eq 1 ] && ! grep -q '"leader election lost"' "$TMP/burst.log"; then
+	ok "burst: Lease renewed $renewals times during the burst, largest gap ${gap}s between renewTime values (< renew deadline 10s), one holder, acquired once"
+else bad "burst: Lease renewals" "gap=${gap}s renewals=$renewals holders=$holders acquired=$acquired $(head -c 300 "$TMP/lease.err")"; fi
 echo "burst figures: lease max gap ${gap}s (renewTime), renewals $renewals, window $(echo "$TE $T0" | awk '{printf "%.1f", $1 - $2}')s"
 curl -s -X POST "http://127.0.0.1:$PP/_proxy/rules" -d '{}' >/dev/null
 stop_pid "$BPID"

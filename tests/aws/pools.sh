@@ -81,4 +81,6 @@ case "$ann" in [0-9]*" kc-v1") ok "pools: NodeClaim $n carries karpenter.k8s.aws
 	*) bad "pools: NodeClaim hash annotations" "$n: '$ann'" ;; esac
 # item 8: the EC2NodeClass hash controller (hash.sh)
 . "$ROOT/tests/aws/hash.sh"
+# a capacity error marks only its own NodePool's offerings (icepool.sh)
+. "$ROOT/tests/aws/icepool.sh"
 K delete -f "$TMP/pools.yaml" --wait=false >/dev/null 2>&1
