@@ -383,9 +383,13 @@ static void drift_facts(struct kp_disrupt__pass *p, struct kp_disrupt__node *d)
 	const struct kp_nodepool *np = d->pool;
 	/* the NodePool's own annotations (the hash controller's), not its template's */
 	const char *pool_hash = kp_labels_get(&np->meta_annotations, HASH_ANN);
-	const char *node_hash = node_ann(d, HASH_ANN);
+	/* drift.go reads the NodeClaim's hash and version (the Node keeps the
+	 * values of its registration); the Node's only without them */
+	const struct kp_labels *na = d->claim && kp_labels_get(&d->claim->annotations, HASH_ANN) ? &d->claim->annotations
+												 : &d->node->annotations;
+	const char *node_hash = kp_labels_get(na, HASH_ANN);
 	const char *pv = kp_labels_get(&np->meta_annotations, HASH_VERSION_ANN);
-	const char *nv = node_ann(d, HASH_VERSION_ANN);
+	const char *nv = kp_labels_get(na, HASH_VERSION_ANN);
 
 	/* Without the pool's own annotation, compare with the hash the loader
 	 * computed, but only for nodes whose hash has no version: a versioned

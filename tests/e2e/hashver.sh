@@ -4,9 +4,10 @@
 # karpenter.sh/nodepool-hash-version (v3, ours is kc-v1) and a hash that is
 # not ours, as after a take-over; one of them is already Drifted. When the
 # pool's own hash-version annotation is Karpenter's too, the controller
-# rewrites the claims before
-# the pool: the plain claim gets the pool's hash and the current version and
-# no Drifted condition, the drifted one keeps its hash and gets the version.
+# rewrites the claims before the pool: the plain claim gets the pool's hash
+# and the current version and no Drifted condition, the drifted one keeps
+# its hash and gets the version.
+# With the current version on both sides, a hash that differs is drift.
 # Sourced by tests/e2e/run (uses its start_server, stop_server, free_port,
 # K, ok, bad, TMP); starts and stops its own server. Every wait is bounded.
 
@@ -22,7 +23,7 @@ hv_drifted() { K get nodeclaim "$1" -o jsonpath='{.status.conditions[?(@.type=="
 
 PORT=$(free_port)
 D=$TMP/hashver
-if start_server "$D" "$PORT"; then
+if start_server "$D" "$PORT" KARPENTER_DISRUPTION_POLL=1s; then
 	SH=$SPID
 	KC=$D/kubeconfig
 	# budget 0: the Drifted claim is not replaced while the test looks at it
@@ -83,6 +84,16 @@ EOF2
 		sleep 1
 		if [ "$(hv_ann nodeclaim/"$A")" = "999 kc-v1" ]; then ok "hashver: with the current hash-version the claims' hashes are left alone"
 		else bad "hashver: with the current hash-version the claims' hashes are left alone" "$A '$(hv_ann nodeclaim/"$A")'"; fi
+		# ... and compared: with the budget open, the claim whose hash is not the
+		# pool's (same version) is drifted (drift.go areStaticFieldsDrifted); the
+		# other claim, without its Drifted condition and with the pool's hash, is not
+		K annotate --overwrite nodeclaim "$B" karpenter.sh/nodepool-hash="$H" >/dev/null 2>&1
+		i=$(K get nodeclaim "$B" -o json 2>/dev/null | $PY -c 'import json,sys; print([c["type"] for c in json.load(sys.stdin)["status"]["conditions"]].index("Drifted"))' 2>/dev/null)
+		[ -n "$i" ] && K patch nodeclaim "$B" --subresource=status --type=json -p "[{\"op\":\"remove\",\"path\":\"/status/conditions/$i\"}]" >/dev/null 2>&1
+		K patch nodepool hv --type=merge -p '{"spec":{"disruption":{"budgets":[{"nodes":"100%"}]}}}' >/dev/null 2>&1
+		hv_static() { K logs -n karpenter karpenter-0 2>/dev/null | grep '"message":"disrupting node(s)"' | grep -q "NodePoolDrifted: karpenter.sh/nodepool-hash 999 differs"; }
+		if hv_until 15 hv_static; then ok "hashver: a claim whose hash differs from the pool's (same hash-version) is disrupted as NodePoolDrifted"
+		else bad "hashver: static drift by the NodePool hash" "$(K logs -n karpenter karpenter-0 2>/dev/null | grep -i drift | tail -n 3)"; fi
 	else bad "hashver: two NodeClaims of pool hv launched and the pool hashed" \
 		"$(K get nodeclaims -o wide 2>&1 | tail -n 3) pool '$(hv_ann nodepool/hv)'"; fi
 	stop_server "$SH" || bad "hashver: server stops on SIGTERM"
