@@ -148,6 +148,14 @@ struct kp_cloud_ops {
 	 * KP_CLOUD_NOT_FOUND when the instance is gone. */
 	enum kp_cloud_err (*tag_instance)(struct kp_cloud *cp, const char *provider_id, const char *node_name,
 					  const char *claim_name, struct kp_errbuf *eb);
+	/* Removes what the provider created for node class name (the API
+	 * object as JSON text) once it is being deleted and no NodeClaim
+	 * uses it (AWS: its launch templates, the instance profile made from
+	 * spec.role); idempotent, missing things are not errors. The
+	 * controller removes the class's finalizer only after KP_CLOUD_OK;
+	 * without this operation the class gets no finalizer. */
+	enum kp_cloud_err (*nodeclass_finalize)(struct kp_cloud *cp, const char *name, const char *nodeclass_json,
+						struct kp_errbuf *eb);
 };
 
 struct kp_cloud {
@@ -200,6 +208,10 @@ enum kp_cloud_err kp_cloud_nodeclass_hash(struct kp_cloud *cp, const char *nodec
 					  struct kp_errbuf *eb);
 enum kp_cloud_err kp_cloud_tag_instance(struct kp_cloud *cp, const char *provider_id, const char *node_name,
 					const char *claim_name, struct kp_errbuf *eb);
+/* cp->ops->nodeclass_finalize; KP_CLOUD_OK with nothing done when the
+ * provider has none. */
+enum kp_cloud_err kp_cloud_nodeclass_finalize(struct kp_cloud *cp, const char *name, const char *nodeclass_json,
+					      struct kp_errbuf *eb);
 /* Releases the provider and cp itself; NULL is a no-op. */
 void kp_cloud_destroy(struct kp_cloud *cp);
 

@@ -219,6 +219,15 @@ enum kp_cloud_err kp_cloud_tag_instance(struct kp_cloud *cp, const char *provide
 	return ensure_msg(cp, cp->ops->tag_instance(cp, provider_id, node_name, claim_name, eb), "tag instance", eb);
 }
 
+enum kp_cloud_err kp_cloud_nodeclass_finalize(struct kp_cloud *cp, const char *name, const char *nodeclass_json,
+					      struct kp_errbuf *eb)
+{
+	clear_msg(eb);
+	if (!cp->ops->nodeclass_finalize)
+		return KP_CLOUD_OK;
+	return ensure_msg(cp, cp->ops->nodeclass_finalize(cp, name, nodeclass_json, eb), "nodeclass finalize", eb);
+}
+
 void kp_cloud_destroy(struct kp_cloud *cp)
 {
 	if (cp && cp->ops && cp->ops->destroy)

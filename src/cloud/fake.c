@@ -1109,6 +1109,20 @@ static void fake_nodeclass_forget(struct kp_cloud *cp, const char *name)
 	unlock(f);
 }
 
+/* A deleted class whose NodeClaims are gone: the simulated cloud made no
+ * launch template or instance profile for it, so nothing is left to
+ * delete; having the operation gives `karpenter up`'s classes the
+ * karpenter.k8s.aws/termination finalizer, as on AWS. */
+static enum kp_cloud_err fake_nodeclass_finalize(struct kp_cloud *cp, const char *name, const char *nodeclass_json,
+						 struct kp_errbuf *eb)
+{
+	(void)cp;
+	(void)name;
+	(void)nodeclass_json;
+	(void)eb;
+	return KP_CLOUD_OK;
+}
+
 static void free_table(struct rec **recs, int n)
 {
 	for (int i = 0; i < n; i++)
@@ -1181,6 +1195,7 @@ static const struct kp_cloud_ops fake_ops = {
 	.nodeclass_forget = fake_nodeclass_forget,
 	.repair_policies = fake_repair_policies,
 	.nodeclass_optional = true,   /* launches without a node class */
+	.nodeclass_finalize = fake_nodeclass_finalize,
 };
 
 /* ---- construction ---- */

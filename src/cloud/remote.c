@@ -261,6 +261,10 @@ static const struct kp_cloud_ops REMOTE_OPS = {
 	.is_drifted = r_is_drifted,
 	.destroy = r_destroy,
 	.repair_policies = r_repair_policies,
+	/* no node class operations: the serving side (`karpenter up
+	 * --cloud-listen`) keeps no class state for this client, so there is
+	 * nothing to finalize and classes get no finalizer from a controller
+	 * on this provider (deleting one never waits) */
 };
 
 kp_err kp_cloud_remote_new(const char *endpoint, const struct kp_catalog *cat, struct kp_resnames *rn,

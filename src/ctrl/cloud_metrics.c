@@ -157,6 +157,12 @@ static enum kp_cloud_err cm_tag_instance(struct kp_cloud *cp, const char *pid, c
 	return kp_cloud_tag_instance(cm_of(cp)->inner, pid, node, claim, eb);
 }
 
+static enum kp_cloud_err cm_nodeclass_finalize(struct kp_cloud *cp, const char *name, const char *nc,
+					       struct kp_errbuf *eb)
+{
+	return kp_cloud_nodeclass_finalize(cm_of(cp)->inner, name, nc, eb);
+}
+
 static void cm_destroy(struct kp_cloud *cp)
 {
 	free(cm_of(cp));
@@ -195,6 +201,7 @@ kp_err kp_ctrl__cloud_metrics_new(struct kp_cloud *inner, struct kp_metric *dura
 	m->ops.nodeclass_optional = io->nodeclass_optional;
 	m->ops.nodeclass_hash = io->nodeclass_hash ? cm_nodeclass_hash : NULL;
 	m->ops.tag_instance = io->tag_instance ? cm_tag_instance : NULL;
+	m->ops.nodeclass_finalize = io->nodeclass_finalize ? cm_nodeclass_finalize : NULL;
 	m->pub.ops = &m->ops;
 	m->pub.impl = m;
 	m->inner = inner;

@@ -200,7 +200,8 @@ void kp_ctrl__launch_free_all(struct kp_ctrl *c);
  * could not start (eb-less: out of memory or threads). A finished job
  * nobody polls for 5 minutes is freed by a later poll. */
 enum kp_ctrl__call_kind { KP_CTRL_CALL_GET, KP_CTRL_CALL_DELETE, KP_CTRL_CALL_LIST, KP_CTRL_CALL_NODECLASS,
-			  KP_CTRL_CALL_TAG /* tag_instance; arg {"providerID","nodeName","nodeClaim"} (tagging.c) */ };
+			  KP_CTRL_CALL_TAG /* tag_instance; arg {"providerID","nodeName","nodeClaim"} (tagging.c) */,
+			  KP_CTRL_CALL_NODECLASS_FINALIZE /* key: the class's name, arg: its JSON (ncterm.c) */ };
 struct kp_ctrl__call {
 	enum kp_ctrl__call_kind kind;
 	char *arg;                      /* providerID, "" (list) or the node class JSON */

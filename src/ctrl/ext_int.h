@@ -27,6 +27,7 @@
 
 #define KPC_DISRUPTED_TAINT "karpenter.sh/disrupted"
 #define KPC_TERMINATION_TS_ANN "karpenter.sh/nodeclaim-termination-timestamp"
+#define KPC_NC_FINALIZER "karpenter.k8s.aws/termination"   /* EC2NodeClass (ncterm.c) */
 
 struct kp_ctrl__disruption;   /* disruption.c */
 
@@ -70,6 +71,7 @@ struct kp_ctrl__ext {
 	struct kp_log log_nc, log_intr, log_drift;
 	struct kp_ctrl__queue nodeclasses;      /* EC2NodeClass names */
 	json_t *nc_gen;                    /* name -> metadata.generation last queued */
+	json_t *nc_wait;                   /* name -> mono ms of the last WaitingOnNodeClaimTermination (ncterm.c) */
 	struct kp_kube_timer intr_timer;
 	/* cloud drift (nodeclass.c): a pass of is_drifted calls in a thread */
 	struct kp_ctrl__drift_job *drift;
@@ -159,6 +161,15 @@ void kp_ctrl__drift_free(struct kp_ctrl *c);
 /* tagging.c: the provider's tag_instance for registered NodeClaims. */
 void kp_ctrl__tag_event(struct kp_ctrl *c, const json_t *claim, bool deleted);
 int64_t kp_ctrl__tag_reconcile(struct kp_ctrl *c, const char *claim);
+/* ncterm.c: the EC2NodeClass finalizer. Does the provider finalize classes? */
+bool kp_ctrl__ncterm_enabled(const struct kp_ctrl *c);
+/* Adds the finalizer to the class when the provider finalizes classes. */
+void kp_ctrl__ncterm_ensure(struct kp_ctrl *c, const char *name, const json_t *obj);
+/* A class being deleted (obj, the informer's): wait for its NodeClaims,
+ * finalize through the provider, remove the finalizer. Queue delay or -1. */
+int64_t kp_ctrl__ncterm_reconcile(struct kp_ctrl *c, const char *name, json_t *obj);
+/* A NodeClaim went: visit its class if that is being deleted. */
+void kp_ctrl__ncterm_claim_event(struct kp_ctrl *c, const json_t *claim, bool deleted);
 
 /* Pod update filter (bound, terminal, terminating; adds and deletes of bound pods). */
 void kp_ctrl__pe_pod_event(struct kp_ctrl *c, const json_t *old, const json_t *pod, bool deleted);

@@ -69,6 +69,7 @@ kp_err kp_ctrl__ext_new(struct kp_ctrl *c, struct kp_errbuf *eb)
 	sublog(c, &x->log_drift, x->lf_drift, "nodeclaim.disruption");
 	kp_ctrl__queue_init(&x->nodeclasses, c, "nodeclass.status", kp_ctrl__nc_reconcile);
 	x->nc_gen = json_object();
+	x->nc_wait = json_object();
 	x->drift_poll_ms = env_ms("KARPENTER_DRIFT_POLL", 5 * 60 * 1000);
 	sublog(c, &x->log_tag, x->lf_tag, "nodeclaim.tagging");
 	kp_ctrl__queue_init(&x->tagging, c, "nodeclaim.tagging", kp_ctrl__tag_reconcile);
@@ -140,6 +141,7 @@ void kp_ctrl__ext_free(struct kp_ctrl *c)
 	kp_ctrl__queue_free(&x->nodeclasses);
 	kp_ctrl__queue_free(&x->tagging);
 	json_decref(x->nc_gen);
+	json_decref(x->nc_wait);
 	kp_ctrl__drift_free(c);
 	json_decref(x->evict_backoff);
 	json_decref(x->drain_start);
@@ -174,6 +176,7 @@ void kp_ctrl__ext_event(struct kp_ctrl *c, enum kp_ctrl__inf kind, const json_t 
 		if (!deleted)
 			kp_ctrl__queue_add(&x->expiration, name, 0);
 		kp_ctrl__tag_event(c, obj, deleted);
+		kp_ctrl__ncterm_claim_event(c, obj, deleted);
 		if (pool)
 			kp_ctrl__queue_add(&x->nodepools, pool, 0);
 		kp_ctrl__dis_trigger(c);

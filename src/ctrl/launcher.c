@@ -168,7 +168,7 @@ void kp_ctrl__launch_free_all(struct kp_ctrl *c)
 
 #define CALL_STALE_MS 300000   /* > the GC period (2 min): GC reaps its own */
 
-static const char *const CALL_KIND[] = { "get", "delete", "list", "nodeclass", "tag" };
+static const char *const CALL_KIND[] = { "get", "delete", "list", "nodeclass", "tag", "ncfinalize" };
 
 static void *call_worker(void *arg)
 {
@@ -198,6 +198,10 @@ static void *call_worker(void *arg)
 		json_decref(t);
 		break;
 	}
+	case KP_CTRL_CALL_NODECLASS_FINALIZE:
+		/* the key is "ncfinalize:<name>" */
+		j->e = kp_cloud_nodeclass_finalize(j->cloud, strchr(j->key, ':') + 1, j->arg, &j->eb);
+		break;
 	}
 	j->ms = kp_kube_now_mono(j->clock) - t0;
 	atomic_store_explicit(&j->done, 1, memory_order_release);

@@ -95,7 +95,7 @@ int64_t kp_ctrl__nc_reconcile(struct kp_ctrl *c, const char *name)
 		return -1;
 	}
 	if (kp_ctrl__jget(obj, "metadata.deletionTimestamp"))
-		return -1;
+		return kp_ctrl__ncterm_reconcile(c, name, obj);   /* the finalizer (ncterm.c) */
 	/* nodeclass.hash (hash.c): before the provider's status */
 	obj = json_incref(obj);
 	kp_ctrl__nc_hash(c, &x->log_nc, obj);
@@ -123,6 +123,7 @@ int64_t kp_ctrl__nc_reconcile(struct kp_ctrl *c, const char *name)
 	cj = j->conds;
 	j->status = j->conds = NULL;
 	kp_ctrl__call_release(c, j);
+	kp_ctrl__ncterm_ensure(c, name, obj);
 	if (!st) {
 		/* no node classes in this provider, or the call failed */
 		if (e)
@@ -160,6 +161,10 @@ void kp_ctrl__nc_event(struct kp_ctrl *c, const json_t *old, const json_t *obj, 
 	if (deleted) {
 		kp_cloud_nodeclass_forget(c->o.cloud, name);
 		json_object_del(x->nc_gen, name);
+		return;
+	}
+	if (kp_ctrl__jget(obj, "metadata.deletionTimestamp")) {
+		kp_ctrl__queue_add(&x->nodeclasses, name, 0);   /* finalize (ncterm.c) */
 		return;
 	}
 	/* only spec changes (or the first sight): status writes come back as

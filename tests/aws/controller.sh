@@ -15,7 +15,9 @@
 #  6. two NodePools with their own EC2NodeClasses (pools.sh);
 #  7. a capacity reservation of 1: one reserved NodeClaim, the next on-demand (reserved.sh);
 #  8. stopped instances are terminated: instance_stopped message, stopped orphan (stopped.sh);
-#  9. on-demand prices from --aws-pricing-endpoint alone (pricingflag.sh).
+#  9. on-demand prices from --aws-pricing-endpoint alone (pricingflag.sh);
+#  10. deleting an EC2NodeClass waits for its NodeClaims, then deletes its
+#      launch templates and instance profile (ncterm.sh).
 
 BIN=$ROOT/$O/karpenter
 export KARPENTER_DATA_DIR=$ROOT/data
@@ -177,6 +179,8 @@ else bad "ctl: interruption" "$(grep -i interrupt "$TMP/ctrl2.log" | tail -n 2)"
 . "$ROOT/tests/aws/stopped.sh"
 # ---- 9. on-demand prices from --aws-pricing-endpoint (pricingflag.sh)
 pricing_flag_check "controller" "$TMP/ctrl.log"
+# ---- 10. the EC2NodeClass termination finalizer (ncterm.sh)
+. "$ROOT/tests/aws/ncterm.sh"
 
 stop_pid "$CPID"
 stop_pid "$UPID"

@@ -191,6 +191,10 @@ kp_err kp_aws_toml_set(struct kp_aws_toml *d, const char *const *table, int ntab
 /* The document, each table once (malloc'ed). */
 char *kp_aws_toml_emit(const struct kp_aws_toml *d);
 void kp_aws_toml_free(struct kp_aws_toml *d);
+/* instanceprofile.go Delete: the profile the provider made for class name
+ * from its spec.role loses its roles and is deleted; a profile that is not
+ * there is not an error. */
+kp_err kp_aws_profile_delete(struct kp_aws_cloud *w, const char *name, struct kp_errbuf *eb);
 /* The class's AMI for a (non-mac) type of arch ("amd64"/"arm64"): the
  * newest non-deprecated one, the only one the class keeps for that
  * requirement set; NULL when there is none. */

@@ -675,6 +675,67 @@ static kp_err iam(struct kp_aws_cloud *w, struct kp_aws_params *p, struct kp_are
 	return kp_aws_query(w->cl, "iam", p, false, false, a, r, eb);
 }
 
+/* The name of the profile made for class name: "<cluster>_<hash>". */
+static void profile_name(struct kp_aws_cloud *w, const char *name, char *out, size_t n)
+{
+	snprintf(out, n, "%s_%llu", w->cluster,
+		 (unsigned long long)fnv(fnv(fnv(14695981039346656037ULL, w->cl->region), name), w->cluster));
+}
+
+kp_err kp_aws_profile_delete(struct kp_aws_cloud *w, const char *name, struct kp_errbuf *eb)
+{
+	struct kp_arena a;
+	struct kp_aws_params p;
+	struct kp_aws_resp r;
+	const struct kp_aws_xnode *roles;
+	char prof[256];
+	kp_err rc;
+
+	profile_name(w, name, prof, sizeof(prof));
+	kp_arena_init(&a);
+	kp_aws_params_init(&p, "GetInstanceProfile", "2010-05-08");
+	kp_aws_params_add(&p, "InstanceProfileName", prof);
+	rc = iam(w, &p, &a, &r, eb);
+	kp_aws_params_free(&p);
+	if (rc) {
+		if (rc == KP_ERR_NOTFOUND)
+			rc = KP_OK;
+		else
+			kp_err_prefix(eb, "getting instance profile: ");
+		goto out;
+	}
+	roles = kp_aws_xml_find(r.xml, "Roles");
+	for (const struct kp_aws_xnode *m = roles ? roles->child : NULL; m; m = m->next) {
+		const char *rn = kp_aws_xml_text(m, "RoleName");
+		struct kp_aws_resp r2;
+
+		if (!rn)
+			continue;
+		kp_aws_params_init(&p, "RemoveRoleFromInstanceProfile", "2010-05-08");
+		kp_aws_params_add(&p, "InstanceProfileName", prof);
+		kp_aws_params_add(&p, "RoleName", rn);
+		rc = iam(w, &p, &a, &r2, eb);
+		kp_aws_params_free(&p);
+		if (rc && rc != KP_ERR_NOTFOUND) {
+			kp_err_prefix(eb, "removing role from instance profile: ");
+			goto out;
+		}
+	}
+	kp_aws_params_init(&p, "DeleteInstanceProfile", "2010-05-08");
+	kp_aws_params_add(&p, "InstanceProfileName", prof);
+	rc = iam(w, &p, &a, &r, eb);
+	kp_aws_params_free(&p);
+	if (rc == KP_ERR_NOTFOUND)
+		rc = KP_OK;
+	else if (rc)
+		kp_err_prefix(eb, "deleting instance profile: ");
+	else
+		kp_log_info(&w->log, "deleted instance profile", KP_LOG_FIELDS(kp_log_str("name", prof)));
+out:
+	kp_arena_free(&a);
+	return rc;
+}
+
 /* pkg/providers/instanceprofile: "<cluster>_<hash>" holding exactly role. */
 static kp_err ensure_profile(struct kp_aws_cloud *w, struct kp_aws_class *c, const char *role, char *why, size_t wn,
 			     struct kp_errbuf *eb)
@@ -689,8 +750,7 @@ static kp_err ensure_profile(struct kp_aws_cloud *w, struct kp_aws_class *c, con
 	kp_err rc;
 
 	role = slash ? slash + 1 : role;
-	snprintf(c->profile, sizeof(c->profile), "%s_%llu", w->cluster,
-		 (unsigned long long)fnv(fnv(fnv(14695981039346656037ULL, w->cl->region), c->name), w->cluster));
+	profile_name(w, c->name, c->profile, sizeof(c->profile));
 	kp_arena_init(&a);
 	kp_aws_params_init(&p, "GetInstanceProfile", "2010-05-08");
 	kp_aws_params_add(&p, "InstanceProfileName", c->profile);

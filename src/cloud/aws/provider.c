@@ -1875,23 +1875,69 @@ static kp_err on_lt(void *ud, const struct kp_aws_xnode *it, struct kp_errbuf *e
 	return KP_OK;
 }
 
+/* The cluster's launch templates ({name: class} in s->names), only those
+ * tagged with class klass when it is not NULL (launchtemplate.go DeleteAll's
+ * filter: the cluster tag and the class tag). */
+static kp_err lt_list(struct kp_aws_cloud *w, const char *klass, struct lt_seen *s, struct kp_errbuf *eb)
+{
+	struct kp_aws_params p;
+	kp_err rc;
+
+	kp_aws_params_init(&p, "DescribeLaunchTemplates", KP_AWS_EC2_VERSION);
+	kp_aws_params_add(&p, "Filter.1.Name", "tag:" KP_AWS_TAG_CLUSTER);
+	kp_aws_params_add(&p, "Filter.1.Value.1", w->cluster);
+	if (klass) {
+		kp_aws_params_add(&p, "Filter.2.Name", "tag:" KP_AWS_TAG_NODECLASS);
+		kp_aws_params_add(&p, "Filter.2.Value.1", klass);
+	}
+	kp_aws_params_add(&p, "MaxResults", "200");
+	rc = kp_aws_ec2_each(w, &p, "launchTemplates", on_lt, s, eb);
+	kp_aws_params_free(&p);
+	return rc;
+}
+
+/* Deletes the templates named in doomed (not found counts as deleted);
+ * the first failure goes into eb (prefixed with what), the others are
+ * still tried. */
+static kp_err lt_delete_all(struct kp_aws_cloud *w, const json_t *doomed, const char *what, int *deleted,
+			    struct kp_errbuf *eb)
+{
+	struct kp_aws_params p;
+	json_t *v;
+	size_t i;
+	kp_err rc = KP_OK;
+
+	json_array_foreach(doomed, i, v) {
+		struct kp_aws_resp r;
+		struct kp_arena a;
+		struct kp_errbuf e2 = { 0 };
+
+		kp_arena_init(&a);
+		kp_aws_params_init(&p, "DeleteLaunchTemplate", KP_AWS_EC2_VERSION);
+		kp_aws_params_add(&p, "LaunchTemplateName", json_string_value(v));
+		if (!kp_aws_query(w->cl, "ec2", &p, false, false, &a, &r, &e2) || strstr(r.code, "NotFound")) {
+			lt_forget(w, json_string_value(v));
+			(*deleted)++;
+			kp_log_info(&w->log, "deleted launch template", KP_LOG_FIELDS(kp_log_str("name", json_string_value(v))));
+		} else if (!rc) {
+			rc = kp_errf(eb, e2.code ? e2.code : KP_ERR_IO, "%s: %s", what, e2.msg);
+		}
+		kp_aws_params_free(&p);
+		kp_arena_free(&a);
+	}
+	return rc;
+}
+
 kp_err kp_cloud_aws_lt_gc(struct kp_cloud *cp, int *deleted, struct kp_errbuf *eb)
 {
 	struct kp_aws_cloud *w = aws_of(cp);
 	struct lt_seen s = { json_object() };
 	json_t *keep = json_object(), *doomed = json_array(), *v;
-	struct kp_aws_params p;
 	const char *name;
-	size_t i;
 	kp_err rc;
 
 	*deleted = 0;
-	kp_aws_params_init(&p, "DescribeLaunchTemplates", KP_AWS_EC2_VERSION);
-	kp_aws_params_add(&p, "Filter.1.Name", "tag:" KP_AWS_TAG_CLUSTER);
-	kp_aws_params_add(&p, "Filter.1.Value.1", w->cluster);
-	kp_aws_params_add(&p, "MaxResults", "200");
-	rc = kp_aws_ec2_each(w, &p, "launchTemplates", on_lt, &s, eb);
-	kp_aws_params_free(&p);
+	rc = lt_list(w, NULL, &s, eb);
 	if (rc) {
 		kp_err_prefix(eb, "launch template gc: ");
 		goto out;
@@ -1925,29 +1971,56 @@ kp_err kp_cloud_aws_lt_gc(struct kp_cloud *cp, int *deleted, struct kp_errbuf *e
 		json_array_append_new(doomed, json_string(name));
 	}
 	pthread_mutex_unlock(&w->mu);
-	json_array_foreach(doomed, i, v) {
-		struct kp_aws_resp r;
-		struct kp_arena a;
-		struct kp_errbuf e2 = { 0 };
-
-		kp_arena_init(&a);
-		kp_aws_params_init(&p, "DeleteLaunchTemplate", KP_AWS_EC2_VERSION);
-		kp_aws_params_add(&p, "LaunchTemplateName", json_string_value(v));
-		if (!kp_aws_query(w->cl, "ec2", &p, false, false, &a, &r, &e2) || strstr(r.code, "NotFound")) {
-			lt_forget(w, json_string_value(v));
-			(*deleted)++;
-			kp_log_info(&w->log, "deleted launch template", KP_LOG_FIELDS(kp_log_str("name", json_string_value(v))));
-		} else if (!rc) {
-			rc = kp_errf(eb, e2.code ? e2.code : KP_ERR_IO, "launch template gc: %s", e2.msg);
-		}
-		kp_aws_params_free(&p);
-		kp_arena_free(&a);
-	}
+	rc = lt_delete_all(w, doomed, "launch template gc", deleted, eb);
 out:
 	json_decref(s.names);
 	json_decref(keep);
 	json_decref(doomed);
 	return rc;
+}
+
+/* ---- node class termination (pkg/controllers/nodeclass/termination.go
+ * finalize: the instance profile made from spec.role, then
+ * launchtemplate.go DeleteAll). The controller calls it once no NodeClaim
+ * uses the class, off its loop thread. ---- */
+
+static enum kp_cloud_err aws_nodeclass_finalize(struct kp_cloud *cp, const char *name, const char *text,
+						struct kp_errbuf *eb)
+{
+	struct kp_aws_cloud *w = aws_of(cp);
+	struct lt_seen s = { json_object() };
+	json_t *obj = json_loads(text, 0, NULL), *doomed = json_array(), *v;
+	const char *role = json_string_value(json_object_get(json_object_get(obj, "spec"), "role"));
+	char why[KP_ERRBUF_SIZE];
+	const char *lt;
+	int nd = 0;
+	kp_err rc = KP_OK;
+
+	if (!obj || !s.names || !doomed) {
+		rc = kp_errf(eb, KP_ERR_INVALID, "EC2NodeClass %s: bad JSON", name);
+		goto out;
+	}
+	/* only a profile the provider created (spec.role), never a given
+	 * spec.instanceProfile */
+	if (role && *role && (rc = kp_aws_profile_delete(w, name, eb)))
+		goto out;
+	if ((rc = lt_list(w, name, &s, eb))) {
+		kp_err_prefix(eb, "deleting launch templates: ");
+		goto out;
+	}
+	json_object_foreach(s.names, lt, v)
+		if (kp_strcmp0(json_string_value(v), name) == 0)
+			json_array_append_new(doomed, json_string(lt));
+	rc = lt_delete_all(w, doomed, "deleting launch templates", &nd, eb);
+out:
+	json_decref(obj);
+	json_decref(s.names);
+	json_decref(doomed);
+	if (!rc)
+		return KP_CLOUD_OK;
+	snprintf(why, sizeof(why), "%s", eb->msg);
+	return kp_cloud_errf(eb, rc == KP_ERR_IO ? KP_CLOUD_TRANSIENT : KP_CLOUD_INTERNAL, "EC2NodeClass %s: %s", name,
+			     why);
 }
 
 /* ---- interruption (pkg/controllers/interruption) ---- */
@@ -2229,6 +2302,7 @@ static const struct kp_cloud_ops aws_ops = {
 	.repair_policies = aws_repair_policies,
 	.nodeclass_hash = aws_nodeclass_hash,
 	.tag_instance = kp_aws_tag_instance,
+	.nodeclass_finalize = aws_nodeclass_finalize,
 };
 
 void kp_cloud_aws_opts_init(struct kp_cloud_aws_opts *o)
