@@ -13,6 +13,8 @@
  *
  * Buffers: a growable byte buffer with a hard size cap chosen at each use
  * site; kp_buf_take() hands the storage to the caller.
+ *
+ * Clock: the monotonic clock in milliseconds and deadlines on it.
  */
 #ifndef KARPENTER_BASE_H
 #define KARPENTER_BASE_H
@@ -109,5 +111,13 @@ void kp_format_rfc3339(int64_t unix_s, char *buf, size_t n);
 int kp_strcmp0(const char *a, const char *b);
 
 #define KP_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ---- monotonic clock (src/base/clock.c) ---- */
+struct timespec;
+/* CLOCK_MONOTONIC in milliseconds. */
+int64_t kp_mono_ms(void);
+/* *ts = CLOCK_MONOTONIC now + ms, for pthread_cond_timedwait on a condition
+ * variable whose clock is CLOCK_MONOTONIC. */
+void kp_mono_deadline(struct timespec *ts, int64_t ms);
 
 #endif

@@ -23,6 +23,7 @@
 #include <time.h>
 
 #include "apiserver/enccache.h"
+#include "karpenter/base.h"
 
 #define BUCKETS 1024
 #define VIEW_STR_MAX 1024
@@ -48,13 +49,6 @@ struct kp_apiserver__enc_cache {
 	struct kp_apiserver__enc_entry *ihead, *itail;   /* idle entries, oldest first */
 	size_t idle_bytes;
 };
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static size_t entry_bytes(const struct kp_apiserver__enc_entry *e)
 {
@@ -149,7 +143,7 @@ const struct kp_apiserver__enc *kp_apiserver__enc_get(struct kp_apiserver__enc_c
 	int rc;
 
 	pthread_mutex_lock(&ec->mu);
-	expire(ec, now_ms());
+	expire(ec, kp_mono_ms());
 	for (e = ec->b[h]; e && strcmp(e->key, key) != 0; e = e->next)
 		;
 	if (e) {
@@ -207,7 +201,7 @@ void kp_apiserver__enc_put(struct kp_apiserver__enc_cache *ec, const struct kp_a
 		return;
 	pthread_mutex_lock(&ec->mu);
 	if (--e->refs == 0) {   /* kept a while, newest last */
-		e->idle_since = now_ms();
+		e->idle_since = kp_mono_ms();
 		e->iprev = ec->itail;
 		if (ec->itail)
 			ec->itail->inext = e;
@@ -216,7 +210,7 @@ void kp_apiserver__enc_put(struct kp_apiserver__enc_cache *ec, const struct kp_a
 		ec->itail = e;
 		ec->idle_bytes += entry_bytes(e);
 	}
-	expire(ec, now_ms());
+	expire(ec, kp_mono_ms());
 	pthread_mutex_unlock(&ec->mu);
 }
 

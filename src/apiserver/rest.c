@@ -120,9 +120,7 @@ void kp_apiserver__random_suffix(char out[6])
 
 int64_t kp_apiserver__mono_ms(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return kp_mono_ms();
 }
 
 bool kp_apiserver__truthy(const char *v)

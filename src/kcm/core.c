@@ -95,9 +95,7 @@ static void index_free(struct kp_strmap *idx)
 
 int64_t kp_kcm__now_ms(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return kp_mono_ms();
 }
 
 static int64_t rv_of(const json_t *o)

@@ -43,11 +43,9 @@ void kp_kube_global_cleanup(void)
 
 int64_t kp_kube_now_mono(const struct kp_kube_clock *c)
 {
-	struct timespec ts;
 	if (c && c->mono_ms)
 		return c->mono_ms(c->ud);
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return kp_mono_ms();
 }
 
 int64_t kp_kube_now_wall(const struct kp_kube_clock *c)

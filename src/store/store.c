@@ -1828,17 +1828,6 @@ out:
 	return rc;
 }
 
-static void deadline_after(struct timespec *ts, int64_t ms)
-{
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	ts->tv_sec += ms / 1000;
-	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts->tv_nsec >= 1000000000L) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000L;
-	}
-}
-
 enum kp_store_rc kp_store_watch_next(struct kp_store_watch *w, int64_t timeout_ms, struct kp_store_event *ev,
 				     struct kp_errbuf *eb)
 {
@@ -1849,7 +1838,7 @@ enum kp_store_rc kp_store_watch_next(struct kp_store_watch *w, int64_t timeout_m
 	w->cur = NULL;
 	kp_store_watch_release(w);
 	if (timeout_ms >= 0)
-		deadline_after(&dl, timeout_ms);
+		kp_mono_deadline(&dl, timeout_ms);
 	for (;;) {
 		int64_t upto;
 		enum kp_store_rc rc;

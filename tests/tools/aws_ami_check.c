@@ -30,48 +30,10 @@
 #include "karpenter/requirements.h"
 #include "karpenter/resources.h"
 
-static int npass, nfail;
-static struct kp_aws_client *CL;
-static struct kp_arena A;
+#include "aws_check.h"
+
 static struct kp_catalog CAT;
 static struct kp_resnames RN;
-
-static void check(bool cond, const char *name, const char *detail)
-{
-	if (cond) {
-		npass++;
-		printf("ok   %s\n", name);
-	} else {
-		nfail++;
-		printf("FAIL %s%s%s\n", name, detail && *detail ? ": " : "", detail ? detail : "");
-	}
-	fflush(stdout);
-}
-
-static struct kp_aws_xnode *ec2(const char *action, const char *const *kv)
-{
-	struct kp_aws_params p;
-	struct kp_aws_resp r;
-	struct kp_errbuf eb = { 0 };
-	struct kp_aws_xnode *x = NULL;
-
-	kp_aws_params_init(&p, action, "2016-11-15");
-	for (int i = 0; kv && kv[i]; i += 2)
-		kp_aws_params_add(&p, kv[i], kv[i + 1]);
-	if (kp_aws_query(CL, "ec2", &p, false, false, &A, &r, &eb))
-		fprintf(stderr, "fixture %s: %s\n", action, eb.msg);
-	else
-		x = r.xml;
-	kp_aws_params_free(&p);
-	return x;
-}
-
-static void tag(const char *id, const char *k, const char *v)
-{
-	const char *kv[] = { "ResourceId.1", id, "Tag.1.Key", k, "Tag.1.Value", v, NULL };
-
-	ec2("CreateTags", kv);
-}
 
 static void sleep_ms(int ms)
 {

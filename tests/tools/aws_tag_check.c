@@ -24,41 +24,10 @@
 #include "cloud/aws/aws.h"
 #include "cloud/aws/provider.h"
 
+#include "aws_check.h"
+
 #define CLUSTER "tag-cluster"
 
-static int npass, nfail;
-static struct kp_aws_client *CL;
-static struct kp_arena A;
-
-static void check(bool cond, const char *name, const char *detail)
-{
-	if (cond) {
-		npass++;
-		printf("ok   %s\n", name);
-	} else {
-		nfail++;
-		printf("FAIL %s%s%s\n", name, detail && *detail ? ": " : "", detail ? detail : "");
-	}
-	fflush(stdout);
-}
-
-static struct kp_aws_xnode *ec2(const char *action, const char *const *kv)
-{
-	struct kp_aws_params p;
-	struct kp_aws_resp r;
-	struct kp_errbuf eb = { 0 };
-	struct kp_aws_xnode *x = NULL;
-
-	kp_aws_params_init(&p, action, "2016-11-15");
-	for (int i = 0; kv && kv[i]; i += 2)
-		kp_aws_params_add(&p, kv[i], kv[i + 1]);
-	if (kp_aws_query(CL, "ec2", &p, false, false, &A, &r, &eb))
-		fprintf(stderr, "fixture %s: %s\n", action, eb.msg);
-	else
-		x = r.xml;
-	kp_aws_params_free(&p);
-	return x;
-}
 
 /* RunInstances with up to two tags (k1 NULL: none); the providerID, or NULL. */
 static const char *run(const char *k1, const char *v1, const char *k2, const char *v2)
@@ -104,14 +73,6 @@ static bool has(const char *tags, const char *kv)
 		if ((i == 0 || tags[i - 1] == ';') && strncmp(tags + i, want, k) == 0)
 			return true;
 	return false;
-}
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 int main(int argc, char **argv)
@@ -173,9 +134,9 @@ int main(int argc, char **argv)
 		goto out;
 
 	/* ---- launched by us: only Name is missing ---- */
-	t0 = mono_ms();
+	t0 = kp_mono_ms();
 	e = kp_cloud_tag_instance(cp, a, "node-a", "claim-a", &eb);
-	ms_a = mono_ms() - t0;
+	ms_a = kp_mono_ms() - t0;
 	tags = tags_of(a);
 	snprintf(d, sizeof(d), "%s %s", kp_cloud_err_str(e), e ? eb.msg : tags);
 	check(e == KP_CLOUD_OK && has(tags, "Name=node-a") && has(tags, "karpenter.sh/nodeclaim=claim-a") &&
@@ -183,9 +144,9 @@ int main(int argc, char **argv)
 	      "launched instance: Name = node name added, its NodeClaim and cluster tags kept", d);
 
 	/* ---- a bare instance: all three; right after the first CreateTags ---- */
-	t0 = mono_ms();
+	t0 = kp_mono_ms();
 	e = kp_cloud_tag_instance(cp, b, "node-b", "claim-b", &eb);
-	ms_b = mono_ms() - t0;
+	ms_b = kp_mono_ms() - t0;
 	tags = tags_of(b);
 	snprintf(d, sizeof(d), "%s %s", kp_cloud_err_str(e), e ? eb.msg : tags);
 	check(e == KP_CLOUD_OK && has(tags, "Name=node-b") && has(tags, "karpenter.sh/nodeclaim=claim-b") &&

@@ -44,25 +44,6 @@ struct kp_aws__fleet_batch {
 	struct kp_aws__fleet_batch *next;
 };
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void abs_ms(struct timespec *ts, int64_t ms_from_now)
-{
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	ts->tv_sec += ms_from_now / 1000;
-	ts->tv_nsec += (ms_from_now % 1000) * 1000000L;
-	if (ts->tv_nsec >= 1000000000L) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000L;
-	}
-}
-
 static void xml_escape(struct kp_buf *b, const char *s)
 {
 	for (; s && *s; s++) {
@@ -194,7 +175,7 @@ kp_err kp_aws_fleet_call(struct kp_aws_cloud *w, const struct kp_aws_fleet_req *
 		/* a waiter: join, wait for the leader's answer */
 		me = bt->n++;
 		snprintf(bt->names[me], sizeof(bt->names[me]), "%s", q->claim ? q->claim : "");
-		bt->last_ms = mono_ms();
+		bt->last_ms = kp_mono_ms();
 		pthread_cond_broadcast(&w->fleet_cv);
 		while (!bt->done)
 			pthread_cond_wait(&w->fleet_cv, &w->fleet_mu);
@@ -210,18 +191,18 @@ kp_err kp_aws_fleet_call(struct kp_aws_cloud *w, const struct kp_aws_fleet_req *
 	}
 	me = bt->n++;
 	snprintf(bt->names[me], sizeof(bt->names[me]), "%s", q->claim ? q->claim : "");
-	bt->first_ms = bt->last_ms = mono_ms();
+	bt->first_ms = bt->last_ms = kp_mono_ms();
 	bt->next = w->fleet_open;
 	w->fleet_open = bt;
 	for (;;) {
-		int64_t now = mono_ms(), until = bt->last_ms + w->fleet_idle_ms;
+		int64_t now = kp_mono_ms(), until = bt->last_ms + w->fleet_idle_ms;
 		struct timespec ts;
 
 		if (until > bt->first_ms + w->fleet_max_ms)
 			until = bt->first_ms + w->fleet_max_ms;
 		if (now >= until || bt->n >= KP_AWS_FLEET_BATCH_MAX)
 			break;
-		abs_ms(&ts, until - now);
+		kp_mono_deadline(&ts, until - now);
 		pthread_cond_timedwait(&w->fleet_cv, &w->fleet_mu, &ts);
 	}
 	bt->closed = true;

@@ -54,18 +54,10 @@ static kp_err on_res(void *ud, const struct kp_aws_xnode *res, struct kp_errbuf 
 	return KP_OK;
 }
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Takes the next CreateTags slot and sleeps until it. */
 static void tag_wait_slot(struct kp_aws_cloud *w)
 {
-	int64_t now = mono_ms(), next = atomic_load(&w->tag_next_ms), slot;
+	int64_t now = kp_mono_ms(), next = atomic_load(&w->tag_next_ms), slot;
 
 	do {
 		slot = next > now ? next : now;

@@ -31,25 +31,6 @@ struct kp_aws__term_batch {
 	bool done;
 };
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void abs_ms(struct timespec *ts, int64_t ms_from_now)
-{
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	ts->tv_sec += ms_from_now / 1000;
-	ts->tv_nsec += (ms_from_now % 1000) * 1000000L;
-	if (ts->tv_nsec >= 1000000000L) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000L;
-	}
-}
-
 /* One TerminateInstances of ids[0..n); on success, the ids the answer
  * reports shutting-down or terminated get done[i] = true. */
 static kp_err terminate(struct kp_aws_cloud *w, struct term_entry *e, int n, bool *done, struct kp_errbuf *eb)
@@ -137,7 +118,7 @@ kp_err kp_aws_term_call(struct kp_aws_cloud *w, const char *id, struct kp_errbuf
 		/* a waiter: join, wait for the leader's answer */
 		me = bt->n++;
 		snprintf(bt->e[me].id, sizeof(bt->e[me].id), "%s", id);
-		bt->last_ms = mono_ms();
+		bt->last_ms = kp_mono_ms();
 		pthread_cond_broadcast(&w->term_cv);
 		while (!bt->done)
 			pthread_cond_wait(&w->term_cv, &w->term_mu);
@@ -150,17 +131,17 @@ kp_err kp_aws_term_call(struct kp_aws_cloud *w, const char *id, struct kp_errbuf
 		}
 		me = bt->n++;
 		snprintf(bt->e[me].id, sizeof(bt->e[me].id), "%s", id);
-		bt->first_ms = bt->last_ms = mono_ms();
+		bt->first_ms = bt->last_ms = kp_mono_ms();
 		w->term_open = bt;
 		for (;;) {
-			int64_t now = mono_ms(), until = bt->last_ms + w->term_idle_ms;
+			int64_t now = kp_mono_ms(), until = bt->last_ms + w->term_idle_ms;
 			struct timespec ts;
 
 			if (until > bt->first_ms + w->term_max_ms)
 				until = bt->first_ms + w->term_max_ms;
 			if (now >= until || bt->n >= KP_AWS_TERM_BATCH_MAX)
 				break;
-			abs_ms(&ts, until - now);
+			kp_mono_deadline(&ts, until - now);
 			pthread_cond_timedwait(&w->term_cv, &w->term_mu, &ts);
 		}
 		if (w->term_open == bt)
