@@ -185,6 +185,7 @@ pricing_flag_check "controller" "$TMP/ctrl.log"
 . "$ROOT/tests/aws/ice.sh"
 # ---- 11. the EC2NodeClass termination finalizer (ncterm.sh)
 . "$ROOT/tests/aws/ncterm.sh"
+. "$ROOT/tests/aws/resil.sh"   # 12. AuthFailure on CreateFleet, the endpoint restarted (resil.sh)
 
 stop_pid "$CPID"
 stop_pid "$UPID"

@@ -10,7 +10,7 @@ Control (JSON, on the same port):
   POST /_proxy/rules  {"throttle": {"Action": N}, "fail5xx": {"Action": N}, "hold_ms": {"Action": MS},
                        "ice": ["spot:m5.large:us-east-1a", ...],
                        "ssm": {"/aws/service/...": "ami-..."},
-                       "delay_ms": 0, "auth_fail": false,
+                       "delay_ms": 0, "auth_fail": false,   (true: every call; ["Action", ...]: those only)
                        "crs": [{"id": "cr-1", "type": "m5.large", "zone": "us-east-1a", "total": 1,
                                 "avail": 1, "owner": "123456789012", "match": "targeted",
                                 "tags": {"k": "v"}}],
@@ -156,7 +156,8 @@ class H(BaseHTTPRequestHandler):
                 rules["fail5xx"][action] = left5 - 1
         if rules.get("delay_ms") and not target:
             time.sleep(rules["delay_ms"] / 1000.0)
-        if rules.get("auth_fail"):
+        af = rules.get("auth_fail")
+        if af is True or (isinstance(af, list) and action in af):
             return self.reply(401, b'<?xml version="1.0"?><Response><Errors><Error><Code>AuthFailure</Code>'
                               b'<Message>AWS was not able to validate the provided access credentials</Message>'
                               b'</Error></Errors><RequestID>proxy</RequestID></Response>')
