@@ -169,6 +169,13 @@ void kp_disrupt_opts_default(struct kp_disrupt_opts *o);
 const char *kp_disrupt_method_name(enum kp_disrupt_method m);
 /* "delete" or "replace". */
 const char *kp_disrupt_action_name(enum kp_disrupt_action a);
+/* The NodeClaim drift checks Karpenter's nodeclaim/disruption/drift.go
+ * isDrifted makes before asking the cloud provider: static drift (the
+ * claim's karpenter.sh/nodepool-hash differs from np's, same hash version)
+ * first, then requirements drift (the claim's labels no longer satisfy np's
+ * requirements). Returns "NodePoolDrifted", "RequirementsDrifted" (static
+ * strings) or NULL when neither; no I/O. */
+const char *kp_disrupt_claim_drift(const struct kp_nodepool *np, const struct kp_nodeclaim *nc);
 
 /* Computes commands pass after pass until one finds nothing (or
  * max_passes). c is not modified: passes run on an internal copy. c must be

@@ -138,6 +138,12 @@ int64_t kp_ctrl__gc_next_ms(int64_t fixed_ms, int passes);
 void kp_ctrl__gc_stop(struct kp_ctrl *c);
 
 int64_t kp_ctrl__np_reconcile(struct kp_ctrl *c, const char *pool);
+/* claimdrift.c: writes/clears the static and requirements Drifted
+ * condition on np's launched NodeClaims (nodeclaim/disruption/drift.go). */
+void kp_ctrl__claim_drift(struct kp_ctrl *c, const struct kp_nodepool *np);
+/* True if the claim's Drifted condition has a static reason (NodePoolDrifted,
+ * RequirementsDrifted), which the cloud drift poller leaves alone. */
+bool kp_ctrl__claim_drift_is_static(const json_t *claim);
 void kp_ctrl__np_start(struct kp_ctrl *c);
 void kp_ctrl__np_stop(struct kp_ctrl *c);
 

@@ -353,7 +353,7 @@ static void drift_apply(struct kp_ctrl *c, struct kp_ctrl__drift_job *j)
 			kp_log_info(&x->log_drift, "marking drifted", KP_LOG_FIELDS(kp_log_str("NodeClaim", name),
 										  kp_log_str("reason", r)));
 			kp_ctrl__ext_claim_condition(c, &x->log_drift, name, "Drifted", "True", r, r);
-		} else if (!*r && has) {
+		} else if (!*r && has && !kp_ctrl__claim_drift_is_static(obj)) {
 			kp_ctrl__ext_claim_condition(c, &x->log_drift, name, "Drifted", NULL, NULL, NULL);
 		}
 	}

@@ -276,6 +276,7 @@ int64_t kp_ctrl__np_reconcile(struct kp_ctrl *c, const char *name)
 		s.valid_msg = "";
 		if (np->hash)
 			hash_annotations(c, pool, np->hash);
+		kp_ctrl__claim_drift(c, np);
 	} else {
 		s.valid_status = "False";
 		s.valid_reason = "NodePoolValidationFailed";

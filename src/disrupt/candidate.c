@@ -377,19 +377,16 @@ static void consolidation_facts(struct kp_disrupt__pass *p, struct kp_disrupt__n
 		d->cons_block = unpriced_reason(p, d);
 }
 
-/* Static drift (NodePool hash) first, then requirements drift. */
-static void drift_facts(struct kp_disrupt__pass *p, struct kp_disrupt__node *d)
+/* Static drift (drift.go areStaticFieldsDrifted): ann holds the node's (or
+ * NodeClaim's) hash and version. Returns the node's hash when it differs
+ * from the pool's, NULL otherwise; *pool_hash_out gets the pool's. */
+static const char *static_drifted(const struct kp_nodepool *np, const struct kp_labels *ann, const char **pool_hash_out)
 {
-	const struct kp_nodepool *np = d->pool;
 	/* the NodePool's own annotations (the hash controller's), not its template's */
 	const char *pool_hash = kp_labels_get(&np->meta_annotations, HASH_ANN);
-	/* drift.go reads the NodeClaim's hash and version (the Node keeps the
-	 * values of its registration); the Node's only without them */
-	const struct kp_labels *na = d->claim && kp_labels_get(&d->claim->annotations, HASH_ANN) ? &d->claim->annotations
-												 : &d->node->annotations;
-	const char *node_hash = kp_labels_get(na, HASH_ANN);
+	const char *node_hash = kp_labels_get(ann, HASH_ANN);
 	const char *pv = kp_labels_get(&np->meta_annotations, HASH_VERSION_ANN);
-	const char *nv = kp_labels_get(na, HASH_VERSION_ANN);
+	const char *nv = kp_labels_get(ann, HASH_VERSION_ANN);
 
 	/* Without the pool's own annotation, compare with the hash the loader
 	 * computed, but only for nodes whose hash has no version: a versioned
@@ -398,7 +395,62 @@ static void drift_facts(struct kp_disrupt__pass *p, struct kp_disrupt__node *d)
 	 * equal (here: equal, or both absent in files without versions). */
 	if (!pool_hash && !nv)
 		pool_hash = np->hash;
-	if (pool_hash && node_hash && kp_strcmp0(pv, nv) == 0 && strcmp(pool_hash, node_hash) != 0) {
+	*pool_hash_out = pool_hash;
+	if (pool_hash && node_hash && kp_strcmp0(pv, nv) == 0 && strcmp(pool_hash, node_hash) != 0)
+		return node_hash;
+	return NULL;
+}
+
+/* Requirements drift (drift.go areRequirementsDrifted): the first pool
+ * requirement the labels (completed by extra, may be NULL) do not satisfy,
+ * NULL when all are; *val gets the label's value (NULL when missing). */
+static const struct kp_req *reqs_drifted(const struct kp_nodepool *np, const struct kp_labels *labels,
+					 const struct kp_labels *extra, const char **val)
+{
+	for (int i = 0; i < np->reqs.n; i++) {
+		const struct kp_req *r = &np->reqs.r[i];
+		const char *v = kp_labels_get(labels, r->key);
+
+		if (!v && extra)
+			v = kp_labels_get(extra, r->key);
+		if (v && kp_req_has(r, v))
+			continue;
+		if (!v) {   /* a missing label satisfies only NotIn and DoesNotExist */
+			enum kp_op op = kp_req_op(r);
+			if (op == KP_OP_NOTIN || op == KP_OP_DOESNOTEXIST)
+				continue;
+		}
+		*val = v;
+		return r;
+	}
+	return NULL;
+}
+
+const char *kp_disrupt_claim_drift(const struct kp_nodepool *np, const struct kp_nodeclaim *nc)
+{
+	const char *ph, *v;
+
+	if (!np || !nc)
+		return NULL;
+	if (static_drifted(np, &nc->annotations, &ph))
+		return "NodePoolDrifted";
+	if (reqs_drifted(np, &nc->labels, NULL, &v))
+		return "RequirementsDrifted";
+	return NULL;
+}
+
+/* Static drift (NodePool hash) first, then requirements drift. */
+static void drift_facts(struct kp_disrupt__pass *p, struct kp_disrupt__node *d)
+{
+	const struct kp_nodepool *np = d->pool;
+	/* drift.go reads the NodeClaim's hash and version (the Node keeps the
+	 * values of its registration); the Node's only without them */
+	const struct kp_labels *na = d->claim && kp_labels_get(&d->claim->annotations, HASH_ANN) ? &d->claim->annotations
+												 : &d->node->annotations;
+	const char *pool_hash, *node_hash = static_drifted(np, na, &pool_hash), *v;
+	const struct kp_req *r;
+
+	if (node_hash) {
 		d->drift = kp_disrupt__fmt(p, "NodePoolDrifted: %s %s differs from nodepool %s's %s", HASH_ANN, node_hash,
 				  np->name, pool_hash);
 		return;
@@ -409,26 +461,15 @@ static void drift_facts(struct kp_disrupt__pass *p, struct kp_disrupt__node *d)
 		d->drift = kp_disrupt__fmt(p, "CloudProviderDrifted: NodeClaim %s has the Drifted condition", d->claim->name ? d->claim->name : "?");
 		return;
 	}
-	for (int i = 0; i < np->reqs.n; i++) {
-		const struct kp_req *r = &np->reqs.r[i];
-		const char *v = kp_labels_get(&d->node->labels, r->key);
+	r = reqs_drifted(np, &d->node->labels, d->itype ? &d->itype->labels : NULL, &v);
+	if (r) {
 		char buf[256];
 
-		if (!v && d->itype)
-			v = kp_labels_get(&d->itype->labels, r->key);
-		if (v && kp_req_has(r, v))
-			continue;
-		if (!v) {   /* a missing label satisfies only NotIn and DoesNotExist */
-			enum kp_op op = kp_req_op(r);
-			if (op == KP_OP_NOTIN || op == KP_OP_DOESNOTEXIST)
-				continue;
-		}
 		kp_req_str(r, buf, sizeof(buf));
 		if (v)
 			d->drift = kp_disrupt__fmt(p, "RequirementsDrifted: label %s=%s does not satisfy %s", r->key, v, buf);
 		else
 			d->drift = kp_disrupt__fmt(p, "RequirementsDrifted: node has no label %s required by %s", r->key, buf);
-		return;
 	}
 }
 
