@@ -447,6 +447,42 @@ static void test_candidate_budget_notready(void **state)
 	fx_free(&f);
 }
 
+/* kp_disrupt_claim_drift: the controller's Drifted condition reasons for a
+ * NodeClaim (drift.go isDrifted: static, then requirements) */
+static void test_claim_drift(void **state)
+{
+	struct fx f;
+	struct kp_nodepool *np;
+	struct kp_nodeclaim nc;
+
+	(void)state;
+	fx_init(&f);
+	small_cluster(&f);
+	np = f.c.pools[0];
+	memset(&nc, 0, sizeof(nc));
+	nc.name = "c1";
+	fx_pool_req(&f, np, KP_LABEL_CAPACITY_TYPE, KP_OP_IN, "on-demand", NULL);
+	fx_label(&f, &nc.labels, KP_LABEL_CAPACITY_TYPE, "on-demand");
+	fx_ann(&f, &np->meta_annotations, "karpenter.sh/nodepool-hash", "111");
+	fx_ann(&f, &np->meta_annotations, "karpenter.sh/nodepool-hash-version", "kc-v1");
+	fx_ann(&f, &nc.annotations, "karpenter.sh/nodepool-hash", "111");
+	fx_ann(&f, &nc.annotations, "karpenter.sh/nodepool-hash-version", "kc-v1");
+	assert_null(kp_disrupt_claim_drift(np, &nc));
+	assert_null(kp_disrupt_claim_drift(NULL, &nc));
+	/* requirements: the claim's labels only (no instance type) */
+	fx_label(&f, &nc.labels, KP_LABEL_CAPACITY_TYPE, "spot");
+	assert_string_equal(kp_disrupt_claim_drift(np, &nc), "RequirementsDrifted");
+	/* static first */
+	fx_ann(&f, &nc.annotations, "karpenter.sh/nodepool-hash", "222");
+	assert_string_equal(kp_disrupt_claim_drift(np, &nc), "NodePoolDrifted");
+	/* another hash version: not compared */
+	fx_ann(&f, &nc.annotations, "karpenter.sh/nodepool-hash-version", "v3");
+	assert_string_equal(kp_disrupt_claim_drift(np, &nc), "RequirementsDrifted");
+	fx_label(&f, &nc.labels, KP_LABEL_CAPACITY_TYPE, "on-demand");
+	assert_null(kp_disrupt_claim_drift(np, &nc));
+	fx_free(&f);
+}
+
 static void test_candidate_drift(void **state)
 {
 	struct fx f;
@@ -583,6 +619,7 @@ int main(void)
 		cmocka_unit_test(test_candidate_nodepool_missing),
 		cmocka_unit_test(test_candidate_budget_notready),
 		cmocka_unit_test(test_candidate_drift),
+		cmocka_unit_test(test_claim_drift),
 		cmocka_unit_test(test_candidate_expiry),
 		cmocka_unit_test(test_candidate_sort),
 	};
