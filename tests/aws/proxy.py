@@ -147,6 +147,8 @@ class H(BaseHTTPRequestHandler):
         self.action = action
         with LOCK:
             LOG.append({"action": action, "token": form.get("ClientToken", ""), "t": time.time()})
+            if action == "CreateFleet":  # the fleet's override types, for the launch-filter checks
+                LOG[-1]["types"] = sorted({v for k, v in form.items() if k.endswith(".InstanceType")})
             rules = RULES
             left = rules.get("throttle", {}).get(action, 0)
             if left:

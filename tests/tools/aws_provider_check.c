@@ -156,6 +156,30 @@ static int launch_batch(struct kp_cloud *cp, struct batch_job *jobs, int n, cons
 
 /* ---- claims ---- */
 
+/* The instance types of the last CreateFleet's overrides the proxy saw, as
+ * its JSON array text ("" if none) in out. */
+static void last_fleet_types(char *out, size_t n)
+{
+	char url[512];
+	CURL *h = curl_easy_init();
+	struct kp_buf b;
+	const char *last = NULL, *t, *end;
+
+	kp_buf_init(&b, 64u << 20);
+	snprintf(url, sizeof(url), "%s/_proxy/log", PROXY);
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, count_cb);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
+	curl_easy_perform(h);
+	curl_easy_cleanup(h);
+	for (const char *p = b.data; p && (p = strstr(p, "\"CreateFleet\"")); p++)
+		last = p;
+	out[0] = 0;
+	if (last && (t = strstr(last, "\"types\": [")) && (end = strchr(t, ']')) && !memchr(last, '}', (size_t)(t - last)))
+		snprintf(out, n, "%.*s", (int)(end + 1 - t - 9), t + 9);
+	kp_buf_free(&b);
+}
+
 static void req_in(struct kp_nodeclaim *nc, const char *key, const char *const *vals, int n)
 {
 	struct kp_req r;
@@ -875,6 +899,34 @@ int main(int argc, char **argv)
 		proxy_rules("{}");
 	}
 
+	/* ---- the launch's type filters (instance.go filterInstanceTypes):
+	 * exotic types (metal, GPU) dropped while another type remains
+	 * (filterExoticInstanceTypes); filterUnwantedSpot is checked with the
+	 * Pricing API below ---- */
+	{
+		static const char *const gen_gpu[] = { "m5.large", "g4dn.xlarge", "m5.metal" };
+		static const char *const gpu[] = { "g4dn.xlarge" };
+		static const char *const odc[] = { "on-demand" };
+		struct kp_instance fi;
+		char ft[256];
+
+		e = kp_cloud_create(px, claim("claim-exotic", "default", gen_gpu, 3, odc, 1), &A, &fi, &eb);
+		last_fleet_types(ft, sizeof(ft));
+		check(e == KP_CLOUD_OK && kp_strcmp0(kp_labels_get(&fi.labels, KP_LABEL_INSTANCE_TYPE), "m5.large") == 0 &&
+			      strcmp(ft, "[\"m5.large\"]") == 0,
+		      "m5.large | g4dn.xlarge | m5.metal: the fleet overrides only m5.large (exotic types filtered)",
+		      e ? eb.msg : ft);
+		if (!e)
+			kp_cloud_delete(px, fi.provider_id, &eb);
+		e = kp_cloud_create(px, claim("claim-gpu", "default", gpu, 1, odc, 1), &A, &fi, &eb);
+		last_fleet_types(ft, sizeof(ft));
+		check(e == KP_CLOUD_OK && kp_strcmp0(kp_labels_get(&fi.labels, KP_LABEL_INSTANCE_TYPE), "g4dn.xlarge") == 0 &&
+			      strcmp(ft, "[\"g4dn.xlarge\"]") == 0,
+		      "only g4dn.xlarge allowed: it is launched (nothing else remains)", e ? eb.msg : ft);
+		if (!e)
+			kp_cloud_delete(px, fi.provider_id, &eb);
+	}
+
 	/* ---- CreateFleet batching (createfleet.go): identical requests
 	 * together -> one CreateFleet for 3, one instance each, each tagged
 	 * with its own NodeClaim ---- */
@@ -1078,6 +1130,39 @@ int main(int argc, char **argv)
 				kp_cloud_delete(pp, pi.provider_id, &eb);
 			kp_cloud_destroy(pp);
 		}
+	}
+	/* ---- filterUnwantedSpot (instance.go): on a launch that may be spot
+	 * or on-demand, a type whose cheapest offering costs more than the
+	 * cheapest on-demand offering is left out. moto's spot prices are all
+	 * 0.00001; the Pricing API (the proxy) makes m5.large's on-demand
+	 * price 0.000001, below m5.8xlarge's spot price ---- */
+	proxy_rules("{\"pricing\":{\"m5.large\":0.000001}}");
+	{
+		static const char *const pricey[] = { "m5.large", "m5.8xlarge" };
+		static const char *const mixed[] = { "on-demand", "spot" };
+		struct kp_cloud *pp = provider_pricing(PROXY, NULL, NULL, 0);
+		struct kp_instance pi;
+		char ft[256] = "";
+		double v = 0;
+
+		memset(&pi, 0, sizeof(pi));
+		if (pp) {
+			reconcile(pp, nc_json, &st, &conds, &eb);
+			json_decref(st);
+			json_decref(conds);
+			for (int i = 0; i < 100 && !((v = m5_od(pp)) > 0 && v < 0.000005); i++)
+				sleep_ms_(100);
+			e = kp_cloud_create(pp, claim("claim-pricey", "default", pricey, 2, mixed, 2), &A, &pi, &eb);
+			last_fleet_types(ft, sizeof(ft));
+			check(e == KP_CLOUD_OK && pi.captype == KP_CAP_SPOT && strcmp(ft, "[\"m5.large\"]") == 0,
+			      "spot launch: m5.8xlarge (spot above m5.large's on-demand price) not in the fleet overrides",
+			      e ? eb.msg : ft);
+			if (pi.provider_id)
+				kp_cloud_delete(pp, pi.provider_id, &eb);
+			kp_cloud_destroy(pp);
+		} else
+			check(false, "spot launch: m5.8xlarge (spot above m5.large's on-demand price) not in the fleet overrides",
+			      "no provider");
 	}
 	proxy_rules("{}");
 	{

@@ -1262,6 +1262,71 @@ static void cr_launched(struct kp_aws_cloud *w, const char *klass, const char *i
 	pthread_mutex_unlock(&w->mu);
 }
 
+/* A metal type or one with GPUs or accelerators (instance.go
+ * filterExoticInstanceTypes: instance-size containing "metal", or any
+ * Neuron, NeuronCore, AMD GPU, NVIDIA GPU or Habana Gaudi capacity). */
+static bool exotic_type(const struct kp_itype *it)
+{
+	const char *size = kp_labels_get(&it->labels, "karpenter.k8s.aws/instance-size");
+
+	return (size && strstr(size, "metal")) || it->capacity.v[KP_RES_NEURON] > 0 ||
+	       it->capacity.v[KP_RES_NEURONCORE] > 0 || it->capacity.v[KP_RES_AMD_GPU] > 0 ||
+	       it->capacity.v[KP_RES_NVIDIA_GPU] > 0 || it->capacity.v[KP_RES_GAUDI] > 0;
+}
+
+/* An offering the launch may use: available, compatible with the claim,
+ * of a capacity type it allows. */
+static bool launchable(const struct kp_offering *o, const struct kp_nodeclaim *claim, const struct kp_req *ctr)
+{
+	return o->available && (!ctr || kp_req_has(ctr, kp_captype_name(o->captype))) &&
+	       kp_offering_compatible(o, &claim->reqs);
+}
+
+/* Marks in drop[] the candidate types (ok[]) the launch leaves out before
+ * CreateFleet (instance.go filterInstanceTypes): exotic types when any
+ * other candidate remains (filterExoticInstanceTypes), then, when the
+ * claim allows both spot and on-demand and the candidates offer both
+ * (isMixedCapacityLaunch), every type whose cheapest offering costs more
+ * than the cheapest on-demand offering (filterUnwantedSpot). */
+static void filter_types(const struct kp_catalog *cat, const struct kp_nodeclaim *claim, const struct kp_req *ctr,
+			 const bool *ok, bool *drop)
+{
+	bool generic = false, has_spot = false, has_od = false;
+	double cheapest_od = 0;
+
+	for (int i = 0; i < cat->n; i++)
+		generic |= ok[i] && !exotic_type(cat->types[i]);
+	for (int i = 0; i < cat->n; i++)
+		drop[i] = !ok[i] || (generic && exotic_type(cat->types[i]));
+	if (ctr && (!kp_req_has(ctr, "spot") || !kp_req_has(ctr, "on-demand")))
+		return;
+	for (int i = 0; i < cat->n; i++)
+		for (int j = 0; !drop[i] && j < cat->types[i]->noff; j++) {
+			const struct kp_offering *o = &cat->types[i]->off[j];
+
+			if (!launchable(o, claim, ctr))
+				continue;
+			has_spot |= o->captype == KP_CAP_SPOT;
+			if (o->captype == KP_CAP_ON_DEMAND) {
+				if (!has_od || o->price < cheapest_od)
+					cheapest_od = o->price;
+				has_od = true;
+			}
+		}
+	if (!has_spot || !has_od)
+		return;
+	for (int i = 0; i < cat->n; i++) {
+		double cheapest = -1;
+
+		for (int j = 0; !drop[i] && j < cat->types[i]->noff; j++)
+			if (launchable(&cat->types[i]->off[j], claim, ctr) &&
+			    (cheapest < 0 || cat->types[i]->off[j].price < cheapest))
+				cheapest = cat->types[i]->off[j].price;
+		if (cheapest > cheapest_od)
+			drop[i] = true;
+	}
+}
+
 /* Picks the capacity type and the offerings to send (instance.go). Under the lock. */
 static enum kp_cloud_err choose(struct kp_aws_cloud *w, struct kp_aws_class *c, const struct kp_nodeclaim *claim,
 				struct pick **out, int *nout, enum kp_captype *ct, struct kp_errbuf *eb)
@@ -1273,29 +1338,44 @@ static enum kp_cloud_err choose(struct kp_aws_cloud *w, struct kp_aws_class *c, 
 	struct pick *v = calloc((size_t)(cat->n ? cat->n : 1) * 12, sizeof(*v));
 	int n = 0, ncompat = 0, cap = (cat->n ? cat->n : 1) * 12;
 	const char *name = claim->name ? claim->name : "(unnamed)";
+	bool *ok = calloc((size_t)(cat->n ? cat->n : 1) * 2, sizeof(*ok)), *drop = ok ? ok + cat->n : NULL;
 
 	(void)w;
 	*out = NULL;
 	*nout = 0;
-	if (!v)
+	if (!v || !ok) {
+		free(v);
+		free(ok);
 		return kp_cloud_errf(eb, KP_CLOUD_INTERNAL, "out of memory");
+	}
+	/* the candidates: compatible, fitting, with an AMI for their architecture */
+	for (int i = 0; i < cat->n; i++) {
+		const struct kp_itype *it = cat->types[i];
+
+		if (itr && !kp_req_has(itr, it->name))
+			continue;
+		if (!kp_reqs_compatible(&claim->reqs, &it->reqs, NULL) || !kp_res_fits(&claim->requests, &it->allocatable, NULL))
+			continue;
+		if (!kp_aws_class_ami(c, kp_labels_get(&it->labels, KP_LABEL_ARCH) ? kp_labels_get(&it->labels, KP_LABEL_ARCH)
+										     : "amd64"))
+			continue;
+		ncompat++;
+		for (int j = 0; j < it->noff && !ok[i]; j++)
+			ok[i] = launchable(&it->off[j], claim, ctr) && zonal_subnet(c, it->off[j].zone);
+	}
+	filter_types(cat, claim, ctr, ok, drop);
 	for (size_t k = 0; k < KP_ARRAY_LEN(order) && n == 0; k++) {
 		if (ctr && !kp_req_has(ctr, kp_captype_name(order[k])))
 			continue;
-		ncompat = 0;
 		for (int i = 0; i < cat->n; i++) {
 			const struct kp_itype *it = cat->types[i];
 			const struct kp_aws_ami *ami;
 
-			if (itr && !kp_req_has(itr, it->name))
-				continue;
-			if (!kp_reqs_compatible(&claim->reqs, &it->reqs, NULL) ||
-			    !kp_res_fits(&claim->requests, &it->allocatable, NULL))
+			if (drop[i])
 				continue;
 			ami = kp_aws_class_ami(c, kp_labels_get(&it->labels, KP_LABEL_ARCH) ? kp_labels_get(&it->labels, KP_LABEL_ARCH) : "amd64");
 			if (!ami)
 				continue;
-			ncompat++;
 			for (int j = 0; j < it->noff && n < cap; j++) {
 				const struct kp_offering *o = &it->off[j];
 				const struct kp_aws_subnet *sn;
@@ -1324,6 +1404,7 @@ static enum kp_cloud_err choose(struct kp_aws_cloud *w, struct kp_aws_class *c, 
 		if (n)
 			*ct = order[k];
 	}
+	free(ok);
 	if (n == 0) {
 		free(v);
 		if (ncompat == 0)
