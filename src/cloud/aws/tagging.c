@@ -57,7 +57,8 @@ static kp_err on_res(void *ud, const struct kp_aws_xnode *res, struct kp_errbuf 
 /* Takes the next CreateTags slot and sleeps until it. */
 static void tag_wait_slot(struct kp_aws_cloud *w)
 {
-	int64_t now = kp_mono_ms(), next = atomic_load(&w->tag_next_ms), slot;
+	int64_t now = kp_mono_ms(), slot;
+	long long next = atomic_load(&w->tag_next_ms);   /* the field's own type (atomic_llong) */
 
 	do {
 		slot = next > now ? next : now;
