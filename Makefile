@@ -158,7 +158,7 @@ bench: deps
 FUZZ_CC      ?= clang
 FUZZ_O       := build/fuzz
 FUZZ_SECONDS ?= 60
-FUZZ_TEST_SECONDS ?= 10
+FUZZ_TEST_SECONDS ?= 5
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_CFLAGS  := $(CSTD) -O1 -g $(WARN) $(FUZZ_SAN) -fsanitize=fuzzer-no-link -Iinclude -Isrc $(PKG_CFLAGS) -MMD -MP
 FUZZ_SRC     := $(sort $(wildcard tests/fuzz/fuzz_*.c))
