@@ -122,6 +122,9 @@ const char *kp_catalog_windows_build(const char *ami_family);
 /* Adds a Windows variant (same name, os windows, that build, pods 110) of
  * every amd64 Linux AWS type for each Windows family in families, then
  * sorts (src/catalog/windows.c). No-op without a Windows family. */
+/* Windows pod density on it: 110 pods (no ENI limit) and the kube-reserved
+ * memory for them (src/catalog/windows.c). */
+void kp_itype_windows_pods(struct kp_itype *it);
 kp_err kp_catalog_add_windows(struct kp_catalog *cat, const char *const *families, int nfamilies,
 			      struct kp_errbuf *eb);
 

@@ -64,6 +64,11 @@ int64_t kp_catalog_aws_eni_pods(int64_t enis, int64_t ipv4_per_eni, int64_t rese
 	return usable * (ipv4_per_eni - 1) + 2;
 }
 
+int64_t kp_catalog_aws_kube_memory(int64_t pods)
+{
+	return (11 * pods + 255) << 20;
+}
+
 int64_t kp_catalog_aws_kube_cpu_milli(int64_t vcpus)
 {
 	static const struct {
@@ -570,7 +575,7 @@ static kp_err set_resources(struct aws_load *L, struct kp_itype *it, char **f, s
 	/* AL2023 defaults: kube-reserved by cores and ENI-limited pods (with
 	 * no reserved ENIs), eviction-hard memory 100Mi and nodefs 10%. */
 	it->overhead.kube_reserved.v[KP_RES_CPU] = kp_catalog_aws_kube_cpu_milli(vcpu);
-	it->overhead.kube_reserved.v[KP_RES_MEMORY] = (11 * kp_catalog_aws_eni_pods(enis, ipv4, 0) + 255) << 20;
+	it->overhead.kube_reserved.v[KP_RES_MEMORY] = kp_catalog_aws_kube_memory(kp_catalog_aws_eni_pods(enis, ipv4, 0));
 	it->overhead.kube_reserved.v[KP_RES_EPHEMERAL] = 1LL << 30;
 	it->overhead.eviction_threshold.v[KP_RES_MEMORY] = 100LL << 20;
 	it->overhead.eviction_threshold.v[KP_RES_EPHEMERAL] = kp_catalog_aws_eviction_storage(AWS_ROOT_VOLUME_BYTES);

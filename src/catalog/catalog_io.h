@@ -61,6 +61,8 @@ int64_t kp_catalog_aws_eni_pods(int64_t enis, int64_t ipv4_per_eni, int64_t rese
 /* kube-reserved cpu in millicores for vcpus cores: 6% of the first core,
  * 1% of the second, 0.5% of cores 3-4, 0.25% of the rest. */
 int64_t kp_catalog_aws_kube_cpu_milli(int64_t vcpus);
+/* kube-reserved memory in bytes for a node of pods pods: (11 * pods + 255) MiB. */
+int64_t kp_catalog_aws_kube_memory(int64_t pods);
 /* Eviction threshold for ephemeral storage: ceil(10% of capacity bytes). */
 int64_t kp_catalog_aws_eviction_storage(int64_t bytes);
 

@@ -86,7 +86,7 @@ kp_err kp_itype_aws_kubelet(struct kp_itype *it, const struct kp_kubelet *k, con
 	/* kubeReserved memory follows the resolved pods unless the family
 	 * uses the ENI-limited count (then the base catalog's value stands) */
 	if (!eni_overhead)
-		it->overhead.kube_reserved.v[KP_RES_MEMORY] = (11 * pods + 255) << 20;
+		it->overhead.kube_reserved.v[KP_RES_MEMORY] = kp_catalog_aws_kube_memory(pods);
 	it->capacity.v[KP_RES_PODS] = pods;
 	for (size_t i = 0; i < KP_ARRAY_LEN(reserved_keys); i++) {
 		const char *s = kp_labels_get(&k->kube_reserved, reserved_keys[i].key);

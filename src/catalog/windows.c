@@ -20,6 +20,7 @@
 
 #include "karpenter/catalog.h"
 #include "karpenter/labels.h"
+#include "catalog/catalog_io.h"
 
 #define WIN_PODS 110
 
@@ -68,12 +69,17 @@ static kp_err variant(struct kp_catalog *cat, const struct kp_itype *base, const
 		rc = kp_labels_set(&it->labels, &cat->arena, KP_LABEL_WINDOWS_BUILD, build);
 	if (rc)
 		return kp_errf(eb, KP_ERR_NOMEM, "catalog: out of memory");
-	it->capacity.v[KP_RES_PODS] = WIN_PODS;
-	it->overhead.kube_reserved.v[KP_RES_MEMORY] = (int64_t)(11 * WIN_PODS + 255) << 20;
+	kp_itype_windows_pods(it);
 	rc = kp_itype_finish(it, &cat->arena, eb);
 	if (!rc)
 		rc = kp_catalog_add(cat, it);
 	return rc;
+}
+
+void kp_itype_windows_pods(struct kp_itype *it)
+{
+	it->capacity.v[KP_RES_PODS] = WIN_PODS;
+	it->overhead.kube_reserved.v[KP_RES_MEMORY] = kp_catalog_aws_kube_memory(WIN_PODS);
 }
 
 kp_err kp_catalog_add_windows(struct kp_catalog *cat, const char *const *families, int nfamilies,

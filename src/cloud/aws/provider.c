@@ -654,9 +654,7 @@ static kp_err class_catalog(struct kp_aws_cloud *w, struct kp_aws_class *c, stru
 				rc = kp_errf(eb, KP_ERR_NOMEM, "out of memory");
 				break;
 			}
-			/* no ENI-limited pod density on Windows: 110 (catalog/windows.c) */
-			it->capacity.v[KP_RES_PODS] = 110;
-			it->overhead.kube_reserved.v[KP_RES_MEMORY] = (int64_t)(11 * 110 + 255) << 20;
+			kp_itype_windows_pods(it);
 		}
 		if ((rc = kp_itype_aws_kubelet(it, &kk, c->family, eb))) {
 			kp_err_prefix(eb, "EC2NodeClass %s: ", c->name);
